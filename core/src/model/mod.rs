@@ -1,0 +1,1 @@
+//! The CRDT model. Built by the core-model issue.

@@ -1,0 +1,2 @@
+//! The Safe Spaces relay. Not built yet: see the relay issue.
+#![forbid(unsafe_code)]
