@@ -1,1 +1,42 @@
-//! The CRDT model. Built by the core-model issue.
+//! The CRDT model: automerge documents mapped with autosurgeon, and the rules
+//! derived from them.
+//!
+//! # Layout
+//! - [`space`]: the space document (one per group) and every operation on it.
+//! - [`member`]: members, roles, device keys.
+//! - [`session`]: sessions, drafts and edits.
+//! - [`waitlist`]: sign-ups and the attending list / waitlist derived from them.
+//! - [`training`]: training records and the clearance to lead derived from them.
+//! - [`signposting`]: the directory of places to find help.
+//! - [`conflict`]: concurrent edits to one field, exposed rather than hidden.
+//! - [`journal`]: the private journal document, whose deletes purge history.
+//! - [`ids`], [`time`], [`error`]: identifiers, timestamps, errors.
+//!
+//! Everything here is deterministic and free of I/O: no clock (callers pass
+//! `now`), no keys, no disk, no network. Rules that depend on the merged
+//! state (who has a place, who is cleared to lead) are computed on read from
+//! that state, never stored as one replica's decision.
+
+pub mod conflict;
+pub mod error;
+pub mod ids;
+pub mod journal;
+pub mod member;
+pub mod session;
+pub mod signposting;
+pub mod space;
+pub mod time;
+pub mod training;
+pub mod waitlist;
+
+pub use conflict::{ConflictValue, FieldConflict};
+pub use error::{ModelError, ModelResult};
+pub use ids::{DeviceId, EntryId, MemberId, RecordId, ResourceId, SessionId};
+pub use journal::{JournalDoc, JournalEdit, JournalEntry};
+pub use member::{DeviceKeys, Member, Role};
+pub use session::{LeadOffer, Session, SessionDraft, SessionEdit, SessionKind, SessionStatus};
+pub use signposting::{Resource, ResourceCategory};
+pub use space::{LeadStatus, SpaceDoc};
+pub use time::Timestamp;
+pub use training::{Clearance, TrainingModule, TrainingRecord};
+pub use waitlist::{Place, Roster, SignUp, SignUpState};

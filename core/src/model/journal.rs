@@ -1,0 +1,491 @@
+//! The private journal: one document per person, on their devices only.
+//!
+//! # Schema (version 1)
+//! ```text
+//! ROOT
+//! ├─ kind: "safespaces.journal"
+//! ├─ schema: uint                       // JOURNAL_SCHEMA
+//! ├─ generation: uint                   // bumped by every history purge
+//! └─ entries: { <entry id>: {
+//!        created_at: int, edited_at: int,
+//!        text: Text,                    // collaborative: two of the person's
+//!                                       // devices can edit one entry offline
+//!        mood: null | uint 1..=5,
+//!        tags: { <tag>: true } } }      // a set: adding one tag twice is one tag
+//! ```
+//!
+//! # Deleting means gone
+//! An automerge document keeps every operation ever made, so deleting an
+//! entry's key would leave its text in the saved bytes. [`JournalDoc::delete`]
+//! therefore *rebuilds* the document: a new automerge document with a new
+//! actor id holding only the current entries, with `generation` one higher.
+//! After a delete and a save, the deleted text is nowhere in the bytes
+//! (`saved_journal_bytes_contain_no_deleted_text` checks that). Edits keep
+//! history so two devices can merge them; [`JournalDoc::purge_history`]
+//! drops the history of edits on request too.
+//!
+//! # How a purge interacts with sync
+//! A rebuilt document shares no history with the old one, so it must never
+//! be *merged* with an older generation: automerge would resurrect the old
+//! root objects, and with them the deleted text. The rule, enforced by the
+//! sync layer, is:
+//! - a replica that receives a journal with a higher `generation` *replaces*
+//!   its document with it (after re-applying, as plain writes, any of its own
+//!   edits that the sender had not seen, entry by entry, minus the deleted
+//!   entries: [`JournalDoc::adopt_generation`]);
+//! - changes or snapshots from a lower generation are discarded, never merged;
+//! - the relay copy of the old generation is compacted away by uploading the
+//!   new snapshot, so the deleted text leaves the relay too.
+
+use std::collections::BTreeMap;
+
+use automerge::{
+    ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, transaction::Transactable,
+};
+use autosurgeon::{Hydrate, Reconcile, Text, hydrate_prop, reconcile_prop};
+use serde::{Deserialize, Serialize};
+
+use super::error::{ModelError, ModelResult};
+use super::ids::EntryId;
+use super::session::check_len;
+use super::space::{check_header, child_map};
+use super::time::Timestamp;
+
+/// The newest journal schema this build understands.
+pub const JOURNAL_SCHEMA: u64 = 1;
+const KIND: &str = "safespaces.journal";
+const ENTRIES: &str = "entries";
+/// Long enough for anything a person writes in one sitting; bounded so a
+/// bug cannot grow a document without limit.
+const MAX_ENTRY_CHARS: usize = 100_000;
+
+#[derive(Clone, Debug, Reconcile, Hydrate)]
+struct StoredEntry {
+    created_at: Timestamp,
+    edited_at: Timestamp,
+    text: Text,
+    mood: Option<u8>,
+    tags: BTreeMap<String, bool>,
+}
+
+/// A journal entry as the app shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    /// The entry's id.
+    pub id: EntryId,
+    /// When it was written.
+    pub created_at: Timestamp,
+    /// When it was last changed.
+    pub edited_at: Timestamp,
+    /// What was written.
+    pub text: String,
+    /// Optional mood, 1 (low) to 5 (high).
+    pub mood: Option<u8>,
+    /// Tags, sorted.
+    pub tags: Vec<String>,
+}
+
+/// A change to an entry; `None` leaves that part alone.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JournalEdit {
+    /// New text. Applied as a minimal text diff, so a concurrent edit on the
+    /// person's other device to another part of the entry survives.
+    pub text: Option<String>,
+    /// New mood; `Some(None)` clears it.
+    pub mood: Option<Option<u8>>,
+    /// New set of tags (replaces the set).
+    pub tags: Option<Vec<String>>,
+}
+
+/// A person's journal document.
+pub struct JournalDoc {
+    doc: AutoCommit,
+}
+
+impl std::fmt::Debug for JournalDoc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print content: Debug output ends up in logs.
+        f.debug_struct("JournalDoc").finish_non_exhaustive()
+    }
+}
+
+fn invalid(reason: impl std::fmt::Display) -> ModelError {
+    ModelError::InvalidDocument {
+        kind: "journal",
+        reason: reason.to_string(),
+    }
+}
+
+fn check_mood(mood: Option<u8>) -> ModelResult<()> {
+    match mood {
+        Some(m) if !(1..=5).contains(&m) => Err(ModelError::InvalidInput {
+            field: "mood",
+            reason: "must be from 1 to 5".into(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn tag_set(tags: &[String]) -> ModelResult<BTreeMap<String, bool>> {
+    let mut set = BTreeMap::new();
+    for tag in tags {
+        let tag = tag.trim().to_lowercase();
+        if tag.is_empty() {
+            continue;
+        }
+        check_len("tag", &tag, 50)?;
+        set.insert(tag, true);
+    }
+    Ok(set)
+}
+
+fn check_text(text: &str) -> ModelResult<()> {
+    check_len("journal entry", text, MAX_ENTRY_CHARS)
+}
+
+impl JournalDoc {
+    /// A new, empty journal.
+    pub fn new() -> Self {
+        Self::empty_generation(0)
+    }
+
+    fn empty_generation(generation: u64) -> Self {
+        let mut doc = AutoCommit::new();
+        // Writing into a fresh in-memory document cannot fail; if it somehow
+        // did, the header check on every load would refuse the document.
+        let _ = doc.put(ROOT, "kind", KIND);
+        let _ = doc.put(ROOT, "schema", JOURNAL_SCHEMA);
+        let _ = doc.put(ROOT, "generation", generation);
+        let _ = doc.put_object(ROOT, ENTRIES, ObjType::Map);
+        doc.commit();
+        JournalDoc { doc }
+    }
+
+    /// Loads a saved journal, refusing anything that is not one.
+    pub fn load(bytes: &[u8]) -> ModelResult<Self> {
+        let doc = AutoCommit::load(bytes).map_err(invalid)?;
+        check_header(&doc, "journal", KIND, JOURNAL_SCHEMA)?;
+        if child_map(&doc, &ROOT, ENTRIES).is_none() {
+            return Err(invalid("missing entries"));
+        }
+        Ok(JournalDoc { doc })
+    }
+
+    /// The whole document, compacted.
+    pub fn save(&mut self) -> Vec<u8> {
+        self.doc.save()
+    }
+
+    /// Changes since the last save.
+    pub fn save_incremental(&mut self) -> Vec<u8> {
+        self.doc.save_incremental()
+    }
+
+    /// Applies another replica's `save`/`save_incremental` output. Both must
+    /// be of the same generation (see the module docs).
+    pub fn load_incremental(&mut self, bytes: &[u8]) -> ModelResult<()> {
+        self.doc.load_incremental(bytes).map_err(invalid)?;
+        Ok(())
+    }
+
+    /// Merges another replica of the *same generation*; refuses otherwise,
+    /// because merging across a purge would bring deleted text back.
+    pub fn merge(&mut self, other: &mut JournalDoc) -> ModelResult<()> {
+        let (mine, theirs) = (self.generation()?, other.generation()?);
+        if mine != theirs {
+            return Err(ModelError::Changes(format!(
+                "journal generations differ ({mine} and {theirs}): adopt the newer one instead of merging"
+            )));
+        }
+        self.doc.merge(&mut other.doc)?;
+        Ok(())
+    }
+
+    /// A copy with a fresh actor, as the person's second device would hold it.
+    pub fn fork(&mut self) -> JournalDoc {
+        JournalDoc {
+            doc: self.doc.fork().with_actor(ActorId::random()),
+        }
+    }
+
+    /// The current heads.
+    pub fn heads(&mut self) -> Vec<ChangeHash> {
+        self.doc.get_heads()
+    }
+
+    /// Encoded changes a replica at `heads` lacks.
+    pub fn changes_since(&mut self, heads: &[ChangeHash]) -> Vec<Vec<u8>> {
+        self.doc
+            .get_changes(heads)
+            .into_iter()
+            .map(|mut change| change.bytes().to_vec())
+            .collect()
+    }
+
+    /// Applies encoded changes of the same generation, in any order.
+    pub fn apply_changes(&mut self, changes: &[Vec<u8>]) -> ModelResult<()> {
+        let decoded = changes
+            .iter()
+            .map(|bytes| automerge::Change::from_bytes(bytes.clone()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ModelError::Changes(format!("malformed change: {e}")))?;
+        self.doc.apply_changes(decoded)?;
+        Ok(())
+    }
+
+    /// How many times history has been purged. Replicas only merge within
+    /// one generation.
+    pub fn generation(&self) -> ModelResult<u64> {
+        hydrate_prop(&self.doc, ROOT, "generation").map_err(invalid)
+    }
+
+    /// The underlying automerge document, read-only, for the store and sync
+    /// layers.
+    pub fn automerge(&self) -> &AutoCommit {
+        &self.doc
+    }
+
+    // ----------------------------------------------------------------- reads
+
+    /// Every entry, newest first.
+    pub fn entries(&self) -> ModelResult<Vec<JournalEntry>> {
+        let entries = self.entries_obj()?;
+        let mut out = Vec::new();
+        for key in self.doc.keys(&entries) {
+            // An entry this build cannot read is skipped rather than hiding
+            // the whole journal.
+            if let Ok(stored) =
+                hydrate_prop::<_, StoredEntry, _, _>(&self.doc, &entries, key.as_str())
+            {
+                out.push(to_entry(EntryId::from(key), stored));
+            }
+        }
+        out.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    /// One entry.
+    pub fn entry(&self, id: &EntryId) -> ModelResult<JournalEntry> {
+        let entries = self.entries_obj()?;
+        if self.doc.get(&entries, id.as_str())?.is_none() {
+            return Err(ModelError::UnknownEntry(id.to_string()));
+        }
+        let stored: StoredEntry =
+            hydrate_prop(&self.doc, &entries, id.as_str()).map_err(invalid)?;
+        Ok(to_entry(id.clone(), stored))
+    }
+
+    /// Entries carrying `tag` (case-insensitive), newest first.
+    pub fn with_tag(&self, tag: &str) -> ModelResult<Vec<JournalEntry>> {
+        let tag = tag.trim().to_lowercase();
+        Ok(self
+            .entries()?
+            .into_iter()
+            .filter(|e| e.tags.contains(&tag))
+            .collect())
+    }
+
+    // ---------------------------------------------------------------- writes
+
+    /// Writes a new entry.
+    pub fn add(
+        &mut self,
+        text: &str,
+        mood: Option<u8>,
+        tags: &[String],
+        now: Timestamp,
+    ) -> ModelResult<EntryId> {
+        check_text(text)?;
+        check_mood(mood)?;
+        let stored = StoredEntry {
+            created_at: now,
+            edited_at: now,
+            text: Text::with_value(text),
+            mood,
+            tags: tag_set(tags)?,
+        };
+        let id = EntryId::random();
+        let entries = self.entries_obj()?;
+        match reconcile_prop(&mut self.doc, &entries, id.as_str(), &stored) {
+            Ok(()) => {
+                self.doc.commit();
+                Ok(id)
+            }
+            Err(e) => {
+                self.doc.rollback();
+                Err(invalid(e))
+            }
+        }
+    }
+
+    /// Changes parts of an entry.
+    pub fn edit(&mut self, id: &EntryId, edit: JournalEdit, now: Timestamp) -> ModelResult<()> {
+        if let Some(text) = &edit.text {
+            check_text(text)?;
+        }
+        if let Some(mood) = edit.mood {
+            check_mood(mood)?;
+        }
+        let tags = edit.tags.as_deref().map(tag_set).transpose()?;
+        let obj = self.entry_obj(id)?;
+        let result = (|| -> ModelResult<()> {
+            if let Some(text) = &edit.text {
+                let text_obj = match self.doc.get(&obj, "text")? {
+                    Some((automerge::Value::Object(ObjType::Text), text_obj)) => text_obj,
+                    _ => return Err(invalid("entry text is not text")),
+                };
+                self.doc.update_text(&text_obj, text)?;
+            }
+            if let Some(mood) = edit.mood {
+                reconcile_prop(&mut self.doc, &obj, "mood", mood).map_err(invalid)?;
+            }
+            if let Some(tags) = &tags {
+                reconcile_prop(&mut self.doc, &obj, "tags", tags).map_err(invalid)?;
+            }
+            reconcile_prop(&mut self.doc, &obj, "edited_at", now).map_err(invalid)?;
+            Ok(())
+        })();
+        match result {
+            Ok(()) => {
+                self.doc.commit();
+                Ok(())
+            }
+            Err(e) => {
+                self.doc.rollback();
+                Err(e)
+            }
+        }
+    }
+
+    /// Deletes an entry *and its history*: the document is rebuilt without
+    /// it (see the module docs), so saved bytes no longer contain its text.
+    pub fn delete(&mut self, id: &EntryId) -> ModelResult<()> {
+        let entries = self.entries_obj()?;
+        if self.doc.get(&entries, id.as_str())?.is_none() {
+            return Err(ModelError::UnknownEntry(id.to_string()));
+        }
+        self.doc.delete(&entries, id.as_str())?;
+        self.doc.commit();
+        self.purge_history()
+    }
+
+    /// Rebuilds the document from its current state, dropping all history
+    /// (old versions of edited text, deleted entries). Bumps the generation.
+    pub fn purge_history(&mut self) -> ModelResult<()> {
+        let generation = self.generation()?.saturating_add(1);
+        let current = self.stored_entries()?;
+        self.doc = Self::rebuilt(generation, &current)?.doc;
+        Ok(())
+    }
+
+    /// Replaces this replica with `newer`, a journal of a higher generation
+    /// received from the person's other device, re-applying as plain writes
+    /// the entries this replica changed after `synced_heads` (the last point
+    /// both devices had in common). Entries deleted in `newer` stay deleted
+    /// unless this replica changed them after that point.
+    pub fn adopt_generation(
+        &mut self,
+        mut newer: JournalDoc,
+        synced_heads: &[ChangeHash],
+    ) -> ModelResult<()> {
+        if newer.generation()? <= self.generation()? {
+            return Err(ModelError::Changes(
+                "the received journal is not newer than this one".into(),
+            ));
+        }
+        let mine = self.stored_entries()?;
+        // If the common point is unknown here, treat every local entry as
+        // changed: re-adding too much is recoverable, losing an entry is not.
+        let before_entries = self
+            .doc
+            .fork_at(synced_heads)
+            .ok()
+            .and_then(|doc| JournalDoc { doc }.stored_entries().ok())
+            .unwrap_or_default();
+        let mut theirs = newer.stored_entries()?;
+        let mut changed = false;
+        for (id, entry) in mine {
+            let untouched = before_entries.get(&id).is_some_and(|old| {
+                old.edited_at == entry.edited_at && old.text.as_str() == entry.text.as_str()
+            });
+            if !untouched {
+                theirs.insert(id, entry);
+                changed = true;
+            }
+        }
+        if changed {
+            let generation = newer.generation()?;
+            newer = Self::rebuilt(generation, &theirs)?;
+        }
+        self.doc = newer.doc.with_actor(ActorId::random());
+        Ok(())
+    }
+
+    // --------------------------------------------------------------- helpers
+
+    fn rebuilt(
+        generation: u64,
+        entries: &BTreeMap<String, StoredEntry>,
+    ) -> ModelResult<JournalDoc> {
+        let mut fresh = Self::empty_generation(generation);
+        let obj = fresh.entries_obj()?;
+        for (id, stored) in entries {
+            let clean = StoredEntry {
+                text: Text::with_value(stored.text.as_str()),
+                ..stored.clone()
+            };
+            reconcile_prop(&mut fresh.doc, &obj, id.as_str(), &clean).map_err(invalid)?;
+        }
+        fresh.doc.commit();
+        Ok(fresh)
+    }
+
+    fn stored_entries(&self) -> ModelResult<BTreeMap<String, StoredEntry>> {
+        let entries = self.entries_obj()?;
+        let mut out = BTreeMap::new();
+        for key in self.doc.keys(&entries) {
+            if let Ok(stored) =
+                hydrate_prop::<_, StoredEntry, _, _>(&self.doc, &entries, key.as_str())
+            {
+                out.insert(key, stored);
+            }
+        }
+        Ok(out)
+    }
+
+    fn entries_obj(&self) -> ModelResult<ObjId> {
+        child_map(&self.doc, &ROOT, ENTRIES).ok_or_else(|| invalid("missing entries"))
+    }
+
+    fn entry_obj(&self, id: &EntryId) -> ModelResult<ObjId> {
+        let entries = self.entries_obj()?;
+        child_map(&self.doc, &entries, id.as_str())
+            .ok_or_else(|| ModelError::UnknownEntry(id.to_string()))
+    }
+}
+
+impl Default for JournalDoc {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn to_entry(id: EntryId, stored: StoredEntry) -> JournalEntry {
+    JournalEntry {
+        id,
+        created_at: stored.created_at,
+        edited_at: stored.edited_at,
+        text: stored.text.as_str().to_string(),
+        mood: stored.mood,
+        tags: stored
+            .tags
+            .into_iter()
+            .filter(|(_, v)| *v)
+            .map(|(k, _)| k)
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+#[path = "journal_tests.rs"]
+mod tests;

@@ -1,0 +1,210 @@
+//! Behaviour of the journal document.
+
+use super::*;
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+#[test]
+fn saved_journal_bytes_contain_no_deleted_text() {
+    let mut journal = JournalDoc::new();
+    let secret = "CANARY-told-no-one-about-friday";
+    let kept = "KEPT-went-for-a-walk";
+    let doomed = journal
+        .add(secret, Some(2), &["hard day".into()], Timestamp(1))
+        .unwrap();
+    journal.add(kept, None, &[], Timestamp(2)).unwrap();
+    // The check can see the text while it exists (the document stores short
+    // text columns uncompressed), so its absence below means something.
+    assert!(contains(&journal.save(), secret));
+
+    journal.delete(&doomed).unwrap();
+    let saved = journal.save();
+    assert!(
+        !contains(&saved, secret),
+        "deleted text survived in the saved bytes"
+    );
+    assert!(
+        !contains(&saved, "hard day"),
+        "deleted entry's tag survived"
+    );
+    assert!(contains(&saved, kept));
+    let reloaded = JournalDoc::load(&saved).unwrap();
+    assert_eq!(reloaded.entries().unwrap().len(), 1);
+    assert_eq!(reloaded.generation().unwrap(), 1);
+    assert!(matches!(
+        journal.entry(&doomed),
+        Err(ModelError::UnknownEntry(_))
+    ));
+}
+
+#[test]
+fn purging_history_drops_old_versions_of_edited_text() {
+    let mut journal = JournalDoc::new();
+    let id = journal
+        .add("CANARY-first-draft", None, &[], Timestamp(1))
+        .unwrap();
+    journal
+        .edit(
+            &id,
+            JournalEdit {
+                text: Some("second thoughts".into()),
+                ..Default::default()
+            },
+            Timestamp(2),
+        )
+        .unwrap();
+    assert!(contains(&journal.save(), "CANARY"));
+    journal.purge_history().unwrap();
+    let saved = journal.save();
+    assert!(!contains(&saved, "CANARY"));
+    assert_eq!(journal.entry(&id).unwrap().text, "second thoughts");
+}
+
+#[test]
+fn two_devices_editing_one_entry_offline_keep_both_edits() {
+    let mut phone = JournalDoc::new();
+    let id = phone
+        .add("Morning. Evening.", None, &[], Timestamp(1))
+        .unwrap();
+    let mut laptop = phone.fork();
+    phone
+        .edit(
+            &id,
+            JournalEdit {
+                text: Some("Morning: calm. Evening.".into()),
+                ..Default::default()
+            },
+            Timestamp(2),
+        )
+        .unwrap();
+    laptop
+        .edit(
+            &id,
+            JournalEdit {
+                text: Some("Morning. Evening: tired.".into()),
+                mood: Some(Some(3)),
+                ..Default::default()
+            },
+            Timestamp(3),
+        )
+        .unwrap();
+    phone.merge(&mut laptop).unwrap();
+    laptop.merge(&mut phone).unwrap();
+    let merged = phone.entry(&id).unwrap();
+    assert_eq!(merged.text, "Morning: calm. Evening: tired.");
+    assert_eq!(merged.mood, Some(3));
+    assert_eq!(merged, laptop.entry(&id).unwrap());
+}
+
+#[test]
+fn tags_are_a_set_and_searchable() {
+    let mut journal = JournalDoc::new();
+    let a = journal
+        .add(
+            "one",
+            None,
+            &["Sleep".into(), "sleep".into(), " therapy ".into()],
+            Timestamp(1),
+        )
+        .unwrap();
+    journal
+        .add("two", None, &["therapy".into()], Timestamp(2))
+        .unwrap();
+    assert_eq!(journal.entry(&a).unwrap().tags, vec!["sleep", "therapy"]);
+    let therapy = journal.with_tag("THERAPY").unwrap();
+    assert_eq!(therapy.len(), 2);
+    assert_eq!(therapy[0].text, "two", "newest first");
+    journal
+        .edit(
+            &a,
+            JournalEdit {
+                tags: Some(vec![]),
+                ..Default::default()
+            },
+            Timestamp(3),
+        )
+        .unwrap();
+    assert!(journal.with_tag("sleep").unwrap().is_empty());
+}
+
+#[test]
+fn mood_must_be_one_to_five_and_refusal_changes_nothing() {
+    let mut journal = JournalDoc::new();
+    assert!(journal.add("x", Some(0), &[], Timestamp(1)).is_err());
+    assert!(journal.add("x", Some(6), &[], Timestamp(1)).is_err());
+    let id = journal.add("x", Some(5), &[], Timestamp(1)).unwrap();
+    let before = journal.heads();
+    assert!(
+        journal
+            .edit(
+                &id,
+                JournalEdit {
+                    mood: Some(Some(9)),
+                    ..Default::default()
+                },
+                Timestamp(2)
+            )
+            .is_err()
+    );
+    assert_eq!(journal.heads(), before);
+    journal
+        .edit(
+            &id,
+            JournalEdit {
+                mood: Some(None),
+                ..Default::default()
+            },
+            Timestamp(2),
+        )
+        .unwrap();
+    assert_eq!(journal.entry(&id).unwrap().mood, None);
+}
+
+#[test]
+fn journals_of_different_generations_refuse_to_merge() {
+    let mut phone = JournalDoc::new();
+    let id = phone.add("CANARY-gone", None, &[], Timestamp(1)).unwrap();
+    let mut laptop = phone.fork();
+    phone.delete(&id).unwrap();
+    assert!(phone.merge(&mut laptop).is_err());
+    assert!(!contains(&phone.save(), "CANARY"));
+}
+
+#[test]
+fn adopting_a_newer_generation_keeps_unsynced_local_entries_and_the_delete() {
+    let mut phone = JournalDoc::new();
+    let doomed = phone
+        .add("CANARY-delete-me", None, &[], Timestamp(1))
+        .unwrap();
+    let mut laptop = phone.fork();
+    let synced = laptop.heads();
+    // Offline: the phone deletes an entry; the laptop writes a new one.
+    phone.delete(&doomed).unwrap();
+    let fresh = laptop
+        .add("written on the laptop", Some(4), &[], Timestamp(5))
+        .unwrap();
+
+    let newer = JournalDoc::load(&phone.save()).unwrap();
+    laptop.adopt_generation(newer, &synced).unwrap();
+    let entries = laptop.entries().unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].id, fresh);
+    assert!(!contains(&laptop.save(), "CANARY"));
+}
+
+#[test]
+fn garbage_and_space_documents_are_not_journals() {
+    assert!(JournalDoc::load(b"nope").is_err());
+    let (mut space, _) = crate::model::SpaceDoc::create("g", "r", Timestamp(0)).unwrap();
+    assert!(matches!(
+        JournalDoc::load(&space.save()),
+        Err(ModelError::InvalidDocument {
+            kind: "journal",
+            ..
+        })
+    ));
+}

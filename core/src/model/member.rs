@@ -1,0 +1,91 @@
+//! Members of a space and their roles.
+
+use std::collections::BTreeMap;
+
+use autosurgeon::{Hydrate, Reconcile};
+use serde::{Deserialize, Serialize};
+
+use super::ids::DeviceId;
+use super::time::Timestamp;
+
+/// What a member may do in a space.
+///
+/// The project is "centralised but non-hierarchical": coordinators keep the
+/// space safe (roles, training records, removals), leads plan sessions and
+/// keep the signposting directory, and every member can sign up and volunteer.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Reconcile,
+    Hydrate,
+    Serialize,
+    Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Attends sessions, may volunteer to lead.
+    #[autosurgeon(rename = "member")]
+    Member,
+    /// Plans sessions and keeps the signposting directory.
+    #[autosurgeon(rename = "lead")]
+    Lead,
+    /// Keeps the space safe: roles, training records, membership.
+    #[autosurgeon(rename = "coordinator")]
+    Coordinator,
+}
+
+impl Role {
+    /// The role's stable name, as stored and as shown by the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Member => "member",
+            Role::Lead => "lead",
+            Role::Coordinator => "coordinator",
+        }
+    }
+
+    /// Whether this role includes everything `other` may do.
+    pub fn at_least(self, other: Role) -> bool {
+        self >= other
+    }
+}
+
+/// The public keys of one of a member's devices. Filled by the protocol layer.
+#[derive(Clone, Debug, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+pub struct DeviceKeys {
+    /// The device's age X25519 recipient (`age1...`), used to seal epoch keys to it.
+    pub age_recipient: String,
+    /// The device's Ed25519 verifying key, hex, used to check its signatures.
+    pub signing_key: String,
+}
+
+/// A member as stored in the space document.
+#[derive(Clone, Debug, PartialEq, Eq, Reconcile, Hydrate)]
+pub struct Member {
+    /// The name the member chose for this space. Never a legal name unless
+    /// they choose so.
+    pub pseudonym: String,
+    /// What the member may do.
+    pub role: Role,
+    /// When the member joined.
+    pub joined_at: Timestamp,
+    /// The member's devices, by device id.
+    pub devices: BTreeMap<DeviceId, DeviceKeys>,
+    /// Set when the member left or was removed. Kept (rather than deleting the
+    /// member) so that their past changes still verify and their sign-ups can
+    /// be ignored deterministically.
+    pub removed_at: Option<Timestamp>,
+}
+
+impl Member {
+    /// Whether the member currently belongs to the space.
+    pub fn is_active(&self) -> bool {
+        self.removed_at.is_none()
+    }
+}

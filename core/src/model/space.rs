@@ -1,0 +1,995 @@
+//! The space document: one per group, shared by every member's devices.
+//!
+//! # Schema (version 1)
+//! ```text
+//! ROOT
+//! ├─ schema: uint                     // SPACE_SCHEMA
+//! ├─ kind: "safespaces.space"
+//! ├─ name: str
+//! ├─ members:   { <member id>:   Member }
+//! ├─ sessions:  { <session id>:  Session { …fields, leads: {…}, signups: {…} } }
+//! ├─ training:  { <record id>:   TrainingRecord }
+//! └─ resources: { <resource id>: Resource }
+//! ```
+//! Every collection is a map keyed by a random id created when the space is
+//! created, so concurrent additions on different devices never collide, and
+//! every scalar field is its own key, so concurrent edits to different fields
+//! both survive and concurrent edits to one field leave a visible conflict
+//! (see [`super::conflict`]). Nothing derived (waitlist position, clearance)
+//! is ever stored.
+//!
+//! # Writes
+//! Every write method validates first, writes the affected keys only (with
+//! autosurgeon's targeted `reconcile_prop`, never the whole document), and
+//! commits one automerge change. A refused write rolls back and changes
+//! nothing. Automerge change timestamps are left at zero: the document must
+//! not record when someone was active.
+//!
+//! # Example: two leads offline, then merged
+//! ```
+//! use safespaces_core::model::{SpaceDoc, SessionDraft, SessionKind, Timestamp, Role};
+//!
+//! let (mut a, coordinator) = SpaceDoc::create("Tuesday group", "Robin", Timestamp(0)).unwrap();
+//! let sam = a.add_member(&coordinator, "Sam", Role::Member, Timestamp(1)).unwrap();
+//! let draft = SessionDraft {
+//!     kind: SessionKind::SurvivorDiscussionGroup,
+//!     title: "Peer circle".into(),
+//!     description: String::new(),
+//!     starts_at: Timestamp(1_000),
+//!     duration_minutes: 90,
+//!     location: "shared with attendees".into(),
+//!     capacity: 1,
+//!     content_notes: vec!["discusses experiences of assault".into()],
+//!     accessibility: String::new(),
+//! };
+//! let session = a.create_session(&coordinator, draft).unwrap();
+//!
+//! let mut b = a.fork();
+//! a.sign_up(&coordinator, &session, Timestamp(20)).unwrap(); // offline on device A
+//! b.sign_up(&sam, &session, Timestamp(10)).unwrap();         // offline on device B
+//! a.merge(&mut b).unwrap();
+//! b.merge(&mut a).unwrap();
+//! assert_eq!(a.roster(&session).unwrap(), b.roster(&session).unwrap());
+//! assert_eq!(a.roster(&session).unwrap().attending, vec![sam]);
+//! ```
+
+use std::collections::BTreeMap;
+
+use automerge::{
+    AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, Value, transaction::Transactable,
+};
+use autosurgeon::{Hydrate, hydrate_prop, reconcile_prop};
+
+use super::conflict::{FieldConflict, conflicts_in};
+use super::error::{ModelError, ModelResult};
+use super::ids::{DeviceId, MemberId, RecordId, ResourceId, SessionId};
+use super::member::{DeviceKeys, Member, Role};
+use super::session::{LeadOffer, Session, SessionDraft, SessionEdit, SessionStatus, check_len};
+use super::signposting::{Resource, ResourceCategory};
+use super::time::Timestamp;
+use super::training::{Clearance, TrainingModule, TrainingRecord, clearance};
+use super::waitlist::{Place, Roster, SignUp, SignUpState, derive_roster};
+
+/// The newest space schema this build understands.
+pub const SPACE_SCHEMA: u64 = 1;
+const KIND: &str = "safespaces.space";
+
+const MEMBERS: &str = "members";
+const SESSIONS: &str = "sessions";
+const TRAINING: &str = "training";
+const RESOURCES: &str = "resources";
+
+/// A session's lead volunteer with their clearance at the time asked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeadStatus {
+    /// Who volunteered.
+    pub member: MemberId,
+    /// Their pseudonym (empty if they have since been removed from the space).
+    pub pseudonym: String,
+    /// When they volunteered.
+    pub volunteered_at: Timestamp,
+    /// Whether they are cleared to lead, and what is missing if not.
+    pub clearance: Clearance,
+}
+
+/// A space document. Plain `&mut self` and synchronous: the profile layer
+/// wraps it in a lock to make it `Send + Sync` for the FFI.
+pub struct SpaceDoc {
+    doc: AutoCommit,
+}
+
+impl std::fmt::Debug for SpaceDoc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print content: Debug output ends up in logs.
+        f.debug_struct("SpaceDoc").finish_non_exhaustive()
+    }
+}
+
+fn invalid(reason: impl std::fmt::Display) -> ModelError {
+    ModelError::InvalidDocument {
+        kind: "space",
+        reason: reason.to_string(),
+    }
+}
+
+impl From<autosurgeon::HydrateError> for ModelError {
+    fn from(err: autosurgeon::HydrateError) -> Self {
+        invalid(err)
+    }
+}
+
+impl From<autosurgeon::ReconcileError> for ModelError {
+    fn from(err: autosurgeon::ReconcileError) -> Self {
+        invalid(err)
+    }
+}
+
+/// The child map at `key` of `parent`, if there is one.
+pub(crate) fn child_map(doc: &impl ReadDoc, parent: &ObjId, key: &str) -> Option<ObjId> {
+    match doc.get(parent, key) {
+        Ok(Some((Value::Object(ObjType::Map), id))) => Some(id),
+        _ => None,
+    }
+}
+
+/// Reads a schema header and refuses documents of another kind or a newer schema.
+pub(crate) fn check_header(
+    doc: &AutoCommit,
+    kind: &'static str,
+    expected_kind: &str,
+    supported: u64,
+) -> ModelResult<()> {
+    let found_kind: String =
+        hydrate_prop(doc, ROOT, "kind").map_err(|_| ModelError::InvalidDocument {
+            kind,
+            reason: "no document kind; not a Safe Spaces document".into(),
+        })?;
+    if found_kind != expected_kind {
+        return Err(ModelError::InvalidDocument {
+            kind,
+            reason: format!("this is a {found_kind:?} document"),
+        });
+    }
+    let schema: u64 =
+        hydrate_prop(doc, ROOT, "schema").map_err(|e| ModelError::InvalidDocument {
+            kind,
+            reason: format!("bad schema version: {e}"),
+        })?;
+    if schema > supported {
+        return Err(ModelError::UnsupportedSchema {
+            kind,
+            found: schema,
+            supported,
+        });
+    }
+    Ok(())
+}
+
+impl SpaceDoc {
+    /// Creates a new space; its creator becomes its first coordinator.
+    /// Returns the document and the creator's member id.
+    pub fn create(
+        name: &str,
+        creator_pseudonym: &str,
+        now: Timestamp,
+    ) -> ModelResult<(Self, MemberId)> {
+        check_space_name(name)?;
+        check_pseudonym(creator_pseudonym)?;
+        let mut doc = AutoCommit::new();
+        doc.put(ROOT, "kind", KIND)?;
+        doc.put(ROOT, "schema", SPACE_SCHEMA)?;
+        doc.put(ROOT, "name", name)?;
+        for collection in [MEMBERS, SESSIONS, TRAINING, RESOURCES] {
+            doc.put_object(ROOT, collection, ObjType::Map)?;
+        }
+        let mut space = SpaceDoc { doc };
+        let creator = MemberId::random();
+        let member = Member {
+            pseudonym: creator_pseudonym.trim().to_string(),
+            role: Role::Coordinator,
+            joined_at: now,
+            devices: BTreeMap::new(),
+            removed_at: None,
+        };
+        let members = space.collection(MEMBERS)?;
+        reconcile_prop(&mut space.doc, &members, creator.as_str(), &member)?;
+        space.doc.commit();
+        Ok((space, creator))
+    }
+
+    /// Loads a saved space (the output of [`SpaceDoc::save`], optionally
+    /// followed by incremental saves), refusing anything that is not a space.
+    pub fn load(bytes: &[u8]) -> ModelResult<Self> {
+        let doc = AutoCommit::load(bytes).map_err(invalid)?;
+        Self::from_automerge(doc)
+    }
+
+    /// Wraps an automerge document after checking it is a space this build
+    /// understands.
+    pub fn from_automerge(doc: AutoCommit) -> ModelResult<Self> {
+        check_header(&doc, "space", KIND, SPACE_SCHEMA)?;
+        for collection in [MEMBERS, SESSIONS, TRAINING, RESOURCES] {
+            if child_map(&doc, &ROOT, collection).is_none() {
+                return Err(invalid(format!("missing {collection}")));
+            }
+        }
+        Ok(SpaceDoc { doc })
+    }
+
+    /// The whole document, compacted.
+    pub fn save(&mut self) -> Vec<u8> {
+        self.doc.save()
+    }
+
+    /// The changes made since the last `save` or `save_incremental`.
+    pub fn save_incremental(&mut self) -> Vec<u8> {
+        self.doc.save_incremental()
+    }
+
+    /// Applies the output of another replica's `save` or `save_incremental`.
+    pub fn load_incremental(&mut self, bytes: &[u8]) -> ModelResult<()> {
+        self.doc.load_incremental(bytes).map_err(invalid)?;
+        Ok(())
+    }
+
+    /// Takes every change `other` has that this replica lacks.
+    pub fn merge(&mut self, other: &mut SpaceDoc) -> ModelResult<()> {
+        self.doc.merge(&mut other.doc)?;
+        Ok(())
+    }
+
+    /// A copy of this replica with a fresh actor id, as a second device
+    /// would hold it.
+    pub fn fork(&mut self) -> SpaceDoc {
+        SpaceDoc {
+            doc: self.doc.fork().with_actor(automerge::ActorId::random()),
+        }
+    }
+
+    /// The current heads: what this replica has seen.
+    pub fn heads(&mut self) -> Vec<ChangeHash> {
+        self.doc.get_heads()
+    }
+
+    /// Encoded changes this replica has that a replica at `heads` lacks.
+    pub fn changes_since(&mut self, heads: &[ChangeHash]) -> Vec<Vec<u8>> {
+        self.doc
+            .get_changes(heads)
+            .into_iter()
+            .map(|mut change| change.bytes().to_vec())
+            .collect()
+    }
+
+    /// Applies encoded changes from another replica, in any order: changes
+    /// whose dependencies have not arrived yet wait inside automerge until
+    /// they do. A malformed change is refused and nothing is applied.
+    pub fn apply_changes(&mut self, changes: &[Vec<u8>]) -> ModelResult<()> {
+        let decoded = changes
+            .iter()
+            .map(|bytes| automerge::Change::from_bytes(bytes.clone()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ModelError::Changes(format!("malformed change: {e}")))?;
+        self.doc.apply_changes(decoded)?;
+        Ok(())
+    }
+
+    /// The underlying automerge document, read-only, for the store and the
+    /// sync layers.
+    pub fn automerge(&self) -> &AutoCommit {
+        &self.doc
+    }
+
+    // ----------------------------------------------------------------- reads
+
+    /// The space's name.
+    pub fn name(&self) -> ModelResult<String> {
+        Ok(hydrate_prop(&self.doc, ROOT, "name")?)
+    }
+
+    /// Every member, including those who left (see [`Member::is_active`]),
+    /// ordered by pseudonym.
+    pub fn members(&self) -> ModelResult<Vec<(MemberId, Member)>> {
+        let mut members: Vec<(MemberId, Member)> =
+            self.hydrate_collection(MEMBERS)?.into_iter().collect();
+        members.sort_by(|a, b| a.1.pseudonym.cmp(&b.1.pseudonym).then(a.0.cmp(&b.0)));
+        Ok(members)
+    }
+
+    /// One member.
+    pub fn member(&self, id: &MemberId) -> ModelResult<Member> {
+        self.hydrate_item(MEMBERS, id.as_str())?
+            .ok_or_else(|| ModelError::UnknownMember(id.to_string()))
+    }
+
+    /// Every session, soonest first.
+    pub fn sessions(&self) -> ModelResult<Vec<(SessionId, Session)>> {
+        let mut sessions: Vec<(SessionId, Session)> =
+            self.hydrate_collection(SESSIONS)?.into_iter().collect();
+        sessions.sort_by(|a, b| a.1.starts_at.cmp(&b.1.starts_at).then(a.0.cmp(&b.0)));
+        Ok(sessions)
+    }
+
+    /// One session.
+    pub fn session(&self, id: &SessionId) -> ModelResult<Session> {
+        self.hydrate_item(SESSIONS, id.as_str())?
+            .ok_or_else(|| ModelError::UnknownSession(id.to_string()))
+    }
+
+    /// Who attends a session and who waits, derived from the merged sign-ups.
+    pub fn roster(&self, session: &SessionId) -> ModelResult<Roster> {
+        let session = self.session(session)?;
+        let members = self.active_member_ids()?;
+        Ok(derive_roster(&session.signups, session.capacity, |m| {
+            members.contains(m)
+        }))
+    }
+
+    /// Where `member` stands for `session`.
+    pub fn place(&self, session_id: &SessionId, member: &MemberId) -> ModelResult<Place> {
+        let session = self.session(session_id)?;
+        let members = self.active_member_ids()?;
+        let roster = derive_roster(&session.signups, session.capacity, |m| members.contains(m));
+        Ok(roster.place_of(member, &session.signups))
+    }
+
+    /// Every training record, oldest completion first.
+    pub fn training_records(&self) -> ModelResult<Vec<(RecordId, TrainingRecord)>> {
+        let mut records: Vec<(RecordId, TrainingRecord)> =
+            self.hydrate_collection(TRAINING)?.into_iter().collect();
+        records.sort_by(|a, b| a.1.completed_at.cmp(&b.1.completed_at).then(a.0.cmp(&b.0)));
+        Ok(records)
+    }
+
+    /// Whether `member` is cleared to lead at `at`, derived from the records.
+    pub fn clearance(&self, member: &MemberId, at: Timestamp) -> ModelResult<Clearance> {
+        let records = self.training_records()?;
+        Ok(clearance(member, records.iter().map(|(_, r)| r), at))
+    }
+
+    /// A session's lead volunteers, each with their clearance at `at`.
+    pub fn session_leads(
+        &self,
+        session: &SessionId,
+        at: Timestamp,
+    ) -> ModelResult<Vec<LeadStatus>> {
+        let session = self.session(session)?;
+        let records = self.training_records()?;
+        let members: BTreeMap<MemberId, Member> = self.hydrate_collection(MEMBERS)?;
+        let mut leads: Vec<LeadStatus> = session
+            .leads
+            .iter()
+            .filter(|(id, _)| members.get(*id).is_some_and(Member::is_active))
+            .map(|(id, offer)| LeadStatus {
+                member: id.clone(),
+                pseudonym: members
+                    .get(id)
+                    .map(|m| m.pseudonym.clone())
+                    .unwrap_or_default(),
+                volunteered_at: offer.volunteered_at,
+                clearance: clearance(id, records.iter().map(|(_, r)| r), at),
+            })
+            .collect();
+        leads.sort_by(|a, b| {
+            a.volunteered_at
+                .cmp(&b.volunteered_at)
+                .then(a.member.cmp(&b.member))
+        });
+        Ok(leads)
+    }
+
+    /// The signposting directory, optionally one category, crisis lines first.
+    pub fn resources(
+        &self,
+        category: Option<ResourceCategory>,
+    ) -> ModelResult<Vec<(ResourceId, Resource)>> {
+        let mut resources: Vec<(ResourceId, Resource)> = self
+            .hydrate_collection::<ResourceId, Resource>(RESOURCES)?
+            .into_iter()
+            .filter(|(_, r)| category.is_none_or(|c| r.category == c))
+            .collect();
+        resources.sort_by(|a, b| {
+            a.1.category
+                .cmp(&b.1.category)
+                .then_with(|| a.1.name.cmp(&b.1.name))
+                .then_with(|| a.0.cmp(&b.0))
+        });
+        Ok(resources)
+    }
+
+    /// Fields of a session that two devices changed concurrently, with every
+    /// value, so an app can show them and let someone choose. Writing the
+    /// field again (with [`SpaceDoc::edit_session`]) resolves the conflict.
+    pub fn session_conflicts(&self, session: &SessionId) -> ModelResult<Vec<FieldConflict>> {
+        let obj = self
+            .item_obj(SESSIONS, session.as_str())
+            .ok_or_else(|| ModelError::UnknownSession(session.to_string()))?;
+        Ok(conflicts_in(&self.doc, &obj))
+    }
+
+    /// Fields of a member (pseudonym, role) that were changed concurrently.
+    pub fn member_conflicts(&self, member: &MemberId) -> ModelResult<Vec<FieldConflict>> {
+        let obj = self
+            .item_obj(MEMBERS, member.as_str())
+            .ok_or_else(|| ModelError::UnknownMember(member.to_string()))?;
+        Ok(conflicts_in(&self.doc, &obj))
+    }
+
+    /// Fields of a resource that were changed concurrently.
+    pub fn resource_conflicts(&self, resource: &ResourceId) -> ModelResult<Vec<FieldConflict>> {
+        let obj = self
+            .item_obj(RESOURCES, resource.as_str())
+            .ok_or_else(|| ModelError::UnknownResource(resource.to_string()))?;
+        Ok(conflicts_in(&self.doc, &obj))
+    }
+
+    // ---------------------------------------------------------------- writes
+
+    /// Adds a member. Coordinators add members directly; the invite flow
+    /// (protocol layer) uses this on the joiner's behalf once the invite is
+    /// verified.
+    pub fn add_member(
+        &mut self,
+        by: &MemberId,
+        pseudonym: &str,
+        role: Role,
+        now: Timestamp,
+    ) -> ModelResult<MemberId> {
+        self.require_role(by, Role::Coordinator, "add members")?;
+        check_pseudonym(pseudonym)?;
+        let id = MemberId::random();
+        let member = Member {
+            pseudonym: pseudonym.trim().to_string(),
+            role,
+            joined_at: now,
+            devices: BTreeMap::new(),
+            removed_at: None,
+        };
+        self.transact(|doc, cols| {
+            reconcile_prop(doc, &cols.members, id.as_str(), &member)?;
+            Ok(())
+        })?;
+        Ok(id)
+    }
+
+    /// Records one of a member's devices (its public keys). Only the member
+    /// themselves adds their devices.
+    pub fn add_device(
+        &mut self,
+        member: &MemberId,
+        device: &DeviceId,
+        keys: DeviceKeys,
+    ) -> ModelResult<()> {
+        self.require_active(member)?;
+        let obj = self
+            .item_obj(MEMBERS, member.as_str())
+            .ok_or(ModelError::NotAMember)?;
+        let devices = child_map(&self.doc, &obj, "devices")
+            .ok_or_else(|| invalid("member without devices"))?;
+        self.transact(|doc, _| {
+            reconcile_prop(doc, &devices, device.as_str(), &keys)?;
+            Ok(())
+        })
+    }
+
+    /// Changes a member's role. Coordinators only; the last coordinator
+    /// cannot be demoted.
+    pub fn set_role(&mut self, by: &MemberId, member: &MemberId, role: Role) -> ModelResult<()> {
+        self.require_role(by, Role::Coordinator, "change roles")?;
+        let current = self.require_active(member)?;
+        if current.role == Role::Coordinator && role != Role::Coordinator {
+            self.ensure_other_coordinator(member)?;
+        }
+        let obj = self
+            .item_obj(MEMBERS, member.as_str())
+            .ok_or(ModelError::NotAMember)?;
+        self.transact(|doc, _| {
+            reconcile_prop(doc, &obj, "role", role)?;
+            Ok(())
+        })
+    }
+
+    /// Changes the acting member's own pseudonym.
+    pub fn set_pseudonym(&mut self, member: &MemberId, pseudonym: &str) -> ModelResult<()> {
+        self.require_active(member)?;
+        check_pseudonym(pseudonym)?;
+        let obj = self
+            .item_obj(MEMBERS, member.as_str())
+            .ok_or(ModelError::NotAMember)?;
+        self.transact(|doc, _| {
+            doc.put(&obj, "pseudonym", pseudonym.trim())?;
+            Ok(())
+        })
+    }
+
+    /// Removes a member (a coordinator removing someone) or leaves (a member
+    /// removing themselves). The member stays in the document, marked
+    /// removed, so their past changes still verify; they hold no places.
+    pub fn remove_member(
+        &mut self,
+        by: &MemberId,
+        member: &MemberId,
+        now: Timestamp,
+    ) -> ModelResult<()> {
+        if by != member {
+            self.require_role(by, Role::Coordinator, "remove members")?;
+        }
+        let target = self.require_active(member)?;
+        if target.role == Role::Coordinator {
+            self.ensure_other_coordinator(member)?;
+        }
+        let obj = self
+            .item_obj(MEMBERS, member.as_str())
+            .ok_or(ModelError::NotAMember)?;
+        self.transact(|doc, _| {
+            reconcile_prop(doc, &obj, "removed_at", Some(now))?;
+            Ok(())
+        })
+    }
+
+    /// Plans a new session. Leads and coordinators only.
+    pub fn create_session(&mut self, by: &MemberId, draft: SessionDraft) -> ModelResult<SessionId> {
+        self.require_role(by, Role::Lead, "plan sessions")?;
+        draft.validate()?;
+        let id = SessionId::random();
+        let session = Session {
+            kind: draft.kind,
+            title: draft.title.trim().to_string(),
+            description: draft.description,
+            starts_at: draft.starts_at,
+            duration_minutes: draft.duration_minutes,
+            location: draft.location,
+            capacity: draft.capacity,
+            content_notes: draft.content_notes,
+            accessibility: draft.accessibility,
+            status: SessionStatus::Planned,
+            created_by: by.clone(),
+            leads: BTreeMap::new(),
+            signups: BTreeMap::new(),
+        };
+        self.transact(|doc, cols| {
+            reconcile_prop(doc, &cols.sessions, id.as_str(), &session)?;
+            Ok(())
+        })?;
+        Ok(id)
+    }
+
+    /// Changes the given fields of a session and only those. Leads and
+    /// coordinators only.
+    pub fn edit_session(
+        &mut self,
+        by: &MemberId,
+        id: &SessionId,
+        edit: SessionEdit,
+    ) -> ModelResult<()> {
+        self.require_role(by, Role::Lead, "edit sessions")?;
+        edit.validate()?;
+        let obj = self
+            .item_obj(SESSIONS, id.as_str())
+            .ok_or_else(|| ModelError::UnknownSession(id.to_string()))?;
+        self.transact(|doc, _| {
+            if let Some(kind) = edit.kind {
+                reconcile_prop(doc, &obj, "kind", kind)?;
+            }
+            if let Some(title) = &edit.title {
+                doc.put(&obj, "title", title.trim())?;
+            }
+            if let Some(text) = &edit.description {
+                doc.put(&obj, "description", text.as_str())?;
+            }
+            if let Some(at) = edit.starts_at {
+                reconcile_prop(doc, &obj, "starts_at", at)?;
+            }
+            if let Some(minutes) = edit.duration_minutes {
+                reconcile_prop(doc, &obj, "duration_minutes", minutes)?;
+            }
+            if let Some(text) = &edit.location {
+                doc.put(&obj, "location", text.as_str())?;
+            }
+            if let Some(capacity) = edit.capacity {
+                reconcile_prop(doc, &obj, "capacity", capacity)?;
+            }
+            if let Some(notes) = &edit.content_notes {
+                reconcile_prop(doc, &obj, "content_notes", notes)?;
+            }
+            if let Some(text) = &edit.accessibility {
+                doc.put(&obj, "accessibility", text.as_str())?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Cancels a session or marks it completed. Leads and coordinators only.
+    pub fn set_session_status(
+        &mut self,
+        by: &MemberId,
+        id: &SessionId,
+        status: SessionStatus,
+    ) -> ModelResult<()> {
+        self.require_role(by, Role::Lead, "cancel or complete sessions")?;
+        let obj = self
+            .item_obj(SESSIONS, id.as_str())
+            .ok_or_else(|| ModelError::UnknownSession(id.to_string()))?;
+        self.transact(|doc, _| {
+            reconcile_prop(doc, &obj, "status", status)?;
+            Ok(())
+        })
+    }
+
+    /// Signs `member` up for a session (themselves: nobody signs anyone
+    /// else up). Signing up again while already signed up keeps the original
+    /// place rather than sending them to the back of the queue.
+    pub fn sign_up(
+        &mut self,
+        member: &MemberId,
+        session: &SessionId,
+        now: Timestamp,
+    ) -> ModelResult<()> {
+        self.require_active(member)?;
+        let obj = self.open_session(session)?;
+        let signups = self.session_child(&obj, "signups")?;
+        if self
+            .stored_signup(&signups, member)?
+            .is_some_and(|s| s.state == SignUpState::Attending)
+        {
+            return Ok(());
+        }
+        let signup = SignUp {
+            state: SignUpState::Attending,
+            at: now,
+        };
+        self.transact(|doc, _| {
+            reconcile_prop(doc, &signups, member.as_str(), &signup)?;
+            Ok(())
+        })
+    }
+
+    /// Cancels `member`'s sign-up; the first person waiting takes the place.
+    pub fn cancel_sign_up(
+        &mut self,
+        member: &MemberId,
+        session: &SessionId,
+        now: Timestamp,
+    ) -> ModelResult<()> {
+        self.require_active(member)?;
+        let obj = self
+            .item_obj(SESSIONS, session.as_str())
+            .ok_or_else(|| ModelError::UnknownSession(session.to_string()))?;
+        let signups = self.session_child(&obj, "signups")?;
+        if !self
+            .stored_signup(&signups, member)?
+            .is_some_and(|s| s.state == SignUpState::Attending)
+        {
+            return Err(ModelError::InvalidInput {
+                field: "sign-up",
+                reason: "not signed up for this session".into(),
+            });
+        }
+        let signup = SignUp {
+            state: SignUpState::Cancelled,
+            at: now,
+        };
+        self.transact(|doc, _| {
+            reconcile_prop(doc, &signups, member.as_str(), &signup)?;
+            Ok(())
+        })
+    }
+
+    /// `member` offers to lead a session. Anyone may volunteer; whether they
+    /// are cleared to lead is derived from training when asked.
+    pub fn volunteer_to_lead(
+        &mut self,
+        member: &MemberId,
+        session: &SessionId,
+        now: Timestamp,
+    ) -> ModelResult<()> {
+        self.require_active(member)?;
+        let obj = self.open_session(session)?;
+        let leads = self.session_child(&obj, "leads")?;
+        if self.doc.get(&leads, member.as_str())?.is_some() {
+            return Ok(());
+        }
+        let offer = LeadOffer {
+            volunteered_at: now,
+        };
+        self.transact(|doc, _| {
+            reconcile_prop(doc, &leads, member.as_str(), &offer)?;
+            Ok(())
+        })
+    }
+
+    /// Withdraws a lead offer: the member themselves, or a coordinator.
+    pub fn withdraw_as_lead(
+        &mut self,
+        by: &MemberId,
+        session: &SessionId,
+        member: &MemberId,
+    ) -> ModelResult<()> {
+        if by != member {
+            self.require_role(
+                by,
+                Role::Coordinator,
+                "withdraw someone else's offer to lead",
+            )?;
+        } else {
+            self.require_active(by)?;
+        }
+        let obj = self
+            .item_obj(SESSIONS, session.as_str())
+            .ok_or_else(|| ModelError::UnknownSession(session.to_string()))?;
+        let leads =
+            child_map(&self.doc, &obj, "leads").ok_or_else(|| invalid("session without leads"))?;
+        if self.doc.get(&leads, member.as_str())?.is_none() {
+            return Err(ModelError::InvalidInput {
+                field: "lead",
+                reason: "has not volunteered to lead this session".into(),
+            });
+        }
+        self.transact(|doc, _| {
+            doc.delete(&leads, member.as_str())?;
+            Ok(())
+        })
+    }
+
+    /// Records a completed training module. Coordinators only.
+    pub fn record_training(
+        &mut self,
+        by: &MemberId,
+        member: &MemberId,
+        module: TrainingModule,
+        completed_at: Timestamp,
+        expires_at: Timestamp,
+    ) -> ModelResult<RecordId> {
+        self.require_role(by, Role::Coordinator, "record training")?;
+        self.require_active(member)?;
+        if expires_at <= completed_at {
+            return Err(ModelError::InvalidInput {
+                field: "expiry",
+                reason: "training must expire after it was completed".into(),
+            });
+        }
+        let id = RecordId::random();
+        let record = TrainingRecord {
+            member: member.clone(),
+            module,
+            completed_at,
+            expires_at,
+            recorded_by: by.clone(),
+        };
+        self.transact(|doc, cols| {
+            reconcile_prop(doc, &cols.training, id.as_str(), &record)?;
+            Ok(())
+        })?;
+        Ok(id)
+    }
+
+    /// Deletes a training record entered by mistake. Coordinators only.
+    pub fn remove_training_record(&mut self, by: &MemberId, record: &RecordId) -> ModelResult<()> {
+        self.require_role(by, Role::Coordinator, "remove training records")?;
+        let training = self.collection(TRAINING)?;
+        if self.doc.get(&training, record.as_str())?.is_none() {
+            return Err(ModelError::UnknownRecord(record.to_string()));
+        }
+        self.transact(|doc, _| {
+            doc.delete(&training, record.as_str())?;
+            Ok(())
+        })
+    }
+
+    /// Adds a resource to the signposting directory. Leads and coordinators.
+    pub fn add_resource(&mut self, by: &MemberId, resource: Resource) -> ModelResult<ResourceId> {
+        self.require_role(by, Role::Lead, "edit the signposting directory")?;
+        resource.validate()?;
+        let id = ResourceId::random();
+        self.transact(|doc, cols| {
+            reconcile_prop(doc, &cols.resources, id.as_str(), &resource)?;
+            Ok(())
+        })?;
+        Ok(id)
+    }
+
+    /// Replaces a resource's fields; unchanged fields are not rewritten, so
+    /// concurrent edits to different fields both survive.
+    pub fn edit_resource(
+        &mut self,
+        by: &MemberId,
+        id: &ResourceId,
+        resource: Resource,
+    ) -> ModelResult<()> {
+        self.require_role(by, Role::Lead, "edit the signposting directory")?;
+        resource.validate()?;
+        let resources = self.collection(RESOURCES)?;
+        if child_map(&self.doc, &resources, id.as_str()).is_none() {
+            return Err(ModelError::UnknownResource(id.to_string()));
+        }
+        self.transact(|doc, _| {
+            reconcile_prop(doc, &resources, id.as_str(), &resource)?;
+            Ok(())
+        })
+    }
+
+    /// Removes a resource from the directory. Leads and coordinators.
+    pub fn remove_resource(&mut self, by: &MemberId, id: &ResourceId) -> ModelResult<()> {
+        self.require_role(by, Role::Lead, "edit the signposting directory")?;
+        let resources = self.collection(RESOURCES)?;
+        if self.doc.get(&resources, id.as_str())?.is_none() {
+            return Err(ModelError::UnknownResource(id.to_string()));
+        }
+        self.transact(|doc, _| {
+            doc.delete(&resources, id.as_str())?;
+            Ok(())
+        })
+    }
+
+    /// Renames the space. Coordinators only.
+    pub fn rename(&mut self, by: &MemberId, name: &str) -> ModelResult<()> {
+        self.require_role(by, Role::Coordinator, "rename the space")?;
+        check_space_name(name)?;
+        self.transact(|doc, _| {
+            doc.put(ROOT, "name", name.trim())?;
+            Ok(())
+        })
+    }
+
+    // --------------------------------------------------------------- helpers
+
+    fn collection(&self, name: &str) -> ModelResult<ObjId> {
+        child_map(&self.doc, &ROOT, name).ok_or_else(|| invalid(format!("missing {name}")))
+    }
+
+    fn item_obj(&self, collection: &str, key: &str) -> Option<ObjId> {
+        let parent = child_map(&self.doc, &ROOT, collection)?;
+        child_map(&self.doc, &parent, key)
+    }
+
+    fn hydrate_item<T: Hydrate>(&self, collection: &str, key: &str) -> ModelResult<Option<T>> {
+        let parent = self.collection(collection)?;
+        if self.doc.get(&parent, key)?.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(hydrate_prop(&self.doc, &parent, key)?))
+    }
+
+    /// Hydrates a whole collection, skipping entries another device wrote in
+    /// a shape this build cannot read: one malformed session must not hide
+    /// the signposting directory or every other session.
+    fn hydrate_collection<K: From<String> + Ord, V: Hydrate>(
+        &self,
+        collection: &str,
+    ) -> ModelResult<BTreeMap<K, V>> {
+        let parent = self.collection(collection)?;
+        let mut out = BTreeMap::new();
+        for key in self.doc.keys(&parent) {
+            if let Ok(value) = hydrate_prop::<_, V, _, _>(&self.doc, &parent, key.as_str()) {
+                out.insert(K::from(key), value);
+            }
+        }
+        Ok(out)
+    }
+
+    fn active_member_ids(&self) -> ModelResult<std::collections::BTreeSet<MemberId>> {
+        Ok(self
+            .hydrate_collection::<MemberId, Member>(MEMBERS)?
+            .into_iter()
+            .filter(|(_, m)| m.is_active())
+            .map(|(id, _)| id)
+            .collect())
+    }
+
+    fn require_active(&self, member: &MemberId) -> ModelResult<Member> {
+        match self.hydrate_item::<Member>(MEMBERS, member.as_str()) {
+            Ok(Some(m)) if m.is_active() => Ok(m),
+            Ok(_) => Err(ModelError::NotAMember),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn require_role(
+        &self,
+        member: &MemberId,
+        role: Role,
+        action: &'static str,
+    ) -> ModelResult<Member> {
+        let m = self.require_active(member)?;
+        if !m.role.at_least(role) {
+            return Err(ModelError::NotPermitted {
+                action,
+                required: role.as_str(),
+            });
+        }
+        Ok(m)
+    }
+
+    fn ensure_other_coordinator(&self, member: &MemberId) -> ModelResult<()> {
+        let others = self
+            .hydrate_collection::<MemberId, Member>(MEMBERS)?
+            .into_iter()
+            .filter(|(id, m)| id != member && m.is_active() && m.role == Role::Coordinator)
+            .count();
+        if others == 0 {
+            return Err(ModelError::LastCoordinator);
+        }
+        Ok(())
+    }
+
+    /// The object of a planned session, or why it cannot take sign-ups.
+    /// Reads only the status, not the whole session: sign-ups are the
+    /// hottest write path and a session may hold hundreds of them.
+    fn open_session(&self, id: &SessionId) -> ModelResult<ObjId> {
+        let obj = self
+            .item_obj(SESSIONS, id.as_str())
+            .ok_or_else(|| ModelError::UnknownSession(id.to_string()))?;
+        let status: SessionStatus = hydrate_prop(&self.doc, &obj, "status")?;
+        match status {
+            SessionStatus::Planned => Ok(obj),
+            other => Err(ModelError::SessionClosed(other.as_str())),
+        }
+    }
+
+    /// The child map `key` of a session object.
+    fn session_child(&self, session: &ObjId, key: &str) -> ModelResult<ObjId> {
+        child_map(&self.doc, session, key).ok_or_else(|| invalid(format!("session without {key}")))
+    }
+
+    /// A member's stored sign-up for a session, if any.
+    fn stored_signup(&self, signups: &ObjId, member: &MemberId) -> ModelResult<Option<SignUp>> {
+        if self.doc.get(signups, member.as_str())?.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(hydrate_prop(&self.doc, signups, member.as_str())?))
+    }
+
+    /// Runs `write` and commits it as one change, or rolls everything back.
+    fn transact(
+        &mut self,
+        write: impl FnOnce(&mut AutoCommit, &Collections) -> ModelResult<()>,
+    ) -> ModelResult<()> {
+        let cols = Collections {
+            members: self.collection(MEMBERS)?,
+            sessions: self.collection(SESSIONS)?,
+            training: self.collection(TRAINING)?,
+            resources: self.collection(RESOURCES)?,
+        };
+        match write(&mut self.doc, &cols) {
+            Ok(()) => {
+                self.doc.commit();
+                Ok(())
+            }
+            Err(e) => {
+                self.doc.rollback();
+                Err(e)
+            }
+        }
+    }
+}
+
+struct Collections {
+    members: ObjId,
+    sessions: ObjId,
+    training: ObjId,
+    resources: ObjId,
+}
+
+fn check_space_name(name: &str) -> ModelResult<()> {
+    if name.trim().is_empty() {
+        return Err(ModelError::InvalidInput {
+            field: "space name",
+            reason: "a space needs a name".into(),
+        });
+    }
+    check_len("space name", name, 100)
+}
+
+fn check_pseudonym(pseudonym: &str) -> ModelResult<()> {
+    if pseudonym.trim().is_empty() {
+        return Err(ModelError::InvalidInput {
+            field: "pseudonym",
+            reason: "choose a name to be known by in this space (it need not be your real name)"
+                .into(),
+        });
+    }
+    check_len("pseudonym", pseudonym, 64)
+}
+
+#[cfg(test)]
+#[path = "space_tests.rs"]
+mod tests;

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a fresh Debian machine of the
+# project's kind, and nothing when it is already there. Safe to run often.
+set -euo pipefail
+
+need=()
+command -v age >/dev/null 2>&1 || need+=(age)
+
+if ((${#need[@]})); then
+    echo "install-test-deps: installing ${need[*]}" >&2
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
