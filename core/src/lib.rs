@@ -5,6 +5,15 @@
 //!   person) mapped with autosurgeon, and the rules derived from them
 //!   (waitlists, lead clearance, conflicts). Pure and synchronous: no keys, no
 //!   disk, no network.
+//! - [`crypto`]: the `safespaces-key` symmetric age recipient/identity that
+//!   seals every blob, and other primitives shared by store and protocol.
+//! - [`store`]: the on-device document store: automerge bytes per document
+//!   id, sealed, padded, crash-safe (temp file, fsync, rename, manifest).
+//! - [`profile`]: the device profile: unlock slots, keyring, lock, wipe,
+//!   duress, failed-attempt limit, backups and the journal export.
 #![forbid(unsafe_code)]
 
+pub mod crypto;
 pub mod model;
+pub mod profile;
+pub mod store;

@@ -1,0 +1,15 @@
+//! Cryptographic building blocks shared by the device store and, later, the
+//! sync protocol.
+//!
+//! Everything that leaves memory is an age v1 file (design decision 2). This
+//! module holds the pieces that make that cheap enough to do per blob:
+//!
+//! - [`SymmetricKey`]: a 32-byte key that is both an age `Recipient` and an
+//!   age `Identity`, through a custom `safespaces-key` stanza. Sealing a blob
+//!   costs one HKDF and one ChaCha20-Poly1305 of 16 bytes instead of an X25519
+//!   exchange. The store seals every file with it; the protocol reuses it for
+//!   epoch keys.
+
+mod symmetric_key;
+
+pub use symmetric_key::{KEY_STANZA_TAG, OpenError, SealError, SymmetricKey};

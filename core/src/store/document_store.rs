@@ -1,0 +1,366 @@
+//! The encrypted, crash-safe document store.
+//!
+//! Each document is a snapshot chunk plus incremental chunks, exactly the
+//! bytes automerge's `save()` and `save_incremental()` produce. Every chunk is
+//! its own file, sealed with a per-document subkey of the storage key and
+//! padded to a size bucket; its name is 16 random bytes in hex. The manifest
+//! (see `manifest`) maps document ids to chunk names and is the commit point.
+//!
+//! A write is: seal the chunk, create it durably under a fresh name, then
+//! atomically replace the manifest with one that references it. Only then does
+//! the call return `Ok`, so an acknowledged write survives `kill -9` (and
+//! power loss), and a kill at any earlier instant leaves the previous manifest
+//! in place with at most an unreferenced chunk, swept on the next open.
+//!
+//! Each chunk's plaintext starts with its kind, its document id and its own
+//! name, checked on read, so a chunk file swapped for another (by someone
+//! with write access to the disk) fails instead of being served as the wrong
+//! document or the wrong position in the history.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use automerge::AutoCommit;
+use rand::RngCore;
+use rand::rngs::OsRng;
+
+use super::atomic_file;
+use super::manifest::{ChunkName, DocumentEntry, Manifest};
+use super::padding::{open_padded, seal_padded};
+use super::{DocumentId, StoreError};
+use crate::crypto::SymmetricKey;
+
+/// Compact a document once it has this many incremental chunks…
+pub const COMPACT_AFTER_INCREMENTS: usize = 64;
+/// …or once its increments hold more bytes than its snapshot (and at least
+/// this many), whichever comes first.
+pub const COMPACT_AFTER_INCREMENT_BYTES: u64 = 64 * 1024;
+
+const KIND_SNAPSHOT: u8 = 1;
+const KIND_INCREMENT: u8 = 2;
+
+/// A document as stored: the latest snapshot and the increments after it, in
+/// the order they were appended. Loading the snapshot and then each increment
+/// with automerge reproduces the document.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoredDocument {
+    /// The last full save, if any.
+    pub snapshot: Option<Vec<u8>>,
+    /// Incremental saves appended since the snapshot, oldest first.
+    pub increments: Vec<Vec<u8>>,
+}
+
+/// The encrypted document store of one profile.
+pub struct DocumentStore {
+    dir: PathBuf,
+    key: SymmetricKey,
+    manifest_key: SymmetricKey,
+    manifest_name: String,
+    manifest: Manifest,
+}
+
+impl std::fmt::Debug for DocumentStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DocumentStore")
+            .field("dir", &self.dir)
+            .field("documents", &self.manifest.documents.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl DocumentStore {
+    /// The manifest's file name for a storage key: a keyed hash, so it looks
+    /// like any chunk name yet is found again without a directory listing.
+    pub(crate) fn manifest_file_name(key: &SymmetricKey) -> String {
+        hex::encode(&key.keyed_name(b"store/manifest")[..16])
+    }
+
+    /// Creates an empty store in `dir` (which must exist) under `key`.
+    pub(crate) fn create(dir: &Path, key: SymmetricKey) -> Result<Self, StoreError> {
+        let mut store = Self::with_manifest(dir, key, Manifest::default());
+        store.commit(Manifest::default())?;
+        Ok(store)
+    }
+
+    /// Opens the store in `dir` under `key`.
+    pub(crate) fn open(dir: &Path, key: SymmetricKey) -> Result<Self, StoreError> {
+        let mut store = Self::with_manifest(dir, key, Manifest::default());
+        let path = dir.join(&store.manifest_name);
+        let sealed = fs::read(&path).map_err(StoreError::io("read manifest", &path))?;
+        let plain = open_padded(&store.manifest_key, &sealed)
+            .map_err(|e| StoreError::Corrupt(format!("manifest does not open: {e}")))?;
+        store.manifest = Manifest::decode(&plain)?;
+        Ok(store)
+    }
+
+    fn with_manifest(dir: &Path, key: SymmetricKey, manifest: Manifest) -> Self {
+        Self {
+            dir: dir.to_owned(),
+            manifest_key: key.derive(b"store/manifest"),
+            manifest_name: Self::manifest_file_name(&key),
+            key,
+            manifest,
+        }
+    }
+
+    /// Every file name this store references (the manifest and all chunks).
+    pub(crate) fn referenced_files(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.manifest.chunks().map(hex::encode).collect();
+        names.push(self.manifest_name.clone());
+        names
+    }
+
+    /// The ids of all stored documents.
+    pub fn document_ids(&self) -> Vec<DocumentId> {
+        self.manifest.documents.keys().copied().collect()
+    }
+
+    /// Reads a document, or `None` if it was never stored.
+    pub fn get(&self, id: DocumentId) -> Result<Option<StoredDocument>, StoreError> {
+        let Some(entry) = self.manifest.documents.get(&id) else {
+            return Ok(None);
+        };
+        let snapshot = match &entry.snapshot {
+            Some((name, _)) => Some(self.read_chunk(id, KIND_SNAPSHOT, name)?),
+            None => None,
+        };
+        let increments = entry
+            .increments
+            .iter()
+            .map(|name| self.read_chunk(id, KIND_INCREMENT, name))
+            .collect::<Result<_, _>>()?;
+        Ok(Some(StoredDocument {
+            snapshot,
+            increments,
+        }))
+    }
+
+    /// Replaces a document's whole history with a full snapshot
+    /// (`AutoCommit::save()`); its increments are dropped.
+    pub fn put_snapshot(&mut self, id: DocumentId, snapshot: &[u8]) -> Result<(), StoreError> {
+        let name = self.write_chunk(id, KIND_SNAPSHOT, snapshot)?;
+        let mut next = self.manifest.clone();
+        next.documents.insert(
+            id,
+            DocumentEntry {
+                snapshot: Some((name, snapshot.len() as u64)),
+                increments: Vec::new(),
+                increment_bytes: 0,
+            },
+        );
+        self.commit(next)
+    }
+
+    /// Appends incremental changes (`AutoCommit::save_incremental()`), and
+    /// compacts the document when its increments have grown past the
+    /// thresholds.
+    pub fn append_increment(&mut self, id: DocumentId, increment: &[u8]) -> Result<(), StoreError> {
+        let name = self.write_chunk(id, KIND_INCREMENT, increment)?;
+        let mut next = self.manifest.clone();
+        let entry = next.documents.entry(id).or_default();
+        entry.increments.push(name);
+        entry.increment_bytes += increment.len() as u64;
+        let snapshot_len = entry.snapshot.map(|(_, len)| len).unwrap_or(0);
+        let compact = entry.increments.len() >= COMPACT_AFTER_INCREMENTS
+            || entry.increment_bytes > snapshot_len.max(COMPACT_AFTER_INCREMENT_BYTES);
+        self.commit(next)?;
+        if compact {
+            // The increment is already durable; compaction is an optimisation
+            // whose failure must not turn an acknowledged write into an error.
+            let _ = self.compact(id);
+        }
+        Ok(())
+    }
+
+    /// Folds a document's snapshot and increments into one new snapshot.
+    pub fn compact(&mut self, id: DocumentId) -> Result<(), StoreError> {
+        let Some(stored) = self.get(id)? else {
+            return Ok(());
+        };
+        if stored.increments.is_empty() {
+            return Ok(());
+        }
+        let fail =
+            |e: automerge::AutomergeError| StoreError::Automerge(format!("{id:?}"), e.to_string());
+        let mut doc = match &stored.snapshot {
+            Some(bytes) => AutoCommit::load(bytes).map_err(fail)?,
+            None => AutoCommit::new(),
+        };
+        for increment in &stored.increments {
+            doc.load_incremental(increment).map_err(fail)?;
+        }
+        let snapshot = doc.save();
+        self.put_snapshot(id, &snapshot)
+    }
+
+    /// Removes a document and its chunk files.
+    pub fn delete(&mut self, id: DocumentId) -> Result<(), StoreError> {
+        if !self.manifest.documents.contains_key(&id) {
+            return Ok(());
+        }
+        let mut next = self.manifest.clone();
+        next.documents.remove(&id);
+        self.commit(next)
+    }
+
+    fn chunk_key(&self, id: DocumentId) -> SymmetricKey {
+        let mut label = b"store/document/".to_vec();
+        label.extend_from_slice(id.as_bytes());
+        self.key.derive(&label)
+    }
+
+    fn write_chunk(&self, id: DocumentId, kind: u8, data: &[u8]) -> Result<ChunkName, StoreError> {
+        let mut name = [0u8; 16];
+        OsRng.fill_bytes(&mut name);
+        let mut plain = Vec::with_capacity(33 + data.len());
+        plain.push(kind);
+        plain.extend_from_slice(id.as_bytes());
+        plain.extend_from_slice(&name);
+        plain.extend_from_slice(data);
+        let sealed = seal_padded(&self.chunk_key(id), &plain);
+        zeroize::Zeroize::zeroize(&mut plain);
+        let file = hex::encode(name);
+        atomic_file::create_durable(&self.dir, &file, &sealed?)
+            .map_err(StoreError::io("write chunk", self.dir.join(&file)))?;
+        Ok(name)
+    }
+
+    fn read_chunk(
+        &self,
+        id: DocumentId,
+        kind: u8,
+        name: &ChunkName,
+    ) -> Result<Vec<u8>, StoreError> {
+        let path = self.dir.join(hex::encode(name));
+        let sealed = fs::read(&path).map_err(StoreError::io("read chunk", &path))?;
+        let plain = open_padded(&self.chunk_key(id), &sealed).map_err(|e| {
+            StoreError::Corrupt(format!("chunk {} does not open: {e}", path.display()))
+        })?;
+        if plain.len() < 33 || plain[0] != kind || plain[1..17] != id.0 || plain[17..33] != name[..]
+        {
+            return Err(StoreError::Corrupt(format!(
+                "chunk {} is not the chunk the manifest expects",
+                path.display()
+            )));
+        }
+        Ok(plain[33..].to_vec())
+    }
+
+    /// Makes `next` the durable state, then deletes chunks it no longer
+    /// references.
+    fn commit(&mut self, mut next: Manifest) -> Result<(), StoreError> {
+        next.generation = self.manifest.generation + 1;
+        let sealed = seal_padded(&self.manifest_key, &next.encode())?;
+        atomic_file::replace(&self.dir, &self.manifest_name, &sealed).map_err(StoreError::io(
+            "write manifest",
+            self.dir.join(&self.manifest_name),
+        ))?;
+        let previous = std::mem::replace(&mut self.manifest, next);
+        let live: std::collections::HashSet<&ChunkName> = self.manifest.chunks().collect();
+        for name in previous.chunks().filter(|n| !live.contains(n)) {
+            // Best effort: a leftover is unreferenced, sealed, and swept on
+            // the next open.
+            let _ = atomic_file::remove_if_present(&self.dir.join(hex::encode(name)));
+        }
+        Ok(())
+    }
+}
+
+/// Whether `name` looks like a file the store or profile may have written and
+/// may therefore sweep: 32 lowercase hex characters, or a temporary file.
+pub(crate) fn is_sweepable_name(name: &str) -> bool {
+    name.ends_with(atomic_file::TEMP_SUFFIX)
+        || (name.len() == 32
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use automerge::transaction::Transactable;
+
+    fn store() -> (tempfile::TempDir, DocumentStore, SymmetricKey) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = SymmetricKey::generate();
+        let store = DocumentStore::create(dir.path(), key.clone()).expect("create");
+        (dir, store, key)
+    }
+
+    #[test]
+    fn snapshot_and_increments_survive_reopen() {
+        let (dir, mut store, key) = store();
+        let id = DocumentId::random();
+        store.put_snapshot(id, b"snap").expect("put");
+        store.append_increment(id, b"inc1").expect("append");
+        store.append_increment(id, b"inc2").expect("append");
+        drop(store);
+        let store = DocumentStore::open(dir.path(), key).expect("open");
+        let doc = store.get(id).expect("get").expect("present");
+        assert_eq!(doc.snapshot.as_deref(), Some(&b"snap"[..]));
+        assert_eq!(doc.increments, vec![b"inc1".to_vec(), b"inc2".to_vec()]);
+        assert_eq!(store.document_ids(), vec![id]);
+    }
+
+    #[test]
+    fn put_snapshot_drops_old_chunk_files() {
+        let (dir, mut store, _) = store();
+        let id = DocumentId::random();
+        store.put_snapshot(id, b"one").expect("put");
+        store.append_increment(id, b"two").expect("append");
+        store.put_snapshot(id, b"three").expect("put");
+        // manifest + one snapshot chunk
+        assert_eq!(fs::read_dir(dir.path()).expect("ls").count(), 2);
+    }
+
+    #[test]
+    fn compaction_folds_increments_into_one_loadable_snapshot() {
+        let (_dir, mut store, _) = store();
+        let id = DocumentId::random();
+        let mut doc = AutoCommit::new();
+        doc.put(automerge::ROOT, "k", 0i64).expect("put");
+        store.put_snapshot(id, &doc.save()).expect("snapshot");
+        for i in 1..=(COMPACT_AFTER_INCREMENTS as i64 + 3) {
+            doc.put(automerge::ROOT, "k", i).expect("put");
+            store
+                .append_increment(id, &doc.save_incremental())
+                .expect("append");
+        }
+        let stored = store.get(id).expect("get").expect("present");
+        assert!(stored.increments.len() < COMPACT_AFTER_INCREMENTS);
+        let mut loaded =
+            AutoCommit::load(stored.snapshot.as_deref().expect("snapshot")).expect("load");
+        for inc in &stored.increments {
+            loaded.load_incremental(inc).expect("inc");
+        }
+        assert_eq!(loaded.save(), doc.save());
+    }
+
+    #[test]
+    fn wrong_key_cannot_open_store() {
+        let (dir, _store, _) = store();
+        assert!(DocumentStore::open(dir.path(), SymmetricKey::generate()).is_err());
+    }
+
+    #[test]
+    fn swapped_chunk_is_detected() {
+        let (dir, mut store, _) = store();
+        let a = DocumentId::random();
+        store.put_snapshot(a, b"first").expect("put");
+        let first = store.manifest.documents[&a].snapshot.expect("snap").0;
+        store.append_increment(a, b"second").expect("put");
+        let second = store.manifest.documents[&a].increments[0];
+        let bytes = fs::read(dir.path().join(hex::encode(first))).expect("read");
+        fs::write(dir.path().join(hex::encode(second)), bytes).expect("swap");
+        assert!(matches!(store.get(a), Err(StoreError::Corrupt(_))));
+    }
+
+    #[test]
+    fn sweepable_names_are_recognised() {
+        assert!(is_sweepable_name(&hex::encode([0xab; 16])));
+        assert!(is_sweepable_name("x.tmp"));
+        assert!(!is_sweepable_name("unlock"));
+        assert!(!is_sweepable_name(&hex::encode([0xab; 16]).to_uppercase()));
+    }
+}
