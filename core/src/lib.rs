@@ -16,4 +16,5 @@
 pub mod crypto;
 pub mod model;
 pub mod profile;
+pub mod protocol;
 pub mod store;

@@ -1,0 +1,289 @@
+//! Envelopes: what every blob on the wire is (protocol.md §3).
+//!
+//! An envelope is one age v1 file, sealed to an epoch's content key through
+//! the `safespaces-key` stanza and padded so its whole size is a bucket. Its
+//! plaintext is a fixed 46-byte header, the body, and the author device's
+//! Ed25519 signature over both:
+//!
+//! ```text
+//! "SSE1" | kind u8 | flags u8 | space id [16] | epoch u32 | author device [8]
+//!        | sequence u64 | body length u32 | body | signature [64]
+//! ```
+//!
+//! Opening checks, in order, size, the age layer (wrong key, tampering and
+//! truncation all fail there), the header against the mailbox it came from,
+//! then the signature against the author's key from the space document.
+//! Nothing reaches a document before every check passes.
+//!
+//! ```
+//! use safespaces_core::protocol::{EpochKey, Envelope, EnvelopeKind, SpaceId};
+//! use safespaces_core::model::DeviceId;
+//! use ed25519_dalek::SigningKey;
+//!
+//! let epoch = EpochKey::generate();
+//! let device = SigningKey::from_bytes(&[1; 32]);
+//! let author = DeviceId::random();
+//! let space = SpaceId([9; 16]);
+//! let envelope = Envelope {
+//!     kind: EnvelopeKind::ChangeBatch,
+//!     space,
+//!     epoch: 0,
+//!     author: author.clone(),
+//!     sequence: 1,
+//!     body: b"automerge changes".to_vec(),
+//! };
+//! let sealed = envelope.seal(&epoch.content_key(), &device).unwrap();
+//! let opened = Envelope::open(&sealed, &epoch.content_key(), space, 0, |id| {
+//!     (id == &author).then(|| device.verifying_key())
+//! })
+//! .unwrap();
+//! assert_eq!(opened, envelope);
+//! ```
+
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+
+use crate::crypto::{OpenError, SealError, SymmetricKey};
+use crate::model::DeviceId;
+use crate::store::padding::{PaddingError, open_padded, seal_padded};
+
+const MAGIC: &[u8; 4] = b"SSE1";
+const SIGNATURE_CONTEXT: &[u8] = b"safespaces/v1/envelope";
+/// Bytes of the fixed header.
+pub const HEADER_LEN: usize = 46;
+const SIGNATURE_LEN: usize = 64;
+/// Largest body an envelope carries. Snapshots of very large spaces are the
+/// only thing near it.
+pub const MAX_BODY: usize = 64 * 1024 * 1024;
+/// Largest sealed envelope accepted before any decryption is attempted.
+pub const MAX_SEALED: usize = 2 * MAX_BODY;
+
+/// A space's id: 16 random bytes, never sent to the relay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SpaceId(pub [u8; 16]);
+
+impl SpaceId {
+    /// Draws a fresh id.
+    pub fn random() -> Self {
+        use rand::RngCore;
+        let mut bytes = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        Self(bytes)
+    }
+
+    /// Lowercase hex.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+/// What an envelope carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum EnvelopeKind {
+    /// Automerge changes.
+    ChangeBatch = 1,
+    /// A whole document, covering the mailbox up to a sequence number.
+    Snapshot = 2,
+    /// A new epoch's key, sealed to the remaining devices.
+    EpochHandover = 3,
+    /// An attendance request sealed to a session's leads.
+    AttendanceRequest = 4,
+}
+
+impl EnvelopeKind {
+    fn from_byte(byte: u8) -> Option<Self> {
+        Some(match byte {
+            1 => EnvelopeKind::ChangeBatch,
+            2 => EnvelopeKind::Snapshot,
+            3 => EnvelopeKind::EpochHandover,
+            4 => EnvelopeKind::AttendanceRequest,
+            _ => return None,
+        })
+    }
+}
+
+/// An envelope's contents, before sealing or after opening.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Envelope {
+    /// What the body is.
+    pub kind: EnvelopeKind,
+    /// The space it belongs to.
+    pub space: SpaceId,
+    /// The epoch whose key sealed it.
+    pub epoch: u32,
+    /// The device that wrote and signed it.
+    pub author: DeviceId,
+    /// The author device's sequence number in this space, from 1.
+    pub sequence: u64,
+    /// The payload.
+    pub body: Vec<u8>,
+}
+
+/// Why an envelope was refused. A refused envelope changes nothing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnvelopeError {
+    /// Larger than any envelope this version writes; not even decrypted.
+    #[error("envelope of {0} bytes is larger than the {MAX_SEALED}-byte limit")]
+    Oversized(usize),
+    /// The age layer failed: sealed to another key, or corrupt, truncated or
+    /// tampered with (age authenticates every byte).
+    #[error("cannot open envelope: {0}")]
+    Undecryptable(String),
+    /// Decrypted, but the plaintext is not a well-formed envelope.
+    #[error("malformed envelope: {0}")]
+    Malformed(&'static str),
+    /// Well-formed, but for another space or epoch than the mailbox it came from.
+    #[error("envelope belongs to another space or epoch")]
+    WrongSpace,
+    /// The author device is not a device of a current member.
+    #[error("envelope author {0} is not a device of a current member")]
+    UnknownAuthor(String),
+    /// The signature does not verify under the author's key.
+    #[error("envelope signature does not verify: forged or altered")]
+    BadSignature,
+    /// The body is too large to seal.
+    #[error("body of {0} bytes exceeds the {MAX_BODY}-byte limit")]
+    BodyTooLarge(usize),
+    /// Sealing failed (a bug, not bad input).
+    #[error("could not seal envelope: {0}")]
+    Seal(#[from] SealError),
+}
+
+impl From<PaddingError> for EnvelopeError {
+    fn from(err: PaddingError) -> Self {
+        match err {
+            PaddingError::Open(OpenError::WrongKey) => {
+                EnvelopeError::Undecryptable("not sealed to this epoch's key".into())
+            }
+            PaddingError::Open(other) => EnvelopeError::Undecryptable(other.to_string()),
+            PaddingError::Malformed => EnvelopeError::Malformed("bad padding frame"),
+        }
+    }
+}
+
+fn device_bytes(id: &DeviceId) -> Result<[u8; 8], EnvelopeError> {
+    let mut out = [0u8; 8];
+    hex::decode_to_slice(id.as_str(), &mut out)
+        .map_err(|_| EnvelopeError::Malformed("author device id is not 16 hex digits"))?;
+    Ok(out)
+}
+
+impl Envelope {
+    /// The signed plaintext: header, body and signature. Deterministic
+    /// (Ed25519 signatures are), which is what the test vectors pin down.
+    pub fn encode_signed(&self, signer: &SigningKey) -> Result<Vec<u8>, EnvelopeError> {
+        if self.body.len() > MAX_BODY {
+            return Err(EnvelopeError::BodyTooLarge(self.body.len()));
+        }
+        let mut out = Vec::with_capacity(HEADER_LEN + self.body.len() + SIGNATURE_LEN);
+        out.extend_from_slice(MAGIC);
+        out.push(self.kind as u8);
+        out.push(0);
+        out.extend_from_slice(&self.space.0);
+        out.extend_from_slice(&self.epoch.to_be_bytes());
+        out.extend_from_slice(&device_bytes(&self.author)?);
+        out.extend_from_slice(&self.sequence.to_be_bytes());
+        out.extend_from_slice(&(self.body.len() as u32).to_be_bytes());
+        out.extend_from_slice(&self.body);
+        let signature = signer.sign(&signing_input(&out));
+        out.extend_from_slice(&signature.to_bytes());
+        Ok(out)
+    }
+
+    /// Signs with the author device's key and seals to the epoch's content
+    /// key, padded to a bucket.
+    pub fn seal(
+        &self,
+        content_key: &SymmetricKey,
+        signer: &SigningKey,
+    ) -> Result<Vec<u8>, EnvelopeError> {
+        let plain = zeroize::Zeroizing::new(self.encode_signed(signer)?);
+        Ok(seal_padded(content_key, &plain)?)
+    }
+
+    /// Opens a sealed envelope from the mailbox of `space` at `epoch`.
+    /// `author_key` maps a device id to its verifying key if that device
+    /// belongs to a current member, and to `None` otherwise.
+    pub fn open(
+        sealed: &[u8],
+        content_key: &SymmetricKey,
+        space: SpaceId,
+        epoch: u32,
+        author_key: impl FnOnce(&DeviceId) -> Option<VerifyingKey>,
+    ) -> Result<Envelope, EnvelopeError> {
+        if sealed.len() > MAX_SEALED {
+            return Err(EnvelopeError::Oversized(sealed.len()));
+        }
+        let plain = open_padded(content_key, sealed)?;
+        Self::decode_signed(&plain, space, epoch, author_key)
+    }
+
+    /// Parses and verifies a signed plaintext (the inverse of
+    /// [`Envelope::encode_signed`]).
+    pub fn decode_signed(
+        plain: &[u8],
+        space: SpaceId,
+        epoch: u32,
+        author_key: impl FnOnce(&DeviceId) -> Option<VerifyingKey>,
+    ) -> Result<Envelope, EnvelopeError> {
+        if plain.len() < HEADER_LEN + SIGNATURE_LEN {
+            return Err(EnvelopeError::Malformed(
+                "shorter than a header and a signature",
+            ));
+        }
+        if &plain[0..4] != MAGIC {
+            return Err(EnvelopeError::Malformed("not an envelope (bad magic)"));
+        }
+        let kind =
+            EnvelopeKind::from_byte(plain[4]).ok_or(EnvelopeError::Malformed("unknown kind"))?;
+        if plain[5] != 0 {
+            return Err(EnvelopeError::Malformed("unknown flags"));
+        }
+        let field = |range: std::ops::Range<usize>| &plain[range];
+        let mut space_bytes = [0u8; 16];
+        space_bytes.copy_from_slice(field(6..22));
+        let found_epoch = u32::from_be_bytes(array(field(22..26)));
+        let author = DeviceId::from(hex::encode(field(26..34)));
+        let sequence = u64::from_be_bytes(array(field(34..42)));
+        let body_len = u32::from_be_bytes(array(field(42..46))) as usize;
+        if HEADER_LEN + body_len + SIGNATURE_LEN != plain.len() {
+            return Err(EnvelopeError::Malformed("body length does not match"));
+        }
+        if SpaceId(space_bytes) != space || found_epoch != epoch {
+            return Err(EnvelopeError::WrongSpace);
+        }
+        let signed_len = HEADER_LEN + body_len;
+        let key =
+            author_key(&author).ok_or_else(|| EnvelopeError::UnknownAuthor(author.to_string()))?;
+        let signature = Signature::from_bytes(&array(&plain[signed_len..]));
+        key.verify(&signing_input(&plain[..signed_len]), &signature)
+            .map_err(|_| EnvelopeError::BadSignature)?;
+        Ok(Envelope {
+            kind,
+            space,
+            epoch,
+            author,
+            sequence,
+            body: plain[HEADER_LEN..signed_len].to_vec(),
+        })
+    }
+}
+
+fn signing_input(signed: &[u8]) -> Vec<u8> {
+    let mut input = Vec::with_capacity(SIGNATURE_CONTEXT.len() + signed.len());
+    input.extend_from_slice(SIGNATURE_CONTEXT);
+    input.extend_from_slice(signed);
+    input
+}
+
+/// Copies a slice whose length the caller has already checked.
+fn array<const N: usize>(slice: &[u8]) -> [u8; N] {
+    let mut out = [0u8; N];
+    out.copy_from_slice(&slice[..N]);
+    out
+}
+
+#[cfg(test)]
+#[path = "envelope_tests.rs"]
+mod tests;

@@ -1,0 +1,12 @@
+//! The end-to-end encryption protocol (docs/protocol.md).
+//!
+//! # Layout
+//! - [`epoch`]: epoch keys and what derives from them (content key, relay
+//!   mailbox id, mailbox signing key).
+//! - [`envelope`]: the signed, sealed, padded unit every blob on the wire is.
+
+pub mod envelope;
+pub mod epoch;
+
+pub use envelope::{Envelope, EnvelopeError, EnvelopeKind, SpaceId};
+pub use epoch::{EpochKey, MailboxId};
