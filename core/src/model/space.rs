@@ -246,6 +246,13 @@ impl SpaceDoc {
         }
     }
 
+    /// Makes this replica write as `actor`. Each device writes with its
+    /// device id as actor (protocol.md §4), so receivers can check that a
+    /// change came from the device that signed it.
+    pub fn set_actor(&mut self, actor: automerge::ActorId) {
+        self.doc.set_actor(actor);
+    }
+
     /// The current heads: what this replica has seen.
     pub fn heads(&mut self) -> Vec<ChangeHash> {
         self.doc.get_heads()

@@ -4,9 +4,12 @@
 //! - [`epoch`]: epoch keys and what derives from them (content key, relay
 //!   mailbox id, mailbox signing key).
 //! - [`envelope`]: the signed, sealed, padded unit every blob on the wire is.
+//! - [`authorship`]: whether a signed change batch is its signer's to send.
 
+pub mod authorship;
 pub mod envelope;
 pub mod epoch;
 
+pub use authorship::{AuthorshipError, check_batch};
 pub use envelope::{Envelope, EnvelopeError, EnvelopeKind, SpaceId};
 pub use epoch::{EpochKey, MailboxId};

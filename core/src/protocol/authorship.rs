@@ -1,0 +1,221 @@
+//! Who may write what: checking a signed change batch before it touches a
+//! space document (protocol.md §4).
+//!
+//! The envelope signature proves which *device* sent a batch. This module
+//! proves the batch is that device's to send:
+//!
+//! 1. the device belongs to a member of the space;
+//! 2. every change in the batch carries the device's own actor id (each
+//!    device uses its 8-byte device id as its automerge actor), so nobody can
+//!    slip in a change attributed to someone else;
+//! 3. every operation touches only paths the member's role allows, with the
+//!    role read **at the change's causal point** (its dependencies), not "now":
+//!    every replica evaluates a change against the same state, so all accept
+//!    or all refuse it whatever order things arrive in, and documents converge.
+//!
+//! Operations are checked from the encoded changes without applying them:
+//! each operation's target object is resolved to a path (objects created in
+//! the same batch are tracked as they are made).
+
+use std::collections::HashMap;
+
+use automerge::{
+    ActorId, AutoCommit, Change, ChangeHash, ObjType, ROOT, ReadDoc, ScalarValue, Value,
+};
+
+use crate::model::{DeviceId, MemberId, Role, SpaceDoc};
+
+/// Why a batch may not be applied. Nothing was applied.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthorshipError {
+    /// The signing device is not a device of any member of the space.
+    #[error("device {0} does not belong to a member of this space")]
+    UnknownDevice(String),
+    /// A change carries another actor id than the signing device's.
+    #[error("a change in the batch is attributed to another device than the one that signed it")]
+    ForeignActor,
+    /// The author was not an active member at the change's causal point.
+    #[error("the author was not a member when they made this change")]
+    NotAMember,
+    /// An operation touches something the author's role may not change.
+    #[error("a {role} may not change {path}")]
+    NotPermitted {
+        /// The author's role at the change's causal point.
+        role: &'static str,
+        /// The path, e.g. `members/<id>/role`.
+        path: String,
+    },
+    /// The batch depends on changes this replica has not received yet; try
+    /// again when they arrive.
+    #[error("the batch depends on changes not received yet")]
+    MissingDependencies,
+    /// The batch could not be decoded.
+    #[error("malformed change: {0}")]
+    Malformed(String),
+}
+
+/// The automerge actor id a device writes with: its 8 device-id bytes.
+pub fn actor_for_device(device: &DeviceId) -> Option<ActorId> {
+    hex::decode(device.as_str())
+        .ok()
+        .filter(|b| b.len() == 8)
+        .map(ActorId::from)
+}
+
+/// The member a device belongs to, if any.
+pub fn member_of_device(doc: &SpaceDoc, device: &DeviceId) -> Option<MemberId> {
+    doc.members()
+        .ok()?
+        .into_iter()
+        .find(|(_, m)| m.devices.contains_key(device))
+        .map(|(id, _)| id)
+}
+
+/// Checks that `changes` (decoded from an envelope signed by `device`) may
+/// be applied to `doc`.
+pub fn check_batch(
+    doc: &SpaceDoc,
+    device: &DeviceId,
+    changes: &[Change],
+) -> Result<(), AuthorshipError> {
+    let member = member_of_device(doc, device)
+        .ok_or_else(|| AuthorshipError::UnknownDevice(device.to_string()))?;
+    let actor = actor_for_device(device)
+        .ok_or_else(|| AuthorshipError::UnknownDevice(device.to_string()))?;
+    let am = doc.automerge();
+    // Causal points of this batch's changes, by hash. A batch is one
+    // author's changes in causal order, as `get_changes` yields them.
+    let mut causal: HashMap<ChangeHash, Vec<ChangeHash>> = HashMap::new();
+    // Objects created by earlier operations of this batch, by id string.
+    let mut created: HashMap<String, Vec<String>> = HashMap::new();
+    for change in changes {
+        if change.actor_id() != &actor {
+            return Err(AuthorshipError::ForeignActor);
+        }
+        // The causal point: this change's dependencies outside the batch,
+        // plus those of its dependencies inside it (changes of one author
+        // cannot change that author's role, so they are skipped through).
+        let mut heads: Vec<ChangeHash> = Vec::new();
+        for dep in change.deps() {
+            match causal.get(dep) {
+                Some(inherited) => heads.extend(inherited.iter().copied()),
+                None => heads.push(*dep),
+            }
+        }
+        heads.sort();
+        heads.dedup();
+        causal.insert(change.hash(), heads.clone());
+        if !ReadDoc::get_missing_deps(am, &heads).is_empty() {
+            return Err(AuthorshipError::MissingDependencies);
+        }
+        let role = role_at(am, &member, &heads)?;
+        let expanded = change.decode();
+        let start = change.start_op().get();
+        for (index, op) in expanded.operations.iter().enumerate() {
+            let mut path = match &op.obj {
+                automerge::legacy::ObjectId::Root => Vec::new(),
+                automerge::legacy::ObjectId::Id(id) => {
+                    let key = format!("{}@{}", id.0, id.1.to_hex_string());
+                    match created.get(&key) {
+                        Some(path) => path.clone(),
+                        None => path_of(am, &key)?,
+                    }
+                }
+            };
+            path.push(match &op.key {
+                automerge::legacy::Key::Map(name) => name.to_string(),
+                automerge::legacy::Key::Seq(_) => "[]".to_string(),
+            });
+            check_path(role, &member, &path)?;
+            if let automerge::legacy::OpType::Make(_) = op.action {
+                let id = format!("{}@{}", start + index as u64, actor.to_hex_string());
+                created.insert(id, path);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The path of an existing object, as map keys from the root.
+fn path_of(am: &AutoCommit, id: &str) -> Result<Vec<String>, AuthorshipError> {
+    // `import` parses an object id in automerge's own text form; it is public
+    // but undocumented, and the version is pinned in the workspace.
+    let (obj, _) = am
+        .import(id)
+        .map_err(|_| AuthorshipError::MissingDependencies)?;
+    let parents = am
+        .parents(&obj)
+        .map_err(|_| AuthorshipError::MissingDependencies)?;
+    Ok(parents
+        .path()
+        .into_iter()
+        .map(|(_, prop)| match prop {
+            automerge::Prop::Map(key) => key,
+            automerge::Prop::Seq(_) => "[]".to_string(),
+        })
+        .collect())
+}
+
+/// The member's role at `heads`, refusing if they were not an active member.
+fn role_at(
+    am: &AutoCommit,
+    member: &MemberId,
+    heads: &[ChangeHash],
+) -> Result<Role, AuthorshipError> {
+    let map = |parent: &automerge::ObjId, key: &str| match am.get_at(parent, key, heads) {
+        Ok(Some((Value::Object(ObjType::Map), id))) => Some(id),
+        _ => None,
+    };
+    let members = map(&ROOT, "members").ok_or(AuthorshipError::NotAMember)?;
+    let me = map(&members, member.as_str()).ok_or(AuthorshipError::NotAMember)?;
+    if let Ok(Some((Value::Scalar(v), _))) = am.get_at(&me, "removed_at", heads) {
+        if !matches!(v.as_ref(), ScalarValue::Null) {
+            return Err(AuthorshipError::NotAMember);
+        }
+    }
+    match am.get_at(&me, "role", heads) {
+        Ok(Some((Value::Scalar(v), _))) => match v.as_ref() {
+            ScalarValue::Str(s) if s.as_str() == "coordinator" => Ok(Role::Coordinator),
+            ScalarValue::Str(s) if s.as_str() == "lead" => Ok(Role::Lead),
+            ScalarValue::Str(s) if s.as_str() == "member" => Ok(Role::Member),
+            _ => Err(AuthorshipError::NotAMember),
+        },
+        _ => Err(AuthorshipError::NotAMember),
+    }
+}
+
+/// The permission table of docs/model.md, over document paths.
+fn check_path(role: Role, me: &MemberId, path: &[String]) -> Result<(), AuthorshipError> {
+    let p: Vec<&str> = path.iter().map(String::as_str).collect();
+    let own = |i: usize| p.get(i).is_some_and(|k| *k == me.as_str());
+    let allowed = match p.as_slice() {
+        // The document header is written once, at creation (which arrives as
+        // a snapshot, not as a batch).
+        ["kind"] | ["schema"] => false,
+        ["name"] => role.at_least(Role::Coordinator),
+        ["members", ..] if role.at_least(Role::Coordinator) => true,
+        ["members", _, field, ..] if own(1) => {
+            matches!(*field, "pseudonym" | "devices" | "removed_at")
+        }
+        ["members", ..] => false,
+        ["sessions", ..] if role.at_least(Role::Lead) => true,
+        ["sessions", _, "signups" | "leads", _, ..] => own(3),
+        ["sessions", ..] => false,
+        ["training", ..] => role.at_least(Role::Coordinator),
+        ["resources", ..] => role.at_least(Role::Lead),
+        _ => false,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(AuthorshipError::NotPermitted {
+            role: role.as_str(),
+            path: path.join("/"),
+        })
+    }
+}
+
+#[cfg(test)]
+#[path = "authorship_tests.rs"]
+mod tests;

@@ -1,0 +1,258 @@
+//! A batch is accepted only when the device that signed it wrote it and its
+//! author's role allows every operation in it.
+
+use automerge::transaction::Transactable;
+
+use super::*;
+use crate::model::{DeviceKeys, SessionDraft, SessionKind, Timestamp};
+
+struct World {
+    doc: SpaceDoc,
+    coordinator: (MemberId, DeviceId),
+    member: (MemberId, DeviceId),
+    other: (MemberId, DeviceId),
+    session: crate::model::SessionId,
+}
+
+fn keys() -> DeviceKeys {
+    DeviceKeys {
+        age_recipient: "age1test".into(),
+        signing_key: "00".repeat(32),
+    }
+}
+
+fn world() -> World {
+    let (mut doc, coordinator) = SpaceDoc::create("Group", "Robin", Timestamp(0)).unwrap();
+    let cdev = DeviceId::random();
+    doc.add_device(&coordinator, &cdev, keys()).unwrap();
+    let member = doc
+        .add_member(&coordinator, "Sam", Role::Member, Timestamp(1))
+        .unwrap();
+    let mdev = DeviceId::random();
+    doc.add_device(&member, &mdev, keys()).unwrap();
+    let other = doc
+        .add_member(&coordinator, "Kit", Role::Member, Timestamp(1))
+        .unwrap();
+    let odev = DeviceId::random();
+    doc.add_device(&other, &odev, keys()).unwrap();
+    let session = doc
+        .create_session(
+            &coordinator,
+            SessionDraft {
+                kind: SessionKind::Other,
+                title: "t".into(),
+                description: String::new(),
+                starts_at: Timestamp(5),
+                duration_minutes: 10,
+                location: String::new(),
+                capacity: 3,
+                content_notes: vec![],
+                accessibility: String::new(),
+            },
+        )
+        .unwrap();
+    World {
+        doc,
+        coordinator: (coordinator, cdev),
+        member: (member, mdev),
+        other: (other, odev),
+        session,
+    }
+}
+
+/// A replica of `doc` writing as `device`, and a function returning the
+/// changes it made since the fork.
+fn replica(doc: &mut SpaceDoc, device: &DeviceId) -> (SpaceDoc, Vec<ChangeHash>) {
+    let mut r = doc.fork();
+    r.set_actor(actor_for_device(device).unwrap());
+    let heads = r.heads();
+    (r, heads)
+}
+
+fn new_changes(r: &mut SpaceDoc, since: &[ChangeHash]) -> Vec<Change> {
+    r.changes_since(since)
+        .into_iter()
+        .map(|b| Change::from_bytes(b).unwrap())
+        .collect()
+}
+
+/// A raw automerge replica: what a modified app could write, bypassing the
+/// model's own permission checks.
+fn raw(doc: &mut SpaceDoc, device: &DeviceId) -> (AutoCommit, Vec<ChangeHash>) {
+    let mut am = AutoCommit::load(&doc.save())
+        .unwrap()
+        .with_actor(actor_for_device(device).unwrap());
+    let heads = am.get_heads();
+    (am, heads)
+}
+
+fn raw_changes(am: &mut AutoCommit, since: &[ChangeHash]) -> Vec<Change> {
+    am.get_changes(since)
+}
+
+fn obj(am: &AutoCommit, path: &[&str]) -> automerge::ObjId {
+    let mut cur = ROOT;
+    for key in path {
+        cur = match am.get(&cur, *key).unwrap() {
+            Some((Value::Object(_), id)) => id,
+            _ => panic!("no object at {key}"),
+        };
+    }
+    cur
+}
+
+#[test]
+fn a_member_may_sign_themselves_up_and_volunteer() {
+    let mut w = world();
+    let (mut r, since) = replica(&mut w.doc, &w.member.1);
+    r.sign_up(&w.member.0, &w.session, Timestamp(9)).unwrap();
+    r.volunteer_to_lead(&w.member.0, &w.session, Timestamp(9))
+        .unwrap();
+    r.set_pseudonym(&w.member.0, "Sammy").unwrap();
+    let changes = new_changes(&mut r, &since);
+    assert_eq!(changes.len(), 3);
+    assert_eq!(check_batch(&w.doc, &w.member.1, &changes), Ok(()));
+}
+
+#[test]
+fn a_lead_may_plan_and_a_coordinator_may_record_training() {
+    let mut w = world();
+    let (mut r, since) = replica(&mut w.doc, &w.coordinator.1);
+    let s = r
+        .create_session(
+            &w.coordinator.0,
+            SessionDraft {
+                kind: SessionKind::WellbeingEvent,
+                title: "Yoga".into(),
+                description: String::new(),
+                starts_at: Timestamp(50),
+                duration_minutes: 60,
+                location: "Gym".into(),
+                capacity: 10,
+                content_notes: vec!["none".into()],
+                accessibility: String::new(),
+            },
+        )
+        .unwrap();
+    r.sign_up(&w.coordinator.0, &s, Timestamp(51)).unwrap();
+    r.record_training(
+        &w.coordinator.0,
+        &w.member.0,
+        crate::model::TrainingModule::Signposting,
+        Timestamp(0),
+        Timestamp(9),
+    )
+    .unwrap();
+    let changes = new_changes(&mut r, &since);
+    assert_eq!(check_batch(&w.doc, &w.coordinator.1, &changes), Ok(()));
+}
+
+#[test]
+fn a_member_cannot_promote_themselves() {
+    let mut w = world();
+    let (mut am, since) = raw(&mut w.doc, &w.member.1);
+    let me = obj(&am, &["members", w.member.0.as_str()]);
+    am.put(&me, "role", "coordinator").unwrap();
+    am.commit();
+    let err = check_batch(&w.doc, &w.member.1, &raw_changes(&mut am, &since)).unwrap_err();
+    assert!(
+        matches!(err, AuthorshipError::NotPermitted { role: "member", .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_member_cannot_sign_up_or_cancel_someone_else() {
+    let mut w = world();
+    let (mut am, since) = raw(&mut w.doc, &w.member.1);
+    let signups = obj(&am, &["sessions", w.session.as_str(), "signups"]);
+    let entry = am
+        .put_object(&signups, w.other.0.as_str(), automerge::ObjType::Map)
+        .unwrap();
+    am.put(&entry, "state", "cancelled").unwrap();
+    am.commit();
+    assert!(matches!(
+        check_batch(&w.doc, &w.member.1, &raw_changes(&mut am, &since)),
+        Err(AuthorshipError::NotPermitted { .. })
+    ));
+}
+
+#[test]
+fn a_member_cannot_edit_sessions_or_the_directory() {
+    let mut w = world();
+    let (mut am, since) = raw(&mut w.doc, &w.member.1);
+    let session = obj(&am, &["sessions", w.session.as_str()]);
+    am.put(&session, "title", "hijacked").unwrap();
+    am.commit();
+    assert!(check_batch(&w.doc, &w.member.1, &raw_changes(&mut am, &since)).is_err());
+}
+
+#[test]
+fn a_change_attributed_to_another_device_is_refused() {
+    let mut w = world();
+    // Written with the coordinator's actor, but signed by the member's device.
+    let (mut r, since) = replica(&mut w.doc, &w.coordinator.1);
+    r.sign_up(&w.member.0, &w.session, Timestamp(9)).unwrap();
+    let changes = new_changes(&mut r, &since);
+    assert_eq!(
+        check_batch(&w.doc, &w.member.1, &changes),
+        Err(AuthorshipError::ForeignActor)
+    );
+}
+
+#[test]
+fn a_stranger_device_is_refused() {
+    let mut w = world();
+    let stranger = DeviceId::random();
+    let (mut r, since) = replica(&mut w.doc, &stranger);
+    r.sign_up(&w.member.0, &w.session, Timestamp(9)).unwrap();
+    let changes = new_changes(&mut r, &since);
+    assert!(matches!(
+        check_batch(&w.doc, &stranger, &changes),
+        Err(AuthorshipError::UnknownDevice(_))
+    ));
+}
+
+#[test]
+fn removal_is_judged_at_the_changes_causal_point() {
+    let mut w = world();
+    // The member signs up offline, concurrently with their removal.
+    let (mut concurrent, since) = replica(&mut w.doc, &w.member.1);
+    concurrent
+        .sign_up(&w.member.0, &w.session, Timestamp(9))
+        .unwrap();
+    let concurrent_changes = new_changes(&mut concurrent, &since);
+    w.doc
+        .remove_member(&w.coordinator.0, &w.member.0, Timestamp(10))
+        .unwrap();
+    // Made before they saw the removal: accepted, by every replica alike.
+    assert_eq!(
+        check_batch(&w.doc, &w.member.1, &concurrent_changes),
+        Ok(())
+    );
+
+    // A change made after seeing the removal is refused.
+    let (mut after, since) = raw(&mut w.doc, &w.member.1);
+    let me = obj(&after, &["members", w.member.0.as_str()]);
+    after.put(&me, "pseudonym", "still here").unwrap();
+    after.commit();
+    assert_eq!(
+        check_batch(&w.doc, &w.member.1, &raw_changes(&mut after, &since)),
+        Err(AuthorshipError::NotAMember)
+    );
+}
+
+#[test]
+fn a_batch_with_unseen_dependencies_waits() {
+    let mut w = world();
+    let (mut r, since) = replica(&mut w.doc, &w.coordinator.1);
+    r.rename(&w.coordinator.0, "first").unwrap();
+    let middle = r.heads();
+    r.rename(&w.coordinator.0, "second").unwrap();
+    let _ = since;
+    let later = new_changes(&mut r, &middle);
+    assert_eq!(
+        check_batch(&w.doc, &w.coordinator.1, &later),
+        Err(AuthorshipError::MissingDependencies)
+    );
+}
