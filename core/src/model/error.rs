@@ -42,6 +42,12 @@ pub enum ModelError {
         /// What is wrong with it and what would be accepted.
         reason: String,
     },
+    /// The invite was already used: invites work once.
+    #[error("this invite has already been used; ask for a new one")]
+    InviteUsed,
+    /// The invite expired.
+    #[error("this invite has expired; ask for a new one")]
+    InviteExpired,
     /// The last coordinator cannot step down or be removed: a space always
     /// needs someone who can keep it safe.
     #[error("a space needs at least one coordinator; appoint another first")]

@@ -16,10 +16,7 @@ use super::error::ModelError;
 macro_rules! random_id {
     ($(#[$meta:meta])* $name:ident, $what:literal) => {
         $(#[$meta])*
-        #[derive(
-            Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Reconcile, Hydrate, Serialize,
-            Deserialize,
-        )]
+        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(transparent)]
         pub struct $name(String);
 
@@ -47,6 +44,23 @@ macro_rules! random_id {
             /// The id as it is stored and displayed.
             pub fn as_str(&self) -> &str {
                 &self.0
+            }
+        }
+
+        // By hand rather than derived: the derived newtype impl overrides
+        // only `hydrate`, so `Option<Id>` (which calls `hydrate_string`
+        // directly) would refuse a stored string.
+        impl Hydrate for $name {
+            fn hydrate_string(text: &str) -> Result<Self, autosurgeon::HydrateError> {
+                Ok(Self(text.to_string()))
+            }
+        }
+
+        impl Reconcile for $name {
+            type Key<'a> = autosurgeon::reconcile::NoKey;
+
+            fn reconcile<R: autosurgeon::Reconciler>(&self, mut reconciler: R) -> Result<(), R::Error> {
+                reconciler.str(&self.0)
             }
         }
 

@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - [`space`]: the space document (one per group) and every operation on it.
+//! - [`invite`]: invites as recorded in the space (id, verifying key, used).
 //! - [`member`]: members, roles, device keys.
 //! - [`session`]: sessions, drafts and edits.
 //! - [`waitlist`]: sign-ups and the attending list / waitlist derived from them.
@@ -20,6 +21,7 @@
 pub mod conflict;
 pub mod error;
 pub mod ids;
+pub mod invite;
 pub mod journal;
 pub mod member;
 pub mod session;
@@ -32,6 +34,7 @@ pub mod waitlist;
 pub use conflict::{ConflictValue, FieldConflict};
 pub use error::{ModelError, ModelResult};
 pub use ids::{DeviceId, EntryId, MemberId, RecordId, ResourceId, SessionId};
+pub use invite::Invite;
 pub use journal::{JournalDoc, JournalEdit, JournalEntry};
 pub use member::{DeviceKeys, Member, Role};
 pub use session::{LeadOffer, Session, SessionDraft, SessionEdit, SessionKind, SessionStatus};

@@ -9,7 +9,8 @@
 //! ├─ members:   { <member id>:   Member }
 //! ├─ sessions:  { <session id>:  Session { …fields, leads: {…}, signups: {…} } }
 //! ├─ training:  { <record id>:   TrainingRecord }
-//! └─ resources: { <resource id>: Resource }
+//! ├─ resources: { <resource id>: Resource }
+//! └─ invites:   { <invite id>:   Invite }
 //! ```
 //! Every collection is a map keyed by a random id created when the space is
 //! created, so concurrent additions on different devices never collide, and
@@ -63,6 +64,7 @@ use autosurgeon::{Hydrate, hydrate_prop, reconcile_prop};
 use super::conflict::{FieldConflict, conflicts_in};
 use super::error::{ModelError, ModelResult};
 use super::ids::{DeviceId, MemberId, RecordId, ResourceId, SessionId};
+use super::invite::Invite;
 use super::member::{DeviceKeys, Member, Role};
 use super::session::{LeadOffer, Session, SessionDraft, SessionEdit, SessionStatus, check_len};
 use super::signposting::{Resource, ResourceCategory};
@@ -78,6 +80,7 @@ const MEMBERS: &str = "members";
 const SESSIONS: &str = "sessions";
 const TRAINING: &str = "training";
 const RESOURCES: &str = "resources";
+const INVITES: &str = "invites";
 
 /// A session's lead volunteer with their clearance at the time asked.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -179,7 +182,7 @@ impl SpaceDoc {
         doc.put(ROOT, "kind", KIND)?;
         doc.put(ROOT, "schema", SPACE_SCHEMA)?;
         doc.put(ROOT, "name", name)?;
-        for collection in [MEMBERS, SESSIONS, TRAINING, RESOURCES] {
+        for collection in [MEMBERS, SESSIONS, TRAINING, RESOURCES, INVITES] {
             doc.put_object(ROOT, collection, ObjType::Map)?;
         }
         let mut space = SpaceDoc { doc };
@@ -208,7 +211,7 @@ impl SpaceDoc {
     /// understands.
     pub fn from_automerge(doc: AutoCommit) -> ModelResult<Self> {
         check_header(&doc, "space", KIND, SPACE_SCHEMA)?;
-        for collection in [MEMBERS, SESSIONS, TRAINING, RESOURCES] {
+        for collection in [MEMBERS, SESSIONS, TRAINING, RESOURCES, INVITES] {
             if child_map(&doc, &ROOT, collection).is_none() {
                 return Err(invalid(format!("missing {collection}")));
             }
@@ -453,6 +456,91 @@ impl SpaceDoc {
         };
         self.transact(|doc, cols| {
             reconcile_prop(doc, &cols.members, id.as_str(), &member)?;
+            Ok(())
+        })?;
+        Ok(id)
+    }
+
+    /// Records an invite (its id and verifying key, never its secret).
+    /// Coordinators may invite any role; leads may invite members.
+    pub fn record_invite(
+        &mut self,
+        by: &MemberId,
+        invite_id: &str,
+        verifying_key: &str,
+        role: Role,
+        expires_at: Timestamp,
+    ) -> ModelResult<()> {
+        let inviter = self.require_role(by, Role::Lead, "invite people")?;
+        if role != Role::Member && !inviter.role.at_least(Role::Coordinator) {
+            return Err(ModelError::NotPermitted {
+                action: "invite leads or coordinators",
+                required: "coordinator",
+            });
+        }
+        let invite = Invite {
+            role,
+            expires_at,
+            created_by: by.clone(),
+            verifying_key: verifying_key.to_string(),
+            used_by: None,
+        };
+        self.transact(|doc, cols| {
+            if doc.get(&cols.invites, invite_id)?.is_some() {
+                return Err(ModelError::InvalidInput {
+                    field: "invite",
+                    reason: "an invite with this id already exists".into(),
+                });
+            }
+            reconcile_prop(doc, &cols.invites, invite_id, &invite)?;
+            Ok(())
+        })
+    }
+
+    /// The invite recorded under `invite_id`, if any.
+    pub fn invite(&self, invite_id: &str) -> ModelResult<Option<Invite>> {
+        self.hydrate_item(INVITES, invite_id)
+    }
+
+    /// Joins the space through a recorded invite: adds the new member with
+    /// the invite's role and their first device, and marks the invite used.
+    /// The protocol layer has already checked the joiner's proof; this
+    /// refuses used and expired invites.
+    pub fn join(
+        &mut self,
+        invite_id: &str,
+        pseudonym: &str,
+        device: &DeviceId,
+        keys: DeviceKeys,
+        now: Timestamp,
+    ) -> ModelResult<MemberId> {
+        check_pseudonym(pseudonym)?;
+        let invite = self
+            .invite(invite_id)?
+            .ok_or_else(|| ModelError::InvalidInput {
+                field: "invite",
+                reason: "no such invite in this space".into(),
+            })?;
+        if invite.used_by.is_some() {
+            return Err(ModelError::InviteUsed);
+        }
+        if now >= invite.expires_at {
+            return Err(ModelError::InviteExpired);
+        }
+        let id = MemberId::random();
+        let member = Member {
+            pseudonym: pseudonym.trim().to_string(),
+            role: invite.role,
+            joined_at: now,
+            devices: [(device.clone(), keys)].into_iter().collect(),
+            removed_at: None,
+        };
+        let invite_obj = self
+            .item_obj(INVITES, invite_id)
+            .ok_or_else(|| invalid("invite vanished"))?;
+        self.transact(|doc, cols| {
+            reconcile_prop(doc, &cols.members, id.as_str(), &member)?;
+            reconcile_prop(doc, &invite_obj, "used_by", Some(id.clone()))?;
             Ok(())
         })?;
         Ok(id)
@@ -951,6 +1039,7 @@ impl SpaceDoc {
         write: impl FnOnce(&mut AutoCommit, &Collections) -> ModelResult<()>,
     ) -> ModelResult<()> {
         let cols = Collections {
+            invites: self.collection(INVITES)?,
             members: self.collection(MEMBERS)?,
             sessions: self.collection(SESSIONS)?,
             training: self.collection(TRAINING)?,
@@ -970,6 +1059,7 @@ impl SpaceDoc {
 }
 
 struct Collections {
+    invites: ObjId,
     members: ObjId,
     sessions: ObjId,
     training: ObjId,

@@ -50,6 +50,12 @@ pub enum AuthorshipError {
     /// again when they arrive.
     #[error("the batch depends on changes not received yet")]
     MissingDependencies,
+    /// The invite was already used at the join's causal point.
+    #[error("the invite was already used")]
+    InviteUsed,
+    /// The join proof does not verify under the invite's key.
+    #[error("the join was not made with a valid invite code")]
+    BadProof,
     /// The batch could not be decoded.
     #[error("malformed change: {0}")]
     Malformed(String),
@@ -128,6 +134,23 @@ pub fn check_batch(
                 automerge::legacy::Key::Seq(_) => "[]".to_string(),
             });
             check_path(role, &member, &path)?;
+            if let ["invites", _, "role"] = path
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .as_slice()
+            {
+                let grants_member = matches!(
+                    &op.action,
+                    automerge::legacy::OpType::Put(ScalarValue::Str(r)) if r.as_str() == "member"
+                );
+                if !grants_member && !role.at_least(Role::Coordinator) {
+                    return Err(AuthorshipError::NotPermitted {
+                        role: role.as_str(),
+                        path: path.join("/"),
+                    });
+                }
+            }
             if let automerge::legacy::OpType::Make(_) = op.action {
                 let id = format!("{}@{}", start + index as u64, actor.to_hex_string());
                 created.insert(id, path);
@@ -135,6 +158,152 @@ pub fn check_batch(
         }
     }
     Ok(())
+}
+
+/// Checks a joiner's first batch (envelope kind `Join`) and returns the
+/// key the envelope's signature must verify under: the new device's own key,
+/// which the batch itself records.
+///
+/// The batch may only create one new member and mark one invite used; the
+/// invite must exist and be unused at the batch's causal point; the new member
+/// must have the invite's role, list the signing device, and have joined
+/// before the invite expired; and `proof` must verify under the invite's
+/// recorded key, binding the member and device to a holder of the code.
+pub fn check_join(
+    doc: &SpaceDoc,
+    device: &DeviceId,
+    proof: &[u8; 64],
+    changes: &[Change],
+) -> Result<ed25519_dalek::VerifyingKey, AuthorshipError> {
+    let actor = actor_for_device(device)
+        .ok_or_else(|| AuthorshipError::UnknownDevice(device.to_string()))?;
+    let am = doc.automerge();
+    let mut created: HashMap<String, Vec<String>> = HashMap::new();
+    let mut joined: Option<String> = None;
+    let mut invite_id: Option<String> = None;
+    let mut heads: Vec<ChangeHash> = Vec::new();
+    let in_batch: std::collections::HashSet<ChangeHash> =
+        changes.iter().map(|c| c.hash()).collect();
+    let refuse = |path: &[String]| AuthorshipError::NotPermitted {
+        role: "joiner",
+        path: path.join("/"),
+    };
+    for change in changes {
+        if change.actor_id() != &actor {
+            return Err(AuthorshipError::ForeignActor);
+        }
+        heads.extend(
+            change
+                .deps()
+                .iter()
+                .copied()
+                .filter(|h| !in_batch.contains(h)),
+        );
+        let start = change.start_op().get();
+        for (index, op) in change.decode().operations.iter().enumerate() {
+            let mut path = match &op.obj {
+                automerge::legacy::ObjectId::Root => Vec::new(),
+                automerge::legacy::ObjectId::Id(id) => {
+                    let key = format!("{}@{}", id.0, id.1.to_hex_string());
+                    match created.get(&key) {
+                        Some(path) => path.clone(),
+                        None => path_of(am, &key)?,
+                    }
+                }
+            };
+            path.push(match &op.key {
+                automerge::legacy::Key::Map(name) => name.to_string(),
+                automerge::legacy::Key::Seq(_) => "[]".to_string(),
+            });
+            let slot = |seen: &mut Option<String>, value: &String| match seen {
+                Some(existing) => existing == value,
+                None => {
+                    *seen = Some(value.clone());
+                    true
+                }
+            };
+            let ok = match path.as_slice() {
+                [m, id, ..] if m == "members" => slot(&mut joined, id),
+                [i, id, field] if i == "invites" && field == "used_by" => slot(&mut invite_id, id),
+                _ => false,
+            };
+            if !ok {
+                return Err(refuse(&path));
+            }
+            if let automerge::legacy::OpType::Make(_) = op.action {
+                created.insert(
+                    format!("{}@{}", start + index as u64, actor.to_hex_string()),
+                    path,
+                );
+            }
+        }
+    }
+    let (Some(member), Some(invite_id)) = (joined, invite_id) else {
+        return Err(refuse(&[
+            "(a join must add a member and use an invite)".to_string()
+        ]));
+    };
+    heads.sort();
+    heads.dedup();
+    if !ReadDoc::get_missing_deps(am, &heads).is_empty() {
+        return Err(AuthorshipError::MissingDependencies);
+    }
+    // At the causal point: the invite exists and is unused; the member is new.
+    let at = |parent: &automerge::ObjId, key: &str| match am.get_at(parent, key, &heads) {
+        Ok(Some((Value::Object(ObjType::Map), id))) => Some(id),
+        _ => None,
+    };
+    let invites = at(&ROOT, "invites").ok_or(AuthorshipError::NotAMember)?;
+    let invite_obj = at(&invites, &invite_id).ok_or(AuthorshipError::NotAMember)?;
+    if let Ok(Some((Value::Scalar(v), _))) = am.get_at(&invite_obj, "used_by", &heads) {
+        if !matches!(v.as_ref(), ScalarValue::Null) {
+            return Err(AuthorshipError::InviteUsed);
+        }
+    }
+    let members = at(&ROOT, "members").ok_or(AuthorshipError::NotAMember)?;
+    if at(&members, &member).is_some() {
+        return Err(refuse(&["members".into(), member]));
+    }
+    // The result, on a scratch copy: joins are rare, so a copy is affordable.
+    let mut scratch = SpaceDoc::load(&am.clone().save())
+        .map_err(|e| AuthorshipError::Malformed(e.to_string()))?;
+    let bytes: Vec<Vec<u8>> = changes.iter().map(|c| c.raw_bytes().to_vec()).collect();
+    scratch
+        .apply_changes(&bytes)
+        .map_err(|e| AuthorshipError::Malformed(e.to_string()))?;
+    let member_id = MemberId::from(member);
+    let new_member = scratch
+        .member(&member_id)
+        .map_err(|e| AuthorshipError::Malformed(e.to_string()))?;
+    let invite = scratch
+        .invite(&invite_id)
+        .ok()
+        .flatten()
+        .ok_or(AuthorshipError::NotAMember)?;
+    if invite.used_by.as_ref() != Some(&member_id)
+        || new_member.role != invite.role
+        || new_member.removed_at.is_some()
+        || new_member.joined_at >= invite.expires_at
+    {
+        return Err(refuse(&["members".into(), member_id.to_string()]));
+    }
+    let keys = new_member
+        .devices
+        .get(device)
+        .ok_or_else(|| AuthorshipError::UnknownDevice(device.to_string()))?;
+    crate::protocol::invite::verify_join(
+        &invite.verifying_key,
+        &invite_id,
+        &member_id,
+        device,
+        proof,
+    )
+    .map_err(|_| AuthorshipError::BadProof)?;
+    let mut key = [0u8; 32];
+    hex::decode_to_slice(&keys.signing_key, &mut key)
+        .map_err(|_| AuthorshipError::Malformed("device key".into()))?;
+    ed25519_dalek::VerifyingKey::from_bytes(&key)
+        .map_err(|_| AuthorshipError::Malformed("device key".into()))
 }
 
 /// The path of an existing object, as map keys from the root.
@@ -204,6 +373,9 @@ fn check_path(role: Role, me: &MemberId, path: &[String]) -> Result<(), Authorsh
         ["sessions", ..] => false,
         ["training", ..] => role.at_least(Role::Coordinator),
         ["resources", ..] => role.at_least(Role::Lead),
+        // Leads may invite members; which role an invite grants is checked
+        // on the written value in `check_batch`.
+        ["invites", ..] => role.at_least(Role::Lead),
         _ => false,
     };
     if allowed {

@@ -256,3 +256,265 @@ fn a_batch_with_unseen_dependencies_waits() {
         Err(AuthorshipError::MissingDependencies)
     );
 }
+
+mod joining {
+    use super::*;
+    use crate::protocol::invite::InviteSecret;
+    use ed25519_dalek::SigningKey;
+
+    struct Join {
+        secret: InviteSecret,
+        device: DeviceId,
+        signing: SigningKey,
+    }
+
+    fn invite(w: &mut World, role: Role, expires: i64) -> Join {
+        let secret = InviteSecret::generate();
+        w.doc
+            .record_invite(
+                &w.coordinator.0,
+                &secret.invite_id(),
+                &secret.verifying_key_hex(),
+                role,
+                Timestamp(expires),
+            )
+            .unwrap();
+        Join {
+            secret,
+            device: DeviceId::random(),
+            signing: SigningKey::from_bytes(&[42; 32]),
+        }
+    }
+
+    fn device_keys(j: &Join) -> DeviceKeys {
+        DeviceKeys {
+            age_recipient: "age1joiner".into(),
+            signing_key: hex::encode(j.signing.verifying_key().to_bytes()),
+        }
+    }
+
+    fn join(w: &mut World, j: &Join, at: i64) -> (MemberId, Vec<Change>) {
+        let (mut r, since) = replica(&mut w.doc, &j.device);
+        let member = r
+            .join(
+                &j.secret.invite_id(),
+                "Alex",
+                &j.device,
+                device_keys(j),
+                Timestamp(at),
+            )
+            .unwrap();
+        (member, new_changes(&mut r, &since))
+    }
+
+    #[test]
+    fn a_valid_join_is_accepted_and_yields_the_new_devices_key() {
+        let mut w = world();
+        let j = invite(&mut w, Role::Member, 100);
+        let (member, changes) = join(&mut w, &j, 50);
+        let proof = j.secret.prove_join(&member, &j.device);
+        let key = check_join(&w.doc, &j.device, &proof, &changes).unwrap();
+        assert_eq!(key, j.signing.verifying_key());
+        // Once applied, the new device's ordinary batches pass.
+        let bytes: Vec<Vec<u8>> = changes.iter().map(|c| c.raw_bytes().to_vec()).collect();
+        w.doc.apply_changes(&bytes).unwrap();
+        let (mut r, since) = replica(&mut w.doc, &j.device);
+        r.sign_up(&member, &w.session, Timestamp(60)).unwrap();
+        assert_eq!(
+            check_batch(&w.doc, &j.device, &new_changes(&mut r, &since)),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_join_without_the_code_is_refused() {
+        let mut w = world();
+        let j = invite(&mut w, Role::Member, 100);
+        let (member, changes) = join(&mut w, &j, 50);
+        let forged = InviteSecret::generate().prove_join(&member, &j.device);
+        assert_eq!(
+            check_join(&w.doc, &j.device, &forged, &changes),
+            Err(AuthorshipError::BadProof)
+        );
+    }
+
+    #[test]
+    fn an_invite_works_once() {
+        let mut w = world();
+        let j = invite(&mut w, Role::Member, 100);
+        let (_, first) = join(&mut w, &j, 50);
+        let bytes: Vec<Vec<u8>> = first.iter().map(|c| c.raw_bytes().to_vec()).collect();
+        w.doc.apply_changes(&bytes).unwrap();
+        // The model refuses a second use outright…
+        let (mut r, _) = replica(&mut w.doc, &j.device);
+        assert!(matches!(
+            r.join(
+                &j.secret.invite_id(),
+                "Again",
+                &j.device,
+                device_keys(&j),
+                Timestamp(51)
+            ),
+            Err(crate::model::ModelError::InviteUsed)
+        ));
+        // …and a hand-made second join is refused by every receiver.
+        let (mut am, since) = raw(&mut w.doc, &DeviceId::random());
+        let device = DeviceId::from(hex::encode(am.get_actor().to_bytes()));
+        let invites = obj(&am, &["invites", j.secret.invite_id().as_str()]);
+        let members = obj(&am, &["members"]);
+        let m = MemberId::random();
+        let entry = am
+            .put_object(&members, m.as_str(), automerge::ObjType::Map)
+            .unwrap();
+        am.put(&entry, "pseudonym", "Twice").unwrap();
+        am.put(&invites, "used_by", m.as_str()).unwrap();
+        am.commit();
+        let proof = j.secret.prove_join(&m, &device);
+        assert_eq!(
+            check_join(&w.doc, &device, &proof, &raw_changes(&mut am, &since)),
+            Err(AuthorshipError::InviteUsed)
+        );
+    }
+
+    #[test]
+    fn a_joiner_cannot_take_another_role_or_touch_anything_else() {
+        let mut w = world();
+        let j = invite(&mut w, Role::Member, 100);
+        let (mut r, since) = replica(&mut w.doc, &j.device);
+        let member = r
+            .join(
+                &j.secret.invite_id(),
+                "Alex",
+                &j.device,
+                device_keys(&j),
+                Timestamp(50),
+            )
+            .unwrap();
+        let mut changes = new_changes(&mut r, &since);
+        let proof = j.secret.prove_join(&member, &j.device);
+        // Same batch plus a promotion, written by hand.
+        let mut am = AutoCommit::load(&r.save())
+            .unwrap()
+            .with_actor(actor_for_device(&j.device).unwrap());
+        let heads = am.get_heads();
+        let me = obj(&am, &["members", member.as_str()]);
+        am.put(&me, "role", "coordinator").unwrap();
+        am.commit();
+        changes.extend(raw_changes(&mut am, &heads));
+        assert!(check_join(&w.doc, &j.device, &proof, &changes).is_err());
+
+        // Touching a session is refused outright.
+        let (mut am, since) = raw(&mut w.doc, &j.device);
+        let session = obj(&am, &["sessions", w.session.as_str()]);
+        am.put(&session, "title", "x").unwrap();
+        am.commit();
+        assert!(matches!(
+            check_join(&w.doc, &j.device, &proof, &raw_changes(&mut am, &since)),
+            Err(AuthorshipError::NotPermitted { .. })
+        ));
+    }
+
+    #[test]
+    fn an_expired_invite_cannot_be_used() {
+        let mut w = world();
+        let j = invite(&mut w, Role::Member, 100);
+        let (mut r, _) = replica(&mut w.doc, &j.device);
+        assert!(matches!(
+            r.join(
+                &j.secret.invite_id(),
+                "Late",
+                &j.device,
+                device_keys(&j),
+                Timestamp(100)
+            ),
+            Err(crate::model::ModelError::InviteExpired)
+        ));
+    }
+
+    #[test]
+    fn only_coordinators_invite_leads() {
+        let mut w = world();
+        let secret = InviteSecret::generate();
+        assert!(
+            w.doc
+                .record_invite(
+                    &w.member.0,
+                    &secret.invite_id(),
+                    &secret.verifying_key_hex(),
+                    Role::Member,
+                    Timestamp(9)
+                )
+                .is_err()
+        );
+        w.doc
+            .set_role(&w.coordinator.0, &w.member.0, Role::Lead)
+            .unwrap();
+        assert!(
+            w.doc
+                .record_invite(
+                    &w.member.0,
+                    &secret.invite_id(),
+                    &secret.verifying_key_hex(),
+                    Role::Lead,
+                    Timestamp(9)
+                )
+                .is_err()
+        );
+        w.doc
+            .record_invite(
+                &w.member.0,
+                &secret.invite_id(),
+                &secret.verifying_key_hex(),
+                Role::Member,
+                Timestamp(9),
+            )
+            .unwrap();
+    }
+}
+
+#[test]
+fn invites_pass_for_coordinators_and_leads_may_only_invite_members() {
+    let mut w = world();
+    let (mut r, since) = replica(&mut w.doc, &w.coordinator.1);
+    r.record_invite(
+        &w.coordinator.0,
+        "00000000000000aa",
+        "ab",
+        Role::Lead,
+        Timestamp(9),
+    )
+    .unwrap();
+    assert_eq!(
+        check_batch(&w.doc, &w.coordinator.1, &new_changes(&mut r, &since)),
+        Ok(())
+    );
+
+    w.doc
+        .set_role(&w.coordinator.0, &w.member.0, Role::Lead)
+        .unwrap();
+    let (mut r, since) = replica(&mut w.doc, &w.member.1);
+    r.record_invite(
+        &w.member.0,
+        "00000000000000bb",
+        "ab",
+        Role::Member,
+        Timestamp(9),
+    )
+    .unwrap();
+    assert_eq!(
+        check_batch(&w.doc, &w.member.1, &new_changes(&mut r, &since)),
+        Ok(())
+    );
+
+    let (mut am, since) = raw(&mut w.doc, &w.member.1);
+    let invites = obj(&am, &["invites"]);
+    let inv = am
+        .put_object(&invites, "00000000000000cc", automerge::ObjType::Map)
+        .unwrap();
+    am.put(&inv, "role", "coordinator").unwrap();
+    am.commit();
+    assert!(matches!(
+        check_batch(&w.doc, &w.member.1, &raw_changes(&mut am, &since)),
+        Err(AuthorshipError::NotPermitted { role: "lead", .. })
+    ));
+}

@@ -88,6 +88,9 @@ pub enum EnvelopeKind {
     EpochHandover = 3,
     /// An attendance request sealed to a session's leads.
     AttendanceRequest = 4,
+    /// A joiner's first change batch, with the proof that they hold an
+    /// invite code. Signed by a device the space does not know yet.
+    Join = 5,
 }
 
 impl EnvelopeKind {
@@ -97,6 +100,7 @@ impl EnvelopeKind {
             2 => EnvelopeKind::Snapshot,
             3 => EnvelopeKind::EpochHandover,
             4 => EnvelopeKind::AttendanceRequest,
+            5 => EnvelopeKind::Join,
             _ => return None,
         })
     }
@@ -212,11 +216,26 @@ impl Envelope {
         epoch: u32,
         author_key: impl FnOnce(&DeviceId) -> Option<VerifyingKey>,
     ) -> Result<Envelope, EnvelopeError> {
+        let unverified = Self::open_unverified(sealed, content_key, space, epoch)?;
+        let key = author_key(&unverified.envelope.author)
+            .ok_or_else(|| EnvelopeError::UnknownAuthor(unverified.envelope.author.to_string()))?;
+        unverified.verify(&key)
+    }
+
+    /// Decrypts and parses an envelope without checking its signature yet,
+    /// for the one case where the author's key travels inside the body (a
+    /// join). Call [`Unverified::verify`] before using anything in it.
+    pub fn open_unverified(
+        sealed: &[u8],
+        content_key: &SymmetricKey,
+        space: SpaceId,
+        epoch: u32,
+    ) -> Result<Unverified, EnvelopeError> {
         if sealed.len() > MAX_SEALED {
             return Err(EnvelopeError::Oversized(sealed.len()));
         }
         let plain = open_padded(content_key, sealed)?;
-        Self::decode_signed(&plain, space, epoch, author_key)
+        Self::decode_unverified(&plain, space, epoch)
     }
 
     /// Parses and verifies a signed plaintext (the inverse of
@@ -227,6 +246,17 @@ impl Envelope {
         epoch: u32,
         author_key: impl FnOnce(&DeviceId) -> Option<VerifyingKey>,
     ) -> Result<Envelope, EnvelopeError> {
+        let unverified = Self::decode_unverified(plain, space, epoch)?;
+        let key = author_key(&unverified.envelope.author)
+            .ok_or_else(|| EnvelopeError::UnknownAuthor(unverified.envelope.author.to_string()))?;
+        unverified.verify(&key)
+    }
+
+    fn decode_unverified(
+        plain: &[u8],
+        space: SpaceId,
+        epoch: u32,
+    ) -> Result<Unverified, EnvelopeError> {
         if plain.len() < HEADER_LEN + SIGNATURE_LEN {
             return Err(EnvelopeError::Malformed(
                 "shorter than a header and a signature",
@@ -254,19 +284,39 @@ impl Envelope {
             return Err(EnvelopeError::WrongSpace);
         }
         let signed_len = HEADER_LEN + body_len;
-        let key =
-            author_key(&author).ok_or_else(|| EnvelopeError::UnknownAuthor(author.to_string()))?;
-        let signature = Signature::from_bytes(&array(&plain[signed_len..]));
-        key.verify(&signing_input(&plain[..signed_len]), &signature)
-            .map_err(|_| EnvelopeError::BadSignature)?;
-        Ok(Envelope {
-            kind,
-            space,
-            epoch,
-            author,
-            sequence,
-            body: plain[HEADER_LEN..signed_len].to_vec(),
+        Ok(Unverified {
+            envelope: Envelope {
+                kind,
+                space,
+                epoch,
+                author,
+                sequence,
+                body: plain[HEADER_LEN..signed_len].to_vec(),
+            },
+            signed: plain[..signed_len].to_vec(),
+            signature: Signature::from_bytes(&array(&plain[signed_len..])),
         })
+    }
+}
+
+/// A decrypted, well-formed envelope whose signature is not checked yet.
+pub struct Unverified {
+    envelope: Envelope,
+    signed: Vec<u8>,
+    signature: Signature,
+}
+
+impl Unverified {
+    /// The unverified contents: use them only to find the key to verify with.
+    pub fn peek(&self) -> &Envelope {
+        &self.envelope
+    }
+
+    /// Checks the signature under the author's key and releases the envelope.
+    pub fn verify(self, key: &VerifyingKey) -> Result<Envelope, EnvelopeError> {
+        key.verify(&signing_input(&self.signed), &self.signature)
+            .map_err(|_| EnvelopeError::BadSignature)?;
+        Ok(self.envelope)
     }
 }
 

@@ -80,6 +80,19 @@ impl EpochKey {
     }
 }
 
+impl PartialEq for EpochKey {
+    /// Constant-time, as any comparison of secrets should be.
+    fn eq(&self, other: &Self) -> bool {
+        self.0
+            .iter()
+            .zip(other.0.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+    }
+}
+
+impl Eq for EpochKey {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

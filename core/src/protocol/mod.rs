@@ -4,11 +4,13 @@
 //! - [`epoch`]: epoch keys and what derives from them (content key, relay
 //!   mailbox id, mailbox signing key).
 //! - [`envelope`]: the signed, sealed, padded unit every blob on the wire is.
+//! - [`invite`]: invite codes, the sealed package in the relay drop-box, join proofs.
 //! - [`authorship`]: whether a signed change batch is its signer's to send.
 
 pub mod authorship;
 pub mod envelope;
 pub mod epoch;
+pub mod invite;
 
 pub use authorship::{AuthorshipError, check_batch};
 pub use envelope::{Envelope, EnvelopeError, EnvelopeKind, SpaceId};
