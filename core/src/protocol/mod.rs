@@ -5,13 +5,16 @@
 //!   mailbox id, mailbox signing key).
 //! - [`envelope`]: the signed, sealed, padded unit every blob on the wire is.
 //! - [`invite`]: invite codes, the sealed package in the relay drop-box, join proofs.
+//! - [`rotation`]: new epochs on removal or departure, sealed to the remaining devices.
 //! - [`authorship`]: whether a signed change batch is its signer's to send.
 
 pub mod authorship;
 pub mod envelope;
 pub mod epoch;
 pub mod invite;
+pub mod rotation;
 
 pub use authorship::{AuthorshipError, check_batch};
 pub use envelope::{Envelope, EnvelopeError, EnvelopeKind, SpaceId};
 pub use epoch::{EpochKey, MailboxId};
+pub use rotation::{Handover, RotationError};
