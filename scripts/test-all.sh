@@ -5,3 +5,6 @@ cd "$(dirname "$0")/.."
 
 scripts/install-test-deps.sh
 cargo test --workspace
+
+# Outside input never panics: fuzz the envelope opener for a bounded time.
+scripts/fuzz.sh "${SAFESPACES_FUZZ_SECONDS:-30}"
