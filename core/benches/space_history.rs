@@ -1,9 +1,10 @@
 //! Save and load of a space with 100k small changes, beside plain automerge
 //! doing the same writes in the same run.
 //!
-//! The workload: 200 members and 20 sessions; each change signs one member
-//! up for one session or cancels their sign-up (one automerge change each,
-//! writing a `{state, at}` map under `sessions/<id>/signups/<member>`). The
+//! The workload: 200 members and 20 sessions; each change records one
+//! member's sign-up for one session or its cancellation (one automerge
+//! change each, writing a `{state, at, sealed}` map under
+//! `sessions/<id>/signups/<ticket>`), as a session lead does. The
 //! plain-automerge baseline performs exactly those puts, without autosurgeon,
 //! validation or permission checks.
 //!
@@ -17,10 +18,13 @@ use std::time::Instant;
 
 use automerge::{AutoCommit, ObjType, ROOT, ReadDoc, transaction::Transactable};
 use criterion::{Criterion, criterion_group, criterion_main};
-use safespaces_core::model::{Role, SessionDraft, SessionKind, SpaceDoc, Timestamp};
+use safespaces_core::model::{
+    Role, SessionDraft, SessionKind, SignUpState, SpaceDoc, TicketId, Timestamp,
+};
 
 const MEMBERS: usize = 200;
 const SESSIONS: usize = 20;
+const SEALED_LEN: usize = 24;
 
 fn changes() -> usize {
     std::env::var("SAFESPACES_BENCH_CHANGES")
@@ -31,12 +35,14 @@ fn changes() -> usize {
 
 fn build_space(n: usize) -> SpaceDoc {
     let (mut doc, coordinator) = SpaceDoc::create("Bench group", "Robin", Timestamp(0)).unwrap();
-    let members: Vec<_> = (0..MEMBERS)
-        .map(|i| {
-            doc.add_member(&coordinator, &format!("m{i}"), Role::Member, Timestamp(1))
-                .unwrap()
-        })
-        .collect();
+    for i in 0..MEMBERS {
+        doc.add_member(&coordinator, &format!("m{i}"), Role::Member, Timestamp(1))
+            .unwrap();
+    }
+    let tickets: Vec<TicketId> = (0..MEMBERS).map(|_| TicketId::random()).collect();
+    // A sealed name is an age file to the leads' devices; a fixed string of
+    // the same length stands in so both sides write the same bytes.
+    let sealed = "x".repeat(SEALED_LEN);
     let sessions: Vec<_> = (0..SESSIONS)
         .map(|i| {
             doc.create_session(
@@ -56,16 +62,22 @@ fn build_space(n: usize) -> SpaceDoc {
             .unwrap()
         })
         .collect();
+    for s in &sessions {
+        doc.volunteer_to_lead(&coordinator, s, Timestamp(2))
+            .unwrap();
+    }
     let mut attending = HashSet::new();
     for i in 0..n {
         let (s, m) = (i % SESSIONS, (i / SESSIONS) % MEMBERS);
         let at = Timestamp(10_000 + i as i64);
-        if attending.insert((s, m)) {
-            doc.sign_up(&members[m], &sessions[s], at).unwrap();
+        let state = if attending.insert((s, m)) {
+            SignUpState::Attending
         } else {
             attending.remove(&(s, m));
-            doc.cancel_sign_up(&members[m], &sessions[s], at).unwrap();
-        }
+            SignUpState::Cancelled
+        };
+        doc.record_signup(&coordinator, &sessions[s], &tickets[m], state, at, &sealed)
+            .unwrap();
     }
     doc
 }

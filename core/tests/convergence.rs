@@ -14,8 +14,8 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use safespaces_core::model::{
-    MemberId, Role, SessionDraft, SessionEdit, SessionId, SessionKind, SpaceDoc, Timestamp,
-    TrainingModule,
+    MemberId, Role, SessionDraft, SessionEdit, SessionId, SessionKind, SignUpState, SpaceDoc,
+    TicketId, Timestamp, TrainingModule,
 };
 
 const MEMBERS: usize = 5;
@@ -71,11 +71,13 @@ struct World {
     coordinator: MemberId,
     members: Vec<MemberId>,
     sessions: Vec<SessionId>,
+    /// One ticket per member (the attendee derives it; here, fixed).
+    tickets: Vec<TicketId>,
 }
 
 fn base() -> (SpaceDoc, World) {
     let (mut doc, coordinator) = SpaceDoc::create("Group", "Robin", Timestamp(0)).unwrap();
-    let members = (0..MEMBERS)
+    let members: Vec<MemberId> = (0..MEMBERS)
         .map(|i| {
             doc.add_member(&coordinator, &format!("m{i}"), Role::Member, Timestamp(0))
                 .unwrap()
@@ -100,12 +102,22 @@ fn base() -> (SpaceDoc, World) {
             .unwrap()
         })
         .collect();
+    // Every session is led by the coordinator and by member 0, so sign-ups
+    // are recorded concurrently by two different leads.
+    for session in &sessions {
+        doc.volunteer_to_lead(&coordinator, session, Timestamp(0))
+            .unwrap();
+        doc.volunteer_to_lead(&members[0], session, Timestamp(0))
+            .unwrap();
+    }
+    let tickets = (0..MEMBERS).map(|_| TicketId::random()).collect();
     (
         doc,
         World {
             coordinator,
             members,
             sessions,
+            tickets,
         },
     )
 }
@@ -155,11 +167,17 @@ proptest! {
             let i = who % replicas;
             let m = |k: usize| &world.members[k];
             let s = |k: usize| &world.sessions[k];
+            // Replicas alternate between the two leads' devices.
+            let lead = |k: usize| if k % 2 == 0 { &world.coordinator } else { &world.members[0] };
             // Refusals (cancel without a sign-up, bad expiry) are part of
             // the test: a refused operation must change nothing anywhere.
             let _ = match op {
-                Op::SignUp { member, session, at } => docs[i].sign_up(m(member), s(session), Timestamp(at)),
-                Op::Cancel { member, session, at } => docs[i].cancel_sign_up(m(member), s(session), Timestamp(at)),
+                Op::SignUp { member, session, at } => docs[i].record_signup(
+                    lead(i), s(session), &world.tickets[member], SignUpState::Attending, Timestamp(at), "sealed",
+                ),
+                Op::Cancel { member, session, at } => docs[i].record_signup(
+                    lead(i), s(session), &world.tickets[member], SignUpState::Cancelled, Timestamp(at), "sealed",
+                ),
                 Op::Capacity { session, capacity } => docs[i].edit_session(
                     &world.coordinator,
                     s(session),

@@ -124,6 +124,12 @@ random_id!(
     DeviceId,
     "device id"
 );
+random_id!(
+    /// A sign-up's ticket. The attendee derives it (protocol::attendance) so
+    /// that only they and the session's leads can tell whose it is.
+    TicketId,
+    "ticket"
+);
 
 #[cfg(test)]
 mod tests {

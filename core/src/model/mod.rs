@@ -33,7 +33,7 @@ pub mod waitlist;
 
 pub use conflict::{ConflictValue, FieldConflict};
 pub use error::{ModelError, ModelResult};
-pub use ids::{DeviceId, EntryId, MemberId, RecordId, ResourceId, SessionId};
+pub use ids::{DeviceId, EntryId, MemberId, RecordId, ResourceId, SessionId, TicketId};
 pub use invite::Invite;
 pub use journal::{JournalDoc, JournalEdit, JournalEntry};
 pub use member::{DeviceKeys, Member, Role};

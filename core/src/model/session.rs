@@ -6,7 +6,7 @@ use autosurgeon::{Hydrate, Reconcile};
 use serde::{Deserialize, Serialize};
 
 use super::error::{ModelError, ModelResult};
-use super::ids::MemberId;
+use super::ids::{MemberId, TicketId};
 use super::time::Timestamp;
 use super::waitlist::SignUp;
 
@@ -123,9 +123,10 @@ pub struct Session {
     pub created_by: MemberId,
     /// Members who volunteered to lead it.
     pub leads: BTreeMap<MemberId, LeadOffer>,
-    /// Sign-ups by member. The attending list and waitlist are derived from
-    /// these (see [`super::waitlist`]).
-    pub signups: BTreeMap<MemberId, SignUp>,
+    /// Sign-ups by ticket; who holds each ticket is sealed to the leads.
+    /// The attending list and waitlist are derived from these (see
+    /// [`super::waitlist`]).
+    pub signups: BTreeMap<TicketId, SignUp>,
 }
 
 /// Everything needed to plan a new session.

@@ -28,10 +28,12 @@
 //!
 //! # Example: two leads offline, then merged
 //! ```
-//! use safespaces_core::model::{SpaceDoc, SessionDraft, SessionKind, Timestamp, Role};
+//! use safespaces_core::model::{
+//!     SpaceDoc, SessionDraft, SessionEdit, SessionKind, Timestamp, Role, TicketId, SignUpState,
+//! };
 //!
 //! let (mut a, coordinator) = SpaceDoc::create("Tuesday group", "Robin", Timestamp(0)).unwrap();
-//! let sam = a.add_member(&coordinator, "Sam", Role::Member, Timestamp(1)).unwrap();
+//! let ash = a.add_member(&coordinator, "Ash", Role::Lead, Timestamp(1)).unwrap();
 //! let draft = SessionDraft {
 //!     kind: SessionKind::SurvivorDiscussionGroup,
 //!     title: "Peer circle".into(),
@@ -44,14 +46,19 @@
 //!     accessibility: String::new(),
 //! };
 //! let session = a.create_session(&coordinator, draft).unwrap();
+//! a.volunteer_to_lead(&coordinator, &session, Timestamp(2)).unwrap();
+//! a.volunteer_to_lead(&ash, &session, Timestamp(2)).unwrap();
 //!
+//! // Each lead records an attendance request offline, on their own device.
 //! let mut b = a.fork();
-//! a.sign_up(&coordinator, &session, Timestamp(20)).unwrap(); // offline on device A
-//! b.sign_up(&sam, &session, Timestamp(10)).unwrap();         // offline on device B
+//! let (early, late) = (TicketId::random(), TicketId::random());
+//! a.record_signup(&coordinator, &session, &late, SignUpState::Attending, Timestamp(20), "sealed").unwrap();
+//! b.record_signup(&ash, &session, &early, SignUpState::Attending, Timestamp(10), "sealed").unwrap();
 //! a.merge(&mut b).unwrap();
 //! b.merge(&mut a).unwrap();
 //! assert_eq!(a.roster(&session).unwrap(), b.roster(&session).unwrap());
-//! assert_eq!(a.roster(&session).unwrap().attending, vec![sam]);
+//! assert_eq!(a.roster(&session).unwrap().attending, vec![early]);
+//! assert_eq!(a.roster(&session).unwrap().waitlist, vec![late]);
 //! ```
 
 use std::collections::BTreeMap;
@@ -63,7 +70,7 @@ use autosurgeon::{Hydrate, hydrate_prop, reconcile_prop};
 
 use super::conflict::{FieldConflict, conflicts_in};
 use super::error::{ModelError, ModelResult};
-use super::ids::{DeviceId, MemberId, RecordId, ResourceId, SessionId};
+use super::ids::{DeviceId, MemberId, RecordId, ResourceId, SessionId, TicketId};
 use super::invite::Invite;
 use super::member::{DeviceKeys, Member, Role};
 use super::session::{LeadOffer, Session, SessionDraft, SessionEdit, SessionStatus, check_len};
@@ -325,21 +332,31 @@ impl SpaceDoc {
             .ok_or_else(|| ModelError::UnknownSession(id.to_string()))
     }
 
-    /// Who attends a session and who waits, derived from the merged sign-ups.
+    /// Who attends a session and who waits, by ticket, derived from the
+    /// merged sign-ups. Everyone can count; only leads can tell who is who.
     pub fn roster(&self, session: &SessionId) -> ModelResult<Roster> {
         let session = self.session(session)?;
-        let members = self.active_member_ids()?;
-        Ok(derive_roster(&session.signups, session.capacity, |m| {
-            members.contains(m)
-        }))
+        Ok(derive_roster(&session.signups, session.capacity))
     }
 
-    /// Where `member` stands for `session`.
-    pub fn place(&self, session_id: &SessionId, member: &MemberId) -> ModelResult<Place> {
+    /// Where the holder of `ticket` stands for `session`.
+    pub fn place(&self, session_id: &SessionId, ticket: &TicketId) -> ModelResult<Place> {
         let session = self.session(session_id)?;
-        let members = self.active_member_ids()?;
-        let roster = derive_roster(&session.signups, session.capacity, |m| members.contains(m));
-        Ok(roster.place_of(member, &session.signups))
+        let roster = derive_roster(&session.signups, session.capacity);
+        Ok(roster.place_of(ticket, &session.signups))
+    }
+
+    /// Whether `member` is a (volunteer) lead of `session` and still in the
+    /// space: the people who may see and record its sign-ups.
+    pub fn is_session_lead(&self, session: &SessionId, member: &MemberId) -> ModelResult<bool> {
+        if self.require_active(member).is_err() {
+            return Ok(false);
+        }
+        let obj = self
+            .item_obj(SESSIONS, session.as_str())
+            .ok_or_else(|| ModelError::UnknownSession(session.to_string()))?;
+        let leads = self.session_child(&obj, "leads")?;
+        Ok(self.doc.get(&leads, member.as_str())?.is_some())
     }
 
     /// Every training record, oldest completion first.
@@ -710,63 +727,64 @@ impl SpaceDoc {
         })
     }
 
-    /// Signs `member` up for a session (themselves: nobody signs anyone
-    /// else up). Signing up again while already signed up keeps the original
-    /// place rather than sending them to the back of the queue.
-    pub fn sign_up(
+    /// Records a sign-up (or its cancellation) under its ticket, as a lead
+    /// of the session does on receiving an attendance request
+    /// (protocol::attendance). Only the session's leads record sign-ups:
+    /// whoever writes an entry is visible to every member, so attendees never
+    /// write their own.
+    ///
+    /// Signing up again while signed up keeps the original place rather than
+    /// sending the attendee to the back of the queue; signing up after a
+    /// cancellation takes the new time (the back of the queue).
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_signup(
         &mut self,
-        member: &MemberId,
+        by: &MemberId,
         session: &SessionId,
-        now: Timestamp,
+        ticket: &TicketId,
+        state: SignUpState,
+        at: Timestamp,
+        sealed: &str,
     ) -> ModelResult<()> {
-        self.require_active(member)?;
-        let obj = self.open_session(session)?;
+        if !self.is_session_lead(session, by)? {
+            return Err(ModelError::NotPermitted {
+                action: "record sign-ups for this session",
+                required: "lead of this session",
+            });
+        }
+        let obj = match state {
+            SignUpState::Attending => self.open_session(session)?,
+            SignUpState::Cancelled => self
+                .item_obj(SESSIONS, session.as_str())
+                .ok_or_else(|| ModelError::UnknownSession(session.to_string()))?,
+        };
         let signups = self.session_child(&obj, "signups")?;
-        if self
-            .stored_signup(&signups, member)?
-            .is_some_and(|s| s.state == SignUpState::Attending)
-        {
+        let existing = self.stored_signup(&signups, ticket)?;
+        let at = match (&existing, state) {
+            (Some(s), SignUpState::Attending) if s.state == SignUpState::Attending => s.at,
+            _ => at,
+        };
+        let signup = SignUp {
+            state,
+            at,
+            sealed: sealed.to_string(),
+        };
+        if existing.as_ref() == Some(&signup) {
             return Ok(());
         }
-        let signup = SignUp {
-            state: SignUpState::Attending,
-            at: now,
-        };
         self.transact(|doc, _| {
-            reconcile_prop(doc, &signups, member.as_str(), &signup)?;
+            reconcile_prop(doc, &signups, ticket.as_str(), &signup)?;
             Ok(())
         })
     }
 
-    /// Cancels `member`'s sign-up; the first person waiting takes the place.
-    pub fn cancel_sign_up(
-        &mut self,
-        member: &MemberId,
-        session: &SessionId,
-        now: Timestamp,
-    ) -> ModelResult<()> {
-        self.require_active(member)?;
+    /// The stored sign-up under `ticket`, for a lead to open its sealed part.
+    pub fn signup(&self, session: &SessionId, ticket: &TicketId) -> ModelResult<Option<SignUp>> {
         let obj = self
             .item_obj(SESSIONS, session.as_str())
             .ok_or_else(|| ModelError::UnknownSession(session.to_string()))?;
         let signups = self.session_child(&obj, "signups")?;
-        if !self
-            .stored_signup(&signups, member)?
-            .is_some_and(|s| s.state == SignUpState::Attending)
-        {
-            return Err(ModelError::InvalidInput {
-                field: "sign-up",
-                reason: "not signed up for this session".into(),
-            });
-        }
-        let signup = SignUp {
-            state: SignUpState::Cancelled,
-            at: now,
-        };
-        self.transact(|doc, _| {
-            reconcile_prop(doc, &signups, member.as_str(), &signup)?;
-            Ok(())
-        })
+        self.stored_signup(&signups, ticket)
     }
 
     /// `member` offers to lead a session. Anyone may volunteer; whether they
@@ -961,15 +979,6 @@ impl SpaceDoc {
         Ok(out)
     }
 
-    fn active_member_ids(&self) -> ModelResult<std::collections::BTreeSet<MemberId>> {
-        Ok(self
-            .hydrate_collection::<MemberId, Member>(MEMBERS)?
-            .into_iter()
-            .filter(|(_, m)| m.is_active())
-            .map(|(id, _)| id)
-            .collect())
-    }
-
     fn require_active(&self, member: &MemberId) -> ModelResult<Member> {
         match self.hydrate_item::<Member>(MEMBERS, member.as_str()) {
             Ok(Some(m)) if m.is_active() => Ok(m),
@@ -1025,12 +1034,12 @@ impl SpaceDoc {
         child_map(&self.doc, session, key).ok_or_else(|| invalid(format!("session without {key}")))
     }
 
-    /// A member's stored sign-up for a session, if any.
-    fn stored_signup(&self, signups: &ObjId, member: &MemberId) -> ModelResult<Option<SignUp>> {
-        if self.doc.get(signups, member.as_str())?.is_none() {
+    /// The stored sign-up under a ticket, if any.
+    fn stored_signup(&self, signups: &ObjId, ticket: &TicketId) -> ModelResult<Option<SignUp>> {
+        if self.doc.get(signups, ticket.as_str())?.is_none() {
             return Ok(None);
         }
-        Ok(Some(hydrate_prop(&self.doc, signups, member.as_str())?))
+        Ok(Some(hydrate_prop(&self.doc, signups, ticket.as_str())?))
     }
 
     /// Runs `write` and commits it as one change, or rolls everything back.

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::model::{ConflictValue, SessionKind};
+use crate::model::{SignUpState, TicketId};
 
 fn draft(capacity: u32) -> SessionDraft {
     SessionDraft {
@@ -48,6 +49,47 @@ fn fixture(members: usize) -> Fixture {
     }
 }
 
+fn tickets(n: usize) -> Vec<TicketId> {
+    let mut t: Vec<TicketId> = (0..n).map(|_| TicketId::random()).collect();
+    t.sort();
+    t
+}
+
+/// A lead records an attendance request (what protocol::attendance does on
+/// receiving one).
+fn attend(doc: &mut SpaceDoc, lead: &MemberId, session: &SessionId, ticket: &TicketId, at: i64) {
+    doc.record_signup(
+        lead,
+        session,
+        ticket,
+        SignUpState::Attending,
+        Timestamp(at),
+        "sealed",
+    )
+    .unwrap();
+}
+
+fn cancel(doc: &mut SpaceDoc, lead: &MemberId, session: &SessionId, ticket: &TicketId, at: i64) {
+    doc.record_signup(
+        lead,
+        session,
+        ticket,
+        SignUpState::Cancelled,
+        Timestamp(at),
+        "sealed",
+    )
+    .unwrap();
+}
+
+/// A session led by the fixture's lead.
+fn led_session(f: &mut Fixture, capacity: u32) -> SessionId {
+    let session = f.doc.create_session(&f.lead, draft(capacity)).unwrap();
+    f.doc
+        .volunteer_to_lead(&f.lead, &session, Timestamp(3))
+        .unwrap();
+    session
+}
+
 fn sync(a: &mut SpaceDoc, b: &mut SpaceDoc) {
     a.merge(b).unwrap();
     b.merge(a).unwrap();
@@ -82,7 +124,7 @@ fn strangers_can_do_nothing() {
     let stranger = MemberId::random();
     let session = f.doc.create_session(&f.lead, draft(5)).unwrap();
     assert!(matches!(
-        f.doc.sign_up(&stranger, &session, Timestamp(1)),
+        f.doc.volunteer_to_lead(&stranger, &session, Timestamp(1)),
         Err(ModelError::NotAMember)
     ));
     assert!(matches!(
@@ -116,17 +158,19 @@ fn refused_write_changes_nothing() {
 
 #[test]
 fn concurrent_offline_signups_over_capacity_converge_to_one_list_and_waitlist() {
-    let mut f = fixture(4);
-    let session = f.doc.create_session(&f.lead, draft(2)).unwrap();
+    let mut f = fixture(0);
+    let session = led_session(&mut f, 2);
+    f.doc
+        .volunteer_to_lead(&f.coordinator, &session, Timestamp(3))
+        .unwrap();
+    let t = tickets(4);
     let mut replicas: Vec<SpaceDoc> = (0..4).map(|_| f.doc.fork()).collect();
-    // Each member signs up offline on their own device, in an order that is
-    // not the order of their sign-up times.
+    // Four requests recorded offline by two leads on four devices, in an
+    // order that is not the order of their sign-up times.
     for (i, at) in [(0, 40), (1, 10), (2, 30), (3, 20)] {
-        replicas[i]
-            .sign_up(&f.members[i], &session, Timestamp(at))
-            .unwrap();
+        let lead = if i % 2 == 0 { &f.lead } else { &f.coordinator };
+        attend(&mut replicas[i], lead, &session, &t[i], at);
     }
-    // Merge in two different orders.
     let mut forward = f.doc.fork();
     for r in replicas.iter_mut() {
         forward.merge(r).unwrap();
@@ -137,53 +181,56 @@ fn concurrent_offline_signups_over_capacity_converge_to_one_list_and_waitlist() 
     }
     let roster = forward.roster(&session).unwrap();
     assert_eq!(roster, backward.roster(&session).unwrap());
+    assert_eq!(roster.attending, vec![t[1].clone(), t[3].clone()]);
+    assert_eq!(roster.waitlist, vec![t[2].clone(), t[0].clone()]);
     assert_eq!(
-        roster.attending,
-        vec![f.members[1].clone(), f.members[3].clone()]
-    );
-    assert_eq!(
-        roster.waitlist,
-        vec![f.members[2].clone(), f.members[0].clone()]
-    );
-    assert_eq!(
-        forward.place(&session, &f.members[0]).unwrap(),
+        forward.place(&session, &t[0]).unwrap(),
         Place::Waitlisted { position: 2 }
     );
 }
 
 #[test]
 fn cancellation_promotes_the_first_waitlisted_on_every_replica() {
-    let mut f = fixture(3);
-    let session = f.doc.create_session(&f.lead, draft(1)).unwrap();
-    for (i, m) in f.members.clone().iter().enumerate() {
-        f.doc
-            .sign_up(m, &session, Timestamp(100 + i as i64))
-            .unwrap();
+    let mut f = fixture(0);
+    let session = led_session(&mut f, 1);
+    let t = tickets(3);
+    for (i, ticket) in t.iter().enumerate() {
+        attend(
+            &mut f.doc,
+            &f.lead.clone(),
+            &session,
+            ticket,
+            100 + i as i64,
+        );
     }
     let mut other = f.doc.fork();
-    f.doc
-        .cancel_sign_up(&f.members[0], &session, Timestamp(200))
-        .unwrap();
+    cancel(&mut f.doc, &f.lead.clone(), &session, &t[0], 200);
     sync(&mut f.doc, &mut other);
     for doc in [&f.doc, &other] {
         let roster = doc.roster(&session).unwrap();
-        assert_eq!(roster.attending, vec![f.members[1].clone()]);
-        assert_eq!(roster.waitlist, vec![f.members[2].clone()]);
+        assert_eq!(roster.attending, vec![t[1].clone()]);
+        assert_eq!(roster.waitlist, vec![t[2].clone()]);
+        assert_eq!(doc.place(&session, &t[0]).unwrap(), Place::Cancelled);
         assert_eq!(
-            doc.place(&session, &f.members[0]).unwrap(),
-            Place::Cancelled
+            doc.place(&session, &TicketId::random()).unwrap(),
+            Place::NotSignedUp
         );
     }
 }
 
 #[test]
 fn raising_capacity_promotes_from_the_waitlist_and_lowering_it_demotes_the_latest() {
-    let mut f = fixture(3);
-    let session = f.doc.create_session(&f.lead, draft(1)).unwrap();
-    for (i, m) in f.members.clone().iter().enumerate() {
-        f.doc
-            .sign_up(m, &session, Timestamp(100 + i as i64))
-            .unwrap();
+    let mut f = fixture(0);
+    let session = led_session(&mut f, 1);
+    let t = tickets(3);
+    for (i, ticket) in t.iter().enumerate() {
+        attend(
+            &mut f.doc,
+            &f.lead.clone(),
+            &session,
+            ticket,
+            100 + i as i64,
+        );
     }
     let edit = |capacity| SessionEdit {
         capacity: Some(capacity),
@@ -193,62 +240,56 @@ fn raising_capacity_promotes_from_the_waitlist_and_lowering_it_demotes_the_lates
     assert_eq!(f.doc.roster(&session).unwrap().attending.len(), 2);
     f.doc.edit_session(&f.lead, &session, edit(1)).unwrap();
     let roster = f.doc.roster(&session).unwrap();
-    assert_eq!(roster.attending, vec![f.members[0].clone()]);
-    assert_eq!(
-        roster.waitlist,
-        vec![f.members[1].clone(), f.members[2].clone()]
-    );
+    assert_eq!(roster.attending, vec![t[0].clone()]);
+    assert_eq!(roster.waitlist, vec![t[1].clone(), t[2].clone()]);
 }
 
 #[test]
 fn signing_up_again_keeps_the_original_place() {
-    let mut f = fixture(2);
-    let session = f.doc.create_session(&f.lead, draft(1)).unwrap();
-    f.doc
-        .sign_up(&f.members[0], &session, Timestamp(1))
-        .unwrap();
-    f.doc
-        .sign_up(&f.members[1], &session, Timestamp(2))
-        .unwrap();
-    f.doc
-        .sign_up(&f.members[0], &session, Timestamp(3))
-        .unwrap();
+    let mut f = fixture(0);
+    let session = led_session(&mut f, 1);
+    let t = tickets(2);
+    let lead = f.lead.clone();
+    attend(&mut f.doc, &lead, &session, &t[0], 1);
+    attend(&mut f.doc, &lead, &session, &t[1], 2);
+    attend(&mut f.doc, &lead, &session, &t[0], 3);
     assert_eq!(
         f.doc.roster(&session).unwrap().attending,
-        vec![f.members[0].clone()]
+        vec![t[0].clone()]
     );
 }
 
 #[test]
 fn re_signing_after_cancelling_joins_the_back_of_the_queue() {
-    let mut f = fixture(2);
-    let session = f.doc.create_session(&f.lead, draft(1)).unwrap();
-    f.doc
-        .sign_up(&f.members[0], &session, Timestamp(1))
-        .unwrap();
-    f.doc
-        .sign_up(&f.members[1], &session, Timestamp(2))
-        .unwrap();
-    f.doc
-        .cancel_sign_up(&f.members[0], &session, Timestamp(3))
-        .unwrap();
-    f.doc
-        .sign_up(&f.members[0], &session, Timestamp(4))
-        .unwrap();
+    let mut f = fixture(0);
+    let session = led_session(&mut f, 1);
+    let t = tickets(2);
+    let lead = f.lead.clone();
+    attend(&mut f.doc, &lead, &session, &t[0], 1);
+    attend(&mut f.doc, &lead, &session, &t[1], 2);
+    cancel(&mut f.doc, &lead, &session, &t[0], 3);
+    attend(&mut f.doc, &lead, &session, &t[0], 4);
     let roster = f.doc.roster(&session).unwrap();
-    assert_eq!(roster.attending, vec![f.members[1].clone()]);
-    assert_eq!(roster.waitlist, vec![f.members[0].clone()]);
+    assert_eq!(roster.attending, vec![t[1].clone()]);
+    assert_eq!(roster.waitlist, vec![t[0].clone()]);
 }
 
 #[test]
 fn cancelled_sessions_take_no_signups_or_volunteers() {
     let mut f = fixture(1);
-    let session = f.doc.create_session(&f.lead, draft(3)).unwrap();
+    let session = led_session(&mut f, 3);
     f.doc
         .set_session_status(&f.lead, &session, SessionStatus::Cancelled)
         .unwrap();
     assert!(matches!(
-        f.doc.sign_up(&f.members[0], &session, Timestamp(1)),
+        f.doc.record_signup(
+            &f.lead,
+            &session,
+            &TicketId::random(),
+            SignUpState::Attending,
+            Timestamp(1),
+            "s"
+        ),
         Err(ModelError::SessionClosed("cancelled"))
     ));
     assert!(matches!(
@@ -259,13 +300,42 @@ fn cancelled_sessions_take_no_signups_or_volunteers() {
 }
 
 #[test]
-fn cancelling_a_signup_you_do_not_hold_is_refused() {
+fn only_the_sessions_leads_record_signups() {
     let mut f = fixture(1);
     let session = f.doc.create_session(&f.lead, draft(3)).unwrap();
-    assert!(
-        f.doc
-            .cancel_sign_up(&f.members[0], &session, Timestamp(1))
-            .is_err()
+    let ticket = TicketId::random();
+    // Not even the coordinator, unless they lead this session: whoever
+    // records a sign-up is visible to all, and the names are sealed to leads.
+    for who in [&f.coordinator, &f.lead, &f.members[0]] {
+        assert!(matches!(
+            f.doc.record_signup(
+                who,
+                &session,
+                &ticket,
+                SignUpState::Attending,
+                Timestamp(1),
+                "s"
+            ),
+            Err(ModelError::NotPermitted { .. })
+        ));
+    }
+    f.doc
+        .volunteer_to_lead(&f.members[0], &session, Timestamp(2))
+        .unwrap();
+    f.doc
+        .record_signup(
+            &f.members[0],
+            &session,
+            &ticket,
+            SignUpState::Attending,
+            Timestamp(3),
+            "s",
+        )
+        .unwrap();
+    assert!(f.doc.is_session_lead(&session, &f.members[0]).unwrap());
+    assert_eq!(
+        f.doc.signup(&session, &ticket).unwrap().unwrap().sealed,
+        "s"
     );
 }
 
@@ -520,24 +590,25 @@ fn signposting_directory_lists_crisis_lines_first_and_filters_by_category() {
 }
 
 #[test]
-fn removed_members_hold_no_place_and_can_do_nothing() {
+fn removed_members_can_do_nothing() {
     let mut f = fixture(2);
     let session = f.doc.create_session(&f.lead, draft(1)).unwrap();
     f.doc
-        .sign_up(&f.members[0], &session, Timestamp(1))
-        .unwrap();
-    f.doc
-        .sign_up(&f.members[1], &session, Timestamp(2))
+        .volunteer_to_lead(&f.members[0], &session, Timestamp(1))
         .unwrap();
     f.doc
         .remove_member(&f.coordinator, &f.members[0], Timestamp(3))
         .unwrap();
-    assert_eq!(
-        f.doc.roster(&session).unwrap().attending,
-        vec![f.members[1].clone()]
+    assert!(!f.doc.is_session_lead(&session, &f.members[0]).unwrap());
+    assert!(
+        f.doc
+            .session_leads(&session, Timestamp(4))
+            .unwrap()
+            .is_empty()
     );
     assert!(matches!(
-        f.doc.sign_up(&f.members[0], &session, Timestamp(4)),
+        f.doc
+            .volunteer_to_lead(&f.members[0], &session, Timestamp(4)),
         Err(ModelError::NotAMember)
     ));
 }
@@ -586,10 +657,14 @@ fn devices_are_recorded_for_their_member() {
 #[test]
 fn save_and_load_round_trip() {
     let mut f = fixture(2);
-    let session = f.doc.create_session(&f.lead, draft(1)).unwrap();
-    f.doc
-        .sign_up(&f.members[0], &session, Timestamp(1))
-        .unwrap();
+    let session = led_session(&mut f, 1);
+    attend(
+        &mut f.doc,
+        &f.lead.clone(),
+        &session,
+        &TicketId::random(),
+        1,
+    );
     let bytes = f.doc.save();
     let loaded = SpaceDoc::load(&bytes).unwrap();
     assert_eq!(loaded.sessions().unwrap(), f.doc.sessions().unwrap());
@@ -599,21 +674,19 @@ fn save_and_load_round_trip() {
 #[test]
 fn changes_applied_in_any_order_converge() {
     let mut f = fixture(2);
+    let base_bytes = f.doc.save();
     let base = f.doc.heads();
-    let session = f.doc.create_session(&f.lead, draft(1)).unwrap();
-    f.doc
-        .sign_up(&f.members[0], &session, Timestamp(1))
-        .unwrap();
-    f.doc
-        .sign_up(&f.members[1], &session, Timestamp(2))
-        .unwrap();
+    let session = led_session(&mut f, 1);
+    let lead = f.lead.clone();
+    attend(&mut f.doc, &lead, &session, &TicketId::random(), 1);
+    attend(&mut f.doc, &lead, &session, &TicketId::random(), 2);
     let mut changes = f.doc.changes_since(&base);
+    assert!(changes.len() >= 4);
     changes.reverse();
-    let mut other = SpaceDoc::load(&f.doc.save()).unwrap();
-    let mut late = other.fork();
-    drop(other.apply_changes(&changes));
-    // A replica that had none of them, receiving them out of order.
+    // A replica at the base, receiving the changes newest first.
+    let mut late = SpaceDoc::load(&base_bytes).unwrap();
     late.apply_changes(&changes).unwrap();
+    assert_eq!(late.heads(), f.doc.heads());
     assert_eq!(
         late.roster(&session).unwrap(),
         f.doc.roster(&session).unwrap()

@@ -2,15 +2,18 @@
 //!
 //! Sign-ups happen offline on many devices at once, so no replica may decide
 //! "you got a place" and store that decision: two replicas would decide
-//! differently. Instead each sign-up records only *that* the member wants to
+//! differently. Instead each sign-up records only *that* someone wants to
 //! attend and *when* they asked, and every replica derives the same lists
 //! from the merged document:
 //!
-//! 1. take the sign-ups whose state is `attending` and whose member is still
-//!    in the space;
-//! 2. order them by `(signed-up time, member id)`; the member id breaks ties,
-//!    so the order is total and the same everywhere;
+//! 1. take the sign-ups whose state is `attending`;
+//! 2. order them by `(signed-up time, ticket)`; the ticket breaks ties, so
+//!    the order is total and the same everywhere;
 //! 3. the first `capacity` attend, the rest wait, in that order.
+//!
+//! Sign-ups are keyed by *ticket*, not by member: who holds a ticket is
+//! sealed to the session's leads (protocol.md §7), so every member can count
+//! places and find their own, and only leads can see who is coming.
 //!
 //! A cancellation simply drops out of step 1, so the first person waiting is
 //! promoted everywhere at once. Re-signing after a cancellation takes a new
@@ -28,7 +31,7 @@ use std::collections::BTreeMap;
 use autosurgeon::{Hydrate, Reconcile};
 use serde::{Deserialize, Serialize};
 
-use super::ids::MemberId;
+use super::ids::TicketId;
 use super::time::Timestamp;
 
 /// Whether a sign-up stands.
@@ -43,22 +46,25 @@ pub enum SignUpState {
     Cancelled,
 }
 
-/// One member's sign-up for one session, as stored.
+/// One sign-up for one session, as stored under its ticket.
 #[derive(Clone, Debug, PartialEq, Eq, Reconcile, Hydrate)]
 pub struct SignUp {
     /// Attending or cancelled.
     pub state: SignUpState,
-    /// When the member last signed up (or cancelled): their place in the queue.
+    /// When the attendee last signed up (or cancelled): their place in the queue.
     pub at: Timestamp,
+    /// Who holds the ticket, sealed to the session's leads' devices (an age
+    /// file, base64). Opaque to everyone else.
+    pub sealed: String,
 }
 
-/// Who attends and who waits, in order.
+/// Who attends and who waits, in order, by ticket.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Roster {
-    /// Members with a place, in sign-up order.
-    pub attending: Vec<MemberId>,
-    /// Members waiting for a place, first in line first.
-    pub waitlist: Vec<MemberId>,
+    /// Tickets with a place, in sign-up order.
+    pub attending: Vec<TicketId>,
+    /// Tickets waiting for a place, first in line first.
+    pub waitlist: Vec<TicketId>,
 }
 
 /// Where one member stands for one session.
@@ -78,43 +84,38 @@ pub enum Place {
     NotSignedUp,
 }
 
-/// Derives the roster from stored sign-ups. `is_member` filters out people
-/// who have left the space, so a departed member never holds a place.
-pub fn derive_roster(
-    signups: &BTreeMap<MemberId, SignUp>,
-    capacity: u32,
-    is_member: impl Fn(&MemberId) -> bool,
-) -> Roster {
-    let mut queue: Vec<(&Timestamp, &MemberId)> = signups
+/// Derives the roster from stored sign-ups.
+pub fn derive_roster(signups: &BTreeMap<TicketId, SignUp>, capacity: u32) -> Roster {
+    let mut queue: Vec<(&Timestamp, &TicketId)> = signups
         .iter()
-        .filter(|(member, s)| s.state == SignUpState::Attending && is_member(member))
-        .map(|(member, s)| (&s.at, member))
+        .filter(|(_, s)| s.state == SignUpState::Attending)
+        .map(|(ticket, s)| (&s.at, ticket))
         .collect();
     queue.sort();
     let capacity = capacity as usize;
     let mut roster = Roster::default();
-    for (index, (_, member)) in queue.into_iter().enumerate() {
+    for (index, (_, ticket)) in queue.into_iter().enumerate() {
         if index < capacity {
-            roster.attending.push(member.clone());
+            roster.attending.push(ticket.clone());
         } else {
-            roster.waitlist.push(member.clone());
+            roster.waitlist.push(ticket.clone());
         }
     }
     roster
 }
 
 impl Roster {
-    /// Where `member` stands, given the stored sign-ups the roster came from.
-    pub fn place_of(&self, member: &MemberId, signups: &BTreeMap<MemberId, SignUp>) -> Place {
-        if self.attending.contains(member) {
+    /// Where `ticket` stands, given the stored sign-ups the roster came from.
+    pub fn place_of(&self, ticket: &TicketId, signups: &BTreeMap<TicketId, SignUp>) -> Place {
+        if self.attending.contains(ticket) {
             return Place::Attending;
         }
-        if let Some(index) = self.waitlist.iter().position(|m| m == member) {
+        if let Some(index) = self.waitlist.iter().position(|m| m == ticket) {
             return Place::Waitlisted {
                 position: u32::try_from(index + 1).unwrap_or(u32::MAX),
             };
         }
-        match signups.get(member) {
+        match signups.get(ticket) {
             Some(_) => Place::Cancelled,
             None => Place::NotSignedUp,
         }
@@ -129,11 +130,12 @@ mod tests {
         SignUp {
             state,
             at: Timestamp(at),
+            sealed: String::new(),
         }
     }
 
-    fn ids(n: usize) -> Vec<MemberId> {
-        let mut ids: Vec<MemberId> = (0..n).map(|_| MemberId::random()).collect();
+    fn ids(n: usize) -> Vec<TicketId> {
+        let mut ids: Vec<TicketId> = (0..n).map(|_| TicketId::random()).collect();
         ids.sort();
         ids
     }
@@ -146,7 +148,7 @@ mod tests {
         signups.insert(m[1].clone(), signup(SignUpState::Attending, 10));
         signups.insert(m[2].clone(), signup(SignUpState::Attending, 20));
         signups.insert(m[3].clone(), signup(SignUpState::Attending, 40));
-        let roster = derive_roster(&signups, 2, |_| true);
+        let roster = derive_roster(&signups, 2);
         assert_eq!(roster.attending, vec![m[1].clone(), m[2].clone()]);
         assert_eq!(roster.waitlist, vec![m[0].clone(), m[3].clone()]);
         assert_eq!(
@@ -163,7 +165,7 @@ mod tests {
             .rev()
             .map(|id| (id.clone(), signup(SignUpState::Attending, 5)))
             .collect();
-        let roster = derive_roster(&signups, 1, |_| true);
+        let roster = derive_roster(&signups, 1);
         assert_eq!(roster.attending, vec![m[0].clone()]);
         assert_eq!(roster.waitlist, vec![m[1].clone(), m[2].clone()]);
     }
@@ -176,20 +178,9 @@ mod tests {
         signups.insert(m[1].clone(), signup(SignUpState::Attending, 2));
         signups.insert(m[2].clone(), signup(SignUpState::Attending, 3));
         signups.insert(m[0].clone(), signup(SignUpState::Cancelled, 4));
-        let roster = derive_roster(&signups, 1, |_| true);
+        let roster = derive_roster(&signups, 1);
         assert_eq!(roster.attending, vec![m[1].clone()]);
         assert_eq!(roster.waitlist, vec![m[2].clone()]);
         assert_eq!(roster.place_of(&m[0], &signups), Place::Cancelled);
-    }
-
-    #[test]
-    fn departed_members_hold_no_place() {
-        let m = ids(2);
-        let mut signups = BTreeMap::new();
-        signups.insert(m[0].clone(), signup(SignUpState::Attending, 1));
-        signups.insert(m[1].clone(), signup(SignUpState::Attending, 2));
-        let roster = derive_roster(&signups, 1, |id| id != &m[0]);
-        assert_eq!(roster.attending, vec![m[1].clone()]);
-        assert!(roster.waitlist.is_empty());
     }
 }

@@ -93,6 +93,7 @@ pub fn check_batch(
     // Causal points of this batch's changes, by hash. A batch is one
     // author's changes in causal order, as `get_changes` yields them.
     let mut causal: HashMap<ChangeHash, Vec<ChangeHash>> = HashMap::new();
+    let mut led_in_batch: std::collections::HashSet<String> = std::collections::HashSet::new();
     // Objects created by earlier operations of this batch, by id string.
     let mut created: HashMap<String, Vec<String>> = HashMap::new();
     for change in changes {
@@ -133,7 +134,23 @@ pub fn check_batch(
                 automerge::legacy::Key::Map(name) => name.to_string(),
                 automerge::legacy::Key::Seq(_) => "[]".to_string(),
             });
-            check_path(role, &member, &path)?;
+            check_path(role, &member, &path, |session| {
+                led_in_batch.contains(session) || leads_at(am, session, &member, &heads)
+            })?;
+            // Volunteering earlier in this same batch makes the author a lead
+            // of that session for the rest of it.
+            if let ["sessions", session, "leads", who] = path
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .as_slice()
+            {
+                if *who == member.as_str()
+                    && !matches!(op.action, automerge::legacy::OpType::Delete)
+                {
+                    led_in_batch.insert(session.to_string());
+                }
+            }
             if let ["invites", _, "role"] = path
                 .iter()
                 .map(String::as_str)
@@ -326,6 +343,19 @@ fn path_of(am: &AutoCommit, id: &str) -> Result<Vec<String>, AuthorshipError> {
         .collect())
 }
 
+/// Whether `member` had volunteered to lead `session` at `heads`.
+fn leads_at(am: &AutoCommit, session: &str, member: &MemberId, heads: &[ChangeHash]) -> bool {
+    let map = |parent: &automerge::ObjId, key: &str| match am.get_at(parent, key, heads) {
+        Ok(Some((Value::Object(ObjType::Map), id))) => Some(id),
+        _ => None,
+    };
+    map(&ROOT, "sessions")
+        .and_then(|s| map(&s, session))
+        .and_then(|s| map(&s, "leads"))
+        .and_then(|l| map(&l, member.as_str()))
+        .is_some()
+}
+
 /// The member's role at `heads`, refusing if they were not an active member.
 fn role_at(
     am: &AutoCommit,
@@ -355,7 +385,14 @@ fn role_at(
 }
 
 /// The permission table of docs/model.md, over document paths.
-fn check_path(role: Role, me: &MemberId, path: &[String]) -> Result<(), AuthorshipError> {
+/// `leads_session` says whether the author led a given session at the
+/// change's causal point.
+fn check_path(
+    role: Role,
+    me: &MemberId,
+    path: &[String],
+    leads_session: impl Fn(&str) -> bool,
+) -> Result<(), AuthorshipError> {
     let p: Vec<&str> = path.iter().map(String::as_str).collect();
     let own = |i: usize| p.get(i).is_some_and(|k| *k == me.as_str());
     let allowed = match p.as_slice() {
@@ -368,8 +405,11 @@ fn check_path(role: Role, me: &MemberId, path: &[String]) -> Result<(), Authorsh
             matches!(*field, "pseudonym" | "devices" | "removed_at")
         }
         ["members", ..] => false,
+        // Sign-ups are recorded by the session's own leads, whatever their
+        // role, and by nobody else: names are sealed to them alone.
+        ["sessions", session, "signups", _, ..] => leads_session(session),
         ["sessions", ..] if role.at_least(Role::Lead) => true,
-        ["sessions", _, "signups" | "leads", _, ..] => own(3),
+        ["sessions", _, "leads", _, ..] => own(3),
         ["sessions", ..] => false,
         ["training", ..] => role.at_least(Role::Coordinator),
         ["resources", ..] => role.at_least(Role::Lead),

@@ -4,13 +4,12 @@
 use automerge::transaction::Transactable;
 
 use super::*;
-use crate::model::{DeviceKeys, SessionDraft, SessionKind, Timestamp};
+use crate::model::{DeviceKeys, SessionDraft, SessionKind, SignUpState, TicketId, Timestamp};
 
 struct World {
     doc: SpaceDoc,
     coordinator: (MemberId, DeviceId),
     member: (MemberId, DeviceId),
-    other: (MemberId, DeviceId),
     session: crate::model::SessionId,
 }
 
@@ -55,7 +54,6 @@ fn world() -> World {
         doc,
         coordinator: (coordinator, cdev),
         member: (member, mdev),
-        other: (other, odev),
         session,
     }
 }
@@ -102,12 +100,20 @@ fn obj(am: &AutoCommit, path: &[&str]) -> automerge::ObjId {
 }
 
 #[test]
-fn a_member_may_sign_themselves_up_and_volunteer() {
+fn a_member_may_volunteer_and_then_record_the_sessions_signups() {
     let mut w = world();
     let (mut r, since) = replica(&mut w.doc, &w.member.1);
-    r.sign_up(&w.member.0, &w.session, Timestamp(9)).unwrap();
     r.volunteer_to_lead(&w.member.0, &w.session, Timestamp(9))
         .unwrap();
+    r.record_signup(
+        &w.member.0,
+        &w.session,
+        &TicketId::random(),
+        SignUpState::Attending,
+        Timestamp(9),
+        "s",
+    )
+    .unwrap();
     r.set_pseudonym(&w.member.0, "Sammy").unwrap();
     let changes = new_changes(&mut r, &since);
     assert_eq!(changes.len(), 3);
@@ -134,7 +140,17 @@ fn a_lead_may_plan_and_a_coordinator_may_record_training() {
             },
         )
         .unwrap();
-    r.sign_up(&w.coordinator.0, &s, Timestamp(51)).unwrap();
+    r.volunteer_to_lead(&w.coordinator.0, &s, Timestamp(51))
+        .unwrap();
+    r.record_signup(
+        &w.coordinator.0,
+        &s,
+        &TicketId::random(),
+        SignUpState::Attending,
+        Timestamp(51),
+        "s",
+    )
+    .unwrap();
     r.record_training(
         &w.coordinator.0,
         &w.member.0,
@@ -162,12 +178,16 @@ fn a_member_cannot_promote_themselves() {
 }
 
 #[test]
-fn a_member_cannot_sign_up_or_cancel_someone_else() {
+fn only_a_sessions_leads_may_write_its_signups() {
     let mut w = world();
     let (mut am, since) = raw(&mut w.doc, &w.member.1);
     let signups = obj(&am, &["sessions", w.session.as_str(), "signups"]);
     let entry = am
-        .put_object(&signups, w.other.0.as_str(), automerge::ObjType::Map)
+        .put_object(
+            &signups,
+            TicketId::random().as_str(),
+            automerge::ObjType::Map,
+        )
         .unwrap();
     am.put(&entry, "state", "cancelled").unwrap();
     am.commit();
@@ -192,7 +212,8 @@ fn a_change_attributed_to_another_device_is_refused() {
     let mut w = world();
     // Written with the coordinator's actor, but signed by the member's device.
     let (mut r, since) = replica(&mut w.doc, &w.coordinator.1);
-    r.sign_up(&w.member.0, &w.session, Timestamp(9)).unwrap();
+    r.volunteer_to_lead(&w.member.0, &w.session, Timestamp(9))
+        .unwrap();
     let changes = new_changes(&mut r, &since);
     assert_eq!(
         check_batch(&w.doc, &w.member.1, &changes),
@@ -205,7 +226,8 @@ fn a_stranger_device_is_refused() {
     let mut w = world();
     let stranger = DeviceId::random();
     let (mut r, since) = replica(&mut w.doc, &stranger);
-    r.sign_up(&w.member.0, &w.session, Timestamp(9)).unwrap();
+    r.volunteer_to_lead(&w.member.0, &w.session, Timestamp(9))
+        .unwrap();
     let changes = new_changes(&mut r, &since);
     assert!(matches!(
         check_batch(&w.doc, &stranger, &changes),
@@ -219,7 +241,7 @@ fn removal_is_judged_at_the_changes_causal_point() {
     // The member signs up offline, concurrently with their removal.
     let (mut concurrent, since) = replica(&mut w.doc, &w.member.1);
     concurrent
-        .sign_up(&w.member.0, &w.session, Timestamp(9))
+        .volunteer_to_lead(&w.member.0, &w.session, Timestamp(9))
         .unwrap();
     let concurrent_changes = new_changes(&mut concurrent, &since);
     w.doc
@@ -319,7 +341,8 @@ mod joining {
         let bytes: Vec<Vec<u8>> = changes.iter().map(|c| c.raw_bytes().to_vec()).collect();
         w.doc.apply_changes(&bytes).unwrap();
         let (mut r, since) = replica(&mut w.doc, &j.device);
-        r.sign_up(&member, &w.session, Timestamp(60)).unwrap();
+        r.volunteer_to_lead(&member, &w.session, Timestamp(60))
+            .unwrap();
         assert_eq!(
             check_batch(&w.doc, &j.device, &new_changes(&mut r, &since)),
             Ok(())
