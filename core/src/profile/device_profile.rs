@@ -428,7 +428,7 @@ impl Profile {
         let master = SymmetricKey::generate();
         let slots = match secret {
             UnlockSecret::Keystore(bytes) => {
-                let log_n = options.passphrase_work.log_n()?;
+                let log_n = options.passphrase_work.log_n();
                 UnlockSlots {
                     keystore: keystore_slot(bytes, &master)?,
                     passphrase: decoy_passphrase_slot(log_n)?,
