@@ -347,3 +347,22 @@ fn profile_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Profile>();
 }
+
+#[test]
+fn keystore_profile_carries_decoys_at_the_production_work_factor() {
+    // Default options: the decoy passphrase slots must claim the production
+    // work factor, or they would betray that no passphrase is set.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let profile = Profile::create(dir.path(), UnlockSecret::Keystore([2; 32])).expect("create");
+    let slots = fs::read(dir.path().join("unlock")).expect("slots");
+    let text = String::from_utf8_lossy(&slots);
+    let scrypt_lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("-> scrypt "))
+        .collect();
+    assert_eq!(scrypt_lines.len(), 2, "{scrypt_lines:?}");
+    for line in scrypt_lines {
+        assert!(line.ends_with(" 18"), "{line}");
+    }
+    drop(profile);
+}

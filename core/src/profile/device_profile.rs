@@ -158,6 +158,9 @@ impl Profile {
     ///
     /// The duress passphrase wipes the real data and unlocks an empty profile
     /// that behaves like a freshly created one.
+    ///
+    /// Calling `unlock` on an unlocked profile locks it first and checks the
+    /// secret from scratch, so a wrong secret leaves it locked.
     pub fn unlock(&self, secret: &UnlockSecret) -> Result<(), ProfileError> {
         let mut state = self.state();
         if matches!(*state, State::Wiped) {
@@ -320,6 +323,8 @@ impl Profile {
     }
 
     /// Runs `f` with the keyring (device keys, space and journal keys).
+    /// The profile's lock is held meanwhile: `f` must not call back into this
+    /// profile.
     pub fn with_keyring<R>(&self, f: impl FnOnce(&Keyring) -> R) -> Result<R, ProfileError> {
         self.with_session(|_, _, s| Ok(f(&s.keyring)))
     }
