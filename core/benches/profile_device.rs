@@ -15,6 +15,7 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use safespaces_core::crypto::SymmetricKey;
 use safespaces_core::profile::{PassphraseWork, Profile, ProfileOptions, UnlockSecret};
 use safespaces_core::store::DocumentId;
+use secrecy::SecretString;
 
 const FAST: ProfileOptions = ProfileOptions {
     passphrase_work: PassphraseWork::InsecureTestOnly { log_n: 4 },
@@ -87,18 +88,47 @@ fn unlock(c: &mut Criterion) {
         })
     });
 
-    // The production cost: scrypt at 2^18, and both passphrase
-    // slots are always tried.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let profile =
-        Profile::create(dir.path(), UnlockSecret::passphrase("bench passphrase")).expect("create");
-    profile.lock();
-    let secret = UnlockSecret::passphrase("bench passphrase");
-    group.bench_function("passphrase_scrypt_logn18_two_slots", |b| {
+    group.finish();
+
+    // The production cost: scrypt at 2^18, both passphrase slots always
+    // tried. Real, wrong and duress unlocks should cost about the same.
+    let mut group = c.benchmark_group("unlock_passphrase_scrypt_logn18");
+    group.sample_size(10);
+    let with_duress = || {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let profile = Profile::create(dir.path(), UnlockSecret::passphrase("real passphrase"))
+            .expect("create");
+        profile
+            .put_snapshot(DocumentId::random(), &[7u8; 4096])
+            .expect("put");
+        profile
+            .set_duress_passphrase(Some(&SecretString::from("duress passphrase".to_owned())))
+            .expect("duress");
+        profile.lock();
+        (dir, profile)
+    };
+    let (_dir, profile) = with_duress();
+    let real = UnlockSecret::passphrase("real passphrase");
+    let wrong = UnlockSecret::passphrase("wrong passphrase");
+    let duress = UnlockSecret::passphrase("duress passphrase");
+    group.bench_function("real", |b| {
         b.iter(|| {
-            profile.unlock(&secret).expect("unlock");
+            profile.unlock(&real).expect("unlock");
             profile.lock();
         })
+    });
+    group.bench_function("wrong", |b| {
+        b.iter(|| assert!(profile.unlock(&wrong).is_err()))
+    });
+    group.bench_function("duress", |b| {
+        b.iter_batched(
+            with_duress,
+            |(dir, profile)| {
+                profile.unlock(&duress).expect("duress unlock");
+                drop(dir);
+            },
+            BatchSize::PerIteration,
+        )
     });
     group.finish();
 }

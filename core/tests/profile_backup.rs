@@ -5,7 +5,10 @@ mod profile_support;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use safespaces_core::profile::{BACKUP_FORMAT, KeyId, Profile, ProfileError, UnlockSecret};
+use safespaces_core::profile::{
+    BACKUP_FORMAT, JournalEntry, JournalFormat, KeyId, Profile, ProfileError, UnlockSecret,
+    export_journal, render_journal,
+};
 use safespaces_core::store::DocumentId;
 use secrecy::SecretString;
 
@@ -99,11 +102,11 @@ fn backup_with_wrong_passphrase_is_refused() {
     assert!(!Profile::exists(target.path()));
 }
 
-/// Decrypts with the stock `age` binary. age reads passphrases only from a
-/// terminal, so it runs under `script`, which gives it a pseudo-terminal fed
-/// from our stdin.
-#[test]
-fn stock_age_decrypts_the_backup() {
+/// Decrypts `sealed` with the stock `age` binary, or returns `None` (after a
+/// loud message) if `age` or `script` is not installed. age reads
+/// passphrases only from a terminal, so it runs under `script`, which gives it
+/// a pseudo-terminal fed from our stdin.
+fn stock_age_decrypt(sealed: &[u8], passphrase: &str, test: &str) -> Option<Vec<u8>> {
     let have = |tool: &str| {
         Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
@@ -114,21 +117,16 @@ fn stock_age_decrypts_the_backup() {
     if !have("age") || !have("script") {
         eprintln!(
             "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
-             SKIPPED stock_age_decrypts_the_backup: the `age` or `script` \n\
-             command is not installed (apt-get install -y age bsdutils).\n\
+             SKIPPED {test}: the `age` or `script` command is not\n\
+             installed (apt-get install -y age bsdutils).\n\
              !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
         );
-        return;
+        return None;
     }
-    let (_dir, profile, ids) = populated();
-    let backup = profile
-        .export_backup(&pass("interop pass"))
-        .expect("export");
     let work = tempfile::tempdir().expect("tempdir");
-    let input = work.path().join("backup.age");
-    let output = work.path().join("backup.json");
-    std::fs::write(&input, &backup).expect("write backup");
-
+    let input = work.path().join("in.age");
+    let output = work.path().join("out");
+    std::fs::write(&input, sealed).expect("write input");
     let mut child = Command::new("script")
         .args([
             "-qec",
@@ -144,7 +142,7 @@ fn stock_age_decrypts_the_backup() {
         .stdin
         .take()
         .expect("stdin")
-        .write_all(b"interop pass\n")
+        .write_all(format!("{passphrase}\n").as_bytes())
         .expect("passphrase");
     let status = child.wait_with_output().expect("wait");
     assert!(
@@ -152,10 +150,20 @@ fn stock_age_decrypts_the_backup() {
         "age -d failed: {}",
         String::from_utf8_lossy(&status.stderr)
     );
+    Some(std::fs::read(&output).expect("decrypted output"))
+}
 
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&output).expect("decrypted"))
-            .expect("archive is JSON");
+#[test]
+fn stock_age_decrypts_the_backup() {
+    let (_dir, profile, ids) = populated();
+    let backup = profile
+        .export_backup(&pass("interop pass"))
+        .expect("export");
+    let Some(plain) = stock_age_decrypt(&backup, "interop pass", "stock_age_decrypts_the_backup")
+    else {
+        return;
+    };
+    let json: serde_json::Value = serde_json::from_slice(&plain).expect("archive is JSON");
     assert_eq!(json["format"], BACKUP_FORMAT);
     assert_eq!(json["version"], 1);
     assert_eq!(
@@ -168,4 +176,26 @@ fn stock_age_decrypts_the_backup() {
             .expect("identity")
             .starts_with("AGE-SECRET-KEY-1")
     );
+}
+
+#[test]
+fn stock_age_decrypts_the_journal_export() {
+    let entries = vec![JournalEntry {
+        created_at_ms: 1_764_000_000_000,
+        text: "I went to the group tonight.".into(),
+        mood: Some("hopeful".into()),
+        tags: vec!["group".into()],
+    }];
+    for format in [JournalFormat::Markdown, JournalFormat::Json] {
+        let sealed = export_journal(&entries, format, &pass("my journal"), FAST.passphrase_work)
+            .expect("export");
+        let Some(plain) = stock_age_decrypt(
+            &sealed,
+            "my journal",
+            "stock_age_decrypts_the_journal_export",
+        ) else {
+            return;
+        };
+        assert_eq!(plain, render_journal(&entries, format).as_bytes());
+    }
 }
