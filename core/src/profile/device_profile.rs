@@ -329,6 +329,17 @@ impl Profile {
         self.with_session(|_, _, s| Ok(f(&s.keyring)))
     }
 
+    /// The device's age recipient (`age1…`), to publish to spaces; a
+    /// closure-free accessor for the FFI.
+    pub fn device_recipient(&self) -> Result<String, ProfileError> {
+        self.with_keyring(|k| k.device_recipient().to_string())
+    }
+
+    /// The device's Ed25519 public key; a closure-free accessor for the FFI.
+    pub fn signing_public_key(&self) -> Result<[u8; 32], ProfileError> {
+        self.with_keyring(|k| k.verifying_key().to_bytes())
+    }
+
     /// Adds or replaces a space/journal key; durable when this returns.
     pub fn insert_key(&self, id: KeyId, key: [u8; 32]) -> Result<(), ProfileError> {
         let key = SymmetricKey::from_bytes(key);
