@@ -5,7 +5,8 @@
 //!
 //! The child is this same test binary, re-executed to run
 //! `crash_child_writer` with `SAFESPACES_CRASH_CHILD_DIR` set; without that
-//! variable the child test returns at once.
+//! variable the child test returns at once. The same is done for a duress
+//! unlock, which rewrites the profile, killed at random instants.
 
 mod profile_support;
 
@@ -19,12 +20,13 @@ use std::time::Duration;
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ROOT, ReadDoc};
 use rand::Rng;
-use safespaces_core::profile::{Profile, UnlockSecret};
+use safespaces_core::profile::{Profile, ProfileError, UnlockSecret};
 use safespaces_core::store::DocumentId;
 
 use profile_support::FAST;
 
 const CHILD_ENV: &str = "SAFESPACES_CRASH_CHILD_DIR";
+const DURESS_CHILD_ENV: &str = "SAFESPACES_CRASH_DURESS_DIR";
 const SECRET: [u8; 32] = [0x42; 32];
 const LOG_DOC: DocumentId = DocumentId([1; 16]);
 const SNAPSHOT_DOC: DocumentId = DocumentId([2; 16]);
@@ -178,4 +180,85 @@ fn acknowledged_writes_survive_sigkill_at_random_instants() {
         "crash test: {KILLS} kills, {} acknowledged writes, all present",
         acknowledged.len()
     );
+}
+
+#[test]
+fn crash_child_duress() {
+    let Ok(dir) = std::env::var(DURESS_CHILD_ENV) else {
+        return;
+    };
+    let profile = Profile::open_with_options(Path::new(&dir), FAST).expect("child open");
+    profile
+        .unlock(&UnlockSecret::passphrase("duress"))
+        .expect("child duress unlock");
+    println!("DURESS DONE");
+}
+
+#[test]
+fn kill_during_duress_leaves_either_the_old_or_the_new_profile() {
+    let exe = std::env::current_exe().expect("test binary");
+    let mut rng = rand::thread_rng();
+    let (mut before, mut after) = (0, 0);
+    for round in 0..20 {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let docs: Vec<DocumentId> = (0..5).map(|_| DocumentId::random()).collect();
+        {
+            let profile =
+                Profile::create_with_options(dir.path(), UnlockSecret::passphrase("real"), FAST)
+                    .expect("create");
+            for id in &docs {
+                profile.put_snapshot(*id, b"real data").expect("put");
+            }
+            profile
+                .set_duress_passphrase(Some(&secrecy::SecretString::from("duress".to_owned())))
+                .expect("duress");
+        }
+        let mut child = Command::new(&exe)
+            .args([
+                "crash_child_duress",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(DURESS_CHILD_ENV, dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn child");
+        std::thread::sleep(Duration::from_micros(rng.gen_range(0..25_000)));
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reap");
+
+        let profile = Profile::open_with_options(dir.path(), FAST)
+            .unwrap_or_else(|e| panic!("round {round}: profile missing after kill: {e}"));
+        match profile.unlock(&UnlockSecret::passphrase("real")) {
+            Ok(()) => {
+                // Killed before the commit point: the real profile is whole.
+                before += 1;
+                for id in &docs {
+                    assert!(
+                        profile.get_document(*id).expect("get").is_some(),
+                        "round {round}: real document lost without duress completing"
+                    );
+                }
+                profile.lock();
+            }
+            Err(ProfileError::WrongSecret) => after += 1,
+            Err(e) => panic!("round {round}: real passphrase gave {e}"),
+        }
+        // Either way the duress passphrase opens an empty profile now.
+        profile
+            .unlock(&UnlockSecret::passphrase("duress"))
+            .unwrap_or_else(|e| panic!("round {round}: duress passphrase fails after kill: {e}"));
+        assert!(
+            profile.document_ids().expect("ids").is_empty(),
+            "round {round}"
+        );
+        profile.lock();
+        assert!(matches!(
+            profile.unlock(&UnlockSecret::passphrase("real")),
+            Err(ProfileError::WrongSecret)
+        ));
+    }
+    eprintln!("duress kill test: {before} kills before the commit point, {after} after");
 }
