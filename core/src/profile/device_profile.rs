@@ -158,6 +158,9 @@ impl Profile {
     ///
     /// The duress passphrase wipes the real data and unlocks an empty profile
     /// that behaves like a freshly created one.
+    ///
+    /// Calling `unlock` on an unlocked profile locks it first and checks the
+    /// secret from scratch, so a wrong secret leaves it locked.
     pub fn unlock(&self, secret: &UnlockSecret) -> Result<(), ProfileError> {
         let mut state = self.state();
         if matches!(*state, State::Wiped) {
@@ -320,8 +323,21 @@ impl Profile {
     }
 
     /// Runs `f` with the keyring (device keys, space and journal keys).
+    /// The profile's lock is held meanwhile: `f` must not call back into this
+    /// profile.
     pub fn with_keyring<R>(&self, f: impl FnOnce(&Keyring) -> R) -> Result<R, ProfileError> {
         self.with_session(|_, _, s| Ok(f(&s.keyring)))
+    }
+
+    /// The device's age recipient (`age1…`), to publish to spaces; a
+    /// closure-free accessor for the FFI.
+    pub fn device_recipient(&self) -> Result<String, ProfileError> {
+        self.with_keyring(|k| k.device_recipient().to_string())
+    }
+
+    /// The device's Ed25519 public key; a closure-free accessor for the FFI.
+    pub fn signing_public_key(&self) -> Result<[u8; 32], ProfileError> {
+        self.with_keyring(|k| k.verifying_key().to_bytes())
     }
 
     /// Adds or replaces a space/journal key; durable when this returns.
@@ -428,7 +444,7 @@ impl Profile {
         let master = SymmetricKey::generate();
         let slots = match secret {
             UnlockSecret::Keystore(bytes) => {
-                let log_n = options.passphrase_work.log_n()?;
+                let log_n = options.passphrase_work.log_n();
                 UnlockSlots {
                     keystore: keystore_slot(bytes, &master)?,
                     passphrase: decoy_passphrase_slot(log_n)?,

@@ -46,4 +46,4 @@ pub use device_profile::{Profile, ProfileOptions, UnlockSecret, generate_keystor
 pub use error::ProfileError;
 pub use journal_export::{JournalEntry, JournalFormat, export_journal, render_journal};
 pub use keyring::{KeyId, Keyring};
-pub use passphrase::PassphraseWork;
+pub use passphrase::{MAX_LOG_N, PassphraseWork, STANDARD_LOG_N};

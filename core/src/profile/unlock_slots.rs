@@ -18,7 +18,8 @@
 //! passphrase is configured, and after a duress unlock it looks exactly like a
 //! fresh profile's.
 //!
-//! Layout: three times `u32 little-endian length | age file`. Destroying this
+//! Layout: three times `u32 little-endian length | age file`, then zero
+//! bytes up to a power-of-two size (at least 1 KiB). Destroying this
 //! file destroys every way to the master key, which is why `wipe` scrubs it
 //! first.
 
@@ -42,6 +43,7 @@ use super::ProfileError;
 use super::passphrase::{PassphraseWork, open_with_passphrase, scrypt_log_n, seal_with_passphrase};
 use crate::crypto::{SealError, SymmetricKey};
 use crate::store::atomic_file;
+use crate::store::padding::bucket_for;
 
 /// File name of the slots file; fixed, as every profile has one.
 pub(crate) const SLOTS_FILE: &str = "unlock";
@@ -90,10 +92,14 @@ impl UnlockSlots {
             out.extend_from_slice(&(slot.len() as u32).to_le_bytes());
             out.extend_from_slice(slot);
         }
+        // The keystore slot's random grease stanza varies its length; pad so
+        // every profile's slots file has the same size.
+        out.resize(bucket_for(out.len() as u64) as usize, 0);
         out
     }
 
-    fn decode(mut bytes: &[u8]) -> Result<Self, ProfileError> {
+    fn decode(file: &[u8]) -> Result<Self, ProfileError> {
+        let mut bytes = file;
         let mut slots = Vec::with_capacity(3);
         for _ in 0..3 {
             let bad = || ProfileError::Corrupt("the unlock slots file is truncated".into());
@@ -103,9 +109,10 @@ impl UnlockSlots {
             slots.push(slot.to_vec());
             bytes = &bytes[4 + len..];
         }
-        if !bytes.is_empty() {
+        let used = (file.len() - bytes.len()) as u64;
+        if bytes.iter().any(|&b| b != 0) || file.len() as u64 != bucket_for(used) {
             return Err(ProfileError::Corrupt(
-                "the unlock slots file has trailing bytes".into(),
+                "the unlock slots file has trailing bytes or lost its padding".into(),
             ));
         }
         let duress = slots.pop().unwrap_or_default();
@@ -305,7 +312,7 @@ mod tests {
         let bytes = slots.encode();
         assert!(UnlockSlots::decode(&bytes[..bytes.len() - 1]).is_err());
         let mut longer = bytes.clone();
-        longer.push(0);
+        longer.push(1);
         assert!(UnlockSlots::decode(&longer).is_err());
     }
 }

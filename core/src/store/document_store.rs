@@ -50,8 +50,9 @@ pub struct StoredDocument {
     pub increments: Vec<Vec<u8>>,
 }
 
-/// The encrypted document store of one profile.
-pub struct DocumentStore {
+/// The encrypted document store of one profile. Reached through
+/// `Profile`, which owns its key.
+pub(crate) struct DocumentStore {
     dir: PathBuf,
     key: SymmetricKey,
     manifest_key: SymmetricKey,

@@ -25,8 +25,6 @@ mod manifest;
 pub mod padding;
 
 pub use document_id::DocumentId;
-pub(crate) use document_store::is_sweepable_name;
-pub use document_store::{
-    COMPACT_AFTER_INCREMENT_BYTES, COMPACT_AFTER_INCREMENTS, DocumentStore, StoredDocument,
-};
+pub use document_store::{COMPACT_AFTER_INCREMENT_BYTES, COMPACT_AFTER_INCREMENTS, StoredDocument};
+pub(crate) use document_store::{DocumentStore, is_sweepable_name};
 pub use error::StoreError;

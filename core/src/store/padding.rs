@@ -127,6 +127,7 @@ pub fn open_padded(key: &SymmetricKey, sealed: &[u8]) -> Result<Zeroizing<Vec<u8
 
 /// Opening a padded file failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PaddingError {
     /// The age layer failed.
     #[error(transparent)]
