@@ -34,6 +34,8 @@ pub enum Event {
         seq: u64,
         /// The serialised `blob` frame.
         frame: Utf8Bytes,
+        /// When the store reported the commit (for the fan-out delay metric).
+        committed_at: std::time::Instant,
     },
     /// The mailbox was deleted.
     Deleted(MailboxId),
@@ -173,6 +175,7 @@ impl CommitSink for Hub {
                 mailbox: *mailbox,
                 seq,
                 frame: blob_frame(*mailbox, seq, data),
+                committed_at: std::time::Instant::now(),
             })
         });
     }

@@ -8,8 +8,51 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use safespaces_wire::ErrorCode;
+
+/// Bucket upper bounds of [`Histogram`], in seconds.
+pub const DELAY_BUCKETS: [f64; 17] = [
+    0.0005, 0.001, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.0125, 0.015, 0.02, 0.03, 0.05, 0.1,
+    0.25, 0.5, 1.0,
+];
+
+/// A Prometheus histogram of durations with fixed buckets ([`DELAY_BUCKETS`]).
+#[derive(Debug, Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; DELAY_BUCKETS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    /// Records one observation.
+    pub fn observe(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        if let Some(i) = DELAY_BUCKETS.iter().position(|b| secs <= *b) {
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_micros.fetch_add(
+            u64::try_from(d.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (bound, n) in DELAY_BUCKETS.iter().zip(&self.buckets) {
+            cumulative += n.load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {count}");
+    }
+}
 
 /// The relay's counters.
 #[derive(Debug, Default)]
@@ -48,6 +91,9 @@ pub struct Metrics {
     pub ws_frames_out: AtomicU64,
     /// Bytes of WebSocket frames sent.
     pub ws_bytes_out: AtomicU64,
+    /// Delay from a blob's commit to its live frame being written to a
+    /// subscriber's socket (live path only; catch-up reads are not timed).
+    pub fanout_delay: Histogram,
 }
 
 impl Metrics {
@@ -196,6 +242,11 @@ impl Metrics {
                 g.load(Ordering::Relaxed)
             );
         }
+        self.fanout_delay.render(
+            &mut out,
+            "relay_fanout_delay_seconds",
+            "Commit to live frame written to a subscriber's socket.",
+        );
         for (name, help, v) in extra {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
         }

@@ -577,6 +577,8 @@ async fn metrics_count_without_ids() {
         "relay_refusals_total{code=\"bad_signature\"} 1",
         "relay_blobs_appended_total 1",
         "relay_blob_bytes_appended_total 100",
+        "relay_fanout_delay_seconds_bucket{le=\"+Inf\"} 0",
+        "relay_fanout_delay_seconds_count 0",
     ] {
         assert!(
             text.lines().any(|l| l == line),
@@ -599,4 +601,45 @@ async fn a_wrong_pin_is_refused_by_the_client() {
     let proof = sign_now(&key, Operation::Read, &id, b"");
     assert!(auth::verify(&key.verifying_key(), Operation::Read, &id, b"", &proof).is_ok());
     t.relay.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn production_mode_serves_the_given_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let cert = dir.path().join("chain.pem");
+    let key = dir.path().join("key.pem");
+    std::fs::write(&cert, generated.cert.pem()).unwrap();
+    std::fs::write(&key, generated.signing_key.serialize_pem()).unwrap();
+    let expected_pin = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(generated.cert.der()));
+
+    let t = TestRelay::start_with(|c| {
+        c.dev = false;
+        c.cert = Some(cert.clone());
+        c.key = Some(key.clone());
+    })
+    .await;
+    assert_eq!(t.relay.pin(), expected_pin);
+    let mut c = t.client().await;
+    let r = c.send(Method::GET, "/healthz", &[], "").await.unwrap();
+    assert_eq!(r.status, 200);
+    // No development certificate was generated.
+    assert!(
+        !t.dir
+            .path()
+            .join(safespaces_relay::tls::DEV_CERT_FILE)
+            .exists()
+    );
+    t.relay.shutdown().await.unwrap();
+
+    // Missing files are a clear startup error, not a panic.
+    let mut config = safespaces_relay::Config::with_defaults(
+        dir.path().to_owned(),
+        "127.0.0.1:0".parse().unwrap(),
+    );
+    config.dev = false;
+    config.cert = Some(dir.path().join("missing.pem"));
+    config.key = Some(key);
+    let err = safespaces_relay::Relay::start(config).await.unwrap_err();
+    assert!(err.to_string().contains("missing.pem"), "{err}");
 }

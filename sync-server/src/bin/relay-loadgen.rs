@@ -64,9 +64,21 @@ struct Args {
     /// Idle WebSocket connections in the memory scenario.
     #[arg(long, default_value_t = 2000)]
     idle_conns: usize,
+    /// Where the relay's throw-away data directory goes (e.g. /dev/shm to
+    /// take the disk's fsync latency out of a fan-out measurement).
+    #[arg(long)]
+    data_dir_base: Option<PathBuf>,
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The part of a server frame the fan-out subscribers look at.
+#[derive(serde::Deserialize)]
+struct FrameHead<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: &'a str,
+    seq: Option<u64>,
+}
 
 struct RelayProc {
     child: Child,
@@ -76,10 +88,11 @@ struct RelayProc {
 }
 
 impl RelayProc {
-    fn start(bin: &PathBuf) -> Result<Self, BoxError> {
+    fn start(bin: &PathBuf, base: Option<&PathBuf>) -> Result<Self, BoxError> {
         let mut suffix = [0u8; 8];
         rand::rngs::OsRng.fill_bytes(&mut suffix);
-        let dir = std::env::temp_dir().join(format!("relay-loadgen-{}", hex::encode(suffix)));
+        let base = base.cloned().unwrap_or_else(std::env::temp_dir);
+        let dir = base.join(format!("relay-loadgen-{}", hex::encode(suffix)));
         std::fs::create_dir_all(&dir)?;
         let mut child = Command::new(bin)
             .args(["--dev", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -285,15 +298,16 @@ async fn fanout(args: &Args, relay: &RelayProc) -> Result<(), BoxError> {
                 };
                 let now = Instant::now();
                 let Message::Text(t) = msg else { continue };
-                let Ok(v) = serde_json::from_str::<serde_json::Value>(t.as_str()) else {
+                // Only the frame type and seq matter here; skip decoding the payload.
+                let Ok(f) = serde_json::from_str::<FrameHead<'_>>(t.as_str()) else {
                     continue;
                 };
-                match v["type"].as_str() {
-                    Some("subscribed") if !subscribed => {
+                match f.kind {
+                    "subscribed" if !subscribed => {
                         subscribed = true;
                         ready.add_permits(1);
                     }
-                    Some("blob") => got.push((v["seq"].as_u64().unwrap_or(0), now)),
+                    "blob" => got.push((f.seq.unwrap_or(0), now)),
                     _ => {}
                 }
             }
@@ -336,6 +350,11 @@ async fn fanout(args: &Args, relay: &RelayProc) -> Result<(), BoxError> {
     }
     lat.sort_unstable();
     acks.sort_unstable();
+    let metrics = c.send(hyper::Method::GET, "/metrics", &[], "").await?;
+    let (relay_p50, relay_p99) = histogram_percentiles(
+        std::str::from_utf8(&metrics.body)?,
+        "relay_fanout_delay_seconds",
+    );
     println!("## fan-out latency");
     println!(
         "subscribers: {} on one mailbox, blobs: {} x {} B at {}/s, deliveries: {} ({} subscribers got every blob)",
@@ -353,11 +372,39 @@ async fn fanout(args: &Args, relay: &RelayProc) -> Result<(), BoxError> {
         ms(lat.last().copied().unwrap_or_default())
     );
     println!(
+        "relay-side commit -> frame written to socket (histogram bucket bounds): p50 <= {relay_p50}, p99 <= {relay_p99}"
+    );
+    println!(
         "append sent -> acknowledged (includes the fsync): p50 {}, p99 {}",
         ms(percentile(&acks, 0.5)),
         ms(percentile(&acks, 0.99))
     );
     Ok(())
+}
+
+/// p50 and p99 upper bounds from a Prometheus histogram's cumulative buckets.
+fn histogram_percentiles(text: &str, name: &str) -> (String, String) {
+    let prefix = format!("{name}_bucket{{le=\"");
+    let buckets: Vec<(String, u64)> = text
+        .lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix(&prefix)?;
+            let (le, n) = rest.split_once("\"} ")?;
+            Some((le.to_owned(), n.parse().ok()?))
+        })
+        .collect();
+    let total = buckets.last().map_or(0, |b| b.1);
+    let at = |p: f64| {
+        let want = (total as f64 * p).ceil() as u64;
+        buckets.iter().find(|b| b.1 >= want).map_or_else(
+            || "n/a".to_owned(),
+            |b| match b.0.parse::<f64>() {
+                Ok(s) => format!("{:.1} ms", s * 1000.0),
+                Err(_) => b.0.clone(),
+            },
+        )
+    };
+    (at(0.5), at(0.99))
 }
 
 fn main() -> Result<(), BoxError> {
@@ -373,7 +420,7 @@ fn main() -> Result<(), BoxError> {
             if !wanted(name) {
                 continue;
             }
-            let relay = RelayProc::start(&args.relay_bin)?;
+            let relay = RelayProc::start(&args.relay_bin, args.data_dir_base.as_ref())?;
             let result = match run {
                 0 => idle(&args, &relay).await,
                 1 => append(&args, &relay).await,

@@ -100,7 +100,14 @@ impl Session {
                 break;
             }
             let step = tokio::select! {
-                _ = shutdown.changed() => continue,
+                changed = shutdown.changed() => {
+                    // A dropped sender means the relay is gone: close too.
+                    if changed.is_err() {
+                        self.close(close_code::AWAY, "shutting_down").await;
+                        break;
+                    }
+                    continue;
+                }
                 msg = self.socket.recv() => match msg {
                     Some(Ok(m)) => {
                         deadline.as_mut().reset(tokio::time::Instant::now() + idle);
@@ -385,6 +392,7 @@ impl Session {
                 mailbox,
                 seq,
                 frame,
+                committed_at,
             } => {
                 let Some(&last) = self.subs.get(&mailbox) else {
                     return Ok(());
@@ -393,6 +401,10 @@ impl Session {
                     Ok(())
                 } else if seq == last + 1 {
                     self.send_text(frame).await?;
+                    self.app
+                        .metrics
+                        .fanout_delay
+                        .observe(committed_at.elapsed());
                     self.subs.insert(mailbox, seq);
                     Ok(())
                 } else {
