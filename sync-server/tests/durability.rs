@@ -26,13 +26,17 @@ struct Proc {
 }
 
 fn spawn_relay(dir: &Path) -> Proc {
+    spawn_relay_logging(dir, "warn", Stdio::inherit())
+}
+
+fn spawn_relay_logging(dir: &Path, filter: &str, stderr: Stdio) -> Proc {
     let mut child = Command::new(env!("CARGO_BIN_EXE_safespaces-relay"))
         .args(["--dev", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
         .args(["--rate-per-conn", "1000000", "--burst-per-conn", "1000000"])
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", filter)
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -191,7 +195,11 @@ async fn sigterm_finishes_in_flight_appends_and_exits_cleanly() {
     let key = random_key();
     let mailbox = random_mailbox();
     let acked: Acked = Arc::default();
-    let mut p = spawn_relay(dir.path());
+    // Debug-level logs of the relay and every library it uses go to a file,
+    // checked below for ids, payloads and addresses.
+    let log_path = dir.path().join("stderr.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut p = spawn_relay_logging(dir.path(), "debug", Stdio::from(log));
     let tls = pinned_config(&p.pin).unwrap();
     let mut c = RelayClient::connect(p.addr, tls.clone()).await.unwrap();
     assert_eq!(c.create_mailbox(&key, &mailbox).await.unwrap().status, 201);
@@ -222,6 +230,14 @@ async fn sigterm_finishes_in_flight_appends_and_exits_cleanly() {
             .await
             .unwrap()
             .unwrap();
+    }
+    let logs = std::fs::read_to_string(&log_path).unwrap();
+    assert!(logs.contains("relay stopped"), "{logs}");
+    for secret in [mailbox.to_hex(), "w0-1".to_owned(), "127.0.0.1".to_owned()] {
+        assert!(
+            !logs.contains(&secret),
+            "the log contains {secret:?}:\n{logs}"
+        );
     }
     let mut p = spawn_relay(dir.path());
     let mut c = RelayClient::connect(p.addr, pinned_config(&p.pin).unwrap())

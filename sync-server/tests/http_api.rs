@@ -643,3 +643,14 @@ async fn production_mode_serves_the_given_certificate() {
     let err = safespaces_relay::Relay::start(config).await.unwrap_err();
     assert!(err.to_string().contains("missing.pem"), "{err}");
 }
+
+#[tokio::test]
+async fn idle_keep_alive_connections_are_closed() {
+    let t = TestRelay::start_with(|c| c.idle_timeout_secs = 1).await;
+    let mut c = t.client().await;
+    let r = c.send(Method::GET, "/healthz", &[], "").await.unwrap();
+    assert_eq!(r.status, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
+    assert!(c.send(Method::GET, "/healthz", &[], "").await.is_err());
+    t.relay.shutdown().await.unwrap();
+}
