@@ -261,6 +261,11 @@ impl SqliteStore {
         }
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(backend)?;
+        // Compacted, deleted and claimed blobs are overwritten with zeros
+        // rather than left in free pages: "deleted" must mean gone, also for
+        // whoever images the disk later.
+        conn.pragma_update(None, "secure_delete", "ON")
+            .map_err(backend)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(backend)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
