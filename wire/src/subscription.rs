@@ -24,7 +24,7 @@ use crate::{ErrorCode, MailboxId};
 
 /// A frame from the client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ClientFrame {
     /// Start (or restart) a subscription from a cursor.
@@ -89,4 +89,52 @@ pub enum ServerFrame {
         /// Human-readable.
         message: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_have_the_documented_json_form() {
+        let m = MailboxId::from_bytes([0xab; 32]);
+        let hex = m.to_hex();
+        let sub: ClientFrame = serde_json::from_str(&format!(
+            r#"{{"type":"subscribe","mailbox":"{hex}","after":7,"timestamp":1,"nonce":"00","signature":"11"}}"#
+        ))
+        .unwrap();
+        assert_eq!(
+            sub,
+            ClientFrame::Subscribe {
+                mailbox: m,
+                after: 7,
+                timestamp: 1,
+                nonce: "00".into(),
+                signature: "11".into()
+            }
+        );
+        assert_eq!(
+            serde_json::from_str::<ClientFrame>(r#"{"type":"ping"}"#).unwrap(),
+            ClientFrame::Ping
+        );
+        assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"shout"}"#).is_err());
+        let blob = ServerFrame::Blob {
+            mailbox: m,
+            seq: 3,
+            data: b"hi".to_vec(),
+        };
+        assert_eq!(
+            serde_json::to_string(&blob).unwrap(),
+            format!(r#"{{"type":"blob","mailbox":"{hex}","seq":3,"data":"aGk="}}"#)
+        );
+        let err = ServerFrame::Error {
+            mailbox: None,
+            code: ErrorCode::RateLimited,
+            message: "slow down".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&err).unwrap(),
+            r#"{"type":"error","mailbox":null,"code":"rate_limited","message":"slow down"}"#
+        );
+    }
 }
