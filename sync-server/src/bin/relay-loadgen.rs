@@ -138,6 +138,21 @@ impl RelayProc {
         Ok(line.split_whitespace().nth(1).ok_or("bad VmRSS")?.parse()?)
     }
 
+    /// User and system CPU time the relay process has used so far, in
+    /// seconds (fields 14 and 15 of `/proc/<pid>/stat`, in clock ticks of
+    /// 1/100 s, the Linux default).
+    fn cpu_secs(&self) -> Result<(f64, f64), BoxError> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
+        // The command name may contain spaces; fields after it are fixed.
+        let after = stat.rsplit_once(") ").ok_or("bad stat")?.1;
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let ticks = |i: usize| -> Result<f64, BoxError> {
+            Ok(fields.get(i).ok_or("short stat")?.parse::<f64>()? / 100.0)
+        };
+        // After ") " the first field is field 3 (state); utime is 14, stime 15.
+        Ok((ticks(11)?, ticks(12)?))
+    }
+
     fn stop(mut self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
@@ -225,6 +240,7 @@ async fn append(args: &Args, relay: &RelayProc) -> Result<(), BoxError> {
         clients.push((c, key, mailbox));
     }
     let duration = Duration::from_secs(args.append_secs);
+    let cpu_before = relay.cpu_secs()?;
     let start = Instant::now();
     let deadline = start + duration;
     let mut tasks = Vec::new();
@@ -251,6 +267,8 @@ async fn append(args: &Args, relay: &RelayProc) -> Result<(), BoxError> {
         errors += e;
     }
     let elapsed = start.elapsed();
+    let cpu_after = relay.cpu_secs()?;
+    let (user, sys) = (cpu_after.0 - cpu_before.0, cpu_after.1 - cpu_before.1);
     lat.sort_unstable();
     println!("## append throughput");
     println!(
@@ -269,6 +287,14 @@ async fn append(args: &Args, relay: &RelayProc) -> Result<(), BoxError> {
         ms(percentile(&lat, 0.5)),
         ms(percentile(&lat, 0.99)),
         ms(lat.last().copied().unwrap_or_default())
+    );
+    let n = lat.len().max(1) as f64;
+    println!(
+        "relay CPU: {:.2} cores busy; per append {:.1} us (user {:.1} us, system {:.1} us)",
+        (user + sys) / elapsed.as_secs_f64(),
+        (user + sys) * 1e6 / n,
+        user * 1e6 / n,
+        sys * 1e6 / n
     );
     Ok(())
 }
