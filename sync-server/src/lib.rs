@@ -1,2 +1,55 @@
-//! The Safe Spaces relay. Not built yet: see the relay issue.
+//! The Safe Spaces relay: a blind store-and-forward server for opaque,
+//! end-to-end encrypted blobs.
+//!
+//! It keeps an append-only log of blobs per mailbox with server-assigned
+//! sequence numbers, pushes new blobs to WebSocket subscribers, deletes
+//! ranges that a signed compaction request says a snapshot covers, and holds
+//! one-time expiring drop-boxes for invites. It never parses a payload, keeps
+//! no accounts and never records client addresses. Every mailbox operation is
+//! signed with the mailbox's Ed25519 key (see [`safespaces_wire::auth`]), so
+//! knowing a mailbox id is not enough to do anything with it. The HTTP API,
+//! limits and what an operator can observe are described in `docs/relay.md`.
+//!
+//! # Layout
+//!
+//! | module | role |
+//! | --- | --- |
+//! | [`config`] | flags and environment variables (clap), limits |
+//! | [`server`] | [`Relay`]: TLS accept loop, per-connection HTTP/1.1, sweeper, graceful shutdown |
+//! | [`tls`] | rustls configuration (ring), development certificate and its pin |
+//! | [`routes`] | the router and handlers: [`routes::mailbox`], [`routes::dropbox`], [`routes::subscribe`] (WebSocket), [`routes::ops`] (health, metrics, OpenAPI) |
+//! | [`auth`] | checks request proofs: time window, signature, nonce |
+//! | [`replay`] | the nonce memory behind replay protection |
+//! | [`hub`] | live fan-out of committed blobs to subscribed connections |
+//! | [`store`] | the [`store::Store`] trait and its SQLite implementation with group commit |
+//! | [`rate_limit`] | per-connection token buckets |
+//! | [`metrics`] | Prometheus counters without ids or addresses |
+//! | [`api_error`] | refusals as JSON responses with stable codes |
+//! | [`app`] | state shared by handlers |
+//! | [`client`] | a minimal pinned-TLS client for tests and the load generator |
+//!
+//! Binaries: `safespaces-relay` (`src/main.rs`) and the load generator
+//! `relay-loadgen` (`src/bin/relay-loadgen.rs`).
 #![forbid(unsafe_code)]
+
+pub mod api_error;
+pub mod app;
+pub mod auth;
+pub mod client;
+pub mod config;
+pub mod hub;
+pub mod metrics;
+pub mod rate_limit;
+pub mod replay;
+pub mod routes;
+pub mod server;
+pub mod store;
+pub mod tls;
+
+pub use config::Config;
+pub use server::{Relay, RelayError};
+
+/// Prefix of the stdout line that announces the bound address.
+pub const LISTENING_LINE: &str = "safespaces-relay listening on ";
+/// Prefix of the stdout line that announces the certificate pin.
+pub const PIN_LINE: &str = "certificate sha256 pin: ";

@@ -1,0 +1,126 @@
+//! Authorising mailbox requests: the relay's half of [`safespaces_wire::auth`].
+//!
+//! Checks run cheapest first so unauthenticated traffic costs little: proof
+//! present and well formed, timestamp inside the window, mailbox key known,
+//! signature valid, and only then the nonce is recorded (so only correctly
+//! signed requests can occupy replay memory).
+
+use axum::http::HeaderMap;
+use ed25519_dalek::VerifyingKey;
+use safespaces_wire::auth::{self, AuthError, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP};
+use safespaces_wire::{ErrorCode, MailboxId, Operation, RequestProof};
+
+use crate::api_error::ApiError;
+use crate::app::{App, unix_now};
+
+/// Reads the proof headers.
+pub fn proof_from_headers(headers: &HeaderMap) -> Result<RequestProof, ApiError> {
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    RequestProof::from_wire(
+        get(HEADER_TIMESTAMP),
+        get(HEADER_NONCE),
+        get(HEADER_SIGNATURE),
+    )
+    .map_err(auth_error)
+}
+
+fn auth_error(e: AuthError) -> ApiError {
+    match e {
+        AuthError::Missing(_) => ApiError::new(ErrorCode::Unauthenticated, e.to_string()),
+        AuthError::BadSignature => ApiError::new(ErrorCode::BadSignature, e.to_string()),
+        _ => ApiError::new(ErrorCode::MalformedRequest, e.to_string()),
+    }
+}
+
+/// Parses a 64-hex-digit Ed25519 verifying key.
+pub fn parse_verifying_key(hex_key: &str) -> Result<VerifyingKey, ApiError> {
+    let mut raw = [0u8; 32];
+    hex::decode_to_slice(hex_key, &mut raw).map_err(|_| {
+        ApiError::new(
+            ErrorCode::MalformedRequest,
+            "verifying_key must be 64 hex digits",
+        )
+    })?;
+    VerifyingKey::from_bytes(&raw).map_err(|_| {
+        ApiError::new(
+            ErrorCode::MalformedRequest,
+            "verifying_key is not a valid Ed25519 public key",
+        )
+    })
+}
+
+/// Checks a proof for `op` on `mailbox` over `body`. With `key` given (mailbox
+/// creation) it is used instead of the stored key.
+pub async fn check(
+    app: &App,
+    op: Operation,
+    mailbox: &MailboxId,
+    body: &[u8],
+    proof: &RequestProof,
+    key: Option<VerifyingKey>,
+) -> Result<(), ApiError> {
+    let now = unix_now();
+    if now.abs_diff(proof.timestamp) > app.config.clock_window_secs {
+        return Err(ApiError::new(
+            ErrorCode::StaleTimestamp,
+            format!(
+                "the signed timestamp is more than {} seconds from the relay's clock; check the device clock",
+                app.config.clock_window_secs
+            ),
+        ));
+    }
+    let key = match key {
+        Some(k) => k,
+        None => {
+            let raw = app
+                .store
+                .mailbox_key(*mailbox)
+                .await?
+                .ok_or_else(|| ApiError::new(ErrorCode::MailboxNotFound, "no such mailbox"))?;
+            VerifyingKey::from_bytes(&raw)
+                .map_err(|_| ApiError::new(ErrorCode::Internal, "the stored key is unusable"))?
+        }
+    };
+    auth::verify(&key, op, mailbox, body, proof).map_err(auth_error)?;
+    if !app.nonces.insert(proof.nonce, now) {
+        return Err(ApiError::new(
+            ErrorCode::ReplayedNonce,
+            "this nonce was already used; sign every request with a fresh nonce",
+        ));
+    }
+    Ok(())
+}
+
+/// Reads the proof from headers and checks it.
+pub async fn authorize(
+    app: &App,
+    headers: &HeaderMap,
+    op: Operation,
+    mailbox: &MailboxId,
+    body: &[u8],
+) -> Result<(), ApiError> {
+    let proof = proof_from_headers(headers)?;
+    check(app, op, mailbox, body, &proof, None).await
+}
+
+/// Checks `Authorization: Bearer <token>` against the operator token, if one is set.
+pub fn check_access_token(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(expected) = &app.config.access_token else {
+        return Ok(());
+    };
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    // Compare digests so the comparison time says nothing about the token.
+    use sha2::{Digest, Sha256};
+    if Sha256::digest(given.as_bytes()) == Sha256::digest(expected.as_bytes()) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "this relay needs its operator access token (Authorization: Bearer <token>)",
+        ))
+    }
+}

@@ -1,0 +1,461 @@
+//! `relay-loadgen`: measures the relay on loopback. Not a test: it prints
+//! numbers for `BENCHMARKS.md`.
+//!
+//! It starts the real relay binary (`--relay-bin`, normally the release
+//! build) in development mode on 127.0.0.1:0 with a throw-away data
+//! directory, then runs, each bounded in time:
+//!
+//! - `idle`: opens many WebSocket connections, each with one subscription,
+//!   and reports the relay's resident memory growth per connection (VmRSS
+//!   from `/proc/<pid>/status`);
+//! - `append`: many concurrent clients, one keep-alive connection and one
+//!   mailbox each, append 1 KiB blobs as fast as acknowledgements come back
+//!   (every acknowledgement is a durable commit); reports appends/s and
+//!   latency;
+//! - `fanout`: many WebSocket subscribers on one mailbox; one client appends
+//!   at a steady rate; reports delivery latency from the moment the append
+//!   was sent (an upper bound on commit→delivery, since it includes the
+//!   request and the fsync) and the append's own acknowledgement latency.
+#![forbid(unsafe_code)]
+
+use std::io::{BufRead as _, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use ed25519_dalek::SigningKey;
+use futures_util::{SinkExt as _, StreamExt as _};
+use rand::RngCore as _;
+use safespaces_relay::client::{RelayClient, connect_ws, pinned_config, subscribe_frame};
+use safespaces_relay::{LISTENING_LINE, PIN_LINE};
+use safespaces_wire::MailboxId;
+use tokio_tungstenite::tungstenite::Message;
+
+/// Load generator for the Safe Spaces relay (loopback only).
+#[derive(Debug, Parser)]
+struct Args {
+    /// Path to the `safespaces-relay` binary to start.
+    #[arg(long)]
+    relay_bin: PathBuf,
+    /// Which scenarios to run: idle, append, fanout (comma-separated), or all.
+    #[arg(long, default_value = "all")]
+    scenarios: String,
+    /// Concurrent appending clients.
+    #[arg(long, default_value_t = 128)]
+    clients: usize,
+    /// Seconds the append scenario runs.
+    #[arg(long, default_value_t = 10)]
+    append_secs: u64,
+    /// Blob size in bytes.
+    #[arg(long, default_value_t = 1024)]
+    blob_bytes: usize,
+    /// WebSocket subscribers in the fan-out scenario.
+    #[arg(long, default_value_t = 1000)]
+    subscribers: usize,
+    /// Blobs appended in the fan-out scenario.
+    #[arg(long, default_value_t = 200)]
+    fanout_blobs: usize,
+    /// Appends per second in the fan-out scenario.
+    #[arg(long, default_value_t = 20)]
+    fanout_rate: u64,
+    /// Idle WebSocket connections in the memory scenario.
+    #[arg(long, default_value_t = 2000)]
+    idle_conns: usize,
+    /// Where the relay's throw-away data directory goes (e.g. /dev/shm to
+    /// take the disk's fsync latency out of a fan-out measurement).
+    #[arg(long)]
+    data_dir_base: Option<PathBuf>,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The part of a server frame the fan-out subscribers look at.
+#[derive(serde::Deserialize)]
+struct FrameHead<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: &'a str,
+    seq: Option<u64>,
+}
+
+struct RelayProc {
+    child: Child,
+    addr: SocketAddr,
+    pin: String,
+    dir: PathBuf,
+}
+
+impl RelayProc {
+    fn start(bin: &PathBuf, base: Option<&PathBuf>) -> Result<Self, BoxError> {
+        let mut suffix = [0u8; 8];
+        rand::rngs::OsRng.fill_bytes(&mut suffix);
+        let base = base.cloned().unwrap_or_else(std::env::temp_dir);
+        let dir = base.join(format!("relay-loadgen-{}", hex::encode(suffix)));
+        std::fs::create_dir_all(&dir)?;
+        let mut child = Command::new(bin)
+            .args(["--dev", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&dir)
+            .args([
+                "--rate-per-conn",
+                "1000000000",
+                "--burst-per-conn",
+                "1000000000",
+            ])
+            .args(["--max-subscriptions-per-conn", "100000"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let (mut addr, mut pin) = (None, None);
+        while addr.is_none() || pin.is_none() {
+            let line = lines
+                .next()
+                .ok_or("the relay exited before announcing itself")??;
+            if let Some(a) = line.strip_prefix(LISTENING_LINE) {
+                addr = Some(a.parse()?);
+            } else if let Some(p) = line.strip_prefix(PIN_LINE) {
+                pin = Some(p.to_owned());
+            }
+        }
+        Ok(Self {
+            child,
+            addr: addr.ok_or("no address")?,
+            pin: pin.ok_or("no pin")?,
+            dir,
+        })
+    }
+
+    fn rss_kib(&self) -> Result<u64, BoxError> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let line = status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .ok_or("no VmRSS")?;
+        Ok(line.split_whitespace().nth(1).ok_or("bad VmRSS")?.parse()?)
+    }
+
+    /// User and system CPU time the relay process has used so far, in
+    /// seconds (fields 14 and 15 of `/proc/<pid>/stat`, in clock ticks of
+    /// 1/100 s, the Linux default).
+    fn cpu_secs(&self) -> Result<(f64, f64), BoxError> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
+        // The command name may contain spaces; fields after it are fixed.
+        let after = stat.rsplit_once(") ").ok_or("bad stat")?.1;
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let ticks = |i: usize| -> Result<f64, BoxError> {
+            Ok(fields.get(i).ok_or("short stat")?.parse::<f64>()? / 100.0)
+        };
+        // After ") " the first field is field 3 (state); utime is 14, stime 15.
+        Ok((ticks(11)?, ticks(12)?))
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn key_and_mailbox() -> (SigningKey, MailboxId) {
+    let mut seed = [0u8; 32];
+    let mut id = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut seed);
+    rand::rngs::OsRng.fill_bytes(&mut id);
+    (SigningKey::from_bytes(&seed), MailboxId::from_bytes(id))
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+async fn idle(args: &Args, relay: &RelayProc) -> Result<(), BoxError> {
+    let tls = pinned_config(&relay.pin)?;
+    let (key, mailbox) = key_and_mailbox();
+    let mut c = RelayClient::connect(relay.addr, tls.clone()).await?;
+    c.create_mailbox(&key, &mailbox).await?;
+    // Warm up allocator arenas and lazy statics with a few connections first.
+    let mut warm = Vec::new();
+    for _ in 0..20 {
+        let mut ws = connect_ws(relay.addr, tls.clone()).await?;
+        ws.send(Message::text(subscribe_frame(&key, &mailbox, 0)))
+            .await?;
+        ws.next().await.ok_or("closed")??;
+        warm.push(ws);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = relay.rss_kib()?;
+    let mut conns = Vec::with_capacity(args.idle_conns);
+    let started = Instant::now();
+    for _ in 0..args.idle_conns {
+        let mut ws = connect_ws(relay.addr, tls.clone()).await?;
+        ws.send(Message::text(subscribe_frame(&key, &mailbox, 0)))
+            .await?;
+        ws.next().await.ok_or("closed")??;
+        conns.push(ws);
+    }
+    let opened_in = started.elapsed();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = relay.rss_kib()?;
+    let per = (after.saturating_sub(before)) as f64 / args.idle_conns as f64;
+    println!("## idle WebSocket connections");
+    println!(
+        "connections: {} (each TLS 1.3 + WebSocket + 1 subscription), opened in {:.1} s",
+        args.idle_conns,
+        opened_in.as_secs_f64()
+    );
+    println!("relay VmRSS before: {before} KiB, after: {after} KiB");
+    println!("resident memory per idle connection: {per:.1} KiB");
+    drop(conns);
+    drop(warm);
+    Ok(())
+}
+
+async fn append(args: &Args, relay: &RelayProc) -> Result<(), BoxError> {
+    let tls = pinned_config(&relay.pin)?;
+    let mut blob = vec![0u8; args.blob_bytes];
+    rand::rngs::OsRng.fill_bytes(&mut blob);
+    let blob = bytes::Bytes::from(blob);
+    let mut clients = Vec::new();
+    for _ in 0..args.clients {
+        let (key, mailbox) = key_and_mailbox();
+        let mut c = RelayClient::connect(relay.addr, tls.clone()).await?;
+        let r = c.create_mailbox(&key, &mailbox).await?;
+        if r.status != 201 {
+            return Err(format!("create failed: {}", r.status).into());
+        }
+        clients.push((c, key, mailbox));
+    }
+    let duration = Duration::from_secs(args.append_secs);
+    let cpu_before = relay.cpu_secs()?;
+    let start = Instant::now();
+    let deadline = start + duration;
+    let mut tasks = Vec::new();
+    for (mut c, key, mailbox) in clients {
+        let blob = blob.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut errors = 0u64;
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                match c.append(&key, &mailbox, blob.clone()).await {
+                    Ok(r) if r.status == 200 => lat.push(t.elapsed()),
+                    _ => errors += 1,
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let mut lat = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (l, e) = t.await?;
+        lat.extend(l);
+        errors += e;
+    }
+    let elapsed = start.elapsed();
+    let cpu_after = relay.cpu_secs()?;
+    let (user, sys) = (cpu_after.0 - cpu_before.0, cpu_after.1 - cpu_before.1);
+    lat.sort_unstable();
+    println!("## append throughput");
+    println!(
+        "clients: {}, blob: {} B, duration: {:.1} s",
+        args.clients,
+        args.blob_bytes,
+        elapsed.as_secs_f64()
+    );
+    println!(
+        "durable appends acknowledged: {} ({:.0}/s), errors: {errors}",
+        lat.len(),
+        lat.len() as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "append latency p50 {}, p99 {}, max {}",
+        ms(percentile(&lat, 0.5)),
+        ms(percentile(&lat, 0.99)),
+        ms(lat.last().copied().unwrap_or_default())
+    );
+    let n = lat.len().max(1) as f64;
+    println!(
+        "relay CPU: {:.2} cores busy; per append {:.1} us (user {:.1} us, system {:.1} us)",
+        (user + sys) / elapsed.as_secs_f64(),
+        (user + sys) * 1e6 / n,
+        user * 1e6 / n,
+        sys * 1e6 / n
+    );
+    Ok(())
+}
+
+async fn fanout(args: &Args, relay: &RelayProc) -> Result<(), BoxError> {
+    let tls = pinned_config(&relay.pin)?;
+    let (key, mailbox) = key_and_mailbox();
+    let mut c = RelayClient::connect(relay.addr, tls.clone()).await?;
+    c.create_mailbox(&key, &mailbox).await?;
+    let total = args.fanout_blobs as u64;
+    let mut subs = Vec::new();
+    let ready = Arc::new(tokio::sync::Semaphore::new(0));
+    for _ in 0..args.subscribers {
+        let mut ws = connect_ws(relay.addr, tls.clone()).await?;
+        ws.send(Message::text(subscribe_frame(&key, &mailbox, 0)))
+            .await?;
+        let ready = ready.clone();
+        subs.push(tokio::spawn(async move {
+            let mut got: Vec<(u64, Instant)> = Vec::with_capacity(total as usize);
+            let mut subscribed = false;
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while (got.len() as u64) < total && Instant::now() < deadline {
+                let Ok(Some(Ok(msg))) =
+                    tokio::time::timeout(Duration::from_secs(30), ws.next()).await
+                else {
+                    break;
+                };
+                let now = Instant::now();
+                let Message::Text(t) = msg else { continue };
+                // Only the frame type and seq matter here; skip decoding the payload.
+                let Ok(f) = serde_json::from_str::<FrameHead<'_>>(t.as_str()) else {
+                    continue;
+                };
+                match f.kind {
+                    "subscribed" if !subscribed => {
+                        subscribed = true;
+                        ready.add_permits(1);
+                    }
+                    "blob" => got.push((f.seq.unwrap_or(0), now)),
+                    _ => {}
+                }
+            }
+            got
+        }));
+    }
+    let n = u32::try_from(args.subscribers)?;
+    tokio::time::timeout(Duration::from_secs(60), ready.acquire_many(n))
+        .await??
+        .forget();
+    let mut sent = vec![Instant::now(); total as usize + 1];
+    let mut acks = Vec::new();
+    let interval = Duration::from_micros(1_000_000 / args.fanout_rate.max(1));
+    let mut tick = tokio::time::interval(interval);
+    for _ in 0..total {
+        tick.tick().await;
+        let mut body = vec![0u8; args.blob_bytes];
+        rand::rngs::OsRng.fill_bytes(&mut body);
+        let t = Instant::now();
+        let r = c.append(&key, &mailbox, body).await?;
+        let ack = t.elapsed();
+        let seq: u64 = r.json::<safespaces_wire::mailbox::Appended>()?.seq;
+        if let Some(slot) = sent.get_mut(seq as usize) {
+            *slot = t;
+        }
+        acks.push(ack);
+    }
+    let mut lat = Vec::new();
+    let mut complete = 0;
+    for s in subs {
+        let got = s.await?;
+        if got.len() as u64 == total {
+            complete += 1;
+        }
+        for (seq, at) in got {
+            if let Some(t) = sent.get(seq as usize) {
+                lat.push(at.saturating_duration_since(*t));
+            }
+        }
+    }
+    lat.sort_unstable();
+    acks.sort_unstable();
+    let metrics = c.send(hyper::Method::GET, "/metrics", &[], "").await?;
+    let (relay_p50, relay_p99) = histogram_percentiles(
+        std::str::from_utf8(&metrics.body)?,
+        "relay_fanout_delay_seconds",
+    );
+    println!("## fan-out latency");
+    println!(
+        "subscribers: {} on one mailbox, blobs: {} x {} B at {}/s, deliveries: {} ({} subscribers got every blob)",
+        args.subscribers,
+        total,
+        args.blob_bytes,
+        args.fanout_rate,
+        lat.len(),
+        complete
+    );
+    println!(
+        "append sent -> delivered: p50 {}, p99 {}, max {}",
+        ms(percentile(&lat, 0.5)),
+        ms(percentile(&lat, 0.99)),
+        ms(lat.last().copied().unwrap_or_default())
+    );
+    println!(
+        "relay-side commit -> frame written to socket (histogram bucket bounds): p50 <= {relay_p50}, p99 <= {relay_p99}"
+    );
+    println!(
+        "append sent -> acknowledged (includes the fsync): p50 {}, p99 {}",
+        ms(percentile(&acks, 0.5)),
+        ms(percentile(&acks, 0.99))
+    );
+    Ok(())
+}
+
+/// p50 and p99 upper bounds from a Prometheus histogram's cumulative buckets.
+fn histogram_percentiles(text: &str, name: &str) -> (String, String) {
+    let prefix = format!("{name}_bucket{{le=\"");
+    let buckets: Vec<(String, u64)> = text
+        .lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix(&prefix)?;
+            let (le, n) = rest.split_once("\"} ")?;
+            Some((le.to_owned(), n.parse().ok()?))
+        })
+        .collect();
+    let total = buckets.last().map_or(0, |b| b.1);
+    let at = |p: f64| {
+        let want = (total as f64 * p).ceil() as u64;
+        buckets.iter().find(|b| b.1 >= want).map_or_else(
+            || "n/a".to_owned(),
+            |b| match b.0.parse::<f64>() {
+                Ok(s) => format!("{:.1} ms", s * 1000.0),
+                Err(_) => b.0.clone(),
+            },
+        )
+    };
+    (at(0.5), at(0.99))
+}
+
+fn main() -> Result<(), BoxError> {
+    let args = Args::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let wanted = |s: &str| args.scenarios == "all" || args.scenarios.split(',').any(|x| x == s);
+    runtime.block_on(async {
+        // Each scenario gets a fresh relay so one does not skew the next.
+        for (name, run) in [("idle", 0), ("append", 1), ("fanout", 2)] {
+            if !wanted(name) {
+                continue;
+            }
+            let relay = RelayProc::start(&args.relay_bin, args.data_dir_base.as_ref())?;
+            let result = match run {
+                0 => idle(&args, &relay).await,
+                1 => append(&args, &relay).await,
+                _ => fanout(&args, &relay).await,
+            };
+            relay.stop();
+            result?;
+            println!();
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,293 @@
+//! A small client for the relay's tests and load generator: TLS with
+//! certificate pinning, signed requests, WebSocket subscriptions.
+//!
+//! Core has its own relay client built on [`safespaces_wire`]; this one
+//! exists so the relay can be exercised over the real wire from its own crate.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use ed25519_dalek::SigningKey;
+use http_body_util::{BodyExt as _, Full};
+use hyper::Method;
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
+use safespaces_wire::auth::{
+    HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, sign_now, subscribe_body,
+};
+use safespaces_wire::subscription::ClientFrame;
+use safespaces_wire::{MailboxId, Operation, RequestProof};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+/// What can go wrong talking to the relay.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// Network failure.
+    #[error("network: {0}")]
+    Io(#[from] std::io::Error),
+    /// TLS configuration failure.
+    #[error("tls: {0}")]
+    Tls(#[from] rustls::Error),
+    /// HTTP failure.
+    #[error("http: {0}")]
+    Http(#[from] hyper::Error),
+    /// Building a request failed.
+    #[error("request: {0}")]
+    Request(#[from] hyper::http::Error),
+    /// WebSocket failure.
+    #[error("websocket: {0}")]
+    Ws(#[from] tokio_tungstenite::tungstenite::Error),
+    /// The pin is not 64 hex digits.
+    #[error("a certificate pin is 64 hex digits")]
+    BadPin,
+}
+
+/// Accepts exactly one certificate: the one whose SHA-256 is the pin.
+#[derive(Debug)]
+struct PinVerifier {
+    pin: [u8; 32],
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for PinVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        use sha2::{Digest, Sha256};
+        if Sha256::digest(end_entity.as_ref()).as_slice() == self.pin {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ApplicationVerificationFailure,
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// A rustls client configuration that trusts only the pinned certificate.
+pub fn pinned_config(pin: &str) -> Result<Arc<ClientConfig>, ClientError> {
+    let mut raw = [0u8; 32];
+    hex::decode_to_slice(pin, &mut raw).map_err(|_| ClientError::BadPin)?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(PinVerifier { pin: raw, provider }))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// Opens a pinned TLS connection.
+pub async fn connect_tls(
+    addr: SocketAddr,
+    config: Arc<ClientConfig>,
+) -> Result<TlsStream<TcpStream>, ClientError> {
+    let tcp = TcpStream::connect(addr).await?;
+    tcp.set_nodelay(true)?;
+    let name = ServerName::try_from("localhost").map_err(|_| ClientError::BadPin)?;
+    Ok(TlsConnector::from(config).connect(name, tcp).await?)
+}
+
+/// A relay response: status and raw body.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// Raw body.
+    pub body: Bytes,
+}
+
+impl Reply {
+    /// The body parsed as JSON.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_slice(&self.body)
+    }
+}
+
+/// One HTTP/1.1 keep-alive connection to the relay.
+#[derive(Debug)]
+pub struct RelayClient {
+    sender: SendRequest<Full<Bytes>>,
+}
+
+/// Headers carrying a request proof.
+pub fn proof_headers(proof: &RequestProof) -> Vec<(&'static str, String)> {
+    vec![
+        (HEADER_TIMESTAMP, proof.timestamp.to_string()),
+        (HEADER_NONCE, proof.nonce_hex()),
+        (HEADER_SIGNATURE, proof.signature_hex()),
+    ]
+}
+
+impl RelayClient {
+    /// Connects with the given TLS configuration.
+    pub async fn connect(addr: SocketAddr, config: Arc<ClientConfig>) -> Result<Self, ClientError> {
+        let tls = connect_tls(addr, config).await?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(Self { sender })
+    }
+
+    /// Sends any request and collects the response.
+    pub async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, String)],
+        body: impl Into<Bytes>,
+    ) -> Result<Reply, ClientError> {
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header(hyper::header::HOST, "localhost");
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        let req = req.body(Full::new(body.into()))?;
+        self.sender.ready().await?;
+        let resp = self.sender.send_request(req).await?;
+        let status = resp.status().as_u16();
+        let body = resp.into_body().collect().await?.to_bytes();
+        Ok(Reply { status, body })
+    }
+
+    /// Sends a request signed for `op` on `mailbox`.
+    pub async fn signed(
+        &mut self,
+        method: Method,
+        path: &str,
+        key: &SigningKey,
+        op: Operation,
+        mailbox: &MailboxId,
+        body: impl Into<Bytes>,
+    ) -> Result<Reply, ClientError> {
+        let body = body.into();
+        let proof = sign_now(key, op, mailbox, &body);
+        self.send(method, path, &proof_headers(&proof), body).await
+    }
+
+    /// `POST /v1/mailboxes/{id}` with `key` as the mailbox key.
+    pub async fn create_mailbox(
+        &mut self,
+        key: &SigningKey,
+        mailbox: &MailboxId,
+    ) -> Result<Reply, ClientError> {
+        let body =
+            serde_json::json!({ "verifying_key": hex::encode(key.verifying_key().as_bytes()) })
+                .to_string();
+        let path = format!("/v1/mailboxes/{}", mailbox.to_hex());
+        self.signed(Method::POST, &path, key, Operation::Create, mailbox, body)
+            .await
+    }
+
+    /// `POST /v1/mailboxes/{id}/blobs`.
+    pub async fn append(
+        &mut self,
+        key: &SigningKey,
+        mailbox: &MailboxId,
+        data: impl Into<Bytes>,
+    ) -> Result<Reply, ClientError> {
+        let path = format!("/v1/mailboxes/{}/blobs", mailbox.to_hex());
+        self.signed(Method::POST, &path, key, Operation::Append, mailbox, data)
+            .await
+    }
+
+    /// `POST /v1/mailboxes/{id}/read`.
+    pub async fn read(
+        &mut self,
+        key: &SigningKey,
+        mailbox: &MailboxId,
+        after: u64,
+        limit: Option<u32>,
+    ) -> Result<Reply, ClientError> {
+        let body = serde_json::to_string(&safespaces_wire::mailbox::ReadRequest { after, limit })
+            .unwrap_or_default();
+        let path = format!("/v1/mailboxes/{}/read", mailbox.to_hex());
+        self.signed(Method::POST, &path, key, Operation::Read, mailbox, body)
+            .await
+    }
+}
+
+/// A WebSocket to the relay's subscription endpoint.
+pub type Subscription = tokio_tungstenite::WebSocketStream<TlsStream<TcpStream>>;
+
+/// Opens `GET /v1/subscribe` over a pinned TLS connection.
+pub async fn connect_ws(
+    addr: SocketAddr,
+    config: Arc<ClientConfig>,
+) -> Result<Subscription, ClientError> {
+    let tls = connect_tls(addr, config).await?;
+    let ws_config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(16 * 1024)
+        .write_buffer_size(0);
+    let (ws, _) = tokio_tungstenite::client_async_with_config(
+        "wss://localhost/v1/subscribe",
+        tls,
+        Some(ws_config),
+    )
+    .await?;
+    Ok(ws)
+}
+
+/// A signed `subscribe` frame as JSON text.
+pub fn subscribe_frame(key: &SigningKey, mailbox: &MailboxId, after: u64) -> String {
+    let proof = sign_now(key, Operation::Subscribe, mailbox, &subscribe_body(after));
+    let frame = ClientFrame::Subscribe {
+        mailbox: *mailbox,
+        after,
+        timestamp: proof.timestamp,
+        nonce: proof.nonce_hex(),
+        signature: proof.signature_hex(),
+    };
+    serde_json::to_string(&frame).unwrap_or_default()
+}

@@ -1,0 +1,148 @@
+//! Configuration: command-line flags and `SAFESPACES_RELAY_*` environment
+//! variables (clap), and the limits derived from them.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// The hard ceiling on a drop-box lifetime, whatever the operator configures:
+/// an invite that lies around longer than two weeks is a liability.
+pub const DROPBOX_TTL_CEILING_SECS: u64 = 14 * 24 * 3600;
+
+/// `safespaces-relay`: the blind Safe Spaces relay.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "safespaces-relay", version, about)]
+pub struct Config {
+    /// Address to listen on (use port 0 to let the OS pick; the bound address is printed).
+    #[arg(
+        long,
+        env = "SAFESPACES_RELAY_LISTEN",
+        default_value = "127.0.0.1:8443"
+    )]
+    pub listen: SocketAddr,
+
+    /// Directory for the SQLite database (and the development certificate).
+    #[arg(long, env = "SAFESPACES_RELAY_DATA_DIR")]
+    pub data_dir: PathBuf,
+
+    /// Development mode: generate (once) and reuse a self-signed certificate in
+    /// the data directory and print its SHA-256 pin.
+    #[arg(long, env = "SAFESPACES_RELAY_DEV", conflicts_with_all = ["cert", "key"])]
+    pub dev: bool,
+
+    /// PEM certificate chain (production mode).
+    #[arg(long, env = "SAFESPACES_RELAY_CERT", requires = "key")]
+    pub cert: Option<PathBuf>,
+
+    /// PEM private key (production mode).
+    #[arg(long, env = "SAFESPACES_RELAY_KEY", requires = "cert")]
+    pub key: Option<PathBuf>,
+
+    /// If set, creating a mailbox or putting a drop-box needs
+    /// `Authorization: Bearer <token>`, so a public relay is not an open file host.
+    #[arg(long, env = "SAFESPACES_RELAY_ACCESS_TOKEN", hide_env_values = true)]
+    pub access_token: Option<String>,
+
+    /// Largest blob (request body) accepted, in bytes.
+    #[arg(long, env = "SAFESPACES_RELAY_MAX_BLOB_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_blob_bytes: usize,
+
+    /// Most blobs one mailbox may hold.
+    #[arg(
+        long,
+        env = "SAFESPACES_RELAY_MAX_BLOBS_PER_MAILBOX",
+        default_value_t = 100_000
+    )]
+    pub max_blobs_per_mailbox: u64,
+
+    /// Most bytes (sum of blob sizes) one mailbox may hold.
+    #[arg(long, env = "SAFESPACES_RELAY_MAX_BYTES_PER_MAILBOX", default_value_t = 512 * 1024 * 1024)]
+    pub max_bytes_per_mailbox: u64,
+
+    /// Largest drop-box blob, in bytes.
+    #[arg(long, env = "SAFESPACES_RELAY_MAX_DROPBOX_BYTES", default_value_t = 64 * 1024)]
+    pub max_dropbox_bytes: usize,
+
+    /// Most drop-boxes held at once.
+    #[arg(
+        long,
+        env = "SAFESPACES_RELAY_MAX_DROPBOXES",
+        default_value_t = 100_000
+    )]
+    pub max_dropboxes: u64,
+
+    /// Longest drop-box lifetime in seconds (at most 14 days).
+    #[arg(long, env = "SAFESPACES_RELAY_DROPBOX_MAX_TTL_SECS", default_value_t = 7 * 24 * 3600)]
+    pub dropbox_max_ttl_secs: u64,
+
+    /// Accepted clock difference for signed timestamps, in seconds either way.
+    #[arg(
+        long,
+        env = "SAFESPACES_RELAY_CLOCK_WINDOW_SECS",
+        default_value_t = 300
+    )]
+    pub clock_window_secs: u64,
+
+    /// Sustained requests (or WebSocket frames) per second per connection.
+    #[arg(long, env = "SAFESPACES_RELAY_RATE_PER_CONN", default_value_t = 200.0)]
+    pub rate_per_conn: f64,
+
+    /// Burst allowance per connection.
+    #[arg(long, env = "SAFESPACES_RELAY_BURST_PER_CONN", default_value_t = 400.0)]
+    pub burst_per_conn: f64,
+
+    /// Close HTTP keep-alive and WebSocket connections idle this many seconds.
+    #[arg(long, env = "SAFESPACES_RELAY_IDLE_TIMEOUT_SECS", default_value_t = 90)]
+    pub idle_timeout_secs: u64,
+
+    /// Largest WebSocket frame a client may send, in bytes.
+    #[arg(
+        long,
+        env = "SAFESPACES_RELAY_MAX_WS_FRAME_BYTES",
+        default_value_t = 4096
+    )]
+    pub max_ws_frame_bytes: usize,
+
+    /// Most mailboxes one WebSocket may subscribe to.
+    #[arg(
+        long,
+        env = "SAFESPACES_RELAY_MAX_SUBSCRIPTIONS",
+        default_value_t = 1024
+    )]
+    pub max_subscriptions_per_conn: usize,
+
+    /// Most blobs per read page.
+    #[arg(long, env = "SAFESPACES_RELAY_MAX_PAGE_BLOBS", default_value_t = 500)]
+    pub max_page_blobs: u32,
+
+    /// Seconds to let in-flight requests finish on shutdown.
+    #[arg(
+        long,
+        env = "SAFESPACES_RELAY_SHUTDOWN_GRACE_SECS",
+        default_value_t = 10
+    )]
+    pub shutdown_grace_secs: u64,
+}
+
+impl Config {
+    /// A configuration with every default, for tests and embedding.
+    pub fn with_defaults(data_dir: PathBuf, listen: SocketAddr) -> Self {
+        let mut c = Config::parse_from(["safespaces-relay", "--data-dir", ".", "--dev"]);
+        c.data_dir = data_dir;
+        c.listen = listen;
+        c
+    }
+
+    /// The idle timeout as a [`Duration`].
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs.max(1))
+    }
+
+    /// The drop-box lifetime cap actually enforced (the configured value,
+    /// clamped to [`DROPBOX_TTL_CEILING_SECS`]).
+    pub fn dropbox_ttl_cap(&self) -> u64 {
+        self.dropbox_max_ttl_secs.clamp(1, DROPBOX_TTL_CEILING_SECS)
+    }
+}

@@ -1,0 +1,234 @@
+//! The server: TLS accept loop, one hyper connection per client, the drop-box
+//! sweeper, and graceful shutdown.
+//!
+//! Client addresses are dropped the moment a connection is accepted: they are
+//! never stored, logged or used as metric labels.
+//!
+//! Shutdown: stop accepting, ask every connection to finish its in-flight
+//! request (hyper's graceful shutdown) and every WebSocket to close, wait up
+//! to the grace period, then close the store, which commits every write
+//! already queued before its writer thread exits.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt as _;
+
+use crate::app::{App, AppState, ConnState, unix_now};
+use crate::config::Config;
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+use crate::replay::NonceCache;
+use crate::store::{SharedStore, SqliteStore, StoreError, StoreLimits};
+use crate::tls::{self, TlsError};
+
+/// File name of the SQLite database inside the data directory.
+pub const DB_FILE: &str = "relay.sqlite3";
+/// How long a client may take to finish the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often expired drop-boxes are swept.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// Why the relay could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RelayError {
+    /// The data directory could not be created.
+    #[error("could not create the data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Binding the listen address failed.
+    #[error("could not listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// TLS setup failed.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// The store failed to open or close.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// A running relay.
+#[derive(Debug)]
+pub struct Relay {
+    addr: SocketAddr,
+    pin: String,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Result<(), RelayError>>,
+}
+
+impl Relay {
+    /// Opens the store, binds the listener and starts serving.
+    pub async fn start(config: Config) -> Result<Relay, RelayError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| RelayError::DataDir {
+            path: config.data_dir.display().to_string(),
+            source,
+        })?;
+        let tls = tls::load(&config)?;
+        let hub = Arc::new(Hub::default());
+        let limits = StoreLimits {
+            max_blobs_per_mailbox: config.max_blobs_per_mailbox,
+            max_bytes_per_mailbox: config.max_bytes_per_mailbox,
+            max_dropboxes: config.max_dropboxes,
+        };
+        let db = config.data_dir.join(DB_FILE);
+        let sink = hub.clone();
+        let store: SharedStore = Arc::new(
+            tokio::task::spawn_blocking(move || SqliteStore::open(&db, limits, sink))
+                .await
+                .map_err(|e| StoreError::Backend(e.to_string()))??,
+        );
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| RelayError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        let addr = listener.local_addr().map_err(|source| RelayError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let app = Arc::new(App {
+            nonces: NonceCache::new(config.clock_window_secs, unix_now()),
+            config,
+            store,
+            hub,
+            metrics: Metrics::default(),
+            shutdown: shutdown_rx,
+        });
+        let task = tokio::spawn(serve(app, listener, TlsAcceptor::from(tls.config)));
+        tracing::info!("relay started");
+        Ok(Relay {
+            addr,
+            pin: tls.pin,
+            shutdown: shutdown_tx,
+            task,
+        })
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// SHA-256 pin of the certificate, 64 hex digits.
+    pub fn pin(&self) -> &str {
+        &self.pin
+    }
+
+    /// Graceful shutdown: finish in-flight requests and queued writes, then return.
+    pub async fn shutdown(self) -> Result<(), RelayError> {
+        let _ = self.shutdown.send(true);
+        match self.task.await {
+            Ok(r) => r,
+            Err(e) => Err(StoreError::Backend(format!("server task failed: {e}")).into()),
+        }
+    }
+}
+
+async fn serve(
+    app: AppState,
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+) -> Result<(), RelayError> {
+    let router = crate::routes::router(app.clone());
+    let mut shutdown = app.shutdown.clone();
+    let mut conns = JoinSet::new();
+    let sweeper = tokio::spawn(sweep(app.clone()));
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            accepted = listener.accept() => match accepted {
+                // The peer address is dropped here, on purpose.
+                Ok((tcp, _peer)) => {
+                    conns.spawn(serve_conn(app.clone(), tcp, acceptor.clone(), router.clone()));
+                }
+                Err(e) => {
+                    // Typically out of file descriptors: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        }
+        while conns.try_join_next().is_some() {}
+    }
+    drop(listener);
+    tracing::info!("shutting down: finishing in-flight requests");
+    let grace = Duration::from_secs(app.config.shutdown_grace_secs);
+    let drained =
+        tokio::time::timeout(grace, async { while conns.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        tracing::warn!("grace period over; dropping remaining connections");
+        conns.abort_all();
+    }
+    sweeper.abort();
+    app.store.close().await?;
+    tracing::info!("relay stopped; every acknowledged write is on disk");
+    Ok(())
+}
+
+async fn serve_conn(app: AppState, tcp: TcpStream, acceptor: TlsAcceptor, router: axum::Router) {
+    Metrics::add(&app.metrics.connections_accepted, 1);
+    Metrics::gauge(&app.metrics.connections_open, 1);
+    let _ = tcp.set_nodelay(true);
+    let mut shutdown = app.shutdown.clone();
+    if let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+        let conn_state = Arc::new(ConnState::new(&app.config));
+        let svc = service_fn(move |mut req: hyper::Request<Incoming>| {
+            req.extensions_mut().insert(conn_state.clone());
+            router.clone().oneshot(req)
+        });
+        let mut builder = http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            // Also the keep-alive idle timeout: hyper starts it while waiting for the next request.
+            .header_read_timeout(app.config.idle_timeout())
+            .max_buf_size(64 * 1024);
+        let conn = builder
+            .serve_connection(TokioIo::new(tls), svc)
+            .with_upgrades();
+        tokio::pin!(conn);
+        if *shutdown.borrow() {
+            conn.as_mut().graceful_shutdown();
+        }
+        tokio::select! {
+            _ = conn.as_mut() => {}
+            _ = shutdown.changed() => {
+                conn.as_mut().graceful_shutdown();
+                let _ = conn.await;
+            }
+        }
+    }
+    Metrics::gauge(&app.metrics.connections_open, -1);
+}
+
+async fn sweep(app: AppState) {
+    let mut every = tokio::time::interval(SWEEP_EVERY);
+    loop {
+        every.tick().await;
+        match app.store.sweep_dropboxes(unix_now()).await {
+            Ok(n) => Metrics::add(&app.metrics.dropboxes_expired, n),
+            Err(e) => tracing::warn!(error = %e, "drop-box sweep failed"),
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! Storage behind one async trait, so the embedded SQLite store and a later
+//! PostgreSQL store behave identically (same outcomes, same error codes). The
+//! shared behaviour suite lives in `tests/store_suite/` and is run against
+//! every implementation.
+//!
+//! What a store keeps is deliberately little: mailbox ids, verifying keys,
+//! blobs with their sequence numbers, per-mailbox counters, drop-boxes and
+//! their expiry times. No client addresses, no request times.
+
+pub mod sqlite;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use safespaces_wire::{DropboxId, ErrorCode, MailboxId};
+
+pub use sqlite::SqliteStore;
+
+/// The future every [`Store`] method returns (boxed so `dyn Store` works).
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// Why a store operation did not happen. Every error means nothing changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// No mailbox with this id.
+    #[error("no such mailbox")]
+    MailboxNotFound,
+    /// The mailbox exists with another verifying key.
+    #[error("a mailbox with this id exists with a different key")]
+    MailboxExists,
+    /// The mailbox is at its blob-count quota.
+    #[error("the mailbox holds the maximum number of blobs")]
+    QuotaBlobs,
+    /// The mailbox is at its byte quota.
+    #[error("the mailbox holds the maximum number of bytes")]
+    QuotaBytes,
+    /// The compaction request does not name a stored snapshot after its range.
+    #[error("bad compaction: {0}")]
+    BadCompaction(&'static str),
+    /// A drop-box with this id exists and has not expired.
+    #[error("a drop-box with this id exists")]
+    DropboxExists,
+    /// The store holds its maximum number of drop-boxes.
+    #[error("the relay holds the maximum number of drop-boxes")]
+    RelayFull,
+    /// The store is shut down.
+    #[error("the store is closed")]
+    Closed,
+    /// The backend failed; the message is for the operator's log only.
+    #[error("storage backend failed: {0}")]
+    Backend(String),
+}
+
+impl StoreError {
+    /// The wire error code for this failure.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            StoreError::MailboxNotFound => ErrorCode::MailboxNotFound,
+            StoreError::MailboxExists => ErrorCode::MailboxExists,
+            StoreError::QuotaBlobs => ErrorCode::QuotaBlobsExceeded,
+            StoreError::QuotaBytes => ErrorCode::QuotaBytesExceeded,
+            StoreError::BadCompaction(_) => ErrorCode::BadCompaction,
+            StoreError::DropboxExists => ErrorCode::DropboxExists,
+            StoreError::RelayFull => ErrorCode::RelayFull,
+            StoreError::Closed => ErrorCode::ShuttingDown,
+            StoreError::Backend(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+/// Quotas a store enforces inside the same transaction as the write, so a
+/// refused write leaves nothing behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreLimits {
+    /// Most blobs per mailbox.
+    pub max_blobs_per_mailbox: u64,
+    /// Most bytes per mailbox.
+    pub max_bytes_per_mailbox: u64,
+    /// Most drop-boxes in the store.
+    pub max_dropboxes: u64,
+}
+
+/// A page of blobs from [`Store::read`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// `(seq, data)` ascending, all with `seq > after`.
+    pub blobs: Vec<(u64, Bytes)>,
+    /// Highest sequence number ever assigned (0 if none).
+    pub last_seq: u64,
+    /// Blobs up to here were compacted away.
+    pub compacted_through: u64,
+    /// More blobs follow.
+    pub more: bool,
+}
+
+/// Result of a compaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Compaction {
+    /// Blobs deleted by this request.
+    pub deleted: u64,
+    /// The mark after this request.
+    pub compacted_through: u64,
+}
+
+/// Told about every committed change that subscribers care about.
+///
+/// A store calls it after the change is durable, and for one mailbox in
+/// commit (= sequence) order. Implementations must be quick and never block:
+/// the SQLite store calls it on its writer thread.
+pub trait CommitSink: Send + Sync + 'static {
+    /// A blob was committed.
+    fn committed(&self, mailbox: &MailboxId, seq: u64, data: &Bytes);
+    /// A mailbox was deleted.
+    fn mailbox_deleted(&self, mailbox: &MailboxId);
+}
+
+/// A sink that ignores everything (for stores used without subscribers).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoSink;
+
+impl CommitSink for NoSink {
+    fn committed(&self, _: &MailboxId, _: u64, _: &Bytes) {}
+    fn mailbox_deleted(&self, _: &MailboxId) {}
+}
+
+/// The relay's storage. Every method is atomic: it happens entirely or not at all.
+pub trait Store: Send + Sync + 'static {
+    /// Creates a mailbox bound to `key`. Returns `true` if created, `false` if
+    /// it existed with the same key; [`StoreError::MailboxExists`] if with another.
+    fn create_mailbox(&self, id: MailboxId, key: [u8; 32]) -> StoreFuture<'_, bool>;
+
+    /// The verifying key of a mailbox, if it exists.
+    fn mailbox_key(&self, id: MailboxId) -> StoreFuture<'_, Option<[u8; 32]>>;
+
+    /// Appends a blob durably and returns its sequence number (previous + 1).
+    fn append(&self, id: MailboxId, data: Bytes) -> StoreFuture<'_, u64>;
+
+    /// Reads blobs with `seq > after`: at most `limit` of them, and stops
+    /// before `max_bytes` unless the page would be empty.
+    fn read(
+        &self,
+        id: MailboxId,
+        after: u64,
+        limit: u32,
+        max_bytes: usize,
+    ) -> StoreFuture<'_, Page>;
+
+    /// Deletes every blob with `seq <= through_seq`, provided the snapshot
+    /// blob `snapshot_seq > through_seq` exists.
+    fn compact(
+        &self,
+        id: MailboxId,
+        snapshot_seq: u64,
+        through_seq: u64,
+    ) -> StoreFuture<'_, Compaction>;
+
+    /// Deletes a mailbox and every blob in it.
+    fn delete_mailbox(&self, id: MailboxId) -> StoreFuture<'_, ()>;
+
+    /// Stores a drop-box until `expires_at` (Unix seconds). An expired one with
+    /// the same id is replaced.
+    fn put_dropbox(
+        &self,
+        id: DropboxId,
+        data: Bytes,
+        now: u64,
+        expires_at: u64,
+    ) -> StoreFuture<'_, ()>;
+
+    /// Takes a drop-box: returns its blob and deletes it, or `None` if it does
+    /// not exist or expired at or before `now`.
+    fn claim_dropbox(&self, id: DropboxId, now: u64) -> StoreFuture<'_, Option<Bytes>>;
+
+    /// Deletes drop-boxes expired at or before `now`; returns how many.
+    fn sweep_dropboxes(&self, now: u64) -> StoreFuture<'_, u64>;
+
+    /// Finishes every write already submitted, then refuses new ones with
+    /// [`StoreError::Closed`].
+    fn close(&self) -> StoreFuture<'_, ()>;
+}
+
+/// A shared store handle.
+pub type SharedStore = Arc<dyn Store>;

@@ -1,0 +1,910 @@
+//! The embedded default store: one SQLite file in WAL mode.
+//!
+//! # Durability and group commit
+//! All writes go through one writer thread. It takes every command waiting in
+//! its queue (up to [`MAX_BATCH`]), applies them in one transaction and
+//! commits once with `synchronous=FULL`, so one WAL fsync covers the whole
+//! batch. Replies are sent only after that commit returned: an acknowledged
+//! append is on disk. If the commit fails, every command in the batch fails
+//! and the in-memory counters are dropped and reloaded from disk.
+//!
+//! Reads use a small pool of separate connections; WAL lets them run beside
+//! the writer and see only committed data.
+//!
+//! # Schema
+//! ```sql
+//! mailbox(rid INTEGER PRIMARY KEY, id BLOB UNIQUE, key BLOB, last_seq, compacted_through, blob_count, byte_count)
+//! blob(mailbox → mailbox.rid, seq, data BLOB, PRIMARY KEY (mailbox, seq))
+//! dropbox(id BLOB PRIMARY KEY, data BLOB, expires_at INTEGER)
+//! ```
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, mpsc};
+use std::thread::JoinHandle;
+
+use bytes::Bytes;
+use rusqlite::{Connection, OptionalExtension, params};
+use safespaces_wire::{DropboxId, MailboxId};
+use tokio::sync::oneshot;
+
+use super::{CommitSink, Compaction, Page, Store, StoreError, StoreFuture, StoreLimits};
+
+/// Most commands committed in one transaction.
+pub const MAX_BATCH: usize = 2048;
+/// Idle read connections kept open.
+const READ_POOL: usize = 4;
+/// Above this many cached mailboxes the writer forgets them all (they reload lazily).
+const WRITER_CACHE_MAX: usize = 100_000;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS mailbox (
+    rid INTEGER PRIMARY KEY,
+    id BLOB NOT NULL UNIQUE,
+    key BLOB NOT NULL,
+    last_seq INTEGER NOT NULL,
+    compacted_through INTEGER NOT NULL,
+    blob_count INTEGER NOT NULL,
+    byte_count INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS blob (
+    mailbox INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (mailbox, seq)
+);
+CREATE TABLE IF NOT EXISTS dropbox (
+    id BLOB PRIMARY KEY,
+    data BLOB NOT NULL,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS dropbox_expiry ON dropbox (expires_at);
+PRAGMA user_version = 1;
+";
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// SQLite stores integers as i64; sequence numbers and counters never get near 2^63.
+fn to_sql(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn from_sql(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+enum Command {
+    Create {
+        id: MailboxId,
+        key: [u8; 32],
+        reply: Reply<bool>,
+    },
+    Append {
+        id: MailboxId,
+        data: Bytes,
+        reply: Reply<u64>,
+    },
+    Compact {
+        id: MailboxId,
+        snapshot_seq: u64,
+        through_seq: u64,
+        reply: Reply<Compaction>,
+    },
+    Delete {
+        id: MailboxId,
+        reply: Reply<()>,
+    },
+    PutDropbox {
+        id: DropboxId,
+        data: Bytes,
+        now: u64,
+        expires_at: u64,
+        reply: Reply<()>,
+    },
+    ClaimDropbox {
+        id: DropboxId,
+        now: u64,
+        reply: Reply<Option<Bytes>>,
+    },
+    Sweep {
+        now: u64,
+        reply: Reply<u64>,
+    },
+    Close {
+        reply: Reply<()>,
+    },
+}
+
+/// A reply computed inside a batch, sent only after the batch committed.
+enum Pending {
+    Bool(Reply<bool>, Result<bool, StoreError>),
+    Seq(Reply<u64>, Result<u64, StoreError>),
+    Compaction(Reply<Compaction>, Result<Compaction, StoreError>),
+    Unit(Reply<()>, Result<(), StoreError>),
+    Claim(Reply<Option<Bytes>>, Result<Option<Bytes>, StoreError>),
+}
+
+impl Pending {
+    /// Sends the result, or `failure` if the batch did not commit.
+    fn send(self, failure: Option<&StoreError>) {
+        fn pick<T>(r: Result<T, StoreError>, f: Option<&StoreError>) -> Result<T, StoreError> {
+            match f {
+                Some(e) => Err(e.clone()),
+                None => r,
+            }
+        }
+        // A dropped receiver means the client went away; the write stands.
+        match self {
+            Pending::Bool(tx, r) => drop(tx.send(pick(r, failure))),
+            Pending::Seq(tx, r) => drop(tx.send(pick(r, failure))),
+            Pending::Compaction(tx, r) => drop(tx.send(pick(r, failure))),
+            Pending::Unit(tx, r) => drop(tx.send(pick(r, failure))),
+            Pending::Claim(tx, r) => drop(tx.send(pick(r, failure))),
+        }
+    }
+}
+
+/// What subscribers and the key cache learn once a batch committed.
+enum Effect {
+    Blob(MailboxId, u64, Bytes),
+    Created(MailboxId, [u8; 32]),
+    Deleted(MailboxId),
+}
+
+/// Verifying keys, cached so that authorising a request rarely touches disk.
+#[derive(Default)]
+struct KeyCache {
+    keys: RwLock<HashMap<MailboxId, [u8; 32]>>,
+    /// Bumped on every delete so a reader that looked a key up before the
+    /// delete committed cannot put it back afterwards.
+    generation: AtomicU64,
+}
+
+impl KeyCache {
+    fn get(&self, id: &MailboxId) -> Option<[u8; 32]> {
+        self.keys
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .copied()
+    }
+
+    fn insert_if_current(&self, id: MailboxId, key: [u8; 32], generation: u64) {
+        let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
+        if self.generation.load(Ordering::SeqCst) == generation {
+            if keys.len() >= WRITER_CACHE_MAX {
+                keys.clear();
+            }
+            keys.insert(id, key);
+        }
+    }
+
+    fn remove(&self, id: &MailboxId) {
+        let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        keys.remove(id);
+    }
+}
+
+struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let pooled = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let conn = match pooled {
+            Some(c) => c,
+            None => {
+                let c = Connection::open(&self.path).map_err(backend)?;
+                c.busy_timeout(std::time::Duration::from_secs(5))
+                    .map_err(backend)?;
+                c.pragma_update(None, "query_only", true).map_err(backend)?;
+                c
+            }
+        };
+        let out = f(&conn);
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < READ_POOL {
+            idle.push(conn);
+        }
+        out
+    }
+}
+
+/// The SQLite-backed [`Store`].
+pub struct SqliteStore {
+    commands: mpsc::Sender<Command>,
+    readers: Arc<Readers>,
+    keys: Arc<KeyCache>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.readers.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and starts its writer thread.
+    pub fn open(
+        path: &Path,
+        limits: StoreLimits,
+        sink: Arc<dyn CommitSink>,
+    ) -> Result<Self, StoreError> {
+        let conn = Connection::open(path).map_err(backend)?;
+        // WAL: readers never block the writer. FULL: the WAL is fsynced at
+        // every commit, which is what makes an acknowledgement mean durable.
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .map_err(backend)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Backend(format!(
+                "SQLite refused WAL mode (got {mode})"
+            )));
+        }
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(backend)?;
+        // Compacted, deleted and claimed blobs are overwritten with zeros
+        // rather than left in free pages: "deleted" must mean gone, also for
+        // whoever images the disk later.
+        conn.pragma_update(None, "secure_delete", "ON")
+            .map_err(backend)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(backend)?;
+        conn.execute_batch(SCHEMA).map_err(backend)?;
+
+        let keys = Arc::new(KeyCache::default());
+        let (tx, rx) = mpsc::channel();
+        let writer = Writer {
+            conn,
+            limits,
+            sink,
+            keys: keys.clone(),
+            mailboxes: HashMap::new(),
+        };
+        let handle = std::thread::Builder::new()
+            .name("relay-sqlite-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(backend)?;
+        Ok(Self {
+            commands: tx,
+            readers: Arc::new(Readers {
+                path: path.to_owned(),
+                idle: Mutex::new(Vec::new()),
+            }),
+            keys,
+            writer: Mutex::new(Some(handle)),
+        })
+    }
+
+    fn submit<T: Send + 'static>(
+        &self,
+        make: impl FnOnce(Reply<T>) -> Command,
+    ) -> StoreFuture<'_, T> {
+        let (tx, rx) = oneshot::channel();
+        let sent = self.commands.send(make(tx));
+        Box::pin(async move {
+            sent.map_err(|_| StoreError::Closed)?;
+            rx.await.map_err(|_| StoreError::Closed)?
+        })
+    }
+
+    fn read_blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> StoreFuture<'_, T> {
+        let readers = self.readers.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || readers.with(f))
+                .await
+                .map_err(backend)?
+        })
+    }
+}
+
+impl Store for SqliteStore {
+    fn create_mailbox(&self, id: MailboxId, key: [u8; 32]) -> StoreFuture<'_, bool> {
+        self.submit(|reply| Command::Create { id, key, reply })
+    }
+
+    fn mailbox_key(&self, id: MailboxId) -> StoreFuture<'_, Option<[u8; 32]>> {
+        if let Some(key) = self.keys.get(&id) {
+            return Box::pin(async move { Ok(Some(key)) });
+        }
+        let keys = self.keys.clone();
+        let generation = keys.generation.load(Ordering::SeqCst);
+        let lookup = self.read_blocking(move |conn| {
+            conn.query_row(
+                "SELECT key FROM mailbox WHERE id = ?1",
+                [id.as_bytes().as_slice()],
+                |r| r.get::<_, Vec<u8>>(0),
+            )
+            .optional()
+            .map_err(backend)
+        });
+        Box::pin(async move {
+            let Some(raw) = lookup.await? else {
+                return Ok(None);
+            };
+            let key: [u8; 32] = raw
+                .try_into()
+                .map_err(|_| StoreError::Backend("stored key is not 32 bytes".into()))?;
+            keys.insert_if_current(id, key, generation);
+            Ok(Some(key))
+        })
+    }
+
+    fn append(&self, id: MailboxId, data: Bytes) -> StoreFuture<'_, u64> {
+        self.submit(|reply| Command::Append { id, data, reply })
+    }
+
+    fn read(
+        &self,
+        id: MailboxId,
+        after: u64,
+        limit: u32,
+        max_bytes: usize,
+    ) -> StoreFuture<'_, Page> {
+        self.read_blocking(move |conn| read_page(conn, &id, after, limit, max_bytes))
+    }
+
+    fn compact(
+        &self,
+        id: MailboxId,
+        snapshot_seq: u64,
+        through_seq: u64,
+    ) -> StoreFuture<'_, Compaction> {
+        self.submit(|reply| Command::Compact {
+            id,
+            snapshot_seq,
+            through_seq,
+            reply,
+        })
+    }
+
+    fn delete_mailbox(&self, id: MailboxId) -> StoreFuture<'_, ()> {
+        self.submit(|reply| Command::Delete { id, reply })
+    }
+
+    fn put_dropbox(
+        &self,
+        id: DropboxId,
+        data: Bytes,
+        now: u64,
+        expires_at: u64,
+    ) -> StoreFuture<'_, ()> {
+        self.submit(|reply| Command::PutDropbox {
+            id,
+            data,
+            now,
+            expires_at,
+            reply,
+        })
+    }
+
+    fn claim_dropbox(&self, id: DropboxId, now: u64) -> StoreFuture<'_, Option<Bytes>> {
+        self.submit(|reply| Command::ClaimDropbox { id, now, reply })
+    }
+
+    fn sweep_dropboxes(&self, now: u64) -> StoreFuture<'_, u64> {
+        self.submit(|reply| Command::Sweep { now, reply })
+    }
+
+    fn close(&self) -> StoreFuture<'_, ()> {
+        let closed = self.submit(|reply| Command::Close { reply });
+        Box::pin(async move {
+            // Already closed is fine: close is idempotent.
+            match closed.await {
+                Ok(()) | Err(StoreError::Closed) => {}
+                Err(e) => return Err(e),
+            }
+            let handle = self
+                .writer
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            if let Some(h) = handle {
+                tokio::task::spawn_blocking(move || h.join())
+                    .await
+                    .map_err(backend)?
+                    .map_err(|_| StoreError::Backend("the writer thread panicked".into()))?;
+            }
+            Ok(())
+        })
+    }
+}
+
+fn read_page(
+    conn: &Connection,
+    id: &MailboxId,
+    after: u64,
+    limit: u32,
+    max_bytes: usize,
+) -> Result<Page, StoreError> {
+    // One read transaction: the counters and the blobs come from the same snapshot.
+    let tx = conn.unchecked_transaction().map_err(backend)?;
+    let head = tx
+        .query_row(
+            "SELECT rid, last_seq, compacted_through FROM mailbox WHERE id = ?1",
+            [id.as_bytes().as_slice()],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            },
+        )
+        .optional()
+        .map_err(backend)?;
+    let Some((rid, last_seq, compacted_through)) = head else {
+        return Err(StoreError::MailboxNotFound);
+    };
+    let limit = limit.max(1) as usize;
+    let mut stmt = tx
+        .prepare_cached(
+            "SELECT seq, data FROM blob WHERE mailbox = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+        )
+        .map_err(backend)?;
+    let mut rows = stmt
+        .query(params![rid, to_sql(after), to_sql(limit as u64 + 1)])
+        .map_err(backend)?;
+    let mut blobs = Vec::new();
+    let mut bytes = 0usize;
+    let mut more = false;
+    while let Some(row) = rows.next().map_err(backend)? {
+        let data: Vec<u8> = row.get(1).map_err(backend)?;
+        if blobs.len() >= limit || (!blobs.is_empty() && bytes + data.len() > max_bytes) {
+            more = true;
+            break;
+        }
+        bytes += data.len();
+        blobs.push((from_sql(row.get(0).map_err(backend)?), Bytes::from(data)));
+    }
+    drop(rows);
+    drop(stmt);
+    tx.finish().map_err(backend)?;
+    Ok(Page {
+        blobs,
+        last_seq: from_sql(last_seq),
+        compacted_through: from_sql(compacted_through),
+        more,
+    })
+}
+
+#[derive(Clone)]
+struct MailboxState {
+    rid: i64,
+    key: [u8; 32],
+    last_seq: u64,
+    compacted_through: u64,
+    blob_count: u64,
+    byte_count: u64,
+    dirty: bool,
+}
+
+struct Writer {
+    conn: Connection,
+    limits: StoreLimits,
+    sink: Arc<dyn CommitSink>,
+    keys: Arc<KeyCache>,
+    /// Counters of mailboxes touched recently. Authoritative while the writer
+    /// runs because it is the only writer; written back at every commit.
+    mailboxes: HashMap<MailboxId, MailboxState>,
+}
+
+impl Writer {
+    fn run(mut self, rx: mpsc::Receiver<Command>) {
+        while let Ok(first) = rx.recv() {
+            let mut closing = matches!(first, Command::Close { .. });
+            let mut batch = vec![first];
+            while !closing && batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(c) => {
+                        closing = matches!(c, Command::Close { .. });
+                        batch.push(c);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.execute(batch);
+            if closing {
+                break;
+            }
+        }
+        // Dropping `rx` here makes every later submission fail with `Closed`.
+    }
+
+    fn execute(&mut self, batch: Vec<Command>) {
+        if self.mailboxes.len() > WRITER_CACHE_MAX {
+            self.mailboxes.clear();
+        }
+        let mut pending = Vec::with_capacity(batch.len());
+        let mut effects = Vec::new();
+        let mut failure: Option<StoreError> = self
+            .conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .err()
+            .map(backend);
+        for cmd in batch {
+            pending.push(self.apply(cmd, &mut effects, &mut failure));
+        }
+        if failure.is_none() {
+            failure = self.flush_counters().err();
+        }
+        if failure.is_none() {
+            failure = self.conn.execute_batch("COMMIT").err().map(backend);
+        }
+        if let Some(e) = &failure {
+            tracing::error!(error = %e, "write batch failed; nothing in it was stored");
+            // Best effort: the transaction may already be gone.
+            let _ = self.conn.execute_batch("ROLLBACK");
+            self.mailboxes.clear();
+        } else {
+            for effect in effects {
+                match effect {
+                    Effect::Blob(id, seq, data) => self.sink.committed(&id, seq, &data),
+                    Effect::Created(id, key) => {
+                        let generation = self.keys.generation.load(Ordering::SeqCst);
+                        self.keys.insert_if_current(id, key, generation);
+                    }
+                    Effect::Deleted(id) => {
+                        self.keys.remove(&id);
+                        self.sink.mailbox_deleted(&id);
+                    }
+                }
+            }
+        }
+        for p in pending {
+            p.send(failure.as_ref());
+        }
+    }
+
+    fn flush_counters(&mut self) -> Result<(), StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "UPDATE mailbox SET last_seq = ?2, compacted_through = ?3, blob_count = ?4, byte_count = ?5 WHERE rid = ?1",
+            )
+            .map_err(backend)?;
+        for st in self.mailboxes.values_mut().filter(|s| s.dirty) {
+            stmt.execute(params![
+                st.rid,
+                to_sql(st.last_seq),
+                to_sql(st.compacted_through),
+                to_sql(st.blob_count),
+                to_sql(st.byte_count)
+            ])
+            .map_err(backend)?;
+            st.dirty = false;
+        }
+        Ok(())
+    }
+
+    /// Applies one command inside the open transaction. A logical refusal
+    /// (quota, not found) touches nothing; a backend error poisons the batch.
+    fn apply(
+        &mut self,
+        cmd: Command,
+        effects: &mut Vec<Effect>,
+        failure: &mut Option<StoreError>,
+    ) -> Pending {
+        macro_rules! guarded {
+            ($variant:ident, $reply:expr, $body:expr) => {{
+                if failure.is_some() {
+                    return Pending::$variant($reply, Err(StoreError::Closed));
+                }
+                let r = $body;
+                if let Err(StoreError::Backend(_)) = &r {
+                    *failure = r.as_ref().err().cloned();
+                }
+                Pending::$variant($reply, r)
+            }};
+        }
+        match cmd {
+            Command::Create { id, key, reply } => {
+                guarded!(Bool, reply, self.create(id, key, effects))
+            }
+            Command::Append { id, data, reply } => {
+                guarded!(Seq, reply, self.append(id, data, effects))
+            }
+            Command::Compact {
+                id,
+                snapshot_seq,
+                through_seq,
+                reply,
+            } => guarded!(
+                Compaction,
+                reply,
+                self.compact(id, snapshot_seq, through_seq)
+            ),
+            Command::Delete { id, reply } => guarded!(Unit, reply, self.delete(id, effects)),
+            Command::PutDropbox {
+                id,
+                data,
+                now,
+                expires_at,
+                reply,
+            } => guarded!(Unit, reply, self.put_dropbox(id, &data, now, expires_at)),
+            Command::ClaimDropbox { id, now, reply } => {
+                guarded!(Claim, reply, self.claim_dropbox(id, now))
+            }
+            Command::Sweep { now, reply } => guarded!(Seq, reply, self.sweep(now)),
+            Command::Close { reply } => guarded!(Unit, reply, Ok(())),
+        }
+    }
+
+    fn state(&mut self, id: &MailboxId) -> Result<Option<&mut MailboxState>, StoreError> {
+        if !self.mailboxes.contains_key(id) {
+            let row = self
+                .conn
+                .prepare_cached(
+                    "SELECT rid, key, last_seq, compacted_through, blob_count, byte_count FROM mailbox WHERE id = ?1",
+                )
+                .map_err(backend)?
+                .query_row([id.as_bytes().as_slice()], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, Vec<u8>>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, i64>(5)?,
+                    ))
+                })
+                .optional()
+                .map_err(backend)?;
+            let Some((rid, key, last, compacted, count, bytes)) = row else {
+                return Ok(None);
+            };
+            let key: [u8; 32] = key
+                .try_into()
+                .map_err(|_| StoreError::Backend("stored key is not 32 bytes".into()))?;
+            self.mailboxes.insert(
+                *id,
+                MailboxState {
+                    rid,
+                    key,
+                    last_seq: from_sql(last),
+                    compacted_through: from_sql(compacted),
+                    blob_count: from_sql(count),
+                    byte_count: from_sql(bytes),
+                    dirty: false,
+                },
+            );
+        }
+        Ok(self.mailboxes.get_mut(id))
+    }
+
+    fn create(
+        &mut self,
+        id: MailboxId,
+        key: [u8; 32],
+        effects: &mut Vec<Effect>,
+    ) -> Result<bool, StoreError> {
+        if let Some(st) = self.state(&id)? {
+            return if st.key == key {
+                Ok(false)
+            } else {
+                Err(StoreError::MailboxExists)
+            };
+        }
+        self.conn
+            .prepare_cached(
+                "INSERT INTO mailbox (id, key, last_seq, compacted_through, blob_count, byte_count) VALUES (?1, ?2, 0, 0, 0, 0)",
+            )
+            .map_err(backend)?
+            .execute(params![id.as_bytes().as_slice(), key.as_slice()])
+            .map_err(backend)?;
+        let rid = self.conn.last_insert_rowid();
+        self.mailboxes.insert(
+            id,
+            MailboxState {
+                rid,
+                key,
+                last_seq: 0,
+                compacted_through: 0,
+                blob_count: 0,
+                byte_count: 0,
+                dirty: false,
+            },
+        );
+        effects.push(Effect::Created(id, key));
+        Ok(true)
+    }
+
+    fn append(
+        &mut self,
+        id: MailboxId,
+        data: Bytes,
+        effects: &mut Vec<Effect>,
+    ) -> Result<u64, StoreError> {
+        let limits = self.limits;
+        let Some(st) = self.state(&id)? else {
+            return Err(StoreError::MailboxNotFound);
+        };
+        let len = data.len() as u64;
+        if st.blob_count >= limits.max_blobs_per_mailbox {
+            return Err(StoreError::QuotaBlobs);
+        }
+        if st.byte_count.saturating_add(len) > limits.max_bytes_per_mailbox {
+            return Err(StoreError::QuotaBytes);
+        }
+        let seq = st.last_seq + 1;
+        let rid = st.rid;
+        self.conn
+            .prepare_cached("INSERT INTO blob (mailbox, seq, data) VALUES (?1, ?2, ?3)")
+            .map_err(backend)?
+            .execute(params![rid, to_sql(seq), &data[..]])
+            .map_err(backend)?;
+        // Re-borrow: the statement above needed `self.conn`.
+        if let Some(st) = self.mailboxes.get_mut(&id) {
+            st.last_seq = seq;
+            st.blob_count += 1;
+            st.byte_count += len;
+            st.dirty = true;
+        }
+        effects.push(Effect::Blob(id, seq, data));
+        Ok(seq)
+    }
+
+    fn compact(
+        &mut self,
+        id: MailboxId,
+        snapshot_seq: u64,
+        through_seq: u64,
+    ) -> Result<Compaction, StoreError> {
+        let Some(st) = self.state(&id)? else {
+            return Err(StoreError::MailboxNotFound);
+        };
+        if through_seq >= snapshot_seq {
+            return Err(StoreError::BadCompaction(
+                "the snapshot must come after the range it covers",
+            ));
+        }
+        let (rid, already) = (st.rid, st.compacted_through);
+        let exists = self
+            .conn
+            .prepare_cached("SELECT 1 FROM blob WHERE mailbox = ?1 AND seq = ?2")
+            .map_err(backend)?
+            .exists(params![rid, to_sql(snapshot_seq)])
+            .map_err(backend)?;
+        if !exists {
+            return Err(StoreError::BadCompaction(
+                "no stored blob has the snapshot's sequence number",
+            ));
+        }
+        if through_seq <= already {
+            return Ok(Compaction {
+                deleted: 0,
+                compacted_through: already,
+            });
+        }
+        let (count, bytes): (i64, i64) = self
+            .conn
+            .prepare_cached(
+                "SELECT count(*), coalesce(sum(length(data)), 0) FROM blob WHERE mailbox = ?1 AND seq <= ?2",
+            )
+            .map_err(backend)?
+            .query_row(params![rid, to_sql(through_seq)], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .map_err(backend)?;
+        self.conn
+            .prepare_cached("DELETE FROM blob WHERE mailbox = ?1 AND seq <= ?2")
+            .map_err(backend)?
+            .execute(params![rid, to_sql(through_seq)])
+            .map_err(backend)?;
+        let deleted = from_sql(count);
+        if let Some(st) = self.mailboxes.get_mut(&id) {
+            st.blob_count = st.blob_count.saturating_sub(deleted);
+            st.byte_count = st.byte_count.saturating_sub(from_sql(bytes));
+            st.compacted_through = through_seq;
+            st.dirty = true;
+        }
+        Ok(Compaction {
+            deleted,
+            compacted_through: through_seq,
+        })
+    }
+
+    fn delete(&mut self, id: MailboxId, effects: &mut Vec<Effect>) -> Result<(), StoreError> {
+        let Some(st) = self.state(&id)? else {
+            return Err(StoreError::MailboxNotFound);
+        };
+        let rid = st.rid;
+        self.conn
+            .prepare_cached("DELETE FROM blob WHERE mailbox = ?1")
+            .map_err(backend)?
+            .execute([rid])
+            .map_err(backend)?;
+        self.conn
+            .prepare_cached("DELETE FROM mailbox WHERE rid = ?1")
+            .map_err(backend)?
+            .execute([rid])
+            .map_err(backend)?;
+        self.mailboxes.remove(&id);
+        effects.push(Effect::Deleted(id));
+        Ok(())
+    }
+
+    fn put_dropbox(
+        &mut self,
+        id: DropboxId,
+        data: &[u8],
+        now: u64,
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
+        let existing: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT expires_at FROM dropbox WHERE id = ?1")
+            .map_err(backend)?
+            .query_row([id.as_bytes().as_slice()], |r| r.get(0))
+            .optional()
+            .map_err(backend)?;
+        match existing {
+            Some(exp) if from_sql(exp) > now => return Err(StoreError::DropboxExists),
+            Some(_) => {
+                self.conn
+                    .prepare_cached("DELETE FROM dropbox WHERE id = ?1")
+                    .map_err(backend)?
+                    .execute([id.as_bytes().as_slice()])
+                    .map_err(backend)?;
+            }
+            None => {}
+        }
+        let count: i64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM dropbox")
+            .map_err(backend)?
+            .query_row([], |r| r.get(0))
+            .map_err(backend)?;
+        if from_sql(count) >= self.limits.max_dropboxes {
+            return Err(StoreError::RelayFull);
+        }
+        self.conn
+            .prepare_cached("INSERT INTO dropbox (id, data, expires_at) VALUES (?1, ?2, ?3)")
+            .map_err(backend)?
+            .execute(params![id.as_bytes().as_slice(), data, to_sql(expires_at)])
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn claim_dropbox(&mut self, id: DropboxId, now: u64) -> Result<Option<Bytes>, StoreError> {
+        let row: Option<(Vec<u8>, i64)> = self
+            .conn
+            .prepare_cached("DELETE FROM dropbox WHERE id = ?1 RETURNING data, expires_at")
+            .map_err(backend)?
+            .query_row([id.as_bytes().as_slice()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(backend)?;
+        Ok(row.and_then(|(data, exp)| (from_sql(exp) > now).then(|| Bytes::from(data))))
+    }
+
+    fn sweep(&mut self, now: u64) -> Result<u64, StoreError> {
+        let n = self
+            .conn
+            .prepare_cached("DELETE FROM dropbox WHERE expires_at <= ?1")
+            .map_err(backend)?
+            .execute([to_sql(now)])
+            .map_err(backend)?;
+        Ok(n as u64)
+    }
+}

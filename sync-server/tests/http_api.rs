@@ -1,0 +1,656 @@
+//! Every HTTP endpoint and every refusal, over real TLS against a real relay
+//! on 127.0.0.1:0, checking exact responses and that refusals store nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{TestRelay, assert_refused, new_mailbox, random_key, random_mailbox};
+use hyper::Method;
+use safespaces_relay::client::{RelayClient, proof_headers};
+use safespaces_wire::auth::{self, sign, sign_now};
+use safespaces_wire::mailbox::ReadPage;
+use safespaces_wire::{ErrorCode, MailboxId, Operation};
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn blobs_path(id: &MailboxId) -> String {
+    format!("/v1/mailboxes/{}/blobs", id.to_hex())
+}
+
+async fn last_seq(
+    c: &mut RelayClient,
+    key: &ed25519_dalek::SigningKey,
+    id: &MailboxId,
+) -> (u64, usize) {
+    let r = c.read(key, id, 0, None).await.unwrap();
+    assert_eq!(r.status, 200);
+    let page: ReadPage = r.json().unwrap();
+    (page.last_seq, page.blobs.len())
+}
+
+#[tokio::test]
+async fn healthz_openapi_and_unknown_routes() {
+    let t = TestRelay::start().await;
+    let mut c = t.client().await;
+    let r = c.send(Method::GET, "/healthz", &[], "").await.unwrap();
+    assert_eq!((r.status, &r.body[..]), (200, &br#"{"status":"ok"}"#[..]));
+
+    let r = c.send(Method::GET, "/openapi.json", &[], "").await.unwrap();
+    assert_eq!(r.status, 200);
+    let doc: serde_json::Value = r.json().unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    for path in [
+        "/healthz",
+        "/metrics",
+        "/openapi.json",
+        "/v1/mailboxes/{id}",
+        "/v1/mailboxes/{id}/blobs",
+        "/v1/mailboxes/{id}/read",
+        "/v1/mailboxes/{id}/compact",
+        "/v1/dropboxes/{id}",
+        "/v1/dropboxes/{id}/claim",
+        "/v1/subscribe",
+    ] {
+        assert!(
+            doc["paths"].get(path).is_some(),
+            "openapi.json lacks {path}"
+        );
+    }
+
+    let r = c.send(Method::GET, "/nope", &[], "").await.unwrap();
+    assert_refused(&r, 404, ErrorCode::NotFound);
+    let r = c
+        .send(Method::GET, "/v1/dropboxes/00", &[], "")
+        .await
+        .unwrap();
+    assert_refused(&r, 405, ErrorCode::MethodNotAllowed);
+    t.relay.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn create_append_read_round_trip_with_exact_replies() {
+    let t = TestRelay::start().await;
+    let mut c = t.client().await;
+    let key = random_key();
+    let id = random_mailbox();
+
+    let r = c.create_mailbox(&key, &id).await.unwrap();
+    assert_eq!((r.status, &r.body[..]), (201, &br#"{"created":true}"#[..]));
+    // Idempotent with the same key.
+    let r = c.create_mailbox(&key, &id).await.unwrap();
+    assert_eq!((r.status, &r.body[..]), (200, &br#"{"created":false}"#[..]));
+    // Another key cannot take the id over.
+    let r = c.create_mailbox(&random_key(), &id).await.unwrap();
+    assert_refused(&r, 409, ErrorCode::MailboxExists);
+
+    let r = c.read(&key, &id, 0, None).await.unwrap();
+    assert_eq!(
+        (r.status, &r.body[..]),
+        (
+            200,
+            &br#"{"blobs":[],"last_seq":0,"compacted_through":0,"more":false}"#[..]
+        )
+    );
+    for (i, blob) in [&b"first"[..], b"second", b"third"].iter().enumerate() {
+        let r = c.append(&key, &id, blob.to_vec()).await.unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body, format!("{{\"seq\":{}}}", i + 1));
+    }
+    let r = c.read(&key, &id, 1, Some(1)).await.unwrap();
+    // base64("second") = "c2Vjb25k"
+    assert_eq!(
+        std::str::from_utf8(&r.body).unwrap(),
+        r#"{"blobs":[{"seq":2,"data":"c2Vjb25k"}],"last_seq":3,"compacted_through":0,"more":true}"#
+    );
+    let r = c.read(&key, &id, 2, Some(10)).await.unwrap();
+    assert_eq!(
+        std::str::from_utf8(&r.body).unwrap(),
+        r#"{"blobs":[{"seq":3,"data":"dGhpcmQ="}],"last_seq":3,"compacted_through":0,"more":false}"#
+    );
+    t.relay.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn create_refusals_store_nothing() {
+    let t = TestRelay::start_with(|c| c.access_token = Some("s3cret".into())).await;
+    let mut c = t.client().await;
+    let key = random_key();
+    let id = random_mailbox();
+    let body = serde_json::json!({ "verifying_key": hex::encode(key.verifying_key().as_bytes()) })
+        .to_string();
+    let path = format!("/v1/mailboxes/{}", id.to_hex());
+
+    // No access token.
+    let r = c.create_mailbox(&key, &id).await.unwrap();
+    assert_refused(&r, 403, ErrorCode::Forbidden);
+    let token = ("authorization", "Bearer s3cret".to_owned());
+    let wrong = ("authorization", "Bearer guess".to_owned());
+    let proof = sign_now(&key, Operation::Create, &id, body.as_bytes());
+    let mut h = proof_headers(&proof);
+    h.push(wrong);
+    let r = c.send(Method::POST, &path, &h, body.clone()).await.unwrap();
+    assert_refused(&r, 403, ErrorCode::Forbidden);
+
+    // Signed by someone else than the key being registered.
+    let proof = sign_now(&random_key(), Operation::Create, &id, body.as_bytes());
+    let mut h = proof_headers(&proof);
+    h.push(token.clone());
+    let r = c.send(Method::POST, &path, &h, body.clone()).await.unwrap();
+    assert_refused(&r, 401, ErrorCode::BadSignature);
+
+    // Unsigned.
+    let r = c
+        .send(
+            Method::POST,
+            &path,
+            std::slice::from_ref(&token),
+            body.clone(),
+        )
+        .await
+        .unwrap();
+    assert_refused(&r, 401, ErrorCode::Unauthenticated);
+
+    // Malformed bodies and ids.
+    for bad in [
+        "not json".to_owned(),
+        r#"{"verifying_key":"abcd"}"#.to_owned(),
+        r#"{"verifying_key":"00"}"#.to_owned(),
+        format!(r#"{{"verifying_key":"{}","extra":1}}"#, "11".repeat(32)),
+    ] {
+        let proof = sign_now(&key, Operation::Create, &id, bad.as_bytes());
+        let mut h = proof_headers(&proof);
+        h.push(token.clone());
+        let r = c.send(Method::POST, &path, &h, bad).await.unwrap();
+        assert_refused(&r, 400, ErrorCode::MalformedRequest);
+    }
+    let r = c
+        .send(
+            Method::POST,
+            "/v1/mailboxes/xyz",
+            std::slice::from_ref(&token),
+            body.clone(),
+        )
+        .await
+        .unwrap();
+    assert_refused(&r, 400, ErrorCode::MalformedRequest);
+
+    // Nothing was created by any of that.
+    let r = c.read(&key, &id, 0, None).await.unwrap();
+    assert_refused(&r, 404, ErrorCode::MailboxNotFound);
+
+    // With the token and a proper signature it works.
+    let proof = sign_now(&key, Operation::Create, &id, body.as_bytes());
+    let mut h = proof_headers(&proof);
+    h.push(token);
+    let r = c.send(Method::POST, &path, &h, body).await.unwrap();
+    assert_eq!((r.status, &r.body[..]), (201, &br#"{"created":true}"#[..]));
+    t.relay.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn append_refusals_store_nothing() {
+    let t = TestRelay::start_with(|c| {
+        c.max_blob_bytes = 1024;
+        c.max_blobs_per_mailbox = 3;
+        c.max_bytes_per_mailbox = 100;
+    })
+    .await;
+    let mut c = t.client().await;
+    let (key, id) = new_mailbox(&mut c).await;
+    let path = blobs_path(&id);
+    let r = c.append(&key, &id, vec![1u8; 40]).await.unwrap();
+    assert_eq!((r.status, &r.body[..]), (200, &br#"{"seq":1}"#[..]));
+
+    // Unsigned.
+    let r = c.send(Method::POST, &path, &[], "x").await.unwrap();
+    assert_refused(&r, 401, ErrorCode::Unauthenticated);
+    // Knowing the id but not the key.
+    let r = c.append(&random_key(), &id, "x").await.unwrap();
+    assert_refused(&r, 401, ErrorCode::BadSignature);
+    // Signed for one body, sent with another.
+    let proof = sign_now(&key, Operation::Append, &id, b"signed body");
+    let r = c
+        .send(Method::POST, &path, &proof_headers(&proof), "other body")
+        .await
+        .unwrap();
+    assert_refused(&r, 401, ErrorCode::BadSignature);
+    // Signed for another operation.
+    let proof = sign_now(&key, Operation::Read, &id, b"x");
+    let r = c
+        .send(Method::POST, &path, &proof_headers(&proof), "x")
+        .await
+        .unwrap();
+    assert_refused(&r, 401, ErrorCode::BadSignature);
+    // Expired and future timestamps.
+    for ts in [now() - 301, now() + 301, 0] {
+        let proof = sign(&key, Operation::Append, &id, b"x", ts, [7; 16]);
+        let r = c
+            .send(Method::POST, &path, &proof_headers(&proof), "x")
+            .await
+            .unwrap();
+        assert_refused(&r, 401, ErrorCode::StaleTimestamp);
+    }
+    // Malformed proof headers.
+    let proof = sign_now(&key, Operation::Append, &id, b"x");
+    let mut h = proof_headers(&proof);
+    h[1].1 = "zz".into();
+    let r = c.send(Method::POST, &path, &h, "x").await.unwrap();
+    assert_refused(&r, 400, ErrorCode::MalformedRequest);
+    let mut h = proof_headers(&proof);
+    h[0].1 = "+12".into();
+    let r = c.send(Method::POST, &path, &h, "x").await.unwrap();
+    assert_refused(&r, 400, ErrorCode::MalformedRequest);
+    // Oversized body.
+    let big = vec![0u8; 1025];
+    let proof = sign_now(&key, Operation::Append, &id, &big);
+    let r = c
+        .send(Method::POST, &path, &proof_headers(&proof), big)
+        .await
+        .unwrap();
+    assert_refused(&r, 413, ErrorCode::PayloadTooLarge);
+    // Over the byte quota (40 stored + 61 > 100).
+    let r = c.append(&key, &id, vec![2u8; 61]).await.unwrap();
+    assert_refused(&r, 507, ErrorCode::QuotaBytesExceeded);
+    // Unknown mailbox.
+    let other = random_mailbox();
+    let r = c.append(&key, &other, "x").await.unwrap();
+    assert_refused(&r, 404, ErrorCode::MailboxNotFound);
+    // Malformed id.
+    let r = c
+        .send(Method::POST, "/v1/mailboxes/1234/blobs", &[], "x")
+        .await
+        .unwrap();
+    assert_refused(&r, 400, ErrorCode::MalformedRequest);
+
+    // Nothing of the above was stored.
+    assert_eq!(last_seq(&mut c, &key, &id).await, (1, 1));
+
+    // Replay: the exact same signed request twice.
+    let proof = sign_now(&key, Operation::Append, &id, b"once");
+    let r = c
+        .send(Method::POST, &path, &proof_headers(&proof), "once")
+        .await
+        .unwrap();
+    assert_eq!((r.status, &r.body[..]), (200, &br#"{"seq":2}"#[..]));
+    let r = c
+        .send(Method::POST, &path, &proof_headers(&proof), "once")
+        .await
+        .unwrap();
+    assert_refused(&r, 401, ErrorCode::ReplayedNonce);
+    assert_eq!(last_seq(&mut c, &key, &id).await, (2, 2));
+
+    // Blob-count quota: 3 allowed.
+    let r = c.append(&key, &id, "three").await.unwrap();
+    assert_eq!((r.status, &r.body[..]), (200, &br#"{"seq":3}"#[..]));
+    let r = c.append(&key, &id, "four").await.unwrap();
+    assert_refused(&r, 507, ErrorCode::QuotaBlobsExceeded);
+    assert_eq!(last_seq(&mut c, &key, &id).await, (3, 3));
+    t.relay.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn read_refusals() {
+    let t = TestRelay::start().await;
+    let mut c = t.client().await;
+    let (key, id) = new_mailbox(&mut c).await;
+    let path = format!("/v1/mailboxes/{}/read", id.to_hex());
+    let r = c
+        .send(Method::POST, &path, &[], r#"{"after":0}"#)
+        .await
+        .unwrap();
+    assert_refused(&r, 401, ErrorCode::Unauthenticated);
+    let r = c.read(&random_key(), &id, 0, None).await.unwrap();
+    assert_refused(&r, 401, ErrorCode::BadSignature);
+    for bad in [&b"{"[..], br#"{"after":-1}"#, br#"{"after":0,"x":1}"#] {
+        let proof = sign_now(&key, Operation::Read, &id, bad);
+        let r = c
+            .send(Method::POST, &path, &proof_headers(&proof), bad.to_vec())
+            .await
+            .unwrap();
+        assert_refused(&r, 400, ErrorCode::MalformedRequest);
+    }
+    t.relay.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn compaction_deletes_the_covered_range() {
+    let t = TestRelay::start().await;
+    let mut c = t.client().await;
+    let (key, id) = new_mailbox(&mut c).await;
+    for i in 1..=5u8 {
+        c.append(&key, &id, vec![i]).await.unwrap();
+    }
+    let path = format!("/v1/mailboxes/{}/compact", id.to_hex());
+    let compact = |snap: u64, through: u64| {
+        serde_json::json!({ "snapshot_seq": snap, "through_seq": through }).to_string()
+    };
+    // Snapshot must come after the range, and exist.
+    for (snap, through) in [(3, 3), (2, 4), (9, 4)] {
+        let body = compact(snap, through);
+        let r = c
+            .signed(Method::POST, &path, &key, Operation::Compact, &id, body)
+            .await
+            .unwrap();
+        assert_refused(&r, 400, ErrorCode::BadCompaction);
+    }
+    let r = c
+        .signed(
+            Method::POST,
+            &path,
+            &random_key(),
+            Operation::Compact,
+            &id,
+            compact(5, 3),
+        )
+        .await
+        .unwrap();
+    assert_refused(&r, 401, ErrorCode::BadSignature);
+    assert_eq!(last_seq(&mut c, &key, &id).await, (5, 5));
+
+    let r = c
+        .signed(
+            Method::POST,
+            &path,
+            &key,
+            Operation::Compact,
+            &id,
+            compact(5, 3),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, std::str::from_utf8(&r.body).unwrap()),
+        (200, r#"{"deleted":3,"compacted_through":3}"#)
+    );
+    let r = c.read(&key, &id, 0, None).await.unwrap();
+    assert_eq!(
+        std::str::from_utf8(&r.body).unwrap(),
+        r#"{"blobs":[{"seq":4,"data":"BA=="},{"seq":5,"data":"BQ=="}],"last_seq":5,"compacted_through":3,"more":false}"#
+    );
+    // Repeating is harmless.
+    let r = c
+        .signed(
+            Method::POST,
+            &path,
+            &key,
+            Operation::Compact,
+            &id,
+            compact(5, 2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        std::str::from_utf8(&r.body).unwrap(),
+        r#"{"deleted":0,"compacted_through":3}"#
+    );
+    // Sequence numbers continue, never reused.
+    let r = c.append(&key, &id, "6").await.unwrap();
+    assert_eq!(&r.body[..], br#"{"seq":6}"#);
+    t.relay.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn delete_removes_the_mailbox() {
+    let t = TestRelay::start().await;
+    let mut c = t.client().await;
+    let (key, id) = new_mailbox(&mut c).await;
+    c.append(&key, &id, "x").await.unwrap();
+    let path = format!("/v1/mailboxes/{}", id.to_hex());
+    let r = c.send(Method::DELETE, &path, &[], "").await.unwrap();
+    assert_refused(&r, 401, ErrorCode::Unauthenticated);
+    let r = c
+        .signed(
+            Method::DELETE,
+            &path,
+            &random_key(),
+            Operation::Delete,
+            &id,
+            "",
+        )
+        .await
+        .unwrap();
+    assert_refused(&r, 401, ErrorCode::BadSignature);
+    assert_eq!(last_seq(&mut c, &key, &id).await, (1, 1));
+
+    let proof = sign_now(&key, Operation::Delete, &id, b"");
+    let r = c
+        .send(Method::DELETE, &path, &proof_headers(&proof), "")
+        .await
+        .unwrap();
+    assert_eq!((r.status, &r.body[..]), (200, &br#"{"deleted":true}"#[..]));
+    let r = c.read(&key, &id, 0, None).await.unwrap();
+    assert_refused(&r, 404, ErrorCode::MailboxNotFound);
+    let r = c
+        .send(Method::DELETE, &path, &proof_headers(&proof), "")
+        .await
+        .unwrap();
+    assert_refused(&r, 404, ErrorCode::MailboxNotFound);
+    // The id can be used afresh, starting from 1 again.
+    let (key2, _) = (random_key(), ());
+    let r = c.create_mailbox(&key2, &id).await.unwrap();
+    assert_eq!(r.status, 201);
+    let r = c.append(&key2, &id, "y").await.unwrap();
+    assert_eq!(&r.body[..], br#"{"seq":1}"#);
+    t.relay.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn dropbox_put_claim_once_and_refusals() {
+    let t = TestRelay::start_with(|c| {
+        c.max_dropbox_bytes = 16;
+        c.dropbox_max_ttl_secs = 3600;
+    })
+    .await;
+    let mut c = t.client().await;
+    let id = hex::encode([0x42u8; 32]);
+    let path = format!("/v1/dropboxes/{id}");
+    let claim = format!("/v1/dropboxes/{id}/claim");
+
+    for (query, body, status, code) in [
+        (
+            "?ttl_secs=3601",
+            &b"invite"[..],
+            400,
+            ErrorCode::TtlOutOfRange,
+        ),
+        ("?ttl_secs=0", b"invite", 400, ErrorCode::TtlOutOfRange),
+        ("?ttl=5", b"invite", 400, ErrorCode::MalformedRequest),
+        ("?ttl_secs=-1", b"invite", 400, ErrorCode::MalformedRequest),
+        ("", b"seventeen bytes!!", 413, ErrorCode::PayloadTooLarge),
+        ("", b"", 400, ErrorCode::MalformedRequest),
+    ] {
+        let r = c
+            .send(Method::PUT, &format!("{path}{query}"), &[], body.to_vec())
+            .await
+            .unwrap();
+        assert_refused(&r, status, code);
+    }
+    let r = c.send(Method::POST, &claim, &[], "").await.unwrap();
+    assert_refused(&r, 404, ErrorCode::DropboxNotFound);
+
+    let before = now();
+    let r = c
+        .send(Method::PUT, &format!("{path}?ttl_secs=600"), &[], "invite")
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201);
+    let stored: safespaces_wire::dropbox::DropboxStored = r.json().unwrap();
+    assert!((before + 600..=now() + 600).contains(&stored.expires_at));
+    let r = c.send(Method::PUT, &path, &[], "again").await.unwrap();
+    assert_refused(&r, 409, ErrorCode::DropboxExists);
+
+    let r = c.send(Method::POST, &claim, &[], "").await.unwrap();
+    assert_eq!((r.status, &r.body[..]), (200, &b"invite"[..]));
+    let r = c.send(Method::POST, &claim, &[], "").await.unwrap();
+    assert_refused(&r, 404, ErrorCode::DropboxNotFound);
+    let r = c
+        .send(Method::POST, "/v1/dropboxes/nothex/claim", &[], "")
+        .await
+        .unwrap();
+    assert_refused(&r, 400, ErrorCode::MalformedRequest);
+    t.relay.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn dropbox_expires() {
+    let t = TestRelay::start().await;
+    let mut c = t.client().await;
+    let path = format!("/v1/dropboxes/{}", "ab".repeat(32));
+    let r = c
+        .send(Method::PUT, &format!("{path}?ttl_secs=1"), &[], "soon gone")
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201);
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let r = c
+        .send(Method::POST, &format!("{path}/claim"), &[], "")
+        .await
+        .unwrap();
+    assert_refused(&r, 404, ErrorCode::DropboxNotFound);
+    t.relay.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn dropbox_put_needs_the_access_token_when_set() {
+    let t = TestRelay::start_with(|c| c.access_token = Some("tok".into())).await;
+    let mut c = t.client().await;
+    let path = format!("/v1/dropboxes/{}", "cd".repeat(32));
+    let r = c.send(Method::PUT, &path, &[], "invite").await.unwrap();
+    assert_refused(&r, 403, ErrorCode::Forbidden);
+    let r = c
+        .send(Method::POST, &format!("{path}/claim"), &[], "")
+        .await
+        .unwrap();
+    assert_refused(&r, 404, ErrorCode::DropboxNotFound);
+    let r = c
+        .send(
+            Method::PUT,
+            &path,
+            &[("authorization", "Bearer tok".into())],
+            "invite",
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201);
+    t.relay.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn rate_limit_is_per_connection() {
+    let t = TestRelay::start_with(|c| {
+        c.rate_per_conn = 0.0;
+        c.burst_per_conn = 3.0;
+    })
+    .await;
+    let mut c = t.client().await;
+    for _ in 0..3 {
+        let r = c.send(Method::GET, "/healthz", &[], "").await.unwrap();
+        assert_eq!(r.status, 200);
+    }
+    let r = c.send(Method::GET, "/healthz", &[], "").await.unwrap();
+    assert_refused(&r, 429, ErrorCode::RateLimited);
+    let mut fresh = t.client().await;
+    let r = fresh.send(Method::GET, "/healthz", &[], "").await.unwrap();
+    assert_eq!(r.status, 200);
+    t.relay.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn metrics_count_without_ids() {
+    let t = TestRelay::start().await;
+    let mut c = t.client().await;
+    let (key, id) = new_mailbox(&mut c).await;
+    c.append(&key, &id, vec![0u8; 100]).await.unwrap();
+    c.append(&random_key(), &id, "x").await.unwrap();
+    let r = c.send(Method::GET, "/metrics", &[], "").await.unwrap();
+    assert_eq!(r.status, 200);
+    let text = std::str::from_utf8(&r.body).unwrap();
+    for line in [
+        "relay_http_requests_total{route=\"/v1/mailboxes/{id}\",status=\"201\"} 1",
+        "relay_http_requests_total{route=\"/v1/mailboxes/{id}/blobs\",status=\"200\"} 1",
+        "relay_http_requests_total{route=\"/v1/mailboxes/{id}/blobs\",status=\"401\"} 1",
+        "relay_refusals_total{code=\"bad_signature\"} 1",
+        "relay_blobs_appended_total 1",
+        "relay_blob_bytes_appended_total 100",
+        "relay_fanout_delay_seconds_bucket{le=\"+Inf\"} 0",
+        "relay_fanout_delay_seconds_count 0",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+    assert!(!text.contains(&id.to_hex()));
+    assert!(!text.contains("127.0.0.1"));
+    t.relay.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_wrong_pin_is_refused_by_the_client() {
+    let t = TestRelay::start().await;
+    let tls = safespaces_relay::client::pinned_config(&"00".repeat(32)).unwrap();
+    assert!(RelayClient::connect(t.addr(), tls).await.is_err());
+    // And the signing helpers agree with the relay's canonical form.
+    let key = random_key();
+    let id = random_mailbox();
+    let proof = sign_now(&key, Operation::Read, &id, b"");
+    assert!(auth::verify(&key.verifying_key(), Operation::Read, &id, b"", &proof).is_ok());
+    t.relay.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn production_mode_serves_the_given_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let cert = dir.path().join("chain.pem");
+    let key = dir.path().join("key.pem");
+    std::fs::write(&cert, generated.cert.pem()).unwrap();
+    std::fs::write(&key, generated.signing_key.serialize_pem()).unwrap();
+    let expected_pin = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(generated.cert.der()));
+
+    let t = TestRelay::start_with(|c| {
+        c.dev = false;
+        c.cert = Some(cert.clone());
+        c.key = Some(key.clone());
+    })
+    .await;
+    assert_eq!(t.relay.pin(), expected_pin);
+    let mut c = t.client().await;
+    let r = c.send(Method::GET, "/healthz", &[], "").await.unwrap();
+    assert_eq!(r.status, 200);
+    // No development certificate was generated.
+    assert!(
+        !t.dir
+            .path()
+            .join(safespaces_relay::tls::DEV_CERT_FILE)
+            .exists()
+    );
+    t.relay.shutdown().await.unwrap();
+
+    // Missing files are a clear startup error, not a panic.
+    let mut config = safespaces_relay::Config::with_defaults(
+        dir.path().to_owned(),
+        "127.0.0.1:0".parse().unwrap(),
+    );
+    config.dev = false;
+    config.cert = Some(dir.path().join("missing.pem"));
+    config.key = Some(key);
+    let err = safespaces_relay::Relay::start(config).await.unwrap_err();
+    assert!(err.to_string().contains("missing.pem"), "{err}");
+}
+
+#[tokio::test]
+async fn idle_keep_alive_connections_are_closed() {
+    let t = TestRelay::start_with(|c| c.idle_timeout_secs = 1).await;
+    let mut c = t.client().await;
+    let r = c.send(Method::GET, "/healthz", &[], "").await.unwrap();
+    assert_eq!(r.status, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
+    assert!(c.send(Method::GET, "/healthz", &[], "").await.is_err());
+    t.relay.shutdown().await.unwrap();
+}

@@ -1,0 +1,78 @@
+//! The shared store behaviour suite against the SQLite store, plus what is
+//! specific to a file: everything survives closing and reopening.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod store_suite;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use safespaces_relay::store::{NoSink, SharedStore, SqliteStore, Store};
+use safespaces_wire::MailboxId;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_store_passes_the_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let counter = std::sync::atomic::AtomicU32::new(0);
+    let factory = move |limits, sink| -> SharedStore {
+        let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Arc::new(SqliteStore::open(&dir.path().join(format!("s{n}.db")), limits, sink).unwrap())
+    };
+    store_suite::run_all(&factory).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn everything_survives_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("relay.db");
+    let m = MailboxId::from_bytes([5; 32]);
+    {
+        let s = SqliteStore::open(&path, store_suite::LIMITS, Arc::new(NoSink)).unwrap();
+        s.create_mailbox(m, [9; 32]).await.unwrap();
+        for i in 0..5u8 {
+            s.append(m, Bytes::from(vec![i; 10])).await.unwrap();
+        }
+        s.compact(m, 4, 2).await.unwrap();
+        s.close().await.unwrap();
+    }
+    let s = SqliteStore::open(&path, store_suite::LIMITS, Arc::new(NoSink)).unwrap();
+    assert_eq!(s.mailbox_key(m).await.unwrap(), Some([9; 32]));
+    let p = s.read(m, 0, 100, usize::MAX).await.unwrap();
+    assert_eq!(
+        p.blobs.iter().map(|b| b.0).collect::<Vec<_>>(),
+        vec![3, 4, 5]
+    );
+    assert_eq!((p.last_seq, p.compacted_through), (5, 2));
+    assert_eq!(s.append(m, Bytes::from_static(b"next")).await.unwrap(), 6);
+    s.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compacted_and_claimed_bytes_are_gone_from_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("relay.db");
+    let secret = b"PLAINTEXT-LOOKING-MARKER-0123456789".repeat(8);
+    let invite = b"INVITE-MARKER-9876543210".repeat(8);
+    {
+        let s = SqliteStore::open(&path, store_suite::LIMITS, Arc::new(NoSink)).unwrap();
+        let m = MailboxId::from_bytes([6; 32]);
+        s.create_mailbox(m, [9; 32]).await.unwrap();
+        s.append(m, Bytes::from(secret.clone())).await.unwrap();
+        s.append(m, Bytes::from_static(b"snapshot")).await.unwrap();
+        let d = safespaces_wire::DropboxId::from_bytes([1; 32]);
+        s.put_dropbox(d, Bytes::from(invite.clone()), 0, u64::MAX / 2)
+            .await
+            .unwrap();
+        s.compact(m, 2, 1).await.unwrap();
+        assert!(s.claim_dropbox(d, 1).await.unwrap().is_some());
+        s.close().await.unwrap();
+        // Dropping the store closes every connection; SQLite checkpoints the WAL.
+    }
+    let mut all = std::fs::read(&path).unwrap();
+    if let Ok(wal) = std::fs::read(path.with_extension("db-wal")) {
+        all.extend(wal);
+    }
+    let find = |needle: &[u8]| all.windows(needle.len()).any(|w| w == needle);
+    assert!(!find(&secret[..32]), "compacted blob still on disk");
+    assert!(!find(&invite[..24]), "claimed drop-box still on disk");
+}

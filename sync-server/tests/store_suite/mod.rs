@@ -1,0 +1,359 @@
+//! The behaviour every [`Store`] implementation must have, written once.
+//!
+//! Each backend's test file calls [`run_all`] with a factory that opens a
+//! fresh, empty store (`store_sqlite.rs` today; the PostgreSQL store will add
+//! its own file calling the same suite), so both stores give the same
+//! outcomes and the same errors.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use safespaces_relay::store::{CommitSink, SharedStore, StoreError, StoreLimits};
+use safespaces_wire::{DropboxId, MailboxId};
+
+/// Opens a fresh store with these limits, reporting commits to the sink.
+pub type Factory = dyn Fn(StoreLimits, Arc<dyn CommitSink>) -> SharedStore;
+
+pub const LIMITS: StoreLimits = StoreLimits {
+    max_blobs_per_mailbox: 1000,
+    max_bytes_per_mailbox: 1_000_000,
+    max_dropboxes: 3,
+};
+
+/// Records what the store reported.
+#[derive(Default)]
+pub struct Recorder(pub Mutex<Vec<(MailboxId, Option<u64>)>>);
+
+impl CommitSink for Recorder {
+    fn committed(&self, m: &MailboxId, seq: u64, _: &Bytes) {
+        self.0.lock().unwrap().push((*m, Some(seq)));
+    }
+    fn mailbox_deleted(&self, m: &MailboxId) {
+        self.0.lock().unwrap().push((*m, None));
+    }
+}
+
+fn mb(n: u8) -> MailboxId {
+    MailboxId::from_bytes([n; 32])
+}
+
+fn db(n: u8) -> DropboxId {
+    DropboxId::from_bytes([n; 32])
+}
+
+fn fresh(make: &Factory) -> (SharedStore, Arc<Recorder>) {
+    let rec = Arc::new(Recorder::default());
+    (make(LIMITS, rec.clone()), rec)
+}
+
+/// Runs every case, each on a fresh store.
+pub async fn run_all(make: &Factory) {
+    create_is_idempotent_per_key(make).await;
+    appends_number_from_one_without_gaps(make).await;
+    quotas_refuse_and_store_nothing(make).await;
+    reads_page_by_count_and_bytes(make).await;
+    compaction_deletes_only_the_covered_range(make).await;
+    delete_then_recreate_starts_over(make).await;
+    dropboxes_are_claimed_once_and_expire(make).await;
+    concurrent_appends_get_distinct_consecutive_seqs(make).await;
+    commits_are_reported_in_order(make).await;
+    close_finishes_and_then_refuses(make).await;
+}
+
+async fn create_is_idempotent_per_key(make: &Factory) {
+    let (s, _) = fresh(make);
+    assert_eq!(s.mailbox_key(mb(1)).await.unwrap(), None);
+    assert!(s.create_mailbox(mb(1), [1; 32]).await.unwrap());
+    assert!(!s.create_mailbox(mb(1), [1; 32]).await.unwrap());
+    assert_eq!(
+        s.create_mailbox(mb(1), [2; 32]).await,
+        Err(StoreError::MailboxExists)
+    );
+    assert_eq!(s.mailbox_key(mb(1)).await.unwrap(), Some([1; 32]));
+    s.close().await.unwrap();
+}
+
+async fn appends_number_from_one_without_gaps(make: &Factory) {
+    let (s, _) = fresh(make);
+    assert_eq!(
+        s.append(mb(1), Bytes::from_static(b"x")).await,
+        Err(StoreError::MailboxNotFound)
+    );
+    s.create_mailbox(mb(1), [1; 32]).await.unwrap();
+    s.create_mailbox(mb(2), [2; 32]).await.unwrap();
+    for i in 1..=5u64 {
+        assert_eq!(
+            s.append(mb(1), Bytes::from(vec![i as u8])).await.unwrap(),
+            i
+        );
+    }
+    // Sequences are per mailbox.
+    assert_eq!(s.append(mb(2), Bytes::from_static(b"y")).await.unwrap(), 1);
+    let page = s.read(mb(1), 0, 100, usize::MAX).await.unwrap();
+    assert_eq!(page.last_seq, 5);
+    assert_eq!(
+        page.blobs
+            .iter()
+            .map(|(seq, d)| (*seq, d[0]))
+            .collect::<Vec<_>>(),
+        vec![(1, 1), (2, 2), (3, 3), (4, 4), (5, 5)]
+    );
+    assert!(!page.more);
+    assert_eq!(
+        s.read(mb(9), 0, 10, 10).await,
+        Err(StoreError::MailboxNotFound)
+    );
+    s.close().await.unwrap();
+}
+
+async fn quotas_refuse_and_store_nothing(make: &Factory) {
+    let rec = Arc::new(Recorder::default());
+    let s = make(
+        StoreLimits {
+            max_blobs_per_mailbox: 2,
+            max_bytes_per_mailbox: 10,
+            max_dropboxes: 1,
+        },
+        rec,
+    );
+    s.create_mailbox(mb(1), [1; 32]).await.unwrap();
+    assert_eq!(
+        s.append(mb(1), Bytes::from(vec![0; 11])).await,
+        Err(StoreError::QuotaBytes)
+    );
+    assert_eq!(s.append(mb(1), Bytes::from(vec![0; 6])).await.unwrap(), 1);
+    assert_eq!(
+        s.append(mb(1), Bytes::from(vec![0; 5])).await,
+        Err(StoreError::QuotaBytes)
+    );
+    assert_eq!(s.append(mb(1), Bytes::from(vec![0; 4])).await.unwrap(), 2);
+    assert_eq!(
+        s.append(mb(1), Bytes::new()).await,
+        Err(StoreError::QuotaBlobs)
+    );
+    let page = s.read(mb(1), 0, 100, usize::MAX).await.unwrap();
+    assert_eq!((page.last_seq, page.blobs.len()), (2, 2));
+    // Compaction frees quota.
+    s.compact(mb(1), 2, 1).await.unwrap();
+    assert_eq!(s.append(mb(1), Bytes::from(vec![0; 6])).await.unwrap(), 3);
+    s.put_dropbox(db(1), Bytes::from_static(b"a"), 100, 200)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.put_dropbox(db(2), Bytes::from_static(b"b"), 100, 200)
+            .await,
+        Err(StoreError::RelayFull)
+    );
+    assert_eq!(s.claim_dropbox(db(2), 100).await.unwrap(), None);
+    s.close().await.unwrap();
+}
+
+async fn reads_page_by_count_and_bytes(make: &Factory) {
+    let (s, _) = fresh(make);
+    s.create_mailbox(mb(1), [1; 32]).await.unwrap();
+    for _ in 0..10 {
+        s.append(mb(1), Bytes::from(vec![7; 100])).await.unwrap();
+    }
+    let p = s.read(mb(1), 2, 3, usize::MAX).await.unwrap();
+    assert_eq!(
+        p.blobs.iter().map(|b| b.0).collect::<Vec<_>>(),
+        vec![3, 4, 5]
+    );
+    assert!(p.more);
+    let p = s.read(mb(1), 0, 100, 250).await.unwrap();
+    assert_eq!(p.blobs.len(), 2);
+    assert!(p.more);
+    // A blob larger than the byte budget still comes alone, never an empty page.
+    let p = s.read(mb(1), 0, 100, 10).await.unwrap();
+    assert_eq!(p.blobs.len(), 1);
+    let p = s.read(mb(1), 10, 100, usize::MAX).await.unwrap();
+    assert!(p.blobs.is_empty() && !p.more);
+    s.close().await.unwrap();
+}
+
+async fn compaction_deletes_only_the_covered_range(make: &Factory) {
+    let (s, _) = fresh(make);
+    assert_eq!(
+        s.compact(mb(1), 2, 1).await,
+        Err(StoreError::MailboxNotFound)
+    );
+    s.create_mailbox(mb(1), [1; 32]).await.unwrap();
+    for _ in 0..6 {
+        s.append(mb(1), Bytes::from_static(b"z")).await.unwrap();
+    }
+    assert!(matches!(
+        s.compact(mb(1), 3, 3).await,
+        Err(StoreError::BadCompaction(_))
+    ));
+    assert!(matches!(
+        s.compact(mb(1), 7, 3).await,
+        Err(StoreError::BadCompaction(_))
+    ));
+    let c = s.compact(mb(1), 5, 3).await.unwrap();
+    assert_eq!((c.deleted, c.compacted_through), (3, 3));
+    let p = s.read(mb(1), 0, 100, usize::MAX).await.unwrap();
+    assert_eq!(
+        p.blobs.iter().map(|b| b.0).collect::<Vec<_>>(),
+        vec![4, 5, 6]
+    );
+    assert_eq!((p.last_seq, p.compacted_through), (6, 3));
+    // The snapshot itself can be covered by a later snapshot.
+    let c = s.compact(mb(1), 6, 5).await.unwrap();
+    assert_eq!((c.deleted, c.compacted_through), (2, 5));
+    assert!(matches!(
+        s.compact(mb(1), 5, 4).await,
+        Err(StoreError::BadCompaction(_))
+    ));
+    assert_eq!(s.append(mb(1), Bytes::from_static(b"n")).await.unwrap(), 7);
+    s.close().await.unwrap();
+}
+
+async fn delete_then_recreate_starts_over(make: &Factory) {
+    let (s, _) = fresh(make);
+    assert_eq!(
+        s.delete_mailbox(mb(1)).await,
+        Err(StoreError::MailboxNotFound)
+    );
+    s.create_mailbox(mb(1), [1; 32]).await.unwrap();
+    s.append(mb(1), Bytes::from_static(b"a")).await.unwrap();
+    // Warm the key cache, then delete: the stale key must not survive.
+    assert_eq!(s.mailbox_key(mb(1)).await.unwrap(), Some([1; 32]));
+    s.delete_mailbox(mb(1)).await.unwrap();
+    assert_eq!(s.mailbox_key(mb(1)).await.unwrap(), None);
+    assert_eq!(
+        s.read(mb(1), 0, 10, 10).await,
+        Err(StoreError::MailboxNotFound)
+    );
+    assert!(s.create_mailbox(mb(1), [2; 32]).await.unwrap());
+    assert_eq!(s.mailbox_key(mb(1)).await.unwrap(), Some([2; 32]));
+    assert_eq!(s.append(mb(1), Bytes::from_static(b"b")).await.unwrap(), 1);
+    s.close().await.unwrap();
+}
+
+async fn dropboxes_are_claimed_once_and_expire(make: &Factory) {
+    let (s, _) = fresh(make);
+    s.put_dropbox(db(1), Bytes::from_static(b"invite"), 1000, 2000)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.put_dropbox(db(1), Bytes::from_static(b"other"), 1000, 2000)
+            .await,
+        Err(StoreError::DropboxExists)
+    );
+    assert_eq!(
+        s.claim_dropbox(db(1), 1500).await.unwrap(),
+        Some(Bytes::from_static(b"invite"))
+    );
+    assert_eq!(s.claim_dropbox(db(1), 1500).await.unwrap(), None);
+    // Expiry: not claimable at or after expires_at, and replaceable.
+    s.put_dropbox(db(2), Bytes::from_static(b"old"), 1000, 2000)
+        .await
+        .unwrap();
+    assert_eq!(s.claim_dropbox(db(2), 2000).await.unwrap(), None);
+    s.put_dropbox(db(3), Bytes::from_static(b"old"), 1000, 2000)
+        .await
+        .unwrap();
+    s.put_dropbox(db(3), Bytes::from_static(b"new"), 2000, 3000)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.claim_dropbox(db(3), 2500).await.unwrap(),
+        Some(Bytes::from_static(b"new"))
+    );
+    // Sweeping removes only expired ones.
+    s.put_dropbox(db(4), Bytes::from_static(b"a"), 0, 10)
+        .await
+        .unwrap();
+    s.put_dropbox(db(5), Bytes::from_static(b"b"), 0, 30)
+        .await
+        .unwrap();
+    assert_eq!(s.sweep_dropboxes(20).await.unwrap(), 1);
+    assert_eq!(
+        s.claim_dropbox(db(5), 20).await.unwrap(),
+        Some(Bytes::from_static(b"b"))
+    );
+    s.close().await.unwrap();
+}
+
+async fn concurrent_appends_get_distinct_consecutive_seqs(make: &Factory) {
+    let (s, _) = fresh(make);
+    s.create_mailbox(mb(1), [1; 32]).await.unwrap();
+    let mut tasks = Vec::new();
+    for t in 0..8u8 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut seqs = Vec::new();
+            for i in 0..100u8 {
+                seqs.push(s.append(mb(1), Bytes::from(vec![t, i])).await.unwrap());
+            }
+            seqs
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        let seqs = t.await.unwrap();
+        // Each writer sees its own appends in increasing order.
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+        all.extend(seqs);
+    }
+    all.sort_unstable();
+    assert_eq!(all, (1..=800).collect::<Vec<u64>>());
+    s.close().await.unwrap();
+}
+
+async fn commits_are_reported_in_order(make: &Factory) {
+    let (s, rec) = fresh(make);
+    s.create_mailbox(mb(1), [1; 32]).await.unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..50 {
+                s.append(mb(1), Bytes::from_static(b"e")).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    s.create_mailbox(mb(2), [1; 32]).await.unwrap();
+    s.delete_mailbox(mb(2)).await.unwrap();
+    let got = rec.0.lock().unwrap().clone();
+    let seqs: Vec<u64> = got
+        .iter()
+        .filter(|(m, _)| *m == mb(1))
+        .filter_map(|e| e.1)
+        .collect();
+    assert_eq!(seqs, (1..=200).collect::<Vec<u64>>());
+    assert_eq!(got.last(), Some(&(mb(2), None)));
+    s.close().await.unwrap();
+}
+
+async fn close_finishes_and_then_refuses(make: &Factory) {
+    let (s, _) = fresh(make);
+    s.create_mailbox(mb(1), [1; 32]).await.unwrap();
+    let pending: Vec<_> = (0..50)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move { s.append(mb(1), Bytes::from_static(b"q")).await })
+        })
+        .collect();
+    tokio::task::yield_now().await;
+    s.close().await.unwrap();
+    let mut ok = 0;
+    for p in pending {
+        match p.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(StoreError::Closed) => {}
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(
+        s.append(mb(1), Bytes::from_static(b"late")).await,
+        Err(StoreError::Closed)
+    );
+    // Closing twice is fine.
+    s.close().await.unwrap();
+    let _ = ok;
+}
