@@ -778,6 +778,37 @@ impl SpaceDoc {
         })
     }
 
+    /// Replaces the sealed holder of a sign-up (a lead re-sealing it to a
+    /// new set of leads), leaving its state and place alone.
+    pub fn reseal_signup(
+        &mut self,
+        by: &MemberId,
+        session: &SessionId,
+        ticket: &TicketId,
+        sealed: &str,
+    ) -> ModelResult<()> {
+        if !self.is_session_lead(session, by)? {
+            return Err(ModelError::NotPermitted {
+                action: "re-seal sign-ups for this session",
+                required: "lead of this session",
+            });
+        }
+        let obj = self
+            .item_obj(SESSIONS, session.as_str())
+            .ok_or_else(|| ModelError::UnknownSession(session.to_string()))?;
+        let signups = self.session_child(&obj, "signups")?;
+        let entry = child_map(&self.doc, &signups, ticket.as_str()).ok_or_else(|| {
+            ModelError::InvalidInput {
+                field: "ticket",
+                reason: "no sign-up under this ticket".into(),
+            }
+        })?;
+        self.transact(|doc, _| {
+            doc.put(&entry, "sealed", sealed)?;
+            Ok(())
+        })
+    }
+
     /// The stored sign-up under `ticket`, for a lead to open its sealed part.
     pub fn signup(&self, session: &SessionId, ticket: &TicketId) -> ModelResult<Option<SignUp>> {
         let obj = self

@@ -6,8 +6,10 @@
 //! - [`envelope`]: the signed, sealed, padded unit every blob on the wire is.
 //! - [`invite`]: invite codes, the sealed package in the relay drop-box, join proofs.
 //! - [`rotation`]: new epochs on removal or departure, sealed to the remaining devices.
+//! - [`attendance`]: sign-ups only a session's leads can attribute.
 //! - [`authorship`]: whether a signed change batch is its signer's to send.
 
+pub mod attendance;
 pub mod authorship;
 pub mod envelope;
 pub mod epoch;
