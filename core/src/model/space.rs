@@ -268,6 +268,11 @@ impl SpaceDoc {
         self.doc.get_heads()
     }
 
+    /// Whether this replica already holds the change with `hash`.
+    pub fn has_change(&self, hash: &ChangeHash) -> bool {
+        ReadDoc::get_change_by_hash(&self.doc, hash).is_some()
+    }
+
     /// Encoded changes this replica has that a replica at `heads` lacks.
     pub fn changes_since(&mut self, heads: &[ChangeHash]) -> Vec<Vec<u8>> {
         self.doc

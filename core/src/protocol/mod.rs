@@ -4,6 +4,7 @@
 //! - [`epoch`]: epoch keys and what derives from them (content key, relay
 //!   mailbox id, mailbox signing key).
 //! - [`envelope`]: the signed, sealed, padded unit every blob on the wire is.
+//! - [`exchange`]: sealing a replica's changes, and receiving envelopes with every check.
 //! - [`invite`]: invite codes, the sealed package in the relay drop-box, join proofs.
 //! - [`rotation`]: new epochs on removal or departure, sealed to the remaining devices.
 //! - [`attendance`]: sign-ups only a session's leads can attribute.
@@ -13,6 +14,7 @@ pub mod attendance;
 pub mod authorship;
 pub mod envelope;
 pub mod epoch;
+pub mod exchange;
 pub mod invite;
 pub mod rotation;
 
