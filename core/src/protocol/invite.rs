@@ -239,7 +239,7 @@ impl InvitePackage {
     }
 }
 
-fn base32(bytes: &[u8]) -> String {
+pub(crate) fn base32(bytes: &[u8]) -> String {
     let mut out = String::new();
     let (mut buffer, mut bits) = (0u32, 0u32);
     for &b in bytes {
@@ -256,7 +256,7 @@ fn base32(bytes: &[u8]) -> String {
     out
 }
 
-fn unbase32(text: &str) -> Option<Vec<u8>> {
+pub(crate) fn unbase32(text: &str) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     let (mut buffer, mut bits) = (0u32, 0u32);
     for c in text.bytes() {

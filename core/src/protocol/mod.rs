@@ -6,6 +6,7 @@
 //! - [`envelope`]: the signed, sealed, padded unit every blob on the wire is.
 //! - [`exchange`]: sealing a replica's changes, and receiving envelopes with every check.
 //! - [`invite`]: invite codes, the sealed package in the relay drop-box, join proofs.
+//! - [`link`]: linking a person's second device (link code, request, package).
 //! - [`rotation`]: new epochs on removal or departure, sealed to the remaining devices.
 //! - [`attendance`]: sign-ups only a session's leads can attribute.
 //! - [`authorship`]: whether a signed change batch is its signer's to send.
@@ -16,6 +17,7 @@ pub mod envelope;
 pub mod epoch;
 pub mod exchange;
 pub mod invite;
+pub mod link;
 pub mod rotation;
 
 pub use authorship::{AuthorshipError, check_batch};
