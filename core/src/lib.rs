@@ -11,8 +11,11 @@
 //!   id, sealed, padded, crash-safe (temp file, fsync, rename, manifest).
 //! - [`profile`]: the device profile: unlock slots, keyring, lock, wipe,
 //!   duress, failed-attempt limit, backups and the journal export.
+//! - [`app`]: what an app holds: the profile with its spaces and journal,
+//!   `Send + Sync` handles shaped for the FFI.
 #![forbid(unsafe_code)]
 
+pub mod app;
 pub mod crypto;
 pub mod model;
 pub mod profile;

@@ -1,0 +1,220 @@
+//! The app layer end to end on one device: persistence, lock, duress,
+//! sign-ups and the journal through the encrypted store.
+
+use age_core::secrecy::SecretString;
+
+use super::*;
+use crate::model::{Role, SessionDraft, SessionKind, SignUpState, TrainingModule};
+use crate::profile::{JournalFormat, PassphraseWork};
+
+fn options() -> ProfileOptions {
+    ProfileOptions {
+        passphrase_work: PassphraseWork::InsecureTestOnly { log_n: 4 },
+    }
+}
+
+fn secret() -> UnlockSecret {
+    UnlockSecret::passphrase("correct horse battery staple")
+}
+
+fn draft(title: &str) -> SessionDraft {
+    SessionDraft {
+        kind: SessionKind::WellbeingEvent,
+        title: title.into(),
+        description: String::new(),
+        starts_at: Timestamp(5_000),
+        duration_minutes: 60,
+        location: "Room 2".into(),
+        capacity: 2,
+        content_notes: vec![],
+        accessibility: String::new(),
+    }
+}
+
+fn scan(dir: &Path, needle: &str) -> bool {
+    std::fs::read_dir(dir).unwrap().any(|f| {
+        let bytes = std::fs::read(f.unwrap().path()).unwrap();
+        bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+    })
+}
+
+#[test]
+fn everything_written_survives_reopening_and_nothing_is_plaintext_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let (space_id, session) = {
+        let app = SafeSpaces::create(dir.path(), secret(), options()).unwrap();
+        let space = app
+            .create_space("CANARY-group", "CANARY-Robin", Timestamp(1))
+            .unwrap();
+        let session = space.create_session(draft("CANARY-yoga")).unwrap();
+        app.journal()
+            .add(
+                "CANARY-dear diary",
+                Some(3),
+                &["CANARY-tag".into()],
+                Timestamp(2),
+            )
+            .unwrap();
+        (space.id(), session)
+    };
+    for needle in ["CANARY", space_id.as_str()] {
+        assert!(!scan(dir.path(), needle), "{needle} found on disk");
+    }
+    let app = SafeSpaces::open(dir.path(), options()).unwrap();
+    assert!(matches!(app.spaces(), Err(AppError::Locked)));
+    app.unlock(&secret()).unwrap();
+    let spaces = app.spaces().unwrap();
+    assert_eq!(spaces.len(), 1);
+    assert_eq!(spaces[0].name, "CANARY-group");
+    let space = app.space(&spaces[0].id).unwrap();
+    assert_eq!(space.session(&session).unwrap().title, "CANARY-yoga");
+    assert_eq!(
+        app.journal().entries().unwrap()[0].text,
+        "CANARY-dear diary"
+    );
+}
+
+#[test]
+fn locking_drops_everything_and_handles_answer_locked() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = SafeSpaces::create(dir.path(), secret(), options()).unwrap();
+    let space = app.create_space("Group", "Robin", Timestamp(1)).unwrap();
+    let journal = app.journal();
+    app.lock();
+    assert!(app.is_locked());
+    assert!(matches!(space.sessions(), Err(AppError::Locked)));
+    assert!(matches!(journal.entries(), Err(AppError::Locked)));
+    assert!(matches!(
+        app.unlock(&UnlockSecret::passphrase("wrong")),
+        Err(AppError::WrongSecret)
+    ));
+    app.unlock(&secret()).unwrap();
+    assert!(space.sessions().unwrap().is_empty());
+}
+
+#[test]
+fn duress_unlock_shows_a_fresh_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = SafeSpaces::create(dir.path(), secret(), options()).unwrap();
+    app.create_space("Group", "Robin", Timestamp(1)).unwrap();
+    app.journal()
+        .add("private", None, &[], Timestamp(2))
+        .unwrap();
+    app.profile()
+        .set_duress_passphrase(Some(&SecretString::from("duress words".to_string())))
+        .unwrap();
+    app.lock();
+    app.unlock(&UnlockSecret::passphrase("duress words"))
+        .unwrap();
+    assert!(app.spaces().unwrap().is_empty());
+    assert!(app.journal().entries().unwrap().is_empty());
+    // And it keeps working like a fresh profile.
+    app.create_space("New", "Sam", Timestamp(3)).unwrap();
+    assert_eq!(app.spaces().unwrap().len(), 1);
+}
+
+#[test]
+fn a_cleared_lead_records_their_own_signup_and_others_wait_as_requested() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = SafeSpaces::create(dir.path(), secret(), options()).unwrap();
+    let space = app.create_space("Group", "Robin", Timestamp(1)).unwrap();
+    let me = space.my_member_id().unwrap();
+    let session = space.create_session(draft("Walk")).unwrap();
+    // Not a cleared lead: the request waits for one.
+    assert_eq!(
+        space
+            .sign_up(&session, SignUpState::Attending, Timestamp(10))
+            .unwrap(),
+        MyPlace::Requested(SignUpState::Attending)
+    );
+    assert_eq!(
+        space.my_place(&session).unwrap(),
+        MyPlace::Requested(SignUpState::Attending)
+    );
+
+    let other = space.create_session(draft("Swim")).unwrap();
+    for module in TrainingModule::ALL {
+        space
+            .record_training(&me, module, Timestamp(0), Timestamp(99_999))
+            .unwrap();
+    }
+    space.volunteer_to_lead(&other, Timestamp(11)).unwrap();
+    assert_eq!(
+        space
+            .sign_up(&other, SignUpState::Attending, Timestamp(12))
+            .unwrap(),
+        MyPlace::Recorded(crate::model::Place::Attending)
+    );
+    assert_eq!(space.roster(&other).unwrap().attending, 1);
+    let attendees = space.attendees(&other).unwrap();
+    assert_eq!(attendees.len(), 1);
+    assert_eq!(attendees[0].holder.pseudonym, "Robin");
+
+    // Persisted: the pending request and the recorded place survive a reopen.
+    drop(space);
+    app.lock();
+    app.unlock(&secret()).unwrap();
+    let space = app.space(&app.spaces().unwrap()[0].id).unwrap();
+    assert_eq!(
+        space.my_place(&session).unwrap(),
+        MyPlace::Requested(SignUpState::Attending)
+    );
+    assert_eq!(
+        space.my_place(&other).unwrap(),
+        MyPlace::Recorded(crate::model::Place::Attending)
+    );
+}
+
+#[test]
+fn members_added_directly_are_listed_and_roles_enforced() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = SafeSpaces::create(dir.path(), secret(), options()).unwrap();
+    let space = app.create_space("Group", "Robin", Timestamp(1)).unwrap();
+    let sam = space.add_member("Sam", Role::Member, Timestamp(2)).unwrap();
+    assert_eq!(space.members().unwrap().len(), 2);
+    space.set_role(&sam, Role::Lead).unwrap();
+    assert!(matches!(app.space("nope"), Err(AppError::UnknownSpace(_))));
+}
+
+#[test]
+fn deleting_a_journal_entry_removes_it_from_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = SafeSpaces::create(dir.path(), secret(), options()).unwrap();
+    let journal = app.journal();
+    let id = journal
+        .add("CANARY-to-be-deleted", None, &[], Timestamp(1))
+        .unwrap();
+    journal
+        .add("kept", Some(5), &["calm".into()], Timestamp(2))
+        .unwrap();
+    journal.delete(&id).unwrap();
+    app.lock();
+    app.unlock(&secret()).unwrap();
+    let entries = app.journal().entries().unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(app.journal().with_tag("calm").unwrap().len(), 1);
+    // The deleted text is in no stored chunk: check by decrypting every
+    // document the profile holds.
+    for doc in app.profile().document_ids().unwrap() {
+        let stored = app.profile().get_document(doc).unwrap().unwrap();
+        for chunk in stored.snapshot.iter().chain(stored.increments.iter()) {
+            assert!(!chunk.windows(6).any(|w| w == b"CANARY"));
+        }
+    }
+    let export = app
+        .journal()
+        .export(
+            JournalFormat::Markdown,
+            &SecretString::from("export pass".to_string()),
+        )
+        .unwrap();
+    assert!(export.starts_with(b"age-encryption.org/v1\n"));
+}
+
+#[test]
+fn handles_are_send_and_sync_for_the_ffi() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<SafeSpaces>();
+    assert_send_sync::<Space>();
+    assert_send_sync::<Journal>();
+}
