@@ -229,22 +229,12 @@ impl JournalDoc {
 
     /// Encoded changes a replica at `heads` lacks.
     pub fn changes_since(&mut self, heads: &[ChangeHash]) -> Vec<Vec<u8>> {
-        self.doc
-            .get_changes(heads)
-            .into_iter()
-            .map(|mut change| change.bytes().to_vec())
-            .collect()
+        super::history::changes_since(&mut self.doc, heads)
     }
 
     /// Applies encoded changes of the same generation, in any order.
     pub fn apply_changes(&mut self, changes: &[Vec<u8>]) -> ModelResult<()> {
-        let decoded = changes
-            .iter()
-            .map(|bytes| automerge::Change::from_bytes(bytes.clone()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| ModelError::Changes(format!("malformed change: {e}")))?;
-        self.doc.apply_changes(decoded)?;
-        Ok(())
+        super::history::apply_changes(&mut self.doc, changes)
     }
 
     /// How many times history has been purged. Replicas only merge within

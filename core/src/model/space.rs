@@ -275,24 +275,14 @@ impl SpaceDoc {
 
     /// Encoded changes this replica has that a replica at `heads` lacks.
     pub fn changes_since(&mut self, heads: &[ChangeHash]) -> Vec<Vec<u8>> {
-        self.doc
-            .get_changes(heads)
-            .into_iter()
-            .map(|mut change| change.bytes().to_vec())
-            .collect()
+        super::history::changes_since(&mut self.doc, heads)
     }
 
     /// Applies encoded changes from another replica, in any order: changes
     /// whose dependencies have not arrived yet wait inside automerge until
     /// they do. A malformed change is refused and nothing is applied.
     pub fn apply_changes(&mut self, changes: &[Vec<u8>]) -> ModelResult<()> {
-        let decoded = changes
-            .iter()
-            .map(|bytes| automerge::Change::from_bytes(bytes.clone()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| ModelError::Changes(format!("malformed change: {e}")))?;
-        self.doc.apply_changes(decoded)?;
-        Ok(())
+        super::history::apply_changes(&mut self.doc, changes)
     }
 
     /// The underlying automerge document, read-only, for the store and the

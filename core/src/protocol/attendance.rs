@@ -21,7 +21,6 @@
 //! When a lead is added, an existing lead re-seals every entry to the new set
 //! of lead devices ([`reseal`]).
 
-use std::io::{Read, Write};
 use std::str::FromStr;
 
 use age_core::primitives::hkdf;
@@ -32,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::envelope::SpaceId;
+use crate::crypto::{DeviceSealError, open_as_device, seal_to_devices};
 use crate::model::{
     DeviceId, MemberId, ModelError, Place, SessionId, SignUpState, SpaceDoc, TicketId, Timestamp,
 };
@@ -148,37 +148,24 @@ fn seal_to(
     recipients: &[age::x25519::Recipient],
     plain: &[u8],
 ) -> Result<Vec<u8>, AttendanceError> {
-    let encryptor =
-        age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
-            .map_err(|e| AttendanceError::Malformed(e.to_string()))?;
-    let mut out = Vec::new();
-    let mut writer = encryptor
-        .wrap_output(&mut out)
-        .map_err(|e| AttendanceError::Malformed(e.to_string()))?;
-    writer
-        .write_all(plain)
-        .and_then(|_| writer.finish().map(|_| ()))
-        .map_err(|e| AttendanceError::Malformed(e.to_string()))?;
-    Ok(out)
+    seal_to_devices(recipients, plain).map_err(AttendanceError::from)
 }
 
 fn open_with(
     identity: &age::x25519::Identity,
     sealed: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, AttendanceError> {
-    let decryptor = age::Decryptor::new_buffered(sealed)
-        .map_err(|e| AttendanceError::Malformed(e.to_string()))?;
-    let mut reader = decryptor
-        .decrypt(std::iter::once(identity as &dyn age::Identity))
-        .map_err(|e| match e {
-            age::DecryptError::NoMatchingKeys => AttendanceError::NotARecipient,
+    open_as_device(identity, sealed).map_err(AttendanceError::from)
+}
+
+impl From<DeviceSealError> for AttendanceError {
+    fn from(err: DeviceSealError) -> Self {
+        match err {
+            DeviceSealError::NotARecipient => AttendanceError::NotARecipient,
+            DeviceSealError::NoRecipients => AttendanceError::NoLeads,
             other => AttendanceError::Malformed(other.to_string()),
-        })?;
-    let mut out = Zeroizing::new(Vec::new());
-    reader
-        .read_to_end(&mut out)
-        .map_err(|e| AttendanceError::Malformed(e.to_string()))?;
-    Ok(out)
+        }
+    }
 }
 
 fn signing_bytes(request: &AttendanceRequest) -> Vec<u8> {

@@ -120,20 +120,7 @@ pub fn check_batch(
         let expanded = change.decode();
         let start = change.start_op().get();
         for (index, op) in expanded.operations.iter().enumerate() {
-            let mut path = match &op.obj {
-                automerge::legacy::ObjectId::Root => Vec::new(),
-                automerge::legacy::ObjectId::Id(id) => {
-                    let key = format!("{}@{}", id.0, id.1.to_hex_string());
-                    match created.get(&key) {
-                        Some(path) => path.clone(),
-                        None => path_of(am, &key)?,
-                    }
-                }
-            };
-            path.push(match &op.key {
-                automerge::legacy::Key::Map(name) => name.to_string(),
-                automerge::legacy::Key::Seq(_) => "[]".to_string(),
-            });
+            let path = op_path(am, &created, op)?;
             check_path(role, &member, &path, |session| {
                 led_in_batch.contains(session) || leads_at(am, session, &member, &heads)
             })?;
@@ -218,20 +205,7 @@ pub fn check_join(
         );
         let start = change.start_op().get();
         for (index, op) in change.decode().operations.iter().enumerate() {
-            let mut path = match &op.obj {
-                automerge::legacy::ObjectId::Root => Vec::new(),
-                automerge::legacy::ObjectId::Id(id) => {
-                    let key = format!("{}@{}", id.0, id.1.to_hex_string());
-                    match created.get(&key) {
-                        Some(path) => path.clone(),
-                        None => path_of(am, &key)?,
-                    }
-                }
-            };
-            path.push(match &op.key {
-                automerge::legacy::Key::Map(name) => name.to_string(),
-                automerge::legacy::Key::Seq(_) => "[]".to_string(),
-            });
+            let path = op_path(am, &created, op)?;
             let slot = |seen: &mut Option<String>, value: &String| match seen {
                 Some(existing) => existing == value,
                 None => {
@@ -321,6 +295,31 @@ pub fn check_join(
         .map_err(|_| AuthorshipError::Malformed("device key".into()))?;
     ed25519_dalek::VerifyingKey::from_bytes(&key)
         .map_err(|_| AuthorshipError::Malformed("device key".into()))
+}
+
+/// The path an operation writes to, as map keys from the root (`[]` for a
+/// list or text position). `created` holds objects made earlier in the same
+/// batch, which the document does not know yet.
+fn op_path(
+    am: &AutoCommit,
+    created: &HashMap<String, Vec<String>>,
+    op: &automerge::legacy::Op,
+) -> Result<Vec<String>, AuthorshipError> {
+    let mut path = match &op.obj {
+        automerge::legacy::ObjectId::Root => Vec::new(),
+        automerge::legacy::ObjectId::Id(id) => {
+            let key = format!("{}@{}", id.0, id.1.to_hex_string());
+            match created.get(&key) {
+                Some(path) => path.clone(),
+                None => path_of(am, &key)?,
+            }
+        }
+    };
+    path.push(match &op.key {
+        automerge::legacy::Key::Map(name) => name.to_string(),
+        automerge::legacy::Key::Seq(_) => "[]".to_string(),
+    });
+    Ok(path)
 }
 
 /// The path of an existing object, as map keys from the root.

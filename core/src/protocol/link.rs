@@ -18,16 +18,13 @@
 //! package; the fingerprint comparison in step 2 is what stops a swapped
 //! request, and the short lifetime of the drop-boxes bounds the window.
 
-use age_core::primitives::hkdf;
-use rand::RngCore;
-use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+use zeroize::Zeroizing;
 
+use super::code::CodeSecret;
 use super::envelope::SpaceId;
 use super::epoch::EpochKey;
-use super::invite::{base32, unbase32};
 use crate::crypto::SymmetricKey;
 use crate::model::{DeviceId, DeviceKeys, MemberId};
 use crate::store::padding::{open_padded, seal_padded};
@@ -47,8 +44,8 @@ pub enum LinkError {
 }
 
 /// The secret behind one link code. Zeroized on drop.
-#[derive(Clone, Zeroize, ZeroizeOnDrop)]
-pub struct LinkSecret([u8; 16]);
+#[derive(Clone)]
+pub struct LinkSecret(CodeSecret);
 
 impl std::fmt::Debug for LinkSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -59,38 +56,23 @@ impl std::fmt::Debug for LinkSecret {
 impl LinkSecret {
     /// Draws a fresh secret (on the new device).
     pub fn generate() -> Self {
-        let mut bytes = [0u8; 16];
-        OsRng.fill_bytes(&mut bytes);
-        Self(bytes)
+        Self(CodeSecret::generate())
     }
 
     /// The code the new device shows.
     pub fn code(&self) -> String {
-        let chars = base32(&self.0);
-        let groups: Vec<&str> = chars
-            .as_bytes()
-            .chunks(5)
-            .map(|c| std::str::from_utf8(c).unwrap_or_default())
-            .collect();
-        format!("{CODE_PREFIX}{}", groups.join("-"))
+        self.0.to_code(CODE_PREFIX)
     }
 
     /// Parses a typed code, forgiving case, spaces and dashes.
     pub fn parse(code: &str) -> Result<Self, LinkError> {
-        let lower = code.trim().to_ascii_lowercase();
-        let rest = lower.strip_prefix(CODE_PREFIX).ok_or(LinkError::BadCode)?;
-        let cleaned: String = rest.chars().filter(|c| !matches!(c, '-' | ' ')).collect();
-        let bytes = unbase32(&cleaned).ok_or(LinkError::BadCode)?;
-        Ok(Self(
-            bytes
-                .as_slice()
-                .try_into()
-                .map_err(|_| LinkError::BadCode)?,
-        ))
+        CodeSecret::parse(CODE_PREFIX, code)
+            .map(Self)
+            .ok_or(LinkError::BadCode)
     }
 
     fn derive(&self, label: &[u8]) -> Zeroizing<[u8; 32]> {
-        Zeroizing::new(hkdf(&[], label, &self.0))
+        self.0.derive(label)
     }
 
     /// Drop-box for the new device's request, hex.

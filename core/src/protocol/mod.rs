@@ -13,6 +13,7 @@
 
 pub mod attendance;
 pub mod authorship;
+mod code;
 pub mod envelope;
 pub mod epoch;
 pub mod exchange;
