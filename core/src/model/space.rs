@@ -496,6 +496,7 @@ impl SpaceDoc {
             created_by: by.clone(),
             verifying_key: verifying_key.to_string(),
             used_by: None,
+            proof: None,
         };
         self.transact(|doc, cols| {
             if doc.get(&cols.invites, invite_id)?.is_some() {
@@ -514,18 +515,22 @@ impl SpaceDoc {
         self.hydrate_item(INVITES, invite_id)
     }
 
-    /// Joins the space through a recorded invite: adds the new member with
-    /// the invite's role and their first device, and marks the invite used.
-    /// The protocol layer has already checked the joiner's proof; this
-    /// refuses used and expired invites.
+    /// Joins the space through a recorded invite: adds the new member `id`
+    /// (minted by the caller, who signs the proof over it) with the invite's
+    /// role and their first device, marks the invite used and records the
+    /// proof. Refuses used and expired invites; every receiver checks the
+    /// proof (protocol::authorship::check_join).
+    #[allow(clippy::too_many_arguments)]
     pub fn join(
         &mut self,
         invite_id: &str,
+        id: &MemberId,
+        proof: &str,
         pseudonym: &str,
         device: &DeviceId,
         keys: DeviceKeys,
         now: Timestamp,
-    ) -> ModelResult<MemberId> {
+    ) -> ModelResult<()> {
         check_pseudonym(pseudonym)?;
         let invite = self
             .invite(invite_id)?
@@ -539,7 +544,6 @@ impl SpaceDoc {
         if now >= invite.expires_at {
             return Err(ModelError::InviteExpired);
         }
-        let id = MemberId::random();
         let member = Member {
             pseudonym: pseudonym.trim().to_string(),
             role: invite.role,
@@ -551,11 +555,17 @@ impl SpaceDoc {
             .item_obj(INVITES, invite_id)
             .ok_or_else(|| invalid("invite vanished"))?;
         self.transact(|doc, cols| {
+            if doc.get(&cols.members, id.as_str())?.is_some() {
+                return Err(ModelError::InvalidInput {
+                    field: "member id",
+                    reason: "already taken".into(),
+                });
+            }
             reconcile_prop(doc, &cols.members, id.as_str(), &member)?;
             reconcile_prop(doc, &invite_obj, "used_by", Some(id.clone()))?;
+            doc.put(&invite_obj, "proof", proof)?;
             Ok(())
-        })?;
-        Ok(id)
+        })
     }
 
     /// Records one of a member's devices (its public keys). Only the member

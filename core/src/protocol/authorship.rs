@@ -168,15 +168,17 @@ pub fn check_batch(
 /// key the envelope's signature must verify under: the new device's own key,
 /// which the batch itself records.
 ///
-/// The batch may only create one new member and mark one invite used; the
-/// invite must exist and be unused at the batch's causal point; the new member
-/// must have the invite's role, list the signing device, and have joined
-/// before the invite expired; and `proof` must verify under the invite's
-/// recorded key, binding the member and device to a holder of the code.
+/// The batch may only create one new member and mark one invite used (its
+/// `used_by` and `proof`); the invite must exist and be unused at the batch's
+/// causal point; the new member must have the invite's role, list the signing
+/// device, and have joined before the invite expired; and the proof the
+/// batch records must verify under the invite's recorded key, binding the
+/// member and device to a holder of the code. Because the proof lives in the
+/// document, a join can be checked again from any copy of the history
+/// (a snapshot or an offline bundle), not only from its first envelope.
 pub fn check_join(
     doc: &SpaceDoc,
     device: &DeviceId,
-    proof: &[u8; 64],
     changes: &[Change],
 ) -> Result<ed25519_dalek::VerifyingKey, AuthorshipError> {
     let actor = actor_for_device(device)
@@ -215,7 +217,9 @@ pub fn check_join(
             };
             let ok = match path.as_slice() {
                 [m, id, ..] if m == "members" => slot(&mut joined, id),
-                [i, id, field] if i == "invites" && field == "used_by" => slot(&mut invite_id, id),
+                [i, id, field] if i == "invites" && (field == "used_by" || field == "proof") => {
+                    slot(&mut invite_id, id)
+                }
                 _ => false,
             };
             if !ok {
@@ -282,12 +286,20 @@ pub fn check_join(
         .devices
         .get(device)
         .ok_or_else(|| AuthorshipError::UnknownDevice(device.to_string()))?;
+    let proof = invite
+        .proof
+        .as_deref()
+        .and_then(|p| {
+            let mut bytes = [0u8; 64];
+            hex::decode_to_slice(p, &mut bytes).ok().map(|_| bytes)
+        })
+        .ok_or(AuthorshipError::BadProof)?;
     crate::protocol::invite::verify_join(
         &invite.verifying_key,
         &invite_id,
         &member_id,
         device,
-        proof,
+        &proof,
     )
     .map_err(|_| AuthorshipError::BadProof)?;
     let mut key = [0u8; 32];

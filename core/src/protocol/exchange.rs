@@ -3,8 +3,10 @@
 //! changes applied, with every check in between (protocol.md §3–§5).
 //!
 //! Body of a `ChangeBatch` envelope: `count u32 | (length u32 | change)*`,
-//! the author's automerge changes in causal order. A `Join` body is the
-//! 64-byte join proof followed by the same.
+//! the author's automerge changes in causal order. A `Join` body is the same;
+//! the kind says that the author's key is to be found in the batch itself
+//! (the joiner's device is not in the space yet), and the join proof is in
+//! the batch too (`invites/<id>/proof`).
 //!
 //! Receiving never touches the document before the envelope opens, the
 //! signature verifies under a current member device's key, and
@@ -122,19 +124,16 @@ pub fn seal_changes(
     envelope.seal(&key.content_key(), signer).map(Some)
 }
 
-/// Seals a joiner's first batch with their proof.
-#[allow(clippy::too_many_arguments)]
+/// Seals a joiner's first batch (which records their proof).
 pub fn seal_join(
     changes: &[Vec<u8>],
-    proof: &[u8; 64],
     space: SpaceId,
     epoch: u32,
     key: &EpochKey,
     author: &DeviceId,
     signer: &SigningKey,
 ) -> Result<Vec<u8>, EnvelopeError> {
-    let mut body = proof.to_vec();
-    body.extend_from_slice(&encode_batch(changes));
+    let body = encode_batch(changes);
     Envelope {
         kind: EnvelopeKind::Join,
         space,
@@ -169,16 +168,9 @@ pub fn receive(
     let peek = unverified.peek();
     match peek.kind {
         EnvelopeKind::Join => {
-            let body = &peek.body;
-            if body.len() < 64 {
-                return Err(ReceiveError::Malformed("join without proof"));
-            }
-            let proof: [u8; 64] = body[..64]
-                .try_into()
-                .map_err(|_| ReceiveError::Malformed("proof"))?;
-            let changes = decode_batch(&body[64..])?;
+            let changes = decode_batch(&peek.body)?;
             let author = peek.author.clone();
-            let device_key = check_join(doc, &author, &proof, &changes)?;
+            let device_key = check_join(doc, &author, &changes)?;
             let envelope = unverified.verify(&device_key)?;
             apply(doc, envelope.author, &changes)
         }

@@ -235,22 +235,23 @@ fn a_joiner_enters_through_a_join_envelope() {
     };
     let mut mine = replica(&mut w.origin, &joiner.id);
     let since = mine.heads();
-    let member = mine
-        .join(
-            &secret.invite_id(),
-            "Alex",
-            &joiner.id,
-            DeviceKeys {
-                age_recipient: age::x25519::Identity::generate().to_public().to_string(),
-                signing_key: hex::encode(joiner.signing.verifying_key().to_bytes()),
-            },
-            Timestamp(10),
-        )
-        .unwrap();
-    let proof = secret.prove_join(&member, &joiner.id);
+    let member = MemberId::random();
+    let proof = hex::encode(secret.prove_join(&member, &joiner.id));
+    mine.join(
+        &secret.invite_id(),
+        &member,
+        &proof,
+        "Alex",
+        &joiner.id,
+        DeviceKeys {
+            age_recipient: age::x25519::Identity::generate().to_public().to_string(),
+            signing_key: hex::encode(joiner.signing.verifying_key().to_bytes()),
+        },
+        Timestamp(10),
+    )
+    .unwrap();
     let sealed = seal_join(
         &mine.changes_since(&since),
-        &proof,
         w.space,
         0,
         &w.key,
@@ -267,7 +268,6 @@ fn a_joiner_enters_through_a_join_envelope() {
     // The join envelope signed by another key is refused.
     let forged = seal_join(
         &mine.changes_since(&since),
-        &proof,
         w.space,
         0,
         &w.key,
