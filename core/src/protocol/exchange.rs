@@ -196,6 +196,59 @@ pub fn receive(
     }
 }
 
+/// What importing a copy of someone's history did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    /// Changes applied.
+    pub applied: usize,
+    /// Changes refused (not their author's to make, or depending on a
+    /// refused one). Every replica refuses the same ones.
+    pub refused: usize,
+}
+
+/// Imports the changes of another replica's document (a snapshot or an
+/// offline bundle), checking **each** change this replica lacks on its own:
+/// its actor must be a member's device allowed to make it at its causal
+/// point, or it must be a join carrying a valid proof. Changes are taken in
+/// causal order; one that fails is refused with everything that depends on
+/// it, and the rest still apply, so one member's bad change cannot stop
+/// everyone else's from arriving.
+///
+/// What this cannot check is that a change attributed to a device was
+/// really written by it: the signatures of the envelopes it first travelled
+/// in are not in a snapshot. A snapshot is therefore trusted for
+/// attribution as much as the member whose device signed it
+/// (threat-model.md).
+pub fn import_history(doc: &mut SpaceDoc, other: &mut automerge::AutoCommit) -> ImportReport {
+    let mut report = ImportReport::default();
+    let mut refused: std::collections::HashSet<automerge::ChangeHash> = Default::default();
+    for change in other.get_changes(&[]) {
+        let hash = change.hash();
+        if doc.has_change(&hash) {
+            continue;
+        }
+        if change.deps().iter().any(|d| refused.contains(d)) {
+            refused.insert(hash);
+            report.refused += 1;
+            continue;
+        }
+        let device = DeviceId::from(hex::encode(change.actor_id().to_bytes()));
+        let single = std::slice::from_ref(&change);
+        let allowed = if member_of_device(doc, &device).is_some() {
+            check_batch(doc, &device, single).is_ok()
+        } else {
+            check_join(doc, &device, single).is_ok()
+        };
+        if allowed && doc.apply_changes(&[change.raw_bytes().to_vec()]).is_ok() {
+            report.applied += 1;
+        } else {
+            refused.insert(hash);
+            report.refused += 1;
+        }
+    }
+    report
+}
+
 fn apply(
     doc: &mut SpaceDoc,
     author: DeviceId,

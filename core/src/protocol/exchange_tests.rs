@@ -322,3 +322,49 @@ fn a_removed_members_later_batch_is_rejected() {
         Err(ReceiveError::Authorship(AuthorshipError::NotAMember))
     ));
 }
+
+#[test]
+fn importing_someone_elses_history_checks_every_change_on_its_own() {
+    let mut w = world();
+    // Sam (a member) volunteers, legitimately, and then promotes himself by
+    // hand; the coordinator plans a session on top of the forgery.
+    let mut sams = replica(&mut w.origin, &w.member.1.id);
+    let session = {
+        let mut lead = replica(&mut w.origin, &w.coordinator.1.id);
+        let s = lead.create_session(&w.coordinator.0, draft()).unwrap();
+        sams.merge(&mut lead).unwrap();
+        s
+    };
+    sams.volunteer_to_lead(&w.member.0, &session, Timestamp(7))
+        .unwrap();
+    let mut raw = automerge::AutoCommit::load(&sams.save())
+        .unwrap()
+        .with_actor(actor_for_device(&w.member.1.id).unwrap());
+    let members = match automerge::ReadDoc::get(&raw, automerge::ROOT, "members").unwrap() {
+        Some((_, id)) => id,
+        None => panic!(),
+    };
+    let me = match automerge::ReadDoc::get(&raw, &members, w.member.0.as_str()).unwrap() {
+        Some((_, id)) => id,
+        None => panic!(),
+    };
+    automerge::transaction::Transactable::put(&mut raw, &me, "role", "coordinator").unwrap();
+    raw.commit();
+    let mut receiver = w.origin.fork();
+    let report = import_history(&mut receiver, &mut raw);
+    assert_eq!(report.refused, 1, "{report:?}");
+    assert_eq!(report.applied, 2);
+    assert_eq!(receiver.member(&w.member.0).unwrap().role, Role::Member);
+    assert_eq!(
+        receiver
+            .session_leads(&session, Timestamp(8))
+            .unwrap()
+            .len(),
+        1
+    );
+    // Importing the same history again changes nothing.
+    let heads = receiver.heads();
+    let again = import_history(&mut receiver, &mut raw);
+    assert_eq!(again.applied, 0);
+    assert_eq!(receiver.heads(), heads);
+}
