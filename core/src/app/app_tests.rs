@@ -218,3 +218,90 @@ fn handles_are_send_and_sync_for_the_ffi() {
     assert_send_sync::<Space>();
     assert_send_sync::<Journal>();
 }
+
+#[test]
+fn two_devices_join_and_converge_through_offline_bundles_alone() {
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let robin = SafeSpaces::create(dir_a.path(), secret(), options()).unwrap();
+    let blake = SafeSpaces::create(dir_b.path(), secret(), options()).unwrap();
+
+    // Robin plans a session and is cleared to lead it.
+    let space = robin
+        .create_space("Tuesday group", "Robin", Timestamp(1))
+        .unwrap();
+    let me = space.my_member_id().unwrap();
+    let mut d = draft("Peer circle");
+    d.capacity = 1;
+    let session = space.create_session(d).unwrap();
+    for module in TrainingModule::ALL {
+        space
+            .record_training(&me, module, Timestamp(0), Timestamp(99_999))
+            .unwrap();
+    }
+    space.volunteer_to_lead(&session, Timestamp(2)).unwrap();
+
+    // Invite, handed over face to face with a bundle.
+    let invitation = space.invite(Role::Member, Timestamp(3), None).unwrap();
+    assert!(invitation.code.starts_with("ss1-"));
+    let bundle = space.export_bundle(Timestamp(4)).unwrap();
+    let joined = blake
+        .join(
+            &invitation.code,
+            &invitation.package,
+            &bundle,
+            "Blake",
+            Timestamp(5),
+        )
+        .unwrap();
+    assert_eq!(joined.name().unwrap(), "Tuesday group");
+    // The same invite does not work twice.
+    assert!(
+        blake
+            .join(
+                &invitation.code,
+                &invitation.package,
+                &bundle,
+                "Again",
+                Timestamp(6)
+            )
+            .is_err()
+    );
+
+    // Blake signs up while "offline": only a request, for the leads.
+    assert_eq!(
+        joined
+            .sign_up(&session, SignUpState::Attending, Timestamp(7))
+            .unwrap(),
+        MyPlace::Requested(SignUpState::Attending)
+    );
+    let back = joined.export_bundle(Timestamp(8)).unwrap();
+    let report = robin.import_bundle(&back, Timestamp(9)).unwrap();
+    assert_eq!(report.refused, 0);
+    assert!(report.applied >= 1, "{report:?}");
+    assert_eq!(report.requests_recorded, 1);
+    let seen = space.attendees(&session).unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].holder.pseudonym, "Blake");
+
+    // Robin's next bundle tells Blake their place; importing it twice changes nothing.
+    let again = space.export_bundle(Timestamp(10)).unwrap();
+    blake.import_bundle(&again, Timestamp(11)).unwrap();
+    let twice = blake.import_bundle(&again, Timestamp(12)).unwrap();
+    assert_eq!(twice.applied, 0);
+    assert_eq!(
+        joined.my_place(&session).unwrap(),
+        MyPlace::Recorded(crate::model::Place::Attending)
+    );
+    // Blake, a member, counts but cannot see who else comes.
+    assert_eq!(joined.roster(&session).unwrap().attending, 1);
+    assert!(joined.attendees(&session).unwrap().is_empty());
+    // Both devices hold the same space.
+    assert_eq!(joined.sessions().unwrap(), space.sessions().unwrap());
+    assert_eq!(joined.members().unwrap(), space.members().unwrap());
+
+    // A bundle for another space is refused, and changes nothing.
+    let other = robin.create_space("Other", "Robin", Timestamp(13)).unwrap();
+    let foreign = other.export_bundle(Timestamp(14)).unwrap();
+    assert!(blake.import_bundle(&foreign, Timestamp(15)).is_err());
+    assert!(blake.import_bundle(b"not a bundle", Timestamp(15)).is_err());
+}

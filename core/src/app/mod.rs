@@ -7,6 +7,8 @@
 //! - [`Space`] (`space_handle.rs`): one space: members, sessions, sign-ups,
 //!   training, signposting, conflicts.
 //! - [`Journal`] (`journal_handle.rs`): the private journal.
+//! - `offline.rs` and `bundle.rs`: invites, joining, and offline bundles
+//!   (syncing face to face by passing one age file).
 //! - `registry.rs`: what the device persists about its spaces.
 //! - [`AppError`] (`error.rs`).
 //!
@@ -18,8 +20,10 @@
 //! Every write is persisted (as an automerge increment, sealed by the
 //! store) before it returns, so a write that returned survives a crash.
 
+mod bundle;
 mod error;
 mod journal_handle;
+mod offline;
 mod registry;
 mod space_handle;
 
@@ -32,6 +36,7 @@ use rand::rngs::OsRng;
 
 pub use error::{AppError, AppResult};
 pub use journal_handle::Journal;
+pub use offline::{BundleReport, Invitation};
 pub use registry::{PendingRequest, Registry, SpaceEntry};
 pub use space_handle::{MyPlace, RosterView, Space};
 
@@ -232,7 +237,7 @@ impl Shared {
         }
     }
 
-    fn device_keys(&self) -> AppResult<DeviceKeys> {
+    pub(crate) fn device_keys(&self) -> AppResult<DeviceKeys> {
         Ok(DeviceKeys {
             age_recipient: self.profile.device_recipient()?,
             signing_key: hex::encode(self.profile.signing_public_key()?),

@@ -42,8 +42,8 @@ pub struct RosterView {
 /// One space, as this device holds it.
 #[derive(Clone)]
 pub struct Space {
-    shared: Arc<Shared>,
-    id: SpaceId,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) id: SpaceId,
 }
 
 impl Space {
@@ -296,7 +296,7 @@ impl Space {
     }
 }
 
-fn entry(loaded: &Loaded, space: SpaceId) -> AppResult<&SpaceEntry> {
+pub(crate) fn entry(loaded: &Loaded, space: SpaceId) -> AppResult<&SpaceEntry> {
     loaded
         .registry
         .spaces
