@@ -9,6 +9,7 @@
 //! - [`Journal`] (`journal_handle.rs`): the private journal.
 //! - `offline.rs` and `bundle.rs`: invites, joining, and offline bundles
 //!   (syncing face to face by passing one age file).
+//! - `rotation.rs`: removing a member and moving to a new epoch.
 //! - `registry.rs`: what the device persists about its spaces.
 //! - [`AppError`] (`error.rs`).
 //!
@@ -25,6 +26,7 @@ mod error;
 mod journal_handle;
 mod offline;
 mod registry;
+mod rotation;
 mod space_handle;
 
 use std::collections::BTreeMap;
@@ -163,6 +165,7 @@ impl SafeSpaces {
                     next_sequence: 1,
                     sealed_heads: Vec::new(),
                     pending_requests: Vec::new(),
+                    handovers: Vec::new(),
                 },
             );
             self.shared.save_registry(&loaded.registry)?;

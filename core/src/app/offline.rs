@@ -18,8 +18,10 @@ use crate::protocol::authorship::actor_for_device;
 use crate::protocol::epoch::ANONYMOUS_DEVICE;
 use crate::protocol::exchange::import_history;
 use crate::protocol::invite::{DEFAULT_INVITE_SECS, InvitePackage, InviteSecret};
-use crate::protocol::{Envelope, EnvelopeKind, EpochKey, SpaceId};
+use crate::protocol::{Envelope, EnvelopeKind, EpochKey, Handover, RotationError, SpaceId};
 use crate::store::DocumentId;
+use base64::Engine;
+use base64::prelude::BASE64_STANDARD;
 
 /// An invite, ready to hand over.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,6 +47,12 @@ pub struct BundleReport {
     pub refused: usize,
     /// Attendance requests this device recorded as a lead.
     pub requests_recorded: usize,
+    /// The epoch this device moved to, if the bundle carried a handover.
+    pub new_epoch: Option<u32>,
+    /// A handover left this device out: it was removed from the space.
+    pub left_out: bool,
+    /// Envelopes this device holds no key for (a later epoch it was not given).
+    pub unreadable: usize,
 }
 
 impl Shared {
@@ -66,7 +74,7 @@ impl Shared {
         Ok(self.profile.with_keyring(|k| k.device_identity().clone())?)
     }
 
-    fn persist_space(&self, loaded: &mut Loaded, space: SpaceId) -> AppResult<()> {
+    pub(crate) fn persist_space(&self, loaded: &mut Loaded, space: SpaceId) -> AppResult<()> {
         let document = entry(loaded, space)?
             .document_id()
             .ok_or_else(|| AppError::Corrupt("registry: document id".into()))?;
@@ -146,6 +154,15 @@ impl Space {
                 .get_mut(&space)
                 .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
             let mut envelopes = Vec::new();
+            // Handovers first: an importer still in the previous epoch needs
+            // the new key before it can open the snapshot.
+            for handover in &entry.handovers {
+                envelopes.push(
+                    BASE64_STANDARD
+                        .decode(handover)
+                        .map_err(|e| AppError::Corrupt(format!("registry: handover: {e}")))?,
+                );
+            }
             let snapshot = Envelope {
                 kind: EnvelopeKind::Snapshot,
                 space,
@@ -194,7 +211,16 @@ impl Space {
             }
             shared.save_registry(&registry)?;
             loaded.registry = registry;
-            seal_bundle(&key.content_key(), space, entry.epoch, &envelopes)
+            // While a handover is being passed on, devices still in the
+            // previous epoch must be able to open the bundle to find it.
+            let previous = match (entry.handovers.is_empty(), entry.epoch.checked_sub(1)) {
+                (false, Some(prev)) => Some(shared.epoch_key(space, prev)?.content_key()),
+                _ => None,
+            };
+            let content = key.content_key();
+            let mut keys = vec![&content];
+            keys.extend(previous.as_ref());
+            seal_bundle(&keys, space, entry.epoch, &envelopes)
         })
     }
 }
@@ -208,36 +234,87 @@ impl SafeSpaces {
         let shared = Arc::clone(&self.shared);
         self.shared.with_loaded(|loaded| {
             let mut found = None;
-            for (space, entry) in &loaded.registry.spaces {
+            'spaces: for (space, entry) in &loaded.registry.spaces {
                 let Some(id) = entry.space_id() else { continue };
-                let key = shared.epoch_key(id, entry.epoch)?;
-                if let Some(contents) = open_bundle(&key.content_key(), bundle) {
-                    found = Some((space.clone(), id, entry.clone(), key, contents?));
-                    break;
+                // The current epoch's key, and the previous one: a bundle from
+                // a device that rotated opens with either while it passes the
+                // handover on.
+                for epoch in [Some(entry.epoch), entry.epoch.checked_sub(1)]
+                    .into_iter()
+                    .flatten()
+                {
+                    let Ok(key) = shared.epoch_key(id, epoch) else {
+                        continue;
+                    };
+                    if let Some(contents) = open_bundle(&key.content_key(), bundle) {
+                        found = Some((space.clone(), id, entry.clone(), contents?));
+                        break 'spaces;
+                    }
                 }
             }
-            let (_, space, entry, key, contents) = found.ok_or_else(|| {
+            let (_, space, mut entry, contents) = found.ok_or_else(|| {
                 AppError::Corrupt("this bundle is for no space on this device".into())
             })?;
-            if contents.space != space || contents.epoch != entry.epoch {
+            if contents.space != space {
                 return Err(AppError::Corrupt(
-                    "the bundle belongs to another space or epoch".into(),
+                    "the bundle belongs to another space".into(),
                 ));
             }
             let mut report = BundleReport {
                 space: space.to_hex(),
                 ..BundleReport::default()
             };
-            let doc = loaded
-                .spaces
-                .get_mut(&space)
-                .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
-            let content_key = key.content_key();
             for sealed in &contents.envelopes {
-                let unverified =
-                    Envelope::open_unverified(sealed, &content_key, space, entry.epoch)
-                        .map_err(|e| AppError::Corrupt(e.to_string()))?;
+                // Each envelope opens with the key of its own epoch; one of an
+                // epoch this device was not given stays closed.
+                let mut opened = None;
+                for epoch in [entry.epoch, entry.epoch.saturating_sub(1)] {
+                    let Ok(key) = shared.epoch_key(space, epoch) else {
+                        continue;
+                    };
+                    if let Ok(u) =
+                        Envelope::open_unverified(sealed, &key.content_key(), space, epoch)
+                    {
+                        opened = Some((u, key));
+                        break;
+                    }
+                }
+                let Some((unverified, key)) = opened else {
+                    report.unreadable += 1;
+                    continue;
+                };
+                let doc = loaded
+                    .spaces
+                    .get_mut(&space)
+                    .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
                 match unverified.peek().kind {
+                    EnvelopeKind::EpochHandover => {
+                        let author = unverified.peek().author.clone();
+                        let signer = device_key(doc, &author).ok_or_else(|| {
+                            AppError::Corrupt("a handover from outside the space".into())
+                        })?;
+                        let envelope = unverified
+                            .verify(&signer)
+                            .map_err(|e| AppError::Corrupt(e.to_string()))?;
+                        let handover = Handover::decode(&envelope.body)
+                            .map_err(|e| AppError::Corrupt(e.to_string()))?;
+                        if handover.to_epoch <= entry.epoch {
+                            continue;
+                        }
+                        match handover.open(&identity) {
+                            Ok(new_key) => {
+                                shared.profile.insert_key(
+                                    epoch_key_id(space, handover.to_epoch),
+                                    *new_key.expose_bytes(),
+                                )?;
+                                entry.epoch = handover.to_epoch;
+                                entry.handovers = vec![BASE64_STANDARD.encode(sealed)];
+                                report.new_epoch = Some(handover.to_epoch);
+                            }
+                            Err(RotationError::NotARecipient) => report.left_out = true,
+                            Err(e) => return Err(AppError::Corrupt(e.to_string())),
+                        }
+                    }
                     EnvelopeKind::Snapshot => {
                         let mut theirs = automerge::AutoCommit::load(&unverified.peek().body)
                             .map_err(|e| AppError::Corrupt(e.to_string()))?;
@@ -279,6 +356,12 @@ impl SafeSpaces {
                     }
                     _ => {}
                 }
+            }
+            if report.new_epoch.is_some() {
+                let mut registry = loaded.registry.clone();
+                registry.spaces.insert(space.to_hex(), entry);
+                shared.save_registry(&registry)?;
+                loaded.registry = registry;
             }
             shared.persist_space(loaded, space)?;
             shared.settle_pending(loaded, space)?;
@@ -374,6 +457,7 @@ impl SafeSpaces {
                     next_sequence: 1,
                     sealed_heads: Vec::new(),
                     pending_requests: Vec::new(),
+                    handovers: Vec::new(),
                 },
             );
             shared.save_registry(&registry)?;

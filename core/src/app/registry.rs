@@ -49,6 +49,10 @@ pub struct SpaceEntry {
     pub sealed_heads: Vec<String>,
     /// Attendance requests made here, not yet seen recorded by a lead.
     pub pending_requests: Vec<PendingRequest>,
+    /// Sealed handover envelopes (base64) into the current epoch, passed on
+    /// with every bundle so devices that missed the rotation catch up.
+    #[serde(default)]
+    pub handovers: Vec<String>,
 }
 
 /// The registry document.
