@@ -121,6 +121,14 @@ pub enum SpaceCommand {
         /// The space.
         space: String,
     },
+    /// Remove a member (coordinators): the space moves to a new key that
+    /// only the remaining members' devices receive.
+    Remove {
+        /// The space.
+        space: String,
+        /// The member (pseudonym or id).
+        member: String,
+    },
     /// Leave a space.
     Leave {
         /// The space.

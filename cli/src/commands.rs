@@ -274,6 +274,18 @@ fn space(cli: &Cli, cmd: &SpaceCommand) -> Result<Out, Failure> {
             }
             out(lines.join("\n"), Value::Array(rows))
         }
+        SpaceCommand::Remove { space, member } => {
+            let space = find_space(&app, space)?;
+            let (id, m) = find_member(&space, member)?;
+            space.remove_member(&id, now())?;
+            out(
+                format!(
+                    "Removed {}. The space now uses a new key; your next bundle or sync hands it to everyone else.",
+                    m.pseudonym
+                ),
+                json!({"removed": id.as_str()}),
+            )
+        }
         SpaceCommand::Leave { space } => {
             let space = find_space(&app, space)?;
             space.leave(now())?;
