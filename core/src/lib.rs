@@ -11,6 +11,8 @@
 //!   id, sealed, padded, crash-safe (temp file, fsync, rename, manifest).
 //! - [`profile`]: the device profile: unlock slots, keyring, lock, wipe,
 //!   duress, failed-attempt limit, backups and the journal export.
+//! - [`sync`]: the relay client: signed HTTPS requests, the live WebSocket
+//!   subscription with resume, retries with backoff and jitter, sync status.
 #![forbid(unsafe_code)]
 
 pub mod crypto;
@@ -18,3 +20,4 @@ pub mod model;
 pub mod profile;
 pub mod protocol;
 pub mod store;
+pub mod sync;
