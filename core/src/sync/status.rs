@@ -170,7 +170,14 @@ impl StatusBoard {
     }
 
     pub(crate) fn subscription_stopped(&self) {
-        self.update(|b| b.subscription = None);
+        self.update(|b| {
+            // What the subscription last learnt about the relay stays true.
+            if let Some((health, _)) = b.subscription.take() {
+                if b.requests == Health::Unknown {
+                    b.requests = health;
+                }
+            }
+        });
     }
 }
 

@@ -177,6 +177,14 @@ struct Worker {
     events: mpsc::Sender<SubscriptionEvent>,
 }
 
+impl Drop for Worker {
+    /// Also runs when the handle aborts the task, so the status never keeps
+    /// reporting a subscription that is gone.
+    fn drop(&mut self) {
+        self.status.subscription_stopped();
+    }
+}
+
 impl Worker {
     async fn run(mut self) {
         let policy = self.connector.config().retry;
@@ -207,7 +215,6 @@ impl Worker {
                 break;
             }
         }
-        self.status.subscription_stopped();
     }
 
     /// Sleeps before reconnecting, still taking commands; `Err` if stopped.
