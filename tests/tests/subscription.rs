@@ -240,3 +240,33 @@ async fn killing_and_restarting_the_relay_mid_subscription_loses_and_repeats_not
     let extra = tokio::time::timeout(Duration::from_millis(300), sub.next()).await;
     assert!(extra.is_err(), "unexpected extra event: {extra:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_and_re_adding_a_mailbox_restarts_it_from_the_new_cursor() {
+    let relay = start_relay();
+    let c = client(&relay.process);
+    bounded(async {
+        let mb = new_mailbox();
+        c.create_mailbox(&mb).await.unwrap();
+        for i in 1..=3u8 {
+            c.append(&mb, vec![i]).await.unwrap();
+        }
+        let mut sub = c.subscribe();
+        sub.add(mb.clone(), 0);
+        let first = take_blobs(&mut sub, 3).await;
+        assert_eq!(blobs_of(&first, mb.id()).len(), 3);
+
+        // The relay's answer to the unsubscribe arrives after the re-add:
+        // it must not be taken for a deletion.
+        sub.remove(mb.id());
+        sub.add(mb.clone(), 1);
+        c.append(&mb, vec![4]).await.unwrap();
+        let again = take_blobs(&mut sub, 3).await;
+        assert_eq!(
+            blobs_of(&again, mb.id()),
+            [(2, vec![2]), (3, vec![3]), (4, vec![4])]
+        );
+        assert_eq!(again.len(), 3, "only blobs: {again:?}");
+    })
+    .await;
+}

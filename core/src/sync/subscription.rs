@@ -110,6 +110,8 @@ impl Subscription {
                 status,
                 rng: StdRng::seed_from_u64(seed),
                 mailboxes: HashMap::new(),
+                problem: None,
+                unsubscribing: HashMap::new(),
                 commands: command_rx,
                 events: event_tx,
             }
@@ -173,6 +175,13 @@ struct Worker {
     status: StatusBoard,
     rng: StdRng,
     mailboxes: HashMap<MailboxId, Followed>,
+    /// A refusal that needs a person (a bad signature, a clock so wrong
+    /// the relay rejects it), shown as the status until mailboxes change.
+    problem: Option<String>,
+    /// `unsubscribe` frames sent on this connection and not yet answered:
+    /// their `unsubscribed` answers are not deletions, even if the mailbox
+    /// was added again meanwhile.
+    unsubscribing: HashMap<MailboxId, u32>,
     commands: mpsc::UnboundedReceiver<Command>,
     events: mpsc::Sender<SubscriptionEvent>,
 }
@@ -228,13 +237,14 @@ impl Worker {
                 command = self.commands.recv() => match command {
                     None => return Err(()),
                     Some(Command::Add(credential, after)) => self.follow(*credential, after),
-                    Some(Command::Remove(id)) => { self.mailboxes.remove(&id); }
+                    Some(Command::Remove(id)) => { self.unfollow(id); }
                 },
             }
         }
     }
 
     fn follow(&mut self, credential: MailboxCredential, after: u64) {
+        self.problem = None;
         self.mailboxes.insert(
             credential.id(),
             Followed {
@@ -243,6 +253,12 @@ impl Worker {
                 target: None,
             },
         );
+    }
+
+    /// Forgets a mailbox; `true` if it was followed.
+    fn unfollow(&mut self, id: MailboxId) -> bool {
+        self.problem = None;
+        self.mailboxes.remove(&id).is_some()
     }
 
     async fn connect(&self) -> Result<Socket, RelayError> {
@@ -263,6 +279,7 @@ impl Worker {
 
     /// Runs one connection until it breaks or the handle is dropped.
     async fn serve(&mut self, mut socket: Socket) -> Ended {
+        self.unsubscribing.clear();
         let ids: Vec<MailboxId> = self.mailboxes.keys().copied().collect();
         for id in ids {
             if let Err(e) = self.send_subscribe(&mut socket, id).await {
@@ -287,7 +304,8 @@ impl Worker {
                         self.report();
                     }
                     Some(Command::Remove(id)) => {
-                        if self.mailboxes.remove(&id).is_some() {
+                        if self.unfollow(id) {
+                            *self.unsubscribing.entry(id).or_default() += 1;
                             let frame = ClientFrame::Unsubscribe { mailbox: id };
                             if let Err(e) = send(&mut socket, &frame).await {
                                 return Ended::Broken(e);
@@ -355,7 +373,10 @@ impl Worker {
                 let Some(followed) = self.mailboxes.get_mut(&mailbox) else {
                     return Ok(());
                 };
-                if seq <= followed.cursor {
+                // Until the relay confirms the current subscription, blobs
+                // belong to one it replaced (re-added with another cursor);
+                // taking them could move the cursor past blobs still to come.
+                if followed.target.is_none() || seq <= followed.cursor {
                     return Ok(());
                 }
                 followed.cursor = seq;
@@ -363,8 +384,15 @@ impl Worker {
                     .await?;
             }
             ServerFrame::Unsubscribed { mailbox } => {
-                // We forget a mailbox before asking to unsubscribe, so one we
-                // still follow was deleted on the relay.
+                if let Some(pending) = self.unsubscribing.get_mut(&mailbox) {
+                    *pending -= 1;
+                    if *pending == 0 {
+                        self.unsubscribing.remove(&mailbox);
+                    }
+                    return Ok(());
+                }
+                // Not an answer to our own unsubscribe: the mailbox was
+                // deleted on the relay.
                 let was_followed = self.mailboxes.remove(&mailbox).is_some();
                 if was_followed {
                     self.emit(SubscriptionEvent::Ended { mailbox }).await?;
@@ -385,6 +413,9 @@ impl Worker {
                     // Busy relay: back off and resubscribe everything.
                     _ if error.is_transient() => return Err(Ended::Broken(error)),
                     Some(mailbox) => {
+                        if let Health::Error(reason) = Health::after(Err(&error)) {
+                            self.problem = Some(reason);
+                        }
                         if self.mailboxes.remove(&mailbox).is_some() {
                             self.emit(SubscriptionEvent::Refused { mailbox, error })
                                 .await?;
@@ -429,7 +460,11 @@ impl Worker {
             .mailboxes
             .values()
             .any(|f| f.target.is_none_or(|target| f.cursor < target));
-        self.status.subscription(Health::Reachable, behind);
+        let health = self
+            .problem
+            .clone()
+            .map_or(Health::Reachable, Health::Error);
+        self.status.subscription(health, behind);
     }
 }
 
