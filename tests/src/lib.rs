@@ -34,6 +34,9 @@ use std::sync::OnceLock;
 
 use safespaces_relay::{LISTENING_LINE, PIN_LINE};
 
+pub mod proxy;
+pub use proxy::CuttableProxy;
+
 /// The path of the `safespaces-relay` executable, built on first use.
 pub fn relay_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();

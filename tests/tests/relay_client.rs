@@ -235,3 +235,26 @@ async fn a_relay_killed_mid_append_is_offline_and_a_retry_after_restart_succeeds
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ca_roots_accept_their_relay_and_refuse_another() {
+    use safespaces_core::sync::Trust;
+    let relay = start_relay();
+    let other = start_relay();
+    let ca = std::fs::read(relay.dir.path().join("dev-cert.pem")).unwrap();
+    let trusting = |url: String| {
+        RelayClient::new(
+            RelayConfig::new(&url, Trust::roots_from_pem(&ca).unwrap())
+                .unwrap()
+                .with_retry(common::quick_retry()),
+        )
+        .unwrap()
+    };
+    bounded(async {
+        trusting(relay.process.url()).health().await.unwrap();
+        let err = trusting(other.process.url()).health().await.unwrap_err();
+        assert!(matches!(err, RelayError::Tls(_)), "{err:?}");
+        assert!(!err.is_transient());
+    })
+    .await;
+}

@@ -270,3 +270,61 @@ async fn removing_and_re_adding_a_mailbox_restarts_it_from_the_new_cursor() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_network_cut_is_noticed_and_the_subscription_resumes_after_it() {
+    use safespaces_core::sync::{RelayClient, RelayConfig};
+    use safespaces_e2e::CuttableProxy;
+
+    let relay = start_relay();
+    let writer = client(&relay.process);
+    bounded(async {
+        let proxy = CuttableProxy::start(relay.process.addr()).await.unwrap();
+        // The reader reaches the relay only through the proxy, with quick
+        // pings and timeouts so a silent path is noticed within a second.
+        let url = format!("https://{}", proxy.addr());
+        let reader = RelayClient::new(
+            RelayConfig::pinned(&url, relay.process.pin())
+                .unwrap()
+                .with_retry(common::quick_retry())
+                .with_ping_interval(Duration::from_millis(200))
+                .with_timeouts(Duration::from_millis(500), Duration::from_millis(800)),
+        )
+        .unwrap();
+        let mb = new_mailbox();
+        writer.create_mailbox(&mb).await.unwrap();
+        writer.append(&mb, b"before".to_vec()).await.unwrap();
+        let mut sub = reader.subscribe();
+        sub.add(mb.clone(), 0);
+        let mut status = reader.status();
+        assert_eq!(take_blobs(&mut sub, 1).await.len(), 1);
+
+        proxy.cut();
+        // A request through the dead path times out after it was sent: the
+        // client says so, because the relay might have applied it.
+        let err = reader.append(&mb, b"lost?".to_vec()).await.unwrap_err();
+        assert!(matches!(err, RelayError::Offline { .. }), "{err:?}");
+        wait_for(&mut status, |s| matches!(s, SyncStatus::Offline { .. })).await;
+        for i in 0..5u8 {
+            writer.append(&mb, vec![i]).await.unwrap();
+        }
+        proxy.restore();
+
+        // Everything the relay holds arrives once, in order.
+        let stored = writer.read_all(&mb, 0).await.unwrap();
+        let mut events = take_blobs(&mut sub, stored.blobs.len() - 1).await;
+        events.insert(
+            0,
+            SubscriptionEvent::Blob {
+                mailbox: mb.id(),
+                seq: 1,
+                data: b"before".to_vec(),
+            },
+        );
+        let expected: Vec<(u64, Vec<u8>)> =
+            stored.blobs.into_iter().map(|b| (b.seq, b.data)).collect();
+        assert_eq!(blobs_of(&events, mb.id()), expected);
+        wait_for(&mut status, |s| *s == SyncStatus::UpToDate).await;
+    })
+    .await;
+}

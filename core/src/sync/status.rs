@@ -166,7 +166,25 @@ impl StatusBoard {
     /// The subscription's connection health and whether it is still behind
     /// the relay (connecting or delivering its backlog).
     pub(crate) fn subscription(&self, health: Health, behind: bool) {
-        self.update(|b| b.subscription = Some((health, behind)));
+        self.update(|b| {
+            // A live subscription is newer evidence than a request that
+            // failed for the network: the relay is reachable again.
+            if health == Health::Reachable && matches!(b.requests, Health::Offline(_)) {
+                b.requests = Health::Reachable;
+            }
+            b.subscription = Some((health, behind));
+        });
+    }
+
+    /// The subscription is (re)connecting: behind, health as last known.
+    pub(crate) fn subscription_connecting(&self) {
+        self.update(|b| {
+            let health = b
+                .subscription
+                .take()
+                .map_or(Health::Unknown, |(health, _)| health);
+            b.subscription = Some((health, true));
+        });
     }
 
     pub(crate) fn subscription_stopped(&self) {
@@ -270,5 +288,20 @@ mod tests {
         assert!(matches!(w.get(), SyncStatus::Offline { .. }));
         board.subscription_stopped();
         assert!(matches!(w.get(), SyncStatus::Offline { .. }));
+    }
+
+    #[test]
+    fn a_live_subscription_outdates_an_earlier_offline_request() {
+        let board = StatusBoard::new();
+        let w = board.watch();
+        board.subscription_connecting();
+        assert_eq!(w.get(), SyncStatus::Syncing, "first connection under way");
+        board.request_started();
+        board.request_finished(Err(&offline()));
+        board.subscription(Health::Offline("cut".into()), true);
+        board.subscription_connecting();
+        assert!(matches!(w.get(), SyncStatus::Offline { .. }));
+        board.subscription(Health::Reachable, false);
+        assert_eq!(w.get(), SyncStatus::UpToDate);
     }
 }

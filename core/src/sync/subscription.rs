@@ -199,7 +199,7 @@ impl Worker {
         let policy = self.connector.config().retry;
         let mut failures: u32 = 0;
         loop {
-            self.status.subscription(Health::Reachable, true);
+            self.status.subscription_connecting();
             let ended = match self.connect().await {
                 Ok(socket) => {
                     let started = Instant::now();
