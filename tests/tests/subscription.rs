@@ -299,18 +299,24 @@ async fn a_silent_network_cut_is_noticed_and_the_subscription_resumes_after_it()
         let mut status = reader.status();
         assert_eq!(take_blobs(&mut sub, 1).await.len(), 1);
 
+        // A keep-alive connection for the next request.
+        reader.health().await.unwrap();
+
         proxy.cut();
-        // A request through the dead path times out after it was sent: the
-        // client says so, because the relay might have applied it.
+        // The request goes out on the pooled connection and no answer comes
+        // back; the retries cannot even connect. The client says the outcome
+        // is unknown: the stalled bytes may still reach the relay.
         let err = reader.append(&mb, b"lost?".to_vec()).await.unwrap_err();
         assert!(matches!(err, RelayError::Offline { .. }), "{err:?}");
+        assert!(err.outcome_unknown(), "{err}");
         wait_for(&mut status, |s| matches!(s, SyncStatus::Offline { .. })).await;
         for i in 0..5u8 {
             writer.append(&mb, vec![i]).await.unwrap();
         }
         proxy.restore();
 
-        // Everything the relay holds arrives once, in order.
+        // Everything the relay holds arrives once, in order. (If the stalled
+        // append lands after this read, it only adds a later event.)
         let stored = writer.read_all(&mb, 0).await.unwrap();
         let mut events = take_blobs(&mut sub, stored.blobs.len() - 1).await;
         events.insert(

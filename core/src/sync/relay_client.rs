@@ -333,7 +333,17 @@ impl RelayClient {
                     let repeatable =
                         e.is_transient() && (call.repeat == Repeat::Always || !e.outcome_unknown());
                     if !repeatable || !policy.may_retry(attempt) {
-                        break Err(e);
+                        break Err(match e {
+                            // The last attempt never got its request out, but
+                            // an earlier one did: the outcome is still unknown.
+                            RelayError::Offline { detail, .. } if maybe_applied => {
+                                RelayError::Offline {
+                                    detail,
+                                    request_sent: true,
+                                }
+                            }
+                            other => other,
+                        });
                     }
                     maybe_applied |= e.outcome_unknown();
                     status.attempt_failed(&e);
