@@ -289,6 +289,7 @@ impl Worker {
         self.report();
         let ping_every = self.connector.config().ping_interval;
         let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_heard = Instant::now();
         loop {
             tokio::select! {
@@ -344,6 +345,9 @@ impl Worker {
                         Ok(()) => self.report(),
                         Err(ended) => return ended,
                     }
+                    // Time spent waiting for a full queue to drain is the
+                    // application's, not a silent relay's.
+                    last_heard = Instant::now();
                 }
             }
         }
