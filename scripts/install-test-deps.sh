@@ -5,6 +5,8 @@ set -euo pipefail
 
 need=()
 command -v age >/dev/null 2>&1 || need+=(age)
+# `script` gives the stock age tool the terminal it reads passphrases from.
+command -v script >/dev/null 2>&1 || need+=(bsdutils)
 
 if ((${#need[@]})); then
     echo "install-test-deps: installing ${need[*]}" >&2

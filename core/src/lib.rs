@@ -11,10 +11,13 @@
 //!   id, sealed, padded, crash-safe (temp file, fsync, rename, manifest).
 //! - [`profile`]: the device profile: unlock slots, keyring, lock, wipe,
 //!   duress, failed-attempt limit, backups and the journal export.
+//! - [`app`]: what an app holds: the profile with its spaces and journal,
+//!   `Send + Sync` handles shaped for the FFI.
 //! - [`sync`]: the relay client: signed HTTPS requests, the live WebSocket
 //!   subscription with resume, retries with backoff and jitter, sync status.
 #![forbid(unsafe_code)]
 
+pub mod app;
 pub mod crypto;
 pub mod model;
 pub mod profile;

@@ -183,7 +183,7 @@ fn stock_age_decrypts_the_journal_export() {
     let entries = vec![JournalEntry {
         created_at_ms: 1_764_000_000_000,
         text: "I went to the group tonight.".into(),
-        mood: Some("hopeful".into()),
+        mood: Some(4),
         tags: vec!["group".into()],
     }];
     for format in [JournalFormat::Markdown, JournalFormat::Json] {

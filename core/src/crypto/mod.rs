@@ -9,7 +9,11 @@
 //!   costs one HKDF and one ChaCha20-Poly1305 of 16 bytes instead of an X25519
 //!   exchange. The store seals every file with it; the protocol reuses it for
 //!   epoch keys.
+//! - [`seal_to_devices`] / [`open_as_device`]: age files to specific devices'
+//!   X25519 keys (handovers, attendance), where a shared key would reach too many.
 
+mod device_seal;
 mod symmetric_key;
 
+pub use device_seal::{DeviceSealError, open_as_device, seal_to_devices};
 pub use symmetric_key::{KEY_STANZA_TAG, OpenError, SealError, SymmetricKey};

@@ -25,4 +25,8 @@ pub struct Invite {
     pub verifying_key: String,
     /// The member who used it, once used: an invite works once.
     pub used_by: Option<MemberId>,
+    /// The joiner's proof (hex Ed25519 signature by the invite's key over
+    /// the invite, member and device ids), so the join can be verified from
+    /// any copy of the history.
+    pub proof: Option<String>,
 }

@@ -6,6 +6,9 @@
 //! ├─ kind: "safespaces.journal"
 //! ├─ schema: uint                       // JOURNAL_SCHEMA
 //! ├─ generation: uint                   // bumped by every history purge
+//! ├─ generation_id: str                 // random per rebuild: two devices
+//! │                                     // purging concurrently differ
+//! ├─ deleted: { <entry id>: true }      // ids of deleted entries, no text
 //! └─ entries: { <entry id>: {
 //!        created_at: int, edited_at: int,
 //!        text: Text,                    // collaborative: two of the person's
@@ -18,7 +21,9 @@
 //! An automerge document keeps every operation ever made, so deleting an
 //! entry's key would leave its text in the saved bytes. [`JournalDoc::delete`]
 //! therefore *rebuilds* the document: a new automerge document with a new
-//! actor id holding only the current entries, with `generation` one higher.
+//! `generation_id` holding only the current entries, with `generation` one
+//! higher. The device keeps its actor id: generations never merge, so actor
+//! sequence numbers may safely start again.
 //! After a delete and a save, the deleted text is nowhere in the bytes
 //! (`saved_journal_bytes_contain_no_deleted_text` checks that). Edits keep
 //! history so two devices can merge them; [`JournalDoc::purge_history`]
@@ -29,10 +34,13 @@
 //! be *merged* with an older generation: automerge would resurrect the old
 //! root objects, and with them the deleted text. The rule, enforced by the
 //! sync layer, is:
-//! - a replica that receives a journal with a higher `generation` *replaces*
-//!   its document with it (after re-applying, as plain writes, any of its own
-//!   edits that the sender had not seen, entry by entry, minus the deleted
-//!   entries: [`JournalDoc::adopt_generation`]);
+//! - journals are ordered by `(generation, generation_id)`; only equal ones
+//!   merge (two devices purging offline both reach generation *n+1* with
+//!   different ids, and must not merge);
+//! - a replica that receives a journal ordered after its own *replaces*
+//!   its document with it, keeping the union of both sides' entries minus
+//!   every tombstoned id, the later edit winning per entry
+//!   ([`JournalDoc::adopt_generation`]);
 //! - changes or snapshots from a lower generation are discarded, never merged;
 //! - the relay copy of the old generation is compacted away by uploading the
 //!   new snapshot, so the deleted text leaves the relay too.
@@ -55,6 +63,7 @@ use super::time::Timestamp;
 pub const JOURNAL_SCHEMA: u64 = 1;
 const KIND: &str = "safespaces.journal";
 const ENTRIES: &str = "entries";
+const DELETED: &str = "deleted";
 /// Long enough for anything a person writes in one sitting; bounded so a
 /// bug cannot grow a document without limit.
 const MAX_ENTRY_CHARS: usize = 100_000;
@@ -156,7 +165,11 @@ impl JournalDoc {
         let _ = doc.put(ROOT, "kind", KIND);
         let _ = doc.put(ROOT, "schema", JOURNAL_SCHEMA);
         let _ = doc.put(ROOT, "generation", generation);
+        let mut id = [0u8; 8];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut id);
+        let _ = doc.put(ROOT, "generation_id", hex::encode(id));
         let _ = doc.put_object(ROOT, ENTRIES, ObjType::Map);
+        let _ = doc.put_object(ROOT, DELETED, ObjType::Map);
         doc.commit();
         JournalDoc { doc }
     }
@@ -191,10 +204,11 @@ impl JournalDoc {
     /// Merges another replica of the *same generation*; refuses otherwise,
     /// because merging across a purge would bring deleted text back.
     pub fn merge(&mut self, other: &mut JournalDoc) -> ModelResult<()> {
-        let (mine, theirs) = (self.generation()?, other.generation()?);
+        let (mine, theirs) = (self.generation_key()?, other.generation_key()?);
         if mine != theirs {
             return Err(ModelError::Changes(format!(
-                "journal generations differ ({mine} and {theirs}): adopt the newer one instead of merging"
+                "journal generations differ ({} and {}): adopt the newer one instead of merging",
+                mine.0, theirs.0
             )));
         }
         self.doc.merge(&mut other.doc)?;
@@ -215,28 +229,30 @@ impl JournalDoc {
 
     /// Encoded changes a replica at `heads` lacks.
     pub fn changes_since(&mut self, heads: &[ChangeHash]) -> Vec<Vec<u8>> {
-        self.doc
-            .get_changes(heads)
-            .into_iter()
-            .map(|mut change| change.bytes().to_vec())
-            .collect()
+        super::history::changes_since(&mut self.doc, heads)
     }
 
     /// Applies encoded changes of the same generation, in any order.
     pub fn apply_changes(&mut self, changes: &[Vec<u8>]) -> ModelResult<()> {
-        let decoded = changes
-            .iter()
-            .map(|bytes| automerge::Change::from_bytes(bytes.clone()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| ModelError::Changes(format!("malformed change: {e}")))?;
-        self.doc.apply_changes(decoded)?;
-        Ok(())
+        super::history::apply_changes(&mut self.doc, changes)
     }
 
     /// How many times history has been purged. Replicas only merge within
     /// one generation.
     pub fn generation(&self) -> ModelResult<u64> {
         hydrate_prop(&self.doc, ROOT, "generation").map_err(invalid)
+    }
+
+    /// The generation and its random id: the order in which replicas adopt
+    /// each other's rebuilt journals. Only equal keys merge.
+    pub fn generation_key(&self) -> ModelResult<(u64, String)> {
+        let id: String = hydrate_prop(&self.doc, ROOT, "generation_id").map_err(invalid)?;
+        Ok((self.generation()?, id))
+    }
+
+    /// Makes this replica write as `actor` (its device id; see the protocol).
+    pub fn set_actor(&mut self, actor: ActorId) {
+        self.doc.set_actor(actor);
     }
 
     /// The underlying automerge document, read-only, for the store and sync
@@ -365,6 +381,11 @@ impl JournalDoc {
             return Err(ModelError::UnknownEntry(id.to_string()));
         }
         self.doc.delete(&entries, id.as_str())?;
+        // The id alone, so a device that rebuilt its journal concurrently
+        // does not bring the entry back (adopt_generation).
+        if let Some(tombstones) = child_map(&self.doc, &ROOT, DELETED) {
+            self.doc.put(&tombstones, id.as_str(), true)?;
+        }
         self.doc.commit();
         self.purge_history()
     }
@@ -374,50 +395,54 @@ impl JournalDoc {
     pub fn purge_history(&mut self) -> ModelResult<()> {
         let generation = self.generation()?.saturating_add(1);
         let current = self.stored_entries()?;
-        self.doc = Self::rebuilt(generation, &current)?.doc;
+        let deleted = self.tombstones()?;
+        let actor = self.doc.get_actor().clone();
+        self.doc = Self::rebuilt(generation, &current, &deleted)?
+            .doc
+            .with_actor(actor);
         Ok(())
     }
 
-    /// Replaces this replica with `newer`, a journal of a higher generation
-    /// received from the person's other device, re-applying as plain writes
-    /// the entries this replica changed after `synced_heads` (the last point
-    /// both devices had in common). Entries deleted in `newer` stay deleted
-    /// unless this replica changed them after that point.
-    pub fn adopt_generation(
-        &mut self,
-        mut newer: JournalDoc,
-        synced_heads: &[ChangeHash],
-    ) -> ModelResult<()> {
-        if newer.generation()? <= self.generation()? {
+    /// Replaces this replica with `newer`, a journal ordered after this one
+    /// (see [`JournalDoc::generation_key`]), received from the person's other
+    /// device, without losing anything either side wrote: entries are the
+    /// union of both, minus every entry either side deleted (tombstones carry
+    /// ids only, never text), and where both hold an entry the later edit
+    /// wins. If that differs from `newer`, the result is rebuilt as a
+    /// generation after both, which the other device adopts in turn.
+    pub fn adopt_generation(&mut self, mut newer: JournalDoc) -> ModelResult<()> {
+        if newer.generation_key()? <= self.generation_key()? {
             return Err(ModelError::Changes(
                 "the received journal is not newer than this one".into(),
             ));
         }
-        let mine = self.stored_entries()?;
-        // If the common point is unknown here, treat every local entry as
-        // changed: re-adding too much is recoverable, losing an entry is not.
-        let before_entries = self
-            .doc
-            .fork_at(synced_heads)
-            .ok()
-            .and_then(|doc| JournalDoc { doc }.stored_entries().ok())
-            .unwrap_or_default();
-        let mut theirs = newer.stored_entries()?;
-        let mut changed = false;
-        for (id, entry) in mine {
-            let untouched = before_entries.get(&id).is_some_and(|old| {
-                old.edited_at == entry.edited_at && old.text.as_str() == entry.text.as_str()
-            });
-            if !untouched {
-                theirs.insert(id, entry);
-                changed = true;
+        let mut deleted = self.tombstones()?;
+        deleted.extend(newer.tombstones()?);
+        let theirs = newer.stored_entries()?;
+        let mut merged = theirs.clone();
+        for (id, entry) in self.stored_entries()? {
+            let keep_mine = match merged.get(&id) {
+                Some(other) => entry.edited_at > other.edited_at,
+                None => true,
+            };
+            if keep_mine {
+                merged.insert(id, entry);
             }
         }
-        if changed {
-            let generation = newer.generation()?;
-            newer = Self::rebuilt(generation, &theirs)?;
+        merged.retain(|id, _| !deleted.contains(id));
+        let unchanged = merged.len() == theirs.len()
+            && merged.iter().all(|(id, e)| {
+                theirs.get(id).is_some_and(|t| {
+                    t.edited_at == e.edited_at && t.text.as_str() == e.text.as_str()
+                })
+            })
+            && deleted == newer.tombstones()?;
+        if !unchanged {
+            let generation = newer.generation()?.saturating_add(1);
+            newer = Self::rebuilt(generation, &merged, &deleted)?;
         }
-        self.doc = newer.doc.with_actor(ActorId::random());
+        let actor = self.doc.get_actor().clone();
+        self.doc = newer.doc.with_actor(actor);
         Ok(())
     }
 
@@ -426,8 +451,14 @@ impl JournalDoc {
     fn rebuilt(
         generation: u64,
         entries: &BTreeMap<String, StoredEntry>,
+        deleted: &std::collections::BTreeSet<String>,
     ) -> ModelResult<JournalDoc> {
         let mut fresh = Self::empty_generation(generation);
+        let tombstones =
+            child_map(&fresh.doc, &ROOT, DELETED).ok_or_else(|| invalid("missing deleted"))?;
+        for id in deleted {
+            fresh.doc.put(&tombstones, id.as_str(), true)?;
+        }
         let obj = fresh.entries_obj()?;
         for (id, stored) in entries {
             let clean = StoredEntry {
@@ -438,6 +469,13 @@ impl JournalDoc {
         }
         fresh.doc.commit();
         Ok(fresh)
+    }
+
+    fn tombstones(&self) -> ModelResult<std::collections::BTreeSet<String>> {
+        Ok(match child_map(&self.doc, &ROOT, DELETED) {
+            Some(obj) => self.doc.keys(&obj).collect(),
+            None => Default::default(),
+        })
     }
 
     fn stored_entries(&self) -> ModelResult<BTreeMap<String, StoredEntry>> {

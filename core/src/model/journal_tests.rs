@@ -181,7 +181,6 @@ fn adopting_a_newer_generation_keeps_unsynced_local_entries_and_the_delete() {
         .add("CANARY-delete-me", None, &[], Timestamp(1))
         .unwrap();
     let mut laptop = phone.fork();
-    let synced = laptop.heads();
     // Offline: the phone deletes an entry; the laptop writes a new one.
     phone.delete(&doomed).unwrap();
     let fresh = laptop
@@ -189,7 +188,7 @@ fn adopting_a_newer_generation_keeps_unsynced_local_entries_and_the_delete() {
         .unwrap();
 
     let newer = JournalDoc::load(&phone.save()).unwrap();
-    laptop.adopt_generation(newer, &synced).unwrap();
+    laptop.adopt_generation(newer).unwrap();
     let entries = laptop.entries().unwrap();
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].id, fresh);
@@ -207,4 +206,54 @@ fn garbage_and_space_documents_are_not_journals() {
             ..
         })
     ));
+}
+
+#[test]
+fn concurrent_purges_on_two_devices_do_not_merge_and_converge_by_adoption() {
+    let mut phone = JournalDoc::new();
+    let a = phone.add("CANARY-a", None, &[], Timestamp(1)).unwrap();
+    let b = phone.add("CANARY-b", None, &[], Timestamp(2)).unwrap();
+    phone.add("kept", None, &[], Timestamp(3)).unwrap();
+    let mut laptop = phone.fork();
+    phone.delete(&a).unwrap();
+    laptop.delete(&b).unwrap();
+    assert_eq!(phone.generation().unwrap(), laptop.generation().unwrap());
+    assert!(
+        phone.merge(&mut laptop).is_err(),
+        "same number, different rebuilds"
+    );
+    // Whichever is ordered later is adopted by the other.
+    let (mut older, newer) = if phone.generation_key().unwrap() < laptop.generation_key().unwrap() {
+        (phone, laptop)
+    } else {
+        (laptop, phone)
+    };
+    older
+        .adopt_generation(JournalDoc::load(&newer.clone_bytes()).unwrap())
+        .unwrap();
+    let texts: Vec<String> = older
+        .entries()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.text)
+        .collect();
+    assert_eq!(
+        texts,
+        vec!["kept".to_string()],
+        "both deletes hold, nothing else lost"
+    );
+    let saved = older.save();
+    assert!(!contains(&saved, "CANARY-a") && !contains(&saved, "CANARY-b"));
+    // The result is ordered after both, so the other device adopts it too.
+    let mut other = JournalDoc::load(&newer.clone_bytes()).unwrap();
+    other
+        .adopt_generation(JournalDoc::load(&older.clone_bytes()).unwrap())
+        .unwrap();
+    assert_eq!(other.entries().unwrap(), older.entries().unwrap());
+}
+
+impl JournalDoc {
+    fn clone_bytes(&self) -> Vec<u8> {
+        self.doc.clone().save()
+    }
 }

@@ -20,6 +20,7 @@
 
 pub mod conflict;
 pub mod error;
+mod history;
 pub mod ids;
 pub mod invite;
 pub mod journal;

@@ -268,26 +268,21 @@ impl SpaceDoc {
         self.doc.get_heads()
     }
 
+    /// Whether this replica already holds the change with `hash`.
+    pub fn has_change(&self, hash: &ChangeHash) -> bool {
+        ReadDoc::get_change_by_hash(&self.doc, hash).is_some()
+    }
+
     /// Encoded changes this replica has that a replica at `heads` lacks.
     pub fn changes_since(&mut self, heads: &[ChangeHash]) -> Vec<Vec<u8>> {
-        self.doc
-            .get_changes(heads)
-            .into_iter()
-            .map(|mut change| change.bytes().to_vec())
-            .collect()
+        super::history::changes_since(&mut self.doc, heads)
     }
 
     /// Applies encoded changes from another replica, in any order: changes
     /// whose dependencies have not arrived yet wait inside automerge until
     /// they do. A malformed change is refused and nothing is applied.
     pub fn apply_changes(&mut self, changes: &[Vec<u8>]) -> ModelResult<()> {
-        let decoded = changes
-            .iter()
-            .map(|bytes| automerge::Change::from_bytes(bytes.clone()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| ModelError::Changes(format!("malformed change: {e}")))?;
-        self.doc.apply_changes(decoded)?;
-        Ok(())
+        super::history::apply_changes(&mut self.doc, changes)
     }
 
     /// The underlying automerge document, read-only, for the store and the
@@ -501,6 +496,7 @@ impl SpaceDoc {
             created_by: by.clone(),
             verifying_key: verifying_key.to_string(),
             used_by: None,
+            proof: None,
         };
         self.transact(|doc, cols| {
             if doc.get(&cols.invites, invite_id)?.is_some() {
@@ -519,18 +515,22 @@ impl SpaceDoc {
         self.hydrate_item(INVITES, invite_id)
     }
 
-    /// Joins the space through a recorded invite: adds the new member with
-    /// the invite's role and their first device, and marks the invite used.
-    /// The protocol layer has already checked the joiner's proof; this
-    /// refuses used and expired invites.
+    /// Joins the space through a recorded invite: adds the new member `id`
+    /// (minted by the caller, who signs the proof over it) with the invite's
+    /// role and their first device, marks the invite used and records the
+    /// proof. Refuses used and expired invites; every receiver checks the
+    /// proof (protocol::authorship::check_join).
+    #[allow(clippy::too_many_arguments)]
     pub fn join(
         &mut self,
         invite_id: &str,
+        id: &MemberId,
+        proof: &str,
         pseudonym: &str,
         device: &DeviceId,
         keys: DeviceKeys,
         now: Timestamp,
-    ) -> ModelResult<MemberId> {
+    ) -> ModelResult<()> {
         check_pseudonym(pseudonym)?;
         let invite = self
             .invite(invite_id)?
@@ -544,7 +544,6 @@ impl SpaceDoc {
         if now >= invite.expires_at {
             return Err(ModelError::InviteExpired);
         }
-        let id = MemberId::random();
         let member = Member {
             pseudonym: pseudonym.trim().to_string(),
             role: invite.role,
@@ -556,11 +555,17 @@ impl SpaceDoc {
             .item_obj(INVITES, invite_id)
             .ok_or_else(|| invalid("invite vanished"))?;
         self.transact(|doc, cols| {
+            if doc.get(&cols.members, id.as_str())?.is_some() {
+                return Err(ModelError::InvalidInput {
+                    field: "member id",
+                    reason: "already taken".into(),
+                });
+            }
             reconcile_prop(doc, &cols.members, id.as_str(), &member)?;
             reconcile_prop(doc, &invite_obj, "used_by", Some(id.clone()))?;
+            doc.put(&invite_obj, "proof", proof)?;
             Ok(())
-        })?;
-        Ok(id)
+        })
     }
 
     /// Records one of a member's devices (its public keys). Only the member
@@ -774,6 +779,37 @@ impl SpaceDoc {
         }
         self.transact(|doc, _| {
             reconcile_prop(doc, &signups, ticket.as_str(), &signup)?;
+            Ok(())
+        })
+    }
+
+    /// Replaces the sealed holder of a sign-up (a lead re-sealing it to a
+    /// new set of leads), leaving its state and place alone.
+    pub fn reseal_signup(
+        &mut self,
+        by: &MemberId,
+        session: &SessionId,
+        ticket: &TicketId,
+        sealed: &str,
+    ) -> ModelResult<()> {
+        if !self.is_session_lead(session, by)? {
+            return Err(ModelError::NotPermitted {
+                action: "re-seal sign-ups for this session",
+                required: "lead of this session",
+            });
+        }
+        let obj = self
+            .item_obj(SESSIONS, session.as_str())
+            .ok_or_else(|| ModelError::UnknownSession(session.to_string()))?;
+        let signups = self.session_child(&obj, "signups")?;
+        let entry = child_map(&self.doc, &signups, ticket.as_str()).ok_or_else(|| {
+            ModelError::InvalidInput {
+                field: "ticket",
+                reason: "no sign-up under this ticket".into(),
+            }
+        })?;
+        self.transact(|doc, _| {
+            doc.put(&entry, "sealed", sealed)?;
             Ok(())
         })
     }

@@ -144,6 +144,11 @@ impl Profile {
         })
     }
 
+    /// The scrypt cost this profile uses for passphrases and exports.
+    pub fn passphrase_work(&self) -> PassphraseWork {
+        self.options.passphrase_work
+    }
+
     /// The profile's directory.
     pub fn dir(&self) -> &Path {
         &self.dir

@@ -18,8 +18,8 @@ pub struct JournalEntry {
     pub created_at_ms: i64,
     /// The entry's text, as written.
     pub text: String,
-    /// An optional mood word the person chose.
-    pub mood: Option<String>,
+    /// An optional mood, 1 (low) to 5 (high).
+    pub mood: Option<u8>,
     /// Tags the person chose.
     pub tags: Vec<String>,
 }
@@ -44,7 +44,7 @@ pub fn render_journal(entries: &[JournalEntry], format: JournalFormat) -> Zeroiz
             for entry in sorted {
                 out.push_str(&format!("\n## {}\n\n", rfc3339(entry.created_at_ms)));
                 if let Some(mood) = &entry.mood {
-                    out.push_str(&format!("*Mood:* {mood}\n\n"));
+                    out.push_str(&format!("*Mood:* {mood} of 5\n\n"));
                 }
                 if !entry.tags.is_empty() {
                     out.push_str(&format!("*Tags:* {}\n\n", entry.tags.join(", ")));
@@ -134,7 +134,7 @@ mod tests {
             JournalEntry {
                 created_at_ms: 951_782_400_000,
                 text: "first".into(),
-                mood: Some("calm".into()),
+                mood: Some(4),
                 tags: vec!["group".into(), "sleep".into()],
             },
         ]
@@ -154,7 +154,7 @@ mod tests {
         let first = md.find("first").expect("first");
         let second = md.find("second").expect("second");
         assert!(first < second);
-        assert!(md.contains("*Mood:* calm"));
+        assert!(md.contains("*Mood:* 4 of 5"));
         assert!(md.contains("*Tags:* group, sleep"));
         assert!(md.contains("## 2000-02-29T00:00:00Z"));
     }

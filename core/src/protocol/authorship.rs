@@ -120,20 +120,7 @@ pub fn check_batch(
         let expanded = change.decode();
         let start = change.start_op().get();
         for (index, op) in expanded.operations.iter().enumerate() {
-            let mut path = match &op.obj {
-                automerge::legacy::ObjectId::Root => Vec::new(),
-                automerge::legacy::ObjectId::Id(id) => {
-                    let key = format!("{}@{}", id.0, id.1.to_hex_string());
-                    match created.get(&key) {
-                        Some(path) => path.clone(),
-                        None => path_of(am, &key)?,
-                    }
-                }
-            };
-            path.push(match &op.key {
-                automerge::legacy::Key::Map(name) => name.to_string(),
-                automerge::legacy::Key::Seq(_) => "[]".to_string(),
-            });
+            let path = op_path(am, &created, op)?;
             check_path(role, &member, &path, |session| {
                 led_in_batch.contains(session) || leads_at(am, session, &member, &heads)
             })?;
@@ -181,15 +168,17 @@ pub fn check_batch(
 /// key the envelope's signature must verify under: the new device's own key,
 /// which the batch itself records.
 ///
-/// The batch may only create one new member and mark one invite used; the
-/// invite must exist and be unused at the batch's causal point; the new member
-/// must have the invite's role, list the signing device, and have joined
-/// before the invite expired; and `proof` must verify under the invite's
-/// recorded key, binding the member and device to a holder of the code.
+/// The batch may only create one new member and mark one invite used (its
+/// `used_by` and `proof`); the invite must exist and be unused at the batch's
+/// causal point; the new member must have the invite's role, list the signing
+/// device, and have joined before the invite expired; and the proof the
+/// batch records must verify under the invite's recorded key, binding the
+/// member and device to a holder of the code. Because the proof lives in the
+/// document, a join can be checked again from any copy of the history
+/// (a snapshot or an offline bundle), not only from its first envelope.
 pub fn check_join(
     doc: &SpaceDoc,
     device: &DeviceId,
-    proof: &[u8; 64],
     changes: &[Change],
 ) -> Result<ed25519_dalek::VerifyingKey, AuthorshipError> {
     let actor = actor_for_device(device)
@@ -218,20 +207,7 @@ pub fn check_join(
         );
         let start = change.start_op().get();
         for (index, op) in change.decode().operations.iter().enumerate() {
-            let mut path = match &op.obj {
-                automerge::legacy::ObjectId::Root => Vec::new(),
-                automerge::legacy::ObjectId::Id(id) => {
-                    let key = format!("{}@{}", id.0, id.1.to_hex_string());
-                    match created.get(&key) {
-                        Some(path) => path.clone(),
-                        None => path_of(am, &key)?,
-                    }
-                }
-            };
-            path.push(match &op.key {
-                automerge::legacy::Key::Map(name) => name.to_string(),
-                automerge::legacy::Key::Seq(_) => "[]".to_string(),
-            });
+            let path = op_path(am, &created, op)?;
             let slot = |seen: &mut Option<String>, value: &String| match seen {
                 Some(existing) => existing == value,
                 None => {
@@ -241,7 +217,9 @@ pub fn check_join(
             };
             let ok = match path.as_slice() {
                 [m, id, ..] if m == "members" => slot(&mut joined, id),
-                [i, id, field] if i == "invites" && field == "used_by" => slot(&mut invite_id, id),
+                [i, id, field] if i == "invites" && (field == "used_by" || field == "proof") => {
+                    slot(&mut invite_id, id)
+                }
                 _ => false,
             };
             if !ok {
@@ -308,12 +286,20 @@ pub fn check_join(
         .devices
         .get(device)
         .ok_or_else(|| AuthorshipError::UnknownDevice(device.to_string()))?;
+    let proof = invite
+        .proof
+        .as_deref()
+        .and_then(|p| {
+            let mut bytes = [0u8; 64];
+            hex::decode_to_slice(p, &mut bytes).ok().map(|_| bytes)
+        })
+        .ok_or(AuthorshipError::BadProof)?;
     crate::protocol::invite::verify_join(
         &invite.verifying_key,
         &invite_id,
         &member_id,
         device,
-        proof,
+        &proof,
     )
     .map_err(|_| AuthorshipError::BadProof)?;
     let mut key = [0u8; 32];
@@ -321,6 +307,31 @@ pub fn check_join(
         .map_err(|_| AuthorshipError::Malformed("device key".into()))?;
     ed25519_dalek::VerifyingKey::from_bytes(&key)
         .map_err(|_| AuthorshipError::Malformed("device key".into()))
+}
+
+/// The path an operation writes to, as map keys from the root (`[]` for a
+/// list or text position). `created` holds objects made earlier in the same
+/// batch, which the document does not know yet.
+fn op_path(
+    am: &AutoCommit,
+    created: &HashMap<String, Vec<String>>,
+    op: &automerge::legacy::Op,
+) -> Result<Vec<String>, AuthorshipError> {
+    let mut path = match &op.obj {
+        automerge::legacy::ObjectId::Root => Vec::new(),
+        automerge::legacy::ObjectId::Id(id) => {
+            let key = format!("{}@{}", id.0, id.1.to_hex_string());
+            match created.get(&key) {
+                Some(path) => path.clone(),
+                None => path_of(am, &key)?,
+            }
+        }
+    };
+    path.push(match &op.key {
+        automerge::legacy::Key::Map(name) => name.to_string(),
+        automerge::legacy::Key::Seq(_) => "[]".to_string(),
+    });
+    Ok(path)
 }
 
 /// The path of an existing object, as map keys from the root.

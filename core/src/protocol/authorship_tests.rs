@@ -315,18 +315,32 @@ mod joining {
         }
     }
 
-    fn join(w: &mut World, j: &Join, at: i64) -> (MemberId, Vec<Change>) {
+    /// Joins on the joiner's replica with a proof made by `prover`.
+    fn join_with(
+        w: &mut World,
+        j: &Join,
+        prover: &InviteSecret,
+        at: i64,
+    ) -> (MemberId, Vec<Change>) {
         let (mut r, since) = replica(&mut w.doc, &j.device);
-        let member = r
-            .join(
-                &j.secret.invite_id(),
-                "Alex",
-                &j.device,
-                device_keys(j),
-                Timestamp(at),
-            )
-            .unwrap();
+        let member = MemberId::random();
+        let proof = hex::encode(prover.prove_join(&member, &j.device));
+        r.join(
+            &j.secret.invite_id(),
+            &member,
+            &proof,
+            "Alex",
+            &j.device,
+            device_keys(j),
+            Timestamp(at),
+        )
+        .unwrap();
         (member, new_changes(&mut r, &since))
+    }
+
+    fn join(w: &mut World, j: &Join, at: i64) -> (MemberId, Vec<Change>) {
+        let prover = j.secret.clone();
+        join_with(w, j, &prover, at)
     }
 
     #[test]
@@ -334,8 +348,7 @@ mod joining {
         let mut w = world();
         let j = invite(&mut w, Role::Member, 100);
         let (member, changes) = join(&mut w, &j, 50);
-        let proof = j.secret.prove_join(&member, &j.device);
-        let key = check_join(&w.doc, &j.device, &proof, &changes).unwrap();
+        let key = check_join(&w.doc, &j.device, &changes).unwrap();
         assert_eq!(key, j.signing.verifying_key());
         // Once applied, the new device's ordinary batches pass.
         let bytes: Vec<Vec<u8>> = changes.iter().map(|c| c.raw_bytes().to_vec()).collect();
@@ -353,10 +366,9 @@ mod joining {
     fn a_join_without_the_code_is_refused() {
         let mut w = world();
         let j = invite(&mut w, Role::Member, 100);
-        let (member, changes) = join(&mut w, &j, 50);
-        let forged = InviteSecret::generate().prove_join(&member, &j.device);
+        let (_, changes) = join_with(&mut w, &j, &InviteSecret::generate(), 50);
         assert_eq!(
-            check_join(&w.doc, &j.device, &forged, &changes),
+            check_join(&w.doc, &j.device, &changes),
             Err(AuthorshipError::BadProof)
         );
     }
@@ -373,6 +385,8 @@ mod joining {
         assert!(matches!(
             r.join(
                 &j.secret.invite_id(),
+                &MemberId::random(),
+                "00",
                 "Again",
                 &j.device,
                 device_keys(&j),
@@ -391,10 +405,15 @@ mod joining {
             .unwrap();
         am.put(&entry, "pseudonym", "Twice").unwrap();
         am.put(&invites, "used_by", m.as_str()).unwrap();
+        am.put(
+            &invites,
+            "proof",
+            hex::encode(j.secret.prove_join(&m, &device)),
+        )
+        .unwrap();
         am.commit();
-        let proof = j.secret.prove_join(&m, &device);
         assert_eq!(
-            check_join(&w.doc, &device, &proof, &raw_changes(&mut am, &since)),
+            check_join(&w.doc, &device, &raw_changes(&mut am, &since)),
             Err(AuthorshipError::InviteUsed)
         );
     }
@@ -404,17 +423,19 @@ mod joining {
         let mut w = world();
         let j = invite(&mut w, Role::Member, 100);
         let (mut r, since) = replica(&mut w.doc, &j.device);
-        let member = r
-            .join(
-                &j.secret.invite_id(),
-                "Alex",
-                &j.device,
-                device_keys(&j),
-                Timestamp(50),
-            )
-            .unwrap();
+        let member = MemberId::random();
+        let proof = hex::encode(j.secret.prove_join(&member, &j.device));
+        r.join(
+            &j.secret.invite_id(),
+            &member,
+            &proof,
+            "Alex",
+            &j.device,
+            device_keys(&j),
+            Timestamp(50),
+        )
+        .unwrap();
         let mut changes = new_changes(&mut r, &since);
-        let proof = j.secret.prove_join(&member, &j.device);
         // Same batch plus a promotion, written by hand.
         let mut am = AutoCommit::load(&r.save())
             .unwrap()
@@ -424,7 +445,7 @@ mod joining {
         am.put(&me, "role", "coordinator").unwrap();
         am.commit();
         changes.extend(raw_changes(&mut am, &heads));
-        assert!(check_join(&w.doc, &j.device, &proof, &changes).is_err());
+        assert!(check_join(&w.doc, &j.device, &changes).is_err());
 
         // Touching a session is refused outright.
         let (mut am, since) = raw(&mut w.doc, &j.device);
@@ -432,7 +453,7 @@ mod joining {
         am.put(&session, "title", "x").unwrap();
         am.commit();
         assert!(matches!(
-            check_join(&w.doc, &j.device, &proof, &raw_changes(&mut am, &since)),
+            check_join(&w.doc, &j.device, &raw_changes(&mut am, &since)),
             Err(AuthorshipError::NotPermitted { .. })
         ));
     }
@@ -445,6 +466,8 @@ mod joining {
         assert!(matches!(
             r.join(
                 &j.secret.invite_id(),
+                &MemberId::random(),
+                "00",
                 "Late",
                 &j.device,
                 device_keys(&j),

@@ -16,6 +16,11 @@ use crate::crypto::SymmetricKey;
 const CONTENT_LABEL: &[u8] = b"safespaces/v1/content";
 const MAILBOX_ID_LABEL: &[u8] = b"safespaces/v1/mailbox-id";
 const MAILBOX_SIGNING_LABEL: &[u8] = b"safespaces/v1/mailbox-signing";
+const ANONYMOUS_LABEL: &[u8] = b"safespaces/v1/anonymous-member";
+
+/// The author device id of envelopes signed with the anonymous member key
+/// (attendance requests): all zeros, never a real device's.
+pub const ANONYMOUS_DEVICE: &str = "0000000000000000";
 
 /// A relay mailbox id: 32 bytes that look random to the relay.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -71,6 +76,15 @@ impl EpochKey {
     /// its public half, registered when the mailbox is created.
     pub fn mailbox_signing_key(&self) -> SigningKey {
         let seed = Zeroizing::new(hkdf(&[], MAILBOX_SIGNING_LABEL, &self.0));
+        SigningKey::from_bytes(&seed)
+    }
+
+    /// The key every member of this epoch shares for envelopes whose author
+    /// must stay unknown to other members (attendance requests): its
+    /// signature says only "a member wrote this". The real author signs
+    /// inside, for the leads' eyes only.
+    pub fn anonymous_signing_key(&self) -> SigningKey {
+        let seed = Zeroizing::new(hkdf(&[], ANONYMOUS_LABEL, &self.0));
         SigningKey::from_bytes(&seed)
     }
 

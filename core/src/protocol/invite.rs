@@ -22,13 +22,11 @@
 //! assert_eq!(parsed.invite_id(), secret.invite_id());
 //! ```
 
-use age_core::primitives::hkdf;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
-use rand::RngCore;
-use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
-use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+use zeroize::Zeroizing;
 
+use super::code::CodeSecret;
 use super::envelope::SpaceId;
 use super::epoch::EpochKey;
 use crate::crypto::SymmetricKey;
@@ -36,7 +34,6 @@ use crate::model::{DeviceId, MemberId, Role, Timestamp};
 use crate::store::padding::{open_padded, seal_padded};
 
 const CODE_PREFIX: &str = "ss1-";
-const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 const JOIN_CONTEXT: &[u8] = b"safespaces/v1/join";
 /// How long an invite works unless the inviter says otherwise.
 pub const DEFAULT_INVITE_SECS: i64 = 7 * 24 * 60 * 60;
@@ -60,8 +57,8 @@ pub enum InviteError {
 }
 
 /// The secret of one invite. Zeroized on drop.
-#[derive(Clone, Zeroize, ZeroizeOnDrop)]
-pub struct InviteSecret([u8; 16]);
+#[derive(Clone)]
+pub struct InviteSecret(CodeSecret);
 
 impl std::fmt::Debug for InviteSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -72,40 +69,24 @@ impl std::fmt::Debug for InviteSecret {
 impl InviteSecret {
     /// Draws a fresh invite secret.
     pub fn generate() -> Self {
-        let mut bytes = [0u8; 16];
-        OsRng.fill_bytes(&mut bytes);
-        Self(bytes)
+        Self(CodeSecret::generate())
     }
 
     /// The code to hand over: `ss1-` and 26 base32 characters in groups of
     /// five, easy to read aloud and small enough for any QR code.
     pub fn code(&self) -> String {
-        let chars = base32(&self.0);
-        let groups: Vec<&str> = chars
-            .as_bytes()
-            .chunks(5)
-            .map(|c| std::str::from_utf8(c).unwrap_or_default())
-            .collect();
-        format!("{CODE_PREFIX}{}", groups.join("-"))
+        self.0.to_code(CODE_PREFIX)
     }
 
     /// Parses a code, forgiving case, spaces and dashes.
     pub fn parse(code: &str) -> Result<Self, InviteError> {
-        let lower = code.trim().to_ascii_lowercase();
-        let rest = lower
-            .strip_prefix(CODE_PREFIX)
-            .ok_or(InviteError::BadCode)?;
-        let cleaned: String = rest.chars().filter(|c| !matches!(c, '-' | ' ')).collect();
-        let bytes = unbase32(&cleaned).ok_or(InviteError::BadCode)?;
-        let secret: [u8; 16] = bytes
-            .as_slice()
-            .try_into()
-            .map_err(|_| InviteError::BadCode)?;
-        Ok(Self(secret))
+        CodeSecret::parse(CODE_PREFIX, code)
+            .map(Self)
+            .ok_or(InviteError::BadCode)
     }
 
     fn derive(&self, label: &[u8]) -> Zeroizing<[u8; 32]> {
-        Zeroizing::new(hkdf(&[], label, &self.0))
+        self.0.derive(label)
     }
 
     /// The relay drop-box id, hex.
@@ -237,38 +218,6 @@ impl InvitePackage {
             role: wire.role,
         })
     }
-}
-
-fn base32(bytes: &[u8]) -> String {
-    let mut out = String::new();
-    let (mut buffer, mut bits) = (0u32, 0u32);
-    for &b in bytes {
-        buffer = (buffer << 8) | u32::from(b);
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            out.push(ALPHABET[((buffer >> bits) & 31) as usize] as char);
-        }
-    }
-    if bits > 0 {
-        out.push(ALPHABET[((buffer << (5 - bits)) & 31) as usize] as char);
-    }
-    out
-}
-
-fn unbase32(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let (mut buffer, mut bits) = (0u32, 0u32);
-    for c in text.bytes() {
-        let value = ALPHABET.iter().position(|&a| a == c)? as u32;
-        buffer = (buffer << 5) | value;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits) as u8);
-        }
-    }
-    Some(out)
 }
 
 #[cfg(test)]

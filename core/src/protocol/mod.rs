@@ -4,14 +4,21 @@
 //! - [`epoch`]: epoch keys and what derives from them (content key, relay
 //!   mailbox id, mailbox signing key).
 //! - [`envelope`]: the signed, sealed, padded unit every blob on the wire is.
+//! - [`exchange`]: sealing a replica's changes, and receiving envelopes with every check.
 //! - [`invite`]: invite codes, the sealed package in the relay drop-box, join proofs.
+//! - [`link`]: linking a person's second device (link code, request, package).
 //! - [`rotation`]: new epochs on removal or departure, sealed to the remaining devices.
+//! - [`attendance`]: sign-ups only a session's leads can attribute.
 //! - [`authorship`]: whether a signed change batch is its signer's to send.
 
+pub mod attendance;
 pub mod authorship;
+mod code;
 pub mod envelope;
 pub mod epoch;
+pub mod exchange;
 pub mod invite;
+pub mod link;
 pub mod rotation;
 
 pub use authorship::{AuthorshipError, check_batch};

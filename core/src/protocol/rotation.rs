@@ -15,13 +15,12 @@
 //! silently left without the key. Concurrent rotations are settled by
 //! [`Handover::prefer`]: every device picks the same one.
 
-use std::io::{Read, Write};
 use std::str::FromStr;
 
 use sha2::{Digest, Sha256};
-use zeroize::Zeroizing;
 
 use super::epoch::EpochKey;
+use crate::crypto::{DeviceSealError, open_as_device, seal_to_devices};
 use crate::model::{DeviceId, SpaceDoc};
 
 /// Why a handover could not be made or opened.
@@ -74,18 +73,11 @@ impl Handover {
         if age_recipients.is_empty() {
             return Err(RotationError::NobodyLeft);
         }
-        let encryptor = age::Encryptor::with_recipients(
-            age_recipients.iter().map(|r| r as &dyn age::Recipient),
-        )
-        .map_err(|e| RotationError::Malformed(e.to_string()))?;
-        let mut sealed_key = Vec::new();
-        let mut writer = encryptor
-            .wrap_output(&mut sealed_key)
-            .map_err(|e| RotationError::Malformed(e.to_string()))?;
-        writer
-            .write_all(key.expose_bytes())
-            .and_then(|_| writer.finish().map(|_| ()))
-            .map_err(|e| RotationError::Malformed(e.to_string()))?;
+        let sealed_key =
+            seal_to_devices(&age_recipients, key.expose_bytes()).map_err(|e| match e {
+                DeviceSealError::NoRecipients => RotationError::NobodyLeft,
+                other => RotationError::Malformed(other.to_string()),
+            })?;
         Ok(Handover {
             to_epoch,
             recipients,
@@ -95,18 +87,10 @@ impl Handover {
 
     /// Opens the handover with this device's identity.
     pub fn open(&self, identity: &age::x25519::Identity) -> Result<EpochKey, RotationError> {
-        let decryptor = age::Decryptor::new_buffered(&self.sealed_key[..])
-            .map_err(|e| RotationError::Malformed(e.to_string()))?;
-        let mut reader = decryptor
-            .decrypt(std::iter::once(identity as &dyn age::Identity))
-            .map_err(|e| match e {
-                age::DecryptError::NoMatchingKeys => RotationError::NotARecipient,
-                other => RotationError::Malformed(other.to_string()),
-            })?;
-        let mut key = Zeroizing::new(Vec::new());
-        reader
-            .read_to_end(&mut key)
-            .map_err(|e| RotationError::Malformed(e.to_string()))?;
+        let key = open_as_device(identity, &self.sealed_key).map_err(|e| match e {
+            DeviceSealError::NotARecipient => RotationError::NotARecipient,
+            other => RotationError::Malformed(other.to_string()),
+        })?;
         let bytes: [u8; 32] = key
             .as_slice()
             .try_into()

@@ -259,9 +259,14 @@ impl DocumentStore {
         let previous = std::mem::replace(&mut self.manifest, next);
         let live: std::collections::HashSet<&ChunkName> = self.manifest.chunks().collect();
         for name in previous.chunks().filter(|n| !live.contains(n)) {
-            // Best effort: a leftover is unreferenced, sealed, and swept on
-            // the next open.
-            let _ = atomic_file::remove_if_present(&self.dir.join(hex::encode(name)));
+            // Overwritten before unlinking: a dropped chunk may hold text the
+            // person deleted (a journal entry, before its history purge), and
+            // it stays decryptable with the storage key for as long as its
+            // blocks survive. Best effort (flash may remap blocks); a
+            // leftover is unreferenced, sealed, and swept on the next open.
+            let path = self.dir.join(hex::encode(name));
+            let _ = atomic_file::scrub_path(&path);
+            let _ = atomic_file::remove_if_present(&path);
         }
         Ok(())
     }

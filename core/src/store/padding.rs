@@ -15,7 +15,6 @@
 
 use std::cell::Cell;
 use std::io::Write;
-use std::iter;
 use std::rc::Rc;
 
 use zeroize::Zeroizing;
@@ -59,7 +58,14 @@ fn max_plaintext(total: u64, header: u64) -> u64 {
 
 /// Seals `content` to `key` as an age file whose size is a bucket size.
 pub fn seal_padded(key: &SymmetricKey, content: &[u8]) -> Result<Vec<u8>, SealError> {
-    let encryptor = age::Encryptor::with_recipients(iter::once(key as &dyn age::Recipient))?;
+    seal_padded_to(&[key], content)
+}
+
+/// Seals `content` to every key in `keys` (any one of them opens it) as an
+/// age file whose size is a bucket size.
+pub fn seal_padded_to(keys: &[&SymmetricKey], content: &[u8]) -> Result<Vec<u8>, SealError> {
+    let encryptor =
+        age::Encryptor::with_recipients(keys.iter().map(|k| *k as &dyn age::Recipient))?;
     let written = Rc::new(Cell::new(0u64));
     let sink = CountingSink {
         bytes: Vec::new(),

@@ -145,8 +145,9 @@ impl RelayClient {
     /// broke after sending), so the blob can end up stored twice under two
     /// sequence numbers. That is harmless by design: the relay promises only
     /// "acknowledged means durable, refused means not stored", and the
-    /// protocol makes a repeated envelope a no-op on every reader
-    /// (protocol.md §3, step 5).
+    /// protocol makes a repeated envelope a no-op on every reader: a change
+    /// automerge already holds is not applied again (protocol.md §4,
+    /// "Replays change nothing").
     pub async fn append(
         &self,
         mailbox: &MailboxCredential,

@@ -1,0 +1,363 @@
+//! The objects an app holds: a profile with its spaces and journal, shaped
+//! for the FFI (`Send + Sync`, `&self` methods, no lifetimes, owned values).
+//!
+//! # Layout
+//! - [`SafeSpaces`] (this file): the profile's life cycle (create, unlock,
+//!   lock, wipe) and its spaces.
+//! - [`Space`] (`space_handle.rs`): one space: members, sessions, sign-ups,
+//!   training, signposting, conflicts.
+//! - [`Journal`] (`journal_handle.rs`): the private journal.
+//! - `offline.rs` and `bundle.rs`: invites, joining, and offline bundles
+//!   (syncing face to face by passing one age file).
+//! - `rotation.rs`: removing a member and moving to a new epoch.
+//! - `registry.rs`: what the device persists about its spaces.
+//! - [`AppError`] (`error.rs`).
+//!
+//! Decrypted documents live only inside [`SafeSpaces`] while unlocked.
+//! Handles hold no document of their own, so [`SafeSpaces::lock`] really
+//! drops every document and key from memory: a handle used after locking
+//! answers [`AppError::Locked`].
+//!
+//! Every write is persisted (as an automerge increment, sealed by the
+//! store) before it returns, so a write that returned survives a crash.
+
+mod bundle;
+mod error;
+mod journal_handle;
+mod offline;
+mod registry;
+mod rotation;
+mod space_handle;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rand::RngCore;
+use rand::rngs::OsRng;
+
+pub use error::{AppError, AppResult};
+pub use journal_handle::Journal;
+pub use offline::{BundleReport, Invitation};
+pub use registry::{PendingRequest, Registry, SpaceEntry};
+pub use space_handle::{MyPlace, RosterView, Space};
+
+use crate::model::{DeviceId, DeviceKeys, JournalDoc, SpaceDoc, Timestamp};
+use crate::profile::{KeyId, Profile, ProfileOptions, UnlockSecret};
+use crate::protocol::authorship::actor_for_device;
+use crate::protocol::{EpochKey, SpaceId};
+use crate::store::DocumentId;
+use registry::{REGISTRY_DOCUMENT, epoch_key_id};
+
+/// A space as listed on this device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpaceSummary {
+    /// The space's id (hex), to open it with [`SafeSpaces::space`].
+    pub id: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// Decrypted state, present only while unlocked.
+pub(crate) struct Loaded {
+    pub(crate) registry: Registry,
+    pub(crate) spaces: BTreeMap<SpaceId, SpaceDoc>,
+    pub(crate) journal: JournalDoc,
+}
+
+pub(crate) struct Shared {
+    pub(crate) profile: Profile,
+    pub(crate) state: Mutex<Option<Loaded>>,
+}
+
+/// A device's profile with its spaces and journal.
+pub struct SafeSpaces {
+    shared: Arc<Shared>,
+}
+
+impl SafeSpaces {
+    /// Creates a new profile in `dir`, protected by `secret`, and returns it
+    /// unlocked with an empty journal and no spaces.
+    pub fn create(dir: &Path, secret: UnlockSecret, options: ProfileOptions) -> AppResult<Self> {
+        let profile = Profile::create_with_options(dir, secret, options)?;
+        let app = SafeSpaces {
+            shared: Arc::new(Shared {
+                profile,
+                state: Mutex::new(None),
+            }),
+        };
+        app.shared.load()?;
+        Ok(app)
+    }
+
+    /// Opens the profile in `dir`, locked.
+    pub fn open(dir: &Path, options: ProfileOptions) -> AppResult<Self> {
+        let profile = Profile::open_with_options(dir, options)?;
+        Ok(SafeSpaces {
+            shared: Arc::new(Shared {
+                profile,
+                state: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// Unlocks with the keystore secret or passphrase. The duress passphrase
+    /// opens a profile indistinguishable from a fresh one.
+    pub fn unlock(&self, secret: &UnlockSecret) -> AppResult<()> {
+        self.shared.drop_state();
+        self.shared.profile.unlock(secret)?;
+        self.shared.load()
+    }
+
+    /// Drops every decrypted document and key from memory.
+    pub fn lock(&self) {
+        self.shared.drop_state();
+        self.shared.profile.lock();
+    }
+
+    /// Whether the profile is locked.
+    pub fn is_locked(&self) -> bool {
+        self.shared.profile.is_locked()
+    }
+
+    /// Destroys key material, then every file. Idempotent.
+    pub fn wipe(&self) -> AppResult<()> {
+        self.shared.drop_state();
+        self.shared.profile.wipe()?;
+        Ok(())
+    }
+
+    /// The device profile, for key and backup management.
+    pub fn profile(&self) -> &Profile {
+        &self.shared.profile
+    }
+
+    /// This device's id.
+    pub fn device_id(&self) -> AppResult<DeviceId> {
+        self.shared.with_loaded(|l| Ok(l.registry.device.clone()))
+    }
+
+    /// Creates a space; this person becomes its first coordinator under
+    /// `pseudonym`.
+    pub fn create_space(&self, name: &str, pseudonym: &str, now: Timestamp) -> AppResult<Space> {
+        let keys = self.shared.device_keys()?;
+        let space = SpaceId::random();
+        let epoch_key = EpochKey::generate();
+        self.shared.with_loaded(|loaded| {
+            let device = loaded.registry.device.clone();
+            let (mut doc, member) = SpaceDoc::create(name, pseudonym, now)?;
+            if let Some(actor) = actor_for_device(&device) {
+                doc.set_actor(actor);
+            }
+            doc.add_device(&member, &device, keys)?;
+            let document = DocumentId::random();
+            self.shared
+                .profile
+                .insert_key(epoch_key_id(space, 0), *epoch_key.expose_bytes())?;
+            self.shared.profile.put_snapshot(document, &doc.save())?;
+            loaded.registry.spaces.insert(
+                space.to_hex(),
+                SpaceEntry {
+                    space: space.to_hex(),
+                    document: hex::encode(document.0),
+                    member,
+                    epoch: 0,
+                    next_sequence: 1,
+                    sealed_heads: Vec::new(),
+                    pending_requests: Vec::new(),
+                    handovers: Vec::new(),
+                },
+            );
+            self.shared.save_registry(&loaded.registry)?;
+            loaded.spaces.insert(space, doc);
+            Ok(())
+        })?;
+        Ok(Space::new(Arc::clone(&self.shared), space))
+    }
+
+    /// The spaces on this device, by name.
+    pub fn spaces(&self) -> AppResult<Vec<SpaceSummary>> {
+        self.shared.with_loaded(|loaded| {
+            let mut out: Vec<SpaceSummary> = loaded
+                .spaces
+                .iter()
+                .map(|(id, doc)| SpaceSummary {
+                    id: id.to_hex(),
+                    name: doc.name().unwrap_or_default(),
+                })
+                .collect();
+            out.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+            Ok(out)
+        })
+    }
+
+    /// A handle on one space, by id (hex).
+    pub fn space(&self, id: &str) -> AppResult<Space> {
+        let space = registry::parse16(id)
+            .map(SpaceId)
+            .ok_or_else(|| AppError::UnknownSpace(id.to_string()))?;
+        self.shared.with_loaded(|loaded| {
+            if loaded.spaces.contains_key(&space) {
+                Ok(())
+            } else {
+                Err(AppError::UnknownSpace(id.to_string()))
+            }
+        })?;
+        Ok(Space::new(Arc::clone(&self.shared), space))
+    }
+
+    /// The private journal.
+    pub fn journal(&self) -> Journal {
+        Journal::new(Arc::clone(&self.shared))
+    }
+}
+
+impl Shared {
+    pub(crate) fn lock_state(&self) -> MutexGuard<'_, Option<Loaded>> {
+        // A panic while holding the lock leaves the state as it was before
+        // the failed write (writes persist before mutating the registry), so
+        // continuing past poisoning is safe.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn drop_state(&self) {
+        *self.lock_state() = None;
+    }
+
+    pub(crate) fn with_loaded<R>(
+        &self,
+        f: impl FnOnce(&mut Loaded) -> AppResult<R>,
+    ) -> AppResult<R> {
+        let mut state = self.lock_state();
+        match state.as_mut() {
+            Some(loaded) if !self.profile.is_locked() => f(loaded),
+            _ => {
+                *state = None;
+                Err(AppError::Locked)
+            }
+        }
+    }
+
+    pub(crate) fn device_keys(&self) -> AppResult<DeviceKeys> {
+        Ok(DeviceKeys {
+            age_recipient: self.profile.device_recipient()?,
+            signing_key: hex::encode(self.profile.signing_public_key()?),
+        })
+    }
+
+    pub(crate) fn save_registry(&self, registry: &Registry) -> AppResult<()> {
+        let json = zeroize::Zeroizing::new(
+            serde_json::to_vec(registry).map_err(|e| AppError::Corrupt(e.to_string()))?,
+        );
+        self.profile.put_snapshot(REGISTRY_DOCUMENT, &json)?;
+        Ok(())
+    }
+
+    /// Reads everything into memory after an unlock; initialises a fresh
+    /// profile (first use, or after a duress unlock, which must look the
+    /// same).
+    fn load(&self) -> AppResult<()> {
+        let stored = self.profile.get_document(REGISTRY_DOCUMENT)?;
+        let loaded = match stored.and_then(|s| s.snapshot) {
+            None => self.initialise()?,
+            Some(bytes) => {
+                let registry: Registry = serde_json::from_slice(&bytes)
+                    .map_err(|e| AppError::Corrupt(format!("registry: {e}")))?;
+                let actor = actor_for_device(&registry.device);
+                let journal_id = registry
+                    .journal_id()
+                    .ok_or_else(|| AppError::Corrupt("registry: journal id".into()))?;
+                let mut journal = JournalDoc::load(&self.read_document(journal_id)?)?;
+                if let Some(actor) = &actor {
+                    journal.set_actor(actor.clone());
+                }
+                let mut spaces = BTreeMap::new();
+                for entry in registry.spaces.values() {
+                    let (Some(space), Some(document)) = (entry.space_id(), entry.document_id())
+                    else {
+                        return Err(AppError::Corrupt("registry: space entry".into()));
+                    };
+                    let mut doc = SpaceDoc::load(&self.read_document(document)?)?;
+                    if let Some(actor) = &actor {
+                        doc.set_actor(actor.clone());
+                    }
+                    spaces.insert(space, doc);
+                }
+                Loaded {
+                    registry,
+                    spaces,
+                    journal,
+                }
+            }
+        };
+        *self.lock_state() = Some(loaded);
+        Ok(())
+    }
+
+    /// A document's snapshot and increments, joined into one loadable blob
+    /// (automerge loads concatenated saves).
+    pub(crate) fn read_document(&self, id: DocumentId) -> AppResult<Vec<u8>> {
+        let stored = self.profile.get_document(id)?.ok_or_else(|| {
+            AppError::Corrupt("a document listed in the registry is missing".into())
+        })?;
+        let mut bytes = stored.snapshot.unwrap_or_default();
+        for increment in stored.increments {
+            bytes.extend_from_slice(&increment);
+        }
+        Ok(bytes)
+    }
+
+    fn initialise(&self) -> AppResult<Loaded> {
+        let mut device = [0u8; 8];
+        OsRng.fill_bytes(&mut device);
+        let device = DeviceId::from(hex::encode(device));
+        let mut person_key = [0u8; 16];
+        OsRng.fill_bytes(&mut person_key);
+        let mut person_secret = zeroize::Zeroizing::new([0u8; 32]);
+        OsRng.fill_bytes(person_secret.as_mut());
+        self.profile.insert_key(KeyId(person_key), *person_secret)?;
+        let mut journal = JournalDoc::new();
+        if let Some(actor) = actor_for_device(&device) {
+            journal.set_actor(actor);
+        }
+        let journal_document = DocumentId::random();
+        self.profile
+            .put_snapshot(journal_document, &journal.save())?;
+        let registry = Registry {
+            v: 1,
+            device,
+            person_key: hex::encode(person_key),
+            journal_document: hex::encode(journal_document.0),
+            spaces: BTreeMap::new(),
+        };
+        self.save_registry(&registry)?;
+        Ok(Loaded {
+            registry,
+            spaces: BTreeMap::new(),
+            journal,
+        })
+    }
+
+    /// The person's secret, for tickets and the journal.
+    pub(crate) fn person_secret(
+        &self,
+        registry: &Registry,
+    ) -> AppResult<zeroize::Zeroizing<[u8; 32]>> {
+        let id = registry
+            .person_key_id()
+            .ok_or_else(|| AppError::Corrupt("registry: person key".into()))?;
+        let key = self
+            .profile
+            .with_keyring(|k| k.key(&id).map(|k| *k.expose_bytes()))?
+            .ok_or_else(|| {
+                AppError::Corrupt("the person key is missing from the keyring".into())
+            })?;
+        Ok(zeroize::Zeroizing::new(key))
+    }
+}
+
+#[cfg(test)]
+#[path = "app_tests.rs"]
+mod tests;

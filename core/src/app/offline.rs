@@ -1,0 +1,498 @@
+//! Invites and offline bundles at the app level: everything two devices
+//! need to join and converge with no network, by passing files.
+//!
+//! The relay (sync engine) moves the same bytes: an invite's package goes
+//! into its drop-box, bundles' envelopes into the mailbox.
+
+use std::sync::Arc;
+
+use ed25519_dalek::SigningKey;
+
+use super::bundle::{device_key, open_bundle, seal_bundle};
+use super::registry::{SpaceEntry, epoch_key_id};
+use super::space_handle::entry;
+use super::{AppError, AppResult, Loaded, SafeSpaces, Shared, Space};
+use crate::model::{MemberId, Role, SpaceDoc, Timestamp};
+use crate::protocol::attendance::{self, AttendanceError, AttendanceRequest};
+use crate::protocol::authorship::actor_for_device;
+use crate::protocol::epoch::ANONYMOUS_DEVICE;
+use crate::protocol::exchange::import_history;
+use crate::protocol::invite::{DEFAULT_INVITE_SECS, InvitePackage, InviteSecret};
+use crate::protocol::{Envelope, EnvelopeKind, EpochKey, Handover, RotationError, SpaceId};
+use crate::store::DocumentId;
+use base64::Engine;
+use base64::prelude::BASE64_STANDARD;
+
+/// An invite, ready to hand over.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invitation {
+    /// The code to give the invitee (QR code, another messenger, aloud).
+    pub code: String,
+    /// The relay drop-box the package goes in, hex.
+    pub dropbox_id: String,
+    /// The sealed package (for the drop-box, or handed over with a bundle).
+    pub package: Vec<u8>,
+    /// When it stops working.
+    pub expires_at: Timestamp,
+}
+
+/// What importing a bundle did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BundleReport {
+    /// The space it was for, hex.
+    pub space: String,
+    /// Changes applied.
+    pub applied: usize,
+    /// Changes refused (not their author's to make).
+    pub refused: usize,
+    /// Attendance requests this device recorded as a lead.
+    pub requests_recorded: usize,
+    /// The epoch this device moved to, if the bundle carried a handover.
+    pub new_epoch: Option<u32>,
+    /// A handover left this device out: it was removed from the space.
+    pub left_out: bool,
+    /// Envelopes this device holds no key for (a later epoch it was not given).
+    pub unreadable: usize,
+}
+
+impl Shared {
+    pub(crate) fn epoch_key(&self, space: SpaceId, epoch: u32) -> AppResult<EpochKey> {
+        self.profile
+            .with_keyring(|k| {
+                k.key(&epoch_key_id(space, epoch))
+                    .map(|key| *key.expose_bytes())
+            })?
+            .map(EpochKey::from_bytes)
+            .ok_or_else(|| AppError::Corrupt("a space key is missing from the keyring".into()))
+    }
+
+    fn signing_key(&self) -> AppResult<SigningKey> {
+        Ok(self.profile.with_keyring(|k| k.signing_key().clone())?)
+    }
+
+    fn identity(&self) -> AppResult<age::x25519::Identity> {
+        Ok(self.profile.with_keyring(|k| k.device_identity().clone())?)
+    }
+
+    pub(crate) fn persist_space(&self, loaded: &mut Loaded, space: SpaceId) -> AppResult<()> {
+        let document = entry(loaded, space)?
+            .document_id()
+            .ok_or_else(|| AppError::Corrupt("registry: document id".into()))?;
+        if let Some(doc) = loaded.spaces.get_mut(&space) {
+            let increment = doc.save_incremental();
+            if !increment.is_empty() {
+                self.profile.append_increment(document, &increment)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Space {
+    /// Invites someone (coordinators may invite any role, leads members):
+    /// records the invite and seals its package. Expires after `expires_at`
+    /// (default: 7 days from `now`).
+    pub fn invite(
+        &self,
+        role: Role,
+        now: Timestamp,
+        expires_at: Option<Timestamp>,
+    ) -> AppResult<Invitation> {
+        let expires_at = expires_at.unwrap_or(now.plus_secs(DEFAULT_INVITE_SECS));
+        let secret = InviteSecret::generate();
+        let shared = Arc::clone(&self.shared);
+        let space = self.id;
+        self.shared.with_loaded(|loaded| {
+            let epoch = entry(loaded, space)?.epoch;
+            let member = entry(loaded, space)?.member.clone();
+            let key = shared.epoch_key(space, epoch)?;
+            let doc = loaded
+                .spaces
+                .get_mut(&space)
+                .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
+            doc.record_invite(
+                &member,
+                &secret.invite_id(),
+                &secret.verifying_key_hex(),
+                role,
+                expires_at,
+            )?;
+            let package = InvitePackage {
+                space,
+                space_name: doc.name()?,
+                epoch,
+                epoch_key: key,
+                expires_at,
+                role,
+            }
+            .seal(&secret)
+            .map_err(|e| AppError::Corrupt(e.to_string()))?;
+            shared.persist_space(loaded, space)?;
+            Ok(Invitation {
+                code: secret.code(),
+                dropbox_id: secret.dropbox_id(),
+                package,
+                expires_at,
+            })
+        })
+    }
+
+    /// Everything this device can tell another member of the space, as one
+    /// age file: its whole document and the sign-ups it is still waiting to
+    /// have recorded.
+    pub fn export_bundle(&self, now: Timestamp) -> AppResult<Vec<u8>> {
+        let signing = self.shared.signing_key()?;
+        let shared = Arc::clone(&self.shared);
+        let space = self.id;
+        self.shared.with_loaded(|loaded| {
+            let secret = shared.person_secret(&loaded.registry)?;
+            let device = loaded.registry.device.clone();
+            let entry = entry(loaded, space)?.clone();
+            let key = shared.epoch_key(space, entry.epoch)?;
+            let doc = loaded
+                .spaces
+                .get_mut(&space)
+                .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
+            let mut envelopes = Vec::new();
+            // Handovers first: an importer still in the previous epoch needs
+            // the new key before it can open the snapshot.
+            for handover in &entry.handovers {
+                envelopes.push(
+                    BASE64_STANDARD
+                        .decode(handover)
+                        .map_err(|e| AppError::Corrupt(format!("registry: handover: {e}")))?,
+                );
+            }
+            let snapshot = Envelope {
+                kind: EnvelopeKind::Snapshot,
+                space,
+                epoch: entry.epoch,
+                author: device.clone(),
+                sequence: entry.next_sequence,
+                body: doc.save(),
+            };
+            envelopes.push(
+                snapshot
+                    .seal(&key.content_key(), &signing)
+                    .map_err(|e| AppError::Corrupt(e.to_string()))?,
+            );
+            for pending in &entry.pending_requests {
+                let request = AttendanceRequest {
+                    session: pending.session.clone(),
+                    ticket: attendance::ticket_for(&secret, space, &pending.session),
+                    state: pending.state,
+                    at: pending.at,
+                    member: entry.member.clone(),
+                    device: device.clone(),
+                };
+                let body = match request.seal(doc, &signing, now) {
+                    Ok(body) => body,
+                    // No cleared lead yet: it stays pending for a later bundle.
+                    Err(AttendanceError::NoLeads) => continue,
+                    Err(e) => return Err(e.into()),
+                };
+                let envelope = Envelope {
+                    kind: EnvelopeKind::AttendanceRequest,
+                    space,
+                    epoch: entry.epoch,
+                    author: crate::model::DeviceId::from(ANONYMOUS_DEVICE.to_string()),
+                    sequence: 0,
+                    body,
+                };
+                envelopes.push(
+                    envelope
+                        .seal(&key.content_key(), &key.anonymous_signing_key())
+                        .map_err(|e| AppError::Corrupt(e.to_string()))?,
+                );
+            }
+            let mut registry = loaded.registry.clone();
+            if let Some(e) = registry.spaces.get_mut(&space.to_hex()) {
+                e.next_sequence = e.next_sequence.saturating_add(1);
+            }
+            shared.save_registry(&registry)?;
+            loaded.registry = registry;
+            // While a handover is being passed on, devices still in the
+            // previous epoch must be able to open the bundle to find it.
+            let previous = match (entry.handovers.is_empty(), entry.epoch.checked_sub(1)) {
+                (false, Some(prev)) => Some(shared.epoch_key(space, prev)?.content_key()),
+                _ => None,
+            };
+            let content = key.content_key();
+            let mut keys = vec![&content];
+            keys.extend(previous.as_ref());
+            seal_bundle(&keys, space, entry.epoch, &envelopes)
+        })
+    }
+}
+
+impl SafeSpaces {
+    /// Imports a bundle from another member's device into the space it
+    /// belongs to. Every change is checked on its own; attendance requests
+    /// are recorded if this device is a cleared lead of their session.
+    pub fn import_bundle(&self, bundle: &[u8], now: Timestamp) -> AppResult<BundleReport> {
+        let identity = self.shared.identity()?;
+        let shared = Arc::clone(&self.shared);
+        self.shared.with_loaded(|loaded| {
+            let mut found = None;
+            'spaces: for (space, entry) in &loaded.registry.spaces {
+                let Some(id) = entry.space_id() else { continue };
+                // The current epoch's key, and the previous one: a bundle from
+                // a device that rotated opens with either while it passes the
+                // handover on.
+                for epoch in [Some(entry.epoch), entry.epoch.checked_sub(1)]
+                    .into_iter()
+                    .flatten()
+                {
+                    let Ok(key) = shared.epoch_key(id, epoch) else {
+                        continue;
+                    };
+                    if let Some(contents) = open_bundle(&key.content_key(), bundle) {
+                        found = Some((space.clone(), id, entry.clone(), contents?));
+                        break 'spaces;
+                    }
+                }
+            }
+            let (_, space, mut entry, contents) = found.ok_or_else(|| {
+                AppError::Corrupt("this bundle is for no space on this device".into())
+            })?;
+            if contents.space != space {
+                return Err(AppError::Corrupt(
+                    "the bundle belongs to another space".into(),
+                ));
+            }
+            let mut report = BundleReport {
+                space: space.to_hex(),
+                ..BundleReport::default()
+            };
+            for sealed in &contents.envelopes {
+                // Each envelope opens with the key of its own epoch; one of an
+                // epoch this device was not given stays closed.
+                let mut opened = None;
+                for epoch in [entry.epoch, entry.epoch.saturating_sub(1)] {
+                    let Ok(key) = shared.epoch_key(space, epoch) else {
+                        continue;
+                    };
+                    if let Ok(u) =
+                        Envelope::open_unverified(sealed, &key.content_key(), space, epoch)
+                    {
+                        opened = Some((u, key));
+                        break;
+                    }
+                }
+                let Some((unverified, key)) = opened else {
+                    report.unreadable += 1;
+                    continue;
+                };
+                let doc = loaded
+                    .spaces
+                    .get_mut(&space)
+                    .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
+                match unverified.peek().kind {
+                    EnvelopeKind::EpochHandover => {
+                        let author = unverified.peek().author.clone();
+                        let signer = device_key(doc, &author).ok_or_else(|| {
+                            AppError::Corrupt("a handover from outside the space".into())
+                        })?;
+                        let envelope = unverified
+                            .verify(&signer)
+                            .map_err(|e| AppError::Corrupt(e.to_string()))?;
+                        let handover = Handover::decode(&envelope.body)
+                            .map_err(|e| AppError::Corrupt(e.to_string()))?;
+                        if handover.to_epoch <= entry.epoch {
+                            continue;
+                        }
+                        match handover.open(&identity) {
+                            Ok(new_key) => {
+                                shared.profile.insert_key(
+                                    epoch_key_id(space, handover.to_epoch),
+                                    *new_key.expose_bytes(),
+                                )?;
+                                entry.epoch = handover.to_epoch;
+                                entry.handovers = vec![BASE64_STANDARD.encode(sealed)];
+                                report.new_epoch = Some(handover.to_epoch);
+                            }
+                            Err(RotationError::NotARecipient) => report.left_out = true,
+                            Err(e) => return Err(AppError::Corrupt(e.to_string())),
+                        }
+                    }
+                    EnvelopeKind::Snapshot => {
+                        let mut theirs = automerge::AutoCommit::load(&unverified.peek().body)
+                            .map_err(|e| AppError::Corrupt(e.to_string()))?;
+                        let author = unverified.peek().author.clone();
+                        let their_doc = SpaceDoc::load(&unverified.peek().body)?;
+                        let signer = device_key(doc, &author)
+                            .or_else(|| device_key(&their_doc, &author))
+                            .ok_or_else(|| {
+                                AppError::Corrupt("the bundle's author is not a member".into())
+                            })?;
+                        unverified
+                            .verify(&signer)
+                            .map_err(|e| AppError::Corrupt(e.to_string()))?;
+                        let imported = import_history(doc, &mut theirs);
+                        report.applied += imported.applied;
+                        report.refused += imported.refused;
+                    }
+                    EnvelopeKind::AttendanceRequest => {
+                        let envelope = unverified
+                            .verify(&key.anonymous_signing_key().verifying_key())
+                            .map_err(|e| AppError::Corrupt(e.to_string()))?;
+                        // Only the session's leads can open it; others carry on.
+                        let Ok(request) = AttendanceRequest::open(&envelope.body, &identity, doc)
+                        else {
+                            continue;
+                        };
+                        if doc.is_session_lead(&request.session, &entry.member)?
+                            && attendance::apply_request(
+                                doc,
+                                &entry.member,
+                                &identity,
+                                &request,
+                                now,
+                            )
+                            .is_ok()
+                        {
+                            report.requests_recorded += 1;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if report.new_epoch.is_some() {
+                let mut registry = loaded.registry.clone();
+                registry.spaces.insert(space.to_hex(), entry);
+                shared.save_registry(&registry)?;
+                loaded.registry = registry;
+            }
+            shared.persist_space(loaded, space)?;
+            shared.settle_pending(loaded, space)?;
+            Ok(report)
+        })
+    }
+
+    /// Joins a space with an invite code, its package (from the drop-box or
+    /// handed over) and a bundle from a member, as `pseudonym`. The join is
+    /// recorded on this device; it reaches the others with this device's
+    /// next bundle or sync.
+    pub fn join(
+        &self,
+        code: &str,
+        package: &[u8],
+        bundle: &[u8],
+        pseudonym: &str,
+        now: Timestamp,
+    ) -> AppResult<Space> {
+        let secret = InviteSecret::parse(code).map_err(|e| AppError::Corrupt(e.to_string()))?;
+        let package = InvitePackage::open(package, &secret, now)
+            .map_err(|e| AppError::Corrupt(e.to_string()))?;
+        let space = package.space;
+        let contents =
+            open_bundle(&package.epoch_key.content_key(), bundle).ok_or_else(|| {
+                AppError::Corrupt("the bundle is not for this invite's space".into())
+            })??;
+        if contents.space != space {
+            return Err(AppError::Corrupt("the bundle is for another space".into()));
+        }
+        let mut doc = None;
+        for sealed in &contents.envelopes {
+            let unverified = Envelope::open_unverified(
+                sealed,
+                &package.epoch_key.content_key(),
+                space,
+                package.epoch,
+            )
+            .map_err(|e| AppError::Corrupt(e.to_string()))?;
+            if unverified.peek().kind != EnvelopeKind::Snapshot {
+                continue;
+            }
+            // A new member has nothing to check the snapshot against but
+            // itself: it must be signed by a device the snapshot lists,
+            // and it came sealed under the key the invite handed over.
+            let candidate = SpaceDoc::load(&unverified.peek().body)?;
+            let signer = device_key(&candidate, &unverified.peek().author)
+                .ok_or_else(|| AppError::Corrupt("the bundle's author is not a member".into()))?;
+            unverified
+                .verify(&signer)
+                .map_err(|e| AppError::Corrupt(e.to_string()))?;
+            doc = Some(candidate);
+        }
+        let mut doc =
+            doc.ok_or_else(|| AppError::Corrupt("the bundle holds no copy of the space".into()))?;
+        let keys = self.shared.device_keys()?;
+        let shared = Arc::clone(&self.shared);
+        self.shared.with_loaded(|loaded| {
+            if loaded.registry.spaces.contains_key(&space.to_hex()) {
+                return Err(AppError::Corrupt(
+                    "this device is already in that space".into(),
+                ));
+            }
+            let device = loaded.registry.device.clone();
+            if let Some(actor) = actor_for_device(&device) {
+                doc.set_actor(actor);
+            }
+            let member = MemberId::random();
+            let proof = hex::encode(secret.prove_join(&member, &device));
+            doc.join(
+                &secret.invite_id(),
+                &member,
+                &proof,
+                pseudonym,
+                &device,
+                keys,
+                now,
+            )?;
+            shared.profile.insert_key(
+                epoch_key_id(space, package.epoch),
+                *package.epoch_key.expose_bytes(),
+            )?;
+            let document = DocumentId::random();
+            shared.profile.put_snapshot(document, &doc.save())?;
+            let mut registry = loaded.registry.clone();
+            registry.spaces.insert(
+                space.to_hex(),
+                SpaceEntry {
+                    space: space.to_hex(),
+                    document: hex::encode(document.0),
+                    member,
+                    epoch: package.epoch,
+                    next_sequence: 1,
+                    sealed_heads: Vec::new(),
+                    pending_requests: Vec::new(),
+                    handovers: Vec::new(),
+                },
+            );
+            shared.save_registry(&registry)?;
+            loaded.registry = registry;
+            loaded.spaces.insert(space, doc);
+            Ok(())
+        })?;
+        Ok(Space {
+            shared: Arc::clone(&self.shared),
+            id: space,
+        })
+    }
+}
+
+impl Shared {
+    /// Drops pending attendance requests that a lead has now recorded.
+    fn settle_pending(&self, loaded: &mut Loaded, space: SpaceId) -> AppResult<()> {
+        let secret = self.person_secret(&loaded.registry)?;
+        let Some(doc) = loaded.spaces.get(&space) else {
+            return Ok(());
+        };
+        let mut registry = loaded.registry.clone();
+        let Some(entry) = registry.spaces.get_mut(&space.to_hex()) else {
+            return Ok(());
+        };
+        let before = entry.pending_requests.len();
+        entry.pending_requests.retain(|pending| {
+            let ticket = attendance::ticket_for(&secret, space, &pending.session);
+            let recorded = doc.signup(&pending.session, &ticket).ok().flatten();
+            !recorded.is_some_and(|s| s.state == pending.state)
+        });
+        if entry.pending_requests.len() != before {
+            self.save_registry(&registry)?;
+            loaded.registry = registry;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,111 @@
+//! What this device knows about its spaces, persisted (sealed) in the store.
+//!
+//! The registry is one small JSON document in the encrypted store: this
+//! device's id, the person's secret's key id, and per space the ids the
+//! device needs (space id, its member id, the current epoch, where the
+//! document lives) plus the sync bookkeeping the sync engine extends (the
+//! next envelope sequence number, the heads already sealed, queued
+//! attendance requests). Keys themselves live in the keyring, never here.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{DeviceId, MemberId, SessionId, SignUpState, Timestamp};
+use crate::profile::KeyId;
+use crate::protocol::SpaceId;
+use crate::store::DocumentId;
+
+/// The registry's own document id. Fixed: file names are keyed hashes, so a
+/// well-known id reveals nothing on disk.
+pub(crate) const REGISTRY_DOCUMENT: DocumentId = DocumentId([0; 16]);
+
+/// One attendance request this device made and has not yet seen recorded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingRequest {
+    /// For which session.
+    pub session: SessionId,
+    /// Attending or cancelled.
+    pub state: SignUpState,
+    /// When it was made.
+    pub at: Timestamp,
+}
+
+/// Per-space state of this device.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpaceEntry {
+    /// The space, hex.
+    pub space: String,
+    /// Where its document lives in the store, hex.
+    pub document: String,
+    /// This person's member id in it.
+    pub member: MemberId,
+    /// The current epoch.
+    pub epoch: u32,
+    /// The next envelope sequence number this device will use in this space.
+    pub next_sequence: u64,
+    /// Heads (hex) of the changes already sealed into envelopes, so a flush
+    /// seals only what is new, in one batch.
+    pub sealed_heads: Vec<String>,
+    /// Attendance requests made here, not yet seen recorded by a lead.
+    pub pending_requests: Vec<PendingRequest>,
+    /// Sealed handover envelopes (base64) into the current epoch, passed on
+    /// with every bundle so devices that missed the rotation catch up.
+    #[serde(default)]
+    pub handovers: Vec<String>,
+}
+
+/// The registry document.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registry {
+    /// Format version.
+    pub v: u8,
+    /// This device's id (public: it is also the automerge actor).
+    pub device: DeviceId,
+    /// The person's own secret (journal key, tickets) in the keyring.
+    pub person_key: String,
+    /// The journal's document id, hex.
+    pub journal_document: String,
+    /// Spaces by space id (hex).
+    pub spaces: BTreeMap<String, SpaceEntry>,
+}
+
+impl Registry {
+    pub(crate) fn person_key_id(&self) -> Option<KeyId> {
+        parse16(&self.person_key).map(KeyId)
+    }
+
+    pub(crate) fn journal_id(&self) -> Option<DocumentId> {
+        parse16(&self.journal_document).map(DocumentId)
+    }
+}
+
+impl SpaceEntry {
+    pub(crate) fn space_id(&self) -> Option<SpaceId> {
+        parse16(&self.space).map(SpaceId)
+    }
+
+    pub(crate) fn document_id(&self) -> Option<DocumentId> {
+        parse16(&self.document).map(DocumentId)
+    }
+}
+
+pub(crate) fn parse16(hex_text: &str) -> Option<[u8; 16]> {
+    let mut out = [0u8; 16];
+    hex::decode_to_slice(hex_text, &mut out).ok()?;
+    Some(out)
+}
+
+/// The keyring id of a space's epoch key: derived, so it needs no registry
+/// entry of its own.
+pub(crate) fn epoch_key_id(space: SpaceId, epoch: u32) -> KeyId {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(b"safespaces/v1/keyring/epoch");
+    hasher.update(space.0);
+    hasher.update(epoch.to_be_bytes());
+    let digest = hasher.finalize();
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&digest[..16]);
+    KeyId(id)
+}

@@ -1,0 +1,305 @@
+//! A handle on one space.
+//!
+//! Every method locks the app's state, works on the decrypted document, and
+//! persists what it wrote before returning. The handle itself holds only the
+//! space id, so it is cheap to clone and safe to keep across a lock.
+
+use std::sync::Arc;
+
+use super::registry::{PendingRequest, SpaceEntry};
+use super::{AppError, AppResult, Loaded, Shared};
+use crate::model::{
+    Clearance, FieldConflict, LeadStatus, Member, MemberId, Place, RecordId, Resource,
+    ResourceCategory, ResourceId, Role, Session, SessionDraft, SessionEdit, SessionId,
+    SessionStatus, SignUpState, SpaceDoc, Timestamp, TrainingModule, TrainingRecord,
+};
+use crate::protocol::SpaceId;
+use crate::protocol::attendance::{self, AttendanceRequest, Attendee};
+
+/// Where this person stands for a session, as they see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MyPlace {
+    /// Recorded by a lead: the derived place.
+    Recorded(Place),
+    /// Asked for, not yet recorded by a lead (offline, or no lead has
+    /// synced yet). Shown as "requested".
+    Requested(SignUpState),
+    /// Nothing asked.
+    None,
+}
+
+/// What any member may see of a session's sign-ups.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RosterView {
+    /// Places taken.
+    pub attending: u32,
+    /// People waiting.
+    pub waitlisted: u32,
+    /// The session's capacity.
+    pub capacity: u32,
+}
+
+/// One space, as this device holds it.
+#[derive(Clone)]
+pub struct Space {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) id: SpaceId,
+}
+
+impl Space {
+    pub(crate) fn new(shared: Arc<Shared>, id: SpaceId) -> Self {
+        Space { shared, id }
+    }
+
+    /// The space's id, hex.
+    pub fn id(&self) -> String {
+        self.id.to_hex()
+    }
+
+    fn read<R>(&self, f: impl FnOnce(&SpaceDoc, &SpaceEntry) -> AppResult<R>) -> AppResult<R> {
+        self.shared.with_loaded(|loaded| {
+            let entry = entry(loaded, self.id)?;
+            let doc = loaded
+                .spaces
+                .get(&self.id)
+                .ok_or_else(|| AppError::UnknownSpace(self.id.to_hex()))?;
+            f(doc, entry)
+        })
+    }
+
+    /// Runs a write as this device's member and persists its changes.
+    fn write<R>(&self, f: impl FnOnce(&mut SpaceDoc, &MemberId) -> AppResult<R>) -> AppResult<R> {
+        self.shared.with_loaded(|loaded| {
+            let entry = entry(loaded, self.id)?.clone();
+            let document = entry
+                .document_id()
+                .ok_or_else(|| AppError::Corrupt("registry: document id".into()))?;
+            let doc = loaded
+                .spaces
+                .get_mut(&self.id)
+                .ok_or_else(|| AppError::UnknownSpace(self.id.to_hex()))?;
+            let out = f(doc, &entry.member)?;
+            let increment = doc.save_incremental();
+            if !increment.is_empty() {
+                self.shared.profile.append_increment(document, &increment)?;
+            }
+            Ok(out)
+        })
+    }
+
+    /// The space's name.
+    pub fn name(&self) -> AppResult<String> {
+        self.read(|doc, _| Ok(doc.name()?))
+    }
+
+    /// This person's member id in the space.
+    pub fn my_member_id(&self) -> AppResult<MemberId> {
+        self.read(|_, entry| Ok(entry.member.clone()))
+    }
+
+    /// Every member, including those who left.
+    pub fn members(&self) -> AppResult<Vec<(MemberId, Member)>> {
+        self.read(|doc, _| Ok(doc.members()?))
+    }
+
+    /// Adds a member directly (coordinators). Most people join by invite.
+    pub fn add_member(&self, pseudonym: &str, role: Role, now: Timestamp) -> AppResult<MemberId> {
+        self.write(|doc, me| Ok(doc.add_member(me, pseudonym, role, now)?))
+    }
+
+    /// Changes a member's role (coordinators).
+    pub fn set_role(&self, member: &MemberId, role: Role) -> AppResult<()> {
+        self.write(|doc, me| Ok(doc.set_role(me, member, role)?))
+    }
+
+    /// Every session, soonest first.
+    pub fn sessions(&self) -> AppResult<Vec<(SessionId, Session)>> {
+        self.read(|doc, _| Ok(doc.sessions()?))
+    }
+
+    /// One session.
+    pub fn session(&self, id: &SessionId) -> AppResult<Session> {
+        self.read(|doc, _| Ok(doc.session(id)?))
+    }
+
+    /// Plans a session (leads and coordinators).
+    pub fn create_session(&self, draft: SessionDraft) -> AppResult<SessionId> {
+        self.write(|doc, me| Ok(doc.create_session(me, draft)?))
+    }
+
+    /// Edits some fields of a session.
+    pub fn edit_session(&self, id: &SessionId, edit: SessionEdit) -> AppResult<()> {
+        self.write(|doc, me| Ok(doc.edit_session(me, id, edit)?))
+    }
+
+    /// Cancels a session.
+    pub fn cancel_session(&self, id: &SessionId) -> AppResult<()> {
+        self.write(|doc, me| Ok(doc.set_session_status(me, id, SessionStatus::Cancelled)?))
+    }
+
+    /// Concurrent edits to one field of a session, with every value.
+    pub fn session_conflicts(&self, id: &SessionId) -> AppResult<Vec<FieldConflict>> {
+        self.read(|doc, _| Ok(doc.session_conflicts(id)?))
+    }
+
+    /// Offers to lead a session.
+    pub fn volunteer_to_lead(&self, id: &SessionId, now: Timestamp) -> AppResult<()> {
+        self.write(|doc, me| Ok(doc.volunteer_to_lead(me, id, now)?))
+    }
+
+    /// A session's volunteers with their clearance at `now`.
+    pub fn session_leads(&self, id: &SessionId, now: Timestamp) -> AppResult<Vec<LeadStatus>> {
+        self.read(|doc, _| Ok(doc.session_leads(id, now)?))
+    }
+
+    /// Counts every member may see.
+    pub fn roster(&self, id: &SessionId) -> AppResult<RosterView> {
+        self.read(|doc, _| {
+            let session = doc.session(id)?;
+            let roster = doc.roster(id)?;
+            Ok(RosterView {
+                attending: roster.attending.len() as u32,
+                waitlisted: roster.waitlist.len() as u32,
+                capacity: session.capacity,
+            })
+        })
+    }
+
+    /// Who is coming, by name: only for the session's leads (their device
+    /// opens the sealed names; anyone else gets an empty list).
+    pub fn attendees(&self, id: &SessionId) -> AppResult<Vec<Attendee>> {
+        let identity = self
+            .shared
+            .profile
+            .with_keyring(|k| k.device_identity().clone())?;
+        self.read(|doc, _| Ok(attendance::attendees(doc, id, &identity)?))
+    }
+
+    /// Asks to attend a session (or cancels). If this person is a cleared
+    /// lead of the session, the sign-up is recorded at once; otherwise the
+    /// request is kept (persisted) until it is delivered to a lead by sync.
+    pub fn sign_up(
+        &self,
+        id: &SessionId,
+        state: SignUpState,
+        now: Timestamp,
+    ) -> AppResult<MyPlace> {
+        let identity = self
+            .shared
+            .profile
+            .with_keyring(|k| k.device_identity().clone())?;
+        let shared = Arc::clone(&self.shared);
+        let space = self.id;
+        self.shared.with_loaded(|loaded| {
+            let secret = shared.person_secret(&loaded.registry)?;
+            let device = loaded.registry.device.clone();
+            let entry = entry(loaded, space)?.clone();
+            let doc = loaded
+                .spaces
+                .get_mut(&space)
+                .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
+            doc.session(id)?;
+            let request = AttendanceRequest {
+                session: id.clone(),
+                ticket: attendance::ticket_for(&secret, space, id),
+                state,
+                at: now,
+                member: entry.member.clone(),
+                device,
+            };
+            let cleared_lead = doc.is_session_lead(id, &entry.member)?
+                && doc.clearance(&entry.member, now)?.cleared;
+            if cleared_lead {
+                attendance::apply_request(doc, &entry.member, &identity, &request, now)?;
+                let increment = doc.save_incremental();
+                let document = entry
+                    .document_id()
+                    .ok_or_else(|| AppError::Corrupt("registry: document id".into()))?;
+                shared.profile.append_increment(document, &increment)?;
+                return Ok(MyPlace::Recorded(doc.place(id, &request.ticket)?));
+            }
+            let mut registry = loaded.registry.clone();
+            if let Some(e) = registry.spaces.get_mut(&space.to_hex()) {
+                e.pending_requests.retain(|p| &p.session != id);
+                e.pending_requests.push(PendingRequest {
+                    session: id.clone(),
+                    state,
+                    at: now,
+                });
+            }
+            shared.save_registry(&registry)?;
+            loaded.registry = registry;
+            Ok(MyPlace::Requested(state))
+        })
+    }
+
+    /// Where this person stands for a session.
+    pub fn my_place(&self, id: &SessionId) -> AppResult<MyPlace> {
+        let shared = Arc::clone(&self.shared);
+        let space = self.id;
+        self.shared.with_loaded(|loaded| {
+            let secret = shared.person_secret(&loaded.registry)?;
+            let entry = entry(loaded, space)?;
+            if let Some(pending) = entry.pending_requests.iter().find(|p| &p.session == id) {
+                return Ok(MyPlace::Requested(pending.state));
+            }
+            let doc = loaded
+                .spaces
+                .get(&space)
+                .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
+            match doc.place(id, &attendance::ticket_for(&secret, space, id))? {
+                Place::NotSignedUp => Ok(MyPlace::None),
+                place => Ok(MyPlace::Recorded(place)),
+            }
+        })
+    }
+
+    /// Records a completed training module (coordinators).
+    pub fn record_training(
+        &self,
+        member: &MemberId,
+        module: TrainingModule,
+        completed_at: Timestamp,
+        expires_at: Timestamp,
+    ) -> AppResult<RecordId> {
+        self.write(|doc, me| {
+            Ok(doc.record_training(me, member, module, completed_at, expires_at)?)
+        })
+    }
+
+    /// Every training record.
+    pub fn training_records(&self) -> AppResult<Vec<(RecordId, TrainingRecord)>> {
+        self.read(|doc, _| Ok(doc.training_records()?))
+    }
+
+    /// Whether a member is cleared to lead at `at`.
+    pub fn clearance(&self, member: &MemberId, at: Timestamp) -> AppResult<Clearance> {
+        self.read(|doc, _| Ok(doc.clearance(member, at)?))
+    }
+
+    /// The signposting directory, optionally one category.
+    pub fn resources(
+        &self,
+        category: Option<ResourceCategory>,
+    ) -> AppResult<Vec<(ResourceId, Resource)>> {
+        self.read(|doc, _| Ok(doc.resources(category)?))
+    }
+
+    /// Adds a resource (leads and coordinators).
+    pub fn add_resource(&self, resource: Resource) -> AppResult<ResourceId> {
+        self.write(|doc, me| Ok(doc.add_resource(me, resource)?))
+    }
+
+    /// Leaves the space.
+    pub fn leave(&self, now: Timestamp) -> AppResult<()> {
+        self.write(|doc, me| Ok(doc.remove_member(me, &me.clone(), now)?))
+    }
+}
+
+pub(crate) fn entry(loaded: &Loaded, space: SpaceId) -> AppResult<&SpaceEntry> {
+    loaded
+        .registry
+        .spaces
+        .get(&space.to_hex())
+        .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))
+}

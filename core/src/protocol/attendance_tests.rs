@@ -1,0 +1,330 @@
+//! Attendance privacy: members count, leads see names.
+
+use ed25519_dalek::SigningKey;
+
+use super::*;
+use crate::model::{DeviceKeys, Role, SessionDraft, SessionKind, TrainingModule};
+use crate::protocol::{Envelope, EnvelopeKind, EpochKey, epoch::ANONYMOUS_DEVICE};
+
+struct Person {
+    member: MemberId,
+    device: DeviceId,
+    identity: age::x25519::Identity,
+    signing: SigningKey,
+    secret: [u8; 32],
+}
+
+fn person(doc: &mut SpaceDoc, by: &MemberId, name: &str, role: Role, seed: u8) -> Person {
+    let member = doc.add_member(by, name, role, Timestamp(0)).unwrap();
+    enrol(doc, member, seed)
+}
+
+fn enrol(doc: &mut SpaceDoc, member: MemberId, seed: u8) -> Person {
+    let p = Person {
+        member,
+        device: DeviceId::random(),
+        identity: age::x25519::Identity::generate(),
+        signing: SigningKey::from_bytes(&[seed; 32]),
+        secret: [seed.wrapping_add(100); 32],
+    };
+    doc.add_device(
+        &p.member,
+        &p.device,
+        DeviceKeys {
+            age_recipient: p.identity.to_public().to_string(),
+            signing_key: hex::encode(p.signing.verifying_key().to_bytes()),
+        },
+    )
+    .unwrap();
+    p
+}
+
+fn clear(doc: &mut SpaceDoc, coordinator: &MemberId, who: &MemberId) {
+    for module in TrainingModule::ALL {
+        doc.record_training(coordinator, who, module, Timestamp(0), Timestamp(10_000))
+            .unwrap();
+    }
+}
+
+struct World {
+    doc: SpaceDoc,
+    space: SpaceId,
+    lead: Person,
+    alex: Person,
+    blake: Person,
+    coordinator: MemberId,
+    session: SessionId,
+}
+
+fn world() -> World {
+    let (mut doc, coordinator) = SpaceDoc::create("Group", "Robin", Timestamp(0)).unwrap();
+    let lead = person(&mut doc, &coordinator, "Ash", Role::Lead, 1);
+    let alex = person(&mut doc, &coordinator, "Alex", Role::Member, 2);
+    let blake = person(&mut doc, &coordinator, "Blake", Role::Member, 3);
+    clear(&mut doc, &coordinator, &lead.member);
+    let session = doc
+        .create_session(
+            &lead.member,
+            SessionDraft {
+                kind: SessionKind::SurvivorDiscussionGroup,
+                title: "Circle".into(),
+                description: String::new(),
+                starts_at: Timestamp(500),
+                duration_minutes: 60,
+                location: "shared with attendees".into(),
+                capacity: 1,
+                content_notes: vec![],
+                accessibility: String::new(),
+            },
+        )
+        .unwrap();
+    doc.volunteer_to_lead(&lead.member, &session, Timestamp(1))
+        .unwrap();
+    World {
+        doc,
+        space: SpaceId([4; 16]),
+        lead,
+        alex,
+        blake,
+        coordinator,
+        session,
+    }
+}
+
+fn request(w: &World, who: &Person, state: SignUpState, at: i64) -> AttendanceRequest {
+    AttendanceRequest {
+        session: w.session.clone(),
+        ticket: ticket_for(&who.secret, w.space, &w.session),
+        state,
+        at: Timestamp(at),
+        member: who.member.clone(),
+        device: who.device.clone(),
+    }
+}
+
+#[test]
+fn only_the_sessions_leads_learn_who_signed_up() {
+    let mut w = world();
+    let req = request(&w, &w.alex, SignUpState::Attending, 10);
+    let body = req.seal(&w.doc, &w.alex.signing, Timestamp(5)).unwrap();
+
+    // Another member cannot open the request…
+    assert!(matches!(
+        AttendanceRequest::open(&body, &w.blake.identity, &w.doc),
+        Err(AttendanceError::NotARecipient)
+    ));
+    // …the lead can, and records it.
+    let opened = AttendanceRequest::open(&body, &w.lead.identity, &w.doc).unwrap();
+    assert_eq!(opened, req);
+    apply_request(
+        &mut w.doc,
+        &w.lead.member,
+        &w.lead.identity,
+        &opened,
+        Timestamp(6),
+    )
+    .unwrap();
+
+    // Every member sees one place taken, and nothing naming Alex.
+    let roster = w.doc.roster(&w.session).unwrap();
+    assert_eq!(roster.attending.len(), 1);
+    let saved = w.doc.save();
+    assert!(
+        !saved
+            .windows(alex_id_len(&w))
+            .any(|win| win == w.alex.member.as_str().as_bytes())
+    );
+    assert!(
+        attendees(&w.doc, &w.session, &w.blake.identity)
+            .unwrap()
+            .is_empty()
+    );
+    // Alex finds their own place from their ticket, on any of their devices.
+    let mine = ticket_for(&w.alex.secret, w.space, &w.session);
+    assert_eq!(w.doc.place(&w.session, &mine).unwrap(), Place::Attending);
+    // The lead sees Alex by name.
+    let seen = attendees(&w.doc, &w.session, &w.lead.identity).unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].holder.pseudonym, "Alex");
+    assert_eq!(seen[0].place, Place::Attending);
+}
+
+fn alex_id_len(w: &World) -> usize {
+    w.alex.member.as_str().len()
+}
+
+#[test]
+fn waitlist_order_converges_on_request_times_not_processing_order() {
+    let mut w = world();
+    let late = request(&w, &w.alex, SignUpState::Attending, 30);
+    let early = request(&w, &w.blake, SignUpState::Attending, 20);
+    // The lead happens to process the later request first.
+    for r in [&late, &early] {
+        let body = r
+            .seal(
+                &w.doc,
+                &if r.member == w.alex.member {
+                    w.alex.signing.clone()
+                } else {
+                    w.blake.signing.clone()
+                },
+                Timestamp(1),
+            )
+            .unwrap();
+        let opened = AttendanceRequest::open(&body, &w.lead.identity, &w.doc).unwrap();
+        apply_request(
+            &mut w.doc,
+            &w.lead.member,
+            &w.lead.identity,
+            &opened,
+            Timestamp(40),
+        )
+        .unwrap();
+    }
+    let roster = w.doc.roster(&w.session).unwrap();
+    assert_eq!(roster.attending, vec![early.ticket.clone()]);
+    assert_eq!(roster.waitlist, vec![late.ticket.clone()]);
+}
+
+#[test]
+fn a_member_cannot_cancel_someone_elses_place() {
+    let mut w = world();
+    let alex = request(&w, &w.alex, SignUpState::Attending, 10);
+    let body = alex.seal(&w.doc, &w.alex.signing, Timestamp(1)).unwrap();
+    let opened = AttendanceRequest::open(&body, &w.lead.identity, &w.doc).unwrap();
+    apply_request(
+        &mut w.doc,
+        &w.lead.member,
+        &w.lead.identity,
+        &opened,
+        Timestamp(2),
+    )
+    .unwrap();
+    // Blake learned Alex's ticket somehow and asks to cancel it.
+    let mut forged = request(&w, &w.blake, SignUpState::Cancelled, 11);
+    forged.ticket = alex.ticket.clone();
+    let body = forged.seal(&w.doc, &w.blake.signing, Timestamp(3)).unwrap();
+    let opened = AttendanceRequest::open(&body, &w.lead.identity, &w.doc).unwrap();
+    assert!(matches!(
+        apply_request(
+            &mut w.doc,
+            &w.lead.member,
+            &w.lead.identity,
+            &opened,
+            Timestamp(4)
+        ),
+        Err(AttendanceError::TicketTaken)
+    ));
+    // Signing as Alex without Alex's device key fails too.
+    let mut impostor = request(&w, &w.alex, SignUpState::Cancelled, 12);
+    impostor.device = w.alex.device.clone();
+    let body = impostor
+        .seal(&w.doc, &w.blake.signing, Timestamp(5))
+        .unwrap();
+    assert!(matches!(
+        AttendanceRequest::open(&body, &w.lead.identity, &w.doc),
+        Err(AttendanceError::BadSignature)
+    ));
+    assert_eq!(
+        w.doc.place(&w.session, &alex.ticket).unwrap(),
+        Place::Attending
+    );
+}
+
+#[test]
+fn a_new_lead_sees_names_once_an_existing_lead_reseals() {
+    let mut w = world();
+    let req = request(&w, &w.alex, SignUpState::Attending, 10);
+    let body = req.seal(&w.doc, &w.alex.signing, Timestamp(1)).unwrap();
+    let opened = AttendanceRequest::open(&body, &w.lead.identity, &w.doc).unwrap();
+    apply_request(
+        &mut w.doc,
+        &w.lead.member,
+        &w.lead.identity,
+        &opened,
+        Timestamp(2),
+    )
+    .unwrap();
+
+    let second = person(&mut w.doc, &w.coordinator.clone(), "Kai", Role::Lead, 7);
+    clear(&mut w.doc, &w.coordinator.clone(), &second.member);
+    w.doc
+        .volunteer_to_lead(&second.member, &w.session, Timestamp(3))
+        .unwrap();
+    assert!(
+        attendees(&w.doc, &w.session, &second.identity)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        reseal(
+            &mut w.doc,
+            &w.lead.member,
+            &w.lead.identity,
+            &w.session,
+            Timestamp(4)
+        )
+        .unwrap(),
+        1
+    );
+    let seen = attendees(&w.doc, &w.session, &second.identity).unwrap();
+    assert_eq!(seen[0].holder.member, w.alex.member);
+}
+
+#[test]
+fn requests_wait_when_no_lead_is_cleared() {
+    let mut w = world();
+    let uncleared = w
+        .doc
+        .create_session(
+            &w.lead.member,
+            SessionDraft {
+                kind: SessionKind::Other,
+                title: "Later".into(),
+                description: String::new(),
+                starts_at: Timestamp(900),
+                duration_minutes: 30,
+                location: String::new(),
+                capacity: 5,
+                content_notes: vec![],
+                accessibility: String::new(),
+            },
+        )
+        .unwrap();
+    w.doc
+        .volunteer_to_lead(&w.blake.member, &uncleared, Timestamp(1))
+        .unwrap();
+    let mut req = request(&w, &w.alex, SignUpState::Attending, 10);
+    req.session = uncleared;
+    assert!(matches!(
+        req.seal(&w.doc, &w.alex.signing, Timestamp(1)),
+        Err(AttendanceError::NoLeads)
+    ));
+}
+
+#[test]
+fn requests_travel_in_envelopes_signed_only_by_the_anonymous_member_key() {
+    let w = world();
+    let epoch = EpochKey::generate();
+    let body = request(&w, &w.alex, SignUpState::Attending, 10)
+        .seal(&w.doc, &w.alex.signing, Timestamp(1))
+        .unwrap();
+    let envelope = Envelope {
+        kind: EnvelopeKind::AttendanceRequest,
+        space: w.space,
+        epoch: 0,
+        author: DeviceId::from(ANONYMOUS_DEVICE.to_string()),
+        sequence: 0,
+        body,
+    };
+    let sealed = envelope
+        .seal(&epoch.content_key(), &epoch.anonymous_signing_key())
+        .unwrap();
+    let anon = epoch.anonymous_signing_key().verifying_key();
+    let opened = Envelope::open(&sealed, &epoch.content_key(), w.space, 0, |id| {
+        (id.as_str() == ANONYMOUS_DEVICE).then_some(anon)
+    })
+    .unwrap();
+    assert_eq!(opened.author.as_str(), ANONYMOUS_DEVICE);
+    assert!(AttendanceRequest::open(&opened.body, &w.lead.identity, &w.doc).is_ok());
+}

@@ -1,0 +1,370 @@
+//! The whole receive path: forged, tampered, replayed, removed.
+
+use ed25519_dalek::SigningKey;
+
+use super::*;
+use crate::model::{DeviceKeys, MemberId, Role, SessionDraft, SessionKind, Timestamp};
+use crate::protocol::authorship::actor_for_device;
+use crate::protocol::invite::InviteSecret;
+
+struct Device {
+    id: DeviceId,
+    signing: SigningKey,
+}
+
+struct World {
+    space: SpaceId,
+    key: EpochKey,
+    origin: SpaceDoc,
+    coordinator: (MemberId, Device),
+    member: (MemberId, Device),
+}
+
+fn enrol(doc: &mut SpaceDoc, member: &MemberId, seed: u8) -> Device {
+    let d = Device {
+        id: DeviceId::random(),
+        signing: SigningKey::from_bytes(&[seed; 32]),
+    };
+    doc.add_device(
+        member,
+        &d.id,
+        DeviceKeys {
+            age_recipient: age::x25519::Identity::generate().to_public().to_string(),
+            signing_key: hex::encode(d.signing.verifying_key().to_bytes()),
+        },
+    )
+    .unwrap();
+    d
+}
+
+fn world() -> World {
+    let (mut doc, coordinator) = SpaceDoc::create("Group", "Robin", Timestamp(0)).unwrap();
+    let cdev = enrol(&mut doc, &coordinator, 1);
+    let member = doc
+        .add_member(&coordinator, "Sam", Role::Member, Timestamp(1))
+        .unwrap();
+    let mdev = enrol(&mut doc, &member, 2);
+    World {
+        space: SpaceId([3; 16]),
+        key: EpochKey::generate(),
+        origin: doc,
+        coordinator: (coordinator, cdev),
+        member: (member, mdev),
+    }
+}
+
+/// A device's replica, writing with its own actor id.
+fn replica(origin: &mut SpaceDoc, device: &DeviceId) -> SpaceDoc {
+    let mut r = origin.fork();
+    r.set_actor(actor_for_device(device).unwrap());
+    r
+}
+
+fn draft() -> SessionDraft {
+    SessionDraft {
+        kind: SessionKind::SocialActivity,
+        title: "Board games".into(),
+        description: String::new(),
+        starts_at: Timestamp(100),
+        duration_minutes: 120,
+        location: "Union".into(),
+        capacity: 8,
+        content_notes: vec![],
+        accessibility: String::new(),
+    }
+}
+
+#[test]
+fn a_signed_batch_from_a_member_is_applied_once_and_replays_change_nothing() {
+    let mut w = world();
+    let mut lead = replica(&mut w.origin, &w.coordinator.1.id);
+    let since = lead.heads();
+    lead.create_session(&w.coordinator.0, draft()).unwrap();
+    let sealed = seal_changes(
+        &mut lead,
+        &since,
+        w.space,
+        0,
+        &w.key,
+        &w.coordinator.1.id,
+        &w.coordinator.1.signing,
+        1,
+    )
+    .unwrap()
+    .unwrap();
+    let mut receiver = w.origin.fork();
+    let got = receive(&mut receiver, w.space, 0, &w.key, &sealed).unwrap();
+    assert!(matches!(got, Received::Applied { new: 1, .. }));
+    assert_eq!(receiver.sessions().unwrap().len(), 1);
+    let heads = receiver.heads();
+    // The same envelope again, e.g. a retried push or a relay replay.
+    let again = receive(&mut receiver, w.space, 0, &w.key, &sealed).unwrap();
+    assert!(matches!(again, Received::Applied { new: 0, .. }));
+    assert_eq!(receiver.heads(), heads);
+}
+
+#[test]
+fn a_forged_author_is_rejected_before_touching_the_document() {
+    let mut w = world();
+    let mut lead = replica(&mut w.origin, &w.coordinator.1.id);
+    let since = lead.heads();
+    lead.create_session(&w.coordinator.0, draft()).unwrap();
+    // Claims to be the coordinator's device, signed with another key.
+    let impostor = SigningKey::from_bytes(&[99; 32]);
+    let sealed = seal_changes(
+        &mut lead,
+        &since,
+        w.space,
+        0,
+        &w.key,
+        &w.coordinator.1.id,
+        &impostor,
+        1,
+    )
+    .unwrap()
+    .unwrap();
+    let mut receiver = w.origin.fork();
+    let before = receiver.heads();
+    assert!(matches!(
+        receive(&mut receiver, w.space, 0, &w.key, &sealed),
+        Err(ReceiveError::Envelope(EnvelopeError::BadSignature))
+    ));
+    assert_eq!(receiver.heads(), before);
+}
+
+#[test]
+fn a_member_signing_a_lead_only_change_is_rejected() {
+    let mut w = world();
+    // The member's device, bypassing its own app's checks, plans a session.
+    let mut rogue = w.origin.fork();
+    rogue.set_actor(actor_for_device(&w.member.1.id).unwrap());
+    let since = rogue.heads();
+    rogue.create_session(&w.coordinator.0, draft()).unwrap();
+    let sealed = seal_changes(
+        &mut rogue,
+        &since,
+        w.space,
+        0,
+        &w.key,
+        &w.member.1.id,
+        &w.member.1.signing,
+        1,
+    )
+    .unwrap()
+    .unwrap();
+    let mut receiver = w.origin.fork();
+    let before = receiver.heads();
+    assert!(matches!(
+        receive(&mut receiver, w.space, 0, &w.key, &sealed),
+        Err(ReceiveError::Authorship(
+            AuthorshipError::NotPermitted { .. }
+        ))
+    ));
+    assert_eq!(receiver.heads(), before);
+}
+
+#[test]
+fn tampered_truncated_and_foreign_envelopes_are_rejected() {
+    let mut w = world();
+    let mut lead = replica(&mut w.origin, &w.coordinator.1.id);
+    let since = lead.heads();
+    lead.create_session(&w.coordinator.0, draft()).unwrap();
+    let sealed = seal_changes(
+        &mut lead,
+        &since,
+        w.space,
+        0,
+        &w.key,
+        &w.coordinator.1.id,
+        &w.coordinator.1.signing,
+        1,
+    )
+    .unwrap()
+    .unwrap();
+    let mut receiver = w.origin.fork();
+    let mut tampered = sealed.clone();
+    let mid = tampered.len() / 2;
+    tampered[mid] ^= 0x40;
+    assert!(receive(&mut receiver, w.space, 0, &w.key, &tampered).is_err());
+    assert!(
+        receive(
+            &mut receiver,
+            w.space,
+            0,
+            &w.key,
+            &sealed[..sealed.len() - 17]
+        )
+        .is_err()
+    );
+    assert!(receive(&mut receiver, w.space, 0, &EpochKey::generate(), &sealed).is_err());
+    assert!(receive(&mut receiver, SpaceId([8; 16]), 0, &w.key, &sealed).is_err());
+    assert!(receive(&mut receiver, w.space, 1, &w.key, &sealed).is_err());
+    assert!(receiver.sessions().unwrap().is_empty());
+}
+
+#[test]
+fn malformed_batches_never_panic() {
+    for body in [
+        &b""[..],
+        &[0, 0, 0, 1][..],
+        &[0, 0, 0, 1, 0, 0, 0, 9, 1][..],
+        &[255, 255, 255, 255][..],
+        &[0, 0, 0, 0, 7][..],
+    ] {
+        assert!(decode_batch(body).is_err());
+    }
+    assert!(decode_batch(&[0, 0, 0, 0]).unwrap().is_empty());
+}
+
+#[test]
+fn a_joiner_enters_through_a_join_envelope() {
+    let mut w = world();
+    let secret = InviteSecret::generate();
+    w.origin
+        .record_invite(
+            &w.coordinator.0,
+            &secret.invite_id(),
+            &secret.verifying_key_hex(),
+            Role::Member,
+            Timestamp(1_000),
+        )
+        .unwrap();
+    let joiner = Device {
+        id: DeviceId::random(),
+        signing: SigningKey::from_bytes(&[50; 32]),
+    };
+    let mut mine = replica(&mut w.origin, &joiner.id);
+    let since = mine.heads();
+    let member = MemberId::random();
+    let proof = hex::encode(secret.prove_join(&member, &joiner.id));
+    mine.join(
+        &secret.invite_id(),
+        &member,
+        &proof,
+        "Alex",
+        &joiner.id,
+        DeviceKeys {
+            age_recipient: age::x25519::Identity::generate().to_public().to_string(),
+            signing_key: hex::encode(joiner.signing.verifying_key().to_bytes()),
+        },
+        Timestamp(10),
+    )
+    .unwrap();
+    let sealed = seal_join(
+        &mine.changes_since(&since),
+        w.space,
+        0,
+        &w.key,
+        &joiner.id,
+        &joiner.signing,
+    )
+    .unwrap();
+    let mut receiver = w.origin.fork();
+    assert!(matches!(
+        receive(&mut receiver, w.space, 0, &w.key, &sealed).unwrap(),
+        Received::Applied { new: 1, .. }
+    ));
+    assert_eq!(receiver.member(&member).unwrap().pseudonym, "Alex");
+    // The join envelope signed by another key is refused.
+    let forged = seal_join(
+        &mine.changes_since(&since),
+        w.space,
+        0,
+        &w.key,
+        &joiner.id,
+        &SigningKey::from_bytes(&[51; 32]),
+    )
+    .unwrap();
+    let mut other = w.origin.fork();
+    assert!(receive(&mut other, w.space, 0, &w.key, &forged).is_err());
+}
+
+#[test]
+fn a_removed_members_later_batch_is_rejected() {
+    let mut w = world();
+    let mut rogue = replica(&mut w.origin, &w.member.1.id);
+    w.origin
+        .remove_member(&w.coordinator.0, &w.member.0, Timestamp(5))
+        .unwrap();
+    // The member saw their removal, then tries to write anyway.
+    rogue.merge(&mut w.origin).unwrap();
+    let since = rogue.heads();
+    let mut raw = automerge::AutoCommit::load(&rogue.save())
+        .unwrap()
+        .with_actor(actor_for_device(&w.member.1.id).unwrap());
+    let members = match automerge::ReadDoc::get(&raw, automerge::ROOT, "members").unwrap() {
+        Some((_, id)) => id,
+        None => panic!(),
+    };
+    let me = match automerge::ReadDoc::get(&raw, &members, w.member.0.as_str()).unwrap() {
+        Some((_, id)) => id,
+        None => panic!(),
+    };
+    automerge::transaction::Transactable::put(&mut raw, &me, "pseudonym", "still here").unwrap();
+    raw.commit();
+    let changes: Vec<Vec<u8>> = raw
+        .get_changes(&since)
+        .into_iter()
+        .map(|mut c| c.bytes().to_vec())
+        .collect();
+    let sealed = Envelope {
+        kind: EnvelopeKind::ChangeBatch,
+        space: w.space,
+        epoch: 0,
+        author: w.member.1.id.clone(),
+        sequence: 2,
+        body: encode_batch(&changes),
+    }
+    .seal(&w.key.content_key(), &w.member.1.signing)
+    .unwrap();
+    assert!(matches!(
+        receive(&mut w.origin, w.space, 0, &w.key, &sealed),
+        Err(ReceiveError::Authorship(AuthorshipError::NotAMember))
+    ));
+}
+
+#[test]
+fn importing_someone_elses_history_checks_every_change_on_its_own() {
+    let mut w = world();
+    // Sam (a member) volunteers, legitimately, and then promotes himself by
+    // hand; the coordinator plans a session on top of the forgery.
+    let mut sams = replica(&mut w.origin, &w.member.1.id);
+    let session = {
+        let mut lead = replica(&mut w.origin, &w.coordinator.1.id);
+        let s = lead.create_session(&w.coordinator.0, draft()).unwrap();
+        sams.merge(&mut lead).unwrap();
+        s
+    };
+    sams.volunteer_to_lead(&w.member.0, &session, Timestamp(7))
+        .unwrap();
+    let mut raw = automerge::AutoCommit::load(&sams.save())
+        .unwrap()
+        .with_actor(actor_for_device(&w.member.1.id).unwrap());
+    let members = match automerge::ReadDoc::get(&raw, automerge::ROOT, "members").unwrap() {
+        Some((_, id)) => id,
+        None => panic!(),
+    };
+    let me = match automerge::ReadDoc::get(&raw, &members, w.member.0.as_str()).unwrap() {
+        Some((_, id)) => id,
+        None => panic!(),
+    };
+    automerge::transaction::Transactable::put(&mut raw, &me, "role", "coordinator").unwrap();
+    raw.commit();
+    let mut receiver = w.origin.fork();
+    let report = import_history(&mut receiver, &mut raw);
+    assert_eq!(report.refused, 1, "{report:?}");
+    assert_eq!(report.applied, 2);
+    assert_eq!(receiver.member(&w.member.0).unwrap().role, Role::Member);
+    assert_eq!(
+        receiver
+            .session_leads(&session, Timestamp(8))
+            .unwrap()
+            .len(),
+        1
+    );
+    // Importing the same history again changes nothing.
+    let heads = receiver.heads();
+    let again = import_history(&mut receiver, &mut raw);
+    assert_eq!(again.applied, 0);
+    assert_eq!(receiver.heads(), heads);
+}
