@@ -298,6 +298,9 @@ impl RelayClient {
 
     /// Starts the live subscription: one WebSocket for many mailboxes, kept
     /// up until the returned handle is dropped. See [`Subscription`].
+    ///
+    /// Spawns its task on the current tokio runtime, so it must be called
+    /// from within one (as every async method here runs in one anyway).
     pub fn subscribe(&self) -> Subscription {
         Subscription::start(
             self.inner.connector.clone(),
