@@ -25,6 +25,7 @@ mod bundle;
 mod error;
 mod journal_handle;
 mod offline;
+mod receive;
 mod registry;
 mod rotation;
 mod space_handle;
@@ -166,6 +167,11 @@ impl SafeSpaces {
                     sealed_heads: Vec::new(),
                     pending_requests: Vec::new(),
                     handovers: Vec::new(),
+                    cursor: 0,
+                    sealed_own_seq: 0,
+                    outbox: Vec::new(),
+                    waiting: Vec::new(),
+                    snapshot_seq: 0,
                 },
             );
             self.shared.save_registry(&loaded.registry)?;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use ed25519_dalek::SigningKey;
 
 use super::bundle::{device_key, open_bundle, seal_bundle};
+use super::receive::receive_envelope;
 use super::registry::{SpaceEntry, epoch_key_id};
 use super::space_handle::entry;
 use super::{AppError, AppResult, Loaded, SafeSpaces, Shared, Space};
@@ -16,9 +17,8 @@ use crate::model::{MemberId, Role, SpaceDoc, Timestamp};
 use crate::protocol::attendance::{self, AttendanceError, AttendanceRequest};
 use crate::protocol::authorship::actor_for_device;
 use crate::protocol::epoch::ANONYMOUS_DEVICE;
-use crate::protocol::exchange::import_history;
 use crate::protocol::invite::{DEFAULT_INVITE_SECS, InvitePackage, InviteSecret};
-use crate::protocol::{Envelope, EnvelopeKind, EpochKey, Handover, RotationError, SpaceId};
+use crate::protocol::{Envelope, EnvelopeKind, EpochKey, SpaceId};
 use crate::store::DocumentId;
 use base64::Engine;
 use base64::prelude::BASE64_STANDARD;
@@ -265,97 +265,16 @@ impl SafeSpaces {
                 ..BundleReport::default()
             };
             for sealed in &contents.envelopes {
-                // Each envelope opens with the key of its own epoch; one of an
-                // epoch this device was not given stays closed.
-                let mut opened = None;
-                for epoch in [entry.epoch, entry.epoch.saturating_sub(1)] {
-                    let Ok(key) = shared.epoch_key(space, epoch) else {
-                        continue;
-                    };
-                    if let Ok(u) =
-                        Envelope::open_unverified(sealed, &key.content_key(), space, epoch)
-                    {
-                        opened = Some((u, key));
-                        break;
-                    }
-                }
-                let Some((unverified, key)) = opened else {
-                    report.unreadable += 1;
-                    continue;
-                };
-                let doc = loaded
-                    .spaces
-                    .get_mut(&space)
-                    .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
-                match unverified.peek().kind {
-                    EnvelopeKind::EpochHandover => {
-                        let author = unverified.peek().author.clone();
-                        let signer = device_key(doc, &author).ok_or_else(|| {
-                            AppError::Corrupt("a handover from outside the space".into())
-                        })?;
-                        let envelope = unverified
-                            .verify(&signer)
-                            .map_err(|e| AppError::Corrupt(e.to_string()))?;
-                        let handover = Handover::decode(&envelope.body)
-                            .map_err(|e| AppError::Corrupt(e.to_string()))?;
-                        if handover.to_epoch <= entry.epoch {
-                            continue;
-                        }
-                        match handover.open(&identity) {
-                            Ok(new_key) => {
-                                shared.profile.insert_key(
-                                    epoch_key_id(space, handover.to_epoch),
-                                    *new_key.expose_bytes(),
-                                )?;
-                                entry.epoch = handover.to_epoch;
-                                entry.handovers = vec![BASE64_STANDARD.encode(sealed)];
-                                report.new_epoch = Some(handover.to_epoch);
-                            }
-                            Err(RotationError::NotARecipient) => report.left_out = true,
-                            Err(e) => return Err(AppError::Corrupt(e.to_string())),
-                        }
-                    }
-                    EnvelopeKind::Snapshot => {
-                        let mut theirs = automerge::AutoCommit::load(&unverified.peek().body)
-                            .map_err(|e| AppError::Corrupt(e.to_string()))?;
-                        let author = unverified.peek().author.clone();
-                        let their_doc = SpaceDoc::load(&unverified.peek().body)?;
-                        let signer = device_key(doc, &author)
-                            .or_else(|| device_key(&their_doc, &author))
-                            .ok_or_else(|| {
-                                AppError::Corrupt("the bundle's author is not a member".into())
-                            })?;
-                        unverified
-                            .verify(&signer)
-                            .map_err(|e| AppError::Corrupt(e.to_string()))?;
-                        let imported = import_history(doc, &mut theirs);
-                        report.applied += imported.applied;
-                        report.refused += imported.refused;
-                    }
-                    EnvelopeKind::AttendanceRequest => {
-                        let envelope = unverified
-                            .verify(&key.anonymous_signing_key().verifying_key())
-                            .map_err(|e| AppError::Corrupt(e.to_string()))?;
-                        // Only the session's leads can open it; others carry on.
-                        let Ok(request) = AttendanceRequest::open(&envelope.body, &identity, doc)
-                        else {
-                            continue;
-                        };
-                        if doc.is_session_lead(&request.session, &entry.member)?
-                            && attendance::apply_request(
-                                doc,
-                                &entry.member,
-                                &identity,
-                                &request,
-                                now,
-                            )
-                            .is_ok()
-                        {
-                            report.requests_recorded += 1;
-                        }
-                    }
-                    _ => {}
-                }
+                receive_envelope(
+                    &shared,
+                    loaded,
+                    space,
+                    &mut entry,
+                    sealed,
+                    &identity,
+                    now,
+                    &mut report,
+                )?;
             }
             if report.new_epoch.is_some() {
                 let mut registry = loaded.registry.clone();
@@ -458,6 +377,11 @@ impl SafeSpaces {
                     sealed_heads: Vec::new(),
                     pending_requests: Vec::new(),
                     handovers: Vec::new(),
+                    cursor: 0,
+                    sealed_own_seq: 0,
+                    outbox: Vec::new(),
+                    waiting: Vec::new(),
+                    snapshot_seq: 0,
                 },
             );
             shared.save_registry(&registry)?;
