@@ -9,6 +9,9 @@
 //! - [`Journal`] (`journal_handle.rs`): the private journal.
 //! - `offline.rs` and `bundle.rs`: invites, joining, and offline bundles
 //!   (syncing face to face by passing one age file).
+//! - `relay_sync.rs`: syncing through the relay (seal, push, pull, compact),
+//!   publishing invites and joining through the relay.
+//! - `receive.rs`: what each received envelope does, for bundles and relay alike.
 //! - `rotation.rs`: removing a member and moving to a new epoch.
 //! - `registry.rs`: what the device persists about its spaces.
 //! - [`AppError`] (`error.rs`).
@@ -27,6 +30,7 @@ mod journal_handle;
 mod offline;
 mod receive;
 mod registry;
+mod relay_sync;
 mod rotation;
 mod space_handle;
 
@@ -41,6 +45,7 @@ pub use error::{AppError, AppResult};
 pub use journal_handle::Journal;
 pub use offline::{BundleReport, Invitation};
 pub use registry::{PendingRequest, Registry, SpaceEntry};
+pub use relay_sync::{COMPACT_AFTER_BLOBS, SyncReport};
 pub use space_handle::{MyPlace, RosterView, Space};
 
 use crate::model::{DeviceId, DeviceKeys, JournalDoc, SpaceDoc, Timestamp};

@@ -398,7 +398,7 @@ impl SafeSpaces {
 
 impl Shared {
     /// Drops pending attendance requests that a lead has now recorded.
-    fn settle_pending(&self, loaded: &mut Loaded, space: SpaceId) -> AppResult<()> {
+    pub(crate) fn settle_pending(&self, loaded: &mut Loaded, space: SpaceId) -> AppResult<()> {
         let secret = self.person_secret(&loaded.registry)?;
         let Some(doc) = loaded.spaces.get(&space) else {
             return Ok(());

@@ -94,7 +94,13 @@ impl Space {
             if let Some(e) = registry.spaces.get_mut(&space.to_hex()) {
                 e.epoch = next;
                 e.next_sequence = e.next_sequence.saturating_add(1);
-                e.handovers = vec![BASE64_STANDARD.encode(envelope)];
+                e.handovers = vec![BASE64_STANDARD.encode(&envelope)];
+                // Through the relay, the handover goes to the old mailbox,
+                // which every remaining device is still reading.
+                e.outbox.push(super::registry::OutboxItem {
+                    epoch: current.epoch,
+                    envelope: BASE64_STANDARD.encode(&envelope),
+                });
             }
             shared.save_registry(&registry)?;
             loaded.registry = registry;
