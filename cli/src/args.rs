@@ -76,6 +76,28 @@ pub enum Command {
     /// Offline bundles: sync face to face with no network.
     #[command(subcommand)]
     Bundle(BundleCommand),
+    /// Sync every space with a relay: push what you made (also offline),
+    /// pull what others made.
+    Sync {
+        /// How to reach the relay.
+        #[command(flatten)]
+        relay: RelayArgs,
+    },
+}
+
+/// Where the relay is and how to trust it.
+#[derive(Args, Debug, Clone)]
+pub struct RelayArgs {
+    /// The relay, e.g. https://127.0.0.1:8443.
+    #[arg(long, env = "SAFESPACES_RELAY")]
+    pub relay: String,
+    /// The SHA-256 of the relay's certificate (64 hex digits), as the
+    /// relay prints it. Trusts exactly that certificate.
+    #[arg(long, env = "SAFESPACES_RELAY_PIN", conflicts_with = "ca")]
+    pub pin: Option<String>,
+    /// A PEM file of CA certificates to trust instead of a pin.
+    #[arg(long)]
+    pub ca: Option<PathBuf>,
 }
 
 /// `space …`
@@ -91,30 +113,45 @@ pub enum SpaceCommand {
     },
     /// List your spaces.
     List,
-    /// Invite someone: prints the code and writes the package they need.
+    /// Invite someone: prints the one-time code. With --relay the package
+    /// waits in a relay drop-box; with --package-out it is written to a file
+    /// to hand over with a bundle.
     Invite {
         /// The space (id, id prefix or name).
         space: String,
         /// The role they get.
         #[arg(long, value_enum, default_value_t = RoleArg::Member)]
         role: RoleArg,
-        /// Where to write the invite package (hand it over with a bundle).
-        #[arg(long)]
-        package_out: PathBuf,
+        /// Where to write the invite package (offline).
+        #[arg(long, required_unless_present = "relay")]
+        package_out: Option<PathBuf>,
+        /// Put the package in a relay drop-box instead.
+        #[arg(long, env = "SAFESPACES_RELAY")]
+        relay: Option<String>,
+        /// The relay's certificate pin (with --relay).
+        #[arg(long, env = "SAFESPACES_RELAY_PIN", requires = "relay")]
+        pin: Option<String>,
     },
-    /// Join with an invite code, its package and a bundle from a member.
+    /// Join with an invite code: through a relay (--relay), or offline with
+    /// its package and a bundle from a member.
     Join {
         /// The invite code (`ss1-…`).
         code: String,
         /// The name you go by in the space.
         #[arg(long = "as", value_name = "PSEUDONYM")]
         pseudonym: String,
-        /// The invite package file.
+        /// The invite package file (offline).
+        #[arg(long, required_unless_present = "relay", requires = "bundle")]
+        package: Option<PathBuf>,
+        /// A bundle from a member of the space (offline).
         #[arg(long)]
-        package: PathBuf,
-        /// A bundle from a member of the space.
-        #[arg(long)]
-        bundle: PathBuf,
+        bundle: Option<PathBuf>,
+        /// Join through this relay.
+        #[arg(long, env = "SAFESPACES_RELAY")]
+        relay: Option<String>,
+        /// The relay's certificate pin (with --relay).
+        #[arg(long, env = "SAFESPACES_RELAY_PIN", requires = "relay")]
+        pin: Option<String>,
     },
     /// List a space's members.
     Members {

@@ -10,6 +10,7 @@ use safespaces_core::model::{
     SessionKind, SignUpState, Timestamp, TrainingModule,
 };
 use safespaces_core::profile::{JournalFormat, Profile, ProfileOptions};
+use safespaces_core::sync::{RelayClient, RelayConfig, tls_pin::Trust};
 use serde_json::{Value, json};
 
 use crate::Failure;
@@ -121,6 +122,72 @@ pub fn run(cli: Cli) -> Result<Out, Failure> {
         Command::Resource(cmd) => resource(&cli, cmd),
         Command::Journal(cmd) => journal(&cli, cmd),
         Command::Bundle(cmd) => bundle(&cli, cmd),
+        Command::Sync { relay } => {
+            let app = unlock(&cli)?;
+            let client = relay_client(&relay.relay, relay.pin.as_deref(), relay.ca.as_deref())?;
+            let report = block_on(app.sync(&client, now()))?;
+            out(
+                format!(
+                    "Synced: {} sent, {} received ({} changes applied, {} refused), {} sign-ups recorded{}.",
+                    report.pushed,
+                    report.pulled,
+                    report.applied,
+                    report.refused,
+                    report.requests_recorded,
+                    if report.left_out.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; you were removed from {} space(s)", report.left_out.len())
+                    }
+                ),
+                json!({"pushed": report.pushed, "pulled": report.pulled, "applied": report.applied,
+                       "refused": report.refused, "requests_recorded": report.requests_recorded,
+                       "snapshots": report.snapshots, "left_out": report.left_out}),
+            )
+        }
+    }
+}
+
+/// A relay client from the command line's relay address and trust.
+fn relay_client(url: &str, pin: Option<&str>, ca: Option<&Path>) -> Result<RelayClient, Failure> {
+    let config = match (pin, ca) {
+        (Some(pin), _) => RelayConfig::pinned(url, pin),
+        (None, Some(ca)) => {
+            let pem = std::fs::read(ca)?;
+            Trust::roots_from_pem(&pem).and_then(|trust| RelayConfig::new(url, trust))
+        }
+        (None, None) => {
+            return Err(Failure {
+                code: 2,
+                message:
+                    "say how to trust the relay: --pin SHA256 (printed by the relay) or --ca FILE"
+                        .into(),
+            });
+        }
+    }
+    .map_err(|e| Failure {
+        code: 2,
+        message: e.to_string(),
+    })?;
+    RelayClient::new(config).map_err(|e| Failure {
+        code: 2,
+        message: e.to_string(),
+    })
+}
+
+/// Runs one async operation on a small runtime: the command does one thing
+/// and exits.
+fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(future),
+        // Building a runtime only fails if the OS refuses threads or timers.
+        Err(e) => {
+            eprintln!("safespaces: cannot start: {e}");
+            std::process::exit(1);
+        }
     }
 }
 
@@ -222,17 +289,33 @@ fn space(cli: &Cli, cmd: &SpaceCommand) -> Result<Out, Failure> {
             space,
             role: r,
             package_out,
+            relay,
+            pin,
         } => {
             let space = find_space(&app, space)?;
             let invitation = space.invite(role(*r), now(), None)?;
-            write_private(package_out, &invitation.package)?;
+            let mut human = format!("Invite code: {}\n", invitation.code);
+            if let Some(path) = package_out {
+                write_private(path, &invitation.package)?;
+                human.push_str(&format!(
+                    "Package written to {} (hand it over with a bundle).\n",
+                    path.display()
+                ));
+            }
+            if let Some(url) = relay {
+                let client = relay_client(url, pin.as_deref(), None)?;
+                block_on(space.publish_invite(&client, &invitation, now()))?;
+                // The invitee reads the space from its mailbox: make sure
+                // it is there, with the invite recorded.
+                block_on(app.sync(&client, now()))?;
+                human.push_str("The package waits in the relay until the code is used.\n");
+            }
+            human.push_str(&format!(
+                "Expires {}; works once.",
+                show_time(invitation.expires_at)
+            ));
             out(
-                format!(
-                    "Invite code: {}\nPackage written to {} (hand it over with a bundle).\nExpires {}; works once.",
-                    invitation.code,
-                    package_out.display(),
-                    show_time(invitation.expires_at)
-                ),
+                human,
                 json!({"code": invitation.code, "package": package_out, "expires_at": invitation.expires_at.0,
                        "dropbox_id": invitation.dropbox_id}),
             )
@@ -242,10 +325,27 @@ fn space(cli: &Cli, cmd: &SpaceCommand) -> Result<Out, Failure> {
             pseudonym,
             package,
             bundle,
+            relay,
+            pin,
         } => {
-            let package = std::fs::read(package)?;
-            let bundle = std::fs::read(bundle)?;
-            let space = app.join(code, &package, &bundle, pseudonym, now())?;
+            let space = match (relay, package, bundle) {
+                (Some(url), _, _) => {
+                    let client = relay_client(url, pin.as_deref(), None)?;
+                    block_on(app.join_via_relay(&client, code, pseudonym, now()))?
+                }
+                (None, Some(package), Some(bundle)) => {
+                    let package = std::fs::read(package)?;
+                    let bundle = std::fs::read(bundle)?;
+                    app.join(code, &package, &bundle, pseudonym, now())?
+                }
+                _ => {
+                    return Err(Failure {
+                        code: 2,
+                        message: "join through a relay (--relay) or with --package and --bundle"
+                            .into(),
+                    });
+                }
+            };
             let name = space.name()?;
             out(
                 format!("Joined {:?} ({}) as {}.", name, space.id(), pseudonym),

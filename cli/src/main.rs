@@ -52,6 +52,9 @@ impl From<AppError> for Failure {
             AppError::Model(_) | AppError::Attendance(_) | AppError::UnknownSpace(_) => 5,
             AppError::Profile(ProfileError::NotFound(_) | ProfileError::AlreadyExists(_)) => 6,
             AppError::Corrupt(_) => 6,
+            AppError::Relay(e) if e.code().is_some() => 5,
+            AppError::Relay(_) => 4,
+            AppError::Invite(_) => 5,
             _ => 1,
         };
         Failure {

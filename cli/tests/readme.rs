@@ -2,7 +2,9 @@
 //! `walkthrough:start` and `walkthrough:end` markers), so the README cannot
 //! rot. Two substitutions only: the walkthrough's `cargo build --release`
 //! line is skipped and `target/release` on PATH becomes the directory of the
-//! binary this test was built with, because the test already has it.
+//! binaries this test was built with (the workspace's `target/debug`, where
+//! `cargo test --workspace` also builds `safespaces-relay`; the test script
+//! builds it first).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::Command;
@@ -49,5 +51,8 @@ fn readme_walkthrough_runs_as_written() {
         stdout.contains("You: you have a place"),
         "Blake sees their place:\n{stdout}"
     );
-    assert!(stdout.contains("no plaintext found"), "{stdout}");
+    assert!(
+        stdout.contains("no plaintext in the relay's files"),
+        "{stdout}"
+    );
 }
