@@ -331,7 +331,7 @@ fn space(cli: &Cli, cmd: &SpaceCommand) -> Result<Out, Failure> {
             let space = match (relay, package, bundle) {
                 (Some(url), _, _) => {
                     let client = relay_client(url, pin.as_deref(), None)?;
-                    block_on(app.join_via_relay(&client, code, pseudonym, now()))?
+                    block_on(app.join_via_relay(&client, code, pseudonym, now()))?.space
                 }
                 (None, Some(package), Some(bundle)) => {
                     let package = std::fs::read(package)?;

@@ -89,7 +89,8 @@ async fn three_devices_converge_through_the_relay_and_a_removed_one_stays_behind
         joined.push(
             who.join_via_relay(&net, &invitation.code, name, now)
                 .await
-                .unwrap(),
+                .unwrap()
+                .space,
         );
         // The code works once.
         let again = robin.space(&space.id()).unwrap();
@@ -180,4 +181,112 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_device_downloads_a_snapshot_and_a_bounded_tail() {
+    let relay_dir = tempfile::tempdir().unwrap();
+    let relay = RelayProcess::start(relay_dir.path());
+    let net = client(&relay);
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let robin = device(dirs[0].path());
+    let blake = device(dirs[1].path());
+    let now = Timestamp(1_000);
+    let space = robin.create_space("Group", "Robin", now).unwrap();
+    let session = space.create_session(draft("Walk", 5)).unwrap();
+    // 2,000 changes in 400 syncs: 400 blobs, past the compaction bound.
+    let mut snapshots = 0;
+    for round in 0..400 {
+        for i in 0..5 {
+            space
+                .edit_session(
+                    &session,
+                    safespaces_core::model::SessionEdit {
+                        title: Some(format!("Walk {round}.{i}")),
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
+        }
+        snapshots += robin.sync(&net, now).await.unwrap().snapshots;
+    }
+    assert!(
+        snapshots >= 2,
+        "the mailbox was compacted ({snapshots} snapshots)"
+    );
+    let invitation = space.invite(Role::Member, now, None).unwrap();
+    space.publish_invite(&net, &invitation, now).await.unwrap();
+    robin.sync(&net, now).await.unwrap();
+    let joined = blake
+        .join_via_relay(&net, &invitation.code, "Blake", now)
+        .await
+        .unwrap();
+    assert!(
+        joined.downloaded_blobs <= safespaces_core::app::COMPACT_AFTER_BLOBS as usize + 10,
+        "downloaded {} blobs",
+        joined.downloaded_blobs
+    );
+    assert_eq!(joined.space.session(&session).unwrap().title, "Walk 399.4");
+    assert_eq!(joined.space.sessions().unwrap(), space.sessions().unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_made_while_the_relay_is_down_go_out_once_it_is_back() {
+    let relay_dir = tempfile::tempdir().unwrap();
+    let mut relay = RelayProcess::start(relay_dir.path());
+    let net = client(&relay);
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let now = Timestamp(1_000);
+    let robin = device(dirs[0].path());
+    let blake = device(dirs[1].path());
+    let space = robin.create_space("Group", "Robin", now).unwrap();
+    let invitation = space.invite(Role::Lead, now, None).unwrap();
+    space.publish_invite(&net, &invitation, now).await.unwrap();
+    robin.sync(&net, now).await.unwrap();
+    let theirs = blake
+        .join_via_relay(&net, &invitation.code, "Blake", now)
+        .await
+        .unwrap()
+        .space;
+    robin.sync(&net, now).await.unwrap();
+
+    // The relay goes down; both keep planning.
+    relay.kill();
+    let a = space
+        .create_session(draft("Made by Robin offline", 5))
+        .unwrap();
+    let b = theirs
+        .create_session(draft("Made by Blake offline", 5))
+        .unwrap();
+    match robin.sync(&net, now).await {
+        Err(safespaces_core::app::AppError::Relay(e)) => assert!(e.is_transient(), "{e}"),
+        other => panic!("expected an offline error, got {other:?}"),
+    }
+    // Nothing is lost across a restart of the app either.
+    drop(robin);
+    let robin = SafeSpaces::open(dirs[0].path(), options()).unwrap();
+    robin
+        .unlock(&UnlockSecret::passphrase("test passphrase"))
+        .unwrap();
+
+    relay.restart();
+    let net = client(&relay);
+    for _ in 0..2 {
+        robin.sync(&net, now).await.unwrap();
+        blake.sync(&net, now).await.unwrap();
+    }
+    let space = robin.space(&space.id()).unwrap();
+    for s in [&space, &theirs] {
+        let titles: Vec<String> = s
+            .sessions()
+            .unwrap()
+            .into_iter()
+            .map(|(_, s)| s.title)
+            .collect();
+        assert_eq!(titles.len(), 2, "{titles:?}");
+        assert!(s.session(&a).is_ok() && s.session(&b).is_ok());
+    }
+    // Syncing again sends and applies nothing new: no duplicates.
+    let again = robin.sync(&net, now).await.unwrap();
+    assert_eq!((again.pushed, again.applied), (0, 0), "{again:?}");
 }

@@ -369,3 +369,25 @@ fn a_removed_member_stays_behind_while_the_others_move_to_a_new_epoch() {
     // A member cannot start an epoch.
     assert!(joined[0].rotate().is_err());
 }
+
+#[test]
+#[ignore]
+fn timing_of_a_thousand_local_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = SafeSpaces::create(dir.path(), secret(), options()).unwrap();
+    let space = app.create_space("Group", "Robin", Timestamp(1)).unwrap();
+    let session = space.create_session(draft("Walk")).unwrap();
+    let started = std::time::Instant::now();
+    for i in 0..1000 {
+        space
+            .edit_session(
+                &session,
+                crate::model::SessionEdit {
+                    title: Some(format!("t{i}")),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+    }
+    eprintln!("1000 durable writes: {:?}", started.elapsed());
+}

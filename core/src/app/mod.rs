@@ -45,7 +45,7 @@ pub use error::{AppError, AppResult};
 pub use journal_handle::Journal;
 pub use offline::{BundleReport, Invitation};
 pub use registry::{PendingRequest, Registry, SpaceEntry};
-pub use relay_sync::{COMPACT_AFTER_BLOBS, SyncReport};
+pub use relay_sync::{COMPACT_AFTER_BLOBS, Joined, SyncReport};
 pub use space_handle::{MyPlace, RosterView, Space};
 
 use crate::model::{DeviceId, DeviceKeys, JournalDoc, SpaceDoc, Timestamp};

@@ -90,13 +90,23 @@ impl Shared {
                 .spaces
                 .get_mut(&space)
                 .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
+            // Only what is new since the last seal: the heads then are kept,
+            // so a sync costs the size of what changed, not of the history.
+            let since: Vec<automerge::ChangeHash> = entry
+                .sealed_heads
+                .iter()
+                .filter_map(|h| h.parse().ok())
+                .collect();
             let own: Vec<automerge::Change> = doc
-                .changes_since(&[])
+                .changes_since(&since)
                 .into_iter()
                 .filter_map(|bytes| automerge::Change::from_bytes(bytes).ok())
                 .filter(|c| c.actor_id() == &actor && c.seq() > entry.sealed_own_seq)
                 .collect();
-            let mut changed = false;
+            let heads: Vec<String> = doc.heads().iter().map(|h| h.to_string()).collect();
+            let heads_moved = heads != entry.sealed_heads;
+            entry.sealed_heads = heads;
+            let mut changed = heads_moved;
             if let Some(last) = own.last() {
                 let top = last.seq();
                 let bytes: Vec<Vec<u8>> = own.iter().map(|c| c.raw_bytes().to_vec()).collect();
@@ -410,7 +420,7 @@ impl SafeSpaces {
         code: &str,
         pseudonym: &str,
         now: Timestamp,
-    ) -> AppResult<Space> {
+    ) -> AppResult<Joined> {
         let secret = InviteSecret::parse(code).map_err(|e| AppError::Invite(e.to_string()))?;
         let dropbox = DropboxId::from_hex(&secret.dropbox_id())
             .map_err(|e| AppError::Corrupt(e.to_string()))?;
@@ -423,6 +433,7 @@ impl SafeSpaces {
         let content_key = package.epoch_key.content_key();
         // Start from the first snapshot; it must be signed by a device it
         // lists, and it came under the key the invite handed over.
+        let downloaded_blobs = page.blobs.len();
         let mut doc = None;
         let mut rest = Vec::new();
         for blob in page.blobs {
@@ -541,11 +552,22 @@ impl SafeSpaces {
         self.shared
             .sync_space(client, space, now, &mut report)
             .await?;
-        Ok(Space {
-            shared: Arc::clone(&self.shared),
-            id: space,
+        Ok(Joined {
+            space: Space {
+                shared: Arc::clone(&self.shared),
+                id: space,
+            },
+            downloaded_blobs,
         })
     }
+}
+
+/// A space joined through the relay.
+pub struct Joined {
+    /// The space.
+    pub space: Space,
+    /// How many blobs the join downloaded (a snapshot and the tail after it).
+    pub downloaded_blobs: usize,
 }
 
 impl Space {
