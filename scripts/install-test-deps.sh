@@ -5,6 +5,8 @@ set -euo pipefail
 
 need=()
 command -v age >/dev/null 2>&1 || need+=(age)
+# The relay's PostgreSQL tests start a throwaway server (scripts/pg-test-server.sh).
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 
 if ((${#need[@]})); then
     echo "install-test-deps: installing ${need[*]}" >&2
