@@ -205,37 +205,45 @@ enum Heard {
 
 /// Keeps a `LISTEN` connection and forwards what it hears. Runs in its own
 /// task so the listener can wait on it, its timer and shutdown at once
-/// without cancelling a half-read message.
+/// without cancelling a half-read message. After any error the connection
+/// is dropped and a new one opened, and the listener is told to resync.
 async fn listen(pool: PgPool, tx: mpsc::UnboundedSender<Heard>) {
-    let mut listener = loop {
-        match PgListener::connect_with(&pool).await {
-            Ok(mut l) => match l.listen(CHANNEL).await {
-                Ok(()) => break l,
-                Err(e) => tracing::warn!(error = %e, "LISTEN failed; retrying"),
-            },
-            Err(e) => tracing::warn!(error = %e, "could not open the LISTEN connection; retrying"),
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    };
-    // Subscriptions made before LISTEN took effect may have missed commits.
-    if tx.send(Heard::Reconnected).is_err() {
-        return;
-    }
     loop {
-        let heard = match listener.try_recv().await {
-            Ok(Some(n)) => Heard::Payload(n.payload().to_owned()),
-            Ok(None) | Err(_) => {
-                // `listen` again reconnects and re-LISTENs; retry until it works.
-                while let Err(e) = listener.listen(CHANNEL).await {
-                    tracing::warn!(error = %e, "LISTEN connection lost; reconnecting");
+        let mut listener = match PgListener::connect_with(&pool).await {
+            Ok(mut l) => match l.listen(CHANNEL).await {
+                Ok(()) => l,
+                Err(e) => {
+                    tracing::warn!(error = %e, "LISTEN failed; retrying");
                     tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
                 }
-                Heard::Reconnected
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "could not open the LISTEN connection; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
             }
         };
-        if tx.send(heard).is_err() {
+        // Commits made before LISTEN took effect were never heard here.
+        if tx.send(Heard::Reconnected).is_err() {
             return;
         }
+        loop {
+            let heard = match listener.try_recv().await {
+                Ok(Some(n)) => Heard::Payload(n.payload().to_owned()),
+                // The connection dropped and sqlx already reconnected it.
+                Ok(None) => Heard::Reconnected,
+                Err(e) => {
+                    tracing::warn!(error = %e, "LISTEN connection failed; reconnecting");
+                    break;
+                }
+            };
+            if tx.send(heard).is_err() {
+                return;
+            }
+        }
+        drop(listener);
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
