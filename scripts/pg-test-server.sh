@@ -2,6 +2,7 @@
 # A throwaway PostgreSQL server for the relay's tests and benchmarks.
 #
 #   scripts/pg-test-server.sh start DIR [--watch PID]   prints the database URL
+#   scripts/pg-test-server.sh createdb DIR NAME         adds an empty database, prints its URL
 #   scripts/pg-test-server.sh stop DIR                  stops it and removes DIR
 #
 # `start` runs initdb into DIR (which must not exist or be empty), starts the
@@ -48,7 +49,7 @@ as_owner() {
 
 cmd=${1:-}
 dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || die "usage: $0 start DIR [--watch PID] | stop DIR"
+[ -n "$cmd" ] && [ -n "$dir" ] || die "usage: $0 start DIR [--watch PID] | createdb DIR NAME | stop DIR"
 
 case "$cmd" in
 start)
@@ -85,6 +86,13 @@ start)
             </dev/null >/dev/null 2>&1 &
     fi
     echo "postgres://relay@localhost/relay?host=$dir/sock"
+    ;;
+createdb)
+    name=${3:?createdb needs a database name}
+    dir=$(cd "$dir" && pwd)
+    bin=$(find_bin)
+    "$bin/psql" -q -v ON_ERROR_STOP=1 -h "$dir/sock" -U relay -d relay -c "CREATE DATABASE \"$name\"" >/dev/null
+    echo "postgres://relay@localhost/$name?host=$dir/sock"
     ;;
 stop)
     [ -d "$dir" ] || exit 0

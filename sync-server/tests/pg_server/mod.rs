@@ -18,7 +18,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 /// The running server.
 pub struct PgServer {
-    sock: String,
+    /// Its directory (data, unix socket), as `pg-test-server.sh` knows it.
+    dir: PathBuf,
 }
 
 static SERVER: OnceLock<Option<PgServer>> = OnceLock::new();
@@ -47,6 +48,7 @@ pub fn server() -> Option<&'static PgServer> {
                 .output()
                 .expect("running scripts/pg-test-server.sh");
             if out.status.code() == Some(3) {
+                let _ = std::fs::remove_dir_all(&dir);
                 let why = String::from_utf8_lossy(&out.stderr);
                 assert!(
                     std::env::var_os("CI").is_none(),
@@ -62,48 +64,27 @@ pub fn server() -> Option<&'static PgServer> {
                 "pg-test-server.sh failed: {}",
                 String::from_utf8_lossy(&out.stderr)
             );
-            let url = String::from_utf8(out.stdout).unwrap();
-            let sock = url
-                .trim()
-                .split_once("?host=")
-                .expect("the script prints a URL with ?host=")
-                .1
-                .to_owned();
-            Some(PgServer { sock })
+            Some(PgServer { dir })
         })
         .as_ref()
 }
 
 impl PgServer {
-    /// URL of database `db` on this server.
-    pub fn url(&self, db: &str) -> String {
-        format!("postgres://relay@localhost/{db}?host={}", self.sock)
-    }
-
     /// Creates an empty database and returns its URL.
     pub fn fresh_database(&self) -> String {
         let name = format!("t{}", NEXT_DB.fetch_add(1, Ordering::Relaxed));
-        let out = Command::new("psql")
-            .args([
-                "-q",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-h",
-                &self.sock,
-                "-U",
-                "relay",
-                "-d",
-                "relay",
-                "-c",
-            ])
-            .arg(format!("CREATE DATABASE {name}"))
+        let out = Command::new("bash")
+            .arg(script())
+            .arg("createdb")
+            .arg(&self.dir)
+            .arg(&name)
             .output()
-            .expect("running psql");
+            .expect("running scripts/pg-test-server.sh");
         assert!(
             out.status.success(),
             "CREATE DATABASE failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        self.url(&name)
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
     }
 }
