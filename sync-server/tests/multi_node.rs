@@ -5,6 +5,8 @@
 //!
 //! Both nodes share one data directory, so they present the same development
 //! certificate (the same pin), as nodes behind one name do in production.
+//! Also: debug-level logs of PostgreSQL nodes (sqlx's statement log
+//! included) hold no mailbox id, payload, address or database URL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -324,4 +326,70 @@ async fn killing_a_node_loses_no_acknowledged_blob_and_its_clients_move_over() {
     sub.abort();
     b.child.kill().unwrap();
     b.child.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debug_logs_of_postgres_nodes_hold_no_ids_payloads_or_the_url() {
+    let Some(pg) = pg_server::server() else {
+        return;
+    };
+    let url = pg.fresh_database();
+    let dir = tempfile::tempdir().unwrap();
+    // Debug-level logs of the relay and every library it uses (sqlx included).
+    let log_path = |n: u8| dir.path().join(format!("node{n}.log"));
+    let spawn_logging = |n: u8| {
+        let log = std::fs::File::create(log_path(n)).unwrap();
+        spawn_relay_with(
+            dir.path(),
+            &[OsStr::new("--database-url"), OsStr::new(&url)],
+            "debug",
+            Stdio::from(log),
+        )
+    };
+    let mut a = spawn_logging(1);
+    let mut b = spawn_logging(2);
+    let tls = pinned_config(&a.pin).unwrap();
+    let key = random_key();
+    let mailbox = random_mailbox();
+    let mut ca = RelayClient::connect(a.addr, tls.clone()).await.unwrap();
+    assert_eq!(ca.create_mailbox(&key, &mailbox).await.unwrap().status, 201);
+    let seen = Log::default();
+    let sub = tokio::spawn(subscriber(
+        vec![b.addr],
+        tls.clone(),
+        key.clone(),
+        mailbox,
+        seen.clone(),
+    ));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for i in 0..5 {
+        let r = ca
+            .append(&key, &mailbox, format!("secret-payload-{i}").into_bytes())
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200);
+    }
+    wait_until("node B delivered", || seen.lock().unwrap().len() == 5).await;
+    sub.abort();
+    for p in [&mut a, &mut b] {
+        p.child.kill().unwrap();
+        p.child.wait().unwrap();
+    }
+    for n in [1, 2] {
+        let logs = std::fs::read_to_string(log_path(n)).unwrap();
+        assert!(logs.contains("relay started"), "{logs}");
+        // The database library's statement log is on at this level.
+        assert!(logs.contains("sqlx::query"), "{logs}");
+        for secret in [
+            mailbox.to_hex(),
+            "secret-payload".to_owned(),
+            "127.0.0.1".to_owned(),
+            url.clone(),
+        ] {
+            assert!(
+                !logs.contains(&secret),
+                "node {n} logged {secret:?}:\n{logs}"
+            );
+        }
+    }
 }
