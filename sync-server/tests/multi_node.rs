@@ -5,7 +5,8 @@
 //!
 //! Both nodes share one data directory, so they present the same development
 //! certificate (the same pin), as nodes behind one name do in production.
-//! Also: debug-level logs of PostgreSQL nodes (sqlx's statement log
+//! A signed request accepted by one node is refused as a replay by the
+//! other. Also: debug-level logs of PostgreSQL nodes (sqlx's statement log
 //! included) hold no mailbox id, payload, address or database URL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -24,10 +25,12 @@ use common::{random_key, random_mailbox};
 use futures_util::{SinkExt as _, StreamExt as _};
 use relay_process::{Proc, spawn_relay_with};
 use rustls::ClientConfig;
+use safespaces_relay::client::proof_headers;
 use safespaces_relay::client::{RelayClient, connect_ws, pinned_config, subscribe_frame};
-use safespaces_wire::MailboxId;
+use safespaces_wire::auth::sign_now;
 use safespaces_wire::mailbox::{Appended, ReadPage};
 use safespaces_wire::subscription::ServerFrame;
+use safespaces_wire::{ErrorBody, ErrorCode, MailboxId, Operation};
 use tokio_tungstenite::tungstenite::Message;
 
 fn spawn_node(dir: &Path, url: &str) -> Proc {
@@ -391,5 +394,44 @@ async fn debug_logs_of_postgres_nodes_hold_no_ids_payloads_or_the_url() {
                 "node {n} logged {secret:?}:\n{logs}"
             );
         }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_replayed_to_the_other_node_is_refused() {
+    let Some(pg) = pg_server::server() else {
+        return;
+    };
+    let url = pg.fresh_database();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut a, mut b, tls) = two_nodes(dir.path(), &url);
+    let key = random_key();
+    let mailbox = random_mailbox();
+    let mut ca = RelayClient::connect(a.addr, tls.clone()).await.unwrap();
+    let mut cb = RelayClient::connect(b.addr, tls.clone()).await.unwrap();
+    assert_eq!(ca.create_mailbox(&key, &mailbox).await.unwrap().status, 201);
+    let path = format!("/v1/mailboxes/{}/blobs", mailbox.to_hex());
+    let proof = sign_now(&key, Operation::Append, &mailbox, b"once");
+    let r = ca
+        .send(hyper::Method::POST, &path, &proof_headers(&proof), "once")
+        .await
+        .unwrap();
+    assert_eq!((r.status, &r.body[..]), (200, &br#"{"seq":1}"#[..]));
+    for c in [&mut cb, &mut ca] {
+        let r = c
+            .send(hyper::Method::POST, &path, &proof_headers(&proof), "once")
+            .await
+            .unwrap();
+        assert_eq!(r.status, 401);
+        assert_eq!(
+            r.json::<ErrorBody>().unwrap().code,
+            ErrorCode::ReplayedNonce
+        );
+    }
+    // Nothing was stored by the replays.
+    assert_eq!(read_all(&mut cb, &key, &mailbox).await.len(), 1);
+    for p in [&mut a, &mut b] {
+        p.child.kill().unwrap();
+        p.child.wait().unwrap();
     }
 }

@@ -1,7 +1,8 @@
 //! The shared store behaviour suite against the PostgreSQL store, on a real
 //! throwaway server, plus what only several nodes on one database can show:
-//! gapless sequences under concurrent appends from two nodes, and commits of
-//! one node reaching the other's hub.
+//! gapless sequences under concurrent appends from two nodes, commits of
+//! one node reaching the other's hub (also when notifications are lost),
+//! and replay protection shared by the nodes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod pg_server;
@@ -283,4 +284,43 @@ async fn a_lost_listen_connection_is_reopened_and_caught_up() {
     }
     a.close().await.unwrap();
     b.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nonce_recorded_on_one_node_is_a_replay_on_every_node() {
+    let Some(pg) = pg_server::server() else {
+        return;
+    };
+    let url = pg.fresh_database();
+    let a = open(&url, Arc::new(NoSink)).await;
+    let b = open(&url, Arc::new(NoSink)).await;
+    assert!(a.remember_nonce([1; 16], 1000).await.unwrap());
+    assert!(!b.remember_nonce([1; 16], 1000).await.unwrap());
+    assert!(!a.remember_nonce([1; 16], 1000).await.unwrap());
+    // The same fresh nonce from many requests at once: exactly one wins,
+    // also when they land in one batch.
+    let b = Arc::new(b);
+    let racers: Vec<_> = (0..16)
+        .map(|i| {
+            let b = b.clone();
+            tokio::spawn(async move { b.remember_nonce([2; 16], 1000 + i).await.unwrap() })
+        })
+        .collect();
+    let mut winners = 0;
+    for r in racers {
+        winners += usize::from(r.await.unwrap());
+    }
+    assert_eq!(winners, 1);
+    // Expired nonces are forgotten by the sweep (and could not be accepted
+    // by the time window any more anyway).
+    assert!(a.remember_nonce([3; 16], 10).await.unwrap());
+    a.sweep_dropboxes(20).await.unwrap();
+    assert!(a.remember_nonce([3; 16], 30).await.unwrap());
+    assert!(!a.remember_nonce([1; 16], 1000).await.unwrap());
+    a.close().await.unwrap();
+    b.close().await.unwrap();
+    assert_eq!(
+        a.remember_nonce([4; 16], 1000).await,
+        Err(safespaces_relay::store::StoreError::Closed)
+    );
 }

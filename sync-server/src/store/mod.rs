@@ -205,7 +205,17 @@ pub trait Store: Send + Sync + 'static {
     fn claim_dropbox(&self, id: DropboxId, now: u64) -> StoreFuture<'_, Option<Bytes>>;
 
     /// Deletes drop-boxes expired at or before `now`; returns how many.
+    /// Stores that keep request nonces also forget the expired ones.
     fn sweep_dropboxes(&self, now: u64) -> StoreFuture<'_, u64>;
+
+    /// Records a signed request's nonce until `expires_at` (Unix seconds) in
+    /// storage shared by every relay node; `false` if it was recorded before
+    /// (a replay, possibly to another node). The relay asks only after its
+    /// own in-memory nonce cache accepted the nonce, so a store used by one
+    /// node alone need not keep nonces: the default accepts.
+    fn remember_nonce(&self, _nonce: [u8; 16], _expires_at: u64) -> StoreFuture<'_, bool> {
+        Box::pin(async { Ok(true) })
+    }
 
     /// Finishes every write already submitted, then refuses new ones with
     /// [`StoreError::Closed`].

@@ -38,6 +38,7 @@
 
 mod fanout;
 mod migrate;
+mod nonces;
 
 use std::collections::HashMap;
 use std::str::FromStr as _;
@@ -59,8 +60,8 @@ use fanout::Announce;
 
 /// Most commands committed in one transaction.
 pub const MAX_BATCH: usize = 2048;
-/// Connections in each node's read pool (the writer, the notifier and the
-/// listener have their own).
+/// Connections in each node's pool for reads (the pool has three more for
+/// the listener, the notifier and the nonce task; the writer has its own).
 const READ_POOL: u32 = 16;
 /// How often a batch that hit a deadlock or serialisation failure is retried.
 const RETRIES: usize = 3;
@@ -144,6 +145,8 @@ enum Effect {
 /// The PostgreSQL-backed [`Store`].
 pub struct PgStore {
     requests: mpsc::UnboundedSender<Request>,
+    /// Taken (dropped) by `close`, which ends the nonce task.
+    nonces: Mutex<Option<mpsc::UnboundedSender<nonces::Remember>>>,
     pool: PgPool,
     keys: Arc<KeyCache>,
     tasks: Mutex<Option<Tasks>>,
@@ -151,6 +154,7 @@ pub struct PgStore {
 
 struct Tasks {
     writer: JoinHandle<()>,
+    nonces: JoinHandle<()>,
     notifier: JoinHandle<()>,
     listener: JoinHandle<()>,
     stop_listener: watch::Sender<bool>,
@@ -193,10 +197,13 @@ impl PgStore {
             );
         }
         drop(conn);
+        // The pool reads, records nonces and sends notifications: none of
+        // that needs to wait for a WAL flush (the writer's own connection,
+        // made from `options`, keeps `synchronous_commit = on`).
         let pool = PgPoolOptions::new()
-            .max_connections(READ_POOL + 2)
+            .max_connections(READ_POOL + 3)
             .min_connections(1)
-            .connect_with(options.clone())
+            .connect_with(options.clone().options([("synchronous_commit", "off")]))
             .await
             .map_err(backend)?;
         let keys = Arc::new(KeyCache::default());
@@ -205,6 +212,7 @@ impl PgStore {
         let (announce_tx, announce_rx) = mpsc::unbounded_channel();
         let (requests, requests_rx) = mpsc::unbounded_channel();
         let (stop_listener, stop_rx) = watch::channel(false);
+        let (nonce_tx, nonce_rx) = mpsc::unbounded_channel();
         let writer = Writer {
             options,
             conn: None,
@@ -216,6 +224,7 @@ impl PgStore {
         };
         let tasks = Tasks {
             writer: tokio::spawn(writer.run(requests_rx)),
+            nonces: tokio::spawn(nonces::run(pool.clone(), nonce_rx)),
             notifier: tokio::spawn(fanout::notifier(pool.clone(), node, announce_rx)),
             listener: tokio::spawn(fanout::listener(
                 pool.clone(),
@@ -228,6 +237,7 @@ impl PgStore {
         };
         Ok(Self {
             requests,
+            nonces: Mutex::new(Some(nonce_tx)),
             pool,
             keys,
             tasks: Mutex::new(Some(tasks)),
@@ -357,6 +367,28 @@ impl Store for PgStore {
         })
     }
 
+    fn remember_nonce(&self, nonce: [u8; 16], expires_at: u64) -> StoreFuture<'_, bool> {
+        let (reply, rx) = oneshot::channel();
+        let sent = self
+            .nonces
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|tx| {
+                tx.send(nonces::Remember {
+                    nonce,
+                    expires_at,
+                    reply,
+                })
+            });
+        Box::pin(async move {
+            match sent {
+                Some(Ok(())) => rx.await.map_err(|_| StoreError::Closed)?,
+                _ => Err(StoreError::Closed),
+            }
+        })
+    }
+
     fn close(&self) -> StoreFuture<'_, ()> {
         let closed = self.submit(Op::Close, |o| match o {
             Outcome::Done => Some(()),
@@ -373,8 +405,13 @@ impl Store for PgStore {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .take();
+            self.nonces
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
             if let Some(t) = tasks {
                 t.writer.await.map_err(backend)?;
+                t.nonces.await.map_err(backend)?;
                 // The writer dropped its announcement sender: the notifier
                 // sends what is left and ends.
                 t.notifier.await.map_err(backend)?;
@@ -643,6 +680,10 @@ impl<'a> Batch<'a> {
                     .execute(&mut *conn)
                     .await?
                     .rows_affected();
+                sqlx::query("DELETE FROM nonce WHERE expires_at <= $1")
+                    .bind(to_sql(*now))
+                    .execute(&mut *conn)
+                    .await?;
                 Ok(Outcome::Swept(n))
             }
             Op::Close => Ok(Outcome::Done),

@@ -14,10 +14,16 @@ use super::super::StoreError;
 use super::backend;
 
 /// `(version, SQL)`, ascending. Append only: a released migration never changes.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    include_str!("../../../migrations/postgres/0001_initial.sql"),
-)];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        include_str!("../../../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        include_str!("../../../migrations/postgres/0002_nonce.sql"),
+    ),
+];
 
 /// Advisory lock key serialising migrations across nodes ("ssrelay1" in ASCII).
 const MIGRATION_LOCK: i64 = 0x7373_7265_6c61_7931;
