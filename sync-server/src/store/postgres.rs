@@ -1,7 +1,7 @@
 //! The PostgreSQL store: several stateless relay nodes on one database.
 //!
 //! Selected with `--database-url postgres://…`; the schema is created or
-//! upgraded when a node starts ([`migrate`]). It keeps exactly what the SQLite
+//! upgraded when a node starts (`postgres/migrate.rs`). It keeps exactly what the SQLite
 //! store keeps and gives the same outcomes, limits and error codes: both run
 //! the same behaviour suite (`tests/store_suite/`).
 //!
@@ -25,9 +25,13 @@
 //! taken in id order, so two batches cannot deadlock on mailbox rows.
 //!
 //! # Live fan-out across nodes
-//! See [`fanout`]: after each commit the node announces `(mailbox, first seq,
+//! See `postgres/fanout.rs`: after each commit the node announces `(mailbox, first seq,
 //! last seq)` — never a payload — with one batched `NOTIFY` outside the
 //! insert path; other nodes read those blobs back and hand them to their hub.
+//!
+//! # Replay protection across nodes
+//! See `postgres/nonces.rs`: every accepted request nonce is also recorded in the
+//! database, so a request replayed to another node is refused too.
 //!
 //! # What "deleted" means here
 //! PostgreSQL does not overwrite deleted rows: compacted, deleted and claimed
