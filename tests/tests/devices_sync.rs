@@ -290,3 +290,74 @@ async fn edits_made_while_the_relay_is_down_go_out_once_it_is_back() {
     let again = robin.sync(&net, now).await.unwrap();
     assert_eq!((again.pushed, again.applied), (0, 0), "{again:?}");
 }
+
+struct Changes(tokio::sync::mpsc::UnboundedSender<String>);
+
+impl safespaces_core::app::SpaceListener for Changes {
+    fn space_changed(&self, space_id: String) {
+        let _ = self.0.send(space_id);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_updates_reach_the_listener_without_calling_sync() {
+    let relay_dir = tempfile::tempdir().unwrap();
+    let relay = RelayProcess::start(relay_dir.path());
+    let net = client(&relay);
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let now = Timestamp(1_000);
+    let robin = device(dirs[0].path());
+    let blake = device(dirs[1].path());
+    let space = robin.create_space("Group", "Robin", now).unwrap();
+    let invitation = space.invite(Role::Lead, now, None).unwrap();
+    space.publish_invite(&net, &invitation, now).await.unwrap();
+    robin.sync(&net, now).await.unwrap();
+    let theirs = blake
+        .join_via_relay(&net, &invitation.code, "Blake", now)
+        .await
+        .unwrap()
+        .space;
+
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let live = robin
+        .live(net.clone(), std::sync::Arc::new(Changes(tx)))
+        .unwrap();
+    // Blake plans a session and syncs; Robin's app only listens.
+    let session = theirs.create_session(draft("Made live", 4)).unwrap();
+    blake.sync(&net, now).await.unwrap();
+    let robin_space = robin.space(&space.id()).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let changed = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .expect("the listener fired in time")
+            .unwrap();
+        assert_eq!(changed, space.id());
+        if robin_space.session(&session).is_ok() {
+            break;
+        }
+    }
+    // Robin's own edits go out on the live tick, without calling sync.
+    robin_space
+        .edit_session(
+            &session,
+            safespaces_core::model::SessionEdit {
+                title: Some("Renamed live".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        blake.sync(&net, now).await.unwrap();
+        if theirs.session(&session).unwrap().title == "Renamed live" {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Robin's edit never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop(live);
+}

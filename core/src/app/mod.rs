@@ -9,6 +9,8 @@
 //! - [`Journal`] (`journal_handle.rs`): the private journal.
 //! - `offline.rs` and `bundle.rs`: invites, joining, and offline bundles
 //!   (syncing face to face by passing one age file).
+//! - `live.rs`: live updates over the relay's WebSocket, a listener told
+//!   which space changed.
 //! - `relay_sync.rs`: syncing through the relay (seal, push, pull, compact),
 //!   publishing invites and joining through the relay.
 //! - `receive.rs`: what each received envelope does, for bundles and relay alike.
@@ -27,6 +29,7 @@
 mod bundle;
 mod error;
 mod journal_handle;
+mod live;
 mod offline;
 mod receive;
 mod registry;
@@ -43,6 +46,7 @@ use rand::rngs::OsRng;
 
 pub use error::{AppError, AppResult};
 pub use journal_handle::Journal;
+pub use live::{LIVE_PUSH_INTERVAL, LiveSync, SpaceListener};
 pub use offline::{BundleReport, Invitation};
 pub use registry::{PendingRequest, Registry, SpaceEntry};
 pub use relay_sync::{COMPACT_AFTER_BLOBS, Joined, SyncReport};

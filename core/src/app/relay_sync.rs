@@ -214,7 +214,7 @@ impl Shared {
     }
 
     /// One pass of push, pull and compaction for one space.
-    async fn sync_space(
+    pub(crate) async fn sync_space(
         &self,
         client: &RelayClient,
         space: SpaceId,
@@ -296,7 +296,7 @@ impl Shared {
     /// Step 3, under the lock: receives pulled blobs (and earlier waiting
     /// ones), persists document, cursor and waiting list together. Returns
     /// whether a handover moved the space to a new epoch.
-    fn apply_pulled(
+    pub(crate) fn apply_pulled(
         &self,
         space: SpaceId,
         epoch: u32,
