@@ -270,7 +270,9 @@ impl SpaceDoc {
 
     /// Whether this replica already holds the change with `hash`.
     pub fn has_change(&self, hash: &ChangeHash) -> bool {
-        ReadDoc::get_change_by_hash(&self.doc, hash).is_some()
+        // A lookup in the change graph; `get_change_by_hash` would rebuild
+        // the change from the whole document.
+        ReadDoc::get_missing_deps(&self.doc, std::slice::from_ref(hash)).is_empty()
     }
 
     /// Encoded changes this replica has that a replica at `heads` lacks.
