@@ -76,6 +76,18 @@ pub enum Command {
     /// Offline bundles: sync face to face with no network.
     #[command(subcommand)]
     Bundle(BundleCommand),
+    /// Link a second device of yours. On the new device, run it without
+    /// --approve: it prints a code and waits. On a device you already use,
+    /// run it with --approve CODE. Both print the new device's fingerprint:
+    /// check they match.
+    LinkDevice {
+        /// The code shown by the new device.
+        #[arg(long)]
+        approve: Option<String>,
+        /// How to reach the relay.
+        #[command(flatten)]
+        relay: RelayArgs,
+    },
     /// Sync every space with a relay: push what you made (also offline),
     /// pull what others made.
     Sync {

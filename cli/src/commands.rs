@@ -122,6 +122,37 @@ pub fn run(cli: Cli) -> Result<Out, Failure> {
         Command::Resource(cmd) => resource(&cli, cmd),
         Command::Journal(cmd) => journal(&cli, cmd),
         Command::Bundle(cmd) => bundle(&cli, cmd),
+        Command::LinkDevice { approve, relay } => {
+            let app = unlock(&cli)?;
+            let client = relay_client(&relay.relay, relay.pin.as_deref(), relay.ca.as_deref())?;
+            match approve {
+                Some(code) => {
+                    let fingerprint = block_on(app.approve_link(&client, code, now()))?;
+                    out(
+                        format!(
+                            "Linked. The new device's fingerprint is {fingerprint}: check it matches its screen."
+                        ),
+                        json!({"fingerprint": fingerprint}),
+                    )
+                }
+                None => block_on(async {
+                    let offer = app.offer_link(&client).await?;
+                    // Shown now, while waiting: the person types it on the
+                    // other device.
+                    eprintln!(
+                        "On a device you already use, run:\n  safespaces link-device --approve {}\nThis device's fingerprint: {}\nWaiting up to 15 minutes…",
+                        offer.code, offer.fingerprint
+                    );
+                    let linked = app
+                        .complete_link(&client, &offer, safespaces_core::app::LINK_TTL, now())
+                        .await?;
+                    out(
+                        format!("Linked: {linked} space(s) now on this device."),
+                        json!({"code": offer.code, "fingerprint": offer.fingerprint, "spaces": linked}),
+                    )
+                }),
+            }
+        }
         Command::Sync { relay } => {
             let app = unlock(&cli)?;
             let client = relay_client(&relay.relay, relay.pin.as_deref(), relay.ca.as_deref())?;

@@ -361,3 +361,56 @@ async fn live_updates_reach_the_listener_without_calling_sync() {
     }
     drop(live);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_links_a_second_device_that_then_writes_as_them() {
+    let relay_dir = tempfile::tempdir().unwrap();
+    let relay = RelayProcess::start(relay_dir.path());
+    let net = client(&relay);
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let now = Timestamp(1_000);
+    let phone = device(dirs[0].path());
+    let laptop = device(dirs[1].path());
+    let space = phone.create_space("Group", "Robin", now).unwrap();
+    let session = space.create_session(draft("Walk", 5)).unwrap();
+    phone.sync(&net, now).await.unwrap();
+
+    let offer = laptop.offer_link(&net).await.unwrap();
+    assert!(offer.code.starts_with("sl1-"));
+    let (linked, fingerprint) = tokio::join!(
+        laptop.complete_link(&net, &offer, Duration::from_secs(20), now),
+        phone.approve_link(&net, &offer.code, now)
+    );
+    assert_eq!(
+        fingerprint.unwrap(),
+        offer.fingerprint,
+        "both screens show the same fingerprint"
+    );
+    assert_eq!(linked.unwrap(), 1);
+    let on_laptop = laptop.space(&space.id()).unwrap();
+    assert_eq!(
+        on_laptop.my_member_id().unwrap(),
+        space.my_member_id().unwrap()
+    );
+    assert_eq!(on_laptop.sessions().unwrap(), space.sessions().unwrap());
+
+    // The laptop writes as the same person, and the phone accepts it.
+    on_laptop
+        .edit_session(
+            &session,
+            safespaces_core::model::SessionEdit {
+                title: Some("Walk (from the laptop)".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    laptop.sync(&net, now).await.unwrap();
+    let report = phone.sync(&net, now).await.unwrap();
+    assert_eq!(report.refused, 0, "{report:?}");
+    assert_eq!(
+        space.session(&session).unwrap().title,
+        "Walk (from the laptop)"
+    );
+    // The link code works once.
+    assert!(phone.approve_link(&net, &offer.code, now).await.is_err());
+}

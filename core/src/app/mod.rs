@@ -9,6 +9,7 @@
 //! - [`Journal`] (`journal_handle.rs`): the private journal.
 //! - `offline.rs` and `bundle.rs`: invites, joining, and offline bundles
 //!   (syncing face to face by passing one age file).
+//! - `linking.rs`: linking a person's second device through the relay.
 //! - `live.rs`: live updates over the relay's WebSocket, a listener told
 //!   which space changed.
 //! - `relay_sync.rs`: syncing through the relay (seal, push, pull, compact),
@@ -29,6 +30,7 @@
 mod bundle;
 mod error;
 mod journal_handle;
+mod linking;
 mod live;
 mod offline;
 mod receive;
@@ -46,6 +48,7 @@ use rand::rngs::OsRng;
 
 pub use error::{AppError, AppResult};
 pub use journal_handle::Journal;
+pub use linking::{LINK_TTL, LinkOffer};
 pub use live::{LIVE_PUSH_INTERVAL, LiveSync, SpaceListener};
 pub use offline::{BundleReport, Invitation};
 pub use registry::{PendingRequest, Registry, SpaceEntry};

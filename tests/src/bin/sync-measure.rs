@@ -252,15 +252,22 @@ fn open_from_snapshot() {
     let full = doc.save();
     if std::env::var_os("SYNC_MEASURE_PHASES").is_some() {
         let mut opened = SpaceDoc::load(&snapshot).unwrap();
-        let (mut t_open, mut t_check, mut t_apply) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+        let (mut t_open, mut t_check, mut t_apply) =
+            (Duration::ZERO, Duration::ZERO, Duration::ZERO);
         for envelope in &tail {
             let t = Instant::now();
-            let env = Envelope::open(envelope, &key.content_key(), space, 0, |_| Some(signer.verifying_key())).unwrap();
+            let env = Envelope::open(envelope, &key.content_key(), space, 0, |_| {
+                Some(signer.verifying_key())
+            })
+            .unwrap();
             let changes = safespaces_core::protocol::exchange::decode_batch(&env.body).unwrap();
             t_open += t.elapsed();
             let t = Instant::now();
             let heads = opened.heads();
-            safespaces_core::protocol::authorship::check_batch_at(&opened, &device, &changes, &heads).unwrap();
+            safespaces_core::protocol::authorship::check_batch_at(
+                &opened, &device, &changes, &heads,
+            )
+            .unwrap();
             t_check += t.elapsed();
             let t = Instant::now();
             let bytes: Vec<Vec<u8>> = changes.iter().map(|c| c.raw_bytes().to_vec()).collect();

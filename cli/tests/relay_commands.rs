@@ -1,0 +1,151 @@
+//! `sync`, relay invites and `link-device`, as separate processes against a
+//! real relay process (built alongside this binary; scripts/test-all.sh
+//! builds the workspace's binaries first).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_safespaces");
+
+struct Relay {
+    child: Child,
+    url: String,
+    pin: String,
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn relay(dir: &Path) -> Relay {
+    let bin = Path::new(BIN).parent().unwrap().join("safespaces-relay");
+    assert!(
+        bin.exists(),
+        "build the relay first: cargo build --workspace --bins"
+    );
+    let mut child = Command::new(bin)
+        .args(["--dev", "--data-dir"])
+        .arg(dir.join("relay-data"))
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut url, mut pin) = (None, None);
+    while url.is_none() || pin.is_none() {
+        let line = lines.next().expect("relay output").unwrap();
+        if let Some(addr) = line.split("listening on ").nth(1) {
+            url = Some(format!("https://{}", addr.trim()));
+        }
+        if let Some(p) = line.split("pin: ").nth(1) {
+            pin = Some(p.trim().to_string());
+        }
+    }
+    Relay {
+        child,
+        url: url.unwrap(),
+        pin: pin.unwrap(),
+    }
+}
+
+fn ss(dir: &Path, profile: &str, relay: &Relay, args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--profile")
+        .arg(dir.join(profile))
+        .args(["--passphrase-env", "PW", "--json"])
+        .args(args)
+        .env("PW", "a test passphrase")
+        .env("SAFESPACES_RELAY", &relay.url)
+        .env("SAFESPACES_RELAY_PIN", &relay.pin);
+    cmd
+}
+
+fn ok(out: Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn sync_invite_and_link_a_device_through_a_relay() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir: PathBuf = tmp.path().to_path_buf();
+    let relay = relay(&dir);
+    for p in ["phone", "laptop", "friend"] {
+        ok(ss(&dir, p, &relay, &["init"]).output().unwrap());
+    }
+    let space = ok(ss(
+        &dir,
+        "phone",
+        &relay,
+        &["space", "create", "Group", "--as", "Robin"],
+    )
+    .output()
+    .unwrap());
+    let id = space["id"].as_str().unwrap().to_string();
+    ok(ss(&dir, "phone", &relay, &["sync"]).output().unwrap());
+
+    // A friend joins through the relay.
+    let invite = ok(ss(&dir, "phone", &relay, &["space", "invite", &id])
+        .output()
+        .unwrap());
+    let code = invite["code"].as_str().unwrap();
+    ok(ss(
+        &dir,
+        "friend",
+        &relay,
+        &["space", "join", code, "--as", "Sam"],
+    )
+    .output()
+    .unwrap());
+    ok(ss(&dir, "phone", &relay, &["sync"]).output().unwrap());
+    let members = ok(ss(&dir, "phone", &relay, &["space", "members", &id])
+        .output()
+        .unwrap());
+    assert_eq!(members.as_array().unwrap().len(), 2);
+
+    // The laptop offers a link; the phone approves it.
+    let mut waiting = ss(&dir, "laptop", &relay, &["link-device"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(waiting.stderr.take().unwrap()).lines();
+    let code = loop {
+        let line = stderr.next().expect("link code").unwrap();
+        if let Some(code) = line
+            .trim()
+            .strip_prefix("safespaces link-device --approve ")
+        {
+            break code.to_string();
+        }
+    };
+    let approved = ok(
+        ss(&dir, "phone", &relay, &["link-device", "--approve", &code])
+            .output()
+            .unwrap(),
+    );
+    let linked = ok(waiting.wait_with_output().unwrap());
+    assert_eq!(linked["spaces"], 1);
+    assert_eq!(linked["fingerprint"], approved["fingerprint"]);
+    let on_laptop = ok(ss(&dir, "laptop", &relay, &["space", "list"])
+        .output()
+        .unwrap());
+    assert_eq!(on_laptop[0]["id"], id.as_str());
+
+    // A wrong pin is a network-level refusal with exit code 4.
+    let wrong = ss(&dir, "phone", &relay, &["sync"])
+        .env("SAFESPACES_RELAY_PIN", "00".repeat(32))
+        .output()
+        .unwrap();
+    assert_eq!(wrong.status.code(), Some(4));
+}
