@@ -154,7 +154,10 @@ pub fn run(cli: Cli) -> Result<Out, Failure> {
             }
         }
         Command::Sync { relay } => {
-            let app = unlock(&cli)?;
+            let mut app = unlock(&cli)?;
+            if !cli.json && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                app = app.with_progress(Box::new(progress_bar));
+            }
             let client = relay_client(&relay.relay, relay.pin.as_deref(), relay.ca.as_deref())?;
             let report = block_on(app.sync(&client, now()))?;
             out(
@@ -176,6 +179,24 @@ pub fn run(cli: Cli) -> Result<Out, Failure> {
                        "snapshots": report.snapshots, "left_out": report.left_out}),
             )
         }
+    }
+}
+
+/// Draws a one-line progress bar on standard error (only on a terminal).
+fn progress_bar(p: safespaces_core::app::Progress) {
+    const WIDTH: u64 = 30;
+    let total = p.total.max(p.received).max(1);
+    let filled = (p.received * WIDTH / total) as usize;
+    eprint!(
+        "\r[{}{}] {}/{} received, {} sent ",
+        "#".repeat(filled),
+        ".".repeat(WIDTH as usize - filled),
+        p.received,
+        p.total.max(p.received),
+        p.sent
+    );
+    if p.received >= total {
+        eprintln!();
     }
 }
 

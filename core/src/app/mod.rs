@@ -52,7 +52,7 @@ pub use linking::{LINK_TTL, LinkOffer};
 pub use live::{LIVE_PUSH_INTERVAL, LiveSync, SpaceListener};
 pub use offline::{BundleReport, Invitation};
 pub use registry::{PendingRequest, Registry, SpaceEntry};
-pub use relay_sync::{COMPACT_AFTER_BLOBS, Joined, SyncReport};
+pub use relay_sync::{COMPACT_AFTER_BLOBS, Joined, Progress, ProgressFn, SyncReport};
 pub use space_handle::{MyPlace, RosterView, Space};
 
 use crate::model::{DeviceId, DeviceKeys, JournalDoc, SpaceDoc, Timestamp};
@@ -81,6 +81,8 @@ pub(crate) struct Loaded {
 pub(crate) struct Shared {
     pub(crate) profile: Profile,
     pub(crate) state: Mutex<Option<Loaded>>,
+    /// Told how far a sync has come (set once, before syncing).
+    pub(crate) progress: Option<relay_sync::ProgressFn>,
 }
 
 /// A device's profile with its spaces and journal.
@@ -97,6 +99,7 @@ impl SafeSpaces {
             shared: Arc::new(Shared {
                 profile,
                 state: Mutex::new(None),
+                progress: None,
             }),
         };
         app.shared.load()?;
@@ -110,8 +113,18 @@ impl SafeSpaces {
             shared: Arc::new(Shared {
                 profile,
                 state: Mutex::new(None),
+                progress: None,
             }),
         })
+    }
+
+    /// Reports sync progress to `progress` from now on (for a progress bar
+    /// on long transfers). Set it before sharing the `SafeSpaces`.
+    pub fn with_progress(mut self, progress: ProgressFn) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.progress = Some(progress);
+        }
+        self
     }
 
     /// Unlocks with the keystore secret or passphrase. The duress passphrase

@@ -46,6 +46,22 @@ pub const COMPACT_AFTER_BLOBS: u64 = 300;
 /// Received envelopes kept while waiting for what they depend on.
 const MAX_WAITING: usize = 1_000;
 
+/// How far a sync has come, for a progress bar.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// The space being synced, hex.
+    pub space: String,
+    /// Blobs received so far in this sync.
+    pub received: u64,
+    /// Blobs there were to receive for this space when the sync started.
+    pub total: u64,
+    /// Envelopes sent so far.
+    pub sent: u64,
+}
+
+/// A progress callback.
+pub type ProgressFn = Box<dyn Fn(Progress) + Send + Sync>;
+
 /// What one sync did, summed over spaces.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SyncReport {
@@ -244,9 +260,28 @@ impl Shared {
             }
             self.push_outbox(client, space, epoch, outbox, report)
                 .await?;
-            let page = client.read_all(&credential, cursor).await?;
-            report.pulled += page.blobs.len();
-            let moved = self.apply_pulled(space, epoch, page.blobs, now, report)?;
+            // Page by page: progress can be shown, and a long history never
+            // sits in memory whole.
+            let mut after = cursor;
+            let moved = loop {
+                let page = client.read(&credential, after, None).await?;
+                let more = page.more;
+                let last = page.blobs.last().map(|b| b.seq);
+                report.pulled += page.blobs.len();
+                let moved = self.apply_pulled(space, epoch, page.blobs, now, report)?;
+                if let Some(progress) = &self.progress {
+                    progress(Progress {
+                        space: space.to_hex(),
+                        received: report.pulled as u64,
+                        total: page.last_seq.saturating_sub(cursor),
+                        sent: report.pushed as u64,
+                    });
+                }
+                match last {
+                    Some(seq) if more && !moved => after = seq,
+                    _ => break moved,
+                }
+            };
             // What this device wrote while receiving (sign-ups it recorded as
             // a lead) goes out in the same sync.
             self.seal_outbox(space, now)?;
