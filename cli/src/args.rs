@@ -357,6 +357,13 @@ pub enum JournalCommand {
         /// The entry (id or id prefix).
         id: String,
     },
+    /// Turn syncing the journal between your own linked devices on or off
+    /// (off until you turn it on: the journal never leaves this device).
+    Sync {
+        /// `on` or `off`.
+        #[arg(value_enum)]
+        state: OnOff,
+    },
     /// Export your journal as an encrypted file for yourself.
     Export {
         /// Where to write it.
@@ -435,6 +442,15 @@ pub enum CategoryArg {
     University,
     /// Peer and community support.
     Peer,
+}
+
+/// On or off.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnOff {
+    /// On.
+    On,
+    /// Off.
+    Off,
 }
 
 /// Export formats.

@@ -839,6 +839,18 @@ fn journal(cli: &Cli, cmd: &JournalCommand) -> Result<Out, Failure> {
                 json!({"deleted": id.as_str()}),
             )
         }
+        JournalCommand::Sync { state } => {
+            let on = *state == crate::args::OnOff::On;
+            journal.set_sync(on)?;
+            out(
+                if on {
+                    "Journal sync is on: your own linked devices get your journal when they sync."
+                } else {
+                    "Journal sync is off: your journal stays on this device."
+                },
+                json!({"journal_sync": on}),
+            )
+        }
         JournalCommand::Export {
             out: path,
             format,

@@ -414,3 +414,71 @@ async fn a_person_links_a_second_device_that_then_writes_as_them() {
     // The link code works once.
     assert!(phone.approve_link(&net, &offer.code, now).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_journal_stays_on_the_device_until_journal_sync_is_turned_on() {
+    let relay_dir = tempfile::tempdir().unwrap();
+    let relay = RelayProcess::start(relay_dir.path());
+    let net = client(&relay);
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let now = Timestamp(1_000);
+    let phone = device(dirs[0].path());
+    let laptop = device(dirs[1].path());
+    phone.create_space("Group", "Robin", now).unwrap();
+    phone.sync(&net, now).await.unwrap();
+    let offer = laptop.offer_link(&net).await.unwrap();
+    let (linked, approved) = tokio::join!(
+        laptop.complete_link(&net, &offer, Duration::from_secs(20), now),
+        phone.approve_link(&net, &offer.code, now)
+    );
+    linked.unwrap();
+    approved.unwrap();
+
+    let entry = phone
+        .journal()
+        .add("a private thought", Some(3), &[], now)
+        .unwrap();
+    phone.sync(&net, now).await.unwrap();
+    laptop.sync(&net, now).await.unwrap();
+    assert!(
+        laptop.journal().entries().unwrap().is_empty(),
+        "off by default: never leaves the device"
+    );
+
+    phone.journal().set_sync(true).unwrap();
+    laptop.journal().set_sync(true).unwrap();
+    // Two journals that began apart settle on one by adoption (model.md):
+    // at most two rounds.
+    for _ in 0..2 {
+        phone.sync(&net, now).await.unwrap();
+        laptop.sync(&net, now).await.unwrap();
+    }
+    assert_eq!(
+        laptop.journal().entries().unwrap()[0].text,
+        "a private thought"
+    );
+
+    // Offline on both: the laptop deletes the entry, the phone writes another.
+    laptop.journal().delete(&entry).unwrap();
+    phone
+        .journal()
+        .add("written later on the phone", None, &[], now)
+        .unwrap();
+    for _ in 0..2 {
+        laptop.sync(&net, now).await.unwrap();
+        phone.sync(&net, now).await.unwrap();
+    }
+    for journal in [phone.journal(), laptop.journal()] {
+        let texts: Vec<String> = journal
+            .entries()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.text)
+            .collect();
+        assert_eq!(
+            texts,
+            vec!["written later on the phone".to_string()],
+            "the delete holds, nothing else lost"
+        );
+    }
+}

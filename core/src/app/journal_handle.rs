@@ -16,7 +16,7 @@ use crate::profile::{JournalEntry as ExportEntry, JournalFormat, export_journal}
 /// The private journal.
 #[derive(Clone)]
 pub struct Journal {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 impl Journal {

@@ -9,6 +9,7 @@
 //! - [`Journal`] (`journal_handle.rs`): the private journal.
 //! - `offline.rs` and `bundle.rs`: invites, joining, and offline bundles
 //!   (syncing face to face by passing one age file).
+//! - `journal_sync.rs`: opt-in journal sync between a person's own devices.
 //! - `linking.rs`: linking a person's second device through the relay.
 //! - `live.rs`: live updates over the relay's WebSocket, a listener told
 //!   which space changed.
@@ -30,6 +31,7 @@
 mod bundle;
 mod error;
 mod journal_handle;
+mod journal_sync;
 mod linking;
 mod live;
 mod offline;
@@ -362,6 +364,9 @@ impl Shared {
             person_key: hex::encode(person_key),
             journal_document: hex::encode(journal_document.0),
             spaces: BTreeMap::new(),
+            journal_sync: false,
+            journal_cursor: 0,
+            journal_pushed_heads: Vec::new(),
         };
         self.save_registry(&registry)?;
         Ok(Loaded {

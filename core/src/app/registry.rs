@@ -101,6 +101,16 @@ pub struct Registry {
     pub journal_document: String,
     /// Spaces by space id (hex).
     pub spaces: BTreeMap<String, SpaceEntry>,
+    /// Whether the journal syncs between the person's own devices. Off
+    /// until the person turns it on.
+    #[serde(default)]
+    pub journal_sync: bool,
+    /// Journal sync: the last sequence pulled from the journal's mailbox.
+    #[serde(default)]
+    pub journal_cursor: u64,
+    /// Journal sync: the journal's heads when this device last pushed it.
+    #[serde(default)]
+    pub journal_pushed_heads: Vec<String>,
 }
 
 impl Registry {

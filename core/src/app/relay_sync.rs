@@ -426,8 +426,8 @@ impl Shared {
 impl SafeSpaces {
     /// Syncs every space with the relay: pushes what this device made
     /// (including offline), pulls what others made, and compacts when the
-    /// mailbox has grown. The journal is not synced: it never leaves the
-    /// device unless the person links their own devices.
+    /// mailbox has grown. The journal syncs only between the person's own
+    /// devices and only once they turn it on (`Journal::set_sync`).
     pub async fn sync(&self, client: &RelayClient, now: Timestamp) -> AppResult<SyncReport> {
         let spaces: Vec<SpaceId> = self.shared.with_loaded(|loaded| {
             Ok(loaded
@@ -443,6 +443,7 @@ impl SafeSpaces {
                 .sync_space(client, space, now, &mut report)
                 .await?;
         }
+        self.shared.sync_journal(client, &mut report).await?;
         Ok(report)
     }
 
