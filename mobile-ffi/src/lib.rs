@@ -33,11 +33,6 @@
 //! inside expansions of another crate's macros, so `setup_scaffolding!` and
 //! the derives compile under the workspace-wide `forbid` (the build checks
 //! it: an `unsafe` block written in this crate is refused).
-#![forbid(unsafe_code)]` holds for the code written here. The FFI
-//! functions uniffi generates are `extern "C"` with `#[unsafe(no_mangle)]`,
-//! but `setup_scaffolding!` and the derives emit them with spans that the
-//! `unsafe_code` lint attributes to uniffi itself, so the crate still
-//! compiles under the workspace-wide `forbid` (checked by `cargo clippy`).
 #![forbid(unsafe_code)]
 
 mod app;
