@@ -34,15 +34,11 @@ pub fn profile_exists(dir: String) -> bool {
     profile::Profile::exists(Path::new(&dir))
 }
 
-/// 32 fresh random bytes for `UnlockSecret.Keystore`, to keep in the
+/// 32 fresh random bytes for `UnlockSecret.keystore`, to keep in the
 /// platform keystore.
 #[uniffi::export]
 pub fn generate_keystore_secret() -> Vec<u8> {
     profile::generate_keystore_secret().to_vec()
-}
-
-fn core_secret(secret: &UnlockSecret) -> Result<profile::UnlockSecret, SafeSpacesError> {
-    profile::UnlockSecret::try_from(secret)
 }
 
 /// A device's profile with its spaces and journal. Everything decrypted
@@ -68,12 +64,12 @@ impl SafeSpaces {
     #[uniffi::constructor(default(options = None))]
     pub fn create(
         dir: String,
-        secret: UnlockSecret,
+        secret: Arc<UnlockSecret>,
         options: Option<ProfileOptions>,
     ) -> Result<Self, SafeSpacesError> {
         Ok(app::SafeSpaces::create(
             Path::new(&dir),
-            core_secret(&secret)?,
+            profile::UnlockSecret::from(&*secret),
             core_options(options),
         )?
         .into())
@@ -92,7 +88,7 @@ impl SafeSpaces {
         backup: Vec<u8>,
         backup_passphrase: String,
         dir: String,
-        secret: UnlockSecret,
+        secret: Arc<UnlockSecret>,
         options: Option<ProfileOptions>,
     ) -> Result<Self, SafeSpacesError> {
         let dir = Path::new(&dir);
@@ -104,11 +100,11 @@ impl SafeSpaces {
             &backup,
             &backup_passphrase,
             dir,
-            core_secret(&secret)?,
+            profile::UnlockSecret::from(&*secret),
             core_options(options),
         )?);
         let app = app::SafeSpaces::open(dir, core_options(options))?;
-        app.unlock(&core_secret(&secret)?)?;
+        app.unlock(&profile::UnlockSecret::from(&*secret))?;
         Ok(app.into())
     }
 
@@ -117,8 +113,8 @@ impl SafeSpaces {
     /// wipes the real one). Throws `WrongSecret`; after too many failures
     /// (see `setAttemptLimit`) the profile wipes itself and throws
     /// `NoProfile` from then on.
-    pub fn unlock(&self, secret: UnlockSecret) -> Result<(), SafeSpacesError> {
-        Ok(self.inner.unlock(&core_secret(&secret)?)?)
+    pub fn unlock(&self, secret: Arc<UnlockSecret>) -> Result<(), SafeSpacesError> {
+        Ok(self.inner.unlock(&profile::UnlockSecret::from(&*secret))?)
     }
 
     /// Drops every decrypted document and key from memory.

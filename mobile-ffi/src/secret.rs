@@ -1,40 +1,56 @@
 //! What opens a profile, and the scrypt cost of passphrases.
 
 use safespaces_core::profile;
+use secrecy::SecretString;
 use zeroize::Zeroizing;
 
 use crate::SafeSpacesError;
 
-/// What opens a profile.
-#[derive(uniffi::Enum)]
-pub enum UnlockSecret {
-    /// A passphrase the person types. Costs one scrypt (about a second).
-    Passphrase {
-        /// The passphrase.
-        passphrase: String,
-    },
-    /// 32 random bytes the app keeps in the platform keystore (iOS
-    /// Keychain, Android Keystore), typically released by biometrics.
-    /// Make one with `generateKeystoreSecret()`.
-    Keystore {
-        /// Exactly 32 bytes.
-        secret: Vec<u8>,
-    },
+/// What opens a profile: a passphrase or a keystore secret.
+///
+/// An opaque object rather than a record on purpose: generated records and
+/// enums print their fields (`toString`, `repr`, `description`), and a
+/// secret must never end up in a log. Rust keeps its copy zeroized on drop.
+#[derive(uniffi::Object)]
+pub struct UnlockSecret {
+    // Not `Arc<core::UnlockSecret>` like the other objects: core consumes
+    // its `UnlockSecret` when creating a profile and cannot clone it, so
+    // this keeps the material and hands core a fresh value per call.
+    secret: Secret,
 }
 
-// `TryFrom` rather than `From`: a keystore secret of the wrong length is the
-// caller's mistake and must be refused, not padded or cut.
-impl TryFrom<&UnlockSecret> for profile::UnlockSecret {
-    type Error = SafeSpacesError;
+enum Secret {
+    Passphrase(SecretString),
+    Keystore(Zeroizing<[u8; 32]>),
+}
 
-    fn try_from(secret: &UnlockSecret) -> Result<Self, SafeSpacesError> {
-        match secret {
-            UnlockSecret::Passphrase { passphrase } => {
-                Ok(profile::UnlockSecret::passphrase(passphrase.clone()))
-            }
-            UnlockSecret::Keystore { secret } => {
-                Ok(profile::UnlockSecret::Keystore(*keystore_bytes(secret)?))
-            }
+#[uniffi::export]
+impl UnlockSecret {
+    /// A passphrase the person types. Each use costs one scrypt (about a
+    /// second at the production cost).
+    #[uniffi::constructor]
+    pub fn passphrase(passphrase: String) -> Self {
+        UnlockSecret {
+            secret: Secret::Passphrase(SecretString::from(passphrase)),
+        }
+    }
+
+    /// 32 random bytes the app keeps in the platform keystore (iOS
+    /// Keychain, Android Keystore), typically released by biometrics. Make
+    /// them once with `generateKeystoreSecret()`.
+    #[uniffi::constructor]
+    pub fn keystore(secret: Vec<u8>) -> Result<Self, SafeSpacesError> {
+        Ok(UnlockSecret {
+            secret: Secret::Keystore(keystore_bytes(&secret)?),
+        })
+    }
+}
+
+impl From<&UnlockSecret> for profile::UnlockSecret {
+    fn from(secret: &UnlockSecret) -> Self {
+        match &secret.secret {
+            Secret::Passphrase(passphrase) => profile::UnlockSecret::Passphrase(passphrase.clone()),
+            Secret::Keystore(bytes) => profile::UnlockSecret::Keystore(**bytes),
         }
     }
 }
