@@ -219,20 +219,20 @@ impl SafeSpaces {
         Ok(self.inner.import_bundle(&bundle, Timestamp(now))?.into())
     }
 
-    /// Joins a space with an invite's code and package and a bundle from a
+    /// Joins a space with an invite's code and sealed package and a bundle from a
     /// member, as `pseudonym`. The join reaches the others with this
     /// device's next bundle (or sync).
     pub fn join(
         &self,
         code: String,
-        package: Vec<u8>,
+        sealed_package: Vec<u8>,
         bundle: Vec<u8>,
         pseudonym: String,
         now: i64,
     ) -> Result<Arc<Space>, SafeSpacesError> {
         Ok(Arc::new(
             self.inner
-                .join(&code, &package, &bundle, &pseudonym, Timestamp(now))?
+                .join(&code, &sealed_package, &bundle, &pseudonym, Timestamp(now))?
                 .into(),
         ))
     }

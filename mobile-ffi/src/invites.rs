@@ -10,8 +10,9 @@ pub struct Invitation {
     pub code: String,
     /// The relay drop-box the package goes in, hex.
     pub dropbox_id: String,
-    /// The sealed package.
-    pub package: Vec<u8>,
+    /// The sealed package (the invite's space key and name, readable only
+    /// with the code).
+    pub sealed_package: Vec<u8>,
     /// When it stops working (seconds since the Unix epoch).
     pub expires_at: i64,
 }
@@ -21,7 +22,7 @@ impl From<app::Invitation> for Invitation {
         Invitation {
             code: i.code,
             dropbox_id: i.dropbox_id,
-            package: i.package,
+            sealed_package: i.package,
             expires_at: i.expires_at.0,
         }
     }

@@ -86,9 +86,9 @@ class BindingsTest(unittest.TestCase):
 
         invitation = ash_space.invite(Role.MEMBER, NOW)  # expires_at left out
         self.assertEqual(invitation.expires_at, NOW + 7 * DAY)
-        self.assertIsInstance(invitation.package, bytes)
+        self.assertIsInstance(invitation.sealed_package, bytes)
         birch_space = birch.join(
-            invitation.code, invitation.package, ash_space.export_bundle(NOW), "Birch", NOW
+            invitation.code, invitation.sealed_package, ash_space.export_bundle(NOW), "Birch", NOW
         )
         self.assertEqual(birch_space.id(), ash_space.id())
         self.assertEqual(birch_space.name(), "Tuesday circle")
