@@ -7,6 +7,8 @@ need=()
 command -v age >/dev/null 2>&1 || need+=(age)
 # `script` gives the stock age tool the terminal it reads passphrases from.
 command -v script >/dev/null 2>&1 || need+=(bsdutils)
+# The relay's PostgreSQL tests start a throwaway server (scripts/pg-test-server.sh).
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 
 if ((${#need[@]})); then
     echo "install-test-deps: installing ${need[*]}" >&2

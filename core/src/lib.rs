@@ -13,6 +13,8 @@
 //!   duress, failed-attempt limit, backups and the journal export.
 //! - [`app`]: what an app holds: the profile with its spaces and journal,
 //!   `Send + Sync` handles shaped for the FFI.
+//! - [`sync`]: the relay client: signed HTTPS requests, the live WebSocket
+//!   subscription with resume, retries with backoff and jitter, sync status.
 #![forbid(unsafe_code)]
 
 pub mod app;
@@ -21,3 +23,4 @@ pub mod model;
 pub mod profile;
 pub mod protocol;
 pub mod store;
+pub mod sync;

@@ -3,7 +3,8 @@
 //! Checks run cheapest first so unauthenticated traffic costs little: proof
 //! present and well formed, timestamp inside the window, mailbox key known,
 //! signature valid, and only then the nonce is recorded (so only correctly
-//! signed requests can occupy replay memory).
+//! signed requests can occupy replay memory): in this node's memory, and, if
+//! the store is shared by several nodes (PostgreSQL), in the store too.
 
 use axum::http::HeaderMap;
 use ed25519_dalek::VerifyingKey;
@@ -82,11 +83,24 @@ pub async fn check(
         }
     };
     auth::verify(&key, op, mailbox, body, proof).map_err(auth_error)?;
-    if !app.nonces.insert(proof.nonce, now) {
-        return Err(ApiError::new(
+    let replayed = || {
+        ApiError::new(
             ErrorCode::ReplayedNonce,
             "this nonce was already used; sign every request with a fresh nonce",
-        ));
+        )
+    };
+    if !app.nonces.insert(proof.nonce, now) {
+        return Err(replayed());
+    }
+    // Several nodes on one database: the request may have been replayed to
+    // another node, whose memory this node cannot see. The nonce matters
+    // only while its timestamp can still be accepted.
+    let expires_at = proof
+        .timestamp
+        .saturating_add(app.config.clock_window_secs)
+        .saturating_add(1);
+    if !app.store.remember_nonce(proof.nonce, expires_at).await? {
+        return Err(replayed());
     }
     Ok(())
 }

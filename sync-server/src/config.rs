@@ -24,8 +24,15 @@ pub struct Config {
     pub listen: SocketAddr,
 
     /// Directory for the SQLite database (and the development certificate).
+    /// With `--database-url` it holds only the development certificate.
     #[arg(long, env = "SAFESPACES_RELAY_DATA_DIR")]
     pub data_dir: PathBuf,
+
+    /// PostgreSQL database URL (`postgres://user:password@host/db?sslmode=verify-full`).
+    /// If set, blobs live there instead of the SQLite file, and several relay
+    /// nodes may share the database.
+    #[arg(long, env = "SAFESPACES_RELAY_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<DatabaseUrl>,
 
     /// Development mode: generate (once) and reuse a self-signed certificate in
     /// the data directory and print its SHA-256 pin.
@@ -124,6 +131,35 @@ pub struct Config {
         default_value_t = 10
     )]
     pub shutdown_grace_secs: u64,
+}
+
+/// A database URL. It may hold a password, so `Debug` never prints it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// The URL itself, for connecting.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DatabaseUrl(..)")
+    }
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err("expected a postgres:// or postgresql:// URL".into())
+        }
+    }
 }
 
 impl Config {

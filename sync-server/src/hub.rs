@@ -61,10 +61,20 @@ pub struct Inbox {
     subscriber: Subscriber,
 }
 
+/// The subscribers of one mailbox on this node.
+#[derive(Debug, Default)]
+struct Watch {
+    subs: Vec<Subscriber>,
+    /// Highest sequence number offered to them so far (0: none yet). With
+    /// several relay nodes, the store uses it to catch up after missed
+    /// notifications.
+    last: u64,
+}
+
 /// The fan-out registry.
 #[derive(Debug, Default)]
 pub struct Hub {
-    subscribers: Mutex<HashMap<MailboxId, Vec<Subscriber>>>,
+    subscribers: Mutex<HashMap<MailboxId, Watch>>,
     next_conn: AtomicU64,
     delivered: AtomicU64,
 }
@@ -93,9 +103,9 @@ impl Hub {
             .subscribers
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let list = subs.entry(mailbox).or_default();
-        if !list.iter().any(|s| s.conn == inbox.conn) {
-            list.push(inbox.subscriber.clone());
+        let watch = subs.entry(mailbox).or_default();
+        if !watch.subs.iter().any(|s| s.conn == inbox.conn) {
+            watch.subs.push(inbox.subscriber.clone());
         }
     }
 
@@ -105,9 +115,9 @@ impl Hub {
             .subscribers
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(list) = subs.get_mut(mailbox) {
-            list.retain(|s| s.conn != conn);
-            if list.is_empty() {
+        if let Some(watch) = subs.get_mut(mailbox) {
+            watch.subs.retain(|s| s.conn != conn);
+            if watch.subs.is_empty() {
                 subs.remove(mailbox);
             }
         }
@@ -131,14 +141,17 @@ impl Hub {
             .subscribers
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let Some(list) = subs.get_mut(mailbox) else {
+        let Some(watch) = subs.get_mut(mailbox) else {
             return;
         };
         let Some(event) = event() else {
             return;
         };
+        if let Event::Blob { seq, .. } = &event {
+            watch.last = watch.last.max(*seq);
+        }
         let mut n = 0;
-        list.retain(|s| match s.tx.try_send(event.clone()) {
+        watch.subs.retain(|s| match s.tx.try_send(event.clone()) {
             Ok(()) => {
                 n += 1;
                 true
@@ -150,7 +163,7 @@ impl Hub {
             // The connection is gone: forget it.
             Err(mpsc::error::TrySendError::Closed(_)) => false,
         });
-        if list.is_empty() {
+        if watch.subs.is_empty() {
             subs.remove(mailbox);
         }
         self.delivered.fetch_add(n, Ordering::Relaxed);
@@ -186,5 +199,21 @@ impl CommitSink for Hub {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(mailbox);
+    }
+
+    fn watches(&self, mailbox: &MailboxId) -> bool {
+        self.subscribers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(mailbox)
+    }
+
+    fn watched(&self) -> Vec<(MailboxId, u64)> {
+        self.subscribers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(m, w)| (*m, w.last))
+            .collect()
     }
 }

@@ -21,7 +21,7 @@
 //! | [`auth`] | checks request proofs: time window, signature, nonce |
 //! | [`replay`] | the nonce memory behind replay protection |
 //! | [`hub`] | live fan-out of committed blobs to subscribed connections |
-//! | [`store`] | the [`store::Store`] trait and its SQLite implementation with group commit |
+//! | [`store`] | the [`store::Store`] trait; the SQLite store (default) and the PostgreSQL store (several nodes, cross-node fan-out by `LISTEN`/`NOTIFY`), both with group commit |
 //! | [`rate_limit`] | per-connection token buckets |
 //! | [`metrics`] | Prometheus counters without ids or addresses |
 //! | [`api_error`] | refusals as JSON responses with stable codes |

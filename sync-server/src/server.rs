@@ -28,10 +28,11 @@ use crate::config::Config;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::replay::NonceCache;
-use crate::store::{SharedStore, SqliteStore, StoreError, StoreLimits};
+use crate::store::{PgStore, SharedStore, SqliteStore, StoreError, StoreLimits};
 use crate::tls::{self, TlsError};
 
-/// File name of the SQLite database inside the data directory.
+/// File name of the SQLite database inside the data directory (unless
+/// `--database-url` selects PostgreSQL).
 pub const DB_FILE: &str = "relay.sqlite3";
 /// How long a client may take to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -89,13 +90,18 @@ impl Relay {
             max_bytes_per_mailbox: config.max_bytes_per_mailbox,
             max_dropboxes: config.max_dropboxes,
         };
-        let db = config.data_dir.join(DB_FILE);
         let sink = hub.clone();
-        let store: SharedStore = Arc::new(
-            tokio::task::spawn_blocking(move || SqliteStore::open(&db, limits, sink))
-                .await
-                .map_err(|e| StoreError::Backend(e.to_string()))??,
-        );
+        let store: SharedStore = match &config.database_url {
+            Some(url) => Arc::new(PgStore::connect(url.expose(), limits, sink).await?),
+            None => {
+                let db = config.data_dir.join(DB_FILE);
+                Arc::new(
+                    tokio::task::spawn_blocking(move || SqliteStore::open(&db, limits, sink))
+                        .await
+                        .map_err(|e| StoreError::Backend(e.to_string()))??,
+                )
+            }
+        };
         let listener =
             TcpListener::bind(config.listen)
                 .await

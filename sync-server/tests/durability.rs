@@ -6,57 +6,24 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod relay_process;
 
-use std::io::{BufRead as _, BufReader};
-use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{random_key, random_mailbox};
+use relay_process::{Proc, spawn_relay_with};
 use safespaces_relay::client::{RelayClient, pinned_config};
-use safespaces_relay::{LISTENING_LINE, PIN_LINE};
 use safespaces_wire::mailbox::ReadPage;
-
-struct Proc {
-    child: Child,
-    addr: SocketAddr,
-    pin: String,
-}
 
 fn spawn_relay(dir: &Path) -> Proc {
     spawn_relay_logging(dir, "warn", Stdio::inherit())
 }
 
 fn spawn_relay_logging(dir: &Path, filter: &str, stderr: Stdio) -> Proc {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_safespaces-relay"))
-        .args(["--dev", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .args(["--rate-per-conn", "1000000", "--burst-per-conn", "1000000"])
-        .env("RUST_LOG", filter)
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut addr = None;
-    let mut pin = None;
-    while addr.is_none() || pin.is_none() {
-        let line = lines.next().expect("the relay announces itself").unwrap();
-        if let Some(a) = line.strip_prefix(LISTENING_LINE) {
-            addr = Some(a.parse().unwrap());
-        } else if let Some(p) = line.strip_prefix(PIN_LINE) {
-            assert_eq!(p.len(), 64);
-            assert!(p.bytes().all(|b| b.is_ascii_hexdigit()));
-            pin = Some(p.to_owned());
-        }
-    }
-    Proc {
-        child,
-        addr: addr.unwrap(),
-        pin: pin.unwrap(),
-    }
+    spawn_relay_with(dir, &[], filter, stderr)
 }
 
 type Acked = Arc<Mutex<Vec<(u64, Vec<u8>)>>>;

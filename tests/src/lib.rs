@@ -1,2 +1,198 @@
-//! End-to-end test harness. The tests arrive with the sync-engine issue.
+//! End-to-end test harness: real `safespaces-relay` processes on loopback.
+//!
+//! # Layout
+//! - [`relay_binary`] finds (building if needed) the relay's own binary.
+//! - [`RelayProcess`] runs it in `--dev` mode on `127.0.0.1` with a data
+//!   directory, reads the address and certificate pin it prints, and can
+//!   kill it with SIGKILL and start it again on the same address and data.
+//!
+//! # Which binary
+//! `CARGO_BIN_EXE_…` only exists inside the relay's own crate, so this
+//! harness asks Cargo for the binary the way `escargot` does: once per test
+//! process it runs `cargo build -p safespaces-relay --bin safespaces-relay
+//! --message-format=json` and takes the executable path from Cargo's
+//! report, so the tests always run the relay built from the current source,
+//! never a stale copy.
+//!
+//! That build uses its own target directory (`<target>/e2e-relay`): built
+//! alone, the relay's dependencies resolve to other feature sets than in the
+//! workspace build (feature unification), and sharing one directory would
+//! make the two builds recompile each other's dependencies on every run. The
+//! first run on a fresh machine compiles the relay once more (a few minutes
+//! on two cores); later runs find it fresh in well under a second. Set
+//! `SAFESPACES_RELAY_BIN` to a prebuilt binary to skip the build entirely.
 #![forbid(unsafe_code)]
+// Test scaffolding: a failure to start the relay should abort the test
+// with the reason, which is what `expect` does.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::io::{BufRead as _, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::OnceLock;
+
+use safespaces_relay::{LISTENING_LINE, PIN_LINE};
+
+pub mod proxy;
+pub use proxy::CuttableProxy;
+
+/// The path of the `safespaces-relay` executable, built on first use.
+pub fn relay_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        if let Some(path) = std::env::var_os("SAFESPACES_RELAY_BIN") {
+            return PathBuf::from(path);
+        }
+        build_relay().unwrap_or_else(|why| panic!("cannot build safespaces-relay: {why}"))
+    })
+}
+
+fn build_relay() -> Result<PathBuf, String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+    // The test executable lives in <target>/<profile>/deps/.
+    let exe = std::env::current_exe().map_err(|e| format!("no current executable: {e}"))?;
+    let target = exe
+        .ancestors()
+        .nth(3)
+        .ok_or("the test executable is not inside a Cargo target directory")?
+        .join("e2e-relay");
+    let output = Command::new(cargo)
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "safespaces-relay",
+            "--bin",
+            "safespaces-relay",
+        ])
+        .args([
+            "--message-format=json-render-diagnostics",
+            "--manifest-path",
+        ])
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(&target)
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("cargo build failed: {}", output.status));
+    }
+    // The last compiler-artifact message for the binary names the executable.
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .rev()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "safespaces-relay")
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .ok_or_else(|| "cargo reported no safespaces-relay executable".into())
+}
+
+/// A running relay process. Killed (SIGKILL) when dropped.
+#[derive(Debug)]
+pub struct RelayProcess {
+    child: Child,
+    // Kept open so the relay never writes into a closed pipe.
+    _stdout: BufReader<ChildStdout>,
+    addr: SocketAddr,
+    pin: String,
+    data_dir: PathBuf,
+    extra: Vec<String>,
+}
+
+impl RelayProcess {
+    /// Starts a relay on a port the OS picks, with `data_dir` for its data.
+    pub fn start(data_dir: &Path) -> Self {
+        Self::start_at(data_dir, "127.0.0.1:0".parse().expect("a socket address"))
+    }
+
+    /// Starts a relay on `listen` (to come back on the same address after a
+    /// kill), with `data_dir` for its data and development certificate.
+    pub fn start_at(data_dir: &Path, listen: SocketAddr) -> Self {
+        Self::start_with(data_dir, listen, &[])
+    }
+
+    /// Starts a relay with extra command-line flags (e.g. `--access-token`).
+    /// A restart keeps them.
+    pub fn start_with(data_dir: &Path, listen: SocketAddr, extra: &[&str]) -> Self {
+        let mut child = Command::new(relay_binary())
+            .args(["--dev", "--listen", &listen.to_string(), "--data-dir"])
+            .arg(data_dir)
+            // Tests hammer one connection; per-connection limits are the
+            // relay's own tests' business.
+            .args(["--rate-per-conn", "1000000", "--burst-per-conn", "1000000"])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the relay binary starts");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+        let (mut addr, mut pin) = (None, None);
+        while addr.is_none() || pin.is_none() {
+            let mut line = String::new();
+            let n = stdout
+                .read_line(&mut line)
+                .expect("the relay's stdout is readable");
+            assert!(
+                n > 0,
+                "the relay exited before announcing itself: {:?}",
+                child.wait()
+            );
+            let line = line.trim_end();
+            if let Some(a) = line.strip_prefix(LISTENING_LINE) {
+                addr = Some(a.parse().expect("the announced address parses"));
+            } else if let Some(p) = line.strip_prefix(PIN_LINE) {
+                pin = Some(p.to_owned());
+            }
+        }
+        Self {
+            child,
+            _stdout: stdout,
+            addr: addr.expect("announced"),
+            pin: pin.expect("announced"),
+            data_dir: data_dir.to_owned(),
+            extra: extra.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
+    /// `https://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The SHA-256 pin of its certificate (64 hex digits).
+    pub fn pin(&self) -> &str {
+        &self.pin
+    }
+
+    /// Kills the process with SIGKILL, as a crash or power cut would, and
+    /// waits until it is gone.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same address and data directory: the same
+    /// certificate, hence the same pin, and the same stored blobs.
+    pub fn restart(&mut self) {
+        self.kill();
+        let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
+        let again = Self::start_with(&self.data_dir, self.addr, &extra);
+        assert_eq!(again.pin, self.pin, "the dev certificate is reused");
+        *self = again;
+    }
+}
+
+impl Drop for RelayProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

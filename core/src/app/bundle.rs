@@ -19,7 +19,7 @@
 use crate::crypto::SymmetricKey;
 use crate::model::{DeviceId, SpaceDoc};
 use crate::protocol::SpaceId;
-use crate::store::padding::{open_padded, seal_padded};
+use crate::store::padding::{open_padded, seal_padded_to};
 
 use super::{AppError, AppResult};
 
@@ -28,12 +28,14 @@ const MAGIC: &[u8; 4] = b"SSB1";
 /// A bundle's parsed contents.
 pub(crate) struct BundleContents {
     pub(crate) space: SpaceId,
+    /// The exporter's epoch; envelopes carry their own, which is what counts.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) epoch: u32,
     pub(crate) envelopes: Vec<Vec<u8>>,
 }
 
 pub(crate) fn seal_bundle(
-    key: &SymmetricKey,
+    keys: &[&SymmetricKey],
     space: SpaceId,
     epoch: u32,
     envelopes: &[Vec<u8>],
@@ -47,7 +49,7 @@ pub(crate) fn seal_bundle(
         frame.extend_from_slice(&(envelope.len() as u32).to_be_bytes());
         frame.extend_from_slice(envelope);
     }
-    seal_padded(key, &frame).map_err(|e| AppError::Corrupt(format!("sealing a bundle: {e}")))
+    seal_padded_to(keys, &frame).map_err(|e| AppError::Corrupt(format!("sealing a bundle: {e}")))
 }
 
 /// Opens a bundle with `key`; `None` if it was not sealed to that key.
@@ -107,7 +109,7 @@ mod tests {
     fn frames_round_trip_and_damage_is_refused() {
         let key = SymmetricKey::generate();
         let sealed = seal_bundle(
-            &key,
+            &[&key],
             SpaceId([1; 16]),
             2,
             &[b"one".to_vec(), b"two".to_vec()],

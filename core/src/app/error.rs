@@ -27,6 +27,13 @@ pub enum AppError {
     /// The profile or its storage failed.
     #[error(transparent)]
     Profile(ProfileError),
+    /// The relay could not be reached, or refused (with its stable code).
+    #[error(transparent)]
+    Relay(crate::sync::RelayError),
+    /// An invite code or package could not be used (bad code, expired,
+    /// already claimed).
+    #[error("invite: {0}")]
+    Invite(String),
     /// Stored state on this device is damaged.
     #[error("stored data is damaged: {0}")]
     Corrupt(String),

@@ -9,6 +9,12 @@
 //! - [`Journal`] (`journal_handle.rs`): the private journal.
 //! - `offline.rs` and `bundle.rs`: invites, joining, and offline bundles
 //!   (syncing face to face by passing one age file).
+//! - `live.rs`: live updates over the relay's WebSocket, a listener told
+//!   which space changed.
+//! - `relay_sync.rs`: syncing through the relay (seal, push, pull, compact),
+//!   publishing invites and joining through the relay.
+//! - `receive.rs`: what each received envelope does, for bundles and relay alike.
+//! - `rotation.rs`: removing a member and moving to a new epoch.
 //! - `registry.rs`: what the device persists about its spaces.
 //! - [`AppError`] (`error.rs`).
 //!
@@ -23,8 +29,12 @@
 mod bundle;
 mod error;
 mod journal_handle;
+mod live;
 mod offline;
+mod receive;
 mod registry;
+mod relay_sync;
+mod rotation;
 mod space_handle;
 
 use std::collections::BTreeMap;
@@ -36,8 +46,10 @@ use rand::rngs::OsRng;
 
 pub use error::{AppError, AppResult};
 pub use journal_handle::Journal;
+pub use live::{LIVE_PUSH_INTERVAL, LiveSync, SpaceListener};
 pub use offline::{BundleReport, Invitation};
 pub use registry::{PendingRequest, Registry, SpaceEntry};
+pub use relay_sync::{COMPACT_AFTER_BLOBS, Joined, SyncReport};
 pub use space_handle::{MyPlace, RosterView, Space};
 
 use crate::model::{DeviceId, DeviceKeys, JournalDoc, SpaceDoc, Timestamp};
@@ -163,6 +175,12 @@ impl SafeSpaces {
                     next_sequence: 1,
                     sealed_heads: Vec::new(),
                     pending_requests: Vec::new(),
+                    handovers: Vec::new(),
+                    cursor: 0,
+                    sealed_own_seq: 0,
+                    outbox: Vec::new(),
+                    waiting: Vec::new(),
+                    snapshot_seq: 0,
                 },
             );
             self.shared.save_registry(&loaded.registry)?;

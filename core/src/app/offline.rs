@@ -9,6 +9,7 @@ use std::sync::Arc;
 use ed25519_dalek::SigningKey;
 
 use super::bundle::{device_key, open_bundle, seal_bundle};
+use super::receive::receive_envelope;
 use super::registry::{SpaceEntry, epoch_key_id};
 use super::space_handle::entry;
 use super::{AppError, AppResult, Loaded, SafeSpaces, Shared, Space};
@@ -16,10 +17,11 @@ use crate::model::{MemberId, Role, SpaceDoc, Timestamp};
 use crate::protocol::attendance::{self, AttendanceError, AttendanceRequest};
 use crate::protocol::authorship::actor_for_device;
 use crate::protocol::epoch::ANONYMOUS_DEVICE;
-use crate::protocol::exchange::import_history;
 use crate::protocol::invite::{DEFAULT_INVITE_SECS, InvitePackage, InviteSecret};
 use crate::protocol::{Envelope, EnvelopeKind, EpochKey, SpaceId};
 use crate::store::DocumentId;
+use base64::Engine;
+use base64::prelude::BASE64_STANDARD;
 
 /// An invite, ready to hand over.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,6 +47,12 @@ pub struct BundleReport {
     pub refused: usize,
     /// Attendance requests this device recorded as a lead.
     pub requests_recorded: usize,
+    /// The epoch this device moved to, if the bundle carried a handover.
+    pub new_epoch: Option<u32>,
+    /// A handover left this device out: it was removed from the space.
+    pub left_out: bool,
+    /// Envelopes this device holds no key for (a later epoch it was not given).
+    pub unreadable: usize,
 }
 
 impl Shared {
@@ -66,7 +74,7 @@ impl Shared {
         Ok(self.profile.with_keyring(|k| k.device_identity().clone())?)
     }
 
-    fn persist_space(&self, loaded: &mut Loaded, space: SpaceId) -> AppResult<()> {
+    pub(crate) fn persist_space(&self, loaded: &mut Loaded, space: SpaceId) -> AppResult<()> {
         let document = entry(loaded, space)?
             .document_id()
             .ok_or_else(|| AppError::Corrupt("registry: document id".into()))?;
@@ -146,6 +154,15 @@ impl Space {
                 .get_mut(&space)
                 .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
             let mut envelopes = Vec::new();
+            // Handovers first: an importer still in the previous epoch needs
+            // the new key before it can open the snapshot.
+            for handover in &entry.handovers {
+                envelopes.push(
+                    BASE64_STANDARD
+                        .decode(handover)
+                        .map_err(|e| AppError::Corrupt(format!("registry: handover: {e}")))?,
+                );
+            }
             let snapshot = Envelope {
                 kind: EnvelopeKind::Snapshot,
                 space,
@@ -194,7 +211,16 @@ impl Space {
             }
             shared.save_registry(&registry)?;
             loaded.registry = registry;
-            seal_bundle(&key.content_key(), space, entry.epoch, &envelopes)
+            // While a handover is being passed on, devices still in the
+            // previous epoch must be able to open the bundle to find it.
+            let previous = match (entry.handovers.is_empty(), entry.epoch.checked_sub(1)) {
+                (false, Some(prev)) => Some(shared.epoch_key(space, prev)?.content_key()),
+                _ => None,
+            };
+            let content = key.content_key();
+            let mut keys = vec![&content];
+            keys.extend(previous.as_ref());
+            seal_bundle(&keys, space, entry.epoch, &envelopes)
         })
     }
 }
@@ -208,77 +234,53 @@ impl SafeSpaces {
         let shared = Arc::clone(&self.shared);
         self.shared.with_loaded(|loaded| {
             let mut found = None;
-            for (space, entry) in &loaded.registry.spaces {
+            'spaces: for (space, entry) in &loaded.registry.spaces {
                 let Some(id) = entry.space_id() else { continue };
-                let key = shared.epoch_key(id, entry.epoch)?;
-                if let Some(contents) = open_bundle(&key.content_key(), bundle) {
-                    found = Some((space.clone(), id, entry.clone(), key, contents?));
-                    break;
+                // The current epoch's key, and the previous one: a bundle from
+                // a device that rotated opens with either while it passes the
+                // handover on.
+                for epoch in [Some(entry.epoch), entry.epoch.checked_sub(1)]
+                    .into_iter()
+                    .flatten()
+                {
+                    let Ok(key) = shared.epoch_key(id, epoch) else {
+                        continue;
+                    };
+                    if let Some(contents) = open_bundle(&key.content_key(), bundle) {
+                        found = Some((space.clone(), id, entry.clone(), contents?));
+                        break 'spaces;
+                    }
                 }
             }
-            let (_, space, entry, key, contents) = found.ok_or_else(|| {
+            let (_, space, mut entry, contents) = found.ok_or_else(|| {
                 AppError::Corrupt("this bundle is for no space on this device".into())
             })?;
-            if contents.space != space || contents.epoch != entry.epoch {
+            if contents.space != space {
                 return Err(AppError::Corrupt(
-                    "the bundle belongs to another space or epoch".into(),
+                    "the bundle belongs to another space".into(),
                 ));
             }
             let mut report = BundleReport {
                 space: space.to_hex(),
                 ..BundleReport::default()
             };
-            let doc = loaded
-                .spaces
-                .get_mut(&space)
-                .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
-            let content_key = key.content_key();
             for sealed in &contents.envelopes {
-                let unverified =
-                    Envelope::open_unverified(sealed, &content_key, space, entry.epoch)
-                        .map_err(|e| AppError::Corrupt(e.to_string()))?;
-                match unverified.peek().kind {
-                    EnvelopeKind::Snapshot => {
-                        let mut theirs = automerge::AutoCommit::load(&unverified.peek().body)
-                            .map_err(|e| AppError::Corrupt(e.to_string()))?;
-                        let author = unverified.peek().author.clone();
-                        let their_doc = SpaceDoc::load(&unverified.peek().body)?;
-                        let signer = device_key(doc, &author)
-                            .or_else(|| device_key(&their_doc, &author))
-                            .ok_or_else(|| {
-                                AppError::Corrupt("the bundle's author is not a member".into())
-                            })?;
-                        unverified
-                            .verify(&signer)
-                            .map_err(|e| AppError::Corrupt(e.to_string()))?;
-                        let imported = import_history(doc, &mut theirs);
-                        report.applied += imported.applied;
-                        report.refused += imported.refused;
-                    }
-                    EnvelopeKind::AttendanceRequest => {
-                        let envelope = unverified
-                            .verify(&key.anonymous_signing_key().verifying_key())
-                            .map_err(|e| AppError::Corrupt(e.to_string()))?;
-                        // Only the session's leads can open it; others carry on.
-                        let Ok(request) = AttendanceRequest::open(&envelope.body, &identity, doc)
-                        else {
-                            continue;
-                        };
-                        if doc.is_session_lead(&request.session, &entry.member)?
-                            && attendance::apply_request(
-                                doc,
-                                &entry.member,
-                                &identity,
-                                &request,
-                                now,
-                            )
-                            .is_ok()
-                        {
-                            report.requests_recorded += 1;
-                        }
-                    }
-                    _ => {}
-                }
+                receive_envelope(
+                    &shared,
+                    loaded,
+                    space,
+                    &mut entry,
+                    sealed,
+                    &identity,
+                    now,
+                    &mut report,
+                )?;
+            }
+            if report.new_epoch.is_some() {
+                let mut registry = loaded.registry.clone();
+                registry.spaces.insert(space.to_hex(), entry);
+                shared.save_registry(&registry)?;
+                loaded.registry = registry;
             }
             shared.persist_space(loaded, space)?;
             shared.settle_pending(loaded, space)?;
@@ -374,6 +376,12 @@ impl SafeSpaces {
                     next_sequence: 1,
                     sealed_heads: Vec::new(),
                     pending_requests: Vec::new(),
+                    handovers: Vec::new(),
+                    cursor: 0,
+                    sealed_own_seq: 0,
+                    outbox: Vec::new(),
+                    waiting: Vec::new(),
+                    snapshot_seq: 0,
                 },
             );
             shared.save_registry(&registry)?;
@@ -390,7 +398,7 @@ impl SafeSpaces {
 
 impl Shared {
     /// Drops pending attendance requests that a lead has now recorded.
-    fn settle_pending(&self, loaded: &mut Loaded, space: SpaceId) -> AppResult<()> {
+    pub(crate) fn settle_pending(&self, loaded: &mut Loaded, space: SpaceId) -> AppResult<()> {
         let secret = self.person_secret(&loaded.registry)?;
         let Some(doc) = loaded.spaces.get(&space) else {
             return Ok(());

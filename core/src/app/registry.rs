@@ -29,6 +29,10 @@ pub struct PendingRequest {
     pub state: SignUpState,
     /// When it was made.
     pub at: Timestamp,
+    /// Whether it has been sealed into the outbox (relay sync); bundles
+    /// carry it until it is recorded either way.
+    #[serde(default)]
+    pub sent: bool,
 }
 
 /// Per-space state of this device.
@@ -49,6 +53,39 @@ pub struct SpaceEntry {
     pub sealed_heads: Vec<String>,
     /// Attendance requests made here, not yet seen recorded by a lead.
     pub pending_requests: Vec<PendingRequest>,
+    /// Sealed handover envelopes (base64) into the current epoch, passed on
+    /// with every bundle so devices that missed the rotation catch up.
+    #[serde(default)]
+    pub handovers: Vec<String>,
+    /// Relay sync: the last sequence number pulled from the current epoch's
+    /// mailbox.
+    #[serde(default)]
+    pub cursor: u64,
+    /// Relay sync: the highest automerge sequence number of this device's
+    /// own changes already sealed into the outbox.
+    #[serde(default)]
+    pub sealed_own_seq: u64,
+    /// Relay sync: sealed envelopes waiting to be appended, persisted before
+    /// any network call so nothing made offline is lost.
+    #[serde(default)]
+    pub outbox: Vec<OutboxItem>,
+    /// Relay sync: received envelopes (base64) waiting for changes they
+    /// depend on.
+    #[serde(default)]
+    pub waiting: Vec<String>,
+    /// Relay sync: sequence number of the newest snapshot this device
+    /// uploaded or saw, to decide when to compact.
+    #[serde(default)]
+    pub snapshot_seq: u64,
+}
+
+/// An envelope waiting to be appended to the mailbox of `epoch`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxItem {
+    /// Which epoch's mailbox it goes to.
+    pub epoch: u32,
+    /// The sealed envelope, base64.
+    pub envelope: String,
 }
 
 /// The registry document.

@@ -225,6 +225,7 @@ impl Space {
                     session: id.clone(),
                     state,
                     at: now,
+                    sent: false,
                 });
             }
             shared.save_registry(&registry)?;

@@ -85,6 +85,19 @@ pub fn check_batch(
     device: &DeviceId,
     changes: &[Change],
 ) -> Result<(), AuthorshipError> {
+    check_batch_at(doc, device, changes, &[])
+}
+
+/// [`check_batch`], told the document's current heads so that changes
+/// whose causal point is the current state are checked against it directly.
+pub fn check_batch_at(
+    doc: &SpaceDoc,
+    device: &DeviceId,
+    changes: &[Change],
+    current_heads: &[ChangeHash],
+) -> Result<(), AuthorshipError> {
+    let mut current: Vec<ChangeHash> = current_heads.to_vec();
+    current.sort();
     let member = member_of_device(doc, device)
         .ok_or_else(|| AuthorshipError::UnknownDevice(device.to_string()))?;
     let actor = actor_for_device(device)
@@ -116,13 +129,18 @@ pub fn check_batch(
         if !ReadDoc::get_missing_deps(am, &heads).is_empty() {
             return Err(AuthorshipError::MissingDependencies);
         }
-        let role = role_at(am, &member, &heads)?;
+        let view = if !current.is_empty() && heads == current {
+            None
+        } else {
+            Some(&heads[..])
+        };
+        let role = role_at(am, &member, view)?;
         let expanded = change.decode();
         let start = change.start_op().get();
         for (index, op) in expanded.operations.iter().enumerate() {
             let path = op_path(am, &created, op)?;
             check_path(role, &member, &path, |session| {
-                led_in_batch.contains(session) || leads_at(am, session, &member, &heads)
+                led_in_batch.contains(session) || leads_at(am, session, &member, view)
             })?;
             // Volunteering earlier in this same batch makes the author a lead
             // of that session for the rest of it.
@@ -354,9 +372,32 @@ fn path_of(am: &AutoCommit, id: &str) -> Result<Vec<String>, AuthorshipError> {
         .collect())
 }
 
+/// Reads `key` of `obj` at `heads`, or in the current state when `heads` is
+/// `None`. Reading the current state is much cheaper (automerge need not
+/// rebuild a historical view), and exact whenever a change's causal point is
+/// the document's current heads, which is the usual case when a device
+/// catches up in order.
+fn get_in(
+    am: &AutoCommit,
+    obj: &automerge::ObjId,
+    key: &str,
+    heads: Option<&[ChangeHash]>,
+) -> Result<Option<(Value<'static>, automerge::ObjId)>, automerge::AutomergeError> {
+    let got = match heads {
+        Some(heads) => am.get_at(obj, key, heads)?,
+        None => am.get(obj, key)?,
+    };
+    Ok(got.map(|(v, id)| (v.into_owned(), id)))
+}
+
 /// Whether `member` had volunteered to lead `session` at `heads`.
-fn leads_at(am: &AutoCommit, session: &str, member: &MemberId, heads: &[ChangeHash]) -> bool {
-    let map = |parent: &automerge::ObjId, key: &str| match am.get_at(parent, key, heads) {
+fn leads_at(
+    am: &AutoCommit,
+    session: &str,
+    member: &MemberId,
+    heads: Option<&[ChangeHash]>,
+) -> bool {
+    let map = |parent: &automerge::ObjId, key: &str| match get_in(am, parent, key, heads) {
         Ok(Some((Value::Object(ObjType::Map), id))) => Some(id),
         _ => None,
     };
@@ -371,20 +412,20 @@ fn leads_at(am: &AutoCommit, session: &str, member: &MemberId, heads: &[ChangeHa
 fn role_at(
     am: &AutoCommit,
     member: &MemberId,
-    heads: &[ChangeHash],
+    heads: Option<&[ChangeHash]>,
 ) -> Result<Role, AuthorshipError> {
-    let map = |parent: &automerge::ObjId, key: &str| match am.get_at(parent, key, heads) {
+    let map = |parent: &automerge::ObjId, key: &str| match get_in(am, parent, key, heads) {
         Ok(Some((Value::Object(ObjType::Map), id))) => Some(id),
         _ => None,
     };
     let members = map(&ROOT, "members").ok_or(AuthorshipError::NotAMember)?;
     let me = map(&members, member.as_str()).ok_or(AuthorshipError::NotAMember)?;
-    if let Ok(Some((Value::Scalar(v), _))) = am.get_at(&me, "removed_at", heads) {
+    if let Ok(Some((Value::Scalar(v), _))) = get_in(am, &me, "removed_at", heads) {
         if !matches!(v.as_ref(), ScalarValue::Null) {
             return Err(AuthorshipError::NotAMember);
         }
     }
-    match am.get_at(&me, "role", heads) {
+    match get_in(am, &me, "role", heads) {
         Ok(Some((Value::Scalar(v), _))) => match v.as_ref() {
             ScalarValue::Str(s) if s.as_str() == "coordinator" => Ok(Role::Coordinator),
             ScalarValue::Str(s) if s.as_str() == "lead" => Ok(Role::Lead),

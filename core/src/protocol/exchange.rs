@@ -17,7 +17,7 @@
 use automerge::Change;
 use ed25519_dalek::SigningKey;
 
-use super::authorship::{AuthorshipError, check_batch, check_join, member_of_device};
+use super::authorship::{AuthorshipError, check_batch_at, check_join, member_of_device};
 use super::envelope::{Envelope, EnvelopeError, EnvelopeKind, SpaceId};
 use super::epoch::EpochKey;
 use crate::model::{DeviceId, ModelError, SpaceDoc};
@@ -190,7 +190,8 @@ pub fn receive(
                 return Ok(Received::Other(envelope));
             }
             let changes = decode_batch(&envelope.body)?;
-            check_batch(doc, &envelope.author, &changes)?;
+            let current = doc.heads();
+            check_batch_at(doc, &envelope.author, &changes, &current)?;
             apply(doc, envelope.author, &changes)
         }
     }
@@ -235,7 +236,8 @@ pub fn import_history(doc: &mut SpaceDoc, other: &mut automerge::AutoCommit) -> 
         let device = DeviceId::from(hex::encode(change.actor_id().to_bytes()));
         let single = std::slice::from_ref(&change);
         let allowed = if member_of_device(doc, &device).is_some() {
-            check_batch(doc, &device, single).is_ok()
+            let current = doc.heads();
+            check_batch_at(doc, &device, single, &current).is_ok()
         } else {
             check_join(doc, &device, single).is_ok()
         };

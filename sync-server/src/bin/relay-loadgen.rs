@@ -16,11 +16,18 @@
 //!   at a steady rate; reports delivery latency from the moment the append
 //!   was sent (an upper bound on commit→delivery, since it includes the
 //!   request and the fsync) and the append's own acknowledgement latency.
+//!
+//! With `--database-url` the relay runs on PostgreSQL instead of SQLite, and
+//! with `--nodes 2` two relay processes share that database: `append`
+//! spreads its clients over both, and `fanout` appends through the first
+//! node while every subscriber listens on the second, so its latency is the
+//! cross-node path (commit, `NOTIFY`, read-back, push). The PostgreSQL
+//! server's CPU time is reported next to the relay's.
 #![forbid(unsafe_code)]
 
 use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -68,6 +75,12 @@ struct Args {
     /// take the disk's fsync latency out of a fan-out measurement).
     #[arg(long)]
     data_dir_base: Option<PathBuf>,
+    /// Run the relay on this PostgreSQL database instead of SQLite.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Relay processes sharing the database (more than 1 needs `--database-url`).
+    #[arg(long, default_value_t = 1)]
+    nodes: usize,
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -84,19 +97,110 @@ struct RelayProc {
     child: Child,
     addr: SocketAddr,
     pin: String,
+}
+
+/// The relay nodes of one scenario and their shared data directory (shared
+/// so that they present the same development certificate).
+struct Cluster {
+    nodes: Vec<RelayProc>,
     dir: PathBuf,
 }
 
-impl RelayProc {
-    fn start(bin: &PathBuf, base: Option<&PathBuf>) -> Result<Self, BoxError> {
+impl Cluster {
+    fn start(args: &Args) -> Result<Self, BoxError> {
         let mut suffix = [0u8; 8];
         rand::rngs::OsRng.fill_bytes(&mut suffix);
-        let base = base.cloned().unwrap_or_else(std::env::temp_dir);
+        let base = args
+            .data_dir_base
+            .clone()
+            .unwrap_or_else(std::env::temp_dir);
         let dir = base.join(format!("relay-loadgen-{}", hex::encode(suffix)));
         std::fs::create_dir_all(&dir)?;
-        let mut child = Command::new(bin)
+        let mut nodes = Vec::new();
+        // One after the other: the first creates the certificate, the rest reuse it.
+        for _ in 0..args.nodes.max(1) {
+            nodes.push(RelayProc::start(
+                &args.relay_bin,
+                &dir,
+                args.database_url.as_deref(),
+            )?);
+        }
+        Ok(Self { nodes, dir })
+    }
+
+    fn first(&self) -> &RelayProc {
+        &self.nodes[0]
+    }
+
+    fn last(&self) -> &RelayProc {
+        &self.nodes[self.nodes.len() - 1]
+    }
+
+    /// User and system CPU seconds of every relay node together.
+    fn cpu_secs(&self) -> Result<(f64, f64), BoxError> {
+        let mut total = (0.0, 0.0);
+        for n in &self.nodes {
+            let (u, s) = cpu_secs_of(n.child.id())?;
+            total = (total.0 + u, total.1 + s);
+        }
+        Ok(total)
+    }
+
+    fn stop(self) {
+        for n in self.nodes {
+            n.stop();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// User and system CPU seconds of every process named `postgres` on this
+/// machine (the server and its backends; the load generator is meant to run
+/// on a machine with only the benchmark's server).
+fn postgres_cpu_secs() -> (f64, f64) {
+    let mut total = (0.0, 0.0);
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return total;
+    };
+    for entry in dir.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .is_ok_and(|c| c.trim() == "postgres")
+        {
+            if let Ok((u, s)) = cpu_secs_of(pid) {
+                total = (total.0 + u, total.1 + s);
+            }
+        }
+    }
+    total
+}
+
+/// User and system CPU time a process has used so far, in seconds (fields
+/// 14 and 15 of `/proc/<pid>/stat`, in clock ticks of 1/100 s, the Linux
+/// default).
+fn cpu_secs_of(pid: u32) -> Result<(f64, f64), BoxError> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name may contain spaces; fields after it are fixed.
+    let after = stat.rsplit_once(") ").ok_or("bad stat")?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| -> Result<f64, BoxError> {
+        Ok(fields.get(i).ok_or("short stat")?.parse::<f64>()? / 100.0)
+    };
+    // After ") " the first field is field 3 (state); utime is 14, stime 15.
+    Ok((ticks(11)?, ticks(12)?))
+}
+
+impl RelayProc {
+    fn start(bin: &PathBuf, dir: &Path, database_url: Option<&str>) -> Result<Self, BoxError> {
+        let mut cmd = Command::new(bin);
+        if let Some(url) = database_url {
+            cmd.args(["--database-url", url]);
+        }
+        let mut child = cmd
             .args(["--dev", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(&dir)
+            .arg(dir)
             .args([
                 "--rate-per-conn",
                 "1000000000",
@@ -125,7 +229,6 @@ impl RelayProc {
             child,
             addr: addr.ok_or("no address")?,
             pin: pin.ok_or("no pin")?,
-            dir,
         })
     }
 
@@ -138,27 +241,11 @@ impl RelayProc {
         Ok(line.split_whitespace().nth(1).ok_or("bad VmRSS")?.parse()?)
     }
 
-    /// User and system CPU time the relay process has used so far, in
-    /// seconds (fields 14 and 15 of `/proc/<pid>/stat`, in clock ticks of
-    /// 1/100 s, the Linux default).
-    fn cpu_secs(&self) -> Result<(f64, f64), BoxError> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
-        // The command name may contain spaces; fields after it are fixed.
-        let after = stat.rsplit_once(") ").ok_or("bad stat")?.1;
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        let ticks = |i: usize| -> Result<f64, BoxError> {
-            Ok(fields.get(i).ok_or("short stat")?.parse::<f64>()? / 100.0)
-        };
-        // After ") " the first field is field 3 (state); utime is 14, stime 15.
-        Ok((ticks(11)?, ticks(12)?))
-    }
-
     fn stop(mut self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -182,7 +269,8 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
-async fn idle(args: &Args, relay: &RelayProc) -> Result<(), BoxError> {
+async fn idle(args: &Args, cluster: &Cluster) -> Result<(), BoxError> {
+    let relay = cluster.first();
     let tls = pinned_config(&relay.pin)?;
     let (key, mailbox) = key_and_mailbox();
     let mut c = RelayClient::connect(relay.addr, tls.clone()).await?;
@@ -224,15 +312,16 @@ async fn idle(args: &Args, relay: &RelayProc) -> Result<(), BoxError> {
     Ok(())
 }
 
-async fn append(args: &Args, relay: &RelayProc) -> Result<(), BoxError> {
-    let tls = pinned_config(&relay.pin)?;
+async fn append(args: &Args, cluster: &Cluster) -> Result<(), BoxError> {
+    let tls = pinned_config(&cluster.first().pin)?;
     let mut blob = vec![0u8; args.blob_bytes];
     rand::rngs::OsRng.fill_bytes(&mut blob);
     let blob = bytes::Bytes::from(blob);
     let mut clients = Vec::new();
-    for _ in 0..args.clients {
+    for i in 0..args.clients {
         let (key, mailbox) = key_and_mailbox();
-        let mut c = RelayClient::connect(relay.addr, tls.clone()).await?;
+        let node = &cluster.nodes[i % cluster.nodes.len()];
+        let mut c = RelayClient::connect(node.addr, tls.clone()).await?;
         let r = c.create_mailbox(&key, &mailbox).await?;
         if r.status != 201 {
             return Err(format!("create failed: {}", r.status).into());
@@ -240,7 +329,8 @@ async fn append(args: &Args, relay: &RelayProc) -> Result<(), BoxError> {
         clients.push((c, key, mailbox));
     }
     let duration = Duration::from_secs(args.append_secs);
-    let cpu_before = relay.cpu_secs()?;
+    let cpu_before = cluster.cpu_secs()?;
+    let pg_before = postgres_cpu_secs();
     let start = Instant::now();
     let deadline = start + duration;
     let mut tasks = Vec::new();
@@ -267,7 +357,8 @@ async fn append(args: &Args, relay: &RelayProc) -> Result<(), BoxError> {
         errors += e;
     }
     let elapsed = start.elapsed();
-    let cpu_after = relay.cpu_secs()?;
+    let cpu_after = cluster.cpu_secs()?;
+    let pg_after = postgres_cpu_secs();
     let (user, sys) = (cpu_after.0 - cpu_before.0, cpu_after.1 - cpu_before.1);
     lat.sort_unstable();
     println!("## append throughput");
@@ -296,13 +387,25 @@ async fn append(args: &Args, relay: &RelayProc) -> Result<(), BoxError> {
         user * 1e6 / n,
         sys * 1e6 / n
     );
+    if args.database_url.is_some() {
+        let pg = (pg_after.0 - pg_before.0) + (pg_after.1 - pg_before.1);
+        println!(
+            "relay nodes: {}; PostgreSQL server CPU: {:.2} cores busy; per append {:.1} us",
+            cluster.nodes.len(),
+            pg / elapsed.as_secs_f64(),
+            pg * 1e6 / n
+        );
+    }
     Ok(())
 }
 
-async fn fanout(args: &Args, relay: &RelayProc) -> Result<(), BoxError> {
+async fn fanout(args: &Args, cluster: &Cluster) -> Result<(), BoxError> {
+    // Appends go through the first node, subscribers sit on the last: with
+    // two nodes every delivery crosses from one node to the other.
+    let (writer_node, relay) = (cluster.first(), cluster.last());
     let tls = pinned_config(&relay.pin)?;
     let (key, mailbox) = key_and_mailbox();
-    let mut c = RelayClient::connect(relay.addr, tls.clone()).await?;
+    let mut c = RelayClient::connect(writer_node.addr, tls.clone()).await?;
     c.create_mailbox(&key, &mailbox).await?;
     let total = args.fanout_blobs as u64;
     let mut subs = Vec::new();
@@ -376,12 +479,21 @@ async fn fanout(args: &Args, relay: &RelayProc) -> Result<(), BoxError> {
     }
     lat.sort_unstable();
     acks.sort_unstable();
-    let metrics = c.send(hyper::Method::GET, "/metrics", &[], "").await?;
+    let mut sub_node = RelayClient::connect(relay.addr, tls.clone()).await?;
+    let metrics = sub_node
+        .send(hyper::Method::GET, "/metrics", &[], "")
+        .await?;
     let (relay_p50, relay_p99) = histogram_percentiles(
         std::str::from_utf8(&metrics.body)?,
         "relay_fanout_delay_seconds",
     );
     println!("## fan-out latency");
+    if cluster.nodes.len() > 1 {
+        println!(
+            "cross-node: appends through node 1, subscribers on node {}",
+            cluster.nodes.len()
+        );
+    }
     println!(
         "subscribers: {} on one mailbox, blobs: {} x {} B at {}/s, deliveries: {} ({} subscribers got every blob)",
         args.subscribers,
@@ -398,7 +510,12 @@ async fn fanout(args: &Args, relay: &RelayProc) -> Result<(), BoxError> {
         ms(lat.last().copied().unwrap_or_default())
     );
     println!(
-        "relay-side commit -> frame written to socket (histogram bucket bounds): p50 <= {relay_p50}, p99 <= {relay_p99}"
+        "relay-side commit -> frame written to socket (histogram bucket bounds): p50 <= {relay_p50}, p99 <= {relay_p99}{}",
+        if cluster.nodes.len() > 1 {
+            " (on the subscribers' node: from reading the blob back after the notification)"
+        } else {
+            ""
+        }
     );
     println!(
         "append sent -> acknowledged (includes the fsync): p50 {}, p99 {}",
@@ -435,6 +552,9 @@ fn histogram_percentiles(text: &str, name: &str) -> (String, String) {
 
 fn main() -> Result<(), BoxError> {
     let args = Args::parse();
+    if args.nodes > 1 && args.database_url.is_none() {
+        return Err("--nodes above 1 needs --database-url (SQLite is one node)".into());
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -446,13 +566,13 @@ fn main() -> Result<(), BoxError> {
             if !wanted(name) {
                 continue;
             }
-            let relay = RelayProc::start(&args.relay_bin, args.data_dir_base.as_ref())?;
+            let cluster = Cluster::start(&args)?;
             let result = match run {
-                0 => idle(&args, &relay).await,
-                1 => append(&args, &relay).await,
-                _ => fanout(&args, &relay).await,
+                0 => idle(&args, &cluster).await,
+                1 => append(&args, &cluster).await,
+                _ => fanout(&args, &cluster).await,
             };
-            relay.stop();
+            cluster.stop();
             result?;
             println!();
         }

@@ -1,5 +1,5 @@
-//! Storage behind one async trait, so the embedded SQLite store and a later
-//! PostgreSQL store behave identically (same outcomes, same error codes). The
+//! Storage behind one async trait, so the embedded SQLite store and the
+//! PostgreSQL store (several relay nodes on one database) behave identically (same outcomes, same error codes). The
 //! shared behaviour suite lives in `tests/store_suite/` and is run against
 //! every implementation.
 //!
@@ -7,6 +7,8 @@
 //! blobs with their sequence numbers, per-mailbox counters, drop-boxes and
 //! their expiry times. No client addresses, no request times.
 
+mod key_cache;
+pub mod postgres;
 pub mod sqlite;
 
 use std::future::Future;
@@ -16,7 +18,18 @@ use std::sync::Arc;
 use bytes::Bytes;
 use safespaces_wire::{DropboxId, ErrorCode, MailboxId};
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+
+/// Databases store integers as i64; sequence numbers and counters never get near 2^63.
+pub(crate) fn to_sql(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// The inverse of [`to_sql`]; a negative value (never written) reads as 0.
+pub(crate) fn from_sql(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
 
 /// The future every [`Store`] method returns (boxed so `dyn Store` works).
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
@@ -110,11 +123,28 @@ pub struct Compaction {
 /// A store calls it after the change is durable, and for one mailbox in
 /// commit (= sequence) order. Implementations must be quick and never block:
 /// the SQLite store calls it on its writer thread.
+///
+/// With several relay nodes on one PostgreSQL database, a node also reports
+/// blobs that *other* nodes committed (read back from the database after a
+/// notification). Those may arrive late, repeated or, rarely, out of order
+/// relative to local commits; subscribers already skip what they have and
+/// re-read gaps from the store.
 pub trait CommitSink: Send + Sync + 'static {
     /// A blob was committed.
     fn committed(&self, mailbox: &MailboxId, seq: u64, data: &Bytes);
     /// A mailbox was deleted.
     fn mailbox_deleted(&self, mailbox: &MailboxId);
+    /// Whether anyone here wants `mailbox`'s commits. A store that must read
+    /// another node's blobs back from the database asks first, so that
+    /// mailboxes nobody on this node watches cost nothing.
+    fn watches(&self, _mailbox: &MailboxId) -> bool {
+        true
+    }
+    /// Every watched mailbox with the highest sequence number reported for it
+    /// so far (0 if none yet). Used to catch up after notifications were lost.
+    fn watched(&self) -> Vec<(MailboxId, u64)> {
+        Vec::new()
+    }
 }
 
 /// A sink that ignores everything (for stores used without subscribers).
@@ -175,7 +205,17 @@ pub trait Store: Send + Sync + 'static {
     fn claim_dropbox(&self, id: DropboxId, now: u64) -> StoreFuture<'_, Option<Bytes>>;
 
     /// Deletes drop-boxes expired at or before `now`; returns how many.
+    /// Stores that keep request nonces also forget the expired ones.
     fn sweep_dropboxes(&self, now: u64) -> StoreFuture<'_, u64>;
+
+    /// Records a signed request's nonce until `expires_at` (Unix seconds) in
+    /// storage shared by every relay node; `false` if it was recorded before
+    /// (a replay, possibly to another node). The relay asks only after its
+    /// own in-memory nonce cache accepted the nonce, so a store used by one
+    /// node alone need not keep nonces: the default accepts.
+    fn remember_nonce(&self, _nonce: [u8; 16], _expires_at: u64) -> StoreFuture<'_, bool> {
+        Box::pin(async { Ok(true) })
+    }
 
     /// Finishes every write already submitted, then refuses new ones with
     /// [`StoreError::Closed`].

@@ -20,8 +20,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock, mpsc};
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::thread::JoinHandle;
 
 use bytes::Bytes;
@@ -29,14 +28,17 @@ use rusqlite::{Connection, OptionalExtension, params};
 use safespaces_wire::{DropboxId, MailboxId};
 use tokio::sync::oneshot;
 
-use super::{CommitSink, Compaction, Page, Store, StoreError, StoreFuture, StoreLimits};
+use super::key_cache::KeyCache;
+use super::{
+    CommitSink, Compaction, Page, Store, StoreError, StoreFuture, StoreLimits, from_sql, to_sql,
+};
 
 /// Most commands committed in one transaction.
 pub const MAX_BATCH: usize = 2048;
 /// Idle read connections kept open.
 const READ_POOL: usize = 4;
 /// Above this many cached mailboxes the writer forgets them all (they reload lazily).
-const WRITER_CACHE_MAX: usize = 100_000;
+const WRITER_CACHE_MAX: usize = super::key_cache::CACHE_MAX;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS mailbox (
@@ -65,15 +67,6 @@ PRAGMA user_version = 1;
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
-}
-
-/// SQLite stores integers as i64; sequence numbers and counters never get near 2^63.
-fn to_sql(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-fn from_sql(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
 }
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
@@ -154,41 +147,6 @@ enum Effect {
     Blob(MailboxId, u64, Bytes),
     Created(MailboxId, [u8; 32]),
     Deleted(MailboxId),
-}
-
-/// Verifying keys, cached so that authorising a request rarely touches disk.
-#[derive(Default)]
-struct KeyCache {
-    keys: RwLock<HashMap<MailboxId, [u8; 32]>>,
-    /// Bumped on every delete so a reader that looked a key up before the
-    /// delete committed cannot put it back afterwards.
-    generation: AtomicU64,
-}
-
-impl KeyCache {
-    fn get(&self, id: &MailboxId) -> Option<[u8; 32]> {
-        self.keys
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(id)
-            .copied()
-    }
-
-    fn insert_if_current(&self, id: MailboxId, key: [u8; 32], generation: u64) {
-        let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
-        if self.generation.load(Ordering::SeqCst) == generation {
-            if keys.len() >= WRITER_CACHE_MAX {
-                keys.clear();
-            }
-            keys.insert(id, key);
-        }
-    }
-
-    fn remove(&self, id: &MailboxId) {
-        let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        keys.remove(id);
-    }
 }
 
 struct Readers {
@@ -329,7 +287,7 @@ impl Store for SqliteStore {
             return Box::pin(async move { Ok(Some(key)) });
         }
         let keys = self.keys.clone();
-        let generation = keys.generation.load(Ordering::SeqCst);
+        let generation = keys.generation();
         let lookup = self.read_blocking(move |conn| {
             conn.query_row(
                 "SELECT key FROM mailbox WHERE id = ?1",
@@ -562,7 +520,7 @@ impl Writer {
                 match effect {
                     Effect::Blob(id, seq, data) => self.sink.committed(&id, seq, &data),
                     Effect::Created(id, key) => {
-                        let generation = self.keys.generation.load(Ordering::SeqCst);
+                        let generation = self.keys.generation();
                         self.keys.insert_if_current(id, key, generation);
                     }
                     Effect::Deleted(id) => {

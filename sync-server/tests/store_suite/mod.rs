@@ -1,9 +1,9 @@
 //! The behaviour every [`Store`] implementation must have, written once.
 //!
 //! Each backend's test file calls [`run_all`] with a factory that opens a
-//! fresh, empty store (`store_sqlite.rs` today; the PostgreSQL store will add
-//! its own file calling the same suite), so both stores give the same
-//! outcomes and the same errors.
+//! fresh, empty store (`store_sqlite.rs`, and `store_postgres.rs` on a
+//! throwaway PostgreSQL server), so both stores give the same outcomes and
+//! the same errors.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::{Arc, Mutex};

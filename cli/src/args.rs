@@ -1,0 +1,435 @@
+//! The command line, as clap parses it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// `safespaces`: a desktop companion for Safe Spaces leads, and a scripting
+/// tool. Everything stays on this machine, encrypted, until you sync.
+/// Times are UTC.
+#[derive(Parser, Debug)]
+#[command(name = "safespaces", version, about, long_about = None)]
+pub struct Cli {
+    /// The profile directory.
+    #[arg(long, env = "SAFESPACES_PROFILE", global = true)]
+    pub profile: Option<PathBuf>,
+    /// Read the passphrase from the first line of standard input.
+    #[arg(long, global = true, conflicts_with = "passphrase_env")]
+    pub passphrase_stdin: bool,
+    /// Read the passphrase from this environment variable.
+    #[arg(long, value_name = "VAR", global = true)]
+    pub passphrase_env: Option<String>,
+    /// Print data as JSON (shapes documented in docs/cli.md).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a new profile in --profile.
+    Init,
+    /// Check the passphrase and leave the profile locked (the command never
+    /// keeps a profile unlocked between runs).
+    Lock,
+    /// Destroy the profile: keys first, then every file. Cannot be undone.
+    Wipe {
+        /// Confirm without being asked.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Write an encrypted backup (an age file the stock `age` tool opens).
+    Backup {
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+        /// Environment variable holding the backup passphrase (else prompted).
+        #[arg(long, value_name = "VAR")]
+        backup_passphrase_env: Option<String>,
+    },
+    /// Restore a backup into --profile (which must not exist yet).
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+        /// Environment variable holding the backup passphrase (else prompted).
+        #[arg(long, value_name = "VAR")]
+        backup_passphrase_env: Option<String>,
+    },
+    /// Spaces: create, list, invite, join, members, leave.
+    #[command(subcommand)]
+    Space(SpaceCommand),
+    /// Sessions: plan, list, show, sign up, volunteer, cancel.
+    #[command(subcommand)]
+    Session(SessionCommand),
+    /// Training records and clearance to lead.
+    #[command(subcommand)]
+    Training(TrainingCommand),
+    /// The signposting directory.
+    #[command(subcommand)]
+    Resource(ResourceCommand),
+    /// The private journal.
+    #[command(subcommand)]
+    Journal(JournalCommand),
+    /// Offline bundles: sync face to face with no network.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
+    /// Sync every space with a relay: push what you made (also offline),
+    /// pull what others made.
+    Sync {
+        /// How to reach the relay.
+        #[command(flatten)]
+        relay: RelayArgs,
+    },
+}
+
+/// Where the relay is and how to trust it.
+#[derive(Args, Debug, Clone)]
+pub struct RelayArgs {
+    /// The relay, e.g. https://127.0.0.1:8443.
+    #[arg(long, env = "SAFESPACES_RELAY")]
+    pub relay: String,
+    /// The SHA-256 of the relay's certificate (64 hex digits), as the
+    /// relay prints it. Trusts exactly that certificate.
+    #[arg(long, env = "SAFESPACES_RELAY_PIN", conflicts_with = "ca")]
+    pub pin: Option<String>,
+    /// A PEM file of CA certificates to trust instead of a pin.
+    #[arg(long)]
+    pub ca: Option<PathBuf>,
+}
+
+/// `space …`
+#[derive(Subcommand, Debug)]
+pub enum SpaceCommand {
+    /// Create a space; you become its first coordinator.
+    Create {
+        /// Its name.
+        name: String,
+        /// The name you go by in it.
+        #[arg(long = "as", value_name = "PSEUDONYM")]
+        pseudonym: String,
+    },
+    /// List your spaces.
+    List,
+    /// Invite someone: prints the one-time code. With --relay the package
+    /// waits in a relay drop-box; with --package-out it is written to a file
+    /// to hand over with a bundle.
+    Invite {
+        /// The space (id, id prefix or name).
+        space: String,
+        /// The role they get.
+        #[arg(long, value_enum, default_value_t = RoleArg::Member)]
+        role: RoleArg,
+        /// Where to write the invite package (offline).
+        #[arg(long, required_unless_present = "relay")]
+        package_out: Option<PathBuf>,
+        /// Put the package in a relay drop-box instead.
+        #[arg(long, env = "SAFESPACES_RELAY")]
+        relay: Option<String>,
+        /// The relay's certificate pin (with --relay).
+        #[arg(long, env = "SAFESPACES_RELAY_PIN", requires = "relay")]
+        pin: Option<String>,
+    },
+    /// Join with an invite code: through a relay (--relay), or offline with
+    /// its package and a bundle from a member.
+    Join {
+        /// The invite code (`ss1-…`).
+        code: String,
+        /// The name you go by in the space.
+        #[arg(long = "as", value_name = "PSEUDONYM")]
+        pseudonym: String,
+        /// The invite package file (offline).
+        #[arg(long, required_unless_present = "relay", requires = "bundle")]
+        package: Option<PathBuf>,
+        /// A bundle from a member of the space (offline).
+        #[arg(long)]
+        bundle: Option<PathBuf>,
+        /// Join through this relay.
+        #[arg(long, env = "SAFESPACES_RELAY")]
+        relay: Option<String>,
+        /// The relay's certificate pin (with --relay).
+        #[arg(long, env = "SAFESPACES_RELAY_PIN", requires = "relay")]
+        pin: Option<String>,
+    },
+    /// List a space's members.
+    Members {
+        /// The space.
+        space: String,
+    },
+    /// Remove a member (coordinators): the space moves to a new key that
+    /// only the remaining members' devices receive.
+    Remove {
+        /// The space.
+        space: String,
+        /// The member (pseudonym or id).
+        member: String,
+    },
+    /// Leave a space.
+    Leave {
+        /// The space.
+        space: String,
+    },
+}
+
+/// `session …`
+#[derive(Subcommand, Debug)]
+pub enum SessionCommand {
+    /// Plan a session (leads and coordinators).
+    Add(SessionAdd),
+    /// List sessions, soonest first.
+    List {
+        /// The space.
+        space: String,
+    },
+    /// Show one session, with conflicts and (for its leads) who is coming.
+    Show {
+        /// The space.
+        space: String,
+        /// The session (id or id prefix).
+        session: String,
+    },
+    /// Ask for a place (recorded by the session's leads).
+    Signup {
+        /// The space.
+        space: String,
+        /// The session.
+        session: String,
+    },
+    /// Give up your place.
+    CancelSignup {
+        /// The space.
+        space: String,
+        /// The session.
+        session: String,
+    },
+    /// Offer to lead a session.
+    Volunteer {
+        /// The space.
+        space: String,
+        /// The session.
+        session: String,
+    },
+    /// Cancel a session (leads and coordinators).
+    Cancel {
+        /// The space.
+        space: String,
+        /// The session.
+        session: String,
+    },
+}
+
+/// `session add …`
+#[derive(Args, Debug)]
+pub struct SessionAdd {
+    /// The space.
+    pub space: String,
+    /// What kind of session.
+    #[arg(long, value_enum)]
+    pub kind: KindArg,
+    /// Its title.
+    #[arg(long)]
+    pub title: String,
+    /// When it starts, UTC (YYYY-MM-DDTHH:MM).
+    #[arg(long)]
+    pub starts: String,
+    /// How long it runs (90, 90m, 1h30m).
+    #[arg(long)]
+    pub duration: String,
+    /// How many people can attend.
+    #[arg(long)]
+    pub capacity: u32,
+    /// Where (or "shared with attendees").
+    #[arg(long, default_value = "")]
+    pub location: String,
+    /// A longer description.
+    #[arg(long, default_value = "")]
+    pub description: String,
+    /// A content note (repeatable).
+    #[arg(long = "content-note")]
+    pub content_notes: Vec<String>,
+    /// Accessibility information.
+    #[arg(long, default_value = "")]
+    pub accessibility: String,
+}
+
+/// `training …`
+#[derive(Subcommand, Debug)]
+pub enum TrainingCommand {
+    /// Record a completed module (coordinators).
+    Record {
+        /// The space.
+        space: String,
+        /// The member (pseudonym or id).
+        member: String,
+        /// Which module.
+        #[arg(long, value_enum)]
+        module: ModuleArg,
+        /// When it was completed (YYYY-MM-DD).
+        #[arg(long)]
+        completed: String,
+        /// When it expires (YYYY-MM-DD); default one year after completion.
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    /// List records and who is cleared to lead today.
+    List {
+        /// The space.
+        space: String,
+    },
+}
+
+/// `resource …`
+#[derive(Subcommand, Debug)]
+pub enum ResourceCommand {
+    /// Add a place to find help (leads and coordinators).
+    Add {
+        /// The space.
+        space: String,
+        /// Its category.
+        #[arg(long, value_enum)]
+        category: CategoryArg,
+        /// Its name.
+        #[arg(long)]
+        name: String,
+        /// How to reach it.
+        #[arg(long)]
+        contact: String,
+        /// When it is open.
+        #[arg(long, default_value = "")]
+        hours: String,
+        /// Anything else worth knowing.
+        #[arg(long, default_value = "")]
+        notes: String,
+    },
+    /// List the directory, crisis lines first.
+    List {
+        /// The space.
+        space: String,
+        /// Only this category.
+        #[arg(long, value_enum)]
+        category: Option<CategoryArg>,
+    },
+}
+
+/// `journal …`
+#[derive(Subcommand, Debug)]
+pub enum JournalCommand {
+    /// Write an entry.
+    Add {
+        /// What to write.
+        text: String,
+        /// Mood, 1 (low) to 5 (high).
+        #[arg(long)]
+        mood: Option<u8>,
+        /// A tag (repeatable).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+    },
+    /// List entries, newest first.
+    List {
+        /// Only entries with this tag.
+        #[arg(long)]
+        tag: Option<String>,
+    },
+    /// Replace an entry's text.
+    Edit {
+        /// The entry (id or id prefix).
+        id: String,
+        /// The new text.
+        text: String,
+    },
+    /// Delete an entry, and its text from history.
+    Delete {
+        /// The entry (id or id prefix).
+        id: String,
+    },
+    /// Export your journal as an encrypted file for yourself.
+    Export {
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+        /// Markdown or JSON.
+        #[arg(long, value_enum, default_value_t = FormatArg::Markdown)]
+        format: FormatArg,
+        /// Environment variable holding the export passphrase (else prompted).
+        #[arg(long, value_name = "VAR")]
+        export_passphrase_env: Option<String>,
+    },
+}
+
+/// `bundle …`
+#[derive(Subcommand, Debug)]
+pub enum BundleCommand {
+    /// Write everything this device knows of a space into one file.
+    Export {
+        /// The space.
+        space: String,
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Import a bundle from another member's device.
+    Import {
+        /// The bundle file.
+        file: PathBuf,
+    },
+}
+
+/// Roles.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum RoleArg {
+    /// Attends, may volunteer.
+    Member,
+    /// Plans sessions.
+    Lead,
+    /// Keeps the space safe.
+    Coordinator,
+}
+
+/// Session kinds.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum KindArg {
+    /// Wellbeing event.
+    Wellbeing,
+    /// Social activity.
+    Social,
+    /// Survivor discussion group.
+    Discussion,
+    /// Anything else.
+    Other,
+}
+
+/// Training modules.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum ModuleArg {
+    /// Signposting.
+    Signposting,
+    /// Trauma-informed care and communication.
+    TraumaInformed,
+}
+
+/// Resource categories.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum CategoryArg {
+    /// Crisis line.
+    Crisis,
+    /// Clinical care.
+    Clinical,
+    /// Legal.
+    Legal,
+    /// University welfare and administration.
+    University,
+    /// Peer and community support.
+    Peer,
+}
+
+/// Export formats.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum FormatArg {
+    /// Markdown.
+    Markdown,
+    /// JSON.
+    Json,
+}

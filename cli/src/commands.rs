@@ -1,0 +1,843 @@
+//! Running each command against `safespaces_core::app`, producing both a
+//! human rendering and a stable JSON shape (docs/cli.md).
+
+use std::path::{Path, PathBuf};
+
+use age_core::secrecy::SecretString;
+use safespaces_core::app::{MyPlace, SafeSpaces, Space};
+use safespaces_core::model::{
+    Member, MemberId, Place, Resource, ResourceCategory, Role, Session, SessionDraft, SessionId,
+    SessionKind, SignUpState, Timestamp, TrainingModule,
+};
+use safespaces_core::profile::{JournalFormat, Profile, ProfileOptions};
+use safespaces_core::sync::{RelayClient, RelayConfig, tls_pin::Trust};
+use serde_json::{Value, json};
+
+use crate::Failure;
+use crate::args::{
+    BundleCommand, CategoryArg, Cli, Command, FormatArg, JournalCommand, KindArg, ModuleArg,
+    ResourceCommand, RoleArg, SessionCommand, SpaceCommand, TrainingCommand,
+};
+use crate::dates::{parse_minutes, parse_time, show_date, show_time};
+use crate::resolve::pick;
+use crate::secret::{other_passphrase, profile_passphrase};
+
+/// What a command prints.
+pub struct Out {
+    /// For people.
+    pub human: String,
+    /// For scripts (`--json`).
+    pub json: Value,
+}
+
+fn out(human: impl Into<String>, json: Value) -> Result<Out, Failure> {
+    Ok(Out {
+        human: human.into(),
+        json,
+    })
+}
+
+const ONE_YEAR: i64 = 365 * 24 * 60 * 60;
+
+fn profile_dir(cli: &Cli) -> Result<PathBuf, Failure> {
+    cli.profile.clone().ok_or(Failure {
+        code: 2,
+        message: "say which profile: --profile DIR (or SAFESPACES_PROFILE)".into(),
+    })
+}
+
+fn unlock(cli: &Cli) -> Result<SafeSpaces, Failure> {
+    let dir = profile_dir(cli)?;
+    let app = SafeSpaces::open(&dir, ProfileOptions::default())?;
+    let secret = profile_passphrase(cli.passphrase_stdin, cli.passphrase_env.as_deref(), false)?;
+    app.unlock(&secret)?;
+    Ok(app)
+}
+
+fn now() -> Timestamp {
+    Timestamp::now()
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<Out, Failure> {
+    match &cli.command {
+        Command::Init => {
+            let dir = profile_dir(&cli)?;
+            let secret =
+                profile_passphrase(cli.passphrase_stdin, cli.passphrase_env.as_deref(), true)?;
+            let app = SafeSpaces::create(&dir, secret, ProfileOptions::default())?;
+            let device = app.device_id()?;
+            out(
+                format!("Created an encrypted profile in {}", dir.display()),
+                json!({"profile": dir, "device": device.as_str()}),
+            )
+        }
+        Command::Lock => {
+            let app = unlock(&cli)?;
+            app.lock();
+            out("Locked.", json!({"locked": true}))
+        }
+        Command::Wipe { yes } => wipe(&cli, *yes),
+        Command::Backup {
+            out: path,
+            backup_passphrase_env,
+        } => {
+            let app = unlock(&cli)?;
+            let pass = other_passphrase(backup_passphrase_env.as_deref(), "Backup passphrase: ")?;
+            let bytes = app
+                .profile()
+                .export_backup(&SecretString::from(pass))
+                .map_err(safespaces_core::app::AppError::from)?;
+            write_private(path, &bytes)?;
+            out(
+                format!("Wrote an encrypted backup to {}", path.display()),
+                json!({"backup": path, "bytes": bytes.len()}),
+            )
+        }
+        Command::Restore {
+            file,
+            backup_passphrase_env,
+        } => {
+            let dir = profile_dir(&cli)?;
+            let bytes = std::fs::read(file)?;
+            let pass = other_passphrase(backup_passphrase_env.as_deref(), "Backup passphrase: ")?;
+            let secret =
+                profile_passphrase(cli.passphrase_stdin, cli.passphrase_env.as_deref(), true)?;
+            Profile::restore_backup(
+                &bytes,
+                &SecretString::from(pass),
+                &dir,
+                secret,
+                ProfileOptions::default(),
+            )
+            .map_err(safespaces_core::app::AppError::from)?;
+            out(
+                format!("Restored into {}", dir.display()),
+                json!({"profile": dir}),
+            )
+        }
+        Command::Space(cmd) => space(&cli, cmd),
+        Command::Session(cmd) => session(&cli, cmd),
+        Command::Training(cmd) => training(&cli, cmd),
+        Command::Resource(cmd) => resource(&cli, cmd),
+        Command::Journal(cmd) => journal(&cli, cmd),
+        Command::Bundle(cmd) => bundle(&cli, cmd),
+        Command::Sync { relay } => {
+            let app = unlock(&cli)?;
+            let client = relay_client(&relay.relay, relay.pin.as_deref(), relay.ca.as_deref())?;
+            let report = block_on(app.sync(&client, now()))?;
+            out(
+                format!(
+                    "Synced: {} sent, {} received ({} changes applied, {} refused), {} sign-ups recorded{}.",
+                    report.pushed,
+                    report.pulled,
+                    report.applied,
+                    report.refused,
+                    report.requests_recorded,
+                    if report.left_out.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; you were removed from {} space(s)", report.left_out.len())
+                    }
+                ),
+                json!({"pushed": report.pushed, "pulled": report.pulled, "applied": report.applied,
+                       "refused": report.refused, "requests_recorded": report.requests_recorded,
+                       "snapshots": report.snapshots, "left_out": report.left_out}),
+            )
+        }
+    }
+}
+
+/// A relay client from the command line's relay address and trust.
+fn relay_client(url: &str, pin: Option<&str>, ca: Option<&Path>) -> Result<RelayClient, Failure> {
+    let config = match (pin, ca) {
+        (Some(pin), _) => RelayConfig::pinned(url, pin),
+        (None, Some(ca)) => {
+            let pem = std::fs::read(ca)?;
+            Trust::roots_from_pem(&pem).and_then(|trust| RelayConfig::new(url, trust))
+        }
+        (None, None) => {
+            return Err(Failure {
+                code: 2,
+                message:
+                    "say how to trust the relay: --pin SHA256 (printed by the relay) or --ca FILE"
+                        .into(),
+            });
+        }
+    }
+    .map_err(|e| Failure {
+        code: 2,
+        message: e.to_string(),
+    })?;
+    RelayClient::new(config).map_err(|e| Failure {
+        code: 2,
+        message: e.to_string(),
+    })
+}
+
+/// Runs one async operation on a small runtime: the command does one thing
+/// and exits.
+fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(future),
+        // Building a runtime only fails if the OS refuses threads or timers.
+        Err(e) => {
+            eprintln!("safespaces: cannot start: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn wipe(cli: &Cli, yes: bool) -> Result<Out, Failure> {
+    if !yes {
+        return Err(Failure {
+            code: 2,
+            message:
+                "wiping destroys every key and file of the profile and cannot be undone; add --yes"
+                    .into(),
+        });
+    }
+    let dir = profile_dir(cli)?;
+    // Wiping needs no passphrase: someone in danger must be able to do it
+    // without remembering one.
+    let app = SafeSpaces::open(&dir, ProfileOptions::default())?;
+    app.wipe()?;
+    out("Wiped.", json!({"wiped": true}))
+}
+
+/// Writes a file only the current user can read.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    Ok(())
+}
+
+fn find_space(app: &SafeSpaces, typed: &str) -> Result<Space, Failure> {
+    let spaces = app.spaces()?;
+    let candidates: Vec<(String, String, String)> = spaces
+        .into_iter()
+        .map(|s| (s.id.clone(), s.name, s.id))
+        .collect();
+    let id = pick("space", typed, &candidates)?;
+    Ok(app.space(id)?)
+}
+
+fn find_session(space: &Space, typed: &str) -> Result<(SessionId, Session), Failure> {
+    let sessions = space.sessions()?;
+    let candidates: Vec<(String, String, (SessionId, Session))> = sessions
+        .into_iter()
+        .map(|(id, s)| (id.to_string(), s.title.clone(), (id, s)))
+        .collect();
+    Ok(pick("session", typed, &candidates)?.clone())
+}
+
+fn find_member(space: &Space, typed: &str) -> Result<(MemberId, Member), Failure> {
+    let members = space.members()?;
+    let candidates: Vec<(String, String, (MemberId, Member))> = members
+        .into_iter()
+        .filter(|(_, m)| m.is_active())
+        .map(|(id, m)| (id.to_string(), m.pseudonym.clone(), (id, m)))
+        .collect();
+    Ok(pick("member", typed, &candidates)?.clone())
+}
+
+fn role(arg: RoleArg) -> Role {
+    match arg {
+        RoleArg::Member => Role::Member,
+        RoleArg::Lead => Role::Lead,
+        RoleArg::Coordinator => Role::Coordinator,
+    }
+}
+
+fn space(cli: &Cli, cmd: &SpaceCommand) -> Result<Out, Failure> {
+    let app = unlock(cli)?;
+    match cmd {
+        SpaceCommand::Create { name, pseudonym } => {
+            let space = app.create_space(name, pseudonym, now())?;
+            out(
+                format!(
+                    "Created space {:?} ({}); you are its coordinator.",
+                    name,
+                    space.id()
+                ),
+                json!({"id": space.id(), "name": name}),
+            )
+        }
+        SpaceCommand::List => {
+            let spaces = app.spaces()?;
+            let human = spaces
+                .iter()
+                .map(|s| format!("{}  {}", s.id, s.name))
+                .collect::<Vec<_>>()
+                .join("\n");
+            let json = spaces
+                .iter()
+                .map(|s| json!({"id": s.id, "name": s.name}))
+                .collect();
+            out(human, Value::Array(json))
+        }
+        SpaceCommand::Invite {
+            space,
+            role: r,
+            package_out,
+            relay,
+            pin,
+        } => {
+            let space = find_space(&app, space)?;
+            let invitation = space.invite(role(*r), now(), None)?;
+            let mut human = format!("Invite code: {}\n", invitation.code);
+            if let Some(path) = package_out {
+                write_private(path, &invitation.package)?;
+                human.push_str(&format!(
+                    "Package written to {} (hand it over with a bundle).\n",
+                    path.display()
+                ));
+            }
+            if let Some(url) = relay {
+                let client = relay_client(url, pin.as_deref(), None)?;
+                block_on(space.publish_invite(&client, &invitation, now()))?;
+                // The invitee reads the space from its mailbox: make sure
+                // it is there, with the invite recorded.
+                block_on(app.sync(&client, now()))?;
+                human.push_str("The package waits in the relay until the code is used.\n");
+            }
+            human.push_str(&format!(
+                "Expires {}; works once.",
+                show_time(invitation.expires_at)
+            ));
+            out(
+                human,
+                json!({"code": invitation.code, "package": package_out, "expires_at": invitation.expires_at.0,
+                       "dropbox_id": invitation.dropbox_id}),
+            )
+        }
+        SpaceCommand::Join {
+            code,
+            pseudonym,
+            package,
+            bundle,
+            relay,
+            pin,
+        } => {
+            let space = match (relay, package, bundle) {
+                (Some(url), _, _) => {
+                    let client = relay_client(url, pin.as_deref(), None)?;
+                    block_on(app.join_via_relay(&client, code, pseudonym, now()))?.space
+                }
+                (None, Some(package), Some(bundle)) => {
+                    let package = std::fs::read(package)?;
+                    let bundle = std::fs::read(bundle)?;
+                    app.join(code, &package, &bundle, pseudonym, now())?
+                }
+                _ => {
+                    return Err(Failure {
+                        code: 2,
+                        message: "join through a relay (--relay) or with --package and --bundle"
+                            .into(),
+                    });
+                }
+            };
+            let name = space.name()?;
+            out(
+                format!("Joined {:?} ({}) as {}.", name, space.id(), pseudonym),
+                json!({"id": space.id(), "name": name}),
+            )
+        }
+        SpaceCommand::Members { space } => {
+            let space = find_space(&app, space)?;
+            let members = space.members()?;
+            let today = now();
+            let mut lines = Vec::new();
+            let mut rows = Vec::new();
+            for (id, m) in members.iter().filter(|(_, m)| m.is_active()) {
+                let cleared = space.clearance(id, today)?.cleared;
+                lines.push(format!(
+                    "{}  {:<20} {:<12}{}",
+                    id,
+                    m.pseudonym,
+                    m.role.as_str(),
+                    if cleared { " cleared to lead" } else { "" }
+                ));
+                rows.push(
+                    json!({"id": id.as_str(), "pseudonym": m.pseudonym, "role": m.role.as_str(),
+                                 "cleared_to_lead": cleared, "joined_at": m.joined_at.0}),
+                );
+            }
+            out(lines.join("\n"), Value::Array(rows))
+        }
+        SpaceCommand::Remove { space, member } => {
+            let space = find_space(&app, space)?;
+            let (id, m) = find_member(&space, member)?;
+            space.remove_member(&id, now())?;
+            out(
+                format!(
+                    "Removed {}. The space now uses a new key; your next bundle or sync hands it to everyone else.",
+                    m.pseudonym
+                ),
+                json!({"removed": id.as_str()}),
+            )
+        }
+        SpaceCommand::Leave { space } => {
+            let space = find_space(&app, space)?;
+            space.leave(now())?;
+            out("You left the space.", json!({"left": space.id()}))
+        }
+    }
+}
+
+fn kind(arg: KindArg) -> SessionKind {
+    match arg {
+        KindArg::Wellbeing => SessionKind::WellbeingEvent,
+        KindArg::Social => SessionKind::SocialActivity,
+        KindArg::Discussion => SessionKind::SurvivorDiscussionGroup,
+        KindArg::Other => SessionKind::Other,
+    }
+}
+
+fn place_text(place: &MyPlace) -> (String, Value) {
+    match place {
+        MyPlace::Recorded(Place::Attending) => {
+            ("you have a place".into(), json!({"state": "attending"}))
+        }
+        MyPlace::Recorded(Place::Waitlisted { position }) => (
+            format!("you are number {position} on the waitlist"),
+            json!({"state": "waitlisted", "position": position}),
+        ),
+        MyPlace::Recorded(Place::Cancelled) => {
+            ("you cancelled".into(), json!({"state": "cancelled"}))
+        }
+        MyPlace::Recorded(Place::NotSignedUp) | MyPlace::None => {
+            ("not signed up".into(), json!({"state": "not_signed_up"}))
+        }
+        MyPlace::Requested(SignUpState::Attending) => (
+            "requested; a lead of the session records it when you sync".into(),
+            json!({"state": "requested"}),
+        ),
+        MyPlace::Requested(SignUpState::Cancelled) => (
+            "cancellation requested; a lead records it when you sync".into(),
+            json!({"state": "cancellation_requested"}),
+        ),
+    }
+}
+
+fn session_json(id: &SessionId, s: &Session) -> Value {
+    json!({
+        "id": id.as_str(), "kind": s.kind.as_str(), "title": s.title, "description": s.description,
+        "starts_at": s.starts_at.0, "duration_minutes": s.duration_minutes, "location": s.location,
+        "capacity": s.capacity, "content_notes": s.content_notes, "accessibility": s.accessibility,
+        "status": s.status.as_str(),
+    })
+}
+
+fn session(cli: &Cli, cmd: &SessionCommand) -> Result<Out, Failure> {
+    let app = unlock(cli)?;
+    match cmd {
+        SessionCommand::Add(add) => {
+            let space = find_space(&app, &add.space)?;
+            let draft = SessionDraft {
+                kind: kind(add.kind),
+                title: add.title.clone(),
+                description: add.description.clone(),
+                starts_at: parse_time(&add.starts).map_err(Failure::refused)?,
+                duration_minutes: parse_minutes(&add.duration).map_err(Failure::refused)?,
+                location: add.location.clone(),
+                capacity: add.capacity,
+                content_notes: add.content_notes.clone(),
+                accessibility: add.accessibility.clone(),
+            };
+            let id = space.create_session(draft)?;
+            out(
+                format!("Planned {:?} ({id}).", add.title),
+                json!({"id": id.as_str()}),
+            )
+        }
+        SessionCommand::List { space } => {
+            let space = find_space(&app, space)?;
+            let mut lines = Vec::new();
+            let mut rows = Vec::new();
+            for (id, s) in space.sessions()? {
+                let roster = space.roster(&id)?;
+                lines.push(format!(
+                    "{}  {}  {:<30} {}/{} places{}{}",
+                    id,
+                    show_time(s.starts_at),
+                    s.title,
+                    roster.attending,
+                    roster.capacity,
+                    if roster.waitlisted > 0 {
+                        format!(", {} waiting", roster.waitlisted)
+                    } else {
+                        String::new()
+                    },
+                    if s.status.as_str() == "planned" {
+                        String::new()
+                    } else {
+                        format!(" [{}]", s.status.as_str())
+                    }
+                ));
+                let mut row = session_json(&id, &s);
+                row["attending"] = json!(roster.attending);
+                row["waitlisted"] = json!(roster.waitlisted);
+                rows.push(row);
+            }
+            out(lines.join("\n"), Value::Array(rows))
+        }
+        SessionCommand::Show { space, session } => {
+            let space = find_space(&app, space)?;
+            let (id, s) = find_session(&space, session)?;
+            let roster = space.roster(&id)?;
+            let leads = space.session_leads(&id, now())?;
+            let conflicts = space.session_conflicts(&id)?;
+            let attendees = space.attendees(&id)?;
+            let (place, place_json) = place_text(&space.my_place(&id)?);
+            let mut human = format!(
+                "{}\n{} · {} · {} min · {}\nStatus: {}\nPlaces: {}/{} taken, {} waiting\nYou: {place}\n",
+                s.title,
+                s.kind.as_str().replace('_', " "),
+                show_time(s.starts_at),
+                s.duration_minutes,
+                if s.location.is_empty() {
+                    "location to be announced"
+                } else {
+                    &s.location
+                },
+                s.status.as_str(),
+                roster.attending,
+                roster.capacity,
+                roster.waitlisted
+            );
+            if !s.description.is_empty() {
+                human.push_str(&format!("\n{}\n", s.description));
+            }
+            for note in &s.content_notes {
+                human.push_str(&format!("Content note: {note}\n"));
+            }
+            if !s.accessibility.is_empty() {
+                human.push_str(&format!("Accessibility: {}\n", s.accessibility));
+            }
+            for lead in &leads {
+                human.push_str(&format!(
+                    "Lead: {}{}\n",
+                    lead.pseudonym,
+                    if lead.clearance.cleared {
+                        ""
+                    } else {
+                        " (not cleared to lead yet)"
+                    }
+                ));
+            }
+            for attendee in &attendees {
+                human.push_str(&format!(
+                    "Attendee: {} ({:?})\n",
+                    attendee.holder.pseudonym, attendee.place
+                ));
+            }
+            for conflict in &conflicts {
+                human.push_str(&format!(
+                    "Conflict: {} was changed on two devices at once: {:?}\n",
+                    conflict.field, conflict.values
+                ));
+            }
+            let mut json = session_json(&id, &s);
+            json["attending"] = json!(roster.attending);
+            json["waitlisted"] = json!(roster.waitlisted);
+            json["my_place"] = place_json;
+            json["leads"] = leads
+                .iter()
+                .map(|l| json!({"member": l.member.as_str(), "pseudonym": l.pseudonym, "cleared": l.clearance.cleared}))
+                .collect();
+            json["attendees"] = attendees
+                .iter()
+                .map(|a| {
+                    json!({"pseudonym": a.holder.pseudonym, "member": a.holder.member.as_str(),
+                               "place": format!("{:?}", a.place)})
+                })
+                .collect();
+            json["conflicts"] = serde_json::to_value(&conflicts).unwrap_or(Value::Null);
+            out(human, json)
+        }
+        SessionCommand::Signup { space, session }
+        | SessionCommand::CancelSignup { space, session } => {
+            let state = if matches!(cmd, SessionCommand::Signup { .. }) {
+                SignUpState::Attending
+            } else {
+                SignUpState::Cancelled
+            };
+            let space = find_space(&app, space)?;
+            let (id, _) = find_session(&space, session)?;
+            let (text, json) = place_text(&space.sign_up(&id, state, now())?);
+            out(format!("Done: {text}."), json)
+        }
+        SessionCommand::Volunteer { space, session } => {
+            let space = find_space(&app, space)?;
+            let (id, _) = find_session(&space, session)?;
+            space.volunteer_to_lead(&id, now())?;
+            let me = space.my_member_id()?;
+            let cleared = space.clearance(&me, now())?.cleared;
+            out(
+                if cleared {
+                    "You volunteered to lead; you are cleared to lead.".to_string()
+                } else {
+                    "You volunteered to lead; you need current signposting and trauma-informed training to be cleared.".to_string()
+                },
+                json!({"volunteered": id.as_str(), "cleared": cleared}),
+            )
+        }
+        SessionCommand::Cancel { space, session } => {
+            let space = find_space(&app, space)?;
+            let (id, _) = find_session(&space, session)?;
+            space.cancel_session(&id)?;
+            out("Session cancelled.", json!({"cancelled": id.as_str()}))
+        }
+    }
+}
+
+fn module(arg: ModuleArg) -> TrainingModule {
+    match arg {
+        ModuleArg::Signposting => TrainingModule::Signposting,
+        ModuleArg::TraumaInformed => TrainingModule::TraumaInformed,
+    }
+}
+
+fn training(cli: &Cli, cmd: &TrainingCommand) -> Result<Out, Failure> {
+    let app = unlock(cli)?;
+    match cmd {
+        TrainingCommand::Record {
+            space,
+            member,
+            module: m,
+            completed,
+            expires,
+        } => {
+            let space = find_space(&app, space)?;
+            let (member_id, member) = find_member(&space, member)?;
+            let completed = parse_time(completed).map_err(Failure::refused)?;
+            let expires = match expires {
+                Some(e) => parse_time(e).map_err(Failure::refused)?,
+                None => completed.plus_secs(ONE_YEAR),
+            };
+            let id = space.record_training(&member_id, module(*m), completed, expires)?;
+            out(
+                format!(
+                    "Recorded {} for {} (expires {}).",
+                    module(*m).as_str().replace('_', "-"),
+                    member.pseudonym,
+                    show_date(expires)
+                ),
+                json!({"id": id.as_str(), "member": member_id.as_str(), "module": module(*m).as_str(),
+                       "completed_at": completed.0, "expires_at": expires.0}),
+            )
+        }
+        TrainingCommand::List { space } => {
+            let space = find_space(&app, space)?;
+            let members = space.members()?;
+            let name = |id: &MemberId| {
+                members
+                    .iter()
+                    .find(|(m, _)| m == id)
+                    .map(|(_, m)| m.pseudonym.clone())
+                    .unwrap_or_default()
+            };
+            let mut lines = Vec::new();
+            let mut rows = Vec::new();
+            for (id, r) in space.training_records()? {
+                lines.push(format!(
+                    "{:<20} {:<16} {} → {}",
+                    name(&r.member),
+                    r.module.as_str().replace('_', "-"),
+                    show_date(r.completed_at),
+                    show_date(r.expires_at)
+                ));
+                rows.push(json!({"id": id.as_str(), "member": r.member.as_str(), "module": r.module.as_str(),
+                                 "completed_at": r.completed_at.0, "expires_at": r.expires_at.0}));
+            }
+            out(lines.join("\n"), Value::Array(rows))
+        }
+    }
+}
+
+fn category(arg: CategoryArg) -> ResourceCategory {
+    match arg {
+        CategoryArg::Crisis => ResourceCategory::CrisisLine,
+        CategoryArg::Clinical => ResourceCategory::Clinical,
+        CategoryArg::Legal => ResourceCategory::Legal,
+        CategoryArg::University => ResourceCategory::University,
+        CategoryArg::Peer => ResourceCategory::PeerCommunity,
+    }
+}
+
+fn resource(cli: &Cli, cmd: &ResourceCommand) -> Result<Out, Failure> {
+    let app = unlock(cli)?;
+    match cmd {
+        ResourceCommand::Add {
+            space,
+            category: c,
+            name,
+            contact,
+            hours,
+            notes,
+        } => {
+            let space = find_space(&app, space)?;
+            let id = space.add_resource(Resource {
+                category: category(*c),
+                name: name.clone(),
+                contact: contact.clone(),
+                hours: hours.clone(),
+                notes: notes.clone(),
+            })?;
+            out(format!("Added {name:?}."), json!({"id": id.as_str()}))
+        }
+        ResourceCommand::List { space, category: c } => {
+            let space = find_space(&app, space)?;
+            let mut lines = Vec::new();
+            let mut rows = Vec::new();
+            for (id, r) in space.resources(c.map(category))? {
+                lines.push(format!(
+                    "[{}] {} — {}{}{}",
+                    r.category.as_str().replace('_', " "),
+                    r.name,
+                    r.contact,
+                    if r.hours.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", r.hours)
+                    },
+                    if r.notes.is_empty() {
+                        String::new()
+                    } else {
+                        format!(". {}", r.notes)
+                    }
+                ));
+                let mut row = serde_json::to_value(&r).unwrap_or(Value::Null);
+                row["id"] = json!(id.as_str());
+                rows.push(row);
+            }
+            out(lines.join("\n"), Value::Array(rows))
+        }
+    }
+}
+
+fn journal(cli: &Cli, cmd: &JournalCommand) -> Result<Out, Failure> {
+    let app = unlock(cli)?;
+    let journal = app.journal();
+    let find = |typed: &str| -> Result<safespaces_core::model::EntryId, Failure> {
+        let entries = journal.entries()?;
+        let candidates: Vec<(String, String, safespaces_core::model::EntryId)> = entries
+            .into_iter()
+            .map(|e| (e.id.to_string(), String::new(), e.id))
+            .collect();
+        Ok(pick("journal entry", typed, &candidates)?.clone())
+    };
+    match cmd {
+        JournalCommand::Add { text, mood, tags } => {
+            let id = journal.add(text, *mood, tags, now())?;
+            out(format!("Saved ({id})."), json!({"id": id.as_str()}))
+        }
+        JournalCommand::List { tag } => {
+            let entries = match tag {
+                Some(tag) => journal.with_tag(tag)?,
+                None => journal.entries()?,
+            };
+            let mut lines = Vec::new();
+            for e in &entries {
+                lines.push(format!(
+                    "{}  {}{}{}\n  {}",
+                    e.id,
+                    show_time(e.created_at),
+                    e.mood.map(|m| format!("  mood {m}/5")).unwrap_or_default(),
+                    if e.tags.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  #{}", e.tags.join(" #"))
+                    },
+                    e.text.replace('\n', "\n  ")
+                ));
+            }
+            out(
+                lines.join("\n"),
+                serde_json::to_value(&entries).unwrap_or(Value::Null),
+            )
+        }
+        JournalCommand::Edit { id, text } => {
+            let id = find(id)?;
+            journal.edit(
+                &id,
+                safespaces_core::model::JournalEdit {
+                    text: Some(text.clone()),
+                    ..Default::default()
+                },
+                now(),
+            )?;
+            out("Saved.", json!({"id": id.as_str()}))
+        }
+        JournalCommand::Delete { id } => {
+            let id = find(id)?;
+            journal.delete(&id)?;
+            out(
+                "Deleted, and removed from the journal's history.",
+                json!({"deleted": id.as_str()}),
+            )
+        }
+        JournalCommand::Export {
+            out: path,
+            format,
+            export_passphrase_env,
+        } => {
+            let pass = other_passphrase(export_passphrase_env.as_deref(), "Export passphrase: ")?;
+            let format = match format {
+                FormatArg::Markdown => JournalFormat::Markdown,
+                FormatArg::Json => JournalFormat::Json,
+            };
+            let bytes = journal.export(format, &SecretString::from(pass))?;
+            write_private(path, &bytes)?;
+            out(
+                format!(
+                    "Wrote your journal to {} (open it with: age -d {}).",
+                    path.display(),
+                    path.display()
+                ),
+                json!({"export": path, "bytes": bytes.len()}),
+            )
+        }
+    }
+}
+
+fn bundle(cli: &Cli, cmd: &BundleCommand) -> Result<Out, Failure> {
+    let app = unlock(cli)?;
+    match cmd {
+        BundleCommand::Export { space, out: path } => {
+            let space = find_space(&app, space)?;
+            let bytes = space.export_bundle(now())?;
+            write_private(path, &bytes)?;
+            out(
+                format!(
+                    "Wrote a bundle for {:?} to {}.",
+                    space.name()?,
+                    path.display()
+                ),
+                json!({"bundle": path, "bytes": bytes.len(), "space": space.id()}),
+            )
+        }
+        BundleCommand::Import { file } => {
+            let bytes = std::fs::read(file)?;
+            let report = app.import_bundle(&bytes, now())?;
+            out(
+                format!(
+                    "Imported: {} changes applied, {} refused, {} sign-ups recorded.",
+                    report.applied, report.refused, report.requests_recorded
+                ),
+                json!({"space": report.space, "applied": report.applied, "refused": report.refused,
+                       "requests_recorded": report.requests_recorded}),
+            )
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! Receiving one envelope into a space, whatever carried it (a relay
+//! mailbox or an offline bundle): the one place that decides what each kind
+//! of envelope does to this device's state.
+//!
+//! A refused envelope (forged, tampered, not its author's to send) is
+//! counted and skipped: one bad blob must not stop everything after it from
+//! arriving. One whose dependencies have not arrived yet is kept for later.
+
+use base64::Engine;
+use base64::prelude::BASE64_STANDARD;
+
+use super::bundle::device_key;
+use super::offline::BundleReport;
+use super::registry::{SpaceEntry, epoch_key_id};
+use super::{AppError, AppResult, Loaded, Shared};
+use crate::model::{SpaceDoc, Timestamp};
+use crate::protocol::attendance::{self, AttendanceRequest};
+use crate::protocol::authorship::AuthorshipError;
+use crate::protocol::exchange::{ReceiveError, Received, import_history, receive};
+use crate::protocol::{Envelope, EnvelopeKind, Handover, RotationError, SpaceId};
+
+/// What became of one envelope.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Fate {
+    /// Applied, skipped as known, or refused (and counted).
+    Settled,
+    /// Needs changes that have not arrived yet; keep it and try again.
+    Waiting,
+}
+
+/// Applies one sealed envelope to `space`. `entry` is this device's
+/// registry entry, updated in place (a handover moves it to a new epoch);
+/// the caller persists it.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn receive_envelope(
+    shared: &Shared,
+    loaded: &mut Loaded,
+    space: SpaceId,
+    entry: &mut SpaceEntry,
+    sealed: &[u8],
+    identity: &age::x25519::Identity,
+    now: Timestamp,
+    report: &mut BundleReport,
+) -> AppResult<Fate> {
+    // Each envelope opens with the key of its own epoch; one of an epoch this
+    // device was not given stays closed.
+    let mut opened = None;
+    for epoch in [entry.epoch, entry.epoch.saturating_sub(1)] {
+        let Ok(key) = shared.epoch_key(space, epoch) else {
+            continue;
+        };
+        if let Ok(u) = Envelope::open_unverified(sealed, &key.content_key(), space, epoch) {
+            opened = Some((u, key, epoch));
+            break;
+        }
+    }
+    let Some((unverified, key, epoch)) = opened else {
+        report.unreadable += 1;
+        return Ok(Fate::Settled);
+    };
+    let doc = loaded
+        .spaces
+        .get_mut(&space)
+        .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
+    match unverified.peek().kind {
+        EnvelopeKind::EpochHandover => {
+            let author = unverified.peek().author.clone();
+            let Some(signer) = device_key(doc, &author) else {
+                report.refused += 1;
+                return Ok(Fate::Settled);
+            };
+            let Ok(envelope) = unverified.verify(&signer) else {
+                report.refused += 1;
+                return Ok(Fate::Settled);
+            };
+            let Ok(handover) = Handover::decode(&envelope.body) else {
+                report.refused += 1;
+                return Ok(Fate::Settled);
+            };
+            if handover.to_epoch <= entry.epoch {
+                return Ok(Fate::Settled);
+            }
+            match handover.open(identity) {
+                Ok(new_key) => {
+                    // Key first: a crash after this leaves an unused key,
+                    // never a registry pointing at a missing one.
+                    shared.profile.insert_key(
+                        epoch_key_id(space, handover.to_epoch),
+                        *new_key.expose_bytes(),
+                    )?;
+                    entry.epoch = handover.to_epoch;
+                    entry.handovers = vec![BASE64_STANDARD.encode(sealed)];
+                    entry.cursor = 0;
+                    report.new_epoch = Some(handover.to_epoch);
+                }
+                Err(RotationError::NotARecipient) => report.left_out = true,
+                Err(_) => report.refused += 1,
+            }
+        }
+        EnvelopeKind::Snapshot => {
+            let author = unverified.peek().author.clone();
+            let (Ok(mut theirs), Ok(their_doc)) = (
+                automerge::AutoCommit::load(&unverified.peek().body),
+                SpaceDoc::load(&unverified.peek().body),
+            ) else {
+                report.refused += 1;
+                return Ok(Fate::Settled);
+            };
+            let Some(signer) = device_key(doc, &author).or_else(|| device_key(&their_doc, &author))
+            else {
+                report.refused += 1;
+                return Ok(Fate::Settled);
+            };
+            if unverified.verify(&signer).is_err() {
+                report.refused += 1;
+                return Ok(Fate::Settled);
+            }
+            let imported = import_history(doc, &mut theirs);
+            report.applied += imported.applied;
+            report.refused += imported.refused;
+        }
+        EnvelopeKind::AttendanceRequest => {
+            let Ok(envelope) = unverified.verify(&key.anonymous_signing_key().verifying_key())
+            else {
+                report.refused += 1;
+                return Ok(Fate::Settled);
+            };
+            // Only the session's leads can open it; everyone else carries on.
+            let Ok(request) = AttendanceRequest::open(&envelope.body, identity, doc) else {
+                return Ok(Fate::Settled);
+            };
+            if doc.is_session_lead(&request.session, &entry.member)?
+                && attendance::apply_request(doc, &entry.member, identity, &request, now).is_ok()
+            {
+                report.requests_recorded += 1;
+            }
+        }
+        EnvelopeKind::ChangeBatch | EnvelopeKind::Join => {
+            drop(unverified);
+            match receive(doc, space, epoch, &key, sealed) {
+                Ok(Received::Applied { new, .. }) => report.applied += new,
+                Ok(Received::Other(_)) => {}
+                // Its dependencies, or the change adding its author's device,
+                // may simply not have arrived yet.
+                Err(
+                    ReceiveError::Authorship(AuthorshipError::MissingDependencies)
+                    | ReceiveError::Envelope(crate::protocol::EnvelopeError::UnknownAuthor(_)),
+                ) => return Ok(Fate::Waiting),
+                Err(_) => report.refused += 1,
+            }
+        }
+    }
+    Ok(Fate::Settled)
+}

@@ -1,0 +1,594 @@
+//! Syncing spaces through the relay (docs/sync.md, "The engine").
+//!
+//! For each space, one pass:
+//!
+//! 1. **seal** (under the state lock, no network): this device's own changes
+//!    made since the last seal become *one* change-batch envelope (so a
+//!    burst of edits is one envelope, not one per keystroke), and attendance
+//!    requests not yet sent become request envelopes; all go into the
+//!    outbox, which is persisted in the encrypted store before any network
+//!    call, so what was made offline survives restarts;
+//! 2. **push**: each outbox envelope is appended to its epoch's mailbox and
+//!    removed from the outbox once the relay acknowledges it (a retried or
+//!    repeated append is harmless: receivers ignore changes they hold);
+//! 3. **pull**: blobs after this device's cursor are received one by one
+//!    (`receive.rs`); the cursor and the document are persisted together;
+//! 4. **compact**: when the mailbox has grown a few hundred blobs past the
+//!    last snapshot, this device uploads a snapshot and asks the relay to
+//!    drop what it covers (only blobs this device has fully applied, so two
+//!    devices compacting at once lose nothing).
+//!
+//! A handover received while pulling moves the space to the new epoch; the
+//! pass then repeats against the new mailbox.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::prelude::BASE64_STANDARD;
+
+use super::offline::BundleReport;
+use super::receive::{Fate, receive_envelope};
+use super::registry::{OutboxItem, SpaceEntry, epoch_key_id};
+use super::space_handle::entry;
+use super::{AppError, AppResult, SafeSpaces, Shared, Space};
+use crate::model::{DeviceId, MemberId, SpaceDoc, Timestamp};
+use crate::protocol::attendance::{self, AttendanceError, AttendanceRequest};
+use crate::protocol::authorship::actor_for_device;
+use crate::protocol::epoch::ANONYMOUS_DEVICE;
+use crate::protocol::exchange::encode_batch;
+use crate::protocol::invite::{InvitePackage, InviteSecret};
+use crate::protocol::{Envelope, EnvelopeKind, SpaceId};
+use crate::store::DocumentId;
+use crate::sync::{DropboxId, MailboxCredential, RelayClient, RelayError};
+
+/// Blobs past the last snapshot after which a device compacts.
+pub const COMPACT_AFTER_BLOBS: u64 = 300;
+/// Received envelopes kept while waiting for what they depend on.
+const MAX_WAITING: usize = 1_000;
+
+/// What one sync did, summed over spaces.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Envelopes this device appended.
+    pub pushed: usize,
+    /// Blobs pulled.
+    pub pulled: usize,
+    /// Changes applied from them.
+    pub applied: usize,
+    /// Changes or envelopes refused.
+    pub refused: usize,
+    /// Attendance requests recorded as a lead.
+    pub requests_recorded: usize,
+    /// Snapshots uploaded (compactions).
+    pub snapshots: usize,
+    /// Spaces this device was removed from (a handover left it out).
+    pub left_out: Vec<String>,
+}
+
+impl From<RelayError> for AppError {
+    fn from(err: RelayError) -> Self {
+        AppError::Relay(err)
+    }
+}
+
+fn own_actor(device: &DeviceId) -> AppResult<automerge::ActorId> {
+    actor_for_device(device).ok_or_else(|| AppError::Corrupt("registry: device id".into()))
+}
+
+impl Shared {
+    /// Step 1: seal what this device made since the last seal into the
+    /// outbox, and persist it.
+    fn seal_outbox(&self, space: SpaceId, now: Timestamp) -> AppResult<()> {
+        let signing = self.profile.with_keyring(|k| k.signing_key().clone())?;
+        self.with_loaded(|loaded| {
+            let secret = self.person_secret(&loaded.registry)?;
+            let device = loaded.registry.device.clone();
+            let mut entry = entry(loaded, space)?.clone();
+            let key = self.epoch_key(space, entry.epoch)?;
+            let actor = own_actor(&device)?;
+            let doc = loaded
+                .spaces
+                .get_mut(&space)
+                .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
+            // Only what is new since the last seal: the heads then are kept,
+            // so a sync costs the size of what changed, not of the history.
+            let since: Vec<automerge::ChangeHash> = entry
+                .sealed_heads
+                .iter()
+                .filter_map(|h| h.parse().ok())
+                .collect();
+            let own: Vec<automerge::Change> = doc
+                .changes_since(&since)
+                .into_iter()
+                .filter_map(|bytes| automerge::Change::from_bytes(bytes).ok())
+                .filter(|c| c.actor_id() == &actor && c.seq() > entry.sealed_own_seq)
+                .collect();
+            let heads: Vec<String> = doc.heads().iter().map(|h| h.to_string()).collect();
+            let heads_moved = heads != entry.sealed_heads;
+            entry.sealed_heads = heads;
+            let mut changed = heads_moved;
+            if let Some(last) = own.last() {
+                let top = last.seq();
+                let bytes: Vec<Vec<u8>> = own.iter().map(|c| c.raw_bytes().to_vec()).collect();
+                let envelope = Envelope {
+                    kind: EnvelopeKind::ChangeBatch,
+                    space,
+                    epoch: entry.epoch,
+                    author: device.clone(),
+                    sequence: entry.next_sequence,
+                    body: encode_batch(&bytes),
+                }
+                .seal(&key.content_key(), &signing)
+                .map_err(|e| AppError::Corrupt(e.to_string()))?;
+                entry.outbox.push(OutboxItem {
+                    epoch: entry.epoch,
+                    envelope: BASE64_STANDARD.encode(envelope),
+                });
+                entry.next_sequence = entry.next_sequence.saturating_add(1);
+                entry.sealed_own_seq = top;
+                changed = true;
+            }
+            let member = entry.member.clone();
+            let epoch = entry.epoch;
+            for pending in entry.pending_requests.iter_mut().filter(|p| !p.sent) {
+                let request = AttendanceRequest {
+                    session: pending.session.clone(),
+                    ticket: attendance::ticket_for(&secret, space, &pending.session),
+                    state: pending.state,
+                    at: pending.at,
+                    member: member.clone(),
+                    device: device.clone(),
+                };
+                let body = match request.seal(doc, &signing, now) {
+                    Ok(body) => body,
+                    // No cleared lead yet: try again on a later sync.
+                    Err(AttendanceError::NoLeads) => continue,
+                    Err(e) => return Err(e.into()),
+                };
+                let envelope = Envelope {
+                    kind: EnvelopeKind::AttendanceRequest,
+                    space,
+                    epoch,
+                    author: DeviceId::from(ANONYMOUS_DEVICE.to_string()),
+                    sequence: 0,
+                    body,
+                }
+                .seal(&key.content_key(), &key.anonymous_signing_key())
+                .map_err(|e| AppError::Corrupt(e.to_string()))?;
+                entry.outbox.push(OutboxItem {
+                    epoch,
+                    envelope: BASE64_STANDARD.encode(envelope),
+                });
+                pending.sent = true;
+                changed = true;
+            }
+            if changed {
+                self.store_entry(loaded, space, entry)?;
+            }
+            Ok(())
+        })
+    }
+
+    pub(crate) fn store_entry(
+        &self,
+        loaded: &mut super::Loaded,
+        space: SpaceId,
+        entry: SpaceEntry,
+    ) -> AppResult<()> {
+        let mut registry = loaded.registry.clone();
+        registry.spaces.insert(space.to_hex(), entry);
+        self.save_registry(&registry)?;
+        loaded.registry = registry;
+        Ok(())
+    }
+
+    fn credential(&self, space: SpaceId, epoch: u32) -> AppResult<MailboxCredential> {
+        Ok(MailboxCredential::for_epoch(&self.epoch_key(space, epoch)?))
+    }
+
+    /// A snapshot envelope of this device's document, signed by it.
+    fn snapshot_envelope(&self, space: SpaceId) -> AppResult<Vec<u8>> {
+        let signing = self.profile.with_keyring(|k| k.signing_key().clone())?;
+        self.with_loaded(|loaded| {
+            let device = loaded.registry.device.clone();
+            let mut entry = entry(loaded, space)?.clone();
+            let key = self.epoch_key(space, entry.epoch)?;
+            let doc = loaded
+                .spaces
+                .get_mut(&space)
+                .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
+            let envelope = Envelope {
+                kind: EnvelopeKind::Snapshot,
+                space,
+                epoch: entry.epoch,
+                author: device,
+                sequence: entry.next_sequence,
+                body: doc.save(),
+            }
+            .seal(&key.content_key(), &signing)
+            .map_err(|e| AppError::Corrupt(e.to_string()))?;
+            entry.next_sequence = entry.next_sequence.saturating_add(1);
+            self.store_entry(loaded, space, entry)?;
+            Ok(envelope)
+        })
+    }
+
+    /// One pass of push, pull and compaction for one space.
+    pub(crate) async fn sync_space(
+        &self,
+        client: &RelayClient,
+        space: SpaceId,
+        now: Timestamp,
+        report: &mut SyncReport,
+    ) -> AppResult<()> {
+        // A handover pulled in a pass moves the space on; the next pass
+        // then syncs the new mailbox. Two passes cover one rotation.
+        for _ in 0..3 {
+            self.seal_outbox(space, now)?;
+            let (epoch, outbox, cursor) = self.with_loaded(|loaded| {
+                let e = entry(loaded, space)?;
+                Ok((e.epoch, e.outbox.clone(), e.cursor))
+            })?;
+            let credential = self.credential(space, epoch)?;
+            if client.create_mailbox(&credential).await? {
+                // A new mailbox starts with a snapshot, so a device joining
+                // later can start from one blob.
+                let snapshot = self.snapshot_envelope(space)?;
+                let seq = client.append(&credential, snapshot).await?;
+                self.with_loaded(|loaded| {
+                    let mut e = entry(loaded, space)?.clone();
+                    e.snapshot_seq = seq;
+                    self.store_entry(loaded, space, e)
+                })?;
+                report.snapshots += 1;
+            }
+            self.push_outbox(client, space, epoch, outbox, report)
+                .await?;
+            let page = client.read_all(&credential, cursor).await?;
+            report.pulled += page.blobs.len();
+            let moved = self.apply_pulled(space, epoch, page.blobs, now, report)?;
+            // What this device wrote while receiving (sign-ups it recorded as
+            // a lead) goes out in the same sync.
+            self.seal_outbox(space, now)?;
+            let outbox = self.with_loaded(|loaded| Ok(entry(loaded, space)?.outbox.clone()))?;
+            self.push_outbox(client, space, epoch, outbox, report)
+                .await?;
+            if !moved {
+                self.maybe_compact(client, space, &credential, report)
+                    .await?;
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// Step 2: appends each outbox envelope to its epoch's mailbox, removing
+    /// it from the outbox once acknowledged.
+    async fn push_outbox(
+        &self,
+        client: &RelayClient,
+        space: SpaceId,
+        epoch: u32,
+        outbox: Vec<OutboxItem>,
+        report: &mut SyncReport,
+    ) -> AppResult<()> {
+        for item in outbox {
+            let bytes = BASE64_STANDARD
+                .decode(&item.envelope)
+                .map_err(|e| AppError::Corrupt(format!("outbox: {e}")))?;
+            let target = self.credential(space, item.epoch)?;
+            if item.epoch != epoch {
+                client.create_mailbox(&target).await?;
+            }
+            client.append(&target, bytes).await?;
+            self.with_loaded(|loaded| {
+                let mut e = entry(loaded, space)?.clone();
+                if let Some(pos) = e.outbox.iter().position(|o| o == &item) {
+                    e.outbox.remove(pos);
+                }
+                self.store_entry(loaded, space, e)
+            })?;
+            report.pushed += 1;
+        }
+        Ok(())
+    }
+
+    /// Step 3, under the lock: receives pulled blobs (and earlier waiting
+    /// ones), persists document, cursor and waiting list together. Returns
+    /// whether a handover moved the space to a new epoch.
+    pub(crate) fn apply_pulled(
+        &self,
+        space: SpaceId,
+        epoch: u32,
+        blobs: Vec<crate::sync::Blob>,
+        now: Timestamp,
+        report: &mut SyncReport,
+    ) -> AppResult<bool> {
+        let identity = self.profile.with_keyring(|k| k.device_identity().clone())?;
+        self.with_loaded(|loaded| {
+            let mut entry = entry(loaded, space)?.clone();
+            let mut tally = BundleReport::default();
+            let mut queue: Vec<Vec<u8>> = entry
+                .waiting
+                .iter()
+                .filter_map(|b| BASE64_STANDARD.decode(b).ok())
+                .collect();
+            let mut last = entry.cursor;
+            for blob in blobs {
+                last = last.max(blob.seq);
+                queue.push(blob.data);
+            }
+            // Keep receiving while anything new settles: a blob may wait on
+            // one that arrives later in the same page.
+            let mut waiting = Vec::new();
+            loop {
+                let mut progressed = false;
+                for sealed in std::mem::take(&mut queue) {
+                    if entry.epoch != epoch {
+                        waiting.push(sealed);
+                        continue;
+                    }
+                    match receive_envelope(
+                        self, loaded, space, &mut entry, &sealed, &identity, now, &mut tally,
+                    )? {
+                        Fate::Settled => progressed = true,
+                        Fate::Waiting => waiting.push(sealed),
+                    }
+                }
+                if !progressed || waiting.is_empty() {
+                    break;
+                }
+                queue = std::mem::take(&mut waiting);
+            }
+            waiting.truncate(MAX_WAITING);
+            let moved = entry.epoch != epoch;
+            if !moved {
+                entry.cursor = last;
+            }
+            entry.waiting = waiting.iter().map(|w| BASE64_STANDARD.encode(w)).collect();
+            report.applied += tally.applied;
+            report.refused += tally.refused;
+            report.requests_recorded += tally.requests_recorded;
+            if tally.left_out {
+                report.left_out.push(space.to_hex());
+            }
+            self.persist_space(loaded, space)?;
+            self.store_entry(loaded, space, entry)?;
+            self.settle_pending(loaded, space)?;
+            Ok(moved)
+        })
+    }
+
+    /// Step 4: snapshot and compaction once the tail has grown.
+    async fn maybe_compact(
+        &self,
+        client: &RelayClient,
+        space: SpaceId,
+        credential: &MailboxCredential,
+        report: &mut SyncReport,
+    ) -> AppResult<()> {
+        let (cursor, snapshot_seq, waiting) = self.with_loaded(|loaded| {
+            let e = entry(loaded, space)?;
+            Ok((e.cursor, e.snapshot_seq, !e.waiting.is_empty()))
+        })?;
+        // Only what this device has fully applied may be compacted away.
+        if waiting || cursor < snapshot_seq + COMPACT_AFTER_BLOBS {
+            return Ok(());
+        }
+        let snapshot = self.snapshot_envelope(space)?;
+        let seq = client.append(credential, snapshot).await?;
+        client.compact(credential, seq, cursor).await?;
+        self.with_loaded(|loaded| {
+            let mut e = entry(loaded, space)?.clone();
+            e.snapshot_seq = seq;
+            self.store_entry(loaded, space, e)
+        })?;
+        report.snapshots += 1;
+        Ok(())
+    }
+}
+
+impl SafeSpaces {
+    /// Syncs every space with the relay: pushes what this device made
+    /// (including offline), pulls what others made, and compacts when the
+    /// mailbox has grown. The journal is not synced: it never leaves the
+    /// device unless the person links their own devices.
+    pub async fn sync(&self, client: &RelayClient, now: Timestamp) -> AppResult<SyncReport> {
+        let spaces: Vec<SpaceId> = self.shared.with_loaded(|loaded| {
+            Ok(loaded
+                .registry
+                .spaces
+                .values()
+                .filter_map(SpaceEntry::space_id)
+                .collect())
+        })?;
+        let mut report = SyncReport::default();
+        for space in spaces {
+            self.shared
+                .sync_space(client, space, now, &mut report)
+                .await?;
+        }
+        Ok(report)
+    }
+
+    /// Joins a space through the relay: claims the invite's drop-box (it can
+    /// be claimed once), reads the space's mailbox, records the join and
+    /// pushes it.
+    pub async fn join_via_relay(
+        &self,
+        client: &RelayClient,
+        code: &str,
+        pseudonym: &str,
+        now: Timestamp,
+    ) -> AppResult<Joined> {
+        let secret = InviteSecret::parse(code).map_err(|e| AppError::Invite(e.to_string()))?;
+        let dropbox = DropboxId::from_hex(&secret.dropbox_id())
+            .map_err(|e| AppError::Corrupt(e.to_string()))?;
+        let sealed = client.claim_dropbox(&dropbox).await?;
+        let package = InvitePackage::open(&sealed, &secret, now)
+            .map_err(|e| AppError::Invite(e.to_string()))?;
+        let credential = MailboxCredential::for_epoch(&package.epoch_key);
+        let page = client.read_all(&credential, 0).await?;
+        let space = package.space;
+        let content_key = package.epoch_key.content_key();
+        // Start from the first snapshot; it must be signed by a device it
+        // lists, and it came under the key the invite handed over.
+        let downloaded_blobs = page.blobs.len();
+        let mut doc = None;
+        let mut rest = Vec::new();
+        for blob in page.blobs {
+            if doc.is_none() {
+                if let Ok(unverified) =
+                    Envelope::open_unverified(&blob.data, &content_key, space, package.epoch)
+                {
+                    if unverified.peek().kind == EnvelopeKind::Snapshot {
+                        if let Ok(candidate) = SpaceDoc::load(&unverified.peek().body) {
+                            if let Some(key) =
+                                super::bundle::device_key(&candidate, &unverified.peek().author)
+                            {
+                                if unverified.verify(&key).is_ok() {
+                                    doc = Some(candidate);
+                                    continue;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            rest.push(blob);
+        }
+        let mut doc = doc.ok_or_else(|| {
+            AppError::Corrupt("the space's mailbox holds no snapshot to start from".into())
+        })?;
+        let keys = self.shared.device_keys()?;
+        let last = rest.last().map(|b| b.seq).unwrap_or(0);
+        self.shared.with_loaded(|loaded| {
+            if loaded.registry.spaces.contains_key(&space.to_hex()) {
+                return Err(AppError::Corrupt(
+                    "this device is already in that space".into(),
+                ));
+            }
+            let device = loaded.registry.device.clone();
+            doc.set_actor(own_actor(&device)?);
+            self.shared.profile.insert_key(
+                epoch_key_id(space, package.epoch),
+                *package.epoch_key.expose_bytes(),
+            )?;
+            let document = DocumentId::random();
+            self.shared.profile.put_snapshot(document, &doc.save())?;
+            loaded.spaces.insert(space, doc);
+            let entry = SpaceEntry {
+                space: space.to_hex(),
+                document: hex::encode(document.0),
+                member: MemberId::random(),
+                epoch: package.epoch,
+                next_sequence: 1,
+                sealed_heads: Vec::new(),
+                pending_requests: Vec::new(),
+                handovers: Vec::new(),
+                cursor: 0,
+                sealed_own_seq: 0,
+                outbox: Vec::new(),
+                waiting: Vec::new(),
+                snapshot_seq: 0,
+            };
+            self.shared.store_entry(loaded, space, entry)
+        })?;
+        // Catch up on the rest of the mailbox before joining, so the join
+        // depends on everything this device has seen.
+        let mut report = SyncReport::default();
+        self.shared
+            .apply_pulled(space, package.epoch, rest, now, &mut report)?;
+        let signing = self
+            .shared
+            .profile
+            .with_keyring(|k| k.signing_key().clone())?;
+        self.shared.with_loaded(|loaded| {
+            let device = loaded.registry.device.clone();
+            let mut entry = entry(loaded, space)?.clone();
+            entry.cursor = entry.cursor.max(last);
+            let doc = loaded
+                .spaces
+                .get_mut(&space)
+                .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
+            let before = doc.heads();
+            let proof = hex::encode(secret.prove_join(&entry.member, &device));
+            doc.join(
+                &secret.invite_id(),
+                &entry.member,
+                &proof,
+                pseudonym,
+                &device,
+                keys,
+                now,
+            )?;
+            let changes = doc.changes_since(&before);
+            let actor = own_actor(&device)?;
+            let top = changes
+                .iter()
+                .filter_map(|b| automerge::Change::from_bytes(b.clone()).ok())
+                .filter(|c| c.actor_id() == &actor)
+                .map(|c| c.seq())
+                .max()
+                .unwrap_or(0);
+            let envelope = crate::protocol::exchange::seal_join(
+                &changes,
+                space,
+                package.epoch,
+                &package.epoch_key,
+                &device,
+                &signing,
+            )
+            .map_err(|e| AppError::Corrupt(e.to_string()))?;
+            entry.outbox.push(OutboxItem {
+                epoch: package.epoch,
+                envelope: BASE64_STANDARD.encode(envelope),
+            });
+            entry.sealed_own_seq = top;
+            entry.next_sequence = 2;
+            self.shared.persist_space(loaded, space)?;
+            self.shared.store_entry(loaded, space, entry)
+        })?;
+        self.shared
+            .sync_space(client, space, now, &mut report)
+            .await?;
+        Ok(Joined {
+            space: Space {
+                shared: Arc::clone(&self.shared),
+                id: space,
+            },
+            downloaded_blobs,
+        })
+    }
+}
+
+/// A space joined through the relay.
+pub struct Joined {
+    /// The space.
+    pub space: Space,
+    /// How many blobs the join downloaded (a snapshot and the tail after it).
+    pub downloaded_blobs: usize,
+}
+
+impl Space {
+    /// Puts an invite's package in its relay drop-box, where the invitee's
+    /// device claims it (once) with the code.
+    pub async fn publish_invite(
+        &self,
+        client: &RelayClient,
+        invitation: &super::Invitation,
+        now: Timestamp,
+    ) -> AppResult<()> {
+        let dropbox = DropboxId::from_hex(&invitation.dropbox_id)
+            .map_err(|e| AppError::Corrupt(e.to_string()))?;
+        let ttl = std::time::Duration::from_secs(
+            u64::try_from(invitation.expires_at.0 - now.0)
+                .unwrap_or(0)
+                .max(60),
+        );
+        client
+            .put_dropbox(&dropbox, invitation.package.clone(), Some(ttl))
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,62 @@
+//! Talking to the relay: the transport half of sync.
+//!
+//! The relay (`docs/relay.md`) keeps an append-only log of opaque blobs per
+//! mailbox. This module is its client: signed requests over HTTPS, a live
+//! subscription over one WebSocket, retries with backoff and jitter, and an
+//! honest [`SyncStatus`] for the UI. It knows nothing about spaces or
+//! envelopes; the sync engine on top decides what the blobs mean.
+//! `docs/sync.md` describes the behaviour in prose.
+//!
+//! # Layout
+//! - [`relay_client`] — [`RelayClient`], every HTTP endpoint, pooled
+//!   connections, per-endpoint retry rules.
+//! - [`subscription`] — [`Subscription`], the live WebSocket that resumes from
+//!   per-mailbox cursors after a disconnect.
+//! - [`config`] — [`RelayConfig`], URL, trust, token, timeouts.
+//! - [`tls_pin`] — [`Trust`] and [`CertificatePin`]: pinning or CA roots.
+//! - [`credential`] — [`MailboxCredential`], a mailbox id and its signing key.
+//! - [`backoff`] — [`RetryPolicy`], exponential backoff with full jitter.
+//! - [`status`] — [`SyncStatus`] and [`StatusWatch`].
+//! - [`error`] — [`RelayError`].
+//! - `connection` — the TCP + TLS connect shared by requests and subscription.
+//!
+//! # Example
+//! ```no_run
+//! # async fn demo() -> Result<(), safespaces_core::sync::RelayError> {
+//! use safespaces_core::protocol::EpochKey;
+//! use safespaces_core::sync::{MailboxCredential, RelayClient, RelayConfig, SubscriptionEvent};
+//!
+//! let config = RelayConfig::pinned("https://127.0.0.1:8443", &"3f".repeat(32))?;
+//! let client = RelayClient::new(config)?;
+//! let mailbox = MailboxCredential::for_epoch(&EpochKey::generate());
+//! client.create_mailbox(&mailbox).await?;
+//!
+//! let mut live = client.subscribe();
+//! live.add(mailbox.clone(), 0);
+//! let seq = client.append(&mailbox, b"sealed envelope".to_vec()).await?;
+//! if let Some(SubscriptionEvent::Blob { seq: got, .. }) = live.next().await {
+//!     assert_eq!(got, seq);
+//! }
+//! # Ok(()) }
+//! ```
+
+pub mod backoff;
+pub mod config;
+mod connection;
+pub mod credential;
+pub mod error;
+pub mod relay_client;
+pub mod status;
+pub mod subscription;
+pub mod tls_pin;
+
+pub use backoff::RetryPolicy;
+pub use config::RelayConfig;
+pub use credential::MailboxCredential;
+pub use error::RelayError;
+pub use relay_client::RelayClient;
+pub use safespaces_wire::mailbox::{Blob, Compacted, ReadPage};
+pub use safespaces_wire::{DropboxId, ErrorCode, MailboxId};
+pub use status::{StatusWatch, SyncStatus};
+pub use subscription::{Subscription, SubscriptionEvent};
+pub use tls_pin::{CertificatePin, Trust};

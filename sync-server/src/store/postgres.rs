@@ -1,0 +1,488 @@
+//! The PostgreSQL store: several stateless relay nodes on one database.
+//!
+//! Selected with `--database-url postgres://…`; the schema is created or
+//! upgraded when a node starts (`postgres/migrate.rs`). It keeps exactly what the SQLite
+//! store keeps and gives the same outcomes, limits and error codes: both run
+//! the same behaviour suite (`tests/store_suite/`).
+//!
+//! # Durability and group commit
+//! Each node has one writer task with its own connection. It takes every
+//! write waiting in its queue (up to [`MAX_BATCH`]), applies them in one
+//! transaction and commits once; with `synchronous_commit = on` (forced on
+//! for this connection if the server default is `off`) the commit returns
+//! only after its WAL record is flushed, so one fsync covers the batch.
+//! Replies go out only after that commit returned: an acknowledged append is
+//! durable. If the transaction fails, nothing in it happened and every
+//! command in it fails; deadlocks and serialisation failures between nodes
+//! are retried a few times first.
+//!
+//! # Several nodes, one mailbox
+//! A batch first locks the rows of every mailbox it touches with
+//! `SELECT … ORDER BY id FOR UPDATE`, and reads the counters (`last_seq`,
+//! quotas) under that lock. A second node appending to the same mailbox
+//! waits for the first one's commit and then continues from its `last_seq`,
+//! so sequence numbers stay gapless and strictly ordered. Locks are always
+//! taken in id order, so two batches cannot deadlock on mailbox rows.
+//!
+//! # Live fan-out across nodes
+//! See `postgres/fanout.rs`: after each commit the node announces `(mailbox, first seq,
+//! last seq)` — never a payload — with one batched `NOTIFY` outside the
+//! insert path; other nodes read those blobs back and hand them to their hub.
+//!
+//! # Replay protection across nodes
+//! See `postgres/nonces.rs`: every accepted request nonce is also recorded in the
+//! database, so a request replayed to another node is refused too.
+//!
+//! # What "deleted" means here
+//! PostgreSQL does not overwrite deleted rows: compacted, deleted and claimed
+//! blobs stay in the table's pages until `VACUUM` reclaims the space and new
+//! rows overwrite it, and they remain in WAL segments, WAL archives and base
+//! backups until those are recycled. `docs/deploy.md` says how to keep that
+//! window short (autovacuum, backup retention).
+
+mod fanout;
+mod migrate;
+mod nonces;
+mod writer;
+
+use std::str::FromStr as _;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bytes::Bytes;
+use safespaces_wire::{DropboxId, MailboxId};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Connection as _, PgConnection, Row as _};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use super::key_cache::KeyCache;
+use super::{
+    CommitSink, Compaction, Page, Store, StoreError, StoreFuture, StoreLimits, from_sql, to_sql,
+};
+use writer::Writer;
+
+/// Most commands committed in one transaction.
+pub const MAX_BATCH: usize = 2048;
+/// Connections in each node's pool for reads (the pool has three more for
+/// the listener, the notifier and the nonce task; the writer has its own).
+const READ_POOL: u32 = 16;
+
+pub(super) fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// What a command asks for.
+enum Op {
+    Create {
+        id: MailboxId,
+        key: [u8; 32],
+    },
+    Append {
+        id: MailboxId,
+        data: Bytes,
+    },
+    Compact {
+        id: MailboxId,
+        snapshot_seq: u64,
+        through_seq: u64,
+    },
+    Delete {
+        id: MailboxId,
+    },
+    PutDropbox {
+        id: DropboxId,
+        data: Bytes,
+        now: u64,
+        expires_at: u64,
+    },
+    ClaimDropbox {
+        id: DropboxId,
+        now: u64,
+    },
+    Sweep {
+        now: u64,
+    },
+    Close,
+}
+
+impl Op {
+    fn mailbox(&self) -> Option<&MailboxId> {
+        match self {
+            Op::Create { id, .. }
+            | Op::Append { id, .. }
+            | Op::Compact { id, .. }
+            | Op::Delete { id } => Some(id),
+            _ => None,
+        }
+    }
+}
+
+/// What a command produced. Kept apart from the reply channel so that a
+/// batch can be retried without losing where its answers go.
+enum Outcome {
+    Created(bool),
+    Seq(u64),
+    Compacted(Compaction),
+    Done,
+    Claimed(Option<Bytes>),
+    Swept(u64),
+}
+
+struct Request {
+    op: Op,
+    reply: oneshot::Sender<Result<Outcome, StoreError>>,
+}
+
+/// What the node learns once a batch committed.
+enum Effect {
+    Blob(MailboxId, u64, Bytes),
+    Created(MailboxId, [u8; 32]),
+    Deleted(MailboxId),
+}
+
+/// The PostgreSQL-backed [`Store`].
+pub struct PgStore {
+    requests: mpsc::UnboundedSender<Request>,
+    /// Taken (dropped) by `close`, which ends the nonce task.
+    nonces: Mutex<Option<mpsc::UnboundedSender<nonces::Remember>>>,
+    pool: PgPool,
+    keys: Arc<KeyCache>,
+    tasks: Mutex<Option<Tasks>>,
+}
+
+struct Tasks {
+    writer: JoinHandle<()>,
+    nonces: JoinHandle<()>,
+    notifier: JoinHandle<()>,
+    listener: JoinHandle<()>,
+    stop_listener: watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the URL: it may hold a password.
+        f.debug_struct("PgStore").finish_non_exhaustive()
+    }
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user:password@host/db?sslmode=…`, or
+    /// `?host=/socket/dir` for a unix socket), brings the schema up to date
+    /// and starts this node's writer, notifier and listener tasks. Must be
+    /// called inside a Tokio runtime.
+    pub async fn connect(
+        url: &str,
+        limits: StoreLimits,
+        sink: Arc<dyn CommitSink>,
+    ) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Backend(format!("bad database URL: {e}")))?
+            .application_name("safespaces-relay");
+        let mut conn = PgConnection::connect_with(&options)
+            .await
+            .map_err(backend)?;
+        migrate::run(&mut conn).await.map_err(|e| match e {
+            StoreError::Backend(m) => StoreError::Backend(format!("migration failed: {m}")),
+            e => e,
+        })?;
+        let fsync: String = sqlx::query_scalar("SHOW fsync")
+            .fetch_one(&mut conn)
+            .await
+            .map_err(backend)?;
+        if fsync != "on" {
+            tracing::warn!(
+                "the PostgreSQL server runs with fsync={fsync}: acknowledged appends are NOT durable"
+            );
+        }
+        drop(conn);
+        // The pool reads, records nonces and sends notifications: none of
+        // that needs to wait for a WAL flush (the writer's own connection,
+        // made from `options`, keeps `synchronous_commit = on`).
+        let pool = PgPoolOptions::new()
+            .max_connections(READ_POOL + 3)
+            .min_connections(1)
+            .connect_with(options.clone().options([("synchronous_commit", "off")]))
+            .await
+            .map_err(backend)?;
+        let keys = Arc::new(KeyCache::default());
+        // Tells this node's notifications from other nodes' apart.
+        let node: u64 = rand::random();
+        let (announce_tx, announce_rx) = mpsc::unbounded_channel();
+        let (requests, requests_rx) = mpsc::unbounded_channel();
+        let (stop_listener, stop_rx) = watch::channel(false);
+        let (nonce_tx, nonce_rx) = mpsc::unbounded_channel();
+        let writer = Writer::new(
+            options,
+            limits,
+            sink.clone(),
+            keys.clone(),
+            node,
+            announce_tx,
+        );
+        let tasks = Tasks {
+            writer: tokio::spawn(writer.run(requests_rx)),
+            nonces: tokio::spawn(nonces::run(pool.clone(), nonce_rx)),
+            notifier: tokio::spawn(fanout::notifier(pool.clone(), node, announce_rx)),
+            listener: tokio::spawn(fanout::listener(
+                pool.clone(),
+                node,
+                sink,
+                keys.clone(),
+                stop_rx,
+            )),
+            stop_listener,
+        };
+        Ok(Self {
+            requests,
+            nonces: Mutex::new(Some(nonce_tx)),
+            pool,
+            keys,
+            tasks: Mutex::new(Some(tasks)),
+        })
+    }
+
+    fn submit<T: Send + 'static>(
+        &self,
+        op: Op,
+        pick: fn(Outcome) -> Option<T>,
+    ) -> StoreFuture<'_, T> {
+        let (reply, rx) = oneshot::channel();
+        let sent = self.requests.send(Request { op, reply });
+        Box::pin(async move {
+            sent.map_err(|_| StoreError::Closed)?;
+            let outcome = rx.await.map_err(|_| StoreError::Closed)??;
+            pick(outcome).ok_or_else(|| StoreError::Backend("mismatched store reply".into()))
+        })
+    }
+}
+
+impl Store for PgStore {
+    fn create_mailbox(&self, id: MailboxId, key: [u8; 32]) -> StoreFuture<'_, bool> {
+        self.submit(Op::Create { id, key }, |o| match o {
+            Outcome::Created(b) => Some(b),
+            _ => None,
+        })
+    }
+
+    fn mailbox_key(&self, id: MailboxId) -> StoreFuture<'_, Option<[u8; 32]>> {
+        if let Some(key) = self.keys.get(&id) {
+            return Box::pin(async move { Ok(Some(key)) });
+        }
+        Box::pin(async move {
+            let generation = self.keys.generation();
+            let raw: Option<Vec<u8>> = sqlx::query_scalar("SELECT key FROM mailbox WHERE id = $1")
+                .bind(id.as_bytes().as_slice())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)?;
+            let Some(raw) = raw else {
+                return Ok(None);
+            };
+            let key: [u8; 32] = raw
+                .try_into()
+                .map_err(|_| StoreError::Backend("stored key is not 32 bytes".into()))?;
+            self.keys.insert_if_current(id, key, generation);
+            Ok(Some(key))
+        })
+    }
+
+    fn append(&self, id: MailboxId, data: Bytes) -> StoreFuture<'_, u64> {
+        self.submit(Op::Append { id, data }, |o| match o {
+            Outcome::Seq(s) => Some(s),
+            _ => None,
+        })
+    }
+
+    fn read(
+        &self,
+        id: MailboxId,
+        after: u64,
+        limit: u32,
+        max_bytes: usize,
+    ) -> StoreFuture<'_, Page> {
+        Box::pin(async move { read_page(&self.pool, &id, after, limit, max_bytes).await })
+    }
+
+    fn compact(
+        &self,
+        id: MailboxId,
+        snapshot_seq: u64,
+        through_seq: u64,
+    ) -> StoreFuture<'_, Compaction> {
+        self.submit(
+            Op::Compact {
+                id,
+                snapshot_seq,
+                through_seq,
+            },
+            |o| match o {
+                Outcome::Compacted(c) => Some(c),
+                _ => None,
+            },
+        )
+    }
+
+    fn delete_mailbox(&self, id: MailboxId) -> StoreFuture<'_, ()> {
+        self.submit(Op::Delete { id }, |o| match o {
+            Outcome::Done => Some(()),
+            _ => None,
+        })
+    }
+
+    fn put_dropbox(
+        &self,
+        id: DropboxId,
+        data: Bytes,
+        now: u64,
+        expires_at: u64,
+    ) -> StoreFuture<'_, ()> {
+        self.submit(
+            Op::PutDropbox {
+                id,
+                data,
+                now,
+                expires_at,
+            },
+            |o| match o {
+                Outcome::Done => Some(()),
+                _ => None,
+            },
+        )
+    }
+
+    fn claim_dropbox(&self, id: DropboxId, now: u64) -> StoreFuture<'_, Option<Bytes>> {
+        self.submit(Op::ClaimDropbox { id, now }, |o| match o {
+            Outcome::Claimed(c) => Some(c),
+            _ => None,
+        })
+    }
+
+    fn sweep_dropboxes(&self, now: u64) -> StoreFuture<'_, u64> {
+        self.submit(Op::Sweep { now }, |o| match o {
+            Outcome::Swept(n) => Some(n),
+            _ => None,
+        })
+    }
+
+    fn remember_nonce(&self, nonce: [u8; 16], expires_at: u64) -> StoreFuture<'_, bool> {
+        let (reply, rx) = oneshot::channel();
+        let sent = self
+            .nonces
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|tx| {
+                tx.send(nonces::Remember {
+                    nonce,
+                    expires_at,
+                    reply,
+                })
+            });
+        Box::pin(async move {
+            match sent {
+                Some(Ok(())) => rx.await.map_err(|_| StoreError::Closed)?,
+                _ => Err(StoreError::Closed),
+            }
+        })
+    }
+
+    fn close(&self) -> StoreFuture<'_, ()> {
+        let closed = self.submit(Op::Close, |o| match o {
+            Outcome::Done => Some(()),
+            _ => None,
+        });
+        Box::pin(async move {
+            // Already closed is fine: close is idempotent.
+            match closed.await {
+                Ok(()) | Err(StoreError::Closed) => {}
+                Err(e) => return Err(e),
+            }
+            let tasks = self
+                .tasks
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            self.nonces
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            if let Some(t) = tasks {
+                t.writer.await.map_err(backend)?;
+                t.nonces.await.map_err(backend)?;
+                // The writer dropped its announcement sender: the notifier
+                // sends what is left and ends.
+                t.notifier.await.map_err(backend)?;
+                let _ = t.stop_listener.send(true);
+                t.listener.await.map_err(backend)?;
+                self.pool.close().await;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// One page of blobs with `seq > after`, with the counters, from one snapshot
+/// (a single statement). Rows stop at `limit` and before `max_bytes` (but a
+/// page is never empty if a blob exists); the row just past the byte budget
+/// comes back without its data, only to say that more follow.
+pub(super) async fn read_page(
+    pool: &PgPool,
+    id: &MailboxId,
+    after: u64,
+    limit: u32,
+    max_bytes: usize,
+) -> Result<Page, StoreError> {
+    let limit = i64::from(limit.max(1));
+    let rows: Vec<PgRow> = sqlx::query(
+        "WITH m AS (SELECT rid, last_seq, compacted_through FROM mailbox WHERE id = $1)
+         SELECT m.last_seq, m.compacted_through, b.seq, b.data
+         FROM m LEFT JOIN LATERAL (
+             SELECT seq, CASE WHEN rn = 1 OR run <= $4 THEN data END AS data
+             FROM (
+                 SELECT seq, data,
+                        row_number() OVER w AS rn,
+                        sum(octet_length(data)) OVER w AS run,
+                        sum(octet_length(data)) OVER w - octet_length(data) AS before
+                 FROM blob WHERE mailbox = m.rid AND seq > $2
+                 WINDOW w AS (ORDER BY seq ROWS UNBOUNDED PRECEDING)
+                 ORDER BY seq
+                 LIMIT $3 + 1
+             ) t
+             WHERE rn = 1 OR before <= $4
+         ) b ON true
+         ORDER BY b.seq",
+    )
+    .bind(id.as_bytes().as_slice())
+    .bind(to_sql(after))
+    .bind(limit)
+    .bind(i64::try_from(max_bytes).unwrap_or(i64::MAX))
+    .fetch_all(pool)
+    .await
+    .map_err(backend)?;
+    let Some(first) = rows.first() else {
+        return Err(StoreError::MailboxNotFound);
+    };
+    let last_seq: i64 = first.try_get(0).map_err(backend)?;
+    let compacted_through: i64 = first.try_get(1).map_err(backend)?;
+    let mut blobs = Vec::new();
+    let mut more = false;
+    for row in &rows {
+        let Some(seq) = row.try_get::<Option<i64>, _>(2).map_err(backend)? else {
+            break; // the mailbox has no blobs after the cursor
+        };
+        let data: Option<Vec<u8>> = row.try_get(3).map_err(backend)?;
+        match data {
+            Some(d) if (blobs.len() as i64) < limit => blobs.push((from_sql(seq), Bytes::from(d))),
+            _ => {
+                more = true;
+                break;
+            }
+        }
+    }
+    Ok(Page {
+        blobs,
+        last_seq: from_sql(last_seq),
+        compacted_through: from_sql(compacted_through),
+        more,
+    })
+}

@@ -1,0 +1,608 @@
+//! The writer of one node: group commit of everything waiting, in one
+//! transaction, under row locks on the touched mailboxes (see the parent
+//! module's docs for why this keeps sequences gapless across nodes).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use safespaces_wire::{DropboxId, MailboxId};
+use sqlx::postgres::{PgConnectOptions, PgRow};
+use sqlx::{Connection as _, PgConnection, Row as _};
+use tokio::sync::mpsc;
+
+use super::super::key_cache::KeyCache;
+use super::super::{CommitSink, Compaction, StoreError, StoreLimits, from_sql, to_sql};
+use super::fanout::{self, Announce};
+use super::{Effect, MAX_BATCH, Op, Outcome, Request, backend};
+
+/// Advisory lock key serialising drop-box puts across nodes, so the
+/// relay-wide drop-box limit holds exactly ("ssdropbx" in ASCII).
+const DROPBOX_LOCK: i64 = 0x7373_6472_6f70_6278;
+
+/// How often a batch that hit a deadlock or serialisation failure is retried.
+const RETRIES: usize = 3;
+
+#[derive(Clone)]
+struct MailboxState {
+    rid: i64,
+    key: [u8; 32],
+    last_seq: u64,
+    compacted_through: u64,
+    blob_count: u64,
+    byte_count: u64,
+    dirty: bool,
+}
+
+fn mailbox_state(row: &PgRow) -> Result<(MailboxId, MailboxState), sqlx::Error> {
+    let id: Vec<u8> = row.try_get("id")?;
+    let key: Vec<u8> = row.try_get("key")?;
+    let bad = |what: &str| sqlx::Error::Decode(format!("stored {what} is not 32 bytes").into());
+    let id: [u8; 32] = id.try_into().map_err(|_| bad("mailbox id"))?;
+    let key: [u8; 32] = key.try_into().map_err(|_| bad("key"))?;
+    Ok((
+        MailboxId::from_bytes(id),
+        MailboxState {
+            rid: row.try_get("rid")?,
+            key,
+            last_seq: from_sql(row.try_get("last_seq")?),
+            compacted_through: from_sql(row.try_get("compacted_through")?),
+            blob_count: from_sql(row.try_get("blob_count")?),
+            byte_count: from_sql(row.try_get("byte_count")?),
+            dirty: false,
+        },
+    ))
+}
+
+const LOCK_MAILBOXES: &str =
+    "SELECT rid, id, key, last_seq, compacted_through, blob_count, byte_count
+     FROM mailbox WHERE id = ANY($1) ORDER BY id FOR UPDATE";
+
+/// A committed batch: one outcome per command, what to tell the hub and the
+/// key cache, and what to announce to other nodes.
+struct Applied {
+    outcomes: Vec<Result<Outcome, StoreError>>,
+    effects: Vec<Effect>,
+    announce: Vec<Announce>,
+}
+
+/// Applies a batch inside one transaction. Logical refusals (quota, not
+/// found) become outcomes and change nothing; a database error aborts the
+/// whole transaction and is returned.
+struct Batch<'a> {
+    limits: StoreLimits,
+    node: u64,
+    state: HashMap<MailboxId, MailboxState>,
+    /// Blob rows not yet inserted, inserted together with one statement.
+    rids: Vec<i64>,
+    seqs: Vec<i64>,
+    data: Vec<&'a [u8]>,
+    effects: Vec<Effect>,
+    /// Per mailbox: first and last sequence number appended in this batch.
+    appended: HashMap<MailboxId, (u64, u64)>,
+    deleted: Vec<MailboxId>,
+}
+
+impl<'a> Batch<'a> {
+    async fn run(
+        conn: &mut PgConnection,
+        ops: &[&'a Op],
+        limits: StoreLimits,
+        node: u64,
+    ) -> Result<Applied, sqlx::Error> {
+        let mut tx = conn.begin().await?;
+        let mut ids: Vec<&[u8]> = ops
+            .iter()
+            .filter_map(|op| op.mailbox())
+            .map(|m| m.as_bytes().as_slice())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut state = HashMap::new();
+        if !ids.is_empty() {
+            for row in sqlx::query(LOCK_MAILBOXES)
+                .bind(&ids)
+                .fetch_all(&mut *tx)
+                .await?
+            {
+                let (id, st) = mailbox_state(&row)?;
+                state.insert(id, st);
+            }
+        }
+        if ops.iter().any(|op| matches!(op, Op::PutDropbox { .. })) {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(DROPBOX_LOCK)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let mut batch = Batch {
+            limits,
+            node,
+            state,
+            rids: Vec::new(),
+            seqs: Vec::new(),
+            data: Vec::new(),
+            effects: Vec::new(),
+            appended: HashMap::new(),
+            deleted: Vec::new(),
+        };
+        let mut outcomes = Vec::with_capacity(ops.len());
+        for op in ops {
+            outcomes.push(batch.apply(&mut tx, op).await?);
+        }
+        batch.flush_blobs(&mut tx).await?;
+        batch.flush_counters(&mut tx).await?;
+        if !batch.deleted.is_empty() {
+            // Deletions are announced inside their own transaction: rare, and
+            // other nodes must drop the mailbox's cached key no matter what
+            // happens to this node right after the commit.
+            let gone: Vec<Announce> = batch
+                .deleted
+                .iter()
+                .map(|m| Announce::Deleted(*m))
+                .collect();
+            for payload in fanout::payloads(batch.node, &gone) {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(fanout::CHANNEL)
+                    .bind(payload)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        let announce = batch
+            .appended
+            .iter()
+            .map(|(m, &(first, last))| Announce::Appended {
+                mailbox: *m,
+                first,
+                last,
+            })
+            .collect();
+        Ok(Applied {
+            outcomes,
+            effects: batch.effects,
+            announce,
+        })
+    }
+
+    async fn apply(
+        &mut self,
+        conn: &mut PgConnection,
+        op: &'a Op,
+    ) -> Result<Result<Outcome, StoreError>, sqlx::Error> {
+        Ok(match op {
+            Op::Create { id, key } => self.create(conn, *id, *key).await?.map(Outcome::Created),
+            Op::Append { id, data } => self.append(*id, data).map(Outcome::Seq),
+            Op::Compact {
+                id,
+                snapshot_seq,
+                through_seq,
+            } => {
+                self.flush_blobs(conn).await?;
+                self.compact(conn, *id, *snapshot_seq, *through_seq)
+                    .await?
+                    .map(Outcome::Compacted)
+            }
+            Op::Delete { id } => {
+                self.flush_blobs(conn).await?;
+                self.delete(conn, *id).await?.map(|()| Outcome::Done)
+            }
+            Op::PutDropbox {
+                id,
+                data,
+                now,
+                expires_at,
+            } => self
+                .put_dropbox(conn, id, data, *now, *expires_at)
+                .await?
+                .map(|()| Outcome::Done),
+            Op::ClaimDropbox { id, now } => {
+                let row: Option<(Vec<u8>, i64)> =
+                    sqlx::query_as("DELETE FROM dropbox WHERE id = $1 RETURNING data, expires_at")
+                        .bind(id.as_bytes().as_slice())
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                Ok(Outcome::Claimed(row.and_then(|(data, exp)| {
+                    (from_sql(exp) > *now).then(|| Bytes::from(data))
+                })))
+            }
+            Op::Sweep { now } => {
+                let n = sqlx::query("DELETE FROM dropbox WHERE expires_at <= $1")
+                    .bind(to_sql(*now))
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected();
+                sqlx::query("DELETE FROM nonce WHERE expires_at <= $1")
+                    .bind(to_sql(*now))
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(Outcome::Swept(n))
+            }
+            Op::Close => Ok(Outcome::Done),
+        })
+    }
+
+    async fn create(
+        &mut self,
+        conn: &mut PgConnection,
+        id: MailboxId,
+        key: [u8; 32],
+    ) -> Result<Result<bool, StoreError>, sqlx::Error> {
+        if let Some(st) = self.state.get(&id) {
+            return Ok(if st.key == key {
+                Ok(false)
+            } else {
+                Err(StoreError::MailboxExists)
+            });
+        }
+        let rid: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO mailbox (id, key, last_seq, compacted_through, blob_count, byte_count)
+             VALUES ($1, $2, 0, 0, 0, 0) ON CONFLICT (id) DO NOTHING RETURNING rid",
+        )
+        .bind(id.as_bytes().as_slice())
+        .bind(key.as_slice())
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(rid) = rid else {
+            // Another node created it after this batch took its locks: lock
+            // it now and answer as if it had been there all along.
+            let row = sqlx::query(LOCK_MAILBOXES)
+                .bind(vec![id.as_bytes().as_slice()])
+                .fetch_one(&mut *conn)
+                .await?;
+            let (_, st) = mailbox_state(&row)?;
+            let same = st.key == key;
+            self.state.insert(id, st);
+            return Ok(if same {
+                Ok(false)
+            } else {
+                Err(StoreError::MailboxExists)
+            });
+        };
+        self.state.insert(
+            id,
+            MailboxState {
+                rid,
+                key,
+                last_seq: 0,
+                compacted_through: 0,
+                blob_count: 0,
+                byte_count: 0,
+                dirty: false,
+            },
+        );
+        self.effects.push(Effect::Created(id, key));
+        Ok(Ok(true))
+    }
+
+    fn append(&mut self, id: MailboxId, data: &'a Bytes) -> Result<u64, StoreError> {
+        let Some(st) = self.state.get_mut(&id) else {
+            return Err(StoreError::MailboxNotFound);
+        };
+        let len = data.len() as u64;
+        if st.blob_count >= self.limits.max_blobs_per_mailbox {
+            return Err(StoreError::QuotaBlobs);
+        }
+        if st.byte_count.saturating_add(len) > self.limits.max_bytes_per_mailbox {
+            return Err(StoreError::QuotaBytes);
+        }
+        st.last_seq += 1;
+        st.blob_count += 1;
+        st.byte_count += len;
+        st.dirty = true;
+        let seq = st.last_seq;
+        self.rids.push(st.rid);
+        self.seqs.push(to_sql(seq));
+        self.data.push(&data[..]);
+        self.appended
+            .entry(id)
+            .and_modify(|r| r.1 = seq)
+            .or_insert((seq, seq));
+        self.effects.push(Effect::Blob(id, seq, data.clone()));
+        Ok(seq)
+    }
+
+    async fn flush_blobs(&mut self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        if self.rids.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO blob (mailbox, seq, data)
+             SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::bytea[])",
+        )
+        .bind(&self.rids)
+        .bind(&self.seqs)
+        .bind(&self.data)
+        .execute(&mut *conn)
+        .await?;
+        self.rids.clear();
+        self.seqs.clear();
+        self.data.clear();
+        Ok(())
+    }
+
+    async fn flush_counters(&mut self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        let dirty: Vec<&MailboxState> = self.state.values().filter(|s| s.dirty).collect();
+        if dirty.is_empty() {
+            return Ok(());
+        }
+        let col = |f: fn(&MailboxState) -> u64| -> Vec<i64> {
+            dirty.iter().map(|s| to_sql(f(s))).collect()
+        };
+        let rids: Vec<i64> = dirty.iter().map(|s| s.rid).collect();
+        sqlx::query(
+            "UPDATE mailbox AS m SET last_seq = u.last_seq, compacted_through = u.compacted_through,
+                 blob_count = u.blob_count, byte_count = u.byte_count
+             FROM UNNEST($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::int8[])
+                 AS u(rid, last_seq, compacted_through, blob_count, byte_count)
+             WHERE m.rid = u.rid",
+        )
+        .bind(rids)
+        .bind(col(|s| s.last_seq))
+        .bind(col(|s| s.compacted_through))
+        .bind(col(|s| s.blob_count))
+        .bind(col(|s| s.byte_count))
+        .execute(&mut *conn)
+        .await?;
+        for st in self.state.values_mut() {
+            st.dirty = false;
+        }
+        Ok(())
+    }
+
+    async fn compact(
+        &mut self,
+        conn: &mut PgConnection,
+        id: MailboxId,
+        snapshot_seq: u64,
+        through_seq: u64,
+    ) -> Result<Result<Compaction, StoreError>, sqlx::Error> {
+        let Some(st) = self.state.get(&id) else {
+            return Ok(Err(StoreError::MailboxNotFound));
+        };
+        if through_seq >= snapshot_seq {
+            return Ok(Err(StoreError::BadCompaction(
+                "the snapshot must come after the range it covers",
+            )));
+        }
+        let (rid, already) = (st.rid, st.compacted_through);
+        let exists: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM blob WHERE mailbox = $1 AND seq = $2")
+                .bind(rid)
+                .bind(to_sql(snapshot_seq))
+                .fetch_optional(&mut *conn)
+                .await?;
+        if exists.is_none() {
+            return Ok(Err(StoreError::BadCompaction(
+                "no stored blob has the snapshot's sequence number",
+            )));
+        }
+        if through_seq <= already {
+            return Ok(Ok(Compaction {
+                deleted: 0,
+                compacted_through: already,
+            }));
+        }
+        let (count, bytes): (i64, i64) = sqlx::query_as(
+            "WITH d AS (DELETE FROM blob WHERE mailbox = $1 AND seq <= $2 RETURNING octet_length(data) AS n)
+             SELECT count(*), coalesce(sum(n), 0)::int8 FROM d",
+        )
+        .bind(rid)
+        .bind(to_sql(through_seq))
+        .fetch_one(&mut *conn)
+        .await?;
+        let deleted = from_sql(count);
+        if let Some(st) = self.state.get_mut(&id) {
+            st.blob_count = st.blob_count.saturating_sub(deleted);
+            st.byte_count = st.byte_count.saturating_sub(from_sql(bytes));
+            st.compacted_through = through_seq;
+            st.dirty = true;
+        }
+        Ok(Ok(Compaction {
+            deleted,
+            compacted_through: through_seq,
+        }))
+    }
+
+    async fn delete(
+        &mut self,
+        conn: &mut PgConnection,
+        id: MailboxId,
+    ) -> Result<Result<(), StoreError>, sqlx::Error> {
+        let Some(st) = self.state.remove(&id) else {
+            return Ok(Err(StoreError::MailboxNotFound));
+        };
+        sqlx::query("DELETE FROM blob WHERE mailbox = $1")
+            .bind(st.rid)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("DELETE FROM mailbox WHERE rid = $1")
+            .bind(st.rid)
+            .execute(&mut *conn)
+            .await?;
+        // Earlier appends in this batch went to the deleted rid: nothing to announce.
+        self.appended.remove(&id);
+        self.deleted.push(id);
+        self.effects.push(Effect::Deleted(id));
+        Ok(Ok(()))
+    }
+
+    async fn put_dropbox(
+        &mut self,
+        conn: &mut PgConnection,
+        id: &DropboxId,
+        data: &[u8],
+        now: u64,
+        expires_at: u64,
+    ) -> Result<Result<(), StoreError>, sqlx::Error> {
+        let existing: Option<i64> =
+            sqlx::query_scalar("SELECT expires_at FROM dropbox WHERE id = $1")
+                .bind(id.as_bytes().as_slice())
+                .fetch_optional(&mut *conn)
+                .await?;
+        match existing {
+            Some(exp) if from_sql(exp) > now => return Ok(Err(StoreError::DropboxExists)),
+            Some(_) => {
+                sqlx::query("DELETE FROM dropbox WHERE id = $1")
+                    .bind(id.as_bytes().as_slice())
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            None => {}
+        }
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM dropbox")
+            .fetch_one(&mut *conn)
+            .await?;
+        if from_sql(count) >= self.limits.max_dropboxes {
+            return Ok(Err(StoreError::RelayFull));
+        }
+        sqlx::query("INSERT INTO dropbox (id, data, expires_at) VALUES ($1, $2, $3)")
+            .bind(id.as_bytes().as_slice())
+            .bind(data)
+            .bind(to_sql(expires_at))
+            .execute(&mut *conn)
+            .await?;
+        Ok(Ok(()))
+    }
+}
+
+/// Whether PostgreSQL says "try again": a deadlock or serialisation failure.
+fn retryable(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("40P01" | "40001")))
+}
+
+pub(super) struct Writer {
+    options: PgConnectOptions,
+    /// Dropped after any error, and opened again for the next batch.
+    conn: Option<PgConnection>,
+    limits: StoreLimits,
+    sink: Arc<dyn CommitSink>,
+    keys: Arc<KeyCache>,
+    node: u64,
+    announce: mpsc::UnboundedSender<Vec<Announce>>,
+}
+
+impl Writer {
+    pub(super) fn new(
+        options: PgConnectOptions,
+        limits: StoreLimits,
+        sink: Arc<dyn CommitSink>,
+        keys: Arc<KeyCache>,
+        node: u64,
+        announce: mpsc::UnboundedSender<Vec<Announce>>,
+    ) -> Self {
+        Self {
+            options,
+            conn: None,
+            limits,
+            sink,
+            keys,
+            node,
+            announce,
+        }
+    }
+
+    /// Applies batches until the store closes.
+    pub(super) async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Request>) {
+        while let Some(first) = rx.recv().await {
+            let mut closing = matches!(first.op, Op::Close);
+            let mut batch = vec![first];
+            while !closing && batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(r) => {
+                        closing = matches!(r.op, Op::Close);
+                        batch.push(r);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.execute(batch).await;
+            if closing {
+                break;
+            }
+        }
+        if let Some(conn) = self.conn.take() {
+            let _ = conn.close().await;
+        }
+        // Dropping `rx` here makes every later submission fail with `Closed`,
+        // and dropping `announce` ends the notifier.
+    }
+
+    async fn connection(&mut self) -> Result<&mut PgConnection, sqlx::Error> {
+        if self.conn.is_none() {
+            let mut conn = PgConnection::connect_with(&self.options).await?;
+            // An acknowledgement must mean durable, whatever the server's or
+            // the role's default is. (`local`, `remote_write`, `remote_apply`
+            // are at least as strong as `on` for this node and are kept.)
+            let mode: String = sqlx::query_scalar("SHOW synchronous_commit")
+                .fetch_one(&mut conn)
+                .await?;
+            if mode == "off" {
+                sqlx::query("SET synchronous_commit = on")
+                    .execute(&mut conn)
+                    .await?;
+            }
+            self.conn = Some(conn);
+        }
+        self.conn
+            .as_mut()
+            .ok_or_else(|| sqlx::Error::Protocol("no connection".into()))
+    }
+
+    async fn execute(&mut self, batch: Vec<Request>) {
+        let ops: Vec<&Op> = batch.iter().map(|r| &r.op).collect();
+        let (limits, node) = (self.limits, self.node);
+        let mut attempt = 0;
+        let result = loop {
+            let run = match self.connection().await {
+                Ok(conn) => Batch::run(conn, &ops, limits, node).await,
+                Err(e) => Err(e),
+            };
+            match run {
+                Ok(applied) => break Ok(applied),
+                Err(e) if retryable(&e) && attempt < RETRIES => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(5 * attempt as u64)).await;
+                }
+                Err(e) => {
+                    // The connection may be broken or mid-transaction: start afresh.
+                    self.conn = None;
+                    break Err(backend(e));
+                }
+            }
+        };
+        drop(ops);
+        match result {
+            Ok(applied) => {
+                for effect in applied.effects {
+                    match effect {
+                        Effect::Blob(id, seq, data) => self.sink.committed(&id, seq, &data),
+                        Effect::Created(id, key) => {
+                            let generation = self.keys.generation();
+                            self.keys.insert_if_current(id, key, generation);
+                        }
+                        Effect::Deleted(id) => {
+                            self.keys.remove(&id);
+                            self.sink.mailbox_deleted(&id);
+                        }
+                    }
+                }
+                for (request, outcome) in batch.into_iter().zip(applied.outcomes) {
+                    // A dropped receiver means the client went away; the write stands.
+                    let _ = request.reply.send(outcome);
+                }
+                if !applied.announce.is_empty() {
+                    let _ = self.announce.send(applied.announce);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "write batch failed; nothing in it was stored");
+                for request in batch {
+                    let _ = request.reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! Measurements for the sync engine (BENCHMARKS.md, "Sync"), against a real
+//! relay process on loopback:
+//!
+//! 1. two devices with 1,000 offline edits each converge: wall time of the
+//!    syncs until both hold the same sessions;
+//! 2. bytes on the wire per change batch against the plain automerge change
+//!    bytes (one edit; 1,000 edits), and for a snapshot of 100k changes;
+//! 3. opening a space of 100k changes from a snapshot plus a tail of 300
+//!    envelopes, against plain automerge loading the same document, medians
+//!    of alternating runs in one process.
+//!
+//! Run: `cargo run --release -p safespaces-e2e --bin sync-measure`
+//! (`SAFESPACES_RELAY_BIN` may point at a prebuilt relay).
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::time::{Duration, Instant};
+
+use automerge::AutoCommit;
+use ed25519_dalek::SigningKey;
+use safespaces_core::app::SafeSpaces;
+use safespaces_core::model::{
+    DeviceId, DeviceKeys, Role, SessionDraft, SessionEdit, SessionKind, SpaceDoc, Timestamp,
+};
+use safespaces_core::profile::{PassphraseWork, ProfileOptions, UnlockSecret};
+use safespaces_core::protocol::authorship::actor_for_device;
+use safespaces_core::protocol::exchange::{receive, seal_changes};
+use safespaces_core::protocol::{Envelope, EnvelopeKind, EpochKey, SpaceId};
+use safespaces_core::sync::{RelayClient, RelayConfig};
+use safespaces_e2e::RelayProcess;
+
+fn draft(title: &str) -> SessionDraft {
+    SessionDraft {
+        kind: SessionKind::WellbeingEvent,
+        title: title.into(),
+        description: String::new(),
+        starts_at: Timestamp(2_000_000_000),
+        duration_minutes: 60,
+        location: "Room 1".into(),
+        capacity: 10,
+        content_notes: vec![],
+        accessibility: String::new(),
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    convergence().await;
+    wire_bytes();
+    open_from_snapshot();
+}
+
+async fn convergence() {
+    let relay_dir = tempfile::tempdir().unwrap();
+    let relay = RelayProcess::start(relay_dir.path());
+    let net = RelayClient::new(RelayConfig::pinned(&relay.url(), relay.pin()).unwrap()).unwrap();
+    let options = ProfileOptions {
+        passphrase_work: PassphraseWork::InsecureTestOnly { log_n: 4 },
+    };
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let robin = SafeSpaces::create(dirs[0].path(), UnlockSecret::passphrase("x"), options).unwrap();
+    let blake = SafeSpaces::create(dirs[1].path(), UnlockSecret::passphrase("x"), options).unwrap();
+    let now = Timestamp(1_000);
+    let space = robin.create_space("Group", "Robin", now).unwrap();
+    let a = space.create_session(draft("A")).unwrap();
+    let invitation = space.invite(Role::Lead, now, None).unwrap();
+    space.publish_invite(&net, &invitation, now).await.unwrap();
+    robin.sync(&net, now).await.unwrap();
+    let theirs = blake
+        .join_via_relay(&net, &invitation.code, "Blake", now)
+        .await
+        .unwrap()
+        .space;
+    let b = theirs.create_session(draft("B")).unwrap();
+    robin.sync(&net, now).await.unwrap();
+    blake.sync(&net, now).await.unwrap();
+
+    // 1,000 offline edits each (durable writes; not part of the timing).
+    for i in 0..1000 {
+        space
+            .edit_session(
+                &a,
+                SessionEdit {
+                    description: Some(format!("robin {i}")),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        theirs
+            .edit_session(
+                &b,
+                SessionEdit {
+                    description: Some(format!("blake {i}")),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+    }
+    let started = Instant::now();
+    let mut rounds = 0;
+    while space.sessions().unwrap() != theirs.sessions().unwrap() {
+        robin.sync(&net, now).await.unwrap();
+        blake.sync(&net, now).await.unwrap();
+        rounds += 1;
+        assert!(rounds < 5, "did not converge");
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "convergence: 2 devices x 1,000 offline edits converged through the relay in {elapsed:?} ({rounds} sync round(s) of both devices)"
+    );
+}
+
+fn wire_bytes() {
+    let (mut doc, me) = SpaceDoc::create("Group", "Robin", Timestamp(0)).unwrap();
+    let device = DeviceId::random();
+    let signer = SigningKey::from_bytes(&[3; 32]);
+    doc.set_actor(actor_for_device(&device).unwrap());
+    doc.add_device(
+        &me,
+        &device,
+        DeviceKeys {
+            age_recipient: age::x25519::Identity::generate().to_public().to_string(),
+            signing_key: hex::encode(signer.verifying_key().to_bytes()),
+        },
+    )
+    .unwrap();
+    let session = doc.create_session(&me, draft("Walk")).unwrap();
+    let key = EpochKey::generate();
+    let space = SpaceId::random();
+    for edits in [1usize, 1000] {
+        let since = doc.heads();
+        for i in 0..edits {
+            doc.edit_session(
+                &me,
+                &session,
+                SessionEdit {
+                    title: Some(format!("Walk {i}")),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        }
+        let change_bytes: usize = doc.changes_since(&since).iter().map(Vec::len).sum();
+        let sealed = seal_changes(&mut doc, &since, space, 0, &key, &device, &signer, 1)
+            .unwrap()
+            .unwrap();
+        println!(
+            "wire: batch of {edits} edit(s): automerge changes {change_bytes} B, envelope {} B on the wire (+{:.1} %)",
+            sealed.len(),
+            (sealed.len() as f64 / change_bytes as f64 - 1.0) * 100.0
+        );
+    }
+    let big = build(100_000);
+    let mut big_doc = big.0;
+    let save = big_doc.save();
+    let snapshot = Envelope {
+        kind: EnvelopeKind::Snapshot,
+        space,
+        epoch: 0,
+        author: device,
+        sequence: 1,
+        body: save.clone(),
+    }
+    .seal(&key.content_key(), &signer)
+    .unwrap();
+    println!(
+        "wire: snapshot of 100k changes: automerge save {} B, envelope {} B (+{:.2} %)",
+        save.len(),
+        snapshot.len(),
+        (snapshot.len() as f64 / save.len() as f64 - 1.0) * 100.0
+    );
+}
+
+/// A space of `n` changes written by one device, and that device.
+fn build(
+    n: usize,
+) -> (
+    SpaceDoc,
+    DeviceId,
+    SigningKey,
+    safespaces_core::model::MemberId,
+    safespaces_core::model::SessionId,
+) {
+    let (mut doc, me) = SpaceDoc::create("Group", "Robin", Timestamp(0)).unwrap();
+    let device = DeviceId::random();
+    let signer = SigningKey::from_bytes(&[4; 32]);
+    doc.set_actor(actor_for_device(&device).unwrap());
+    doc.add_device(
+        &me,
+        &device,
+        DeviceKeys {
+            age_recipient: age::x25519::Identity::generate().to_public().to_string(),
+            signing_key: hex::encode(signer.verifying_key().to_bytes()),
+        },
+    )
+    .unwrap();
+    let session = doc.create_session(&me, draft("Walk")).unwrap();
+    for i in 0..n.saturating_sub(3) {
+        doc.edit_session(
+            &me,
+            &session,
+            SessionEdit {
+                title: Some(format!("Walk {i}")),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    }
+    (doc, device, signer, me, session)
+}
+
+fn open_from_snapshot() {
+    let (mut doc, device, signer, me, session) = build(100_000);
+    let key = EpochKey::generate();
+    let space = SpaceId::random();
+    let snapshot = doc.save();
+    // A tail of 300 envelopes of 3 edits each, as a mailbox holds after
+    // compaction.
+    let mut tail = Vec::new();
+    for i in 0..300 {
+        let since = doc.heads();
+        for j in 0..3 {
+            doc.edit_session(
+                &me,
+                &session,
+                SessionEdit {
+                    title: Some(format!("Tail {i}.{j}")),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        }
+        tail.push(
+            seal_changes(
+                &mut doc,
+                &since,
+                space,
+                0,
+                &key,
+                &device,
+                &signer,
+                2 + i as u64,
+            )
+            .unwrap()
+            .unwrap(),
+        );
+    }
+    let full = doc.save();
+    let (mut ours, mut plain) = (Vec::new(), Vec::new());
+    for _ in 0..7 {
+        let started = Instant::now();
+        let mut opened = SpaceDoc::load(&snapshot).unwrap();
+        for envelope in &tail {
+            receive(&mut opened, space, 0, &key, envelope).unwrap();
+        }
+        ours.push(started.elapsed());
+        let started = Instant::now();
+        let _ = AutoCommit::load(&full).unwrap();
+        plain.push(started.elapsed());
+    }
+    let (ours, plain) = (median(ours), median(plain));
+    println!(
+        "open: 100k-change space from snapshot + 300 verified envelopes {ours:?}, plain automerge load of the same document {plain:?}, ratio {:.2}",
+        ours.as_secs_f64() / plain.as_secs_f64()
+    );
+}

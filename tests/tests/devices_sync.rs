@@ -1,0 +1,363 @@
+//! Devices converge through a real relay process over TLS: create, invite,
+//! join, plan, sign up while offline, sync, remove; and the relay's files
+//! hold none of it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use safespaces_core::app::{MyPlace, SafeSpaces};
+use safespaces_core::model::{
+    Place, Role, SessionDraft, SessionKind, SignUpState, Timestamp, TrainingModule,
+};
+use safespaces_core::profile::{PassphraseWork, ProfileOptions, UnlockSecret};
+use safespaces_core::sync::{RelayClient, RelayConfig, RetryPolicy};
+use safespaces_e2e::RelayProcess;
+
+fn options() -> ProfileOptions {
+    ProfileOptions {
+        passphrase_work: PassphraseWork::InsecureTestOnly { log_n: 4 },
+    }
+}
+
+fn device(dir: &std::path::Path) -> SafeSpaces {
+    SafeSpaces::create(dir, UnlockSecret::passphrase("test passphrase"), options()).unwrap()
+}
+
+fn client(relay: &RelayProcess) -> RelayClient {
+    let config = RelayConfig::pinned(&relay.url(), relay.pin())
+        .unwrap()
+        .with_retry(RetryPolicy {
+            base_delay: Duration::from_millis(50),
+            max_delay: Duration::from_millis(400),
+            max_attempts: 4,
+        })
+        .with_timeouts(Duration::from_secs(2), Duration::from_secs(10));
+    RelayClient::new(config).unwrap()
+}
+
+fn draft(title: &str, capacity: u32) -> SessionDraft {
+    SessionDraft {
+        kind: SessionKind::SurvivorDiscussionGroup,
+        title: title.into(),
+        description: "CANARY-description".into(),
+        starts_at: Timestamp(2_000_000_000),
+        duration_minutes: 90,
+        location: "shared with attendees".into(),
+        capacity,
+        content_notes: vec!["discusses experiences of assault".into()],
+        accessibility: String::new(),
+    }
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_devices_converge_through_the_relay_and_a_removed_one_stays_behind() {
+    let relay_dir = tempfile::tempdir().unwrap();
+    let relay = RelayProcess::start(relay_dir.path());
+    let net = client(&relay);
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let robin = device(dirs[0].path());
+    let blake = device(dirs[1].path());
+    let casey = device(dirs[2].path());
+    let now = Timestamp(1_000);
+
+    // Robin: a space, a session Robin is cleared to lead.
+    let space = robin
+        .create_space("CANARY-space", "CANARY-Robin", now)
+        .unwrap();
+    let me = space.my_member_id().unwrap();
+    let session = space.create_session(draft("CANARY-circle", 1)).unwrap();
+    for module in TrainingModule::ALL {
+        space
+            .record_training(&me, module, Timestamp(0), Timestamp(i64::MAX / 2))
+            .unwrap();
+    }
+    space.volunteer_to_lead(&session, now).unwrap();
+    robin.sync(&net, now).await.unwrap();
+
+    // Invites travel through one-time drop-boxes.
+    let mut joined = Vec::new();
+    for (who, name) in [(&blake, "CANARY-Blake"), (&casey, "CANARY-Casey")] {
+        let invitation = space.invite(Role::Member, now, None).unwrap();
+        space.publish_invite(&net, &invitation, now).await.unwrap();
+        robin.sync(&net, now).await.unwrap();
+        joined.push(
+            who.join_via_relay(&net, &invitation.code, name, now)
+                .await
+                .unwrap()
+                .space,
+        );
+        // The code works once.
+        let again = robin.space(&space.id()).unwrap();
+        let _ = again;
+        assert!(
+            who.join_via_relay(&net, &invitation.code, name, now)
+                .await
+                .is_err()
+        );
+    }
+    robin.sync(&net, now).await.unwrap();
+    assert_eq!(space.members().unwrap().len(), 3);
+
+    // Blake and Casey sign up while offline; Blake first.
+    assert_eq!(
+        joined[0]
+            .sign_up(&session, SignUpState::Attending, Timestamp(1_100))
+            .unwrap(),
+        MyPlace::Requested(SignUpState::Attending)
+    );
+    joined[1]
+        .sign_up(&session, SignUpState::Attending, Timestamp(1_200))
+        .unwrap();
+    // Casey syncs first, but Blake asked first: the order is by request time.
+    casey.sync(&net, now).await.unwrap();
+    blake.sync(&net, now).await.unwrap();
+    let recorded = robin.sync(&net, now).await.unwrap();
+    assert_eq!(recorded.requests_recorded, 2, "{recorded:?}");
+    blake.sync(&net, now).await.unwrap();
+    casey.sync(&net, now).await.unwrap();
+    assert_eq!(
+        joined[0].my_place(&session).unwrap(),
+        MyPlace::Recorded(Place::Attending)
+    );
+    assert_eq!(
+        joined[1].my_place(&session).unwrap(),
+        MyPlace::Recorded(Place::Waitlisted { position: 1 })
+    );
+    let names: Vec<String> = space
+        .attendees(&session)
+        .unwrap()
+        .into_iter()
+        .map(|a| a.holder.pseudonym)
+        .collect();
+    assert_eq!(names, vec!["CANARY-Blake", "CANARY-Casey"]);
+    assert!(
+        joined[0].attendees(&session).unwrap().is_empty(),
+        "members see counts, not names"
+    );
+
+    // Identical state everywhere.
+    for other in &joined {
+        assert_eq!(other.sessions().unwrap(), space.sessions().unwrap());
+        assert_eq!(other.members().unwrap(), space.members().unwrap());
+    }
+
+    // Removal through the relay: Casey stays at the old state.
+    let casey_id = joined[1].my_member_id().unwrap();
+    space.remove_member(&casey_id, now).unwrap();
+    space.create_session(draft("CANARY-after", 5)).unwrap();
+    robin.sync(&net, now).await.unwrap();
+    blake.sync(&net, now).await.unwrap();
+    let casey_report = casey.sync(&net, now).await.unwrap();
+    assert_eq!(casey_report.left_out, vec![space.id()]);
+    assert_eq!(joined[0].sessions().unwrap().len(), 2);
+    assert_eq!(joined[1].sessions().unwrap().len(), 1);
+
+    // The relay's files hold none of it.
+    drop(relay);
+    for entry in walk(relay_dir.path()) {
+        let bytes = std::fs::read(&entry).unwrap();
+        assert!(
+            !contains(&bytes, "CANARY"),
+            "plaintext in {}",
+            entry.display()
+        );
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_device_downloads_a_snapshot_and_a_bounded_tail() {
+    let relay_dir = tempfile::tempdir().unwrap();
+    let relay = RelayProcess::start(relay_dir.path());
+    let net = client(&relay);
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let robin = device(dirs[0].path());
+    let blake = device(dirs[1].path());
+    let now = Timestamp(1_000);
+    let space = robin.create_space("Group", "Robin", now).unwrap();
+    let session = space.create_session(draft("Walk", 5)).unwrap();
+    // 2,000 changes in 400 syncs: 400 blobs, past the compaction bound.
+    let mut snapshots = 0;
+    for round in 0..400 {
+        for i in 0..5 {
+            space
+                .edit_session(
+                    &session,
+                    safespaces_core::model::SessionEdit {
+                        title: Some(format!("Walk {round}.{i}")),
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
+        }
+        snapshots += robin.sync(&net, now).await.unwrap().snapshots;
+    }
+    assert!(
+        snapshots >= 2,
+        "the mailbox was compacted ({snapshots} snapshots)"
+    );
+    let invitation = space.invite(Role::Member, now, None).unwrap();
+    space.publish_invite(&net, &invitation, now).await.unwrap();
+    robin.sync(&net, now).await.unwrap();
+    let joined = blake
+        .join_via_relay(&net, &invitation.code, "Blake", now)
+        .await
+        .unwrap();
+    assert!(
+        joined.downloaded_blobs <= safespaces_core::app::COMPACT_AFTER_BLOBS as usize + 10,
+        "downloaded {} blobs",
+        joined.downloaded_blobs
+    );
+    assert_eq!(joined.space.session(&session).unwrap().title, "Walk 399.4");
+    assert_eq!(joined.space.sessions().unwrap(), space.sessions().unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_made_while_the_relay_is_down_go_out_once_it_is_back() {
+    let relay_dir = tempfile::tempdir().unwrap();
+    let mut relay = RelayProcess::start(relay_dir.path());
+    let net = client(&relay);
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let now = Timestamp(1_000);
+    let robin = device(dirs[0].path());
+    let blake = device(dirs[1].path());
+    let space = robin.create_space("Group", "Robin", now).unwrap();
+    let invitation = space.invite(Role::Lead, now, None).unwrap();
+    space.publish_invite(&net, &invitation, now).await.unwrap();
+    robin.sync(&net, now).await.unwrap();
+    let theirs = blake
+        .join_via_relay(&net, &invitation.code, "Blake", now)
+        .await
+        .unwrap()
+        .space;
+    robin.sync(&net, now).await.unwrap();
+
+    // The relay goes down; both keep planning.
+    relay.kill();
+    let a = space
+        .create_session(draft("Made by Robin offline", 5))
+        .unwrap();
+    let b = theirs
+        .create_session(draft("Made by Blake offline", 5))
+        .unwrap();
+    match robin.sync(&net, now).await {
+        Err(safespaces_core::app::AppError::Relay(e)) => assert!(e.is_transient(), "{e}"),
+        other => panic!("expected an offline error, got {other:?}"),
+    }
+    // Nothing is lost across a restart of the app either.
+    drop(robin);
+    let robin = SafeSpaces::open(dirs[0].path(), options()).unwrap();
+    robin
+        .unlock(&UnlockSecret::passphrase("test passphrase"))
+        .unwrap();
+
+    relay.restart();
+    let net = client(&relay);
+    for _ in 0..2 {
+        robin.sync(&net, now).await.unwrap();
+        blake.sync(&net, now).await.unwrap();
+    }
+    let space = robin.space(&space.id()).unwrap();
+    for s in [&space, &theirs] {
+        let titles: Vec<String> = s
+            .sessions()
+            .unwrap()
+            .into_iter()
+            .map(|(_, s)| s.title)
+            .collect();
+        assert_eq!(titles.len(), 2, "{titles:?}");
+        assert!(s.session(&a).is_ok() && s.session(&b).is_ok());
+    }
+    // Syncing again sends and applies nothing new: no duplicates.
+    let again = robin.sync(&net, now).await.unwrap();
+    assert_eq!((again.pushed, again.applied), (0, 0), "{again:?}");
+}
+
+struct Changes(tokio::sync::mpsc::UnboundedSender<String>);
+
+impl safespaces_core::app::SpaceListener for Changes {
+    fn space_changed(&self, space_id: String) {
+        let _ = self.0.send(space_id);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_updates_reach_the_listener_without_calling_sync() {
+    let relay_dir = tempfile::tempdir().unwrap();
+    let relay = RelayProcess::start(relay_dir.path());
+    let net = client(&relay);
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let now = Timestamp(1_000);
+    let robin = device(dirs[0].path());
+    let blake = device(dirs[1].path());
+    let space = robin.create_space("Group", "Robin", now).unwrap();
+    let invitation = space.invite(Role::Lead, now, None).unwrap();
+    space.publish_invite(&net, &invitation, now).await.unwrap();
+    robin.sync(&net, now).await.unwrap();
+    let theirs = blake
+        .join_via_relay(&net, &invitation.code, "Blake", now)
+        .await
+        .unwrap()
+        .space;
+
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let live = robin
+        .live(net.clone(), std::sync::Arc::new(Changes(tx)))
+        .unwrap();
+    // Blake plans a session and syncs; Robin's app only listens.
+    let session = theirs.create_session(draft("Made live", 4)).unwrap();
+    blake.sync(&net, now).await.unwrap();
+    let robin_space = robin.space(&space.id()).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let changed = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .expect("the listener fired in time")
+            .unwrap();
+        assert_eq!(changed, space.id());
+        if robin_space.session(&session).is_ok() {
+            break;
+        }
+    }
+    // Robin's own edits go out on the live tick, without calling sync.
+    robin_space
+        .edit_session(
+            &session,
+            safespaces_core::model::SessionEdit {
+                title: Some("Renamed live".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        blake.sync(&net, now).await.unwrap();
+        if theirs.session(&session).unwrap().title == "Renamed live" {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Robin's edit never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop(live);
+}
