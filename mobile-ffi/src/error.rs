@@ -53,7 +53,8 @@ pub enum SafeSpacesError {
         /// What was looked for.
         reason: String,
     },
-    /// The invite has been used or has expired: ask for a new one.
+    /// The invite cannot be used (bad code, expired, already used): check
+    /// the code, or ask for a new invite.
     #[error("this invite cannot be used: {reason}")]
     InviteUnusable {
         /// Used or expired.
@@ -99,8 +100,16 @@ impl From<AppError> for SafeSpacesError {
             AppError::Model(model) => model.into(),
             AppError::Attendance(attendance) => attendance.into(),
             AppError::Profile(profile) => profile.into(),
+            AppError::Invite(_) => SafeSpacesError::InviteUnusable {
+                reason: err.to_string(),
+            },
             AppError::Corrupt(_) => SafeSpacesError::InvalidData {
                 reason: err.to_string(),
+            },
+            // Only the sync calls meet the relay, and they are not exported
+            // yet; with them come `Offline` and `RelayRefused { code }`.
+            other @ AppError::Relay(_) => SafeSpacesError::Internal {
+                reason: other.to_string(),
             },
             other => SafeSpacesError::Internal {
                 reason: other.to_string(),
@@ -198,6 +207,10 @@ mod tests {
         ));
         assert!(matches!(
             SafeSpacesError::from(AppError::Model(ModelError::InviteExpired)),
+            SafeSpacesError::InviteUnusable { .. }
+        ));
+        assert!(matches!(
+            SafeSpacesError::from(AppError::Invite("expired".into())),
             SafeSpacesError::InviteUnusable { .. }
         ));
         assert!(matches!(
