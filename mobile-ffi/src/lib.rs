@@ -1,3 +1,70 @@
-//! The uniffi layer over `safespaces-core`. Not built yet: see the mobile-ffi
-//! issue. It will stay a thin wrapper; every rule lives in core.
+//! The uniffi layer over `safespaces-core`: what the iOS and Android apps
+//! call. It stays thin: every rule lives in core; this crate only names
+//! things for the foreign side and converts types.
+//!
+//! # Layout
+//! - [`SafeSpaces`] (`app.rs`): a profile's life cycle (create, open,
+//!   unlock, lock, wipe, restore), its keys (passphrase, keystore secret,
+//!   duress passphrase, attempt limit, backups), its spaces, invites and
+//!   offline bundles.
+//! - [`UnlockSecret`], [`ProfileOptions`] (`secret.rs`): what opens a profile
+//!   and the test-only scrypt cost.
+//! - [`Space`] (`space.rs`): one space; its records live next to the concept
+//!   they describe: `members.rs`, `sessions.rs`, `attendance.rs`,
+//!   `training.rs`, `signposting.rs`, `invites.rs`.
+//! - [`Journal`] (`journal.rs`): the private journal and its export.
+//! - [`SafeSpacesError`] (`error.rs`): the one error the foreign side sees.
+//!
+//! # Shapes across the boundary
+//! Ids are strings (16 hex digits; a space id 32), times are `i64` seconds
+//! since the Unix epoch (UTC), bytes are `Vec<u8>` (`ByteArray` in Kotlin,
+//! `Data` in Swift, `bytes` in Python). Every object wraps
+//! `inner: Arc<core thing>` and its methods forward in one line. The caller
+//! passes "now" wherever a rule depends on time, as core does, so the app
+//! decides which clock to trust.
+//!
+//! Bindings are generated in library mode by the workspace's
+//! `uniffi-bindgen` binary; see `docs/mobile.md`.
+//!
+//! # Unsafe code
+//! `#![forbid(unsafe_code)]` holds for everything written here. The FFI
+//! functions uniffi generates are `unsafe extern "C"` with
+//! `#[unsafe(no_mangle)]`, but rustc does not report the `unsafe_code` lint
+//! inside expansions of another crate's macros, so `setup_scaffolding!` and
+//! the derives compile under the workspace-wide `forbid` (the build checks
+//! it: an `unsafe` block written in this crate is refused).
 #![forbid(unsafe_code)]
+
+mod app;
+mod attendance;
+mod error;
+mod invites;
+mod journal;
+mod members;
+mod secret;
+mod sessions;
+mod signposting;
+mod space;
+mod training;
+
+pub use app::{SafeSpaces, SpaceSummary, generate_keystore_secret, profile_exists};
+pub use attendance::{Attendee, MyPlace, Place, RosterView, SignUpState};
+pub use error::SafeSpacesError;
+pub use invites::{BundleReport, Invitation};
+pub use journal::{Journal, JournalEdit, JournalEntry, JournalFormat};
+pub use members::{Member, Role};
+pub use secret::{PassphraseWork, ProfileOptions, UnlockSecret};
+pub use sessions::{
+    ConflictValue, FieldConflict, LeadStatus, Session, SessionDraft, SessionEdit, SessionKind,
+    SessionStatus,
+};
+pub use signposting::{Resource, ResourceCategory, ResourceEntry};
+pub use space::Space;
+pub use training::{Clearance, TrainingModule, TrainingRecord};
+
+uniffi::setup_scaffolding!();
+
+/// Converts every element of a list with its `From` conversion.
+fn convert_all<T, U: From<T>>(items: Vec<T>) -> Vec<U> {
+    items.into_iter().map(U::from).collect()
+}

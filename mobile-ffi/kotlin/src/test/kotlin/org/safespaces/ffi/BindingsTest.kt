@@ -1,0 +1,171 @@
+package org.safespaces.ffi
+
+import java.nio.file.Path
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertFalse
+import org.junit.jupiter.api.Assertions.assertNull
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.assertThrows
+import org.junit.jupiter.api.io.TempDir
+
+/**
+ * The generated Kotlin bindings over the real library, loaded by JNA.
+ *
+ * Proves the mapping as an Android app sees it (companion constructors,
+ * data classes with defaults, sealed classes, unsigned numbers, ByteArray,
+ * nullable arguments, typed exceptions, AutoCloseable handles) through two
+ * devices meeting by bundles. Core's own rules are tested in core.
+ */
+class BindingsTest {
+    companion object {
+        const val NOW = 1_767_000_000L
+        const val DAY = 86_400L
+
+        /** Test-only scrypt cost: production unlocks take about a second each. */
+        val FAST = ProfileOptions(PassphraseWork.InsecureTestOnly(logN = 4u))
+        val AGE_HEADER = "age-encryption.org/v1\n".toByteArray()
+    }
+
+    @TempDir lateinit var tmp: Path
+
+    private fun dir(name: String): String = tmp.resolve(name).toString()
+
+    private fun ByteArray.startsWith(prefix: ByteArray) =
+        size >= prefix.size && prefix.indices.all { this[it] == prefix[it] }
+
+    @Test
+    fun `two devices join, sign up and converge through bundles`() {
+        val ash = SafeSpaces.create(dir("ash"), UnlockSecret.passphrase("ash pass"), FAST)
+        val ashSpace = ash.createSpace("Tuesday circle", "Ash", NOW)
+        val me = ashSpace.myMemberId()
+        for (module in listOf(TrainingModule.SIGNPOSTING, TrainingModule.TRAUMA_INFORMED)) {
+            ashSpace.recordTraining(me, module, NOW - DAY, NOW + 365 * DAY)
+        }
+        val session = ashSpace.createSession(
+            SessionDraft(
+                kind = SessionKind.SURVIVOR_DISCUSSION_GROUP,
+                title = "Evening circle",
+                startsAt = NOW + 2 * DAY,
+                durationMinutes = 90u,
+                capacity = 8u,
+                contentNotes = listOf("discussion of assault"),
+            ),
+        )
+        ashSpace.volunteerToLead(session, NOW)
+        assertTrue(ashSpace.clearance(me, NOW).cleared)
+
+        // Birch's device unlocks with a keystore secret.
+        val birchDir = dir("birch")
+        val birch = SafeSpaces.create(birchDir, UnlockSecret.keystore(generateKeystoreSecret()), FAST)
+        assertTrue(profileExists(birchDir))
+
+        val invitation = ashSpace.invite(Role.MEMBER, NOW) // expiresAt left out
+        assertEquals(NOW + 7 * DAY, invitation.expiresAt)
+        val birchSpace = birch.join(
+            invitation.code, invitation.sealedPackage, ashSpace.exportBundle(NOW), "Birch", NOW,
+        )
+        assertEquals(ashSpace.id(), birchSpace.id())
+        assertEquals(listOf("Tuesday circle"), birch.spaces().map { it.name })
+
+        // Birch is not a lead: the sign-up waits until a lead records it.
+        assertEquals(
+            MyPlace.Requested(SignUpState.ATTENDING),
+            birchSpace.signUp(session, SignUpState.ATTENDING, NOW),
+        )
+        val report = ash.importBundle(birchSpace.exportBundle(NOW), NOW)
+        assertEquals(1uL, report.requestsRecorded)
+        assertEquals(
+            listOf("Birch" to Place.Attending),
+            ashSpace.attendees(session).map { it.pseudonym to it.place },
+        )
+        val roles = ashSpace.members().associate { it.pseudonym to it.role }
+        assertEquals(mapOf("Ash" to Role.COORDINATOR, "Birch" to Role.MEMBER), roles)
+
+        birch.importBundle(ashSpace.exportBundle(NOW), NOW)
+        assertEquals(MyPlace.Recorded(Place.Attending), birchSpace.myPlace(session))
+        assertEquals(RosterView(attending = 1u, waitlisted = 0u, capacity = 8u), birchSpace.roster(session))
+        assertEquals(emptyList<Attendee>(), birchSpace.attendees(session))
+        assertEquals(listOf(me), birchSpace.session(session).leads)
+
+        // A member may not plan sessions: the refusal arrives typed.
+        assertThrows<SafeSpacesException.NotAllowed> {
+            birchSpace.createSession(
+                SessionDraft(SessionKind.OTHER, "x", NOW, 60u, 1u),
+            )
+        }
+
+        // Edits with defaults, and the signposting directory.
+        ashSpace.editSession(session, SessionEdit(capacity = 10u))
+        assertEquals(10u, ashSpace.session(session).capacity)
+        ashSpace.addResource(Resource(ResourceCategory.CRISIS_LINE, "Rape Crisis", "0808 500 2222"))
+        assertEquals(listOf("Rape Crisis"), ashSpace.resources(ResourceCategory.CRISIS_LINE).map { it.resource.name })
+        assertEquals(emptyList<FieldConflict>(), ashSpace.sessionConflicts(session))
+
+        listOf(birchSpace, birch, ashSpace, ash).forEach { it.close() }
+    }
+
+    @Test
+    fun `journal add, edit, delete and export`() {
+        SafeSpaces.create(dir("j"), UnlockSecret.passphrase("pass"), FAST).use { app ->
+            val journal = app.journal()
+            val first = journal.add("a hard day", 2u, listOf("sleep"), NOW)
+            val second = journal.add("a better one", null, emptyList(), NOW + 60)
+            assertEquals(listOf(second, first), journal.entries().map { it.id })
+            assertEquals(listOf(first), journal.withTag("sleep").map { it.id })
+            assertEquals(2.toUByte(), journal.entries().last().mood)
+
+            journal.edit(first, JournalEdit(clearMood = true), NOW + 120)
+            assertNull(journal.entries().first { it.id == first }.mood)
+
+            journal.delete(second)
+            assertEquals(listOf(first), journal.entries().map { it.id })
+            assertThrows<SafeSpacesException.NotFound> { journal.delete(second) }
+
+            assertTrue(journal.export(JournalFormat.JSON, "export pass").startsWith(AGE_HEADER))
+        }
+    }
+
+    @Test
+    fun `locked and wrong secret arrive as their exceptions`() {
+        val app = SafeSpaces.create(dir("l"), UnlockSecret.passphrase("right"), FAST)
+        val space = app.createSpace("Circle", "Ash", NOW)
+        app.lock()
+        assertTrue(app.isLocked())
+        assertThrows<SafeSpacesException.Locked> { space.name() }
+        val wrong = assertThrows<SafeSpacesException.WrongSecret> {
+            app.unlock(UnlockSecret.passphrase("wrong"))
+        }
+        assertTrue(wrong is SafeSpacesException)
+        app.unlock(UnlockSecret.passphrase("right"))
+        assertEquals("Circle", space.name())
+
+        val short = assertThrows<SafeSpacesException.InvalidInput> { UnlockSecret.keystore(ByteArray(3)) }
+        assertTrue(short.reason.contains("32 bytes"))
+        assertThrows<SafeSpacesException.NoProfile> { SafeSpaces.open(dir("nothing"), FAST) }
+    }
+
+    @Test
+    fun `backup restores elsewhere and duress opens an empty profile`() {
+        val app = SafeSpaces.create(dir("b"), UnlockSecret.passphrase("pass"), FAST)
+        app.createSpace("Circle", "Ash", NOW)
+        val backup = app.exportBackup("backup pass")
+        assertTrue(backup.startsWith(AGE_HEADER))
+
+        val secret = generateKeystoreSecret()
+        val restored = SafeSpaces.restoreBackup(backup, "backup pass", dir("r"), UnlockSecret.keystore(secret), FAST)
+        assertFalse(restored.isLocked())
+        assertEquals(listOf("Circle"), restored.spaces().map { it.name })
+        assertEquals(app.deviceId(), restored.deviceId())
+
+        restored.setPassphrase("restored")
+        restored.setDuressPassphrase("duress")
+        restored.setAttemptLimit(5u)
+        restored.lock()
+        restored.unlock(UnlockSecret.passphrase("duress"))
+        assertEquals(emptyList<SpaceSummary>(), restored.spaces())
+
+        app.wipe()
+        assertFalse(profileExists(dir("b")))
+    }
+}

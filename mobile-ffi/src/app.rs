@@ -1,0 +1,239 @@
+//! The profile object: life cycle, keys, spaces, invites and bundles.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use safespaces_core::model::Timestamp;
+use safespaces_core::{app, profile};
+use secrecy::SecretString;
+
+use crate::secret::{ProfileOptions, UnlockSecret, core_options, keystore_bytes};
+use crate::{BundleReport, Journal, SafeSpacesError, Space, convert_all};
+
+/// A space as listed on this device.
+#[derive(uniffi::Record)]
+pub struct SpaceSummary {
+    /// The space's id (32 hex digits), for `SafeSpaces.space`.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+}
+
+impl From<app::SpaceSummary> for SpaceSummary {
+    fn from(s: app::SpaceSummary) -> Self {
+        SpaceSummary {
+            id: s.id,
+            name: s.name,
+        }
+    }
+}
+
+/// Whether `dir` holds a profile, to choose between `open` and `create`.
+#[uniffi::export]
+pub fn profile_exists(dir: String) -> bool {
+    profile::Profile::exists(Path::new(&dir))
+}
+
+/// 32 fresh random bytes for `UnlockSecret.keystore`, to keep in the
+/// platform keystore.
+#[uniffi::export]
+pub fn generate_keystore_secret() -> Vec<u8> {
+    profile::generate_keystore_secret().to_vec()
+}
+
+/// A device's profile with its spaces and journal. Everything decrypted
+/// lives only inside it while unlocked; `lock()` drops it all from memory,
+/// and any handle used after that throws `Locked`.
+#[derive(uniffi::Object)]
+pub struct SafeSpaces {
+    inner: Arc<app::SafeSpaces>,
+}
+
+impl From<app::SafeSpaces> for SafeSpaces {
+    fn from(inner: app::SafeSpaces) -> Self {
+        SafeSpaces {
+            inner: Arc::new(inner),
+        }
+    }
+}
+
+#[uniffi::export]
+impl SafeSpaces {
+    /// Creates a new profile in the empty directory `dir`, protected by
+    /// `secret`, and returns it unlocked. Leave `options` out outside tests.
+    #[uniffi::constructor(default(options = None))]
+    pub fn create(
+        dir: String,
+        secret: Arc<UnlockSecret>,
+        options: Option<ProfileOptions>,
+    ) -> Result<Self, SafeSpacesError> {
+        Ok(app::SafeSpaces::create(
+            Path::new(&dir),
+            profile::UnlockSecret::from(&*secret),
+            core_options(options),
+        )?
+        .into())
+    }
+
+    /// Opens the profile in `dir`, locked.
+    #[uniffi::constructor(default(options = None))]
+    pub fn open(dir: String, options: Option<ProfileOptions>) -> Result<Self, SafeSpacesError> {
+        Ok(app::SafeSpaces::open(Path::new(&dir), core_options(options))?.into())
+    }
+
+    /// Restores a backup (from `exportBackup`) into the empty directory
+    /// `dir`, protected by `secret` from now on, and returns it unlocked.
+    #[uniffi::constructor(default(options = None))]
+    pub fn restore_backup(
+        backup: Vec<u8>,
+        backup_passphrase: String,
+        dir: String,
+        secret: Arc<UnlockSecret>,
+        options: Option<ProfileOptions>,
+    ) -> Result<Self, SafeSpacesError> {
+        let dir = Path::new(&dir);
+        let backup_passphrase = SecretString::from(backup_passphrase);
+        // core restores a `Profile`; the app object opens it again (a second
+        // key derivation for a passphrase). A `SafeSpaces::restore_backup`
+        // in core would save that.
+        drop(profile::Profile::restore_backup(
+            &backup,
+            &backup_passphrase,
+            dir,
+            profile::UnlockSecret::from(&*secret),
+            core_options(options),
+        )?);
+        let app = app::SafeSpaces::open(dir, core_options(options))?;
+        app.unlock(&profile::UnlockSecret::from(&*secret))?;
+        Ok(app.into())
+    }
+
+    /// Unlocks with the keystore secret or passphrase. The duress
+    /// passphrase opens an empty profile that looks like a fresh one (and
+    /// wipes the real one). Throws `WrongSecret`; after too many failures
+    /// (see `setAttemptLimit`) the profile wipes itself and throws
+    /// `NoProfile` from then on.
+    pub fn unlock(&self, secret: Arc<UnlockSecret>) -> Result<(), SafeSpacesError> {
+        Ok(self.inner.unlock(&profile::UnlockSecret::from(&*secret))?)
+    }
+
+    /// Drops every decrypted document and key from memory.
+    pub fn lock(&self) {
+        self.inner.lock()
+    }
+
+    /// Whether the profile is locked.
+    pub fn is_locked(&self) -> bool {
+        self.inner.is_locked()
+    }
+
+    /// Destroys the keys, then every file. Cannot be undone; idempotent.
+    pub fn wipe(&self) -> Result<(), SafeSpacesError> {
+        Ok(self.inner.wipe()?)
+    }
+
+    /// Replaces the passphrase.
+    pub fn set_passphrase(&self, passphrase: String) -> Result<(), SafeSpacesError> {
+        Ok(self
+            .inner
+            .profile()
+            .set_passphrase(&SecretString::from(passphrase))?)
+    }
+
+    /// Sets or replaces the keystore secret (32 bytes).
+    pub fn set_keystore_secret(&self, secret: Vec<u8>) -> Result<(), SafeSpacesError> {
+        Ok(self
+            .inner
+            .profile()
+            .set_keystore_secret(&*keystore_bytes(&secret)?)?)
+    }
+
+    /// Sets (or with `null` removes) the duress passphrase: unlocking with
+    /// it later wipes this profile and opens an empty one. It must differ
+    /// from the passphrase.
+    pub fn set_duress_passphrase(&self, passphrase: Option<String>) -> Result<(), SafeSpacesError> {
+        let passphrase = passphrase.map(SecretString::from);
+        Ok(self
+            .inner
+            .profile()
+            .set_duress_passphrase(passphrase.as_ref())?)
+    }
+
+    /// Sets (n ≥ 1) or with `null` removes the number of consecutive failed
+    /// unlocks after which the profile wipes itself.
+    pub fn set_attempt_limit(&self, limit: Option<u32>) -> Result<(), SafeSpacesError> {
+        Ok(self.inner.profile().set_attempt_limit(limit)?)
+    }
+
+    /// The whole profile as one standard age file under `passphrase`
+    /// (stock `age -d` opens it). Restore it with `restoreBackup`.
+    pub fn export_backup(&self, passphrase: String) -> Result<Vec<u8>, SafeSpacesError> {
+        Ok(self
+            .inner
+            .profile()
+            .export_backup(&SecretString::from(passphrase))?)
+    }
+
+    /// This device's id.
+    pub fn device_id(&self) -> Result<String, SafeSpacesError> {
+        Ok(self.inner.device_id()?.to_string())
+    }
+
+    /// Creates a space; this person becomes its first coordinator under
+    /// `pseudonym`.
+    pub fn create_space(
+        &self,
+        name: String,
+        pseudonym: String,
+        now: i64,
+    ) -> Result<Arc<Space>, SafeSpacesError> {
+        Ok(Arc::new(
+            self.inner
+                .create_space(&name, &pseudonym, Timestamp(now))?
+                .into(),
+        ))
+    }
+
+    /// The spaces on this device, by name.
+    pub fn spaces(&self) -> Result<Vec<SpaceSummary>, SafeSpacesError> {
+        Ok(convert_all(self.inner.spaces()?))
+    }
+
+    /// One space, by id.
+    pub fn space(&self, id: String) -> Result<Arc<Space>, SafeSpacesError> {
+        Ok(Arc::new(self.inner.space(&id)?.into()))
+    }
+
+    /// The private journal.
+    pub fn journal(&self) -> Arc<Journal> {
+        Arc::new(self.inner.journal().into())
+    }
+
+    /// Imports a bundle (from `Space.exportBundle` on another member's
+    /// device) into the space it belongs to. Importing twice changes nothing.
+    pub fn import_bundle(
+        &self,
+        bundle: Vec<u8>,
+        now: i64,
+    ) -> Result<BundleReport, SafeSpacesError> {
+        Ok(self.inner.import_bundle(&bundle, Timestamp(now))?.into())
+    }
+
+    /// Joins a space with an invite's code and sealed package and a bundle from a
+    /// member, as `pseudonym`. The join reaches the others with this
+    /// device's next bundle (or sync).
+    pub fn join(
+        &self,
+        code: String,
+        sealed_package: Vec<u8>,
+        bundle: Vec<u8>,
+        pseudonym: String,
+        now: i64,
+    ) -> Result<Arc<Space>, SafeSpacesError> {
+        Ok(Arc::new(
+            self.inner
+                .join(&code, &sealed_package, &bundle, &pseudonym, Timestamp(now))?
+                .into(),
+        ))
+    }
+}

@@ -1,0 +1,114 @@
+//! What opens a profile, and the scrypt cost of passphrases.
+
+use safespaces_core::profile;
+use secrecy::SecretString;
+use zeroize::Zeroizing;
+
+use crate::SafeSpacesError;
+
+/// What opens a profile: a passphrase or a keystore secret.
+///
+/// An opaque object rather than a record on purpose: generated records and
+/// enums print their fields (`toString`, `repr`, `description`), and a
+/// secret must never end up in a log. Rust keeps its copy zeroized on drop.
+#[derive(uniffi::Object)]
+pub struct UnlockSecret {
+    // Not `Arc<core::UnlockSecret>` like the other objects: core consumes
+    // its `UnlockSecret` when creating a profile and cannot clone it, so
+    // this keeps the material and hands core a fresh value per call.
+    secret: Secret,
+}
+
+enum Secret {
+    Passphrase(SecretString),
+    Keystore(Zeroizing<[u8; 32]>),
+}
+
+#[uniffi::export]
+impl UnlockSecret {
+    /// A passphrase the person types. Each use costs one scrypt (about a
+    /// second at the production cost).
+    #[uniffi::constructor]
+    pub fn passphrase(passphrase: String) -> Self {
+        UnlockSecret {
+            secret: Secret::Passphrase(SecretString::from(passphrase)),
+        }
+    }
+
+    /// 32 random bytes the app keeps in the platform keystore (iOS
+    /// Keychain, Android Keystore), typically released by biometrics. Make
+    /// them once with `generateKeystoreSecret()`.
+    #[uniffi::constructor]
+    pub fn keystore(secret: Vec<u8>) -> Result<Self, SafeSpacesError> {
+        Ok(UnlockSecret {
+            secret: Secret::Keystore(keystore_bytes(&secret)?),
+        })
+    }
+}
+
+impl From<&UnlockSecret> for profile::UnlockSecret {
+    fn from(secret: &UnlockSecret) -> Self {
+        match &secret.secret {
+            Secret::Passphrase(passphrase) => profile::UnlockSecret::Passphrase(passphrase.clone()),
+            Secret::Keystore(bytes) => profile::UnlockSecret::Keystore(**bytes),
+        }
+    }
+}
+
+/// A keystore secret as core takes it: exactly 32 bytes.
+pub(crate) fn keystore_bytes(secret: &[u8]) -> Result<Zeroizing<[u8; 32]>, SafeSpacesError> {
+    <[u8; 32]>::try_from(secret)
+        .map(Zeroizing::new)
+        .map_err(|_| SafeSpacesError::InvalidInput {
+            reason: format!(
+                "a keystore secret is 32 bytes, not {}; use generateKeystoreSecret()",
+                secret.len()
+            ),
+        })
+}
+
+/// How much work the scrypt behind passphrases costs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum PassphraseWork {
+    /// The production cost (stock `age -p`): 256 MiB, about a second.
+    Standard,
+    /// TEST ONLY: a low cost so binding tests unlock in milliseconds. Never
+    /// ship this: it makes guessing passphrases cheap for whoever holds the
+    /// files.
+    InsecureTestOnly {
+        /// scrypt `log2(N)`, 1 to 20 (a test uses 4 or so).
+        log_n: u8,
+    },
+}
+
+/// Tuning that is not stored in the profile. Apps leave it out
+/// (`null`/`nil`/`None`): the defaults are the production ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct ProfileOptions {
+    /// scrypt cost for passphrase slots, backups and exports.
+    pub passphrase_work: PassphraseWork,
+}
+
+impl From<PassphraseWork> for profile::PassphraseWork {
+    fn from(work: PassphraseWork) -> Self {
+        match work {
+            PassphraseWork::Standard => profile::PassphraseWork::Standard,
+            PassphraseWork::InsecureTestOnly { log_n } => {
+                profile::PassphraseWork::InsecureTestOnly { log_n }
+            }
+        }
+    }
+}
+
+impl From<ProfileOptions> for profile::ProfileOptions {
+    fn from(options: ProfileOptions) -> Self {
+        profile::ProfileOptions {
+            passphrase_work: options.passphrase_work.into(),
+        }
+    }
+}
+
+/// The options core takes; left out, the production defaults.
+pub(crate) fn core_options(options: Option<ProfileOptions>) -> profile::ProfileOptions {
+    options.map(Into::into).unwrap_or_default()
+}

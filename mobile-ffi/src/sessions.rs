@@ -1,0 +1,279 @@
+//! Sessions: what is planned, its edits, conflicts and volunteer leads.
+
+use safespaces_core::model::{self, Timestamp};
+
+use crate::{Clearance, convert_all};
+
+/// The kinds of session the project runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum SessionKind {
+    /// A wellbeing event (yoga, art, a walk).
+    WellbeingEvent,
+    /// A social activity.
+    SocialActivity,
+    /// A survivor discussion group.
+    SurvivorDiscussionGroup,
+    /// Anything else.
+    Other,
+}
+
+impl From<model::SessionKind> for SessionKind {
+    fn from(kind: model::SessionKind) -> Self {
+        match kind {
+            model::SessionKind::WellbeingEvent => SessionKind::WellbeingEvent,
+            model::SessionKind::SocialActivity => SessionKind::SocialActivity,
+            model::SessionKind::SurvivorDiscussionGroup => SessionKind::SurvivorDiscussionGroup,
+            model::SessionKind::Other => SessionKind::Other,
+        }
+    }
+}
+
+impl From<SessionKind> for model::SessionKind {
+    fn from(kind: SessionKind) -> Self {
+        match kind {
+            SessionKind::WellbeingEvent => model::SessionKind::WellbeingEvent,
+            SessionKind::SocialActivity => model::SessionKind::SocialActivity,
+            SessionKind::SurvivorDiscussionGroup => model::SessionKind::SurvivorDiscussionGroup,
+            SessionKind::Other => model::SessionKind::Other,
+        }
+    }
+}
+
+/// Where a session is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum SessionStatus {
+    /// Going ahead; sign-ups open.
+    Planned,
+    /// Called off; kept so attendees see it was cancelled.
+    Cancelled,
+    /// Happened.
+    Completed,
+}
+
+impl From<model::SessionStatus> for SessionStatus {
+    fn from(status: model::SessionStatus) -> Self {
+        match status {
+            model::SessionStatus::Planned => SessionStatus::Planned,
+            model::SessionStatus::Cancelled => SessionStatus::Cancelled,
+            model::SessionStatus::Completed => SessionStatus::Completed,
+        }
+    }
+}
+
+/// A session. Who signed up is not here: `Space.roster` gives the counts
+/// every member may see, `Space.attendees` the names (leads only), and
+/// `Space.myPlace` where this person stands.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct Session {
+    /// The session's id.
+    pub id: String,
+    /// What kind of session.
+    pub kind: SessionKind,
+    /// Its title.
+    pub title: String,
+    /// What to expect.
+    pub description: String,
+    /// When it starts (seconds since the Unix epoch).
+    pub starts_at: i64,
+    /// How long it lasts.
+    pub duration_minutes: u32,
+    /// Where.
+    pub location: String,
+    /// Places available; more sign-ups go on the waitlist.
+    pub capacity: u32,
+    /// Content notes, so people can choose.
+    pub content_notes: Vec<String>,
+    /// Accessibility information.
+    pub accessibility: String,
+    /// Planned, cancelled or completed.
+    pub status: SessionStatus,
+    /// Who planned it (member id).
+    pub created_by: String,
+    /// Who volunteered to lead it (member ids); `Space.sessionLeads` says
+    /// whether each is cleared.
+    pub leads: Vec<String>,
+}
+
+impl From<(model::SessionId, model::Session)> for Session {
+    fn from((id, s): (model::SessionId, model::Session)) -> Self {
+        Session {
+            id: id.to_string(),
+            kind: s.kind.into(),
+            title: s.title,
+            description: s.description,
+            starts_at: s.starts_at.0,
+            duration_minutes: s.duration_minutes,
+            location: s.location,
+            capacity: s.capacity,
+            content_notes: s.content_notes,
+            accessibility: s.accessibility,
+            status: s.status.into(),
+            created_by: s.created_by.to_string(),
+            leads: s.leads.into_keys().map(|m| m.to_string()).collect(),
+        }
+    }
+}
+
+/// A session to plan.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct SessionDraft {
+    /// What kind of session.
+    pub kind: SessionKind,
+    /// Its title.
+    pub title: String,
+    /// When it starts (seconds since the Unix epoch).
+    pub starts_at: i64,
+    /// How long it lasts.
+    pub duration_minutes: u32,
+    /// Places available.
+    pub capacity: u32,
+    /// What to expect.
+    #[uniffi(default = "")]
+    pub description: String,
+    /// Where.
+    #[uniffi(default = "")]
+    pub location: String,
+    /// Content notes.
+    #[uniffi(default)]
+    pub content_notes: Vec<String>,
+    /// Accessibility information.
+    #[uniffi(default = "")]
+    pub accessibility: String,
+}
+
+impl From<SessionDraft> for model::SessionDraft {
+    fn from(d: SessionDraft) -> Self {
+        model::SessionDraft {
+            kind: d.kind.into(),
+            title: d.title,
+            description: d.description,
+            starts_at: Timestamp(d.starts_at),
+            duration_minutes: d.duration_minutes,
+            location: d.location,
+            capacity: d.capacity,
+            content_notes: d.content_notes,
+            accessibility: d.accessibility,
+        }
+    }
+}
+
+/// Changes to some fields of a session; `null` leaves a field as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq, uniffi::Record)]
+pub struct SessionEdit {
+    /// New kind.
+    #[uniffi(default = None)]
+    pub kind: Option<SessionKind>,
+    /// New title.
+    #[uniffi(default = None)]
+    pub title: Option<String>,
+    /// New description.
+    #[uniffi(default = None)]
+    pub description: Option<String>,
+    /// New start (seconds since the Unix epoch).
+    #[uniffi(default = None)]
+    pub starts_at: Option<i64>,
+    /// New duration.
+    #[uniffi(default = None)]
+    pub duration_minutes: Option<u32>,
+    /// New location.
+    #[uniffi(default = None)]
+    pub location: Option<String>,
+    /// New capacity.
+    #[uniffi(default = None)]
+    pub capacity: Option<u32>,
+    /// New content notes.
+    #[uniffi(default = None)]
+    pub content_notes: Option<Vec<String>>,
+    /// New accessibility information.
+    #[uniffi(default = None)]
+    pub accessibility: Option<String>,
+}
+
+impl From<SessionEdit> for model::SessionEdit {
+    fn from(e: SessionEdit) -> Self {
+        model::SessionEdit {
+            kind: e.kind.map(Into::into),
+            title: e.title,
+            description: e.description,
+            starts_at: e.starts_at.map(Timestamp),
+            duration_minutes: e.duration_minutes,
+            location: e.location,
+            capacity: e.capacity,
+            content_notes: e.content_notes,
+            accessibility: e.accessibility,
+        }
+    }
+}
+
+/// One of the values of a field two people changed at once.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum ConflictValue {
+    /// A text field (title, location, status…).
+    Text {
+        /// The value.
+        value: String,
+    },
+    /// A number field (start time in seconds, capacity, duration…).
+    Integer {
+        /// The value.
+        value: i64,
+    },
+    /// Something else, described.
+    Other {
+        /// A description.
+        value: String,
+    },
+}
+
+impl From<model::ConflictValue> for ConflictValue {
+    fn from(value: model::ConflictValue) -> Self {
+        match value {
+            model::ConflictValue::Text(value) => ConflictValue::Text { value },
+            model::ConflictValue::Integer(value) => ConflictValue::Integer { value },
+            model::ConflictValue::Other(value) => ConflictValue::Other { value },
+        }
+    }
+}
+
+/// A field with more than one concurrent value. Show them all; writing one
+/// back (`Space.editSession`) resolves the conflict everywhere.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct FieldConflict {
+    /// The field's stored name (`starts_at`, `title`, …).
+    pub field: String,
+    /// Every value; the first is the one shown now.
+    pub values: Vec<ConflictValue>,
+}
+
+impl From<model::FieldConflict> for FieldConflict {
+    fn from(c: model::FieldConflict) -> Self {
+        FieldConflict {
+            field: c.field,
+            values: convert_all(c.values),
+        }
+    }
+}
+
+/// Someone who offered to lead a session, and whether they are cleared.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct LeadStatus {
+    /// Their member id.
+    pub member: String,
+    /// Their pseudonym (empty if they have left the space).
+    pub pseudonym: String,
+    /// When they volunteered.
+    pub volunteered_at: i64,
+    /// Whether their training clears them to lead.
+    pub clearance: Clearance,
+}
+
+impl From<model::LeadStatus> for LeadStatus {
+    fn from(l: model::LeadStatus) -> Self {
+        LeadStatus {
+            member: l.member.to_string(),
+            pseudonym: l.pseudonym,
+            volunteered_at: l.volunteered_at.0,
+            clearance: l.clearance.into(),
+        }
+    }
+}

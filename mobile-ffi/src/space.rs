@@ -1,0 +1,228 @@
+//! One space: members, sessions, sign-ups, training, signposting, invites.
+
+use std::sync::Arc;
+
+use safespaces_core::app;
+use safespaces_core::model::{MemberId, SessionId, Timestamp};
+
+use crate::{
+    Attendee, Clearance, FieldConflict, Invitation, LeadStatus, Member, MyPlace, Resource,
+    ResourceCategory, ResourceEntry, Role, RosterView, SafeSpacesError, Session, SessionDraft,
+    SessionEdit, SignUpState, TrainingModule, TrainingRecord, convert_all,
+};
+
+/// One space on this device. The handle holds only the space's id: it is
+/// cheap, and safe to keep across a lock (it throws `Locked` meanwhile).
+#[derive(uniffi::Object)]
+pub struct Space {
+    inner: Arc<app::Space>,
+}
+
+impl From<app::Space> for Space {
+    fn from(inner: app::Space) -> Self {
+        Space {
+            inner: Arc::new(inner),
+        }
+    }
+}
+
+fn session_id(id: &str) -> Result<SessionId, SafeSpacesError> {
+    Ok(SessionId::parse(id)?)
+}
+
+fn member_id(id: &str) -> Result<MemberId, SafeSpacesError> {
+    Ok(MemberId::parse(id)?)
+}
+
+#[uniffi::export]
+impl Space {
+    /// The space's id.
+    pub fn id(&self) -> String {
+        self.inner.id()
+    }
+
+    /// The space's name.
+    pub fn name(&self) -> Result<String, SafeSpacesError> {
+        Ok(self.inner.name()?)
+    }
+
+    /// This person's member id here.
+    pub fn my_member_id(&self) -> Result<String, SafeSpacesError> {
+        Ok(self.inner.my_member_id()?.to_string())
+    }
+
+    /// Every member, including those who left.
+    pub fn members(&self) -> Result<Vec<Member>, SafeSpacesError> {
+        Ok(convert_all(self.inner.members()?))
+    }
+
+    /// Adds a member directly (coordinators); most people join by invite.
+    pub fn add_member(
+        &self,
+        pseudonym: String,
+        role: Role,
+        now: i64,
+    ) -> Result<String, SafeSpacesError> {
+        Ok(self
+            .inner
+            .add_member(&pseudonym, role.into(), Timestamp(now))?
+            .to_string())
+    }
+
+    /// Changes a member's role (coordinators).
+    pub fn set_role(&self, member: String, role: Role) -> Result<(), SafeSpacesError> {
+        Ok(self.inner.set_role(&member_id(&member)?, role.into())?)
+    }
+
+    /// Leaves the space.
+    pub fn leave(&self, now: i64) -> Result<(), SafeSpacesError> {
+        Ok(self.inner.leave(Timestamp(now))?)
+    }
+
+    /// Every session, soonest first.
+    pub fn sessions(&self) -> Result<Vec<Session>, SafeSpacesError> {
+        Ok(convert_all(self.inner.sessions()?))
+    }
+
+    /// One session.
+    pub fn session(&self, id: String) -> Result<Session, SafeSpacesError> {
+        let id = session_id(&id)?;
+        Ok((id.clone(), self.inner.session(&id)?).into())
+    }
+
+    /// Plans a session (leads and coordinators); returns its id.
+    pub fn create_session(&self, draft: SessionDraft) -> Result<String, SafeSpacesError> {
+        Ok(self.inner.create_session(draft.into())?.to_string())
+    }
+
+    /// Edits some fields of a session.
+    pub fn edit_session(&self, id: String, edit: SessionEdit) -> Result<(), SafeSpacesError> {
+        Ok(self.inner.edit_session(&session_id(&id)?, edit.into())?)
+    }
+
+    /// Cancels a session.
+    pub fn cancel_session(&self, id: String) -> Result<(), SafeSpacesError> {
+        Ok(self.inner.cancel_session(&session_id(&id)?)?)
+    }
+
+    /// Fields of a session that people changed at once, with every value.
+    pub fn session_conflicts(&self, id: String) -> Result<Vec<FieldConflict>, SafeSpacesError> {
+        Ok(convert_all(
+            self.inner.session_conflicts(&session_id(&id)?)?,
+        ))
+    }
+
+    /// Offers to lead a session.
+    pub fn volunteer_to_lead(&self, id: String, now: i64) -> Result<(), SafeSpacesError> {
+        Ok(self
+            .inner
+            .volunteer_to_lead(&session_id(&id)?, Timestamp(now))?)
+    }
+
+    /// A session's volunteers with their clearance at `now`.
+    pub fn session_leads(&self, id: String, now: i64) -> Result<Vec<LeadStatus>, SafeSpacesError> {
+        Ok(convert_all(
+            self.inner
+                .session_leads(&session_id(&id)?, Timestamp(now))?,
+        ))
+    }
+
+    /// The counts every member may see.
+    pub fn roster(&self, id: String) -> Result<RosterView, SafeSpacesError> {
+        Ok(self.inner.roster(&session_id(&id)?)?.into())
+    }
+
+    /// Who is coming, by name: only the session's leads get names; anyone
+    /// else gets an empty list.
+    pub fn attendees(&self, id: String) -> Result<Vec<Attendee>, SafeSpacesError> {
+        Ok(convert_all(self.inner.attendees(&session_id(&id)?)?))
+    }
+
+    /// Asks to attend a session (`Attending`) or cancels (`Cancelled`). A
+    /// cleared lead of the session is recorded at once; anyone else's
+    /// request waits (persisted) until a lead records it from a bundle or
+    /// sync, and shows as `Requested` meanwhile.
+    pub fn sign_up(
+        &self,
+        id: String,
+        state: SignUpState,
+        now: i64,
+    ) -> Result<MyPlace, SafeSpacesError> {
+        Ok(self
+            .inner
+            .sign_up(&session_id(&id)?, state.into(), Timestamp(now))?
+            .into())
+    }
+
+    /// Where this person stands for a session.
+    pub fn my_place(&self, id: String) -> Result<MyPlace, SafeSpacesError> {
+        Ok(self.inner.my_place(&session_id(&id)?)?.into())
+    }
+
+    /// Records a completed training module (coordinators); returns the
+    /// record's id.
+    pub fn record_training(
+        &self,
+        member: String,
+        module: TrainingModule,
+        completed_at: i64,
+        expires_at: i64,
+    ) -> Result<String, SafeSpacesError> {
+        let member = member_id(&member)?;
+        let (completed, expires) = (Timestamp(completed_at), Timestamp(expires_at));
+        Ok(self
+            .inner
+            .record_training(&member, module.into(), completed, expires)?
+            .to_string())
+    }
+
+    /// Every training record.
+    pub fn training_records(&self) -> Result<Vec<TrainingRecord>, SafeSpacesError> {
+        Ok(convert_all(self.inner.training_records()?))
+    }
+
+    /// Whether a member is cleared to lead at `at`.
+    pub fn clearance(&self, member: String, at: i64) -> Result<Clearance, SafeSpacesError> {
+        Ok(self
+            .inner
+            .clearance(&member_id(&member)?, Timestamp(at))?
+            .into())
+    }
+
+    /// The signposting directory, or one category of it.
+    #[uniffi::method(default(category = None))]
+    pub fn resources(
+        &self,
+        category: Option<ResourceCategory>,
+    ) -> Result<Vec<ResourceEntry>, SafeSpacesError> {
+        Ok(convert_all(self.inner.resources(category.map(Into::into))?))
+    }
+
+    /// Adds a resource (leads and coordinators); returns its id.
+    pub fn add_resource(&self, resource: Resource) -> Result<String, SafeSpacesError> {
+        Ok(self.inner.add_resource(resource.into())?.to_string())
+    }
+
+    /// Invites someone (coordinators any role, leads members). Expires at
+    /// `expires_at`, by default 7 days after `now`.
+    #[uniffi::method(default(expires_at = None))]
+    pub fn invite(
+        &self,
+        role: Role,
+        now: i64,
+        expires_at: Option<i64>,
+    ) -> Result<Invitation, SafeSpacesError> {
+        let expires_at = expires_at.map(Timestamp);
+        Ok(self
+            .inner
+            .invite(role.into(), Timestamp(now), expires_at)?
+            .into())
+    }
+
+    /// Everything this device can tell another member of the space, as one
+    /// age file to pass by any means (file share, nearby share, USB stick):
+    /// its copy of the space and its pending sign-up requests.
+    pub fn export_bundle(&self, now: i64) -> Result<Vec<u8>, SafeSpacesError> {
+        Ok(self.inner.export_bundle(Timestamp(now))?)
+    }
+}

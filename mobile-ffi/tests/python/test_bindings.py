@@ -1,0 +1,251 @@
+"""The generated Python bindings, over the real library.
+
+Proves the mapping (objects, records, enums, bytes, optionals, defaults,
+errors as exceptions) by walking two devices through what an app does:
+profiles, a space, an invite and a join by bundles, a session, a sign-up
+recorded by the lead from a bundle, the journal, backups, and errors
+crossing the boundary. Core's own rules are tested in core.
+
+Run by mobile-ffi/scripts/test-bindings.sh, which generates the module and
+puts it on PYTHONPATH next to the library.
+"""
+
+import tempfile
+import unittest
+
+from safespaces_ffi import (
+    JournalEdit,
+    JournalFormat,
+    MyPlace,
+    PassphraseWork,
+    Place,
+    ProfileOptions,
+    Resource,
+    ResourceCategory,
+    Role,
+    SafeSpaces,
+    SafeSpacesError,
+    SessionDraft,
+    SessionEdit,
+    SessionKind,
+    SignUpState,
+    TrainingModule,
+    UnlockSecret,
+    generate_keystore_secret,
+    profile_exists,
+)
+
+NOW = 1_767_000_000  # seconds since the Unix epoch
+DAY = 86_400
+# Test-only scrypt cost: production unlocks take about a second each.
+FAST = ProfileOptions(passphrase_work=PassphraseWork.INSECURE_TEST_ONLY(log_n=4))
+AGE_HEADER = b"age-encryption.org/v1\n"
+
+
+class BindingsTest(unittest.TestCase):
+    def setUp(self):
+        self._dirs = []
+
+    def tearDown(self):
+        for d in self._dirs:
+            d.cleanup()
+
+    def new_dir(self):
+        d = tempfile.TemporaryDirectory()
+        self._dirs.append(d)
+        return d.name + "/profile"
+
+    def cleared_lead_space(self):
+        """Ash's profile with a space where Ash is a cleared lead of one session."""
+        ash = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("ash pass"), FAST)
+        space = ash.create_space("Tuesday circle", "Ash", NOW)
+        me = space.my_member_id()
+        for module in (TrainingModule.SIGNPOSTING, TrainingModule.TRAUMA_INFORMED):
+            space.record_training(me, module, NOW - DAY, NOW + 365 * DAY)
+        session = space.create_session(
+            SessionDraft(
+                kind=SessionKind.SURVIVOR_DISCUSSION_GROUP,
+                title="Evening circle",
+                starts_at=NOW + 2 * DAY,
+                duration_minutes=90,
+                capacity=8,
+                content_notes=["discussion of assault"],
+            )
+        )
+        space.volunteer_to_lead(session, NOW)
+        return ash, space, session
+
+    def test_two_devices_join_sign_up_and_converge_through_bundles(self):
+        ash, ash_space, session = self.cleared_lead_space()
+        self.assertTrue(ash_space.clearance(ash_space.my_member_id(), NOW).cleared)
+
+        # Birch's device unlocks with a keystore secret.
+        birch_dir = self.new_dir()
+        birch = SafeSpaces.create(birch_dir, UnlockSecret.keystore(generate_keystore_secret()), FAST)
+        self.assertTrue(profile_exists(birch_dir))
+
+        invitation = ash_space.invite(Role.MEMBER, NOW)  # expires_at left out
+        self.assertEqual(invitation.expires_at, NOW + 7 * DAY)
+        self.assertIsInstance(invitation.sealed_package, bytes)
+        birch_space = birch.join(
+            invitation.code, invitation.sealed_package, ash_space.export_bundle(NOW), "Birch", NOW
+        )
+        self.assertEqual(birch_space.id(), ash_space.id())
+        self.assertEqual(birch_space.name(), "Tuesday circle")
+        self.assertEqual([s.name for s in birch.spaces()], ["Tuesday circle"])
+
+        # Birch is not a lead: the sign-up waits for a lead to record it.
+        requested = birch_space.sign_up(session, SignUpState.ATTENDING, NOW)
+        self.assertEqual(requested, MyPlace.REQUESTED(state=SignUpState.ATTENDING))
+        self.assertTrue(requested.is_requested())
+
+        report = ash.import_bundle(birch_space.export_bundle(NOW), NOW)
+        self.assertEqual(report.space, ash_space.id())
+        self.assertEqual(report.requests_recorded, 1)
+        attendees = ash_space.attendees(session)
+        self.assertEqual([(a.pseudonym, a.place) for a in attendees], [("Birch", Place.ATTENDING())])
+        members = {m.pseudonym: m for m in ash_space.members()}
+        self.assertEqual(members["Birch"].role, Role.MEMBER)
+        self.assertEqual(members["Ash"].role, Role.COORDINATOR)
+        self.assertIsNone(members["Birch"].removed_at)
+
+        birch.import_bundle(ash_space.export_bundle(NOW), NOW)
+        self.assertEqual(birch_space.my_place(session), MyPlace.RECORDED(place=Place.ATTENDING()))
+        roster = birch_space.roster(session)
+        self.assertEqual((roster.attending, roster.waitlisted, roster.capacity), (1, 0, 8))
+        # Only leads see names.
+        self.assertEqual(birch_space.attendees(session), [])
+        got = birch_space.session(session)
+        self.assertEqual(got.kind, SessionKind.SURVIVOR_DISCUSSION_GROUP)
+        self.assertEqual(got.content_notes, ["discussion of assault"])
+        self.assertEqual(got.leads, [ash_space.my_member_id()])
+        leads = birch_space.session_leads(session, NOW)
+        self.assertEqual([(l.pseudonym, l.clearance.cleared) for l in leads], [("Ash", True)])
+
+        # A member may not plan sessions: the model's refusal arrives typed.
+        with self.assertRaises(SafeSpacesError.NotAllowed):
+            birch_space.create_session(
+                SessionDraft(
+                    kind=SessionKind.OTHER, title="x", starts_at=NOW, duration_minutes=60, capacity=1
+                )
+            )
+
+    def test_sessions_edits_and_signposting_cross_the_boundary(self):
+        _, space, session = self.cleared_lead_space()
+        space.edit_session(session, SessionEdit(title="Evening circle (moved)", capacity=10))
+        edited = space.session(session)
+        self.assertEqual((edited.title, edited.capacity), ("Evening circle (moved)", 10))
+        self.assertEqual(space.session_conflicts(session), [])
+        self.assertEqual([s.id for s in space.sessions()], [session])
+
+        crisis = space.add_resource(
+            Resource(category=ResourceCategory.CRISIS_LINE, name="Rape Crisis", contact="0808 500 2222")
+        )
+        space.add_resource(Resource(category=ResourceCategory.LEGAL, name="Advice line", contact="x"))
+        only_crisis = space.resources(ResourceCategory.CRISIS_LINE)
+        self.assertEqual([(r.id, r.resource.hours) for r in only_crisis], [(crisis, "")])
+        self.assertEqual(len(space.resources()), 2)
+        self.assertEqual(len(space.training_records()), 2)
+
+        space.cancel_session(session)
+        self.assertEqual(space.session(session).status.name, "CANCELLED")
+        with self.assertRaises(SafeSpacesError.NotFound):
+            space.session("0000000000000000")
+        with self.assertRaises(SafeSpacesError.InvalidInput):
+            space.session("not an id")
+
+    def test_journal_add_edit_delete_and_export(self):
+        app = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("pass"), FAST)
+        journal = app.journal()
+        first = journal.add("a hard day", 2, ["sleep"], NOW)
+        second = journal.add("a better one", None, [], NOW + 60)
+        self.assertEqual([e.id for e in journal.entries()], [second, first])
+        self.assertEqual([e.id for e in journal.with_tag("sleep")], [first])
+        self.assertIsNone(journal.entries()[0].mood)
+
+        journal.edit(first, JournalEdit(clear_mood=True, tags=["sleep", "work"]), NOW + 120)
+        edited = [e for e in journal.entries() if e.id == first][0]
+        self.assertEqual((edited.mood, edited.tags, edited.edited_at), (None, ["sleep", "work"], NOW + 120))
+
+        journal.delete(second)
+        self.assertEqual([e.id for e in journal.entries()], [first])
+        with self.assertRaises(SafeSpacesError.NotFound):
+            journal.delete(second)
+
+        exported = journal.export(JournalFormat.MARKDOWN, "export pass")
+        self.assertIsInstance(exported, bytes)
+        self.assertTrue(exported.startswith(AGE_HEADER))
+
+    def test_lock_and_wrong_secret_arrive_as_their_exceptions(self):
+        d = self.new_dir()
+        app = SafeSpaces.create(d, UnlockSecret.passphrase("right"), FAST)
+        space = app.create_space("Circle", "Ash", NOW)
+        journal = app.journal()
+
+        app.lock()
+        self.assertTrue(app.is_locked())
+        with self.assertRaises(SafeSpacesError.Locked):
+            space.name()
+        with self.assertRaises(SafeSpacesError.Locked):
+            journal.entries()
+        with self.assertRaises(SafeSpacesError.WrongSecret) as wrong:
+            app.unlock(UnlockSecret.passphrase("wrong"))
+        self.assertIsInstance(wrong.exception, SafeSpacesError)
+
+        # Handles kept across the lock work again after unlocking.
+        app.unlock(UnlockSecret.passphrase("right"))
+        self.assertEqual(space.name(), "Circle")
+
+        # Reopening from disk.
+        again = SafeSpaces.open(d, FAST)
+        self.assertTrue(again.is_locked())
+        again.unlock(UnlockSecret.passphrase("right"))
+        self.assertEqual([s.name for s in again.spaces()], ["Circle"])
+
+        with self.assertRaises(SafeSpacesError.InvalidInput) as short:
+            UnlockSecret.keystore(b"too short")
+        self.assertIn("32 bytes", str(short.exception))
+
+    def test_keys_backup_duress_and_attempt_limit(self):
+        app = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("old"), FAST)
+        app.create_space("Circle", "Ash", NOW)
+        app.set_passphrase("new")
+        secret = generate_keystore_secret()
+        self.assertEqual(len(secret), 32)
+        app.set_keystore_secret(secret)
+        app.lock()
+        app.unlock(UnlockSecret.keystore(secret))
+        app.unlock(UnlockSecret.passphrase("new"))
+        device = app.device_id()
+
+        backup = app.export_backup("backup pass")
+        self.assertTrue(backup.startswith(AGE_HEADER))
+        with self.assertRaises(SafeSpacesError.WrongSecret):
+            SafeSpaces.restore_backup(backup, "not it", self.new_dir(), UnlockSecret.passphrase("x"), FAST)
+        restored = SafeSpaces.restore_backup(
+            backup, "backup pass", self.new_dir(), UnlockSecret.passphrase("restored"), FAST
+        )
+        self.assertFalse(restored.is_locked())
+        self.assertEqual([s.name for s in restored.spaces()], ["Circle"])
+        self.assertEqual(restored.device_id(), device)
+
+        # Duress: the duress passphrase opens an empty profile.
+        restored.set_duress_passphrase("duress")
+        restored.lock()
+        restored.unlock(UnlockSecret.passphrase("duress"))
+        self.assertEqual(restored.spaces(), [])
+
+        # Attempt limit: one failure wipes it; from then on, no profile.
+        restored.set_attempt_limit(1)
+        with self.assertRaises(SafeSpacesError.WrongSecret):
+            restored.unlock(UnlockSecret.passphrase("guess"))
+        with self.assertRaises(SafeSpacesError.NoProfile):
+            restored.unlock(UnlockSecret.passphrase("duress"))
+
+        app.wipe()
+        with self.assertRaises(SafeSpacesError.NoProfile):
+            app.unlock(UnlockSecret.passphrase("new"))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

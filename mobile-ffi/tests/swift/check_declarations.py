@@ -1,0 +1,97 @@
+"""Checks the generated Swift bindings for the declarations an iOS app uses.
+
+There is no Swift compiler on the machines that run the tests, so this reads
+the generated source instead: every pattern below must match once comments
+are dropped and runs of whitespace collapsed to single spaces. A renamed or missing item in the
+Rust API fails here before it fails an iOS build.
+
+    python3 check_declarations.py <swift bindings dir>
+"""
+
+import pathlib
+import re
+import sys
+
+MODULE = "SafeSpacesFFI"
+
+EXPECTED = [
+    # Objects, their constructors and a few methods of each.
+    r"open class SafeSpaces: SafeSpacesProtocol",
+    r"public static func create\(dir: String, secret: UnlockSecret, options: ProfileOptions\? = nil\) ?throws -> SafeSpaces",
+    r"public static func `?open`?\(dir: String, options: ProfileOptions\? = nil\) ?throws -> SafeSpaces",
+    r"public static func restoreBackup\(backup: Data, backupPassphrase: String, dir: String, secret: UnlockSecret, options: ProfileOptions\? = nil\) ?throws -> SafeSpaces",
+    r"func unlock\(secret: UnlockSecret\) ?throws",
+    r"func lock\(\)",
+    r"func setDuressPassphrase\(passphrase: String\?\) ?throws",
+    r"func setAttemptLimit\(limit: UInt32\?\) ?throws",
+    r"func exportBackup\(passphrase: String\) ?throws -> Data",
+    r"func createSpace\(name: String, pseudonym: String, now: Int64\) ?throws -> Space",
+    r"func join\(code: String, sealedPackage: Data, bundle: Data, pseudonym: String, now: Int64\) ?throws -> Space",
+    r"func importBundle\(bundle: Data, now: Int64\) ?throws -> BundleReport",
+    r"open class Space: SpaceProtocol",
+    r"func createSession\(draft: SessionDraft\) ?throws -> String",
+    r"func signUp\(id: String, state: SignUpState, now: Int64\) ?throws -> MyPlace",
+    r"func invite\(role: Role, now: Int64, expiresAt: Int64\? = nil\) ?throws -> Invitation",
+    r"func exportBundle\(now: Int64\) ?throws -> Data",
+    r"func resources\(category: ResourceCategory\? = nil\) ?throws -> \[ResourceEntry\]",
+    r"open class Journal: JournalProtocol",
+    r"func add\(text: String, mood: UInt8\?, tags: \[String\], now: Int64\) ?throws -> String",
+    r"func export\(format: JournalFormat, passphrase: String\) ?throws -> Data",
+    r"open class UnlockSecret: UnlockSecretProtocol",
+    r"public static func passphrase\(passphrase: String\) -> UnlockSecret",
+    r"public static func keystore\(secret: Data\) ?throws -> UnlockSecret",
+    r"public func generateKeystoreSecret\(\) -> Data",
+    r"public func profileExists\(dir: String\) -> Bool",
+    # Records and enums.
+    r"public struct Session: Equatable, Hashable",
+    r"public struct SessionDraft: Equatable, Hashable",
+    r"public struct Invitation: Equatable, Hashable",
+    r"public struct JournalEntry: Equatable, Hashable",
+    r"public struct ProfileOptions: Equatable, Hashable",
+    r"public enum PassphraseWork: Equatable, Hashable",
+    r"case insecureTestOnly\(logN: UInt8",
+    r"public enum MyPlace: Equatable, Hashable",
+    r"case nothingAsked",
+    r"public enum Role: Equatable, Hashable",
+    # The error, and every variant an app acts on.
+    r"public enum SafeSpacesError: Swift\.Error",
+] + [
+    rf"case {variant}\b"
+    for variant in (
+        "Locked", "WrongSecret", "NoProfile", "NotAMember", "NotAllowed", "NotFound",
+        "InviteUnusable", "InvalidInput", "InvalidData", "Storage", "Internal",
+    )
+]
+
+HEADER_EXPECTED = [
+    r"uniffi_safespaces_ffi_fn_constructor_safespaces_create",
+    r"ffi_safespaces_ffi_uniffi_contract_version",
+]
+
+
+def normalised(path):
+    # Doc comments sit between labels and types; drop them, then whitespace.
+    text = re.sub(r"/\*.*?\*/", " ", path.read_text(), flags=re.S)
+    text = re.sub(r"\s+", " ", text)
+    return text.replace("( ", "(").replace(" )", ")")
+
+
+def main(directory):
+    directory = pathlib.Path(directory)
+    swift = normalised(directory / f"{MODULE}.swift")
+    header = normalised(directory / f"{MODULE}FFI.h")
+    modulemap = normalised(directory / f"{MODULE}FFI.modulemap")
+    missing = [p for p in EXPECTED if not re.search(p, swift)]
+    missing += [f"header: {p}" for p in HEADER_EXPECTED if not re.search(p, header)]
+    if f"module {MODULE}FFI" not in modulemap:
+        missing.append(f"modulemap: module {MODULE}FFI")
+    for p in missing:
+        print(f"missing from the Swift bindings: {p}", file=sys.stderr)
+    if missing:
+        return 1
+    print(f"swift bindings: {len(EXPECTED) + len(HEADER_EXPECTED) + 1} declarations present")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
