@@ -11,5 +11,9 @@ cargo build --workspace --bins
 export SAFESPACES_RELAY_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/safespaces-relay"
 cargo test --workspace
 
+# The uniffi bindings, from real Python and Kotlin (Maven, JVM), and the
+# generated Swift checked for its declarations.
+mobile-ffi/scripts/test-bindings.sh
+
 # Outside input never panics: fuzz the envelope opener for a bounded time.
 scripts/fuzz.sh "${SAFESPACES_FUZZ_SECONDS:-30}"

@@ -300,9 +300,9 @@ impl SafeSpaces {
         pseudonym: &str,
         now: Timestamp,
     ) -> AppResult<Space> {
-        let secret = InviteSecret::parse(code).map_err(|e| AppError::Corrupt(e.to_string()))?;
+        let secret = InviteSecret::parse(code).map_err(|e| AppError::Invite(e.to_string()))?;
         let package = InvitePackage::open(package, &secret, now)
-            .map_err(|e| AppError::Corrupt(e.to_string()))?;
+            .map_err(|e| AppError::Invite(e.to_string()))?;
         let space = package.space;
         let contents =
             open_bundle(&package.epoch_key.content_key(), bundle).ok_or_else(|| {
