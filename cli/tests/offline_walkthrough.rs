@@ -266,3 +266,61 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn backup_restores_on_a_new_device_and_lock_checks_the_passphrase() {
+    let tmp = tempfile::tempdir().unwrap();
+    let old = Profile {
+        dir: tmp.path(),
+        name: "old",
+    };
+    let new = Profile {
+        dir: tmp.path(),
+        name: "new",
+    };
+    old.ok(&["init"]);
+    old.ok(&["space", "create", "Group", "--as", "Robin"]);
+    old.ok(&["journal", "add", "kept through the backup"]);
+    old.ok(&["lock"]);
+    old.ok(&[
+        "backup",
+        "--out",
+        "backup.age",
+        "--backup-passphrase-env",
+        "SS_TEST_EXPORT",
+    ]);
+    assert!(
+        std::fs::read(tmp.path().join("backup.age"))
+            .unwrap()
+            .starts_with(b"age-encryption.org/v1\n")
+    );
+    new.ok(&[
+        "restore",
+        "backup.age",
+        "--backup-passphrase-env",
+        "SS_TEST_EXPORT",
+    ]);
+    let entries = new.json(&["journal", "list"]);
+    assert_eq!(entries[0]["text"], "kept through the backup");
+    let spaces = new.json(&["space", "list"]);
+    assert_eq!(spaces[0]["name"], "Group");
+    // A wrong backup passphrase changes nothing and says so.
+    let wrong = Command::new(BIN)
+        .arg("--profile")
+        .arg(tmp.path().join("third"))
+        .args([
+            "--passphrase-env",
+            "SS_TEST_PASSPHRASE",
+            "restore",
+            "backup.age",
+            "--backup-passphrase-env",
+            "WRONG",
+        ])
+        .env("SS_TEST_PASSPHRASE", "a long test passphrase")
+        .env("WRONG", "not the backup passphrase")
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success());
+    assert!(!tmp.path().join("third").join("unlock").exists());
+}
