@@ -183,10 +183,11 @@ class RelaySyncTest(unittest.TestCase):
         self.assertTrue(statuses.seen, "the status listener was not called")
         del watching
 
-        # A used invite arrives as its exception.
+        # A claimed invite: the relay refuses, with its stable code.
         carey = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("carey"), FAST)
-        with self.assertRaises(SafeSpacesError):
+        with self.assertRaises(SafeSpacesError.RelayRefused) as used:
             asyncio.run(carey.join_via_relay(client, invitation.code, "Carey", NOW))
+        self.assertEqual(used.exception.code, "dropbox_not_found")
 
     def test_relay_errors_arrive_as_their_exceptions(self):
         app = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("p"), FAST)

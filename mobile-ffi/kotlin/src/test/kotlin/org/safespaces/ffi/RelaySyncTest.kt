@@ -141,6 +141,13 @@ class RelaySyncTest {
 
         assertTrue(statuses.isNotEmpty(), "the status listener was not called")
         watching.close()
+
+        // A claimed invite: the relay refuses, with its stable code.
+        val carey = SafeSpaces.create(dir("carey"), UnlockSecret.passphrase("carey"), FAST)
+        val refused = assertThrows<SafeSpacesException.RelayRefused> {
+            runBlocking { carey.joinViaRelay(client, invitation.code, "Carey", NOW) }
+        }
+        assertEquals("dropbox_not_found", refused.code)
     }
 
     @Test
