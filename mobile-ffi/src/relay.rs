@@ -87,9 +87,9 @@ impl RelayClient {
     /// certificate has the SHA-256 pin `pin_hex`.
     #[uniffi::constructor]
     pub fn pinned(url: String, pin_hex: String) -> Result<Self, SafeSpacesError> {
-        let config = sync::RelayConfig::pinned(&url, &pin_hex).map_err(relay_error)?;
+        let config = sync::RelayConfig::pinned(&url, &pin_hex)?;
         Ok(RelayClient {
-            inner: sync::RelayClient::new(config).map_err(relay_error)?,
+            inner: sync::RelayClient::new(config)?,
         })
     }
 
@@ -111,8 +111,4 @@ impl RelayClient {
         });
         Arc::new(StatusSubscription { task })
     }
-}
-
-fn relay_error(err: sync::RelayError) -> SafeSpacesError {
-    err.into()
 }
