@@ -2,7 +2,9 @@
 # Tests safespaces-ffi through its generated bindings, over the real library:
 #   1. builds the cdylib and generates Kotlin, Swift and Python bindings
 #      (generate-bindings.sh; output in <target>/bindings/),
-#   2. runs the Python scenario (mobile-ffi/tests/python),
+#   2. runs the Python scenarios (mobile-ffi/tests/python); the relay ones
+#      start the real relay binary ($SAFESPACES_RELAY_BIN, by default the
+#      workspace's target/debug/safespaces-relay, built here if missing),
 #   3. compiles the Kotlin bindings and runs the JUnit scenario on the JVM
 #      with Maven (mobile-ffi/kotlin; the first run downloads dependencies
 #      from Maven Central),
@@ -25,8 +27,18 @@ case "$(uname -s)" in
     *) library="$target_dir/debug/libsafespaces_ffi.so" ;;
 esac
 
+if [[ -z "${SAFESPACES_RELAY_BIN:-}" ]]; then
+    SAFESPACES_RELAY_BIN="$target_dir/debug/safespaces-relay"
+    if [[ ! -x "$SAFESPACES_RELAY_BIN" ]]; then
+        echo "==> building the relay for the sync tests" >&2
+        cargo build -q --bin safespaces-relay -p safespaces-relay
+    fi
+fi
+export SAFESPACES_RELAY_BIN
+
 echo "==> Python bindings test"
 PYTHONPATH="$bindings/python" python3 mobile-ffi/tests/python/test_bindings.py
+PYTHONPATH="$bindings/python" python3 mobile-ffi/tests/python/test_relay_sync.py
 
 if [[ "${SAFESPACES_SKIP_KOTLIN:-0}" == 1 ]]; then
     echo "==> Kotlin bindings test SKIPPED (SAFESPACES_SKIP_KOTLIN=1)"

@@ -46,7 +46,7 @@ pub fn generate_keystore_secret() -> Vec<u8> {
 /// and any handle used after that throws `Locked`.
 #[derive(uniffi::Object)]
 pub struct SafeSpaces {
-    inner: Arc<app::SafeSpaces>,
+    pub(crate) inner: Arc<app::SafeSpaces>,
 }
 
 impl From<app::SafeSpaces> for SafeSpaces {

@@ -5,14 +5,14 @@
 //! bug). The detail is in `reason`, a message that names ids and fields but
 //! never content (no journal text, no names), so apps may log it.
 //!
-//! The sync engine will add `Offline` and `RelayRefused { code }` here; the
-//! enum is `#[non_exhaustive]` in Rust, and foreign code should keep an
-//! `else`/`default` branch.
+//! The enum is `#[non_exhaustive]` in Rust, and foreign code should keep an
+//! `else`/`default` branch: later versions may add variants.
 
 use safespaces_core::app::AppError;
 use safespaces_core::model::ModelError;
 use safespaces_core::profile::ProfileError;
 use safespaces_core::protocol::attendance::AttendanceError;
+use safespaces_core::sync::RelayError;
 
 /// Why an operation failed. A failed operation changed nothing.
 ///
@@ -80,6 +80,31 @@ pub enum SafeSpacesError {
         /// What the operating system said.
         reason: String,
     },
+    /// The relay cannot be reached (no network, relay down, timeout, TLS
+    /// failure). Work stays on the device; retry later.
+    #[error("offline: {reason}")]
+    Offline {
+        /// What failed.
+        reason: String,
+    },
+    /// The relay's certificate is not the pinned one: possibly an attacker
+    /// in the middle, possibly a replaced certificate. Do not retry
+    /// silently; ask the person to check the relay's pin.
+    #[error("the relay's certificate does not match the pin: {reason}")]
+    PinMismatch {
+        /// The expected and presented pins.
+        reason: String,
+    },
+    /// The relay refused the request; nothing was stored there. Branch on
+    /// `code` (stable, e.g. `mailbox_not_found`), never on `detail`.
+    /// (Not `message`: that would clash with Kotlin's `Throwable.message`.)
+    #[error("the relay refused the request: {code}: {detail}")]
+    RelayRefused {
+        /// The relay's stable error code.
+        code: String,
+        /// The relay's explanation; may change between versions.
+        detail: String,
+    },
     /// A bug: a callback into the app failed unexpectedly, or core reported
     /// an error this version of the FFI does not know.
     #[error("internal error: {reason}")]
@@ -106,14 +131,27 @@ impl From<AppError> for SafeSpacesError {
             AppError::Corrupt(_) => SafeSpacesError::InvalidData {
                 reason: err.to_string(),
             },
-            // Only the sync calls meet the relay, and they are not exported
-            // yet; with them come `Offline` and `RelayRefused { code }`.
-            other @ AppError::Relay(_) => SafeSpacesError::Internal {
-                reason: other.to_string(),
-            },
+            AppError::Relay(relay) => relay.into(),
             other => SafeSpacesError::Internal {
                 reason: other.to_string(),
             },
+        }
+    }
+}
+
+impl From<RelayError> for SafeSpacesError {
+    fn from(err: RelayError) -> Self {
+        let reason = err.to_string();
+        match err {
+            RelayError::Offline { .. } | RelayError::Tls(_) => SafeSpacesError::Offline { reason },
+            RelayError::PinMismatch { .. } => SafeSpacesError::PinMismatch { reason },
+            RelayError::Refused { code, message, .. } => SafeSpacesError::RelayRefused {
+                code: code.as_str().to_owned(),
+                detail: message,
+            },
+            RelayError::Config(_) => SafeSpacesError::InvalidInput { reason },
+            RelayError::Malformed(_) => SafeSpacesError::InvalidData { reason },
+            _ => SafeSpacesError::Internal { reason },
         }
     }
 }
@@ -187,7 +225,7 @@ impl From<ProfileError> for SafeSpacesError {
     }
 }
 
-/// A foreign callback (a listener, once the sync engine has them) threw
+/// A foreign callback (a listener) threw
 /// something it did not declare.
 impl From<uniffi::UnexpectedUniFFICallbackError> for SafeSpacesError {
     fn from(err: uniffi::UnexpectedUniFFICallbackError) -> Self {
@@ -222,6 +260,14 @@ mod tests {
         assert!(matches!(
             SafeSpacesError::from(ProfileError::Wiped),
             SafeSpacesError::NoProfile { .. }
+        ));
+        assert!(matches!(
+            SafeSpacesError::from(AppError::Relay(RelayError::Tls("x".into()))),
+            SafeSpacesError::Offline { .. }
+        ));
+        assert!(matches!(
+            SafeSpacesError::from(AppError::Relay(RelayError::Config("x".into()))),
+            SafeSpacesError::InvalidInput { .. }
         ));
         assert!(matches!(
             SafeSpacesError::from(AppError::UnknownSpace("00".into())),

@@ -28,6 +28,17 @@ impl From<app::Invitation> for Invitation {
     }
 }
 
+impl From<Invitation> for app::Invitation {
+    fn from(i: Invitation) -> Self {
+        app::Invitation {
+            code: i.code,
+            dropbox_id: i.dropbox_id,
+            package: i.sealed_package,
+            expires_at: safespaces_core::model::Timestamp(i.expires_at),
+        }
+    }
+}
+
 /// What importing a bundle did.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct BundleReport {

@@ -105,6 +105,17 @@ impl From<app::Journal> for Journal {
 
 #[uniffi::export]
 impl Journal {
+    /// Turns syncing the journal between this person's own devices on or
+    /// off (off by default; it never goes to other members).
+    pub fn set_sync(&self, enabled: bool) -> Result<(), SafeSpacesError> {
+        Ok(self.inner.set_sync(enabled)?)
+    }
+
+    /// Whether the journal syncs between this person's devices.
+    pub fn sync_enabled(&self) -> Result<bool, SafeSpacesError> {
+        Ok(self.inner.sync_enabled()?)
+    }
+
     /// Writes a new entry; returns its id.
     pub fn add(
         &self,

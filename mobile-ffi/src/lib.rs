@@ -13,6 +13,14 @@
 //!   they describe: `members.rs`, `sessions.rs`, `attendance.rs`,
 //!   `training.rs`, `signposting.rs`, `invites.rs`.
 //! - [`Journal`] (`journal.rs`): the private journal and its export.
+//! - [`RelayClient`], [`SyncStatus`], [`SyncStatusListener`] (`relay.rs`):
+//!   the connection to a relay, its status, and the FFI's one tokio runtime
+//!   for background work.
+//! - `sync.rs`: the async calls that talk to the relay (`sync`,
+//!   `joinViaRelay`, `publishInvite`) and [`SyncReport`], [`Joined`].
+//! - [`LinkOffer`] (`linking.rs`): linking a new device through the relay.
+//! - [`SpaceListener`], [`LiveSync`] (`live.rs`): live updates and the
+//!   handle that stops them.
 //! - [`SafeSpacesError`] (`error.rs`): the one error the foreign side sees.
 //!
 //! # Shapes across the boundary
@@ -40,11 +48,15 @@ mod attendance;
 mod error;
 mod invites;
 mod journal;
+mod linking;
+mod live;
 mod members;
+mod relay;
 mod secret;
 mod sessions;
 mod signposting;
 mod space;
+mod sync;
 mod training;
 
 pub use app::{SafeSpaces, SpaceSummary, generate_keystore_secret, profile_exists};
@@ -52,7 +64,10 @@ pub use attendance::{Attendee, MyPlace, Place, RosterView, SignUpState};
 pub use error::SafeSpacesError;
 pub use invites::{BundleReport, Invitation};
 pub use journal::{Journal, JournalEdit, JournalEntry, JournalFormat};
+pub use linking::LinkOffer;
+pub use live::{LiveSync, SpaceListener};
 pub use members::{Member, Role};
+pub use relay::{RelayClient, StatusSubscription, SyncStatus, SyncStatusListener};
 pub use secret::{PassphraseWork, ProfileOptions, UnlockSecret};
 pub use sessions::{
     ConflictValue, FieldConflict, LeadStatus, Session, SessionDraft, SessionEdit, SessionKind,
@@ -60,6 +75,7 @@ pub use sessions::{
 };
 pub use signposting::{Resource, ResourceCategory, ResourceEntry};
 pub use space::Space;
+pub use sync::{Joined, SyncReport};
 pub use training::{Clearance, TrainingModule, TrainingRecord};
 
 uniffi::setup_scaffolding!();

@@ -15,7 +15,7 @@ use crate::{
 /// cheap, and safe to keep across a lock (it throws `Locked` meanwhile).
 #[derive(uniffi::Object)]
 pub struct Space {
-    inner: Arc<app::Space>,
+    pub(crate) inner: Arc<app::Space>,
 }
 
 impl From<app::Space> for Space {
@@ -72,6 +72,20 @@ impl Space {
     /// Changes a member's role (coordinators).
     pub fn set_role(&self, member: String, role: Role) -> Result<(), SafeSpacesError> {
         Ok(self.inner.set_role(&member_id(&member)?, role.into())?)
+    }
+
+    /// Removes a member (coordinators) and moves the space to a new key
+    /// that only the remaining devices receive (with the next sync).
+    pub fn remove_member(&self, member: String, now: i64) -> Result<(), SafeSpacesError> {
+        Ok(self
+            .inner
+            .remove_member(&member_id(&member)?, Timestamp(now))?)
+    }
+
+    /// Starts a new key for the space, sealed to every active device (after
+    /// a device was lost, say). Coordinators only.
+    pub fn rotate(&self) -> Result<(), SafeSpacesError> {
+        Ok(self.inner.rotate()?)
     }
 
     /// Leaves the space.

@@ -42,6 +42,23 @@ EXPECTED = [
     r"public static func keystore\(secret: Data\) ?throws -> UnlockSecret",
     r"public func generateKeystoreSecret\(\) -> Data",
     r"public func profileExists\(dir: String\) -> Bool",
+    # The relay, async calls, listeners and their handles.
+    r"open class RelayClient: RelayClientProtocol",
+    r"public static func pinned\(url: String, pinHex: String\) ?throws -> RelayClient",
+    r"func sync\(client: RelayClient, now: Int64\) ?async throws -> SyncReport",
+    r"func joinViaRelay\(client: RelayClient, code: String, pseudonym: String, now: Int64\) ?async throws -> Joined",
+    r"func publishInvite\(client: RelayClient, invitation: Invitation, now: Int64\) ?async throws",
+    r"func offerLink\(client: RelayClient\) ?async throws -> LinkOffer",
+    r"func live\(client: RelayClient, listener: SpaceListener\) ?throws -> LiveSync",
+    r"func watchStatus\(listener: SyncStatusListener\) ?-> StatusSubscription",
+    r"public protocol SpaceListener: AnyObject",
+    r"func spaceChanged\(spaceId: String\) ?throws",
+    r"public protocol SyncStatusListener: AnyObject",
+    r"func statusChanged\(status: SyncStatus\) ?throws",
+    r"open class LiveSync: LiveSyncProtocol",
+    r"public struct SyncReport: Equatable, Hashable",
+    r"public struct Joined\b",
+    r"public enum SyncStatus: Equatable, Hashable",
     # Records and enums.
     r"public struct Session: Equatable, Hashable",
     r"public struct SessionDraft: Equatable, Hashable",
@@ -60,6 +77,7 @@ EXPECTED = [
     for variant in (
         "Locked", "WrongSecret", "NoProfile", "NotAMember", "NotAllowed", "NotFound",
         "InviteUnusable", "InvalidInput", "InvalidData", "Storage", "Internal",
+        "Offline", "PinMismatch", "RelayRefused",
     )
 ]
 

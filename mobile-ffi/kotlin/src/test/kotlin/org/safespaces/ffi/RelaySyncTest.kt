@@ -1,0 +1,166 @@
+package org.safespaces.ffi
+
+import java.io.File
+import java.nio.file.Files
+import java.nio.file.Path
+import java.util.concurrent.CopyOnWriteArrayList
+import java.util.concurrent.CountDownLatch
+import java.util.concurrent.TimeUnit
+import kotlinx.coroutines.runBlocking
+import org.junit.jupiter.api.AfterAll
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.BeforeAll
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.TestInstance
+import org.junit.jupiter.api.assertThrows
+import org.junit.jupiter.api.io.TempDir
+
+/**
+ * The async sync calls and listeners through the generated Kotlin bindings,
+ * against the real relay binary ($SAFESPACES_RELAY_BIN, or the workspace's
+ * target/debug/safespaces-relay).
+ *
+ * Proves `suspend` calls (inside runBlocking), foreign-interface listeners
+ * called from Rust threads, handles that stop them when closed, and relay
+ * errors arriving as their exceptions. Core's sync rules are tested in core.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class RelaySyncTest {
+    companion object {
+        const val NOW = 1_767_000_000L
+        const val DAY = 86_400L
+        val FAST = ProfileOptions(PassphraseWork.InsecureTestOnly(logN = 4u))
+    }
+
+    private lateinit var relay: Process
+    private lateinit var relayData: Path
+    private lateinit var url: String
+    private lateinit var pin: String
+
+    @TempDir lateinit var tmp: Path
+
+    private fun dir(name: String): String = tmp.resolve(name).toString()
+
+    @BeforeAll
+    fun startRelay() {
+        val bin = System.getenv("SAFESPACES_RELAY_BIN")
+            ?: File("../../target/debug/safespaces-relay").absolutePath
+        relayData = Files.createTempDirectory("safespaces-relay")
+        relay = ProcessBuilder(
+            bin, "--dev", "--data-dir", relayData.toString(), "--listen", "127.0.0.1:0",
+        ).redirectError(ProcessBuilder.Redirect.DISCARD).start()
+        val out = relay.inputStream.bufferedReader()
+        var addr: String? = null
+        var pinHex: String? = null
+        while (addr == null || pinHex == null) {
+            val line = out.readLine() ?: error("the relay exited before announcing its address and pin")
+            if ("listening on " in line) addr = line.substringAfter("listening on ").trim()
+            if ("pin: " in line) pinHex = line.substringAfter("pin: ").trim()
+        }
+        url = "https://$addr"
+        pin = pinHex
+    }
+
+    @AfterAll
+    fun stopRelay() {
+        relay.destroyForcibly().waitFor()
+        relayData.toFile().deleteRecursively()
+    }
+
+    @Test
+    fun `invite, join, sign up and sync through the relay, with listeners`() {
+        val client = RelayClient.pinned(url, pin)
+        val statuses = CopyOnWriteArrayList<SyncStatus>()
+        val watching = client.watchStatus(object : SyncStatusListener {
+            override fun statusChanged(status: SyncStatus) {
+                statuses.add(status)
+            }
+        })
+
+        val ash = SafeSpaces.create(dir("ash"), UnlockSecret.passphrase("ash"), FAST)
+        val ashSpace = ash.createSpace("Tuesday circle", "Ash", NOW)
+        val me = ashSpace.myMemberId()
+        for (module in listOf(TrainingModule.SIGNPOSTING, TrainingModule.TRAUMA_INFORMED)) {
+            ashSpace.recordTraining(me, module, NOW - DAY, NOW + 365 * DAY)
+        }
+        val session = ashSpace.createSession(
+            SessionDraft(
+                kind = SessionKind.SURVIVOR_DISCUSSION_GROUP,
+                title = "Evening circle",
+                startsAt = NOW + 2 * DAY,
+                durationMinutes = 90u,
+                capacity = 8u,
+            ),
+        )
+        ashSpace.volunteerToLead(session, NOW)
+        val invitation = ashSpace.invite(Role.MEMBER, NOW)
+        val birch = SafeSpaces.create(dir("birch"), UnlockSecret.passphrase("birch"), FAST)
+
+        val joined = runBlocking {
+            ash.sync(client, NOW)
+            ashSpace.publishInvite(client, invitation, NOW)
+            birch.joinViaRelay(client, invitation.code, "Birch", NOW)
+        }
+        val birchSpace = joined.space
+        assertEquals(ashSpace.id(), birchSpace.id())
+        assertEquals("Tuesday circle", birchSpace.name())
+        assertTrue(joined.downloadedBlobs > 0u)
+
+        // Ash's device goes live; Birch's sign-up reaches it through the relay.
+        val changed = CountDownLatch(1)
+        val changedSpaces = CopyOnWriteArrayList<String>()
+        val live = ash.live(client, object : SpaceListener {
+            override fun spaceChanged(spaceId: String) {
+                changedSpaces.add(spaceId)
+                changed.countDown()
+            }
+        })
+        assertEquals(
+            MyPlace.Requested(SignUpState.ATTENDING),
+            birchSpace.signUp(session, SignUpState.ATTENDING, NOW),
+        )
+        val report = runBlocking { birch.sync(client, NOW) }
+        assertTrue(report.pushed > 0u)
+        assertTrue(changed.await(20, TimeUnit.SECONDS), "the space listener was not called")
+        assertTrue(ashSpace.id() in changedSpaces)
+        live.close()
+
+        repeat(40) {
+            if (ashSpace.attendees(session).isEmpty()) runBlocking { ash.sync(client, NOW) }
+        }
+        assertEquals(
+            listOf("Birch" to Place.Attending),
+            ashSpace.attendees(session).map { it.pseudonym to it.place },
+        )
+        runBlocking {
+            ash.sync(client, NOW)
+            birch.sync(client, NOW)
+        }
+        assertEquals(MyPlace.Recorded(Place.Attending), birchSpace.myPlace(session))
+
+        assertTrue(statuses.isNotEmpty(), "the status listener was not called")
+        watching.close()
+
+        // A claimed invite: the relay refuses, with its stable code.
+        val carey = SafeSpaces.create(dir("carey"), UnlockSecret.passphrase("carey"), FAST)
+        val refused = assertThrows<SafeSpacesException.RelayRefused> {
+            runBlocking { carey.joinViaRelay(client, invitation.code, "Carey", NOW) }
+        }
+        assertEquals("dropbox_not_found", refused.code)
+    }
+
+    @Test
+    fun `relay errors arrive as their exceptions`() {
+        val app = SafeSpaces.create(dir("app"), UnlockSecret.passphrase("p"), FAST)
+        app.createSpace("Circle", "Ash", NOW)
+
+        val wrongPin = RelayClient.pinned(url, "00".repeat(32))
+        assertThrows<SafeSpacesException.PinMismatch> { runBlocking { app.sync(wrongPin, NOW) } }
+
+        val nobody = RelayClient.pinned("https://127.0.0.1:1", pin)
+        assertThrows<SafeSpacesException.Offline> { runBlocking { app.sync(nobody, NOW) } }
+
+        assertThrows<SafeSpacesException.InvalidInput> { RelayClient.pinned("http://no-tls", pin) }
+    }
+}

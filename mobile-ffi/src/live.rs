@@ -1,0 +1,51 @@
+//! Live updates: a foreign listener told which space changed, and the
+//! handle that keeps them running.
+
+use std::sync::Arc;
+
+use safespaces_core::app;
+
+use crate::relay::runtime;
+use crate::{RelayClient, SafeSpaces, SafeSpacesError};
+
+/// Told when a space changed because of something received from the relay.
+#[uniffi::export(with_foreign)]
+pub trait SpaceListener: Send + Sync {
+    /// `space_id` changed; re-read what you show of it.
+    fn space_changed(&self, space_id: String) -> Result<(), SafeSpacesError>;
+}
+
+/// Adapts the foreign listener to core's, which cannot fail: a listener
+/// that throws is told again on the next change.
+struct Forward(Arc<dyn SpaceListener>);
+
+impl app::SpaceListener for Forward {
+    fn space_changed(&self, space_id: String) {
+        let _ = self.0.space_changed(space_id);
+    }
+}
+
+/// Running live updates; destroying (or dropping) it stops them.
+#[derive(uniffi::Object)]
+pub struct LiveSync {
+    _inner: app::LiveSync,
+}
+
+#[uniffi::export]
+impl SafeSpaces {
+    /// Starts live updates from the relay: stays subscribed to every space,
+    /// applies what arrives, calls `listener` with the space that changed,
+    /// and pushes local changes every few seconds. They run until the
+    /// returned handle is destroyed.
+    pub fn live(
+        &self,
+        client: Arc<RelayClient>,
+        listener: Arc<dyn SpaceListener>,
+    ) -> Result<Arc<LiveSync>, SafeSpacesError> {
+        let _entered = runtime().enter();
+        let inner = self
+            .inner
+            .live(client.inner.clone(), Arc::new(Forward(listener)))?;
+        Ok(Arc::new(LiveSync { _inner: inner }))
+    }
+}

@@ -1,0 +1,102 @@
+//! Syncing with the relay: the async calls (`suspend` in Kotlin, `async`
+//! in Swift and Python) and what they report.
+
+use std::sync::Arc;
+
+use safespaces_core::app;
+use safespaces_core::model::Timestamp;
+
+use crate::{Invitation, RelayClient, SafeSpaces, SafeSpacesError, Space};
+
+/// What one sync did, summed over spaces.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct SyncReport {
+    /// Changes pushed to the relay.
+    pub pushed: u64,
+    /// Blobs pulled from the relay.
+    pub pulled: u64,
+    /// Changes applied.
+    pub applied: u64,
+    /// Changes refused (not their author's to make).
+    pub refused: u64,
+    /// Sign-up requests this device recorded as a lead.
+    pub requests_recorded: u64,
+    /// Snapshots written (compactions).
+    pub snapshots: u64,
+    /// Spaces this device was left out of (removed), by id.
+    pub left_out: Vec<String>,
+}
+
+impl From<app::SyncReport> for SyncReport {
+    fn from(r: app::SyncReport) -> Self {
+        SyncReport {
+            pushed: r.pushed as u64,
+            pulled: r.pulled as u64,
+            applied: r.applied as u64,
+            refused: r.refused as u64,
+            requests_recorded: r.requests_recorded as u64,
+            snapshots: r.snapshots as u64,
+            left_out: r.left_out,
+        }
+    }
+}
+
+/// A space joined through the relay.
+#[derive(uniffi::Record)]
+pub struct Joined {
+    /// The space.
+    pub space: Arc<Space>,
+    /// How many blobs the join downloaded.
+    pub downloaded_blobs: u64,
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl SafeSpaces {
+    /// Syncs every space (and the journal, if turned on) with the relay:
+    /// pushes what this device made, pulls what others made. Throws
+    /// `Offline`, `PinMismatch` or `RelayRefused` when the relay is not
+    /// usable; nothing is lost, retry later.
+    pub async fn sync(
+        &self,
+        client: Arc<RelayClient>,
+        now: i64,
+    ) -> Result<SyncReport, SafeSpacesError> {
+        Ok(self.inner.sync(&client.inner, Timestamp(now)).await?.into())
+    }
+
+    /// Joins a space with an invite code whose package was published to the
+    /// relay (`Space.publishInvite`), as `pseudonym`.
+    pub async fn join_via_relay(
+        &self,
+        client: Arc<RelayClient>,
+        code: String,
+        pseudonym: String,
+        now: i64,
+    ) -> Result<Joined, SafeSpacesError> {
+        let joined = self
+            .inner
+            .join_via_relay(&client.inner, &code, &pseudonym, Timestamp(now))
+            .await?;
+        Ok(Joined {
+            space: Arc::new(joined.space.into()),
+            downloaded_blobs: joined.downloaded_blobs as u64,
+        })
+    }
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl Space {
+    /// Puts an invite's package in its relay drop-box, where the invitee's
+    /// device claims it (once) with the code.
+    pub async fn publish_invite(
+        &self,
+        client: Arc<RelayClient>,
+        invitation: Invitation,
+        now: i64,
+    ) -> Result<(), SafeSpacesError> {
+        Ok(self
+            .inner
+            .publish_invite(&client.inner, &invitation.into(), Timestamp(now))
+            .await?)
+    }
+}

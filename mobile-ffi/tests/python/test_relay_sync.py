@@ -1,0 +1,210 @@
+"""The async sync calls and listeners through the generated Python bindings,
+against the real relay binary.
+
+Proves async methods (awaited under asyncio.run), foreign-trait listeners
+(a space listener and a sync-status listener called from Rust threads), and
+relay errors crossing the boundary as their exceptions. Core's sync rules
+are tested in core.
+
+The relay binary is $SAFESPACES_RELAY_BIN, or target/debug/safespaces-relay
+(test-bindings.sh builds it if it is missing).
+"""
+
+import asyncio
+import os
+import subprocess
+import tempfile
+import threading
+import unittest
+
+from safespaces_ffi import (
+    MyPlace,
+    PassphraseWork,
+    Place,
+    ProfileOptions,
+    RelayClient,
+    Role,
+    SafeSpaces,
+    SafeSpacesError,
+    SessionDraft,
+    SessionKind,
+    SignUpState,
+    SpaceListener,
+    SyncStatus,
+    SyncStatusListener,
+    TrainingModule,
+    UnlockSecret,
+)
+
+NOW = 1_767_000_000
+DAY = 86_400
+FAST = ProfileOptions(passphrase_work=PassphraseWork.INSECURE_TEST_ONLY(log_n=4))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+
+
+def relay_bin():
+    return os.environ.get("SAFESPACES_RELAY_BIN") or os.path.join(
+        ROOT, "target", "debug", "safespaces-relay"
+    )
+
+
+class Relay:
+    """The real relay on a free local port, with a throwaway data dir."""
+
+    def __init__(self):
+        self.dir = tempfile.TemporaryDirectory()
+        self.process = subprocess.Popen(
+            [relay_bin(), "--dev", "--data-dir", self.dir.name, "--listen", "127.0.0.1:0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        self.addr = self.pin = None
+        while self.addr is None or self.pin is None:
+            line = self.process.stdout.readline()
+            if not line:
+                raise RuntimeError("the relay exited before announcing its address and pin")
+            if "listening on " in line:
+                self.addr = line.split("listening on ", 1)[1].strip()
+            elif "pin: " in line:
+                self.pin = line.split("pin: ", 1)[1].strip()
+        self.url = "https://" + self.addr
+
+    def stop(self):
+        self.process.kill()
+        self.process.wait()
+        self.process.stdout.close()
+        self.dir.cleanup()
+
+
+class Changes(SpaceListener):
+    def __init__(self):
+        self.spaces = []
+        self.event = threading.Event()
+
+    def space_changed(self, space_id):
+        self.spaces.append(space_id)
+        self.event.set()
+
+
+class Statuses(SyncStatusListener):
+    def __init__(self):
+        self.seen = []
+
+    def status_changed(self, status):
+        self.seen.append(status)
+
+
+class RelaySyncTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.relay = Relay()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.relay.stop()
+
+    def setUp(self):
+        self._dirs = []
+
+    def tearDown(self):
+        for d in self._dirs:
+            d.cleanup()
+
+    def new_dir(self):
+        d = tempfile.TemporaryDirectory()
+        self._dirs.append(d)
+        return d.name + "/profile"
+
+    def client(self):
+        return RelayClient.pinned(self.relay.url, self.relay.pin)
+
+    def test_invite_join_sign_up_sync_and_a_listener_through_the_relay(self):
+        client = self.client()
+        self.assertIsInstance(client.status(), SyncStatus)
+        statuses = Statuses()
+        watching = client.watch_status(statuses)
+
+        ash = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("ash"), FAST)
+        ash_space = ash.create_space("Tuesday circle", "Ash", NOW)
+        me = ash_space.my_member_id()
+        for module in (TrainingModule.SIGNPOSTING, TrainingModule.TRAUMA_INFORMED):
+            ash_space.record_training(me, module, NOW - DAY, NOW + 365 * DAY)
+        session = ash_space.create_session(
+            SessionDraft(
+                kind=SessionKind.SURVIVOR_DISCUSSION_GROUP,
+                title="Evening circle",
+                starts_at=NOW + 2 * DAY,
+                duration_minutes=90,
+                capacity=8,
+            )
+        )
+        ash_space.volunteer_to_lead(session, NOW)
+        invitation = ash_space.invite(Role.MEMBER, NOW)
+
+        birch = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("birch"), FAST)
+
+        async def invite_and_join():
+            await ash.sync(client, NOW)
+            await ash_space.publish_invite(client, invitation, NOW)
+            return await birch.join_via_relay(client, invitation.code, "Birch", NOW)
+
+        joined = asyncio.run(invite_and_join())
+        birch_space = joined.space
+        self.assertEqual(birch_space.id(), ash_space.id())
+        self.assertEqual(birch_space.name(), "Tuesday circle")
+        self.assertGreater(joined.downloaded_blobs, 0)
+
+        # Ash's device goes live; Birch's sign-up request reaches it through
+        # the relay and the listener is told which space changed.
+        changes = Changes()
+        live = ash.live(client, changes)
+        requested = birch_space.sign_up(session, SignUpState.ATTENDING, NOW)
+        self.assertEqual(requested, MyPlace.REQUESTED(state=SignUpState.ATTENDING))
+        report = asyncio.run(birch.sync(client, NOW))
+        self.assertGreater(report.pushed, 0)
+        self.assertTrue(changes.event.wait(20), "the space listener was not called")
+        self.assertIn(ash_space.id(), changes.spaces)
+        del live  # stops live updates
+
+        # Ash's device recorded the sign-up as the lead; Birch sees it recorded.
+        for _ in range(40):
+            if ash_space.attendees(session):
+                break
+            asyncio.run(ash.sync(client, NOW))
+        self.assertEqual(
+            [(a.pseudonym, a.place) for a in ash_space.attendees(session)],
+            [("Birch", Place.ATTENDING())],
+        )
+        asyncio.run(ash.sync(client, NOW))
+        asyncio.run(birch.sync(client, NOW))
+        self.assertEqual(birch_space.my_place(session), MyPlace.RECORDED(place=Place.ATTENDING()))
+
+        self.assertTrue(statuses.seen, "the status listener was not called")
+        del watching
+
+        # A claimed invite: the relay refuses, with its stable code.
+        carey = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("carey"), FAST)
+        with self.assertRaises(SafeSpacesError.RelayRefused) as used:
+            asyncio.run(carey.join_via_relay(client, invitation.code, "Carey", NOW))
+        self.assertEqual(used.exception.code, "dropbox_not_found")
+
+    def test_relay_errors_arrive_as_their_exceptions(self):
+        app = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("p"), FAST)
+        app.create_space("Circle", "Ash", NOW)
+
+        wrong_pin = RelayClient.pinned(self.relay.url, "00" * 32)
+        with self.assertRaises(SafeSpacesError.PinMismatch):
+            asyncio.run(app.sync(wrong_pin, NOW))
+
+        # Nothing listens on port 1.
+        nobody = RelayClient.pinned("https://127.0.0.1:1", self.relay.pin)
+        with self.assertRaises(SafeSpacesError.Offline):
+            asyncio.run(app.sync(nobody, NOW))
+
+        with self.assertRaises(SafeSpacesError.InvalidInput):
+            RelayClient.pinned("http://no-tls", self.relay.pin)
+
+
+if __name__ == "__main__":
+    unittest.main()
