@@ -29,8 +29,12 @@ lib="$target_dir/$profile/$lib_file"
 out="$target_dir/bindings"
 
 echo "==> building safespaces-ffi ($profile) and uniffi-bindgen" >&2
-cargo build -q "${cargo_flags[@]}" -p safespaces-ffi
-cargo build -q -p uniffi-bindgen
+# Built with the whole workspace selected, not `-p`: cargo unifies
+# dependency features over the selected packages, so this reuses what
+# `cargo build --workspace` already built instead of rebuilding the
+# dependency tree with other features (minutes on 2 cores).
+cargo build -q "${cargo_flags[@]}" --workspace --lib
+cargo build -q --workspace --bins
 bindgen="$target_dir/debug/uniffi-bindgen"
 
 rm -rf "$out"
