@@ -18,10 +18,9 @@ use super::registry::{SpaceEntry, epoch_key_id};
 use super::relay_sync::SyncReport;
 use super::space_handle::entry;
 use super::{AppError, AppResult, SafeSpaces};
-use crate::model::{SpaceDoc, Timestamp};
+use crate::model::Timestamp;
 use crate::profile::KeyId;
 use crate::protocol::link::{LinkPackage, LinkRequest, LinkSecret, LinkedSpace};
-use crate::protocol::{Envelope, EnvelopeKind};
 use crate::store::DocumentId;
 use crate::sync::{DropboxId, ErrorCode, MailboxCredential, RelayClient};
 
@@ -167,32 +166,8 @@ impl SafeSpaces {
             let credential = MailboxCredential::for_epoch(&space.epoch_key);
             let page = client.read_all(&credential, 0).await?;
             let content_key = space.epoch_key.content_key();
-            let mut doc = None;
-            let mut rest = Vec::new();
-            for blob in page.blobs {
-                if doc.is_none() {
-                    if let Ok(unverified) = Envelope::open_unverified(
-                        &blob.data,
-                        &content_key,
-                        space.space,
-                        space.epoch,
-                    ) {
-                        if unverified.peek().kind == EnvelopeKind::Snapshot {
-                            if let Ok(candidate) = SpaceDoc::load(&unverified.peek().body) {
-                                if let Some(key) =
-                                    super::bundle::device_key(&candidate, &unverified.peek().author)
-                                {
-                                    if unverified.verify(&key).is_ok() {
-                                        doc = Some(candidate);
-                                        continue;
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-                rest.push(blob);
-            }
+            let (doc, rest) =
+                super::bundle::first_snapshot(page.blobs, &content_key, space.space, space.epoch);
             let Some(mut doc) = doc else { continue };
             let device = self.device_id()?;
             if let Some(actor) = crate::protocol::authorship::actor_for_device(&device) {
@@ -209,21 +184,7 @@ impl SafeSpaces {
             let epoch = space.epoch;
             self.shared.with_loaded(|loaded| {
                 loaded.spaces.insert(id, doc);
-                let entry = SpaceEntry {
-                    space: id.to_hex(),
-                    document: hex::encode(document.0),
-                    member,
-                    epoch,
-                    next_sequence: 1,
-                    sealed_heads: Vec::new(),
-                    pending_requests: Vec::new(),
-                    handovers: Vec::new(),
-                    cursor: 0,
-                    sealed_own_seq: 0,
-                    outbox: Vec::new(),
-                    waiting: Vec::new(),
-                    snapshot_seq: 0,
-                };
+                let entry = SpaceEntry::new(id, document, member, epoch);
                 self.shared.store_entry(loaded, id, entry)
             })?;
             let mut report = SyncReport::default();

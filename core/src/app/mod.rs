@@ -183,24 +183,10 @@ impl SafeSpaces {
                 .profile
                 .insert_key(epoch_key_id(space, 0), *epoch_key.expose_bytes())?;
             self.shared.profile.put_snapshot(document, &doc.save())?;
-            loaded.registry.spaces.insert(
-                space.to_hex(),
-                SpaceEntry {
-                    space: space.to_hex(),
-                    document: hex::encode(document.0),
-                    member,
-                    epoch: 0,
-                    next_sequence: 1,
-                    sealed_heads: Vec::new(),
-                    pending_requests: Vec::new(),
-                    handovers: Vec::new(),
-                    cursor: 0,
-                    sealed_own_seq: 0,
-                    outbox: Vec::new(),
-                    waiting: Vec::new(),
-                    snapshot_seq: 0,
-                },
-            );
+            loaded
+                .registry
+                .spaces
+                .insert(space.to_hex(), SpaceEntry::new(space, document, member, 0));
             self.shared.save_registry(&loaded.registry)?;
             loaded.spaces.insert(space, doc);
             Ok(())

@@ -9,14 +9,13 @@ use std::sync::Arc;
 use ed25519_dalek::SigningKey;
 
 use super::bundle::{device_key, open_bundle, seal_bundle};
-use super::receive::receive_envelope;
+use super::receive::{receive_envelope, request_envelope};
 use super::registry::{SpaceEntry, epoch_key_id};
 use super::space_handle::entry;
 use super::{AppError, AppResult, Loaded, SafeSpaces, Shared, Space};
 use crate::model::{MemberId, Role, SpaceDoc, Timestamp};
-use crate::protocol::attendance::{self, AttendanceError, AttendanceRequest};
+use crate::protocol::attendance;
 use crate::protocol::authorship::actor_for_device;
-use crate::protocol::epoch::ANONYMOUS_DEVICE;
 use crate::protocol::invite::{DEFAULT_INVITE_SECS, InvitePackage, InviteSecret};
 use crate::protocol::{Envelope, EnvelopeKind, EpochKey, SpaceId};
 use crate::store::DocumentId;
@@ -177,33 +176,21 @@ impl Space {
                     .map_err(|e| AppError::Corrupt(e.to_string()))?,
             );
             for pending in &entry.pending_requests {
-                let request = AttendanceRequest {
-                    session: pending.session.clone(),
-                    ticket: attendance::ticket_for(&secret, space, &pending.session),
-                    state: pending.state,
-                    at: pending.at,
-                    member: entry.member.clone(),
-                    device: device.clone(),
-                };
-                let body = match request.seal(doc, &signing, now) {
-                    Ok(body) => body,
-                    // No cleared lead yet: it stays pending for a later bundle.
-                    Err(AttendanceError::NoLeads) => continue,
-                    Err(e) => return Err(e.into()),
-                };
-                let envelope = Envelope {
-                    kind: EnvelopeKind::AttendanceRequest,
+                // No cleared lead yet: it stays pending for a later bundle.
+                if let Some(envelope) = request_envelope(
+                    doc,
+                    &secret,
                     space,
-                    epoch: entry.epoch,
-                    author: crate::model::DeviceId::from(ANONYMOUS_DEVICE.to_string()),
-                    sequence: 0,
-                    body,
-                };
-                envelopes.push(
-                    envelope
-                        .seal(&key.content_key(), &key.anonymous_signing_key())
-                        .map_err(|e| AppError::Corrupt(e.to_string()))?,
-                );
+                    entry.epoch,
+                    &key,
+                    &entry.member,
+                    &device,
+                    pending,
+                    &signing,
+                    now,
+                )? {
+                    envelopes.push(envelope);
+                }
             }
             let mut registry = loaded.registry.clone();
             if let Some(e) = registry.spaces.get_mut(&space.to_hex()) {
@@ -368,21 +355,7 @@ impl SafeSpaces {
             let mut registry = loaded.registry.clone();
             registry.spaces.insert(
                 space.to_hex(),
-                SpaceEntry {
-                    space: space.to_hex(),
-                    document: hex::encode(document.0),
-                    member,
-                    epoch: package.epoch,
-                    next_sequence: 1,
-                    sealed_heads: Vec::new(),
-                    pending_requests: Vec::new(),
-                    handovers: Vec::new(),
-                    cursor: 0,
-                    sealed_own_seq: 0,
-                    outbox: Vec::new(),
-                    waiting: Vec::new(),
-                    snapshot_seq: 0,
-                },
+                SpaceEntry::new(space, document, member, package.epoch),
             );
             shared.save_registry(&registry)?;
             loaded.registry = registry;

@@ -152,3 +152,46 @@ pub(crate) fn receive_envelope(
     }
     Ok(Fate::Settled)
 }
+
+/// Seals one of this device's pending sign-ups as an attendance-request
+/// envelope for the session's cleared leads (protocol.md §7), or `None`
+/// while the session has no cleared lead (it stays pending). Shared by
+/// relay sync and offline bundles.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn request_envelope(
+    doc: &SpaceDoc,
+    person_secret: &[u8; 32],
+    space: SpaceId,
+    epoch: u32,
+    key: &crate::protocol::EpochKey,
+    member: &crate::model::MemberId,
+    device: &crate::model::DeviceId,
+    pending: &super::registry::PendingRequest,
+    signing: &ed25519_dalek::SigningKey,
+    now: Timestamp,
+) -> AppResult<Option<Vec<u8>>> {
+    let request = AttendanceRequest {
+        session: pending.session.clone(),
+        ticket: attendance::ticket_for(person_secret, space, &pending.session),
+        state: pending.state,
+        at: pending.at,
+        member: member.clone(),
+        device: device.clone(),
+    };
+    let body = match request.seal(doc, signing, now) {
+        Ok(body) => body,
+        Err(attendance::AttendanceError::NoLeads) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    Envelope {
+        kind: EnvelopeKind::AttendanceRequest,
+        space,
+        epoch,
+        author: crate::model::DeviceId::from(crate::protocol::epoch::ANONYMOUS_DEVICE.to_string()),
+        sequence: 0,
+        body,
+    }
+    .seal(&key.content_key(), &key.anonymous_signing_key())
+    .map(Some)
+    .map_err(|e| AppError::Corrupt(e.to_string()))
+}

@@ -124,6 +124,26 @@ impl Registry {
 }
 
 impl SpaceEntry {
+    /// A device's fresh entry for a space it just created, joined or was
+    /// linked to: nothing sealed, sent or pulled yet.
+    pub(crate) fn new(space: SpaceId, document: DocumentId, member: MemberId, epoch: u32) -> Self {
+        SpaceEntry {
+            space: space.to_hex(),
+            document: hex::encode(document.0),
+            member,
+            epoch,
+            next_sequence: 1,
+            sealed_heads: Vec::new(),
+            pending_requests: Vec::new(),
+            handovers: Vec::new(),
+            cursor: 0,
+            sealed_own_seq: 0,
+            outbox: Vec::new(),
+            waiting: Vec::new(),
+            snapshot_seq: 0,
+        }
+    }
+
     pub(crate) fn space_id(&self) -> Option<SpaceId> {
         parse16(&self.space).map(SpaceId)
     }

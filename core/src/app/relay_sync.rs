@@ -27,14 +27,12 @@ use base64::Engine;
 use base64::prelude::BASE64_STANDARD;
 
 use super::offline::BundleReport;
-use super::receive::{Fate, receive_envelope};
+use super::receive::{Fate, receive_envelope, request_envelope};
 use super::registry::{OutboxItem, SpaceEntry, epoch_key_id};
 use super::space_handle::entry;
 use super::{AppError, AppResult, SafeSpaces, Shared, Space};
-use crate::model::{DeviceId, MemberId, SpaceDoc, Timestamp};
-use crate::protocol::attendance::{self, AttendanceError, AttendanceRequest};
+use crate::model::{DeviceId, MemberId, Timestamp};
 use crate::protocol::authorship::actor_for_device;
-use crate::protocol::epoch::ANONYMOUS_DEVICE;
 use crate::protocol::exchange::encode_batch;
 use crate::protocol::invite::{InvitePackage, InviteSecret};
 use crate::protocol::{Envelope, EnvelopeKind, SpaceId};
@@ -147,30 +145,13 @@ impl Shared {
             let member = entry.member.clone();
             let epoch = entry.epoch;
             for pending in entry.pending_requests.iter_mut().filter(|p| !p.sent) {
-                let request = AttendanceRequest {
-                    session: pending.session.clone(),
-                    ticket: attendance::ticket_for(&secret, space, &pending.session),
-                    state: pending.state,
-                    at: pending.at,
-                    member: member.clone(),
-                    device: device.clone(),
+                // No cleared lead yet: try again on a later sync.
+                let Some(envelope) = request_envelope(
+                    doc, &secret, space, epoch, &key, &member, &device, pending, &signing, now,
+                )?
+                else {
+                    continue;
                 };
-                let body = match request.seal(doc, &signing, now) {
-                    Ok(body) => body,
-                    // No cleared lead yet: try again on a later sync.
-                    Err(AttendanceError::NoLeads) => continue,
-                    Err(e) => return Err(e.into()),
-                };
-                let envelope = Envelope {
-                    kind: EnvelopeKind::AttendanceRequest,
-                    space,
-                    epoch,
-                    author: DeviceId::from(ANONYMOUS_DEVICE.to_string()),
-                    sequence: 0,
-                    body,
-                }
-                .seal(&key.content_key(), &key.anonymous_signing_key())
-                .map_err(|e| AppError::Corrupt(e.to_string()))?;
                 entry.outbox.push(OutboxItem {
                     epoch,
                     envelope: BASE64_STANDARD.encode(envelope),
@@ -470,29 +451,8 @@ impl SafeSpaces {
         // Start from the first snapshot; it must be signed by a device it
         // lists, and it came under the key the invite handed over.
         let downloaded_blobs = page.blobs.len();
-        let mut doc = None;
-        let mut rest = Vec::new();
-        for blob in page.blobs {
-            if doc.is_none() {
-                if let Ok(unverified) =
-                    Envelope::open_unverified(&blob.data, &content_key, space, package.epoch)
-                {
-                    if unverified.peek().kind == EnvelopeKind::Snapshot {
-                        if let Ok(candidate) = SpaceDoc::load(&unverified.peek().body) {
-                            if let Some(key) =
-                                super::bundle::device_key(&candidate, &unverified.peek().author)
-                            {
-                                if unverified.verify(&key).is_ok() {
-                                    doc = Some(candidate);
-                                    continue;
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            rest.push(blob);
-        }
+        let (doc, rest) =
+            super::bundle::first_snapshot(page.blobs, &content_key, space, package.epoch);
         let mut doc = doc.ok_or_else(|| {
             AppError::Corrupt("the space's mailbox holds no snapshot to start from".into())
         })?;
@@ -513,21 +473,7 @@ impl SafeSpaces {
             let document = DocumentId::random();
             self.shared.profile.put_snapshot(document, &doc.save())?;
             loaded.spaces.insert(space, doc);
-            let entry = SpaceEntry {
-                space: space.to_hex(),
-                document: hex::encode(document.0),
-                member: MemberId::random(),
-                epoch: package.epoch,
-                next_sequence: 1,
-                sealed_heads: Vec::new(),
-                pending_requests: Vec::new(),
-                handovers: Vec::new(),
-                cursor: 0,
-                sealed_own_seq: 0,
-                outbox: Vec::new(),
-                waiting: Vec::new(),
-                snapshot_seq: 0,
-            };
+            let entry = SpaceEntry::new(space, document, MemberId::random(), package.epoch);
             self.shared.store_entry(loaded, space, entry)
         })?;
         // Catch up on the rest of the mailbox before joining, so the join

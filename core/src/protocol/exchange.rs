@@ -145,7 +145,9 @@ pub fn seal_join(
     .seal(&key.content_key(), signer)
 }
 
-fn device_key(doc: &SpaceDoc, device: &DeviceId) -> Option<ed25519_dalek::VerifyingKey> {
+/// The Ed25519 key a space document records for a device of one of its
+/// members, if any.
+pub fn device_key(doc: &SpaceDoc, device: &DeviceId) -> Option<ed25519_dalek::VerifyingKey> {
     let member = member_of_device(doc, device)?;
     let keys = doc.member(&member).ok()?.devices.get(device)?.clone();
     let mut bytes = [0u8; 32];
