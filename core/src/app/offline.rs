@@ -9,7 +9,7 @@ use std::sync::Arc;
 use ed25519_dalek::SigningKey;
 
 use super::bundle::{device_key, open_bundle, seal_bundle};
-use super::receive::{receive_envelope, request_envelope};
+use super::receive::{receive_envelopes, request_envelope};
 use super::registry::{SpaceEntry, epoch_key_id};
 use super::space_handle::entry;
 use super::{AppError, AppResult, Loaded, SafeSpaces, Shared, Space};
@@ -251,18 +251,17 @@ impl SafeSpaces {
                 space: space.to_hex(),
                 ..BundleReport::default()
             };
-            for sealed in &contents.envelopes {
-                receive_envelope(
-                    &shared,
-                    loaded,
-                    space,
-                    &mut entry,
-                    sealed,
-                    &identity,
-                    now,
-                    &mut report,
-                )?;
-            }
+            receive_envelopes(
+                &shared,
+                loaded,
+                space,
+                &mut entry,
+                &contents.envelopes,
+                &identity,
+                now,
+                &mut report,
+                None,
+            )?;
             if report.new_epoch.is_some() {
                 let mut registry = loaded.registry.clone();
                 registry.spaces.insert(space.to_hex(), entry);

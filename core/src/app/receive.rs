@@ -16,48 +16,143 @@ use super::{AppError, AppResult, Loaded, Shared};
 use crate::model::{SpaceDoc, Timestamp};
 use crate::protocol::attendance::{self, AttendanceRequest};
 use crate::protocol::authorship::AuthorshipError;
-use crate::protocol::exchange::{ReceiveError, Received, import_history, receive};
-use crate::protocol::{Envelope, EnvelopeKind, Handover, RotationError, SpaceId};
+use crate::protocol::envelope::Unverified;
+use crate::protocol::exchange::{ReceiveError, Received, import_history, receive, receive_batches};
+use crate::protocol::{Envelope, EnvelopeKind, EpochKey, Handover, RotationError, SpaceId};
 
 /// What became of one envelope.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Fate {
     /// Applied, skipped as known, or refused (and counted).
     Settled,
-    /// Needs changes that have not arrived yet; keep it and try again.
+    /// Needs changes that have not arrived yet (or, with an epoch given to
+    /// [`receive_envelopes`], came after a handover); keep it and try again.
     Waiting,
 }
 
-/// Applies one sealed envelope to `space`. `entry` is this device's
+/// Applies sealed envelopes to `space`, in order. `entry` is this device's
 /// registry entry, updated in place (a handover moves it to a new epoch);
-/// the caller persists it.
+/// the caller persists it. With `only_epoch`, envelopes that come up after
+/// a handover moved the space past that epoch are left `Waiting`.
+///
+/// Consecutive change batches of one epoch go to the document together
+/// ([`receive_batches`]): the same decisions as one by one, in one
+/// automerge call instead of one per envelope.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn receive_envelope(
+pub(crate) fn receive_envelopes(
     shared: &Shared,
     loaded: &mut Loaded,
     space: SpaceId,
     entry: &mut SpaceEntry,
-    sealed: &[u8],
+    sealed: &[Vec<u8>],
     identity: &age::x25519::Identity,
     now: Timestamp,
     report: &mut BundleReport,
-) -> AppResult<Fate> {
-    // Each envelope opens with the key of its own epoch; one of an epoch this
-    // device was not given stays closed.
-    let mut opened = None;
+    only_epoch: Option<u32>,
+) -> AppResult<Vec<Fate>> {
+    let mut fates = vec![Fate::Settled; sealed.len()];
+    // Consecutive change batches of one epoch, by index in `sealed`.
+    let mut run: Vec<(usize, Unverified)> = Vec::new();
+    let mut run_epoch = None;
+    for (index, bytes) in sealed.iter().enumerate() {
+        if only_epoch.is_some_and(|e| e != entry.epoch) {
+            fates[index] = Fate::Waiting;
+            continue;
+        }
+        let Some((unverified, key, epoch)) = open(shared, space, entry, bytes) else {
+            report.unreadable += 1;
+            continue;
+        };
+        let batch = unverified.peek().kind == EnvelopeKind::ChangeBatch;
+        if !batch || run_epoch != Some(epoch) {
+            receive_run(loaded, space, std::mem::take(&mut run), &mut fates, report)?;
+        }
+        if batch {
+            run_epoch = Some(epoch);
+            run.push((index, unverified));
+            continue;
+        }
+        run_epoch = None;
+        fates[index] = receive_one(
+            shared, loaded, space, entry, bytes, unverified, &key, epoch, identity, now, report,
+        )?;
+    }
+    receive_run(loaded, space, run, &mut fates, report)?;
+    Ok(fates)
+}
+
+/// Opens an envelope with the key of its own epoch (the current one or the
+/// one before); one of an epoch this device was not given stays closed.
+fn open(
+    shared: &Shared,
+    space: SpaceId,
+    entry: &SpaceEntry,
+    sealed: &[u8],
+) -> Option<(Unverified, EpochKey, u32)> {
     for epoch in [entry.epoch, entry.epoch.saturating_sub(1)] {
         let Ok(key) = shared.epoch_key(space, epoch) else {
             continue;
         };
         if let Ok(u) = Envelope::open_unverified(sealed, &key.content_key(), space, epoch) {
-            opened = Some((u, key, epoch));
-            break;
+            return Some((u, key, epoch));
         }
     }
-    let Some((unverified, key, epoch)) = opened else {
-        report.unreadable += 1;
-        return Ok(Fate::Settled);
-    };
+    None
+}
+
+/// Receives a run of change batches and records what became of each.
+fn receive_run(
+    loaded: &mut Loaded,
+    space: SpaceId,
+    run: Vec<(usize, Unverified)>,
+    fates: &mut [Fate],
+    report: &mut BundleReport,
+) -> AppResult<()> {
+    if run.is_empty() {
+        return Ok(());
+    }
+    let doc = loaded
+        .spaces
+        .get_mut(&space)
+        .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
+    let (indices, envelopes): (Vec<usize>, Vec<Unverified>) = run.into_iter().unzip();
+    for (index, result) in indices.into_iter().zip(receive_batches(doc, envelopes)) {
+        fates[index] = tally(result, report);
+    }
+    Ok(())
+}
+
+/// What a change batch's or join's result means for this device.
+fn tally(result: Result<Received, ReceiveError>, report: &mut BundleReport) -> Fate {
+    match result {
+        Ok(Received::Applied { new, .. }) => report.applied += new,
+        Ok(Received::Other(_)) => {}
+        // Its dependencies, or the change adding its author's device, may
+        // simply not have arrived yet.
+        Err(
+            ReceiveError::Authorship(AuthorshipError::MissingDependencies)
+            | ReceiveError::Envelope(crate::protocol::EnvelopeError::UnknownAuthor(_)),
+        ) => return Fate::Waiting,
+        Err(_) => report.refused += 1,
+    }
+    Fate::Settled
+}
+
+/// Applies one opened envelope that is not part of a run of change batches.
+#[allow(clippy::too_many_arguments)]
+fn receive_one(
+    shared: &Shared,
+    loaded: &mut Loaded,
+    space: SpaceId,
+    entry: &mut SpaceEntry,
+    sealed: &[u8],
+    unverified: Unverified,
+    key: &EpochKey,
+    epoch: u32,
+    identity: &age::x25519::Identity,
+    now: Timestamp,
+    report: &mut BundleReport,
+) -> AppResult<Fate> {
     let doc = loaded
         .spaces
         .get_mut(&space)
@@ -137,17 +232,7 @@ pub(crate) fn receive_envelope(
         }
         EnvelopeKind::ChangeBatch | EnvelopeKind::Join => {
             drop(unverified);
-            match receive(doc, space, epoch, &key, sealed) {
-                Ok(Received::Applied { new, .. }) => report.applied += new,
-                Ok(Received::Other(_)) => {}
-                // Its dependencies, or the change adding its author's device,
-                // may simply not have arrived yet.
-                Err(
-                    ReceiveError::Authorship(AuthorshipError::MissingDependencies)
-                    | ReceiveError::Envelope(crate::protocol::EnvelopeError::UnknownAuthor(_)),
-                ) => return Ok(Fate::Waiting),
-                Err(_) => report.refused += 1,
-            }
+            return Ok(tally(receive(doc, space, epoch, key, sealed), report));
         }
     }
     Ok(Fate::Settled)

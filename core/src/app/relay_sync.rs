@@ -27,7 +27,7 @@ use base64::Engine;
 use base64::prelude::BASE64_STANDARD;
 
 use super::offline::BundleReport;
-use super::receive::{Fate, receive_envelope, request_envelope};
+use super::receive::{Fate, receive_envelopes, request_envelope};
 use super::registry::{OutboxItem, SpaceEntry, epoch_key_id};
 use super::space_handle::entry;
 use super::{AppError, AppResult, SafeSpaces, Shared, Space};
@@ -336,26 +336,30 @@ impl Shared {
             }
             // Keep receiving while anything new settles: a blob may wait on
             // one that arrives later in the same page.
-            let mut waiting = Vec::new();
-            loop {
-                let mut progressed = false;
-                for sealed in std::mem::take(&mut queue) {
-                    if entry.epoch != epoch {
-                        waiting.push(sealed);
-                        continue;
-                    }
-                    match receive_envelope(
-                        self, loaded, space, &mut entry, &sealed, &identity, now, &mut tally,
-                    )? {
-                        Fate::Settled => progressed = true,
-                        Fate::Waiting => waiting.push(sealed),
-                    }
+            let mut waiting = loop {
+                let fates = receive_envelopes(
+                    self,
+                    loaded,
+                    space,
+                    &mut entry,
+                    &queue,
+                    &identity,
+                    now,
+                    &mut tally,
+                    Some(epoch),
+                )?;
+                let progressed = fates.contains(&Fate::Settled);
+                let waiting: Vec<Vec<u8>> = std::mem::take(&mut queue)
+                    .into_iter()
+                    .zip(fates)
+                    .filter(|(_, fate)| *fate == Fate::Waiting)
+                    .map(|(sealed, _)| sealed)
+                    .collect();
+                if !progressed || waiting.is_empty() || entry.epoch != epoch {
+                    break waiting;
                 }
-                if !progressed || waiting.is_empty() {
-                    break;
-                }
-                queue = std::mem::take(&mut waiting);
-            }
+                queue = waiting;
+            };
             waiting.truncate(MAX_WAITING);
             let moved = entry.epoch != epoch;
             if !moved {

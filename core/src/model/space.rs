@@ -287,6 +287,13 @@ impl SpaceDoc {
         super::history::apply_changes(&mut self.doc, changes)
     }
 
+    /// Applies changes already decoded (and checked) in one automerge call:
+    /// much cheaper than several calls, each of which walks the document.
+    pub fn apply_decoded(&mut self, changes: Vec<automerge::Change>) -> ModelResult<()> {
+        self.doc.apply_changes(changes)?;
+        Ok(())
+    }
+
     /// The underlying automerge document, read-only, for the store and the
     /// sync layers.
     pub fn automerge(&self) -> &AutoCommit {

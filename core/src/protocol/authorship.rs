@@ -23,6 +23,7 @@ use automerge::{
     ActorId, AutoCommit, Change, ChangeHash, ObjType, ROOT, ReadDoc, ScalarValue, Value,
 };
 
+use super::staging::{CheckedBatch, Staged};
 use crate::model::{DeviceId, MemberId, Role, SpaceDoc};
 
 /// Why a batch may not be applied. Nothing was applied.
@@ -96,52 +97,72 @@ pub fn check_batch_at(
     changes: &[Change],
     current_heads: &[ChangeHash],
 ) -> Result<(), AuthorshipError> {
-    let mut current: Vec<ChangeHash> = current_heads.to_vec();
-    current.sort();
-    let member = member_of_device(doc, device)
+    let mut staged = Staged::at_heads(current_heads.to_vec());
+    check_staged(doc, &mut staged, device, changes).map(|_| ())
+}
+
+/// Checks `changes` (signed by `device`) against `doc` with the changes of
+/// `staged` as if they were applied (see [`super::staging`]): the same
+/// decision [`check_batch_at`] would make once they are. Returns what the
+/// stage needs to take the batch.
+pub fn check_staged(
+    doc: &SpaceDoc,
+    staged: &mut Staged,
+    device: &DeviceId,
+    changes: &[Change],
+) -> Result<CheckedBatch, AuthorshipError> {
+    let member = staged
+        .member_of_device(doc, device)
         .ok_or_else(|| AuthorshipError::UnknownDevice(device.to_string()))?;
     let actor = actor_for_device(device)
         .ok_or_else(|| AuthorshipError::UnknownDevice(device.to_string()))?;
     let am = doc.automerge();
-    // Causal points of this batch's changes, by hash. A batch is one
+    let mut checked = CheckedBatch::default();
+    // Base frontiers of this batch's changes, by hash. A batch is one
     // author's changes in causal order, as `get_changes` yields them.
     let mut causal: HashMap<ChangeHash, Vec<ChangeHash>> = HashMap::new();
     let mut led_in_batch: std::collections::HashSet<String> = std::collections::HashSet::new();
-    // Objects created by earlier operations of this batch, by id string.
-    let mut created: HashMap<String, Vec<String>> = HashMap::new();
     for change in changes {
         if change.actor_id() != &actor {
             return Err(AuthorshipError::ForeignActor);
         }
         // The causal point: this change's dependencies outside the batch,
         // plus those of its dependencies inside it (changes of one author
-        // cannot change that author's role, so they are skipped through).
+        // cannot change that author's role, so they are skipped through),
+        // with staged changes replaced by the document changes they reach.
         let mut heads: Vec<ChangeHash> = Vec::new();
         for dep in change.deps() {
-            match causal.get(dep) {
+            match causal
+                .get(dep)
+                .map(Vec::as_slice)
+                .or(staged.frontier_of(dep))
+            {
                 Some(inherited) => heads.extend(inherited.iter().copied()),
                 None => heads.push(*dep),
             }
         }
         heads.sort();
         heads.dedup();
-        causal.insert(change.hash(), heads.clone());
         if !ReadDoc::get_missing_deps(am, &heads).is_empty() {
             return Err(AuthorshipError::MissingDependencies);
         }
-        let view = if !current.is_empty() && heads == current {
+        let view = if staged.is_current(&heads) {
             None
         } else {
             Some(&heads[..])
         };
-        let role = role_at(am, &member, view)?;
+        let role = match view {
+            None => staged.current_role(&member, || role_at(am, &member, None))?,
+            Some(_) => role_at(am, &member, view)?,
+        };
         let expanded = change.decode();
         let start = change.start_op().get();
         for (index, op) in expanded.operations.iter().enumerate() {
-            let path = op_path(am, &created, op)?;
+            let path = op_path(am, &checked.created, staged, op)?;
             check_path(role, &member, &path, |session| {
                 led_in_batch.contains(session) || leads_at(am, session, &member, view)
             })?;
+            checked.touches_authority |= is_authority(&path);
             // Volunteering earlier in this same batch makes the author a lead
             // of that session for the rest of it.
             if let ["sessions", session, "leads", who] = path
@@ -175,11 +196,28 @@ pub fn check_batch_at(
             }
             if let automerge::legacy::OpType::Make(_) = op.action {
                 let id = format!("{}@{}", start + index as u64, actor.to_hex_string());
-                created.insert(id, path);
+                checked.created.insert(id, path);
             }
         }
+        causal.insert(change.hash(), heads.clone());
+        checked.frontiers.push((change.hash(), heads));
     }
-    Ok(())
+    Ok(checked)
+}
+
+/// Whether writing at `path` can change what the checks read: members
+/// (roles, devices, removal), invites, whether a session exists, and its
+/// leads. Deleting or replacing a parent map counts as writing below it.
+fn is_authority(path: &[String]) -> bool {
+    let p: Vec<&str> = path.iter().map(String::as_str).collect();
+    matches!(
+        p.as_slice(),
+        ["members", ..]
+            | ["invites", ..]
+            | ["sessions"]
+            | ["sessions", _]
+            | ["sessions", _, "leads", ..]
+    )
 }
 
 /// Checks a joiner's first batch (envelope kind `Join`) and returns the
@@ -225,7 +263,7 @@ pub fn check_join(
         );
         let start = change.start_op().get();
         for (index, op) in change.decode().operations.iter().enumerate() {
-            let path = op_path(am, &created, op)?;
+            let path = op_path(am, &created, &mut Staged::default(), op)?;
             let slot = |seen: &mut Option<String>, value: &String| match seen {
                 Some(existing) => existing == value,
                 None => {
@@ -329,19 +367,25 @@ pub fn check_join(
 
 /// The path an operation writes to, as map keys from the root (`[]` for a
 /// list or text position). `created` holds objects made earlier in the same
-/// batch, which the document does not know yet.
+/// batch, and `staged` those made by staged changes, which the document
+/// does not know yet.
 fn op_path(
     am: &AutoCommit,
     created: &HashMap<String, Vec<String>>,
+    staged: &mut Staged,
     op: &automerge::legacy::Op,
 ) -> Result<Vec<String>, AuthorshipError> {
     let mut path = match &op.obj {
         automerge::legacy::ObjectId::Root => Vec::new(),
         automerge::legacy::ObjectId::Id(id) => {
             let key = format!("{}@{}", id.0, id.1.to_hex_string());
-            match created.get(&key) {
+            match created.get(&key).or_else(|| staged.path(&key)) {
                 Some(path) => path.clone(),
-                None => path_of(am, &key)?,
+                None => {
+                    let path = path_of(am, &key)?;
+                    staged.remember_path(key, path.clone());
+                    path
+                }
             }
         }
     };

@@ -314,9 +314,21 @@ impl Unverified {
 
     /// Checks the signature under the author's key and releases the envelope.
     pub fn verify(self, key: &VerifyingKey) -> Result<Envelope, EnvelopeError> {
-        key.verify(&signing_input(&self.signed), &self.signature)
-            .map_err(|_| EnvelopeError::BadSignature)?;
+        self.check_signature(key)?;
         Ok(self.envelope)
+    }
+
+    /// Checks the signature without releasing anything, so that many can
+    /// be checked at once on several threads.
+    pub fn check_signature(&self, key: &VerifyingKey) -> Result<(), EnvelopeError> {
+        key.verify(&signing_input(&self.signed), &self.signature)
+            .map_err(|_| EnvelopeError::BadSignature)
+    }
+
+    /// Releases the envelope after [`Unverified::check_signature`] passed
+    /// under the author's current key; only the receive path calls it.
+    pub(crate) fn into_checked(self) -> Envelope {
+        self.envelope
     }
 }
 

@@ -10,6 +10,7 @@
 //! - [`rotation`]: new epochs on removal or departure, sealed to the remaining devices.
 //! - [`attendance`]: sign-ups only a session's leads can attribute.
 //! - [`authorship`]: whether a signed change batch is its signer's to send.
+//! - [`staging`]: checked changes held back so a run of batches is applied in one call.
 
 pub mod attendance;
 pub mod authorship;
@@ -19,7 +20,9 @@ pub mod epoch;
 pub mod exchange;
 pub mod invite;
 pub mod link;
+mod parallel;
 pub mod rotation;
+pub mod staging;
 
 pub use authorship::{AuthorshipError, check_batch};
 pub use envelope::{Envelope, EnvelopeError, EnvelopeKind, SpaceId};
