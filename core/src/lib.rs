@@ -15,6 +15,23 @@
 //!   `Send + Sync` handles shaped for the FFI.
 //! - [`sync`]: the relay client: signed HTTPS requests, the live WebSocket
 //!   subscription with resume, retries with backoff and jitter, sync status.
+//!
+//! # Logging
+//! Core emits [`tracing`] events (targets `safespaces_core::…`) and installs
+//! no subscriber: the app decides where they go (the FFI forwards them to
+//! the app's logger, `docs/mobile.md`; `docs/sync.md` lists the events).
+//! Levels: `debug` for per-pass detail, `info` for state changes, `warn` for
+//! refusals and failures.
+//!
+//! **An event never carries content or identifiers.** Logs leave the
+//! protection of the encrypted store: apps ship them to crash reporters and
+//! support people read them, so a log line must be safe to show anyone. No
+//! names, pseudonyms, titles, journal text, invite or link codes, keys, no
+//! space, member, device or mailbox ids, no relay URLs or pins, and no
+//! error messages (they may embed any of these): only counts, kinds
+//! ([`sync::RelayError::kind`], [`app::AppError::kind`]), relay error
+//! codes, durations, attempt numbers and epoch numbers. The end-to-end test
+//! `tests/tests/logging.rs` checks a real sync for canary content.
 #![forbid(unsafe_code)]
 
 pub mod app;

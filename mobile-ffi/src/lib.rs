@@ -21,6 +21,9 @@
 //! - [`LinkOffer`] (`linking.rs`): linking a new device through the relay.
 //! - [`SpaceListener`], [`LiveSync`] (`live.rs`): live updates and the
 //!   handle that stops them.
+//! - [`Logger`], [`LogRecord`], [`LogLevel`], [`install_logger`],
+//!   [`LoggerHandle`] (`logging.rs`): core's content-free `tracing` events
+//!   forwarded to the app's logger.
 //! - [`SafeSpacesError`] (`error.rs`): the one error the foreign side sees.
 //!
 //! # Shapes across the boundary
@@ -50,6 +53,7 @@ mod invites;
 mod journal;
 mod linking;
 mod live;
+mod logging;
 mod members;
 mod relay;
 mod secret;
@@ -66,6 +70,7 @@ pub use invites::{BundleReport, Invitation};
 pub use journal::{Journal, JournalEdit, JournalEntry, JournalFormat};
 pub use linking::LinkOffer;
 pub use live::{LiveSync, SpaceListener};
+pub use logging::{LogLevel, LogRecord, Logger, LoggerHandle, install_logger};
 pub use members::{Member, Role};
 pub use relay::{RelayClient, StatusSubscription, SyncStatus, SyncStatusListener};
 pub use secret::{PassphraseWork, ProfileOptions, UnlockSecret};

@@ -39,6 +39,32 @@ pub enum AppError {
     Corrupt(String),
 }
 
+impl AppError {
+    /// A stable, content-free name for the kind of failure, for logs: the
+    /// message itself may name ids or a path, which a log must never carry.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AppError::Locked => "locked",
+            AppError::WrongSecret => "wrong_secret",
+            AppError::UnknownSpace(_) => "unknown_space",
+            AppError::Model(_) => "model",
+            AppError::Attendance(_) => "attendance",
+            AppError::Profile(_) => "storage",
+            AppError::Relay(_) => "relay",
+            AppError::Invite(_) => "invite",
+            AppError::Corrupt(_) => "corrupt",
+        }
+    }
+
+    /// The relay's failure, if this is one, for its kind and code.
+    pub fn relay(&self) -> Option<&crate::sync::RelayError> {
+        match self {
+            AppError::Relay(err) => Some(err),
+            _ => None,
+        }
+    }
+}
+
 impl From<ProfileError> for AppError {
     fn from(err: ProfileError) -> Self {
         match err {
@@ -48,6 +74,26 @@ impl From<ProfileError> for AppError {
         }
     }
 }
+
+/// Logs a failed operation at `warn` with its content-free kind, and for a
+/// relay failure the relay's kind and code; extra fields and the message
+/// follow as in `tracing::warn!`. A macro, so the event's target is the
+/// module that failed.
+macro_rules! warn_failed {
+    ($err:expr, $($rest:tt)+) => {{
+        let err: &$crate::app::AppError = $err;
+        let relay = err.relay();
+        tracing::warn!(
+            kind = err.kind(),
+            relay_kind = relay.map($crate::sync::RelayError::kind),
+            code = relay
+                .and_then($crate::sync::RelayError::code)
+                .map($crate::sync::ErrorCode::as_str),
+            $($rest)+
+        );
+    }};
+}
+pub(crate) use warn_failed;
 
 /// Shorthand for app-layer results.
 pub type AppResult<T> = Result<T, AppError>;

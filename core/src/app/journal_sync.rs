@@ -55,6 +55,7 @@ impl Shared {
         report: &mut SyncReport,
     ) -> AppResult<()> {
         if !self.with_loaded(|loaded| Ok(loaded.registry.journal_sync))? {
+            tracing::debug!("journal sync is off; the journal stays on this device");
             return Ok(());
         }
         let key = self.journal_key()?;
@@ -67,6 +68,7 @@ impl Shared {
         let verifying = anonymous.verifying_key();
         let content = key.content_key();
         let last = page.blobs.last().map(|b| b.seq).unwrap_or(cursor);
+        let refused_before = report.refused;
         // Fold in what the person's other devices pushed.
         let changed_here = self.with_loaded(|loaded| {
             let document = loaded
@@ -127,6 +129,19 @@ impl Shared {
                 loaded.registry.journal_pushed_heads.clone(),
             ))
         })?;
+        let refused = report.refused - refused_before;
+        if refused > 0 {
+            tracing::warn!(
+                refused,
+                "refused journal snapshots: not sealed by the person's devices"
+            );
+        }
+        tracing::debug!(
+            pulled = page.blobs.len(),
+            refused,
+            changed = changed_here,
+            "journal sync pass"
+        );
         if heads == pushed_heads && !changed_here {
             return Ok(());
         }
@@ -143,10 +158,12 @@ impl Shared {
         let seq = client.append(&credential, envelope).await?;
         report.pushed += 1;
         // Everything this device has seen is in the snapshot it just pushed.
-        if last > 0 {
+        let compacted = last > 0;
+        if compacted {
             client.compact(&credential, seq, last.min(seq - 1)).await?;
             report.snapshots += 1;
         }
+        tracing::info!(compacted, "pushed a journal snapshot");
         self.with_loaded(|loaded| {
             let mut registry = loaded.registry.clone();
             registry.journal_pushed_heads = heads;

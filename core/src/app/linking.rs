@@ -49,9 +49,49 @@ fn dropbox(hex_id: &str) -> AppResult<DropboxId> {
     DropboxId::from_hex(hex_id).map_err(|e| AppError::Corrupt(e.to_string()))
 }
 
+/// Logs how a step of linking ended (`offer`, `approve`, `complete`): a
+/// support person asking "did the link go through?" needs nothing more,
+/// and the code, fingerprint and ids must never be logged.
+fn logged<T>(step: &'static str, result: AppResult<T>) -> AppResult<T> {
+    match &result {
+        Ok(_) => tracing::info!(step, "device link step done"),
+        Err(e) => super::error::warn_failed!(e, step, "device link step failed"),
+    }
+    result
+}
+
 impl SafeSpaces {
     /// On the new device: publishes its public keys and returns the code.
     pub async fn offer_link(&self, client: &RelayClient) -> AppResult<LinkOffer> {
+        logged("offer", self.offer(client).await)
+    }
+
+    /// On the old device: claims the new device's request, records it in
+    /// every space, syncs, and hands over the package. Returns the new
+    /// device's fingerprint, which the person should see match.
+    pub async fn approve_link(
+        &self,
+        client: &RelayClient,
+        code: &str,
+        now: Timestamp,
+    ) -> AppResult<String> {
+        logged("approve", self.approve(client, code, now).await)
+    }
+
+    /// On the new device: waits (up to `wait`) for the old device's package,
+    /// then takes on the person's secret and every space. Returns how many
+    /// spaces it took on.
+    pub async fn complete_link(
+        &self,
+        client: &RelayClient,
+        offer: &LinkOffer,
+        wait: Duration,
+        now: Timestamp,
+    ) -> AppResult<usize> {
+        logged("complete", self.complete(client, offer, wait, now).await)
+    }
+
+    async fn offer(&self, client: &RelayClient) -> AppResult<LinkOffer> {
         let secret = LinkSecret::generate();
         let keys = self.shared.device_keys()?;
         let device = self.device_id()?;
@@ -69,15 +109,7 @@ impl SafeSpaces {
         })
     }
 
-    /// On the old device: claims the new device's request, records it in
-    /// every space, syncs, and hands over the package. Returns the new
-    /// device's fingerprint, which the person should see match.
-    pub async fn approve_link(
-        &self,
-        client: &RelayClient,
-        code: &str,
-        now: Timestamp,
-    ) -> AppResult<String> {
+    async fn approve(&self, client: &RelayClient, code: &str, now: Timestamp) -> AppResult<String> {
         let secret = LinkSecret::parse(code).map_err(|e| AppError::Invite(e.to_string()))?;
         let sealed = client
             .claim_dropbox(&dropbox(&secret.request_dropbox())?)
@@ -120,12 +152,14 @@ impl SafeSpaces {
         client
             .put_dropbox(&dropbox(&secret.package_dropbox())?, sealed, Some(LINK_TTL))
             .await?;
+        tracing::info!(
+            spaces = package.spaces.len(),
+            "handed a linked device its package"
+        );
         Ok(request.fingerprint())
     }
 
-    /// On the new device: waits (up to `wait`) for the old device's package,
-    /// then takes on the person's secret and every space.
-    pub async fn complete_link(
+    async fn complete(
         &self,
         client: &RelayClient,
         offer: &LinkOffer,
@@ -168,7 +202,13 @@ impl SafeSpaces {
             let content_key = space.epoch_key.content_key();
             let (doc, rest) =
                 super::bundle::first_snapshot(page.blobs, &content_key, space.space, space.epoch);
-            let Some(mut doc) = doc else { continue };
+            let Some(mut doc) = doc else {
+                tracing::warn!(
+                    epoch = space.epoch,
+                    "a linked space's mailbox holds no snapshot to start from; skipped"
+                );
+                continue;
+            };
             let device = self.device_id()?;
             if let Some(actor) = crate::protocol::authorship::actor_for_device(&device) {
                 doc.set_actor(actor);
@@ -202,6 +242,11 @@ impl SafeSpaces {
             })?;
             linked += 1;
         }
+        tracing::info!(
+            spaces = linked,
+            offered = package.spaces.len(),
+            "took on the linked person's spaces"
+        );
         Ok(linked)
     }
 }

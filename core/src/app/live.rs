@@ -34,6 +34,7 @@ pub struct LiveSync {
 impl Drop for LiveSync {
     fn drop(&mut self) {
         self.task.abort();
+        tracing::info!("live updates stopped");
     }
 }
 
@@ -74,8 +75,12 @@ async fn run(shared: Arc<Shared>, client: RelayClient, listener: Arc<dyn SpaceLi
     let mut subscription = client.subscribe();
     let mut followed = match follow(&shared) {
         Ok(f) => f,
-        Err(_) => return,
+        Err(e) => {
+            super::error::warn_failed!(&e, "live updates could not start");
+            return;
+        }
     };
+    tracing::info!(spaces = followed.len(), "live updates started");
     for (credential, cursor) in followed
         .values()
         .map(|(_, _, c, cursor)| (c.clone(), *cursor))
@@ -86,15 +91,27 @@ async fn run(shared: Arc<Shared>, client: RelayClient, listener: Arc<dyn SpaceLi
     loop {
         tokio::select! {
             event = subscription.next() => {
-                let Some(event) = event else { return };
+                let Some(event) = event else {
+                    tracing::info!("live updates ended: the subscription stopped");
+                    return;
+                };
                 let SubscriptionEvent::Blob { mailbox, seq, data } = event else { continue };
                 let Some((space, epoch, _, _)) = followed.get(&mailbox).cloned() else { continue };
                 let mut report = SyncReport::default();
                 let moved = shared.apply_pulled(space, epoch, vec![Blob { seq, data }], Timestamp::now(), &mut report);
+                match &moved {
+                    Ok(_) => tracing::debug!(
+                        applied = report.applied,
+                        refused = report.refused,
+                        "live update received"
+                    ),
+                    Err(e) => super::error::warn_failed!(e, "a live update could not be received"),
+                }
                 if let Ok(moved) = moved {
                     listener.space_changed(space.to_hex());
                     if moved {
                         // A handover: follow the new epoch's mailbox instead.
+                        tracing::info!(from_epoch = epoch, "live updates follow a space's new epoch");
                         subscription.remove(mailbox);
                         if let Ok(next) = follow(&shared) {
                             for (id, (s, _, credential, cursor)) in &next {
@@ -117,7 +134,10 @@ async fn run(shared: Arc<Shared>, client: RelayClient, listener: Arc<dyn SpaceLi
                     let mut report = SyncReport::default();
                     // A failed pass (offline) is retried on the next tick;
                     // the outbox keeps everything meanwhile.
-                    let _ = shared.sync_space(&client, space, Timestamp::now(), &mut report).await;
+                    // The relay client has already logged why at `warn`.
+                    if let Err(e) = shared.sync_space(&client, space, Timestamp::now(), &mut report).await {
+                        tracing::debug!(kind = e.kind(), "live push pass failed; retried on the next tick");
+                    }
                     if report.applied > 0 || pending {
                         listener.space_changed(space.to_hex());
                     }

@@ -18,6 +18,7 @@
 //! - `receive.rs`: what each received envelope does, for bundles and relay alike.
 //! - `rotation.rs`: removing a member and moving to a new epoch.
 //! - `registry.rs`: what the device persists about its spaces.
+//! - `sync_log.rs`: what the sync engine logs about a pass (counts only).
 //! - [`AppError`] (`error.rs`).
 //!
 //! Decrypted documents live only inside [`SafeSpaces`] while unlocked.
@@ -40,6 +41,7 @@ mod registry;
 mod relay_sync;
 mod rotation;
 mod space_handle;
+mod sync_log;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -221,6 +221,7 @@ impl Shared {
         // A handover pulled in a pass moves the space on; the next pass
         // then syncs the new mailbox. Two passes cover one rotation.
         for _ in 0..3 {
+            let start = super::sync_log::PassStart::of(report);
             self.seal_outbox(space, now)?;
             let (epoch, outbox, cursor) = self.with_loaded(|loaded| {
                 let e = entry(loaded, space)?;
@@ -238,6 +239,7 @@ impl Shared {
                     self.store_entry(loaded, space, e)
                 })?;
                 report.snapshots += 1;
+                tracing::info!(epoch, "created a space's mailbox, starting with a snapshot");
             }
             self.push_outbox(client, space, epoch, outbox, report)
                 .await?;
@@ -272,8 +274,10 @@ impl Shared {
             if !moved {
                 self.maybe_compact(client, space, &credential, report)
                     .await?;
+                self.log_pass(space, epoch, &start, report, false);
                 return Ok(());
             }
+            self.log_pass(space, epoch, &start, report, true);
         }
         Ok(())
     }
@@ -404,6 +408,10 @@ impl Shared {
             self.store_entry(loaded, space, e)
         })?;
         report.snapshots += 1;
+        tracing::info!(
+            since_snapshot = cursor.saturating_sub(snapshot_seq),
+            "compacted a space's mailbox behind a new snapshot"
+        );
         Ok(())
     }
 }
@@ -423,12 +431,28 @@ impl SafeSpaces {
                 .collect())
         })?;
         let mut report = SyncReport::default();
+        let started = std::time::Instant::now();
+        let count = spaces.len();
         for space in spaces {
             self.shared
                 .sync_space(client, space, now, &mut report)
-                .await?;
+                .await
+                .inspect_err(|e| super::error::warn_failed!(e, "space sync failed"))?;
         }
-        self.shared.sync_journal(client, &mut report).await?;
+        self.shared
+            .sync_journal(client, &mut report)
+            .await
+            .inspect_err(|e| super::error::warn_failed!(e, "journal sync failed"))?;
+        tracing::info!(
+            spaces = count,
+            pushed = report.pushed,
+            pulled = report.pulled,
+            applied = report.applied,
+            refused = report.refused,
+            snapshots = report.snapshots,
+            elapsed_ms = started.elapsed().as_millis(),
+            "sync finished"
+        );
         Ok(report)
     }
 
@@ -538,6 +562,11 @@ impl SafeSpaces {
         self.shared
             .sync_space(client, space, now, &mut report)
             .await?;
+        tracing::info!(
+            epoch = package.epoch,
+            downloaded_blobs,
+            "joined a space through the relay"
+        );
         Ok(Joined {
             space: Space {
                 shared: Arc::clone(&self.shared),

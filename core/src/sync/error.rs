@@ -84,6 +84,21 @@ impl RelayError {
         )
     }
 
+    /// A stable, content-free name for the kind of failure, for logs:
+    /// `offline`, `pin_mismatch`, `tls`, `refused`, `malformed`, `config`.
+    /// The messages themselves may name the relay's address or the pins,
+    /// which a log must never carry.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RelayError::Offline { .. } => "offline",
+            RelayError::PinMismatch { .. } => "pin_mismatch",
+            RelayError::Tls(_) => "tls",
+            RelayError::Refused { .. } => "refused",
+            RelayError::Malformed(_) => "malformed",
+            RelayError::Config(_) => "config",
+        }
+    }
+
     /// The relay's code, if this is a refusal.
     pub fn code(&self) -> Option<ErrorCode> {
         match self {

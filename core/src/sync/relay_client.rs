@@ -73,6 +73,9 @@ enum Repeat {
 
 /// One request, re-signed for every attempt.
 struct Call<'a> {
+    /// The endpoint's name for logs; the path is never logged, because it
+    /// holds the mailbox or drop-box id.
+    what: &'static str,
     method: Method,
     path: String,
     body: Bytes,
@@ -108,6 +111,7 @@ impl RelayClient {
     pub async fn health(&self) -> Result<(), RelayError> {
         self.call(Call {
             method: Method::GET,
+            what: "health",
             path: "/healthz".into(),
             body: Bytes::new(),
             signed: None,
@@ -128,6 +132,7 @@ impl RelayClient {
         let answer = self
             .call(Call {
                 method: Method::POST,
+                what: "create_mailbox",
                 path: format!("/v1/mailboxes/{}", mailbox.id().to_hex()),
                 body,
                 signed: Some((mailbox, Operation::Create)),
@@ -156,6 +161,7 @@ impl RelayClient {
         let answer = self
             .call(Call {
                 method: Method::POST,
+                what: "append",
                 path: format!("/v1/mailboxes/{}/blobs", mailbox.id().to_hex()),
                 body: Bytes::from(blob),
                 signed: Some((mailbox, Operation::Append)),
@@ -177,6 +183,7 @@ impl RelayClient {
         let answer = self
             .call(Call {
                 method: Method::POST,
+                what: "read",
                 path: format!("/v1/mailboxes/{}/read", mailbox.id().to_hex()),
                 body: to_json(&ReadRequest { after, limit })?,
                 signed: Some((mailbox, Operation::Read)),
@@ -220,6 +227,7 @@ impl RelayClient {
         let answer = self
             .call(Call {
                 method: Method::POST,
+                what: "compact",
                 path: format!("/v1/mailboxes/{}/compact", mailbox.id().to_hex()),
                 body: to_json(&CompactRequest {
                     snapshot_seq,
@@ -230,7 +238,9 @@ impl RelayClient {
                 repeat: Repeat::Always,
             })
             .await?;
-        parse(&answer.body)
+        let compacted: Compacted = parse(&answer.body)?;
+        tracing::debug!(deleted = compacted.deleted, "relay compacted a mailbox");
+        Ok(compacted)
     }
 
     /// Deletes the mailbox and every blob in it. Retried; a retry that finds
@@ -239,6 +249,7 @@ impl RelayClient {
     pub async fn delete_mailbox(&self, mailbox: &MailboxCredential) -> Result<(), RelayError> {
         let call = Call {
             method: Method::DELETE,
+            what: "delete_mailbox",
             path: format!("/v1/mailboxes/{}", mailbox.id().to_hex()),
             body: Bytes::new(),
             signed: Some((mailbox, Operation::Delete)),
@@ -268,6 +279,7 @@ impl RelayClient {
         let answer = self
             .call(Call {
                 method: Method::PUT,
+                what: "put_dropbox",
                 path: format!("/v1/dropboxes/{}{query}", id.to_hex()),
                 body: Bytes::from(blob),
                 signed: None,
@@ -286,6 +298,7 @@ impl RelayClient {
         let answer = self
             .call(Call {
                 method: Method::POST,
+                what: "claim_dropbox",
                 path: format!("/v1/dropboxes/{}/claim", id.to_hex()),
                 body: Bytes::new(),
                 signed: None,
@@ -330,6 +343,7 @@ impl RelayClient {
         let mut in_flight = InFlight::start(status);
         let mut maybe_applied = false;
         let mut attempt = 1;
+        let started = std::time::Instant::now();
         let result = loop {
             match self.attempt(&call).await {
                 Ok(answer) => break Ok(answer),
@@ -337,6 +351,14 @@ impl RelayClient {
                     let repeatable =
                         e.is_transient() && (call.repeat == Repeat::Always || !e.outcome_unknown());
                     if !repeatable || !policy.may_retry(attempt) {
+                        tracing::warn!(
+                            operation = call.what,
+                            kind = e.kind(),
+                            code = e.code().map(ErrorCode::as_str),
+                            attempts = attempt,
+                            outcome_unknown = maybe_applied || e.outcome_unknown(),
+                            "relay request failed"
+                        );
                         break Err(match e {
                             // The last attempt never got its request out, but
                             // an earlier one did: the outcome is still unknown.
@@ -359,12 +381,28 @@ impl RelayClient {
                             .unwrap_or_else(PoisonError::into_inner);
                         policy.delay(attempt - 1, &mut *rng)
                     };
+                    tracing::warn!(
+                        operation = call.what,
+                        kind = e.kind(),
+                        code = e.code().map(ErrorCode::as_str),
+                        attempt,
+                        delay_ms = delay.as_millis(),
+                        "relay request failed; retrying"
+                    );
                     tokio::time::sleep(delay).await;
                     attempt += 1;
                 }
             }
         };
         in_flight.finish(result.as_ref().map(|_| ()));
+        if result.is_ok() {
+            tracing::debug!(
+                operation = call.what,
+                attempts = attempt,
+                elapsed_ms = started.elapsed().as_millis(),
+                "relay request done"
+            );
+        }
         (result, maybe_applied)
     }
 

@@ -36,6 +36,25 @@ pub enum SyncStatus {
     },
 }
 
+impl SyncStatus {
+    /// A stable name for the status, for logs: `offline`, `syncing`,
+    /// `up_to_date`, `error`. The reasons are not logged: they may name the
+    /// relay's address or pins.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SyncStatus::Offline { .. } => "offline",
+            SyncStatus::Syncing => "syncing",
+            SyncStatus::UpToDate => "up_to_date",
+            SyncStatus::Error { .. } => "error",
+        }
+    }
+
+    /// Whether the status says something is wrong (offline or an error).
+    fn is_trouble(&self) -> bool {
+        matches!(self, SyncStatus::Offline { .. } | SyncStatus::Error { .. })
+    }
+}
+
 /// A view of a client's [`SyncStatus`] that follows its changes.
 #[derive(Clone, Debug)]
 pub struct StatusWatch(watch::Receiver<SyncStatus>);
@@ -135,11 +154,28 @@ impl StatusBoard {
         let mut board = self.board.lock().unwrap_or_else(PoisonError::into_inner);
         f(&mut board);
         let status = compute(&board);
+        let mut change = None;
         self.tx.send_if_modified(|current| {
             let changed = *current != status;
+            if changed {
+                change = Some((
+                    current.kind(),
+                    status.kind(),
+                    current.is_trouble() || status.is_trouble(),
+                ));
+            }
             *current = status;
             changed
         });
+        // Logged with no lock held: the app's logger may read the status.
+        drop(board);
+        match change {
+            // Going into or out of trouble is what a support person looks
+            // for; every request flips syncing and up to date, which is detail.
+            Some((from, to, true)) => tracing::info!(from, to, "sync status changed"),
+            Some((from, to, false)) => tracing::debug!(from, to, "sync status changed"),
+            None => {}
+        }
     }
 
     pub(crate) fn request_started(&self) {

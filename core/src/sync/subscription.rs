@@ -22,9 +22,9 @@ use std::time::Duration;
 use futures_util::{SinkExt as _, StreamExt as _};
 use rand::SeedableRng as _;
 use rand::rngs::StdRng;
-use safespaces_wire::MailboxId;
 use safespaces_wire::auth::{sign_now, subscribe_body};
 use safespaces_wire::subscription::{ClientFrame, ServerFrame};
+use safespaces_wire::{ErrorCode, MailboxId};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -191,6 +191,7 @@ impl Drop for Worker {
     /// reporting a subscription that is gone.
     fn drop(&mut self) {
         self.status.subscription_stopped();
+        tracing::info!("subscription stopped");
     }
 }
 
@@ -202,6 +203,7 @@ impl Worker {
             self.status.subscription_connecting();
             let ended = match self.connect().await {
                 Ok(socket) => {
+                    tracing::info!(after_failures = failures, "subscription connected");
                     let started = Instant::now();
                     let ended = self.serve(socket).await;
                     // A connection that lasted a while was healthy: the next
@@ -220,6 +222,13 @@ impl Worker {
             }
             let delay = policy.delay(failures, &mut self.rng);
             failures = failures.saturating_add(1);
+            tracing::warn!(
+                kind = error.kind(),
+                code = error.code().map(ErrorCode::as_str),
+                attempt = failures,
+                delay_ms = delay.as_millis(),
+                "subscription connection failed or lost; reconnecting"
+            );
             if self.wait(delay).await.is_err() {
                 break;
             }
@@ -365,6 +374,10 @@ impl Worker {
                 };
                 followed.target = Some(last_seq);
                 if compacted_through > followed.cursor {
+                    tracing::debug!(
+                        skipped = compacted_through - followed.cursor,
+                        "subscription resumes past compacted blobs"
+                    );
                     followed.cursor = compacted_through;
                     self.emit(SubscriptionEvent::Compacted {
                         mailbox,
@@ -399,6 +412,7 @@ impl Worker {
                 // deleted on the relay.
                 let was_followed = self.mailboxes.remove(&mailbox).is_some();
                 if was_followed {
+                    tracing::info!("a followed mailbox was deleted on the relay");
                     self.emit(SubscriptionEvent::Ended { mailbox }).await?;
                 }
             }
@@ -421,6 +435,10 @@ impl Worker {
                             self.problem = Some(reason);
                         }
                         if self.mailboxes.remove(&mailbox).is_some() {
+                            tracing::warn!(
+                                code = error.code().map(ErrorCode::as_str),
+                                "the relay refused to subscribe a mailbox"
+                            );
                             self.emit(SubscriptionEvent::Refused { mailbox, error })
                                 .await?;
                         }

@@ -2,9 +2,10 @@
 against the real relay binary.
 
 Proves async methods (awaited under asyncio.run), foreign-trait listeners
-(a space listener and a sync-status listener called from Rust threads), and
-relay errors crossing the boundary as their exceptions. Core's sync rules
-are tested in core.
+(a space listener and a sync-status listener called from Rust threads), the
+foreign logger (records arrive, carry no content, stop with their handle),
+and relay errors crossing the boundary as their exceptions. Core's sync
+rules are tested in core.
 
 The relay binary is $SAFESPACES_RELAY_BIN, or target/debug/safespaces-relay
 (test-bindings.sh builds it if it is missing).
@@ -15,9 +16,13 @@ import os
 import subprocess
 import tempfile
 import threading
+import time
 import unittest
 
 from safespaces_ffi import (
+    Logger,
+    LogLevel,
+    LogRecord,
     MyPlace,
     PassphraseWork,
     Place,
@@ -34,6 +39,7 @@ from safespaces_ffi import (
     SyncStatusListener,
     TrainingModule,
     UnlockSecret,
+    install_logger,
 )
 
 NOW = 1_767_000_000
@@ -93,6 +99,39 @@ class Statuses(SyncStatusListener):
 
     def status_changed(self, status):
         self.seen.append(status)
+
+
+class Records(Logger):
+    """Keeps every record; called from the library's logging thread."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.records = []
+
+    def log(self, record):
+        with self.lock:
+            self.records.append(record)
+
+    def snapshot(self):
+        with self.lock:
+            return list(self.records)
+
+    def wait_for(self, message, since=0, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(r.message == message for r in self.snapshot()[since:]):
+                return True
+            time.sleep(0.05)
+        return False
+
+
+class Throwing(Logger):
+    def __init__(self):
+        self.calls = 0
+
+    def log(self, record):
+        self.calls += 1
+        raise RuntimeError("a broken logger")
 
 
 class RelaySyncTest(unittest.TestCase):
@@ -188,6 +227,62 @@ class RelaySyncTest(unittest.TestCase):
         with self.assertRaises(SafeSpacesError.RelayRefused) as used:
             asyncio.run(carey.join_via_relay(client, invitation.code, "Carey", NOW))
         self.assertEqual(used.exception.code, "dropbox_not_found")
+
+    def test_a_logger_gets_records_without_content_until_its_handle_is_dropped(self):
+        client = self.client()
+        app = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("p"), FAST)
+
+        # A logger that throws loses its records and breaks nothing.
+        throwing = Throwing()
+        broken = install_logger(throwing, LogLevel.DEBUG)
+        space = app.create_space("CANARY space name", "CANARY pseudonym", NOW)
+        space.create_session(
+            SessionDraft(
+                kind=SessionKind.WELLBEING_EVENT,
+                title="CANARY session title",
+                starts_at=NOW + DAY,
+                duration_minutes=60,
+                capacity=4,
+            )
+        )
+        app.journal().add("CANARY journal text", None, ["CANARY-tag"], NOW)
+        app.journal().set_sync(True)
+        asyncio.run(app.sync(client, NOW))
+        self.assertGreater(throwing.calls, 0)
+
+        # Installing again replaces the logger; only our crates' records, at
+        # the level asked for, none with content, ids, the address or pin.
+        records = Records()
+        handle = install_logger(records, LogLevel.DEBUG)
+        del broken  # the replaced logger's handle stops nothing now
+        app.journal().add("CANARY more journal text", 3, [], NOW)
+        asyncio.run(app.sync(client, NOW))
+        self.assertTrue(records.wait_for("sync finished"), records.snapshot())
+        seen = records.snapshot()
+        self.assertTrue(all(isinstance(r, LogRecord) for r in seen))
+        self.assertTrue(all(r.target.startswith("safespaces") for r in seen), seen)
+        self.assertIn(LogLevel.DEBUG, {r.level for r in seen})
+        passes = [r for r in seen if r.message == "space sync pass"]
+        self.assertTrue(passes and "pushed=" in passes[0].fields, seen)
+        text = "\n".join(f"{r.target} {r.message} {r.fields}" for r in seen)
+        for never in ("CANARY", space.id(), app.device_id(), self.relay.addr, self.relay.pin):
+            self.assertNotIn(never, text)
+
+        # At INFO, no DEBUG records.
+        handle = install_logger(records, LogLevel.INFO)
+        before = len(records.snapshot())
+        asyncio.run(app.sync(client, NOW))
+        self.assertTrue(records.wait_for("sync finished", since=before))
+        later = records.snapshot()[before:]
+        self.assertTrue(later)
+        self.assertNotIn(LogLevel.DEBUG, {r.level for r in later})
+
+        # Dropping the handle stops delivery.
+        del handle
+        stopped_at = len(records.snapshot())
+        asyncio.run(app.sync(client, NOW))
+        time.sleep(0.3)
+        self.assertEqual(len(records.snapshot()), stopped_at)
 
     def test_relay_errors_arrive_as_their_exceptions(self):
         app = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("p"), FAST)

@@ -22,8 +22,10 @@ import org.junit.jupiter.api.io.TempDir
  * target/debug/safespaces-relay).
  *
  * Proves `suspend` calls (inside runBlocking), foreign-interface listeners
- * called from Rust threads, handles that stop them when closed, and relay
- * errors arriving as their exceptions. Core's sync rules are tested in core.
+ * called from Rust threads, handles that stop them when closed, the foreign
+ * logger (records arrive without content and stop when its handle is
+ * closed), and relay errors arriving as their exceptions. Core's sync rules
+ * are tested in core.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class RelaySyncTest {
@@ -148,6 +150,67 @@ class RelaySyncTest {
             runBlocking { carey.joinViaRelay(client, invitation.code, "Carey", NOW) }
         }
         assertEquals("dropbox_not_found", refused.code)
+    }
+
+    /** Keeps every record; called from the library's logging thread. */
+    private class Records : Logger {
+        val records = CopyOnWriteArrayList<LogRecord>()
+
+        override fun log(record: LogRecord) {
+            records.add(record)
+        }
+
+        fun awaitMessage(message: String, since: Int = 0): Boolean {
+            val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10)
+            while (System.nanoTime() < deadline) {
+                if (records.drop(since).any { it.message == message }) return true
+                Thread.sleep(50)
+            }
+            return false
+        }
+    }
+
+    @Test
+    fun `a logger gets records without content until its handle is closed`() {
+        val client = RelayClient.pinned(url, pin)
+        val app = SafeSpaces.create(dir("logged"), UnlockSecret.passphrase("p"), FAST)
+
+        // A logger that throws loses its records and breaks nothing.
+        var thrown = 0
+        val broken = installLogger(object : Logger {
+            override fun log(record: LogRecord) {
+                thrown++
+                throw IllegalStateException("a broken logger")
+            }
+        }, LogLevel.DEBUG)
+        val space = app.createSpace("CANARY space name", "CANARY pseudonym", NOW)
+        space.createSession(SessionDraft(SessionKind.OTHER, "CANARY session title", NOW + DAY, 60u, 4u))
+        app.journal().add("CANARY journal text", null, listOf("CANARY-tag"), NOW)
+        app.journal().setSync(true)
+        runBlocking { app.sync(client, NOW) }
+        assertTrue(thrown > 0, "the throwing logger was called")
+
+        // Installing again replaces it: only our crates' records, none with
+        // content, ids, the relay's address or its pin.
+        val records = Records()
+        val handle = installLogger(records, LogLevel.DEBUG)
+        broken.close() // replaced already: stops nothing
+        app.journal().add("CANARY more journal text", 3u, listOf(), NOW)
+        runBlocking { app.sync(client, NOW) }
+        assertTrue(records.awaitMessage("sync finished"), "no sync record: ${records.records}")
+        assertTrue(records.records.all { it.target.startsWith("safespaces") })
+        assertTrue(records.records.any { it.level == LogLevel.DEBUG && it.message == "space sync pass" })
+        val text = records.records.joinToString("\n") { "${it.target} ${it.message} ${it.fields}" }
+        for (never in listOf("CANARY", space.id(), app.deviceId(), url.removePrefix("https://"), pin)) {
+            assertTrue(never !in text, "the log carries $never:\n$text")
+        }
+
+        // Closing the handle stops delivery.
+        handle.close()
+        val stoppedAt = records.records.size
+        runBlocking { app.sync(client, NOW) }
+        Thread.sleep(300)
+        assertEquals(stoppedAt, records.records.size)
     }
 
     @Test
