@@ -10,6 +10,9 @@
 //!        | sequence u64 | body length u32 | body | signature [64]
 //! ```
 //!
+//! Flag bit 0 says the body of a change batch or join travels as raw
+//! DEFLATE; [`Envelope::body`] is always the inflated body.
+//!
 //! Opening checks, in order, size, the age layer (wrong key, tampering and
 //! truncation all fail there), the header against the mailbox it came from,
 //! then the signature against the author's key from the space document.
@@ -47,6 +50,12 @@ use crate::model::DeviceId;
 use crate::store::padding::{PaddingError, open_padded, seal_padded};
 
 const MAGIC: &[u8; 4] = b"SSE1";
+/// Flag bit: the body is raw DEFLATE (protocol.md §3, "Compression").
+const FLAG_DEFLATE: u8 = 1;
+/// Bodies shorter than this are sent as they are: automerge already
+/// compresses single changes above 256 bytes, and deflate gains nothing on
+/// a lone small change.
+const COMPRESS_FROM: usize = 256;
 const SIGNATURE_CONTEXT: &[u8] = b"safespaces/v1/envelope";
 /// Bytes of the fixed header.
 pub const HEADER_LEN: usize = 46;
@@ -180,16 +189,21 @@ impl Envelope {
         if self.body.len() > MAX_BODY {
             return Err(EnvelopeError::BodyTooLarge(self.body.len()));
         }
-        let mut out = Vec::with_capacity(HEADER_LEN + self.body.len() + SIGNATURE_LEN);
+        let compressed = compress(self.kind, &self.body);
+        let (flags, body) = match &compressed {
+            Some(smaller) => (FLAG_DEFLATE, smaller.as_slice()),
+            None => (0, self.body.as_slice()),
+        };
+        let mut out = Vec::with_capacity(HEADER_LEN + body.len() + SIGNATURE_LEN);
         out.extend_from_slice(MAGIC);
         out.push(self.kind as u8);
-        out.push(0);
+        out.push(flags);
         out.extend_from_slice(&self.space.0);
         out.extend_from_slice(&self.epoch.to_be_bytes());
         out.extend_from_slice(&device_bytes(&self.author)?);
         out.extend_from_slice(&self.sequence.to_be_bytes());
-        out.extend_from_slice(&(self.body.len() as u32).to_be_bytes());
-        out.extend_from_slice(&self.body);
+        out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        out.extend_from_slice(body);
         let signature = signer.sign(&signing_input(&out));
         out.extend_from_slice(&signature.to_bytes());
         Ok(out)
@@ -267,9 +281,11 @@ impl Envelope {
         }
         let kind =
             EnvelopeKind::from_byte(plain[4]).ok_or(EnvelopeError::Malformed("unknown kind"))?;
-        if plain[5] != 0 {
-            return Err(EnvelopeError::Malformed("unknown flags"));
-        }
+        let compressed = match plain[5] {
+            0 => false,
+            FLAG_DEFLATE if compressible(kind) => true,
+            _ => return Err(EnvelopeError::Malformed("unknown flags")),
+        };
         let field = |range: std::ops::Range<usize>| &plain[range];
         let mut space_bytes = [0u8; 16];
         space_bytes.copy_from_slice(field(6..22));
@@ -284,6 +300,12 @@ impl Envelope {
             return Err(EnvelopeError::WrongSpace);
         }
         let signed_len = HEADER_LEN + body_len;
+        let body = &plain[HEADER_LEN..signed_len];
+        let body = if compressed {
+            inflate(body)?
+        } else {
+            body.to_vec()
+        };
         Ok(Unverified {
             envelope: Envelope {
                 kind,
@@ -291,7 +313,7 @@ impl Envelope {
                 epoch,
                 author,
                 sequence,
-                body: plain[HEADER_LEN..signed_len].to_vec(),
+                body,
             },
             signed: plain[..signed_len].to_vec(),
             signature: Signature::from_bytes(&array(&plain[signed_len..])),
@@ -330,6 +352,43 @@ impl Unverified {
     pub(crate) fn into_checked(self) -> Envelope {
         self.envelope
     }
+}
+
+/// Whether bodies of this kind may be sent compressed: change batches and
+/// joins, many small automerge changes that compress well together.
+/// Snapshots are automerge documents, compressed already.
+fn compressible(kind: EnvelopeKind) -> bool {
+    matches!(kind, EnvelopeKind::ChangeBatch | EnvelopeKind::Join)
+}
+
+/// The body as raw DEFLATE, if it may be and that is smaller.
+fn compress(kind: EnvelopeKind, body: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Write;
+    if !compressible(kind) || body.len() < COMPRESS_FROM {
+        return None;
+    }
+    let mut encoder =
+        flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    // Writing into a Vec cannot fail; if it somehow did, send it as it is.
+    encoder.write_all(body).ok()?;
+    encoder.finish().ok().filter(|out| out.len() < body.len())
+}
+
+/// Inflates a compressed body, refusing one that does not inflate or would
+/// grow past the largest body an envelope may carry.
+fn inflate(compressed: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::DeflateDecoder::new(compressed)
+        .take(MAX_BODY as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|_| EnvelopeError::Malformed("compressed body does not inflate"))?;
+    if out.len() > MAX_BODY {
+        return Err(EnvelopeError::Malformed(
+            "compressed body inflates beyond the body limit",
+        ));
+    }
+    Ok(out)
 }
 
 fn signing_input(signed: &[u8]) -> Vec<u8> {

@@ -4,7 +4,7 @@
 //! 1. two devices with 1,000 offline edits each converge: wall time of the
 //!    syncs until both hold the same sessions;
 //! 2. bytes on the wire per change batch against the plain automerge change
-//!    bytes (one edit; 1,000 edits), and for a snapshot of 100k changes;
+//!    bytes (batches of 1 to 1,000 edits), and for a snapshot of 100k changes;
 //! 3. opening a space of 100k changes from a snapshot plus a tail of 300
 //!    envelopes, against plain automerge loading the same document, medians
 //!    of alternating runs in one process.
@@ -141,7 +141,7 @@ fn wire_bytes() {
     let session = doc.create_session(&me, draft("Walk")).unwrap();
     let key = EpochKey::generate();
     let space = SpaceId::random();
-    for edits in [1usize, 1000] {
+    for edits in [1usize, 3, 10, 30, 100, 1000] {
         let since = doc.heads();
         for i in 0..edits {
             doc.edit_session(
@@ -159,7 +159,7 @@ fn wire_bytes() {
             .unwrap()
             .unwrap();
         println!(
-            "wire: batch of {edits} edit(s): automerge changes {change_bytes} B, envelope {} B on the wire (+{:.1} %)",
+            "wire: batch of {edits} edit(s): automerge changes {change_bytes} B, envelope {} B on the wire ({:+.1} %)",
             sealed.len(),
             (sealed.len() as f64 / change_bytes as f64 - 1.0) * 100.0
         );
@@ -178,7 +178,7 @@ fn wire_bytes() {
     .seal(&key.content_key(), &signer)
     .unwrap();
     println!(
-        "wire: snapshot of 100k changes: automerge save {} B, envelope {} B (+{:.2} %)",
+        "wire: snapshot of 100k changes: automerge save {} B, envelope {} B ({:+.2} %)",
         save.len(),
         snapshot.len(),
         (snapshot.len() as f64 / save.len() as f64 - 1.0) * 100.0
