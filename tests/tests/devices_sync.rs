@@ -297,6 +297,10 @@ impl safespaces_core::app::SpaceListener for Changes {
     fn space_changed(&self, space_id: String) {
         let _ = self.0.send(space_id);
     }
+
+    fn journal_changed(&self) {
+        let _ = self.0.send("journal".into());
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -481,4 +485,65 @@ async fn the_journal_stays_on_the_device_until_journal_sync_is_turned_on() {
             "the delete holds, nothing else lost"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_journal_sync_on_an_entry_reaches_the_other_device_live() {
+    let relay_dir = tempfile::tempdir().unwrap();
+    let relay = RelayProcess::start(relay_dir.path());
+    let net = client(&relay);
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let now = Timestamp(1_000);
+    let phone = device(dirs[0].path());
+    let laptop = device(dirs[1].path());
+    phone.create_space("Group", "Robin", now).unwrap();
+    phone.sync(&net, now).await.unwrap();
+    let offer = laptop.offer_link(&net).await.unwrap();
+    let (linked, approved) = tokio::join!(
+        laptop.complete_link(&net, &offer, Duration::from_secs(20), now),
+        phone.approve_link(&net, &offer.code, now)
+    );
+    linked.unwrap();
+    approved.unwrap();
+    phone.journal().set_sync(true).unwrap();
+    laptop.journal().set_sync(true).unwrap();
+    for _ in 0..2 {
+        phone.sync(&net, now).await.unwrap();
+        laptop.sync(&net, now).await.unwrap();
+    }
+
+    // Both apps are live; neither calls sync from here on.
+    let (tx, _phone_changes) = tokio::sync::mpsc::unbounded_channel();
+    let phone_live = phone
+        .live(net.clone(), std::sync::Arc::new(Changes(tx)))
+        .unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let laptop_live = laptop
+        .live(net.clone(), std::sync::Arc::new(Changes(tx)))
+        .unwrap();
+    phone
+        .journal()
+        .add("written on the phone, read on the laptop", None, &[], now)
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let changed = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .expect("the laptop heard of the journal in time")
+            .unwrap();
+        if changed != "journal" {
+            continue;
+        }
+        let texts: Vec<String> = laptop
+            .journal()
+            .entries()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.text)
+            .collect();
+        if texts.contains(&"written on the phone, read on the laptop".to_string()) {
+            break;
+        }
+    }
+    drop((phone_live, laptop_live));
 }

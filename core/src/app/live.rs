@@ -6,8 +6,9 @@
 //! receives each new blob through the same path as `sync`, and calls the
 //! [`SpaceListener`] with the space that changed. It also runs a full sync
 //! pass (push what this device made, compact) on a tick, so local edits go
-//! out without the app calling `sync`. Dropping the returned [`LiveSync`]
-//! stops it.
+//! out without the app calling `sync`; with journal sync on, the same tick
+//! carries the journal between the person's devices and tells the listener
+//! when it changed. Dropping the returned [`LiveSync`] stops it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,10 +21,15 @@ use crate::model::Timestamp;
 use crate::protocol::SpaceId;
 use crate::sync::{Blob, MailboxCredential, MailboxId, RelayClient, SubscriptionEvent};
 
-/// Told when a space changed because of something received.
+/// Told when a space, or the journal, changed because of something
+/// received.
 pub trait SpaceListener: Send + Sync {
     /// `space_id` (hex) changed; re-read what you show of it.
     fn space_changed(&self, space_id: String);
+
+    /// The journal changed: the person's other device wrote to it (only
+    /// with journal sync turned on). Ignored unless implemented.
+    fn journal_changed(&self) {}
 }
 
 /// A running live subscription; dropping it stops it.
@@ -141,6 +147,23 @@ async fn run(shared: Arc<Shared>, client: RelayClient, listener: Arc<dyn SpaceLi
                     if report.applied > 0 || pending {
                         listener.space_changed(space.to_hex());
                     }
+                }
+                // The journal has no subscription of its own (its mailbox
+                // holds whole snapshots, pushed when it changes): a pass on
+                // the tick carries it between the person's devices. Does
+                // nothing, and asks the relay nothing, while journal sync
+                // is off.
+                let journal_sync = shared
+                    .with_loaded(|loaded| Ok(loaded.registry.journal_sync))
+                    .unwrap_or(false);
+                let mut report = SyncReport::default();
+                if !journal_sync {
+                    continue;
+                }
+                match shared.sync_journal(&client, &mut report).await {
+                    Ok(()) if report.applied > 0 => listener.journal_changed(),
+                    Ok(()) => {}
+                    Err(e) => tracing::debug!(kind = e.kind(), "live journal pass failed; retried on the next tick"),
                 }
             }
         }
