@@ -21,6 +21,9 @@
 //! - [`LinkOffer`] (`linking.rs`): linking a new device through the relay.
 //! - [`SpaceListener`], [`LiveSync`] (`live.rs`): live updates and the
 //!   handle that stops them.
+//! - [`SyncProgressListener`], [`SyncProgress`], [`ProgressSubscription`]
+//!   (`progress.rs`): sync progress for a progress bar and the handle that
+//!   stops it.
 //! - [`Logger`], [`LogRecord`], [`LogLevel`], [`install_logger`],
 //!   [`LoggerHandle`] (`logging.rs`): core's content-free `tracing` events
 //!   forwarded to the app's logger.
@@ -55,6 +58,7 @@ mod linking;
 mod live;
 mod logging;
 mod members;
+mod progress;
 mod relay;
 mod secret;
 mod sessions;
@@ -72,6 +76,7 @@ pub use linking::LinkOffer;
 pub use live::{LiveSync, SpaceListener};
 pub use logging::{LogLevel, LogRecord, Logger, LoggerHandle, install_logger};
 pub use members::{Member, Role};
+pub use progress::{ProgressSubscription, SyncProgress, SyncProgressListener};
 pub use relay::{RelayClient, StatusSubscription, SyncStatus, SyncStatusListener};
 pub use secret::{PassphraseWork, ProfileOptions, UnlockSecret};
 pub use sessions::{

@@ -19,6 +19,8 @@
 //! - `rotation.rs`: removing a member and moving to a new epoch.
 //! - `registry.rs`: what the device persists about its spaces.
 //! - `sync_log.rs`: what the sync engine logs about a pass (counts only).
+//! - [`ProgressWatch`] (`progress.rs`): the sync progress callback and the
+//!   guard that removes it.
 //! - [`AppError`] (`error.rs`).
 //!
 //! Decrypted documents live only inside [`SafeSpaces`] while unlocked.
@@ -36,6 +38,7 @@ mod journal_sync;
 mod linking;
 mod live;
 mod offline;
+mod progress;
 mod receive;
 mod registry;
 mod relay_sync;
@@ -55,6 +58,7 @@ pub use journal_handle::Journal;
 pub use linking::{LINK_TTL, LinkOffer};
 pub use live::{LIVE_PUSH_INTERVAL, LiveSync, SpaceListener};
 pub use offline::{BundleReport, Invitation};
+pub use progress::ProgressWatch;
 pub use registry::{PendingRequest, Registry, SpaceEntry};
 pub use relay_sync::{COMPACT_AFTER_BLOBS, Joined, Progress, ProgressFn, SyncReport};
 pub use space_handle::{MyPlace, RosterView, Space};
@@ -85,8 +89,8 @@ pub(crate) struct Loaded {
 pub(crate) struct Shared {
     pub(crate) profile: Profile,
     pub(crate) state: Mutex<Option<Loaded>>,
-    /// Told how far a sync has come (set once, before syncing).
-    pub(crate) progress: Option<relay_sync::ProgressFn>,
+    /// Told how far a sync has come; replaceable while shared.
+    pub(crate) progress: progress::ProgressSlot,
 }
 
 /// A device's profile with its spaces and journal.
@@ -103,7 +107,7 @@ impl SafeSpaces {
             shared: Arc::new(Shared {
                 profile,
                 state: Mutex::new(None),
-                progress: None,
+                progress: progress::ProgressSlot::default(),
             }),
         };
         app.shared.load()?;
@@ -117,18 +121,9 @@ impl SafeSpaces {
             shared: Arc::new(Shared {
                 profile,
                 state: Mutex::new(None),
-                progress: None,
+                progress: progress::ProgressSlot::default(),
             }),
         })
-    }
-
-    /// Reports sync progress to `progress` from now on (for a progress bar
-    /// on long transfers). Set it before sharing the `SafeSpaces`.
-    pub fn with_progress(mut self, progress: ProgressFn) -> Self {
-        if let Some(shared) = Arc::get_mut(&mut self.shared) {
-            shared.progress = Some(progress);
-        }
-        self
     }
 
     /// Unlocks with the keystore secret or passphrase. The duress passphrase

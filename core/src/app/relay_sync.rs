@@ -49,9 +49,10 @@ const MAX_WAITING: usize = 1_000;
 pub struct Progress {
     /// The space being synced, hex.
     pub space: String,
-    /// Blobs received so far in this sync.
+    /// Blobs received so far for this space in this pass over it.
     pub received: u64,
-    /// Blobs there were to receive for this space when the sync started.
+    /// Blobs there are to receive for this space in this pass (as the
+    /// relay counts them on the latest page read).
     pub total: u64,
     /// Envelopes sent so far.
     pub sent: u64,
@@ -252,14 +253,12 @@ impl Shared {
                 let last = page.blobs.last().map(|b| b.seq);
                 report.pulled += page.blobs.len();
                 let moved = self.apply_pulled(space, epoch, page.blobs, now, report)?;
-                if let Some(progress) = &self.progress {
-                    progress(Progress {
-                        space: space.to_hex(),
-                        received: report.pulled as u64,
-                        total: page.last_seq.saturating_sub(cursor),
-                        sent: report.pushed as u64,
-                    });
-                }
+                self.progress.report(Progress {
+                    space: space.to_hex(),
+                    received: report.pulled.saturating_sub(start.pulled) as u64,
+                    total: page.last_seq.saturating_sub(cursor),
+                    sent: report.pushed as u64,
+                });
                 match last {
                     Some(seq) if more && !moved => after = seq,
                     _ => break moved,

@@ -13,7 +13,8 @@ use crate::protocol::SpaceId;
 /// The engine's counters when a pass started, to log what the pass added.
 pub(crate) struct PassStart {
     pushed: usize,
-    pulled: usize,
+    /// Also the base of a pass's progress count.
+    pub(crate) pulled: usize,
     applied: usize,
     refused: usize,
     requests_recorded: usize,

@@ -2,7 +2,8 @@
 against the real relay binary.
 
 Proves async methods (awaited under asyncio.run), foreign-trait listeners
-(a space listener and a sync-status listener called from Rust threads), the
+(a space listener, a sync-status listener and a sync-progress listener
+called from Rust threads), the
 foreign logger (records arrive, carry no content, stop with their handle),
 and relay errors crossing the boundary as their exceptions. Core's sync
 rules are tested in core.
@@ -35,6 +36,8 @@ from safespaces_ffi import (
     SessionKind,
     SignUpState,
     SpaceListener,
+    SyncProgress,
+    SyncProgressListener,
     SyncStatus,
     SyncStatusListener,
     TrainingModule,
@@ -123,6 +126,31 @@ class Records(Logger):
                 return True
             time.sleep(0.05)
         return False
+
+
+class Progresses(SyncProgressListener):
+    """Keeps every progress report; called on the thread running the sync."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.seen = []
+
+    def on_progress(self, progress):
+        with self.lock:
+            self.seen.append(progress)
+
+    def snapshot(self):
+        with self.lock:
+            return list(self.seen)
+
+
+class ThrowingProgress(SyncProgressListener):
+    def __init__(self):
+        self.calls = 0
+
+    def on_progress(self, progress):
+        self.calls += 1
+        raise RuntimeError("a broken progress bar")
 
 
 class Throwing(Logger):
@@ -283,6 +311,73 @@ class RelaySyncTest(unittest.TestCase):
         asyncio.run(app.sync(client, NOW))
         time.sleep(0.3)
         self.assertEqual(len(records.snapshot()), stopped_at)
+
+    def test_progress_reaches_the_total_until_its_handle_is_dropped(self):
+        client = self.client()
+        ash = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("ash"), FAST)
+        ash_space = ash.create_space("Circle", "Ash", NOW)
+        invitation = ash_space.invite(Role.MEMBER, NOW)
+        birch = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("birch"), FAST)
+
+        async def join():
+            await ash.sync(client, NOW)
+            await ash_space.publish_invite(client, invitation, NOW)
+            return await birch.join_via_relay(client, invitation.code, "Birch", NOW)
+
+        space_id = asyncio.run(join()).space.id()
+
+        def ash_writes(sessions):
+            # One sync seals one change batch, so each round is one blob.
+            for i in range(sessions):
+                ash_space.create_session(
+                    SessionDraft(
+                        kind=SessionKind.WELLBEING_EVENT,
+                        title=f"Walk {i}",
+                        starts_at=NOW + DAY,
+                        duration_minutes=60,
+                        capacity=4,
+                    )
+                )
+                asyncio.run(ash.sync(client, NOW))
+
+        # A listener that throws is called and breaks nothing.
+        throwing = ThrowingProgress()
+        broken = birch.watch_progress(throwing)
+        ash_writes(2)
+        report = asyncio.run(birch.sync(client, NOW))
+        self.assertGreater(report.pulled, 0)
+        self.assertGreater(throwing.calls, 0)
+
+        # Watching again replaces the listener.
+        progresses = Progresses()
+        handle = birch.watch_progress(progresses)
+        thrown = throwing.calls
+        del broken  # the replaced listener's handle stops nothing now
+        ash_writes(3)
+        report = asyncio.run(birch.sync(client, NOW))
+        seen = [p for p in progresses.snapshot() if p.space_id == space_id]
+        self.assertTrue(seen, progresses.snapshot())
+        self.assertTrue(all(isinstance(p, SyncProgress) for p in seen))
+        self.assertTrue(all(p.received <= p.total for p in seen), seen)
+        self.assertGreaterEqual(seen[-1].total, 3)
+        self.assertEqual(seen[-1].received, seen[-1].total)
+        self.assertEqual(throwing.calls, thrown)
+
+        # Dropping the handle stops delivery.
+        del handle
+        stopped_at = len(progresses.snapshot())
+        ash_writes(1)
+        report = asyncio.run(birch.sync(client, NOW))
+        self.assertGreater(report.pulled, 0)
+        self.assertEqual(len(progresses.snapshot()), stopped_at)
+
+        # So does stop(), without waiting for the handle to be collected.
+        later = Progresses()
+        stopping = birch.watch_progress(later)
+        stopping.stop()
+        ash_writes(1)
+        asyncio.run(birch.sync(client, NOW))
+        self.assertEqual(later.snapshot(), [])
 
     def test_relay_errors_arrive_as_their_exceptions(self):
         app = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("p"), FAST)

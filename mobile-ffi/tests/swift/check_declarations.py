@@ -56,6 +56,15 @@ EXPECTED = [
     r"public protocol SyncStatusListener: AnyObject",
     r"func statusChanged\(status: SyncStatus\) ?throws",
     r"open class LiveSync: LiveSyncProtocol",
+    # Sync progress: the listener, its record and the handle that stops it.
+    r"func watchProgress\(listener: SyncProgressListener\) ?-> ProgressSubscription",
+    r"public protocol SyncProgressListener: AnyObject",
+    r"func onProgress\(progress: SyncProgress\) ?throws",
+    r"public struct SyncProgress: Equatable, Hashable",
+    r"public var spaceId: String",
+    r"public var received: UInt64",
+    r"public var total: UInt64",
+    r"open class ProgressSubscription: ProgressSubscriptionProtocol",
     # Logging: the foreign logger, its record and level, and the handle.
     r"public func installLogger\(logger: Logger, maxLevel: LogLevel\) ?throws -> LoggerHandle",
     r"public protocol Logger: AnyObject",

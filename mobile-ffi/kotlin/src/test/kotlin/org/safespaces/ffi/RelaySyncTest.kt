@@ -22,7 +22,8 @@ import org.junit.jupiter.api.io.TempDir
  * target/debug/safespaces-relay).
  *
  * Proves `suspend` calls (inside runBlocking), foreign-interface listeners
- * called from Rust threads, handles that stop them when closed, the foreign
+ * called from Rust threads (space, status and sync-progress listeners),
+ * handles that stop them when closed, the foreign
  * logger (records arrive without content and stop when its handle is
  * closed), and relay errors arriving as their exceptions. Core's sync rules
  * are tested in core.
@@ -211,6 +212,63 @@ class RelaySyncTest {
         runBlocking { app.sync(client, NOW) }
         Thread.sleep(300)
         assertEquals(stoppedAt, records.records.size)
+    }
+
+    @Test
+    fun `progress reaches the total until its handle is closed`() {
+        val client = RelayClient.pinned(url, pin)
+        val ash = SafeSpaces.create(dir("ash-progress"), UnlockSecret.passphrase("ash"), FAST)
+        val ashSpace = ash.createSpace("Circle", "Ash", NOW)
+        val invitation = ashSpace.invite(Role.MEMBER, NOW)
+        val birch = SafeSpaces.create(dir("birch-progress"), UnlockSecret.passphrase("birch"), FAST)
+        val spaceId = runBlocking {
+            ash.sync(client, NOW)
+            ashSpace.publishInvite(client, invitation, NOW)
+            birch.joinViaRelay(client, invitation.code, "Birch", NOW)
+        }.space.id()
+
+        // One sync seals one change batch, so each round is one blob.
+        fun ashWrites(sessions: Int) = repeat(sessions) {
+            ashSpace.createSession(SessionDraft(SessionKind.WELLBEING_EVENT, "Walk $it", NOW + DAY, 60u, 4u))
+            runBlocking { ash.sync(client, NOW) }
+        }
+
+        // A listener that throws is called and breaks nothing.
+        var thrown = 0
+        val broken = birch.watchProgress(object : SyncProgressListener {
+            override fun onProgress(progress: SyncProgress) {
+                thrown++
+                throw IllegalStateException("a broken progress bar")
+            }
+        })
+        ashWrites(2)
+        assertTrue(runBlocking { birch.sync(client, NOW) }.pulled > 0u)
+        assertTrue(thrown > 0, "the throwing listener was called")
+
+        // Watching again replaces it.
+        val seen = CopyOnWriteArrayList<SyncProgress>()
+        val handle = birch.watchProgress(object : SyncProgressListener {
+            override fun onProgress(progress: SyncProgress) {
+                seen.add(progress)
+            }
+        })
+        val thrownBefore = thrown
+        broken.close() // replaced already: stops nothing
+        ashWrites(3)
+        runBlocking { birch.sync(client, NOW) }
+        val forSpace = seen.filter { it.spaceId == spaceId }
+        assertTrue(forSpace.isNotEmpty(), "no progress for the space: $seen")
+        assertTrue(forSpace.all { it.received <= it.total }, "received past total: $forSpace")
+        assertTrue(forSpace.last().total >= 3u)
+        assertEquals(forSpace.last().total, forSpace.last().received)
+        assertEquals(thrownBefore, thrown)
+
+        // Closing the handle stops delivery.
+        handle.close()
+        val stoppedAt = seen.size
+        ashWrites(1)
+        assertTrue(runBlocking { birch.sync(client, NOW) }.pulled > 0u)
+        assertEquals(stoppedAt, seen.size)
     }
 
     @Test
