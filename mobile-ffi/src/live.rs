@@ -8,11 +8,16 @@ use safespaces_core::app;
 use crate::relay::runtime;
 use crate::{RelayClient, SafeSpaces, SafeSpacesError};
 
-/// Told when a space changed because of something received from the relay.
+/// Told when a space, or the journal, changed because of something
+/// received from the relay.
 #[uniffi::export(with_foreign)]
 pub trait SpaceListener: Send + Sync {
     /// `space_id` changed; re-read what you show of it.
     fn space_changed(&self, space_id: String) -> Result<(), SafeSpacesError>;
+
+    /// The journal changed: another of this person's devices wrote to it
+    /// (only while journal sync is on); re-read what you show of it.
+    fn journal_changed(&self) -> Result<(), SafeSpacesError>;
 }
 
 /// Adapts the foreign listener to core's, which cannot fail: a listener
@@ -22,6 +27,10 @@ struct Forward(Arc<dyn SpaceListener>);
 impl app::SpaceListener for Forward {
     fn space_changed(&self, space_id: String) {
         let _ = self.0.space_changed(space_id);
+    }
+
+    fn journal_changed(&self) {
+        let _ = self.0.journal_changed();
     }
 }
 
@@ -35,7 +44,8 @@ pub struct LiveSync {
 impl SafeSpaces {
     /// Starts live updates from the relay: stays subscribed to every space,
     /// applies what arrives, calls `listener` with the space that changed,
-    /// and pushes local changes every few seconds. They run until the
+    /// and pushes local changes every few seconds (and, with journal sync
+    /// on, carries the journal between the person's devices). They run until the
     /// returned handle is destroyed.
     pub fn live(
         &self,

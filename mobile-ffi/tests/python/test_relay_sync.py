@@ -90,10 +90,14 @@ class Changes(SpaceListener):
     def __init__(self):
         self.spaces = []
         self.event = threading.Event()
+        self.journal = threading.Event()
 
     def space_changed(self, space_id):
         self.spaces.append(space_id)
         self.event.set()
+
+    def journal_changed(self):
+        self.journal.set()
 
 
 class Statuses(SyncStatusListener):
@@ -255,6 +259,41 @@ class RelaySyncTest(unittest.TestCase):
         with self.assertRaises(SafeSpacesError.RelayRefused) as used:
             asyncio.run(carey.join_via_relay(client, invitation.code, "Carey", NOW))
         self.assertEqual(used.exception.code, "dropbox_not_found")
+
+    def test_a_journal_entry_reaches_the_persons_other_device_live(self):
+        client = self.client()
+        phone = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("phone"), FAST)
+        laptop = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("laptop"), FAST)
+        phone.create_space("Group", "Robin", NOW)
+
+        async def link_and_settle():
+            await phone.sync(client, NOW)
+            offer = await laptop.offer_link(client)
+            await asyncio.gather(
+                laptop.complete_link(client, offer, 20, NOW),
+                phone.approve_link(client, offer.code(), NOW),
+            )
+            phone.journal().set_sync(True)
+            laptop.journal().set_sync(True)
+            for _ in range(2):
+                await phone.sync(client, NOW)
+                await laptop.sync(client, NOW)
+
+        asyncio.run(link_and_settle())
+        # Both are live; neither calls sync again.
+        phone_live = phone.live(client, Changes())
+        changes = Changes()
+        laptop_live = laptop.live(client, changes)
+        phone.journal().add("a thought from the phone", None, [], NOW)
+        self.assertTrue(changes.journal.wait(20), "journal_changed was not called")
+        for _ in range(100):
+            if any(e.text == "a thought from the phone" for e in laptop.journal().entries()):
+                break
+            time.sleep(0.1)
+        self.assertIn(
+            "a thought from the phone", [e.text for e in laptop.journal().entries()]
+        )
+        del phone_live, laptop_live
 
     def test_a_logger_gets_records_without_content_until_its_handle_is_dropped(self):
         client = self.client()

@@ -53,6 +53,7 @@ EXPECTED = [
     r"func watchStatus\(listener: SyncStatusListener\) ?-> StatusSubscription",
     r"public protocol SpaceListener: AnyObject",
     r"func spaceChanged\(spaceId: String\) ?throws",
+    r"func journalChanged\(\) ?throws",
     r"public protocol SyncStatusListener: AnyObject",
     r"func statusChanged\(status: SyncStatus\) ?throws",
     r"open class LiveSync: LiveSyncProtocol",

@@ -118,6 +118,8 @@ class RelaySyncTest {
                 changedSpaces.add(spaceId)
                 changed.countDown()
             }
+
+            override fun journalChanged() {}
         })
         assertEquals(
             MyPlace.Requested(SignUpState.ATTENDING),
