@@ -168,6 +168,16 @@ async fn a_real_sync_logs_what_happened_and_never_content_or_ids() {
     tokio::time::timeout(Duration::from_secs(15), rx.recv())
         .await
         .expect("the live listener fired");
+    // The listener may have fired from the live task's periodic pass, which
+    // also pulls; wait until the subscription has delivered the blob too.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while !captured.text().contains("live update received") {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the subscription never delivered the sign-up"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     drop(live);
 
     // Failures: a wrong pin, and nobody listening.
