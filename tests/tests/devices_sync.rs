@@ -419,6 +419,27 @@ async fn a_person_links_a_second_device_that_then_writes_as_them() {
     assert!(phone.approve_link(&net, &offer.code, now).await.is_err());
 }
 
+/// One person's phone, with a space, and their laptop linked to it through
+/// the relay.
+async fn linked_pair(
+    dirs: &[tempfile::TempDir],
+    net: &RelayClient,
+    now: Timestamp,
+) -> (SafeSpaces, SafeSpaces) {
+    let phone = device(dirs[0].path());
+    let laptop = device(dirs[1].path());
+    phone.create_space("Group", "Robin", now).unwrap();
+    phone.sync(net, now).await.unwrap();
+    let offer = laptop.offer_link(net).await.unwrap();
+    let (linked, approved) = tokio::join!(
+        laptop.complete_link(net, &offer, Duration::from_secs(20), now),
+        phone.approve_link(net, &offer.code, now)
+    );
+    linked.unwrap();
+    approved.unwrap();
+    (phone, laptop)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_journal_stays_on_the_device_until_journal_sync_is_turned_on() {
     let relay_dir = tempfile::tempdir().unwrap();
@@ -426,17 +447,7 @@ async fn the_journal_stays_on_the_device_until_journal_sync_is_turned_on() {
     let net = client(&relay);
     let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
     let now = Timestamp(1_000);
-    let phone = device(dirs[0].path());
-    let laptop = device(dirs[1].path());
-    phone.create_space("Group", "Robin", now).unwrap();
-    phone.sync(&net, now).await.unwrap();
-    let offer = laptop.offer_link(&net).await.unwrap();
-    let (linked, approved) = tokio::join!(
-        laptop.complete_link(&net, &offer, Duration::from_secs(20), now),
-        phone.approve_link(&net, &offer.code, now)
-    );
-    linked.unwrap();
-    approved.unwrap();
+    let (phone, laptop) = linked_pair(&dirs, &net, now).await;
 
     let entry = phone
         .journal()
@@ -494,17 +505,7 @@ async fn with_journal_sync_on_an_entry_reaches_the_other_device_live() {
     let net = client(&relay);
     let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
     let now = Timestamp(1_000);
-    let phone = device(dirs[0].path());
-    let laptop = device(dirs[1].path());
-    phone.create_space("Group", "Robin", now).unwrap();
-    phone.sync(&net, now).await.unwrap();
-    let offer = laptop.offer_link(&net).await.unwrap();
-    let (linked, approved) = tokio::join!(
-        laptop.complete_link(&net, &offer, Duration::from_secs(20), now),
-        phone.approve_link(&net, &offer.code, now)
-    );
-    linked.unwrap();
-    approved.unwrap();
+    let (phone, laptop) = linked_pair(&dirs, &net, now).await;
     phone.journal().set_sync(true).unwrap();
     laptop.journal().set_sync(true).unwrap();
     for _ in 0..2 {
