@@ -156,10 +156,10 @@ async fn run(shared: Arc<Shared>, client: RelayClient, listener: Arc<dyn SpaceLi
                 let journal_sync = shared
                     .with_loaded(|loaded| Ok(loaded.registry.journal_sync))
                     .unwrap_or(false);
-                let mut report = SyncReport::default();
                 if !journal_sync {
                     continue;
                 }
+                let mut report = SyncReport::default();
                 match shared.sync_journal(&client, &mut report).await {
                     Ok(()) if report.applied > 0 => listener.journal_changed(),
                     Ok(()) => {}
