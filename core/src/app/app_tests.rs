@@ -350,7 +350,15 @@ fn a_removed_member_stays_behind_while_the_others_move_to_a_new_epoch() {
 
     let report = casey.import_bundle(&bundle, Timestamp(9)).unwrap();
     assert!(report.left_out, "{report:?}");
-    assert_eq!(report.applied, 0);
+    // What she learns is the state the rotation was made at: her removal.
+    assert_eq!(report.applied, 1, "{report:?}");
+    assert!(
+        !joined[1]
+            .members()
+            .unwrap()
+            .iter()
+            .any(|(id, m)| id == &casey_id && m.is_active())
+    );
     assert!(
         joined[1].sessions().unwrap().is_empty(),
         "nothing of the new epoch reaches Casey"

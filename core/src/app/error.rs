@@ -34,6 +34,10 @@ pub enum AppError {
     /// already claimed).
     #[error("invite: {0}")]
     Invite(String),
+    /// A new epoch could not be started (nobody would remain, or the space
+    /// is at its last epoch).
+    #[error(transparent)]
+    Rotation(crate::protocol::RotationError),
     /// Stored state on this device is damaged.
     #[error("stored data is damaged: {0}")]
     Corrupt(String),
@@ -52,6 +56,7 @@ impl AppError {
             AppError::Profile(_) => "storage",
             AppError::Relay(_) => "relay",
             AppError::Invite(_) => "invite",
+            AppError::Rotation(_) => "rotation",
             AppError::Corrupt(_) => "corrupt",
         }
     }

@@ -222,9 +222,10 @@ impl SafeSpaces {
             let id = space.space;
             let member = space.member.clone();
             let epoch = space.epoch;
+            let heads = doc.heads();
             self.shared.with_loaded(|loaded| {
                 loaded.spaces.insert(id, doc);
-                let entry = SpaceEntry::new(id, document, member, epoch);
+                let entry = SpaceEntry::joined(id, document, member, epoch, &heads);
                 self.shared.store_entry(loaded, id, entry)
             })?;
             let mut report = SyncReport::default();

@@ -52,6 +52,9 @@ pub struct BundleReport {
     pub left_out: bool,
     /// Envelopes this device holds no key for (a later epoch it was not given).
     pub unreadable: usize,
+    /// Envelopes of an epoch this device has moved on from, left unapplied
+    /// (their authors seal what they still need to send again).
+    pub stale: usize,
 }
 
 impl Shared {
@@ -143,6 +146,8 @@ impl Space {
         let signing = self.shared.signing_key()?;
         let shared = Arc::clone(&self.shared);
         let space = self.id;
+        // A removal never leaves this device without its rotation.
+        self.shared.rotate_if_needed(space)?;
         self.shared.with_loaded(|loaded| {
             let secret = shared.person_secret(&loaded.registry)?;
             let device = loaded.registry.device.clone();
@@ -154,7 +159,40 @@ impl Space {
                 .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
             let mut envelopes = Vec::new();
             // Handovers first: an importer still in the previous epoch needs
-            // the new key before it can open the snapshot.
+            // the new key before it can open the snapshot, and before them
+            // the state they are checked against (the rotation's cut), under
+            // the previous key.
+            if let (false, Some(previous)) =
+                (entry.handovers.is_empty(), entry.epoch.checked_sub(1))
+            {
+                let cut: Vec<automerge::ChangeHash> = entry
+                    .epoch_cut
+                    .iter()
+                    .filter_map(|h| h.parse().ok())
+                    .collect();
+                if cut.iter().all(|h| doc.has_change(h)) && !cut.is_empty() {
+                    let old_key = shared.epoch_key(space, previous)?;
+                    envelopes.push(
+                        Envelope {
+                            kind: EnvelopeKind::Snapshot,
+                            space,
+                            epoch: previous,
+                            author: device.clone(),
+                            sequence: entry.next_sequence,
+                            body: doc.save_at(&cut)?,
+                        }
+                        .seal(&old_key.content_key(), &signing)
+                        .map_err(|e| AppError::Corrupt(e.to_string()))?,
+                    );
+                }
+            }
+            if let Some(join) = &entry.join {
+                envelopes.push(
+                    BASE64_STANDARD
+                        .decode(join)
+                        .map_err(|e| AppError::Corrupt(format!("registry: join: {e}")))?,
+                );
+            }
             for handover in &entry.handovers {
                 envelopes.push(
                     BASE64_STANDARD
@@ -323,6 +361,7 @@ impl SafeSpaces {
         let mut doc =
             doc.ok_or_else(|| AppError::Corrupt("the bundle holds no copy of the space".into()))?;
         let keys = self.shared.device_keys()?;
+        let signing = self.shared.signing_key()?;
         let shared = Arc::clone(&self.shared);
         self.shared.with_loaded(|loaded| {
             if loaded.registry.spaces.contains_key(&space.to_hex()) {
@@ -334,6 +373,7 @@ impl SafeSpaces {
             if let Some(actor) = actor_for_device(&device) {
                 doc.set_actor(actor);
             }
+            let held = doc.heads();
             let member = MemberId::random();
             let proof = hex::encode(secret.prove_join(&member, &device));
             doc.join(
@@ -345,6 +385,18 @@ impl SafeSpaces {
                 keys,
                 now,
             )?;
+            // The join travels as its own envelope in every bundle this
+            // device exports: the others verify it (and so learn this
+            // device's key) before they open anything this device signed.
+            let join = crate::protocol::exchange::seal_join(
+                &doc.changes_since(&held),
+                space,
+                package.epoch,
+                &package.epoch_key,
+                &device,
+                &signing,
+            )
+            .map_err(|e| AppError::Corrupt(e.to_string()))?;
             shared.profile.insert_key(
                 epoch_key_id(space, package.epoch),
                 *package.epoch_key.expose_bytes(),
@@ -352,10 +404,10 @@ impl SafeSpaces {
             let document = DocumentId::random();
             shared.profile.put_snapshot(document, &doc.save())?;
             let mut registry = loaded.registry.clone();
-            registry.spaces.insert(
-                space.to_hex(),
-                SpaceEntry::new(space, document, member, package.epoch),
-            );
+            let mut entry = SpaceEntry::joined(space, document, member, package.epoch, &held);
+            entry.join = Some(BASE64_STANDARD.encode(join));
+            entry.next_sequence = 2;
+            registry.spaces.insert(space.to_hex(), entry);
             shared.save_registry(&registry)?;
             loaded.registry = registry;
             loaded.spaces.insert(space, doc);

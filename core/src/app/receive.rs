@@ -6,18 +6,17 @@
 //! counted and skipped: one bad blob must not stop everything after it from
 //! arriving. One whose dependencies have not arrived yet is kept for later.
 
-use base64::Engine;
-use base64::prelude::BASE64_STANDARD;
-
 use super::bundle::device_key;
 use super::offline::BundleReport;
 use super::registry::{SpaceEntry, epoch_key_id};
+use super::rotation::enter_epoch;
 use super::{AppError, AppResult, Loaded, Shared};
 use crate::model::{SpaceDoc, Timestamp};
 use crate::protocol::attendance::{self, AttendanceRequest};
 use crate::protocol::authorship::AuthorshipError;
 use crate::protocol::envelope::Unverified;
 use crate::protocol::exchange::{ReceiveError, Received, import_history, receive, receive_batches};
+use crate::protocol::removal::{HandoverRefusal, check_handover};
 use crate::protocol::{Envelope, EnvelopeKind, EpochKey, Handover, RotationError, SpaceId};
 
 /// What became of one envelope.
@@ -25,9 +24,14 @@ use crate::protocol::{Envelope, EnvelopeKind, EpochKey, Handover, RotationError,
 pub(crate) enum Fate {
     /// Applied, skipped as known, or refused (and counted).
     Settled,
-    /// Needs changes that have not arrived yet (or, with an epoch given to
-    /// [`receive_envelopes`], came after a handover); keep it and try again.
+    /// Signed by a member's device, and needs changes that have not
+    /// arrived yet; keep it and try again.
     Waiting,
+    /// Not verified yet: its author is no device this replica knows (the
+    /// change adding it may not have arrived), or, with an epoch given to
+    /// [`receive_envelopes`], it came after a handover. Kept while there is
+    /// room, after everything that verified.
+    Unverified,
 }
 
 /// Applies sealed envelopes to `space`, in order. `entry` is this device's
@@ -54,15 +58,32 @@ pub(crate) fn receive_envelopes(
     // Consecutive change batches of one epoch, by index in `sealed`.
     let mut run: Vec<(usize, Unverified)> = Vec::new();
     let mut run_epoch = None;
+    // The last snapshot of an epoch this device has left: a competing
+    // handover right after it may need its state (its cut) to be checked.
+    let mut stale_snapshot: Option<Unverified> = None;
     for (index, bytes) in sealed.iter().enumerate() {
         if only_epoch.is_some_and(|e| e != entry.epoch) {
-            fates[index] = Fate::Waiting;
+            fates[index] = Fate::Unverified;
             continue;
         }
         let Some((unverified, key, epoch)) = open(shared, space, entry, bytes) else {
             report.unreadable += 1;
             continue;
         };
+        // The fence: once this device moved on, nothing sealed under the
+        // epoch it left is applied. Whatever is causally before the
+        // handover's cut it holds already (it checked the handover against
+        // it); anything else was written by a device that has not moved,
+        // and is sealed again under the new key once that device does (or
+        // came from the removed member). Only handovers that compete with
+        // the adopted one still count.
+        if epoch < entry.epoch && unverified.peek().kind != EnvelopeKind::EpochHandover {
+            report.stale += 1;
+            if unverified.peek().kind == EnvelopeKind::Snapshot {
+                stale_snapshot = Some(unverified);
+            }
+            continue;
+        }
         let batch = unverified.peek().kind == EnvelopeKind::ChangeBatch;
         if !batch || run_epoch != Some(epoch) {
             receive_run(loaded, space, std::mem::take(&mut run), &mut fates, report)?;
@@ -73,8 +94,20 @@ pub(crate) fn receive_envelopes(
             continue;
         }
         run_epoch = None;
+        let cut_snapshot = stale_snapshot.take();
         fates[index] = receive_one(
-            shared, loaded, space, entry, bytes, unverified, &key, epoch, identity, now, report,
+            shared,
+            loaded,
+            space,
+            entry,
+            bytes,
+            unverified,
+            &key,
+            epoch,
+            identity,
+            now,
+            report,
+            cut_snapshot,
         )?;
     }
     receive_run(loaded, space, run, &mut fates, report)?;
@@ -129,10 +162,12 @@ fn tally(result: Result<Received, ReceiveError>, report: &mut BundleReport) -> F
         Ok(Received::Other(_)) => {}
         // Its dependencies, or the change adding its author's device, may
         // simply not have arrived yet.
-        Err(
-            ReceiveError::Authorship(AuthorshipError::MissingDependencies)
-            | ReceiveError::Envelope(crate::protocol::EnvelopeError::UnknownAuthor(_)),
-        ) => return Fate::Waiting,
+        Err(ReceiveError::Authorship(AuthorshipError::MissingDependencies)) => {
+            return Fate::Waiting;
+        }
+        Err(ReceiveError::Envelope(crate::protocol::EnvelopeError::UnknownAuthor(_))) => {
+            return Fate::Unverified;
+        }
         Err(_) => report.refused += 1,
     }
     Fate::Settled
@@ -152,13 +187,31 @@ fn receive_one(
     identity: &age::x25519::Identity,
     now: Timestamp,
     report: &mut BundleReport,
+    cut_snapshot: Option<Unverified>,
 ) -> AppResult<Fate> {
+    let device = loaded.registry.device.clone();
     let doc = loaded
         .spaces
         .get_mut(&space)
         .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
     match unverified.peek().kind {
         EnvelopeKind::EpochHandover => {
+            return receive_handover(
+                shared,
+                doc,
+                &device,
+                space,
+                entry,
+                (sealed, unverified, cut_snapshot),
+                epoch,
+                identity,
+                report,
+            );
+        }
+        EnvelopeKind::Snapshot => {
+            // The signer's key comes from this device's own document, never
+            // from the snapshot, and is checked before the body is loaded:
+            // a non-member cannot make a member's device parse anything.
             let author = unverified.peek().author.clone();
             let Some(signer) = device_key(doc, &author) else {
                 report.refused += 1;
@@ -168,48 +221,10 @@ fn receive_one(
                 report.refused += 1;
                 return Ok(Fate::Settled);
             };
-            let Ok(handover) = Handover::decode(&envelope.body) else {
+            let Ok(mut theirs) = automerge::AutoCommit::load(&envelope.body) else {
                 report.refused += 1;
                 return Ok(Fate::Settled);
             };
-            if handover.to_epoch <= entry.epoch {
-                return Ok(Fate::Settled);
-            }
-            match handover.open(identity) {
-                Ok(new_key) => {
-                    // Key first: a crash after this leaves an unused key,
-                    // never a registry pointing at a missing one.
-                    shared.profile.insert_key(
-                        epoch_key_id(space, handover.to_epoch),
-                        *new_key.expose_bytes(),
-                    )?;
-                    entry.epoch = handover.to_epoch;
-                    entry.handovers = vec![BASE64_STANDARD.encode(sealed)];
-                    entry.cursor = 0;
-                    report.new_epoch = Some(handover.to_epoch);
-                }
-                Err(RotationError::NotARecipient) => report.left_out = true,
-                Err(_) => report.refused += 1,
-            }
-        }
-        EnvelopeKind::Snapshot => {
-            let author = unverified.peek().author.clone();
-            let (Ok(mut theirs), Ok(their_doc)) = (
-                automerge::AutoCommit::load(&unverified.peek().body),
-                SpaceDoc::load(&unverified.peek().body),
-            ) else {
-                report.refused += 1;
-                return Ok(Fate::Settled);
-            };
-            let Some(signer) = device_key(doc, &author).or_else(|| device_key(&their_doc, &author))
-            else {
-                report.refused += 1;
-                return Ok(Fate::Settled);
-            };
-            if unverified.verify(&signer).is_err() {
-                report.refused += 1;
-                return Ok(Fate::Settled);
-            }
             let imported = import_history(doc, &mut theirs);
             report.applied += imported.applied;
             report.refused += imported.refused;
@@ -236,6 +251,145 @@ fn receive_one(
         }
     }
     Ok(Fate::Settled)
+}
+
+/// A handover: checked against this device's document
+/// ([`check_handover`]), then taken if it moves the space on from the
+/// current epoch, or if it wins over the one adopted into the current epoch
+/// ([`Handover::prefer`]); a device that adopted the loser moves to the
+/// winner. Anything else (older, or losing) changes nothing.
+#[allow(clippy::too_many_arguments)]
+fn receive_handover(
+    shared: &Shared,
+    doc: &mut SpaceDoc,
+    device: &crate::model::DeviceId,
+    space: SpaceId,
+    entry: &mut SpaceEntry,
+    (sealed, unverified, cut_snapshot): (&[u8], Unverified, Option<Unverified>),
+    epoch: u32,
+    identity: &age::x25519::Identity,
+    report: &mut BundleReport,
+) -> AppResult<Fate> {
+    let author = unverified.peek().author.clone();
+    let Some(signer) = device_key(doc, &author) else {
+        report.refused += 1;
+        return Ok(Fate::Settled);
+    };
+    let Ok(envelope) = unverified.verify(&signer) else {
+        report.refused += 1;
+        return Ok(Fate::Settled);
+    };
+    let Ok(handover) = Handover::decode(&envelope.body) else {
+        report.refused += 1;
+        return Ok(Fate::Settled);
+    };
+    // A handover travels in the mailbox of the epoch it leaves.
+    if handover.from_epoch != epoch {
+        report.refused += 1;
+        return Ok(Fate::Settled);
+    }
+    let competing = if handover.from_epoch == entry.epoch {
+        false
+    } else if handover.to_epoch() == entry.epoch
+        && entry
+            .adopted
+            .as_ref()
+            .is_some_and(|a| hex::encode(handover.rank()) < a.rank)
+    {
+        true
+    } else {
+        return Ok(Fate::Settled);
+    };
+    // A competitor was checked against the epoch before this one, whose
+    // cut this device no longer keeps; the first check is the one that
+    // decides which removals are still open.
+    let answered = if competing { None } else { entry.cut() };
+    let mut checked = check_handover(doc, &author, &handover, answered.as_deref());
+    if checked == Err(HandoverRefusal::Waiting) {
+        // A competitor's cut may hold a removal this device never saw: its
+        // author published the state it rotated at right before it.
+        if let Some(snapshot) = cut_snapshot.filter(|s| s.peek().author == author) {
+            if let Ok(state) = snapshot.verify(&signer) {
+                if let Ok(mut theirs) = automerge::AutoCommit::load(&state.body) {
+                    let mut heads = theirs.get_heads();
+                    heads.sort();
+                    let mut cut = handover.cut.clone();
+                    cut.sort();
+                    if heads == cut {
+                        let imported = import_history(doc, &mut theirs);
+                        report.applied += imported.applied;
+                        report.refused += imported.refused;
+                        checked = check_handover(doc, &author, &handover, answered.as_deref());
+                    }
+                }
+            }
+        }
+    }
+    match checked {
+        Ok(_) => {}
+        Err(HandoverRefusal::Waiting) => return Ok(Fate::Waiting),
+        Err(refusal) => {
+            tracing::warn!(reason = %refusal, "refused a handover");
+            report.refused += 1;
+            return Ok(Fate::Settled);
+        }
+    }
+    match handover.open(identity) {
+        Ok(new_key) => {
+            // Key first: a crash after this leaves an unused key, never a
+            // registry pointing at a missing one.
+            shared.profile.insert_key(
+                epoch_key_id(space, handover.to_epoch()),
+                *new_key.expose_bytes(),
+            )?;
+            let first_own_after = crate::protocol::authorship::actor_for_device(device)
+                .and_then(|actor| doc.first_seq_after(&handover.cut, &actor));
+            let previous_cursor = if competing {
+                entry.previous_cursor
+            } else {
+                entry.cursor
+            };
+            enter_epoch(entry, &handover, sealed, previous_cursor, first_own_after);
+            report.new_epoch = Some(handover.to_epoch());
+        }
+        Err(RotationError::NotARecipient) => {
+            report.left_out = true;
+            if competing {
+                // The winner leaves this device out: it stays in the epoch
+                // it held a key for before.
+                entry.epoch = handover.from_epoch;
+                entry.adopted = None;
+                entry.cursor = entry.previous_cursor;
+            }
+        }
+        Err(_) => report.refused += 1,
+    }
+    Ok(Fate::Settled)
+}
+
+/// Bytes of received envelopes a device keeps waiting for what they
+/// depend on. A flood from an unknown author must not push out what verified.
+pub(crate) const WAITING_BUDGET: usize = 8 * 1024 * 1024;
+
+/// What to keep of the envelopes left waiting, within [`WAITING_BUDGET`]:
+/// those that verified first, in order, then unverified ones in order.
+/// Returns what is kept, and how many that verified had to go (reported,
+/// never silently).
+pub(crate) fn bound_waiting(waiting: Vec<(Vec<u8>, Fate)>) -> (Vec<Vec<u8>>, usize) {
+    let mut used = 0usize;
+    let mut kept = Vec::new();
+    let mut dropped_verified = 0;
+    for class in [Fate::Waiting, Fate::Unverified] {
+        for (sealed, fate) in waiting.iter().filter(|(_, f)| *f == class) {
+            if used + sealed.len() <= WAITING_BUDGET {
+                used += sealed.len();
+                kept.push(sealed.clone());
+            } else if *fate == Fate::Waiting {
+                dropped_verified += 1;
+            }
+        }
+    }
+    (kept, dropped_verified)
 }
 
 /// Seals one of this device's pending sign-ups as an attendance-request

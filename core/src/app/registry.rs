@@ -77,6 +77,33 @@ pub struct SpaceEntry {
     /// uploaded or saw, to decide when to compact.
     #[serde(default)]
     pub snapshot_seq: u64,
+    /// The handover this device took into the current epoch, if it moved
+    /// by one (not when it joined or was linked into it).
+    #[serde(default)]
+    pub adopted: Option<AdoptedHandover>,
+    /// Where the current epoch starts for rotation: removals causally
+    /// before these heads (hex) are answered. The adopted handover's cut,
+    /// or for a device that joined or was linked into the epoch, what it
+    /// held then; empty in the first epoch.
+    #[serde(default)]
+    pub epoch_cut: Vec<String>,
+    /// Relay sync: the last sequence number read from the previous
+    /// epoch's mailbox, which is still read for handovers that compete with
+    /// the adopted one.
+    #[serde(default)]
+    pub previous_cursor: u64,
+    /// This device's join envelope (base64), when it joined with a bundle:
+    /// every bundle it exports starts with it, so a receiver knows its key
+    /// before it checks anything else this device signed.
+    #[serde(default)]
+    pub join: Option<String>,
+}
+
+/// The handover a device adopted, kept to settle a competing one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdoptedHandover {
+    /// Its rank (hex SHA-256 of its body): the lower one wins.
+    pub rank: String,
 }
 
 /// An envelope waiting to be appended to the mailbox of `epoch`.
@@ -141,7 +168,42 @@ impl SpaceEntry {
             outbox: Vec::new(),
             waiting: Vec::new(),
             snapshot_seq: 0,
+            adopted: None,
+            epoch_cut: Vec::new(),
+            previous_cursor: 0,
+            join: None,
         }
+    }
+
+    /// A device's fresh entry for a space it joined or was linked into at
+    /// `epoch`, holding `heads`: past the first epoch, removals it already
+    /// holds count as answered (the key it was given is the current one).
+    pub(crate) fn joined(
+        space: SpaceId,
+        document: DocumentId,
+        member: MemberId,
+        epoch: u32,
+        heads: &[automerge::ChangeHash],
+    ) -> Self {
+        let mut entry = Self::new(space, document, member, epoch);
+        if epoch > 0 {
+            entry.epoch_cut = heads.iter().map(|h| h.to_string()).collect();
+        }
+        entry
+    }
+
+    /// The state at which the current epoch's key was handed out, `None`
+    /// in the first epoch (see [`SpaceEntry::epoch_cut`]).
+    pub(crate) fn cut(&self) -> Option<Vec<automerge::ChangeHash>> {
+        if self.epoch == 0 && self.epoch_cut.is_empty() {
+            return None;
+        }
+        Some(
+            self.epoch_cut
+                .iter()
+                .filter_map(|h| h.parse().ok())
+                .collect(),
+        )
     }
 
     pub(crate) fn space_id(&self) -> Option<SpaceId> {

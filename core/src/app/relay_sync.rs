@@ -27,7 +27,7 @@ use base64::Engine;
 use base64::prelude::BASE64_STANDARD;
 
 use super::offline::BundleReport;
-use super::receive::{Fate, receive_envelopes, request_envelope};
+use super::receive::{Fate, bound_waiting, receive_envelopes, request_envelope};
 use super::registry::{OutboxItem, SpaceEntry, epoch_key_id};
 use super::space_handle::entry;
 use super::{AppError, AppResult, SafeSpaces, Shared, Space};
@@ -41,8 +41,6 @@ use crate::sync::{DropboxId, MailboxCredential, RelayClient, RelayError};
 
 /// Blobs past the last snapshot after which a device compacts.
 pub const COMPACT_AFTER_BLOBS: u64 = 300;
-/// Received envelopes kept while waiting for what they depend on.
-const MAX_WAITING: usize = 1_000;
 
 /// How far a sync has come, for a progress bar.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,6 +76,10 @@ pub struct SyncReport {
     pub snapshots: usize,
     /// Spaces this device was removed from (a handover left it out).
     pub left_out: Vec<String>,
+    /// Envelopes that verified but could not be kept waiting for what they
+    /// depend on (over the waiting list's byte budget): their changes
+    /// arrive again with the next snapshot.
+    pub waiting_dropped: usize,
 }
 
 impl From<RelayError> for AppError {
@@ -94,6 +96,8 @@ impl Shared {
     /// Step 1: seal what this device made since the last seal into the
     /// outbox, and persist it.
     fn seal_outbox(&self, space: SpaceId, now: Timestamp) -> AppResult<()> {
+        // A removal never leaves this device without its rotation.
+        self.rotate_if_needed(space)?;
         let signing = self.profile.with_keyring(|k| k.signing_key().clone())?;
         self.with_loaded(|loaded| {
             let secret = self.person_secret(&loaded.registry)?;
@@ -270,6 +274,12 @@ impl Shared {
             let outbox = self.with_loaded(|loaded| Ok(entry(loaded, space)?.outbox.clone()))?;
             self.push_outbox(client, space, epoch, outbox, report)
                 .await?;
+            // A handover that competes with the one this device adopted
+            // arrives in the mailbox of the epoch it left.
+            let moved = moved
+                || self
+                    .pull_previous(client, space, epoch, now, report)
+                    .await?;
             if !moved {
                 self.maybe_compact(client, space, &credential, report)
                     .await?;
@@ -339,7 +349,7 @@ impl Shared {
             }
             // Keep receiving while anything new settles: a blob may wait on
             // one that arrives later in the same page.
-            let mut waiting = loop {
+            let waiting = loop {
                 let fates = receive_envelopes(
                     self,
                     loaded,
@@ -352,18 +362,21 @@ impl Shared {
                     Some(epoch),
                 )?;
                 let progressed = fates.contains(&Fate::Settled);
-                let waiting: Vec<Vec<u8>> = std::mem::take(&mut queue)
+                let waiting: Vec<(Vec<u8>, Fate)> = std::mem::take(&mut queue)
                     .into_iter()
                     .zip(fates)
-                    .filter(|(_, fate)| *fate == Fate::Waiting)
-                    .map(|(sealed, _)| sealed)
+                    .filter(|(_, fate)| *fate != Fate::Settled)
                     .collect();
                 if !progressed || waiting.is_empty() || entry.epoch != epoch {
                     break waiting;
                 }
-                queue = waiting;
+                queue = waiting.into_iter().map(|(sealed, _)| sealed).collect();
             };
-            waiting.truncate(MAX_WAITING);
+            let (waiting, dropped) = bound_waiting(waiting);
+            if dropped > 0 {
+                tracing::warn!(dropped, "waiting envelopes over budget were dropped");
+                report.waiting_dropped += dropped;
+            }
             let moved = entry.epoch != epoch;
             if !moved {
                 entry.cursor = last;
@@ -380,6 +393,71 @@ impl Shared {
             self.settle_pending(loaded, space)?;
             Ok(moved)
         })
+    }
+
+    /// Reads the previous epoch's mailbox after its cursor, when this
+    /// device moved into the current epoch by a handover: a competing
+    /// handover there may win over the adopted one (everything else in it
+    /// is stale, `receive.rs`). Returns whether the space moved.
+    async fn pull_previous(
+        &self,
+        client: &RelayClient,
+        space: SpaceId,
+        epoch: u32,
+        now: Timestamp,
+        report: &mut SyncReport,
+    ) -> AppResult<bool> {
+        let (adopted, mut after) = self.with_loaded(|loaded| {
+            let e = entry(loaded, space)?;
+            Ok((e.adopted.clone(), e.previous_cursor))
+        })?;
+        let (Some(adopted), Some(previous)) = (adopted, epoch.checked_sub(1)) else {
+            return Ok(false);
+        };
+        let credential = self.credential(space, previous)?;
+        let identity = self.profile.with_keyring(|k| k.device_identity().clone())?;
+        loop {
+            let page = match client.read(&credential, after, None).await {
+                Ok(page) => page,
+                // The epoch was left by a bundle and never had a mailbox.
+                Err(e) if e.code() == Some(crate::sync::ErrorCode::MailboxNotFound) => {
+                    return Ok(false);
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let Some(last) = page.blobs.last().map(|b| b.seq) else {
+                return Ok(false);
+            };
+            report.pulled += page.blobs.len();
+            let sealed: Vec<Vec<u8>> = page.blobs.into_iter().map(|b| b.data).collect();
+            let moved = self.with_loaded(|loaded| {
+                let mut e = entry(loaded, space)?.clone();
+                let mut tally = BundleReport::default();
+                receive_envelopes(
+                    self, loaded, space, &mut e, &sealed, &identity, now, &mut tally, None,
+                )?;
+                let moved = e.epoch != epoch || e.adopted.as_ref() != Some(&adopted);
+                if !moved {
+                    e.previous_cursor = last;
+                }
+                report.applied += tally.applied;
+                report.refused += tally.refused;
+                if tally.left_out {
+                    report.left_out.push(space.to_hex());
+                }
+                self.persist_space(loaded, space)?;
+                self.store_entry(loaded, space, e)?;
+                Ok(moved)
+            })?;
+            if moved {
+                tracing::info!(epoch, "a competing handover won; the space moves to it");
+                return Ok(true);
+            }
+            if !page.more {
+                return Ok(false);
+            }
+            after = last;
+        }
     }
 
     /// Step 4: snapshot and compaction once the tail has grown.
@@ -499,8 +577,10 @@ impl SafeSpaces {
             )?;
             let document = DocumentId::random();
             self.shared.profile.put_snapshot(document, &doc.save())?;
+            let held = doc.heads();
             loaded.spaces.insert(space, doc);
-            let entry = SpaceEntry::new(space, document, MemberId::random(), package.epoch);
+            let entry =
+                SpaceEntry::joined(space, document, MemberId::random(), package.epoch, &held);
             self.shared.store_entry(loaded, space, entry)
         })?;
         // Catch up on the rest of the mailbox before joining, so the join

@@ -1,25 +1,33 @@
 //! Removing someone, at the app level: the removal and a new epoch together
 //! (protocol.md §6).
 //!
-//! The coordinator's device writes the removal, draws the next epoch's key,
-//! seals it to every remaining device in a handover envelope (sealed under
-//! the *old* key, so every remaining member can open the envelope, and only
-//! the remaining devices the key inside), and from then on seals everything
-//! under the new key. Bundles carry the handover, and their outer layer
-//! opens with either key while a handover is being passed on; the removed
-//! device opens the outer layer and the handover envelope, but not the key
-//! inside, nor anything of the new epoch, so it stays where it was.
+//! A rotation is derived from the document, not remembered: a coordinator's
+//! device that holds a removal the current epoch has not answered
+//! ([`crate::protocol::removal::unanswered_removal`]) rotates. It does so
+//! right after writing a removal, and again before anything of the space
+//! leaves the device (relay sync, bundles), so a removal that was persisted
+//! and a crash before the rotation was stored still end in a rotation, and
+//! the removal never travels without one. Whichever coordinator device
+//! sees a departure first answers it.
+//!
+//! Rotating publishes, under the *old* key, a snapshot of the document at
+//! the rotation's cut and then the handover: every remaining member can
+//! open both, checks the handover against the snapshot's state (the removal
+//! it answers, its author's role there), and takes the new key; the removed
+//! device opens the envelopes but not the key inside, nor anything of the
+//! new epoch.
 
 use std::sync::Arc;
 
 use base64::Engine;
 use base64::prelude::BASE64_STANDARD;
 
-use super::registry::epoch_key_id;
+use super::registry::{AdoptedHandover, OutboxItem, SpaceEntry, epoch_key_id};
 use super::space_handle::entry;
-use super::{AppError, AppResult, Space};
-use crate::model::{MemberId, Timestamp};
-use crate::protocol::{Envelope, EnvelopeKind, EpochKey, Handover};
+use super::{AppError, AppResult, Shared, Space};
+use crate::model::{MemberId, ModelError, Role, Timestamp};
+use crate::protocol::removal::unanswered_removal;
+use crate::protocol::{Envelope, EnvelopeKind, EpochKey, Handover, RotationError, SpaceId};
 
 impl Space {
     /// Removes a member (coordinators) and moves the space to a new epoch
@@ -28,7 +36,13 @@ impl Space {
         let shared = Arc::clone(&self.shared);
         let space = self.id;
         self.shared.with_loaded(|loaded| {
-            let me = entry(loaded, space)?.member.clone();
+            let e = entry(loaded, space)?;
+            let (me, epoch) = (e.member.clone(), e.epoch);
+            // What would make the rotation impossible is refused before
+            // the removal is written.
+            if epoch.checked_add(1).is_none() {
+                return Err(AppError::Rotation(RotationError::LastEpoch(epoch)));
+            }
             let doc = loaded
                 .spaces
                 .get_mut(&space)
@@ -37,74 +51,141 @@ impl Space {
             shared.persist_space(loaded, space)?;
             Ok(())
         })?;
-        self.rotate()
+        self.shared.rotate_if_needed(space)?;
+        Ok(())
     }
 
-    /// Starts a new epoch: a fresh key sealed to every active device, e.g.
-    /// after a member left or a device was lost. Coordinators only.
+    /// Answers a removal or departure that the current epoch has not
+    /// answered yet with a new epoch (coordinators). Sync and bundles do
+    /// this on their own; an app calls it to rotate at once, e.g. after a
+    /// member left.
     pub fn rotate(&self) -> AppResult<()> {
-        let signing = self
-            .shared
-            .profile
-            .with_keyring(|k| k.signing_key().clone())?;
-        let shared = Arc::clone(&self.shared);
-        let space = self.id;
-        self.shared.with_loaded(|loaded| {
+        let coordinator = self.shared.with_loaded(|loaded| {
+            let e = entry(loaded, self.id)?;
+            let doc = loaded
+                .spaces
+                .get(&self.id)
+                .ok_or_else(|| AppError::UnknownSpace(self.id.to_hex()))?;
+            Ok(doc.member(&e.member)?.role.at_least(Role::Coordinator))
+        })?;
+        if !coordinator {
+            return Err(ModelError::NotPermitted {
+                action: "start a new epoch",
+                required: "coordinator",
+            }
+            .into());
+        }
+        if self.shared.rotate_if_needed(self.id)? {
+            Ok(())
+        } else {
+            Err(ModelError::InvalidInput {
+                field: "rotation",
+                reason: "every removal is answered by the current epoch already".into(),
+            }
+            .into())
+        }
+    }
+}
+
+impl Shared {
+    /// If this device is a coordinator's and the space holds a removal the
+    /// current epoch has not answered, moves the space to the next epoch:
+    /// the key first, then the registry with the envelopes for the old
+    /// mailbox. Returns whether it rotated.
+    pub(crate) fn rotate_if_needed(&self, space: SpaceId) -> AppResult<bool> {
+        let signing = self.profile.with_keyring(|k| k.signing_key().clone())?;
+        self.with_loaded(|loaded| {
             let device = loaded.registry.device.clone();
             let current = entry(loaded, space)?.clone();
             let doc = loaded
                 .spaces
-                .get(&space)
+                .get_mut(&space)
                 .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
-            if !doc
-                .member(&current.member)?
-                .role
-                .at_least(crate::model::Role::Coordinator)
-            {
-                return Err(crate::model::ModelError::NotPermitted {
-                    action: "start a new epoch",
-                    required: "coordinator",
-                }
-                .into());
+            let coordinator = doc
+                .member(&current.member)
+                .is_ok_and(|m| m.is_active() && m.role.at_least(Role::Coordinator));
+            if !coordinator {
+                return Ok(false);
             }
-            let old_key = shared.epoch_key(space, current.epoch)?;
-            let next = current
-                .epoch
-                .checked_add(1)
-                .ok_or_else(|| AppError::Corrupt("epoch overflow".into()))?;
+            let Some(removal) = unanswered_removal(doc, current.cut().as_deref()) else {
+                return Ok(false);
+            };
+            let old_key = self.epoch_key(space, current.epoch)?;
             let new_key = EpochKey::generate();
-            let handover = Handover::create(doc, next, &new_key)
-                .map_err(|e| AppError::Corrupt(e.to_string()))?;
-            let envelope = Envelope {
-                kind: EnvelopeKind::EpochHandover,
-                space,
-                epoch: current.epoch,
-                author: device,
-                sequence: current.next_sequence,
-                body: handover.encode(),
-            }
-            .seal(&old_key.content_key(), &signing)
-            .map_err(|e| AppError::Corrupt(e.to_string()))?;
+            let handover = Handover::create(doc, current.epoch, removal.change, &new_key)
+                .map_err(AppError::Rotation)?;
+            let next = handover.to_epoch();
+            let seal = |kind, sequence, body| {
+                Envelope {
+                    kind,
+                    space,
+                    epoch: current.epoch,
+                    author: device.clone(),
+                    sequence,
+                    body,
+                }
+                .seal(&old_key.content_key(), &signing)
+                .map_err(|e| AppError::Corrupt(e.to_string()))
+            };
+            // The state the handover is checked against, then the handover.
+            let snapshot = seal(EnvelopeKind::Snapshot, current.next_sequence, doc.save())?;
+            let sealed = seal(
+                EnvelopeKind::EpochHandover,
+                current.next_sequence.saturating_add(1),
+                handover.encode(),
+            )?;
             // Key first: a crash after this leaves an unused key, never a
             // registry pointing at a key that is not there.
-            shared
-                .profile
+            self.profile
                 .insert_key(epoch_key_id(space, next), *new_key.expose_bytes())?;
-            let mut registry = loaded.registry.clone();
-            if let Some(e) = registry.spaces.get_mut(&space.to_hex()) {
-                e.epoch = next;
-                e.next_sequence = e.next_sequence.saturating_add(1);
-                e.handovers = vec![BASE64_STANDARD.encode(&envelope)];
-                // Through the relay, the handover goes to the old mailbox,
-                // which every remaining device is still reading.
-                e.outbox.push(super::registry::OutboxItem {
+            let mut e = current.clone();
+            e.next_sequence = e.next_sequence.saturating_add(2);
+            let cursor = e.cursor;
+            enter_epoch(&mut e, &handover, &sealed, cursor, None);
+            for envelope in [&snapshot, &sealed] {
+                e.outbox.push(OutboxItem {
                     epoch: current.epoch,
-                    envelope: BASE64_STANDARD.encode(&envelope),
+                    envelope: BASE64_STANDARD.encode(envelope),
                 });
             }
-            shared.save_registry(&registry)?;
-            loaded.registry = registry;
-            Ok(())
+            self.store_entry(loaded, space, e)?;
+            tracing::info!(from_epoch = current.epoch, "rotated a space to a new epoch");
+            Ok(true)
         })
+    }
+}
+
+/// Moves a registry entry into the epoch `handover` leads to: the new
+/// mailbox is read from its start, the old one from `previous_cursor` for
+/// competing handovers; sign-ups waiting for a lead are sent again; and
+/// whatever was sealed under the epoch left (or under a losing key for the
+/// new one) and not pushed yet is dropped from the outbox and sealed again
+/// under the new key: this device's changes that are not causally before
+/// the cut (from `first_own_after`, the lowest sequence number of its own
+/// changes after the cut, if any) count as not sent.
+pub(crate) fn enter_epoch(
+    entry: &mut SpaceEntry,
+    handover: &Handover,
+    sealed: &[u8],
+    previous_cursor: u64,
+    first_own_after: Option<u64>,
+) {
+    let from = handover.from_epoch;
+    entry.epoch = handover.to_epoch();
+    entry.adopted = Some(AdoptedHandover {
+        rank: hex::encode(handover.rank()),
+    });
+    entry.epoch_cut = handover.cut.iter().map(|h| h.to_string()).collect();
+    entry.handovers = vec![BASE64_STANDARD.encode(sealed)];
+    entry.previous_cursor = previous_cursor;
+    entry.cursor = 0;
+    entry.snapshot_seq = 0;
+    entry.sealed_heads = entry.epoch_cut.clone();
+    if let Some(seq) = first_own_after {
+        entry.sealed_own_seq = entry.sealed_own_seq.min(seq.saturating_sub(1));
+    }
+    entry.outbox.retain(|item| item.epoch < from);
+    for pending in &mut entry.pending_requests {
+        pending.sent = false;
     }
 }

@@ -275,6 +275,38 @@ impl SpaceDoc {
         ReadDoc::get_missing_deps(&self.doc, std::slice::from_ref(hash)).is_empty()
     }
 
+    /// Hashes of the changes this replica holds that are neither among
+    /// `heads` nor causally before them (all changes for no heads). Reads
+    /// change metadata only, never the operations.
+    pub fn changes_after(&mut self, heads: &[ChangeHash]) -> std::collections::HashSet<ChangeHash> {
+        self.doc
+            .get_changes_meta(heads)
+            .into_iter()
+            .map(|m| m.hash)
+            .collect()
+    }
+
+    /// The lowest sequence number of `actor`'s changes that are not
+    /// causally before `heads`, if it has any.
+    pub fn first_seq_after(
+        &mut self,
+        heads: &[ChangeHash],
+        actor: &automerge::ActorId,
+    ) -> Option<u64> {
+        self.doc
+            .get_changes_meta(heads)
+            .into_iter()
+            .filter(|m| m.actor.as_ref() == actor)
+            .map(|m| m.seq)
+            .min()
+    }
+
+    /// The whole document as it was at `heads`, for the snapshot a
+    /// rotation publishes under the epoch it leaves.
+    pub fn save_at(&mut self, heads: &[ChangeHash]) -> ModelResult<Vec<u8>> {
+        Ok(self.doc.fork_at(heads)?.save())
+    }
+
     /// Encoded changes this replica has that a replica at `heads` lacks.
     pub fn changes_since(&mut self, heads: &[ChangeHash]) -> Vec<Vec<u8>> {
         super::history::changes_since(&mut self.doc, heads)
@@ -312,14 +344,43 @@ impl SpaceDoc {
     pub fn members(&self) -> ModelResult<Vec<(MemberId, Member)>> {
         let mut members: Vec<(MemberId, Member)> =
             self.hydrate_collection(MEMBERS)?.into_iter().collect();
+        for (id, member) in &mut members {
+            if member.removed_at.is_none() {
+                member.removed_at = self.removal_written_over(id);
+            }
+        }
         members.sort_by(|a, b| a.1.pseudonym.cmp(&b.1.pseudonym).then(a.0.cmp(&b.0)));
         Ok(members)
     }
 
     /// One member.
     pub fn member(&self, id: &MemberId) -> ModelResult<Member> {
-        self.hydrate_item(MEMBERS, id.as_str())?
-            .ok_or_else(|| ModelError::UnknownMember(id.to_string()))
+        let mut member: Member = self
+            .hydrate_item(MEMBERS, id.as_str())?
+            .ok_or_else(|| ModelError::UnknownMember(id.to_string()))?;
+        if member.removed_at.is_none() {
+            member.removed_at = self.removal_written_over(id);
+        }
+        Ok(member)
+    }
+
+    /// A removal time hidden behind a concurrent write of `removed_at`
+    /// (automerge shows one value of a conflict): removal wins, so any
+    /// value that is not null counts.
+    fn removal_written_over(&self, id: &MemberId) -> Option<Timestamp> {
+        let obj = self.item_obj(MEMBERS, id.as_str())?;
+        self.doc
+            .get_all(&obj, "removed_at")
+            .ok()?
+            .into_iter()
+            .find_map(|(value, _)| match value {
+                Value::Scalar(s) => match s.as_ref() {
+                    automerge::ScalarValue::Int(t) => Some(Timestamp(*t)),
+                    automerge::ScalarValue::Uint(t) => i64::try_from(*t).ok().map(Timestamp),
+                    _ => None,
+                },
+                _ => None,
+            })
     }
 
     /// Every session, soonest first.
@@ -385,7 +446,7 @@ impl SpaceDoc {
     ) -> ModelResult<Vec<LeadStatus>> {
         let session = self.session(session)?;
         let records = self.training_records()?;
-        let members: BTreeMap<MemberId, Member> = self.hydrate_collection(MEMBERS)?;
+        let members: BTreeMap<MemberId, Member> = self.members()?.into_iter().collect();
         let mut leads: Vec<LeadStatus> = session
             .leads
             .iter()
@@ -1025,9 +1086,9 @@ impl SpaceDoc {
     }
 
     fn require_active(&self, member: &MemberId) -> ModelResult<Member> {
-        match self.hydrate_item::<Member>(MEMBERS, member.as_str()) {
-            Ok(Some(m)) if m.is_active() => Ok(m),
-            Ok(_) => Err(ModelError::NotAMember),
+        match self.member(member) {
+            Ok(m) if m.is_active() => Ok(m),
+            Ok(_) | Err(ModelError::UnknownMember(_)) => Err(ModelError::NotAMember),
             Err(e) => Err(e),
         }
     }
@@ -1050,7 +1111,7 @@ impl SpaceDoc {
 
     fn ensure_other_coordinator(&self, member: &MemberId) -> ModelResult<()> {
         let others = self
-            .hydrate_collection::<MemberId, Member>(MEMBERS)?
+            .members()?
             .into_iter()
             .filter(|(id, m)| id != member && m.is_active() && m.role == Role::Coordinator)
             .count();

@@ -70,13 +70,18 @@ pub fn actor_for_device(device: &DeviceId) -> Option<ActorId> {
         .map(ActorId::from)
 }
 
-/// The member a device belongs to, if any.
+/// The member a device belongs to, if exactly one member lists it. A device
+/// id listed under two members belongs to neither: whichever was first, the
+/// other is a capture attempt, and no replica may guess differently.
 pub fn member_of_device(doc: &SpaceDoc, device: &DeviceId) -> Option<MemberId> {
-    doc.members()
+    let mut owners = doc
+        .members()
         .ok()?
         .into_iter()
-        .find(|(_, m)| m.devices.contains_key(device))
-        .map(|(id, _)| id)
+        .filter(|(_, m)| m.devices.contains_key(device))
+        .map(|(id, _)| id);
+    let owner = owners.next()?;
+    owners.next().is_none().then_some(owner)
 }
 
 /// Checks that `changes` (decoded from an envelope signed by `device`) may
@@ -163,6 +168,23 @@ pub fn check_staged(
                 led_in_batch.contains(session) || leads_at(am, session, &member, view)
             })?;
             checked.touches_authority |= is_authority(&path);
+            check_member_structure(am, op, &path, &checked.created, view)?;
+            // `removed_at` is null only in a member entry made by this same
+            // batch: a removal can be neither undone nor pre-empted.
+            if let ["members", _, "removed_at"] = path
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .as_slice()
+            {
+                let unsets = !matches!(&op.action, automerge::legacy::OpType::Put(v) if !matches!(v, ScalarValue::Null));
+                if unsets && !made_in_batch(&checked.created, &op.obj) {
+                    return Err(AuthorshipError::NotPermitted {
+                        role: role.as_str(),
+                        path: path.join("/"),
+                    });
+                }
+            }
             // Volunteering earlier in this same batch makes the author a lead
             // of that session for the rest of it.
             if let ["sessions", session, "leads", who] = path
@@ -203,6 +225,109 @@ pub fn check_staged(
         checked.frontiers.push((change.hash(), heads));
     }
     Ok(checked)
+}
+
+/// What no role may do to the member list, whatever the permission table
+/// says: a member entry and a device entry, once made, are never deleted
+/// or replaced (a removal is `removed_at`, and past changes must keep
+/// verifying against the keys that signed them), and a device id belongs to
+/// one member for the life of the space, so a new device entry must use an
+/// id no member lists at the change's causal point. The fields of a device
+/// entry are written only with the entry itself.
+fn check_member_structure(
+    am: &AutoCommit,
+    op: &automerge::legacy::Op,
+    path: &[String],
+    created: &HashMap<String, Vec<String>>,
+    view: Option<&[ChangeHash]>,
+) -> Result<(), AuthorshipError> {
+    use automerge::legacy::OpType;
+    let p: Vec<&str> = path.iter().map(String::as_str).collect();
+    let refuse = || AuthorshipError::NotPermitted {
+        role: "anyone",
+        path: path.join("/"),
+    };
+    let makes_map = matches!(op.action, OpType::Make(ObjType::Map));
+    match p.as_slice() {
+        ["members"] => Err(refuse()),
+        ["members", member] | ["members", member, "devices"] => {
+            let exists = match p.len() {
+                2 => member_map_at(am, member, view).is_some(),
+                _ => member_map_at(am, member, view)
+                    .is_some_and(|m| child_at(am, &m, "devices", view).is_some()),
+            };
+            // Made once, as a map, never replaced or deleted.
+            if makes_map && !exists {
+                Ok(())
+            } else {
+                Err(refuse())
+            }
+        }
+        ["members", _, "devices", device] => {
+            if makes_map && !device_listed_at(am, device, view) {
+                Ok(())
+            } else {
+                Err(refuse())
+            }
+        }
+        ["members", _, "devices", _, _, ..] => {
+            if made_in_batch(created, &op.obj) {
+                Ok(())
+            } else {
+                Err(refuse())
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+fn child_at(
+    am: &AutoCommit,
+    parent: &automerge::ObjId,
+    key: &str,
+    heads: Option<&[ChangeHash]>,
+) -> Option<automerge::ObjId> {
+    match get_in(am, parent, key, heads) {
+        Ok(Some((Value::Object(ObjType::Map), id))) => Some(id),
+        _ => None,
+    }
+}
+
+fn member_map_at(
+    am: &AutoCommit,
+    member: &str,
+    heads: Option<&[ChangeHash]>,
+) -> Option<automerge::ObjId> {
+    child_at(am, &ROOT, "members", heads).and_then(|m| child_at(am, &m, member, heads))
+}
+
+/// Whether any member lists `device` at `heads`.
+fn device_listed_at(am: &AutoCommit, device: &str, heads: Option<&[ChangeHash]>) -> bool {
+    let Some(members) = child_at(am, &ROOT, "members", heads) else {
+        return false;
+    };
+    let keys: Vec<String> = match heads {
+        Some(h) => am.keys_at(&members, h).collect(),
+        None => am.keys(&members).collect(),
+    };
+    keys.iter().any(|m| {
+        child_at(am, &members, m, heads)
+            .and_then(|m| child_at(am, &m, "devices", heads))
+            .is_some_and(|d| matches!(get_in(am, &d, device, heads), Ok(Some(_))))
+    })
+}
+
+/// Whether `obj` was made earlier in the batch being checked.
+fn made_in_batch(
+    created: &HashMap<String, Vec<String>>,
+    obj: &automerge::legacy::ObjectId,
+) -> bool {
+    match obj {
+        automerge::legacy::ObjectId::Root => false,
+        automerge::legacy::ObjectId::Id(id) => {
+            created.contains_key(&format!("{}@{}", id.0, id.1.to_hex_string()))
+        }
+    }
 }
 
 /// Whether writing at `path` can change what the checks read: members
@@ -315,6 +440,16 @@ pub fn check_join(
     if at(&members, &member).is_some() {
         return Err(refuse(&["members".into(), member]));
     }
+    // A joiner's device id must be new to the space: it cannot take over
+    // a device id another member already signs with.
+    if device_listed_at(am, device.as_str(), Some(&heads)) {
+        return Err(refuse(&[
+            "members".into(),
+            member,
+            "devices".into(),
+            device.to_string(),
+        ]));
+    }
     // The result, on a scratch copy: joins are rare, so a copy is affordable.
     let mut scratch = SpaceDoc::load(&am.clone().save())
         .map_err(|e| AuthorshipError::Malformed(e.to_string()))?;
@@ -332,6 +467,7 @@ pub fn check_join(
         .flatten()
         .ok_or(AuthorshipError::NotAMember)?;
     if invite.used_by.as_ref() != Some(&member_id)
+        || new_member.devices.len() != 1
         || new_member.role != invite.role
         || new_member.removed_at.is_some()
         || new_member.joined_at >= invite.expires_at
@@ -453,7 +589,9 @@ fn leads_at(
 }
 
 /// The member's role at `heads`, refusing if they were not an active member.
-fn role_at(
+/// Any value of `removed_at` that is not null counts, also one that lost a
+/// concurrent write: a removal cannot be written over.
+pub(crate) fn role_at(
     am: &AutoCommit,
     member: &MemberId,
     heads: Option<&[ChangeHash]>,
@@ -464,10 +602,15 @@ fn role_at(
     };
     let members = map(&ROOT, "members").ok_or(AuthorshipError::NotAMember)?;
     let me = map(&members, member.as_str()).ok_or(AuthorshipError::NotAMember)?;
-    if let Ok(Some((Value::Scalar(v), _))) = get_in(am, &me, "removed_at", heads) {
-        if !matches!(v.as_ref(), ScalarValue::Null) {
-            return Err(AuthorshipError::NotAMember);
-        }
+    let removed = match heads {
+        Some(heads) => am.get_all_at(&me, "removed_at", heads),
+        None => am.get_all(&me, "removed_at"),
+    }
+    .map_err(|_| AuthorshipError::NotAMember)?
+    .into_iter()
+    .any(|(v, _)| !matches!(v, Value::Scalar(ref s) if matches!(s.as_ref(), ScalarValue::Null)));
+    if removed {
+        return Err(AuthorshipError::NotAMember);
     }
     match get_in(am, &me, "role", heads) {
         Ok(Some((Value::Scalar(v), _))) => match v.as_ref() {

@@ -564,3 +564,89 @@ fn invites_pass_for_coordinators_and_leads_may_only_invite_members() {
         Err(AuthorshipError::NotPermitted { role: "lead", .. })
     ));
 }
+
+#[test]
+fn a_removed_member_cannot_write_her_removal_back_to_null() {
+    let mut w = world();
+    w.doc
+        .remove_member(&w.coordinator.0, &w.member.0, Timestamp(10))
+        .unwrap();
+    // Sequential: she saw her removal and writes over it.
+    let (mut am, since) = raw(&mut w.doc, &w.member.1);
+    let me = obj(&am, &["members", w.member.0.as_str()]);
+    am.put(&me, "removed_at", ScalarValue::Null).unwrap();
+    am.commit();
+    let changes = raw_changes(&mut am, &since);
+    assert!(check_batch(&w.doc, &w.member.1, &changes).is_err());
+
+    // Nor can anyone, coordinators included, in the same batch as a
+    // departure or after it.
+    let mut w = world();
+    let (mut am, since) = raw(&mut w.doc, &w.coordinator.1);
+    let them = obj(&am, &["members", w.member.0.as_str()]);
+    am.put(&them, "removed_at", 5i64).unwrap();
+    am.commit();
+    am.put(&them, "removed_at", ScalarValue::Null).unwrap();
+    am.commit();
+    let changes = raw_changes(&mut am, &since);
+    assert_eq!(changes.len(), 2);
+    assert!(check_batch(&w.doc, &w.coordinator.1, &changes).is_err());
+    assert_eq!(check_batch(&w.doc, &w.coordinator.1, &changes[..1]), Ok(()));
+}
+
+#[test]
+fn a_member_cannot_list_another_members_device_under_herself() {
+    let mut w = world();
+    let (mut am, since) = raw(&mut w.doc, &w.member.1);
+    let devices = obj(&am, &["members", w.member.0.as_str(), "devices"]);
+    let captured = am
+        .put_object(&devices, w.coordinator.1.as_str(), ObjType::Map)
+        .unwrap();
+    am.put(&captured, "age_recipient", "age1mallory").unwrap();
+    am.put(&captured, "signing_key", "11".repeat(32)).unwrap();
+    am.commit();
+    let changes = raw_changes(&mut am, &since);
+    assert!(matches!(
+        check_batch(&w.doc, &w.member.1, &changes),
+        Err(AuthorshipError::NotPermitted { .. })
+    ));
+    // Applied anyway (a replica that did not check), the device belongs to
+    // nobody rather than to whoever sorts first.
+    let bytes: Vec<Vec<u8>> = changes.iter().map(|c| c.raw_bytes().to_vec()).collect();
+    w.doc.apply_changes(&bytes).unwrap();
+    assert_eq!(member_of_device(&w.doc, &w.coordinator.1), None);
+}
+
+#[test]
+fn a_device_entry_is_never_rewritten_and_a_member_never_replaced() {
+    let mut w = world();
+    // Her own device's key, swapped for another.
+    let (mut am, since) = raw(&mut w.doc, &w.member.1);
+    let mine = obj(
+        &am,
+        &[
+            "members",
+            w.member.0.as_str(),
+            "devices",
+            w.member.1.as_str(),
+        ],
+    );
+    am.put(&mine, "signing_key", "22".repeat(32)).unwrap();
+    am.commit();
+    let changes = raw_changes(&mut am, &since);
+    assert!(check_batch(&w.doc, &w.member.1, &changes).is_err());
+    // A coordinator replacing or deleting a member entry.
+    for delete in [false, true] {
+        let (mut am, since) = raw(&mut w.doc, &w.coordinator.1);
+        let members = obj(&am, &["members"]);
+        if delete {
+            am.delete(&members, w.member.0.as_str()).unwrap();
+        } else {
+            am.put_object(&members, w.member.0.as_str(), ObjType::Map)
+                .unwrap();
+        }
+        am.commit();
+        let changes = raw_changes(&mut am, &since);
+        assert!(check_batch(&w.doc, &w.coordinator.1, &changes).is_err());
+    }
+}

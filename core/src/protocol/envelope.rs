@@ -15,8 +15,9 @@
 //!
 //! Opening checks, in order, size, the age layer (wrong key, tampering and
 //! truncation all fail there), the header against the mailbox it came from,
-//! then the signature against the author's key from the space document.
-//! Nothing reaches a document before every check passes.
+//! then the signature against the author's key from the space document, and
+//! only then inflates a compressed body. Nothing reaches a document before
+//! every check passes.
 //!
 //! ```
 //! use safespaces_core::protocol::{EpochKey, Envelope, EnvelopeKind, SpaceId};
@@ -300,12 +301,9 @@ impl Envelope {
             return Err(EnvelopeError::WrongSpace);
         }
         let signed_len = HEADER_LEN + body_len;
-        let body = &plain[HEADER_LEN..signed_len];
-        let body = if compressed {
-            inflate(body)?
-        } else {
-            body.to_vec()
-        };
+        // The body stays as sent: nothing is inflated before the signature
+        // is checked, so a stranger's bomb costs one signature check.
+        let body = plain[HEADER_LEN..signed_len].to_vec();
         Ok(Unverified {
             envelope: Envelope {
                 kind,
@@ -315,6 +313,7 @@ impl Envelope {
                 sequence,
                 body,
             },
+            compressed,
             signed: plain[..signed_len].to_vec(),
             signature: Signature::from_bytes(&array(&plain[signed_len..])),
         })
@@ -324,20 +323,43 @@ impl Envelope {
 /// A decrypted, well-formed envelope whose signature is not checked yet.
 pub struct Unverified {
     envelope: Envelope,
+    compressed: bool,
     signed: Vec<u8>,
     signature: Signature,
 }
 
 impl Unverified {
-    /// The unverified contents: use them only to find the key to verify with.
+    /// The unverified header, and the body **as sent** (still compressed
+    /// if [`Unverified::is_compressed`]): use them only to find the key to
+    /// verify with.
     pub fn peek(&self) -> &Envelope {
         &self.envelope
     }
 
-    /// Checks the signature under the author's key and releases the envelope.
+    /// Whether the body travels compressed (protocol.md §3).
+    pub fn is_compressed(&self) -> bool {
+        self.compressed
+    }
+
+    /// The body inflated *before* any signature check, refusing one that
+    /// inflates beyond `limit` bytes. Only for a join, whose signing key is
+    /// inside its body: its body is a few hundred bytes, so the limit is
+    /// small and a bomb costs nothing.
+    pub fn unverified_body(&self, limit: usize) -> Result<Vec<u8>, EnvelopeError> {
+        if self.compressed {
+            inflate(&self.envelope.body, limit)
+        } else if self.envelope.body.len() > limit {
+            Err(EnvelopeError::Malformed("body larger than its kind allows"))
+        } else {
+            Ok(self.envelope.body.clone())
+        }
+    }
+
+    /// Checks the signature under the author's key and releases the
+    /// envelope, its body inflated.
     pub fn verify(self, key: &VerifyingKey) -> Result<Envelope, EnvelopeError> {
         self.check_signature(key)?;
-        Ok(self.envelope)
+        self.into_checked()
     }
 
     /// Checks the signature without releasing anything, so that many can
@@ -347,10 +369,23 @@ impl Unverified {
             .map_err(|_| EnvelopeError::BadSignature)
     }
 
-    /// Releases the envelope after [`Unverified::check_signature`] passed
-    /// under the author's current key; only the receive path calls it.
-    pub(crate) fn into_checked(self) -> Envelope {
-        self.envelope
+    /// The body inflated, once [`Unverified::check_signature`] passed.
+    pub(crate) fn checked_body(&self) -> Result<std::borrow::Cow<'_, [u8]>, EnvelopeError> {
+        if self.compressed {
+            inflate(&self.envelope.body, MAX_BODY).map(std::borrow::Cow::Owned)
+        } else {
+            Ok(std::borrow::Cow::Borrowed(&self.envelope.body))
+        }
+    }
+
+    /// Releases the envelope, its body inflated, after
+    /// [`Unverified::check_signature`] passed under the author's key; only
+    /// the receive path calls it.
+    pub(crate) fn into_checked(mut self) -> Result<Envelope, EnvelopeError> {
+        if self.compressed {
+            self.envelope.body = inflate(&self.envelope.body, MAX_BODY)?;
+        }
+        Ok(self.envelope)
     }
 }
 
@@ -375,15 +410,15 @@ fn compress(kind: EnvelopeKind, body: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// Inflates a compressed body, refusing one that does not inflate or would
-/// grow past the largest body an envelope may carry.
-fn inflate(compressed: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
+/// grow past `limit` (at most the largest body an envelope may carry).
+fn inflate(compressed: &[u8], limit: usize) -> Result<Vec<u8>, EnvelopeError> {
     use std::io::Read;
     let mut out = Vec::new();
     flate2::read::DeflateDecoder::new(compressed)
-        .take(MAX_BODY as u64 + 1)
+        .take(limit.min(MAX_BODY) as u64 + 1)
         .read_to_end(&mut out)
         .map_err(|_| EnvelopeError::Malformed("compressed body does not inflate"))?;
-    if out.len() > MAX_BODY {
+    if out.len() > limit.min(MAX_BODY) {
         return Err(EnvelopeError::Malformed(
             "compressed body inflates beyond the body limit",
         ));

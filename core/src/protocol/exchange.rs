@@ -176,7 +176,9 @@ pub fn receive(
     let peek = unverified.peek();
     match peek.kind {
         EnvelopeKind::Join => {
-            let changes = decode_batch(&peek.body)?;
+            // The joiner's key is in the body, so this one body is read
+            // before its signature: bounded to what a join can hold.
+            let changes = decode_batch(&unverified.unverified_body(MAX_JOIN_BODY)?)?;
             let author = peek.author.clone();
             let device_key = check_join(doc, &author, &changes)?;
             let envelope = unverified.verify(&device_key)?;
@@ -200,6 +202,14 @@ pub fn receive(
         }
     }
 }
+
+/// The largest inflated join body: one member entry, one device and an
+/// invite's `used_by` and proof take a few hundred bytes.
+pub const MAX_JOIN_BODY: usize = 64 * 1024;
+
+/// Staged changes past this many bytes are applied before more are
+/// decoded, so a run of large batches never sits in memory whole.
+const STAGE_BUDGET: usize = 32 * 1024 * 1024;
 
 /// A change batch opened, its signature verified and its body decoded:
 /// what does not depend on earlier batches of the same run.
@@ -245,9 +255,17 @@ pub fn receive_batches(
     let early = super::parallel::map(
         &pairs,
         EARLY_PER_THREAD,
-        |(unverified, key)| Early {
-            signature: key.map(|k| (k, unverified.check_signature(&k))),
-            changes: decode_batch(&unverified.peek().body),
+        |(unverified, key)| {
+            // Inflated and decoded only under a signature that verifies.
+            let signature = key.map(|k| (k, unverified.check_signature(&k)));
+            let changes = match &signature {
+                Some((_, Ok(()))) => unverified
+                    .checked_body()
+                    .map_err(ReceiveError::from)
+                    .and_then(|body| decode_batch(&body)),
+                _ => Err(ReceiveError::Malformed("not decoded before its signature")),
+            };
+            Early { signature, changes }
         },
         || Early {
             signature: None,
@@ -272,6 +290,7 @@ pub fn receive_batches(
                     .count();
                 flush_now = checked.touches_authority();
                 staged.stage(doc, changes.clone(), checked);
+                flush_now |= staged.bytes() > STAGE_BUDGET;
                 Ok(Received::Applied {
                     author: author.clone(),
                     new: changes.len() - known,
@@ -305,11 +324,17 @@ fn prepare(
         .device_key(doc, &author)
         .ok_or_else(|| EnvelopeError::UnknownAuthor(author.to_string()))?;
     match early.signature {
-        Some((checked_under, result)) if checked_under == key => result?,
-        _ => unverified.check_signature(&key)?,
+        Some((checked_under, result)) if checked_under == key => {
+            result?;
+            Ok((author, early.changes?))
+        }
+        // The key changed since the early pass (or was unknown then).
+        _ => {
+            unverified.check_signature(&key)?;
+            let changes = decode_batch(&unverified.checked_body()?)?;
+            Ok((author, changes))
+        }
     }
-    let envelope = unverified.into_checked();
-    Ok((envelope.author, early.changes?))
 }
 
 /// Applies the stage; if automerge refuses the combined changes, redoes the

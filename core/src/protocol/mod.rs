@@ -8,6 +8,7 @@
 //! - [`invite`]: invite codes, the sealed package in the relay drop-box, join proofs.
 //! - [`link`]: linking a person's second device (link code, request, package).
 //! - [`rotation`]: new epochs on removal or departure, sealed to the remaining devices.
+//! - [`removal`]: removals, which of them a new epoch still has to answer, and who may.
 //! - [`attendance`]: sign-ups only a session's leads can attribute.
 //! - [`authorship`]: whether a signed change batch is its signer's to send.
 //! - [`staging`]: checked changes held back so a run of batches is applied in one call.
@@ -21,6 +22,7 @@ pub mod exchange;
 pub mod invite;
 pub mod link;
 mod parallel;
+pub mod removal;
 pub mod rotation;
 pub mod staging;
 

@@ -1,22 +1,24 @@
 //! Epoch rotation: how a removal or a departure locks someone out
 //! (protocol.md §6).
 //!
-//! The member starting the rotation draws a new epoch key and seals it, in
-//! one standard age file, to the X25519 recipient of **every device of every
-//! remaining active member**. That file, with the list of devices it covers,
-//! is the *handover*. A device that is not in the list (the removed member's,
-//! or one that joined concurrently) cannot open it; everything of the new
-//! epoch (content key, mailbox, relay credential) derives from the new key,
-//! so the removed device can neither read nor find what comes after.
+//! A coordinator's device answers a removal by drawing the next epoch's key
+//! and sealing it, in one standard age file, to the X25519 recipient of
+//! **every device of every remaining active member**. That file, with the
+//! list of devices it covers, the epoch it leaves, the removal it answers and
+//! the state it was made at (its *cut*), is the *handover*. A device that is
+//! not in the list cannot open it; everything of the new epoch (content key,
+//! mailbox, relay credential) derives from the new key, so the removed device
+//! can neither read nor find what comes after.
 //!
-//! Completeness: [`Handover::missing_devices`] lists active devices the
-//! handover does not cover. Such a device keeps writing to the old mailbox
-//! (which remaining members still read) and asks for a re-seal, so nobody is
-//! silently left without the key. Concurrent rotations are settled by
-//! [`Handover::prefer`]: every device picks the same one.
+//! Who may hand over is decided by every receiver on its own
+//! ([`super::removal::check_handover`]): only a device of a coordinator who
+//! was active at the removal it answers, for a removal the current epoch has
+//! not answered yet, one epoch at a time. Concurrent handovers for the same
+//! epoch are settled by [`Handover::prefer`]: every device keeps the same one.
 
 use std::str::FromStr;
 
+use automerge::ChangeHash;
 use sha2::{Digest, Sha256};
 
 use super::epoch::EpochKey;
@@ -30,12 +32,12 @@ pub enum RotationError {
     /// This device is not among the handover's recipients.
     #[error("this device was not given the new key")]
     NotARecipient,
-    /// A member device has an unusable age recipient in the space document.
-    #[error("device {0} has an invalid age recipient")]
-    BadRecipient(String),
     /// Nobody would remain to receive the key.
     #[error("no remaining device to hand the new key to")]
     NobodyLeft,
+    /// The space is at the last epoch a handover can leave.
+    #[error("the space cannot move past epoch {0}")]
+    LastEpoch(u32),
     /// The handover bytes are damaged or not a handover.
     #[error("malformed handover: {0}")]
     Malformed(String),
@@ -44,19 +46,37 @@ pub enum RotationError {
 /// A new epoch's key, sealed to the remaining devices.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Handover {
-    /// The epoch this hands over to.
-    pub to_epoch: u32,
+    /// The epoch it leaves; it hands over to the next one, never further.
+    pub from_epoch: u32,
+    /// The removal (or departure) change it answers.
+    pub answers: ChangeHash,
+    /// The document heads it was made at: what its recipients were chosen
+    /// from. Every removal causally before the cut is answered by it.
+    pub cut: Vec<ChangeHash>,
     /// Every device that can open it.
     pub recipients: Vec<DeviceId>,
     /// The age file (X25519 recipients) holding the 32-byte key.
     pub sealed_key: Vec<u8>,
 }
 
+const HASH_LEN: usize = 32;
+
 impl Handover {
-    /// Seals `key` for epoch `to_epoch` to every device of every active
-    /// member of `doc` (which must already record the removal, so the
-    /// removed member is not active).
-    pub fn create(doc: &SpaceDoc, to_epoch: u32, key: &EpochKey) -> Result<Self, RotationError> {
+    /// Seals `key` for the epoch after `from_epoch` to every device of every
+    /// active member of `doc`, answering the removal `answers` (which `doc`
+    /// must already hold, so the removed member is not active). A device
+    /// whose recorded age recipient does not parse is skipped, never fatal:
+    /// one bad entry must not keep everyone else in an epoch a removed
+    /// member can read.
+    pub fn create(
+        doc: &mut SpaceDoc,
+        from_epoch: u32,
+        answers: ChangeHash,
+        key: &EpochKey,
+    ) -> Result<Self, RotationError> {
+        if from_epoch.checked_add(1).is_none() {
+            return Err(RotationError::LastEpoch(from_epoch));
+        }
         let mut recipients = Vec::new();
         let mut age_recipients: Vec<age::x25519::Recipient> = Vec::new();
         let members = doc
@@ -64,8 +84,9 @@ impl Handover {
             .map_err(|e| RotationError::Malformed(e.to_string()))?;
         for (_, member) in members.into_iter().filter(|(_, m)| m.is_active()) {
             for (device, keys) in member.devices {
-                let r = age::x25519::Recipient::from_str(&keys.age_recipient)
-                    .map_err(|_| RotationError::BadRecipient(device.to_string()))?;
+                let Ok(r) = age::x25519::Recipient::from_str(&keys.age_recipient) else {
+                    continue;
+                };
                 recipients.push(device);
                 age_recipients.push(r);
             }
@@ -79,10 +100,18 @@ impl Handover {
                 other => RotationError::Malformed(other.to_string()),
             })?;
         Ok(Handover {
-            to_epoch,
+            from_epoch,
+            answers,
+            cut: doc.heads(),
             recipients,
             sealed_key,
         })
+    }
+
+    /// The epoch this hands over to: always the one after the epoch it
+    /// leaves (decoding refuses a handover out of the last epoch).
+    pub fn to_epoch(&self) -> u32 {
+        self.from_epoch.saturating_add(1)
     }
 
     /// Opens the handover with this device's identity.
@@ -113,10 +142,23 @@ impl Handover {
     }
 
     /// Encodes the handover as an envelope body:
-    /// `to_epoch u32 | count u16 | count × device id [8] | age file`.
+    /// `from_epoch u32 | answers [32] | cut count u16 | cut [32]* |
+    /// recipient count u16 | device id [8]* | age file`.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(6 + 8 * self.recipients.len() + self.sealed_key.len());
-        out.extend_from_slice(&self.to_epoch.to_be_bytes());
+        let mut out = Vec::with_capacity(
+            4 + HASH_LEN
+                + 2
+                + HASH_LEN * self.cut.len()
+                + 2
+                + 8 * self.recipients.len()
+                + self.sealed_key.len(),
+        );
+        out.extend_from_slice(&self.from_epoch.to_be_bytes());
+        out.extend_from_slice(&self.answers.0);
+        out.extend_from_slice(&(self.cut.len() as u16).to_be_bytes());
+        for head in &self.cut {
+            out.extend_from_slice(&head.0);
+        }
         out.extend_from_slice(&(self.recipients.len() as u16).to_be_bytes());
         for device in &self.recipients {
             let mut id = [0u8; 8];
@@ -130,38 +172,64 @@ impl Handover {
         out
     }
 
-    /// Decodes an envelope body written by [`Handover::encode`].
+    /// Decodes an envelope body written by [`Handover::encode`], refusing
+    /// one that would leave the last epoch (nothing can follow it).
     pub fn decode(body: &[u8]) -> Result<Self, RotationError> {
         let bad = |what: &str| RotationError::Malformed(what.to_string());
-        if body.len() < 6 {
-            return Err(bad("too short"));
+        let mut at = 0usize;
+        let mut take = |n: usize| -> Result<&[u8], RotationError> {
+            let slice = body.get(at..at + n).ok_or_else(|| bad("truncated"))?;
+            at += n;
+            Ok(slice)
+        };
+        let from_epoch = u32::from_be_bytes(array(take(4)?));
+        if from_epoch.checked_add(1).is_none() {
+            return Err(bad("no epoch follows this one"));
         }
-        let to_epoch = u32::from_be_bytes([body[0], body[1], body[2], body[3]]);
-        let count = u16::from_be_bytes([body[4], body[5]]) as usize;
-        let ids_end = 6 + 8 * count;
-        if body.len() < ids_end {
-            return Err(bad("device list truncated"));
+        let answers = ChangeHash(array(take(HASH_LEN)?));
+        let cut_count = u16::from_be_bytes(array(take(2)?)) as usize;
+        let mut cut = Vec::with_capacity(cut_count);
+        for _ in 0..cut_count {
+            cut.push(ChangeHash(array(take(HASH_LEN)?)));
         }
-        let recipients = body[6..ids_end]
-            .chunks(8)
-            .map(|c| DeviceId::from(hex::encode(c)))
-            .collect();
+        if cut.is_empty() {
+            return Err(bad("no cut"));
+        }
+        let count = u16::from_be_bytes(array(take(2)?)) as usize;
+        let mut recipients = Vec::with_capacity(count);
+        for _ in 0..count {
+            recipients.push(DeviceId::from(hex::encode(take(8)?)));
+        }
+        let sealed_key = body[at..].to_vec();
         Ok(Handover {
-            to_epoch,
+            from_epoch,
+            answers,
+            cut,
             recipients,
-            sealed_key: body[ids_end..].to_vec(),
+            sealed_key,
         })
     }
 
-    /// Of two concurrent handovers to the same epoch, the one every device
-    /// keeps: the lower SHA-256 of the encoded body.
-    pub fn prefer<'a>(a: &'a Handover, b: &'a Handover) -> &'a Handover {
-        if Sha256::digest(a.encode()) <= Sha256::digest(b.encode()) {
-            a
-        } else {
-            b
-        }
+    /// What [`Handover::prefer`] compares: SHA-256 of the encoded body.
+    pub fn rank(&self) -> [u8; 32] {
+        Sha256::digest(self.encode()).into()
     }
+
+    /// Of two concurrent handovers out of the same epoch, the one every
+    /// device keeps: the lower SHA-256 of the encoded body. Nobody can aim
+    /// for a low hash without redrawing keys, and it does not matter who
+    /// wins: both were made by coordinators answering a removal, and a
+    /// removal the winner did not answer is answered by the next epoch.
+    pub fn prefer<'a>(a: &'a Handover, b: &'a Handover) -> &'a Handover {
+        if a.rank() <= b.rank() { a } else { b }
+    }
+}
+
+/// Copies a slice whose length the caller has already checked.
+fn array<const N: usize>(slice: &[u8]) -> [u8; N] {
+    let mut out = [0u8; N];
+    out.copy_from_slice(&slice[..N]);
+    out
 }
 
 #[cfg(test)]

@@ -71,8 +71,12 @@ fn removed_member_cannot_open_new_envelopes() {
         .remove_member(&g.coordinator, &kit, Timestamp(5))
         .unwrap();
     let new = EpochKey::generate();
-    let handover = Handover::create(&g.doc, 1, &new).unwrap();
+    let removal = g.doc.heads()[0];
+    let handover = Handover::create(&mut g.doc, 0, removal, &new).unwrap();
     let handover = Handover::decode(&handover.encode()).unwrap();
+    assert_eq!((handover.from_epoch, handover.to_epoch()), (0, 1));
+    assert_eq!(handover.answers, removal);
+    assert_eq!(handover.cut, vec![removal]);
     assert_eq!(handover.recipients.len(), 3);
     assert!(handover.missing_devices(&g.doc).is_empty());
 
@@ -117,7 +121,8 @@ fn removed_member_cannot_open_new_envelopes() {
 #[test]
 fn a_device_joining_concurrently_is_reported_missing_not_dropped() {
     let mut g = group();
-    let handover = Handover::create(&g.doc, 1, &EpochKey::generate()).unwrap();
+    let at = g.doc.heads()[0];
+    let handover = Handover::create(&mut g.doc, 0, at, &EpochKey::generate()).unwrap();
     let late = Device::new(20);
     let m = g
         .doc
@@ -129,18 +134,23 @@ fn a_device_joining_concurrently_is_reported_missing_not_dropped() {
 
 #[test]
 fn concurrent_rotations_settle_on_the_same_handover_everywhere() {
-    let g = group();
-    let a = Handover::create(&g.doc, 1, &EpochKey::generate()).unwrap();
-    let b = Handover::create(&g.doc, 1, &EpochKey::generate()).unwrap();
+    let mut g = group();
+    let at = g.doc.heads()[0];
+    let a = Handover::create(&mut g.doc, 0, at, &EpochKey::generate()).unwrap();
+    let b = Handover::create(&mut g.doc, 0, at, &EpochKey::generate()).unwrap();
     assert_eq!(Handover::prefer(&a, &b), Handover::prefer(&b, &a));
+    assert_ne!(a.rank(), b.rank());
 }
 
 #[test]
 fn malformed_handovers_are_refused_without_panicking() {
+    let mut no_cut = vec![0u8; 4 + 32];
+    no_cut.extend_from_slice(&[0, 0, 0, 0]);
     for body in [
         &b""[..],
         &[0, 0, 0, 1, 0, 9][..],
         &[0, 0, 0, 1, 0, 0, 1, 2, 3][..],
+        &no_cut[..],
     ] {
         if let Ok(h) = Handover::decode(body) {
             assert!(h.open(&age::x25519::Identity::generate()).is_err());
@@ -150,9 +160,42 @@ fn malformed_handovers_are_refused_without_panicking() {
 
 #[test]
 fn nobody_left_means_no_rotation() {
-    let (doc, _) = SpaceDoc::create("Solo", "Robin", Timestamp(0)).unwrap();
+    let (mut doc, _) = SpaceDoc::create("Solo", "Robin", Timestamp(0)).unwrap();
+    let at = doc.heads()[0];
     assert!(matches!(
-        Handover::create(&doc, 1, &EpochKey::generate()),
+        Handover::create(&mut doc, 0, at, &EpochKey::generate()),
         Err(RotationError::NobodyLeft)
     ));
+}
+
+#[test]
+fn no_handover_leaves_the_last_epoch() {
+    let mut g = group();
+    let at = g.doc.heads()[0];
+    assert!(matches!(
+        Handover::create(&mut g.doc, u32::MAX, at, &EpochKey::generate()),
+        Err(RotationError::LastEpoch(u32::MAX))
+    ));
+    let mut body = Handover::create(&mut g.doc, 0, at, &EpochKey::generate())
+        .unwrap()
+        .encode();
+    body[..4].copy_from_slice(&u32::MAX.to_be_bytes());
+    assert!(Handover::decode(&body).is_err());
+}
+
+#[test]
+fn a_device_with_a_bad_recipient_is_skipped_not_fatal() {
+    let mut g = group();
+    let broken = Device::new(30);
+    let mut keys = broken.keys();
+    keys.age_recipient = "age1notarecipient".into();
+    let m = g
+        .doc
+        .add_member(&g.coordinator, "Broken", Role::Member, Timestamp(6))
+        .unwrap();
+    g.doc.add_device(&m, &broken.id, keys).unwrap();
+    let at = g.doc.heads()[0];
+    let handover = Handover::create(&mut g.doc, 0, at, &EpochKey::generate()).unwrap();
+    assert_eq!(handover.recipients.len(), 4);
+    assert!(!handover.recipients.contains(&broken.id));
 }

@@ -57,6 +57,8 @@ pub struct Staged {
     keys: HashMap<DeviceId, Option<VerifyingKey>>,
     /// Members' roles in the document's current state, the same way.
     roles: HashMap<MemberId, Role>,
+    /// Encoded size of `changes`.
+    bytes: usize,
 }
 
 /// What checking a batch found out about it, for staging it.
@@ -95,6 +97,11 @@ impl Staged {
             base_heads: heads,
             ..Staged::default()
         }
+    }
+
+    /// Bytes of the changes staged (their encoded size).
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// Whether nothing is staged.
@@ -179,6 +186,7 @@ impl Staged {
         for change in changes {
             let hash = change.hash();
             if !self.knows(doc, &hash) {
+                self.bytes += change.raw_bytes().len();
                 self.changes.push(change);
             }
         }

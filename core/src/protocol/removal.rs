@@ -1,0 +1,166 @@
+//! Removals, and who may answer one with a new epoch (protocol.md §6).
+//!
+//! A removal (or a departure) is a change that writes a non-null
+//! `members/<id>/removed_at`. Every value ever written there counts, also
+//! one that lost a concurrent write in automerge's conflict order: a
+//! removal cannot be undone by writing over it.
+//!
+//! Rotation is *derived*, not remembered: a removal is answered once the
+//! current epoch's key was handed over at a state that includes it (the
+//! handover's cut). A coordinator's device that holds an unanswered removal
+//! rotates, whenever it finds one, so a removal that was persisted is never
+//! left without a rotation, even across a crash between the two writes, and
+//! whichever coordinator device sees a departure first answers it.
+//!
+//! A handover is accepted only from a device of a coordinator who is active
+//! at the removal it answers, and whose own removal (if any) is causally
+//! after it: a removed coordinator cannot answer a removal he back-dated.
+
+use std::collections::HashSet;
+
+use automerge::{ChangeHash, ObjType, ROOT, ReadDoc, ScalarValue, Value};
+
+use super::authorship::{member_of_device, role_at};
+use super::rotation::Handover;
+use crate::model::{DeviceId, MemberId, Role, SpaceDoc};
+
+/// One removal the document records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Removal {
+    /// Who was removed (or left).
+    pub member: MemberId,
+    /// The change that wrote it.
+    pub change: ChangeHash,
+}
+
+/// Why a handover was not adopted. Nothing was changed.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HandoverRefusal {
+    /// The removal it answers, or part of its cut, has not arrived yet: keep
+    /// it and try again.
+    #[error("the handover answers changes not received yet")]
+    Waiting,
+    /// Its author's device belongs to no member (or to more than one).
+    #[error("the handover's author is not a device of a member")]
+    UnknownAuthor,
+    /// The change it names is not a removal, or not within its cut.
+    #[error("the handover does not answer a removal")]
+    NotARemoval,
+    /// Its author was not an active coordinator at the removal, or was
+    /// removed by a change not causally after it.
+    #[error("only a coordinator active at a removal may answer it with a new epoch")]
+    NotACoordinator,
+    /// The removal was answered by the current epoch already.
+    #[error("the removal was answered already")]
+    Answered,
+}
+
+/// Every removal in `doc`, ordered by change hash (the same order on every
+/// replica).
+pub fn removals(doc: &SpaceDoc) -> Vec<Removal> {
+    let am = doc.automerge();
+    let map = |parent: &automerge::ObjId, key: &str| match am.get(parent, key) {
+        Ok(Some((Value::Object(ObjType::Map), id))) => Some(id),
+        _ => None,
+    };
+    let mut out = Vec::new();
+    let Some(members) = map(&ROOT, "members") else {
+        return out;
+    };
+    for key in am.keys(&members) {
+        let Some(member) = map(&members, &key) else {
+            continue;
+        };
+        let Ok(values) = am.get_all(&member, "removed_at") else {
+            continue;
+        };
+        for (value, op) in values {
+            if matches!(value, Value::Scalar(ref s) if matches!(s.as_ref(), ScalarValue::Null)) {
+                continue;
+            }
+            if let Some(change) = am.hash_for_opid(&op) {
+                out.push(Removal {
+                    member: MemberId::from(key.clone()),
+                    change,
+                });
+            }
+        }
+    }
+    out.sort_by_key(|r| r.change);
+    out.dedup();
+    out
+}
+
+/// Whether `change` is in `doc` and is one of `heads` or causally before
+/// them.
+pub fn is_before(doc: &mut SpaceDoc, change: &ChangeHash, heads: &[ChangeHash]) -> bool {
+    doc.has_change(change) && !doc.changes_after(heads).contains(change)
+}
+
+/// The removal a new epoch must answer, if any: the first, by change hash,
+/// that is not causally before `cut`, the state at which the current
+/// epoch's key was handed over (`None` in the first epoch, whose key every
+/// member who ever joined may hold).
+pub fn unanswered_removal(doc: &mut SpaceDoc, cut: Option<&[ChangeHash]>) -> Option<Removal> {
+    let all = removals(doc);
+    if all.is_empty() {
+        return None;
+    }
+    let after: Option<HashSet<ChangeHash>> = cut.map(|c| doc.changes_after(c));
+    all.into_iter()
+        .find(|r| after.as_ref().is_none_or(|a| a.contains(&r.change)))
+}
+
+/// Whether `member` acts as a coordinator at `change`: an active
+/// coordinator in the state right after it, and not removed by any change
+/// that is not causally after it (removal wins over anything concurrent).
+pub fn coordinator_at(doc: &mut SpaceDoc, member: &MemberId, change: &ChangeHash) -> bool {
+    if !matches!(
+        role_at(doc.automerge(), member, Some(std::slice::from_ref(change))),
+        Ok(Role::Coordinator)
+    ) {
+        return false;
+    }
+    removals(doc)
+        .into_iter()
+        .filter(|r| &r.member == member)
+        .all(|r| r.change != *change && is_before(doc, change, &[r.change]))
+}
+
+/// Checks that `handover`, signed by `author`, may move the space on:
+/// everything it names has arrived, it answers a removal within its cut,
+/// its author acts as a coordinator at that removal, and the removal is not
+/// causally before `answered` (the cut of the handover into the epoch it
+/// leaves; `None` for the first epoch). Returns the removed member.
+pub fn check_handover(
+    doc: &mut SpaceDoc,
+    author: &DeviceId,
+    handover: &Handover,
+    answered: Option<&[ChangeHash]>,
+) -> Result<MemberId, HandoverRefusal> {
+    if !doc.has_change(&handover.answers) || handover.cut.iter().any(|h| !doc.has_change(h)) {
+        return Err(HandoverRefusal::Waiting);
+    }
+    let member = member_of_device(doc, author).ok_or(HandoverRefusal::UnknownAuthor)?;
+    if !is_before(doc, &handover.answers, &handover.cut) {
+        return Err(HandoverRefusal::NotARemoval);
+    }
+    let removed = removals(doc)
+        .into_iter()
+        .find(|r| r.change == handover.answers)
+        .ok_or(HandoverRefusal::NotARemoval)?;
+    if !coordinator_at(doc, &member, &handover.answers) {
+        return Err(HandoverRefusal::NotACoordinator);
+    }
+    if let Some(cut) = answered {
+        if is_before(doc, &handover.answers, cut) {
+            return Err(HandoverRefusal::Answered);
+        }
+    }
+    Ok(removed.member)
+}
+
+#[cfg(test)]
+#[path = "removal_tests.rs"]
+mod tests;

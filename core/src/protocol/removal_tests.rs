@@ -1,0 +1,142 @@
+//! Who may answer a removal with a new epoch, and which removals are open.
+
+use super::*;
+use crate::model::{DeviceKeys, Role, Timestamp};
+use crate::protocol::EpochKey;
+
+struct World {
+    doc: SpaceDoc,
+    coordinator: (MemberId, DeviceId),
+    second: (MemberId, DeviceId),
+    member: (MemberId, DeviceId),
+}
+
+fn keys(seed: u8) -> DeviceKeys {
+    DeviceKeys {
+        age_recipient: age::x25519::Identity::generate().to_public().to_string(),
+        signing_key: hex::encode([seed; 32]),
+    }
+}
+
+fn world() -> World {
+    let (mut doc, coordinator) = SpaceDoc::create("Group", "Robin", Timestamp(0)).unwrap();
+    let cdev = DeviceId::random();
+    doc.add_device(&coordinator, &cdev, keys(1)).unwrap();
+    let second = doc
+        .add_member(&coordinator, "Ash", Role::Coordinator, Timestamp(1))
+        .unwrap();
+    let sdev = DeviceId::random();
+    doc.add_device(&second, &sdev, keys(2)).unwrap();
+    let member = doc
+        .add_member(&coordinator, "Sam", Role::Member, Timestamp(1))
+        .unwrap();
+    let mdev = DeviceId::random();
+    doc.add_device(&member, &mdev, keys(3)).unwrap();
+    World {
+        doc,
+        coordinator: (coordinator, cdev),
+        second: (second, sdev),
+        member: (member, mdev),
+    }
+}
+
+fn handover(doc: &mut SpaceDoc, answers: ChangeHash) -> Handover {
+    Handover::create(doc, 0, answers, &EpochKey::generate()).unwrap()
+}
+
+#[test]
+fn a_coordinator_answers_a_removal_and_it_is_then_answered() {
+    let mut w = world();
+    assert_eq!(unanswered_removal(&mut w.doc, None), None);
+    w.doc
+        .remove_member(&w.coordinator.0, &w.member.0, Timestamp(5))
+        .unwrap();
+    let removal = unanswered_removal(&mut w.doc, None).unwrap();
+    assert_eq!(removal.member, w.member.0);
+    let h = handover(&mut w.doc, removal.change);
+    assert_eq!(
+        check_handover(&mut w.doc, &w.coordinator.1, &h, None),
+        Ok(w.member.0.clone())
+    );
+    // The new epoch starts at the handover's cut: nothing is open any more,
+    // and the same removal cannot be answered twice.
+    assert_eq!(unanswered_removal(&mut w.doc, Some(&h.cut)), None);
+    assert_eq!(
+        check_handover(&mut w.doc, &w.second.1, &h, Some(&h.cut)),
+        Err(HandoverRefusal::Answered)
+    );
+}
+
+#[test]
+fn a_plain_member_cannot_hand_over_and_nothing_but_a_removal_can_be_answered() {
+    let mut w = world();
+    w.doc
+        .remove_member(&w.coordinator.0, &w.second.0, Timestamp(5))
+        .unwrap();
+    let removal = unanswered_removal(&mut w.doc, None).unwrap();
+    let h = handover(&mut w.doc, removal.change);
+    assert_eq!(
+        check_handover(&mut w.doc, &w.member.1, &h, None),
+        Err(HandoverRefusal::NotACoordinator)
+    );
+    // The removed coordinator was not active at his own removal.
+    assert_eq!(
+        check_handover(&mut w.doc, &w.second.1, &h, None),
+        Err(HandoverRefusal::NotACoordinator)
+    );
+    w.doc.rename(&w.coordinator.0, "Renamed").unwrap();
+    let not_a_removal = w.doc.heads()[0];
+    let h = handover(&mut w.doc, not_a_removal);
+    assert_eq!(
+        check_handover(&mut w.doc, &w.coordinator.1, &h, None),
+        Err(HandoverRefusal::NotARemoval)
+    );
+    assert_eq!(
+        check_handover(&mut w.doc, &DeviceId::random(), &h, None),
+        Err(HandoverRefusal::UnknownAuthor)
+    );
+}
+
+#[test]
+fn a_coordinator_removed_concurrently_cannot_answer_a_removal_he_wrote() {
+    // Robin removes Ash; Ash, concurrently (or back-dating), removes Sam
+    // and hands over. Removal wins: Ash's removal of Sam stands as a
+    // removal (it was his to make where he made it), but he does not act
+    // as a coordinator at it, so his handover is refused.
+    let mut w = world();
+    let mut ash = w.doc.fork();
+    ash.set_actor(crate::protocol::authorship::actor_for_device(&w.second.1).unwrap());
+    ash.remove_member(&w.second.0, &w.member.0, Timestamp(6))
+        .unwrap();
+    let ash_removal = ash.heads()[0];
+    w.doc
+        .remove_member(&w.coordinator.0, &w.second.0, Timestamp(5))
+        .unwrap();
+    w.doc.merge(&mut ash).unwrap();
+    let h = handover(&mut ash, ash_removal);
+    assert_eq!(
+        check_handover(&mut w.doc, &w.second.1, &h, None),
+        Err(HandoverRefusal::NotACoordinator)
+    );
+    // Robin answers both removals in one epoch.
+    let first = unanswered_removal(&mut w.doc, None).unwrap();
+    let robins = handover(&mut w.doc, first.change);
+    assert!(check_handover(&mut w.doc, &w.coordinator.1, &robins, None).is_ok());
+    assert_eq!(unanswered_removal(&mut w.doc, Some(&robins.cut)), None);
+}
+
+#[test]
+fn a_handover_naming_changes_not_received_yet_waits() {
+    let mut w = world();
+    let mut ahead = w.doc.fork();
+    ahead.set_actor(crate::protocol::authorship::actor_for_device(&w.coordinator.1).unwrap());
+    ahead
+        .remove_member(&w.coordinator.0, &w.member.0, Timestamp(5))
+        .unwrap();
+    let removal = ahead.heads()[0];
+    let h = handover(&mut ahead, removal);
+    assert_eq!(
+        check_handover(&mut w.doc, &w.coordinator.1, &h, None),
+        Err(HandoverRefusal::Waiting)
+    );
+}

@@ -1,0 +1,480 @@
+//! A hostile member with a modified app (threat-model.md, "A member" and
+//! "A removed member"): each test plays one attack with the attacker's own
+//! keys only, and checks the honest devices through their normal receive
+//! path (`import_bundle`) and public API.
+
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
+mod adversary;
+
+use adversary::{Group, Mallory, now};
+use automerge::transaction::Transactable;
+use automerge::{ObjType, ROOT, ReadDoc};
+use safespaces_core::model::{Role, SessionEdit};
+use safespaces_core::protocol::{EnvelopeKind, EpochKey, Handover};
+
+/// A handover from Mallory's device, answering `answers`, sealed to every
+/// device her copy of the document lists (herself included).
+fn rogue_handover(
+    mallory: &Mallory,
+    from: u32,
+    answers: automerge::ChangeHash,
+) -> (Vec<u8>, EpochKey) {
+    let mut doc = mallory.doc(from);
+    let key = EpochKey::generate();
+    let handover = Handover::create(&mut doc, from, answers, &key).unwrap();
+    let sealed = mallory.envelope(EnvelopeKind::EpochHandover, from, 900, handover.encode());
+    (mallory.bundle(&[from], from, &[sealed]), key)
+}
+
+/// Whether `reader` can read what `writer` writes from now on: the writer
+/// volunteers to lead a new session if it may plan one, or else the first
+/// session, and shares a bundle; the reader looks for that.
+fn reads_new_writes(group: &Group, writer: &str, reader: &str, title: &str) -> bool {
+    let space = group.space_of(writer);
+    let session = match space.create_session(adversary::draft(title)) {
+        Ok(session) => session,
+        Err(_) => space.sessions().unwrap()[0].0.clone(),
+    };
+    space.volunteer_to_lead(&session, now()).unwrap();
+    let me = group.member_id(writer);
+    // A bundle the reader cannot open at all is not read either.
+    if group
+        .person(reader)
+        .app
+        .import_bundle(&group.bundle_of(writer), now())
+        .is_err()
+    {
+        return false;
+    }
+    group
+        .space_of(reader)
+        .session_leads(&session, now())
+        .map(|leads| leads.iter().any(|l| l.member == me))
+        .unwrap_or(false)
+}
+
+#[test]
+fn handover_from_a_plain_member_is_refused() {
+    let group = Group::new(&[
+        ("Robin", Role::Coordinator),
+        ("Blake", Role::Member),
+        ("Mallory", Role::Member),
+    ]);
+    // Mallory removes nobody (she may not), so she answers her own
+    // departure-less "removal": the latest change she holds.
+    let mallory = Mallory::new(group.person("Mallory"), &group.space);
+    let answers = mallory.doc(0).heads()[0];
+    let (bundle, _) = rogue_handover(&mallory, 0, answers);
+    for honest in ["Robin", "Blake"] {
+        let report = group.person(honest).import(&bundle);
+        assert_eq!(report.new_epoch, None, "{honest}: {report:?}");
+        assert_eq!(report.refused, 1, "{honest}: {report:?}");
+    }
+    // Everyone still reads everyone in the epoch they share.
+    assert!(reads_new_writes(
+        &group,
+        "Robin",
+        "Blake",
+        "Still one group"
+    ));
+    assert!(reads_new_writes(
+        &group,
+        "Robin",
+        "Mallory",
+        "Mallory reads it too"
+    ));
+}
+
+#[test]
+fn handover_from_a_member_answering_a_real_removal_is_refused() {
+    // Robin removes Casey; before Robin's rotation reaches Blake, Mallory
+    // (a member who saw the removal) answers it with her own key.
+    let group = Group::new(&[
+        ("Robin", Role::Coordinator),
+        ("Blake", Role::Member),
+        ("Mallory", Role::Member),
+        ("Casey", Role::Member),
+    ]);
+    let casey = group.member_id("Casey");
+    let robin = group.space_of("Robin");
+    robin.remove_member(&casey, now()).unwrap();
+    let robins = group.bundle_of("Robin");
+    group.person("Mallory").import(&robins);
+    let mallory = Mallory::new(group.person("Mallory"), &group.space);
+    let mut doc = mallory.doc(1);
+    let removal = safespaces_core::protocol::removal::unanswered_removal(&mut doc, None).unwrap();
+    let (bundle, _) = rogue_handover(&mallory, 0, removal.change);
+    // Mallory's rogue handover travels with the state it names.
+    let report = group.person("Blake").import(&bundle);
+    assert_eq!(report.new_epoch, None, "{report:?}");
+    let report = group.person("Blake").import(&robins);
+    assert_eq!(report.new_epoch, Some(1), "{report:?}");
+    assert!(reads_new_writes(&group, "Robin", "Blake", "After Casey"));
+}
+
+#[test]
+fn a_removed_member_cannot_split_the_group_with_her_own_handover() {
+    let group = Group::new(&[
+        ("Robin", Role::Coordinator),
+        ("Blake", Role::Member),
+        ("Dana", Role::Member),
+        ("Mallory", Role::Member),
+    ]);
+    let mallory_id = group.member_id("Mallory");
+    let mallory = Mallory::new(group.person("Mallory"), &group.space);
+    let before = mallory.doc(0).heads()[0];
+    group
+        .space_of("Robin")
+        .remove_member(&mallory_id, now())
+        .unwrap();
+    let robins = group.bundle_of("Robin");
+    // Blake moves with Robin; Dana has not heard yet.
+    assert_eq!(group.person("Blake").import(&robins).new_epoch, Some(1));
+    // Mallory, left out, appends her own handover out of epoch 0, sealed
+    // to everyone she knows, with the lowest rank she can draw.
+    let (bundle, _) = (0..16)
+        .map(|_| rogue_handover(&mallory, 0, before))
+        .min_by_key(|(b, _)| b.len())
+        .unwrap();
+    for honest in ["Blake", "Dana"] {
+        let report = group.person(honest).import(&bundle);
+        assert_eq!(report.new_epoch, None, "{honest}: {report:?}");
+    }
+    assert_eq!(group.person("Dana").import(&robins).new_epoch, Some(1));
+    assert!(reads_new_writes(&group, "Blake", "Dana", "One group"));
+    assert!(!reads_new_writes(
+        &group,
+        "Robin",
+        "Mallory",
+        "Not for Mallory"
+    ));
+}
+
+#[test]
+fn a_handover_to_a_far_epoch_is_refused_and_removals_keep_working() {
+    let group = Group::new(&[
+        ("Robin", Role::Coordinator),
+        ("Blake", Role::Member),
+        ("Mallory", Role::Coordinator),
+        ("Casey", Role::Member),
+    ]);
+    let mallory = Mallory::new(group.person("Mallory"), &group.space);
+    let mut doc = mallory.doc(0);
+    let at = doc.heads()[0];
+    let key = EpochKey::generate();
+    // Even a coordinator's device cannot skip epochs: the body names the
+    // epoch it leaves, which must be the envelope's; and no handover
+    // leaves the last epoch.
+    let mut handover = Handover::create(&mut doc, 0, at, &key).unwrap();
+    for from in [0xFFFF_FFFEu32, u32::MAX] {
+        handover.from_epoch = from;
+        let sealed = mallory.envelope(EnvelopeKind::EpochHandover, 0, 901, handover.encode());
+        let report = group
+            .person("Blake")
+            .import(&mallory.bundle(&[0], 0, &[sealed]));
+        assert_eq!(report.new_epoch, None, "{report:?}");
+    }
+    // Robin's removal still moves everyone on by one epoch.
+    let casey = group.member_id("Casey");
+    group
+        .space_of("Robin")
+        .remove_member(&casey, now())
+        .unwrap();
+    let report = group.person("Blake").import(&group.bundle_of("Robin"));
+    assert_eq!(report.new_epoch, Some(1), "{report:?}");
+}
+
+#[test]
+fn a_removal_is_answered_by_the_first_coordinator_device_that_sees_it() {
+    // Ash's modified app writes a removal and never rotates; Casey leaves
+    // on her own. Robin's device answers both before anything leaves it.
+    let group = Group::new(&[
+        ("Robin", Role::Coordinator),
+        ("Ash", Role::Coordinator),
+        ("Blake", Role::Member),
+        ("Casey", Role::Member),
+        ("Mallory", Role::Member),
+    ]);
+    let ash = Mallory::new(group.person("Ash"), &group.space);
+    let mallory_id = group.member_id("Mallory");
+    let mut doc = ash.doc(0);
+    let before = doc.heads();
+    doc.remove_member(&group.member_id("Ash"), &mallory_id, now())
+        .unwrap();
+    let removal = ash.batch(0, &doc.changes_since(&before));
+    group
+        .person("Robin")
+        .import(&ash.bundle(&[0], 0, &[removal]));
+    let report = group.person("Blake").import(&group.bundle_of("Robin"));
+    assert_eq!(report.new_epoch, Some(1), "{report:?}");
+    assert!(
+        group
+            .person("Mallory")
+            .import(&group.bundle_of("Robin"))
+            .left_out
+    );
+
+    group.share(0);
+    group.space_of("Casey").leave(now()).unwrap();
+    group.person("Robin").import(&group.bundle_of("Casey"));
+    let report = group.person("Blake").import(&group.bundle_of("Robin"));
+    assert_eq!(report.new_epoch, Some(2), "{report:?}");
+    assert!(
+        group
+            .person("Casey")
+            .import(&group.bundle_of("Robin"))
+            .left_out
+    );
+    assert!(reads_new_writes(&group, "Robin", "Blake", "After both"));
+}
+
+#[test]
+fn concurrent_removals_settle_on_one_key_and_both_leave() {
+    // Robin removes Mallory while Ash, offline, removes Casey: two
+    // handovers out of epoch 0. Blake and Dana hear them in opposite
+    // orders; both end on the same key, and the removal the winner did not
+    // answer is answered by the next epoch.
+    let group = Group::new(&[
+        ("Robin", Role::Coordinator),
+        ("Ash", Role::Coordinator),
+        ("Blake", Role::Member),
+        ("Dana", Role::Member),
+        ("Mallory", Role::Member),
+        ("Casey", Role::Member),
+    ]);
+    let (mallory_id, casey_id) = (group.member_id("Mallory"), group.member_id("Casey"));
+    group
+        .space_of("Robin")
+        .remove_member(&mallory_id, now())
+        .unwrap();
+    group
+        .space_of("Ash")
+        .remove_member(&casey_id, now())
+        .unwrap();
+    let robins = group.bundle_of("Robin");
+    let ashs = group.bundle_of("Ash");
+    group.person("Blake").import(&robins);
+    group.person("Blake").import(&ashs);
+    group.person("Dana").import(&ashs);
+    group.person("Dana").import(&robins);
+    group.person("Robin").import(&ashs);
+    group.person("Ash").import(&robins);
+    // Everyone who moved is on the same epoch key: each reads the others.
+    for (writer, reader) in [
+        ("Blake", "Dana"),
+        ("Dana", "Robin"),
+        ("Robin", "Ash"),
+        ("Ash", "Blake"),
+    ] {
+        assert!(
+            reads_new_writes(&group, writer, reader, &format!("{writer} to {reader}")),
+            "{reader} cannot read {writer}"
+        );
+    }
+    // The next rotation (by whichever coordinator device sees the open
+    // removal) leaves both removed members out.
+    group.share(0);
+    group.share(1);
+    group.share(0);
+    assert!(!reads_new_writes(
+        &group,
+        "Robin",
+        "Mallory",
+        "Not for Mallory"
+    ));
+    assert!(!reads_new_writes(&group, "Robin", "Casey", "Not for Casey"));
+    assert!(reads_new_writes(&group, "Robin", "Dana", "For Dana"));
+}
+
+#[test]
+fn nothing_sealed_under_the_old_epoch_is_applied_after_the_move() {
+    let group = Group::new(&[
+        ("Robin", Role::Coordinator),
+        ("Blake", Role::Member),
+        ("Lee", Role::Lead),
+        ("Mallory", Role::Lead),
+    ]);
+    let session = group
+        .space_of("Robin")
+        .create_session(safespaces_core::model::SessionDraft {
+            kind: safespaces_core::model::SessionKind::WellbeingEvent,
+            title: "Walk".into(),
+            description: String::new(),
+            starts_at: safespaces_core::model::Timestamp(5_000),
+            duration_minutes: 60,
+            location: String::new(),
+            capacity: 4,
+            content_notes: vec![],
+            accessibility: String::new(),
+        })
+        .unwrap();
+    group.share(0);
+    let mallory = Mallory::new(group.person("Mallory"), &group.space);
+    // Lee edits offline, concurrently with the removal.
+    group
+        .space_of("Lee")
+        .edit_session(
+            &session,
+            SessionEdit {
+                location: Some("Room 4".into()),
+                ..SessionEdit::default()
+            },
+        )
+        .unwrap();
+    let lees_old = group.bundle_of("Lee");
+    let mallory_id = group.member_id("Mallory");
+    group
+        .space_of("Robin")
+        .remove_member(&mallory_id, now())
+        .unwrap();
+    group.person("Blake").import(&group.bundle_of("Robin"));
+    // Mallory still holds epoch 0's key and writes under it, from the state
+    // before her removal.
+    let mut doc = mallory.doc(0);
+    let since = doc.heads();
+    doc.edit_session(
+        &group.member_id("Mallory"),
+        &session,
+        SessionEdit {
+            location: Some("Her address".into()),
+            ..SessionEdit::default()
+        },
+    )
+    .unwrap();
+    let hers = mallory.batch(0, &doc.changes_since(&since));
+    let report = group
+        .person("Blake")
+        .import(&mallory.bundle(&[0], 0, &[hers]));
+    assert_eq!(report.applied, 0, "{report:?}");
+    // Lee's offline edit is not applied from the old epoch either, and is
+    // not lost: once Lee moves on, it is sealed again under the new key.
+    let report = group.person("Blake").import(&lees_old);
+    assert_eq!(report.applied, 0, "{report:?}");
+    group.person("Lee").import(&group.bundle_of("Robin"));
+    group.person("Blake").import(&group.bundle_of("Lee"));
+    let location = group.space_of("Blake").session(&session).unwrap().location;
+    assert_eq!(location, "Room 4");
+}
+
+#[test]
+fn a_member_cannot_capture_the_coordinators_device_id() {
+    // Mallory lists Robin's device id under herself, with her own key;
+    // today's first-by-pseudonym lookup would then give Robin's later
+    // edits to her ("Aaron" sorts before "Robin") and refuse them.
+    let group = Group::new(&[
+        ("Robin", Role::Coordinator),
+        ("Blake", Role::Member),
+        ("Aaron", Role::Member),
+    ]);
+    let mallory = Mallory::new(group.person("Aaron"), &group.space);
+    let mut doc = mallory.doc(0);
+    let since = doc.heads();
+    let robin_device = group.person("Robin").device();
+    let me = group.member_id("Aaron");
+    let mut raw = automerge::AutoCommit::load(&doc.save())
+        .unwrap()
+        .with_actor(
+            safespaces_core::protocol::authorship::actor_for_device(&mallory.device()).unwrap(),
+        );
+    let members = match raw.get(ROOT, "members").unwrap() {
+        Some((_, id)) => id,
+        None => panic!(),
+    };
+    let mine = match raw.get(&members, me.as_str()).unwrap() {
+        Some((_, id)) => id,
+        None => panic!(),
+    };
+    let devices = match raw.get(&mine, "devices").unwrap() {
+        Some((_, id)) => id,
+        None => panic!(),
+    };
+    let captured = raw
+        .put_object(&devices, robin_device.as_str(), ObjType::Map)
+        .unwrap();
+    raw.put(
+        &captured,
+        "age_recipient",
+        age::x25519::Identity::generate().to_public().to_string(),
+    )
+    .unwrap();
+    raw.put(
+        &captured,
+        "signing_key",
+        hex::encode(mallory.signing_key().verifying_key().to_bytes()),
+    )
+    .unwrap();
+    raw.commit();
+    let changes: Vec<Vec<u8>> = raw
+        .get_changes(&since)
+        .into_iter()
+        .map(|mut c| c.bytes().to_vec())
+        .collect();
+    let report =
+        group
+            .person("Blake")
+            .import(&mallory.bundle(&[0], 0, &[mallory.batch(0, &changes)]));
+    assert_eq!(report.applied, 0, "{report:?}");
+    assert!(report.refused >= 1, "{report:?}");
+    // Robin's later edits still reach Blake as Robin's.
+    group
+        .space_of("Robin")
+        .create_session(safespaces_core::model::SessionDraft {
+            kind: safespaces_core::model::SessionKind::WellbeingEvent,
+            title: "Robin's".into(),
+            description: String::new(),
+            starts_at: safespaces_core::model::Timestamp(5_000),
+            duration_minutes: 60,
+            location: String::new(),
+            capacity: 4,
+            content_notes: vec![],
+            accessibility: String::new(),
+        })
+        .unwrap();
+    assert!(reads_new_writes(&group, "Robin", "Blake", "Still Robin's"));
+}
+
+#[test]
+fn a_member_who_left_cannot_write_herself_back() {
+    let group = Group::new(&[
+        ("Robin", Role::Coordinator),
+        ("Blake", Role::Member),
+        ("Mallory", Role::Member),
+    ]);
+    let mallory = Mallory::new(group.person("Mallory"), &group.space);
+    let me = group.member_id("Mallory");
+    let mut doc = mallory.doc(0);
+    let since = doc.heads();
+    doc.remove_member(&me, &me, now()).unwrap();
+    let mut raw = automerge::AutoCommit::load(&doc.save())
+        .unwrap()
+        .with_actor(
+            safespaces_core::protocol::authorship::actor_for_device(&mallory.device()).unwrap(),
+        );
+    let members = raw.get(ROOT, "members").unwrap().unwrap().1;
+    let mine = raw.get(&members, me.as_str()).unwrap().unwrap().1;
+    raw.put(&mine, "removed_at", automerge::ScalarValue::Null)
+        .unwrap();
+    raw.commit();
+    let changes: Vec<Vec<u8>> = raw
+        .get_changes(&since)
+        .into_iter()
+        .map(|mut c| c.bytes().to_vec())
+        .collect();
+    assert_eq!(changes.len(), 2);
+    let report =
+        group
+            .person("Robin")
+            .import(&mallory.bundle(&[0], 0, &[mallory.batch(0, &changes)]));
+    assert_eq!(report.applied, 0, "{report:?}");
+    assert!(
+        !group
+            .space_of("Robin")
+            .members()
+            .unwrap()
+            .iter()
+            .any(|(id, m)| id == &me && !m.is_active()),
+        "nothing of the batch was taken, not even her departure"
+    );
+}
