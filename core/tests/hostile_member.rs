@@ -478,3 +478,97 @@ fn a_member_who_left_cannot_write_herself_back() {
         "nothing of the batch was taken, not even her departure"
     );
 }
+
+#[test]
+fn a_removed_coordinator_cannot_bring_anyone_back_by_back_dating() {
+    // Ash is removed. His modified app then writes, on the state before his
+    // removal, a new coordinator ("Puppet", a device he controls) and a
+    // promotion of Mallory. Dana, who has not moved on yet, takes them (as
+    // his role allowed where he wrote them) and passes them on in the new
+    // epoch. Removal wins: the next rotation gives the puppet's device no
+    // key, and Mallory's promotion gives her no authority over rotations.
+    let group = Group::new(&[
+        ("Robin", Role::Coordinator),
+        ("Ash", Role::Coordinator),
+        ("Blake", Role::Member),
+        ("Dana", Role::Member),
+        ("Mallory", Role::Member),
+        ("Casey", Role::Member),
+    ]);
+    let ash = Mallory::new(group.person("Ash"), &group.space);
+    let mut doc = ash.doc(0);
+    let since = doc.heads();
+    group
+        .space_of("Robin")
+        .remove_member(&group.member_id("Ash"), now())
+        .unwrap();
+    let robins = group.bundle_of("Robin");
+    group.person("Blake").import(&robins);
+
+    let puppet = adversary::Person::new("Puppet");
+    let ash_id = group.member_id("Ash");
+    let puppet_member = doc
+        .add_member(&ash_id, "Puppet", Role::Coordinator, now())
+        .unwrap();
+    let puppet_keys = safespaces_core::model::DeviceKeys {
+        age_recipient: puppet.app.profile().device_recipient().unwrap(),
+        signing_key: hex::encode(puppet.app.profile().signing_public_key().unwrap()),
+    };
+    doc.add_device(&puppet_member, &puppet.device(), puppet_keys)
+        .unwrap();
+    doc.set_role(&ash_id, &group.member_id("Mallory"), Role::Coordinator)
+        .unwrap();
+    let back_dated = ash.batch(0, &doc.changes_since(&since));
+    let report = group
+        .person("Dana")
+        .import(&ash.bundle(&[0], 0, &[back_dated]));
+    assert!(report.applied >= 3, "{report:?}");
+    group.person("Dana").import(&robins);
+    group.person("Robin").import(&group.bundle_of("Dana"));
+    group.person("Mallory").import(&group.bundle_of("Robin"));
+    // The back-dated promotion stands in the document, as Ash's role
+    // allowed where he wrote it.
+    let members = group.space_of("Robin").members().unwrap();
+    assert!(members.iter().any(|(_, m)| m.pseudonym == "Puppet"));
+
+    // The next rotation leaves the puppet's device out.
+    group
+        .space_of("Robin")
+        .remove_member(&group.member_id("Casey"), now())
+        .unwrap();
+    let robin = Mallory::new(group.person("Robin"), &group.space);
+    let key = robin.epoch_key(1);
+    let handover = adversary::open_bundle(&key.content_key(), &group.bundle_of("Robin"))
+        .into_iter()
+        .find_map(|sealed| {
+            let envelope = safespaces_core::protocol::Envelope::open(
+                &sealed,
+                &key.content_key(),
+                robin.space,
+                1,
+                |_| Some(robin.signing_key().verifying_key()),
+            )
+            .ok()?;
+            (envelope.kind == EnvelopeKind::EpochHandover)
+                .then(|| Handover::decode(&envelope.body).unwrap())
+        })
+        .expect("Robin's bundle carries the handover out of epoch 1");
+    assert!(!handover.recipients.contains(&puppet.device()));
+    assert!(handover.recipients.contains(&group.person("Dana").device()));
+
+    // Mallory, "promoted" by him, removes Blake and hands over: refused.
+    let mallory = Mallory::new(group.person("Mallory"), &group.space);
+    let mut hers = mallory.doc(1);
+    let since = hers.heads();
+    let me = group.member_id("Mallory");
+    hers.remove_member(&me, &group.member_id("Blake"), now())
+        .unwrap();
+    let removal = hers.heads()[0];
+    let batch = mallory.batch(1, &hers.changes_since(&since));
+    let h = Handover::create(&mut hers, 1, removal, &EpochKey::generate()).unwrap();
+    let sealed = mallory.envelope(EnvelopeKind::EpochHandover, 1, 902, h.encode());
+    let report = group
+        .person("Dana")
+        .import(&mallory.bundle(&[1], 1, &[batch, sealed]));
+    assert_eq!(report.new_epoch, None, "{report:?}");
+}

@@ -286,6 +286,21 @@ impl SpaceDoc {
             .collect()
     }
 
+    /// Hashes of the changes by any of `actors` that are neither among
+    /// `heads` nor causally before them.
+    pub fn changes_after_by(
+        &mut self,
+        heads: &[ChangeHash],
+        actors: &std::collections::HashSet<automerge::ActorId>,
+    ) -> Vec<ChangeHash> {
+        self.doc
+            .get_changes_meta(heads)
+            .into_iter()
+            .filter(|m| actors.contains(m.actor.as_ref()))
+            .map(|m| m.hash)
+            .collect()
+    }
+
     /// The lowest sequence number of `actor`'s changes that are not
     /// causally before `heads`, if it has any.
     pub fn first_seq_after(

@@ -112,20 +112,139 @@ pub fn unanswered_removal(doc: &mut SpaceDoc, cut: Option<&[ChangeHash]>) -> Opt
         .find(|r| after.as_ref().is_none_or(|a| a.contains(&r.change)))
 }
 
+/// The changes that grant nothing, because removal wins: every change made
+/// by a device of a removed member that is not causally before her removal
+/// (written concurrently with it, or back-dated to before it). They stay
+/// in the document, judged as her role allowed where she made them; but a
+/// member, a device or a role they created is given no key and no
+/// authority over rotations.
+pub fn void_changes(doc: &mut SpaceDoc) -> HashSet<ChangeHash> {
+    let all = removals(doc);
+    let mut void = HashSet::new();
+    if all.is_empty() {
+        return void;
+    }
+    let members = doc.members().unwrap_or_default();
+    for removal in all {
+        let Some((_, member)) = members.iter().find(|(id, _)| *id == removal.member) else {
+            continue;
+        };
+        let actors: HashSet<automerge::ActorId> = member
+            .devices
+            .keys()
+            .filter_map(super::authorship::actor_for_device)
+            .collect();
+        if actors.is_empty() {
+            continue;
+        }
+        void.extend(doc.changes_after_by(&[removal.change], &actors));
+    }
+    void
+}
+
+/// The change that made the value at `key` of `obj` (the visible one).
+fn made_by(doc: &SpaceDoc, obj: &automerge::ObjId, key: &str) -> Option<ChangeHash> {
+    let am = doc.automerge();
+    let (_, id) = am.get(obj, key).ok()??;
+    am.hash_for_opid(&id)
+}
+
+/// Devices of active members that may be handed a new epoch's key: every
+/// device whose entry, and whose member's entry, was made by a change that
+/// grants something ([`void_changes`]).
+pub fn key_holders(doc: &mut SpaceDoc) -> Vec<(DeviceId, String)> {
+    let void = void_changes(doc);
+    let am_members = {
+        let am = doc.automerge();
+        match am.get(&ROOT, "members") {
+            Ok(Some((Value::Object(ObjType::Map), id))) => Some(id),
+            _ => None,
+        }
+    };
+    let Some(members_obj) = am_members else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (id, member) in doc.members().unwrap_or_default() {
+        if !member.is_active() {
+            continue;
+        }
+        if made_by(doc, &members_obj, id.as_str()).is_some_and(|c| void.contains(&c)) {
+            continue;
+        }
+        let devices_obj = doc
+            .automerge()
+            .get(&members_obj, id.as_str())
+            .ok()
+            .flatten()
+            .and_then(|(_, m)| match doc.automerge().get(&m, "devices") {
+                Ok(Some((Value::Object(ObjType::Map), d))) => Some(d),
+                _ => None,
+            });
+        for (device, keys) in member.devices {
+            let granted_by_void = devices_obj
+                .as_ref()
+                .and_then(|d| made_by(doc, d, device.as_str()))
+                .is_some_and(|c| void.contains(&c));
+            if !granted_by_void {
+                out.push((device, keys.age_recipient));
+            }
+        }
+    }
+    out
+}
+
 /// Whether `member` acts as a coordinator at `change`: an active
-/// coordinator in the state right after it, and not removed by any change
-/// that is not causally after it (removal wins over anything concurrent).
+/// coordinator in the state right after it; not removed by any change that
+/// is not causally after it; and holding that role (and her membership) by
+/// changes that grant something ([`void_changes`]): removal wins over
+/// anything concurrent, also over what a removed coordinator granted.
 pub fn coordinator_at(doc: &mut SpaceDoc, member: &MemberId, change: &ChangeHash) -> bool {
+    let at = std::slice::from_ref(change);
     if !matches!(
-        role_at(doc.automerge(), member, Some(std::slice::from_ref(change))),
+        role_at(doc.automerge(), member, Some(at)),
         Ok(Role::Coordinator)
     ) {
         return false;
     }
-    removals(doc)
+    let removed_after = removals(doc)
         .into_iter()
         .filter(|r| &r.member == member)
-        .all(|r| r.change != *change && is_before(doc, change, &[r.change]))
+        .all(|r| r.change != *change && is_before(doc, change, &[r.change]));
+    if !removed_after {
+        return false;
+    }
+    let void = void_changes(doc);
+    if void.is_empty() {
+        return true;
+    }
+    let am = doc.automerge();
+    let entry = match am.get_at(&ROOT, "members", at) {
+        Ok(Some((Value::Object(ObjType::Map), members))) => {
+            match am.get_at(&members, member.as_str(), at) {
+                Ok(Some((Value::Object(ObjType::Map), entry))) => {
+                    am.hash_for_opid(&entry).map(|made| (made, entry))
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    let Some((made, entry)) = entry else {
+        return false;
+    };
+    if void.contains(&made) {
+        return false;
+    }
+    // Every value of the role there must have been granted by a change that
+    // counts: a promotion by a removed coordinator does not.
+    am.get_all_at(&entry, "role", at)
+        .map(|values| {
+            values
+                .iter()
+                .all(|(_, op)| am.hash_for_opid(op).is_some_and(|c| !void.contains(&c)))
+        })
+        .unwrap_or(false)
 }
 
 /// Checks that `handover`, signed by `author`, may move the space on:

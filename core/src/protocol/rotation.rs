@@ -63,8 +63,10 @@ const HASH_LEN: usize = 32;
 
 impl Handover {
     /// Seals `key` for the epoch after `from_epoch` to every device of every
-    /// active member of `doc`, answering the removal `answers` (which `doc`
-    /// must already hold, so the removed member is not active). A device
+    /// active member of `doc` that no removed member added after her removal
+    /// ([`super::removal::key_holders`]), answering the removal `answers`
+    /// (which `doc` must already hold, so the removed member is not
+    /// active). A device
     /// whose recorded age recipient does not parse is skipped, never fatal:
     /// one bad entry must not keep everyone else in an epoch a removed
     /// member can read.
@@ -79,17 +81,12 @@ impl Handover {
         }
         let mut recipients = Vec::new();
         let mut age_recipients: Vec<age::x25519::Recipient> = Vec::new();
-        let members = doc
-            .members()
-            .map_err(|e| RotationError::Malformed(e.to_string()))?;
-        for (_, member) in members.into_iter().filter(|(_, m)| m.is_active()) {
-            for (device, keys) in member.devices {
-                let Ok(r) = age::x25519::Recipient::from_str(&keys.age_recipient) else {
-                    continue;
-                };
-                recipients.push(device);
-                age_recipients.push(r);
-            }
+        for (device, recipient) in super::removal::key_holders(doc) {
+            let Ok(r) = age::x25519::Recipient::from_str(&recipient) else {
+                continue;
+            };
+            recipients.push(device);
+            age_recipients.push(r);
         }
         if age_recipients.is_empty() {
             return Err(RotationError::NobodyLeft);
