@@ -40,12 +40,11 @@ fn reads_new_writes(group: &Group, writer: &str, reader: &str, title: &str) -> b
     space.volunteer_to_lead(&session, now()).unwrap();
     let me = group.member_id(writer);
     // A bundle the reader cannot open at all is not read either.
-    if group
+    let got = group
         .person(reader)
         .app
-        .import_bundle(&group.bundle_of(writer), now())
-        .is_err()
-    {
+        .import_bundle(&group.bundle_of(writer), now());
+    if got.is_err() {
         return false;
     }
     group
@@ -571,4 +570,224 @@ fn a_removed_coordinator_cannot_bring_anyone_back_by_back_dating() {
         .person("Dana")
         .import(&mallory.bundle(&[1], 1, &[batch, sealed]));
     assert_eq!(report.new_epoch, None, "{report:?}");
+}
+
+/// Raw automerge access to a space document as a modified app has it,
+/// writing as `device`.
+fn raw_as(
+    doc: &mut safespaces_core::model::SpaceDoc,
+    device: &safespaces_core::model::DeviceId,
+) -> automerge::AutoCommit {
+    automerge::AutoCommit::load(&doc.save())
+        .unwrap()
+        .with_actor(safespaces_core::protocol::authorship::actor_for_device(device).unwrap())
+}
+
+fn obj_at(am: &automerge::AutoCommit, path: &[&str]) -> automerge::ObjId {
+    let mut cur = ROOT;
+    for key in path {
+        cur = am.get(&cur, *key).unwrap().unwrap().1;
+    }
+    cur
+}
+
+#[test]
+fn forged_training_in_a_snapshot_is_refused() {
+    // Mallory forks the document and, as the coordinator's device (his
+    // actor id), records both training modules for herself, volunteers to
+    // lead, and hands everyone her snapshot. Today's import checks each
+    // change against the role of the actor it carries; with attestations,
+    // a change must be proven to be its actor's, and Mallory can attest
+    // only her own.
+    let group = Group::new(&[
+        ("Robin", Role::Coordinator),
+        ("Blake", Role::Member),
+        ("Mallory", Role::Member),
+    ]);
+    let mallory = Mallory::new(group.person("Mallory"), &group.space);
+    let mut doc = mallory.doc(0);
+    let robin_device = group.person("Robin").device();
+    let mut forged = raw_as(&mut doc, &robin_device);
+    let training = obj_at(&forged, &["training"]);
+    let me = group.member_id("Mallory");
+    let robin = group.member_id("Robin");
+    for (i, module) in ["signposting", "trauma_informed_care"].iter().enumerate() {
+        let record = forged
+            .put_object(&training, format!("00000000000000a{i}"), ObjType::Map)
+            .unwrap();
+        forged.put(&record, "member", me.as_str()).unwrap();
+        forged.put(&record, "module", *module).unwrap();
+        forged.put(&record, "completed_at", 0i64).unwrap();
+        forged.put(&record, "expires_at", 4_000_000_000i64).unwrap();
+        forged.put(&record, "recorded_by", robin.as_str()).unwrap();
+    }
+    forged.commit();
+    let mut forged_doc = safespaces_core::model::SpaceDoc::load(&forged.save()).unwrap();
+    // Her snapshot, with every attestation her device holds, and one she
+    // signs for the forged change as if it were Robin's.
+    let mut attestations = mallory.attestations(0);
+    let tip = forged_doc.heads()[0];
+    attestations.push(
+        safespaces_core::protocol::attestation::Attestation::sign_hash(
+            mallory.space,
+            &robin_device,
+            1_000,
+            tip,
+            &mallory.signing_key(),
+        ),
+    );
+    let snapshot = mallory.snapshot(0, &mut forged_doc, attestations);
+    let report = group
+        .person("Blake")
+        .import(&mallory.bundle(&[0], 0, &[snapshot]));
+    assert_eq!(report.applied, 0, "{report:?}");
+    assert!(report.refused >= 1, "{report:?}");
+    let blakes = group.space_of("Blake");
+    assert!(blakes.training_records().unwrap().is_empty());
+    assert!(!blakes.clearance(&me, now()).unwrap().cleared);
+}
+
+#[test]
+fn an_outsider_with_the_epoch_key_cannot_hand_a_joiner_a_made_up_space() {
+    // Eve intercepted an invite's code and package (so she holds epoch 0's
+    // key). She makes her own copy of the space with herself as its
+    // creator, and also a copy of the real one where she adds herself as a
+    // coordinator with a device of hers, each in a bundle signed by her
+    // device. The invitee checks history from the creation the space id
+    // commits to.
+    let group = Group::new(&[("Robin", Role::Coordinator), ("Blake", Role::Member)]);
+    let robin = group.space_of("Robin");
+    let invitation = robin.invite(Role::Member, now(), None).unwrap();
+    let eve = adversary::Person::new("Eve");
+    let package = safespaces_core::protocol::invite::InvitePackage::open(
+        &invitation.package,
+        &safespaces_core::protocol::invite::InviteSecret::parse(&invitation.code).unwrap(),
+        now(),
+    )
+    .unwrap();
+    let eve_signing = eve
+        .app
+        .profile()
+        .with_keyring(|k| k.signing_key().clone())
+        .unwrap();
+    let eve_device = eve.device();
+    let eve_keys = safespaces_core::model::DeviceKeys {
+        age_recipient: eve.app.profile().device_recipient().unwrap(),
+        signing_key: hex::encode(eve.app.profile().signing_public_key().unwrap()),
+    };
+    let seal = |doc: &mut safespaces_core::model::SpaceDoc| {
+        let body = safespaces_core::protocol::snapshot::SnapshotBody {
+            document: doc.save(),
+            attestations: doc
+                .last_own_change()
+                .map(|(seq, hash)| {
+                    safespaces_core::protocol::attestation::Attestation::sign_hash(
+                        package.space,
+                        &eve_device,
+                        seq,
+                        hash,
+                        &eve_signing,
+                    )
+                })
+                .into_iter()
+                .collect(),
+        };
+        let envelope = safespaces_core::protocol::Envelope {
+            kind: EnvelopeKind::Snapshot,
+            space: package.space,
+            epoch: 0,
+            author: eve_device.clone(),
+            sequence: 1,
+            body: body.encode(),
+        }
+        .seal(&package.epoch_key.content_key(), &eve_signing)
+        .unwrap();
+        let mut frame = b"SSB1".to_vec();
+        frame.extend_from_slice(&package.space.0);
+        frame.extend_from_slice(&0u32.to_be_bytes());
+        frame.extend_from_slice(&1u32.to_be_bytes());
+        frame.extend_from_slice(&(envelope.len() as u32).to_be_bytes());
+        frame.extend_from_slice(&envelope);
+        safespaces_core::store::padding::seal_padded_to(&[&package.epoch_key.content_key()], &frame)
+            .unwrap()
+    };
+    // A made-up space under the real space id.
+    let (mut made_up, _) = safespaces_core::model::SpaceDoc::genesis(
+        "Tuesday group",
+        "Eve",
+        now(),
+        &eve_device,
+        eve_keys.clone(),
+    )
+    .unwrap();
+    let invitee = adversary::Person::new("Ivy");
+    assert!(
+        invitee
+            .app
+            .join(
+                &invitation.code,
+                &invitation.package,
+                &seal(&mut made_up),
+                "Ivy",
+                now()
+            )
+            .is_err()
+    );
+    // The real space, with Eve added as a coordinator by her own device.
+    let blake = Mallory::new(group.person("Blake"), &group.space);
+    let mut real = blake.doc(0);
+    real.set_actor(safespaces_core::protocol::authorship::actor_for_device(&eve_device).unwrap());
+    let mut raw = raw_as(&mut real, &eve_device);
+    let members = obj_at(&raw, &["members"]);
+    let entry = raw
+        .put_object(&members, "00000000000000ee", ObjType::Map)
+        .unwrap();
+    raw.put(&entry, "pseudonym", "Eve").unwrap();
+    raw.put(&entry, "role", "coordinator").unwrap();
+    raw.put(&entry, "joined_at", 0i64).unwrap();
+    raw.put(&entry, "removed_at", automerge::ScalarValue::Null)
+        .unwrap();
+    let devices = raw.put_object(&entry, "devices", ObjType::Map).unwrap();
+    let device = raw
+        .put_object(&devices, eve_device.as_str(), ObjType::Map)
+        .unwrap();
+    raw.put(&device, "age_recipient", eve_keys.age_recipient.as_str())
+        .unwrap();
+    raw.put(&device, "signing_key", eve_keys.signing_key.as_str())
+        .unwrap();
+    raw.commit();
+    let mut tampered = safespaces_core::model::SpaceDoc::load(&raw.save()).unwrap();
+    tampered
+        .set_actor(safespaces_core::protocol::authorship::actor_for_device(&eve_device).unwrap());
+    // Signed by Eve, who is no device of the history as it checks out.
+    assert!(
+        invitee
+            .app
+            .join(
+                &invitation.code,
+                &invitation.package,
+                &seal(&mut tampered),
+                "Ivy",
+                now()
+            )
+            .is_err()
+    );
+    // With a member's honest bundle, the same invite works.
+    let joined = invitee
+        .app
+        .join(
+            &invitation.code,
+            &invitation.package,
+            &group.bundle_of("Robin"),
+            "Ivy",
+            now(),
+        )
+        .unwrap();
+    assert!(
+        !joined
+            .members()
+            .unwrap()
+            .iter()
+            .any(|(_, m)| m.pseudonym == "Eve")
+    );
 }

@@ -17,7 +17,6 @@
 //! changes nothing.
 
 use crate::crypto::SymmetricKey;
-use crate::model::SpaceDoc;
 use crate::protocol::SpaceId;
 use crate::store::padding::{open_padded, seal_padded_to};
 
@@ -94,48 +93,6 @@ fn parse(frame: &[u8]) -> AppResult<BundleContents> {
 
 /// A device's key as a space records it (one definition, in the protocol).
 pub(crate) use crate::protocol::exchange::device_key;
-
-/// Splits a mailbox's blobs into the first snapshot that opens under
-/// `content_key` and is signed by a device it itself lists, and every other
-/// blob (the tail to receive after it). A device that has nothing of the
-/// space yet (joining, or newly linked) has nothing else to check it against;
-/// the key it holds came from the invite or link package.
-pub(crate) fn first_snapshot(
-    blobs: Vec<crate::sync::Blob>,
-    content_key: &SymmetricKey,
-    space: SpaceId,
-    epoch: u32,
-) -> (Option<SpaceDoc>, Vec<crate::sync::Blob>) {
-    let mut doc = None;
-    let mut rest = Vec::new();
-    for blob in blobs {
-        if doc.is_none() {
-            if let Some(candidate) = verified_snapshot(&blob.data, content_key, space, epoch) {
-                doc = Some(candidate);
-                continue;
-            }
-        }
-        rest.push(blob);
-    }
-    (doc, rest)
-}
-
-fn verified_snapshot(
-    sealed: &[u8],
-    content_key: &SymmetricKey,
-    space: SpaceId,
-    epoch: u32,
-) -> Option<SpaceDoc> {
-    let unverified =
-        crate::protocol::Envelope::open_unverified(sealed, content_key, space, epoch).ok()?;
-    if unverified.peek().kind != crate::protocol::EnvelopeKind::Snapshot {
-        return None;
-    }
-    let candidate = SpaceDoc::load(&unverified.peek().body).ok()?;
-    let key = device_key(&candidate, &unverified.peek().author)?;
-    unverified.verify(&key).ok()?;
-    Some(candidate)
-}
 
 #[cfg(test)]
 mod tests {

@@ -200,15 +200,20 @@ impl SafeSpaces {
             let credential = MailboxCredential::for_epoch(&space.epoch_key);
             let page = client.read_all(&credential, 0).await?;
             let content_key = space.epoch_key.content_key();
-            let (doc, rest) =
-                super::bundle::first_snapshot(page.blobs, &content_key, space.space, space.epoch);
-            let Some(mut doc) = doc else {
+            let (first, rest) = super::snapshots::first_snapshot(
+                page.blobs,
+                &content_key,
+                space.space,
+                space.epoch,
+            );
+            let Some(first) = first else {
                 tracing::warn!(
                     epoch = space.epoch,
                     "a linked space's mailbox holds no snapshot to start from; skipped"
                 );
                 continue;
             };
+            let mut doc = first.doc;
             let device = self.device_id()?;
             if let Some(actor) = crate::protocol::authorship::actor_for_device(&device) {
                 doc.set_actor(actor);
@@ -225,7 +230,10 @@ impl SafeSpaces {
             let heads = doc.heads();
             self.shared.with_loaded(|loaded| {
                 loaded.spaces.insert(id, doc);
-                let entry = SpaceEntry::joined(id, document, member, epoch, &heads);
+                let mut entry = SpaceEntry::joined(id, document, member, epoch, &heads);
+                for a in &first.attestations {
+                    entry.remember(a);
+                }
                 self.shared.store_entry(loaded, id, entry)
             })?;
             let mut report = SyncReport::default();

@@ -17,6 +17,8 @@
 //!   publishing invites and joining through the relay.
 //! - `receive.rs`: what each received envelope does, for bundles and relay alike.
 //! - `rotation.rs`: removing a member and moving to a new epoch.
+//! - `snapshots.rs`: the snapshots this device signs, and the first one a
+//!   joining or newly linked device checks from the space's creation.
 //! - `registry.rs`: what the device persists about its spaces.
 //! - `sync_log.rs`: what the sync engine logs about a pass (counts only).
 //! - [`ProgressWatch`] (`progress.rs`): the sync progress callback and the
@@ -43,6 +45,7 @@ mod receive;
 mod registry;
 mod relay_sync;
 mod rotation;
+mod snapshots;
 mod space_handle;
 mod sync_log;
 
@@ -166,15 +169,21 @@ impl SafeSpaces {
     /// `pseudonym`.
     pub fn create_space(&self, name: &str, pseudonym: &str, now: Timestamp) -> AppResult<Space> {
         let keys = self.shared.device_keys()?;
-        let space = SpaceId::random();
         let epoch_key = EpochKey::generate();
-        self.shared.with_loaded(|loaded| {
+        let space = self.shared.with_loaded(|loaded| {
             let device = loaded.registry.device.clone();
-            let (mut doc, member) = SpaceDoc::create(name, pseudonym, now)?;
-            if let Some(actor) = actor_for_device(&device) {
-                doc.set_actor(actor);
+            // One change creates the space, and the space's id is derived
+            // from it: a joiner checks the history it is handed from there.
+            let (mut doc, member) = SpaceDoc::genesis(name, pseudonym, now, &device, keys)?;
+            let genesis = doc
+                .heads()
+                .first()
+                .copied()
+                .ok_or_else(|| AppError::Corrupt("a space without a creation".into()))?;
+            let space = crate::protocol::genesis::space_id_for(&genesis);
+            if loaded.spaces.contains_key(&space) {
+                return Err(AppError::Corrupt("this space exists already".into()));
             }
-            doc.add_device(&member, &device, keys)?;
             let document = DocumentId::random();
             self.shared
                 .profile
@@ -186,7 +195,7 @@ impl SafeSpaces {
                 .insert(space.to_hex(), SpaceEntry::new(space, document, member, 0));
             self.shared.save_registry(&loaded.registry)?;
             loaded.spaces.insert(space, doc);
-            Ok(())
+            Ok(space)
         })?;
         Ok(Space::new(Arc::clone(&self.shared), space))
     }

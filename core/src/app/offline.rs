@@ -8,15 +8,16 @@ use std::sync::Arc;
 
 use ed25519_dalek::SigningKey;
 
-use super::bundle::{device_key, open_bundle, seal_bundle};
+use super::bundle::{open_bundle, seal_bundle};
 use super::receive::{receive_envelopes, request_envelope};
-use super::registry::{SpaceEntry, epoch_key_id};
+use super::registry::{SpaceEntry, decode_attestations, epoch_key_id};
 use super::space_handle::entry;
 use super::{AppError, AppResult, Loaded, SafeSpaces, Shared, Space};
-use crate::model::{MemberId, Role, SpaceDoc, Timestamp};
+use crate::model::{MemberId, Role, Timestamp};
 use crate::protocol::attendance;
 use crate::protocol::authorship::actor_for_device;
 use crate::protocol::invite::{DEFAULT_INVITE_SECS, InvitePackage, InviteSecret};
+use crate::protocol::snapshot::SnapshotBody;
 use crate::protocol::{Envelope, EnvelopeKind, EpochKey, SpaceId};
 use crate::store::DocumentId;
 use base64::Engine;
@@ -172,6 +173,7 @@ impl Space {
                     .collect();
                 if cut.iter().all(|h| doc.has_change(h)) && !cut.is_empty() {
                     let old_key = shared.epoch_key(space, previous)?;
+                    let doc_at_cut = doc.save_at(&cut)?;
                     envelopes.push(
                         Envelope {
                             kind: EnvelopeKind::Snapshot,
@@ -179,7 +181,11 @@ impl Space {
                             epoch: previous,
                             author: device.clone(),
                             sequence: entry.next_sequence,
-                            body: doc.save_at(&cut)?,
+                            body: SnapshotBody {
+                                document: doc_at_cut,
+                                attestations: decode_attestations(&entry.cut_attestations),
+                            }
+                            .encode(),
                         }
                         .seal(&old_key.content_key(), &signing)
                         .map_err(|e| AppError::Corrupt(e.to_string()))?,
@@ -206,7 +212,7 @@ impl Space {
                 epoch: entry.epoch,
                 author: device.clone(),
                 sequence: entry.next_sequence,
-                body: doc.save(),
+                body: super::snapshots::current_snapshot(doc, &entry, space, &device, &signing),
             };
             envelopes.push(
                 snapshot
@@ -300,7 +306,8 @@ impl SafeSpaces {
                 &mut report,
                 None,
             )?;
-            if report.new_epoch.is_some() {
+            // The entry learns from every import (attestations, an epoch).
+            if loaded.registry.spaces.get(&space.to_hex()) != Some(&entry) {
                 let mut registry = loaded.registry.clone();
                 registry.spaces.insert(space.to_hex(), entry);
                 shared.save_registry(&registry)?;
@@ -335,31 +342,24 @@ impl SafeSpaces {
         if contents.space != space {
             return Err(AppError::Corrupt("the bundle is for another space".into()));
         }
-        let mut doc = None;
-        for sealed in &contents.envelopes {
-            let unverified = Envelope::open_unverified(
-                sealed,
-                &package.epoch_key.content_key(),
-                space,
-                package.epoch,
-            )
-            .map_err(|e| AppError::Corrupt(e.to_string()))?;
-            if unverified.peek().kind != EnvelopeKind::Snapshot {
-                continue;
-            }
-            // A new member has nothing to check the snapshot against but
-            // itself: it must be signed by a device the snapshot lists,
-            // and it came sealed under the key the invite handed over.
-            let candidate = SpaceDoc::load(&unverified.peek().body)?;
-            let signer = device_key(&candidate, &unverified.peek().author)
-                .ok_or_else(|| AppError::Corrupt("the bundle's author is not a member".into()))?;
-            unverified
-                .verify(&signer)
-                .map_err(|e| AppError::Corrupt(e.to_string()))?;
-            doc = Some(candidate);
-        }
-        let mut doc =
-            doc.ok_or_else(|| AppError::Corrupt("the bundle holds no copy of the space".into()))?;
+        // A new member holds nothing to check the snapshot against: it is
+        // checked from the space's creation, which the space id (from the
+        // invite) commits to.
+        let first = contents
+            .envelopes
+            .iter()
+            .find_map(|sealed| {
+                super::snapshots::verified_snapshot(
+                    sealed,
+                    &package.epoch_key.content_key(),
+                    space,
+                    package.epoch,
+                )
+            })
+            .ok_or_else(|| {
+                AppError::Corrupt("the bundle holds no copy of the space that checks out".into())
+            })?;
+        let mut doc = first.doc;
         let keys = self.shared.device_keys()?;
         let signing = self.shared.signing_key()?;
         let shared = Arc::clone(&self.shared);
@@ -405,6 +405,9 @@ impl SafeSpaces {
             shared.profile.put_snapshot(document, &doc.save())?;
             let mut registry = loaded.registry.clone();
             let mut entry = SpaceEntry::joined(space, document, member, package.epoch, &held);
+            for a in &first.attestations {
+                entry.remember(a);
+            }
             entry.join = Some(BASE64_STANDARD.encode(join));
             entry.next_sequence = 2;
             registry.spaces.insert(space.to_hex(), entry);

@@ -13,10 +13,12 @@ use super::rotation::enter_epoch;
 use super::{AppError, AppResult, Loaded, Shared};
 use crate::model::{SpaceDoc, Timestamp};
 use crate::protocol::attendance::{self, AttendanceRequest};
+use crate::protocol::attestation::Attestation;
 use crate::protocol::authorship::AuthorshipError;
 use crate::protocol::envelope::Unverified;
 use crate::protocol::exchange::{ReceiveError, Received, import_history, receive, receive_batches};
-use crate::protocol::removal::{HandoverRefusal, check_handover};
+use crate::protocol::removal::{HandoverRefusal, check_handover, is_before};
+use crate::protocol::snapshot::SnapshotBody;
 use crate::protocol::{Envelope, EnvelopeKind, EpochKey, Handover, RotationError, SpaceId};
 
 /// What became of one envelope.
@@ -86,7 +88,14 @@ pub(crate) fn receive_envelopes(
         }
         let batch = unverified.peek().kind == EnvelopeKind::ChangeBatch;
         if !batch || run_epoch != Some(epoch) {
-            receive_run(loaded, space, std::mem::take(&mut run), &mut fates, report)?;
+            receive_run(
+                loaded,
+                space,
+                entry,
+                std::mem::take(&mut run),
+                &mut fates,
+                report,
+            )?;
         }
         if batch {
             run_epoch = Some(epoch);
@@ -110,7 +119,7 @@ pub(crate) fn receive_envelopes(
             cut_snapshot,
         )?;
     }
-    receive_run(loaded, space, run, &mut fates, report)?;
+    receive_run(loaded, space, entry, run, &mut fates, report)?;
     Ok(fates)
 }
 
@@ -133,10 +142,39 @@ fn open(
     None
 }
 
+/// Imports a verified snapshot body into `doc`: every change it adds must
+/// be proven by an attestation (its own, or one this device holds) under a
+/// key this device's document records. Keeps the attestations that proved
+/// something. Returns whether the body was a snapshot at all.
+fn import_snapshot(
+    doc: &mut SpaceDoc,
+    space: SpaceId,
+    entry: &mut SpaceEntry,
+    body: &[u8],
+    report: &mut BundleReport,
+) -> bool {
+    let Ok(body) = SnapshotBody::decode(body) else {
+        return false;
+    };
+    let Ok(mut theirs) = automerge::AutoCommit::load(&body.document) else {
+        return false;
+    };
+    let mut attestations = body.attestations;
+    attestations.extend(entry.attestations());
+    let imported = import_history(doc, &mut theirs, space, attestations);
+    report.applied += imported.applied;
+    report.refused += imported.refused;
+    for a in &imported.attested {
+        entry.remember(a);
+    }
+    true
+}
+
 /// Receives a run of change batches and records what became of each.
 fn receive_run(
     loaded: &mut Loaded,
     space: SpaceId,
+    entry: &mut SpaceEntry,
     run: Vec<(usize, Unverified)>,
     fates: &mut [Fate],
     report: &mut BundleReport,
@@ -150,15 +188,24 @@ fn receive_run(
         .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
     let (indices, envelopes): (Vec<usize>, Vec<Unverified>) = run.into_iter().unzip();
     for (index, result) in indices.into_iter().zip(receive_batches(doc, envelopes)) {
-        fates[index] = tally(result, report);
+        fates[index] = tally(result, report, entry);
     }
     Ok(())
 }
 
 /// What a change batch's or join's result means for this device.
-fn tally(result: Result<Received, ReceiveError>, report: &mut BundleReport) -> Fate {
+fn tally(
+    result: Result<Received, ReceiveError>,
+    report: &mut BundleReport,
+    entry: &mut SpaceEntry,
+) -> Fate {
     match result {
-        Ok(Received::Applied { new, .. }) => report.applied += new,
+        Ok(Received::Applied {
+            new, attestation, ..
+        }) => {
+            report.applied += new;
+            entry.remember(&attestation);
+        }
         Ok(Received::Other(_)) => {}
         // Its dependencies, or the change adding its author's device, may
         // simply not have arrived yet.
@@ -221,13 +268,9 @@ fn receive_one(
                 report.refused += 1;
                 return Ok(Fate::Settled);
             };
-            let Ok(mut theirs) = automerge::AutoCommit::load(&envelope.body) else {
+            if !import_snapshot(doc, space, entry, &envelope.body, report) {
                 report.refused += 1;
-                return Ok(Fate::Settled);
-            };
-            let imported = import_history(doc, &mut theirs);
-            report.applied += imported.applied;
-            report.refused += imported.refused;
+            }
         }
         EnvelopeKind::AttendanceRequest => {
             let Ok(envelope) = unverified.verify(&key.anonymous_signing_key().verifying_key())
@@ -247,7 +290,11 @@ fn receive_one(
         }
         EnvelopeKind::ChangeBatch | EnvelopeKind::Join => {
             drop(unverified);
-            return Ok(tally(receive(doc, space, epoch, key, sealed), report));
+            return Ok(tally(
+                receive(doc, space, epoch, key, sealed),
+                report,
+                entry,
+            ));
         }
     }
     Ok(Fate::Settled)
@@ -310,17 +357,8 @@ fn receive_handover(
         // author published the state it rotated at right before it.
         if let Some(snapshot) = cut_snapshot.filter(|s| s.peek().author == author) {
             if let Ok(state) = snapshot.verify(&signer) {
-                if let Ok(mut theirs) = automerge::AutoCommit::load(&state.body) {
-                    let mut heads = theirs.get_heads();
-                    heads.sort();
-                    let mut cut = handover.cut.clone();
-                    cut.sort();
-                    if heads == cut {
-                        let imported = import_history(doc, &mut theirs);
-                        report.applied += imported.applied;
-                        report.refused += imported.refused;
-                        checked = check_handover(doc, &author, &handover, answered.as_deref());
-                    }
+                if import_snapshot(doc, space, entry, &state.body, report) {
+                    checked = check_handover(doc, &author, &handover, answered.as_deref());
                 }
             }
         }
@@ -349,7 +387,33 @@ fn receive_handover(
             } else {
                 entry.cursor
             };
-            enter_epoch(entry, &handover, sealed, previous_cursor, first_own_after);
+            // What the snapshot at the cut, passed on in bundles, can prove:
+            // the attestations held of changes within it.
+            let mut at_cut: Vec<Attestation> = entry
+                .attestations()
+                .into_iter()
+                .filter(|a| &a.device != device && is_before(doc, &a.hash, &handover.cut))
+                .collect();
+            // And this device's own newest change within the cut, attested
+            // afresh.
+            let own = match first_own_after {
+                None => doc.last_own_change(),
+                Some(seq) => crate::protocol::authorship::actor_for_device(device)
+                    .zip(seq.checked_sub(1).filter(|s| *s > 0))
+                    .and_then(|(actor, seq)| doc.change_of(&actor, seq).map(|h| (seq, h))),
+            };
+            if let Some((seq, hash)) = own {
+                let signing = shared.profile.with_keyring(|k| k.signing_key().clone())?;
+                at_cut.push(Attestation::sign_hash(space, device, seq, hash, &signing));
+            }
+            enter_epoch(
+                entry,
+                &handover,
+                sealed,
+                previous_cursor,
+                first_own_after,
+                &at_cut,
+            );
             report.new_epoch = Some(handover.to_epoch());
         }
         Err(RotationError::NotARecipient) => {

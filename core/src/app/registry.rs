@@ -9,7 +9,11 @@
 
 use std::collections::BTreeMap;
 
+use base64::Engine;
+use base64::prelude::BASE64_STANDARD;
 use serde::{Deserialize, Serialize};
+
+use crate::protocol::attestation::Attestation;
 
 use crate::model::{DeviceId, MemberId, SessionId, SignUpState, Timestamp};
 use crate::profile::KeyId;
@@ -97,6 +101,15 @@ pub struct SpaceEntry {
     /// before it checks anything else this device signed.
     #[serde(default)]
     pub join: Option<String>,
+    /// The newest verified attestation this device holds for each device
+    /// of the space (device id → base64 of its encoding): its snapshots
+    /// carry them, so whoever imports one can prove who wrote each change.
+    #[serde(default)]
+    pub attestations: BTreeMap<String, String>,
+    /// The attestations as they stood at the current epoch's cut, for the
+    /// snapshot at the cut that bundles carry while a handover is passed on.
+    #[serde(default)]
+    pub cut_attestations: Vec<String>,
 }
 
 /// The handover a device adopted, kept to settle a competing one.
@@ -172,6 +185,8 @@ impl SpaceEntry {
             epoch_cut: Vec::new(),
             previous_cursor: 0,
             join: None,
+            attestations: BTreeMap::new(),
+            cut_attestations: Vec::new(),
         }
     }
 
@@ -190,6 +205,28 @@ impl SpaceEntry {
             entry.epoch_cut = heads.iter().map(|h| h.to_string()).collect();
         }
         entry
+    }
+
+    /// Every attestation this device holds for the space.
+    pub(crate) fn attestations(&self) -> Vec<Attestation> {
+        decode_attestations(self.attestations.values())
+    }
+
+    /// Keeps `attestation` if it covers more of its device's changes than
+    /// the one held.
+    pub(crate) fn remember(&mut self, attestation: &Attestation) {
+        let newer = self
+            .attestations
+            .get(attestation.device.as_str())
+            .and_then(|held| BASE64_STANDARD.decode(held).ok())
+            .and_then(|bytes| Attestation::decode(&bytes).ok())
+            .is_none_or(|held| attestation.seq > held.seq);
+        if newer {
+            self.attestations.insert(
+                attestation.device.to_string(),
+                BASE64_STANDARD.encode(attestation.encode()),
+            );
+        }
     }
 
     /// The state at which the current epoch's key was handed out, `None`
@@ -213,6 +250,17 @@ impl SpaceEntry {
     pub(crate) fn document_id(&self) -> Option<DocumentId> {
         parse16(&self.document).map(DocumentId)
     }
+}
+
+/// Attestations from their base64 encodings, skipping any that is damaged.
+pub(crate) fn decode_attestations<'a>(
+    encoded: impl IntoIterator<Item = &'a String>,
+) -> Vec<Attestation> {
+    encoded
+        .into_iter()
+        .filter_map(|e| BASE64_STANDARD.decode(e).ok())
+        .filter_map(|bytes| Attestation::decode(&bytes).ok())
+        .collect()
 }
 
 pub(crate) fn parse16(hex_text: &str) -> Option<[u8; 16]> {

@@ -33,7 +33,7 @@ use super::space_handle::entry;
 use super::{AppError, AppResult, SafeSpaces, Shared, Space};
 use crate::model::{DeviceId, MemberId, Timestamp};
 use crate::protocol::authorship::actor_for_device;
-use crate::protocol::exchange::encode_batch;
+use crate::protocol::exchange::batch_body;
 use crate::protocol::invite::{InvitePackage, InviteSecret};
 use crate::protocol::{Envelope, EnvelopeKind, SpaceId};
 use crate::store::DocumentId;
@@ -129,13 +129,16 @@ impl Shared {
             if let Some(last) = own.last() {
                 let top = last.seq();
                 let bytes: Vec<Vec<u8>> = own.iter().map(|c| c.raw_bytes().to_vec()).collect();
+                let (body, attestation) = batch_body(space, &device, &signing, &bytes)
+                    .map_err(|e| AppError::Corrupt(e.to_string()))?;
+                entry.remember(&attestation);
                 let envelope = Envelope {
                     kind: EnvelopeKind::ChangeBatch,
                     space,
                     epoch: entry.epoch,
                     author: device.clone(),
                     sequence: entry.next_sequence,
-                    body: encode_batch(&bytes),
+                    body,
                 }
                 .seal(&key.content_key(), &signing)
                 .map_err(|e| AppError::Corrupt(e.to_string()))?;
@@ -199,13 +202,14 @@ impl Shared {
                 .spaces
                 .get_mut(&space)
                 .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
+            let body = super::snapshots::current_snapshot(doc, &entry, space, &device, &signing);
             let envelope = Envelope {
                 kind: EnvelopeKind::Snapshot,
                 space,
                 epoch: entry.epoch,
                 author: device,
                 sequence: entry.next_sequence,
-                body: doc.save(),
+                body,
             }
             .seal(&key.content_key(), &signing)
             .map_err(|e| AppError::Corrupt(e.to_string()))?;
@@ -556,11 +560,12 @@ impl SafeSpaces {
         // Start from the first snapshot; it must be signed by a device it
         // lists, and it came under the key the invite handed over.
         let downloaded_blobs = page.blobs.len();
-        let (doc, rest) =
-            super::bundle::first_snapshot(page.blobs, &content_key, space, package.epoch);
-        let mut doc = doc.ok_or_else(|| {
+        let (first, rest) =
+            super::snapshots::first_snapshot(page.blobs, &content_key, space, package.epoch);
+        let first = first.ok_or_else(|| {
             AppError::Corrupt("the space's mailbox holds no snapshot to start from".into())
         })?;
+        let mut doc = first.doc;
         let keys = self.shared.device_keys()?;
         let last = rest.last().map(|b| b.seq).unwrap_or(0);
         self.shared.with_loaded(|loaded| {
@@ -579,8 +584,11 @@ impl SafeSpaces {
             self.shared.profile.put_snapshot(document, &doc.save())?;
             let held = doc.heads();
             loaded.spaces.insert(space, doc);
-            let entry =
+            let mut entry =
                 SpaceEntry::joined(space, document, MemberId::random(), package.epoch, &held);
+            for a in &first.attestations {
+                entry.remember(a);
+            }
             self.shared.store_entry(loaded, space, entry)
         })?;
         // Catch up on the rest of the mailbox before joining, so the join

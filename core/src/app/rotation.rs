@@ -26,6 +26,7 @@ use super::registry::{AdoptedHandover, OutboxItem, SpaceEntry, epoch_key_id};
 use super::space_handle::entry;
 use super::{AppError, AppResult, Shared, Space};
 use crate::model::{MemberId, ModelError, Role, Timestamp};
+use crate::protocol::attestation::Attestation;
 use crate::protocol::removal::unanswered_removal;
 use crate::protocol::{Envelope, EnvelopeKind, EpochKey, Handover, RotationError, SpaceId};
 
@@ -128,7 +129,8 @@ impl Shared {
                 .map_err(|e| AppError::Corrupt(e.to_string()))
             };
             // The state the handover is checked against, then the handover.
-            let snapshot = seal(EnvelopeKind::Snapshot, current.next_sequence, doc.save())?;
+            let body = super::snapshots::current_snapshot(doc, &current, space, &device, &signing);
+            let snapshot = seal(EnvelopeKind::Snapshot, current.next_sequence, body)?;
             let sealed = seal(
                 EnvelopeKind::EpochHandover,
                 current.next_sequence.saturating_add(1),
@@ -141,7 +143,12 @@ impl Shared {
             let mut e = current.clone();
             e.next_sequence = e.next_sequence.saturating_add(2);
             let cursor = e.cursor;
-            enter_epoch(&mut e, &handover, &sealed, cursor, None);
+            // Every attestation held now is of a change within the cut.
+            let mut at_cut = current.attestations();
+            if let Some((seq, hash)) = doc.last_own_change() {
+                at_cut.push(Attestation::sign_hash(space, &device, seq, hash, &signing));
+            }
+            enter_epoch(&mut e, &handover, &sealed, cursor, None, &at_cut);
             for envelope in [&snapshot, &sealed] {
                 e.outbox.push(OutboxItem {
                     epoch: current.epoch,
@@ -169,7 +176,12 @@ pub(crate) fn enter_epoch(
     sealed: &[u8],
     previous_cursor: u64,
     first_own_after: Option<u64>,
+    at_cut: &[Attestation],
 ) {
+    entry.cut_attestations = at_cut
+        .iter()
+        .map(|a| BASE64_STANDARD.encode(a.encode()))
+        .collect();
     let from = handover.from_epoch;
     entry.epoch = handover.to_epoch();
     entry.adopted = Some(AdoptedHandover {

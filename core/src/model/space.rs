@@ -183,9 +183,37 @@ impl SpaceDoc {
         creator_pseudonym: &str,
         now: Timestamp,
     ) -> ModelResult<(Self, MemberId)> {
+        Self::create_as(name, creator_pseudonym, now, None)
+    }
+
+    /// Creates a new space in one change, its *genesis*, written as the
+    /// creator's `device` (its actor) and listing that device with its keys:
+    /// the change a space's id is derived from (protocol::genesis).
+    pub fn genesis(
+        name: &str,
+        creator_pseudonym: &str,
+        now: Timestamp,
+        device: &DeviceId,
+        keys: DeviceKeys,
+    ) -> ModelResult<(Self, MemberId)> {
+        Self::create_as(name, creator_pseudonym, now, Some((device, keys)))
+    }
+
+    fn create_as(
+        name: &str,
+        creator_pseudonym: &str,
+        now: Timestamp,
+        device: Option<(&DeviceId, DeviceKeys)>,
+    ) -> ModelResult<(Self, MemberId)> {
         check_space_name(name)?;
         check_pseudonym(creator_pseudonym)?;
         let mut doc = AutoCommit::new();
+        if let Some(actor) = device
+            .as_ref()
+            .and_then(|(d, _)| hex::decode(d.as_str()).ok())
+        {
+            doc.set_actor(automerge::ActorId::from(actor));
+        }
         doc.put(ROOT, "kind", KIND)?;
         doc.put(ROOT, "schema", SPACE_SCHEMA)?;
         doc.put(ROOT, "name", name)?;
@@ -198,13 +226,34 @@ impl SpaceDoc {
             pseudonym: creator_pseudonym.trim().to_string(),
             role: Role::Coordinator,
             joined_at: now,
-            devices: BTreeMap::new(),
+            devices: device
+                .map(|(d, keys)| (d.clone(), keys))
+                .into_iter()
+                .collect(),
             removed_at: None,
         };
         let members = space.collection(MEMBERS)?;
         reconcile_prop(&mut space.doc, &members, creator.as_str(), &member)?;
         space.doc.commit();
         Ok((space, creator))
+    }
+
+    /// The hash of `actor`'s change with sequence number `seq`, if this
+    /// replica holds it. Reads every change's metadata: for rare calls.
+    pub fn change_of(&mut self, actor: &automerge::ActorId, seq: u64) -> Option<ChangeHash> {
+        self.doc
+            .get_changes_meta(&[])
+            .into_iter()
+            .find(|m| m.actor.as_ref() == actor && m.seq == seq)
+            .map(|m| m.hash)
+    }
+
+    /// The sequence number and hash of this replica's newest change of its
+    /// own actor, to attest it.
+    pub fn last_own_change(&mut self) -> Option<(u64, ChangeHash)> {
+        self.doc
+            .get_last_local_change()
+            .map(|c| (c.seq(), c.hash()))
     }
 
     /// Loads a saved space (the output of [`SpaceDoc::save`], optionally

@@ -20,6 +20,7 @@ use automerge::{Change, ChangeHash, ReadDoc};
 use ed25519_dalek::SigningKey;
 use ed25519_dalek::VerifyingKey;
 
+use super::attestation::{Attestation, AttestationError, Coverage};
 use super::authorship::{
     AuthorshipError, check_batch_at, check_join, check_staged, member_of_device,
 };
@@ -44,6 +45,9 @@ pub enum ReceiveError {
     /// The document refused the changes.
     #[error(transparent)]
     Model(#[from] ModelError),
+    /// The batch's attestation does not verify.
+    #[error(transparent)]
+    Attestation(#[from] AttestationError),
 }
 
 /// What receiving an envelope did.
@@ -55,24 +59,48 @@ pub enum Received {
         author: DeviceId,
         /// How many were new to this replica.
         new: usize,
+        /// The author's attestation of the batch's newest change, verified:
+        /// kept, so that this replica's snapshots prove who wrote it.
+        attestation: Attestation,
     },
     /// An envelope of another kind, opened and verified, for the caller.
     Other(Envelope),
 }
 
-/// Encodes automerge changes as a batch body.
-pub fn encode_batch(changes: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(4 + changes.iter().map(|c| c.len() + 4).sum::<usize>());
+/// Encodes automerge changes as a batch body: `count u32 | (length u32 |
+/// change)* | attestation signature [64]`, the signature being the
+/// author's [`Attestation`] of the batch's newest change.
+pub fn encode_batch(changes: &[Vec<u8>], attestation: &[u8; 64]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + changes.iter().map(|c| c.len() + 4).sum::<usize>() + 64);
     out.extend_from_slice(&(changes.len() as u32).to_be_bytes());
     for change in changes {
         out.extend_from_slice(&(change.len() as u32).to_be_bytes());
         out.extend_from_slice(change);
     }
+    out.extend_from_slice(attestation);
     out
 }
 
-/// Decodes a batch body into automerge changes.
-pub fn decode_batch(body: &[u8]) -> Result<Vec<Change>, ReceiveError> {
+/// The body of a batch of `author`'s own changes (in causal order), with
+/// its attestation of the newest one. Returns the attestation too.
+pub fn batch_body(
+    space: SpaceId,
+    author: &DeviceId,
+    signer: &SigningKey,
+    changes: &[Vec<u8>],
+) -> Result<(Vec<u8>, Attestation), ReceiveError> {
+    let last = changes
+        .last()
+        .ok_or(ReceiveError::Malformed("an empty batch"))?;
+    let tip = Change::from_bytes(last.clone())
+        .map_err(|_| ReceiveError::Malformed("not an automerge change"))?;
+    let attestation = Attestation::sign(space, author, &tip, signer);
+    Ok((encode_batch(changes, &attestation.signature), attestation))
+}
+
+/// Decodes a batch body into automerge changes and the attestation
+/// signature. A batch holds at least one change.
+pub fn decode_batch(body: &[u8]) -> Result<(Vec<Change>, [u8; 64]), ReceiveError> {
     fn u32_at(body: &[u8], at: usize) -> Result<usize, ReceiveError> {
         body.get(at..at + 4)
             .and_then(|b| b.try_into().ok())
@@ -80,6 +108,13 @@ pub fn decode_batch(body: &[u8]) -> Result<Vec<Change>, ReceiveError> {
             .ok_or(ReceiveError::Malformed("truncated"))
     }
     let count = u32_at(body, 0)?;
+    if count == 0 {
+        return Err(ReceiveError::Malformed("an empty batch"));
+    }
+    let end = body
+        .len()
+        .checked_sub(64)
+        .ok_or(ReceiveError::Malformed("truncated"))?;
     let mut at = 4;
     // Each change needs at least its 4-byte length: bound the allocation by
     // what the body can actually hold.
@@ -89,6 +124,7 @@ pub fn decode_batch(body: &[u8]) -> Result<Vec<Change>, ReceiveError> {
         at += 4;
         let bytes = body
             .get(at..at + len)
+            .filter(|_| at + len <= end)
             .ok_or(ReceiveError::Malformed("truncated"))?;
         at += len;
         changes.push(
@@ -96,14 +132,40 @@ pub fn decode_batch(body: &[u8]) -> Result<Vec<Change>, ReceiveError> {
                 .map_err(|_| ReceiveError::Malformed("not an automerge change"))?,
         );
     }
-    if at != body.len() {
+    if at != end {
         return Err(ReceiveError::Malformed("trailing bytes"));
     }
-    Ok(changes)
+    let mut signature = [0u8; 64];
+    signature.copy_from_slice(&body[end..]);
+    Ok((changes, signature))
 }
 
-/// Seals this replica's changes since `since` as the author device's
-/// envelope number `sequence`. Returns `None` when there is nothing new.
+/// Checks that `signature` is `author`'s attestation of the newest change
+/// of a batch, under the key the batch's envelope verified with.
+fn attest_batch(
+    space: SpaceId,
+    author: &DeviceId,
+    key: &VerifyingKey,
+    changes: &[Change],
+    signature: [u8; 64],
+) -> Result<Attestation, ReceiveError> {
+    let tip = changes
+        .iter()
+        .max_by_key(|c| c.seq())
+        .ok_or(ReceiveError::Malformed("an empty batch"))?;
+    let attestation = Attestation {
+        device: author.clone(),
+        seq: tip.seq(),
+        hash: tip.hash(),
+        signature,
+    };
+    attestation.verify(space, key)?;
+    Ok(attestation)
+}
+
+/// Seals this replica's changes since `since` (all the author's own) as the
+/// author device's envelope number `sequence`. Returns `None` when there is
+/// nothing new.
 #[allow(clippy::too_many_arguments)]
 pub fn seal_changes(
     doc: &mut SpaceDoc,
@@ -119,13 +181,15 @@ pub fn seal_changes(
     if changes.is_empty() {
         return Ok(None);
     }
+    let (body, _) = batch_body(space, author, signer, &changes)
+        .map_err(|_| EnvelopeError::Malformed("not an automerge change"))?;
     let envelope = Envelope {
         kind: EnvelopeKind::ChangeBatch,
         space,
         epoch,
         author: author.clone(),
         sequence,
-        body: encode_batch(&changes),
+        body,
     };
     envelope.seal(&key.content_key(), signer).map(Some)
 }
@@ -139,7 +203,8 @@ pub fn seal_join(
     author: &DeviceId,
     signer: &SigningKey,
 ) -> Result<Vec<u8>, EnvelopeError> {
-    let body = encode_batch(changes);
+    let (body, _) = batch_body(space, author, signer, changes)
+        .map_err(|_| EnvelopeError::Malformed("not an automerge change"))?;
     Envelope {
         kind: EnvelopeKind::Join,
         space,
@@ -178,11 +243,12 @@ pub fn receive(
         EnvelopeKind::Join => {
             // The joiner's key is in the body, so this one body is read
             // before its signature: bounded to what a join can hold.
-            let changes = decode_batch(&unverified.unverified_body(MAX_JOIN_BODY)?)?;
+            let (changes, signature) = decode_batch(&unverified.unverified_body(MAX_JOIN_BODY)?)?;
             let author = peek.author.clone();
             let device_key = check_join(doc, &author, &changes)?;
             let envelope = unverified.verify(&device_key)?;
-            apply(doc, envelope.author, &changes)
+            let attestation = attest_batch(space, &author, &device_key, &changes, signature)?;
+            apply(doc, envelope.author, &changes, attestation)
         }
         EnvelopeKind::AttendanceRequest => {
             let anonymous = key.anonymous_signing_key().verifying_key();
@@ -213,14 +279,14 @@ const STAGE_BUDGET: usize = 32 * 1024 * 1024;
 
 /// A change batch opened, its signature verified and its body decoded:
 /// what does not depend on earlier batches of the same run.
-type Prepared = (DeviceId, Vec<Change>);
+type Prepared = (DeviceId, Vec<Change>, Attestation);
 
 /// What [`receive_batches`] works out for every batch up front, on several
 /// threads: the signature checked under the author's key at the start of
 /// the run, and the decoded body.
 struct Early {
     signature: Option<(VerifyingKey, Result<(), EnvelopeError>)>,
-    changes: Result<Vec<Change>, ReceiveError>,
+    changes: Result<(Vec<Change>, Attestation), ReceiveError>,
 }
 
 /// Below this many batches per thread, another thread costs more than it
@@ -259,10 +325,7 @@ pub fn receive_batches(
             // Inflated and decoded only under a signature that verifies.
             let signature = key.map(|k| (k, unverified.check_signature(&k)));
             let changes = match &signature {
-                Some((_, Ok(()))) => unverified
-                    .checked_body()
-                    .map_err(ReceiveError::from)
-                    .and_then(|body| decode_batch(&body)),
+                Some((key, Ok(()))) => decode_attested(unverified, key),
                 _ => Err(ReceiveError::Malformed("not decoded before its signature")),
             };
             Early { signature, changes }
@@ -274,7 +337,7 @@ pub fn receive_batches(
     );
     drop(pairs);
     for (unverified, early) in envelopes.into_iter().zip(early) {
-        let (author, changes) = match prepare(doc, &mut staged, unverified, early) {
+        let (author, changes, attestation) = match prepare(doc, &mut staged, unverified, early) {
             Ok(prepared) => prepared,
             Err(e) => {
                 results.push(Err(e));
@@ -294,11 +357,12 @@ pub fn receive_batches(
                 Ok(Received::Applied {
                     author: author.clone(),
                     new: changes.len() - known,
+                    attestation: attestation.clone(),
                 })
             }
             Err(e) => Err(e.into()),
         });
-        segment.push((results.len() - 1, (author, changes)));
+        segment.push((results.len() - 1, (author, changes, attestation)));
         if flush_now {
             flush_segment(doc, &mut staged, &mut segment, &mut results);
         }
@@ -326,15 +390,28 @@ fn prepare(
     match early.signature {
         Some((checked_under, result)) if checked_under == key => {
             result?;
-            Ok((author, early.changes?))
+            let (changes, attestation) = early.changes?;
+            Ok((author, changes, attestation))
         }
         // The key changed since the early pass (or was unknown then).
         _ => {
             unverified.check_signature(&key)?;
-            let changes = decode_batch(&unverified.checked_body()?)?;
-            Ok((author, changes))
+            let (changes, attestation) = decode_attested(&unverified, &key)?;
+            Ok((author, changes, attestation))
         }
     }
+}
+
+/// A batch whose envelope signature verified under `key`: its body
+/// inflated, decoded, and its attestation checked under the same key.
+fn decode_attested(
+    unverified: &Unverified,
+    key: &VerifyingKey,
+) -> Result<(Vec<Change>, Attestation), ReceiveError> {
+    let (changes, signature) = decode_batch(&unverified.checked_body()?)?;
+    let peek = unverified.peek();
+    let attestation = attest_batch(peek.space, &peek.author, key, &changes, signature)?;
+    Ok((changes, attestation))
 }
 
 /// Applies the stage; if automerge refuses the combined changes, redoes the
@@ -347,11 +424,11 @@ fn flush_segment(
     results: &mut [Result<Received, ReceiveError>],
 ) {
     if staged.flush(doc).is_err() {
-        for (index, (author, changes)) in segment.iter() {
+        for (index, (author, changes, attestation)) in segment.iter() {
             let current = doc.heads();
             results[*index] = check_batch_at(doc, author, changes, &current)
                 .map_err(ReceiveError::from)
-                .and_then(|()| apply(doc, author.clone(), changes));
+                .and_then(|()| apply(doc, author.clone(), changes, attestation.clone()));
         }
         *staged = Staged::new(doc);
     }
@@ -359,29 +436,85 @@ fn flush_segment(
 }
 
 /// What importing a copy of someone's history did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ImportReport {
     /// Changes applied.
     pub applied: usize,
-    /// Changes refused (not their author's to make, or depending on a
-    /// refused one). Every replica refuses the same ones.
+    /// Changes refused (not proven to be their author's, not their author's
+    /// to make, or depending on a refused one). Every replica refuses the
+    /// same ones.
     pub refused: usize,
+    /// The attestations that verified, to keep for this replica's own
+    /// snapshots.
+    pub attested: Vec<Attestation>,
+}
+
+/// The attestations a snapshot (and this replica) brings, checked lazily:
+/// a device's key is known only once the change adding it was taken.
+struct Proofs {
+    space: SpaceId,
+    attestations: Vec<Attestation>,
+    coverage: Coverage,
+    /// Per attestation: whether it verified, once checked.
+    verified: Vec<Option<bool>>,
+}
+
+impl Proofs {
+    fn new(space: SpaceId, lacking: &[Change], attestations: Vec<Attestation>) -> Self {
+        let coverage = Coverage::new(lacking, &attestations);
+        let verified = vec![None; attestations.len()];
+        Proofs {
+            space,
+            attestations,
+            coverage,
+            verified,
+        }
+    }
+
+    /// Whether `change` is proven to be `device`'s: an attestation by the
+    /// device reaches it and verifies under `key`, which the caller took
+    /// from its own document (or a join's checked proof).
+    fn proves(&mut self, device: &DeviceId, change: &ChangeHash, key: &VerifyingKey) -> bool {
+        for index in self.coverage.covering(change) {
+            let a = &self.attestations[index];
+            if &a.device != device {
+                continue;
+            }
+            let ok = *self.verified[index].get_or_insert_with(|| a.verify(self.space, key).is_ok());
+            if ok {
+                return true;
+            }
+        }
+        false
+    }
+
+    fn into_verified(self, doc: &SpaceDoc) -> Vec<Attestation> {
+        self.attestations
+            .into_iter()
+            .zip(self.verified)
+            .filter(|(a, v)| *v == Some(true) && doc.has_change(&a.hash))
+            .map(|(a, _)| a)
+            .collect()
+    }
 }
 
 /// Imports the changes of another replica's document (a snapshot or an
 /// offline bundle), checking **each** change this replica lacks on its own:
-/// its actor must be a member's device allowed to make it at its causal
-/// point, or it must be a join carrying a valid proof. Changes are taken in
-/// causal order; one that fails is refused with everything that depends on
-/// it, and the rest still apply, so one member's bad change cannot stop
-/// everyone else's from arriving.
-///
-/// What this cannot check is that a change attributed to a device was
-/// really written by it: the signatures of the envelopes it first travelled
-/// in are not in a snapshot. A snapshot is therefore trusted for
-/// attribution as much as the member whose device signed it
-/// (threat-model.md).
-pub fn import_history(doc: &mut SpaceDoc, other: &mut automerge::AutoCommit) -> ImportReport {
+/// it must be proven to be its author's by an attestation in `attestations`
+/// (the snapshot's, and this replica's own) that verifies under the key
+/// this replica's document records for that device (or that a join's
+/// checked proof binds); and its author must be a member's device allowed
+/// to make it at its causal point, or it must be a join carrying a valid
+/// proof. No key is ever taken from the data being imported. Changes are
+/// taken in causal order; one that fails is refused with everything that
+/// depends on it, and the rest still apply, so one member's bad change
+/// cannot stop everyone else's from arriving.
+pub fn import_history(
+    doc: &mut SpaceDoc,
+    other: &mut automerge::AutoCommit,
+    space: SpaceId,
+    attestations: Vec<Attestation>,
+) -> ImportReport {
     // Only what this replica lacks: when `other` holds all our heads that is
     // exactly what follows them, without decoding its whole history.
     let ours = doc.heads();
@@ -390,6 +523,7 @@ pub fn import_history(doc: &mut SpaceDoc, other: &mut automerge::AutoCommit) -> 
     } else {
         other.get_changes(&[])
     };
+    let mut proofs = Proofs::new(space, &lacking, attestations);
     let mut report = ImportReport::default();
     let mut refused: HashSet<ChangeHash> = HashSet::new();
     let mut staged = Staged::new(doc);
@@ -409,18 +543,26 @@ pub fn import_history(doc: &mut SpaceDoc, other: &mut automerge::AutoCommit) -> 
         }
         let device = DeviceId::from(hex::encode(change.actor_id().to_bytes()));
         let single = std::slice::from_ref(&change);
-        if staged.member_of_device(doc, &device).is_some() {
+        if let Some(key) = staged.device_key(doc, &device) {
+            let proven = proofs.proves(&device, &hash, &key);
             match check_staged(doc, &mut staged, &device, single) {
-                Ok(checked) => {
+                Ok(checked) if proven => {
                     let flush_now = checked.touches_authority();
                     staged.stage(doc, vec![change.clone()], checked);
                     report.applied += 1;
                     segment.push(change);
                     if flush_now {
-                        flush_import(doc, &mut staged, &mut segment, &mut refused, &mut report);
+                        flush_import(
+                            doc,
+                            &mut staged,
+                            &mut segment,
+                            &mut refused,
+                            &mut report,
+                            &mut proofs,
+                        );
                     }
                 }
-                Err(_) => {
+                _ => {
                     refused.insert(hash);
                     report.refused += 1;
                     segment.push(change);
@@ -429,12 +571,27 @@ pub fn import_history(doc: &mut SpaceDoc, other: &mut automerge::AutoCommit) -> 
         } else {
             // A join reads (and copies) the real document: apply what is
             // staged first.
-            flush_import(doc, &mut staged, &mut segment, &mut refused, &mut report);
-            import_one(doc, change, &mut refused, &mut report);
+            flush_import(
+                doc,
+                &mut staged,
+                &mut segment,
+                &mut refused,
+                &mut report,
+                &mut proofs,
+            );
+            import_one(doc, change, &mut refused, &mut report, &mut proofs);
             staged = Staged::new(doc);
         }
     }
-    flush_import(doc, &mut staged, &mut segment, &mut refused, &mut report);
+    flush_import(
+        doc,
+        &mut staged,
+        &mut segment,
+        &mut refused,
+        &mut report,
+        &mut proofs,
+    );
+    report.attested = proofs.into_verified(doc);
     report
 }
 
@@ -444,6 +601,7 @@ fn import_one(
     change: Change,
     refused: &mut HashSet<ChangeHash>,
     report: &mut ImportReport,
+    proofs: &mut Proofs,
 ) {
     let hash = change.hash();
     if doc.has_change(&hash) {
@@ -456,11 +614,12 @@ fn import_one(
     }
     let device = DeviceId::from(hex::encode(change.actor_id().to_bytes()));
     let single = std::slice::from_ref(&change);
-    let allowed = if member_of_device(doc, &device).is_some() {
+    let allowed = if let Some(key) = device_key(doc, &device) {
         let current = doc.heads();
-        check_batch_at(doc, &device, single, &current).is_ok()
+        proofs.proves(&device, &hash, &key)
+            && check_batch_at(doc, &device, single, &current).is_ok()
     } else {
-        check_join(doc, &device, single).is_ok()
+        check_join(doc, &device, single).is_ok_and(|key| proofs.proves(&device, &hash, &key))
     };
     if allowed && doc.apply_decoded(vec![change]).is_ok() {
         report.applied += 1;
@@ -478,6 +637,7 @@ fn flush_import(
     segment: &mut Vec<Change>,
     refused: &mut HashSet<ChangeHash>,
     report: &mut ImportReport,
+    proofs: &mut Proofs,
 ) {
     if staged.flush(doc).is_err() {
         for change in segment.iter() {
@@ -488,7 +648,7 @@ fn flush_import(
             }
         }
         for change in segment.drain(..) {
-            import_one(doc, change, refused, report);
+            import_one(doc, change, refused, report, proofs);
         }
         *staged = Staged::new(doc);
     }
@@ -499,6 +659,7 @@ fn apply(
     doc: &mut SpaceDoc,
     author: DeviceId,
     changes: &[Change],
+    attestation: Attestation,
 ) -> Result<Received, ReceiveError> {
     let known = changes.iter().filter(|c| doc.has_change(&c.hash())).count();
     let bytes: Vec<Vec<u8>> = changes.iter().map(|c| c.raw_bytes().to_vec()).collect();
@@ -506,6 +667,7 @@ fn apply(
     Ok(Received::Applied {
         author,
         new: changes.len() - known,
+        attestation,
     })
 }
 

@@ -198,13 +198,15 @@ fn seal(w: &mut World, author: usize, signer: &SigningKey, changes: &mut [Change
     let bytes: Vec<Vec<u8>> = changes.iter_mut().map(|c| c.bytes().to_vec()).collect();
     let device = &mut w.devices[author];
     device.sequence += 1;
+    // A forger's batch carries its signer's attestation, as it would.
+    let body = batch_body(w.space, &device.id, signer, &bytes).unwrap().0;
     let envelope = Envelope {
         kind: EnvelopeKind::ChangeBatch,
         space: w.space,
         epoch: 0,
         author: device.id.clone(),
         sequence: device.sequence,
-        body: encode_batch(&bytes),
+        body,
     };
     w.mailbox
         .push(envelope.seal(&w.key.content_key(), signer).unwrap());
@@ -398,14 +400,43 @@ fn import_both_ways(w: &mut World) {
         let mut other = w.devices[d].replica.clone();
         all.merge(&mut other).unwrap();
     }
+    // Every device attests its newest change in the merged history.
+    let metas: Vec<(automerge::ActorId, u64, ChangeHash)> = all
+        .get_changes_meta(&[])
+        .into_iter()
+        .map(|m| (m.actor.into_owned(), m.seq, m.hash))
+        .collect();
+    let attestations: Vec<Attestation> = w
+        .devices
+        .iter()
+        .filter_map(|d| {
+            let actor = actor_for_device(&d.id)?;
+            let (_, seq, hash) = metas
+                .iter()
+                .filter(|(a, _, _)| *a == actor)
+                .max_by_key(|(_, seq, _)| *seq)?;
+            Some(Attestation::sign_hash(
+                w.space, &d.id, *seq, *hash, &d.signing,
+            ))
+        })
+        .collect();
     let mut one_by_one = w.base.fork();
     let mut expected = ImportReport::default();
     let mut refused = HashSet::new();
-    for change in all.get_changes(&[]) {
-        import_one(&mut one_by_one, change, &mut refused, &mut expected);
+    let lacking = all.get_changes(&[]);
+    let mut proofs = Proofs::new(w.space, &lacking, attestations.clone());
+    for change in lacking {
+        import_one(
+            &mut one_by_one,
+            change,
+            &mut refused,
+            &mut expected,
+            &mut proofs,
+        );
     }
     let mut staged = w.base.fork();
-    let got = import_history(&mut staged, &mut all);
+    let mut got = import_history(&mut staged, &mut all, w.space, attestations);
+    got.attested.clear();
     assert_eq!(got, expected);
     assert_eq!(staged.heads(), one_by_one.heads());
 }

@@ -210,10 +210,39 @@ fn malformed_batches_never_panic() {
         &[0, 0, 0, 1, 0, 0, 0, 9, 1][..],
         &[255, 255, 255, 255][..],
         &[0, 0, 0, 0, 7][..],
+        // No change at all, with or without an attestation.
+        &[0, 0, 0, 0][..],
+        &[[0u8; 4].as_slice(), &[0u8; 64]].concat()[..],
     ] {
         assert!(decode_batch(body).is_err());
     }
-    assert!(decode_batch(&[0, 0, 0, 0]).unwrap().is_empty());
+}
+
+/// Attestations of every listed device's newest change in `doc`, as each
+/// device's own key signs them.
+fn attest(
+    doc: &mut automerge::AutoCommit,
+    space: SpaceId,
+    devices: &[&Device],
+) -> Vec<Attestation> {
+    let metas: Vec<(automerge::ActorId, u64, ChangeHash)> = doc
+        .get_changes_meta(&[])
+        .into_iter()
+        .map(|m| (m.actor.into_owned(), m.seq, m.hash))
+        .collect();
+    devices
+        .iter()
+        .filter_map(|d| {
+            let actor = actor_for_device(&d.id)?;
+            let (_, seq, hash) = metas
+                .iter()
+                .filter(|(a, _, _)| *a == actor)
+                .max_by_key(|(_, seq, _)| *seq)?;
+            Some(Attestation::sign_hash(
+                space, &d.id, *seq, *hash, &d.signing,
+            ))
+        })
+        .collect()
 }
 
 #[test]
@@ -313,7 +342,9 @@ fn a_removed_members_later_batch_is_rejected() {
         epoch: 0,
         author: w.member.1.id.clone(),
         sequence: 2,
-        body: encode_batch(&changes),
+        body: batch_body(w.space, &w.member.1.id, &w.member.1.signing, &changes)
+            .unwrap()
+            .0,
     }
     .seal(&w.key.content_key(), &w.member.1.signing)
     .unwrap();
@@ -351,7 +382,8 @@ fn importing_someone_elses_history_checks_every_change_on_its_own() {
     automerge::transaction::Transactable::put(&mut raw, &me, "role", "coordinator").unwrap();
     raw.commit();
     let mut receiver = w.origin.fork();
-    let report = import_history(&mut receiver, &mut raw);
+    let proofs = attest(&mut raw, w.space, &[&w.coordinator.1, &w.member.1]);
+    let report = import_history(&mut receiver, &mut raw, w.space, proofs.clone());
     assert_eq!(report.refused, 1, "{report:?}");
     assert_eq!(report.applied, 2);
     assert_eq!(receiver.member(&w.member.0).unwrap().role, Role::Member);
@@ -364,7 +396,50 @@ fn importing_someone_elses_history_checks_every_change_on_its_own() {
     );
     // Importing the same history again changes nothing.
     let heads = receiver.heads();
-    let again = import_history(&mut receiver, &mut raw);
+    let again = import_history(&mut receiver, &mut raw, w.space, proofs);
     assert_eq!(again.applied, 0);
     assert_eq!(receiver.heads(), heads);
+}
+
+#[test]
+fn forged_training_in_a_snapshot_is_refused() {
+    // Sam (a member) forks the document, writes as the coordinator's actor
+    // a training record for himself, and hands over the result as his
+    // snapshot. He can attest his own changes only: the forged one is
+    // attributed to a device whose attestation does not reach it.
+    let mut w = world();
+    let mut forged = automerge::AutoCommit::load(&w.origin.save())
+        .unwrap()
+        .with_actor(actor_for_device(&w.coordinator.1.id).unwrap());
+    let training = match automerge::ReadDoc::get(&forged, automerge::ROOT, "training").unwrap() {
+        Some((_, id)) => id,
+        None => panic!(),
+    };
+    let record = automerge::transaction::Transactable::put_object(
+        &mut forged,
+        &training,
+        "00000000000000aa",
+        automerge::ObjType::Map,
+    )
+    .unwrap();
+    for (key, value) in [("member", w.member.0.as_str()), ("module", "signposting")] {
+        automerge::transaction::Transactable::put(&mut forged, &record, key, value).unwrap();
+    }
+    forged.commit();
+    // The coordinator's real attestation (of his last real change), and
+    // one Sam signs for the forged change with his own key.
+    let mut honest = automerge::AutoCommit::load(&w.origin.save()).unwrap();
+    let mut proofs = attest(&mut honest, w.space, &[&w.coordinator.1]);
+    let tip = forged.get_heads()[0];
+    let fake = Attestation::sign_hash(w.space, &w.coordinator.1.id, 99, tip, &w.member.1.signing);
+    proofs.push(fake);
+    let mut receiver = w.origin.fork();
+    let report = import_history(&mut receiver, &mut forged, w.space, proofs);
+    assert_eq!((report.applied, report.refused), (0, 1), "{report:?}");
+    assert!(receiver.training_records().unwrap().is_empty());
+    // Nor does an attestation the snapshot carries for a change nobody can
+    // show: none at all.
+    let mut receiver = w.origin.fork();
+    let report = import_history(&mut receiver, &mut forged, w.space, Vec::new());
+    assert_eq!(report.refused, 1);
 }

@@ -4,6 +4,7 @@
 //! - [`epoch`]: epoch keys and what derives from them (content key, relay
 //!   mailbox id, mailbox signing key).
 //! - [`envelope`]: the signed, sealed, padded unit every blob on the wire is.
+//! - [`genesis`]: a space's creation, which its id commits to; checking a history from it.
 //! - [`exchange`]: sealing a replica's changes, and receiving envelopes with every check.
 //! - [`invite`]: invite codes, the sealed package in the relay drop-box, join proofs.
 //! - [`link`]: linking a person's second device (link code, request, package).
@@ -11,19 +12,24 @@
 //! - [`removal`]: removals, which of them a new epoch still has to answer, and who may.
 //! - [`attendance`]: sign-ups only a session's leads can attribute.
 //! - [`authorship`]: whether a signed change batch is its signer's to send.
+//! - [`attestation`]: devices' signed proofs that changes are theirs, carried in batches and snapshots.
+//! - [`snapshot`]: a snapshot's body: the document and its attestations.
 //! - [`staging`]: checked changes held back so a run of batches is applied in one call.
 
 pub mod attendance;
+pub mod attestation;
 pub mod authorship;
 mod code;
 pub mod envelope;
 pub mod epoch;
 pub mod exchange;
+pub mod genesis;
 pub mod invite;
 pub mod link;
 mod parallel;
 pub mod removal;
 pub mod rotation;
+pub mod snapshot;
 pub mod staging;
 
 pub use authorship::{AuthorshipError, check_batch};

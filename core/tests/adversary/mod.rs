@@ -207,6 +207,50 @@ impl<'a> Mallory<'a> {
         EpochKey::from_bytes(bytes)
     }
 
+    /// The attestations her device holds (what its snapshots carry).
+    pub fn attestations(
+        &self,
+        epoch: u32,
+    ) -> Vec<safespaces_core::protocol::attestation::Attestation> {
+        let bundle = self
+            .person
+            .space(&hex::encode(self.space.0))
+            .export_bundle(now())
+            .unwrap();
+        let key = self.epoch_key(epoch);
+        let mine = self.signing_key().verifying_key();
+        open_bundle(&key.content_key(), &bundle)
+            .into_iter()
+            .filter_map(|sealed| {
+                Envelope::open(&sealed, &key.content_key(), self.space, epoch, |_| {
+                    Some(mine)
+                })
+                .ok()
+            })
+            .find(|e| e.kind == EnvelopeKind::Snapshot)
+            .map(|e| {
+                safespaces_core::protocol::snapshot::SnapshotBody::decode(&e.body)
+                    .unwrap()
+                    .attestations
+            })
+            .unwrap_or_default()
+    }
+
+    /// A snapshot envelope of `doc` with `attestations`, signed by her
+    /// device.
+    pub fn snapshot(
+        &self,
+        epoch: u32,
+        doc: &mut SpaceDoc,
+        attestations: Vec<safespaces_core::protocol::attestation::Attestation>,
+    ) -> Vec<u8> {
+        let body = safespaces_core::protocol::snapshot::SnapshotBody {
+            document: doc.save(),
+            attestations,
+        };
+        self.envelope(EnvelopeKind::Snapshot, epoch, 1_001, body.encode())
+    }
+
     /// Her own copy of the space's document, as her device holds it.
     pub fn doc(&self, epoch: u32) -> SpaceDoc {
         let bundle = self
@@ -225,7 +269,10 @@ impl<'a> Mallory<'a> {
                 continue;
             };
             if envelope.kind == EnvelopeKind::Snapshot {
-                let mut doc = SpaceDoc::load(&envelope.body).unwrap();
+                let body =
+                    safespaces_core::protocol::snapshot::SnapshotBody::decode(&envelope.body)
+                        .unwrap();
+                let mut doc = SpaceDoc::load(&body.document).unwrap();
                 doc.set_actor(
                     safespaces_core::protocol::authorship::actor_for_device(&self.device())
                         .unwrap(),
@@ -257,14 +304,17 @@ impl<'a> Mallory<'a> {
         .unwrap()
     }
 
-    /// A change batch of raw automerge changes, signed by her device.
+    /// A change batch of raw automerge changes, signed (and attested) by
+    /// her device.
     pub fn batch(&self, epoch: u32, changes: &[Vec<u8>]) -> Vec<u8> {
-        self.envelope(
-            EnvelopeKind::ChangeBatch,
-            epoch,
-            1_000,
-            safespaces_core::protocol::exchange::encode_batch(changes),
+        let (body, _) = safespaces_core::protocol::exchange::batch_body(
+            self.space,
+            &self.device(),
+            &self.signing_key(),
+            changes,
         )
+        .unwrap();
+        self.envelope(EnvelopeKind::ChangeBatch, epoch, 1_000, body)
     }
 
     /// A bundle of her envelopes, sealed under the given epochs' keys.

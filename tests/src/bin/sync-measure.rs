@@ -280,8 +280,13 @@ fn open_from_snapshot() {
         let changes: Vec<_> = tail
             .iter()
             .flat_map(|e| {
-                let u = Envelope::open_unverified(e, &key.content_key(), space, 0).unwrap();
-                safespaces_core::protocol::exchange::decode_batch(&u.peek().body).unwrap()
+                let opened = Envelope::open(e, &key.content_key(), space, 0, |_| {
+                    Some(signer.verifying_key())
+                })
+                .unwrap();
+                safespaces_core::protocol::exchange::decode_batch(&opened.body)
+                    .unwrap()
+                    .0
             })
             .collect();
         let t = Instant::now();

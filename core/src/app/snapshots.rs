@@ -1,0 +1,95 @@
+//! Snapshots at the app level: the ones this device makes (its document
+//! with every attestation it holds, and a fresh one of its own newest
+//! change), and the first one a device that holds nothing of a space yet
+//! starts from, checked from the space's creation (protocol.md §4).
+
+use ed25519_dalek::SigningKey;
+
+use super::registry::SpaceEntry;
+use crate::crypto::SymmetricKey;
+use crate::model::{DeviceId, SpaceDoc};
+use crate::protocol::attestation::Attestation;
+use crate::protocol::exchange::device_key;
+use crate::protocol::genesis::verify_from_genesis;
+use crate::protocol::snapshot::SnapshotBody;
+use crate::protocol::{Envelope, EnvelopeKind, SpaceId};
+
+/// A snapshot body of `doc` as it is now, with every attestation `entry`
+/// holds and this device's own newest change attested afresh (its changes
+/// since its last batch are in the document too).
+pub(crate) fn current_snapshot(
+    doc: &mut SpaceDoc,
+    entry: &SpaceEntry,
+    space: SpaceId,
+    device: &DeviceId,
+    signing: &SigningKey,
+) -> Vec<u8> {
+    let mut attestations: Vec<Attestation> = entry
+        .attestations()
+        .into_iter()
+        .filter(|a| &a.device != device)
+        .collect();
+    if let Some((seq, hash)) = doc.last_own_change() {
+        attestations.push(Attestation::sign_hash(space, device, seq, hash, signing));
+    }
+    SnapshotBody {
+        document: doc.save(),
+        attestations,
+    }
+    .encode()
+}
+
+/// A space taken from a first snapshot: the verified document and the
+/// attestations that proved it.
+pub(crate) struct FirstSnapshot {
+    pub(crate) doc: SpaceDoc,
+    pub(crate) attestations: Vec<Attestation>,
+}
+
+/// Splits a mailbox's blobs into the first snapshot that opens under
+/// `content_key` and checks out from the space's creation, and every other
+/// blob (the tail to receive after it). A device that holds nothing of the
+/// space yet (joining, or newly linked) takes no key from the snapshot: the
+/// genesis is the one change whose hash gives the space id, every other
+/// change must be proven by keys that history recorded, and the snapshot
+/// must be signed by a device of the history it carries.
+pub(crate) fn first_snapshot(
+    blobs: Vec<crate::sync::Blob>,
+    content_key: &SymmetricKey,
+    space: SpaceId,
+    epoch: u32,
+) -> (Option<FirstSnapshot>, Vec<crate::sync::Blob>) {
+    let mut first = None;
+    let mut rest = Vec::new();
+    for blob in blobs {
+        if first.is_none() {
+            if let Some(candidate) = verified_snapshot(&blob.data, content_key, space, epoch) {
+                first = Some(candidate);
+                continue;
+            }
+        }
+        rest.push(blob);
+    }
+    (first, rest)
+}
+
+/// One sealed snapshot envelope, checked from the space's creation.
+pub(crate) fn verified_snapshot(
+    sealed: &[u8],
+    content_key: &SymmetricKey,
+    space: SpaceId,
+    epoch: u32,
+) -> Option<FirstSnapshot> {
+    let unverified = Envelope::open_unverified(sealed, content_key, space, epoch).ok()?;
+    if unverified.peek().kind != EnvelopeKind::Snapshot {
+        return None;
+    }
+    let body = SnapshotBody::decode(&unverified.peek().body).ok()?;
+    let (doc, report) = verify_from_genesis(space, &body.document, body.attestations).ok()?;
+    let key = device_key(&doc, &unverified.peek().author)?;
+    unverified.verify(&key).ok()?;
+    Some(FirstSnapshot {
+        doc,
+        attestations: report.attested,
+    })
+}
