@@ -70,12 +70,7 @@ fn new_changes(am: &mut automerge::AutoCommit, since: &[automerge::ChangeHash]) 
 fn attack(group: &Group, kind: u8, old: &mut SpaceDoc, captured: &[Vec<u8>]) -> Vec<Vec<u8>> {
     let person = group.person("Mallory");
     let mallory = Mallory::new(person, &group.space);
-    let epoch = (0..8u32)
-        .rev()
-        .find(|e| {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| mallory.epoch_key(*e))).is_ok()
-        })
-        .unwrap_or(0);
+    let epoch = mallory.newest_epoch();
     let robin_device = group.person("Robin").device();
     let me = group.member_id("Mallory");
     match kind {
@@ -118,7 +113,8 @@ fn attack(group: &Group, kind: u8, old: &mut SpaceDoc, captured: &[Vec<u8>]) -> 
             let mut doc = mallory.doc(epoch);
             let at = doc.heads()[0];
             let handover = Handover::create(&mut doc, epoch, at, &EpochKey::generate()).unwrap();
-            let sealed = mallory.envelope(EnvelopeKind::EpochHandover, epoch, 77, handover.encode());
+            let sealed =
+                mallory.envelope(EnvelopeKind::EpochHandover, epoch, 77, handover.encode());
             vec![mallory.bundle(&[epoch], epoch, &[sealed])]
         }
         // Robin's device id listed under herself.
@@ -131,8 +127,12 @@ fn attack(group: &Group, kind: u8, old: &mut SpaceDoc, captured: &[Vec<u8>]) -> 
                 .put_object(&devices, robin_device.as_str(), ObjType::Map)
                 .unwrap();
             raw.put(&entry, "age_recipient", "age1mallory").unwrap();
-            raw.put(&entry, "signing_key", hex::encode(mallory.signing_key().verifying_key().to_bytes()))
-                .unwrap();
+            raw.put(
+                &entry,
+                "signing_key",
+                hex::encode(mallory.signing_key().verifying_key().to_bytes()),
+            )
+            .unwrap();
             raw.commit();
             let changes = new_changes(&mut raw, &since);
             vec![mallory.bundle(&[epoch], epoch, &[mallory.batch(epoch, &changes)])]
@@ -154,7 +154,7 @@ fn state(group: &Group, name: &str) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 10, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
 
     #[test]
     fn hostile_interleavings_leave_honest_devices_identical_and_mallory_within_her_role(
@@ -168,6 +168,7 @@ proptest! {
         ]);
         let mut old = Mallory::new(group.person("Mallory"), &group.space).doc(0);
         let mut captured: Vec<Vec<u8>> = Vec::new();
+        let mut removed = false;
         for op in &ops {
             match op {
                 Op::Work { who, what } => {
@@ -195,6 +196,7 @@ proptest! {
                     let robin = group.space_of("Robin");
                     if robin.members().unwrap().iter().any(|(m, x)| m == &id && x.is_active()) {
                         robin.remove_member(&id, now()).unwrap();
+                        removed = true;
                     }
                 }
                 Op::Attack { kind, to } => {
@@ -206,14 +208,24 @@ proptest! {
         }
         // Everyone honest hears everyone honest, until nothing changes.
         for _ in 0..3 {
-            for from in 0..3 {
-                let bundle = group.bundle_of(HONEST[from]);
-                for to in 0..3 {
-                    if to != from {
-                        let _ = group.person(HONEST[to]).app.import_bundle(&bundle, now());
-                    }
+            for from in HONEST {
+                let bundle = group.bundle_of(from);
+                for to in HONEST.iter().filter(|to| **to != from) {
+                    let _ = group.person(to).app.import_bundle(&bundle, now());
                 }
             }
+        }
+        // One group: every honest device reads every other's bundle whole,
+        // all in the epoch the removals made (none of Mallory's).
+        for from in HONEST {
+            let bundle = group.bundle_of(from);
+            for to in HONEST.iter().filter(|to| **to != from) {
+                let report = group.person(to).app.import_bundle(&bundle, now());
+                prop_assert!(report.as_ref().is_ok_and(|r| r.unreadable == 0), "{:?}", report);
+            }
+        }
+        for name in HONEST {
+            prop_assert_eq!(group.person(name).epoch_of(&group.space), u64::from(removed));
         }
         let first = state(&group, "Robin");
         for name in &HONEST[1..] {
@@ -230,5 +242,12 @@ proptest! {
         prop_assert_eq!(mallory.role, Role::Member);
         prop_assert!(!mallory.devices.contains_key(&group.person("Robin").device()));
         prop_assert!(robin.training_records().unwrap().is_empty());
+        // Removed, she reads nothing written after.
+        if removed {
+            let session = robin.create_session(draft("After Mallory")).unwrap();
+            let bundle = group.bundle_of("Robin");
+            let _ = group.person("Mallory").app.import_bundle(&bundle, now());
+            prop_assert!(group.space_of("Mallory").session(&session).is_err());
+        }
     }
 }

@@ -54,6 +54,23 @@ impl Person {
         self.app.device_id().unwrap()
     }
 
+    /// The epoch this person's device is in for `space`, from its registry
+    /// (the harness reads its own test subject's files).
+    pub fn epoch_of(&self, space: &str) -> u64 {
+        let stored = self
+            .app
+            .profile()
+            .get_document(safespaces_core::store::DocumentId([0; 16]))
+            .unwrap()
+            .unwrap();
+        let mut bytes = stored.snapshot.unwrap_or_default();
+        for increment in stored.increments {
+            bytes.extend_from_slice(&increment);
+        }
+        let registry: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        registry["spaces"][space]["epoch"].as_u64().unwrap()
+    }
+
     /// Imports a bundle, as the person's app does with a file it was given.
     pub fn import(&self, bundle: &[u8]) -> safespaces_core::app::BundleReport {
         self.app
@@ -191,20 +208,32 @@ impl<'a> Mallory<'a> {
 
     /// An epoch key from her keyring (its id is derived: storage.md).
     pub fn epoch_key(&self, epoch: u32) -> EpochKey {
+        self.try_epoch_key(epoch)
+            .expect("an epoch key Mallory holds")
+    }
+
+    /// The newest epoch whose key she holds.
+    pub fn newest_epoch(&self) -> u32 {
+        (0..64u32)
+            .rev()
+            .find(|e| self.try_epoch_key(*e).is_some())
+            .unwrap_or(0)
+    }
+
+    /// An epoch key, if she holds it.
+    pub fn try_epoch_key(&self, epoch: u32) -> Option<EpochKey> {
         let mut hasher = Sha256::new();
         hasher.update(b"safespaces/v1/keyring/epoch");
         hasher.update(self.space.0);
         hasher.update(epoch.to_be_bytes());
         let mut id = [0u8; 16];
         id.copy_from_slice(&hasher.finalize()[..16]);
-        let bytes = self
-            .person
+        self.person
             .app
             .profile()
             .with_keyring(|k| k.key(&KeyId(id)).map(|key| *key.expose_bytes()))
             .unwrap()
-            .expect("an epoch key Mallory holds");
-        EpochKey::from_bytes(bytes)
+            .map(EpochKey::from_bytes)
     }
 
     /// The attestations her device holds (what its snapshots carry).
