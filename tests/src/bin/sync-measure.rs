@@ -7,11 +7,13 @@
 //!    bytes (batches of 1 to 1,000 edits), and for a snapshot of 100k changes;
 //! 3. opening a space of 100k changes from a snapshot plus a tail of 300
 //!    envelopes, against plain automerge loading the same document, medians
-//!    of alternating runs in one process.
+//!    of alternating runs in one process;
+//! 4. a new joiner checking a 100k-change snapshot from the space's creation
+//!    (every change proven and allowed), against the same plain load.
 //!
 //! Run: `cargo run --release -p safespaces-e2e --bin sync-measure`
 //! (`SAFESPACES_RELAY_BIN` may point at a prebuilt relay); name parts
-//! (`convergence`, `wire`, `open`) to run only those.
+//! (`convergence`, `wire`, `open`, `join`) to run only those.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::time::{Duration, Instant};
@@ -62,6 +64,43 @@ async fn main() {
     if wants("open") {
         open_from_snapshot();
     }
+    if wants("join") {
+        join_from_snapshot();
+    }
+}
+
+/// A new joiner's import of a 100k-change snapshot, checked from the
+/// space's creation with its attestation (`genesis::verify_from_genesis`),
+/// against plain automerge loading the same document: medians of
+/// alternating runs.
+fn join_from_snapshot() {
+    use safespaces_core::protocol::attestation::Attestation;
+    use safespaces_core::protocol::genesis::{space_id_for, verify_from_genesis};
+    let (mut doc, device, signer, _, _) = build(100_000);
+    let genesis = automerge::Change::from_bytes(doc.changes_since(&[])[0].clone()).unwrap();
+    let space = space_id_for(&genesis.hash());
+    let (seq, hash) = doc.last_own_change().unwrap();
+    let attestation = Attestation::sign_hash(space, &device, seq, hash, &signer);
+    let snapshot = doc.save();
+    let (mut ours, mut plain) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        let started = Instant::now();
+        let (joined, report) =
+            verify_from_genesis(space, &snapshot, vec![attestation.clone()]).unwrap();
+        ours.push(started.elapsed());
+        assert_eq!(report.refused, 0);
+        assert_eq!(report.applied + 1, 100_000);
+        drop(joined);
+        let started = Instant::now();
+        let loaded = AutoCommit::load(&snapshot).unwrap();
+        plain.push(started.elapsed());
+        drop(loaded);
+    }
+    let (ours, plain) = (median(ours), median(plain));
+    println!(
+        "join: a new joiner checks a 100k-change snapshot from its creation in {ours:?} (median of 5); plain automerge loads it in {plain:?}; ratio {:.1}",
+        ours.as_secs_f64() / plain.as_secs_f64()
+    );
 }
 
 async fn convergence() {
@@ -195,12 +234,12 @@ fn build(
     safespaces_core::model::MemberId,
     safespaces_core::model::SessionId,
 ) {
-    let (mut doc, me) = SpaceDoc::create("Group", "Robin", Timestamp(0)).unwrap();
     let device = DeviceId::random();
     let signer = SigningKey::from_bytes(&[4; 32]);
-    doc.set_actor(actor_for_device(&device).unwrap());
-    doc.add_device(
-        &me,
+    let (mut doc, me) = SpaceDoc::genesis(
+        "Group",
+        "Robin",
+        Timestamp(0),
         &device,
         DeviceKeys {
             age_recipient: age::x25519::Identity::generate().to_public().to_string(),
@@ -209,7 +248,7 @@ fn build(
     )
     .unwrap();
     let session = doc.create_session(&me, draft("Walk")).unwrap();
-    for i in 0..n.saturating_sub(3) {
+    for i in 0..n.saturating_sub(2) {
         doc.edit_session(
             &me,
             &session,

@@ -1,0 +1,23 @@
+//! A handover body (decoded, then checked for who may hand over) and an
+//! attendance request's body (opened by a lead device) from another device
+//! never panic, whatever the bytes.
+#![no_main]
+
+mod fixture;
+
+use libfuzzer_sys::fuzz_target;
+use safespaces_core::protocol::Handover;
+use safespaces_core::protocol::attendance::AttendanceRequest;
+use safespaces_core::protocol::attestation::Attestation;
+use safespaces_core::protocol::removal::check_handover;
+
+fuzz_target!(|data: &[u8]| {
+    let mut f = fixture::fixture();
+    if let Ok(handover) = Handover::decode(data) {
+        let _ = handover.encode();
+        let _ = check_handover(&mut f.doc, &f.coordinator.1, &handover, None);
+        let _ = handover.open(&f.identity);
+    }
+    let _ = AttendanceRequest::open(data, &f.identity, &f.doc);
+    let _ = Attestation::decode(data);
+});
