@@ -791,3 +791,51 @@ fn an_outsider_with_the_epoch_key_cannot_hand_a_joiner_a_made_up_space() {
             .any(|(_, m)| m.pseudonym == "Eve")
     );
 }
+
+#[test]
+fn one_invite_admits_one_joiner_the_same_everywhere() {
+    // Mallory holds a code meant for Ivy and joins with it too, at the same
+    // time. Robin and Blake hear the two joins in opposite orders; both end
+    // with the same one joiner, and the other is no member anywhere.
+    let group = Group::new(&[("Robin", Role::Coordinator), ("Blake", Role::Member)]);
+    let robin = group.space_of("Robin");
+    let invitation = robin.invite(Role::Member, now(), None).unwrap();
+    let bundle = group.bundle_of("Robin");
+    group.person("Blake").import(&bundle);
+    let (ivy, mallory) = (
+        adversary::Person::new("Ivy"),
+        adversary::Person::new("Mallory"),
+    );
+    let mut joins = Vec::new();
+    for person in [&ivy, &mallory] {
+        let space = person
+            .app
+            .join(
+                &invitation.code,
+                &invitation.package,
+                &bundle,
+                person.name,
+                now(),
+            )
+            .unwrap();
+        joins.push(space.export_bundle(now()).unwrap());
+    }
+    group.person("Robin").import(&joins[0]);
+    group.person("Robin").import(&joins[1]);
+    group.person("Blake").import(&joins[1]);
+    group.person("Blake").import(&joins[0]);
+    let active = |name: &str| -> Vec<String> {
+        group
+            .space_of(name)
+            .members()
+            .unwrap()
+            .into_iter()
+            .filter(|(_, m)| m.is_active())
+            .map(|(_, m)| m.pseudonym)
+            .collect()
+    };
+    let (at_robin, at_blake) = (active("Robin"), active("Blake"));
+    assert_eq!(at_robin, at_blake);
+    assert_eq!(at_robin.len(), 3, "{at_robin:?}");
+    assert!(at_robin.contains(&"Ivy".to_string()) != at_robin.contains(&"Mallory".to_string()));
+}

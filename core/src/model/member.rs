@@ -81,6 +81,11 @@ pub struct Member {
     /// member) so that their past changes still verify and their sign-ups can
     /// be ignored deterministically.
     pub removed_at: Option<Timestamp>,
+    /// The invite the member joined with, if any. An invite admits one
+    /// joiner: of concurrent joins with one invite, only the one the
+    /// invite's `used_by` shows (the same on every replica) is a member.
+    #[autosurgeon(missing = "Option::default")]
+    pub invite: Option<String>,
 }
 
 impl Member {

@@ -231,6 +231,7 @@ impl SpaceDoc {
                 .into_iter()
                 .collect(),
             removed_at: None,
+            invite: None,
         };
         let members = space.collection(MEMBERS)?;
         reconcile_prop(&mut space.doc, &members, creator.as_str(), &member)?;
@@ -410,7 +411,7 @@ impl SpaceDoc {
             self.hydrate_collection(MEMBERS)?.into_iter().collect();
         for (id, member) in &mut members {
             if member.removed_at.is_none() {
-                member.removed_at = self.removal_written_over(id);
+                member.removed_at = self.removal_written_over(id).or(self.lost_join(id, member));
             }
         }
         members.sort_by(|a, b| a.1.pseudonym.cmp(&b.1.pseudonym).then(a.0.cmp(&b.0)));
@@ -423,9 +424,21 @@ impl SpaceDoc {
             .hydrate_item(MEMBERS, id.as_str())?
             .ok_or_else(|| ModelError::UnknownMember(id.to_string()))?;
         if member.removed_at.is_none() {
-            member.removed_at = self.removal_written_over(id);
+            let lost = self.lost_join(id, &member);
+            member.removed_at = self.removal_written_over(id).or(lost);
         }
         Ok(member)
+    }
+
+    /// A joiner whose invite admitted someone else (a concurrent join with
+    /// the same invite that automerge's order put first, on every replica)
+    /// never became a member: counted as removed when they joined.
+    fn lost_join(&self, id: &MemberId, member: &Member) -> Option<Timestamp> {
+        let invite = member.invite.as_ref()?;
+        match self.invite(invite) {
+            Ok(Some(i)) if i.used_by.as_ref() == Some(id) => None,
+            _ => Some(member.joined_at),
+        }
     }
 
     /// A removal time hidden behind a concurrent write of `removed_at`
@@ -599,6 +612,7 @@ impl SpaceDoc {
             joined_at: now,
             devices: BTreeMap::new(),
             removed_at: None,
+            invite: None,
         };
         self.transact(|doc, cols| {
             reconcile_prop(doc, &cols.members, id.as_str(), &member)?;
@@ -684,6 +698,7 @@ impl SpaceDoc {
             joined_at: now,
             devices: [(device.clone(), keys)].into_iter().collect(),
             removed_at: None,
+            invite: Some(invite_id.to_string()),
         };
         let invite_obj = self
             .item_obj(INVITES, invite_id)

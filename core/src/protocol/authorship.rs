@@ -466,7 +466,20 @@ pub fn check_join(
         .ok()
         .flatten()
         .ok_or(AuthorshipError::NotAMember)?;
+    // An invite works only while its creator may still invite: a removed
+    // member's codes (or a demoted lead's for other roles) are dead.
+    let creator_role = role_at(am, &invite.created_by, Some(&heads)).ok();
+    let may_invite = creator_role.is_some_and(|r| {
+        r.at_least(Role::Lead) && (invite.role == Role::Member || r.at_least(Role::Coordinator))
+    });
+    if !may_invite {
+        return Err(AuthorshipError::NotPermitted {
+            role: "joiner",
+            path: format!("invites/{invite_id} (its creator may no longer invite)"),
+        });
+    }
     if invite.used_by.as_ref() != Some(&member_id)
+        || new_member.invite.as_deref() != Some(invite_id.as_str())
         || new_member.devices.len() != 1
         || new_member.role != invite.role
         || new_member.removed_at.is_some()
@@ -611,6 +624,24 @@ pub(crate) fn role_at(
     .any(|(v, _)| !matches!(v, Value::Scalar(ref s) if matches!(s.as_ref(), ScalarValue::Null)));
     if removed {
         return Err(AuthorshipError::NotAMember);
+    }
+    // A joiner is a member only if her invite's `used_by` shows her: of
+    // concurrent joins with one invite, one wins on every replica.
+    if let Ok(Some((Value::Scalar(v), _))) = get_in(am, &me, "invite", heads) {
+        if let ScalarValue::Str(invite) = v.as_ref() {
+            let used_by = map(&ROOT, "invites")
+                .and_then(|i| map(&i, invite.as_str()))
+                .and_then(|i| match get_in(am, &i, "used_by", heads) {
+                    Ok(Some((Value::Scalar(u), _))) => match u.as_ref() {
+                        ScalarValue::Str(u) => Some(u.to_string()),
+                        _ => None,
+                    },
+                    _ => None,
+                });
+            if used_by.as_deref() != Some(member.as_str()) {
+                return Err(AuthorshipError::NotAMember);
+            }
+        }
     }
     match get_in(am, &me, "role", heads) {
         Ok(Some((Value::Scalar(v), _))) => match v.as_ref() {

@@ -443,3 +443,66 @@ fn forged_training_in_a_snapshot_is_refused() {
     let report = import_history(&mut receiver, &mut forged, w.space, Vec::new());
     assert_eq!(report.refused, 1);
 }
+
+#[test]
+fn an_invite_whose_creator_was_removed_admits_nobody() {
+    // A lead invites someone and is removed; a join made after the removal
+    // (at a causal point that holds it) is refused, whoever holds the code.
+    let mut w = world();
+    let lead = w
+        .origin
+        .add_member(&w.coordinator.0, "Lee", Role::Lead, Timestamp(1))
+        .unwrap();
+    let _lee = enrol(&mut w.origin, &lead, 7);
+    let secret = InviteSecret::generate();
+    w.origin
+        .record_invite(
+            &lead,
+            &secret.invite_id(),
+            &secret.verifying_key_hex(),
+            Role::Member,
+            Timestamp(1_000),
+        )
+        .unwrap();
+    w.origin
+        .remove_member(&w.coordinator.0, &lead, Timestamp(2))
+        .unwrap();
+    let joiner = Device {
+        id: DeviceId::random(),
+        signing: SigningKey::from_bytes(&[51; 32]),
+    };
+    let mut mine = replica(&mut w.origin, &joiner.id);
+    let since = mine.heads();
+    let member = MemberId::random();
+    let proof = hex::encode(secret.prove_join(&member, &joiner.id));
+    mine.join(
+        &secret.invite_id(),
+        &member,
+        &proof,
+        "Lee again",
+        &joiner.id,
+        DeviceKeys {
+            age_recipient: age::x25519::Identity::generate().to_public().to_string(),
+            signing_key: hex::encode(joiner.signing.verifying_key().to_bytes()),
+        },
+        Timestamp(10),
+    )
+    .unwrap();
+    let sealed = seal_join(
+        &mine.changes_since(&since),
+        w.space,
+        0,
+        &w.key,
+        &joiner.id,
+        &joiner.signing,
+    )
+    .unwrap();
+    let mut receiver = w.origin.fork();
+    assert!(matches!(
+        receive(&mut receiver, w.space, 0, &w.key, &sealed),
+        Err(ReceiveError::Authorship(
+            AuthorshipError::NotPermitted { .. }
+        ))
+    ));
+    assert!(receiver.member(&member).is_err());
+}
