@@ -20,7 +20,34 @@ fn keys(seed: u8, identity: &age::x25519::Identity) -> DeviceKeys {
     }
 }
 
+/// The fixture, built once per process; each call gets a fresh copy of its
+/// document (loaded from the saved bytes), so one input cannot affect the
+/// next.
 pub fn fixture() -> Fixture {
+    static BUILT: std::sync::OnceLock<(Vec<u8>, SpaceId, MemberId, DeviceId, MemberId, DeviceId, String)> =
+        std::sync::OnceLock::new();
+    let (saved, space, c, cdev, m, mdev, identity) = BUILT.get_or_init(|| {
+        let mut f = build();
+        (
+            f.doc.save(),
+            f.space,
+            f.coordinator.0,
+            f.coordinator.1,
+            f.member.0,
+            f.member.1,
+            age::secrecy::ExposeSecret::expose_secret(&f.identity.to_string()).to_string(),
+        )
+    });
+    Fixture {
+        doc: SpaceDoc::load(saved).expect("the fixture loads"),
+        space: *space,
+        coordinator: (c.clone(), cdev.clone()),
+        member: (m.clone(), mdev.clone()),
+        identity: identity.parse().expect("the fixture's identity parses"),
+    }
+}
+
+fn build() -> Fixture {
     let identity = age::x25519::Identity::generate();
     let cdev = DeviceId::from("0101010101010101".to_string());
     let (mut doc, coordinator) =

@@ -82,8 +82,10 @@ impl Space {
             .remove_member(&member_id(&member)?, Timestamp(now))?)
     }
 
-    /// Starts a new key for the space, sealed to every active device (after
-    /// a device was lost, say). Coordinators only.
+    /// Answers a removal or departure that the current key has not answered
+    /// yet with a new key, sealed to every remaining device (coordinators).
+    /// Sync and bundles do this on their own; call it to rotate at once,
+    /// e.g. right after a member left. Fails when nothing is waiting.
     pub fn rotate(&self) -> Result<(), SafeSpacesError> {
         Ok(self.inner.rotate()?)
     }

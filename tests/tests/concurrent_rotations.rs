@@ -1,0 +1,126 @@
+//! Two coordinators remove two people at the same time, each rotating the
+//! space's key, through a real relay: every device settles on the same key
+//! (the competing handover with the lower rank, read from the old mailbox),
+//! the removal the winner did not answer is answered by the next epoch, and
+//! neither removed member reads what follows.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use safespaces_core::app::{SafeSpaces, Space};
+use safespaces_core::model::{Role, SessionDraft, SessionKind, Timestamp};
+use safespaces_core::profile::{PassphraseWork, ProfileOptions, UnlockSecret};
+use safespaces_core::sync::{RelayClient, RelayConfig, RetryPolicy};
+use safespaces_e2e::RelayProcess;
+
+fn device(dir: &std::path::Path) -> SafeSpaces {
+    SafeSpaces::create(
+        dir,
+        UnlockSecret::passphrase("test passphrase"),
+        ProfileOptions {
+            passphrase_work: PassphraseWork::InsecureTestOnly { log_n: 4 },
+        },
+    )
+    .unwrap()
+}
+
+fn client(relay: &RelayProcess) -> RelayClient {
+    let config = RelayConfig::pinned(&relay.url(), relay.pin())
+        .unwrap()
+        .with_retry(RetryPolicy {
+            base_delay: Duration::from_millis(50),
+            max_delay: Duration::from_millis(400),
+            max_attempts: 4,
+        })
+        .with_timeouts(Duration::from_secs(5), Duration::from_secs(20));
+    RelayClient::new(config).unwrap()
+}
+
+fn draft(title: &str) -> SessionDraft {
+    SessionDraft {
+        kind: SessionKind::WellbeingEvent,
+        title: title.into(),
+        description: String::new(),
+        starts_at: Timestamp(2_000_000_000),
+        duration_minutes: 60,
+        location: String::new(),
+        capacity: 8,
+        content_notes: vec![],
+        accessibility: String::new(),
+    }
+}
+
+fn has(space: &Space, title: &str) -> bool {
+    space
+        .sessions()
+        .unwrap()
+        .iter()
+        .any(|(_, s)| s.title == title)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_rotations_through_the_relay_settle_on_one_key() {
+    let relay_dir = tempfile::tempdir().unwrap();
+    let relay = RelayProcess::start(relay_dir.path());
+    let net = client(&relay);
+    let dirs: Vec<_> = (0..5).map(|_| tempfile::tempdir().unwrap()).collect();
+    let apps: Vec<SafeSpaces> = dirs.iter().map(|d| device(d.path())).collect();
+    let (robin, ash, blake, mallory, casey) = (&apps[0], &apps[1], &apps[2], &apps[3], &apps[4]);
+    let now = Timestamp(1_000);
+    let space = robin.create_space("Group", "Robin", now).unwrap();
+    robin.sync(&net, now).await.unwrap();
+    let mut spaces = vec![space.clone()];
+    for (who, name, role) in [
+        (ash, "Ash", Role::Coordinator),
+        (blake, "Blake", Role::Member),
+        (mallory, "Mallory", Role::Member),
+        (casey, "Casey", Role::Member),
+    ] {
+        let invitation = space.invite(role, now, None).unwrap();
+        space.publish_invite(&net, &invitation, now).await.unwrap();
+        robin.sync(&net, now).await.unwrap();
+        spaces.push(
+            who.join_via_relay(&net, &invitation.code, name, now)
+                .await
+                .unwrap()
+                .space,
+        );
+    }
+    for app in &apps {
+        app.sync(&net, now).await.unwrap();
+    }
+    let (mallory_id, casey_id) = (
+        spaces[3].my_member_id().unwrap(),
+        spaces[4].my_member_id().unwrap(),
+    );
+    // Offline, each coordinator removes someone (and rotates).
+    spaces[0].remove_member(&mallory_id, now).unwrap();
+    spaces[1].remove_member(&casey_id, now).unwrap();
+    // Then everyone syncs, in an order that lets devices adopt either
+    // handover first.
+    for round in 0..4 {
+        for i in [round % 2, 2, 1 - round % 2] {
+            apps[i].sync(&net, now).await.unwrap();
+        }
+    }
+    // One key for the three who remain: what each writes, the others read.
+    for (i, title) in [(0, "From Robin"), (1, "From Ash")] {
+        spaces[i].create_session(draft(title)).unwrap();
+    }
+    for _ in 0..2 {
+        for app in [robin, ash, blake] {
+            app.sync(&net, now).await.unwrap();
+        }
+    }
+    for (i, name) in [(0, "Robin"), (1, "Ash"), (2, "Blake")] {
+        for title in ["From Robin", "From Ash"] {
+            assert!(has(&spaces[i], title), "{name} lacks {title:?}");
+        }
+    }
+    // Neither removed member reads it, whatever they sync.
+    for i in [3, 4] {
+        let _ = apps[i].sync(&net, now).await;
+        assert!(!has(&spaces[i], "From Robin"));
+        assert!(!has(&spaces[i], "From Ash"));
+    }
+}
