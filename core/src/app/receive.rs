@@ -13,11 +13,10 @@ use super::rotation::enter_epoch;
 use super::{AppError, AppResult, Loaded, Shared};
 use crate::model::{SpaceDoc, Timestamp};
 use crate::protocol::attendance::{self, AttendanceRequest};
-use crate::protocol::attestation::Attestation;
 use crate::protocol::authorship::AuthorshipError;
 use crate::protocol::envelope::Unverified;
 use crate::protocol::exchange::{ReceiveError, Received, import_history, receive, receive_batches};
-use crate::protocol::removal::{HandoverRefusal, check_handover, is_before};
+use crate::protocol::removal::{HandoverRefusal, check_handover};
 use crate::protocol::snapshot::SnapshotBody;
 use crate::protocol::{Envelope, EnvelopeKind, EpochKey, Handover, RotationError, SpaceId};
 
@@ -387,25 +386,15 @@ fn receive_handover(
             } else {
                 entry.cursor
             };
-            // What the snapshot at the cut, passed on in bundles, can prove:
-            // the attestations held of changes within it.
-            let mut at_cut: Vec<Attestation> = entry
-                .attestations()
-                .into_iter()
-                .filter(|a| &a.device != device && is_before(doc, &a.hash, &handover.cut))
-                .collect();
-            // And this device's own newest change within the cut, attested
-            // afresh.
-            let own = match first_own_after {
-                None => doc.last_own_change(),
-                Some(seq) => crate::protocol::authorship::actor_for_device(device)
-                    .zip(seq.checked_sub(1).filter(|s| *s > 0))
-                    .and_then(|(actor, seq)| doc.change_of(&actor, seq).map(|h| (seq, h))),
-            };
-            if let Some((seq, hash)) = own {
-                let signing = shared.profile.with_keyring(|k| k.signing_key().clone())?;
-                at_cut.push(Attestation::sign_hash(space, device, seq, hash, &signing));
-            }
+            let signing = shared.profile.with_keyring(|k| k.signing_key().clone())?;
+            let at_cut = super::snapshots::attestations_at_cut(
+                doc,
+                entry,
+                &handover.cut,
+                space,
+                device,
+                &signing,
+            );
             enter_epoch(
                 entry,
                 &handover,

@@ -143,11 +143,14 @@ impl Shared {
             let mut e = current.clone();
             e.next_sequence = e.next_sequence.saturating_add(2);
             let cursor = e.cursor;
-            // Every attestation held now is of a change within the cut.
-            let mut at_cut = current.attestations();
-            if let Some((seq, hash)) = doc.last_own_change() {
-                at_cut.push(Attestation::sign_hash(space, &device, seq, hash, &signing));
-            }
+            let at_cut = super::snapshots::attestations_at_cut(
+                doc,
+                &current,
+                &handover.cut,
+                space,
+                &device,
+                &signing,
+            );
             enter_epoch(&mut e, &handover, &sealed, cursor, None, &at_cut);
             for envelope in [&snapshot, &sealed] {
                 e.outbox.push(OutboxItem {

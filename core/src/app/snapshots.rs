@@ -39,6 +39,41 @@ pub(crate) fn current_snapshot(
     .encode()
 }
 
+/// What a snapshot of the document at `cut` can prove: the attestations
+/// `entry` holds of changes within the cut, and this device's own newest
+/// change within it attested afresh. Kept with the epoch the cut starts,
+/// for the snapshot at the cut that bundles carry.
+pub(crate) fn attestations_at_cut(
+    doc: &mut SpaceDoc,
+    entry: &SpaceEntry,
+    cut: &[automerge::ChangeHash],
+    space: SpaceId,
+    device: &DeviceId,
+    signing: &SigningKey,
+) -> Vec<Attestation> {
+    let after = doc.changes_after(cut);
+    let within = |doc: &SpaceDoc, hash: &automerge::ChangeHash| {
+        doc.has_change(hash) && !after.contains(hash)
+    };
+    let mut out: Vec<Attestation> = entry
+        .attestations()
+        .into_iter()
+        .filter(|a| &a.device != device && within(doc, &a.hash))
+        .collect();
+    let actor = crate::protocol::authorship::actor_for_device(device);
+    let own = match actor.as_ref().and_then(|a| doc.first_seq_after(cut, a)) {
+        // Every change of this device's is within the cut.
+        None => doc.last_own_change(),
+        Some(first_after) => actor
+            .zip(first_after.checked_sub(1).filter(|s| *s > 0))
+            .and_then(|(actor, seq)| doc.change_of(&actor, seq).map(|h| (seq, h))),
+    };
+    if let Some((seq, hash)) = own {
+        out.push(Attestation::sign_hash(space, device, seq, hash, signing));
+    }
+    out
+}
+
 /// A space taken from a first snapshot: the verified document and the
 /// attestations that proved it.
 pub(crate) struct FirstSnapshot {
