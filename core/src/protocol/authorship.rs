@@ -264,20 +264,42 @@ fn check_member_structure(
             }
         }
         ["members", _, "devices", device] => {
-            if makes_map && !device_listed_at(am, device, view) {
+            let id_ok = device.len() == 16 && hex::decode(device).is_ok();
+            if makes_map && id_ok && !device_listed_at(am, device, view) {
                 Ok(())
             } else {
                 Err(refuse())
             }
         }
-        ["members", _, "devices", _, _, ..] => {
-            if made_in_batch(created, &op.obj) {
+        ["members", _, "devices", _, field] => {
+            if made_in_batch(created, &op.obj) && valid_device_field(field, &op.action) {
                 Ok(())
             } else {
                 Err(refuse())
             }
         }
+        ["members", _, "devices", _, _, ..] => Err(refuse()),
         _ => Ok(()),
+    }
+}
+
+/// Whether a device entry's field holds what every device needs of it: an
+/// age X25519 recipient that parses, an Ed25519 key that is a valid point.
+/// One bad entry would otherwise be handed keys it cannot open, or sign
+/// nothing that verifies.
+fn valid_device_field(field: &str, action: &automerge::legacy::OpType) -> bool {
+    use std::str::FromStr;
+    let automerge::legacy::OpType::Put(ScalarValue::Str(value)) = action else {
+        return false;
+    };
+    match field {
+        "age_recipient" => age::x25519::Recipient::from_str(value.as_str()).is_ok(),
+        "signing_key" => {
+            let mut key = [0u8; 32];
+            hex::decode_to_slice(value.as_str(), &mut key).is_ok()
+                && ed25519_dalek::VerifyingKey::from_bytes(&key).is_ok()
+        }
+        _ => false,
     }
 }
 
@@ -507,6 +529,10 @@ pub fn check_join(
         &proof,
     )
     .map_err(|_| AuthorshipError::BadProof)?;
+    use std::str::FromStr;
+    if age::x25519::Recipient::from_str(&keys.age_recipient).is_err() {
+        return Err(AuthorshipError::Malformed("device age recipient".into()));
+    }
     let mut key = [0u8; 32];
     hex::decode_to_slice(&keys.signing_key, &mut key)
         .map_err(|_| AuthorshipError::Malformed("device key".into()))?;

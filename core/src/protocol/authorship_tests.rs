@@ -310,7 +310,7 @@ mod joining {
 
     fn device_keys(j: &Join) -> DeviceKeys {
         DeviceKeys {
-            age_recipient: "age1joiner".into(),
+            age_recipient: age::x25519::Identity::generate().to_public().to_string(),
             signing_key: hex::encode(j.signing.verifying_key().to_bytes()),
         }
     }
@@ -649,4 +649,48 @@ fn a_device_entry_is_never_rewritten_and_a_member_never_replaced() {
         let changes = raw_changes(&mut am, &since);
         assert!(check_batch(&w.doc, &w.coordinator.1, &changes).is_err());
     }
+}
+
+#[test]
+fn a_device_entry_with_an_unusable_key_is_refused() {
+    // A member lists a new device of her own whose age recipient does not
+    // parse, or whose signing key is not a key: it could never be handed an
+    // epoch key or sign anything, and is refused on receive.
+    for (recipient, key) in [
+        ("age1notarecipient".to_string(), hex::encode([5u8; 32])),
+        (
+            age::x25519::Identity::generate().to_public().to_string(),
+            "zz".repeat(32),
+        ),
+    ] {
+        let mut w = world();
+        let (mut am, since) = raw(&mut w.doc, &w.member.1);
+        let devices = obj(&am, &["members", w.member.0.as_str(), "devices"]);
+        let entry = am
+            .put_object(&devices, "00000000000000dd", ObjType::Map)
+            .unwrap();
+        am.put(&entry, "age_recipient", recipient.as_str()).unwrap();
+        am.put(&entry, "signing_key", key.as_str()).unwrap();
+        am.commit();
+        let changes = raw_changes(&mut am, &since);
+        assert!(check_batch(&w.doc, &w.member.1, &changes).is_err());
+    }
+    // A good one passes.
+    let mut w = world();
+    let (mut am, since) = raw(&mut w.doc, &w.member.1);
+    let devices = obj(&am, &["members", w.member.0.as_str(), "devices"]);
+    let entry = am
+        .put_object(&devices, "00000000000000dd", ObjType::Map)
+        .unwrap();
+    let recipient = age::x25519::Identity::generate().to_public().to_string();
+    am.put(&entry, "age_recipient", recipient.as_str()).unwrap();
+    let key = hex::encode(
+        ed25519_dalek::SigningKey::from_bytes(&[9; 32])
+            .verifying_key()
+            .to_bytes(),
+    );
+    am.put(&entry, "signing_key", key.as_str()).unwrap();
+    am.commit();
+    let changes = raw_changes(&mut am, &since);
+    assert_eq!(check_batch(&w.doc, &w.member.1, &changes), Ok(()));
 }
