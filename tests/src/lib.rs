@@ -5,6 +5,7 @@
 //! - [`RelayProcess`] runs it in `--dev` mode on `127.0.0.1` with a data
 //!   directory, reads the address and certificate pin it prints, and can
 //!   kill it with SIGKILL and start it again on the same address and data.
+//! - [`devices`]: a test profile and a pinned relay client.
 //!
 //! # Which binary
 //! `CARGO_BIN_EXE_…` only exists inside the relay's own crate, so this
@@ -34,7 +35,9 @@ use std::sync::OnceLock;
 
 use safespaces_relay::{LISTENING_LINE, PIN_LINE};
 
+pub mod devices;
 pub mod proxy;
+pub use devices::{test_client, test_device};
 pub use proxy::CuttableProxy;
 
 /// The path of the `safespaces-relay` executable, built on first use.

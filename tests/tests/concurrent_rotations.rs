@@ -9,32 +9,7 @@ use std::time::Duration;
 
 use safespaces_core::app::{SafeSpaces, Space};
 use safespaces_core::model::{Role, SessionDraft, SessionKind, Timestamp};
-use safespaces_core::profile::{PassphraseWork, ProfileOptions, UnlockSecret};
-use safespaces_core::sync::{RelayClient, RelayConfig, RetryPolicy};
-use safespaces_e2e::RelayProcess;
-
-fn device(dir: &std::path::Path) -> SafeSpaces {
-    SafeSpaces::create(
-        dir,
-        UnlockSecret::passphrase("test passphrase"),
-        ProfileOptions {
-            passphrase_work: PassphraseWork::InsecureTestOnly { log_n: 4 },
-        },
-    )
-    .unwrap()
-}
-
-fn client(relay: &RelayProcess) -> RelayClient {
-    let config = RelayConfig::pinned(&relay.url(), relay.pin())
-        .unwrap()
-        .with_retry(RetryPolicy {
-            base_delay: Duration::from_millis(50),
-            max_delay: Duration::from_millis(400),
-            max_attempts: 4,
-        })
-        .with_timeouts(Duration::from_secs(5), Duration::from_secs(20));
-    RelayClient::new(config).unwrap()
-}
+use safespaces_e2e::{RelayProcess, test_client, test_device};
 
 fn draft(title: &str) -> SessionDraft {
     SessionDraft {
@@ -62,9 +37,9 @@ fn has(space: &Space, title: &str) -> bool {
 async fn concurrent_rotations_through_the_relay_settle_on_one_key() {
     let relay_dir = tempfile::tempdir().unwrap();
     let relay = RelayProcess::start(relay_dir.path());
-    let net = client(&relay);
+    let net = test_client(&relay, Duration::from_secs(20));
     let dirs: Vec<_> = (0..5).map(|_| tempfile::tempdir().unwrap()).collect();
-    let apps: Vec<SafeSpaces> = dirs.iter().map(|d| device(d.path())).collect();
+    let apps: Vec<SafeSpaces> = dirs.iter().map(|d| test_device(d.path())).collect();
     let (robin, ash, blake, mallory, casey) = (&apps[0], &apps[1], &apps[2], &apps[3], &apps[4]);
     let now = Timestamp(1_000);
     let space = robin.create_space("Group", "Robin", now).unwrap();

@@ -13,37 +13,14 @@ use std::time::Duration;
 use ed25519_dalek::SigningKey;
 use safespaces_core::app::SafeSpaces;
 use safespaces_core::model::{DeviceId, Role, SessionDraft, SessionKind, Timestamp};
-use safespaces_core::profile::{KeyId, PassphraseWork, ProfileOptions, UnlockSecret};
+use safespaces_core::profile::KeyId;
 use safespaces_core::protocol::{Envelope, EnvelopeKind, EpochKey, SpaceId};
-use safespaces_core::sync::{MailboxCredential, RelayClient, RelayConfig, RetryPolicy};
-use safespaces_e2e::RelayProcess;
+use safespaces_core::sync::MailboxCredential;
+use safespaces_e2e::{RelayProcess, test_client, test_device};
 
 const BOMBS: usize = 150;
 const JUNK: usize = 1_100;
 const PEAK_LIMIT_MIB: u64 = 300;
-
-fn device(dir: &std::path::Path) -> SafeSpaces {
-    SafeSpaces::create(
-        dir,
-        UnlockSecret::passphrase("test passphrase"),
-        ProfileOptions {
-            passphrase_work: PassphraseWork::InsecureTestOnly { log_n: 4 },
-        },
-    )
-    .unwrap()
-}
-
-fn client(relay: &RelayProcess) -> RelayClient {
-    let config = RelayConfig::pinned(&relay.url(), relay.pin())
-        .unwrap()
-        .with_retry(RetryPolicy {
-            base_delay: Duration::from_millis(50),
-            max_delay: Duration::from_millis(400),
-            max_attempts: 4,
-        })
-        .with_timeouts(Duration::from_secs(5), Duration::from_secs(60));
-    RelayClient::new(config).unwrap()
-}
 
 fn draft(title: &str) -> SessionDraft {
     SessionDraft {
@@ -97,12 +74,12 @@ fn reset_peak() {
 async fn bombs_and_junk_from_a_member_do_not_stop_a_sync_or_exhaust_memory() {
     let relay_dir = tempfile::tempdir().unwrap();
     let relay = RelayProcess::start(relay_dir.path());
-    let net = client(&relay);
+    let net = test_client(&relay, Duration::from_secs(60));
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
     let (robin, blake, mallory) = (
-        device(dirs[0].path()),
-        device(dirs[1].path()),
-        device(dirs[2].path()),
+        test_device(dirs[0].path()),
+        test_device(dirs[1].path()),
+        test_device(dirs[2].path()),
     );
     let now = Timestamp(1_000);
     let space = robin.create_space("Group", "Robin", now).unwrap();

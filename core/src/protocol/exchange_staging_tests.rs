@@ -401,25 +401,8 @@ fn import_both_ways(w: &mut World) {
         all.merge(&mut other).unwrap();
     }
     // Every device attests its newest change in the merged history.
-    let metas: Vec<(automerge::ActorId, u64, ChangeHash)> = all
-        .get_changes_meta(&[])
-        .into_iter()
-        .map(|m| (m.actor.into_owned(), m.seq, m.hash))
-        .collect();
-    let attestations: Vec<Attestation> = w
-        .devices
-        .iter()
-        .filter_map(|d| {
-            let actor = actor_for_device(&d.id)?;
-            let (_, seq, hash) = metas
-                .iter()
-                .filter(|(a, _, _)| *a == actor)
-                .max_by_key(|(_, seq, _)| *seq)?;
-            Some(Attestation::sign_hash(
-                w.space, &d.id, *seq, *hash, &d.signing,
-            ))
-        })
-        .collect();
+    let pairs: Vec<_> = w.devices.iter().map(|d| (&d.id, &d.signing)).collect();
+    let attestations = super::tests::attest_newest(&mut all, w.space, &pairs);
     let mut one_by_one = w.base.fork();
     let mut expected = ImportReport::default();
     let mut refused = HashSet::new();

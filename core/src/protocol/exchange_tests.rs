@@ -220,10 +220,10 @@ fn malformed_batches_never_panic() {
 
 /// Attestations of every listed device's newest change in `doc`, as each
 /// device's own key signs them.
-fn attest(
+pub(super) fn attest_newest(
     doc: &mut automerge::AutoCommit,
     space: SpaceId,
-    devices: &[&Device],
+    devices: &[(&DeviceId, &SigningKey)],
 ) -> Vec<Attestation> {
     let metas: Vec<(automerge::ActorId, u64, ChangeHash)> = doc
         .get_changes_meta(&[])
@@ -232,17 +232,25 @@ fn attest(
         .collect();
     devices
         .iter()
-        .filter_map(|d| {
-            let actor = actor_for_device(&d.id)?;
+        .filter_map(|(id, signing)| {
+            let actor = actor_for_device(id)?;
             let (_, seq, hash) = metas
                 .iter()
                 .filter(|(a, _, _)| *a == actor)
                 .max_by_key(|(_, seq, _)| *seq)?;
-            Some(Attestation::sign_hash(
-                space, &d.id, *seq, *hash, &d.signing,
-            ))
+            Some(Attestation::sign_hash(space, id, *seq, *hash, signing))
         })
         .collect()
+}
+
+fn attest(
+    doc: &mut automerge::AutoCommit,
+    space: SpaceId,
+    devices: &[&Device],
+) -> Vec<Attestation> {
+    let pairs: Vec<(&DeviceId, &SigningKey)> =
+        devices.iter().map(|d| (&d.id, &d.signing)).collect();
+    attest_newest(doc, space, &pairs)
 }
 
 #[test]

@@ -1,0 +1,39 @@
+//! Devices for the end-to-end tests: a real profile (with the scrypt work
+//! turned down, which only tests may do) and a relay client pinned to a
+//! [`RelayProcess`](crate::RelayProcess), with retries short enough for
+//! loopback.
+
+use std::path::Path;
+use std::time::Duration;
+
+use safespaces_core::app::SafeSpaces;
+use safespaces_core::profile::{PassphraseWork, ProfileOptions, UnlockSecret};
+use safespaces_core::sync::{RelayClient, RelayConfig, RetryPolicy};
+
+use crate::RelayProcess;
+
+/// A new device: a profile created in `dir`, unlocked.
+pub fn test_device(dir: &Path) -> SafeSpaces {
+    SafeSpaces::create(
+        dir,
+        UnlockSecret::passphrase("test passphrase"),
+        ProfileOptions {
+            passphrase_work: PassphraseWork::InsecureTestOnly { log_n: 4 },
+        },
+    )
+    .expect("a test profile")
+}
+
+/// A client of `relay`, pinned to its certificate, whose requests give up
+/// after `request` (a body of many megabytes needs more than the default).
+pub fn test_client(relay: &RelayProcess, request: Duration) -> RelayClient {
+    let config = RelayConfig::pinned(&relay.url(), relay.pin())
+        .expect("the relay's pin")
+        .with_retry(RetryPolicy {
+            base_delay: Duration::from_millis(50),
+            max_delay: Duration::from_millis(400),
+            max_attempts: 4,
+        })
+        .with_timeouts(Duration::from_secs(5), request);
+    RelayClient::new(config).expect("a relay client")
+}
