@@ -50,6 +50,10 @@ pub struct BundleReport {
     pub refused: u64,
     /// Sign-up requests this device recorded as a lead.
     pub requests_recorded: u64,
+    /// Envelopes of an epoch this device has moved on from, left unapplied:
+    /// the bundle's author has not caught up with a removal yet; ask them
+    /// to import a newer bundle first.
+    pub stale: u64,
 }
 
 impl From<app::BundleReport> for BundleReport {
@@ -59,6 +63,7 @@ impl From<app::BundleReport> for BundleReport {
             applied: r.applied as u64,
             refused: r.refused as u64,
             requests_recorded: r.requests_recorded as u64,
+            stale: r.stale as u64,
         }
     }
 }

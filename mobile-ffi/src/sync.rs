@@ -25,6 +25,10 @@ pub struct SyncReport {
     pub snapshots: u64,
     /// Spaces this device was left out of (removed), by id.
     pub left_out: Vec<String>,
+    /// Received envelopes that verified but could not be kept waiting for
+    /// what they depend on (over the waiting list's budget); their changes
+    /// arrive again with the next snapshot.
+    pub waiting_dropped: u64,
 }
 
 impl From<app::SyncReport> for SyncReport {
@@ -37,6 +41,7 @@ impl From<app::SyncReport> for SyncReport {
             requests_recorded: r.requests_recorded as u64,
             snapshots: r.snapshots as u64,
             left_out: r.left_out,
+            waiting_dropped: r.waiting_dropped as u64,
         }
     }
 }
