@@ -523,136 +523,118 @@ pub fn import_history(
     } else {
         other.get_changes(&[])
     };
-    let mut proofs = Proofs::new(space, &lacking, attestations);
-    let mut report = ImportReport::default();
-    let mut refused: HashSet<ChangeHash> = HashSet::new();
-    let mut staged = Staged::new(doc);
-    // Changes decided since the last flush, to redo one by one if automerge
-    // refuses the flush.
-    let mut segment: Vec<Change> = Vec::new();
+    let mut import = Import {
+        proofs: Proofs::new(space, &lacking, attestations),
+        report: ImportReport::default(),
+        refused: HashSet::new(),
+        staged: Staged::new(doc),
+        segment: Vec::new(),
+    };
     for change in lacking {
         let hash = change.hash();
-        if staged.knows(doc, &hash) {
+        if import.staged.knows(doc, &hash) {
             continue;
         }
-        if change.deps().iter().any(|d| refused.contains(d)) {
-            refused.insert(hash);
-            report.refused += 1;
-            segment.push(change);
+        if change.deps().iter().any(|d| import.refused.contains(d)) {
+            import.refuse(change);
             continue;
         }
         let device = DeviceId::from(hex::encode(change.actor_id().to_bytes()));
         let single = std::slice::from_ref(&change);
-        if let Some(key) = staged.device_key(doc, &device) {
-            let proven = proofs.proves(&device, &hash, &key);
-            match check_staged(doc, &mut staged, &device, single) {
+        if let Some(key) = import.staged.device_key(doc, &device) {
+            let proven = import.proofs.proves(&device, &hash, &key);
+            match check_staged(doc, &mut import.staged, &device, single) {
                 Ok(checked) if proven => {
                     let flush_now = checked.touches_authority();
-                    staged.stage(doc, vec![change.clone()], checked);
-                    report.applied += 1;
-                    segment.push(change);
+                    import.staged.stage(doc, vec![change.clone()], checked);
+                    import.report.applied += 1;
+                    import.segment.push(change);
                     if flush_now {
-                        flush_import(
-                            doc,
-                            &mut staged,
-                            &mut segment,
-                            &mut refused,
-                            &mut report,
-                            &mut proofs,
-                        );
+                        import.flush(doc);
                     }
                 }
-                _ => {
-                    refused.insert(hash);
-                    report.refused += 1;
-                    segment.push(change);
-                }
+                _ => import.refuse(change),
             }
         } else {
             // A join reads (and copies) the real document: apply what is
             // staged first.
-            flush_import(
-                doc,
-                &mut staged,
-                &mut segment,
-                &mut refused,
-                &mut report,
-                &mut proofs,
-            );
-            import_one(doc, change, &mut refused, &mut report, &mut proofs);
-            staged = Staged::new(doc);
+            import.flush(doc);
+            import.one(doc, change);
+            import.staged = Staged::new(doc);
         }
     }
-    flush_import(
-        doc,
-        &mut staged,
-        &mut segment,
-        &mut refused,
-        &mut report,
-        &mut proofs,
-    );
-    report.attested = proofs.into_verified(doc);
+    import.flush(doc);
+    let mut report = import.report;
+    report.attested = import.proofs.into_verified(doc);
     report
 }
 
-/// Imports one change on its own, as [`import_history`] decides it.
-fn import_one(
-    doc: &mut SpaceDoc,
-    change: Change,
-    refused: &mut HashSet<ChangeHash>,
-    report: &mut ImportReport,
-    proofs: &mut Proofs,
-) {
-    let hash = change.hash();
-    if doc.has_change(&hash) {
-        return;
-    }
-    if change.deps().iter().any(|d| refused.contains(d)) {
-        refused.insert(hash);
-        report.refused += 1;
-        return;
-    }
-    let device = DeviceId::from(hex::encode(change.actor_id().to_bytes()));
-    let single = std::slice::from_ref(&change);
-    let allowed = if let Some(key) = device_key(doc, &device) {
-        let current = doc.heads();
-        proofs.proves(&device, &hash, &key)
-            && check_batch_at(doc, &device, single, &current).is_ok()
-    } else {
-        check_join(doc, &device, single).is_ok_and(|key| proofs.proves(&device, &hash, &key))
-    };
-    if allowed && doc.apply_decoded(vec![change]).is_ok() {
-        report.applied += 1;
-    } else {
-        refused.insert(hash);
-        report.refused += 1;
-    }
+/// An import in progress: what is staged, the decisions since the last
+/// flush (to redo one by one if automerge refuses it), and the tally.
+struct Import {
+    proofs: Proofs,
+    report: ImportReport,
+    refused: HashSet<ChangeHash>,
+    staged: Staged,
+    segment: Vec<Change>,
 }
 
-/// Applies the stage; if automerge refuses it, takes back the segment's
-/// decisions and imports its changes one by one instead.
-fn flush_import(
-    doc: &mut SpaceDoc,
-    staged: &mut Staged,
-    segment: &mut Vec<Change>,
-    refused: &mut HashSet<ChangeHash>,
-    report: &mut ImportReport,
-    proofs: &mut Proofs,
-) {
-    if staged.flush(doc).is_err() {
-        for change in segment.iter() {
-            if refused.remove(&change.hash()) {
-                report.refused -= 1;
-            } else {
-                report.applied -= 1;
-            }
-        }
-        for change in segment.drain(..) {
-            import_one(doc, change, refused, report, proofs);
-        }
-        *staged = Staged::new(doc);
+impl Import {
+    /// Refuses a change (and so everything that depends on it).
+    fn refuse(&mut self, change: Change) {
+        self.refused.insert(change.hash());
+        self.report.refused += 1;
+        self.segment.push(change);
     }
-    segment.clear();
+
+    /// Imports one change on its own, as [`import_history`] decides it.
+    fn one(&mut self, doc: &mut SpaceDoc, change: Change) {
+        let hash = change.hash();
+        if doc.has_change(&hash) {
+            return;
+        }
+        if change.deps().iter().any(|d| self.refused.contains(d)) {
+            self.refused.insert(hash);
+            self.report.refused += 1;
+            return;
+        }
+        let device = DeviceId::from(hex::encode(change.actor_id().to_bytes()));
+        let single = std::slice::from_ref(&change);
+        let allowed = if let Some(key) = device_key(doc, &device) {
+            let current = doc.heads();
+            self.proofs.proves(&device, &hash, &key)
+                && check_batch_at(doc, &device, single, &current).is_ok()
+        } else {
+            check_join(doc, &device, single)
+                .is_ok_and(|key| self.proofs.proves(&device, &hash, &key))
+        };
+        if allowed && doc.apply_decoded(vec![change]).is_ok() {
+            self.report.applied += 1;
+        } else {
+            self.refused.insert(hash);
+            self.report.refused += 1;
+        }
+    }
+
+    /// Applies the stage; if automerge refuses it, takes back the segment's
+    /// decisions and imports its changes one by one instead.
+    fn flush(&mut self, doc: &mut SpaceDoc) {
+        if self.staged.flush(doc).is_err() {
+            let segment = std::mem::take(&mut self.segment);
+            for change in &segment {
+                if self.refused.remove(&change.hash()) {
+                    self.report.refused -= 1;
+                } else {
+                    self.report.applied -= 1;
+                }
+            }
+            for change in segment {
+                self.one(doc, change);
+            }
+            self.staged = Staged::new(doc);
+        }
+        self.segment.clear();
+    }
 }
 
 fn apply(

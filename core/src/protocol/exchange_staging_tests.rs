@@ -404,19 +404,18 @@ fn import_both_ways(w: &mut World) {
     let pairs: Vec<_> = w.devices.iter().map(|d| (&d.id, &d.signing)).collect();
     let attestations = super::tests::attest_newest(&mut all, w.space, &pairs);
     let mut one_by_one = w.base.fork();
-    let mut expected = ImportReport::default();
-    let mut refused = HashSet::new();
     let lacking = all.get_changes(&[]);
-    let mut proofs = Proofs::new(w.space, &lacking, attestations.clone());
+    let mut import = Import {
+        proofs: Proofs::new(w.space, &lacking, attestations.clone()),
+        report: ImportReport::default(),
+        refused: HashSet::new(),
+        staged: Staged::new(&mut one_by_one),
+        segment: Vec::new(),
+    };
     for change in lacking {
-        import_one(
-            &mut one_by_one,
-            change,
-            &mut refused,
-            &mut expected,
-            &mut proofs,
-        );
+        import.one(&mut one_by_one, change);
     }
+    let expected = import.report;
     let mut staged = w.base.fork();
     let mut got = import_history(&mut staged, &mut all, w.space, attestations);
     got.attested.clear();
