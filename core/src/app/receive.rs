@@ -258,12 +258,7 @@ fn receive_one(
             // The signer's key comes from this device's own document, never
             // from the snapshot, and is checked before the body is loaded:
             // a non-member cannot make a member's device parse anything.
-            let author = unverified.peek().author.clone();
-            let Some(signer) = device_key(doc, &author) else {
-                report.refused += 1;
-                return Ok(Fate::Settled);
-            };
-            let Ok(envelope) = unverified.verify(&signer) else {
+            let Some((envelope, _)) = signed_by_member(doc, unverified) else {
                 report.refused += 1;
                 return Ok(Fate::Settled);
             };
@@ -299,6 +294,18 @@ fn receive_one(
     Ok(Fate::Settled)
 }
 
+/// The envelope, if it is signed by the device its header names under the
+/// key this device's own document records for it (never a key from the
+/// envelope), with that key.
+fn signed_by_member(
+    doc: &SpaceDoc,
+    unverified: Unverified,
+) -> Option<(Envelope, ed25519_dalek::VerifyingKey)> {
+    let signer = device_key(doc, &unverified.peek().author)?;
+    let envelope = unverified.verify(&signer).ok()?;
+    Some((envelope, signer))
+}
+
 /// A handover: checked against this device's document
 /// ([`check_handover`]), then taken if it moves the space on from the
 /// current epoch, or if it wins over the one adopted into the current epoch
@@ -316,15 +323,11 @@ fn receive_handover(
     identity: &age::x25519::Identity,
     report: &mut BundleReport,
 ) -> AppResult<Fate> {
-    let author = unverified.peek().author.clone();
-    let Some(signer) = device_key(doc, &author) else {
+    let Some((envelope, signer)) = signed_by_member(doc, unverified) else {
         report.refused += 1;
         return Ok(Fate::Settled);
     };
-    let Ok(envelope) = unverified.verify(&signer) else {
-        report.refused += 1;
-        return Ok(Fate::Settled);
-    };
+    let author = envelope.author.clone();
     let Ok(handover) = Handover::decode(&envelope.body) else {
         report.refused += 1;
         return Ok(Fate::Settled);
