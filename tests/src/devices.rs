@@ -1,4 +1,4 @@
-//! Devices for the end-to-end tests: a real profile (with the scrypt work
+//! Devices for the end-to-end tests (and a session for them to plan): a real profile (with the scrypt work
 //! turned down, which only tests may do) and a relay client pinned to a
 //! [`RelayProcess`](crate::RelayProcess), with retries short enough for
 //! loopback.
@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use safespaces_core::app::SafeSpaces;
+use safespaces_core::model::{SessionDraft, SessionKind, Timestamp};
 use safespaces_core::profile::{PassphraseWork, ProfileOptions, UnlockSecret};
 use safespaces_core::sync::{RelayClient, RelayConfig, RetryPolicy};
 
@@ -36,4 +37,19 @@ pub fn test_client(relay: &RelayProcess, request: Duration) -> RelayClient {
         })
         .with_timeouts(Duration::from_secs(5), request);
     RelayClient::new(config).expect("a relay client")
+}
+
+/// A session a lead or coordinator may plan, far in the future.
+pub fn test_session(title: &str) -> SessionDraft {
+    SessionDraft {
+        kind: SessionKind::WellbeingEvent,
+        title: title.into(),
+        description: String::new(),
+        starts_at: Timestamp(2_000_000_000),
+        duration_minutes: 60,
+        location: String::new(),
+        capacity: 8,
+        content_notes: vec![],
+        accessibility: String::new(),
+    }
 }

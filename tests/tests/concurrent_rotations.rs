@@ -8,22 +8,8 @@
 use std::time::Duration;
 
 use safespaces_core::app::{SafeSpaces, Space};
-use safespaces_core::model::{Role, SessionDraft, SessionKind, Timestamp};
-use safespaces_e2e::{RelayProcess, test_client, test_device};
-
-fn draft(title: &str) -> SessionDraft {
-    SessionDraft {
-        kind: SessionKind::WellbeingEvent,
-        title: title.into(),
-        description: String::new(),
-        starts_at: Timestamp(2_000_000_000),
-        duration_minutes: 60,
-        location: String::new(),
-        capacity: 8,
-        content_notes: vec![],
-        accessibility: String::new(),
-    }
-}
+use safespaces_core::model::{Role, Timestamp};
+use safespaces_e2e::{RelayProcess, test_client, test_device, test_session};
 
 fn has(space: &Space, title: &str) -> bool {
     space
@@ -80,7 +66,7 @@ async fn concurrent_rotations_through_the_relay_settle_on_one_key() {
     }
     // One key for the three who remain: what each writes, the others read.
     for (i, title) in [(0, "From Robin"), (1, "From Ash")] {
-        spaces[i].create_session(draft(title)).unwrap();
+        spaces[i].create_session(test_session(title)).unwrap();
     }
     for _ in 0..2 {
         for app in [robin, ash, blake] {

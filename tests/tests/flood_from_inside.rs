@@ -12,29 +12,15 @@ use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
 use safespaces_core::app::SafeSpaces;
-use safespaces_core::model::{DeviceId, Role, SessionDraft, SessionKind, Timestamp};
+use safespaces_core::model::{DeviceId, Role, Timestamp};
 use safespaces_core::profile::KeyId;
 use safespaces_core::protocol::{Envelope, EnvelopeKind, EpochKey, SpaceId};
 use safespaces_core::sync::MailboxCredential;
-use safespaces_e2e::{RelayProcess, test_client, test_device};
+use safespaces_e2e::{RelayProcess, test_client, test_device, test_session};
 
 const BOMBS: usize = 150;
 const JUNK: usize = 1_100;
 const PEAK_LIMIT_MIB: u64 = 300;
-
-fn draft(title: &str) -> SessionDraft {
-    SessionDraft {
-        kind: SessionKind::WellbeingEvent,
-        title: title.into(),
-        description: String::new(),
-        starts_at: Timestamp(2_000_000_000),
-        duration_minutes: 60,
-        location: String::new(),
-        capacity: 8,
-        content_notes: vec![],
-        accessibility: String::new(),
-    }
-}
 
 /// Mallory's epoch key, from her own keyring (its id is derived).
 fn epoch_key(app: &SafeSpaces, space: SpaceId, epoch: u32) -> EpochKey {
@@ -136,7 +122,9 @@ async fn bombs_and_junk_from_a_member_do_not_stop_a_sync_or_exhaust_memory() {
     drop(bomb);
 
     // An honest edit after the flood.
-    let session = space.create_session(draft("After the flood")).unwrap();
+    let session = space
+        .create_session(test_session("After the flood"))
+        .unwrap();
     robin.sync(&net, now).await.unwrap();
 
     reset_peak();

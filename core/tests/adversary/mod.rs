@@ -241,6 +241,11 @@ impl<'a> Mallory<'a> {
         &self,
         epoch: u32,
     ) -> Vec<safespaces_core::protocol::attestation::Attestation> {
+        self.own_snapshot(epoch).attestations
+    }
+
+    /// The snapshot her own device exports, opened with her keys.
+    fn own_snapshot(&self, epoch: u32) -> safespaces_core::protocol::snapshot::SnapshotBody {
         let bundle = self
             .person
             .space(&hex::encode(self.space.0))
@@ -257,12 +262,8 @@ impl<'a> Mallory<'a> {
                 .ok()
             })
             .find(|e| e.kind == EnvelopeKind::Snapshot)
-            .map(|e| {
-                safespaces_core::protocol::snapshot::SnapshotBody::decode(&e.body)
-                    .unwrap()
-                    .attestations
-            })
-            .unwrap_or_default()
+            .map(|e| safespaces_core::protocol::snapshot::SnapshotBody::decode(&e.body).unwrap())
+            .unwrap_or_else(|| panic!("Mallory's bundle holds no snapshot of epoch {epoch}"))
     }
 
     /// A snapshot envelope of `doc` with `attestations`, signed by her
@@ -282,34 +283,11 @@ impl<'a> Mallory<'a> {
 
     /// Her own copy of the space's document, as her device holds it.
     pub fn doc(&self, epoch: u32) -> SpaceDoc {
-        let bundle = self
-            .person
-            .space(&hex::encode(self.space.0))
-            .export_bundle(now())
-            .unwrap();
-        let key = self.epoch_key(epoch);
-        let mine = self.signing_key().verifying_key();
-        for sealed in open_bundle(&key.content_key(), &bundle) {
-            let Ok(envelope) =
-                Envelope::open(&sealed, &key.content_key(), self.space, epoch, |_| {
-                    Some(mine)
-                })
-            else {
-                continue;
-            };
-            if envelope.kind == EnvelopeKind::Snapshot {
-                let body =
-                    safespaces_core::protocol::snapshot::SnapshotBody::decode(&envelope.body)
-                        .unwrap();
-                let mut doc = SpaceDoc::load(&body.document).unwrap();
-                doc.set_actor(
-                    safespaces_core::protocol::authorship::actor_for_device(&self.device())
-                        .unwrap(),
-                );
-                return doc;
-            }
-        }
-        panic!("Mallory's bundle holds no snapshot of epoch {epoch}");
+        let mut doc = SpaceDoc::load(&self.own_snapshot(epoch).document).unwrap();
+        doc.set_actor(
+            safespaces_core::protocol::authorship::actor_for_device(&self.device()).unwrap(),
+        );
+        doc
     }
 
     /// An envelope signed by her device (or any key she likes) and sealed
