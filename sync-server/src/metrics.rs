@@ -75,6 +75,10 @@ pub struct Metrics {
     pub dropboxes_put: AtomicU64,
     /// Drop-boxes claimed.
     pub dropboxes_claimed: AtomicU64,
+    /// Drop-box status queries that found the drop-box still waiting (like
+    /// `dropboxes_claimed`, only successes; misses count as refusals). Lets
+    /// an operator see how often inviters poll without logging any id.
+    pub dropboxes_checked: AtomicU64,
     /// Drop-boxes expired and swept.
     pub dropboxes_expired: AtomicU64,
     /// TLS connections accepted.
@@ -143,7 +147,7 @@ impl Metrics {
         {
             let _ = writeln!(out, "relay_refusals_total{{code=\"{code}\"}} {n}");
         }
-        let counters: [(&str, &str, &AtomicU64); 13] = [
+        let counters: [(&str, &str, &AtomicU64); 14] = [
             (
                 "relay_http_request_bytes_total",
                 "HTTP request body bytes received.",
@@ -183,6 +187,11 @@ impl Metrics {
                 "relay_dropboxes_claimed_total",
                 "Drop-boxes claimed.",
                 &self.dropboxes_claimed,
+            ),
+            (
+                "relay_dropboxes_checked_total",
+                "Drop-box status queries that found it still waiting.",
+                &self.dropboxes_checked,
             ),
             (
                 "relay_dropboxes_expired_total",

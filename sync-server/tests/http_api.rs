@@ -65,7 +65,12 @@ async fn healthz_openapi_and_unknown_routes() {
     let r = c.send(Method::GET, "/nope", &[], "").await.unwrap();
     assert_refused(&r, 404, ErrorCode::NotFound);
     let r = c
-        .send(Method::GET, "/v1/dropboxes/00", &[], "")
+        .send(Method::DELETE, "/v1/dropboxes/00", &[], "")
+        .await
+        .unwrap();
+    assert_refused(&r, 405, ErrorCode::MethodNotAllowed);
+    let r = c
+        .send(Method::GET, "/v1/dropboxes/00/claim", &[], "")
         .await
         .unwrap();
     assert_refused(&r, 405, ErrorCode::MethodNotAllowed);
@@ -507,11 +512,79 @@ async fn dropbox_expires() {
         .unwrap();
     assert_eq!(r.status, 201);
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    // Expired counts as absent for the status query too (before the sweep).
+    let r = c.send(Method::GET, &path, &[], "").await.unwrap();
+    assert_refused(&r, 404, ErrorCode::DropboxNotFound);
     let r = c
         .send(Method::POST, &format!("{path}/claim"), &[], "")
         .await
         .unwrap();
     assert_refused(&r, 404, ErrorCode::DropboxNotFound);
+    t.relay.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn dropbox_status_reads_without_claiming() {
+    // The access token gates puts only: the status query, like claim, needs none.
+    let t = TestRelay::start_with(|c| c.access_token = Some("tok".into())).await;
+    let mut c = t.client().await;
+    let id = "5e".repeat(32);
+    let path = format!("/v1/dropboxes/{id}");
+    let claim = format!("{path}/claim");
+
+    // Never put.
+    let r = c.send(Method::GET, &path, &[], "").await.unwrap();
+    assert_refused(&r, 404, ErrorCode::DropboxNotFound);
+    let r = c
+        .send(
+            Method::PUT,
+            &format!("{path}?ttl_secs=600"),
+            &[("authorization", "Bearer tok".into())],
+            "invite",
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201);
+    let stored: safespaces_wire::dropbox::DropboxStored = r.json().unwrap();
+
+    // Waiting, with the expiry the put answered; asking again still finds it.
+    for _ in 0..2 {
+        let r = c.send(Method::GET, &path, &[], "").await.unwrap();
+        assert_eq!(
+            (r.status, std::str::from_utf8(&r.body).unwrap()),
+            (200, &*format!("{{\"expires_at\":{}}}", stored.expires_at))
+        );
+    }
+    // Not consumed: the claim still gets the blob, and afterwards the status
+    // answers exactly what the claim answers.
+    let r = c.send(Method::POST, &claim, &[], "").await.unwrap();
+    assert_eq!((r.status, &r.body[..]), (200, &b"invite"[..]));
+    let r = c.send(Method::GET, &path, &[], "").await.unwrap();
+    assert_refused(&r, 404, ErrorCode::DropboxNotFound);
+    let claimed = r.body.clone();
+    let r = c.send(Method::POST, &claim, &[], "").await.unwrap();
+    assert_eq!(r.body, claimed, "status and claim refuse alike");
+
+    let r = c
+        .send(Method::GET, "/v1/dropboxes/nothex", &[], "")
+        .await
+        .unwrap();
+    assert_refused(&r, 400, ErrorCode::MalformedRequest);
+
+    let r = c.send(Method::GET, "/metrics", &[], "").await.unwrap();
+    let text = std::str::from_utf8(&r.body).unwrap();
+    for line in [
+        "relay_dropboxes_checked_total 2",
+        "relay_dropboxes_claimed_total 1",
+        "relay_http_requests_total{route=\"/v1/dropboxes/{id}\",status=\"200\"} 2",
+        "relay_http_requests_total{route=\"/v1/dropboxes/{id}\",status=\"404\"} 2",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+    assert!(!text.contains(&id));
     t.relay.shutdown().await.unwrap();
 }
 

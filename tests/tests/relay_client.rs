@@ -62,6 +62,11 @@ async fn every_method_round_trips() {
         assert_eq!(after.blobs[0].data, b"snapshot");
 
         let dropbox = random_dropbox();
+        assert_eq!(
+            c.dropbox_waiting(&dropbox).await.unwrap(),
+            None,
+            "never put"
+        );
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()
@@ -74,7 +79,14 @@ async fn every_method_round_trips() {
             (now + 59..=now + 61).contains(&expires),
             "{expires} vs {now}"
         );
+        assert_eq!(c.dropbox_waiting(&dropbox).await.unwrap(), Some(expires));
+        assert_eq!(
+            c.dropbox_waiting(&dropbox).await.unwrap(),
+            Some(expires),
+            "asking does not claim"
+        );
         assert_eq!(c.claim_dropbox(&dropbox).await.unwrap(), b"invite");
+        assert_eq!(c.dropbox_waiting(&dropbox).await.unwrap(), None, "claimed");
         let gone = c.claim_dropbox(&dropbox).await.unwrap_err();
         assert_eq!(
             gone.code(),

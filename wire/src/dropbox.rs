@@ -8,6 +8,7 @@
 //! | --- | --- | --- |
 //! | `PUT /v1/dropboxes/{id}?ttl_secs=N` | the opaque blob, raw bytes | 201 [`DropboxStored`] |
 //! | `POST /v1/dropboxes/{id}/claim` | empty | 200, the blob as `application/octet-stream` |
+//! | `GET /v1/dropboxes/{id}` | empty | 200 [`DropboxStored`] while it holds a blob (not consumed), else 404 |
 
 use serde::{Deserialize, Serialize};
 

@@ -309,6 +309,31 @@ impl RelayClient {
         Ok(answer.body.to_vec())
     }
 
+    /// Whether the drop-box still waits to be claimed: `Some(expires_at)`
+    /// (Unix seconds) if it holds its blob, `None` if it does not (never put,
+    /// already claimed, or expired; the relay does not say which). Lets an
+    /// inviter's device learn that its invite package was claimed, and so
+    /// that the invitee has it, without taking the package itself: the
+    /// relay's answer changes nothing, so it is retried like other reads.
+    pub async fn dropbox_waiting(&self, id: &DropboxId) -> Result<Option<u64>, RelayError> {
+        let result = self
+            .call(Call {
+                method: Method::GET,
+                what: "dropbox_waiting",
+                path: format!("/v1/dropboxes/{}", id.to_hex()),
+                body: Bytes::new(),
+                signed: None,
+                token: false,
+                repeat: Repeat::Always,
+            })
+            .await;
+        match result {
+            Ok(answer) => Ok(Some(parse::<DropboxStored>(&answer.body)?.expires_at)),
+            Err(e) if e.code() == Some(ErrorCode::DropboxNotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Starts the live subscription: one WebSocket for many mailboxes, kept
     /// up until the returned handle is dropped. See [`Subscription`].
     ///

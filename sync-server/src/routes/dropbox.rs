@@ -1,4 +1,5 @@
-//! One-time drop-boxes: put with an expiry, claim once.
+//! One-time drop-boxes: put with an expiry, claim once, and ask (without
+//! claiming) whether one is still waiting.
 //!
 //! Not signed: the id itself (derived from the invite secret) is the
 //! capability. Putting is gated by the operator access token when one is set.
@@ -75,9 +76,34 @@ pub async fn claim(
             Metrics::add(&app.metrics.dropboxes_claimed, 1);
             Ok(([(header::CONTENT_TYPE, "application/octet-stream")], data).into_response())
         }
-        None => Err(ApiError::new(
-            ErrorCode::DropboxNotFound,
-            "no such drop-box: never put, already claimed, or expired",
-        )),
+        None => Err(not_found()),
     }
+}
+
+/// `GET /v1/dropboxes/{id}`: whether the drop-box still holds its blob, and
+/// until when. Read-only, so the inviter's device can learn that its invite
+/// package was claimed (or expired) without consuming it. Like claim it is
+/// not signed (the id is the capability) and answers the same
+/// `dropbox_not_found` for "never put", "already claimed" and "expired", so
+/// it tells no one more than a claim attempt would.
+pub async fn status(
+    State(app): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<DropboxStored>, ApiError> {
+    let id: DropboxId = path_id(id)?;
+    match app.store.dropbox_expiry(id, unix_now()).await? {
+        Some(expires_at) => {
+            Metrics::add(&app.metrics.dropboxes_checked, 1);
+            Ok(Json(DropboxStored { expires_at }))
+        }
+        None => Err(not_found()),
+    }
+}
+
+/// The one answer for a drop-box that is not there, whatever the reason.
+fn not_found() -> ApiError {
+    ApiError::new(
+        ErrorCode::DropboxNotFound,
+        "no such drop-box: never put, already claimed, or expired",
+    )
 }

@@ -37,7 +37,7 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/mailboxes/{id}/blobs", post(mailbox::append))
         .route("/v1/mailboxes/{id}/read", post(mailbox::read))
         .route("/v1/mailboxes/{id}/compact", post(mailbox::compact))
-        .route("/v1/dropboxes/{id}", put(dropbox::put))
+        .route("/v1/dropboxes/{id}", put(dropbox::put).get(dropbox::status))
         .route("/v1/dropboxes/{id}/claim", post(dropbox::claim))
         .route("/v1/subscribe", get(subscribe::upgrade))
         .fallback(not_found)

@@ -204,6 +204,12 @@ pub trait Store: Send + Sync + 'static {
     /// not exist or expired at or before `now`.
     fn claim_dropbox(&self, id: DropboxId, now: u64) -> StoreFuture<'_, Option<Bytes>>;
 
+    /// When a drop-box expires (Unix seconds), or `None` if it does not exist
+    /// or expired at or before `now` (exactly when a claim would find
+    /// nothing). Changes nothing: it lets an inviter's device see whether its
+    /// invite package is still waiting or was claimed, without taking it.
+    fn dropbox_expiry(&self, id: DropboxId, now: u64) -> StoreFuture<'_, Option<u64>>;
+
     /// Deletes drop-boxes expired at or before `now`; returns how many.
     /// Stores that keep request nonces also forget the expired ones.
     fn sweep_dropboxes(&self, now: u64) -> StoreFuture<'_, u64>;

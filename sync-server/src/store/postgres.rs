@@ -357,6 +357,22 @@ impl Store for PgStore {
         })
     }
 
+    fn dropbox_expiry(&self, id: DropboxId, now: u64) -> StoreFuture<'_, Option<u64>> {
+        // A read: it goes to the pool, not through the writer. A put is
+        // acknowledged only after its commit, so it is visible here.
+        Box::pin(async move {
+            let exp: Option<i64> = sqlx::query_scalar(
+                "SELECT expires_at FROM dropbox WHERE id = $1 AND expires_at > $2",
+            )
+            .bind(id.as_bytes().as_slice())
+            .bind(to_sql(now))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+            Ok(exp.map(from_sql))
+        })
+    }
+
     fn sweep_dropboxes(&self, now: u64) -> StoreFuture<'_, u64> {
         self.submit(Op::Sweep { now }, |o| match o {
             Outcome::Swept(n) => Some(n),

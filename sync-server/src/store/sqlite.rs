@@ -361,6 +361,21 @@ impl Store for SqliteStore {
         self.submit(|reply| Command::ClaimDropbox { id, now, reply })
     }
 
+    fn dropbox_expiry(&self, id: DropboxId, now: u64) -> StoreFuture<'_, Option<u64>> {
+        // A read: it goes to the reader pool, not through the writer, and
+        // sees only committed drop-boxes (an acknowledged put is committed).
+        self.read_blocking(move |conn| {
+            conn.prepare_cached("SELECT expires_at FROM dropbox WHERE id = ?1 AND expires_at > ?2")
+                .map_err(backend)?
+                .query_row(params![id.as_bytes().as_slice(), to_sql(now)], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .optional()
+                .map(|exp| exp.map(from_sql))
+                .map_err(backend)
+        })
+    }
+
     fn sweep_dropboxes(&self, now: u64) -> StoreFuture<'_, u64> {
         self.submit(|reply| Command::Sweep { now, reply })
     }

@@ -56,6 +56,7 @@ pub async fn run_all(make: &Factory) {
     compaction_deletes_only_the_covered_range(make).await;
     delete_then_recreate_starts_over(make).await;
     dropboxes_are_claimed_once_and_expire(make).await;
+    dropbox_expiry_reads_without_claiming(make).await;
     concurrent_appends_get_distinct_consecutive_seqs(make).await;
     commits_are_reported_in_order(make).await;
     close_finishes_and_then_refuses(make).await;
@@ -273,6 +274,47 @@ async fn dropboxes_are_claimed_once_and_expire(make: &Factory) {
         s.claim_dropbox(db(5), 20).await.unwrap(),
         Some(Bytes::from_static(b"b"))
     );
+    s.close().await.unwrap();
+}
+
+async fn dropbox_expiry_reads_without_claiming(make: &Factory) {
+    let (s, _) = fresh(make);
+    // Never put.
+    assert_eq!(s.dropbox_expiry(db(1), 1000).await.unwrap(), None);
+    s.put_dropbox(db(1), Bytes::from_static(b"invite"), 1000, 2000)
+        .await
+        .unwrap();
+    // Asking twice changes nothing: the blob is still there to claim.
+    assert_eq!(s.dropbox_expiry(db(1), 1500).await.unwrap(), Some(2000));
+    assert_eq!(s.dropbox_expiry(db(1), 1999).await.unwrap(), Some(2000));
+    assert_eq!(
+        s.put_dropbox(db(1), Bytes::from_static(b"other"), 1500, 2500)
+            .await,
+        Err(StoreError::DropboxExists)
+    );
+    assert_eq!(
+        s.claim_dropbox(db(1), 1500).await.unwrap(),
+        Some(Bytes::from_static(b"invite"))
+    );
+    // Claimed.
+    assert_eq!(s.dropbox_expiry(db(1), 1500).await.unwrap(), None);
+    // Expired at exactly expires_at, as for a claim, even before the sweep;
+    // and asking after expiry does not stop it being replaced.
+    s.put_dropbox(db(2), Bytes::from_static(b"old"), 1000, 2000)
+        .await
+        .unwrap();
+    assert_eq!(s.dropbox_expiry(db(2), 2000).await.unwrap(), None);
+    assert_eq!(s.claim_dropbox(db(2), 2000).await.unwrap(), None);
+    s.put_dropbox(db(3), Bytes::from_static(b"old"), 1000, 2000)
+        .await
+        .unwrap();
+    assert_eq!(s.dropbox_expiry(db(3), 2500).await.unwrap(), None);
+    s.put_dropbox(db(3), Bytes::from_static(b"new"), 2500, 3000)
+        .await
+        .unwrap();
+    assert_eq!(s.dropbox_expiry(db(3), 2500).await.unwrap(), Some(3000));
+    // Another drop-box is unaffected by all of the above.
+    assert_eq!(s.dropbox_expiry(db(4), 1500).await.unwrap(), None);
     s.close().await.unwrap();
 }
 
