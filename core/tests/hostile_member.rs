@@ -509,10 +509,22 @@ fn a_removed_coordinator_cannot_bring_anyone_back_by_back_dating() {
     let puppet_member = doc
         .add_member(&ash_id, "Puppet", Role::Coordinator, now())
         .unwrap();
-    let puppet_keys = safespaces_core::model::DeviceKeys {
+    let mut puppet_keys = safespaces_core::model::DeviceKeys {
         age_recipient: puppet.app.profile().device_recipient().unwrap(),
         signing_key: hex::encode(puppet.app.profile().signing_public_key().unwrap()),
+        binding: None,
     };
+    // The puppet colludes: its device signs its own entry.
+    let puppet_signing = puppet
+        .app
+        .profile()
+        .with_keyring(|k| k.signing_key().clone())
+        .unwrap();
+    puppet_keys.binding = Some(safespaces_core::protocol::invite::bind_device(
+        &puppet.device(),
+        &puppet_keys,
+        &puppet_signing,
+    ));
     doc.add_device(&puppet_member, &puppet.device(), puppet_keys)
         .unwrap();
     doc.set_role(&ash_id, &group.member_id("Mallory"), Role::Coordinator)
@@ -649,22 +661,24 @@ fn forged_training_in_a_snapshot_is_refused() {
 
 #[test]
 fn an_outsider_with_the_epoch_key_cannot_hand_a_joiner_a_made_up_space() {
-    // Eve intercepted an invite's code and package (so she holds epoch 0's
-    // key). She makes her own copy of the space with herself as its
-    // creator, and also a copy of the real one where she adds herself as a
-    // coordinator with a device of hers, each in a bundle signed by her
-    // device. The invitee checks history from the creation the space id
-    // commits to.
+    // Eve holds epoch 0's key without being a member (Blake's old phone,
+    // say). Ivy is admitted by Robin and given her welcome; Eve hands her a
+    // bundle: her own copy of the space with herself as its creator, or a
+    // copy of the real one where she adds herself as a coordinator with a
+    // device of hers, each signed by her device. Ivy checks history from
+    // the creation the space id commits to.
     let group = Group::new(&[("Robin", Role::Coordinator), ("Blake", Role::Member)]);
     let robin = group.space_of("Robin");
     let invitation = robin.invite(Role::Member, now(), None).unwrap();
     let eve = adversary::Person::new("Eve");
-    let package = safespaces_core::protocol::invite::InvitePackage::open(
-        &invitation.package,
-        &safespaces_core::protocol::invite::InviteSecret::parse(&invitation.code).unwrap(),
-        now(),
-    )
-    .unwrap();
+    struct Stolen {
+        space: safespaces_core::protocol::SpaceId,
+        epoch_key: safespaces_core::protocol::EpochKey,
+    }
+    let package = Stolen {
+        space: group.space_id(),
+        epoch_key: Mallory::new(group.person("Blake"), &group.space).epoch_key(0),
+    };
     let eve_signing = eve
         .app
         .profile()
@@ -674,6 +688,7 @@ fn an_outsider_with_the_epoch_key_cannot_hand_a_joiner_a_made_up_space() {
     let eve_keys = safespaces_core::model::DeviceKeys {
         age_recipient: eve.app.profile().device_recipient().unwrap(),
         signing_key: hex::encode(eve.app.profile().signing_public_key().unwrap()),
+        binding: None,
     };
     let seal = |doc: &mut safespaces_core::model::SpaceDoc| {
         let body = safespaces_core::protocol::snapshot::SnapshotBody {
@@ -721,16 +736,15 @@ fn an_outsider_with_the_epoch_key_cannot_hand_a_joiner_a_made_up_space() {
     )
     .unwrap();
     let invitee = adversary::Person::new("Ivy");
+    let asked = invitee
+        .app
+        .request_join(&invitation.code, &invitation.package, "Ivy", now())
+        .unwrap();
+    let welcome = robin.admit(&asked.request, now()).unwrap();
     assert!(
         invitee
             .app
-            .join(
-                &invitation.code,
-                &invitation.package,
-                &seal(&mut made_up),
-                "Ivy",
-                now()
-            )
+            .join(&welcome, &seal(&mut made_up), now())
             .is_err()
     );
     // The real space, with Eve added as a coordinator by her own device.
@@ -763,25 +777,13 @@ fn an_outsider_with_the_epoch_key_cannot_hand_a_joiner_a_made_up_space() {
     assert!(
         invitee
             .app
-            .join(
-                &invitation.code,
-                &invitation.package,
-                &seal(&mut tampered),
-                "Ivy",
-                now()
-            )
+            .join(&welcome, &seal(&mut tampered), now())
             .is_err()
     );
-    // With a member's honest bundle, the same invite works.
+    // With a member's honest bundle, the same welcome works.
     let joined = invitee
         .app
-        .join(
-            &invitation.code,
-            &invitation.package,
-            &group.bundle_of("Robin"),
-            "Ivy",
-            now(),
-        )
+        .join(&welcome, &group.bundle_of("Robin"), now())
         .unwrap();
     assert!(
         !joined
@@ -793,40 +795,37 @@ fn an_outsider_with_the_epoch_key_cannot_hand_a_joiner_a_made_up_space() {
 }
 
 #[test]
-fn one_invite_admits_one_joiner_the_same_everywhere() {
-    // Mallory holds a code meant for Ivy and joins with it too, at the same
-    // time. Robin and Blake hear the two joins in opposite orders; both end
-    // with the same one joiner, and the other is no member anywhere.
+fn an_intercepted_invite_reads_nothing_and_admits_one_joiner() {
+    // Mallory intercepts the code and package meant for Ivy. The package
+    // holds no key: no bundle of the space opens for her, and Ivy's welcome
+    // is sealed to Ivy's device alone. Both ask to join; Robin admits the
+    // first request and refuses the second, the same on every device.
     let group = Group::new(&[("Robin", Role::Coordinator), ("Blake", Role::Member)]);
     let robin = group.space_of("Robin");
     let invitation = robin.invite(Role::Member, now(), None).unwrap();
-    let bundle = group.bundle_of("Robin");
-    group.person("Blake").import(&bundle);
     let (ivy, mallory) = (
         adversary::Person::new("Ivy"),
         adversary::Person::new("Mallory"),
     );
-    let mut joins = Vec::new();
-    for person in [&ivy, &mallory] {
-        let space = person
-            .app
-            .join(
-                &invitation.code,
-                &invitation.package,
-                &bundle,
-                person.name,
-                now(),
-            )
-            .unwrap();
-        joins.push(space.export_bundle(now()).unwrap());
-    }
-    group.person("Robin").import(&joins[0]);
-    group.person("Robin").import(&joins[1]);
-    group.person("Blake").import(&joins[1]);
-    group.person("Blake").import(&joins[0]);
-    let active = |name: &str| -> Vec<String> {
-        group
-            .space_of(name)
+    let bundle = group.bundle_of("Robin");
+    assert!(mallory.app.import_bundle(&bundle, now()).is_err());
+    let asked = |p: &adversary::Person| {
+        p.app
+            .request_join(&invitation.code, &invitation.package, p.name, now())
+            .unwrap()
+            .request
+    };
+    let (from_ivy, from_mallory) = (asked(&ivy), asked(&mallory));
+    let welcome = robin.admit(&from_ivy, now()).unwrap();
+    assert!(robin.admit(&from_mallory, now()).is_err());
+    // The welcome and a fresh bundle are useless to Mallory.
+    let after = group.bundle_of("Robin");
+    assert!(mallory.app.join(&welcome, &after, now()).is_err());
+    assert!(mallory.app.import_bundle(&after, now()).is_err());
+    let joined = ivy.app.join(&welcome, &after, now()).unwrap();
+    group.person("Blake").import(&after);
+    let active = |space: &safespaces_core::app::Space| -> Vec<String> {
+        space
             .members()
             .unwrap()
             .into_iter()
@@ -834,8 +833,57 @@ fn one_invite_admits_one_joiner_the_same_everywhere() {
             .map(|(_, m)| m.pseudonym)
             .collect()
     };
-    let (at_robin, at_blake) = (active("Robin"), active("Blake"));
-    assert_eq!(at_robin, at_blake);
-    assert_eq!(at_robin.len(), 3, "{at_robin:?}");
-    assert!(at_robin.contains(&"Ivy".to_string()) != at_robin.contains(&"Mallory".to_string()));
+    let everyone = active(&robin);
+    assert_eq!(everyone, active(&group.space_of("Blake")));
+    assert_eq!(everyone, active(&joined));
+    assert!(everyone.contains(&"Ivy".to_string()));
+    assert!(!everyone.contains(&"Mallory".to_string()));
+}
+
+#[test]
+fn an_invite_claimed_but_not_used_is_visible_and_can_be_withdrawn() {
+    // The package went astray (Mallory has it). Robin sees the invite open,
+    // withdraws it, and a request made with it is then refused; a
+    // withdrawal is refused once the invite is used.
+    let group = Group::new(&[("Robin", Role::Coordinator), ("Blake", Role::Member)]);
+    let robin = group.space_of("Robin");
+    let invitation = robin.invite(Role::Member, now(), None).unwrap();
+    let listed = robin.invites(now()).unwrap();
+    let open = listed
+        .iter()
+        .find(|i| i.invite_id == invitation.invite_id)
+        .unwrap();
+    assert_eq!(open.state, safespaces_core::model::InviteState::Open);
+    robin.revoke_invite(&invitation.invite_id, now()).unwrap();
+    let mallory = adversary::Person::new("Mallory");
+    let late = mallory
+        .app
+        .request_join(&invitation.code, &invitation.package, "Mallory", now())
+        .unwrap();
+    assert!(robin.admit(&late.request, now()).is_err());
+    let state = |space: &safespaces_core::app::Space| {
+        space
+            .invites(now())
+            .unwrap()
+            .into_iter()
+            .find(|i| i.invite_id == invitation.invite_id)
+            .unwrap()
+            .state
+    };
+    assert_eq!(state(&robin), safespaces_core::model::InviteState::Revoked);
+    // Blake's device sees the same.
+    group.person("Blake").import(&group.bundle_of("Robin"));
+    assert_eq!(
+        state(&group.space_of("Blake")),
+        safespaces_core::model::InviteState::Revoked
+    );
+    // A used invite cannot be withdrawn (that would remove its member).
+    let second = robin.invite(Role::Member, now(), None).unwrap();
+    let ivy = adversary::Person::new("Ivy");
+    let asked = ivy
+        .app
+        .request_join(&second.code, &second.package, "Ivy", now())
+        .unwrap();
+    robin.admit(&asked.request, now()).unwrap();
+    assert!(robin.revoke_invite(&second.invite_id, now()).is_err());
 }

@@ -17,6 +17,7 @@ fn keys(seed: u8, identity: &age::x25519::Identity) -> DeviceKeys {
     DeviceKeys {
         age_recipient: identity.to_public().to_string(),
         signing_key: hex::encode(SigningKey::from_bytes(&[seed; 32]).verifying_key().to_bytes()),
+        binding: None,
     }
 }
 

@@ -93,8 +93,8 @@ impl SafeSpaces {
 
     async fn offer(&self, client: &RelayClient) -> AppResult<LinkOffer> {
         let secret = LinkSecret::generate();
-        let keys = self.shared.device_keys()?;
         let device = self.device_id()?;
+        let keys = self.shared.device_keys(&device)?;
         let request = LinkRequest { device, keys };
         let sealed = request
             .seal(&secret)

@@ -35,6 +35,7 @@
 
 mod bundle;
 mod error;
+mod joining;
 mod journal_handle;
 mod journal_sync;
 mod linking;
@@ -57,13 +58,14 @@ use rand::RngCore;
 use rand::rngs::OsRng;
 
 pub use error::{AppError, AppResult};
+pub use joining::{Invitation, InviteStatus, JoinRequestFile, PendingJoinStatus};
 pub use journal_handle::Journal;
 pub use linking::{LINK_TTL, LinkOffer};
 pub use live::{LIVE_PUSH_INTERVAL, LiveSync, SpaceListener};
-pub use offline::{BundleReport, Invitation};
+pub use offline::BundleReport;
 pub use progress::ProgressWatch;
 pub use registry::{PendingRequest, Registry, SpaceEntry};
-pub use relay_sync::{COMPACT_AFTER_BLOBS, Joined, Progress, ProgressFn, SyncReport};
+pub use relay_sync::{COMPACT_AFTER_BLOBS, Progress, ProgressFn, SyncReport};
 pub use space_handle::{MyPlace, RosterView, Space};
 
 use crate::model::{DeviceId, DeviceKeys, JournalDoc, SpaceDoc, Timestamp};
@@ -168,7 +170,7 @@ impl SafeSpaces {
     /// Creates a space; this person becomes its first coordinator under
     /// `pseudonym`.
     pub fn create_space(&self, name: &str, pseudonym: &str, now: Timestamp) -> AppResult<Space> {
-        let keys = self.shared.device_keys()?;
+        let keys = self.shared.device_keys(&self.device_id()?)?;
         let epoch_key = EpochKey::generate();
         let space = self.shared.with_loaded(|loaded| {
             let device = loaded.registry.device.clone();
@@ -265,11 +267,20 @@ impl Shared {
         }
     }
 
-    pub(crate) fn device_keys(&self) -> AppResult<DeviceKeys> {
-        Ok(DeviceKeys {
+    /// This device's public keys for `device`'s entry in a space, with
+    /// its binding (its own signature over them), which every receiver
+    /// requires of a new device entry.
+    pub(crate) fn device_keys(&self, device: &DeviceId) -> AppResult<DeviceKeys> {
+        let mut keys = DeviceKeys {
             age_recipient: self.profile.device_recipient()?,
             signing_key: hex::encode(self.profile.signing_public_key()?),
-        })
+            binding: None,
+        };
+        let signing = self.profile.with_keyring(|k| k.signing_key().clone())?;
+        keys.binding = Some(crate::protocol::invite::bind_device(
+            device, &keys, &signing,
+        ));
+        Ok(keys)
     }
 
     pub(crate) fn save_registry(&self, registry: &Registry) -> AppResult<()> {
@@ -359,6 +370,7 @@ impl Shared {
             journal_sync: false,
             journal_cursor: 0,
             journal_pushed_heads: Vec::new(),
+            joins: Vec::new(),
         };
         self.save_registry(&registry)?;
         Ok(Loaded {

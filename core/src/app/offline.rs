@@ -10,31 +10,15 @@ use ed25519_dalek::SigningKey;
 
 use super::bundle::{open_bundle, seal_bundle};
 use super::receive::{receive_envelopes, request_envelope};
-use super::registry::{SpaceEntry, decode_attestations, epoch_key_id};
+use super::registry::{decode_attestations, epoch_key_id};
 use super::space_handle::entry;
 use super::{AppError, AppResult, Loaded, SafeSpaces, Shared, Space};
-use crate::model::{MemberId, Role, Timestamp};
+use crate::model::Timestamp;
 use crate::protocol::attendance;
-use crate::protocol::authorship::actor_for_device;
-use crate::protocol::invite::{DEFAULT_INVITE_SECS, InvitePackage, InviteSecret};
 use crate::protocol::snapshot::SnapshotBody;
 use crate::protocol::{Envelope, EnvelopeKind, EpochKey, SpaceId};
-use crate::store::DocumentId;
 use base64::Engine;
 use base64::prelude::BASE64_STANDARD;
-
-/// An invite, ready to hand over.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Invitation {
-    /// The code to give the invitee (QR code, another messenger, aloud).
-    pub code: String,
-    /// The relay drop-box the package goes in, hex.
-    pub dropbox_id: String,
-    /// The sealed package (for the drop-box, or handed over with a bundle).
-    pub package: Vec<u8>,
-    /// When it stops working.
-    pub expires_at: Timestamp,
-}
 
 /// What importing a bundle did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -69,7 +53,7 @@ impl Shared {
             .ok_or_else(|| AppError::Corrupt("a space key is missing from the keyring".into()))
     }
 
-    fn signing_key(&self) -> AppResult<SigningKey> {
+    pub(crate) fn signing_key(&self) -> AppResult<SigningKey> {
         Ok(self.profile.with_keyring(|k| k.signing_key().clone())?)
     }
 
@@ -92,54 +76,6 @@ impl Shared {
 }
 
 impl Space {
-    /// Invites someone (coordinators may invite any role, leads members):
-    /// records the invite and seals its package. Expires after `expires_at`
-    /// (default: 7 days from `now`).
-    pub fn invite(
-        &self,
-        role: Role,
-        now: Timestamp,
-        expires_at: Option<Timestamp>,
-    ) -> AppResult<Invitation> {
-        let expires_at = expires_at.unwrap_or(now.plus_secs(DEFAULT_INVITE_SECS));
-        let secret = InviteSecret::generate();
-        let shared = Arc::clone(&self.shared);
-        let space = self.id;
-        self.shared.with_loaded(|loaded| {
-            let epoch = entry(loaded, space)?.epoch;
-            let member = entry(loaded, space)?.member.clone();
-            let key = shared.epoch_key(space, epoch)?;
-            let doc = loaded
-                .spaces
-                .get_mut(&space)
-                .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
-            doc.record_invite(
-                &member,
-                &secret.invite_id(),
-                &secret.verifying_key_hex(),
-                role,
-                expires_at,
-            )?;
-            let package = InvitePackage {
-                space,
-                space_name: doc.name()?,
-                epoch,
-                epoch_key: key,
-                expires_at,
-                role,
-            }
-            .seal(&secret)
-            .map_err(|e| AppError::Corrupt(e.to_string()))?;
-            shared.persist_space(loaded, space)?;
-            Ok(Invitation {
-                code: secret.code(),
-                dropbox_id: secret.dropbox_id(),
-                package,
-                expires_at,
-            })
-        })
-    }
-
     /// Everything this device can tell another member of the space, as one
     /// age file: its whole document and the sign-ups it is still waiting to
     /// have recorded.
@@ -191,13 +127,6 @@ impl Space {
                         .map_err(|e| AppError::Corrupt(e.to_string()))?,
                     );
                 }
-            }
-            if let Some(join) = &entry.join {
-                envelopes.push(
-                    BASE64_STANDARD
-                        .decode(join)
-                        .map_err(|e| AppError::Corrupt(format!("registry: join: {e}")))?,
-                );
             }
             for handover in &entry.handovers {
                 envelopes.push(
@@ -316,109 +245,6 @@ impl SafeSpaces {
             shared.persist_space(loaded, space)?;
             shared.settle_pending(loaded, space)?;
             Ok(report)
-        })
-    }
-
-    /// Joins a space with an invite code, its package (from the drop-box or
-    /// handed over) and a bundle from a member, as `pseudonym`. The join is
-    /// recorded on this device; it reaches the others with this device's
-    /// next bundle or sync.
-    pub fn join(
-        &self,
-        code: &str,
-        package: &[u8],
-        bundle: &[u8],
-        pseudonym: &str,
-        now: Timestamp,
-    ) -> AppResult<Space> {
-        let secret = InviteSecret::parse(code).map_err(|e| AppError::Invite(e.to_string()))?;
-        let package = InvitePackage::open(package, &secret, now)
-            .map_err(|e| AppError::Invite(e.to_string()))?;
-        let space = package.space;
-        let contents =
-            open_bundle(&package.epoch_key.content_key(), bundle).ok_or_else(|| {
-                AppError::Corrupt("the bundle is not for this invite's space".into())
-            })??;
-        if contents.space != space {
-            return Err(AppError::Corrupt("the bundle is for another space".into()));
-        }
-        // A new member holds nothing to check the snapshot against: it is
-        // checked from the space's creation, which the space id (from the
-        // invite) commits to.
-        let first = contents
-            .envelopes
-            .iter()
-            .find_map(|sealed| {
-                super::snapshots::verified_snapshot(
-                    sealed,
-                    &package.epoch_key.content_key(),
-                    space,
-                    package.epoch,
-                )
-            })
-            .ok_or_else(|| {
-                AppError::Corrupt("the bundle holds no copy of the space that checks out".into())
-            })?;
-        let mut doc = first.doc;
-        let keys = self.shared.device_keys()?;
-        let signing = self.shared.signing_key()?;
-        let shared = Arc::clone(&self.shared);
-        self.shared.with_loaded(|loaded| {
-            if loaded.registry.spaces.contains_key(&space.to_hex()) {
-                return Err(AppError::Corrupt(
-                    "this device is already in that space".into(),
-                ));
-            }
-            let device = loaded.registry.device.clone();
-            if let Some(actor) = actor_for_device(&device) {
-                doc.set_actor(actor);
-            }
-            let held = doc.heads();
-            let member = MemberId::random();
-            let proof = hex::encode(secret.prove_join(&member, &device));
-            doc.join(
-                &secret.invite_id(),
-                &member,
-                &proof,
-                pseudonym,
-                &device,
-                keys,
-                now,
-            )?;
-            // The join travels as its own envelope in every bundle this
-            // device exports: the others verify it (and so learn this
-            // device's key) before they open anything this device signed.
-            let join = crate::protocol::exchange::seal_join(
-                &doc.changes_since(&held),
-                space,
-                package.epoch,
-                &package.epoch_key,
-                &device,
-                &signing,
-            )
-            .map_err(|e| AppError::Corrupt(e.to_string()))?;
-            shared.profile.insert_key(
-                epoch_key_id(space, package.epoch),
-                *package.epoch_key.expose_bytes(),
-            )?;
-            let document = DocumentId::random();
-            shared.profile.put_snapshot(document, &doc.save())?;
-            let mut registry = loaded.registry.clone();
-            let mut entry = SpaceEntry::joined(space, document, member, package.epoch, &held);
-            for a in &first.attestations {
-                entry.remember(a);
-            }
-            entry.join = Some(BASE64_STANDARD.encode(join));
-            entry.next_sequence = 2;
-            registry.spaces.insert(space.to_hex(), entry);
-            shared.save_registry(&registry)?;
-            loaded.registry = registry;
-            loaded.spaces.insert(space, doc);
-            Ok(())
-        })?;
-        Ok(Space {
-            shared: Arc::clone(&self.shared),
-            id: space,
         })
     }
 }

@@ -282,7 +282,7 @@ fn receive_one(
                 report.requests_recorded += 1;
             }
         }
-        EnvelopeKind::ChangeBatch | EnvelopeKind::Join => {
+        EnvelopeKind::ChangeBatch => {
             drop(unverified);
             return Ok(tally(
                 receive(doc, space, epoch, key, sealed),

@@ -96,11 +96,12 @@ pub struct SpaceEntry {
     /// the adopted one.
     #[serde(default)]
     pub previous_cursor: u64,
-    /// This device's join envelope (base64), when it joined with a bundle:
-    /// every bundle it exports starts with it, so a receiver knows its key
-    /// before it checks anything else this device signed.
+    /// Invites this device issued that may still be answered: their codes
+    /// (the device claims their requests and seals their welcomes) and
+    /// what is in flight. Dropped once used, withdrawn or expired, so a
+    /// code does not outlive its use on disk.
     #[serde(default)]
-    pub join: Option<String>,
+    pub issued: Vec<IssuedInvite>,
     /// The newest verified attestation this device holds for each device
     /// of the space (device id → base64 of its encoding): its snapshots
     /// carry them, so whoever imports one can prove who wrote each change.
@@ -110,6 +111,57 @@ pub struct SpaceEntry {
     /// snapshot at the cut that bundles carry while a handover is passed on.
     #[serde(default)]
     pub cut_attestations: Vec<String>,
+}
+
+/// An invite this device issued and still answers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedInvite {
+    /// The invite code (the secret; the registry is sealed at rest).
+    pub code: String,
+    /// The invite's id in the space.
+    pub invite: String,
+    /// Its recorded expiry.
+    pub expires_at: Timestamp,
+    /// Whether its package was put in the relay drop-box.
+    #[serde(default)]
+    pub published: bool,
+    /// Whether the relay no longer holds the package while the invite is
+    /// unused: someone claimed it (the joiner, or whoever else has the
+    /// code).
+    #[serde(default)]
+    pub claimed: bool,
+    /// A claimed request (sealed, base64) not yet answered: kept so a
+    /// crash after the claim loses nothing.
+    #[serde(default)]
+    pub request: Option<String>,
+    /// A welcome (sealed, base64) waiting to be put in the welcome
+    /// drop-box once the admission is pushed.
+    #[serde(default)]
+    pub welcome: Option<String>,
+}
+
+/// A join this device asked for and is waiting to be welcomed into.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingJoin {
+    /// The invite code.
+    pub code: String,
+    /// The space, hex.
+    pub space: String,
+    /// Its name, from the package.
+    pub space_name: String,
+    /// The role the invite grants.
+    pub role: crate::model::Role,
+    /// The invite's expiry, from the package.
+    pub expires_at: Timestamp,
+    /// The member id this device asked to join as.
+    pub member: MemberId,
+    /// The sealed request (base64), put again while no welcome comes, in
+    /// case the inviter's device lost it.
+    pub request: String,
+    /// A welcome claimed from the relay and not yet taken (base64): kept
+    /// so a crash after the claim loses nothing.
+    #[serde(default)]
+    pub welcome: Option<String>,
 }
 
 /// The handover a device adopted, kept to settle a competing one.
@@ -151,6 +203,9 @@ pub struct Registry {
     /// Journal sync: the journal's heads when this device last pushed it.
     #[serde(default)]
     pub journal_pushed_heads: Vec<String>,
+    /// Joins asked for and not yet welcomed.
+    #[serde(default)]
+    pub joins: Vec<PendingJoin>,
 }
 
 impl Registry {
@@ -184,7 +239,7 @@ impl SpaceEntry {
             adopted: None,
             epoch_cut: Vec::new(),
             previous_cursor: 0,
-            join: None,
+            issued: Vec::new(),
             attestations: BTreeMap::new(),
             cut_attestations: Vec::new(),
         }

@@ -21,23 +21,19 @@
 //! A handover received while pulling moves the space to the new epoch; the
 //! pass then repeats against the new mailbox.
 
-use std::sync::Arc;
-
 use base64::Engine;
 use base64::prelude::BASE64_STANDARD;
 
 use super::offline::BundleReport;
 use super::receive::{Fate, bound_waiting, receive_envelopes, request_envelope};
-use super::registry::{OutboxItem, SpaceEntry, epoch_key_id};
+use super::registry::{OutboxItem, SpaceEntry};
 use super::space_handle::entry;
-use super::{AppError, AppResult, SafeSpaces, Shared, Space};
-use crate::model::{DeviceId, MemberId, Timestamp};
+use super::{AppError, AppResult, SafeSpaces, Shared};
+use crate::model::{DeviceId, Timestamp};
 use crate::protocol::authorship::actor_for_device;
 use crate::protocol::exchange::batch_body;
-use crate::protocol::invite::{InvitePackage, InviteSecret};
 use crate::protocol::{Envelope, EnvelopeKind, SpaceId};
-use crate::store::DocumentId;
-use crate::sync::{DropboxId, MailboxCredential, RelayClient, RelayError};
+use crate::sync::{MailboxCredential, RelayClient, RelayError};
 
 /// Blobs past the last snapshot after which a device compacts.
 pub const COMPACT_AFTER_BLOBS: u64 = 300;
@@ -80,6 +76,10 @@ pub struct SyncReport {
     /// depend on (over the waiting list's byte budget): their changes
     /// arrive again with the next snapshot.
     pub waiting_dropped: usize,
+    /// Joiners this device admitted (requests for its invites answered).
+    pub admitted: usize,
+    /// Spaces this device joined in this sync (hex): their welcomes came.
+    pub joined: Vec<String>,
 }
 
 impl From<RelayError> for AppError {
@@ -95,7 +95,7 @@ fn own_actor(device: &DeviceId) -> AppResult<automerge::ActorId> {
 impl Shared {
     /// Step 1: seal what this device made since the last seal into the
     /// outbox, and persist it.
-    fn seal_outbox(&self, space: SpaceId, now: Timestamp) -> AppResult<()> {
+    pub(crate) fn seal_outbox(&self, space: SpaceId, now: Timestamp) -> AppResult<()> {
         // A removal never leaves this device without its rotation.
         self.rotate_if_needed(space)?;
         let signing = self.profile.with_keyring(|k| k.signing_key().clone())?;
@@ -221,6 +221,20 @@ impl Shared {
 
     /// One pass of push, pull and compaction for one space.
     pub(crate) async fn sync_space(
+        &self,
+        client: &RelayClient,
+        space: SpaceId,
+        now: Timestamp,
+        report: &mut SyncReport,
+    ) -> AppResult<()> {
+        self.answer_requests(client, space, now, report).await?;
+        self.sync_passes(client, space, now, report).await?;
+        // Only now that the admissions are in the mailbox.
+        self.deliver_welcomes(client, space, now).await
+    }
+
+    /// The passes of [`Shared::sync_space`]: seal, push, pull, compact.
+    async fn sync_passes(
         &self,
         client: &RelayClient,
         space: SpaceId,
@@ -503,6 +517,11 @@ impl SafeSpaces {
     /// mailbox has grown. The journal syncs only between the person's own
     /// devices and only once they turn it on (`Journal::set_sync`).
     pub async fn sync(&self, client: &RelayClient, now: Timestamp) -> AppResult<SyncReport> {
+        let mut report = SyncReport::default();
+        self.shared
+            .complete_joins(client, now, &mut report)
+            .await
+            .inspect_err(|e| super::error::warn_failed!(e, "completing joins failed"))?;
         let spaces: Vec<SpaceId> = self.shared.with_loaded(|loaded| {
             Ok(loaded
                 .registry
@@ -511,7 +530,6 @@ impl SafeSpaces {
                 .filter_map(SpaceEntry::space_id)
                 .collect())
         })?;
-        let mut report = SyncReport::default();
         let started = std::time::Instant::now();
         let count = spaces.len();
         for space in spaces {
@@ -535,162 +553,5 @@ impl SafeSpaces {
             "sync finished"
         );
         Ok(report)
-    }
-
-    /// Joins a space through the relay: claims the invite's drop-box (it can
-    /// be claimed once), reads the space's mailbox, records the join and
-    /// pushes it.
-    pub async fn join_via_relay(
-        &self,
-        client: &RelayClient,
-        code: &str,
-        pseudonym: &str,
-        now: Timestamp,
-    ) -> AppResult<Joined> {
-        let secret = InviteSecret::parse(code).map_err(|e| AppError::Invite(e.to_string()))?;
-        let dropbox = DropboxId::from_hex(&secret.dropbox_id())
-            .map_err(|e| AppError::Corrupt(e.to_string()))?;
-        let sealed = client.claim_dropbox(&dropbox).await?;
-        let package = InvitePackage::open(&sealed, &secret, now)
-            .map_err(|e| AppError::Invite(e.to_string()))?;
-        let credential = MailboxCredential::for_epoch(&package.epoch_key);
-        let page = client.read_all(&credential, 0).await?;
-        let space = package.space;
-        let content_key = package.epoch_key.content_key();
-        // Start from the first snapshot; it must be signed by a device it
-        // lists, and it came under the key the invite handed over.
-        let downloaded_blobs = page.blobs.len();
-        let (first, rest) =
-            super::snapshots::first_snapshot(page.blobs, &content_key, space, package.epoch);
-        let first = first.ok_or_else(|| {
-            AppError::Corrupt("the space's mailbox holds no snapshot to start from".into())
-        })?;
-        let mut doc = first.doc;
-        let keys = self.shared.device_keys()?;
-        let last = rest.last().map(|b| b.seq).unwrap_or(0);
-        self.shared.with_loaded(|loaded| {
-            if loaded.registry.spaces.contains_key(&space.to_hex()) {
-                return Err(AppError::Corrupt(
-                    "this device is already in that space".into(),
-                ));
-            }
-            let device = loaded.registry.device.clone();
-            doc.set_actor(own_actor(&device)?);
-            self.shared.profile.insert_key(
-                epoch_key_id(space, package.epoch),
-                *package.epoch_key.expose_bytes(),
-            )?;
-            let document = DocumentId::random();
-            self.shared.profile.put_snapshot(document, &doc.save())?;
-            let held = doc.heads();
-            loaded.spaces.insert(space, doc);
-            let mut entry =
-                SpaceEntry::joined(space, document, MemberId::random(), package.epoch, &held);
-            for a in &first.attestations {
-                entry.remember(a);
-            }
-            self.shared.store_entry(loaded, space, entry)
-        })?;
-        // Catch up on the rest of the mailbox before joining, so the join
-        // depends on everything this device has seen.
-        let mut report = SyncReport::default();
-        self.shared
-            .apply_pulled(space, package.epoch, rest, now, &mut report)?;
-        let signing = self
-            .shared
-            .profile
-            .with_keyring(|k| k.signing_key().clone())?;
-        self.shared.with_loaded(|loaded| {
-            let device = loaded.registry.device.clone();
-            let mut entry = entry(loaded, space)?.clone();
-            entry.cursor = entry.cursor.max(last);
-            let doc = loaded
-                .spaces
-                .get_mut(&space)
-                .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
-            let before = doc.heads();
-            let proof = hex::encode(secret.prove_join(&entry.member, &device));
-            doc.join(
-                &secret.invite_id(),
-                &entry.member,
-                &proof,
-                pseudonym,
-                &device,
-                keys,
-                now,
-            )?;
-            let changes = doc.changes_since(&before);
-            let actor = own_actor(&device)?;
-            let top = changes
-                .iter()
-                .filter_map(|b| automerge::Change::from_bytes(b.clone()).ok())
-                .filter(|c| c.actor_id() == &actor)
-                .map(|c| c.seq())
-                .max()
-                .unwrap_or(0);
-            let envelope = crate::protocol::exchange::seal_join(
-                &changes,
-                space,
-                package.epoch,
-                &package.epoch_key,
-                &device,
-                &signing,
-            )
-            .map_err(|e| AppError::Corrupt(e.to_string()))?;
-            entry.outbox.push(OutboxItem {
-                epoch: package.epoch,
-                envelope: BASE64_STANDARD.encode(envelope),
-            });
-            entry.sealed_own_seq = top;
-            entry.next_sequence = 2;
-            self.shared.persist_space(loaded, space)?;
-            self.shared.store_entry(loaded, space, entry)
-        })?;
-        self.shared
-            .sync_space(client, space, now, &mut report)
-            .await?;
-        tracing::info!(
-            epoch = package.epoch,
-            downloaded_blobs,
-            "joined a space through the relay"
-        );
-        Ok(Joined {
-            space: Space {
-                shared: Arc::clone(&self.shared),
-                id: space,
-            },
-            downloaded_blobs,
-        })
-    }
-}
-
-/// A space joined through the relay.
-pub struct Joined {
-    /// The space.
-    pub space: Space,
-    /// How many blobs the join downloaded (a snapshot and the tail after it).
-    pub downloaded_blobs: usize,
-}
-
-impl Space {
-    /// Puts an invite's package in its relay drop-box, where the invitee's
-    /// device claims it (once) with the code.
-    pub async fn publish_invite(
-        &self,
-        client: &RelayClient,
-        invitation: &super::Invitation,
-        now: Timestamp,
-    ) -> AppResult<()> {
-        let dropbox = DropboxId::from_hex(&invitation.dropbox_id)
-            .map_err(|e| AppError::Corrupt(e.to_string()))?;
-        let ttl = std::time::Duration::from_secs(
-            u64::try_from(invitation.expires_at.0 - now.0)
-                .unwrap_or(0)
-                .max(60),
-        );
-        client
-            .put_dropbox(&dropbox, invitation.package.clone(), Some(ttl))
-            .await?;
-        Ok(())
     }
 }

@@ -12,7 +12,7 @@
 //! - [`seal_to_devices`] / [`open_as_device`]: age files to specific devices'
 //!   X25519 keys (handovers, attendance), where a shared key would reach too many.
 
-mod device_seal;
+pub(crate) mod device_seal;
 mod symmetric_key;
 
 pub use device_seal::{DeviceSealError, open_as_device, seal_to_devices};

@@ -48,6 +48,9 @@ pub enum ModelError {
     /// The invite expired.
     #[error("this invite has expired; ask for a new one")]
     InviteExpired,
+    /// The invite was withdrawn.
+    #[error("this invite was withdrawn; ask for a new one")]
+    InviteRevoked,
     /// The last coordinator cannot step down or be removed: a space always
     /// needs someone who can keep it safe.
     #[error("a space needs at least one coordinator; appoint another first")]

@@ -29,4 +29,37 @@ pub struct Invite {
     /// the invite, member and device ids), so the join can be verified from
     /// any copy of the history.
     pub proof: Option<String>,
+    /// Set when the inviter (or a coordinator) withdrew the invite before it
+    /// was used: a join concurrent with the revocation does not admit.
+    #[autosurgeon(missing = "Option::default")]
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// Where an invite stands, as its inviter sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InviteState {
+    /// Waiting: nobody has been admitted with it.
+    Open,
+    /// Someone was admitted with it (`Invite::used_by`).
+    Used,
+    /// Withdrawn before it was used.
+    Revoked,
+    /// Past its expiry unused.
+    Expired,
+}
+
+impl Invite {
+    /// Where the invite stands at `now` (by the reader's clock; admissions
+    /// go by the inviter's).
+    pub fn state(&self, now: Timestamp) -> InviteState {
+        if self.used_by.is_some() {
+            InviteState::Used
+        } else if self.revoked_at.is_some() {
+            InviteState::Revoked
+        } else if now >= self.expires_at {
+            InviteState::Expired
+        } else {
+            InviteState::Open
+        }
+    }
 }

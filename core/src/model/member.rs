@@ -63,6 +63,12 @@ pub struct DeviceKeys {
     pub age_recipient: String,
     /// The device's Ed25519 verifying key, hex, used to check its signatures.
     pub signing_key: String,
+    /// The device's own signature over its member, id and keys, hex
+    /// (`protocol::invite::bind_device`): proof that whoever listed these
+    /// keys holds them. Required of every device a joiner is admitted with.
+    #[autosurgeon(missing = "Option::default")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binding: Option<String>,
 }
 
 /// A member as stored in the space document.

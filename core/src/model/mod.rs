@@ -35,7 +35,7 @@ pub mod waitlist;
 pub use conflict::{ConflictValue, FieldConflict};
 pub use error::{ModelError, ModelResult};
 pub use ids::{DeviceId, EntryId, MemberId, RecordId, ResourceId, SessionId, TicketId};
-pub use invite::Invite;
+pub use invite::{Invite, InviteState};
 pub use journal::{JournalDoc, JournalEdit, JournalEntry};
 pub use member::{DeviceKeys, Member, Role};
 pub use session::{LeadOffer, Session, SessionDraft, SessionEdit, SessionKind, SessionStatus};

@@ -71,7 +71,7 @@ use autosurgeon::{Hydrate, hydrate_prop, reconcile_prop};
 use super::conflict::{FieldConflict, conflicts_in};
 use super::error::{ModelError, ModelResult};
 use super::ids::{DeviceId, MemberId, RecordId, ResourceId, SessionId, TicketId};
-use super::invite::Invite;
+use super::invite::{Invite, InviteState};
 use super::member::{DeviceKeys, Member, Role};
 use super::session::{LeadOffer, Session, SessionDraft, SessionEdit, SessionStatus, check_len};
 use super::signposting::{Resource, ResourceCategory};
@@ -436,7 +436,7 @@ impl SpaceDoc {
     fn lost_join(&self, id: &MemberId, member: &Member) -> Option<Timestamp> {
         let invite = member.invite.as_ref()?;
         match self.invite(invite) {
-            Ok(Some(i)) if i.used_by.as_ref() == Some(id) => None,
+            Ok(Some(i)) if i.used_by.as_ref() == Some(id) && i.revoked_at.is_none() => None,
             _ => Some(member.joined_at),
         }
     }
@@ -645,6 +645,7 @@ impl SpaceDoc {
             verifying_key: verifying_key.to_string(),
             used_by: None,
             proof: None,
+            revoked_at: None,
         };
         self.transact(|doc, cols| {
             if doc.get(&cols.invites, invite_id)?.is_some() {
@@ -663,14 +664,21 @@ impl SpaceDoc {
         self.hydrate_item(INVITES, invite_id)
     }
 
-    /// Joins the space through a recorded invite: adds the new member `id`
-    /// (minted by the caller, who signs the proof over it) with the invite's
-    /// role and their first device, marks the invite used and records the
-    /// proof. Refuses used and expired invites; every receiver checks the
-    /// proof (protocol::authorship::check_join).
+    /// Every invite the space records, by id.
+    pub fn invites(&self) -> ModelResult<BTreeMap<String, Invite>> {
+        self.hydrate_collection(INVITES)
+    }
+
+    /// Admits a joiner with a recorded invite: adds the member `id` (drawn
+    /// by the joiner, who signed the proof over it and their device) with
+    /// the invite's role and their device, marks the invite used and
+    /// records the proof. Only the invite's creator admits, while it is
+    /// open by her clock; every receiver checks the result
+    /// (`protocol::authorship`, admissions).
     #[allow(clippy::too_many_arguments)]
-    pub fn join(
+    pub fn admit(
         &mut self,
+        by: &MemberId,
         invite_id: &str,
         id: &MemberId,
         proof: &str,
@@ -680,17 +688,24 @@ impl SpaceDoc {
         now: Timestamp,
     ) -> ModelResult<()> {
         check_pseudonym(pseudonym)?;
+        self.require_active(by)?;
         let invite = self
             .invite(invite_id)?
             .ok_or_else(|| ModelError::InvalidInput {
                 field: "invite",
                 reason: "no such invite in this space".into(),
             })?;
-        if invite.used_by.is_some() {
-            return Err(ModelError::InviteUsed);
+        if &invite.created_by != by {
+            return Err(ModelError::NotPermitted {
+                action: "admit with another member's invite",
+                required: "the invite's creator",
+            });
         }
-        if now >= invite.expires_at {
-            return Err(ModelError::InviteExpired);
+        match invite.state(now) {
+            InviteState::Open => {}
+            InviteState::Used => return Err(ModelError::InviteUsed),
+            InviteState::Revoked => return Err(ModelError::InviteRevoked),
+            InviteState::Expired => return Err(ModelError::InviteExpired),
         }
         let member = Member {
             pseudonym: pseudonym.trim().to_string(),
@@ -713,6 +728,41 @@ impl SpaceDoc {
             reconcile_prop(doc, &cols.members, id.as_str(), &member)?;
             reconcile_prop(doc, &invite_obj, "used_by", Some(id.clone()))?;
             doc.put(&invite_obj, "proof", proof)?;
+            Ok(())
+        })
+    }
+
+    /// Withdraws an unused invite. Its creator or a coordinator may; a
+    /// join that did not see the revocation does not admit either.
+    pub fn revoke_invite(
+        &mut self,
+        by: &MemberId,
+        invite_id: &str,
+        now: Timestamp,
+    ) -> ModelResult<()> {
+        let me = self.require_role(by, Role::Lead, "withdraw invites")?;
+        let invite = self
+            .invite(invite_id)?
+            .ok_or_else(|| ModelError::InvalidInput {
+                field: "invite",
+                reason: "no such invite in this space".into(),
+            })?;
+        if &invite.created_by != by && !me.role.at_least(Role::Coordinator) {
+            return Err(ModelError::NotPermitted {
+                action: "withdraw another member's invite",
+                required: "coordinator",
+            });
+        }
+        match invite.state(now) {
+            InviteState::Used => return Err(ModelError::InviteUsed),
+            InviteState::Revoked => return Ok(()),
+            InviteState::Open | InviteState::Expired => {}
+        }
+        let invite_obj = self
+            .item_obj(INVITES, invite_id)
+            .ok_or_else(|| invalid("invite vanished"))?;
+        self.transact(|doc, _| {
+            reconcile_prop(doc, &invite_obj, "revoked_at", Some(now))?;
             Ok(())
         })
     }

@@ -644,6 +644,7 @@ fn devices_are_recorded_for_their_member() {
     let keys = DeviceKeys {
         age_recipient: "age1example".into(),
         signing_key: "00".repeat(32),
+        binding: None,
     };
     f.doc
         .add_device(&f.members[0], &device, keys.clone())

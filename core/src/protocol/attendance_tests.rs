@@ -33,6 +33,7 @@ fn enrol(doc: &mut SpaceDoc, member: MemberId, seed: u8) -> Person {
         DeviceKeys {
             age_recipient: p.identity.to_public().to_string(),
             signing_key: hex::encode(p.signing.verifying_key().to_bytes()),
+            binding: None,
         },
     )
     .unwrap();

@@ -162,13 +162,44 @@ pub fn check_staged(
         };
         let expanded = change.decode();
         let start = change.start_op().get();
+        // Paths first (objects made earlier in the change resolve through
+        // `created`), so an admission is recognised before any op of it is
+        // judged by the permission table.
+        let mut paths = Vec::with_capacity(expanded.operations.len());
+        let mut in_batch = Vec::with_capacity(expanded.operations.len());
         for (index, op) in expanded.operations.iter().enumerate() {
             let path = op_path(am, &checked.created, staged, op)?;
-            check_path(role, &member, &path, |session| {
+            in_batch.push(made_in_batch(&checked.created, &op.obj));
+            if let automerge::legacy::OpType::Make(_) = op.action {
+                let id = format!("{}@{}", start + index as u64, actor.to_hex_string());
+                checked.created.insert(id, path.clone());
+            }
+            paths.push(path);
+        }
+        super::admission::check_device_bindings(&expanded.operations, &paths)?;
+        let admission = super::admission::is_admission(&expanded.operations, &paths);
+        if admission {
+            super::admission::check_admission(
+                am,
+                &member,
+                role,
+                view,
+                &expanded.operations,
+                &paths,
+            )?;
+        }
+        for ((op, path), in_batch) in expanded.operations.iter().zip(&paths).zip(in_batch) {
+            checked.touches_authority |= is_authority(path);
+            check_member_structure(am, op, path, &checked.created, view)?;
+            if admission {
+                continue;
+            }
+            check_path(role, &member, path, |session| {
                 led_in_batch.contains(session) || leads_at(am, session, &member, view)
             })?;
-            checked.touches_authority |= is_authority(&path);
-            check_member_structure(am, op, &path, &checked.created, view)?;
+            if path.first().is_some_and(|p| p == "invites") {
+                super::admission::check_invite_write(am, &member, role, view, op, path, in_batch)?;
+            }
             // `removed_at` is null only in a member entry made by this same
             // batch: a removal can be neither undone nor pre-empted.
             if let ["members", _, "removed_at"] = path
@@ -178,7 +209,7 @@ pub fn check_staged(
                 .as_slice()
             {
                 let unsets = !matches!(&op.action, automerge::legacy::OpType::Put(v) if !matches!(v, ScalarValue::Null));
-                if unsets && !made_in_batch(&checked.created, &op.obj) {
+                if unsets && !in_batch {
                     return Err(AuthorshipError::NotPermitted {
                         role: role.as_str(),
                         path: path.join("/"),
@@ -215,10 +246,6 @@ pub fn check_staged(
                         path: path.join("/"),
                     });
                 }
-            }
-            if let automerge::legacy::OpType::Make(_) = op.action {
-                let id = format!("{}@{}", start + index as u64, actor.to_hex_string());
-                checked.created.insert(id, path);
             }
         }
         causal.insert(change.hash(), heads.clone());
@@ -294,6 +321,7 @@ fn valid_device_field(field: &str, action: &automerge::legacy::OpType) -> bool {
     };
     match field {
         "age_recipient" => age::x25519::Recipient::from_str(value.as_str()).is_ok(),
+        "binding" => value.len() == 128 && hex::decode(value.as_str()).is_ok(),
         "signing_key" => {
             let mut key = [0u8; 32];
             hex::decode_to_slice(value.as_str(), &mut key).is_ok()
@@ -303,7 +331,7 @@ fn valid_device_field(field: &str, action: &automerge::legacy::OpType) -> bool {
     }
 }
 
-fn child_at(
+pub(crate) fn child_at(
     am: &AutoCommit,
     parent: &automerge::ObjId,
     key: &str,
@@ -367,179 +395,6 @@ fn is_authority(path: &[String]) -> bool {
     )
 }
 
-/// Checks a joiner's first batch (envelope kind `Join`) and returns the
-/// key the envelope's signature must verify under: the new device's own key,
-/// which the batch itself records.
-///
-/// The batch may only create one new member and mark one invite used (its
-/// `used_by` and `proof`); the invite must exist and be unused at the batch's
-/// causal point; the new member must have the invite's role, list the signing
-/// device, and have joined before the invite expired; and the proof the
-/// batch records must verify under the invite's recorded key, binding the
-/// member and device to a holder of the code. Because the proof lives in the
-/// document, a join can be checked again from any copy of the history
-/// (a snapshot or an offline bundle), not only from its first envelope.
-pub fn check_join(
-    doc: &SpaceDoc,
-    device: &DeviceId,
-    changes: &[Change],
-) -> Result<ed25519_dalek::VerifyingKey, AuthorshipError> {
-    let actor = actor_for_device(device)
-        .ok_or_else(|| AuthorshipError::UnknownDevice(device.to_string()))?;
-    let am = doc.automerge();
-    let mut created: HashMap<String, Vec<String>> = HashMap::new();
-    let mut joined: Option<String> = None;
-    let mut invite_id: Option<String> = None;
-    let mut heads: Vec<ChangeHash> = Vec::new();
-    let in_batch: std::collections::HashSet<ChangeHash> =
-        changes.iter().map(|c| c.hash()).collect();
-    let refuse = |path: &[String]| AuthorshipError::NotPermitted {
-        role: "joiner",
-        path: path.join("/"),
-    };
-    for change in changes {
-        if change.actor_id() != &actor {
-            return Err(AuthorshipError::ForeignActor);
-        }
-        heads.extend(
-            change
-                .deps()
-                .iter()
-                .copied()
-                .filter(|h| !in_batch.contains(h)),
-        );
-        let start = change.start_op().get();
-        for (index, op) in change.decode().operations.iter().enumerate() {
-            let path = op_path(am, &created, &mut Staged::default(), op)?;
-            let slot = |seen: &mut Option<String>, value: &String| match seen {
-                Some(existing) => existing == value,
-                None => {
-                    *seen = Some(value.clone());
-                    true
-                }
-            };
-            let ok = match path.as_slice() {
-                [m, id, ..] if m == "members" => slot(&mut joined, id),
-                [i, id, field] if i == "invites" && (field == "used_by" || field == "proof") => {
-                    slot(&mut invite_id, id)
-                }
-                _ => false,
-            };
-            if !ok {
-                return Err(refuse(&path));
-            }
-            if let automerge::legacy::OpType::Make(_) = op.action {
-                created.insert(
-                    format!("{}@{}", start + index as u64, actor.to_hex_string()),
-                    path,
-                );
-            }
-        }
-    }
-    let (Some(member), Some(invite_id)) = (joined, invite_id) else {
-        return Err(refuse(&[
-            "(a join must add a member and use an invite)".to_string()
-        ]));
-    };
-    heads.sort();
-    heads.dedup();
-    if !ReadDoc::get_missing_deps(am, &heads).is_empty() {
-        return Err(AuthorshipError::MissingDependencies);
-    }
-    // At the causal point: the invite exists and is unused; the member is new.
-    let at = |parent: &automerge::ObjId, key: &str| match am.get_at(parent, key, &heads) {
-        Ok(Some((Value::Object(ObjType::Map), id))) => Some(id),
-        _ => None,
-    };
-    let invites = at(&ROOT, "invites").ok_or(AuthorshipError::NotAMember)?;
-    let invite_obj = at(&invites, &invite_id).ok_or(AuthorshipError::NotAMember)?;
-    if let Ok(Some((Value::Scalar(v), _))) = am.get_at(&invite_obj, "used_by", &heads) {
-        if !matches!(v.as_ref(), ScalarValue::Null) {
-            return Err(AuthorshipError::InviteUsed);
-        }
-    }
-    let members = at(&ROOT, "members").ok_or(AuthorshipError::NotAMember)?;
-    if at(&members, &member).is_some() {
-        return Err(refuse(&["members".into(), member]));
-    }
-    // A joiner's device id must be new to the space: it cannot take over
-    // a device id another member already signs with.
-    if device_listed_at(am, device.as_str(), Some(&heads)) {
-        return Err(refuse(&[
-            "members".into(),
-            member,
-            "devices".into(),
-            device.to_string(),
-        ]));
-    }
-    // The result, on a scratch copy: joins are rare, so a copy is affordable.
-    let mut scratch = SpaceDoc::load(&am.clone().save())
-        .map_err(|e| AuthorshipError::Malformed(e.to_string()))?;
-    let bytes: Vec<Vec<u8>> = changes.iter().map(|c| c.raw_bytes().to_vec()).collect();
-    scratch
-        .apply_changes(&bytes)
-        .map_err(|e| AuthorshipError::Malformed(e.to_string()))?;
-    let member_id = MemberId::from(member);
-    let new_member = scratch
-        .member(&member_id)
-        .map_err(|e| AuthorshipError::Malformed(e.to_string()))?;
-    let invite = scratch
-        .invite(&invite_id)
-        .ok()
-        .flatten()
-        .ok_or(AuthorshipError::NotAMember)?;
-    // An invite works only while its creator may still invite: a removed
-    // member's codes (or a demoted lead's for other roles) are dead.
-    let creator_role = role_at(am, &invite.created_by, Some(&heads)).ok();
-    let may_invite = creator_role.is_some_and(|r| {
-        r.at_least(Role::Lead) && (invite.role == Role::Member || r.at_least(Role::Coordinator))
-    });
-    if !may_invite {
-        return Err(AuthorshipError::NotPermitted {
-            role: "joiner",
-            path: format!("invites/{invite_id} (its creator may no longer invite)"),
-        });
-    }
-    if invite.used_by.as_ref() != Some(&member_id)
-        || new_member.invite.as_deref() != Some(invite_id.as_str())
-        || new_member.devices.len() != 1
-        || new_member.role != invite.role
-        || new_member.removed_at.is_some()
-        || new_member.joined_at >= invite.expires_at
-    {
-        return Err(refuse(&["members".into(), member_id.to_string()]));
-    }
-    let keys = new_member
-        .devices
-        .get(device)
-        .ok_or_else(|| AuthorshipError::UnknownDevice(device.to_string()))?;
-    let proof = invite
-        .proof
-        .as_deref()
-        .and_then(|p| {
-            let mut bytes = [0u8; 64];
-            hex::decode_to_slice(p, &mut bytes).ok().map(|_| bytes)
-        })
-        .ok_or(AuthorshipError::BadProof)?;
-    crate::protocol::invite::verify_join(
-        &invite.verifying_key,
-        &invite_id,
-        &member_id,
-        device,
-        &proof,
-    )
-    .map_err(|_| AuthorshipError::BadProof)?;
-    use std::str::FromStr;
-    if age::x25519::Recipient::from_str(&keys.age_recipient).is_err() {
-        return Err(AuthorshipError::Malformed("device age recipient".into()));
-    }
-    let mut key = [0u8; 32];
-    hex::decode_to_slice(&keys.signing_key, &mut key)
-        .map_err(|_| AuthorshipError::Malformed("device key".into()))?;
-    ed25519_dalek::VerifyingKey::from_bytes(&key)
-        .map_err(|_| AuthorshipError::Malformed("device key".into()))
-}
-
 /// The path an operation writes to, as map keys from the root (`[]` for a
 /// list or text position). `created` holds objects made earlier in the same
 /// batch, and `staged` those made by staged changes, which the document
@@ -596,7 +451,7 @@ fn path_of(am: &AutoCommit, id: &str) -> Result<Vec<String>, AuthorshipError> {
 /// rebuild a historical view), and exact whenever a change's causal point is
 /// the document's current heads, which is the usual case when a device
 /// catches up in order.
-fn get_in(
+pub(crate) fn get_in(
     am: &AutoCommit,
     obj: &automerge::ObjId,
     key: &str,
@@ -665,6 +520,23 @@ pub(crate) fn role_at(
                     _ => None,
                 });
             if used_by.as_deref() != Some(member.as_str()) {
+                return Err(AuthorshipError::NotAMember);
+            }
+            // A revocation concurrent with the admission wins.
+            let revoked = map(&ROOT, "invites")
+                .and_then(|i| map(&i, invite.as_str()))
+                .is_some_and(|i| {
+                    match heads {
+                        Some(heads) => am.get_all_at(&i, "revoked_at", heads),
+                        None => am.get_all(&i, "revoked_at"),
+                    }
+                    .is_ok_and(|vs| {
+                        vs.into_iter().any(|(v, _)| {
+                            !matches!(v, Value::Scalar(ref s) if matches!(s.as_ref(), ScalarValue::Null))
+                        })
+                    })
+                });
+            if revoked {
                 return Err(AuthorshipError::NotAMember);
             }
         }

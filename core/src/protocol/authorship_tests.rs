@@ -17,6 +17,7 @@ fn keys() -> DeviceKeys {
     DeviceKeys {
         age_recipient: "age1test".into(),
         signing_key: "00".repeat(32),
+        binding: None,
     }
 }
 
@@ -279,82 +280,107 @@ fn a_batch_with_unseen_dependencies_waits() {
     );
 }
 
-mod joining {
+mod admitting {
     use super::*;
-    use crate::protocol::invite::InviteSecret;
+    use crate::protocol::SpaceId;
+    use crate::protocol::invite::{InviteSecret, JoinRequest};
     use ed25519_dalek::SigningKey;
 
-    struct Join {
+    struct Joiner {
         secret: InviteSecret,
         device: DeviceId,
         signing: SigningKey,
+        identity: age::x25519::Identity,
     }
 
-    fn invite(w: &mut World, role: Role, expires: i64) -> Join {
+    impl Joiner {
+        fn keys(&self) -> DeviceKeys {
+            DeviceKeys {
+                age_recipient: self.identity.to_public().to_string(),
+                signing_key: hex::encode(self.signing.verifying_key().to_bytes()),
+                binding: None,
+            }
+        }
+
+        /// The joiner's request, proven with `prover`'s invite key.
+        fn request(&self, prover: &InviteSecret) -> JoinRequest {
+            JoinRequest::new(
+                prover,
+                SpaceId([0; 16]),
+                "Alex",
+                &self.device,
+                &self.keys(),
+                &self.signing,
+            )
+        }
+    }
+
+    /// A lead (Sam, promoted) invites; the joiner holds the code.
+    fn invite(w: &mut World, role: Role, expires: i64) -> Joiner {
+        w.doc
+            .set_role(&w.coordinator.0, &w.member.0, Role::Lead)
+            .unwrap();
         let secret = InviteSecret::generate();
+        let by = if role == Role::Member {
+            &w.member.0
+        } else {
+            &w.coordinator.0
+        };
         w.doc
             .record_invite(
-                &w.coordinator.0,
+                by,
                 &secret.invite_id(),
                 &secret.verifying_key_hex(),
                 role,
                 Timestamp(expires),
             )
             .unwrap();
-        Join {
+        Joiner {
             secret,
             device: DeviceId::random(),
             signing: SigningKey::from_bytes(&[42; 32]),
+            identity: age::x25519::Identity::generate(),
         }
     }
 
-    fn device_keys(j: &Join) -> DeviceKeys {
-        DeviceKeys {
-            age_recipient: age::x25519::Identity::generate().to_public().to_string(),
-            signing_key: hex::encode(j.signing.verifying_key().to_bytes()),
-        }
-    }
-
-    /// Joins on the joiner's replica with a proof made by `prover`.
-    fn join_with(
+    /// The inviter's device writes the admission of `request`.
+    fn admit(
         w: &mut World,
-        j: &Join,
-        prover: &InviteSecret,
+        by: &(MemberId, DeviceId),
+        request: &JoinRequest,
         at: i64,
-    ) -> (MemberId, Vec<Change>) {
-        let (mut r, since) = replica(&mut w.doc, &j.device);
-        let member = MemberId::random();
-        let proof = hex::encode(prover.prove_join(&member, &j.device));
-        r.join(
-            &j.secret.invite_id(),
-            &member,
-            &proof,
-            "Alex",
-            &j.device,
-            device_keys(j),
+    ) -> Vec<Change> {
+        let (mut r, since) = replica(&mut w.doc, &by.1);
+        r.admit(
+            &by.0,
+            &request.invite,
+            &request.member,
+            &request.proof,
+            &request.pseudonym,
+            &request.device,
+            request.keys.clone(),
             Timestamp(at),
         )
         .unwrap();
-        (member, new_changes(&mut r, &since))
+        new_changes(&mut r, &since)
     }
 
-    fn join(w: &mut World, j: &Join, at: i64) -> (MemberId, Vec<Change>) {
-        let prover = j.secret.clone();
-        join_with(w, j, &prover, at)
+    fn apply(w: &mut World, changes: &[Change]) {
+        let bytes: Vec<Vec<u8>> = changes.iter().map(|c| c.raw_bytes().to_vec()).collect();
+        w.doc.apply_changes(&bytes).unwrap();
     }
 
     #[test]
-    fn a_valid_join_is_accepted_and_yields_the_new_devices_key() {
+    fn the_inviters_admission_is_accepted_and_the_joiner_can_write() {
         let mut w = world();
         let j = invite(&mut w, Role::Member, 100);
-        let (member, changes) = join(&mut w, &j, 50);
-        let key = check_join(&w.doc, &j.device, &changes).unwrap();
-        assert_eq!(key, j.signing.verifying_key());
-        // Once applied, the new device's ordinary batches pass.
-        let bytes: Vec<Vec<u8>> = changes.iter().map(|c| c.raw_bytes().to_vec()).collect();
-        w.doc.apply_changes(&bytes).unwrap();
+        let request = j.request(&j.secret);
+        let lead = w.member.clone();
+        let changes = admit(&mut w, &lead, &request, 50);
+        assert_eq!(check_batch(&w.doc, &lead.1, &changes), Ok(()));
+        apply(&mut w, &changes);
         let (mut r, since) = replica(&mut w.doc, &j.device);
-        r.volunteer_to_lead(&member, &w.session, Timestamp(60))
+        r.volunteer_to_lead(&request.member, &w.session, Timestamp(60))
             .unwrap();
         assert_eq!(
             check_batch(&w.doc, &j.device, &new_changes(&mut r, &since)),
@@ -363,117 +389,220 @@ mod joining {
     }
 
     #[test]
-    fn a_join_without_the_code_is_refused() {
+    fn an_admission_without_the_code_is_refused() {
         let mut w = world();
         let j = invite(&mut w, Role::Member, 100);
-        let (_, changes) = join_with(&mut w, &j, &InviteSecret::generate(), 50);
+        let mut request = j.request(&j.secret);
+        request.proof = hex::encode(InviteSecret::generate().prove_join(
+            &request.member,
+            &request.device,
+            &request.keys,
+        ));
+        let lead = w.member.clone();
+        let changes = admit(&mut w, &lead, &request, 50);
         assert_eq!(
-            check_join(&w.doc, &j.device, &changes),
+            check_batch(&w.doc, &lead.1, &changes),
             Err(AuthorshipError::BadProof)
         );
     }
 
     #[test]
-    fn an_invite_works_once() {
+    fn the_inviter_cannot_admit_the_joiner_with_keys_she_chose() {
         let mut w = world();
         let j = invite(&mut w, Role::Member, 100);
-        let (_, first) = join(&mut w, &j, 50);
-        let bytes: Vec<Vec<u8>> = first.iter().map(|c| c.raw_bytes().to_vec()).collect();
-        w.doc.apply_changes(&bytes).unwrap();
-        // The model refuses a second use outright…
-        let (mut r, _) = replica(&mut w.doc, &j.device);
+        let mut request = j.request(&j.secret);
+        // The inviter swaps in a key she holds: the joiner's binding and
+        // the invite proof no longer verify.
+        request.keys.age_recipient = age::x25519::Identity::generate().to_public().to_string();
+        let lead = w.member.clone();
+        let changes = admit(&mut w, &lead, &request, 50);
         assert!(matches!(
-            r.join(
-                &j.secret.invite_id(),
-                &MemberId::random(),
-                "00",
-                "Again",
-                &j.device,
-                device_keys(&j),
-                Timestamp(51)
-            ),
-            Err(crate::model::ModelError::InviteUsed)
+            check_batch(&w.doc, &lead.1, &changes),
+            Err(AuthorshipError::BadProof | AuthorshipError::NotPermitted { .. })
         ));
-        // …and a hand-made second join is refused by every receiver.
-        let (mut am, since) = raw(&mut w.doc, &DeviceId::random());
-        let device = DeviceId::from(hex::encode(am.get_actor().to_bytes()));
-        let invites = obj(&am, &["invites", j.secret.invite_id().as_str()]);
-        let members = obj(&am, &["members"]);
-        let m = MemberId::random();
-        let entry = am
-            .put_object(&members, m.as_str(), automerge::ObjType::Map)
-            .unwrap();
-        am.put(&entry, "pseudonym", "Twice").unwrap();
-        am.put(&invites, "used_by", m.as_str()).unwrap();
-        am.put(
-            &invites,
-            "proof",
-            hex::encode(j.secret.prove_join(&m, &device)),
-        )
-        .unwrap();
-        am.commit();
-        assert_eq!(
-            check_join(&w.doc, &device, &raw_changes(&mut am, &since)),
-            Err(AuthorshipError::InviteUsed)
-        );
     }
 
     #[test]
-    fn a_joiner_cannot_take_another_role_or_touch_anything_else() {
+    fn only_the_invites_creator_admits() {
         let mut w = world();
         let j = invite(&mut w, Role::Member, 100);
-        let (mut r, since) = replica(&mut w.doc, &j.device);
-        let member = MemberId::random();
-        let proof = hex::encode(j.secret.prove_join(&member, &j.device));
-        r.join(
-            &j.secret.invite_id(),
-            &member,
-            &proof,
-            "Alex",
-            &j.device,
-            device_keys(&j),
-            Timestamp(50),
-        )
-        .unwrap();
-        let mut changes = new_changes(&mut r, &since);
-        // Same batch plus a promotion, written by hand.
-        let mut am = AutoCommit::load(&r.save())
-            .unwrap()
-            .with_actor(actor_for_device(&j.device).unwrap());
-        let heads = am.get_heads();
-        let me = obj(&am, &["members", member.as_str()]);
-        am.put(&me, "role", "coordinator").unwrap();
-        am.commit();
-        changes.extend(raw_changes(&mut am, &heads));
-        assert!(check_join(&w.doc, &j.device, &changes).is_err());
-
-        // Touching a session is refused outright.
-        let (mut am, since) = raw(&mut w.doc, &j.device);
-        let session = obj(&am, &["sessions", w.session.as_str()]);
-        am.put(&session, "title", "x").unwrap();
+        let request = j.request(&j.secret);
+        // The coordinator writes the admission of the lead's invite by hand
+        // (the model refuses to).
+        let (mut am, since) = raw(&mut w.doc, &w.coordinator.1);
+        let members = obj(&am, &["members"]);
+        let m = am
+            .put_object(&members, request.member.as_str(), automerge::ObjType::Map)
+            .unwrap();
+        am.put(&m, "pseudonym", "Alex").unwrap();
+        let invite = obj(&am, &["invites", request.invite.as_str()]);
+        am.put(&invite, "used_by", request.member.as_str()).unwrap();
         am.commit();
         assert!(matches!(
-            check_join(&w.doc, &j.device, &raw_changes(&mut am, &since)),
+            check_batch(&w.doc, &w.coordinator.1, &raw_changes(&mut am, &since)),
             Err(AuthorshipError::NotPermitted { .. })
         ));
     }
 
     #[test]
-    fn an_expired_invite_cannot_be_used() {
+    fn an_invite_admits_once_and_concurrent_admissions_settle_on_one() {
         let mut w = world();
         let j = invite(&mut w, Role::Member, 100);
-        let (mut r, _) = replica(&mut w.doc, &j.device);
+        let lead = w.member.clone();
+        let (first, second) = (j.request(&j.secret), j.request(&j.secret));
+        // Two of the lead's devices admit two requests concurrently: each
+        // checks out at its own causal point…
+        let phone = (lead.0.clone(), DeviceId::random());
+        w.doc.add_device(&lead.0, &phone.1, keys()).unwrap();
+        let a = admit(&mut w, &lead, &first, 50);
+        let b = admit(&mut w, &phone, &second, 51);
+        assert_eq!(check_batch(&w.doc, &lead.1, &a), Ok(()));
+        assert_eq!(check_batch(&w.doc, &phone.1, &b), Ok(()));
+        apply(&mut w, &a);
+        apply(&mut w, &b);
+        // …and exactly the one the invite's `used_by` shows is a member.
+        let used_by = w
+            .doc
+            .invite(&first.invite)
+            .unwrap()
+            .unwrap()
+            .used_by
+            .unwrap();
+        let active: Vec<MemberId> = [&first.member, &second.member]
+            .into_iter()
+            .filter(|m| w.doc.member(m).unwrap().is_active())
+            .cloned()
+            .collect();
+        assert_eq!(active, vec![used_by]);
+        // After that, the model refuses another use…
+        let third = j.request(&j.secret);
         assert!(matches!(
-            r.join(
-                &j.secret.invite_id(),
-                &MemberId::random(),
-                "00",
+            w.doc.fork().admit(
+                &lead.0,
+                &third.invite,
+                &third.member,
+                &third.proof,
+                "Again",
+                &third.device,
+                third.keys.clone(),
+                Timestamp(52)
+            ),
+            Err(crate::model::ModelError::InviteUsed)
+        ));
+        // …and a hand-written use is refused by every receiver.
+        let (mut am, since) = raw(&mut w.doc, &lead.1);
+        let invite = obj(&am, &["invites", third.invite.as_str()]);
+        am.put(&invite, "used_by", third.member.as_str()).unwrap();
+        am.commit();
+        assert!(check_batch(&w.doc, &lead.1, &raw_changes(&mut am, &since)).is_err());
+    }
+
+    #[test]
+    fn an_admission_that_also_promotes_or_touches_anything_else_is_refused() {
+        let mut w = world();
+        let j = invite(&mut w, Role::Member, 100);
+        let request = j.request(&j.secret);
+        let lead = w.member.clone();
+        let (mut am, since) = raw(&mut w.doc, &lead.1);
+        let members = obj(&am, &["members"]);
+        let m = am
+            .put_object(&members, request.member.as_str(), automerge::ObjType::Map)
+            .unwrap();
+        am.put(&m, "role", "coordinator").unwrap();
+        let invite = obj(&am, &["invites", request.invite.as_str()]);
+        am.put(&invite, "used_by", request.member.as_str()).unwrap();
+        am.put(&invite, "proof", request.proof.as_str()).unwrap();
+        let session = obj(&am, &["sessions", w.session.as_str()]);
+        am.put(&session, "title", "x").unwrap();
+        am.commit();
+        assert!(matches!(
+            check_batch(&w.doc, &lead.1, &raw_changes(&mut am, &since)),
+            Err(AuthorshipError::NotPermitted { .. })
+        ));
+    }
+
+    #[test]
+    fn an_expired_or_withdrawn_invite_admits_nobody() {
+        let mut w = world();
+        let j = invite(&mut w, Role::Member, 100);
+        let request = j.request(&j.secret);
+        let lead = w.member.clone();
+        assert!(matches!(
+            w.doc.fork().admit(
+                &lead.0,
+                &request.invite,
+                &request.member,
+                &request.proof,
                 "Late",
-                &j.device,
-                device_keys(&j),
+                &request.device,
+                request.keys.clone(),
                 Timestamp(100)
             ),
             Err(crate::model::ModelError::InviteExpired)
+        ));
+        // Withdrawn concurrently with an admission: the admission checks out
+        // at its own causal point, but the joiner is no member anywhere
+        // that holds both.
+        let admission = admit(&mut w, &lead, &request, 50);
+        let (mut r, since) = replica(&mut w.doc, &w.coordinator.1);
+        r.revoke_invite(&w.coordinator.0, &request.invite, Timestamp(60))
+            .unwrap();
+        let revocation = new_changes(&mut r, &since);
+        assert_eq!(check_batch(&w.doc, &w.coordinator.1, &revocation), Ok(()));
+        assert_eq!(check_batch(&w.doc, &lead.1, &admission), Ok(()));
+        apply(&mut w, &revocation);
+        apply(&mut w, &admission);
+        assert!(!w.doc.member(&request.member).unwrap().is_active());
+        // After it: refused.
+        assert!(matches!(
+            w.doc.fork().admit(
+                &lead.0,
+                &request.invite,
+                &MemberId::random(),
+                &request.proof,
+                "Again",
+                &request.device,
+                request.keys.clone(),
+                Timestamp(61)
+            ),
+            Err(crate::model::ModelError::InviteUsed | crate::model::ModelError::InviteRevoked)
+        ));
+    }
+
+    #[test]
+    fn a_used_invite_cannot_be_withdrawn_nor_another_leads_invite_rewritten() {
+        let mut w = world();
+        let j = invite(&mut w, Role::Member, 100);
+        let request = j.request(&j.secret);
+        let lead = w.member.clone();
+        let admission = admit(&mut w, &lead, &request, 50);
+        apply(&mut w, &admission);
+        let (mut am, since) = raw(&mut w.doc, &w.coordinator.1);
+        let invite = obj(&am, &["invites", request.invite.as_str()]);
+        am.put(&invite, "revoked_at", 60_i64).unwrap();
+        am.commit();
+        assert_eq!(
+            check_batch(&w.doc, &w.coordinator.1, &raw_changes(&mut am, &since)),
+            Err(AuthorshipError::InviteUsed)
+        );
+        // A lead stretches another invite's expiry: refused.
+        let other = InviteSecret::generate();
+        w.doc
+            .record_invite(
+                &w.coordinator.0,
+                &other.invite_id(),
+                &other.verifying_key_hex(),
+                Role::Member,
+                Timestamp(100),
+            )
+            .unwrap();
+        let (mut am, since) = raw(&mut w.doc, &lead.1);
+        let invite = obj(&am, &["invites", other.invite_id().as_str()]);
+        am.put(&invite, "expires_at", 1_000_000_i64).unwrap();
+        am.commit();
+        assert!(matches!(
+            check_batch(&w.doc, &lead.1, &raw_changes(&mut am, &since)),
+            Err(AuthorshipError::NotPermitted { .. })
         ));
     }
 
@@ -690,6 +819,38 @@ fn a_device_entry_with_an_unusable_key_is_refused() {
             .to_bytes(),
     );
     am.put(&entry, "signing_key", key.as_str()).unwrap();
+    // Without the device's own signature over its id and keys, refused…
+    let mut unbound = am.clone();
+    unbound.commit();
+    let changes = raw_changes(&mut unbound, &since);
+    assert!(matches!(
+        check_batch(&w.doc, &w.member.1, &changes),
+        Err(AuthorshipError::NotPermitted { .. })
+    ));
+    // …and a binding made with another key is no better…
+    let keys = |binding: String| DeviceKeys {
+        age_recipient: recipient.clone(),
+        signing_key: key.clone(),
+        binding: Some(binding),
+    };
+    let device = DeviceId::from("00000000000000dd".to_string());
+    let forged = crate::protocol::invite::bind_device(
+        &device,
+        &keys(String::new()),
+        &ed25519_dalek::SigningKey::from_bytes(&[8; 32]),
+    );
+    let mut wrong = am.clone();
+    wrong.put(&entry, "binding", forged.as_str()).unwrap();
+    wrong.commit();
+    let changes = raw_changes(&mut wrong, &since);
+    assert!(check_batch(&w.doc, &w.member.1, &changes).is_err());
+    // …with its own, it passes.
+    let binding = crate::protocol::invite::bind_device(
+        &device,
+        &keys(String::new()),
+        &ed25519_dalek::SigningKey::from_bytes(&[9; 32]),
+    );
+    am.put(&entry, "binding", binding.as_str()).unwrap();
     am.commit();
     let changes = raw_changes(&mut am, &since);
     assert_eq!(check_batch(&w.doc, &w.member.1, &changes), Ok(()));

@@ -98,9 +98,8 @@ pub enum EnvelopeKind {
     EpochHandover = 3,
     /// An attendance request sealed to a session's leads.
     AttendanceRequest = 4,
-    /// A joiner's first change batch, with the proof that they hold an
-    /// invite code. Signed by a device the space does not know yet.
-    Join = 5,
+    // 5 was a joiner's own first batch in version 1; joiners are admitted
+    // by their inviter's device now (protocol.md §5), and 5 is refused.
 }
 
 impl EnvelopeKind {
@@ -110,7 +109,6 @@ impl EnvelopeKind {
             2 => EnvelopeKind::Snapshot,
             3 => EnvelopeKind::EpochHandover,
             4 => EnvelopeKind::AttendanceRequest,
-            5 => EnvelopeKind::Join,
             _ => return None,
         })
     }
@@ -389,11 +387,11 @@ impl Unverified {
     }
 }
 
-/// Whether bodies of this kind may be sent compressed: change batches and
-/// joins, many small automerge changes that compress well together.
+/// Whether bodies of this kind may be sent compressed: change batches,
+/// many small automerge changes that compress well together.
 /// Snapshots are automerge documents, compressed already.
 fn compressible(kind: EnvelopeKind) -> bool {
-    matches!(kind, EnvelopeKind::ChangeBatch | EnvelopeKind::Join)
+    matches!(kind, EnvelopeKind::ChangeBatch)
 }
 
 /// The body as raw DEFLATE, if it may be and that is smaller.

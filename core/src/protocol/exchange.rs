@@ -3,14 +3,13 @@
 //! changes applied, with every check in between (protocol.md §3–§5).
 //!
 //! Body of a `ChangeBatch` envelope: `count u32 | (length u32 | change)*`,
-//! the author's automerge changes in causal order. A `Join` body is the same;
-//! the kind says that the author's key is to be found in the batch itself
-//! (the joiner's device is not in the space yet), and the join proof is in
-//! the batch too (`invites/<id>/proof`).
+//! the author's automerge changes in causal order. Every author is a device
+//! the document already lists: a joiner is admitted by a change of the
+//! inviter's device (`super::admission`).
 //!
 //! Receiving never touches the document before the envelope opens, the
 //! signature verifies under a current member device's key, and
-//! [`check_batch`](super::authorship::check_batch) (or `check_join`)
+//! [`check_batch`](super::authorship::check_batch)
 //! accepts every change. Replaying an envelope already applied changes
 //! nothing: automerge already holds those changes.
 
@@ -21,9 +20,7 @@ use ed25519_dalek::SigningKey;
 use ed25519_dalek::VerifyingKey;
 
 use super::attestation::{Attestation, AttestationError, Coverage};
-use super::authorship::{
-    AuthorshipError, check_batch_at, check_join, check_staged, member_of_device,
-};
+use super::authorship::{AuthorshipError, check_batch_at, check_staged, member_of_device};
 use super::envelope::{Envelope, EnvelopeError, EnvelopeKind, SpaceId, Unverified};
 use super::epoch::EpochKey;
 use super::staging::Staged;
@@ -194,28 +191,6 @@ pub fn seal_changes(
     envelope.seal(&key.content_key(), signer).map(Some)
 }
 
-/// Seals a joiner's first batch (which records their proof).
-pub fn seal_join(
-    changes: &[Vec<u8>],
-    space: SpaceId,
-    epoch: u32,
-    key: &EpochKey,
-    author: &DeviceId,
-    signer: &SigningKey,
-) -> Result<Vec<u8>, EnvelopeError> {
-    let (body, _) = batch_body(space, author, signer, changes)
-        .map_err(|_| EnvelopeError::Malformed("not an automerge change"))?;
-    Envelope {
-        kind: EnvelopeKind::Join,
-        space,
-        epoch,
-        author: author.clone(),
-        sequence: 1,
-        body,
-    }
-    .seal(&key.content_key(), signer)
-}
-
 /// The Ed25519 key a space document records for a device of one of its
 /// members, if any.
 pub fn device_key(doc: &SpaceDoc, device: &DeviceId) -> Option<ed25519_dalek::VerifyingKey> {
@@ -227,7 +202,7 @@ pub fn device_key(doc: &SpaceDoc, device: &DeviceId) -> Option<ed25519_dalek::Ve
 }
 
 /// Opens an envelope from the mailbox of `space` at `epoch` and, for change
-/// batches and joins, checks and applies them to `doc`. Other kinds are
+/// batches, checks and applies them to `doc`. Other kinds are
 /// returned verified for the caller to handle; attendance requests are
 /// verified against the epoch's anonymous member key.
 pub fn receive(
@@ -240,16 +215,6 @@ pub fn receive(
     let unverified = Envelope::open_unverified(sealed, &key.content_key(), space, epoch)?;
     let peek = unverified.peek();
     match peek.kind {
-        EnvelopeKind::Join => {
-            // The joiner's key is in the body, so this one body is read
-            // before its signature: bounded to what a join can hold.
-            let (changes, signature) = decode_batch(&unverified.unverified_body(MAX_JOIN_BODY)?)?;
-            let author = peek.author.clone();
-            let device_key = check_join(doc, &author, &changes)?;
-            let envelope = unverified.verify(&device_key)?;
-            let attestation = attest_batch(space, &author, &device_key, &changes, signature)?;
-            apply(doc, envelope.author, &changes, attestation)
-        }
         EnvelopeKind::AttendanceRequest => {
             let anonymous = key.anonymous_signing_key().verifying_key();
             if peek.author.as_str() != super::epoch::ANONYMOUS_DEVICE {
@@ -268,10 +233,6 @@ pub fn receive(
         }
     }
 }
-
-/// The largest inflated join body: one member entry, one device and an
-/// invite's `used_by` and proof take a few hundred bytes.
-pub const MAX_JOIN_BODY: usize = 64 * 1024;
 
 /// Staged changes past this many bytes are applied before more are
 /// decoded, so a run of large batches never sits in memory whole.
@@ -473,7 +434,7 @@ impl Proofs {
 
     /// Whether `change` is proven to be `device`'s: an attestation by the
     /// device reaches it and verifies under `key`, which the caller took
-    /// from its own document (or a join's checked proof).
+    /// from its own document.
     fn proves(&mut self, device: &DeviceId, change: &ChangeHash, key: &VerifyingKey) -> bool {
         for index in self.coverage.covering(change) {
             let a = &self.attestations[index];
@@ -502,10 +463,9 @@ impl Proofs {
 /// offline bundle), checking **each** change this replica lacks on its own:
 /// it must be proven to be its author's by an attestation in `attestations`
 /// (the snapshot's, and this replica's own) that verifies under the key
-/// this replica's document records for that device (or that a join's
-/// checked proof binds); and its author must be a member's device allowed
-/// to make it at its causal point, or it must be a join carrying a valid
-/// proof. No key is ever taken from the data being imported. Changes are
+/// this replica's document records for that device; and its author must be
+/// a member's device allowed to make it at its causal point (an admission
+/// is checked like any other change, by its inviter's device). No key is ever taken from the data being imported. Changes are
 /// taken in causal order; one that fails is refused with everything that
 /// depends on it, and the rest still apply, so one member's bad change
 /// cannot stop everyone else's from arriving.
@@ -556,11 +516,9 @@ pub fn import_history(
                 _ => import.refuse(change),
             }
         } else {
-            // A join reads (and copies) the real document: apply what is
-            // staged first.
-            import.flush(doc);
-            import.one(doc, change);
-            import.staged = Staged::new(doc);
+            // No device this replica knows (at this point of the history)
+            // made it: nothing can prove it.
+            import.refuse(change);
         }
     }
     import.flush(doc);
@@ -600,14 +558,11 @@ impl Import {
         }
         let device = DeviceId::from(hex::encode(change.actor_id().to_bytes()));
         let single = std::slice::from_ref(&change);
-        let allowed = if let Some(key) = device_key(doc, &device) {
+        let allowed = device_key(doc, &device).is_some_and(|key| {
             let current = doc.heads();
             self.proofs.proves(&device, &hash, &key)
                 && check_batch_at(doc, &device, single, &current).is_ok()
-        } else {
-            check_join(doc, &device, single)
-                .is_ok_and(|key| self.proofs.proves(&device, &hash, &key))
-        };
+        });
         if allowed && doc.apply_decoded(vec![change]).is_ok() {
             self.report.applied += 1;
         } else {

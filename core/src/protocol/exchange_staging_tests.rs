@@ -122,6 +122,7 @@ fn world() -> World {
             DeviceKeys {
                 age_recipient: "age1test".into(),
                 signing_key: hex::encode(signing.verifying_key().to_bytes()),
+                binding: None,
             },
         )
         .unwrap();

@@ -230,6 +230,7 @@ mod tests {
             keys: DeviceKeys {
                 age_recipient: age::x25519::Identity::generate().to_public().to_string(),
                 signing_key: "11".repeat(32),
+                binding: None,
             },
         }
     }

@@ -6,7 +6,8 @@
 //! - [`envelope`]: the signed, sealed, padded unit every blob on the wire is.
 //! - [`genesis`]: a space's creation, which its id commits to; checking a history from it.
 //! - [`exchange`]: sealing a replica's changes, and receiving envelopes with every check.
-//! - [`invite`]: invite codes, the sealed package in the relay drop-box, join proofs.
+//! - [`invite`]: invite codes and the three messages of a join: package, request, welcome.
+//! - `admission`: the one change that uses an invite (an admission by the inviter), and revocations.
 //! - [`link`]: linking a person's second device (link code, request, package).
 //! - [`rotation`]: new epochs on removal or departure, sealed to the remaining devices.
 //! - [`removal`]: removals, which of them a new epoch still has to answer, and who may.
@@ -16,6 +17,7 @@
 //! - [`snapshot`]: a snapshot's body: the document and its attestations.
 //! - [`staging`]: checked changes held back so a run of batches is applied in one call.
 
+mod admission;
 pub mod attendance;
 pub mod attestation;
 pub mod authorship;

@@ -15,6 +15,7 @@ fn keys(seed: u8) -> DeviceKeys {
     DeviceKeys {
         age_recipient: age::x25519::Identity::generate().to_public().to_string(),
         signing_key: hex::encode([seed; 32]),
+        binding: None,
     }
 }
 

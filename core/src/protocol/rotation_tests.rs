@@ -25,6 +25,7 @@ impl Device {
         DeviceKeys {
             age_recipient: self.identity.to_public().to_string(),
             signing_key: hex::encode(self.signing.verifying_key().to_bytes()),
+            binding: None,
         }
     }
 }

@@ -82,6 +82,19 @@ impl Person {
 static CLOCK: AtomicU8 = AtomicU8::new(10);
 
 /// A time that moves on, well before any invite expires.
+/// Joins `app` to `space` with no network: the inviter hands over code and
+/// package, the joiner hands back a request, the inviter admits and hands
+/// over the welcome with a bundle made after the admission.
+pub fn join_face_to_face(space: &Space, app: &SafeSpaces, role: Role, name: &str) -> Space {
+    let invitation = space.invite(role, now(), None).unwrap();
+    let asked = app
+        .request_join(&invitation.code, &invitation.package, name, now())
+        .unwrap();
+    let welcome = space.admit(&asked.request, now()).unwrap();
+    let bundle = space.export_bundle(now()).unwrap();
+    app.join(&welcome, &bundle, now()).unwrap()
+}
+
 pub fn now() -> Timestamp {
     Timestamp(1_000 + i64::from(CLOCK.fetch_add(1, Ordering::Relaxed)))
 }
@@ -103,18 +116,7 @@ impl Group {
             .unwrap();
         space.create_session(draft("Open circle")).unwrap();
         for (person, (_, role)) in people.iter().zip(names).skip(1) {
-            let invitation = space.invite(*role, now(), None).unwrap();
-            let bundle = space.export_bundle(now()).unwrap();
-            let joined = person
-                .app
-                .join(
-                    &invitation.code,
-                    &invitation.package,
-                    &bundle,
-                    person.name,
-                    now(),
-                )
-                .unwrap();
+            let joined = join_face_to_face(&space, &person.app, *role, person.name);
             people[0].import(&joined.export_bundle(now()).unwrap());
         }
         let group = Group {
