@@ -6,8 +6,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use safespaces_core::app::SafeSpaces;
-use safespaces_core::model::{SessionDraft, SessionKind, Timestamp};
+use safespaces_core::app::{Invitation, SafeSpaces, Space, SyncReport};
+use safespaces_core::model::{Role, SessionDraft, SessionKind, Timestamp};
 use safespaces_core::profile::{PassphraseWork, ProfileOptions, UnlockSecret};
 use safespaces_core::sync::{RelayClient, RelayConfig, RetryPolicy};
 
@@ -52,4 +52,36 @@ pub fn test_session(title: &str) -> SessionDraft {
         content_notes: vec![],
         accessibility: String::new(),
     }
+}
+
+/// Joins `joiner` to `space` through the relay the way the apps do: the
+/// inviter's device records and publishes an invite, the joiner asks with
+/// its code, the inviter's next sync admits the request, and the joiner's
+/// next sync brings the space. Returns the joiner's space, the invitation
+/// and the joiner's report of that sync.
+pub async fn join_through_relay(
+    inviter: &SafeSpaces,
+    space: &Space,
+    joiner: &SafeSpaces,
+    role: Role,
+    pseudonym: &str,
+    net: &RelayClient,
+    now: Timestamp,
+) -> (Space, Invitation, SyncReport) {
+    let invitation = space.invite(role, now, None).expect("an invite");
+    space
+        .publish_invite(net, &invitation, now)
+        .await
+        .expect("the package published");
+    inviter.sync(net, now).await.expect("the inviter's sync");
+    let asked = joiner
+        .join_via_relay(net, &invitation.code, pseudonym, now)
+        .await
+        .expect("the request left");
+    let admitted = inviter.sync(net, now).await.expect("the inviter's sync");
+    assert!(admitted.admitted >= 1, "{admitted:?}");
+    let report = joiner.sync(net, now).await.expect("the joiner's sync");
+    assert_eq!(report.joined, vec![asked.space.clone()], "{report:?}");
+    let joined = joiner.space(&asked.space).expect("the joined space");
+    (joined, invitation, report)
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use safespaces_core::app::{SafeSpaces, Space};
 use safespaces_core::model::{Role, Timestamp};
-use safespaces_e2e::{RelayProcess, test_client, test_device, test_session};
+use safespaces_e2e::{RelayProcess, join_through_relay, test_client, test_device, test_session};
 
 fn has(space: &Space, title: &str) -> bool {
     space
@@ -37,14 +37,10 @@ async fn concurrent_rotations_through_the_relay_settle_on_one_key() {
         (mallory, "Mallory", Role::Member),
         (casey, "Casey", Role::Member),
     ] {
-        let invitation = space.invite(role, now, None).unwrap();
-        space.publish_invite(&net, &invitation, now).await.unwrap();
-        robin.sync(&net, now).await.unwrap();
         spaces.push(
-            who.join_via_relay(&net, &invitation.code, name, now)
+            join_through_relay(robin, &space, who, role, name, &net, now)
                 .await
-                .unwrap()
-                .space,
+                .0,
         );
     }
     for app in &apps {

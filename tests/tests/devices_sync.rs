@@ -11,7 +11,7 @@ use safespaces_core::model::{
 };
 use safespaces_core::profile::{PassphraseWork, ProfileOptions, UnlockSecret};
 use safespaces_core::sync::{RelayClient, RelayConfig, RetryPolicy};
-use safespaces_e2e::RelayProcess;
+use safespaces_e2e::{RelayProcess, join_through_relay};
 
 fn options() -> ProfileOptions {
     ProfileOptions {
@@ -83,18 +83,10 @@ async fn three_devices_converge_through_the_relay_and_a_removed_one_stays_behind
     // Invites travel through one-time drop-boxes.
     let mut joined = Vec::new();
     for (who, name) in [(&blake, "CANARY-Blake"), (&casey, "CANARY-Casey")] {
-        let invitation = space.invite(Role::Member, now, None).unwrap();
-        space.publish_invite(&net, &invitation, now).await.unwrap();
-        robin.sync(&net, now).await.unwrap();
-        joined.push(
-            who.join_via_relay(&net, &invitation.code, name, now)
-                .await
-                .unwrap()
-                .space,
-        );
-        // The code works once.
-        let again = robin.space(&space.id()).unwrap();
-        let _ = again;
+        let (theirs, invitation, _) =
+            join_through_relay(&robin, &space, who, Role::Member, name, &net, now).await;
+        joined.push(theirs);
+        // The code works once: its package is gone from the relay.
         assert!(
             who.join_via_relay(&net, &invitation.code, name, now)
                 .await
@@ -214,20 +206,15 @@ async fn a_new_device_downloads_a_snapshot_and_a_bounded_tail() {
         snapshots >= 2,
         "the mailbox was compacted ({snapshots} snapshots)"
     );
-    let invitation = space.invite(Role::Member, now, None).unwrap();
-    space.publish_invite(&net, &invitation, now).await.unwrap();
-    robin.sync(&net, now).await.unwrap();
-    let joined = blake
-        .join_via_relay(&net, &invitation.code, "Blake", now)
-        .await
-        .unwrap();
+    let (joined, _, report) =
+        join_through_relay(&robin, &space, &blake, Role::Member, "Blake", &net, now).await;
     assert!(
-        joined.downloaded_blobs <= safespaces_core::app::COMPACT_AFTER_BLOBS as usize + 10,
+        report.pulled <= safespaces_core::app::COMPACT_AFTER_BLOBS as usize + 10,
         "downloaded {} blobs",
-        joined.downloaded_blobs
+        report.pulled
     );
-    assert_eq!(joined.space.session(&session).unwrap().title, "Walk 399.4");
-    assert_eq!(joined.space.sessions().unwrap(), space.sessions().unwrap());
+    assert_eq!(joined.session(&session).unwrap().title, "Walk 399.4");
+    assert_eq!(joined.sessions().unwrap(), space.sessions().unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -240,14 +227,8 @@ async fn edits_made_while_the_relay_is_down_go_out_once_it_is_back() {
     let robin = device(dirs[0].path());
     let blake = device(dirs[1].path());
     let space = robin.create_space("Group", "Robin", now).unwrap();
-    let invitation = space.invite(Role::Lead, now, None).unwrap();
-    space.publish_invite(&net, &invitation, now).await.unwrap();
-    robin.sync(&net, now).await.unwrap();
-    let theirs = blake
-        .join_via_relay(&net, &invitation.code, "Blake", now)
-        .await
-        .unwrap()
-        .space;
+    let (theirs, _, _) =
+        join_through_relay(&robin, &space, &blake, Role::Lead, "Blake", &net, now).await;
     robin.sync(&net, now).await.unwrap();
 
     // The relay goes down; both keep planning.
@@ -313,14 +294,8 @@ async fn live_updates_reach_the_listener_without_calling_sync() {
     let robin = device(dirs[0].path());
     let blake = device(dirs[1].path());
     let space = robin.create_space("Group", "Robin", now).unwrap();
-    let invitation = space.invite(Role::Lead, now, None).unwrap();
-    space.publish_invite(&net, &invitation, now).await.unwrap();
-    robin.sync(&net, now).await.unwrap();
-    let theirs = blake
-        .join_via_relay(&net, &invitation.code, "Blake", now)
-        .await
-        .unwrap()
-        .space;
+    let (theirs, _, _) =
+        join_through_relay(&robin, &space, &blake, Role::Lead, "Blake", &net, now).await;
 
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let live = robin

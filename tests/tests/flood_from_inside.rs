@@ -16,7 +16,7 @@ use safespaces_core::model::{DeviceId, Role, Timestamp};
 use safespaces_core::profile::KeyId;
 use safespaces_core::protocol::{Envelope, EnvelopeKind, EpochKey, SpaceId};
 use safespaces_core::sync::MailboxCredential;
-use safespaces_e2e::{RelayProcess, test_client, test_device, test_session};
+use safespaces_e2e::{RelayProcess, join_through_relay, test_client, test_device, test_session};
 
 const BOMBS: usize = 150;
 const JUNK: usize = 1_100;
@@ -71,12 +71,7 @@ async fn bombs_and_junk_from_a_member_do_not_stop_a_sync_or_exhaust_memory() {
     let space = robin.create_space("Group", "Robin", now).unwrap();
     robin.sync(&net, now).await.unwrap();
     for (who, name) in [(&blake, "Blake"), (&mallory, "Mallory")] {
-        let invitation = space.invite(Role::Member, now, None).unwrap();
-        space.publish_invite(&net, &invitation, now).await.unwrap();
-        robin.sync(&net, now).await.unwrap();
-        who.join_via_relay(&net, &invitation.code, name, now)
-            .await
-            .unwrap();
+        join_through_relay(&robin, &space, who, Role::Member, name, &net, now).await;
     }
     robin.sync(&net, now).await.unwrap();
     blake.sync(&net, now).await.unwrap();

@@ -18,6 +18,7 @@ use safespaces_core::app::{SafeSpaces, SpaceListener};
 use safespaces_core::model::{Role, SessionDraft, SessionKind, SignUpState, Timestamp};
 use safespaces_core::profile::{PassphraseWork, ProfileOptions, UnlockSecret};
 use safespaces_core::sync::{RelayClient, RelayConfig};
+use safespaces_e2e::join_through_relay;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -151,19 +152,23 @@ async fn a_real_sync_logs_what_happened_and_never_content_or_ids() {
     );
 
     // Someone else joins through an invite and signs up; the phone is live.
-    let invitation = space.invite(Role::Member, now, None).unwrap();
-    space.publish_invite(&net, &invitation, now).await.unwrap();
-    phone.sync(&net, now).await.unwrap();
-    let theirs = friend
-        .join_via_relay(&net, &invitation.code, "CANARY-pseudonym-friend", now)
-        .await
-        .unwrap()
-        .space;
+    let (theirs, invitation, _) = join_through_relay(
+        &phone,
+        &space,
+        &friend,
+        Role::Member,
+        "CANARY-pseudonym-friend",
+        &net,
+        now,
+    )
+    .await;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let live = phone.live(net.clone(), Arc::new(Changes(tx))).unwrap();
     theirs
         .sign_up(&session, SignUpState::Attending, now)
         .unwrap();
+    // A change the phone hears about (the sign-up waits for a cleared lead).
+    theirs.volunteer_to_lead(&session, now).unwrap();
     friend.sync(&net, now).await.unwrap();
     tokio::time::timeout(Duration::from_secs(15), rx.recv())
         .await
@@ -223,6 +228,13 @@ async fn a_real_sync_logs_what_happened_and_never_content_or_ids() {
         space.my_member_id().unwrap().as_str().to_owned(),
         invitation.code.clone(),
         invitation.dropbox_id.clone(),
+        invitation.invite_id.clone(),
+        safespaces_core::protocol::invite::InviteSecret::parse(&invitation.code)
+            .unwrap()
+            .request_dropbox_id(),
+        safespaces_core::protocol::invite::InviteSecret::parse(&invitation.code)
+            .unwrap()
+            .welcome_dropbox_id(),
         offer.code.clone(),
         fingerprint,
         // The relay's address (the test relay's and the unreachable one).

@@ -116,14 +116,9 @@ async fn convergence() {
     let now = Timestamp(1_000);
     let space = robin.create_space("Group", "Robin", now).unwrap();
     let a = space.create_session(draft("A")).unwrap();
-    let invitation = space.invite(Role::Lead, now, None).unwrap();
-    space.publish_invite(&net, &invitation, now).await.unwrap();
-    robin.sync(&net, now).await.unwrap();
-    let theirs = blake
-        .join_via_relay(&net, &invitation.code, "Blake", now)
-        .await
-        .unwrap()
-        .space;
+    let (theirs, _, _) =
+        safespaces_e2e::join_through_relay(&robin, &space, &blake, Role::Lead, "Blake", &net, now)
+            .await;
     let b = theirs.create_session(draft("B")).unwrap();
     robin.sync(&net, now).await.unwrap();
     blake.sync(&net, now).await.unwrap();
@@ -174,6 +169,7 @@ fn wire_bytes() {
         DeviceKeys {
             age_recipient: age::x25519::Identity::generate().to_public().to_string(),
             signing_key: hex::encode(signer.verifying_key().to_bytes()),
+            binding: None,
         },
     )
     .unwrap();
@@ -244,6 +240,7 @@ fn build(
         DeviceKeys {
             age_recipient: age::x25519::Identity::generate().to_public().to_string(),
             signing_key: hex::encode(signer.verifying_key().to_bytes()),
+            binding: None,
         },
     )
     .unwrap();
