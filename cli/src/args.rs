@@ -144,20 +144,22 @@ pub enum SpaceCommand {
         #[arg(long, env = "SAFESPACES_RELAY_PIN", requires = "relay")]
         pin: Option<String>,
     },
-    /// Join with an invite code: through a relay (--relay), or offline with
-    /// its package and a bundle from a member.
+    /// Ask to join with an invite code: through a relay (--relay; you are in
+    /// once the inviter's device syncs and then yours does), or offline with
+    /// its package, writing a request to hand back to the inviter
+    /// (`space admit`, then `space complete-join`).
     Join {
-        /// The invite code (`ss1-…`).
+        /// The invite code (`ss2-…`).
         code: String,
         /// The name you go by in the space.
         #[arg(long = "as", value_name = "PSEUDONYM")]
         pseudonym: String,
         /// The invite package file (offline).
-        #[arg(long, required_unless_present = "relay", requires = "bundle")]
+        #[arg(long, required_unless_present = "relay", requires = "request_out")]
         package: Option<PathBuf>,
-        /// A bundle from a member of the space (offline).
+        /// Where to write the join request (offline).
         #[arg(long)]
-        bundle: Option<PathBuf>,
+        request_out: Option<PathBuf>,
         /// Join through this relay.
         #[arg(long, env = "SAFESPACES_RELAY")]
         relay: Option<String>,
@@ -165,6 +167,44 @@ pub enum SpaceCommand {
         #[arg(long, env = "SAFESPACES_RELAY_PIN", requires = "relay")]
         pin: Option<String>,
     },
+    /// Admit someone who asked to join with one of your invites (offline):
+    /// writes the welcome to hand back with a bundle (`bundle export`).
+    Admit {
+        /// The space.
+        space: String,
+        /// Their join request file.
+        #[arg(long)]
+        request: PathBuf,
+        /// Where to write the welcome.
+        #[arg(long)]
+        welcome_out: PathBuf,
+    },
+    /// Finish joining offline with the inviter's welcome and a bundle made
+    /// after your admission.
+    CompleteJoin {
+        /// The welcome file.
+        #[arg(long)]
+        welcome: PathBuf,
+        /// A bundle from the inviter.
+        #[arg(long)]
+        bundle: PathBuf,
+    },
+    /// List the space's invites: open, used, withdrawn or expired, and
+    /// whether someone claimed a package you sent that nobody used yet.
+    Invites {
+        /// The space.
+        space: String,
+    },
+    /// Withdraw an invite nobody joined with yet (a lost or intercepted
+    /// code).
+    RevokeInvite {
+        /// The space.
+        space: String,
+        /// The invite's id (from `space invites`).
+        invite: String,
+    },
+    /// Joins you asked for that have not been admitted yet.
+    Pending,
     /// List a space's members.
     Members {
         /// The space.

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use age_core::secrecy::SecretString;
 use safespaces_core::app::{MyPlace, SafeSpaces, Space};
 use safespaces_core::model::{
-    Member, MemberId, Place, Resource, ResourceCategory, Role, Session, SessionDraft, SessionId,
-    SessionKind, SignUpState, Timestamp, TrainingModule,
+    InviteState, Member, MemberId, Place, Resource, ResourceCategory, Role, Session, SessionDraft,
+    SessionId, SessionKind, SignUpState, Timestamp, TrainingModule,
 };
 use safespaces_core::profile::{JournalFormat, Profile, ProfileOptions};
 use safespaces_core::sync::{RelayClient, RelayConfig, tls_pin::Trust};
@@ -162,12 +162,22 @@ pub fn run(cli: Cli) -> Result<Out, Failure> {
             let report = block_on(app.sync(&client, now()))?;
             out(
                 format!(
-                    "Synced: {} sent, {} received ({} changes applied, {} refused), {} sign-ups recorded{}.",
+                    "Synced: {} sent, {} received ({} changes applied, {} refused), {} sign-ups recorded{}{}{}.",
                     report.pushed,
                     report.pulled,
                     report.applied,
                     report.refused,
                     report.requests_recorded,
+                    if report.admitted == 0 {
+                        String::new()
+                    } else {
+                        format!("; admitted {} joiner(s)", report.admitted)
+                    },
+                    if report.joined.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; joined {} space(s)", report.joined.len())
+                    },
                     if report.left_out.is_empty() {
                         String::new()
                     } else {
@@ -176,7 +186,8 @@ pub fn run(cli: Cli) -> Result<Out, Failure> {
                 ),
                 json!({"pushed": report.pushed, "pulled": report.pulled, "applied": report.applied,
                        "refused": report.refused, "requests_recorded": report.requests_recorded,
-                       "snapshots": report.snapshots, "left_out": report.left_out}),
+                       "snapshots": report.snapshots, "left_out": report.left_out,
+                       "admitted": report.admitted, "joined": report.joined}),
             )
         }
     }
@@ -350,7 +361,7 @@ fn space(cli: &Cli, cmd: &SpaceCommand) -> Result<Out, Failure> {
             if let Some(path) = package_out {
                 write_private(path, &invitation.package)?;
                 human.push_str(&format!(
-                    "Package written to {} (hand it over with a bundle).\n",
+                    "Package written to {} (hand it over; it holds no key to the space).\n",
                     path.display()
                 ));
             }
@@ -360,7 +371,7 @@ fn space(cli: &Cli, cmd: &SpaceCommand) -> Result<Out, Failure> {
                 // The invitee reads the space from its mailbox: make sure
                 // it is there, with the invite recorded.
                 block_on(app.sync(&client, now()))?;
-                human.push_str("The package waits in the relay until the code is used.\n");
+                human.push_str("The package waits in the relay; your next sync admits whoever asks with the code.\n");
             }
             human.push_str(&format!(
                 "Expires {}; works once.",
@@ -368,41 +379,141 @@ fn space(cli: &Cli, cmd: &SpaceCommand) -> Result<Out, Failure> {
             ));
             out(
                 human,
-                json!({"code": invitation.code, "package": package_out, "expires_at": invitation.expires_at.0,
-                       "dropbox_id": invitation.dropbox_id}),
+                json!({"code": invitation.code, "id": invitation.invite_id, "package": package_out,
+                       "expires_at": invitation.expires_at.0, "dropbox_id": invitation.dropbox_id}),
             )
         }
         SpaceCommand::Join {
             code,
             pseudonym,
             package,
-            bundle,
+            request_out,
             relay,
             pin,
+        } => match (relay, package, request_out) {
+            (Some(url), _, _) => {
+                let client = relay_client(url, pin.as_deref(), None)?;
+                let asked = block_on(app.join_via_relay(&client, code, pseudonym, now()))?;
+                out(
+                    format!(
+                        "Asked to join {:?} as {}. You are in once the inviter's device syncs and then yours does (`safespaces sync`).",
+                        asked.space_name, pseudonym
+                    ),
+                    json!({"id": asked.space, "name": asked.space_name, "pending": true}),
+                )
+            }
+            (None, Some(package), Some(path)) => {
+                let package = std::fs::read(package)?;
+                let asked = app.request_join(code, &package, pseudonym, now())?;
+                write_private(path, &asked.request)?;
+                out(
+                    format!(
+                        "Asked to join {:?} as {}: hand {} to the inviter, then finish with `space complete-join` and their welcome and bundle.",
+                        asked.space_name,
+                        pseudonym,
+                        path.display()
+                    ),
+                    json!({"name": asked.space_name, "request": path, "pending": true}),
+                )
+            }
+            _ => Err(Failure {
+                code: 2,
+                message: "join through a relay (--relay) or with --package and --request-out"
+                    .into(),
+            }),
+        },
+        SpaceCommand::Admit {
+            space,
+            request,
+            welcome_out,
         } => {
-            let space = match (relay, package, bundle) {
-                (Some(url), _, _) => {
-                    let client = relay_client(url, pin.as_deref(), None)?;
-                    block_on(app.join_via_relay(&client, code, pseudonym, now()))?.space
-                }
-                (None, Some(package), Some(bundle)) => {
-                    let package = std::fs::read(package)?;
-                    let bundle = std::fs::read(bundle)?;
-                    app.join(code, &package, &bundle, pseudonym, now())?
-                }
-                _ => {
-                    return Err(Failure {
-                        code: 2,
-                        message: "join through a relay (--relay) or with --package and --bundle"
-                            .into(),
-                    });
-                }
-            };
+            let space = find_space(&app, space)?;
+            let welcome = space.admit(&std::fs::read(request)?, now())?;
+            write_private(welcome_out, &welcome)?;
+            out(
+                format!(
+                    "Admitted. Hand {} back with a bundle made now (`bundle export`).",
+                    welcome_out.display()
+                ),
+                json!({"welcome": welcome_out}),
+            )
+        }
+        SpaceCommand::CompleteJoin { welcome, bundle } => {
+            let space = app.join(&std::fs::read(welcome)?, &std::fs::read(bundle)?, now())?;
             let name = space.name()?;
             out(
-                format!("Joined {:?} ({}) as {}.", name, space.id(), pseudonym),
+                format!("Joined {:?} ({}).", name, space.id()),
                 json!({"id": space.id(), "name": name}),
             )
+        }
+        SpaceCommand::Invites { space } => {
+            let space = find_space(&app, space)?;
+            let invites = space.invites(now())?;
+            let state = |i: &safespaces_core::app::InviteStatus| match i.state {
+                InviteState::Open if i.claimed => "claimed, not used",
+                InviteState::Open => "open",
+                InviteState::Used => "used",
+                InviteState::Revoked => "withdrawn",
+                InviteState::Expired => "expired",
+            };
+            let human = if invites.is_empty() {
+                "No invites.".to_string()
+            } else {
+                invites
+                    .iter()
+                    .map(|i| {
+                        format!(
+                            "{}  {:<11} {:<17} expires {}",
+                            i.invite_id,
+                            i.role.as_str(),
+                            state(i),
+                            show_time(i.expires_at)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            let json: Vec<Value> = invites
+                .iter()
+                .map(|i| {
+                    json!({"id": i.invite_id, "role": i.role.as_str(), "state": state(i),
+                           "claimed": i.claimed, "expires_at": i.expires_at.0,
+                           "used_by": i.used_by.as_ref().map(|m| m.to_string())})
+                })
+                .collect();
+            out(human, Value::Array(json))
+        }
+        SpaceCommand::RevokeInvite { space, invite } => {
+            let space = find_space(&app, space)?;
+            space.revoke_invite(invite, now())?;
+            out(
+                format!("Invite {invite} withdrawn; nobody can join with it now."),
+                json!({"revoked": invite}),
+            )
+        }
+        SpaceCommand::Pending => {
+            let pending = app.pending_joins()?;
+            let human = if pending.is_empty() {
+                "No joins waiting.".to_string()
+            } else {
+                pending
+                    .iter()
+                    .map(|p| {
+                        format!(
+                            "{:?} as {}, until {}",
+                            p.space_name,
+                            p.role.as_str(),
+                            show_time(p.expires_at)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            let json: Vec<Value> = pending
+                .iter()
+                .map(|p| json!({"id": p.space, "name": p.space_name, "role": p.role.as_str(), "expires_at": p.expires_at.0}))
+                .collect();
+            out(human, Value::Array(json))
         }
         SpaceCommand::Members { space } => {
             let space = find_space(&app, space)?;

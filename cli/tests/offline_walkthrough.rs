@@ -110,11 +110,10 @@ fn two_leads_meet_offline_and_converge_with_files_only() {
         "0800 000",
     ]);
 
-    // Invite and first bundle, handed over face to face.
+    // Invite, request, welcome and first bundle, handed over face to face.
     let invite = robin.json(&["space", "invite", &space_id, "--package-out", "invite.pkg"]);
     let code = invite["code"].as_str().unwrap().to_string();
-    assert!(code.starts_with("ss1-"));
-    robin.ok(&["bundle", "export", &space_id, "--out", "robin-1.bundle"]);
+    assert!(code.starts_with("ss2-"));
     blake.ok(&[
         "space",
         "join",
@@ -123,9 +122,31 @@ fn two_leads_meet_offline_and_converge_with_files_only() {
         "Blake",
         "--package",
         "invite.pkg",
+        "--request-out",
+        "blake.request",
+    ]);
+    let pending = blake.json(&["space", "pending"]);
+    assert_eq!(pending[0]["name"], "Tuesday group");
+    robin.ok(&[
+        "space",
+        "admit",
+        &space_id,
+        "--request",
+        "blake.request",
+        "--welcome-out",
+        "blake.welcome",
+    ]);
+    robin.ok(&["bundle", "export", &space_id, "--out", "robin-1.bundle"]);
+    blake.ok(&[
+        "space",
+        "complete-join",
+        "--welcome",
+        "blake.welcome",
         "--bundle",
         "robin-1.bundle",
     ]);
+    let invites = robin.json(&["space", "invites", &space_id]);
+    assert_eq!(invites[0]["state"], "used");
 
     // Blake signs up with no network: only a request.
     let place = blake.json(&["session", "signup", "Tuesday group", "Peer circle"]);

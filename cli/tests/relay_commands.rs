@@ -99,7 +99,7 @@ fn sync_invite_and_link_a_device_through_a_relay() {
         .output()
         .unwrap());
     let code = invite["code"].as_str().unwrap();
-    ok(ss(
+    let asked = ok(ss(
         &dir,
         "friend",
         &relay,
@@ -107,7 +107,12 @@ fn sync_invite_and_link_a_device_through_a_relay() {
     )
     .output()
     .unwrap());
-    ok(ss(&dir, "phone", &relay, &["sync"]).output().unwrap());
+    assert_eq!(asked["pending"], true);
+    // The phone's sync admits Sam; Sam's brings the space.
+    let admitted = ok(ss(&dir, "phone", &relay, &["sync"]).output().unwrap());
+    assert_eq!(admitted["admitted"], 1);
+    let joined = ok(ss(&dir, "friend", &relay, &["sync"]).output().unwrap());
+    assert_eq!(joined["joined"][0], id.as_str());
     let members = ok(ss(&dir, "phone", &relay, &["space", "members", &id])
         .output()
         .unwrap());
