@@ -8,7 +8,9 @@ use safespaces_core::{app, profile};
 use secrecy::SecretString;
 
 use crate::secret::{ProfileOptions, UnlockSecret, core_options, keystore_bytes};
-use crate::{BundleReport, Journal, SafeSpacesError, Space, convert_all};
+use crate::{
+    BundleReport, JoinRequestFile, Journal, PendingJoin, SafeSpacesError, Space, convert_all,
+};
 
 /// A space as listed on this device.
 #[derive(uniffi::Record)]
@@ -219,21 +221,46 @@ impl SafeSpaces {
         Ok(self.inner.import_bundle(&bundle, Timestamp(now))?.into())
     }
 
-    /// Joins a space with an invite's code and sealed package and a bundle from a
-    /// member, as `pseudonym`. The join reaches the others with this
-    /// device's next bundle (or sync).
-    pub fn join(
+    /// Asks to join a space without the relay: opens the invite's package
+    /// (a file from the inviter) with its code and returns a request, as
+    /// `pseudonym`, to hand back to the inviter (`Space.admit` on their
+    /// device). Nothing of the space is readable yet: the package holds no
+    /// key, only the space's name and the role (in the returned record).
+    /// The join waits in `pendingJoins` until `join`.
+    pub fn request_join(
         &self,
         code: String,
         sealed_package: Vec<u8>,
-        bundle: Vec<u8>,
         pseudonym: String,
+        now: i64,
+    ) -> Result<JoinRequestFile, SafeSpacesError> {
+        Ok(self
+            .inner
+            .request_join(&code, &sealed_package, &pseudonym, Timestamp(now))?
+            .into())
+    }
+
+    /// Completes a join asked for with `requestJoin`, with the inviter's
+    /// welcome (from `Space.admit`) and a bundle from a member made after
+    /// the admission (the inviter's `Space.exportBundle`). The space is
+    /// checked from its creation and kept only once it shows this
+    /// device's admission: a bundle from before it throws
+    /// `InviteUnusable` (ask for a newer one).
+    pub fn join(
+        &self,
+        welcome: Vec<u8>,
+        bundle: Vec<u8>,
         now: i64,
     ) -> Result<Arc<Space>, SafeSpacesError> {
         Ok(Arc::new(
-            self.inner
-                .join(&code, &sealed_package, &bundle, &pseudonym, Timestamp(now))?
-                .into(),
+            self.inner.join(&welcome, &bundle, Timestamp(now))?.into(),
         ))
+    }
+
+    /// Joins this device asked for (`requestJoin`, `joinViaRelay`) that no
+    /// inviter has answered yet, to show as "waiting to be let in": the
+    /// space itself is not on this device until its welcome comes.
+    pub fn pending_joins(&self) -> Result<Vec<PendingJoin>, SafeSpacesError> {
+        Ok(convert_all(self.inner.pending_joins()?))
     }
 }

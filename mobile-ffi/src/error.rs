@@ -53,11 +53,13 @@ pub enum SafeSpacesError {
         /// What was looked for.
         reason: String,
     },
-    /// The invite cannot be used (bad code, expired, already used): check
-    /// the code, or ask for a new invite.
+    /// The invite cannot be used (bad code, expired, already used,
+    /// withdrawn), or a join request, welcome or bundle does not fit it
+    /// (another space or invite, a bundle from before the admission):
+    /// check the code, or ask for a new invite (or a newer bundle).
     #[error("this invite cannot be used: {reason}")]
     InviteUnusable {
-        /// Used or expired.
+        /// What was wrong with it.
         reason: String,
     },
     /// A value the app passed is not acceptable (length, range, id format).
@@ -170,7 +172,7 @@ impl From<ModelError> for SafeSpacesError {
             | ModelError::UnknownResource(_)
             | ModelError::UnknownEntry(_) => SafeSpacesError::NotFound { reason },
             ModelError::InvalidInput { .. } => SafeSpacesError::InvalidInput { reason },
-            ModelError::InviteUsed | ModelError::InviteExpired => {
+            ModelError::InviteUsed | ModelError::InviteExpired | ModelError::InviteRevoked => {
                 SafeSpacesError::InviteUnusable { reason }
             }
             ModelError::InvalidDocument { .. }
@@ -245,6 +247,10 @@ mod tests {
         ));
         assert!(matches!(
             SafeSpacesError::from(AppError::Model(ModelError::InviteExpired)),
+            SafeSpacesError::InviteUnusable { .. }
+        ));
+        assert!(matches!(
+            SafeSpacesError::from(AppError::Model(ModelError::InviteRevoked)),
             SafeSpacesError::InviteUnusable { .. }
         ));
         assert!(matches!(

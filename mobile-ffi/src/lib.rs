@@ -11,13 +11,15 @@
 //!   and the test-only scrypt cost.
 //! - [`Space`] (`space.rs`): one space; its records live next to the concept
 //!   they describe: `members.rs`, `sessions.rs`, `attendance.rs`,
-//!   `training.rs`, `signposting.rs`, `invites.rs`.
+//!   `training.rs`, `signposting.rs`, `invites.rs` (invites and joining:
+//!   [`Invitation`], [`InviteStatus`], [`InviteState`], [`JoinRequestFile`],
+//!   [`PendingJoin`]).
 //! - [`Journal`] (`journal.rs`): the private journal and its export.
 //! - [`RelayClient`], [`SyncStatus`], [`SyncStatusListener`] (`relay.rs`):
 //!   the connection to a relay, its status, and the FFI's one tokio runtime
 //!   for background work.
 //! - `sync.rs`: the async calls that talk to the relay (`sync`,
-//!   `joinViaRelay`, `publishInvite`) and [`SyncReport`], [`Joined`].
+//!   `joinViaRelay`, `publishInvite`) and [`SyncReport`].
 //! - [`LinkOffer`] (`linking.rs`): linking a new device through the relay.
 //! - [`SpaceListener`], [`LiveSync`] (`live.rs`): live updates and the
 //!   handle that stops them.
@@ -70,7 +72,9 @@ mod training;
 pub use app::{SafeSpaces, SpaceSummary, generate_keystore_secret, profile_exists};
 pub use attendance::{Attendee, MyPlace, Place, RosterView, SignUpState};
 pub use error::SafeSpacesError;
-pub use invites::{BundleReport, Invitation};
+pub use invites::{
+    BundleReport, Invitation, InviteState, InviteStatus, JoinRequestFile, PendingJoin,
+};
 pub use journal::{Journal, JournalEdit, JournalEntry, JournalFormat};
 pub use linking::LinkOffer;
 pub use live::{LiveSync, SpaceListener};
@@ -85,7 +89,7 @@ pub use sessions::{
 };
 pub use signposting::{Resource, ResourceCategory, ResourceEntry};
 pub use space::Space;
-pub use sync::{Joined, SyncReport};
+pub use sync::SyncReport;
 pub use training::{Clearance, TrainingModule, TrainingRecord};
 
 uniffi::setup_scaffolding!();

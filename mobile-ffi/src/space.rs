@@ -6,9 +6,9 @@ use safespaces_core::app;
 use safespaces_core::model::{MemberId, SessionId, Timestamp};
 
 use crate::{
-    Attendee, Clearance, FieldConflict, Invitation, LeadStatus, Member, MyPlace, Resource,
-    ResourceCategory, ResourceEntry, Role, RosterView, SafeSpacesError, Session, SessionDraft,
-    SessionEdit, SignUpState, TrainingModule, TrainingRecord, convert_all,
+    Attendee, Clearance, FieldConflict, Invitation, InviteStatus, LeadStatus, Member, MyPlace,
+    Resource, ResourceCategory, ResourceEntry, Role, RosterView, SafeSpacesError, Session,
+    SessionDraft, SessionEdit, SignUpState, TrainingModule, TrainingRecord, convert_all,
 };
 
 /// One space on this device. The handle holds only the space's id: it is
@@ -220,7 +220,10 @@ impl Space {
     }
 
     /// Invites someone (coordinators any role, leads members). Expires at
-    /// `expires_at`, by default 7 days after `now`.
+    /// `expires_at`, by default 7 days after `now`. The invite admits one
+    /// person, and only through this device: it keeps the code to answer
+    /// the joiner's request (`admit`, or its next `sync` through the
+    /// relay), because the package holds no key to the space.
     #[uniffi::method(default(expires_at = None))]
     pub fn invite(
         &self,
@@ -233,6 +236,37 @@ impl Space {
             .inner
             .invite(role.into(), Timestamp(now), expires_at)?
             .into())
+    }
+
+    /// Every invite the space records, latest expiry first, with where it
+    /// stands at `now`, so the inviter sees which may still let someone in.
+    /// `claimed` marks one of this device's invites whose package someone
+    /// took from the relay without being admitted: if that was not the
+    /// person it was for, `revokeInvite` it.
+    pub fn invites(&self, now: i64) -> Result<Vec<InviteStatus>, SafeSpacesError> {
+        Ok(convert_all(self.inner.invites(Timestamp(now))?))
+    }
+
+    /// Withdraws an invite nobody has been admitted with (its creator or a
+    /// coordinator): every device then refuses an admission with it, and
+    /// this device forgets its code. Withdrawing twice changes nothing.
+    /// Throws `InviteUnusable` for an invite already used, `NotAllowed` for
+    /// another member's invite (unless a coordinator), `InvalidInput` for
+    /// an id the space does not record.
+    pub fn revoke_invite(&self, invite_id: String, now: i64) -> Result<(), SafeSpacesError> {
+        Ok(self.inner.revoke_invite(&invite_id, Timestamp(now))?)
+    }
+
+    /// Admits a joiner without the relay: checks their request (a file
+    /// from `SafeSpaces.requestJoin` on their device) against one of this
+    /// device's invites, records the admission, and returns the welcome to
+    /// hand back together with a bundle exported after it (`exportBundle`).
+    /// Admitting the same request again (the welcome was lost) answers it
+    /// again, sealed afresh, and admits nobody new; a request for an
+    /// invite that is used, withdrawn, expired or not this device's throws
+    /// `InviteUnusable`.
+    pub fn admit(&self, request: Vec<u8>, now: i64) -> Result<Vec<u8>, SafeSpacesError> {
+        Ok(self.inner.admit(&request, Timestamp(now))?)
     }
 
     /// Everything this device can tell another member of the space, as one

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use safespaces_core::app;
 use safespaces_core::model::Timestamp;
 
-use crate::{Invitation, RelayClient, SafeSpaces, SafeSpacesError, Space};
+use crate::{Invitation, PendingJoin, RelayClient, SafeSpaces, SafeSpacesError, Space};
 
 /// What one sync did, summed over spaces.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
@@ -17,7 +17,8 @@ pub struct SyncReport {
     pub pulled: u64,
     /// Changes applied.
     pub applied: u64,
-    /// Changes refused (not their author's to make).
+    /// Changes refused (not their author's to make), and join requests
+    /// for this device's invites that did not check out (dropped).
     pub refused: u64,
     /// Sign-up requests this device recorded as a lead.
     pub requests_recorded: u64,
@@ -29,6 +30,15 @@ pub struct SyncReport {
     /// what they depend on (over the waiting list's budget); their changes
     /// arrive again with the next snapshot.
     pub waiting_dropped: u64,
+    /// Joiners this device admitted: requests for its invites that it
+    /// claimed from the relay and answered (their welcomes are in the
+    /// relay's drop-boxes now). Admissions happen here, on the inviter's
+    /// device, because only it holds the invite's code.
+    pub admitted: u64,
+    /// Spaces this device joined in this sync, by id: an inviter's device
+    /// admitted a join asked for with `joinViaRelay`. Open each with
+    /// `SafeSpaces.space`; they left `pendingJoins`.
+    pub joined: Vec<String>,
 }
 
 impl From<app::SyncReport> for SyncReport {
@@ -42,23 +52,19 @@ impl From<app::SyncReport> for SyncReport {
             snapshots: r.snapshots as u64,
             left_out: r.left_out,
             waiting_dropped: r.waiting_dropped as u64,
+            admitted: r.admitted as u64,
+            joined: r.joined,
         }
     }
-}
-
-/// A space joined through the relay.
-#[derive(uniffi::Record)]
-pub struct Joined {
-    /// The space.
-    pub space: Arc<Space>,
-    /// How many blobs the join downloaded.
-    pub downloaded_blobs: u64,
 }
 
 #[uniffi::export(async_runtime = "tokio")]
 impl SafeSpaces {
     /// Syncs every space (and the journal, if turned on) with the relay:
-    /// pushes what this device made, pulls what others made. Throws
+    /// pushes what this device made, pulls what others made. First it
+    /// completes pending joins whose welcome came (`SyncReport.joined`);
+    /// per space it admits requests for this device's invites before
+    /// pushing, then hands out their welcomes (`SyncReport.admitted`). Throws
     /// `Offline`, `PinMismatch` or `RelayRefused` when the relay is not
     /// usable; nothing is lost, retry later.
     pub async fn sync(
@@ -69,30 +75,36 @@ impl SafeSpaces {
         Ok(self.inner.sync(&client.inner, Timestamp(now)).await?.into())
     }
 
-    /// Joins a space with an invite code whose package was published to the
-    /// relay (`Space.publishInvite`), as `pseudonym`.
+    /// Asks to join a space with an invite code whose package was
+    /// published to the relay (`Space.publishInvite`), as `pseudonym`:
+    /// claims the package (it can be claimed once) and leaves a request
+    /// sealed to the inviter's devices. It returns before anyone admits
+    /// the request: the space arrives with a later `sync`, after an
+    /// inviter's device has synced and admitted it (`SyncReport.joined`
+    /// then lists it; until then `pendingJoins` does). Throws
+    /// `RelayRefused` with code `dropbox_not_found` when the package was
+    /// claimed already (or never published).
     pub async fn join_via_relay(
         &self,
         client: Arc<RelayClient>,
         code: String,
         pseudonym: String,
         now: i64,
-    ) -> Result<Joined, SafeSpacesError> {
-        let joined = self
+    ) -> Result<PendingJoin, SafeSpacesError> {
+        Ok(self
             .inner
             .join_via_relay(&client.inner, &code, &pseudonym, Timestamp(now))
-            .await?;
-        Ok(Joined {
-            space: Arc::new(joined.space.into()),
-            downloaded_blobs: joined.downloaded_blobs as u64,
-        })
+            .await?
+            .into())
     }
 }
 
 #[uniffi::export(async_runtime = "tokio")]
 impl Space {
     /// Puts an invite's package in its relay drop-box, where the invitee's
-    /// device claims it (once) with the code.
+    /// device claims it (once) with the code. From then on this device's
+    /// `sync` answers the invitee's request, and notices when the package
+    /// was claimed but nobody asked to join (`InviteStatus.claimed`).
     pub async fn publish_invite(
         &self,
         client: Arc<RelayClient>,

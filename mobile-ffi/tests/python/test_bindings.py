@@ -2,7 +2,8 @@
 
 Proves the mapping (objects, records, enums, bytes, optionals, defaults,
 errors as exceptions) by walking two devices through what an app does:
-profiles, a space, an invite and a join by bundles, a session, a sign-up
+profiles, a space, an invite and a join by files (package, request,
+welcome and bundle), invites followed and withdrawn, a session, a sign-up
 recorded by the lead from a bundle, the journal, backups, and errors
 crossing the boundary. Core's own rules are tested in core.
 
@@ -14,10 +15,12 @@ import tempfile
 import unittest
 
 from safespaces_ffi import (
+    InviteState,
     JournalEdit,
     JournalFormat,
     MyPlace,
     PassphraseWork,
+    PendingJoin,
     Place,
     ProfileOptions,
     Resource,
@@ -86,11 +89,45 @@ class BindingsTest(unittest.TestCase):
 
         invitation = ash_space.invite(Role.MEMBER, NOW)  # expires_at left out
         self.assertEqual(invitation.expires_at, NOW + 7 * DAY)
+        self.assertTrue(invitation.code.startswith("ss2-"), invitation.code)
         self.assertIsInstance(invitation.sealed_package, bytes)
-        birch_space = birch.join(
-            invitation.code, invitation.sealed_package, ash_space.export_bundle(NOW), "Birch", NOW
+        [listed] = ash_space.invites(NOW)
+        self.assertEqual(
+            (listed.invite_id, listed.state, listed.role, listed.created_by, listed.used_by),
+            (invitation.invite_id, InviteState.OPEN, Role.MEMBER, ash_space.my_member_id(), None),
         )
+
+        # Birch opens the package and asks; nothing of the space is on
+        # Birch's device yet, only the pending join.
+        asked = birch.request_join(invitation.code, invitation.sealed_package, "Birch", NOW)
+        self.assertEqual((asked.space_name, asked.role), ("Tuesday circle", Role.MEMBER))
+        self.assertIsInstance(asked.request, bytes)
+        self.assertEqual(
+            birch.pending_joins(),
+            [PendingJoin(space=ash_space.id(), space_name="Tuesday circle", role=Role.MEMBER,
+                         expires_at=NOW + 7 * DAY)],
+        )
+        self.assertEqual(birch.spaces(), [])
+        # The package holds no key: a bundle of the space opens for nobody
+        # who holds only the package.
+        early = ash_space.export_bundle(NOW)
+        with self.assertRaises(SafeSpacesError.InvalidData):
+            birch.import_bundle(early, NOW)
+
+        # Ash admits the request; the welcome goes back with a bundle made
+        # after the admission (one from before it does not show it).
+        welcome = ash_space.admit(asked.request, NOW)
+        self.assertIsInstance(welcome, bytes)
+        # Admitting the same request again (a lost welcome) answers again,
+        # sealed afresh, and admits nobody new.
+        welcome = ash_space.admit(asked.request, NOW)
+        with self.assertRaises(SafeSpacesError.InviteUnusable):
+            birch.join(welcome, early, NOW)
+        birch_space = birch.join(welcome, ash_space.export_bundle(NOW), NOW)
+        self.assertEqual(birch.pending_joins(), [])
         self.assertEqual(birch_space.id(), ash_space.id())
+        [used] = ash_space.invites(NOW)
+        self.assertEqual((used.state, used.used_by), (InviteState.USED, birch_space.my_member_id()))
         self.assertEqual(birch_space.name(), "Tuesday circle")
         self.assertEqual([s.name for s in birch.spaces()], ["Tuesday circle"])
 
@@ -129,6 +166,38 @@ class BindingsTest(unittest.TestCase):
                     kind=SessionKind.OTHER, title="x", starts_at=NOW, duration_minutes=60, capacity=1
                 )
             )
+
+    def test_a_revoked_invite_admits_nobody(self):
+        ash = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("ash"), FAST)
+        space = ash.create_space("Circle", "Ash", NOW)
+        fresh = space.invite(Role.LEAD, NOW, NOW + DAY)
+        kept = space.invite(Role.MEMBER, NOW)
+        space.revoke_invite(fresh.invite_id, NOW)
+        states = {i.invite_id: (i.state, i.role, i.expires_at) for i in space.invites(NOW)}
+        self.assertEqual(
+            states,
+            {
+                fresh.invite_id: (InviteState.REVOKED, Role.LEAD, NOW + DAY),
+                kept.invite_id: (InviteState.OPEN, Role.MEMBER, NOW + 7 * DAY),
+            },
+        )
+        # Latest expiry first.
+        self.assertEqual([i.invite_id for i in space.invites(NOW)], [kept.invite_id, fresh.invite_id])
+        # Past its expiry an unused invite shows as expired.
+        later = {i.invite_id: i.state for i in space.invites(NOW + 8 * DAY)}
+        self.assertEqual(later[kept.invite_id], InviteState.EXPIRED)
+
+        # Whoever holds the withdrawn code can still ask (the package opens
+        # offline), but the inviter's device no longer admits with it.
+        carey = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("carey"), FAST)
+        asked = carey.request_join(fresh.code, fresh.sealed_package, "Carey", NOW)
+        with self.assertRaises(SafeSpacesError.InviteUnusable):
+            space.admit(asked.request, NOW)
+        self.assertEqual(carey.spaces(), [])
+        # Withdrawing twice changes nothing; an unknown id is refused.
+        space.revoke_invite(fresh.invite_id, NOW)
+        with self.assertRaises(SafeSpacesError.InvalidInput):
+            space.revoke_invite("0" * 16, NOW)
 
     def test_sessions_edits_and_signposting_cross_the_boundary(self):
         _, space, session = self.cleared_lead_space()

@@ -1,7 +1,9 @@
 """The async sync calls and listeners through the generated Python bindings,
 against the real relay binary.
 
-Proves async methods (awaited under asyncio.run), foreign-trait listeners
+Proves async methods (awaited under asyncio.run), the relay join (asked
+with join_via_relay, admitted by the inviter's sync, completed by the
+joiner's sync), foreign-trait listeners
 (a space listener, a sync-status listener and a sync-progress listener
 called from Rust threads), the
 foreign logger (records arrive, carry no content, stop with their handle),
@@ -21,6 +23,7 @@ import time
 import unittest
 
 from safespaces_ffi import (
+    InviteState,
     Logger,
     LogLevel,
     LogRecord,
@@ -215,16 +218,37 @@ class RelaySyncTest(unittest.TestCase):
 
         birch = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("birch"), FAST)
 
-        async def invite_and_join():
+        async def invite_and_ask():
             await ash.sync(client, NOW)
             await ash_space.publish_invite(client, invitation, NOW)
             return await birch.join_via_relay(client, invitation.code, "Birch", NOW)
 
-        joined = asyncio.run(invite_and_join())
-        birch_space = joined.space
-        self.assertEqual(birch_space.id(), ash_space.id())
+        # Asking only claims the package and leaves a request: the space is
+        # not on Birch's device yet, and syncing alone does not bring it.
+        pending = asyncio.run(invite_and_ask())
+        self.assertEqual(
+            (pending.space, pending.space_name, pending.role, pending.expires_at),
+            (ash_space.id(), "Tuesday circle", Role.MEMBER, NOW + 7 * DAY),
+        )
+        self.assertEqual(birch.pending_joins(), [pending])
+        self.assertEqual(birch.spaces(), [])
+        self.assertEqual(asyncio.run(birch.sync(client, NOW)).joined, [])
+        with self.assertRaises(SafeSpacesError.NotFound):
+            birch.space(ash_space.id())
+
+        # Ash's device admits the request in its sync; Birch's next sync
+        # takes the welcome and the space.
+        report = asyncio.run(ash.sync(client, NOW))
+        self.assertEqual(report.admitted, 1)
+        [used] = ash_space.invites(NOW)
+        self.assertEqual((used.invite_id, used.state), (invitation.invite_id, InviteState.USED))
+        report = asyncio.run(birch.sync(client, NOW))
+        self.assertEqual(report.joined, [ash_space.id()])
+        self.assertEqual(birch.pending_joins(), [])
+        birch_space = birch.space(report.joined[0])
         self.assertEqual(birch_space.name(), "Tuesday circle")
-        self.assertGreater(joined.downloaded_blobs, 0)
+        self.assertEqual(used.used_by, birch_space.my_member_id())
+        self.assertEqual(asyncio.run(ash.sync(client, NOW)).admitted, 0)
 
         # Ash's device goes live; Birch's sign-up request reaches it through
         # the relay and the listener is told which space changed.
@@ -259,6 +283,35 @@ class RelaySyncTest(unittest.TestCase):
         with self.assertRaises(SafeSpacesError.RelayRefused) as used:
             asyncio.run(carey.join_via_relay(client, invitation.code, "Carey", NOW))
         self.assertEqual(used.exception.code, "dropbox_not_found")
+
+    def test_a_claimed_but_unused_invite_shows_and_can_be_revoked(self):
+        client = self.client()
+        ash = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("ash"), FAST)
+        ash_space = ash.create_space("Circle", "Ash", NOW)
+        invitation = ash_space.invite(Role.MEMBER, NOW)
+        asyncio.run(ash.sync(client, NOW))
+        asyncio.run(ash_space.publish_invite(client, invitation, NOW))
+
+        # Someone with the code takes the package and asks nothing (here: a
+        # request the joiner's own device refuses to make, with no name).
+        eve = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("eve"), FAST)
+        with self.assertRaises(SafeSpacesError.InviteUnusable):
+            asyncio.run(eve.join_via_relay(client, invitation.code, " ", NOW))
+        self.assertEqual(eve.pending_joins(), [])
+
+        # Ash's sync notices the package is gone with nobody admitted.
+        [before] = ash_space.invites(NOW)
+        self.assertEqual((before.state, before.claimed), (InviteState.OPEN, False))
+        report = asyncio.run(ash.sync(client, NOW))
+        self.assertEqual(report.admitted, 0)
+        [claimed] = ash_space.invites(NOW)
+        self.assertEqual((claimed.state, claimed.claimed), (InviteState.OPEN, True))
+
+        # Withdrawn, it admits nobody and is no longer shown as claimed.
+        ash_space.revoke_invite(invitation.invite_id, NOW)
+        [revoked] = ash_space.invites(NOW)
+        self.assertEqual((revoked.state, revoked.claimed, revoked.used_by), (InviteState.REVOKED, False, None))
+        self.assertEqual(asyncio.run(ash.sync(client, NOW)).admitted, 0)
 
     def test_a_journal_entry_reaches_the_persons_other_device_live(self):
         client = self.client()
@@ -361,9 +414,12 @@ class RelaySyncTest(unittest.TestCase):
         async def join():
             await ash.sync(client, NOW)
             await ash_space.publish_invite(client, invitation, NOW)
-            return await birch.join_via_relay(client, invitation.code, "Birch", NOW)
+            pending = await birch.join_via_relay(client, invitation.code, "Birch", NOW)
+            await ash.sync(client, NOW)  # admits
+            self.assertEqual((await birch.sync(client, NOW)).joined, [pending.space])
+            return pending.space
 
-        space_id = asyncio.run(join()).space.id()
+        space_id = asyncio.run(join())
 
         def ash_writes(sessions):
             # One sync seals one change batch, so each round is one blob.

@@ -2,8 +2,9 @@
 
 There is no Swift compiler on the machines that run the tests, so this reads
 the generated source instead: every pattern below must match once comments
-are dropped and runs of whitespace collapsed to single spaces. A renamed or missing item in the
-Rust API fails here before it fails an iOS build.
+are dropped and runs of whitespace collapsed to single spaces, and none of
+the removed ones may. A renamed or missing item in the Rust API fails here
+before it fails an iOS build.
 
     python3 check_declarations.py <swift bindings dir>
 """
@@ -26,12 +27,17 @@ EXPECTED = [
     r"func setAttemptLimit\(limit: UInt32\?\) ?throws",
     r"func exportBackup\(passphrase: String\) ?throws -> Data",
     r"func createSpace\(name: String, pseudonym: String, now: Int64\) ?throws -> Space",
-    r"func join\(code: String, sealedPackage: Data, bundle: Data, pseudonym: String, now: Int64\) ?throws -> Space",
+    r"func requestJoin\(code: String, sealedPackage: Data, pseudonym: String, now: Int64\) ?throws -> JoinRequestFile",
+    r"func join\(welcome: Data, bundle: Data, now: Int64\) ?throws -> Space",
+    r"func pendingJoins\(\) ?throws -> \[PendingJoin\]",
     r"func importBundle\(bundle: Data, now: Int64\) ?throws -> BundleReport",
     r"open class Space: SpaceProtocol",
     r"func createSession\(draft: SessionDraft\) ?throws -> String",
     r"func signUp\(id: String, state: SignUpState, now: Int64\) ?throws -> MyPlace",
     r"func invite\(role: Role, now: Int64, expiresAt: Int64\? = nil\) ?throws -> Invitation",
+    r"func invites\(now: Int64\) ?throws -> \[InviteStatus\]",
+    r"func revokeInvite\(inviteId: String, now: Int64\) ?throws",
+    r"func admit\(request: Data, now: Int64\) ?throws -> Data",
     r"func exportBundle\(now: Int64\) ?throws -> Data",
     r"func resources\(category: ResourceCategory\? = nil\) ?throws -> \[ResourceEntry\]",
     r"open class Journal: JournalProtocol",
@@ -46,7 +52,7 @@ EXPECTED = [
     r"open class RelayClient: RelayClientProtocol",
     r"public static func pinned\(url: String, pinHex: String\) ?throws -> RelayClient",
     r"func sync\(client: RelayClient, now: Int64\) ?async throws -> SyncReport",
-    r"func joinViaRelay\(client: RelayClient, code: String, pseudonym: String, now: Int64\) ?async throws -> Joined",
+    r"func joinViaRelay\(client: RelayClient, code: String, pseudonym: String, now: Int64\) ?async throws -> PendingJoin",
     r"func publishInvite\(client: RelayClient, invitation: Invitation, now: Int64\) ?async throws",
     r"func offerLink\(client: RelayClient\) ?async throws -> LinkOffer",
     r"func live\(client: RelayClient, listener: SpaceListener\) ?throws -> LiveSync",
@@ -75,12 +81,20 @@ EXPECTED = [
     r"public struct LogRecord: Equatable, Hashable",
     r"public enum LogLevel: Equatable, Hashable",
     r"public struct SyncReport: Equatable, Hashable",
-    r"public struct Joined\b",
+    r"public var admitted: UInt64",
+    r"public var joined: \[String\]",
     r"public enum SyncStatus: Equatable, Hashable",
     # Records and enums.
     r"public struct Session: Equatable, Hashable",
     r"public struct SessionDraft: Equatable, Hashable",
     r"public struct Invitation: Equatable, Hashable",
+    r"public var inviteId: String",
+    r"public struct InviteStatus: Equatable, Hashable",
+    r"public enum InviteState: Equatable, Hashable",
+    r"public var usedBy: String\?",
+    r"public var claimed: Bool",
+    r"public struct JoinRequestFile: Equatable, Hashable",
+    r"public struct PendingJoin: Equatable, Hashable",
     r"public struct JournalEntry: Equatable, Hashable",
     r"public struct ProfileOptions: Equatable, Hashable",
     r"public enum PassphraseWork: Equatable, Hashable",
@@ -97,6 +111,13 @@ EXPECTED = [
         "InviteUnusable", "InvalidInput", "InvalidData", "Storage", "Internal",
         "Offline", "PinMismatch", "RelayRefused",
     )
+]
+
+# Removed from the API: an app still using them must fail to build.
+ABSENT = [
+    # Protocol v2: a relay join returns a PendingJoin; the space comes with
+    # a later sync (SyncReport.joined).
+    r"public struct Joined\b",
 ]
 
 HEADER_EXPECTED = [
@@ -119,13 +140,19 @@ def main(directory):
     modulemap = normalised(directory / f"{MODULE}FFI.modulemap")
     missing = [p for p in EXPECTED if not re.search(p, swift)]
     missing += [f"header: {p}" for p in HEADER_EXPECTED if not re.search(p, header)]
+    present = [p for p in ABSENT if re.search(p, swift)]
     if f"module {MODULE}FFI" not in modulemap:
         missing.append(f"modulemap: module {MODULE}FFI")
     for p in missing:
         print(f"missing from the Swift bindings: {p}", file=sys.stderr)
-    if missing:
+    for p in present:
+        print(f"removed but still in the Swift bindings: {p}", file=sys.stderr)
+    if missing or present:
         return 1
-    print(f"swift bindings: {len(EXPECTED) + len(HEADER_EXPECTED) + 1} declarations present")
+    print(
+        f"swift bindings: {len(EXPECTED) + len(HEADER_EXPECTED) + 1} declarations present,"
+        f" {len(ABSENT)} removed ones absent"
+    )
     return 0
 
 

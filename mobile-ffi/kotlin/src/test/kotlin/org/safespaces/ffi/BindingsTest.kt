@@ -15,7 +15,9 @@ import org.junit.jupiter.api.io.TempDir
  * Proves the mapping as an Android app sees it (companion constructors,
  * data classes with defaults, sealed classes, unsigned numbers, ByteArray,
  * nullable arguments, typed exceptions, AutoCloseable handles) through two
- * devices meeting by bundles. Core's own rules are tested in core.
+ * devices meeting by files: an invite's package, the join request, the
+ * welcome and bundles; and invites followed and withdrawn. Core's own rules
+ * are tested in core.
  */
 class BindingsTest {
     companion object {
@@ -62,11 +64,36 @@ class BindingsTest {
 
         val invitation = ashSpace.invite(Role.MEMBER, NOW) // expiresAt left out
         assertEquals(NOW + 7 * DAY, invitation.expiresAt)
-        val birchSpace = birch.join(
-            invitation.code, invitation.sealedPackage, ashSpace.exportBundle(NOW), "Birch", NOW,
+        assertTrue(invitation.code.startsWith("ss2-"), invitation.code)
+        assertEquals(
+            listOf(invitation.inviteId to InviteState.OPEN),
+            ashSpace.invites(NOW).map { it.inviteId to it.state },
         )
+
+        // Birch asks with the package; the space is not on Birch's device
+        // until Ash's device admits the request.
+        val asked = birch.requestJoin(invitation.code, invitation.sealedPackage, "Birch", NOW)
+        assertEquals("Tuesday circle" to Role.MEMBER, asked.spaceName to asked.role)
+        assertEquals(
+            listOf(PendingJoin(ashSpace.id(), "Tuesday circle", Role.MEMBER, NOW + 7 * DAY)),
+            birch.pendingJoins(),
+        )
+        assertEquals(emptyList<SpaceSummary>(), birch.spaces())
+        val early = ashSpace.exportBundle(NOW)
+        // The package holds no key: the space's bundle opens for nobody yet.
+        assertThrows<SafeSpacesException.InvalidData> { birch.importBundle(early, NOW) }
+
+        val welcome = ashSpace.admit(asked.request, NOW)
+        // A bundle from before the admission does not show it.
+        assertThrows<SafeSpacesException.InviteUnusable> { birch.join(welcome, early, NOW) }
+        val birchSpace = birch.join(welcome, ashSpace.exportBundle(NOW), NOW)
         assertEquals(ashSpace.id(), birchSpace.id())
         assertEquals(listOf("Tuesday circle"), birch.spaces().map { it.name })
+        assertEquals(emptyList<PendingJoin>(), birch.pendingJoins())
+        val used = ashSpace.invites(NOW).single()
+        assertEquals(InviteState.USED, used.state)
+        assertEquals(birchSpace.myMemberId(), used.usedBy)
+        assertEquals(me, used.createdBy)
 
         // Birch is not a lead: the sign-up waits until a lead records it.
         assertEquals(
@@ -103,6 +130,27 @@ class BindingsTest {
         assertEquals(emptyList<FieldConflict>(), ashSpace.sessionConflicts(session))
 
         listOf(birchSpace, birch, ashSpace, ash).forEach { it.close() }
+    }
+
+    @Test
+    fun `a revoked invite admits nobody`() {
+        val ash = SafeSpaces.create(dir("revoke-ash"), UnlockSecret.passphrase("ash"), FAST)
+        val space = ash.createSpace("Circle", "Ash", NOW)
+        val fresh = space.invite(Role.LEAD, NOW, NOW + DAY)
+        space.revokeInvite(fresh.inviteId, NOW)
+        val status = space.invites(NOW).single()
+        assertEquals(fresh.inviteId, status.inviteId)
+        assertEquals(InviteState.REVOKED, status.state)
+        assertEquals(Role.LEAD, status.role)
+        assertNull(status.usedBy)
+        assertFalse(status.claimed)
+
+        // Whoever holds the withdrawn code can still ask, but is not admitted.
+        val carey = SafeSpaces.create(dir("revoke-carey"), UnlockSecret.passphrase("carey"), FAST)
+        val asked = carey.requestJoin(fresh.code, fresh.sealedPackage, "Carey", NOW)
+        assertThrows<SafeSpacesException.InviteUnusable> { space.admit(asked.request, NOW) }
+        assertEquals(emptyList<SpaceSummary>(), carey.spaces())
+        listOf(space, ash, carey).forEach { it.close() }
     }
 
     @Test

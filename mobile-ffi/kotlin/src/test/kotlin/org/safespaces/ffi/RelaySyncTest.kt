@@ -9,6 +9,7 @@ import java.util.concurrent.TimeUnit
 import kotlinx.coroutines.runBlocking
 import org.junit.jupiter.api.AfterAll
 import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertFalse
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.BeforeAll
 import org.junit.jupiter.api.Test
@@ -21,7 +22,9 @@ import org.junit.jupiter.api.io.TempDir
  * against the real relay binary ($SAFESPACES_RELAY_BIN, or the workspace's
  * target/debug/safespaces-relay).
  *
- * Proves `suspend` calls (inside runBlocking), foreign-interface listeners
+ * Proves `suspend` calls (inside runBlocking), the relay join (asked with
+ * joinViaRelay, admitted by the inviter's sync, completed by the joiner's
+ * sync, listed in pendingJoins meanwhile), foreign-interface listeners
  * called from Rust threads (space, status and sync-progress listeners),
  * handles that stop them when closed, the foreign
  * logger (records arrive without content and stop when its handle is
@@ -100,15 +103,26 @@ class RelaySyncTest {
         val invitation = ashSpace.invite(Role.MEMBER, NOW)
         val birch = SafeSpaces.create(dir("birch"), UnlockSecret.passphrase("birch"), FAST)
 
-        val joined = runBlocking {
+        // Asking claims the package and leaves a request; the space comes
+        // only after Ash's device admits it (Ash's sync) and Birch syncs.
+        val pending = runBlocking {
             ash.sync(client, NOW)
             ashSpace.publishInvite(client, invitation, NOW)
             birch.joinViaRelay(client, invitation.code, "Birch", NOW)
         }
-        val birchSpace = joined.space
-        assertEquals(ashSpace.id(), birchSpace.id())
+        assertEquals(PendingJoin(ashSpace.id(), "Tuesday circle", Role.MEMBER, NOW + 7 * DAY), pending)
+        assertEquals(listOf(pending), birch.pendingJoins())
+        assertEquals(emptyList<String>(), runBlocking { birch.sync(client, NOW) }.joined)
+        assertThrows<SafeSpacesException.NotFound> { birch.space(ashSpace.id()) }
+
+        assertEquals(1uL, runBlocking { ash.sync(client, NOW) }.admitted)
+        assertEquals(InviteState.USED, ashSpace.invites(NOW).single().state)
+        val joined = runBlocking { birch.sync(client, NOW) }.joined
+        assertEquals(listOf(ashSpace.id()), joined)
+        assertEquals(emptyList<PendingJoin>(), birch.pendingJoins())
+        val birchSpace = birch.space(joined.single())
         assertEquals("Tuesday circle", birchSpace.name())
-        assertTrue(joined.downloadedBlobs > 0u)
+        assertEquals(birchSpace.myMemberId(), ashSpace.invites(NOW).single().usedBy)
 
         // Ash's device goes live; Birch's sign-up reaches it through the relay.
         val changed = CountDownLatch(1)
@@ -153,6 +167,33 @@ class RelaySyncTest {
             runBlocking { carey.joinViaRelay(client, invitation.code, "Carey", NOW) }
         }
         assertEquals("dropbox_not_found", refused.code)
+    }
+
+    @Test
+    fun `a claimed but unused invite shows and can be revoked`() {
+        val client = RelayClient.pinned(url, pin)
+        val ash = SafeSpaces.create(dir("ash-claimed"), UnlockSecret.passphrase("ash"), FAST)
+        val ashSpace = ash.createSpace("Circle", "Ash", NOW)
+        val invitation = ashSpace.invite(Role.MEMBER, NOW)
+        runBlocking {
+            ash.sync(client, NOW)
+            ashSpace.publishInvite(client, invitation, NOW)
+        }
+
+        // Someone with the code takes the package and asks nothing (here: a
+        // request the device itself refuses to make, with no name).
+        val eve = SafeSpaces.create(dir("eve"), UnlockSecret.passphrase("eve"), FAST)
+        assertThrows<SafeSpacesException.InviteUnusable> {
+            runBlocking { eve.joinViaRelay(client, invitation.code, " ", NOW) }
+        }
+        assertFalse(ashSpace.invites(NOW).single().claimed)
+        assertEquals(0uL, runBlocking { ash.sync(client, NOW) }.admitted)
+        val claimed = ashSpace.invites(NOW).single()
+        assertEquals(InviteState.OPEN to true, claimed.state to claimed.claimed)
+
+        ashSpace.revokeInvite(invitation.inviteId, NOW)
+        val revoked = ashSpace.invites(NOW).single()
+        assertEquals(InviteState.REVOKED to false, revoked.state to revoked.claimed)
     }
 
     /** Keeps every record; called from the library's logging thread. */
@@ -226,8 +267,11 @@ class RelaySyncTest {
         val spaceId = runBlocking {
             ash.sync(client, NOW)
             ashSpace.publishInvite(client, invitation, NOW)
-            birch.joinViaRelay(client, invitation.code, "Birch", NOW)
-        }.space.id()
+            val pending = birch.joinViaRelay(client, invitation.code, "Birch", NOW)
+            ash.sync(client, NOW) // admits
+            assertEquals(listOf(pending.space), birch.sync(client, NOW).joined)
+            pending.space
+        }
 
         // One sync seals one change batch, so each round is one blob.
         fun ashWrites(sessions: Int) = repeat(sessions) {
