@@ -319,17 +319,12 @@ impl Shared {
             }
             let mut request = invite.request.clone();
             if request.is_none() {
-                let id = dropbox(&secret.request_dropbox_id())?;
-                match client.claim_dropbox(&id).await {
-                    Ok(bytes) => {
-                        let encoded = BASE64_STANDARD.encode(&bytes);
-                        self.update_issued(space, &invite.invite, |i| {
-                            i.request = Some(encoded.clone())
-                        })?;
-                        request = Some(encoded);
-                    }
-                    Err(e) if e.code() == Some(ErrorCode::DropboxNotFound) => {}
-                    Err(e) => return Err(e.into()),
+                if let Some(bytes) = take(client, &secret.request_dropbox_id()).await? {
+                    let encoded = BASE64_STANDARD.encode(&bytes);
+                    self.update_issued(space, &invite.invite, |i| {
+                        i.request = Some(encoded.clone())
+                    })?;
+                    request = Some(encoded);
                 }
             }
             match request {
@@ -379,16 +374,14 @@ impl Shared {
             let bytes = BASE64_STANDARD
                 .decode(welcome)
                 .map_err(|_| AppError::Corrupt("registry: welcome".into()))?;
-            let id = dropbox(&secret.welcome_dropbox_id())?;
-            match client
-                .put_dropbox(&id, bytes, Some(ttl(invite.expires_at, now)))
-                .await
-            {
-                Ok(_) => {}
-                // The previous one was not claimed yet: it is the same.
-                Err(e) if e.code() == Some(ErrorCode::DropboxExists) => {}
-                Err(e) => return Err(e.into()),
-            }
+            leave(
+                client,
+                &secret.welcome_dropbox_id(),
+                bytes,
+                invite.expires_at,
+                now,
+            )
+            .await?;
             self.update_issued(space, &invite.invite, |i| i.welcome = None)?;
         }
         Ok(())
@@ -451,17 +444,10 @@ impl Shared {
                 .map_err(|_| AppError::Corrupt("registry: join code".into()))?;
             let mut welcome = pending.welcome.clone();
             if welcome.is_none() {
-                match client
-                    .claim_dropbox(&dropbox(&secret.welcome_dropbox_id())?)
-                    .await
-                {
-                    Ok(bytes) => {
-                        let encoded = BASE64_STANDARD.encode(&bytes);
-                        self.update_join(&pending.space, |j| j.welcome = Some(encoded.clone()))?;
-                        welcome = Some(encoded);
-                    }
-                    Err(e) if e.code() == Some(ErrorCode::DropboxNotFound) => {}
-                    Err(e) => return Err(e.into()),
+                if let Some(bytes) = take(client, &secret.welcome_dropbox_id()).await? {
+                    let encoded = BASE64_STANDARD.encode(&bytes);
+                    self.update_join(&pending.space, |j| j.welcome = Some(encoded.clone()))?;
+                    welcome = Some(encoded);
                 }
             }
             let Some(encoded) = welcome else {
@@ -472,15 +458,14 @@ impl Shared {
                     let request = BASE64_STANDARD
                         .decode(&pending.request)
                         .map_err(|_| AppError::Corrupt("registry: join request".into()))?;
-                    let id = dropbox(&secret.request_dropbox_id())?;
-                    match client
-                        .put_dropbox(&id, request, Some(ttl(pending.expires_at, now)))
-                        .await
-                    {
-                        Ok(_) => {}
-                        Err(e) if e.code() == Some(ErrorCode::DropboxExists) => {}
-                        Err(e) => return Err(e.into()),
-                    }
+                    leave(
+                        client,
+                        &secret.request_dropbox_id(),
+                        request,
+                        pending.expires_at,
+                        now,
+                    )
+                    .await?;
                 }
                 continue;
             };
@@ -767,15 +752,14 @@ impl SafeSpaces {
             .claim_dropbox(&dropbox(&secret.dropbox_id())?)
             .await?;
         let (pending, secret, request) = self.shared.ask_to_join(code, &package, pseudonym, now)?;
-        let id = dropbox(&secret.request_dropbox_id())?;
-        match client
-            .put_dropbox(&id, request, Some(ttl(pending.expires_at, now)))
-            .await
-        {
-            Ok(_) => {}
-            Err(e) if e.code() == Some(ErrorCode::DropboxExists) => {}
-            Err(e) => return Err(e.into()),
-        }
+        leave(
+            client,
+            &secret.request_dropbox_id(),
+            request,
+            pending.expires_at,
+            now,
+        )
+        .await?;
         tracing::info!("asked to join a space through the relay");
         Ok(PendingJoinStatus {
             space: pending.space,
@@ -805,6 +789,34 @@ impl Space {
             .await?;
         self.shared
             .update_issued(self.id, &invitation.invite_id, |i| i.published = true)
+    }
+}
+
+/// Puts `blob` in a drop-box until `expires_at`, unless one is waiting
+/// there already (the same message, not claimed yet).
+async fn leave(
+    client: &RelayClient,
+    hex_id: &str,
+    blob: Vec<u8>,
+    expires_at: Timestamp,
+    now: Timestamp,
+) -> AppResult<()> {
+    match client
+        .put_dropbox(&dropbox(hex_id)?, blob, Some(ttl(expires_at, now)))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == Some(ErrorCode::DropboxExists) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Claims a drop-box's blob, if one is waiting.
+async fn take(client: &RelayClient, hex_id: &str) -> AppResult<Option<Vec<u8>>> {
+    match client.claim_dropbox(&dropbox(hex_id)?).await {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.code() == Some(ErrorCode::DropboxNotFound) => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }
 
