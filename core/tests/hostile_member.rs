@@ -11,7 +11,7 @@ mod adversary;
 use adversary::{Group, Mallory, now};
 use automerge::transaction::Transactable;
 use automerge::{ObjType, ROOT, ReadDoc};
-use safespaces_core::model::{Role, SessionEdit};
+use safespaces_core::model::{Role, SessionEdit, Timestamp};
 use safespaces_core::protocol::{EnvelopeKind, EpochKey, Handover};
 
 /// A handover from Mallory's device, answering `answers`, sealed to every
@@ -484,8 +484,10 @@ fn a_removed_coordinator_cannot_bring_anyone_back_by_back_dating() {
     // removal, a new coordinator ("Puppet", a device he controls) and a
     // promotion of Mallory. Dana, who has not moved on yet, takes them (as
     // his role allowed where he wrote them) and passes them on in the new
-    // epoch. Removal wins: the next rotation gives the puppet's device no
-    // key, and Mallory's promotion gives her no authority over rotations.
+    // epoch. Removal wins: the first coordinator device that sees them
+    // removes the puppet and puts Mallory's role back, the rotation that
+    // follows gives the puppet's device no key, and Mallory's promotion
+    // never gave her authority over rotations.
     let group = Group::new(&[
         ("Robin", Role::Coordinator),
         ("Ash", Role::Coordinator),
@@ -536,20 +538,60 @@ fn a_removed_coordinator_cannot_bring_anyone_back_by_back_dating() {
     assert!(report.applied >= 3, "{report:?}");
     group.person("Dana").import(&robins);
     group.person("Robin").import(&group.bundle_of("Dana"));
-    group.person("Mallory").import(&group.bundle_of("Robin"));
-    // The back-dated promotion stands in the document, as Ash's role
-    // allowed where he wrote it.
-    let members = group.space_of("Robin").members().unwrap();
-    assert!(members.iter().any(|(_, m)| m.pseudonym == "Puppet"));
-
-    // The next rotation leaves the puppet's device out.
+    group.person("Mallory").import(&group.bundle_of("Dana"));
+    // What Mallory's modified app holds: the state with her promotion,
+    // which it never takes back (Dana's copy, as Mallory's device).
+    let mut hers = Mallory::new(group.person("Dana"), &group.space).doc(1);
+    hers.set_actor(
+        safespaces_core::protocol::authorship::actor_for_device(&group.person("Mallory").device())
+            .unwrap(),
+    );
+    // With that role, Mallory clears herself to lead (so that sign-ups would
+    // be sealed to her), and Robin takes it, as valid where she wrote it.
+    let me = group.member_id("Mallory");
+    let since = hers.heads();
+    for module in safespaces_core::model::TrainingModule::ALL {
+        hers.record_training(&me, &me, module, now(), Timestamp(4_000_000_000))
+            .unwrap();
+    }
+    let mallory = Mallory::new(group.person("Mallory"), &group.space);
+    let training = mallory.batch(1, &hers.changes_since(&since));
     group
-        .space_of("Robin")
-        .remove_member(&group.member_id("Casey"), now())
-        .unwrap();
+        .person("Robin")
+        .import(&mallory.bundle(&[1], 1, &[training]));
+    let cleared = |name: &str| group.space_of(name).clearance(&me, now()).unwrap().cleared;
+    assert!(cleared("Robin"));
+    // Removal wins: Robin's device takes back what exists only through
+    // Ash's back-dated changes before anything of the space leaves it (the
+    // puppet is removed, Mallory is a member again), and the rotation that
+    // removal takes leaves the puppet's device out.
+    let robins_next = group.bundle_of("Robin");
+    let shape = |name: &str| -> Vec<(String, bool, Role)> {
+        group
+            .space_of(name)
+            .members()
+            .unwrap()
+            .into_iter()
+            .map(|(_, m)| (m.pseudonym.clone(), m.is_active(), m.role))
+            .collect()
+    };
+    let at_robin = shape("Robin");
+    assert!(
+        at_robin.contains(&("Puppet".to_string(), false, Role::Coordinator)),
+        "{at_robin:?}"
+    );
+    assert!(
+        at_robin.contains(&("Mallory".to_string(), true, Role::Member)),
+        "{at_robin:?}"
+    );
+    group.person("Dana").import(&robins_next);
+    assert_eq!(shape("Dana"), at_robin);
+    // Her self-clearance went with the role she wrote it with.
+    assert!(!cleared("Robin"));
+    assert!(!cleared("Dana"));
     let robin = Mallory::new(group.person("Robin"), &group.space);
     let key = robin.epoch_key(1);
-    let handover = adversary::open_bundle(&key.content_key(), &group.bundle_of("Robin"))
+    let handover = adversary::open_bundle(&key.content_key(), &robins_next)
         .into_iter()
         .find_map(|sealed| {
             let envelope = safespaces_core::protocol::Envelope::open(
@@ -568,10 +610,7 @@ fn a_removed_coordinator_cannot_bring_anyone_back_by_back_dating() {
     assert!(handover.recipients.contains(&group.person("Dana").device()));
 
     // Mallory, "promoted" by him, removes Blake and hands over: refused.
-    let mallory = Mallory::new(group.person("Mallory"), &group.space);
-    let mut hers = mallory.doc(1);
     let since = hers.heads();
-    let me = group.member_id("Mallory");
     hers.remove_member(&me, &group.member_id("Blake"), now())
         .unwrap();
     let removal = hers.heads()[0];

@@ -27,7 +27,7 @@ use super::space_handle::entry;
 use super::{AppError, AppResult, Shared, Space};
 use crate::model::{MemberId, ModelError, Role, Timestamp};
 use crate::protocol::attestation::Attestation;
-use crate::protocol::removal::unanswered_removal;
+use crate::protocol::removal::{VoidedAuthority, unanswered_removal, voided_authority};
 use crate::protocol::{Envelope, EnvelopeKind, EpochKey, Handover, RotationError, SpaceId};
 
 impl Space {
@@ -108,6 +108,22 @@ impl Shared {
             if !coordinator {
                 return Ok(false);
             }
+            // Removal wins in the document too: what exists only through a
+            // removed member's back-dated changes is taken back first, and
+            // the removals that takes are answered below. Only when
+            // something arrived since the last seal.
+            let heads: Vec<String> = doc.heads().iter().map(|h| h.to_string()).collect();
+            if heads != current.sealed_heads {
+                let undo = voided_authority(doc);
+                if !undo.is_empty() {
+                    undo_voided(doc, &current.member, &undo);
+                    self.persist_space(loaded, space)?;
+                }
+            }
+            let doc = loaded
+                .spaces
+                .get_mut(&space)
+                .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
             let Some(removal) = unanswered_removal(doc, current.cut().as_deref()) else {
                 return Ok(false);
             };
@@ -163,6 +179,37 @@ impl Shared {
             Ok(true)
         })
     }
+}
+
+/// Writes what removal wins takes back, as coordinator `me`: removes the
+/// members a removed member's back-dated changes made, and puts back the
+/// roles they wrote. What cannot be written (the last coordinator) stays,
+/// and is logged.
+fn undo_voided(doc: &mut crate::model::SpaceDoc, me: &MemberId, undo: &VoidedAuthority) {
+    let now = Timestamp::now();
+    for member in &undo.members {
+        if doc.remove_member(me, member, now).is_err() {
+            tracing::warn!(
+                "could not remove a member made by a removed member's back-dated change"
+            );
+        }
+    }
+    for (member, role) in &undo.roles {
+        if doc.set_role(me, member, *role).is_err() {
+            tracing::warn!("could not put back a role a removed member's back-dated change wrote");
+        }
+    }
+    for record in &undo.training {
+        if doc.remove_training_record(me, record).is_err() {
+            tracing::warn!("could not remove a training record written through a back-dated role");
+        }
+    }
+    tracing::info!(
+        members = undo.members.len(),
+        roles = undo.roles.len(),
+        training = undo.training.len(),
+        "took back what a removed member's back-dated changes granted"
+    );
 }
 
 /// Moves a registry entry into the epoch `handover` leads to: the new

@@ -194,6 +194,111 @@ pub fn key_holders(doc: &mut SpaceDoc) -> Vec<(DeviceId, String)> {
     out
 }
 
+/// What removal wins takes back in the document, for a coordinator's
+/// device to write ([`voided_authority`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VoidedAuthority {
+    /// Active members whose entry a void change made: a removed member's
+    /// puppet, added back-dated to before her removal.
+    pub members: Vec<MemberId>,
+    /// Active members whose visible role a void change wrote, with the role
+    /// they held where it was written.
+    pub roles: Vec<(MemberId, Role)>,
+    /// Training records written by someone who was a coordinator there only
+    /// through a void change (a promoted accomplice clearing herself to
+    /// lead, so that sign-ups are sealed to her).
+    pub training: Vec<crate::model::RecordId>,
+}
+
+impl VoidedAuthority {
+    /// Whether there is nothing to take back.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty() && self.roles.is_empty() && self.training.is_empty()
+    }
+}
+
+/// The members and roles that exist only through [`void_changes`]: what a
+/// removed member's devices wrote not causally before her removal grants
+/// nothing, so a coordinator's device removes such members and puts such
+/// roles back (derived like rotation: whichever coordinator device sees it
+/// first; writing it twice is harmless).
+pub fn voided_authority(doc: &mut SpaceDoc) -> VoidedAuthority {
+    let mut out = VoidedAuthority::default();
+    let void = void_changes(doc);
+    if void.is_empty() {
+        return out;
+    }
+    let members = doc.members().unwrap_or_default();
+    let am = doc.automerge();
+    let Ok(Some((Value::Object(ObjType::Map), members_obj))) = am.get(&ROOT, "members") else {
+        return out;
+    };
+    for (id, member) in members.iter().filter(|(_, m)| m.is_active()) {
+        if made_by(doc, &members_obj, id.as_str()).is_some_and(|c| void.contains(&c)) {
+            out.members.push(id.clone());
+            continue;
+        }
+        let Ok(Some((Value::Object(ObjType::Map), entry))) = am.get(&members_obj, id.as_str())
+        else {
+            continue;
+        };
+        let Some(granted) = made_by(doc, &entry, "role").filter(|c| void.contains(c)) else {
+            continue;
+        };
+        let before = am
+            .get_change_by_hash(&granted)
+            .map(|c| c.deps().to_vec())
+            .unwrap_or_default();
+        if let Ok(previous) = role_at(am, id, Some(&before)) {
+            if previous != member.role {
+                out.roles.push((id.clone(), previous));
+            }
+        }
+    }
+    let Ok(Some((Value::Object(ObjType::Map), training))) = am.get(&ROOT, "training") else {
+        return out;
+    };
+    for record in am.keys(&training) {
+        let Some(written) = made_by(doc, &training, &record) else {
+            continue;
+        };
+        if void.contains(&written) || role_from_void(doc, &members_obj, &written, &void) {
+            out.training.push(crate::model::RecordId::from(record));
+        }
+    }
+    out
+}
+
+/// Whether the author of `change` held her role there only through a void
+/// change: the role value visible at the change's causal point was written
+/// by one.
+fn role_from_void(
+    doc: &SpaceDoc,
+    members_obj: &automerge::ObjId,
+    change: &ChangeHash,
+    void: &HashSet<ChangeHash>,
+) -> bool {
+    let am = doc.automerge();
+    let Some(written) = am.get_change_by_hash(change) else {
+        return false;
+    };
+    let device = DeviceId::from(hex::encode(written.actor_id().to_bytes()));
+    let Some(author) = member_of_device(doc, &device) else {
+        return false;
+    };
+    let at = written.deps().to_vec();
+    let Ok(Some((Value::Object(ObjType::Map), entry))) =
+        am.get_at(members_obj, author.as_str(), &at)
+    else {
+        return false;
+    };
+    am.get_at(&entry, "role", &at)
+        .ok()
+        .flatten()
+        .and_then(|(_, op)| am.hash_for_opid(&op))
+        .is_some_and(|granted| void.contains(&granted))
+}
+
 /// Whether `member` acts as a coordinator at `change`: an active
 /// coordinator in the state right after it; not removed by any change that
 /// is not causally after it; and holding that role (and her membership) by
