@@ -110,11 +110,17 @@ impl Shared {
             }
             // Removal wins in the document too: what exists only through a
             // removed member's back-dated changes is taken back first, and
-            // the removals that takes are answered below. Only when
-            // something arrived since the last seal.
-            let heads: Vec<String> = doc.heads().iter().map(|h| h.to_string()).collect();
-            if heads != current.sealed_heads {
-                let undo = voided_authority(doc);
+            // the removals that takes are answered below. The history is
+            // scanned only when what arrived since the last seal (a removal,
+            // a change by a removed member's device) could void anything.
+            let since: Vec<automerge::ChangeHash> = current
+                .sealed_heads
+                .iter()
+                .filter_map(|h| h.parse().ok())
+                .collect();
+            if since != doc.heads() {
+                let known = (!since.is_empty()).then_some(&since[..]);
+                let undo = voided_authority(doc, known);
                 if !undo.is_empty() {
                     undo_voided(doc, &current.member, &undo);
                     self.persist_space(loaded, space)?;

@@ -222,8 +222,35 @@ impl VoidedAuthority {
 /// nothing, so a coordinator's device removes such members and puts such
 /// roles back (derived like rotation: whichever coordinator device sees it
 /// first; writing it twice is harmless).
-pub fn voided_authority(doc: &mut SpaceDoc) -> VoidedAuthority {
+///
+/// `since` (heads this device already looked from) makes it cheap in the
+/// usual case: only a new removal, or a new change by a removed member's
+/// device, can void anything, and the history is scanned only then.
+pub fn voided_authority(doc: &mut SpaceDoc, since: Option<&[ChangeHash]>) -> VoidedAuthority {
     let mut out = VoidedAuthority::default();
+    let all = removals(doc);
+    if all.is_empty() {
+        return out;
+    }
+    if let Some(since) = since.filter(|s| ReadDoc::get_missing_deps(doc.automerge(), s).is_empty())
+    {
+        let new = doc.changes_after(since);
+        let members = doc.members().unwrap_or_default();
+        let removed: HashSet<automerge::ActorId> = all
+            .iter()
+            .filter_map(|r| members.iter().find(|(id, _)| *id == r.member))
+            .flat_map(|(_, m)| m.devices.keys())
+            .filter_map(super::authorship::actor_for_device)
+            .collect();
+        let am = doc.automerge();
+        let by_removed = new.iter().any(|h| {
+            am.get_change_by_hash(h)
+                .is_some_and(|c| removed.contains(c.actor_id()))
+        });
+        if !by_removed && !all.iter().any(|r| new.contains(&r.change)) {
+            return out;
+        }
+    }
     let void = void_changes(doc);
     if void.is_empty() {
         return out;

@@ -141,3 +141,59 @@ fn a_handover_naming_changes_not_received_yet_waits() {
         Err(HandoverRefusal::Waiting)
     );
 }
+
+#[test]
+fn what_a_removed_coordinator_back_dates_is_found_to_take_back() {
+    // Robin removes Ash; Ash, on the state before, adds a puppet
+    // coordinator and promotes Sam, who records training for herself.
+    let mut w = world();
+    let before = w.doc.heads();
+    let mut ash = w.doc.fork();
+    ash.set_actor(crate::protocol::authorship::actor_for_device(&w.second.1).unwrap());
+    let puppet = ash
+        .add_member(&w.second.0, "Puppet", Role::Coordinator, Timestamp(6))
+        .unwrap();
+    ash.set_role(&w.second.0, &w.member.0, Role::Coordinator)
+        .unwrap();
+    let mut sam = ash.fork();
+    sam.set_actor(crate::protocol::authorship::actor_for_device(&w.member.1).unwrap());
+    let record = sam
+        .record_training(
+            &w.member.0,
+            &w.member.0,
+            crate::model::TrainingModule::Signposting,
+            Timestamp(6),
+            Timestamp(99),
+        )
+        .unwrap();
+    w.doc
+        .remove_member(&w.coordinator.0, &w.second.0, Timestamp(5))
+        .unwrap();
+    let removed = w.doc.heads();
+    w.doc.merge(&mut sam).unwrap();
+    let expected = VoidedAuthority {
+        members: vec![puppet],
+        roles: vec![(w.member.0.clone(), Role::Member)],
+        training: vec![record],
+    };
+    assert_eq!(voided_authority(&mut w.doc, None), expected);
+    // Looking again from before any of it, or from after the removal
+    // alone (Ash's changes are new), finds the same…
+    assert_eq!(voided_authority(&mut w.doc, Some(&before)), expected);
+    assert_eq!(voided_authority(&mut w.doc, Some(&removed)), expected);
+    // …and from now, with nothing new, nothing is scanned.
+    let now = w.doc.heads();
+    assert!(voided_authority(&mut w.doc, Some(&now)).is_empty());
+    // What was made before the removal, causally, is not taken back.
+    let mut fresh = world();
+    let kept = fresh
+        .doc
+        .add_member(&fresh.second.0, "Kept", Role::Member, Timestamp(4))
+        .unwrap();
+    fresh
+        .doc
+        .remove_member(&fresh.coordinator.0, &fresh.second.0, Timestamp(5))
+        .unwrap();
+    let found = voided_authority(&mut fresh.doc, None);
+    assert!(!found.members.contains(&kept), "{found:?}");
+}
