@@ -926,3 +926,47 @@ fn an_invite_claimed_but_not_used_is_visible_and_can_be_withdrawn() {
     robin.admit(&asked.request, now()).unwrap();
     assert!(robin.revoke_invite(&second.invite_id, now()).is_err());
 }
+
+#[test]
+fn a_removed_lead_cannot_move_a_session_by_back_dating() {
+    // Robin removes Ash, a lead. Ash's modified app then moves the group's
+    // session to his own address, written on the state before his removal,
+    // and hands it to Blake, who has not heard of the removal and takes it
+    // (it was Ash's to write there). Removal wins: Robin's device puts the
+    // place back before anything of the space leaves it, and Blake follows.
+    let group = Group::new(&[
+        ("Robin", Role::Coordinator),
+        ("Ash", Role::Lead),
+        ("Blake", Role::Member),
+    ]);
+    let ash = Mallory::new(group.person("Ash"), &group.space);
+    let mut doc = ash.doc(0);
+    let since = doc.heads();
+    let (session, before) = group.space_of("Robin").sessions().unwrap()[0].clone();
+    group
+        .space_of("Robin")
+        .remove_member(&group.member_id("Ash"), now())
+        .unwrap();
+    doc.edit_session(
+        &group.member_id("Ash"),
+        &session,
+        SessionEdit {
+            location: Some("Ash's flat".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let moved = ash.batch(0, &doc.changes_since(&since));
+    let report = group.person("Blake").import(&ash.bundle(&[0], 0, &[moved]));
+    assert_eq!(report.applied, 1, "{report:?}");
+    let place = |name: &str| group.space_of(name).session(&session).unwrap().location;
+    assert_eq!(place("Blake"), "Ash's flat");
+    // Blake's bundle reaches Robin (who moved on: Blake's epoch-0 bundle is
+    // stale there, so Robin's own bundle goes first and Blake replies).
+    group.person("Blake").import(&group.bundle_of("Robin"));
+    group.person("Robin").import(&group.bundle_of("Blake"));
+    let robins = group.bundle_of("Robin");
+    assert_eq!(place("Robin"), before.location);
+    group.person("Blake").import(&robins);
+    assert_eq!(place("Blake"), before.location);
+}

@@ -205,6 +205,9 @@ fn undo_voided(doc: &mut crate::model::SpaceDoc, me: &MemberId, undo: &VoidedAut
             tracing::warn!("could not put back a role a removed member's back-dated change wrote");
         }
     }
+    if doc.restore(me, &undo.writes).is_err() {
+        tracing::warn!("could not put back what a removed member's back-dated changes wrote");
+    }
     for record in &undo.training {
         if doc.remove_training_record(me, record).is_err() {
             tracing::warn!("could not remove a training record written through a back-dated role");
@@ -214,6 +217,7 @@ fn undo_voided(doc: &mut crate::model::SpaceDoc, me: &MemberId, undo: &VoidedAut
         members = undo.members.len(),
         roles = undo.roles.len(),
         training = undo.training.len(),
+        writes = undo.writes.len(),
         "took back what a removed member's back-dated changes granted"
     );
 }

@@ -787,6 +787,29 @@ impl SpaceDoc {
         })
     }
 
+    /// Puts back what keys held before changes that removal voided
+    /// (`protocol::removal::voided_authority`), in one change. Coordinators
+    /// only.
+    pub fn restore(&mut self, by: &MemberId, writes: &[Restore]) -> ModelResult<()> {
+        self.require_role(
+            by,
+            Role::Coordinator,
+            "take back a removed member's changes",
+        )?;
+        if writes.is_empty() {
+            return Ok(());
+        }
+        self.transact(|doc, _| {
+            for w in writes {
+                match &w.value {
+                    Some(v) => doc.put(&w.obj, w.key.as_str(), v.clone())?,
+                    None => doc.delete(&w.obj, w.key.as_str())?,
+                }
+            }
+            Ok(())
+        })
+    }
+
     /// Changes a member's role. Coordinators only; the last coordinator
     /// cannot be demoted.
     pub fn set_role(&mut self, by: &MemberId, member: &MemberId, role: Role) -> ModelResult<()> {
@@ -1300,6 +1323,18 @@ impl SpaceDoc {
             }
         }
     }
+}
+
+/// One key put back to what it held before a voided change: a scalar, or
+/// absent (the voided change made it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Restore {
+    /// The map.
+    pub obj: ObjId,
+    /// The key in it.
+    pub key: String,
+    /// The value it held, `None` if it did not exist.
+    pub value: Option<automerge::ScalarValue>,
 }
 
 struct Collections {

@@ -196,7 +196,7 @@ pub fn key_holders(doc: &mut SpaceDoc) -> Vec<(DeviceId, String)> {
 
 /// What removal wins takes back in the document, for a coordinator's
 /// device to write ([`voided_authority`]).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct VoidedAuthority {
     /// Active members whose entry a void change made: a removed member's
     /// puppet, added back-dated to before her removal.
@@ -206,14 +206,24 @@ pub struct VoidedAuthority {
     pub roles: Vec<(MemberId, Role)>,
     /// Training records written by someone who was a coordinator there only
     /// through a void change (a promoted accomplice clearing herself to
-    /// lead, so that sign-ups are sealed to her).
+    /// lead, so that sign-ups are sealed to her). Records a void change
+    /// wrote itself are among `writes`.
     pub training: Vec<crate::model::RecordId>,
+    /// Everything else a void change wrote that is still visible (a
+    /// session's place or time, a resource, volunteering to lead), put back
+    /// to what it was before, or removed if the void change made it. Sign-ups
+    /// (only a session's leads write them), the member list and invites are
+    /// left to the rules above.
+    pub writes: Vec<crate::model::Restore>,
 }
 
 impl VoidedAuthority {
     /// Whether there is nothing to take back.
     pub fn is_empty(&self) -> bool {
-        self.members.is_empty() && self.roles.is_empty() && self.training.is_empty()
+        self.members.is_empty()
+            && self.roles.is_empty()
+            && self.training.is_empty()
+            && self.writes.is_empty()
     }
 }
 
@@ -282,6 +292,8 @@ pub fn voided_authority(doc: &mut SpaceDoc, since: Option<&[ChangeHash]>) -> Voi
             }
         }
     }
+    out.writes = restores(doc, &void);
+    let am = doc.automerge();
     let Ok(Some((Value::Object(ObjType::Map), training))) = am.get(&ROOT, "training") else {
         return out;
     };
@@ -289,8 +301,105 @@ pub fn voided_authority(doc: &mut SpaceDoc, since: Option<&[ChangeHash]>) -> Voi
         let Some(written) = made_by(doc, &training, &record) else {
             continue;
         };
-        if void.contains(&written) || role_from_void(doc, &members_obj, &written, &void) {
+        // Records a void change made go with its other writes (below).
+        if !void.contains(&written) && role_from_void(doc, &members_obj, &written, &void) {
             out.training.push(crate::model::RecordId::from(record));
+        }
+    }
+    out
+}
+
+/// The keys whose visible value a void change wrote, outside the member
+/// list, invites and sign-ups, each with the value it held before the
+/// first void change in its line of writes. Keys inside an object a void
+/// change made go with that object. List and text positions are not put
+/// back (nothing authority-bearing lives there).
+fn restores(doc: &SpaceDoc, void: &HashSet<ChangeHash>) -> Vec<crate::model::Restore> {
+    let am = doc.automerge();
+    let mut out: Vec<crate::model::Restore> = Vec::new();
+    let mut seen: HashSet<(automerge::ObjId, String)> = HashSet::new();
+    let made_by_void =
+        |id: &automerge::ObjId| am.hash_for_opid(id).is_some_and(|h| void.contains(&h));
+    for hash in void {
+        let Some(change) = am.get_change_by_hash(hash) else {
+            continue;
+        };
+        for op in change.decode().operations {
+            let automerge::legacy::Key::Map(key) = &op.key else {
+                continue;
+            };
+            let obj = match &op.obj {
+                automerge::legacy::ObjectId::Root => ROOT,
+                automerge::legacy::ObjectId::Id(id) => {
+                    match am.import(&format!("{}@{}", id.0, id.1.to_hex_string())) {
+                        Ok((obj, _)) => obj,
+                        Err(_) => continue,
+                    }
+                }
+            };
+            if obj != ROOT && made_by_void(&obj) {
+                continue;
+            }
+            let path: Vec<String> = match am.parents(&obj) {
+                Ok(parents) => parents
+                    .path()
+                    .into_iter()
+                    .map(|(_, p)| match p {
+                        automerge::Prop::Map(k) => k,
+                        automerge::Prop::Seq(_) => "[]".to_string(),
+                    })
+                    .chain(std::iter::once(key.to_string()))
+                    .collect(),
+                Err(_) => continue,
+            };
+            let p: Vec<&str> = path.iter().map(String::as_str).collect();
+            if matches!(
+                p.as_slice(),
+                ["members", ..]
+                    | ["invites", ..]
+                    | ["kind"]
+                    | ["schema"]
+                    | ["sessions", _, "signups", ..]
+            ) || path.iter().any(|k| k == "[]")
+            {
+                continue;
+            }
+            if !seen.insert((obj.clone(), key.to_string())) {
+                continue;
+            }
+            let Ok(Some((_, visible))) = am.get(&obj, key.as_str()) else {
+                continue;
+            };
+            if !made_by_void(&visible) {
+                continue;
+            }
+            // Back through the voided writes to the value before them.
+            let mut at = am
+                .hash_for_opid(&visible)
+                .and_then(|h| am.get_change_by_hash(&h))
+                .map(|c| c.deps().to_vec())
+                .unwrap_or_default();
+            let value = loop {
+                match am.get_at(&obj, key.as_str(), &at) {
+                    Ok(Some((_, id))) if made_by_void(&id) => {
+                        at = am
+                            .hash_for_opid(&id)
+                            .and_then(|h| am.get_change_by_hash(&h))
+                            .map(|c| c.deps().to_vec())
+                            .unwrap_or_default();
+                    }
+                    Ok(Some((Value::Scalar(v), _))) => break Some(Some(v.into_owned())),
+                    Ok(None) => break Some(None),
+                    _ => break None,
+                }
+            };
+            if let Some(value) = value {
+                out.push(crate::model::Restore {
+                    obj,
+                    key: key.to_string(),
+                    value,
+                });
+            }
         }
     }
     out

@@ -175,6 +175,7 @@ fn what_a_removed_coordinator_back_dates_is_found_to_take_back() {
         members: vec![puppet],
         roles: vec![(w.member.0.clone(), Role::Member)],
         training: vec![record],
+        writes: vec![],
     };
     assert_eq!(voided_authority(&mut w.doc, None), expected);
     // Looking again from before any of it, or from after the removal
@@ -196,4 +197,64 @@ fn what_a_removed_coordinator_back_dates_is_found_to_take_back() {
         .unwrap();
     let found = voided_authority(&mut fresh.doc, None);
     assert!(!found.members.contains(&kept), "{found:?}");
+}
+
+#[test]
+fn what_a_removed_member_back_dates_elsewhere_is_put_back() {
+    // Ash, removed, back-dates moving a session somewhere else, a new
+    // "resource" pointing at him, and a second edit on top of the first.
+    let mut w = world();
+    let session = w
+        .doc
+        .create_session(
+            &w.coordinator.0,
+            crate::model::SessionDraft {
+                kind: crate::model::SessionKind::Other,
+                title: "Circle".into(),
+                description: String::new(),
+                starts_at: Timestamp(100),
+                duration_minutes: 60,
+                location: "Union, room 2".into(),
+                capacity: 8,
+                content_notes: vec![],
+                accessibility: String::new(),
+            },
+        )
+        .unwrap();
+    let mut ash = w.doc.fork();
+    ash.set_actor(crate::protocol::authorship::actor_for_device(&w.second.1).unwrap());
+    let edit = |location: &str| crate::model::SessionEdit {
+        location: Some(location.into()),
+        ..Default::default()
+    };
+    ash.edit_session(&w.second.0, &session, edit("His flat"))
+        .unwrap();
+    ash.edit_session(&w.second.0, &session, edit("His flat, upstairs"))
+        .unwrap();
+    ash.add_resource(
+        &w.second.0,
+        crate::model::Resource {
+            category: crate::model::ResourceCategory::CrisisLine,
+            name: "Call Ash".into(),
+            contact: "0700".into(),
+            hours: String::new(),
+            notes: String::new(),
+        },
+    )
+    .unwrap();
+    w.doc
+        .remove_member(&w.coordinator.0, &w.second.0, Timestamp(5))
+        .unwrap();
+    w.doc.merge(&mut ash).unwrap();
+    assert_eq!(
+        w.doc.session(&session).unwrap().location,
+        "His flat, upstairs"
+    );
+    let found = voided_authority(&mut w.doc, None);
+    assert_eq!(found.writes.len(), 2, "{found:?}");
+    w.doc.restore(&w.coordinator.0, &found.writes).unwrap();
+    assert_eq!(w.doc.session(&session).unwrap().location, "Union, room 2");
+    assert!(w.doc.resources(None).unwrap().is_empty());
+    // Nothing is left to put back.
+    assert!(voided_authority(&mut w.doc, None).writes.is_empty());
 }
