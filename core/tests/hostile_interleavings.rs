@@ -5,8 +5,9 @@
 //!
 //! Mallory (a member) forges changes as the coordinator's device, writes
 //! back-dated changes on an old copy of her document, posts her own key
-//! handovers, lists the coordinator's device id under herself, and replays
-//! bundles she captured; the coordinator may remove her along the way.
+//! handovers, lists the coordinator's device id under herself, admits a
+//! puppet of her own, and replays bundles she captured; the coordinator may
+//! remove her along the way.
 
 // Test code: a panic is the failure report.
 #![allow(clippy::unwrap_used)]
@@ -40,7 +41,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (0..3usize, 0..3u8).prop_map(|(who, what)| Op::Work { who, what }),
         4 => (0..3usize, 0..3usize).prop_map(|(from, to)| Op::Exchange { from, to }),
         1 => Just(Op::RemoveMallory),
-        4 => (0..5u8, 0..3usize).prop_map(|(kind, to)| Op::Attack { kind, to }),
+        4 => (0..6u8, 0..3usize).prop_map(|(kind, to)| Op::Attack { kind, to }),
     ]
 }
 
@@ -133,6 +134,31 @@ fn attack(group: &Group, kind: u8, old: &mut SpaceDoc, captured: &[Vec<u8>]) -> 
                 hex::encode(mallory.signing_key().verifying_key().to_bytes()),
             )
             .unwrap();
+            raw.commit();
+            let changes = new_changes(&mut raw, &since);
+            vec![mallory.bundle(&[epoch], epoch, &[mallory.batch(epoch, &changes)])]
+        }
+        // A puppet admitted by herself: a member entry with a device of
+        // hers and an invite's `used_by`, with no invite of hers behind it.
+        4 => {
+            let mut doc = mallory.doc(epoch);
+            let since = doc.heads();
+            let mut raw = raw_as(&mut doc, &mallory.device());
+            let members = obj(&raw, &["members"]);
+            let puppet = raw
+                .put_object(&members, "00000000000000ee", ObjType::Map)
+                .unwrap();
+            raw.put(&puppet, "pseudonym", "Puppet").unwrap();
+            raw.put(&puppet, "role", "coordinator").unwrap();
+            raw.put(&puppet, "joined_at", 0i64).unwrap();
+            raw.put(&puppet, "removed_at", automerge::ScalarValue::Null)
+                .unwrap();
+            raw.put(&puppet, "invite", "00000000000000ff").unwrap();
+            let invites = obj(&raw, &["invites"]);
+            let invite = raw
+                .put_object(&invites, "00000000000000ff", ObjType::Map)
+                .unwrap();
+            raw.put(&invite, "used_by", "00000000000000ee").unwrap();
             raw.commit();
             let changes = new_changes(&mut raw, &since);
             vec![mallory.bundle(&[epoch], epoch, &[mallory.batch(epoch, &changes)])]
@@ -241,6 +267,7 @@ proptest! {
         let (_, mallory) = members.iter().find(|(id, _)| id == &me).unwrap();
         prop_assert_eq!(mallory.role, Role::Member);
         prop_assert!(!mallory.devices.contains_key(&group.person("Robin").device()));
+        prop_assert!(!members.iter().any(|(_, m)| m.pseudonym == "Puppet"));
         prop_assert!(robin.training_records().unwrap().is_empty());
         // Removed, she reads nothing written after.
         if removed {
