@@ -40,7 +40,7 @@ pub use journal::{JournalDoc, JournalEdit, JournalEntry};
 pub use member::{DeviceKeys, Member, Role};
 pub use session::{LeadOffer, Session, SessionDraft, SessionEdit, SessionKind, SessionStatus};
 pub use signposting::{Resource, ResourceCategory};
-pub use space::{LeadStatus, Restore, SpaceDoc};
+pub use space::{LeadStatus, Restore, Restored, SpaceDoc};
 pub use time::Timestamp;
 pub use training::{Clearance, TrainingModule, TrainingRecord};
 pub use waitlist::{Place, Roster, SignUp, SignUpState};

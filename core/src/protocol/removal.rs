@@ -367,8 +367,21 @@ fn restores(doc: &SpaceDoc, void: &HashSet<ChangeHash>) -> Vec<crate::model::Res
             if !seen.insert((obj.clone(), key.to_string())) {
                 continue;
             }
-            let Ok(Some((_, visible))) = am.get(&obj, key.as_str()) else {
-                continue;
+            let visible = match am.get(&obj, key.as_str()) {
+                Ok(Some((_, visible))) => visible,
+                // Deleted by this void change: what it held before, again.
+                Ok(None) if matches!(op.action, automerge::legacy::OpType::Delete) => {
+                    let deps = change.deps().to_vec();
+                    if let Some(value) = value_at(am, &obj, key.as_str(), &deps) {
+                        out.push(crate::model::Restore {
+                            obj,
+                            key: key.to_string(),
+                            value: Some(value),
+                        });
+                    }
+                    continue;
+                }
+                _ => continue,
             };
             if !made_by_void(&visible) {
                 continue;
@@ -388,9 +401,9 @@ fn restores(doc: &SpaceDoc, void: &HashSet<ChangeHash>) -> Vec<crate::model::Res
                             .map(|c| c.deps().to_vec())
                             .unwrap_or_default();
                     }
-                    Ok(Some((Value::Scalar(v), _))) => break Some(Some(v.into_owned())),
                     Ok(None) => break Some(None),
-                    _ => break None,
+                    Ok(Some(_)) => break value_at(am, &obj, key.as_str(), &at).map(Some),
+                    Err(_) => break None,
                 }
             };
             if let Some(value) = value {
@@ -403,6 +416,44 @@ fn restores(doc: &SpaceDoc, void: &HashSet<ChangeHash>) -> Vec<crate::model::Res
         }
     }
     out
+}
+
+/// What `key` of `obj` held at `heads`, with everything inside it.
+fn value_at(
+    am: &automerge::AutoCommit,
+    obj: &automerge::ObjId,
+    key: &str,
+    heads: &[ChangeHash],
+) -> Option<crate::model::Restored> {
+    let (value, id) = am.get_at(obj, key, heads).ok()??;
+    contents_at(am, value, &id, heads)
+}
+
+fn contents_at(
+    am: &automerge::AutoCommit,
+    value: Value<'_>,
+    id: &automerge::ObjId,
+    heads: &[ChangeHash],
+) -> Option<crate::model::Restored> {
+    use crate::model::Restored;
+    Some(match value {
+        Value::Scalar(v) => Restored::Scalar(v.into_owned()),
+        Value::Object(ObjType::Map) => Restored::Map(
+            am.keys_at(id, heads)
+                .filter_map(|k| value_at(am, id, &k, heads).map(|v| (k, v)))
+                .collect(),
+        ),
+        Value::Object(ObjType::List) => Restored::List(
+            (0..am.length_at(id, heads))
+                .filter_map(|i| {
+                    let (v, child) = am.get_at(id, i, heads).ok()??;
+                    contents_at(am, v, &child, heads)
+                })
+                .collect(),
+        ),
+        // Text and tables are not used in a space document.
+        _ => return None,
+    })
 }
 
 /// Whether the author of `change` held her role there only through a void

@@ -201,8 +201,8 @@ fn what_a_removed_coordinator_back_dates_is_found_to_take_back() {
 
 #[test]
 fn what_a_removed_member_back_dates_elsewhere_is_put_back() {
-    // Ash, removed, back-dates moving a session somewhere else, a new
-    // "resource" pointing at him, and a second edit on top of the first.
+    // Ash, removed, back-dates deleting the crisis line, moving a session
+    // somewhere else (twice), and a new "resource" pointing at him.
     let mut w = world();
     let session = w
         .doc
@@ -221,8 +221,20 @@ fn what_a_removed_member_back_dates_elsewhere_is_put_back() {
             },
         )
         .unwrap();
+    let night_line = crate::model::Resource {
+        category: crate::model::ResourceCategory::CrisisLine,
+        name: "Night line".into(),
+        contact: "0800 000".into(),
+        hours: "24/7".into(),
+        notes: String::new(),
+    };
+    let kept = w
+        .doc
+        .add_resource(&w.coordinator.0, night_line.clone())
+        .unwrap();
     let mut ash = w.doc.fork();
     ash.set_actor(crate::protocol::authorship::actor_for_device(&w.second.1).unwrap());
+    ash.remove_resource(&w.second.0, &kept).unwrap();
     let edit = |location: &str| crate::model::SessionEdit {
         location: Some(location.into()),
         ..Default::default()
@@ -251,10 +263,11 @@ fn what_a_removed_member_back_dates_elsewhere_is_put_back() {
         "His flat, upstairs"
     );
     let found = voided_authority(&mut w.doc, None);
-    assert_eq!(found.writes.len(), 2, "{found:?}");
+    assert_eq!(found.writes.len(), 3, "{found:?}");
     w.doc.restore(&w.coordinator.0, &found.writes).unwrap();
     assert_eq!(w.doc.session(&session).unwrap().location, "Union, room 2");
-    assert!(w.doc.resources(None).unwrap().is_empty());
+    // The crisis line he deleted is back, whole; his own is gone.
+    assert_eq!(w.doc.resources(None).unwrap(), vec![(kept, night_line)]);
     // Nothing is left to put back.
     assert!(voided_authority(&mut w.doc, None).writes.is_empty());
 }
