@@ -96,6 +96,22 @@ async fn an_intercepted_code_reads_nothing_and_the_inviter_can_withdraw_it() {
         InviteState::Revoked
     );
 
+    // A typo (an empty name) is refused before the package is claimed, so
+    // it does not use up the invite.
+    let spare = space.invite(Role::Member, now, None).unwrap();
+    space.publish_invite(&net, &spare, now).await.unwrap();
+    assert!(
+        ivy.join_via_relay(&net, &spare.code, "  ", now)
+            .await
+            .is_err()
+    );
+    let waiting = net
+        .dropbox_waiting(&DropboxId::from_hex(&spare.dropbox_id).unwrap())
+        .await
+        .unwrap();
+    assert!(waiting.is_some());
+    space.revoke_invite(&spare.invite_id, now).unwrap();
+
     // A new code, this time straight to Ivy: she joins and reads the space.
     let (joined, second, _) =
         join_through_relay(robin, &space, ivy, Role::Member, "Ivy", &net, now).await;

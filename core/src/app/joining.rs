@@ -597,11 +597,7 @@ impl Shared {
         let secret = InviteSecret::parse(code).map_err(|e| AppError::Invite(e.to_string()))?;
         let package = InvitePackage::open(package, &secret, now)
             .map_err(|e| AppError::Invite(e.to_string()))?;
-        if pseudonym.trim().is_empty() || pseudonym.chars().count() > 64 {
-            return Err(AppError::Invite(
-                "choose a name to be known by in this space (up to 64 characters)".into(),
-            ));
-        }
+        check_pseudonym(pseudonym)?;
         let signing = self.signing_key()?;
         self.with_loaded(|loaded| {
             let space = package.space.to_hex();
@@ -748,6 +744,8 @@ impl SafeSpaces {
         now: Timestamp,
     ) -> AppResult<PendingJoinStatus> {
         let secret = InviteSecret::parse(code).map_err(|e| AppError::Invite(e.to_string()))?;
+        // Checked before the claim: a typo must not use up the package.
+        check_pseudonym(pseudonym)?;
         let package = client
             .claim_dropbox(&dropbox(&secret.dropbox_id())?)
             .await?;
@@ -818,6 +816,15 @@ async fn take(client: &RelayClient, hex_id: &str) -> AppResult<Option<Vec<u8>>> 
         Err(e) if e.code() == Some(ErrorCode::DropboxNotFound) => Ok(None),
         Err(e) => Err(e.into()),
     }
+}
+
+fn check_pseudonym(pseudonym: &str) -> AppResult<()> {
+    if pseudonym.trim().is_empty() || pseudonym.chars().count() > 64 {
+        return Err(AppError::Invite(
+            "choose a name to be known by in this space (up to 64 characters)".into(),
+        ));
+    }
+    Ok(())
 }
 
 fn dropbox(hex_id: &str) -> AppResult<DropboxId> {

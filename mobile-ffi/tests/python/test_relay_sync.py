@@ -293,10 +293,11 @@ class RelaySyncTest(unittest.TestCase):
         asyncio.run(ash_space.publish_invite(client, invitation, NOW))
 
         # Someone with the code takes the package and asks nothing (here: a
-        # request the joiner's own device refuses to make, with no name).
+        # device whose clock is past the expiry, so it refuses the package
+        # it claimed and leaves no request).
         eve = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("eve"), FAST)
         with self.assertRaises(SafeSpacesError.InviteUnusable):
-            asyncio.run(eve.join_via_relay(client, invitation.code, " ", NOW))
+            asyncio.run(eve.join_via_relay(client, invitation.code, "Eve", invitation.expires_at + 1))
         self.assertEqual(eve.pending_joins(), [])
 
         # Ash's sync notices the package is gone with nobody admitted.

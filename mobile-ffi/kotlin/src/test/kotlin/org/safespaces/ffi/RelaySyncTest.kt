@@ -181,10 +181,11 @@ class RelaySyncTest {
         }
 
         // Someone with the code takes the package and asks nothing (here: a
-        // request the device itself refuses to make, with no name).
+        // device whose clock is past the expiry, so it refuses the package
+        // it claimed and leaves no request).
         val eve = SafeSpaces.create(dir("eve"), UnlockSecret.passphrase("eve"), FAST)
         assertThrows<SafeSpacesException.InviteUnusable> {
-            runBlocking { eve.joinViaRelay(client, invitation.code, " ", NOW) }
+            runBlocking { eve.joinViaRelay(client, invitation.code, "Eve", invitation.expiresAt + 1) }
         }
         assertFalse(ashSpace.invites(NOW).single().claimed)
         assertEquals(0uL, runBlocking { ash.sync(client, NOW) }.admitted)
