@@ -551,7 +551,7 @@ fn a_removed_coordinator_cannot_bring_anyone_back_by_back_dating() {
     let me = group.member_id("Mallory");
     let since = hers.heads();
     for module in safespaces_core::model::TrainingModule::ALL {
-        hers.record_training(&me, &me, module, now(), Timestamp(4_000_000_000))
+        hers.record_training(&me, &me, module, Timestamp(0), Timestamp(4_000_000_000))
             .unwrap();
     }
     let mallory = Mallory::new(group.person("Mallory"), &group.space);
@@ -969,4 +969,90 @@ fn a_removed_lead_cannot_move_a_session_by_back_dating() {
     assert_eq!(place("Robin"), before.location);
     group.person("Blake").import(&robins);
     assert_eq!(place("Blake"), before.location);
+}
+
+#[test]
+fn a_removed_lead_cannot_cancel_a_place_by_back_dating() {
+    // Ash and Lee lead the circle; Blake has a place, recorded by Lee. Ash
+    // is removed; his modified app cancels Blake's place, written on the
+    // state before his removal, and hands it to Blake's device, which has
+    // not heard of the removal. Removal wins: Lee's device (a lead of the
+    // session, no coordinator) puts the place back, and everyone follows.
+    let group = Group::new(&[
+        ("Robin", Role::Coordinator),
+        ("Ash", Role::Lead),
+        ("Lee", Role::Lead),
+        ("Blake", Role::Member),
+    ]);
+    let robin = group.space_of("Robin");
+    let session = robin.sessions().unwrap()[0].0.clone();
+    for module in safespaces_core::model::TrainingModule::ALL {
+        robin
+            .record_training(
+                &group.member_id("Lee"),
+                module,
+                Timestamp(0),
+                Timestamp(4_000_000_000),
+            )
+            .unwrap();
+    }
+    group.share(0);
+    for lead in ["Ash", "Lee"] {
+        group
+            .space_of(lead)
+            .volunteer_to_lead(&session, now())
+            .unwrap();
+        group.share(group.people.iter().position(|p| p.name == lead).unwrap());
+    }
+    group
+        .space_of("Blake")
+        .sign_up(
+            &session,
+            safespaces_core::model::SignUpState::Attending,
+            now(),
+        )
+        .unwrap();
+    group.person("Lee").import(&group.bundle_of("Blake"));
+    group.share(2);
+    let attending = |name: &str| group.space_of(name).roster(&session).unwrap().attending;
+    assert_eq!(attending("Blake"), 1);
+
+    let ash = Mallory::new(group.person("Ash"), &group.space);
+    let mut doc = ash.doc(0);
+    let since = doc.heads();
+    let (ticket, signup) = doc
+        .session(&session)
+        .unwrap()
+        .signups
+        .into_iter()
+        .next()
+        .unwrap();
+    robin.remove_member(&group.member_id("Ash"), now()).unwrap();
+    doc.record_signup(
+        &group.member_id("Ash"),
+        &session,
+        &ticket,
+        safespaces_core::model::SignUpState::Cancelled,
+        now(),
+        &signup.sealed,
+    )
+    .unwrap();
+    let cancelled = ash.batch(0, &doc.changes_since(&since));
+    let report = group
+        .person("Blake")
+        .import(&ash.bundle(&[0], 0, &[cancelled]));
+    assert_eq!(report.applied, 1, "{report:?}");
+    assert_eq!(attending("Blake"), 0);
+    // The removal reaches everyone; Blake's copy (with the cancellation)
+    // reaches Lee, whose next bundle puts the place back.
+    let robins = group.bundle_of("Robin");
+    group.person("Lee").import(&robins);
+    group.person("Blake").import(&robins);
+    group.person("Lee").import(&group.bundle_of("Blake"));
+    let lees = group.bundle_of("Lee");
+    assert_eq!(attending("Lee"), 1);
+    group.person("Blake").import(&lees);
+    group.person("Robin").import(&lees);
+    assert_eq!(attending("Blake"), 1);
+    assert_eq!(attending("Robin"), 1);
 }

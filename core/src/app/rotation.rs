@@ -105,11 +105,9 @@ impl Shared {
             let coordinator = doc
                 .member(&current.member)
                 .is_ok_and(|m| m.is_active() && m.role.at_least(Role::Coordinator));
-            if !coordinator {
-                return Ok(false);
-            }
             // Removal wins in the document too: what exists only through a
-            // removed member's back-dated changes is taken back first, and
+            // removed member's back-dated changes is taken back first (by
+            // a coordinator, and a session's sign-ups by its leads), and
             // the removals that takes are answered below. The history is
             // scanned only when what arrived since the last seal (a removal,
             // a change by a removed member's device) could void anything.
@@ -118,13 +116,22 @@ impl Shared {
                 .iter()
                 .filter_map(|h| h.parse().ok())
                 .collect();
-            if since != doc.heads() {
+            let leads = coordinator
+                || doc.sessions().is_ok_and(|sessions| {
+                    sessions
+                        .iter()
+                        .any(|(id, _)| doc.is_session_lead(id, &current.member).unwrap_or(false))
+                });
+            if leads && since != doc.heads() {
                 let known = (!since.is_empty()).then_some(&since[..]);
                 let undo = voided_authority(doc, known);
                 if !undo.is_empty() {
-                    undo_voided(doc, &current.member, &undo);
+                    undo_voided(doc, &current.member, coordinator, undo);
                     self.persist_space(loaded, space)?;
                 }
+            }
+            if !coordinator {
+                return Ok(false);
             }
             let doc = loaded
                 .spaces
@@ -187,11 +194,30 @@ impl Shared {
     }
 }
 
-/// Writes what removal wins takes back, as coordinator `me`: removes the
-/// members a removed member's back-dated changes made, and puts back the
-/// roles they wrote. What cannot be written (the last coordinator) stays,
-/// and is logged.
-fn undo_voided(doc: &mut crate::model::SpaceDoc, me: &MemberId, undo: &VoidedAuthority) {
+/// Writes what removal wins takes back, as `me`: as a coordinator, removes
+/// the members a removed member's back-dated changes made, puts back the
+/// roles they wrote, the training written through them and every value
+/// they wrote; as a lead, the sign-ups of the sessions `me` leads (only
+/// their leads may write those). What cannot be written (the last
+/// coordinator) stays, and is logged.
+fn undo_voided(
+    doc: &mut crate::model::SpaceDoc,
+    me: &MemberId,
+    coordinator: bool,
+    mut undo: VoidedAuthority,
+) {
+    undo.writes.retain(|w| match &w.signups_of {
+        Some(session) => doc.is_session_lead(session, me).unwrap_or(false),
+        None => coordinator,
+    });
+    if !coordinator {
+        undo.members.clear();
+        undo.roles.clear();
+        undo.training.clear();
+    }
+    if undo.is_empty() {
+        return;
+    }
     let now = Timestamp::now();
     for member in &undo.members {
         if doc.remove_member(me, member, now).is_err() {

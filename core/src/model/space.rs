@@ -788,16 +788,29 @@ impl SpaceDoc {
     }
 
     /// Puts back what keys held before changes that removal voided
-    /// (`protocol::removal::voided_authority`), in one change. Coordinators
-    /// only.
+    /// (`protocol::removal::voided_authority`), in one change. Sign-up
+    /// writes need `by` to lead their session; the others, a coordinator.
     pub fn restore(&mut self, by: &MemberId, writes: &[Restore]) -> ModelResult<()> {
-        self.require_role(
-            by,
-            Role::Coordinator,
-            "take back a removed member's changes",
-        )?;
         if writes.is_empty() {
             return Ok(());
+        }
+        for w in writes {
+            match &w.signups_of {
+                Some(session) if self.is_session_lead(session, by)? => {}
+                Some(_) => {
+                    return Err(ModelError::NotPermitted {
+                        action: "take back a removed member's sign-up changes",
+                        required: "a lead of the session",
+                    });
+                }
+                None => {
+                    self.require_role(
+                        by,
+                        Role::Coordinator,
+                        "take back a removed member's changes",
+                    )?;
+                }
+            }
         }
         self.transact(|doc, _| {
             for w in writes {
@@ -1335,6 +1348,9 @@ pub struct Restore {
     /// The value it held, `None` if it did not exist (the voided change
     /// made it).
     pub value: Option<Restored>,
+    /// For a write under a session's sign-ups, that session: only its
+    /// leads may write there.
+    pub signups_of: Option<SessionId>,
 }
 
 /// A value as it was, to write again: a scalar, or a map or list rebuilt

@@ -210,10 +210,11 @@ pub struct VoidedAuthority {
     /// wrote itself are among `writes`.
     pub training: Vec<crate::model::RecordId>,
     /// Everything else a void change wrote that is still visible (a
-    /// session's place or time, a resource, volunteering to lead), put back
-    /// to what it was before, or removed if the void change made it. Sign-ups
-    /// (only a session's leads write them), the member list and invites are
-    /// left to the rules above.
+    /// session's place or time, a resource, volunteering to lead, a
+    /// sign-up), put back to what it was before, or removed if the void
+    /// change made it. Sign-up writes name their session: only its leads
+    /// may write them. The member list and invites are left to the rules
+    /// above.
     pub writes: Vec<crate::model::Restore>,
 }
 
@@ -355,15 +356,17 @@ fn restores(doc: &SpaceDoc, void: &HashSet<ChangeHash>) -> Vec<crate::model::Res
             let p: Vec<&str> = path.iter().map(String::as_str).collect();
             if matches!(
                 p.as_slice(),
-                ["members", ..]
-                    | ["invites", ..]
-                    | ["kind"]
-                    | ["schema"]
-                    | ["sessions", _, "signups", ..]
+                ["members", ..] | ["invites", ..] | ["kind"] | ["schema"]
             ) || path.iter().any(|k| k == "[]")
             {
                 continue;
             }
+            let signups_of = match p.as_slice() {
+                ["sessions", session, "signups", ..] => {
+                    Some(crate::model::SessionId::from(session.to_string()))
+                }
+                _ => None,
+            };
             if !seen.insert((obj.clone(), key.to_string())) {
                 continue;
             }
@@ -377,6 +380,7 @@ fn restores(doc: &SpaceDoc, void: &HashSet<ChangeHash>) -> Vec<crate::model::Res
                             obj,
                             key: key.to_string(),
                             value: Some(value),
+                            signups_of,
                         });
                     }
                     continue;
@@ -411,6 +415,7 @@ fn restores(doc: &SpaceDoc, void: &HashSet<ChangeHash>) -> Vec<crate::model::Res
                     obj,
                     key: key.to_string(),
                     value,
+                    signups_of,
                 });
             }
         }

@@ -271,3 +271,73 @@ fn what_a_removed_member_back_dates_elsewhere_is_put_back() {
     // Nothing is left to put back.
     assert!(voided_authority(&mut w.doc, None).writes.is_empty());
 }
+
+#[test]
+fn a_sign_up_a_removed_lead_rewrote_is_put_back_by_a_lead_of_the_session() {
+    // Ash and Sam lead a session with one sign-up. Ash, removed, back-dates
+    // cancelling it. Only a lead of the session may put it back.
+    let mut w = world();
+    let session = w
+        .doc
+        .create_session(
+            &w.coordinator.0,
+            crate::model::SessionDraft {
+                kind: crate::model::SessionKind::Other,
+                title: "Circle".into(),
+                description: String::new(),
+                starts_at: Timestamp(100),
+                duration_minutes: 60,
+                location: String::new(),
+                capacity: 8,
+                content_notes: vec![],
+                accessibility: String::new(),
+            },
+        )
+        .unwrap();
+    for lead in [&w.second.0, &w.member.0] {
+        w.doc
+            .volunteer_to_lead(lead, &session, Timestamp(2))
+            .unwrap();
+    }
+    let ticket = crate::model::TicketId::from("00000000000000aa".to_string());
+    let attending = crate::model::SignUpState::Attending;
+    w.doc
+        .record_signup(
+            &w.member.0,
+            &session,
+            &ticket,
+            attending,
+            Timestamp(3),
+            "sealed",
+        )
+        .unwrap();
+    let mut ash = w.doc.fork();
+    ash.set_actor(crate::protocol::authorship::actor_for_device(&w.second.1).unwrap());
+    ash.record_signup(
+        &w.second.0,
+        &session,
+        &ticket,
+        crate::model::SignUpState::Cancelled,
+        Timestamp(6),
+        "sealed",
+    )
+    .unwrap();
+    w.doc
+        .remove_member(&w.coordinator.0, &w.second.0, Timestamp(5))
+        .unwrap();
+    w.doc.merge(&mut ash).unwrap();
+    let state = |doc: &SpaceDoc| doc.signup(&session, &ticket).unwrap().unwrap().state;
+    assert_eq!(state(&w.doc), crate::model::SignUpState::Cancelled);
+    let found = voided_authority(&mut w.doc, None);
+    let signups: Vec<_> = found
+        .writes
+        .iter()
+        .filter(|r| r.signups_of.as_ref() == Some(&session))
+        .cloned()
+        .collect();
+    assert!(!signups.is_empty(), "{found:?}");
+    // Robin, a coordinator but no lead of it, may not; Sam may.
+    assert!(w.doc.fork().restore(&w.coordinator.0, &signups).is_err());
+    w.doc.restore(&w.member.0, &signups).unwrap();
+    assert_eq!(state(&w.doc), attending);
+}
