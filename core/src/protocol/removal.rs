@@ -114,7 +114,8 @@ pub fn unanswered_removal(doc: &mut SpaceDoc, cut: Option<&[ChangeHash]>) -> Opt
 
 /// The changes that grant nothing, because removal wins: every change made
 /// by a device of a removed member that is not causally before her removal
-/// (written concurrently with it, or back-dated to before it). They stay
+/// (written concurrently with it, or back-dated to before it), and every
+/// change by a device of a member such a change made (a puppet). They stay
 /// in the document, judged as her role allowed where she made them; but a
 /// member, a device or a role they created is given no key and no
 /// authority over rotations.
@@ -139,7 +140,35 @@ pub fn void_changes(doc: &mut SpaceDoc) -> HashSet<ChangeHash> {
         }
         void.extend(doc.changes_after_by(&[removal.change], &actors));
     }
-    void
+    // A member whose entry a void change made (a puppet) was never a
+    // member: everything her devices wrote grants nothing either, and so
+    // on for any puppet she made.
+    let members_obj = match doc.automerge().get(&ROOT, "members") {
+        Ok(Some((Value::Object(ObjType::Map), id))) => id,
+        _ => return void,
+    };
+    let mut done: HashSet<MemberId> = HashSet::new();
+    loop {
+        let puppets: Vec<&(MemberId, crate::model::Member)> = members
+            .iter()
+            .filter(|(id, _)| !done.contains(id))
+            .filter(|(id, _)| {
+                made_by(doc, &members_obj, id.as_str()).is_some_and(|c| void.contains(&c))
+            })
+            .collect();
+        if puppets.is_empty() {
+            return void;
+        }
+        done.extend(puppets.iter().map(|(id, _)| id.clone()));
+        let actors: HashSet<automerge::ActorId> = puppets
+            .iter()
+            .flat_map(|(_, m)| m.devices.keys())
+            .filter_map(super::authorship::actor_for_device)
+            .collect();
+        if !actors.is_empty() {
+            void.extend(doc.changes_after_by(&[], &actors));
+        }
+    }
 }
 
 /// The change that made the value at `key` of `obj` (the visible one).

@@ -341,3 +341,30 @@ fn a_sign_up_a_removed_lead_rewrote_is_put_back_by_a_lead_of_the_session() {
     w.doc.restore(&w.member.0, &signups).unwrap();
     assert_eq!(state(&w.doc), attending);
 }
+
+#[test]
+fn what_a_puppet_wrote_is_put_back_with_the_puppet() {
+    // Ash, removed, back-dates a puppet coordinator with a device; the
+    // puppet renames the space. The puppet was never a member: her rename
+    // is put back too.
+    let mut w = world();
+    let mut ash = w.doc.fork();
+    ash.set_actor(crate::protocol::authorship::actor_for_device(&w.second.1).unwrap());
+    let puppet = ash
+        .add_member(&w.second.0, "Puppet", Role::Coordinator, Timestamp(6))
+        .unwrap();
+    let device = DeviceId::random();
+    ash.add_device(&puppet, &device, keys(9)).unwrap();
+    let mut hers = ash.fork();
+    hers.set_actor(crate::protocol::authorship::actor_for_device(&device).unwrap());
+    hers.rename(&puppet, "Puppet's group").unwrap();
+    w.doc
+        .remove_member(&w.coordinator.0, &w.second.0, Timestamp(5))
+        .unwrap();
+    w.doc.merge(&mut hers).unwrap();
+    assert_eq!(w.doc.name().unwrap(), "Puppet's group");
+    let found = voided_authority(&mut w.doc, None);
+    assert_eq!(found.members, vec![puppet]);
+    w.doc.restore(&w.coordinator.0, &found.writes).unwrap();
+    assert_eq!(w.doc.name().unwrap(), "Group");
+}
