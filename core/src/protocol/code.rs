@@ -1,4 +1,4 @@
-//! One-time codes people pass to each other by hand: invites (`ss1-`) and
+//! One-time codes people pass to each other by hand: invites (`ss2-`) and
 //! device links (`sl1-`).
 //!
 //! A code is a prefix and the 26 base32 characters of 16 random bytes in
