@@ -50,6 +50,17 @@ impl Role {
         }
     }
 
+    /// The role stored under `name` (the inverse of [`Role::as_str`]), for
+    /// checks that read the document without hydrating it.
+    pub fn from_name(name: &str) -> Option<Role> {
+        match name {
+            "member" => Some(Role::Member),
+            "lead" => Some(Role::Lead),
+            "coordinator" => Some(Role::Coordinator),
+            _ => None,
+        }
+    }
+
     /// Whether this role includes everything `other` may do.
     pub fn at_least(self, other: Role) -> bool {
         self >= other

@@ -18,9 +18,9 @@
 use std::collections::HashMap;
 
 use automerge::legacy::{Op, OpType};
-use automerge::{AutoCommit, ChangeHash, ObjType, ROOT, ReadDoc, ScalarValue, Value};
+use automerge::{AutoCommit, ChangeHash, ObjType, ScalarValue, Value};
 
-use super::authorship::{AuthorshipError, child_at, get_in};
+use super::authorship::{AuthorshipError, any_set, get_in, invite_at};
 use crate::model::{DeviceId, DeviceKeys, MemberId, Role};
 
 /// Whether a change is an admission: it sets some invite's `used_by`
@@ -52,9 +52,7 @@ pub(crate) fn check_invite_write(
     let p: Vec<&str> = path.iter().map(String::as_str).collect();
     match p.as_slice() {
         ["invites", id] => {
-            let exists = child_at(am, &ROOT, "invites", view)
-                .and_then(|i| child_at(am, &i, id, view))
-                .is_some();
+            let exists = invite_at(am, id, view).is_some();
             if matches!(op.action, OpType::Make(ObjType::Map)) && !exists {
                 Ok(())
             } else {
@@ -177,8 +175,7 @@ pub(crate) fn check_admission(
         ]));
     };
     let at_invite = |field: &str| -> Option<ScalarValue> {
-        let invites = child_at(am, &ROOT, "invites", view)?;
-        let invite = child_at(am, &invites, &invite_id, view)?;
+        let invite = invite_at(am, &invite_id, view)?;
         match get_in(am, &invite, field, view) {
             Ok(Some((Value::Scalar(v), _))) => Some(v.into_owned()),
             _ => None,
@@ -187,7 +184,7 @@ pub(crate) fn check_admission(
     let invite_path = || vec!["invites".to_string(), invite_id.clone()];
     // The invite as recorded at the causal point.
     let role = text(at_invite("role").as_ref())
-        .and_then(role_of)
+        .and_then(Role::from_name)
         .ok_or_else(|| refuse(&invite_path()))?;
     let expires_at = int(at_invite("expires_at").as_ref()).ok_or_else(|| refuse(&invite_path()))?;
     let created_by = at_invite("created_by");
@@ -209,7 +206,7 @@ pub(crate) fn check_admission(
     let f = |k: &str| w.member_fields.get(k);
     let pseudonym = text(f("pseudonym")).unwrap_or("");
     let joined_at = int(f("joined_at"));
-    if text(f("role")).and_then(role_of) != Some(role)
+    if text(f("role")).and_then(Role::from_name) != Some(role)
         || text(f("invite")) != Some(invite_id.as_str())
         || !matches!(f("removed_at"), Some(ScalarValue::Null))
         || pseudonym.trim().is_empty()
@@ -255,9 +252,7 @@ pub(crate) fn check_revocation(
     if !matches!(action, OpType::Put(ScalarValue::Int(_))) {
         return Err(refuse());
     }
-    let invite = child_at(am, &ROOT, "invites", view)
-        .and_then(|i| child_at(am, &i, invite_id, view))
-        .ok_or_else(refuse)?;
+    let invite = invite_at(am, invite_id, view).ok_or_else(refuse)?;
     let creator = match get_in(am, &invite, "created_by", view) {
         Ok(Some((Value::Scalar(v), _))) => text(Some(&v)).map(str::to_string),
         _ => None,
@@ -271,32 +266,9 @@ pub(crate) fn check_revocation(
     Ok(())
 }
 
-/// Whether any value of the invite's `used_by` at `view` is set: a use,
-/// even one that lost a concurrent write, cannot be written over.
+/// Whether the invite was used at `view`: any value of its `used_by` set.
 fn invite_taken(am: &AutoCommit, invite_id: &str, view: Option<&[ChangeHash]>) -> bool {
-    let Some(invite) =
-        child_at(am, &ROOT, "invites", view).and_then(|i| child_at(am, &i, invite_id, view))
-    else {
-        return false;
-    };
-    let values = match view {
-        Some(heads) => am.get_all_at(&invite, "used_by", heads),
-        None => am.get_all(&invite, "used_by"),
-    };
-    values.is_ok_and(|vs| {
-        vs.into_iter().any(
-            |(v, _)| !matches!(v, Value::Scalar(ref s) if matches!(s.as_ref(), ScalarValue::Null)),
-        )
-    })
-}
-
-fn role_of(name: &str) -> Option<Role> {
-    match name {
-        "member" => Some(Role::Member),
-        "lead" => Some(Role::Lead),
-        "coordinator" => Some(Role::Coordinator),
-        _ => None,
-    }
+    invite_at(am, invite_id, view).is_some_and(|invite| any_set(am, &invite, "used_by", view))
 }
 
 /// Checks that every device entry a change makes carries its binding: the

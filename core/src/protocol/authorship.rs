@@ -496,60 +496,66 @@ pub(crate) fn role_at(
     };
     let members = map(&ROOT, "members").ok_or(AuthorshipError::NotAMember)?;
     let me = map(&members, member.as_str()).ok_or(AuthorshipError::NotAMember)?;
-    let removed = match heads {
-        Some(heads) => am.get_all_at(&me, "removed_at", heads),
-        None => am.get_all(&me, "removed_at"),
-    }
-    .map_err(|_| AuthorshipError::NotAMember)?
-    .into_iter()
-    .any(|(v, _)| !matches!(v, Value::Scalar(ref s) if matches!(s.as_ref(), ScalarValue::Null)));
-    if removed {
+    if any_set(am, &me, "removed_at", heads) {
         return Err(AuthorshipError::NotAMember);
     }
     // A joiner is a member only if her invite's `used_by` shows her: of
-    // concurrent joins with one invite, one wins on every replica.
+    // concurrent joins with one invite, one wins on every replica; and a
+    // revocation concurrent with the admission wins.
     if let Ok(Some((Value::Scalar(v), _))) = get_in(am, &me, "invite", heads) {
         if let ScalarValue::Str(invite) = v.as_ref() {
-            let used_by = map(&ROOT, "invites")
-                .and_then(|i| map(&i, invite.as_str()))
-                .and_then(|i| match get_in(am, &i, "used_by", heads) {
+            let invite = invite_at(am, invite.as_str(), heads);
+            let used_by = invite
+                .as_ref()
+                .and_then(|i| match get_in(am, i, "used_by", heads) {
                     Ok(Some((Value::Scalar(u), _))) => match u.as_ref() {
                         ScalarValue::Str(u) => Some(u.to_string()),
                         _ => None,
                     },
                     _ => None,
                 });
-            if used_by.as_deref() != Some(member.as_str()) {
-                return Err(AuthorshipError::NotAMember);
-            }
-            // A revocation concurrent with the admission wins.
-            let revoked = map(&ROOT, "invites")
-                .and_then(|i| map(&i, invite.as_str()))
-                .is_some_and(|i| {
-                    match heads {
-                        Some(heads) => am.get_all_at(&i, "revoked_at", heads),
-                        None => am.get_all(&i, "revoked_at"),
-                    }
-                    .is_ok_and(|vs| {
-                        vs.into_iter().any(|(v, _)| {
-                            !matches!(v, Value::Scalar(ref s) if matches!(s.as_ref(), ScalarValue::Null))
-                        })
-                    })
-                });
-            if revoked {
+            let revoked = invite.is_some_and(|i| any_set(am, &i, "revoked_at", heads));
+            if used_by.as_deref() != Some(member.as_str()) || revoked {
                 return Err(AuthorshipError::NotAMember);
             }
         }
     }
     match get_in(am, &me, "role", heads) {
         Ok(Some((Value::Scalar(v), _))) => match v.as_ref() {
-            ScalarValue::Str(s) if s.as_str() == "coordinator" => Ok(Role::Coordinator),
-            ScalarValue::Str(s) if s.as_str() == "lead" => Ok(Role::Lead),
-            ScalarValue::Str(s) if s.as_str() == "member" => Ok(Role::Member),
+            ScalarValue::Str(s) => Role::from_name(s).ok_or(AuthorshipError::NotAMember),
             _ => Err(AuthorshipError::NotAMember),
         },
         _ => Err(AuthorshipError::NotAMember),
     }
+}
+
+/// The invite map `invites/<id>` at `heads`, if there is one.
+pub(crate) fn invite_at(
+    am: &AutoCommit,
+    id: &str,
+    heads: Option<&[ChangeHash]>,
+) -> Option<automerge::ObjId> {
+    child_at(am, &ROOT, "invites", heads).and_then(|i| child_at(am, &i, id, heads))
+}
+
+/// Whether any value of `key` in `obj` at `heads` is set (not null), also
+/// one that lost a concurrent write: a removal, a use or a revocation
+/// cannot be written over.
+pub(crate) fn any_set(
+    am: &AutoCommit,
+    obj: &automerge::ObjId,
+    key: &str,
+    heads: Option<&[ChangeHash]>,
+) -> bool {
+    match heads {
+        Some(heads) => am.get_all_at(obj, key, heads),
+        None => am.get_all(obj, key),
+    }
+    .is_ok_and(|values| {
+        values.into_iter().any(
+            |(v, _)| !matches!(v, Value::Scalar(ref s) if matches!(s.as_ref(), ScalarValue::Null)),
+        )
+    })
 }
 
 /// The permission table of docs/model.md, over document paths.
