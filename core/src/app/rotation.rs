@@ -196,8 +196,8 @@ impl Shared {
 
 /// Writes what removal wins takes back, as `me`: as a coordinator, removes
 /// the members a removed member's back-dated changes made, puts back the
-/// roles they wrote, the training written through them and every value
-/// they wrote; as a lead, the sign-ups of the sessions `me` leads (only
+/// roles they wrote and every value they (or those they made or promoted)
+/// wrote; as a lead, the sign-ups of the sessions `me` leads (only
 /// their leads may write those). What cannot be written (the last
 /// coordinator) stays, and is logged.
 fn undo_voided(
@@ -213,7 +213,6 @@ fn undo_voided(
     if !coordinator {
         undo.members.clear();
         undo.roles.clear();
-        undo.training.clear();
     }
     if undo.is_empty() {
         return;
@@ -234,15 +233,9 @@ fn undo_voided(
     if doc.restore(me, &undo.writes).is_err() {
         tracing::warn!("could not put back what a removed member's back-dated changes wrote");
     }
-    for record in &undo.training {
-        if doc.remove_training_record(me, record).is_err() {
-            tracing::warn!("could not remove a training record written through a back-dated role");
-        }
-    }
     tracing::info!(
         members = undo.members.len(),
         roles = undo.roles.len(),
-        training = undo.training.len(),
         writes = undo.writes.len(),
         "took back what a removed member's back-dated changes granted"
     );

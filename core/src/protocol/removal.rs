@@ -131,11 +131,7 @@ pub fn void_changes(doc: &mut SpaceDoc) -> HashSet<ChangeHash> {
         let Some((_, member)) = members.iter().find(|(id, _)| *id == removal.member) else {
             continue;
         };
-        let actors: HashSet<automerge::ActorId> = member
-            .devices
-            .keys()
-            .filter_map(super::authorship::actor_for_device)
-            .collect();
+        let actors = actors_of([member]);
         if actors.is_empty() {
             continue;
         }
@@ -161,11 +157,7 @@ pub fn void_changes(doc: &mut SpaceDoc) -> HashSet<ChangeHash> {
             break;
         }
         done.extend(puppets.iter().map(|(id, _)| id.clone()));
-        let actors: HashSet<automerge::ActorId> = puppets
-            .iter()
-            .flat_map(|(_, m)| m.devices.keys())
-            .filter_map(super::authorship::actor_for_device)
-            .collect();
+        let actors = actors_of(puppets.iter().map(|(_, m)| m));
         if !actors.is_empty() {
             void.extend(doc.changes_after_by(&[], &actors));
         }
@@ -207,11 +199,7 @@ pub fn void_changes(doc: &mut SpaceDoc) -> HashSet<ChangeHash> {
             let Some((_, member)) = members.iter().find(|(m, _)| *m == id) else {
                 continue;
             };
-            let actors: HashSet<automerge::ActorId> = member
-                .devices
-                .keys()
-                .filter_map(super::authorship::actor_for_device)
-                .collect();
+            let actors = actors_of([member]);
             for change in doc.changes_after_by(&[grant], &actors) {
                 if !void.contains(&change) && role_from_void(doc, &members_obj, &change, &void) {
                     void.insert(change);
@@ -287,11 +275,6 @@ pub struct VoidedAuthority {
     /// Active members whose visible role a void change wrote, with the role
     /// they held where it was written.
     pub roles: Vec<(MemberId, Role)>,
-    /// Training records written by someone who was a coordinator there only
-    /// through a void change (a promoted accomplice clearing herself to
-    /// lead, so that sign-ups are sealed to her). Records a void change
-    /// wrote itself are among `writes`.
-    pub training: Vec<crate::model::RecordId>,
     /// Everything else a void change wrote that is still visible (a
     /// session's place or time, a resource, volunteering to lead, a
     /// sign-up), put back to what it was before, or removed if the void
@@ -304,10 +287,7 @@ pub struct VoidedAuthority {
 impl VoidedAuthority {
     /// Whether there is nothing to take back.
     pub fn is_empty(&self) -> bool {
-        self.members.is_empty()
-            && self.roles.is_empty()
-            && self.training.is_empty()
-            && self.writes.is_empty()
+        self.members.is_empty() && self.roles.is_empty() && self.writes.is_empty()
     }
 }
 
@@ -330,12 +310,11 @@ pub fn voided_authority(doc: &mut SpaceDoc, since: Option<&[ChangeHash]>) -> Voi
     {
         let new = doc.changes_after(since);
         let members = doc.members().unwrap_or_default();
-        let removed: HashSet<automerge::ActorId> = all
-            .iter()
-            .filter_map(|r| members.iter().find(|(id, _)| *id == r.member))
-            .flat_map(|(_, m)| m.devices.keys())
-            .filter_map(super::authorship::actor_for_device)
-            .collect();
+        let removed = actors_of(
+            all.iter()
+                .filter_map(|r| members.iter().find(|(id, _)| *id == r.member))
+                .map(|(_, m)| m),
+        );
         let am = doc.automerge();
         let by_removed = new.iter().any(|h| {
             am.get_change_by_hash(h)
@@ -377,24 +356,22 @@ pub fn voided_authority(doc: &mut SpaceDoc, since: Option<&[ChangeHash]>) -> Voi
         }
     }
     out.writes = restores(doc, &void);
-    let am = doc.automerge();
-    let Ok(Some((Value::Object(ObjType::Map), training))) = am.get(&ROOT, "training") else {
-        return out;
-    };
-    for record in am.keys(&training) {
-        let Some(written) = made_by(doc, &training, &record) else {
-            continue;
-        };
-        // Records a void change made go with its other writes (below).
-        if !void.contains(&written) && role_from_void(doc, &members_obj, &written, &void) {
-            out.training.push(crate::model::RecordId::from(record));
-        }
-    }
     out
 }
 
+/// The automerge actors of these members' devices.
+fn actors_of<'a>(
+    members: impl IntoIterator<Item = &'a crate::model::Member>,
+) -> HashSet<automerge::ActorId> {
+    members
+        .into_iter()
+        .flat_map(|m| m.devices.keys())
+        .filter_map(super::authorship::actor_for_device)
+        .collect()
+}
+
 /// The keys whose visible value a void change wrote, outside the member
-/// list, invites and sign-ups, each with the value it held before the
+/// list and invites, each with the value it held before the
 /// first void change in its line of writes. Keys inside an object a void
 /// change made go with that object. List and text positions are not put
 /// back (nothing authority-bearing lives there).
