@@ -94,6 +94,17 @@ pub struct PendingJoinStatus {
     pub expires_at: Timestamp,
 }
 
+impl From<&PendingJoin> for PendingJoinStatus {
+    fn from(j: &PendingJoin) -> Self {
+        PendingJoinStatus {
+            space: j.space.clone(),
+            space_name: j.space_name.clone(),
+            role: j.role,
+            expires_at: j.expires_at,
+        }
+    }
+}
+
 impl Space {
     /// Invites someone (coordinators may invite any role, leads members):
     /// records the invite and seals its package. Expires after `expires_at`
@@ -292,9 +303,10 @@ impl Shared {
             let issued = &mut e.issued[pos];
             issued.request = None;
             issued.welcome = Some(BASE64_STANDARD.encode(&welcome));
+            let epoch = e.epoch;
             self.persist_space(loaded, space)?;
             self.store_entry(loaded, space, e)?;
-            tracing::info!(epoch = loaded_epoch(loaded, space), "admitted a joiner");
+            tracing::info!(epoch, "admitted a joiner");
             Ok(welcome)
         })
     }
@@ -312,8 +324,7 @@ impl Shared {
         self.forget_dead_invites(space, now)?;
         let issued = self.with_loaded(|loaded| Ok(entry(loaded, space)?.issued.clone()))?;
         for invite in issued {
-            let secret = InviteSecret::parse(&invite.code)
-                .map_err(|_| AppError::Corrupt("registry: invite code".into()))?;
+            let secret = stored_code(&invite.code)?;
             if now >= invite.expires_at {
                 continue;
             }
@@ -369,8 +380,7 @@ impl Shared {
             let Some(welcome) = &invite.welcome else {
                 continue;
             };
-            let secret = InviteSecret::parse(&invite.code)
-                .map_err(|_| AppError::Corrupt("registry: invite code".into()))?;
+            let secret = stored_code(&invite.code)?;
             let bytes = BASE64_STANDARD
                 .decode(welcome)
                 .map_err(|_| AppError::Corrupt("registry: welcome".into()))?;
@@ -440,8 +450,7 @@ impl Shared {
     ) -> AppResult<()> {
         let joins = self.with_loaded(|loaded| Ok(loaded.registry.joins.clone()))?;
         for pending in joins {
-            let secret = InviteSecret::parse(&pending.code)
-                .map_err(|_| AppError::Corrupt("registry: join code".into()))?;
+            let secret = stored_code(&pending.code)?;
             let mut welcome = pending.welcome.clone();
             if welcome.is_none() {
                 if let Some(bytes) = take(client, &secret.welcome_dropbox_id()).await? {
@@ -491,7 +500,8 @@ impl Shared {
         now: Timestamp,
         report: &mut SyncReport,
     ) -> AppResult<SpaceId> {
-        let welcome = self.open_welcome(pending, sealed)?;
+        let welcome = self.open_welcome(sealed)?;
+        answers(pending, &welcome)?;
         let space = welcome.space;
         let credential = MailboxCredential::for_epoch(&welcome.epoch_key);
         let page = client.read_all(&credential, 0).await?;
@@ -514,18 +524,10 @@ impl Shared {
         Ok(space)
     }
 
-    fn open_welcome(&self, pending: &PendingJoin, sealed: &[u8]) -> AppResult<Welcome> {
+    /// Opens a welcome sealed to this device.
+    fn open_welcome(&self, sealed: &[u8]) -> AppResult<Welcome> {
         let identity = self.profile.with_keyring(|k| k.device_identity().clone())?;
-        let welcome = Welcome::open(&identity, sealed)
-            .map_err(|e| AppError::Invite(format!("the welcome: {e}")))?;
-        let secret = InviteSecret::parse(&pending.code)
-            .map_err(|_| AppError::Corrupt("registry: join code".into()))?;
-        if welcome.space.to_hex() != pending.space || welcome.invite != secret.invite_id() {
-            return Err(AppError::Invite(
-                "this welcome is for another invite".into(),
-            ));
-        }
-        Ok(welcome)
+        Welcome::open(&identity, sealed).map_err(|e| AppError::Invite(format!("the welcome: {e}")))
     }
 
     /// Keeps a space this device was welcomed into, starting from `first`
@@ -668,19 +670,14 @@ impl SafeSpaces {
         let joins = self
             .shared
             .with_loaded(|loaded| Ok(loaded.registry.joins.clone()))?;
-        let identity = self
-            .shared
-            .profile
-            .with_keyring(|k| k.device_identity().clone())?;
-        let opened = Welcome::open(&identity, welcome)
-            .map_err(|e| AppError::Invite(format!("the welcome: {e}")))?;
+        let welcome = self.shared.open_welcome(welcome)?;
         let pending = joins
             .iter()
-            .find(|j| j.space == opened.space.to_hex())
+            .find(|j| j.space == welcome.space.to_hex())
             .ok_or_else(|| {
                 AppError::Invite("this device has not asked to join that space".into())
             })?;
-        let welcome = self.shared.open_welcome(pending, welcome)?;
+        answers(pending, &welcome)?;
         let space = welcome.space;
         let content_key = welcome.epoch_key.content_key();
         let contents = open_bundle(&content_key, bundle).ok_or_else(|| {
@@ -722,12 +719,7 @@ impl SafeSpaces {
                 .registry
                 .joins
                 .iter()
-                .map(|j| PendingJoinStatus {
-                    space: j.space.clone(),
-                    space_name: j.space_name.clone(),
-                    role: j.role,
-                    expires_at: j.expires_at,
-                })
+                .map(PendingJoinStatus::from)
                 .collect())
         })
     }
@@ -759,12 +751,7 @@ impl SafeSpaces {
         )
         .await?;
         tracing::info!("asked to join a space through the relay");
-        Ok(PendingJoinStatus {
-            space: pending.space,
-            space_name: pending.space_name,
-            role: pending.role,
-            expires_at: pending.expires_at,
-        })
+        Ok(PendingJoinStatus::from(&pending))
     }
 }
 
@@ -836,6 +823,20 @@ fn ttl(expires_at: Timestamp, now: Timestamp) -> std::time::Duration {
     std::time::Duration::from_secs(u64::try_from(expires_at.0 - now.0).unwrap_or(0).max(60))
 }
 
-fn loaded_epoch(loaded: &Loaded, space: SpaceId) -> u32 {
-    entry(loaded, space).map(|e| e.epoch).unwrap_or(0)
+/// Whether `welcome` answers this device's pending join (its space and
+/// the invite it asked with).
+fn answers(pending: &PendingJoin, welcome: &Welcome) -> AppResult<()> {
+    let secret = stored_code(&pending.code)?;
+    if welcome.space.to_hex() != pending.space || welcome.invite != secret.invite_id() {
+        return Err(AppError::Invite(
+            "this welcome is for another invite".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// An invite code this device stored itself (an issued invite, a pending
+/// join): one that does not parse is damaged data, not a user's typo.
+fn stored_code(code: &str) -> AppResult<InviteSecret> {
+    InviteSecret::parse(code).map_err(|_| AppError::Corrupt("registry: invite code".into()))
 }

@@ -116,13 +116,17 @@ impl Shared {
                 .iter()
                 .filter_map(|h| h.parse().ok())
                 .collect();
-            let leads = coordinator
-                || doc.sessions().is_ok_and(|sessions| {
-                    sessions
-                        .iter()
-                        .any(|(id, _)| doc.is_session_lead(id, &current.member).unwrap_or(false))
-                });
-            if leads && since != doc.heads() {
+            let may_take_back = |doc: &crate::model::SpaceDoc| {
+                coordinator
+                    || doc.sessions().is_ok_and(|sessions| {
+                        sessions.iter().any(|(id, _)| {
+                            doc.is_session_lead(id, &current.member).unwrap_or(false)
+                        })
+                    })
+            };
+            // Nothing new since the last seal (every idle sync pass): no
+            // work, not even the lead check.
+            if since != doc.heads() && may_take_back(doc) {
                 let known = (!since.is_empty()).then_some(&since[..]);
                 let undo = voided_authority(doc, known);
                 if !undo.is_empty() {
