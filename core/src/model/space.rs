@@ -689,12 +689,7 @@ impl SpaceDoc {
     ) -> ModelResult<()> {
         check_pseudonym(pseudonym)?;
         self.require_active(by)?;
-        let invite = self
-            .invite(invite_id)?
-            .ok_or_else(|| ModelError::InvalidInput {
-                field: "invite",
-                reason: "no such invite in this space".into(),
-            })?;
+        let invite = self.recorded_invite(invite_id)?;
         if &invite.created_by != by {
             return Err(ModelError::NotPermitted {
                 action: "admit with another member's invite",
@@ -741,12 +736,7 @@ impl SpaceDoc {
         now: Timestamp,
     ) -> ModelResult<()> {
         let me = self.require_role(by, Role::Lead, "withdraw invites")?;
-        let invite = self
-            .invite(invite_id)?
-            .ok_or_else(|| ModelError::InvalidInput {
-                field: "invite",
-                reason: "no such invite in this space".into(),
-            })?;
+        let invite = self.recorded_invite(invite_id)?;
         if &invite.created_by != by && !me.role.at_least(Role::Coordinator) {
             return Err(ModelError::NotPermitted {
                 action: "withdraw another member's invite",
@@ -1248,6 +1238,14 @@ impl SpaceDoc {
             }
         }
         Ok(out)
+    }
+
+    fn recorded_invite(&self, invite_id: &str) -> ModelResult<Invite> {
+        self.invite(invite_id)?
+            .ok_or_else(|| ModelError::InvalidInput {
+                field: "invite",
+                reason: "no such invite in this space".into(),
+            })
     }
 
     fn require_active(&self, member: &MemberId) -> ModelResult<Member> {

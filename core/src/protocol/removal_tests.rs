@@ -41,6 +41,21 @@ fn world() -> World {
     }
 }
 
+/// A session draft at `location`.
+fn draft(title: &str, location: &str) -> crate::model::SessionDraft {
+    crate::model::SessionDraft {
+        kind: crate::model::SessionKind::Other,
+        title: title.into(),
+        description: String::new(),
+        starts_at: Timestamp(100),
+        duration_minutes: 60,
+        location: location.into(),
+        capacity: 8,
+        content_notes: vec![],
+        accessibility: String::new(),
+    }
+}
+
 fn handover(doc: &mut SpaceDoc, answers: ChangeHash) -> Handover {
     Handover::create(doc, 0, answers, &EpochKey::generate()).unwrap()
 }
@@ -211,20 +226,7 @@ fn what_a_removed_member_back_dates_elsewhere_is_put_back() {
     let mut w = world();
     let session = w
         .doc
-        .create_session(
-            &w.coordinator.0,
-            crate::model::SessionDraft {
-                kind: crate::model::SessionKind::Other,
-                title: "Circle".into(),
-                description: String::new(),
-                starts_at: Timestamp(100),
-                duration_minutes: 60,
-                location: "Union, room 2".into(),
-                capacity: 8,
-                content_notes: vec![],
-                accessibility: String::new(),
-            },
-        )
+        .create_session(&w.coordinator.0, draft("Circle", "Union, room 2"))
         .unwrap();
     let night_line = crate::model::Resource {
         category: crate::model::ResourceCategory::CrisisLine,
@@ -284,20 +286,7 @@ fn a_sign_up_a_removed_lead_rewrote_is_put_back_by_a_lead_of_the_session() {
     let mut w = world();
     let session = w
         .doc
-        .create_session(
-            &w.coordinator.0,
-            crate::model::SessionDraft {
-                kind: crate::model::SessionKind::Other,
-                title: "Circle".into(),
-                description: String::new(),
-                starts_at: Timestamp(100),
-                duration_minutes: 60,
-                location: String::new(),
-                capacity: 8,
-                content_notes: vec![],
-                accessibility: String::new(),
-            },
-        )
+        .create_session(&w.coordinator.0, draft("Circle", ""))
         .unwrap();
     for lead in [&w.second.0, &w.member.0] {
         w.doc
@@ -404,20 +393,7 @@ fn what_an_accomplice_did_with_a_back_dated_role_is_put_back() {
     let mut robin = ash.fork();
     robin.set_actor(crate::protocol::authorship::actor_for_device(&w.coordinator.1).unwrap());
     let session = robin
-        .create_session(
-            &w.coordinator.0,
-            crate::model::SessionDraft {
-                kind: crate::model::SessionKind::Other,
-                title: "Kept".into(),
-                description: String::new(),
-                starts_at: Timestamp(100),
-                duration_minutes: 60,
-                location: String::new(),
-                capacity: 8,
-                content_notes: vec![],
-                accessibility: String::new(),
-            },
-        )
+        .create_session(&w.coordinator.0, draft("Kept", ""))
         .unwrap();
     w.doc
         .remove_member(&w.coordinator.0, &w.second.0, Timestamp(5))
