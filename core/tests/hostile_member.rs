@@ -332,17 +332,17 @@ fn nothing_sealed_under_the_old_epoch_is_applied_after_the_move() {
     // Mallory still holds epoch 0's key and writes under it, from the state
     // before her removal.
     let mut doc = mallory.doc(0);
-    let since = doc.heads();
-    doc.edit_session(
+    let hers = edit_batch(
+        &mallory,
+        &mut doc,
+        0,
         &group.member_id("Mallory"),
         &session,
         SessionEdit {
             location: Some("Her address".into()),
             ..SessionEdit::default()
         },
-    )
-    .unwrap();
-    let hers = mallory.batch(0, &doc.changes_since(&since));
+    );
     let report = group
         .person("Blake")
         .import(&mallory.bundle(&[0], 0, &[hers]));
@@ -508,33 +508,22 @@ fn a_removed_coordinator_cannot_bring_anyone_back_by_back_dating() {
 
     let puppet = adversary::Person::new("Puppet");
     let ash_id = group.member_id("Ash");
-    let puppet_member = doc
-        .add_member(&ash_id, "Puppet", Role::Coordinator, now())
-        .unwrap();
-    let mut puppet_keys = safespaces_core::model::DeviceKeys {
-        age_recipient: puppet.app.profile().device_recipient().unwrap(),
-        signing_key: hex::encode(puppet.app.profile().signing_public_key().unwrap()),
-        binding: None,
-    };
-    // The puppet colludes: its device signs its own entry.
-    let puppet_signing = puppet
-        .app
-        .profile()
-        .with_keyring(|k| k.signing_key().clone())
-        .unwrap();
-    puppet_keys.binding = Some(safespaces_core::protocol::invite::bind_device(
-        &puppet.device(),
-        &puppet_keys,
-        &puppet_signing,
-    ));
-    doc.add_device(&puppet_member, &puppet.device(), puppet_keys)
-        .unwrap();
+    // The puppet colludes: a back-dated invite, and an admission with it,
+    // of a device he controls (which signs its own entry).
+    let invite = back_dated_invite(&mut doc, &ash_id, Role::Coordinator);
+    let recorded = doc.heads();
+    back_dated_admission(&mut doc, group.space_id(), &ash_id, &invite, &puppet);
     doc.set_role(&ash_id, &group.member_id("Mallory"), Role::Coordinator)
         .unwrap();
-    let back_dated = ash.batch(0, &doc.changes_since(&since));
+    let mut all = doc.changes_since(&since);
+    let rest = all.split_off(all.len() - doc.changes_since(&recorded).len());
+    let back_dated = [
+        ash.envelope(EnvelopeKind::ChangeBatch, 0, 1_000, batch_body(&ash, &all)),
+        ash.envelope(EnvelopeKind::ChangeBatch, 0, 1_001, batch_body(&ash, &rest)),
+    ];
     let report = group
         .person("Dana")
-        .import(&ash.bundle(&[0], 0, &[back_dated]));
+        .import(&ash.bundle(&[0], 0, &back_dated));
     assert!(report.applied >= 3, "{report:?}");
     group.person("Dana").import(&robins);
     group.person("Robin").import(&group.bundle_of("Dana"));
@@ -621,6 +610,151 @@ fn a_removed_coordinator_cannot_bring_anyone_back_by_back_dating() {
         .person("Dana")
         .import(&mallory.bundle(&[1], 1, &[batch, sealed]));
     assert_eq!(report.new_epoch, None, "{report:?}");
+}
+
+#[test]
+fn a_coordinator_cannot_list_a_device_under_another_member() {
+    // Ash, a coordinator, lists a device he controls under Robin, the other
+    // coordinator (its binding verifies: the device signs its own entry),
+    // and then writes as Robin from it: he renames the space and makes
+    // Mallory a coordinator. A device listed under a member writes as her,
+    // so only her own devices (linking) or an admission may list one.
+    let group = Group::new(&[
+        ("Robin", Role::Coordinator),
+        ("Ash", Role::Coordinator),
+        ("Dana", Role::Member),
+        ("Mallory", Role::Member),
+    ]);
+    let ash = Mallory::new(group.person("Ash"), &group.space);
+    let mut doc = ash.doc(0);
+    let since = doc.heads();
+    let second = adversary::Person::new("Ash's second phone");
+    let robin = group.member_id("Robin");
+    doc.add_device(&robin, &second.device(), second.keys(true))
+        .unwrap();
+    let listing = ash.batch(0, &doc.changes_since(&since));
+    let report = group
+        .person("Dana")
+        .import(&ash.bundle(&[0], 0, &[listing]));
+    assert_eq!(report.applied, 0, "{report:?}");
+    assert_eq!(report.refused, 1, "{report:?}");
+    let listed = |name: &str| {
+        group
+            .space_of(name)
+            .members()
+            .unwrap()
+            .iter()
+            .any(|(_, m)| m.devices.contains_key(&second.device()))
+    };
+    assert!(!listed("Dana"));
+
+    // What the device would then write as Robin is from nobody Dana knows.
+    let since = doc.heads();
+    let mut raw = raw_as(&mut doc, &second.device());
+    raw.put(ROOT, "name", "Taken over").unwrap();
+    let members = obj_at(&raw, &["members", group.member_id("Mallory").as_str()]);
+    raw.put(&members, "role", "coordinator").unwrap();
+    raw.commit();
+    let forged: Vec<Vec<u8>> = raw
+        .get_changes(&since)
+        .into_iter()
+        .map(|c| c.raw_bytes().to_vec())
+        .collect();
+    let (body, _) = safespaces_core::protocol::exchange::batch_body(
+        ash.space,
+        &second.device(),
+        &second.signer(),
+        &forged,
+    )
+    .unwrap();
+    let sealed = ash.envelope(EnvelopeKind::ChangeBatch, 0, 1_001, body);
+    group.person("Dana").import(&ash.bundle(&[0], 0, &[sealed]));
+    let space = group.space_of("Dana");
+    assert_ne!(space.name().unwrap(), "Taken over");
+    let members = space.members().unwrap();
+    let mallory = members
+        .iter()
+        .find(|(id, _)| *id == group.member_id("Mallory"))
+        .unwrap();
+    assert_eq!(mallory.1.role, Role::Member);
+}
+
+/// A batch from `author`'s modified app, sealed for `epoch`, that edits
+/// `session` as `by` on `doc` (whatever state her copy is in).
+fn edit_batch(
+    author: &Mallory,
+    doc: &mut safespaces_core::model::SpaceDoc,
+    epoch: u32,
+    by: &safespaces_core::model::MemberId,
+    session: &safespaces_core::model::SessionId,
+    edit: SessionEdit,
+) -> Vec<u8> {
+    let since = doc.heads();
+    doc.edit_session(by, session, edit).unwrap();
+    author.batch(epoch, &doc.changes_since(&since))
+}
+
+/// An invite a modified app of `by` records for `role` (the first half of
+/// bringing someone in; the admission must come in a later batch).
+fn back_dated_invite(
+    doc: &mut safespaces_core::model::SpaceDoc,
+    by: &safespaces_core::model::MemberId,
+    role: Role,
+) -> safespaces_core::protocol::invite::InviteSecret {
+    let secret = safespaces_core::protocol::invite::InviteSecret::generate();
+    doc.record_invite(
+        by,
+        &secret.invite_id(),
+        &secret.verifying_key_hex(),
+        role,
+        Timestamp(4_000_000_000),
+    )
+    .unwrap();
+    secret
+}
+
+/// The admission a modified app of `by` writes with `invite`, of a
+/// `joiner` who colludes (her device signs its own entry). Returns her
+/// member id.
+fn back_dated_admission(
+    doc: &mut safespaces_core::model::SpaceDoc,
+    space: safespaces_core::protocol::SpaceId,
+    by: &safespaces_core::model::MemberId,
+    invite: &safespaces_core::protocol::invite::InviteSecret,
+    joiner: &adversary::Person,
+) -> safespaces_core::model::MemberId {
+    let request = safespaces_core::protocol::invite::JoinRequest::new(
+        invite,
+        space,
+        joiner.name,
+        &joiner.device(),
+        &joiner.keys(false),
+        &joiner.signer(),
+    );
+    doc.admit(
+        by,
+        &request.invite,
+        &request.member,
+        &request.proof,
+        &request.pseudonym,
+        &request.device,
+        request.keys,
+        Timestamp(1),
+    )
+    .unwrap();
+    request.member
+}
+
+/// A change batch's signed body from `author`'s device.
+fn batch_body(author: &Mallory, changes: &[Vec<u8>]) -> Vec<u8> {
+    safespaces_core::protocol::exchange::batch_body(
+        author.space,
+        &author.device(),
+        &author.signing_key(),
+        changes,
+    )
+    .unwrap()
+    .0
 }
 
 /// Raw automerge access to a space document as a modified app has it,
@@ -718,17 +852,9 @@ fn an_outsider_with_the_epoch_key_cannot_hand_a_joiner_a_made_up_space() {
         space: group.space_id(),
         epoch_key: Mallory::new(group.person("Blake"), &group.space).epoch_key(0),
     };
-    let eve_signing = eve
-        .app
-        .profile()
-        .with_keyring(|k| k.signing_key().clone())
-        .unwrap();
+    let eve_signing = eve.signer();
     let eve_device = eve.device();
-    let eve_keys = safespaces_core::model::DeviceKeys {
-        age_recipient: eve.app.profile().device_recipient().unwrap(),
-        signing_key: hex::encode(eve.app.profile().signing_public_key().unwrap()),
-        binding: None,
-    };
+    let eve_keys = eve.keys(false);
     let seal = |doc: &mut safespaces_core::model::SpaceDoc| {
         let body = safespaces_core::protocol::snapshot::SnapshotBody {
             document: doc.save(),
@@ -941,22 +1067,22 @@ fn a_removed_lead_cannot_move_a_session_by_back_dating() {
     ]);
     let ash = Mallory::new(group.person("Ash"), &group.space);
     let mut doc = ash.doc(0);
-    let since = doc.heads();
     let (session, before) = group.space_of("Robin").sessions().unwrap()[0].clone();
     group
         .space_of("Robin")
         .remove_member(&group.member_id("Ash"), now())
         .unwrap();
-    doc.edit_session(
+    let moved = edit_batch(
+        &ash,
+        &mut doc,
+        0,
         &group.member_id("Ash"),
         &session,
         SessionEdit {
             location: Some("Ash's flat".into()),
             ..Default::default()
         },
-    )
-    .unwrap();
-    let moved = ash.batch(0, &doc.changes_since(&since));
+    );
     let report = group.person("Blake").import(&ash.bundle(&[0], 0, &[moved]));
     assert_eq!(report.applied, 1, "{report:?}");
     let place = |name: &str| group.space_of(name).session(&session).unwrap().location;
@@ -969,6 +1095,71 @@ fn a_removed_lead_cannot_move_a_session_by_back_dating() {
     assert_eq!(place("Robin"), before.location);
     group.person("Blake").import(&robins);
     assert_eq!(place("Blake"), before.location);
+}
+
+#[test]
+fn a_removed_lead_cannot_strip_a_content_note_by_back_dating() {
+    // The circle warns that it discusses assault. Robin removes Ash, a
+    // lead; Ash's modified app then deletes that warning and adds a note of
+    // his own, written on the state before his removal, and Blake, who has
+    // not heard of the removal, takes it. Removal wins: Robin's device puts
+    // the notes back as they were, and Blake follows.
+    let group = Group::new(&[
+        ("Robin", Role::Coordinator),
+        ("Ash", Role::Lead),
+        ("Blake", Role::Member),
+    ]);
+    let (session, _) = group.space_of("Robin").sessions().unwrap()[0].clone();
+    let warned = vec![
+        "discusses experiences of assault".to_string(),
+        "no photos".to_string(),
+    ];
+    group
+        .space_of("Robin")
+        .edit_session(
+            &session,
+            SessionEdit {
+                content_notes: Some(warned.clone()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    group.share(0);
+    let ash = Mallory::new(group.person("Ash"), &group.space);
+    let mut doc = ash.doc(0);
+    group
+        .space_of("Robin")
+        .remove_member(&group.member_id("Ash"), now())
+        .unwrap();
+    let stripped = edit_batch(
+        &ash,
+        &mut doc,
+        0,
+        &group.member_id("Ash"),
+        &session,
+        SessionEdit {
+            content_notes: Some(vec!["no photos".into(), "lifts home from Ash".into()]),
+            ..Default::default()
+        },
+    );
+    let report = group
+        .person("Blake")
+        .import(&ash.bundle(&[0], 0, &[stripped]));
+    assert_eq!(report.applied, 1, "{report:?}");
+    let notes = |name: &str| {
+        group
+            .space_of(name)
+            .session(&session)
+            .unwrap()
+            .content_notes
+    };
+    assert_eq!(notes("Blake"), vec!["no photos", "lifts home from Ash"]);
+    group.person("Blake").import(&group.bundle_of("Robin"));
+    group.person("Robin").import(&group.bundle_of("Blake"));
+    let robins = group.bundle_of("Robin");
+    assert_eq!(notes("Robin"), warned);
+    group.person("Blake").import(&robins);
+    assert_eq!(notes("Blake"), warned);
 }
 
 #[test]

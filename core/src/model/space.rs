@@ -336,6 +336,17 @@ impl SpaceDoc {
             .collect()
     }
 
+    /// Every change's hash with its dependencies, in the order the
+    /// document stores them: the history's graph, for rules that need to
+    /// know what came after what.
+    pub fn change_graph(&mut self) -> Vec<(ChangeHash, Vec<ChangeHash>)> {
+        self.doc
+            .get_changes_meta(&[])
+            .into_iter()
+            .map(|m| (m.hash, m.deps))
+            .collect()
+    }
+
     /// Hashes of the changes by any of `actors` that are neither among
     /// `heads` nor causally before them.
     pub fn changes_after_by(

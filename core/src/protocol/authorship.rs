@@ -574,6 +574,11 @@ fn check_path(
         // a snapshot, not as a batch).
         ["kind"] | ["schema"] => false,
         ["name"] => role.at_least(Role::Coordinator),
+        // A device entry is written by its own member (linking) or in an
+        // admission, never by anyone else: a device listed under a member
+        // writes as her, so a coordinator who could list one could forge
+        // any member's changes.
+        ["members", _, "devices", _, ..] => own(1),
         ["members", ..] if role.at_least(Role::Coordinator) => true,
         ["members", _, field, ..] if own(1) => {
             matches!(*field, "pseudonym" | "devices" | "removed_at")

@@ -373,22 +373,32 @@ fn actors_of<'a>(
 /// The keys whose visible value a void change wrote, outside the member
 /// list and invites, each with the value it held before the
 /// first void change in its line of writes. Keys inside an object a void
-/// change made go with that object. List and text positions are not put
-/// back (nothing authority-bearing lives there).
-fn restores(doc: &SpaceDoc, void: &HashSet<ChangeHash>) -> Vec<crate::model::Restore> {
+/// change made go with that object. A list a void change edited (a
+/// session's content notes) is put back whole, as it stands without any
+/// void change or anything written after one ([`clean_heads`]).
+fn restores(doc: &mut SpaceDoc, void: &HashSet<ChangeHash>) -> Vec<crate::model::Restore> {
+    let decoded: Vec<(Vec<ChangeHash>, Vec<automerge::legacy::Op>)> = void
+        .iter()
+        .filter_map(|hash| doc.automerge().get_change_by_hash(hash))
+        .map(|c| (c.deps().to_vec(), c.decode().operations))
+        .collect();
+    let edits_a_list = decoded.iter().any(|(_, ops)| {
+        ops.iter()
+            .any(|op| matches!(op.key, automerge::legacy::Key::Seq(_)))
+    });
+    let clean = if edits_a_list {
+        clean_heads(doc, void)
+    } else {
+        Vec::new()
+    };
+    let now = doc.heads();
     let am = doc.automerge();
     let mut out: Vec<crate::model::Restore> = Vec::new();
     let mut seen: HashSet<(automerge::ObjId, String)> = HashSet::new();
     let made_by_void =
         |id: &automerge::ObjId| am.hash_for_opid(id).is_some_and(|h| void.contains(&h));
-    for hash in void {
-        let Some(change) = am.get_change_by_hash(hash) else {
-            continue;
-        };
-        for op in change.decode().operations {
-            let automerge::legacy::Key::Map(key) = &op.key else {
-                continue;
-            };
+    for (deps, ops) in &decoded {
+        for op in ops {
             let obj = match &op.obj {
                 automerge::legacy::ObjectId::Root => ROOT,
                 automerge::legacy::ObjectId::Id(id) => {
@@ -401,23 +411,41 @@ fn restores(doc: &SpaceDoc, void: &HashSet<ChangeHash>) -> Vec<crate::model::Res
             if obj != ROOT && made_by_void(&obj) {
                 continue;
             }
-            let path: Vec<String> = match am.parents(&obj) {
-                Ok(parents) => parents
-                    .path()
-                    .into_iter()
-                    .map(|(_, p)| match p {
-                        automerge::Prop::Map(k) => k,
-                        automerge::Prop::Seq(_) => "[]".to_string(),
-                    })
-                    .chain(std::iter::once(key.to_string()))
-                    .collect(),
-                Err(_) => continue,
+            let Ok(parents) = am.parents(&obj) else {
+                continue;
             };
-            let p: Vec<&str> = path.iter().map(String::as_str).collect();
+            let mut path: Vec<(automerge::ObjId, String)> = parents
+                .path()
+                .into_iter()
+                .map(|(o, p)| match p {
+                    automerge::Prop::Map(k) => (o, k),
+                    automerge::Prop::Seq(_) => (o, "[]".to_string()),
+                })
+                .collect();
+            // A list element: the list goes back whole, under its key.
+            let (obj, key) = match &op.key {
+                automerge::legacy::Key::Map(key) => {
+                    path.push((obj.clone(), key.to_string()));
+                    (obj, key.to_string())
+                }
+                automerge::legacy::Key::Seq(_) => match path.last() {
+                    Some((parent, key)) => {
+                        let visible = am.get(parent, key.as_str()).ok().flatten();
+                        // Replaced since (by a restore, or anyone): not this
+                        // list's contents any more.
+                        if visible.as_ref().map(|(_, id)| id) != Some(&obj) {
+                            continue;
+                        }
+                        (parent.clone(), key.clone())
+                    }
+                    None => continue,
+                },
+            };
+            let p: Vec<&str> = path.iter().map(|(_, k)| k.as_str()).collect();
             if matches!(
                 p.as_slice(),
                 ["members", ..] | ["invites", ..] | ["kind"] | ["schema"]
-            ) || path.iter().any(|k| k == "[]")
+            ) || p.contains(&"[]")
             {
                 continue;
             }
@@ -427,18 +455,29 @@ fn restores(doc: &SpaceDoc, void: &HashSet<ChangeHash>) -> Vec<crate::model::Res
                 }
                 _ => None,
             };
-            if !seen.insert((obj.clone(), key.to_string())) {
+            if !seen.insert((obj.clone(), key.clone())) {
+                continue;
+            }
+            if let automerge::legacy::Key::Seq(_) = &op.key {
+                let before = value_at(am, &obj, &key, &clean);
+                if before.is_some() && before != value_at(am, &obj, &key, &now) {
+                    out.push(crate::model::Restore {
+                        obj,
+                        key,
+                        value: before,
+                        signups_of,
+                    });
+                }
                 continue;
             }
             let visible = match am.get(&obj, key.as_str()) {
                 Ok(Some((_, visible))) => visible,
                 // Deleted by this void change: what it held before, again.
                 Ok(None) if matches!(op.action, automerge::legacy::OpType::Delete) => {
-                    let deps = change.deps().to_vec();
-                    if let Some(value) = value_at(am, &obj, key.as_str(), &deps) {
+                    if let Some(value) = value_at(am, &obj, key.as_str(), deps) {
                         out.push(crate::model::Restore {
                             obj,
-                            key: key.to_string(),
+                            key,
                             value: Some(value),
                             signups_of,
                         });
@@ -473,7 +512,7 @@ fn restores(doc: &SpaceDoc, void: &HashSet<ChangeHash>) -> Vec<crate::model::Res
             if let Some(value) = value {
                 out.push(crate::model::Restore {
                     obj,
-                    key: key.to_string(),
+                    key,
                     value,
                     signups_of,
                 });
@@ -481,6 +520,52 @@ fn restores(doc: &SpaceDoc, void: &HashSet<ChangeHash>) -> Vec<crate::model::Res
         }
     }
     out
+}
+
+/// The heads of the document without the void changes and everything
+/// written after one: the largest causally closed part of it that none of
+/// them touched, where a list can be read as it would be without them.
+/// An honest edit made after a void one is not in it; for a list a void
+/// change edited, that is the price of reading it without the void edit
+/// (automerge cannot drop a change from the middle of a history).
+fn clean_heads(doc: &mut SpaceDoc, void: &HashSet<ChangeHash>) -> Vec<ChangeHash> {
+    let metas = doc.change_graph();
+    let deps: std::collections::HashMap<ChangeHash, &[ChangeHash]> =
+        metas.iter().map(|(h, d)| (*h, d.as_slice())).collect();
+    // Tainted: void, or after one. Iterative, so a long history cannot
+    // overflow the stack.
+    let mut tainted: std::collections::HashMap<ChangeHash, bool> = std::collections::HashMap::new();
+    for (hash, _) in &metas {
+        let mut stack = vec![(*hash, false)];
+        while let Some((h, expanded)) = stack.pop() {
+            if tainted.contains_key(&h) {
+                continue;
+            }
+            let ds = deps.get(&h).copied().unwrap_or(&[]);
+            if void.contains(&h) {
+                tainted.insert(h, true);
+            } else if expanded {
+                let t = ds.iter().any(|d| tainted.get(d).copied().unwrap_or(false));
+                tainted.insert(h, t);
+            } else {
+                stack.push((h, true));
+                stack.extend(
+                    ds.iter()
+                        .filter(|d| !tainted.contains_key(*d))
+                        .map(|d| (*d, false)),
+                );
+            }
+        }
+    }
+    let kept: Vec<&(ChangeHash, Vec<ChangeHash>)> = metas
+        .iter()
+        .filter(|(h, _)| !tainted.get(h).copied().unwrap_or(true))
+        .collect();
+    let depended: HashSet<ChangeHash> = kept.iter().flat_map(|(_, d)| d.iter().copied()).collect();
+    kept.iter()
+        .map(|(h, _)| *h)
+        .filter(|h| !depended.contains(h))
+        .collect()
 }
 
 /// What `key` of `obj` held at `heads`, with everything inside it.

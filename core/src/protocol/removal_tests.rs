@@ -280,6 +280,49 @@ fn what_a_removed_member_back_dates_elsewhere_is_put_back() {
 }
 
 #[test]
+fn a_list_a_removed_member_edited_is_put_back_whole() {
+    // Ash, removed, back-dates stripping a session's content warning; Sam,
+    // concurrently and honestly, edits another session's notes. Only the
+    // list Ash touched goes back, to what it was without him, and once.
+    let mut w = world();
+    let notes = |v: &[&str]| crate::model::SessionEdit {
+        content_notes: Some(v.iter().map(|s| s.to_string()).collect()),
+        ..Default::default()
+    };
+    let circle = w
+        .doc
+        .create_session(&w.coordinator.0, draft("Circle", ""))
+        .unwrap();
+    let walk = w
+        .doc
+        .create_session(&w.coordinator.0, draft("Walk", ""))
+        .unwrap();
+    w.doc
+        .edit_session(&w.coordinator.0, &circle, notes(&["assault", "no photos"]))
+        .unwrap();
+    let mut ash = w.doc.fork();
+    ash.set_actor(crate::protocol::authorship::actor_for_device(&w.second.1).unwrap());
+    ash.edit_session(&w.second.0, &circle, notes(&["no photos", "call Ash"]))
+        .unwrap();
+    w.doc
+        .remove_member(&w.coordinator.0, &w.second.0, Timestamp(5))
+        .unwrap();
+    w.doc
+        .edit_session(&w.coordinator.0, &walk, notes(&["steep"]))
+        .unwrap();
+    w.doc.merge(&mut ash).unwrap();
+    let found = voided_authority(&mut w.doc, None);
+    assert_eq!(found.writes.len(), 1, "{found:?}");
+    w.doc.restore(&w.coordinator.0, &found.writes).unwrap();
+    assert_eq!(
+        w.doc.session(&circle).unwrap().content_notes,
+        vec!["assault", "no photos"]
+    );
+    assert_eq!(w.doc.session(&walk).unwrap().content_notes, vec!["steep"]);
+    assert!(voided_authority(&mut w.doc, None).writes.is_empty());
+}
+
+#[test]
 fn a_sign_up_a_removed_lead_rewrote_is_put_back_by_a_lead_of_the_session() {
     // Ash and Sam lead a session with one sign-up. Ash, removed, back-dates
     // cancelling it. Only a lead of the session may put it back.

@@ -54,6 +54,33 @@ impl Person {
         self.app.device_id().unwrap()
     }
 
+    /// Her device's private signing key (the harness holds its own keys).
+    pub fn signer(&self) -> ed25519_dalek::SigningKey {
+        self.app
+            .profile()
+            .with_keyring(|k| k.signing_key().clone())
+            .unwrap()
+    }
+
+    /// Her device's public keys; with `bound`, signed by the device itself
+    /// (its binding), as a device entry must be.
+    pub fn keys(&self, bound: bool) -> safespaces_core::model::DeviceKeys {
+        let profile = self.app.profile();
+        let mut keys = safespaces_core::model::DeviceKeys {
+            age_recipient: profile.device_recipient().unwrap(),
+            signing_key: hex::encode(profile.signing_public_key().unwrap()),
+            binding: None,
+        };
+        if bound {
+            keys.binding = Some(safespaces_core::protocol::invite::bind_device(
+                &self.device(),
+                &keys,
+                &self.signer(),
+            ));
+        }
+        keys
+    }
+
     /// The epoch this person's device is in for `space`, from its registry
     /// (the harness reads its own test subject's files).
     pub fn epoch_of(&self, space: &str) -> u64 {
