@@ -233,6 +233,24 @@ fn verifying_key(hex_key: &str) -> Option<VerifyingKey> {
     VerifyingKey::from_bytes(&key).ok()
 }
 
+/// The size of every sealed holder's plaintext: a big-endian `u16` length,
+/// the holder's JSON, zeros. The largest JSON a valid holder makes is about
+/// 430 bytes: a 16-digit member id and 64 characters of pseudonym, each at
+/// most 6 bytes once escaped.
+pub const HOLDER_SIZE: usize = 512;
+
+/// The stored size of a sealed holder for `recipients` devices: a
+/// big-endian `u32` length, the age ciphertext, zeros. age adds a random
+/// "grease" stanza of up to about 220 bytes to every header, and each
+/// X25519 stanza is under 100, so the ciphertext of a [`HOLDER_SIZE`]
+/// plaintext (about 830 bytes and 98 per recipient) always fits. Every
+/// holder of a session is then the same size for the same number of leads'
+/// devices (which the document lists anyway): the bytes tell neither the
+/// pseudonym's length nor anything of the grease.
+pub fn sealed_holder_size(recipients: usize) -> usize {
+    1024 + 128 * recipients
+}
+
 fn seal_holder(
     doc: &SpaceDoc,
     session: &SessionId,
@@ -243,15 +261,46 @@ fn seal_holder(
     let json = Zeroizing::new(
         serde_json::to_vec(holder).map_err(|e| AttendanceError::Malformed(e.to_string()))?,
     );
-    Ok(BASE64_STANDARD.encode(seal_to(&recipients, &json)?))
+    let len = u16::try_from(json.len())
+        .ok()
+        .filter(|_| json.len() + 2 <= HOLDER_SIZE)
+        .ok_or_else(|| AttendanceError::Malformed("a sign-up holder too long to seal".into()))?;
+    let mut padded = Zeroizing::new(vec![0u8; HOLDER_SIZE]);
+    padded[..2].copy_from_slice(&len.to_be_bytes());
+    padded[2..2 + json.len()].copy_from_slice(&json);
+    let ciphertext = seal_to(&recipients, &padded)?;
+    let size = sealed_holder_size(recipients.len());
+    let len = u32::try_from(ciphertext.len())
+        .ok()
+        .filter(|_| ciphertext.len() + 4 <= size)
+        .ok_or_else(|| AttendanceError::Malformed("a sealed sign-up holder too long".into()))?;
+    let mut framed = vec![0u8; size];
+    framed[..4].copy_from_slice(&len.to_be_bytes());
+    framed[4..4 + ciphertext.len()].copy_from_slice(&ciphertext);
+    Ok(BASE64_STANDARD.encode(framed))
 }
 
 fn open_holder(identity: &age::x25519::Identity, sealed: &str) -> Result<Holder, AttendanceError> {
     let bytes = BASE64_STANDARD
         .decode(sealed)
         .map_err(|e| AttendanceError::Malformed(e.to_string()))?;
-    let json = open_with(identity, &bytes)?;
-    serde_json::from_slice(&json).map_err(|e| AttendanceError::Malformed(e.to_string()))
+    let malformed = || AttendanceError::Malformed("a sign-up holder of the wrong shape".into());
+    let (len, ciphertext) = bytes.split_at_checked(4).ok_or_else(malformed)?;
+    let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]);
+    let ciphertext = usize::try_from(len)
+        .ok()
+        .and_then(|len| ciphertext.get(..len))
+        .ok_or_else(malformed)?;
+    let padded = open_with(identity, ciphertext)?;
+    if padded.len() != HOLDER_SIZE {
+        return Err(malformed());
+    }
+    let len = usize::from(u16::from_be_bytes([padded[0], padded[1]]));
+    let json = padded.get(2..2 + len).ok_or_else(malformed)?;
+    if padded[2 + len..].iter().any(|b| *b != 0) {
+        return Err(malformed());
+    }
+    serde_json::from_slice(json).map_err(|e| AttendanceError::Malformed(e.to_string()))
 }
 
 /// A lead records an opened request in the space: refuses a ticket held by

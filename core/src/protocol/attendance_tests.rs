@@ -329,3 +329,84 @@ fn requests_travel_in_envelopes_signed_only_by_the_anonymous_member_key() {
     assert_eq!(opened.author.as_str(), ANONYMOUS_DEVICE);
     assert!(AttendanceRequest::open(&opened.body, &w.lead.identity, &w.doc).is_ok());
 }
+
+#[test]
+fn every_sealed_holder_is_the_same_size_whatever_the_name() {
+    // A lead reads names; everyone else sees only sealed bytes, whose
+    // length must not tell a short pseudonym from a long one (here 64
+    // characters of four bytes and JSON escapes), before or after a re-seal
+    // to a new set of leads.
+    let mut w = world();
+    let name = "\u{1F600}\"".repeat(32);
+    let long = person(&mut w.doc, &w.coordinator.clone(), &name, Role::Member, 8);
+    for (req, signing) in [
+        (
+            request(&w, &w.alex, SignUpState::Attending, 10),
+            &w.alex.signing,
+        ),
+        (
+            request(&w, &long, SignUpState::Attending, 11),
+            &long.signing,
+        ),
+    ] {
+        let body = req.seal(&w.doc, signing, Timestamp(5)).unwrap();
+        let opened = AttendanceRequest::open(&body, &w.lead.identity, &w.doc).unwrap();
+        apply_request(
+            &mut w.doc,
+            &w.lead.member,
+            &w.lead.identity,
+            &opened,
+            Timestamp(6),
+        )
+        .unwrap();
+    }
+    let sizes = |doc: &SpaceDoc| -> Vec<usize> {
+        doc.session(&w.session)
+            .unwrap()
+            .signups
+            .values()
+            .map(|s| s.sealed.len())
+            .collect()
+    };
+    let before = sizes(&w.doc);
+    assert_eq!(before.len(), 2);
+    assert_eq!(before[0], before[1], "{before:?}");
+    let seen = attendees(&w.doc, &w.session, &w.lead.identity).unwrap();
+    assert!(seen.iter().any(|a| a.holder.pseudonym == name));
+
+    // Re-sealed to two leads: still one size for both.
+    let second = person(&mut w.doc, &w.coordinator.clone(), "Kai", Role::Lead, 9);
+    clear(&mut w.doc, &w.coordinator.clone(), &second.member);
+    w.doc
+        .volunteer_to_lead(&second.member, &w.session, Timestamp(7))
+        .unwrap();
+    let lead = w.lead.member.clone();
+    reseal(
+        &mut w.doc,
+        &lead,
+        &w.lead.identity,
+        &w.session,
+        Timestamp(8),
+    )
+    .unwrap();
+    let after = sizes(&w.doc);
+    assert_eq!(after[0], after[1], "{after:?}");
+    // age's random grease stanza does not show either.
+    for at in 9..29 {
+        reseal(
+            &mut w.doc,
+            &lead,
+            &w.lead.identity,
+            &w.session,
+            Timestamp(at),
+        )
+        .unwrap();
+        assert_eq!(sizes(&w.doc), after);
+    }
+    assert_eq!(
+        attendees(&w.doc, &w.session, &second.identity)
+            .unwrap()
+            .len(),
+        2
+    );
+}
