@@ -103,6 +103,18 @@ fn request(w: &World, who: &Person, state: SignUpState, at: i64) -> AttendanceRe
     }
 }
 
+/// The session's lead opens a sealed request and records it.
+fn lead_records(w: &mut World, body: &[u8], now: i64) -> Result<(), AttendanceError> {
+    let opened = AttendanceRequest::open(body, &w.lead.identity, &w.doc)?;
+    apply_request(
+        &mut w.doc,
+        &w.lead.member,
+        &w.lead.identity,
+        &opened,
+        Timestamp(now),
+    )
+}
+
 #[test]
 fn only_the_sessions_leads_learn_who_signed_up() {
     let mut w = world();
@@ -172,15 +184,7 @@ fn waitlist_order_converges_on_request_times_not_processing_order() {
                 Timestamp(1),
             )
             .unwrap();
-        let opened = AttendanceRequest::open(&body, &w.lead.identity, &w.doc).unwrap();
-        apply_request(
-            &mut w.doc,
-            &w.lead.member,
-            &w.lead.identity,
-            &opened,
-            Timestamp(40),
-        )
-        .unwrap();
+        lead_records(&mut w, &body, 40).unwrap();
     }
     let roster = w.doc.roster(&w.session).unwrap();
     assert_eq!(roster.attending, vec![early.ticket.clone()]);
@@ -192,15 +196,7 @@ fn a_member_cannot_cancel_someone_elses_place() {
     let mut w = world();
     let alex = request(&w, &w.alex, SignUpState::Attending, 10);
     let body = alex.seal(&w.doc, &w.alex.signing, Timestamp(1)).unwrap();
-    let opened = AttendanceRequest::open(&body, &w.lead.identity, &w.doc).unwrap();
-    apply_request(
-        &mut w.doc,
-        &w.lead.member,
-        &w.lead.identity,
-        &opened,
-        Timestamp(2),
-    )
-    .unwrap();
+    lead_records(&mut w, &body, 2).unwrap();
     // Blake learned Alex's ticket somehow and asks to cancel it.
     let mut forged = request(&w, &w.blake, SignUpState::Cancelled, 11);
     forged.ticket = alex.ticket.clone();
@@ -237,15 +233,7 @@ fn a_new_lead_sees_names_once_an_existing_lead_reseals() {
     let mut w = world();
     let req = request(&w, &w.alex, SignUpState::Attending, 10);
     let body = req.seal(&w.doc, &w.alex.signing, Timestamp(1)).unwrap();
-    let opened = AttendanceRequest::open(&body, &w.lead.identity, &w.doc).unwrap();
-    apply_request(
-        &mut w.doc,
-        &w.lead.member,
-        &w.lead.identity,
-        &opened,
-        Timestamp(2),
-    )
-    .unwrap();
+    lead_records(&mut w, &body, 2).unwrap();
 
     let second = person(&mut w.doc, &w.coordinator.clone(), "Kai", Role::Lead, 7);
     clear(&mut w.doc, &w.coordinator.clone(), &second.member);
@@ -339,26 +327,16 @@ fn every_sealed_holder_is_the_same_size_whatever_the_name() {
     let mut w = world();
     let name = "\u{1F600}\"".repeat(32);
     let long = person(&mut w.doc, &w.coordinator.clone(), &name, Role::Member, 8);
-    for (req, signing) in [
-        (
-            request(&w, &w.alex, SignUpState::Attending, 10),
-            &w.alex.signing,
-        ),
-        (
-            request(&w, &long, SignUpState::Attending, 11),
-            &long.signing,
-        ),
-    ] {
-        let body = req.seal(&w.doc, signing, Timestamp(5)).unwrap();
-        let opened = AttendanceRequest::open(&body, &w.lead.identity, &w.doc).unwrap();
-        apply_request(
-            &mut w.doc,
-            &w.lead.member,
-            &w.lead.identity,
-            &opened,
-            Timestamp(6),
-        )
-        .unwrap();
+    let bodies = [
+        request(&w, &w.alex, SignUpState::Attending, 10)
+            .seal(&w.doc, &w.alex.signing, Timestamp(5))
+            .unwrap(),
+        request(&w, &long, SignUpState::Attending, 11)
+            .seal(&w.doc, &long.signing, Timestamp(5))
+            .unwrap(),
+    ];
+    for body in bodies {
+        lead_records(&mut w, &body, 6).unwrap();
     }
     let sizes = |doc: &SpaceDoc| -> Vec<usize> {
         doc.session(&w.session)
