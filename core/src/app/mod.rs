@@ -34,6 +34,7 @@
 //! store) before it returns, so a write that returned survives a crash.
 
 mod bundle;
+mod cover_leads;
 mod error;
 mod joining;
 mod journal_handle;

@@ -85,6 +85,7 @@ impl Space {
         let space = self.id;
         // A removal never leaves this device without its rotation.
         self.shared.rotate_if_needed(space)?;
+        self.shared.reseal_for_leads(space, now)?;
         self.shared.with_loaded(|loaded| {
             let secret = shared.person_secret(&loaded.registry)?;
             let device = loaded.registry.device.clone();

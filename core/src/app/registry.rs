@@ -111,6 +111,11 @@ pub struct SpaceEntry {
     /// snapshot at the cut that bundles carry while a handover is passed on.
     #[serde(default)]
     pub cut_attestations: Vec<String>,
+    /// For each session this device re-seals sign-ups of (it leads it),
+    /// the fingerprint of the set of lead devices it last sealed them to
+    /// (`cover_leads`).
+    #[serde(default)]
+    pub sealed_leads: BTreeMap<String, String>,
 }
 
 /// An invite this device issued and still answers.
@@ -242,6 +247,7 @@ impl SpaceEntry {
             issued: Vec::new(),
             attestations: BTreeMap::new(),
             cut_attestations: Vec::new(),
+            sealed_leads: BTreeMap::new(),
         }
     }
 

@@ -98,6 +98,7 @@ impl Shared {
     pub(crate) fn seal_outbox(&self, space: SpaceId, now: Timestamp) -> AppResult<()> {
         // A removal never leaves this device without its rotation.
         self.rotate_if_needed(space)?;
+        self.reseal_for_leads(space, now)?;
         let signing = self.profile.with_keyring(|k| k.signing_key().clone())?;
         self.with_loaded(|loaded| {
             let secret = self.person_secret(&loaded.registry)?;
