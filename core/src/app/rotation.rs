@@ -127,7 +127,18 @@ impl Shared {
             // Nothing new since the last seal (every idle sync pass): no
             // work, not even the lead check.
             if since != doc.heads() && may_take_back(doc) {
-                let known = (!since.is_empty()).then_some(&since[..]);
+                // A session this device leads now but has not sealed
+                // sign-ups of yet (a cover lead, also for a session whose
+                // only lead was removed): what was voided there is looked
+                // for from the start, since it may have arrived long ago.
+                let new_lead = doc.sessions().is_ok_and(|sessions| {
+                    sessions.iter().any(|(id, s)| {
+                        !s.signups.is_empty()
+                            && !current.sealed_leads.contains_key(id.as_str())
+                            && doc.is_session_lead(id, &current.member).unwrap_or(false)
+                    })
+                });
+                let known = (!since.is_empty() && !new_lead).then_some(&since[..]);
                 let undo = voided_authority(doc, known);
                 if !undo.is_empty() {
                     undo_voided(doc, &current.member, coordinator, undo);

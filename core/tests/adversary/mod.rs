@@ -179,6 +179,21 @@ impl Group {
         }
     }
 
+    /// The coordinator `by` records every training module for `lead`,
+    /// valid for decades: she may lead.
+    pub fn clear(&self, by: &str, lead: &str) {
+        for module in safespaces_core::model::TrainingModule::ALL {
+            self.space_of(by)
+                .record_training(
+                    &self.member_id(lead),
+                    module,
+                    Timestamp(0),
+                    Timestamp(4_000_000_000),
+                )
+                .unwrap();
+        }
+    }
+
     pub fn bundle_of(&self, name: &str) -> Vec<u8> {
         self.space_of(name).export_bundle(now()).unwrap()
     }
