@@ -270,6 +270,12 @@ pub enum SessionCommand {
         /// The session.
         session: String,
     },
+    /// Planned sessions that, as things stand, have no lead cleared at
+    /// their start, or a lead who won't be.
+    Warnings {
+        /// The space.
+        space: String,
+    },
 }
 
 /// `session add …`
@@ -329,6 +335,15 @@ pub enum TrainingCommand {
     List {
         /// The space.
         space: String,
+    },
+    /// Who is cleared today but lapses soon, and which planned sessions
+    /// they lead after that.
+    Expiring {
+        /// The space.
+        space: String,
+        /// How far ahead to look, in days.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
     },
 }
 

@@ -654,9 +654,36 @@ fn session(cli: &Cli, cmd: &SessionCommand) -> Result<Out, Failure> {
             }
             out(lines.join("\n"), Value::Array(rows))
         }
+        SessionCommand::Warnings { space } => {
+            let space = find_space(&app, space)?;
+            let mut lines = Vec::new();
+            let mut rows = Vec::new();
+            for w in space.clearance_warnings(now())? {
+                let uncleared: Vec<&str> =
+                    w.uncleared.iter().map(|l| l.pseudonym.as_str()).collect();
+                lines.push(format!(
+                    "{}  {}  {:<30} {}",
+                    w.session,
+                    show_time(w.starts_at),
+                    w.title,
+                    clearance_warning_text(w.no_cleared_lead, &uncleared)
+                ));
+                rows.push(json!({"session": w.session.as_str(), "title": w.title,
+                                 "starts_at": w.starts_at.0, "no_cleared_lead": w.no_cleared_lead,
+                                 "uncleared": uncleared}));
+            }
+            if lines.is_empty() {
+                lines.push("Every planned session has a lead cleared at its start.".into());
+            }
+            out(lines.join("\n"), Value::Array(rows))
+        }
         SessionCommand::Show { space, session } => {
             let space = find_space(&app, space)?;
             let (id, s) = find_session(&space, session)?;
+            let warning = space
+                .clearance_warnings(now())?
+                .into_iter()
+                .find(|w| w.session == id);
             let roster = space.roster(&id)?;
             let leads = space.session_leads(&id, now())?;
             let conflicts = space.session_conflicts(&id)?;
@@ -698,6 +725,14 @@ fn session(cli: &Cli, cmd: &SessionCommand) -> Result<Out, Failure> {
                     }
                 ));
             }
+            if let Some(w) = &warning {
+                let uncleared: Vec<&str> =
+                    w.uncleared.iter().map(|l| l.pseudonym.as_str()).collect();
+                human.push_str(&format!(
+                    "Warning: {}\n",
+                    clearance_warning_text(w.no_cleared_lead, &uncleared)
+                ));
+            }
             for attendee in &attendees {
                 human.push_str(&format!(
                     "Attendee: {} ({:?})\n",
@@ -726,6 +761,7 @@ fn session(cli: &Cli, cmd: &SessionCommand) -> Result<Out, Failure> {
                 })
                 .collect();
             json["conflicts"] = serde_json::to_value(&conflicts).unwrap_or(Value::Null);
+            json["no_cleared_lead_at_start"] = json!(warning.is_some_and(|w| w.no_cleared_lead));
             out(human, json)
         }
         SessionCommand::Signup { space, session }
@@ -771,6 +807,20 @@ fn module(arg: ModuleArg) -> TrainingModule {
     }
 }
 
+/// What a clearance warning says, in words.
+fn clearance_warning_text(no_cleared_lead: bool, uncleared: &[&str]) -> String {
+    let lapsed = if uncleared.is_empty() {
+        String::new()
+    } else {
+        format!("not cleared at its start: {}", uncleared.join(", "))
+    };
+    match (no_cleared_lead, lapsed.is_empty()) {
+        (true, true) => "no lead yet".into(),
+        (true, false) => format!("no lead cleared at its start ({lapsed})"),
+        (false, _) => lapsed,
+    }
+}
+
 fn training(cli: &Cli, cmd: &TrainingCommand) -> Result<Out, Failure> {
     let app = unlock(cli)?;
     match cmd {
@@ -799,6 +849,40 @@ fn training(cli: &Cli, cmd: &TrainingCommand) -> Result<Out, Failure> {
                 json!({"id": id.as_str(), "member": member_id.as_str(), "module": module(*m).as_str(),
                        "completed_at": completed.0, "expires_at": expires.0}),
             )
+        }
+        TrainingCommand::Expiring { space, days } => {
+            let space = find_space(&app, space)?;
+            let mut lines = Vec::new();
+            let mut rows = Vec::new();
+            for e in space.expiring_clearances(now(), *days)? {
+                lines.push(format!(
+                    "{} lapses {}{}",
+                    e.pseudonym,
+                    show_date(e.lapses_at),
+                    if e.sessions.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            "; leads {} planned session(s) after that: {}",
+                            e.sessions.len(),
+                            e.sessions
+                                .iter()
+                                .map(|s| s.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    }
+                ));
+                rows.push(json!({"member": e.member.as_str(), "pseudonym": e.pseudonym,
+                                 "lapses_at": e.lapses_at.0,
+                                 "sessions": e.sessions.iter().map(|s| s.as_str()).collect::<Vec<_>>()}));
+            }
+            if lines.is_empty() {
+                lines.push(format!(
+                    "Nobody's clearance lapses in the next {days} days."
+                ));
+            }
+            out(lines.join("\n"), Value::Array(rows))
         }
         TrainingCommand::List { space } => {
             let space = find_space(&app, space)?;

@@ -83,6 +83,10 @@ fn two_leads_meet_offline_and_converge_with_files_only() {
         "step-free",
     ]);
     let session_id = session["id"].as_str().unwrap().to_string();
+    // Nobody leads it yet: flagged from the moment it is planned.
+    let warnings = robin.json(&["session", "warnings", &space_id]);
+    assert_eq!(warnings[0]["session"], session_id.as_str());
+    assert_eq!(warnings[0]["no_cleared_lead"], true);
     for module in ["signposting", "trauma-informed"] {
         robin.ok(&[
             "training",
@@ -98,6 +102,12 @@ fn two_leads_meet_offline_and_converge_with_files_only() {
         ]);
     }
     robin.ok(&["session", "volunteer", &space_id, &session_id]);
+    let warnings = robin.json(&["session", "warnings", &space_id]);
+    assert_eq!(warnings.as_array().unwrap().len(), 0, "{warnings}");
+    let expiring = robin.json(&["training", "expiring", &space_id]);
+    assert_eq!(expiring.as_array().unwrap().len(), 0, "{expiring}");
+    let expiring = robin.json(&["training", "expiring", &space_id, "--days", "40000"]);
+    assert_eq!(expiring[0]["pseudonym"], "Robin");
     robin.ok(&[
         "resource",
         "add",

@@ -267,6 +267,59 @@ pub struct LeadStatus {
     pub clearance: Clearance,
 }
 
+/// A planned session that, as things stand, goes ahead without a lead
+/// cleared at its start, or with a lead who won't be.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct ClearanceWarning {
+    /// The session's id.
+    pub session: String,
+    /// Its title.
+    pub title: String,
+    /// When it starts (Unix seconds).
+    pub starts_at: i64,
+    /// No lead will be cleared at its start (also when nobody volunteered).
+    pub no_cleared_lead: bool,
+    /// The leads who won't be cleared at its start, with what is missing.
+    pub uncleared: Vec<LeadStatus>,
+}
+
+impl From<model::ClearanceWarning> for ClearanceWarning {
+    fn from(w: model::ClearanceWarning) -> Self {
+        ClearanceWarning {
+            session: w.session.to_string(),
+            title: w.title,
+            starts_at: w.starts_at.0,
+            no_cleared_lead: w.no_cleared_lead,
+            uncleared: w.uncleared.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// A member cleared now whose clearance lapses soon, with the planned
+/// sessions she leads after it lapses.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct ExpiringClearance {
+    /// Her member id.
+    pub member: String,
+    /// Her pseudonym.
+    pub pseudonym: String,
+    /// When her clearance lapses (Unix seconds).
+    pub lapses_at: i64,
+    /// Ids of the planned sessions she leads that start after that.
+    pub sessions: Vec<String>,
+}
+
+impl From<model::ExpiringClearance> for ExpiringClearance {
+    fn from(e: model::ExpiringClearance) -> Self {
+        ExpiringClearance {
+            member: e.member.to_string(),
+            pseudonym: e.pseudonym,
+            lapses_at: e.lapses_at.0,
+            sessions: e.sessions.into_iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
 impl From<model::LeadStatus> for LeadStatus {
     fn from(l: model::LeadStatus) -> Self {
         LeadStatus {

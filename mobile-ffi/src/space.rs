@@ -6,9 +6,10 @@ use safespaces_core::app;
 use safespaces_core::model::{MemberId, SessionId, Timestamp};
 
 use crate::{
-    Attendee, Clearance, FieldConflict, Invitation, InviteStatus, LeadStatus, Member, MyPlace,
-    Resource, ResourceCategory, ResourceEntry, Role, RosterView, SafeSpacesError, Session,
-    SessionDraft, SessionEdit, SignUpState, TrainingModule, TrainingRecord, convert_all,
+    Attendee, Clearance, ClearanceWarning, ExpiringClearance, FieldConflict, Invitation,
+    InviteStatus, LeadStatus, Member, MyPlace, Resource, ResourceCategory, ResourceEntry, Role,
+    RosterView, SafeSpacesError, Session, SessionDraft, SessionEdit, SignUpState, TrainingModule,
+    TrainingRecord, convert_all,
 };
 
 /// One space on this device. The handle holds only the space's id: it is
@@ -140,6 +141,26 @@ impl Space {
         Ok(convert_all(
             self.inner
                 .session_leads(&session_id(&id)?, Timestamp(now))?,
+        ))
+    }
+
+    /// Planned sessions that, as things stand, have no lead cleared at
+    /// their start (or a lead who won't be), soonest first: show them to
+    /// coordinators and leads as soon as they are known.
+    pub fn clearance_warnings(&self, now: i64) -> Result<Vec<ClearanceWarning>, SafeSpacesError> {
+        Ok(convert_all(self.inner.clearance_warnings(Timestamp(now))?))
+    }
+
+    /// Members whose clearance lapses within `within_days` (30 in the
+    /// coordinator's view), with the planned sessions it affects.
+    pub fn expiring_clearances(
+        &self,
+        now: i64,
+        within_days: u32,
+    ) -> Result<Vec<ExpiringClearance>, SafeSpacesError> {
+        Ok(convert_all(
+            self.inner
+                .expiring_clearances(Timestamp(now), within_days)?,
         ))
     }
 

@@ -9,9 +9,10 @@ use std::sync::Arc;
 use super::registry::{PendingRequest, SpaceEntry};
 use super::{AppError, AppResult, Loaded, Shared};
 use crate::model::{
-    Clearance, FieldConflict, LeadStatus, Member, MemberId, Place, RecordId, Resource,
-    ResourceCategory, ResourceId, Role, Session, SessionDraft, SessionEdit, SessionId,
-    SessionStatus, SignUpState, SpaceDoc, Timestamp, TrainingModule, TrainingRecord,
+    Clearance, ClearanceWarning, ExpiringClearance, FieldConflict, LeadStatus, Member, MemberId,
+    Place, RecordId, Resource, ResourceCategory, ResourceId, Role, Session, SessionDraft,
+    SessionEdit, SessionId, SessionStatus, SignUpState, SpaceDoc, Timestamp, TrainingModule,
+    TrainingRecord,
 };
 use crate::protocol::SpaceId;
 use crate::protocol::attendance::{self, AttendanceRequest, Attendee};
@@ -150,6 +151,24 @@ impl Space {
     /// A session's volunteers with their clearance at `now`.
     pub fn session_leads(&self, id: &SessionId, now: Timestamp) -> AppResult<Vec<LeadStatus>> {
         self.read(|doc, _| Ok(doc.session_leads(id, now)?))
+    }
+
+    /// Planned sessions that, as things stand, go ahead without a lead
+    /// cleared at their start (or with a lead who won't be), soonest first:
+    /// for coordinators and leads to act on from the moment it is known.
+    pub fn clearance_warnings(&self, now: Timestamp) -> AppResult<Vec<ClearanceWarning>> {
+        self.read(|doc, _| Ok(doc.clearance_warnings(now)?))
+    }
+
+    /// Members whose clearance lapses within `within_days` of `now`, with
+    /// the planned sessions they lead that it affects (30 days is what a
+    /// coordinator's view shows).
+    pub fn expiring_clearances(
+        &self,
+        now: Timestamp,
+        within_days: u32,
+    ) -> AppResult<Vec<ExpiringClearance>> {
+        self.read(|doc, _| Ok(doc.expiring_clearances(now, i64::from(within_days) * 86_400)?))
     }
 
     /// Counts every member may see.

@@ -8,6 +8,8 @@
 //! - [`session`]: sessions, drafts and edits.
 //! - [`waitlist`]: sign-ups and the attending list / waitlist derived from them.
 //! - [`training`]: training records and the clearance to lead derived from them.
+//! - [`readiness`]: planned sessions that will lack a cleared lead, and
+//!   clearances about to lapse.
 //! - [`signposting`]: the directory of places to find help.
 //! - [`conflict`]: concurrent edits to one field, exposed rather than hidden.
 //! - [`journal`]: the private journal document, whose deletes purge history.
@@ -25,6 +27,7 @@ pub mod ids;
 pub mod invite;
 pub mod journal;
 pub mod member;
+pub mod readiness;
 pub mod session;
 pub mod signposting;
 pub mod space;
@@ -38,6 +41,7 @@ pub use ids::{DeviceId, EntryId, MemberId, RecordId, ResourceId, SessionId, Tick
 pub use invite::{Invite, InviteState};
 pub use journal::{JournalDoc, JournalEdit, JournalEntry};
 pub use member::{DeviceKeys, Member, Role};
+pub use readiness::{ClearanceWarning, ExpiringClearance};
 pub use session::{LeadOffer, Session, SessionDraft, SessionEdit, SessionKind, SessionStatus};
 pub use signposting::{Resource, ResourceCategory};
 pub use space::{LeadStatus, Restore, Restored, SpaceDoc};

@@ -75,7 +75,15 @@ class BindingsTest(unittest.TestCase):
                 content_notes=["discussion of assault"],
             )
         )
+        # Planned with nobody to lead it: flagged at once.
+        warnings = space.clearance_warnings(NOW)
+        self.assertEqual([(w.session, w.no_cleared_lead) for w in warnings], [(session, True)])
         space.volunteer_to_lead(session, NOW)
+        self.assertEqual(space.clearance_warnings(NOW), [])
+        # Cleared for a year: nothing lapses within 30 days, but within 400.
+        self.assertEqual(space.expiring_clearances(NOW, 30), [])
+        lapsing = space.expiring_clearances(NOW, 400)
+        self.assertEqual([(e.pseudonym, e.lapses_at) for e in lapsing], [("Ash", NOW + 365 * DAY)])
         return ash, space, session
 
     def test_two_devices_join_sign_up_and_converge_through_bundles(self):

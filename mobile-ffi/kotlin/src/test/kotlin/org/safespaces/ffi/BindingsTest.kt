@@ -54,8 +54,18 @@ class BindingsTest {
                 contentNotes = listOf("discussion of assault"),
             ),
         )
+        // Planned with nobody to lead it: flagged at once.
+        assertEquals(
+            listOf(session to true),
+            ashSpace.clearanceWarnings(NOW).map { it.session to it.noClearedLead },
+        )
         ashSpace.volunteerToLead(session, NOW)
         assertTrue(ashSpace.clearance(me, NOW).cleared)
+        assertEquals(emptyList<ClearanceWarning>(), ashSpace.clearanceWarnings(NOW))
+        assertEquals(
+            listOf("Ash"),
+            ashSpace.expiringClearances(NOW, 400u).map { it.pseudonym },
+        )
 
         // Birch's device unlocks with a keystore secret.
         val birchDir = dir("birch")
