@@ -29,11 +29,7 @@ impl Shared {
                 .spaces
                 .get_mut(&space)
                 .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
-            let since: Vec<automerge::ChangeHash> = e
-                .sealed_heads
-                .iter()
-                .filter_map(|h| h.parse().ok())
-                .collect();
+            let since = e.sealed_heads();
             if since == doc.heads() {
                 return Ok(());
             }

@@ -290,6 +290,15 @@ impl SpaceEntry {
         }
     }
 
+    /// The document heads at this device's last seal (empty before the
+    /// first): what is new since then is what the next seal sends.
+    pub(crate) fn sealed_heads(&self) -> Vec<automerge::ChangeHash> {
+        self.sealed_heads
+            .iter()
+            .filter_map(|h| h.parse().ok())
+            .collect()
+    }
+
     /// The state at which the current epoch's key was handed out, `None`
     /// in the first epoch (see [`SpaceEntry::epoch_cut`]).
     pub(crate) fn cut(&self) -> Option<Vec<automerge::ChangeHash>> {

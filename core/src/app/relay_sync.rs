@@ -112,11 +112,7 @@ impl Shared {
                 .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
             // Only what is new since the last seal: the heads then are kept,
             // so a sync costs the size of what changed, not of the history.
-            let since: Vec<automerge::ChangeHash> = entry
-                .sealed_heads
-                .iter()
-                .filter_map(|h| h.parse().ok())
-                .collect();
+            let since = entry.sealed_heads();
             let own: Vec<automerge::Change> = doc
                 .changes_since(&since)
                 .into_iter()

@@ -111,11 +111,7 @@ impl Shared {
             // the removals that takes are answered below. The history is
             // scanned only when what arrived since the last seal (a removal,
             // a change by a removed member's device) could void anything.
-            let since: Vec<automerge::ChangeHash> = current
-                .sealed_heads
-                .iter()
-                .filter_map(|h| h.parse().ok())
-                .collect();
+            let since = current.sealed_heads();
             let may_take_back = |doc: &crate::model::SpaceDoc| {
                 coordinator
                     || doc.sessions().is_ok_and(|sessions| {
