@@ -256,12 +256,54 @@ pub enum SessionCommand {
         /// The session.
         session: String,
     },
-    /// Offer to lead a session.
+    /// Offer to lead a session (a coordinator's own offer is accepted at
+    /// once; anyone else's waits for a coordinator or an accepted lead).
     Volunteer {
         /// The space.
         space: String,
         /// The session.
         session: String,
+    },
+    /// Accept a member's offer to lead (coordinators, and the session's
+    /// accepted leads).
+    Accept {
+        /// The space.
+        space: String,
+        /// The session.
+        session: String,
+        /// The member who offered (pseudonym or id).
+        member: String,
+    },
+    /// Decline a member's offer to lead (coordinators, and the session's
+    /// accepted leads).
+    Decline {
+        /// The space.
+        space: String,
+        /// The session.
+        session: String,
+        /// The member who offered (pseudonym or id).
+        member: String,
+    },
+    /// Name a cover lead, accepted at once (coordinators, and the
+    /// session's accepted leads).
+    NameLead {
+        /// The space.
+        space: String,
+        /// The session.
+        session: String,
+        /// The member to name (pseudonym or id).
+        member: String,
+    },
+    /// Withdraw your offer to lead, or (coordinators, the session's
+    /// accepted leads) stand another lead down with `--member`.
+    Withdraw {
+        /// The space.
+        space: String,
+        /// The session.
+        session: String,
+        /// The lead to stand down; yourself when left out.
+        #[arg(long)]
+        member: Option<String>,
     },
     /// Cancel a session (leads and coordinators).
     Cancel {

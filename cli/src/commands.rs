@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use age_core::secrecy::SecretString;
 use safespaces_core::app::{MyPlace, SafeSpaces, Space};
 use safespaces_core::model::{
-    InviteState, Member, MemberId, Place, Resource, ResourceCategory, Role, Session, SessionDraft,
-    SessionId, SessionKind, SignUpState, Timestamp, TrainingModule,
+    InviteState, LeadState, Member, MemberId, Place, Resource, ResourceCategory, Role, Session,
+    SessionDraft, SessionId, SessionKind, SignUpState, Timestamp, TrainingModule,
 };
 use safespaces_core::profile::{JournalFormat, Profile, ProfileOptions};
 use safespaces_core::sync::{RelayClient, RelayConfig, tls_pin::Trust};
@@ -617,7 +617,7 @@ fn session(cli: &Cli, cmd: &SessionCommand) -> Result<Out, Failure> {
                 content_notes: add.content_notes.clone(),
                 accessibility: add.accessibility.clone(),
             };
-            let id = space.create_session(draft)?;
+            let id = space.create_session(draft, now())?;
             out(
                 format!("Planned {:?} ({id}).", add.title),
                 json!({"id": id.as_str()}),
@@ -716,7 +716,12 @@ fn session(cli: &Cli, cmd: &SessionCommand) -> Result<Out, Failure> {
             }
             for lead in &leads {
                 human.push_str(&format!(
-                    "Lead: {}{}\n",
+                    "{}: {}{}\n",
+                    match lead.state {
+                        LeadState::Accepted => "Lead",
+                        LeadState::Offered => "Offered to lead",
+                        LeadState::Declined => "Offer declined",
+                    },
                     lead.pseudonym,
                     if lead.clearance.cleared {
                         ""
@@ -735,8 +740,14 @@ fn session(cli: &Cli, cmd: &SessionCommand) -> Result<Out, Failure> {
             }
             for attendee in &attendees {
                 human.push_str(&format!(
-                    "Attendee: {} ({:?})\n",
-                    attendee.holder.pseudonym, attendee.place
+                    "Attendee: {} ({:?}){}\n",
+                    attendee.holder.pseudonym,
+                    attendee.place,
+                    if attendee.verified {
+                        ""
+                    } else {
+                        " UNVERIFIED: no device of theirs asked for this place"
+                    }
                 ));
             }
             for conflict in &conflicts {
@@ -751,13 +762,16 @@ fn session(cli: &Cli, cmd: &SessionCommand) -> Result<Out, Failure> {
             json["my_place"] = place_json;
             json["leads"] = leads
                 .iter()
-                .map(|l| json!({"member": l.member.as_str(), "pseudonym": l.pseudonym, "cleared": l.clearance.cleared}))
+                .map(|l| {
+                    json!({"member": l.member.as_str(), "pseudonym": l.pseudonym,
+                                "state": l.state.as_str(), "cleared": l.clearance.cleared})
+                })
                 .collect();
             json["attendees"] = attendees
                 .iter()
                 .map(|a| {
                     json!({"pseudonym": a.holder.pseudonym, "member": a.holder.member.as_str(),
-                               "place": format!("{:?}", a.place)})
+                               "place": format!("{:?}", a.place), "verified": a.verified})
                 })
                 .collect();
             json["conflicts"] = serde_json::to_value(&conflicts).unwrap_or(Value::Null);
@@ -782,13 +796,86 @@ fn session(cli: &Cli, cmd: &SessionCommand) -> Result<Out, Failure> {
             space.volunteer_to_lead(&id, now())?;
             let me = space.my_member_id()?;
             let cleared = space.clearance(&me, now())?.cleared;
+            let accepted = space
+                .session_leads(&id, now())?
+                .into_iter()
+                .any(|l| l.member == me && l.state == LeadState::Accepted);
+            let decision = if accepted {
+                "you lead it"
+            } else {
+                "a coordinator or one of its leads will accept or decline your offer"
+            };
             out(
                 if cleared {
-                    "You volunteered to lead; you are cleared to lead.".to_string()
+                    format!("You volunteered to lead; {decision}; you are cleared to lead.")
                 } else {
-                    "You volunteered to lead; you need current signposting and trauma-informed training to be cleared.".to_string()
+                    format!(
+                        "You volunteered to lead; {decision}; you need current signposting and trauma-informed training to be cleared."
+                    )
                 },
-                json!({"volunteered": id.as_str(), "cleared": cleared}),
+                json!({"volunteered": id.as_str(), "accepted": accepted, "cleared": cleared}),
+            )
+        }
+        SessionCommand::Accept {
+            space,
+            session,
+            member,
+        }
+        | SessionCommand::Decline {
+            space,
+            session,
+            member,
+        } => {
+            let accept = matches!(cmd, SessionCommand::Accept { .. });
+            let space = find_space(&app, space)?;
+            let (id, _) = find_session(&space, session)?;
+            let (who, m) = find_member(&space, member)?;
+            space.decide_lead(&id, &who, accept, now())?;
+            let state = if accept { "accepted" } else { "declined" };
+            out(
+                format!("{}'s offer to lead is {state}.", m.pseudonym),
+                json!({"session": id.as_str(), "member": who.as_str(), "state": state}),
+            )
+        }
+        SessionCommand::NameLead {
+            space,
+            session,
+            member,
+        } => {
+            let space = find_space(&app, space)?;
+            let (id, _) = find_session(&space, session)?;
+            let (who, m) = find_member(&space, member)?;
+            space.name_lead(&id, &who, now())?;
+            let cleared = space.clearance(&who, now())?.cleared;
+            out(
+                format!(
+                    "{} now leads this session{}.",
+                    m.pseudonym,
+                    if cleared {
+                        ""
+                    } else {
+                        " (not cleared to lead yet)"
+                    }
+                ),
+                json!({"session": id.as_str(), "member": who.as_str(), "state": "accepted",
+                       "cleared": cleared}),
+            )
+        }
+        SessionCommand::Withdraw {
+            space,
+            session,
+            member,
+        } => {
+            let space = find_space(&app, space)?;
+            let (id, _) = find_session(&space, session)?;
+            let who = match member {
+                Some(typed) => find_member(&space, typed)?.0,
+                None => space.my_member_id()?,
+            };
+            space.withdraw_lead(&id, &who)?;
+            out(
+                "Withdrawn from leading this session.",
+                json!({"session": id.as_str(), "member": who.as_str(), "withdrawn": true}),
             )
         }
         SessionCommand::Cancel { space, session } => {
@@ -1075,7 +1162,7 @@ fn bundle(cli: &Cli, cmd: &BundleCommand) -> Result<Out, Failure> {
     match cmd {
         BundleCommand::Export { space, out: path } => {
             let space = find_space(&app, space)?;
-            let bytes = space.export_bundle(now())?;
+            let bytes = space.export_bundle()?;
             write_private(path, &bytes)?;
             out(
                 format!(

@@ -187,6 +187,36 @@ fn two_leads_meet_offline_and_converge_with_files_only() {
     let resources = blake.json(&["resource", "list", &space_id, "--category", "crisis"]);
     assert_eq!(resources[0]["name"], "Night line");
 
+    // Blake offers to lead: an offer, which she cannot accept herself.
+    let offer = blake.json(&["session", "volunteer", &space_id, &session_id]);
+    assert_eq!(offer["accepted"], false);
+    let refused = blake.run(&["session", "accept", &space_id, &session_id, "Blake"]);
+    assert_eq!(refused.status.code(), Some(5));
+    blake.ok(&["bundle", "export", &space_id, "--out", "blake-2.bundle"]);
+    robin.ok(&["bundle", "import", "blake-2.bundle"]);
+    let shown = robin.json(&["session", "show", &space_id, &session_id]);
+    let state_of = |shown: &serde_json::Value, who: &str| {
+        shown["leads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["pseudonym"] == who)
+            .map(|l| l["state"].as_str().unwrap().to_string())
+    };
+    assert_eq!(state_of(&shown, "Blake").as_deref(), Some("offered"));
+    // Robin declines, then names her cover lead after all; she stands
+    // herself down again.
+    let declined = robin.json(&["session", "decline", &space_id, &session_id, "Blake"]);
+    assert_eq!(declined["state"], "declined");
+    let named = robin.json(&["session", "name-lead", &space_id, &session_id, "Blake"]);
+    assert_eq!(named["cleared"], false);
+    let shown = robin.json(&["session", "show", &space_id, &session_id]);
+    assert_eq!(state_of(&shown, "Blake").as_deref(), Some("accepted"));
+    assert_eq!(state_of(&shown, "Robin").as_deref(), Some("accepted"));
+    robin.ok(&["session", "withdraw", &space_id, &session_id, "--member", "Blake"]);
+    let shown = robin.json(&["session", "show", &space_id, &session_id]);
+    assert_eq!(state_of(&shown, "Blake"), None);
+
     // A member cannot plan sessions: a refusal, exit code 5.
     let refused = blake.run(&[
         "session",

@@ -3,9 +3,10 @@
 //!
 //! The workload: 200 members and 20 sessions; each change records one
 //! member's sign-up for one session or its cancellation (one automerge
-//! change each, writing a `{state, at, sealed}` map under
+//! change each, writing the attendee's statement under
+//! `sessions/<id>/signups/<ticket>.<counter>` and the sealed holder under
 //! `sessions/<id>/signups/<ticket>`), as a session lead does. The
-//! plain-automerge baseline performs exactly those puts, without autosurgeon,
+//! plain-automerge baseline performs exactly those puts, without
 //! validation or permission checks.
 //!
 //! Run: `cargo bench -p safespaces-core --bench space_history`
@@ -16,10 +17,11 @@ use std::collections::HashSet;
 use std::hint::black_box;
 use std::time::Instant;
 
-use automerge::{AutoCommit, ObjType, ROOT, ReadDoc, transaction::Transactable};
+use automerge::{AutoCommit, ObjType, ROOT, transaction::Transactable};
 use criterion::{Criterion, criterion_group, criterion_main};
 use safespaces_core::model::{
-    Role, SessionDraft, SessionKind, SignUpState, SpaceDoc, TicketId, Timestamp,
+    Role, SessionDraft, SessionKind, SignUp, SignUpState, SpaceDoc, TicketId, Timestamp,
+    TrainingModule,
 };
 
 const MEMBERS: usize = 200;
@@ -58,10 +60,21 @@ fn build_space(n: usize) -> SpaceDoc {
                     content_notes: vec![],
                     accessibility: String::new(),
                 },
+                safespaces_core::model::Timestamp(0),
             )
             .unwrap()
         })
         .collect();
+    for module in TrainingModule::ALL {
+        doc.record_training(
+            &coordinator,
+            &coordinator,
+            module,
+            Timestamp(0),
+            Timestamp(1_000_000),
+        )
+        .unwrap();
+    }
     for s in &sessions {
         doc.volunteer_to_lead(&coordinator, s, Timestamp(2))
             .unwrap();
@@ -69,17 +82,33 @@ fn build_space(n: usize) -> SpaceDoc {
     let mut attending = HashSet::new();
     for i in 0..n {
         let (s, m) = (i % SESSIONS, (i / SESSIONS) % MEMBERS);
-        let at = Timestamp(10_000 + i as i64);
-        let state = if attending.insert((s, m)) {
-            SignUpState::Attending
-        } else {
-            attending.remove(&(s, m));
-            SignUpState::Cancelled
-        };
-        doc.record_signup(&coordinator, &sessions[s], &tickets[m], state, at, &sealed)
+        let signup = statement(
+            i,
+            attending.insert((s, m)) || !attending.remove(&(s, m)),
+            &sealed,
+        );
+        doc.record_signup(&coordinator, &sessions[s], &tickets[m], &signup)
             .unwrap();
     }
     doc
+}
+
+/// The `i`th change's statement: the same bytes on both sides (a real one
+/// is signed; the signature's length is what matters here).
+fn statement(i: usize, attending: bool, sealed: &str) -> SignUp {
+    SignUp {
+        state: if attending {
+            SignUpState::Attending
+        } else {
+            SignUpState::Cancelled
+        },
+        at: Timestamp(10_000 + i as i64),
+        recorded_at: Timestamp(10_000 + i as i64),
+        counter: i as u64 + 1,
+        key: "k".repeat(64),
+        signature: "s".repeat(128),
+        sealed: sealed.to_string(),
+    }
 }
 
 fn build_plain(n: usize) -> AutoCommit {
@@ -105,24 +134,24 @@ fn build_plain(n: usize) -> AutoCommit {
             signups
         })
         .collect();
+    let sealed = "x".repeat(SEALED_LEN);
     let mut attending = HashSet::new();
     for i in 0..n {
         let (s, m) = (i % SESSIONS, (i / SESSIONS) % MEMBERS);
-        let key = format!("{m:016x}");
-        let entry = match doc.get(&signups[s], key.as_str()).unwrap() {
-            Some((_, id)) => id,
-            None => doc
-                .put_object(&signups[s], key.as_str(), ObjType::Map)
-                .unwrap(),
-        };
-        let state = if attending.insert((s, m)) {
-            "attending"
-        } else {
-            attending.remove(&(s, m));
-            "cancelled"
-        };
-        doc.put(&entry, "state", state).unwrap();
-        doc.put(&entry, "at", 10_000 + i as i64).unwrap();
+        let ticket = format!("{m:016x}");
+        let signup = statement(
+            i,
+            attending.insert((s, m)) || !attending.remove(&(s, m)),
+            &sealed,
+        );
+        doc.put(
+            &signups[s],
+            format!("{ticket}.{:020}", signup.counter),
+            signup.entry(),
+        )
+        .unwrap();
+        doc.put(&signups[s], ticket.as_str(), sealed.as_str())
+            .unwrap();
         doc.commit();
     }
     doc

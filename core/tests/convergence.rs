@@ -1,7 +1,8 @@
 //! Every interleaving converges.
 //!
 //! N replicas of one space apply random sign-ups, cancellations, capacity
-//! changes, lead volunteering and training records, exchange changes with
+//! changes, offers to lead, acceptances, declines and withdrawals, and
+//! training records, exchange changes with
 //! each other in random order along the way, and finally receive every
 //! change in a random order. All must end with identical documents and
 //! identical derived rules: attending lists, waitlists and clearances.
@@ -14,8 +15,8 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use safespaces_core::model::{
-    MemberId, Role, SessionDraft, SessionEdit, SessionId, SessionKind, SignUpState, SpaceDoc,
-    TicketId, Timestamp, TrainingModule,
+    MemberId, Role, SessionDraft, SessionEdit, SessionId, SessionKind, SignUp, SignUpState,
+    SpaceDoc, TicketId, Timestamp, TrainingModule,
 };
 
 const MEMBERS: usize = 5;
@@ -42,6 +43,17 @@ enum Op {
         session: usize,
         at: i64,
     },
+    /// The coordinator accepts or declines an offer.
+    Decide {
+        member: usize,
+        session: usize,
+        accept: bool,
+    },
+    /// A member withdraws her offer.
+    Withdraw {
+        member: usize,
+        session: usize,
+    },
     Train {
         member: usize,
         module: bool,
@@ -61,6 +73,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0..MEMBERS, 0..SESSIONS, 0..50i64).prop_map(|(member, session, at)| Op::Cancel { member, session, at }),
         1 => (0..SESSIONS, 1..4u32).prop_map(|(session, capacity)| Op::Capacity { session, capacity }),
         1 => (0..MEMBERS, 0..SESSIONS, 0..50i64).prop_map(|(member, session, at)| Op::Volunteer { member, session, at }),
+        1 => (1..MEMBERS, 0..SESSIONS, any::<bool>()).prop_map(|(member, session, accept)| Op::Decide { member, session, accept }),
+        1 => (1..MEMBERS, 0..SESSIONS).prop_map(|(member, session)| Op::Withdraw { member, session }),
         1 => (0..MEMBERS, any::<bool>(), 0..50i64, 1..50i64)
             .prop_map(|(member, module, completed, len)| Op::Train { member, module, completed, expires: completed + len }),
         2 => (0..4usize, any::<u64>()).prop_map(|(to, seed)| Op::Exchange { to, seed }),
@@ -98,6 +112,7 @@ fn base() -> (SpaceDoc, World) {
                     content_notes: vec![],
                     accessibility: String::new(),
                 },
+                safespaces_core::model::Timestamp(0),
             )
             .unwrap()
         })
@@ -109,6 +124,14 @@ fn base() -> (SpaceDoc, World) {
             .unwrap();
         doc.volunteer_to_lead(&members[0], session, Timestamp(0))
             .unwrap();
+        doc.decide_lead(&coordinator, session, &members[0], true, Timestamp(0))
+            .unwrap();
+    }
+    for who in [&coordinator, &members[0]] {
+        for module in TrainingModule::ALL {
+            doc.record_training(&coordinator, who, module, Timestamp(0), Timestamp(1_000))
+                .unwrap();
+        }
     }
     let tickets = (0..MEMBERS).map(|_| TicketId::random()).collect();
     (
@@ -120,6 +143,31 @@ fn base() -> (SpaceDoc, World) {
             tickets,
         },
     )
+}
+
+/// The next statement for a ticket on this replica (the model stores what
+/// it is given; signatures are checked by the protocol layer, not here).
+fn statement(
+    doc: &SpaceDoc,
+    session: &SessionId,
+    ticket: &TicketId,
+    state: SignUpState,
+    at: i64,
+) -> SignUp {
+    let counter = doc
+        .signup(session, ticket)
+        .unwrap()
+        .map_or(0, |s| s.counter)
+        + 1;
+    SignUp {
+        state,
+        at: Timestamp(at),
+        recorded_at: Timestamp(at),
+        counter,
+        key: String::new(),
+        signature: String::new(),
+        sealed: "sealed".into(),
+    }
 }
 
 fn send_shuffled(from: &mut SpaceDoc, to: &mut SpaceDoc, seed: u64) {
@@ -172,12 +220,18 @@ proptest! {
             // Refusals (cancel without a sign-up, bad expiry) are part of
             // the test: a refused operation must change nothing anywhere.
             let _ = match op {
-                Op::SignUp { member, session, at } => docs[i].record_signup(
-                    lead(i), s(session), &world.tickets[member], SignUpState::Attending, Timestamp(at), "sealed",
+                Op::SignUp { member, session, at } => {
+                    let signup = statement(&docs[i], s(session), &world.tickets[member], SignUpState::Attending, at);
+                    docs[i].record_signup(lead(i), s(session), &world.tickets[member], &signup)
+                }
+                Op::Cancel { member, session, at } => {
+                    let signup = statement(&docs[i], s(session), &world.tickets[member], SignUpState::Cancelled, at);
+                    docs[i].record_signup(lead(i), s(session), &world.tickets[member], &signup)
+                }
+                Op::Decide { member, session, accept } => docs[i].decide_lead(
+                    &world.coordinator, s(session), m(member), accept, Timestamp(1),
                 ),
-                Op::Cancel { member, session, at } => docs[i].record_signup(
-                    lead(i), s(session), &world.tickets[member], SignUpState::Cancelled, Timestamp(at), "sealed",
-                ),
+                Op::Withdraw { member, session } => docs[i].withdraw_as_lead(m(member), s(session), m(member)),
                 Op::Capacity { session, capacity } => docs[i].edit_session(
                     &world.coordinator,
                     s(session),

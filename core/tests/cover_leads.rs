@@ -1,6 +1,6 @@
-//! A cover lead sees who is coming: when a cleared lead joins a session,
-//! an existing lead's device re-seals the sign-ups to the new set of leads
-//! on its own, through the normal bundle path.
+//! A cover lead sees who is coming: when a cleared lead is accepted for a
+//! session, an existing lead's device re-seals the sign-ups to the new set
+//! of leads on its own, through the normal bundle path.
 
 // Test code: a panic is the failure report.
 #![allow(clippy::unwrap_used)]
@@ -27,6 +27,9 @@ fn a_cover_lead_sees_who_is_coming_once_a_lead_device_passes_it_on() {
         .space_of("Ash")
         .volunteer_to_lead(&session, now())
         .unwrap();
+    group.person("Robin").import(&group.bundle_of("Ash"));
+    group.accept("Robin", &session, "Ash");
+    group.person("Ash").import(&group.bundle_of("Robin"));
     group.person("Blake").import(&group.bundle_of("Ash"));
     group
         .space_of("Blake")
@@ -44,8 +47,8 @@ fn a_cover_lead_sees_who_is_coming_once_a_lead_device_passes_it_on() {
     };
     assert_eq!(names("Ash"), vec!["Blake"]);
 
-    // Kai steps in to cover, offline from Ash; she sees a place taken and
-    // no name until a device of Ash's has seen her offer.
+    // Kai offers to cover; she sees a place taken and no name: an offer is
+    // not a lead. Ash accepts her offer, and his device re-seals.
     group.person("Kai").import(&group.bundle_of("Ash"));
     group
         .space_of("Kai")
@@ -54,6 +57,9 @@ fn a_cover_lead_sees_who_is_coming_once_a_lead_device_passes_it_on() {
     assert!(names("Kai").is_empty());
     assert_eq!(group.space_of("Kai").roster(&session).unwrap().attending, 1);
     group.person("Ash").import(&group.bundle_of("Kai"));
+    group.person("Kai").import(&group.bundle_of("Ash"));
+    assert!(names("Kai").is_empty(), "an offer alone shows no names");
+    group.accept("Ash", &session, "Kai");
     group.person("Kai").import(&group.bundle_of("Ash"));
     assert_eq!(names("Kai"), vec!["Blake"]);
     // Nobody else learns the name from it.

@@ -201,7 +201,7 @@ proptest! {
                     let space = group.space_of(HONEST[*who]);
                     match (*who, what) {
                         (0 | 1, _) => {
-                            space.create_session(draft("Walk")).unwrap();
+                            space.create_session(draft("Walk"), safespaces_core::model::Timestamp(0)).unwrap();
                         }
                         _ => {
                             let first = space.sessions().unwrap()[0].0.clone();
@@ -271,7 +271,7 @@ proptest! {
         prop_assert!(robin.training_records().unwrap().is_empty());
         // Removed, she reads nothing written after.
         if removed {
-            let session = robin.create_session(draft("After Mallory")).unwrap();
+            let session = robin.create_session(draft("After Mallory"), safespaces_core::model::Timestamp(0)).unwrap();
             let bundle = group.bundle_of("Robin");
             let _ = group.person("Mallory").app.import_bundle(&bundle, now());
             prop_assert!(group.space_of("Mallory").session(&session).is_err());

@@ -121,6 +121,9 @@ pub struct Attendee {
     pub pseudonym: String,
     /// Where they stand.
     pub place: Place,
+    /// False for a ticket no device of theirs asked for (a lead made it
+    /// up): it still takes a place, so show it to a coordinator.
+    pub verified: bool,
 }
 
 impl From<attendance::Attendee> for Attendee {
@@ -130,6 +133,7 @@ impl From<attendance::Attendee> for Attendee {
             member: a.holder.member.to_string(),
             pseudonym: a.holder.pseudonym,
             place: a.place.into(),
+            verified: a.verified,
         }
     }
 }

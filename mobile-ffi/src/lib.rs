@@ -84,8 +84,8 @@ pub use progress::{ProgressSubscription, SyncProgress, SyncProgressListener};
 pub use relay::{RelayClient, StatusSubscription, SyncStatus, SyncStatusListener};
 pub use secret::{PassphraseWork, ProfileOptions, UnlockSecret};
 pub use sessions::{
-    ClearanceWarning, ConflictValue, ExpiringClearance, FieldConflict, LeadStatus, Session,
-    SessionDraft, SessionEdit, SessionKind, SessionStatus,
+    ClearanceWarning, ConflictValue, ExpiringClearance, FieldConflict, LeadState, LeadStatus,
+    Session, SessionDraft, SessionEdit, SessionKind, SessionStatus,
 };
 pub use signposting::{Resource, ResourceCategory, ResourceEntry};
 pub use space::Space;

@@ -254,6 +254,28 @@ impl From<model::FieldConflict> for FieldConflict {
     }
 }
 
+/// Where an offer to lead stands. Only an accepted lead, cleared at the
+/// session's start, sees and records its sign-ups.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum LeadState {
+    /// Waiting for a coordinator or an accepted lead to decide.
+    Offered,
+    /// Leads the session.
+    Accepted,
+    /// Declined (the member may offer again).
+    Declined,
+}
+
+impl From<model::LeadState> for LeadState {
+    fn from(state: model::LeadState) -> Self {
+        match state {
+            model::LeadState::Offered => LeadState::Offered,
+            model::LeadState::Accepted => LeadState::Accepted,
+            model::LeadState::Declined => LeadState::Declined,
+        }
+    }
+}
+
 /// Someone who offered to lead a session, and whether they are cleared.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct LeadStatus {
@@ -263,6 +285,8 @@ pub struct LeadStatus {
     pub pseudonym: String,
     /// When they volunteered.
     pub volunteered_at: i64,
+    /// Offered, accepted or declined.
+    pub state: LeadState,
     /// Whether their training clears them to lead.
     pub clearance: Clearance,
 }
@@ -326,6 +350,7 @@ impl From<model::LeadStatus> for LeadStatus {
             member: l.member.to_string(),
             pseudonym: l.pseudonym,
             volunteered_at: l.volunteered_at.0,
+            state: l.state.into(),
             clearance: l.clearance.into(),
         }
     }

@@ -107,9 +107,14 @@ impl Space {
         Ok((id.clone(), self.inner.session(&id)?).into())
     }
 
-    /// Plans a session (leads and coordinators); returns its id.
-    pub fn create_session(&self, draft: SessionDraft) -> Result<String, SafeSpacesError> {
-        Ok(self.inner.create_session(draft.into())?.to_string())
+    /// Plans a session (leads and coordinators) at `now` (seconds since
+    /// the epoch: the earliest queue time a sign-up can claim); returns its
+    /// id.
+    pub fn create_session(&self, draft: SessionDraft, now: i64) -> Result<String, SafeSpacesError> {
+        Ok(self
+            .inner
+            .create_session(draft.into(), Timestamp(now))?
+            .to_string())
     }
 
     /// Edits some fields of a session.
@@ -134,6 +139,38 @@ impl Space {
         Ok(self
             .inner
             .volunteer_to_lead(&session_id(&id)?, Timestamp(now))?)
+    }
+
+    /// Accepts (`accept`) or declines a member's offer to lead a session:
+    /// a coordinator, or a lead already accepted for it.
+    pub fn decide_lead(
+        &self,
+        id: String,
+        member: String,
+        accept: bool,
+        now: i64,
+    ) -> Result<(), SafeSpacesError> {
+        Ok(self.inner.decide_lead(
+            &session_id(&id)?,
+            &member_id(&member)?,
+            accept,
+            Timestamp(now),
+        )?)
+    }
+
+    /// Names a member as a (cover) lead of a session, accepted at once.
+    pub fn name_lead(&self, id: String, member: String, now: i64) -> Result<(), SafeSpacesError> {
+        Ok(self
+            .inner
+            .name_lead(&session_id(&id)?, &member_id(&member)?, Timestamp(now))?)
+    }
+
+    /// Withdraws an offer to lead: one's own, or (a coordinator or an
+    /// accepted lead) another lead's.
+    pub fn withdraw_lead(&self, id: String, member: String) -> Result<(), SafeSpacesError> {
+        Ok(self
+            .inner
+            .withdraw_lead(&session_id(&id)?, &member_id(&member)?)?)
     }
 
     /// A session's volunteers with their clearance at `now`.
@@ -293,7 +330,7 @@ impl Space {
     /// Everything this device can tell another member of the space, as one
     /// age file to pass by any means (file share, nearby share, USB stick):
     /// its copy of the space and its pending sign-up requests.
-    pub fn export_bundle(&self, now: i64) -> Result<Vec<u8>, SafeSpacesError> {
-        Ok(self.inner.export_bundle(Timestamp(now))?)
+    pub fn export_bundle(&self) -> Result<Vec<u8>, SafeSpacesError> {
+        Ok(self.inner.export_bundle()?)
     }
 }

@@ -62,7 +62,9 @@ async fn concurrent_rotations_through_the_relay_settle_on_one_key() {
     }
     // One key for the three who remain: what each writes, the others read.
     for (i, title) in [(0, "From Robin"), (1, "From Ash")] {
-        spaces[i].create_session(test_session(title)).unwrap();
+        spaces[i]
+            .create_session(test_session(title), safespaces_core::model::Timestamp(0))
+            .unwrap();
     }
     for _ in 0..2 {
         for app in [robin, ash, blake] {

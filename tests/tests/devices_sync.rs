@@ -71,7 +71,12 @@ async fn three_devices_converge_through_the_relay_and_a_removed_one_stays_behind
         .create_space("CANARY-space", "CANARY-Robin", now)
         .unwrap();
     let me = space.my_member_id().unwrap();
-    let session = space.create_session(draft("CANARY-circle", 1)).unwrap();
+    let session = space
+        .create_session(
+            draft("CANARY-circle", 1),
+            safespaces_core::model::Timestamp(0),
+        )
+        .unwrap();
     for module in TrainingModule::ALL {
         space
             .record_training(&me, module, Timestamp(0), Timestamp(i64::MAX / 2))
@@ -109,7 +114,9 @@ async fn three_devices_converge_through_the_relay_and_a_removed_one_stays_behind
     // Casey syncs first, but Blake asked first: the order is by request time.
     casey.sync(&net, now).await.unwrap();
     blake.sync(&net, now).await.unwrap();
-    let recorded = robin.sync(&net, now).await.unwrap();
+    // Robin's device records them later (its clock bounds each queue time
+    // from above: a place is never later than when a lead first saw it).
+    let recorded = robin.sync(&net, Timestamp(1_300)).await.unwrap();
     assert_eq!(recorded.requests_recorded, 2, "{recorded:?}");
     blake.sync(&net, now).await.unwrap();
     casey.sync(&net, now).await.unwrap();
@@ -142,7 +149,12 @@ async fn three_devices_converge_through_the_relay_and_a_removed_one_stays_behind
     // Removal through the relay: Casey stays at the old state.
     let casey_id = joined[1].my_member_id().unwrap();
     space.remove_member(&casey_id, now).unwrap();
-    space.create_session(draft("CANARY-after", 5)).unwrap();
+    space
+        .create_session(
+            draft("CANARY-after", 5),
+            safespaces_core::model::Timestamp(0),
+        )
+        .unwrap();
     robin.sync(&net, now).await.unwrap();
     blake.sync(&net, now).await.unwrap();
     let casey_report = casey.sync(&net, now).await.unwrap();
@@ -185,7 +197,9 @@ async fn a_new_device_downloads_a_snapshot_and_a_bounded_tail() {
     let blake = device(dirs[1].path());
     let now = Timestamp(1_000);
     let space = robin.create_space("Group", "Robin", now).unwrap();
-    let session = space.create_session(draft("Walk", 5)).unwrap();
+    let session = space
+        .create_session(draft("Walk", 5), safespaces_core::model::Timestamp(0))
+        .unwrap();
     // 2,000 changes in 400 syncs: 400 blobs, past the compaction bound.
     let mut snapshots = 0;
     for round in 0..400 {
@@ -234,10 +248,16 @@ async fn edits_made_while_the_relay_is_down_go_out_once_it_is_back() {
     // The relay goes down; both keep planning.
     relay.kill();
     let a = space
-        .create_session(draft("Made by Robin offline", 5))
+        .create_session(
+            draft("Made by Robin offline", 5),
+            safespaces_core::model::Timestamp(0),
+        )
         .unwrap();
     let b = theirs
-        .create_session(draft("Made by Blake offline", 5))
+        .create_session(
+            draft("Made by Blake offline", 5),
+            safespaces_core::model::Timestamp(0),
+        )
         .unwrap();
     match robin.sync(&net, now).await {
         Err(safespaces_core::app::AppError::Relay(e)) => assert!(e.is_transient(), "{e}"),
@@ -302,7 +322,9 @@ async fn live_updates_reach_the_listener_without_calling_sync() {
         .live(net.clone(), std::sync::Arc::new(Changes(tx)))
         .unwrap();
     // Blake plans a session and syncs; Robin's app only listens.
-    let session = theirs.create_session(draft("Made live", 4)).unwrap();
+    let session = theirs
+        .create_session(draft("Made live", 4), safespaces_core::model::Timestamp(0))
+        .unwrap();
     blake.sync(&net, now).await.unwrap();
     let robin_space = robin.space(&space.id()).unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
@@ -351,7 +373,9 @@ async fn a_person_links_a_second_device_that_then_writes_as_them() {
     let phone = device(dirs[0].path());
     let laptop = device(dirs[1].path());
     let space = phone.create_space("Group", "Robin", now).unwrap();
-    let session = space.create_session(draft("Walk", 5)).unwrap();
+    let session = space
+        .create_session(draft("Walk", 5), safespaces_core::model::Timestamp(0))
+        .unwrap();
     phone.sync(&net, now).await.unwrap();
 
     let offer = laptop.offer_link(&net).await.unwrap();

@@ -118,7 +118,10 @@ async fn bombs_and_junk_from_a_member_do_not_stop_a_sync_or_exhaust_memory() {
 
     // An honest edit after the flood.
     let session = space
-        .create_session(test_session("After the flood"))
+        .create_session(
+            test_session("After the flood"),
+            safespaces_core::model::Timestamp(0),
+        )
         .unwrap();
     robin.sync(&net, now).await.unwrap();
 

@@ -25,7 +25,10 @@ async fn an_intercepted_code_reads_nothing_and_the_inviter_can_withdraw_it() {
     let now = Timestamp(1_000);
     let space = robin.create_space("Group", "Robin", now).unwrap();
     space
-        .create_session(test_session("Tuesday circle"))
+        .create_session(
+            test_session("Tuesday circle"),
+            safespaces_core::model::Timestamp(0),
+        )
         .unwrap();
     robin.sync(&net, now).await.unwrap();
 

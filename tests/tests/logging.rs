@@ -108,17 +108,20 @@ async fn a_real_sync_logs_what_happened_and_never_content_or_ids() {
         .create_space("CANARY-space-name", "CANARY-pseudonym-phone", now)
         .unwrap();
     let session = space
-        .create_session(SessionDraft {
-            kind: SessionKind::SurvivorDiscussionGroup,
-            title: "CANARY-session-title".into(),
-            description: "CANARY-session-description".into(),
-            starts_at: Timestamp(2_000_000_000),
-            duration_minutes: 60,
-            location: "CANARY-location".into(),
-            capacity: 4,
-            content_notes: vec![],
-            accessibility: String::new(),
-        })
+        .create_session(
+            SessionDraft {
+                kind: SessionKind::SurvivorDiscussionGroup,
+                title: "CANARY-session-title".into(),
+                description: "CANARY-session-description".into(),
+                starts_at: Timestamp(2_000_000_000),
+                duration_minutes: 60,
+                location: "CANARY-location".into(),
+                capacity: 4,
+                content_notes: vec![],
+                accessibility: String::new(),
+            },
+            safespaces_core::model::Timestamp(0),
+        )
         .unwrap();
     let entry = phone
         .journal()

@@ -46,7 +46,9 @@ fn everything_written_survives_reopening_and_nothing_is_plaintext_on_disk() {
         let space = app
             .create_space("CANARY-group", "CANARY-Robin", Timestamp(1))
             .unwrap();
-        let session = space.create_session(draft("CANARY-yoga")).unwrap();
+        let session = space
+            .create_session(draft("CANARY-yoga"), Timestamp(0))
+            .unwrap();
         app.journal()
             .add(
                 "CANARY-dear diary",
@@ -119,7 +121,7 @@ fn a_cleared_lead_records_their_own_signup_and_others_wait_as_requested() {
     let app = SafeSpaces::create(dir.path(), secret(), options()).unwrap();
     let space = app.create_space("Group", "Robin", Timestamp(1)).unwrap();
     let me = space.my_member_id().unwrap();
-    let session = space.create_session(draft("Walk")).unwrap();
+    let session = space.create_session(draft("Walk"), Timestamp(0)).unwrap();
     // Not a cleared lead: the request waits for one.
     assert_eq!(
         space
@@ -132,7 +134,7 @@ fn a_cleared_lead_records_their_own_signup_and_others_wait_as_requested() {
         MyPlace::Requested(SignUpState::Attending)
     );
 
-    let other = space.create_session(draft("Swim")).unwrap();
+    let other = space.create_session(draft("Swim"), Timestamp(0)).unwrap();
     for module in TrainingModule::ALL {
         space
             .record_training(&me, module, Timestamp(0), Timestamp(99_999))
@@ -232,7 +234,7 @@ fn two_devices_join_and_converge_through_offline_bundles_alone() {
     let me = space.my_member_id().unwrap();
     let mut d = draft("Peer circle");
     d.capacity = 1;
-    let session = space.create_session(d).unwrap();
+    let session = space.create_session(d, Timestamp(0)).unwrap();
     for module in TrainingModule::ALL {
         space
             .record_training(&me, module, Timestamp(0), Timestamp(99_999))
@@ -250,12 +252,12 @@ fn two_devices_join_and_converge_through_offline_bundles_alone() {
     assert_eq!(blake.pending_joins().unwrap().len(), 1);
     // The package alone opens nothing: no bundle of the space opens for a
     // device that holds only it.
-    let early = space.export_bundle(Timestamp(4)).unwrap();
+    let early = space.export_bundle().unwrap();
     assert!(blake.import_bundle(&early, Timestamp(4)).is_err());
     let welcome = space.admit(&asked.request, Timestamp(5)).unwrap();
     // A bundle from before the admission does not show it: refused.
     assert!(blake.join(&welcome, &early, Timestamp(5)).is_err());
-    let bundle = space.export_bundle(Timestamp(5)).unwrap();
+    let bundle = space.export_bundle().unwrap();
     let joined = blake.join(&welcome, &bundle, Timestamp(5)).unwrap();
     assert_eq!(joined.name().unwrap(), "Tuesday group");
     assert!(blake.pending_joins().unwrap().is_empty());
@@ -277,7 +279,7 @@ fn two_devices_join_and_converge_through_offline_bundles_alone() {
             .unwrap(),
         MyPlace::Requested(SignUpState::Attending)
     );
-    let back = joined.export_bundle(Timestamp(8)).unwrap();
+    let back = joined.export_bundle().unwrap();
     let report = robin.import_bundle(&back, Timestamp(9)).unwrap();
     assert_eq!(report.refused, 0);
     assert_eq!(report.requests_recorded, 1);
@@ -286,7 +288,7 @@ fn two_devices_join_and_converge_through_offline_bundles_alone() {
     assert_eq!(seen[0].holder.pseudonym, "Blake");
 
     // Robin's next bundle tells Blake their place; importing it twice changes nothing.
-    let again = space.export_bundle(Timestamp(10)).unwrap();
+    let again = space.export_bundle().unwrap();
     blake.import_bundle(&again, Timestamp(11)).unwrap();
     let twice = blake.import_bundle(&again, Timestamp(12)).unwrap();
     assert_eq!(twice.applied, 0);
@@ -303,7 +305,7 @@ fn two_devices_join_and_converge_through_offline_bundles_alone() {
 
     // A bundle for another space is refused, and changes nothing.
     let other = robin.create_space("Other", "Robin", Timestamp(13)).unwrap();
-    let foreign = other.export_bundle(Timestamp(14)).unwrap();
+    let foreign = other.export_bundle().unwrap();
     assert!(blake.import_bundle(&foreign, Timestamp(15)).is_err());
     assert!(blake.import_bundle(b"not a bundle", Timestamp(15)).is_err());
 }
@@ -321,11 +323,11 @@ fn a_removed_member_stays_behind_while_the_others_move_to_a_new_epoch() {
     for (app, name) in [(blake, "Blake"), (casey, "Casey")] {
         let s = join_offline(&space, app, name, Timestamp(2));
         robin
-            .import_bundle(&s.export_bundle(Timestamp(5)).unwrap(), Timestamp(5))
+            .import_bundle(&s.export_bundle().unwrap(), Timestamp(5))
             .unwrap();
         joined.push(s);
     }
-    let all = space.export_bundle(Timestamp(6)).unwrap();
+    let all = space.export_bundle().unwrap();
     blake.import_bundle(&all, Timestamp(6)).unwrap();
     casey.import_bundle(&all, Timestamp(6)).unwrap();
     assert_eq!(joined[1].members().unwrap().len(), 3);
@@ -333,8 +335,10 @@ fn a_removed_member_stays_behind_while_the_others_move_to_a_new_epoch() {
     // Robin removes Casey: a new epoch only Robin and Blake hold.
     let casey_id = joined[1].my_member_id().unwrap();
     space.remove_member(&casey_id, Timestamp(7)).unwrap();
-    space.create_session(draft("After the removal")).unwrap();
-    let bundle = space.export_bundle(Timestamp(8)).unwrap();
+    space
+        .create_session(draft("After the removal"), Timestamp(0))
+        .unwrap();
+    let bundle = space.export_bundle().unwrap();
 
     let report = blake.import_bundle(&bundle, Timestamp(9)).unwrap();
     assert_eq!(report.new_epoch, Some(1));
@@ -358,7 +362,7 @@ fn a_removed_member_stays_behind_while_the_others_move_to_a_new_epoch() {
     // Blake passes the handover on; Casey opens the outer layer (it also
     // opens with the old key, for devices still catching up) but gets
     // neither the new key nor anything sealed under it.
-    let from_blake = joined[0].export_bundle(Timestamp(10)).unwrap();
+    let from_blake = joined[0].export_bundle().unwrap();
     let report = casey.import_bundle(&from_blake, Timestamp(11)).unwrap();
     assert!(
         report.left_out && report.applied == 0 && report.unreadable >= 1,
@@ -376,7 +380,7 @@ fn timing_of_a_thousand_local_writes() {
     let dir = tempfile::tempdir().unwrap();
     let app = SafeSpaces::create(dir.path(), secret(), options()).unwrap();
     let space = app.create_space("Group", "Robin", Timestamp(1)).unwrap();
-    let session = space.create_session(draft("Walk")).unwrap();
+    let session = space.create_session(draft("Walk"), Timestamp(0)).unwrap();
     let started = std::time::Instant::now();
     for i in 0..1000 {
         space
@@ -400,6 +404,6 @@ fn join_offline(space: &Space, app: &SafeSpaces, name: &str, now: Timestamp) -> 
         .request_join(&invitation.code, &invitation.package, name, now)
         .unwrap();
     let welcome = space.admit(&asked.request, now).unwrap();
-    let bundle = space.export_bundle(now).unwrap();
+    let bundle = space.export_bundle().unwrap();
     app.join(&welcome, &bundle, now).unwrap()
 }

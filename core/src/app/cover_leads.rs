@@ -12,7 +12,6 @@ use sha2::{Digest, Sha256};
 
 use super::space_handle::entry;
 use super::{AppError, AppResult, Shared};
-use crate::model::Timestamp;
 use crate::protocol::SpaceId;
 use crate::protocol::attendance::{lead_recipients, reseal};
 
@@ -21,7 +20,7 @@ impl Shared {
     /// whose set of lead devices changed since this device last sealed
     /// them. Only when the document moved since the last seal; two lead
     /// devices doing it at once write the same holders twice, harmlessly.
-    pub(crate) fn reseal_for_leads(&self, space: SpaceId, now: Timestamp) -> AppResult<()> {
+    pub(crate) fn reseal_for_leads(&self, space: SpaceId) -> AppResult<()> {
         let identity = self.profile.with_keyring(|k| k.device_identity().clone())?;
         self.with_loaded(|loaded| {
             let mut e = entry(loaded, space)?.clone();
@@ -41,14 +40,14 @@ impl Shared {
                 }
                 // No cleared lead at all: nobody to seal to; the holders
                 // stay as they are until one is.
-                let Ok(recipients) = lead_recipients(doc, &id, now) else {
+                let Ok(recipients) = lead_recipients(doc, &id) else {
                     continue;
                 };
                 let fingerprint = fingerprint(&recipients);
                 if e.sealed_leads.get(id.as_str()) != Some(&fingerprint) {
                     // A failure here must not stop the sync: it is logged
                     // and tried again at the next seal.
-                    match reseal(doc, &e.member, &identity, &id, now) {
+                    match reseal(doc, &e.member, &identity, &id) {
                         Ok(n) => wrote += n,
                         Err(err) => {
                             tracing::warn!(%err, "could not re-seal sign-ups to the leads");
@@ -74,7 +73,7 @@ impl Shared {
 }
 
 /// The set of recipients, order-free, as hex of its SHA-256.
-fn fingerprint(recipients: &[age::x25519::Recipient]) -> String {
+pub(crate) fn fingerprint(recipients: &[age::x25519::Recipient]) -> String {
     let mut keys: Vec<String> = recipients.iter().map(ToString::to_string).collect();
     keys.sort();
     keys.dedup();

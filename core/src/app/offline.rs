@@ -13,7 +13,7 @@ use super::receive::{receive_envelopes, request_envelope};
 use super::registry::{decode_attestations, epoch_key_id};
 use super::space_handle::entry;
 use super::{AppError, AppResult, Loaded, SafeSpaces, Shared, Space};
-use crate::model::Timestamp;
+use crate::model::{SignUpState, Timestamp};
 use crate::protocol::attendance;
 use crate::protocol::snapshot::SnapshotBody;
 use crate::protocol::{Envelope, EnvelopeKind, EpochKey, SpaceId};
@@ -79,13 +79,13 @@ impl Space {
     /// Everything this device can tell another member of the space, as one
     /// age file: its whole document and the sign-ups it is still waiting to
     /// have recorded.
-    pub fn export_bundle(&self, now: Timestamp) -> AppResult<Vec<u8>> {
+    pub fn export_bundle(&self) -> AppResult<Vec<u8>> {
         let signing = self.shared.signing_key()?;
         let shared = Arc::clone(&self.shared);
         let space = self.id;
         // A removal never leaves this device without its rotation.
         self.shared.rotate_if_needed(space)?;
-        self.shared.reseal_for_leads(space, now)?;
+        self.shared.reseal_for_leads(space)?;
         self.shared.with_loaded(|loaded| {
             let secret = shared.person_secret(&loaded.registry)?;
             let device = loaded.registry.device.clone();
@@ -161,7 +161,6 @@ impl Space {
                     &device,
                     pending,
                     &signing,
-                    now,
                 )? {
                     envelopes.push(envelope);
                 }
@@ -265,7 +264,12 @@ impl Shared {
         entry.pending_requests.retain(|pending| {
             let ticket = attendance::ticket_for(&secret, space, &pending.session);
             let recorded = doc.signup(&pending.session, &ticket).ok().flatten();
-            !recorded.is_some_and(|s| s.state == pending.state)
+            // Recorded, or overtaken by a newer statement of the ticket (the
+            // person's other device), or asked for what already stands.
+            !recorded.is_some_and(|s| {
+                s.counter >= pending.counter
+                    || (s.state == pending.state && s.state == SignUpState::Attending)
+            })
         });
         if entry.pending_requests.len() != before {
             self.save_registry(&registry)?;

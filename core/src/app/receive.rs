@@ -463,17 +463,19 @@ pub(crate) fn request_envelope(
     device: &crate::model::DeviceId,
     pending: &super::registry::PendingRequest,
     signing: &ed25519_dalek::SigningKey,
-    now: Timestamp,
 ) -> AppResult<Option<Vec<u8>>> {
-    let request = AttendanceRequest {
-        session: pending.session.clone(),
-        ticket: attendance::ticket_for(person_secret, space, &pending.session),
-        state: pending.state,
-        at: pending.at,
-        member: member.clone(),
-        device: device.clone(),
-    };
-    let body = match request.seal(doc, signing, now) {
+    let request = AttendanceRequest::new(
+        person_secret,
+        space,
+        &pending.session,
+        pending.state,
+        pending.at,
+        pending.counter,
+        member,
+        device,
+        signing,
+    );
+    let body = match request.seal(doc, signing) {
         Ok(body) => body,
         Err(attendance::AttendanceError::NoLeads) => return Ok(None),
         Err(e) => return Err(e.into()),

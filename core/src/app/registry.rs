@@ -33,6 +33,20 @@ pub struct PendingRequest {
     pub state: SignUpState,
     /// When it was made.
     pub at: Timestamp,
+    /// Its counter for the ticket: higher than any statement the ticket
+    /// had when it was made, so a lead can record it only once and never
+    /// after a newer one.
+    #[serde(default)]
+    pub counter: u64,
+    /// When this device last sealed it into the outbox (relay sync).
+    #[serde(default)]
+    pub sent_at: Option<Timestamp>,
+    /// To which set of lead devices it was last sealed ([`fingerprint`] of
+    /// the recipients): a new set gets it again.
+    ///
+    /// [`fingerprint`]: super::cover_leads::fingerprint
+    #[serde(default)]
+    pub sent_to: Option<String>,
     /// Whether it has been sealed into the outbox (relay sync); bundles
     /// carry it until it is recorded either way.
     #[serde(default)]

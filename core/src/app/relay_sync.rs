@@ -24,16 +24,37 @@
 use base64::Engine;
 use base64::prelude::BASE64_STANDARD;
 
+use super::cover_leads::fingerprint;
 use super::offline::BundleReport;
 use super::receive::{Fate, bound_waiting, receive_envelopes, request_envelope};
-use super::registry::{OutboxItem, SpaceEntry};
+use super::registry::{OutboxItem, PendingRequest, SpaceEntry};
 use super::space_handle::entry;
 use super::{AppError, AppResult, SafeSpaces, Shared};
 use crate::model::{DeviceId, Timestamp};
+use crate::protocol::attendance;
 use crate::protocol::authorship::actor_for_device;
 use crate::protocol::exchange::batch_body;
 use crate::protocol::{Envelope, EnvelopeKind, SpaceId};
 use crate::sync::{MailboxCredential, RelayClient, RelayError};
+
+/// How long an unrecorded attendance request waits before it is sealed
+/// again. A request can be lost without its sender knowing (a compaction by
+/// a device that cannot open it, a lead who stood down, a mailbox that
+/// rotated), so it is re-sent until a lead records it or a newer statement
+/// overtakes it; a lead ignores a copy it already recorded.
+pub const RESEND_REQUEST_AFTER_SECS: i64 = 6 * 60 * 60;
+
+/// Whether a pending request should be sealed again now: never sent, sent
+/// to another set of lead devices than today's, or unrecorded for
+/// [`RESEND_REQUEST_AFTER_SECS`].
+fn resend_due(pending: &PendingRequest, to: &str, now: Timestamp) -> bool {
+    match (&pending.sent_at, &pending.sent_to) {
+        (Some(at), Some(sent_to)) if pending.sent => {
+            sent_to != to || now >= at.plus_secs(RESEND_REQUEST_AFTER_SECS) || now < *at
+        }
+        _ => true,
+    }
+}
 
 /// Blobs past the last snapshot after which a device compacts.
 pub const COMPACT_AFTER_BLOBS: u64 = 300;
@@ -98,7 +119,7 @@ impl Shared {
     pub(crate) fn seal_outbox(&self, space: SpaceId, now: Timestamp) -> AppResult<()> {
         // A removal never leaves this device without its rotation.
         self.rotate_if_needed(space)?;
-        self.reseal_for_leads(space, now)?;
+        self.reseal_for_leads(space)?;
         let signing = self.profile.with_keyring(|k| k.signing_key().clone())?;
         self.with_loaded(|loaded| {
             let secret = self.person_secret(&loaded.registry)?;
@@ -149,10 +170,17 @@ impl Shared {
             }
             let member = entry.member.clone();
             let epoch = entry.epoch;
-            for pending in entry.pending_requests.iter_mut().filter(|p| !p.sent) {
-                // No cleared lead yet: try again on a later sync.
+            for pending in entry.pending_requests.iter_mut() {
+                // No recording lead yet: try again on a later sync.
+                let Ok(recipients) = attendance::lead_recipients(doc, &pending.session) else {
+                    continue;
+                };
+                let to = fingerprint(&recipients);
+                if !resend_due(pending, &to, now) {
+                    continue;
+                }
                 let Some(envelope) = request_envelope(
-                    doc, &secret, space, epoch, &key, &member, &device, pending, &signing, now,
+                    doc, &secret, space, epoch, &key, &member, &device, pending, &signing,
                 )?
                 else {
                     continue;
@@ -162,6 +190,8 @@ impl Shared {
                     envelope: BASE64_STANDARD.encode(envelope),
                 });
                 pending.sent = true;
+                pending.sent_at = Some(now);
+                pending.sent_to = Some(to);
                 changed = true;
             }
             if changed {

@@ -123,9 +123,10 @@ impl Space {
         self.read(|doc, _| Ok(doc.session(id)?))
     }
 
-    /// Plans a session (leads and coordinators).
-    pub fn create_session(&self, draft: SessionDraft) -> AppResult<SessionId> {
-        self.write(|doc, me| Ok(doc.create_session(me, draft)?))
+    /// Plans a session (leads and coordinators) at `now`, the earliest
+    /// queue time a sign-up for it can claim.
+    pub fn create_session(&self, draft: SessionDraft, now: Timestamp) -> AppResult<SessionId> {
+        self.write(|doc, me| Ok(doc.create_session(me, draft, now)?))
     }
 
     /// Edits some fields of a session.
@@ -146,6 +147,30 @@ impl Space {
     /// Offers to lead a session.
     pub fn volunteer_to_lead(&self, id: &SessionId, now: Timestamp) -> AppResult<()> {
         self.write(|doc, me| Ok(doc.volunteer_to_lead(me, id, now)?))
+    }
+
+    /// Accepts (`accept`) or declines a member's offer to lead a session:
+    /// a coordinator, or a lead already accepted for it.
+    pub fn decide_lead(
+        &self,
+        id: &SessionId,
+        member: &MemberId,
+        accept: bool,
+        now: Timestamp,
+    ) -> AppResult<()> {
+        self.write(|doc, me| Ok(doc.decide_lead(me, id, member, accept, now)?))
+    }
+
+    /// Names a member as a (cover) lead of a session, accepted at once: a
+    /// coordinator, or a lead already accepted for it.
+    pub fn name_lead(&self, id: &SessionId, member: &MemberId, now: Timestamp) -> AppResult<()> {
+        self.write(|doc, me| Ok(doc.name_lead(me, id, member, now)?))
+    }
+
+    /// Withdraws this person's own offer to lead, or (a coordinator or an
+    /// accepted lead of the session) stands another lead down.
+    pub fn withdraw_lead(&self, id: &SessionId, member: &MemberId) -> AppResult<()> {
+        self.write(|doc, me| Ok(doc.withdraw_as_lead(me, id, member)?))
     }
 
     /// A session's volunteers with their clearance at `now`.
@@ -218,24 +243,49 @@ impl Space {
                 .get_mut(&space)
                 .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
             doc.session(id)?;
-            let request = AttendanceRequest {
-                session: id.clone(),
-                ticket: attendance::ticket_for(&secret, space, id),
-                state,
-                at: now,
-                member: entry.member.clone(),
-                device,
+            let ticket = attendance::ticket_for(&secret, space, id);
+            let recorded = doc.signup(id, &ticket)?;
+            let pending = entry.pending_requests.iter().find(|p| &p.session == id);
+            // Asking for what already stands changes nothing: attending
+            // again keeps the place the first request earned.
+            if pending.is_none() && recorded.as_ref().is_some_and(|s| s.state == state) {
+                return Ok(MyPlace::Recorded(doc.place(id, &ticket)?));
+            }
+            // Newer than anything the ticket has or this device asked: a
+            // lead records a statement once, never after a newer one.
+            let counter = recorded
+                .as_ref()
+                .map_or(0, |s| s.counter)
+                .max(pending.map_or(0, |p| p.counter))
+                + 1;
+            let signing = shared.profile.with_keyring(|k| k.signing_key().clone())?;
+            // Attending again before a lead saw the cancellation keeps the
+            // recorded place: the cancellation never took effect.
+            let at = match &recorded {
+                Some(s) if s.state == SignUpState::Attending && state == SignUpState::Attending => {
+                    s.at
+                }
+                _ => now,
             };
-            let cleared_lead = doc.is_session_lead(id, &entry.member)?
-                && doc.clearance(&entry.member, now)?.cleared;
-            if cleared_lead {
+            let request = AttendanceRequest::new(
+                &secret,
+                space,
+                id,
+                state,
+                at,
+                counter,
+                &entry.member,
+                &device,
+                &signing,
+            );
+            if doc.is_session_lead(id, &entry.member)? {
                 attendance::apply_request(doc, &entry.member, &identity, &request, now)?;
                 let increment = doc.save_incremental();
                 let document = entry
                     .document_id()
                     .ok_or_else(|| AppError::Corrupt("registry: document id".into()))?;
                 shared.profile.append_increment(document, &increment)?;
-                return Ok(MyPlace::Recorded(doc.place(id, &request.ticket)?));
+                return Ok(MyPlace::Recorded(doc.place(id, &ticket)?));
             }
             let mut registry = loaded.registry.clone();
             if let Some(e) = registry.spaces.get_mut(&space.to_hex()) {
@@ -243,7 +293,10 @@ impl Space {
                 e.pending_requests.push(PendingRequest {
                     session: id.clone(),
                     state,
-                    at: now,
+                    at,
+                    counter,
+                    sent_at: None,
+                    sent_to: None,
                     sent: false,
                 });
             }

@@ -42,9 +42,11 @@ pub use invite::{Invite, InviteState};
 pub use journal::{JournalDoc, JournalEdit, JournalEntry};
 pub use member::{DeviceKeys, Member, Role};
 pub use readiness::{ClearanceWarning, ExpiringClearance};
-pub use session::{LeadOffer, Session, SessionDraft, SessionEdit, SessionKind, SessionStatus};
+pub use session::{
+    LeadOffer, LeadState, Session, SessionDraft, SessionEdit, SessionKind, SessionStatus,
+};
 pub use signposting::{Resource, ResourceCategory};
 pub use space::{LeadStatus, Restore, Restored, SpaceDoc};
 pub use time::Timestamp;
-pub use training::{Clearance, TrainingModule, TrainingRecord};
-pub use waitlist::{Place, Roster, SignUp, SignUpState};
+pub use training::{Clearance, TrainingModule, TrainingRecord, clearance};
+pub use waitlist::{Place, Roster, SignUp, SignUpState, SignUps, parse_signup_key, statement_key};

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 
 use super::training::clearance;
 use super::{
-    LeadStatus, Member, MemberId, ModelResult, SessionId, SessionStatus, SpaceDoc, Timestamp,
+    LeadOffer, LeadState, LeadStatus, Member, MemberId, ModelResult, SessionId, SessionStatus,
+    SpaceDoc, Timestamp,
 };
 
 /// A planned session that, as things stand, has no lead cleared at its
@@ -52,7 +53,12 @@ impl SpaceDoc {
             if session.status != SessionStatus::Planned || session.starts_at < now {
                 continue;
             }
-            let leads = self.session_leads(&id, session.starts_at)?;
+            // Only accepted leads lead; a pending offer is not a lead yet.
+            let leads: Vec<LeadStatus> = self
+                .session_leads(&id, session.starts_at)?
+                .into_iter()
+                .filter(|l| l.state == LeadState::Accepted)
+                .collect();
             let no_cleared_lead = !leads.iter().any(|l| l.clearance.cleared);
             let uncleared: Vec<LeadStatus> =
                 leads.into_iter().filter(|l| !l.clearance.cleared).collect();
@@ -97,7 +103,7 @@ impl SpaceDoc {
                 .filter(|(_, s)| {
                     s.status == SessionStatus::Planned
                         && s.starts_at >= lapses_at
-                        && s.leads.contains_key(id)
+                        && s.leads.get(id).is_some_and(LeadOffer::is_accepted)
                 })
                 .map(|(sid, _)| sid.clone())
                 .collect();

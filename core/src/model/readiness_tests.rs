@@ -45,16 +45,22 @@ fn two_leads() -> (SpaceDoc, MemberId, MemberId, MemberId) {
 #[test]
 fn a_session_is_flagged_as_soon_as_its_lead_will_have_lapsed_by_its_start() {
     let (mut doc, robin, ash, kai) = two_leads();
-    let soon = doc.create_session(&robin, draft("Soon", 10 * DAY)).unwrap();
+    let soon = doc
+        .create_session(&robin, draft("Soon", 10 * DAY), Timestamp(0))
+        .unwrap();
     let later = doc
-        .create_session(&robin, draft("Later", 30 * DAY))
+        .create_session(&robin, draft("Later", 30 * DAY), Timestamp(0))
         .unwrap();
     let unled = doc
-        .create_session(&robin, draft("Unled", 40 * DAY))
+        .create_session(&robin, draft("Unled", 40 * DAY), Timestamp(0))
         .unwrap();
-    let past = doc.create_session(&robin, draft("Past", DAY)).unwrap();
+    let past = doc
+        .create_session(&robin, draft("Past", DAY), Timestamp(0))
+        .unwrap();
     for session in [&soon, &later, &past] {
         doc.volunteer_to_lead(&ash, session, Timestamp(2)).unwrap();
+        doc.decide_lead(&robin, session, &ash, true, Timestamp(2))
+            .unwrap();
     }
     let now = Timestamp(5 * DAY);
     let warnings = doc.clearance_warnings(now).unwrap();
@@ -72,6 +78,8 @@ fn a_session_is_flagged_as_soon_as_its_lead_will_have_lapsed_by_its_start() {
     // Kai covers "Later": still flagged (Ash won't be cleared), but it has a
     // cleared lead.
     doc.volunteer_to_lead(&kai, &later, Timestamp(3)).unwrap();
+    doc.decide_lead(&robin, &later, &kai, true, Timestamp(3))
+        .unwrap();
     let warnings = doc.clearance_warnings(now).unwrap();
     assert_eq!(warnings[0].session, later);
     assert!(!warnings[0].no_cleared_lead);
@@ -85,13 +93,15 @@ fn a_session_is_flagged_as_soon_as_its_lead_will_have_lapsed_by_its_start() {
 fn expiring_clearances_name_the_sessions_they_affect() {
     let (mut doc, robin, ash, _) = two_leads();
     let before = doc
-        .create_session(&robin, draft("Before", 10 * DAY))
+        .create_session(&robin, draft("Before", 10 * DAY), Timestamp(0))
         .unwrap();
     let after = doc
-        .create_session(&robin, draft("After", 30 * DAY))
+        .create_session(&robin, draft("After", 30 * DAY), Timestamp(0))
         .unwrap();
     for session in [&before, &after] {
         doc.volunteer_to_lead(&ash, session, Timestamp(2)).unwrap();
+        doc.decide_lead(&robin, session, &ash, true, Timestamp(2))
+            .unwrap();
     }
     let now = Timestamp(5 * DAY);
     let expiring = doc.expiring_clearances(now, 30 * DAY).unwrap();

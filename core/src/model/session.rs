@@ -6,9 +6,9 @@ use autosurgeon::{Hydrate, Reconcile};
 use serde::{Deserialize, Serialize};
 
 use super::error::{ModelError, ModelResult};
-use super::ids::{MemberId, TicketId};
+use super::ids::MemberId;
 use super::time::Timestamp;
-use super::waitlist::SignUp;
+use super::waitlist::SignUps;
 
 /// The kinds of session the project runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Reconcile, Hydrate, Serialize, Deserialize)]
@@ -84,12 +84,55 @@ impl SessionStatus {
     }
 }
 
-/// A member's offer to lead a session. Whether they are *cleared* to lead is
-/// derived from training records when asked, never stored here.
+/// Where an offer to lead stands. Only an accepted lead may record
+/// sign-ups, and only while cleared at the session's start (protocol.md §4):
+/// volunteering alone gives a member nothing, so a hostile member cannot
+/// make herself a lead of a survivor's session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Reconcile, Hydrate, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeadState {
+    /// Offered, waiting for a coordinator or an accepted lead to decide.
+    #[autosurgeon(rename = "offered")]
+    Offered,
+    /// Accepted: leads the session.
+    #[autosurgeon(rename = "accepted")]
+    Accepted,
+    /// Declined: does not lead it (the member may offer again).
+    #[autosurgeon(rename = "declined")]
+    Declined,
+}
+
+impl LeadState {
+    /// The stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeadState::Offered => "offered",
+            LeadState::Accepted => "accepted",
+            LeadState::Declined => "declined",
+        }
+    }
+}
+
+/// A member's offer to lead a session, and the decision on it. Whether
+/// they are *cleared* to lead is derived from training records when asked,
+/// never stored here.
 #[derive(Clone, Debug, PartialEq, Eq, Reconcile, Hydrate)]
 pub struct LeadOffer {
-    /// When they volunteered.
+    /// When they volunteered (or were named as a cover lead).
     pub volunteered_at: Timestamp,
+    /// Offered, accepted or declined.
+    pub state: LeadState,
+    /// Who accepted or declined the offer (or named this lead).
+    pub decided_by: Option<MemberId>,
+    /// When they did.
+    pub decided_at: Option<Timestamp>,
+}
+
+impl LeadOffer {
+    /// Whether this lead leads the session (before any clearance check).
+    pub fn is_accepted(&self) -> bool {
+        self.state == LeadState::Accepted
+    }
 }
 
 /// A session as stored in the space document.
@@ -121,12 +164,15 @@ pub struct Session {
     pub status: SessionStatus,
     /// Who created it.
     pub created_by: MemberId,
-    /// Members who volunteered to lead it.
+    /// When it was created (the creating device's clock): the earliest
+    /// queue time a sign-up can claim (see [`super::waitlist`]).
+    pub created_at: Timestamp,
+    /// Members who offered to lead it, and the decisions on their offers.
     pub leads: BTreeMap<MemberId, LeadOffer>,
     /// Sign-ups by ticket; who holds each ticket is sealed to the leads.
     /// The attending list and waitlist are derived from these (see
     /// [`super::waitlist`]).
-    pub signups: BTreeMap<TicketId, SignUp>,
+    pub signups: SignUps,
 }
 
 /// Everything needed to plan a new session.

@@ -1,6 +1,6 @@
 //! The space document: one per group, shared by every member's devices.
 //!
-//! # Schema (version 1)
+//! # Schema (version 2)
 //! ```text
 //! ROOT
 //! ├─ schema: uint                     // SPACE_SCHEMA
@@ -29,11 +29,17 @@
 //! # Example: two leads offline, then merged
 //! ```
 //! use safespaces_core::model::{
-//!     SpaceDoc, SessionDraft, SessionEdit, SessionKind, Timestamp, Role, TicketId, SignUpState,
+//!     Role, SessionDraft, SessionKind, SignUp, SignUpState, SpaceDoc, TicketId, Timestamp,
+//!     TrainingModule,
 //! };
 //!
 //! let (mut a, coordinator) = SpaceDoc::create("Tuesday group", "Robin", Timestamp(0)).unwrap();
 //! let ash = a.add_member(&coordinator, "Ash", Role::Lead, Timestamp(1)).unwrap();
+//! for who in [&coordinator, &ash] {
+//!     for module in TrainingModule::ALL {
+//!         a.record_training(&coordinator, who, module, Timestamp(0), Timestamp(9_999)).unwrap();
+//!     }
+//! }
 //! let draft = SessionDraft {
 //!     kind: SessionKind::SurvivorDiscussionGroup,
 //!     title: "Peer circle".into(),
@@ -45,15 +51,27 @@
 //!     content_notes: vec!["discusses experiences of assault".into()],
 //!     accessibility: String::new(),
 //! };
-//! let session = a.create_session(&coordinator, draft).unwrap();
+//! let session = a.create_session(&coordinator, draft, Timestamp(0)).unwrap();
+//! // A coordinator's own offer is accepted at once; Ash's needs her.
 //! a.volunteer_to_lead(&coordinator, &session, Timestamp(2)).unwrap();
 //! a.volunteer_to_lead(&ash, &session, Timestamp(2)).unwrap();
+//! a.decide_lead(&coordinator, &session, &ash, true, Timestamp(2)).unwrap();
 //!
-//! // Each lead records an attendance request offline, on their own device.
+//! // Each lead records an attendee's signed statement offline, on their
+//! // own device (protocol::attendance makes and checks the signatures).
+//! let statement = |at| SignUp {
+//!     state: SignUpState::Attending,
+//!     at: Timestamp(at),
+//!     recorded_at: Timestamp(30),
+//!     counter: 1,
+//!     key: String::new(),
+//!     signature: String::new(),
+//!     sealed: "sealed".into(),
+//! };
 //! let mut b = a.fork();
 //! let (early, late) = (TicketId::random(), TicketId::random());
-//! a.record_signup(&coordinator, &session, &late, SignUpState::Attending, Timestamp(20), "sealed").unwrap();
-//! b.record_signup(&ash, &session, &early, SignUpState::Attending, Timestamp(10), "sealed").unwrap();
+//! a.record_signup(&coordinator, &session, &late, &statement(20)).unwrap();
+//! b.record_signup(&ash, &session, &early, &statement(10)).unwrap();
 //! a.merge(&mut b).unwrap();
 //! b.merge(&mut a).unwrap();
 //! assert_eq!(a.roster(&session).unwrap(), b.roster(&session).unwrap());
@@ -73,14 +91,16 @@ use super::error::{ModelError, ModelResult};
 use super::ids::{DeviceId, MemberId, RecordId, ResourceId, SessionId, TicketId};
 use super::invite::{Invite, InviteState};
 use super::member::{DeviceKeys, Member, Role};
-use super::session::{LeadOffer, Session, SessionDraft, SessionEdit, SessionStatus, check_len};
+use super::session::{
+    LeadOffer, LeadState, Session, SessionDraft, SessionEdit, SessionStatus, check_len,
+};
 use super::signposting::{Resource, ResourceCategory};
 use super::time::Timestamp;
 use super::training::{Clearance, TrainingModule, TrainingRecord, clearance};
-use super::waitlist::{Place, Roster, SignUp, SignUpState, derive_roster};
+use super::waitlist::{Place, Roster, SignUp, SignUpState, SignUps, derive_roster, statement_key};
 
 /// The newest space schema this build understands.
-pub const SPACE_SCHEMA: u64 = 1;
+pub const SPACE_SCHEMA: u64 = 2;
 const KIND: &str = "safespaces.space";
 
 const MEMBERS: &str = "members";
@@ -98,6 +118,8 @@ pub struct LeadStatus {
     pub pseudonym: String,
     /// When they volunteered.
     pub volunteered_at: Timestamp,
+    /// Offered, accepted or declined.
+    pub state: LeadState,
     /// Whether they are cleared to lead, and what is missing if not.
     pub clearance: Clearance,
 }
@@ -489,27 +511,43 @@ impl SpaceDoc {
     /// merged sign-ups. Everyone can count; only leads can tell who is who.
     pub fn roster(&self, session: &SessionId) -> ModelResult<Roster> {
         let session = self.session(session)?;
-        Ok(derive_roster(&session.signups, session.capacity))
+        Ok(derive_roster(
+            &session.signups,
+            session.capacity,
+            session.created_at,
+        ))
     }
 
     /// Where the holder of `ticket` stands for `session`.
     pub fn place(&self, session_id: &SessionId, ticket: &TicketId) -> ModelResult<Place> {
         let session = self.session(session_id)?;
-        let roster = derive_roster(&session.signups, session.capacity);
+        let roster = derive_roster(&session.signups, session.capacity, session.created_at);
         Ok(roster.place_of(ticket, &session.signups))
     }
 
-    /// Whether `member` is a (volunteer) lead of `session` and still in the
-    /// space: the people who may see and record its sign-ups.
+    /// Whether `member` may see and record the sign-ups of `session`: an
+    /// active member whose offer to lead it was accepted, cleared at its
+    /// start. The same rule every device applies to incoming sign-up writes
+    /// (protocol/authorship.rs), read here on the current state.
     pub fn is_session_lead(&self, session: &SessionId, member: &MemberId) -> ModelResult<bool> {
-        if self.require_active(member).is_err() {
-            return Ok(false);
+        Ok(self.recording_leads(session)?.contains(member))
+    }
+
+    /// The members who may record `session`'s sign-ups (see
+    /// [`SpaceDoc::is_session_lead`]), in member-id order.
+    pub fn recording_leads(&self, session: &SessionId) -> ModelResult<Vec<MemberId>> {
+        let stored = self.session(session)?;
+        let records = self.training_records()?;
+        let mut out = Vec::new();
+        for (id, offer) in &stored.leads {
+            if !offer.is_accepted() || self.require_active(id).is_err() {
+                continue;
+            }
+            if clearance(id, records.iter().map(|(_, r)| r), stored.starts_at).cleared {
+                out.push(id.clone());
+            }
         }
-        let obj = self
-            .item_obj(SESSIONS, session.as_str())
-            .ok_or_else(|| ModelError::UnknownSession(session.to_string()))?;
-        let leads = self.session_child(&obj, "leads")?;
-        Ok(self.doc.get(&leads, member.as_str())?.is_some())
+        Ok(out)
     }
 
     /// Every training record, oldest completion first.
@@ -546,6 +584,7 @@ impl SpaceDoc {
                     .map(|m| m.pseudonym.clone())
                     .unwrap_or_default(),
                 volunteered_at: offer.volunteered_at,
+                state: offer.state,
                 clearance: clearance(id, records.iter().map(|(_, r)| r), at),
             })
             .collect();
@@ -879,8 +918,13 @@ impl SpaceDoc {
         })
     }
 
-    /// Plans a new session. Leads and coordinators only.
-    pub fn create_session(&mut self, by: &MemberId, draft: SessionDraft) -> ModelResult<SessionId> {
+    /// Plans a new session at `now`. Leads and coordinators only.
+    pub fn create_session(
+        &mut self,
+        by: &MemberId,
+        draft: SessionDraft,
+        now: Timestamp,
+    ) -> ModelResult<SessionId> {
         self.require_role(by, Role::Lead, "plan sessions")?;
         draft.validate()?;
         let id = SessionId::random();
@@ -896,8 +940,9 @@ impl SpaceDoc {
             accessibility: draft.accessibility,
             status: SessionStatus::Planned,
             created_by: by.clone(),
+            created_at: now,
             leads: BTreeMap::new(),
-            signups: BTreeMap::new(),
+            signups: SignUps::default(),
         };
         self.transact(|doc, cols| {
             reconcile_prop(doc, &cols.sessions, id.as_str(), &session)?;
@@ -970,51 +1015,54 @@ impl SpaceDoc {
 
     /// Records a sign-up (or its cancellation) under its ticket, as a lead
     /// of the session does on receiving an attendance request
-    /// (protocol::attendance). Only the session's leads record sign-ups:
-    /// whoever writes an entry is visible to every member, so attendees never
-    /// write their own.
-    ///
-    /// Signing up again while signed up keeps the original place rather than
-    /// sending the attendee to the back of the queue; signing up after a
-    /// cancellation takes the new time (the back of the queue).
-    #[allow(clippy::too_many_arguments)]
+    /// (protocol::attendance). Only the session's recording leads write
+    /// sign-ups: whoever writes an entry is visible to every member, so
+    /// attendees never write their own. `signup` carries the attendee's
+    /// signed statement, checked by the caller and by every device; a
+    /// statement no newer than the recorded one is refused.
     pub fn record_signup(
         &mut self,
         by: &MemberId,
         session: &SessionId,
         ticket: &TicketId,
-        state: SignUpState,
-        at: Timestamp,
-        sealed: &str,
+        signup: &SignUp,
     ) -> ModelResult<()> {
         if !self.is_session_lead(session, by)? {
             return Err(ModelError::NotPermitted {
                 action: "record sign-ups for this session",
-                required: "lead of this session",
+                required: "accepted lead of this session, cleared at its start",
             });
         }
-        let obj = match state {
+        let obj = match signup.state {
             SignUpState::Attending => self.open_session(session)?,
             SignUpState::Cancelled => self
                 .item_obj(SESSIONS, session.as_str())
                 .ok_or_else(|| ModelError::UnknownSession(session.to_string()))?,
         };
         let signups = self.session_child(&obj, "signups")?;
-        let existing = self.stored_signup(&signups, ticket)?;
-        let at = match (&existing, state) {
-            (Some(s), SignUpState::Attending) if s.state == SignUpState::Attending => s.at,
-            _ => at,
-        };
-        let signup = SignUp {
-            state,
-            at,
-            sealed: sealed.to_string(),
-        };
-        if existing.as_ref() == Some(&signup) {
-            return Ok(());
+        if let Some(existing) = self.stored_signup(&signups, ticket)? {
+            if existing.counter >= signup.counter {
+                return Err(ModelError::InvalidInput {
+                    field: "sign-up",
+                    reason: "an older request than the one recorded".into(),
+                });
+            }
+            if existing.key != signup.key {
+                return Err(ModelError::InvalidInput {
+                    field: "sign-up",
+                    reason: "signed with another key than the ticket's".into(),
+                });
+            }
         }
+        // Only the new statement's key and the holder: statements are
+        // never deleted or rewritten (protocol.md §4).
         self.transact(|doc, _| {
-            reconcile_prop(doc, &signups, ticket.as_str(), &signup)?;
+            doc.put(
+                &signups,
+                statement_key(ticket, signup.counter),
+                signup.entry(),
+            )?;
+            doc.put(&signups, ticket.as_str(), signup.sealed.as_str())?;
             Ok(())
         })
     }
@@ -1038,14 +1086,14 @@ impl SpaceDoc {
             .item_obj(SESSIONS, session.as_str())
             .ok_or_else(|| ModelError::UnknownSession(session.to_string()))?;
         let signups = self.session_child(&obj, "signups")?;
-        let entry = child_map(&self.doc, &signups, ticket.as_str()).ok_or_else(|| {
-            ModelError::InvalidInput {
+        if self.stored_signup(&signups, ticket)?.is_none() {
+            return Err(ModelError::InvalidInput {
                 field: "ticket",
                 reason: "no sign-up under this ticket".into(),
-            }
-        })?;
+            });
+        }
         self.transact(|doc, _| {
-            doc.put(&entry, "sealed", sealed)?;
+            doc.put(&signups, ticket.as_str(), sealed)?;
             Ok(())
         })
     }
@@ -1059,30 +1107,143 @@ impl SpaceDoc {
         self.stored_signup(&signups, ticket)
     }
 
-    /// `member` offers to lead a session. Anyone may volunteer; whether they
-    /// are cleared to lead is derived from training when asked.
+    /// `member` offers to lead a session. Anyone may offer; a coordinator's
+    /// own offer is accepted at once (she may accept anyone's), everyone
+    /// else's waits for a coordinator or an accepted lead of the session
+    /// ([`SpaceDoc::decide_lead`]). Offering again after a decline re-opens
+    /// the offer; offering while offered or accepted changes nothing.
     pub fn volunteer_to_lead(
         &mut self,
         member: &MemberId,
         session: &SessionId,
         now: Timestamp,
     ) -> ModelResult<()> {
-        self.require_active(member)?;
+        let me = self.require_active(member)?;
         let obj = self.open_session(session)?;
         let leads = self.session_child(&obj, "leads")?;
-        if self.doc.get(&leads, member.as_str())?.is_some() {
+        let existing: Option<LeadOffer> = match self.doc.get(&leads, member.as_str())? {
+            Some(_) => hydrate_prop(&self.doc, &leads, member.as_str()).ok(),
+            None => None,
+        };
+        if existing
+            .as_ref()
+            .is_some_and(|o| o.state != LeadState::Declined)
+        {
             return Ok(());
         }
+        let coordinator = me.role.at_least(Role::Coordinator);
         let offer = LeadOffer {
             volunteered_at: now,
+            state: if coordinator {
+                LeadState::Accepted
+            } else {
+                LeadState::Offered
+            },
+            decided_by: coordinator.then(|| member.clone()),
+            decided_at: coordinator.then_some(now),
         };
         self.transact(|doc, _| {
-            reconcile_prop(doc, &leads, member.as_str(), &offer)?;
+            match child_map(doc, &leads, member.as_str()) {
+                // Re-offering after a decline: the same entry, so a decision
+                // made concurrently on it is not lost with a replaced map.
+                Some(entry) => {
+                    reconcile_prop(doc, &entry, "volunteered_at", offer.volunteered_at)?;
+                    reconcile_prop(doc, &entry, "state", offer.state)?;
+                    reconcile_prop(doc, &entry, "decided_by", &offer.decided_by)?;
+                    reconcile_prop(doc, &entry, "decided_at", offer.decided_at)?;
+                }
+                None => reconcile_prop(doc, &leads, member.as_str(), &offer)?,
+            }
             Ok(())
         })
     }
 
-    /// Withdraws a lead offer: the member themselves, or a coordinator.
+    /// Accepts or declines `member`'s offer to lead `session`: a
+    /// coordinator, or a lead already accepted for this session.
+    pub fn decide_lead(
+        &mut self,
+        by: &MemberId,
+        session: &SessionId,
+        member: &MemberId,
+        accept: bool,
+        now: Timestamp,
+    ) -> ModelResult<()> {
+        self.require_decider(by, session)?;
+        let obj = self
+            .item_obj(SESSIONS, session.as_str())
+            .ok_or_else(|| ModelError::UnknownSession(session.to_string()))?;
+        let leads = self.session_child(&obj, "leads")?;
+        let entry = child_map(&self.doc, &leads, member.as_str()).ok_or_else(|| {
+            ModelError::InvalidInput {
+                field: "lead",
+                reason: "has not offered to lead this session".into(),
+            }
+        })?;
+        let state = if accept {
+            LeadState::Accepted
+        } else {
+            LeadState::Declined
+        };
+        self.transact(|doc, _| {
+            reconcile_prop(doc, &entry, "state", state)?;
+            reconcile_prop(doc, &entry, "decided_by", by)?;
+            reconcile_prop(doc, &entry, "decided_at", now)?;
+            Ok(())
+        })
+    }
+
+    /// Names `member` as a lead of `session` (a cover lead), accepted at
+    /// once: a coordinator, or a lead already accepted for this session.
+    /// She can withdraw like any lead.
+    pub fn name_lead(
+        &mut self,
+        by: &MemberId,
+        session: &SessionId,
+        member: &MemberId,
+        now: Timestamp,
+    ) -> ModelResult<()> {
+        self.require_decider(by, session)?;
+        self.require_active(member)?;
+        let obj = self.open_session(session)?;
+        let leads = self.session_child(&obj, "leads")?;
+        let offer = LeadOffer {
+            volunteered_at: now,
+            state: LeadState::Accepted,
+            decided_by: Some(by.clone()),
+            decided_at: Some(now),
+        };
+        self.transact(|doc, _| {
+            match child_map(doc, &leads, member.as_str()) {
+                Some(entry) => {
+                    reconcile_prop(doc, &entry, "state", offer.state)?;
+                    reconcile_prop(doc, &entry, "decided_by", &offer.decided_by)?;
+                    reconcile_prop(doc, &entry, "decided_at", offer.decided_at)?;
+                }
+                None => reconcile_prop(doc, &leads, member.as_str(), &offer)?,
+            }
+            Ok(())
+        })
+    }
+
+    /// Who may accept, decline or name leads of a session: an active
+    /// coordinator, or an active lead already accepted for it.
+    fn require_decider(&self, by: &MemberId, session: &SessionId) -> ModelResult<()> {
+        let me = self.require_active(by)?;
+        if me.role.at_least(Role::Coordinator) {
+            return Ok(());
+        }
+        let stored = self.session(session)?;
+        if stored.leads.get(by).is_some_and(LeadOffer::is_accepted) {
+            return Ok(());
+        }
+        Err(ModelError::NotPermitted {
+            action: "accept, decline or name leads of this session",
+            required: "coordinator or accepted lead of this session",
+        })
+    }
+
+    /// Withdraws from leading (the member's own offer), or stands a lead
+    /// down (a coordinator, or another accepted lead of the session).
     pub fn withdraw_as_lead(
         &mut self,
         by: &MemberId,
@@ -1090,11 +1251,7 @@ impl SpaceDoc {
         member: &MemberId,
     ) -> ModelResult<()> {
         if by != member {
-            self.require_role(
-                by,
-                Role::Coordinator,
-                "withdraw someone else's offer to lead",
-            )?;
+            self.require_decider(by, session)?;
         } else {
             self.require_active(by)?;
         }
@@ -1316,10 +1473,22 @@ impl SpaceDoc {
 
     /// The stored sign-up under a ticket, if any.
     fn stored_signup(&self, signups: &ObjId, ticket: &TicketId) -> ModelResult<Option<SignUp>> {
-        if self.doc.get(signups, ticket.as_str())?.is_none() {
-            return Ok(None);
-        }
-        Ok(Some(hydrate_prop(&self.doc, signups, ticket.as_str())?))
+        // Only this ticket's keys (`<ticket>` and `<ticket>.<counter>`;
+        // '/' sorts right after '.'): recording stays cheap however many
+        // sign-ups the session holds.
+        let range = ticket.as_str().to_string()..format!("{}/", ticket.as_str());
+        let pairs: Vec<(String, String)> = self
+            .doc
+            .map_range(signups, range)
+            .filter_map(|item| match item.value {
+                automerge::ValueRef::Scalar(automerge::ScalarValueRef::Str(s)) => {
+                    Some((item.key.to_string(), s.to_string()))
+                }
+                _ => None,
+            })
+            .collect();
+        let all = SignUps::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        Ok(all.0.get(ticket).cloned())
     }
 
     /// Runs `write` and commits it as one change, or rolls everything back.

@@ -25,11 +25,21 @@ struct Fixture {
     members: Vec<MemberId>,
 }
 
+/// Both training modules for `who`, current from 0 to far in the future.
+fn clear(doc: &mut SpaceDoc, coordinator: &MemberId, who: &MemberId) {
+    for module in TrainingModule::ALL {
+        doc.record_training(coordinator, who, module, Timestamp(0), Timestamp(1_000_000))
+            .unwrap();
+    }
+}
+
 fn fixture(members: usize) -> Fixture {
     let (mut doc, coordinator) = SpaceDoc::create("Tuesday group", "Robin", Timestamp(0)).unwrap();
     let lead = doc
         .add_member(&coordinator, "Ash", Role::Lead, Timestamp(1))
         .unwrap();
+    clear(&mut doc, &coordinator, &coordinator);
+    clear(&mut doc, &coordinator, &lead);
     let members = (0..members)
         .map(|i| {
             doc.add_member(
@@ -55,37 +65,66 @@ fn tickets(n: usize) -> Vec<TicketId> {
     t
 }
 
+/// A statement as a lead records it, newer than the ticket's last. The
+/// model stores what it is given; the signature is checked by every device
+/// on receipt (protocol::session_rules), not here.
+fn statement(
+    doc: &SpaceDoc,
+    session: &SessionId,
+    ticket: &TicketId,
+    state: SignUpState,
+    at: i64,
+    sealed: &str,
+) -> SignUp {
+    let counter = doc
+        .signup(session, ticket)
+        .unwrap()
+        .map_or(0, |s| s.counter)
+        + 1;
+    SignUp {
+        state,
+        at: Timestamp(at),
+        recorded_at: Timestamp(at),
+        counter,
+        key: String::new(),
+        signature: String::new(),
+        sealed: sealed.into(),
+    }
+}
+
+fn record(
+    doc: &mut SpaceDoc,
+    lead: &MemberId,
+    session: &SessionId,
+    ticket: &TicketId,
+    state: SignUpState,
+    at: i64,
+) -> ModelResult<()> {
+    let signup = statement(doc, session, ticket, state, at, "sealed");
+    doc.record_signup(lead, session, ticket, &signup)
+}
+
 /// A lead records an attendance request (what protocol::attendance does on
 /// receiving one).
 fn attend(doc: &mut SpaceDoc, lead: &MemberId, session: &SessionId, ticket: &TicketId, at: i64) {
-    doc.record_signup(
-        lead,
-        session,
-        ticket,
-        SignUpState::Attending,
-        Timestamp(at),
-        "sealed",
-    )
-    .unwrap();
+    record(doc, lead, session, ticket, SignUpState::Attending, at).unwrap();
 }
 
 fn cancel(doc: &mut SpaceDoc, lead: &MemberId, session: &SessionId, ticket: &TicketId, at: i64) {
-    doc.record_signup(
-        lead,
-        session,
-        ticket,
-        SignUpState::Cancelled,
-        Timestamp(at),
-        "sealed",
-    )
-    .unwrap();
+    record(doc, lead, session, ticket, SignUpState::Cancelled, at).unwrap();
 }
 
-/// A session led by the fixture's lead.
+/// A session led by the fixture's lead, accepted by the coordinator.
 fn led_session(f: &mut Fixture, capacity: u32) -> SessionId {
-    let session = f.doc.create_session(&f.lead, draft(capacity)).unwrap();
+    let session = f
+        .doc
+        .create_session(&f.lead, draft(capacity), Timestamp(0))
+        .unwrap();
     f.doc
         .volunteer_to_lead(&f.lead, &session, Timestamp(3))
+        .unwrap();
+    f.doc
+        .decide_lead(&f.coordinator, &session, &f.lead, true, Timestamp(3))
         .unwrap();
     session
 }
@@ -107,7 +146,10 @@ fn creator_is_the_first_coordinator() {
 #[test]
 fn members_cannot_plan_sessions_but_leads_can() {
     let mut f = fixture(1);
-    let err = f.doc.create_session(&f.members[0], draft(5)).unwrap_err();
+    let err = f
+        .doc
+        .create_session(&f.members[0], draft(5), Timestamp(0))
+        .unwrap_err();
     assert!(matches!(
         err,
         ModelError::NotPermitted {
@@ -115,20 +157,25 @@ fn members_cannot_plan_sessions_but_leads_can() {
             ..
         }
     ));
-    f.doc.create_session(&f.lead, draft(5)).unwrap();
+    f.doc
+        .create_session(&f.lead, draft(5), Timestamp(0))
+        .unwrap();
 }
 
 #[test]
 fn strangers_can_do_nothing() {
     let mut f = fixture(0);
     let stranger = MemberId::random();
-    let session = f.doc.create_session(&f.lead, draft(5)).unwrap();
+    let session = f
+        .doc
+        .create_session(&f.lead, draft(5), Timestamp(0))
+        .unwrap();
     assert!(matches!(
         f.doc.volunteer_to_lead(&stranger, &session, Timestamp(1)),
         Err(ModelError::NotAMember)
     ));
     assert!(matches!(
-        f.doc.create_session(&stranger, draft(5)),
+        f.doc.create_session(&stranger, draft(5), Timestamp(0)),
         Err(ModelError::NotAMember)
     ));
 }
@@ -138,10 +185,14 @@ fn refused_write_changes_nothing() {
     let mut f = fixture(1);
     let before = f.doc.heads();
     let mut bad = draft(0);
-    assert!(f.doc.create_session(&f.lead, bad.clone()).is_err());
+    assert!(
+        f.doc
+            .create_session(&f.lead, bad.clone(), Timestamp(0))
+            .is_err()
+    );
     bad.capacity = 3;
     bad.title = "   ".into();
-    assert!(f.doc.create_session(&f.lead, bad).is_err());
+    assert!(f.doc.create_session(&f.lead, bad, Timestamp(0)).is_err());
     assert!(
         f.doc
             .record_training(
@@ -245,21 +296,6 @@ fn raising_capacity_promotes_from_the_waitlist_and_lowering_it_demotes_the_lates
 }
 
 #[test]
-fn signing_up_again_keeps_the_original_place() {
-    let mut f = fixture(0);
-    let session = led_session(&mut f, 1);
-    let t = tickets(2);
-    let lead = f.lead.clone();
-    attend(&mut f.doc, &lead, &session, &t[0], 1);
-    attend(&mut f.doc, &lead, &session, &t[1], 2);
-    attend(&mut f.doc, &lead, &session, &t[0], 3);
-    assert_eq!(
-        f.doc.roster(&session).unwrap().attending,
-        vec![t[0].clone()]
-    );
-}
-
-#[test]
 fn re_signing_after_cancelling_joins_the_back_of_the_queue() {
     let mut f = fixture(0);
     let session = led_session(&mut f, 1);
@@ -282,13 +318,13 @@ fn cancelled_sessions_take_no_signups_or_volunteers() {
         .set_session_status(&f.lead, &session, SessionStatus::Cancelled)
         .unwrap();
     assert!(matches!(
-        f.doc.record_signup(
+        record(
+            &mut f.doc,
             &f.lead,
             &session,
             &TicketId::random(),
             SignUpState::Attending,
-            Timestamp(1),
-            "s"
+            1
         ),
         Err(ModelError::SessionClosed("cancelled"))
     ));
@@ -300,49 +336,233 @@ fn cancelled_sessions_take_no_signups_or_volunteers() {
 }
 
 #[test]
-fn only_the_sessions_leads_record_signups() {
+fn only_accepted_leads_cleared_at_the_start_record_signups() {
     let mut f = fixture(1);
-    let session = f.doc.create_session(&f.lead, draft(3)).unwrap();
+    let session = f
+        .doc
+        .create_session(&f.lead, draft(3), Timestamp(0))
+        .unwrap();
     let ticket = TicketId::random();
+    let volunteer = f.members[0].clone();
     // Not even the coordinator, unless they lead this session: whoever
     // records a sign-up is visible to all, and the names are sealed to leads.
-    for who in [&f.coordinator, &f.lead, &f.members[0]] {
+    for who in [&f.coordinator, &f.lead, &volunteer] {
         assert!(matches!(
-            f.doc.record_signup(
+            record(
+                &mut f.doc,
                 who,
                 &session,
                 &ticket,
                 SignUpState::Attending,
-                Timestamp(1),
-                "s"
+                1
             ),
             Err(ModelError::NotPermitted { .. })
         ));
     }
+    // An offer is not enough, nor acceptance without clearance at the start.
     f.doc
-        .volunteer_to_lead(&f.members[0], &session, Timestamp(2))
+        .volunteer_to_lead(&volunteer, &session, Timestamp(2))
         .unwrap();
+    assert!(!f.doc.is_session_lead(&session, &volunteer).unwrap());
     f.doc
-        .record_signup(
-            &f.members[0],
-            &session,
-            &ticket,
-            SignUpState::Attending,
-            Timestamp(3),
-            "s",
-        )
+        .decide_lead(&f.coordinator, &session, &volunteer, true, Timestamp(2))
         .unwrap();
-    assert!(f.doc.is_session_lead(&session, &f.members[0]).unwrap());
+    assert!(!f.doc.is_session_lead(&session, &volunteer).unwrap());
+    // Training that lapses before the session starts (at 10,000) does not count.
+    for module in TrainingModule::ALL {
+        f.doc
+            .record_training(
+                &f.coordinator,
+                &volunteer,
+                module,
+                Timestamp(0),
+                Timestamp(9_000),
+            )
+            .unwrap();
+    }
+    assert!(!f.doc.is_session_lead(&session, &volunteer).unwrap());
+    clear(&mut f.doc, &f.coordinator.clone(), &volunteer);
+    record(
+        &mut f.doc,
+        &volunteer,
+        &session,
+        &ticket,
+        SignUpState::Attending,
+        3,
+    )
+    .unwrap();
+    assert!(f.doc.is_session_lead(&session, &volunteer).unwrap());
     assert_eq!(
         f.doc.signup(&session, &ticket).unwrap().unwrap().sealed,
-        "s"
+        "sealed"
+    );
+    // An older statement than the one recorded is refused.
+    let mut stale = statement(
+        &f.doc,
+        &session,
+        &ticket,
+        SignUpState::Cancelled,
+        4,
+        "sealed",
+    );
+    stale.counter = 1;
+    assert!(
+        f.doc
+            .record_signup(&volunteer, &session, &ticket, &stale)
+            .is_err()
+    );
+}
+
+#[test]
+fn offers_are_accepted_or_declined_by_a_coordinator_or_an_accepted_lead() {
+    let mut f = fixture(3);
+    let session = led_session(&mut f, 3);
+    let (a, b, c) = (
+        f.members[0].clone(),
+        f.members[1].clone(),
+        f.members[2].clone(),
+    );
+    f.doc.volunteer_to_lead(&a, &session, Timestamp(4)).unwrap();
+    f.doc.volunteer_to_lead(&b, &session, Timestamp(4)).unwrap();
+    let state = |doc: &SpaceDoc, who: &MemberId| {
+        doc.session_leads(&session, Timestamp(5))
+            .unwrap()
+            .into_iter()
+            .find(|l| &l.member == who)
+            .map(|l| l.state)
+    };
+    assert_eq!(state(&f.doc, &a), Some(LeadState::Offered));
+    // Another offerer cannot decide, nor can the offerer herself.
+    assert!(
+        f.doc
+            .decide_lead(&b, &session, &a, true, Timestamp(5))
+            .is_err()
+    );
+    assert!(
+        f.doc
+            .decide_lead(&a, &session, &a, true, Timestamp(5))
+            .is_err()
+    );
+    // The session's accepted lead can.
+    f.doc
+        .decide_lead(&f.lead, &session, &a, true, Timestamp(5))
+        .unwrap();
+    f.doc
+        .decide_lead(&f.coordinator, &session, &b, false, Timestamp(5))
+        .unwrap();
+    assert_eq!(state(&f.doc, &a), Some(LeadState::Accepted));
+    assert_eq!(state(&f.doc, &b), Some(LeadState::Declined));
+    // Offering again after a decline re-opens the offer.
+    f.doc.volunteer_to_lead(&b, &session, Timestamp(6)).unwrap();
+    assert_eq!(state(&f.doc, &b), Some(LeadState::Offered));
+    // A coordinator names a cover lead, accepted at once; she can withdraw.
+    f.doc
+        .name_lead(&f.coordinator, &session, &c, Timestamp(7))
+        .unwrap();
+    assert_eq!(state(&f.doc, &c), Some(LeadState::Accepted));
+    f.doc.withdraw_as_lead(&c, &session, &c).unwrap();
+    assert_eq!(state(&f.doc, &c), None);
+    // An accepted lead stands another down; an offerer cannot.
+    assert!(f.doc.withdraw_as_lead(&b, &session, &a).is_err());
+    f.doc.withdraw_as_lead(&f.lead, &session, &a).unwrap();
+    assert_eq!(state(&f.doc, &a), None);
+}
+
+#[test]
+fn a_coordinators_own_offer_is_accepted_at_once() {
+    let mut f = fixture(0);
+    let session = f
+        .doc
+        .create_session(&f.lead, draft(3), Timestamp(0))
+        .unwrap();
+    f.doc
+        .volunteer_to_lead(&f.coordinator, &session, Timestamp(1))
+        .unwrap();
+    assert!(f.doc.is_session_lead(&session, &f.coordinator).unwrap());
+}
+
+#[test]
+fn the_queue_time_is_clamped_between_creation_and_first_recording() {
+    let mut f = fixture(0);
+    let session = f
+        .doc
+        .create_session(&f.lead, draft(1), Timestamp(100))
+        .unwrap();
+    f.doc
+        .volunteer_to_lead(&f.coordinator, &session, Timestamp(100))
+        .unwrap();
+    let (early, honest) = (TicketId::random(), TicketId::random());
+    // A clock set to 1970 buys no place before the session existed; an
+    // honest sign-up at creation time then comes first by ticket order at
+    // worst, never behind.
+    let mut back_dated = statement(&f.doc, &session, &early, SignUpState::Attending, 5, "s");
+    back_dated.recorded_at = Timestamp(300);
+    f.doc
+        .record_signup(&f.coordinator, &session, &early, &back_dated)
+        .unwrap();
+    assert_eq!(back_dated.queue_time(Timestamp(100)), Timestamp(100));
+    // A clock in the future costs no place it had when a lead saw it.
+    let mut future = statement(
+        &f.doc,
+        &session,
+        &honest,
+        SignUpState::Attending,
+        9_999,
+        "s",
+    );
+    future.recorded_at = Timestamp(150);
+    f.doc
+        .record_signup(&f.coordinator, &session, &honest, &future)
+        .unwrap();
+    assert_eq!(future.queue_time(Timestamp(100)), Timestamp(150));
+    let roster = f.doc.roster(&session).unwrap();
+    assert_eq!(roster.attending, vec![early]);
+    assert_eq!(roster.waitlist, vec![honest]);
+}
+
+#[test]
+fn an_older_statement_is_refused_and_the_newest_stands() {
+    let mut f = fixture(0);
+    let session = led_session(&mut f, 3);
+    f.doc
+        .volunteer_to_lead(&f.coordinator, &session, Timestamp(3))
+        .unwrap();
+    let ticket = TicketId::random();
+    attend(&mut f.doc, &f.lead, &session, &ticket, 10);
+    let mut other = f.doc.fork();
+    // One lead records the cancellation; the other, offline, the same
+    // attending statement again (its counter is already there).
+    cancel(&mut f.doc, &f.lead, &session, &ticket, 20);
+    let again = statement(
+        &other,
+        &session,
+        &ticket,
+        SignUpState::Attending,
+        10,
+        "other",
+    );
+    let mut replay = again.clone();
+    replay.counter = 1;
+    assert!(
+        other
+            .record_signup(&f.coordinator, &session, &ticket, &replay)
+            .is_err()
+    );
+    sync(&mut f.doc, &mut other);
+    assert_eq!(f.doc.place(&session, &ticket).unwrap(), Place::Cancelled);
+    assert_eq!(
+        f.doc.roster(&session).unwrap(),
+        other.roster(&session).unwrap()
     );
 }
 
 #[test]
 fn volunteer_is_cleared_only_with_both_current_training_records() {
     let mut f = fixture(1);
-    let session = f.doc.create_session(&f.lead, draft(3)).unwrap();
+    let session = f
+        .doc
+        .create_session(&f.lead, draft(3), Timestamp(0))
+        .unwrap();
     let volunteer = f.members[0].clone();
     f.doc
         .volunteer_to_lead(&volunteer, &session, Timestamp(5))
@@ -447,7 +667,10 @@ fn removing_a_mistaken_training_record_removes_clearance() {
 #[test]
 fn a_member_can_withdraw_their_offer_to_lead() {
     let mut f = fixture(2);
-    let session = f.doc.create_session(&f.lead, draft(3)).unwrap();
+    let session = f
+        .doc
+        .create_session(&f.lead, draft(3), Timestamp(0))
+        .unwrap();
     f.doc
         .volunteer_to_lead(&f.members[0], &session, Timestamp(1))
         .unwrap();
@@ -470,7 +693,10 @@ fn a_member_can_withdraw_their_offer_to_lead() {
 #[test]
 fn concurrent_edits_to_the_start_time_are_exposed_not_lost() {
     let mut f = fixture(0);
-    let session = f.doc.create_session(&f.lead, draft(3)).unwrap();
+    let session = f
+        .doc
+        .create_session(&f.lead, draft(3), Timestamp(0))
+        .unwrap();
     let mut other = f.doc.fork();
     let at = |t| SessionEdit {
         starts_at: Some(Timestamp(t)),
@@ -513,7 +739,10 @@ fn concurrent_edits_to_the_start_time_are_exposed_not_lost() {
 #[test]
 fn concurrent_edits_to_different_fields_both_survive() {
     let mut f = fixture(0);
-    let session = f.doc.create_session(&f.lead, draft(3)).unwrap();
+    let session = f
+        .doc
+        .create_session(&f.lead, draft(3), Timestamp(0))
+        .unwrap();
     let mut other = f.doc.fork();
     f.doc
         .edit_session(
@@ -592,7 +821,10 @@ fn signposting_directory_lists_crisis_lines_first_and_filters_by_category() {
 #[test]
 fn removed_members_can_do_nothing() {
     let mut f = fixture(2);
-    let session = f.doc.create_session(&f.lead, draft(1)).unwrap();
+    let session = f
+        .doc
+        .create_session(&f.lead, draft(1), Timestamp(0))
+        .unwrap();
     f.doc
         .volunteer_to_lead(&f.members[0], &session, Timestamp(1))
         .unwrap();
@@ -721,7 +953,10 @@ fn garbage_bytes_and_other_documents_are_refused() {
 #[test]
 fn a_malformed_session_from_another_device_does_not_hide_the_others() {
     let mut f = fixture(0);
-    let good = f.doc.create_session(&f.lead, draft(3)).unwrap();
+    let good = f
+        .doc
+        .create_session(&f.lead, draft(3), Timestamp(0))
+        .unwrap();
     let sessions = child_map(&f.doc.doc, &ROOT, SESSIONS).unwrap();
     f.doc
         .doc

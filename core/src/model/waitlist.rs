@@ -7,8 +7,10 @@
 //! from the merged document:
 //!
 //! 1. take the sign-ups whose state is `attending`;
-//! 2. order them by `(signed-up time, ticket)`; the ticket breaks ties, so
-//!    the order is total and the same everywhere;
+//! 2. order them by `(queue time, ticket)`; the ticket breaks ties, so
+//!    the order is total and the same everywhere. The queue time is the
+//!    attendee's signed time clamped to `[session created, first recorded by
+//!    a lead]` ([`SignUp::queue_time`]);
 //! 3. the first `capacity` attend, the rest wait, in that order.
 //!
 //! Sign-ups are keyed by *ticket*, not by member: who holds a ticket is
@@ -20,7 +22,7 @@
 //! time and so joins the back of the queue.
 //!
 //! The trade-off, written down so nobody is surprised: the time is the
-//! signing device's clock. A sign-up made offline on Tuesday and synced on
+//! signing device's clock, within the clamp. A sign-up made offline on Tuesday and synced on
 //! Thursday keeps its Tuesday place, which is what "a lead must never lose a
 //! sign-up made offline" asks for, but it can push someone who signed up on
 //! Wednesday back to the waitlist when it arrives. Apps should say "your
@@ -46,16 +48,200 @@ pub enum SignUpState {
     Cancelled,
 }
 
-/// One sign-up for one session, as stored under its ticket.
-#[derive(Clone, Debug, PartialEq, Eq, Reconcile, Hydrate)]
+/// One sign-up for one session: its newest statement and its holder (see
+/// [`SignUps`] for how they are stored). A statement is one string holding
+/// the attendee's signed `state`, `at` and `counter` (signed with the
+/// ticket's own key, protocol.md §7) and the time a lead recorded it, so the
+/// fields of two statements can never be mixed by a merge.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignUp {
     /// Attending or cancelled.
     pub state: SignUpState,
-    /// When the attendee last signed up (or cancelled): their place in the queue.
+    /// When the attendee signed up (or cancelled), by her own clock.
     pub at: Timestamp,
+    /// When a lead first recorded this statement, by the lead's clock: the
+    /// latest queue time the statement can claim.
+    pub recorded_at: Timestamp,
+    /// The attendee's counter for this ticket: each new statement has a
+    /// higher one, so an older one cannot be recorded again.
+    pub counter: u64,
+    /// The ticket's Ed25519 public key (hex); the ticket id is derived from
+    /// it, so only the attendee can sign for her ticket.
+    pub key: String,
+    /// The attendee's signature over the statement (hex).
+    pub signature: String,
     /// Who holds the ticket, sealed to the session's leads' devices (an age
-    /// file, base64). Opaque to everyone else.
+    /// file in a fixed-size frame, base64). Opaque to everyone else.
     pub sealed: String,
+}
+
+/// The JSON of a sign-up's `entry` string.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct StoredEntry {
+    pub key: String,
+    pub state: SignUpState,
+    pub at: Timestamp,
+    pub counter: u64,
+    pub signature: String,
+    pub recorded_at: Timestamp,
+}
+
+impl SignUp {
+    /// The `entry` string this sign-up is stored as.
+    pub fn entry(&self) -> String {
+        serde_json::to_string(&StoredEntry {
+            key: self.key.clone(),
+            state: self.state,
+            at: self.at,
+            counter: self.counter,
+            signature: self.signature.clone(),
+            recorded_at: self.recorded_at,
+        })
+        .unwrap_or_default()
+    }
+
+    /// Parses an `entry` string (with the holder sealed beside it).
+    pub fn from_entry(entry: &str, sealed: String) -> Option<SignUp> {
+        let e: StoredEntry = serde_json::from_str(entry).ok()?;
+        Some(SignUp {
+            state: e.state,
+            at: e.at,
+            recorded_at: e.recorded_at,
+            counter: e.counter,
+            key: e.key,
+            signature: e.signature,
+            sealed,
+        })
+    }
+
+    /// Where this sign-up stands in the queue: the attendee's time, but no
+    /// earlier than the session was created and no later than a lead first
+    /// recorded it, so a wrong (or dishonest) clock buys no earlier place
+    /// than being there when the session was announced, and costs no place
+    /// the attendee had when a lead saw her request.
+    pub fn queue_time(&self, session_created_at: Timestamp) -> Timestamp {
+        self.at.min(self.recorded_at).max(session_created_at)
+    }
+}
+
+/// The key a statement is stored under in a session's `signups` map: the
+/// ticket, a dot, and the counter as 20 decimal digits (so keys sort as
+/// numbers). The sealed holder is stored under the bare ticket.
+pub fn statement_key(ticket: &TicketId, counter: u64) -> String {
+    format!("{}.{counter:020}", ticket.as_str())
+}
+
+/// A session's sign-ups by ticket, read from its flat `signups` map.
+///
+/// The map holds only scalars, so no two writes ever race to create an
+/// object whose loser's contents would be hidden: `<ticket>` holds the
+/// sealed holder and `<ticket>.<counter>` each statement. Statements are
+/// never deleted or overwritten by another counter's, and every replica
+/// reads the highest counter of a ticket, so an older statement replayed by
+/// a lead never wins, whatever order things merge in.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SignUps(pub BTreeMap<TicketId, SignUp>);
+
+impl std::ops::Deref for SignUps {
+    type Target = BTreeMap<TicketId, SignUp>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl<'a> IntoIterator for &'a SignUps {
+    type Item = (&'a TicketId, &'a SignUp);
+    type IntoIter = std::collections::btree_map::Iter<'a, TicketId, SignUp>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+/// Splits a `signups` key into its ticket and, for a statement, counter.
+/// `None` for a key of any other shape.
+pub fn parse_signup_key(key: &str) -> Option<(TicketId, Option<u64>)> {
+    let (ticket, counter) = match key.split_once('.') {
+        Some((ticket, counter)) => {
+            if counter.len() != 20 || !counter.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            (ticket, Some(counter.parse().ok()?))
+        }
+        None => (key, None),
+    };
+    let minted = ticket.len() == 16
+        && ticket
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    minted.then(|| (TicketId::from(ticket.to_string()), counter))
+}
+
+impl SignUps {
+    /// Reads sign-ups from `(key, value)` pairs of a `signups` map: the
+    /// newest statement per ticket with its holder. Keys and values of any
+    /// other shape are skipped (every stored one was checked by every
+    /// device before it was applied, protocol/session_rules.rs; one that is
+    /// not is never fatal to the session).
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> SignUps {
+        let mut holders: BTreeMap<TicketId, &str> = BTreeMap::new();
+        let mut newest: BTreeMap<TicketId, (u64, &str)> = BTreeMap::new();
+        for (key, value) in pairs {
+            match parse_signup_key(key) {
+                Some((ticket, None)) => {
+                    holders.insert(ticket, value);
+                }
+                Some((ticket, Some(counter)))
+                    if newest.get(&ticket).is_none_or(|(c, _)| counter > *c) =>
+                {
+                    newest.insert(ticket, (counter, value));
+                }
+                // An older statement of a ticket, or a key of no known shape.
+                Some(_) | None => {}
+            }
+        }
+        let mut out = BTreeMap::new();
+        for (ticket, (counter, entry)) in newest {
+            let sealed = holders
+                .get(&ticket)
+                .map(|s| s.to_string())
+                .unwrap_or_default();
+            if let Some(signup) = SignUp::from_entry(entry, sealed).filter(|s| s.counter == counter)
+            {
+                out.insert(ticket, signup);
+            }
+        }
+        SignUps(out)
+    }
+}
+
+impl Hydrate for SignUps {
+    fn hydrate_map<D: autosurgeon::ReadDoc>(
+        doc: &D,
+        obj: &automerge::ObjId,
+    ) -> Result<Self, autosurgeon::HydrateError> {
+        let raw: BTreeMap<String, String> = BTreeMap::hydrate_map(doc, obj)?;
+        Ok(SignUps::from_pairs(
+            raw.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        ))
+    }
+}
+
+impl Reconcile for SignUps {
+    type Key<'a> = autosurgeon::reconcile::NoKey;
+
+    // Written whole only when the session is made (empty); every later
+    // write is one key (`SpaceDoc::record_signup`, `reseal_signup`).
+    fn reconcile<R: autosurgeon::Reconciler>(&self, mut reconciler: R) -> Result<(), R::Error> {
+        use autosurgeon::reconcile::MapReconciler;
+        let mut map = reconciler.map()?;
+        for (ticket, signup) in &self.0 {
+            map.put(statement_key(ticket, signup.counter), signup.entry())?;
+            map.put(ticket.as_str(), signup.sealed.as_str())?;
+        }
+        Ok(())
+    }
 }
 
 /// Who attends and who waits, in order, by ticket.
@@ -84,12 +270,17 @@ pub enum Place {
     NotSignedUp,
 }
 
-/// Derives the roster from stored sign-ups.
-pub fn derive_roster(signups: &BTreeMap<TicketId, SignUp>, capacity: u32) -> Roster {
-    let mut queue: Vec<(&Timestamp, &TicketId)> = signups
+/// Derives the roster from stored sign-ups, ordered by queue time
+/// ([`SignUp::queue_time`]) and then ticket.
+pub fn derive_roster(
+    signups: &BTreeMap<TicketId, SignUp>,
+    capacity: u32,
+    session_created_at: Timestamp,
+) -> Roster {
+    let mut queue: Vec<(Timestamp, &TicketId)> = signups
         .iter()
         .filter(|(_, s)| s.state == SignUpState::Attending)
-        .map(|(ticket, s)| (&s.at, ticket))
+        .map(|(ticket, s)| (s.queue_time(session_created_at), ticket))
         .collect();
     queue.sort();
     let capacity = capacity as usize;
@@ -130,6 +321,10 @@ mod tests {
         SignUp {
             state,
             at: Timestamp(at),
+            recorded_at: Timestamp(at),
+            counter: 1,
+            key: String::new(),
+            signature: String::new(),
             sealed: String::new(),
         }
     }
@@ -148,7 +343,7 @@ mod tests {
         signups.insert(m[1].clone(), signup(SignUpState::Attending, 10));
         signups.insert(m[2].clone(), signup(SignUpState::Attending, 20));
         signups.insert(m[3].clone(), signup(SignUpState::Attending, 40));
-        let roster = derive_roster(&signups, 2);
+        let roster = derive_roster(&signups, 2, Timestamp(0));
         assert_eq!(roster.attending, vec![m[1].clone(), m[2].clone()]);
         assert_eq!(roster.waitlist, vec![m[0].clone(), m[3].clone()]);
         assert_eq!(
@@ -165,7 +360,7 @@ mod tests {
             .rev()
             .map(|id| (id.clone(), signup(SignUpState::Attending, 5)))
             .collect();
-        let roster = derive_roster(&signups, 1);
+        let roster = derive_roster(&signups, 1, Timestamp(0));
         assert_eq!(roster.attending, vec![m[0].clone()]);
         assert_eq!(roster.waitlist, vec![m[1].clone(), m[2].clone()]);
     }
@@ -178,7 +373,7 @@ mod tests {
         signups.insert(m[1].clone(), signup(SignUpState::Attending, 2));
         signups.insert(m[2].clone(), signup(SignUpState::Attending, 3));
         signups.insert(m[0].clone(), signup(SignUpState::Cancelled, 4));
-        let roster = derive_roster(&signups, 1);
+        let roster = derive_roster(&signups, 1, Timestamp(0));
         assert_eq!(roster.attending, vec![m[1].clone()]);
         assert_eq!(roster.waitlist, vec![m[2].clone()]);
         assert_eq!(roster.place_of(&m[0], &signups), Place::Cancelled);

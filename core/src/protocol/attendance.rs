@@ -5,18 +5,24 @@
 //! is signed by its author's device. So an attendee never writes their own
 //! sign-up: that would tell every member who is coming. Instead:
 //!
-//! 1. the attendee derives a **ticket** for the session from a secret only
-//!    their own devices hold ([`ticket_for`]), so all their devices agree on it
-//!    and nobody else can link it to them;
-//! 2. they send an [`AttendanceRequest`] (ticket, state, time, who they are),
-//!    signed by their device and sealed as an age file to the X25519 keys of
-//!    the session's **cleared leads**' devices, inside an envelope of kind
-//!    `AttendanceRequest` signed only with the epoch's anonymous key (members
-//!    see that *someone* asked, not who);
-//! 3. a lead opens it, checks it, and records `signups/<ticket> = {state, at,
-//!    sealed}` where `sealed` names the attendee, again only to the leads
-//!    ([`apply_request`]). Every member can count places and find their own
-//!    by ticket; the derived order is the same everywhere.
+//! 1. the attendee derives a **ticket key** for the session from a secret
+//!    only their own devices hold ([`ticket_key`]), so all their devices agree
+//!    on it and nobody else can link it to them; the ticket id is a hash of
+//!    its public key ([`ticket_of_key`]);
+//! 2. they sign a **statement** (state, time, counter) with the ticket key
+//!    ([`sign_statement`]) and send it in an [`AttendanceRequest`] with who
+//!    they are, signed by their device and sealed as an age file to the
+//!    X25519 keys of the session's **accepted, cleared leads**' devices,
+//!    inside an envelope of kind `AttendanceRequest` signed only with the
+//!    epoch's anonymous key (members see that *someone* asked, not who);
+//! 3. a lead opens it, checks it, and records `signups/<ticket> = {entry,
+//!    sealed}` where `entry` is the statement as signed and `sealed` names
+//!    the attendee, again only to the leads ([`apply_request`]). Every
+//!    device checks the statement's signature under the ticket's key before
+//!    applying the lead's change (protocol/authorship.rs), so a lead records
+//!    places but cannot cancel one, move one in the queue, or replay an
+//!    older statement. Every member can count places and find their own by
+//!    ticket; the derived order is the same everywhere.
 //!
 //! When a lead is added, an existing lead re-seals every entry to the new set
 //! of lead devices ([`reseal`]).
@@ -33,10 +39,13 @@ use zeroize::Zeroizing;
 use super::envelope::SpaceId;
 use crate::crypto::{DeviceSealError, open_as_device, seal_to_devices};
 use crate::model::{
-    DeviceId, MemberId, ModelError, Place, SessionId, SignUpState, SpaceDoc, TicketId, Timestamp,
+    DeviceId, MemberId, ModelError, Place, SessionId, SignUp, SignUpState, SpaceDoc, TicketId,
+    Timestamp,
 };
 
-const REQUEST_CONTEXT: &[u8] = b"safespaces/v1/attendance-request";
+const REQUEST_CONTEXT: &[u8] = b"safespaces/v2/attendance-request";
+const STATEMENT_CONTEXT: &[u8] = b"safespaces/v2/signup-statement";
+const BINDING_CONTEXT: &[u8] = b"safespaces/v2/ticket-holder";
 
 /// Why an attendance request could not be made, opened or applied.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +68,10 @@ pub enum AttendanceError {
     /// The member already holds another sign-up for this session.
     #[error("the member is already signed up under another ticket")]
     AlreadySignedUp,
+    /// The statement is not signed by the ticket's own key, or its counter
+    /// is not newer than the one recorded: a replay or a forgery.
+    #[error("the sign-up statement is not the ticket holder's newest")]
+    StaleOrForged,
     /// Malformed bytes.
     #[error("malformed attendance data: {0}")]
     Malformed(String),
@@ -67,15 +80,109 @@ pub enum AttendanceError {
     Model(#[from] ModelError),
 }
 
-/// The attendee's ticket for a session: the same on all their devices,
+/// The attendee's ticket key for a session: the same on all their devices,
 /// meaningless to anyone else. `person_secret` is a key only the person's
 /// own devices hold (their journal key).
-pub fn ticket_for(person_secret: &[u8; 32], space: SpaceId, session: &SessionId) -> TicketId {
-    let mut info = b"safespaces/v1/ticket/".to_vec();
+pub fn ticket_key(person_secret: &[u8; 32], space: SpaceId, session: &SessionId) -> SigningKey {
+    let mut info = b"safespaces/v2/ticket-key/".to_vec();
     info.extend_from_slice(&space.0);
     info.extend_from_slice(session.as_str().as_bytes());
     let derived = Zeroizing::new(hkdf(&[], &info, person_secret));
-    TicketId::from(hex::encode(&derived[..8]))
+    SigningKey::from_bytes(&derived)
+}
+
+/// The ticket id of a ticket key: the first 8 bytes (hex) of
+/// `SHA-256("safespaces/v2/ticket" ‖ public key)`. Binding the id to the key
+/// is what lets every device check that a statement under a ticket was
+/// signed by its holder.
+pub fn ticket_of_key(key: &VerifyingKey) -> TicketId {
+    use sha2::Digest;
+    let mut hash = sha2::Sha256::new();
+    hash.update(b"safespaces/v2/ticket");
+    hash.update(key.as_bytes());
+    TicketId::from(hex::encode(&hash.finalize()[..8]))
+}
+
+/// The attendee's ticket for a session (see [`ticket_key`]).
+pub fn ticket_for(person_secret: &[u8; 32], space: SpaceId, session: &SessionId) -> TicketId {
+    ticket_of_key(&ticket_key(person_secret, space, session).verifying_key())
+}
+
+fn statement_bytes(
+    session: &SessionId,
+    ticket: &TicketId,
+    state: SignUpState,
+    at: Timestamp,
+    counter: u64,
+) -> Vec<u8> {
+    let mut bytes = STATEMENT_CONTEXT.to_vec();
+    for part in [session.as_str(), ticket.as_str(), state_name(state)] {
+        bytes.push(0);
+        bytes.extend_from_slice(part.as_bytes());
+    }
+    bytes.push(0);
+    bytes.extend_from_slice(&at.0.to_be_bytes());
+    bytes.extend_from_slice(&counter.to_be_bytes());
+    bytes
+}
+
+fn state_name(state: SignUpState) -> &'static str {
+    match state {
+        SignUpState::Attending => "attending",
+        SignUpState::Cancelled => "cancelled",
+    }
+}
+
+/// The attendee signs what she asks for her ticket: the sign-up as a lead
+/// will store it (`recorded_at` is the lead's to set, `sealed` is empty).
+pub fn sign_statement(
+    key: &SigningKey,
+    session: &SessionId,
+    state: SignUpState,
+    at: Timestamp,
+    counter: u64,
+) -> SignUp {
+    let ticket = ticket_of_key(&key.verifying_key());
+    let signature = key.sign(&statement_bytes(session, &ticket, state, at, counter));
+    SignUp {
+        state,
+        at,
+        recorded_at: at,
+        counter,
+        key: hex::encode(key.verifying_key().as_bytes()),
+        signature: hex::encode(signature.to_bytes()),
+        sealed: String::new(),
+    }
+}
+
+/// Whether `signup`'s statement was signed by the holder of `ticket` for
+/// `session`: its key hashes to the ticket id and the signature verifies.
+/// Every device checks this on every sign-up a lead writes.
+pub fn verify_statement(session: &SessionId, ticket: &TicketId, signup: &SignUp) -> bool {
+    let Some(key) = verifying_key(&signup.key) else {
+        return false;
+    };
+    if &ticket_of_key(&key) != ticket {
+        return false;
+    }
+    let mut sig = [0u8; 64];
+    if hex::decode_to_slice(&signup.signature, &mut sig).is_err() {
+        return false;
+    }
+    let bytes = statement_bytes(session, ticket, signup.state, signup.at, signup.counter);
+    key.verify(&bytes, &Signature::from_bytes(&sig)).is_ok()
+}
+
+/// The device's signature that ties a ticket to its member, for the leads
+/// alone (it travels in the request and in the sealed holder), so a lead
+/// can tell a real sign-up from a ticket another lead made up.
+fn binding_bytes(session: &SessionId, ticket: &TicketId, member: &MemberId) -> Vec<u8> {
+    let mut bytes = BINDING_CONTEXT.to_vec();
+    for part in [session.as_str(), ticket.as_str(), member.as_str()] {
+        bytes.push(0);
+        bytes.extend_from_slice(part.as_bytes());
+    }
+    bytes
 }
 
 /// What an attendee asks a session's leads to record.
@@ -85,14 +192,88 @@ pub struct AttendanceRequest {
     pub session: SessionId,
     /// The attendee's ticket for it.
     pub ticket: TicketId,
-    /// Attending or cancelled.
-    pub state: SignUpState,
-    /// When the attendee asked: their place in the queue.
-    pub at: Timestamp,
+    /// The statement, signed with the ticket key ([`sign_statement`]).
+    pub statement: RequestStatement,
     /// Who is asking.
     pub member: MemberId,
     /// Which of their devices signed this.
     pub device: DeviceId,
+    /// That device's signature tying the ticket to the member (hex).
+    pub binding: String,
+}
+
+/// The statement part of a request: what the lead stores as `entry`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestStatement {
+    /// Attending or cancelled.
+    pub state: SignUpState,
+    /// When the attendee asked: their place in the queue.
+    pub at: Timestamp,
+    /// Higher than any earlier statement for this ticket.
+    pub counter: u64,
+    /// The ticket's public key (hex).
+    pub key: String,
+    /// The ticket key's signature (hex).
+    pub signature: String,
+}
+
+impl AttendanceRequest {
+    /// A request for `state`, signed with the ticket key derived from
+    /// `person_secret` and bound to `member` by `device_key`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        person_secret: &[u8; 32],
+        space: SpaceId,
+        session: &SessionId,
+        state: SignUpState,
+        at: Timestamp,
+        counter: u64,
+        member: &MemberId,
+        device: &DeviceId,
+        device_key: &SigningKey,
+    ) -> Self {
+        let key = ticket_key(person_secret, space, session);
+        let signed = sign_statement(&key, session, state, at, counter);
+        let ticket = ticket_of_key(&key.verifying_key());
+        let binding = hex::encode(
+            device_key
+                .sign(&binding_bytes(session, &ticket, member))
+                .to_bytes(),
+        );
+        AttendanceRequest {
+            session: session.clone(),
+            ticket,
+            statement: RequestStatement {
+                state: signed.state,
+                at: signed.at,
+                counter: signed.counter,
+                key: signed.key,
+                signature: signed.signature,
+            },
+            member: member.clone(),
+            device: device.clone(),
+            binding,
+        }
+    }
+
+    /// The sign-up a lead stores for this request, first recorded at
+    /// `recorded_at`.
+    pub fn signup(&self, recorded_at: Timestamp, sealed: String) -> SignUp {
+        SignUp {
+            state: self.statement.state,
+            at: self.statement.at,
+            recorded_at,
+            counter: self.statement.counter,
+            key: self.statement.key.clone(),
+            signature: self.statement.signature.clone(),
+            sealed,
+        }
+    }
+
+    /// Attending or cancelled.
+    pub fn state(&self) -> SignUpState {
+        self.statement.state
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -108,6 +289,11 @@ pub struct Holder {
     pub member: MemberId,
     /// Their pseudonym when they signed up.
     pub pseudonym: String,
+    /// The device whose binding ties the ticket to the member.
+    pub device: DeviceId,
+    /// That binding (hex): another lead checks it, so a ticket a lead made
+    /// up shows as unverified.
+    pub binding: String,
 }
 
 /// An attendee as a lead sees them.
@@ -119,18 +305,23 @@ pub struct Attendee {
     pub holder: Holder,
     /// Where they stand.
     pub place: Place,
+    /// Whether the holder's binding verifies under her device's key in the
+    /// space: false for a ticket a lead made up (it still takes a place,
+    /// which the lead app shows so a coordinator can act).
+    pub verified: bool,
 }
 
-/// The age recipients of a session's cleared leads' devices at `now`.
+/// The age recipients of the devices of the session's recording leads:
+/// accepted, active, and cleared at the session's start
+/// ([`SpaceDoc::recording_leads`]), the only members whose devices may
+/// write its sign-ups.
 pub fn lead_recipients(
     doc: &SpaceDoc,
     session: &SessionId,
-    now: Timestamp,
 ) -> Result<Vec<age::x25519::Recipient>, AttendanceError> {
-    let leads = doc.session_leads(session, now)?;
     let mut recipients = Vec::new();
-    for lead in leads.into_iter().filter(|l| l.clearance.cleared) {
-        let member = doc.member(&lead.member)?;
+    for lead in doc.recording_leads(session)? {
+        let member = doc.member(&lead)?;
         for keys in member.devices.values() {
             let r = age::x25519::Recipient::from_str(&keys.age_recipient).map_err(|_| {
                 AttendanceError::Malformed("a lead device has an invalid age recipient".into())
@@ -176,14 +367,9 @@ fn signing_bytes(request: &AttendanceRequest) -> Vec<u8> {
 
 impl AttendanceRequest {
     /// Signs with the attendee's device key and seals to the session's
-    /// cleared leads: the body of an `AttendanceRequest` envelope.
-    pub fn seal(
-        &self,
-        doc: &SpaceDoc,
-        signer: &SigningKey,
-        now: Timestamp,
-    ) -> Result<Vec<u8>, AttendanceError> {
-        let recipients = lead_recipients(doc, &self.session, now)?;
+    /// recording leads: the body of an `AttendanceRequest` envelope.
+    pub fn seal(&self, doc: &SpaceDoc, signer: &SigningKey) -> Result<Vec<u8>, AttendanceError> {
+        let recipients = lead_recipients(doc, &self.session)?;
         let signed = SignedRequest {
             request: self.clone(),
             signature: hex::encode(signer.sign(&signing_bytes(self)).to_bytes()),
@@ -195,7 +381,8 @@ impl AttendanceRequest {
     }
 
     /// Opens a request with a lead device's identity and checks that it was
-    /// signed by a device of the member it names.
+    /// signed by a device of the member it names, that the device bound the
+    /// ticket to her, and that the ticket key signed the statement.
     pub fn open(
         body: &[u8],
         identity: &age::x25519::Identity,
@@ -223,8 +410,54 @@ impl AttendanceRequest {
             &Signature::from_bytes(&sig),
         )
         .map_err(|_| AttendanceError::BadSignature)?;
-        Ok(signed.request)
+        let request = signed.request;
+        if !binding_verifies(
+            &key,
+            &request.session,
+            &request.ticket,
+            &request.member,
+            &request.binding,
+        ) || !verify_statement(
+            &request.session,
+            &request.ticket,
+            &request.signup(request.statement.at, String::new()),
+        ) {
+            return Err(AttendanceError::BadSignature);
+        }
+        Ok(request)
     }
+}
+
+fn binding_verifies(
+    device_key: &VerifyingKey,
+    session: &SessionId,
+    ticket: &TicketId,
+    member: &MemberId,
+    binding: &str,
+) -> bool {
+    let mut sig = [0u8; 64];
+    hex::decode_to_slice(binding, &mut sig).is_ok()
+        && device_key
+            .verify(
+                &binding_bytes(session, ticket, member),
+                &Signature::from_bytes(&sig),
+            )
+            .is_ok()
+}
+
+/// Whether a holder's binding verifies under the key the space lists for
+/// her device.
+fn holder_verifies(
+    doc: &SpaceDoc,
+    session: &SessionId,
+    ticket: &TicketId,
+    holder: &Holder,
+) -> bool {
+    doc.member(&holder.member)
+        .ok()
+        .and_then(|m| m.devices.get(&holder.device).cloned())
+        .and_then(|keys| verifying_key(&keys.signing_key))
+        .is_some_and(|key| binding_verifies(&key, session, ticket, &holder.member, &holder.binding))
 }
 
 fn verifying_key(hex_key: &str) -> Option<VerifyingKey> {
@@ -235,29 +468,28 @@ fn verifying_key(hex_key: &str) -> Option<VerifyingKey> {
 
 /// The size of every sealed holder's plaintext: a big-endian `u16` length,
 /// the holder's JSON, zeros. The largest JSON a valid holder makes is about
-/// 430 bytes: a 16-digit member id and 64 characters of pseudonym, each at
-/// most 6 bytes once escaped.
-pub const HOLDER_SIZE: usize = 512;
+/// 610 bytes: a 16-digit member id and 64 characters of pseudonym, each at
+/// most 6 bytes once escaped, a device id and a 128-digit binding.
+pub const HOLDER_SIZE: usize = 768;
 
 /// The stored size of a sealed holder for `recipients` devices: a
 /// big-endian `u32` length, the age ciphertext, zeros. age adds a random
 /// "grease" stanza of up to about 220 bytes to every header, and each
 /// X25519 stanza is under 100, so the ciphertext of a [`HOLDER_SIZE`]
-/// plaintext (about 830 bytes and 98 per recipient) always fits. Every
+/// plaintext (about 1,090 bytes and 98 per recipient) always fits. Every
 /// holder of a session is then the same size for the same number of leads'
 /// devices (which the document lists anyway): the bytes tell neither the
 /// pseudonym's length nor anything of the grease.
 pub fn sealed_holder_size(recipients: usize) -> usize {
-    1024 + 128 * recipients
+    1280 + 128 * recipients
 }
 
 fn seal_holder(
     doc: &SpaceDoc,
     session: &SessionId,
     holder: &Holder,
-    now: Timestamp,
 ) -> Result<String, AttendanceError> {
-    let recipients = lead_recipients(doc, session, now)?;
+    let recipients = lead_recipients(doc, session)?;
     let json = Zeroizing::new(
         serde_json::to_vec(holder).map_err(|e| AttendanceError::Malformed(e.to_string()))?,
     );
@@ -304,8 +536,10 @@ fn open_holder(identity: &age::x25519::Identity, sealed: &str) -> Result<Holder,
 }
 
 /// A lead records an opened request in the space: refuses a ticket held by
-/// someone else and a second ticket for the same member, then writes the
-/// sign-up with the holder sealed to the session's leads.
+/// someone else, a second ticket for the same member, and a statement not
+/// newer than the one recorded, then writes the sign-up with the holder
+/// sealed to the session's recording leads. Repeating "attending" while
+/// attending keeps the statement recorded first (the attendee's place).
 pub fn apply_request(
     doc: &mut SpaceDoc,
     lead: &MemberId,
@@ -330,19 +564,27 @@ pub fn apply_request(
             return Err(AttendanceError::AlreadySignedUp);
         }
     }
+    if let Some(existing) = session.signups.get(&request.ticket) {
+        if existing.counter >= request.statement.counter {
+            return Err(AttendanceError::StaleOrForged);
+        }
+        if existing.state == SignUpState::Attending && request.state() == SignUpState::Attending {
+            return Ok(());
+        }
+    }
     let pseudonym = doc.member(&request.member)?.pseudonym;
     let holder = Holder {
         member: request.member.clone(),
         pseudonym,
+        device: request.device.clone(),
+        binding: request.binding.clone(),
     };
-    let sealed = seal_holder(doc, &request.session, &holder, now)?;
+    let sealed = seal_holder(doc, &request.session, &holder)?;
     doc.record_signup(
         lead,
         &request.session,
         &request.ticket,
-        request.state,
-        request.at,
-        &sealed,
+        &request.signup(now, sealed),
     )?;
     Ok(())
 }
@@ -361,6 +603,7 @@ pub fn attendees(
         if let Ok(holder) = open_holder(identity, &signup.sealed) {
             out.push(Attendee {
                 ticket: ticket.clone(),
+                verified: holder_verifies(doc, session, ticket, &holder),
                 holder,
                 place: doc.place(session, ticket)?,
             });
@@ -375,14 +618,13 @@ pub fn attendees(
     Ok(out)
 }
 
-/// Re-seals every sign-up of a session to its current cleared leads, after a
-/// lead was added. Returns how many entries were rewritten.
+/// Re-seals every sign-up of a session to its current recording leads,
+/// after the set changed. Returns how many entries were rewritten.
 pub fn reseal(
     doc: &mut SpaceDoc,
     lead: &MemberId,
     identity: &age::x25519::Identity,
     session: &SessionId,
-    now: Timestamp,
 ) -> Result<usize, AttendanceError> {
     let stored = doc.session(session)?;
     let mut count = 0;
@@ -390,7 +632,7 @@ pub fn reseal(
         let Ok(holder) = open_holder(identity, &signup.sealed) else {
             continue;
         };
-        let sealed = seal_holder(doc, session, &holder, now)?;
+        let sealed = seal_holder(doc, session, &holder)?;
         doc.reseal_signup(lead, session, ticket, &sealed)?;
         count += 1;
     }

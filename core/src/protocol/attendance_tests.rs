@@ -77,9 +77,12 @@ fn world() -> World {
                 content_notes: vec![],
                 accessibility: String::new(),
             },
+            Timestamp(0),
         )
         .unwrap();
     doc.volunteer_to_lead(&lead.member, &session, Timestamp(1))
+        .unwrap();
+    doc.decide_lead(&coordinator, &session, &lead.member, true, Timestamp(1))
         .unwrap();
     World {
         doc,
@@ -93,14 +96,18 @@ fn world() -> World {
 }
 
 fn request(w: &World, who: &Person, state: SignUpState, at: i64) -> AttendanceRequest {
-    AttendanceRequest {
-        session: w.session.clone(),
-        ticket: ticket_for(&who.secret, w.space, &w.session),
+    // The tests ask in time order, so the time serves as the counter.
+    AttendanceRequest::new(
+        &who.secret,
+        w.space,
+        &w.session,
         state,
-        at: Timestamp(at),
-        member: who.member.clone(),
-        device: who.device.clone(),
-    }
+        Timestamp(at),
+        at as u64,
+        &who.member,
+        &who.device,
+        &who.signing,
+    )
 }
 
 /// The session's lead opens a sealed request and records it.
@@ -119,7 +126,7 @@ fn lead_records(w: &mut World, body: &[u8], now: i64) -> Result<(), AttendanceEr
 fn only_the_sessions_leads_learn_who_signed_up() {
     let mut w = world();
     let req = request(&w, &w.alex, SignUpState::Attending, 10);
-    let body = req.seal(&w.doc, &w.alex.signing, Timestamp(5)).unwrap();
+    let body = req.seal(&w.doc, &w.alex.signing).unwrap();
 
     // Another member cannot open the request…
     assert!(matches!(
@@ -181,7 +188,6 @@ fn waitlist_order_converges_on_request_times_not_processing_order() {
                 } else {
                     w.blake.signing.clone()
                 },
-                Timestamp(1),
             )
             .unwrap();
         lead_records(&mut w, &body, 40).unwrap();
@@ -195,29 +201,22 @@ fn waitlist_order_converges_on_request_times_not_processing_order() {
 fn a_member_cannot_cancel_someone_elses_place() {
     let mut w = world();
     let alex = request(&w, &w.alex, SignUpState::Attending, 10);
-    let body = alex.seal(&w.doc, &w.alex.signing, Timestamp(1)).unwrap();
+    let body = alex.seal(&w.doc, &w.alex.signing).unwrap();
     lead_records(&mut w, &body, 2).unwrap();
     // Blake learned Alex's ticket somehow and asks to cancel it.
     let mut forged = request(&w, &w.blake, SignUpState::Cancelled, 11);
     forged.ticket = alex.ticket.clone();
-    let body = forged.seal(&w.doc, &w.blake.signing, Timestamp(3)).unwrap();
-    let opened = AttendanceRequest::open(&body, &w.lead.identity, &w.doc).unwrap();
+    // Her statement is signed by her own ticket key, which does not hash
+    // to Alex's ticket: refused on opening.
+    let body = forged.seal(&w.doc, &w.blake.signing).unwrap();
     assert!(matches!(
-        apply_request(
-            &mut w.doc,
-            &w.lead.member,
-            &w.lead.identity,
-            &opened,
-            Timestamp(4)
-        ),
-        Err(AttendanceError::TicketTaken)
+        AttendanceRequest::open(&body, &w.lead.identity, &w.doc),
+        Err(AttendanceError::BadSignature)
     ));
     // Signing as Alex without Alex's device key fails too.
     let mut impostor = request(&w, &w.alex, SignUpState::Cancelled, 12);
     impostor.device = w.alex.device.clone();
-    let body = impostor
-        .seal(&w.doc, &w.blake.signing, Timestamp(5))
-        .unwrap();
+    let body = impostor.seal(&w.doc, &w.blake.signing).unwrap();
     assert!(matches!(
         AttendanceRequest::open(&body, &w.lead.identity, &w.doc),
         Err(AttendanceError::BadSignature)
@@ -232,7 +231,7 @@ fn a_member_cannot_cancel_someone_elses_place() {
 fn a_new_lead_sees_names_once_an_existing_lead_reseals() {
     let mut w = world();
     let req = request(&w, &w.alex, SignUpState::Attending, 10);
-    let body = req.seal(&w.doc, &w.alex.signing, Timestamp(1)).unwrap();
+    let body = req.seal(&w.doc, &w.alex.signing).unwrap();
     lead_records(&mut w, &body, 2).unwrap();
 
     let second = person(&mut w.doc, &w.coordinator.clone(), "Kai", Role::Lead, 7);
@@ -240,20 +239,22 @@ fn a_new_lead_sees_names_once_an_existing_lead_reseals() {
     w.doc
         .volunteer_to_lead(&second.member, &w.session, Timestamp(3))
         .unwrap();
+    w.doc
+        .decide_lead(
+            &w.lead.member,
+            &w.session,
+            &second.member,
+            true,
+            Timestamp(3),
+        )
+        .unwrap();
     assert!(
         attendees(&w.doc, &w.session, &second.identity)
             .unwrap()
             .is_empty()
     );
     assert_eq!(
-        reseal(
-            &mut w.doc,
-            &w.lead.member,
-            &w.lead.identity,
-            &w.session,
-            Timestamp(4)
-        )
-        .unwrap(),
+        reseal(&mut w.doc, &w.lead.member, &w.lead.identity, &w.session).unwrap(),
         1
     );
     let seen = attendees(&w.doc, &w.session, &second.identity).unwrap();
@@ -278,15 +279,25 @@ fn requests_wait_when_no_lead_is_cleared() {
                 content_notes: vec![],
                 accessibility: String::new(),
             },
+            Timestamp(0),
         )
         .unwrap();
     w.doc
         .volunteer_to_lead(&w.blake.member, &uncleared, Timestamp(1))
         .unwrap();
+    w.doc
+        .decide_lead(
+            &w.coordinator,
+            &uncleared,
+            &w.blake.member,
+            true,
+            Timestamp(1),
+        )
+        .unwrap();
     let mut req = request(&w, &w.alex, SignUpState::Attending, 10);
     req.session = uncleared;
     assert!(matches!(
-        req.seal(&w.doc, &w.alex.signing, Timestamp(1)),
+        req.seal(&w.doc, &w.alex.signing),
         Err(AttendanceError::NoLeads)
     ));
 }
@@ -296,7 +307,7 @@ fn requests_travel_in_envelopes_signed_only_by_the_anonymous_member_key() {
     let w = world();
     let epoch = EpochKey::generate();
     let body = request(&w, &w.alex, SignUpState::Attending, 10)
-        .seal(&w.doc, &w.alex.signing, Timestamp(1))
+        .seal(&w.doc, &w.alex.signing)
         .unwrap();
     let envelope = Envelope {
         kind: EnvelopeKind::AttendanceRequest,
@@ -329,10 +340,10 @@ fn every_sealed_holder_is_the_same_size_whatever_the_name() {
     let long = person(&mut w.doc, &w.coordinator.clone(), &name, Role::Member, 8);
     let bodies = [
         request(&w, &w.alex, SignUpState::Attending, 10)
-            .seal(&w.doc, &w.alex.signing, Timestamp(5))
+            .seal(&w.doc, &w.alex.signing)
             .unwrap(),
         request(&w, &long, SignUpState::Attending, 11)
-            .seal(&w.doc, &long.signing, Timestamp(5))
+            .seal(&w.doc, &long.signing)
             .unwrap(),
     ];
     for body in bodies {
@@ -358,27 +369,22 @@ fn every_sealed_holder_is_the_same_size_whatever_the_name() {
     w.doc
         .volunteer_to_lead(&second.member, &w.session, Timestamp(7))
         .unwrap();
+    w.doc
+        .decide_lead(
+            &w.lead.member,
+            &w.session,
+            &second.member,
+            true,
+            Timestamp(7),
+        )
+        .unwrap();
     let lead = w.lead.member.clone();
-    reseal(
-        &mut w.doc,
-        &lead,
-        &w.lead.identity,
-        &w.session,
-        Timestamp(8),
-    )
-    .unwrap();
+    reseal(&mut w.doc, &lead, &w.lead.identity, &w.session).unwrap();
     let after = sizes(&w.doc);
     assert_eq!(after[0], after[1], "{after:?}");
     // age's random grease stanza does not show either.
-    for at in 9..29 {
-        reseal(
-            &mut w.doc,
-            &lead,
-            &w.lead.identity,
-            &w.session,
-            Timestamp(at),
-        )
-        .unwrap();
+    for _ in 9..29 {
+        reseal(&mut w.doc, &lead, &w.lead.identity, &w.session).unwrap();
         assert_eq!(sizes(&w.doc), after);
     }
     assert_eq!(
@@ -386,5 +392,83 @@ fn every_sealed_holder_is_the_same_size_whatever_the_name() {
             .unwrap()
             .len(),
         2
+    );
+}
+
+#[test]
+fn attending_again_keeps_the_original_place_and_an_old_request_is_not_recorded_again() {
+    let mut w = world();
+    let first = request(&w, &w.alex, SignUpState::Attending, 10);
+    let body = first.seal(&w.doc, &w.alex.signing).unwrap();
+    lead_records(&mut w, &body, 11).unwrap();
+    let blake = request(&w, &w.blake, SignUpState::Attending, 12);
+    let sealed = blake.seal(&w.doc, &w.blake.signing).unwrap();
+    lead_records(&mut w, &sealed, 12).unwrap();
+    // Alex's device asks again (a re-send, or another of her devices).
+    let again = request(&w, &w.alex, SignUpState::Attending, 20);
+    let sealed = again.seal(&w.doc, &w.alex.signing).unwrap();
+    lead_records(&mut w, &sealed, 21).unwrap();
+    assert_eq!(
+        w.doc.place(&w.session, &first.ticket).unwrap(),
+        Place::Attending
+    );
+    // She cancels; the lead then receives her first request again (a
+    // replay): refused, the cancellation stands.
+    let cancel = request(&w, &w.alex, SignUpState::Cancelled, 30);
+    let sealed = cancel.seal(&w.doc, &w.alex.signing).unwrap();
+    lead_records(&mut w, &sealed, 31).unwrap();
+    assert!(matches!(
+        lead_records(&mut w, &body, 32),
+        Err(AttendanceError::StaleOrForged)
+    ));
+    assert_eq!(
+        w.doc.place(&w.session, &first.ticket).unwrap(),
+        Place::Cancelled
+    );
+    assert_eq!(
+        w.doc.roster(&w.session).unwrap().attending,
+        vec![blake.ticket]
+    );
+}
+
+#[test]
+fn a_ticket_a_lead_made_up_shows_as_unverified_to_the_other_leads() {
+    let mut w = world();
+    let real = request(&w, &w.alex, SignUpState::Attending, 10);
+    let sealed = real.seal(&w.doc, &w.alex.signing).unwrap();
+    lead_records(&mut w, &sealed, 10).unwrap();
+    // The lead names Blake on a ticket of her own making, without Blake's
+    // device binding it.
+    let mut fake = request(&w, &w.blake, SignUpState::Attending, 11);
+    fake.binding = real.binding.clone();
+    let pseudonym = w.doc.member(&w.blake.member).unwrap().pseudonym;
+    let holder = Holder {
+        member: w.blake.member.clone(),
+        pseudonym,
+        device: w.blake.device.clone(),
+        binding: fake.binding.clone(),
+    };
+    let sealed = seal_holder(&w.doc, &w.session, &holder).unwrap();
+    let lead = w.lead.member.clone();
+    w.doc
+        .record_signup(
+            &lead,
+            &w.session,
+            &fake.ticket,
+            &fake.signup(Timestamp(11), sealed),
+        )
+        .unwrap();
+    let seen = attendees(&w.doc, &w.session, &w.lead.identity).unwrap();
+    let verified: Vec<(String, bool)> = seen
+        .iter()
+        .map(|a| (a.holder.pseudonym.clone(), a.verified))
+        .collect();
+    assert!(
+        verified.contains(&("Alex".to_string(), true)),
+        "{verified:?}"
+    );
+    assert!(
+        verified.contains(&("Blake".to_string(), false)),
+        "{verified:?}"
     );
 }

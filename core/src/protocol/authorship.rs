@@ -23,6 +23,7 @@ use automerge::{
     ActorId, AutoCommit, Change, ChangeHash, ObjType, ROOT, ReadDoc, ScalarValue, Value,
 };
 
+use super::session_rules::BatchSessions;
 use super::staging::{CheckedBatch, Staged};
 use crate::model::{DeviceId, MemberId, Role, SpaceDoc};
 
@@ -126,7 +127,7 @@ pub fn check_staged(
     // Base frontiers of this batch's changes, by hash. A batch is one
     // author's changes in causal order, as `get_changes` yields them.
     let mut causal: HashMap<ChangeHash, Vec<ChangeHash>> = HashMap::new();
-    let mut led_in_batch: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut in_batch_state = BatchSessions::default();
     for change in changes {
         if change.actor_id() != &actor {
             return Err(AuthorshipError::ForeignActor);
@@ -191,12 +192,19 @@ pub fn check_staged(
         for ((op, path), in_batch) in expanded.operations.iter().zip(&paths).zip(in_batch) {
             checked.touches_authority |= is_authority(path);
             check_member_structure(am, op, path, &checked.created, view)?;
+            super::session_rules::check_session_structure(am, op, path, &checked.created, view)?;
             if admission {
                 continue;
             }
-            check_path(role, &member, path, |session| {
-                led_in_batch.contains(session) || leads_at(am, session, &member, view)
-            })?;
+            let sessions = super::session_rules::SessionAuthority {
+                am,
+                member: &member,
+                role,
+                view,
+                batch: &in_batch_state,
+            };
+            check_path(role, &member, path, &sessions)?;
+            sessions.check_lead_value(op, path)?;
             if path.first().is_some_and(|p| p == "invites") {
                 super::admission::check_invite_write(am, &member, role, view, op, path, in_batch)?;
             }
@@ -216,20 +224,9 @@ pub fn check_staged(
                     });
                 }
             }
-            // Volunteering earlier in this same batch makes the author a lead
-            // of that session for the rest of it.
-            if let ["sessions", session, "leads", who] = path
-                .iter()
-                .map(String::as_str)
-                .collect::<Vec<_>>()
-                .as_slice()
-            {
-                if *who == member.as_str()
-                    && !matches!(op.action, automerge::legacy::OpType::Delete)
-                {
-                    led_in_batch.insert(session.to_string());
-                }
-            }
+            // What this batch wrote so far that a later sign-up of it may
+            // rest on: the causal point skips the author's own changes.
+            in_batch_state.note(&member, op, path, &checked.created);
             if let ["invites", _, "role"] = path
                 .iter()
                 .map(String::as_str)
@@ -368,7 +365,7 @@ fn device_listed_at(am: &AutoCommit, device: &str, heads: Option<&[ChangeHash]>)
 }
 
 /// Whether `obj` was made earlier in the batch being checked.
-fn made_in_batch(
+pub(crate) fn made_in_batch(
     created: &HashMap<String, Vec<String>>,
     obj: &automerge::legacy::ObjectId,
 ) -> bool {
@@ -381,16 +378,18 @@ fn made_in_batch(
 }
 
 /// Whether writing at `path` can change what the checks read: members
-/// (roles, devices, removal), invites, whether a session exists, and its
-/// leads. Deleting or replacing a parent map counts as writing below it.
+/// (roles, devices, removal), invites, training (clearance), whether a
+/// session exists, when it starts, and its leads. Deleting or replacing a parent map counts as writing below it.
 fn is_authority(path: &[String]) -> bool {
     let p: Vec<&str> = path.iter().map(String::as_str).collect();
     matches!(
         p.as_slice(),
         ["members", ..]
             | ["invites", ..]
+            | ["training", ..]
             | ["sessions"]
             | ["sessions", _]
+            | ["sessions", _, "starts_at"]
             | ["sessions", _, "leads", ..]
     )
 }
@@ -462,24 +461,6 @@ pub(crate) fn get_in(
         None => am.get(obj, key)?,
     };
     Ok(got.map(|(v, id)| (v.into_owned(), id)))
-}
-
-/// Whether `member` had volunteered to lead `session` at `heads`.
-fn leads_at(
-    am: &AutoCommit,
-    session: &str,
-    member: &MemberId,
-    heads: Option<&[ChangeHash]>,
-) -> bool {
-    let map = |parent: &automerge::ObjId, key: &str| match get_in(am, parent, key, heads) {
-        Ok(Some((Value::Object(ObjType::Map), id))) => Some(id),
-        _ => None,
-    };
-    map(&ROOT, "sessions")
-        .and_then(|s| map(&s, session))
-        .and_then(|s| map(&s, "leads"))
-        .and_then(|l| map(&l, member.as_str()))
-        .is_some()
 }
 
 /// The member's role at `heads`, refusing if they were not an active member.
@@ -559,13 +540,13 @@ pub(crate) fn any_set(
 }
 
 /// The permission table of docs/model.md, over document paths.
-/// `leads_session` says whether the author led a given session at the
-/// change's causal point.
+/// `sessions` answers, at the change's causal point, who records a
+/// session's sign-ups and who decides on its leads.
 fn check_path(
     role: Role,
     me: &MemberId,
     path: &[String],
-    leads_session: impl Fn(&str) -> bool,
+    sessions: &super::session_rules::SessionAuthority<'_>,
 ) -> Result<(), AuthorshipError> {
     let p: Vec<&str> = path.iter().map(String::as_str).collect();
     let own = |i: usize| p.get(i).is_some_and(|k| *k == me.as_str());
@@ -584,12 +565,17 @@ fn check_path(
             matches!(*field, "pseudonym" | "devices" | "removed_at")
         }
         ["members", ..] => false,
-        // Sign-ups are recorded by the session's own leads, whatever their
-        // role, and by nobody else: names are sealed to them alone.
-        ["sessions", session, "signups", _, ..] => leads_session(session),
-        ["sessions", ..] if role.at_least(Role::Lead) => true,
-        ["sessions", _, "leads", _, ..] => own(3),
-        ["sessions", ..] => false,
+        // Sign-ups are recorded by the session's accepted leads cleared at
+        // its start, whatever their role, and by nobody else: names are
+        // sealed to them alone. What they write is checked against the
+        // attendee's signature in `session_rules`.
+        ["sessions", session, "signups", _, ..] => sessions.records(session),
+        // An offer is the member's own; accepting, declining, naming a
+        // cover lead or standing one down is for a coordinator or an
+        // accepted lead of the session. Which values an offerer may write
+        // is checked in `check_lead_value`.
+        ["sessions", session, "leads", _, ..] => own(3) || sessions.decides(session),
+        ["sessions", ..] => role.at_least(Role::Lead),
         ["training", ..] => role.at_least(Role::Coordinator),
         ["resources", ..] => role.at_least(Role::Lead),
         // Leads may invite members; which role an invite grants is checked

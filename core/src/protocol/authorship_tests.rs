@@ -49,6 +49,7 @@ fn world() -> World {
                 content_notes: vec![],
                 accessibility: String::new(),
             },
+            Timestamp(0),
         )
         .unwrap();
     World {
@@ -100,29 +101,184 @@ fn obj(am: &AutoCommit, path: &[&str]) -> automerge::ObjId {
     cur
 }
 
-#[test]
-fn a_member_may_volunteer_and_then_record_the_sessions_signups() {
-    let mut w = world();
-    let (mut r, since) = replica(&mut w.doc, &w.member.1);
-    r.volunteer_to_lead(&w.member.0, &w.session, Timestamp(9))
-        .unwrap();
-    r.record_signup(
-        &w.member.0,
-        &w.session,
-        &TicketId::random(),
-        SignUpState::Attending,
-        Timestamp(9),
-        "s",
+/// Both training modules for `who`, current from 0 to far in the future.
+fn clear(doc: &mut SpaceDoc, coordinator: &MemberId, who: &MemberId) {
+    for module in crate::model::TrainingModule::ALL {
+        doc.record_training(coordinator, who, module, Timestamp(0), Timestamp(1_000_000))
+            .unwrap();
+    }
+}
+
+/// An attendee's signed statement for a ticket of her own (seeded key).
+fn signed(
+    session: &crate::model::SessionId,
+    seed: u8,
+    state: SignUpState,
+    at: i64,
+    counter: u64,
+) -> (TicketId, crate::model::SignUp) {
+    let key = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
+    let mut signup =
+        super::super::attendance::sign_statement(&key, session, state, Timestamp(at), counter);
+    signup.sealed = "s".into();
+    (
+        super::super::attendance::ticket_of_key(&key.verifying_key()),
+        signup,
     )
-    .unwrap();
-    r.set_pseudonym(&w.member.0, "Sammy").unwrap();
-    let changes = new_changes(&mut r, &since);
-    assert_eq!(changes.len(), 3);
-    assert_eq!(check_batch(&w.doc, &w.member.1, &changes), Ok(()));
 }
 
 #[test]
-fn a_lead_may_plan_and_a_coordinator_may_record_training() {
+fn volunteering_alone_gives_no_right_to_record_signups() {
+    let mut w = world();
+    clear(&mut w.doc, &w.coordinator.0.clone(), &w.member.0.clone());
+    let (mut r, since) = replica(&mut w.doc, &w.member.1);
+    r.volunteer_to_lead(&w.member.0, &w.session, Timestamp(1))
+        .unwrap();
+    r.set_pseudonym(&w.member.0, "Sammy").unwrap();
+    let changes = new_changes(&mut r, &since);
+    assert_eq!(check_batch(&w.doc, &w.member.1, &changes), Ok(()));
+    w.doc.apply_decoded(changes).unwrap();
+    // A modified app writes a sign-up anyway.
+    let (ticket, signup) = signed(&w.session, 7, SignUpState::Attending, 2, 1);
+    let (mut am, since) = raw(&mut w.doc, &w.member.1);
+    let signups = obj(&am, &["sessions", w.session.as_str(), "signups"]);
+    am.put(
+        &signups,
+        crate::model::statement_key(&ticket, 1),
+        signup.entry(),
+    )
+    .unwrap();
+    am.commit();
+    assert!(matches!(
+        check_batch(&w.doc, &w.member.1, &raw_changes(&mut am, &since)),
+        Err(AuthorshipError::NotPermitted { .. })
+    ));
+    // Nor may she accept her own offer.
+    let (mut am, since) = raw(&mut w.doc, &w.member.1);
+    let mine = obj(
+        &am,
+        &["sessions", w.session.as_str(), "leads", w.member.0.as_str()],
+    );
+    am.put(&mine, "state", "accepted").unwrap();
+    am.commit();
+    assert!(matches!(
+        check_batch(&w.doc, &w.member.1, &raw_changes(&mut am, &since)),
+        Err(AuthorshipError::NotPermitted { .. })
+    ));
+}
+
+/// The world's member, accepted as lead of its session by the coordinator;
+/// cleared when `cleared`.
+fn accepted_member(w: &mut World, cleared: bool) {
+    if cleared {
+        clear(&mut w.doc, &w.coordinator.0.clone(), &w.member.0.clone());
+    }
+    let (mut r, since) = replica(&mut w.doc, &w.member.1);
+    r.volunteer_to_lead(&w.member.0, &w.session, Timestamp(1))
+        .unwrap();
+    let changes = new_changes(&mut r, &since);
+    w.doc.apply_decoded(changes).unwrap();
+    w.doc
+        .decide_lead(
+            &w.coordinator.0,
+            &w.session,
+            &w.member.0,
+            true,
+            Timestamp(1),
+        )
+        .unwrap();
+}
+
+#[test]
+fn an_accepted_lead_not_cleared_at_the_start_cannot_record_signups() {
+    let mut w = world();
+    accepted_member(&mut w, false);
+    let (ticket, signup) = signed(&w.session, 7, SignUpState::Attending, 2, 1);
+    let (mut r, since) = replica(&mut w.doc, &w.member.1);
+    // The model says no; a modified app writes it anyway.
+    assert!(
+        r.record_signup(&w.member.0, &w.session, &ticket, &signup)
+            .is_err()
+    );
+    let (mut am, since2) = raw(&mut w.doc, &w.member.1);
+    let signups = obj(&am, &["sessions", w.session.as_str(), "signups"]);
+    am.put(
+        &signups,
+        crate::model::statement_key(&ticket, 1),
+        signup.entry(),
+    )
+    .unwrap();
+    am.commit();
+    assert!(matches!(
+        check_batch(&w.doc, &w.member.1, &raw_changes(&mut am, &since2)),
+        Err(AuthorshipError::NotPermitted { .. })
+    ));
+    drop((r, since));
+}
+
+#[test]
+fn an_accepted_cleared_lead_records_signed_statements_and_nothing_else() {
+    let mut w = world();
+    accepted_member(&mut w, true);
+    let (ticket, signup) = signed(&w.session, 7, SignUpState::Attending, 2, 1);
+    let (mut r, since) = replica(&mut w.doc, &w.member.1);
+    r.record_signup(&w.member.0, &w.session, &ticket, &signup)
+        .unwrap();
+    let changes = new_changes(&mut r, &since);
+    assert_eq!(check_batch(&w.doc, &w.member.1, &changes), Ok(()));
+    w.doc.apply_decoded(changes).unwrap();
+    let key = |counter| crate::model::statement_key(&ticket, counter);
+    let attempt = |w: &mut World, write: &dyn Fn(&mut AutoCommit, &automerge::ObjId)| {
+        let (mut am, since) = raw(&mut w.doc, &w.member.1);
+        let signups = obj(&am, &["sessions", w.session.as_str(), "signups"]);
+        write(&mut am, &signups);
+        am.commit();
+        check_batch(&w.doc, &w.member.1, &raw_changes(&mut am, &since))
+    };
+    // She cannot cancel the place: a cancellation needs the ticket's key.
+    let mut forged = signup.clone();
+    forged.state = SignUpState::Cancelled;
+    forged.counter = 2;
+    assert!(attempt(&mut w, &|am, s| am.put(s, key(2), forged.entry()).unwrap()).is_err());
+    // Nor store a real statement under another counter (to make it newest).
+    assert!(attempt(&mut w, &|am, s| am.put(s, key(9), signup.entry()).unwrap()).is_err());
+    // Nor delete it, nor turn it into an object.
+    assert!(attempt(&mut w, &|am, s| am.delete(s, key(1).as_str()).unwrap()).is_err());
+    assert!(
+        attempt(&mut w, &|am, s| {
+            am.put_object(s, ticket.as_str(), automerge::ObjType::Map)
+                .unwrap();
+        })
+        .is_err()
+    );
+    // Nor move the place by rewriting its time: the time is signed.
+    let mut earlier = signup.clone();
+    earlier.at = Timestamp(0);
+    assert!(attempt(&mut w, &|am, s| am.put(s, key(1), earlier.entry()).unwrap()).is_err());
+    // She may re-seal the holder, and record the attendee's own cancellation.
+    assert_eq!(
+        attempt(&mut w, &|am, s| am
+            .put(s, ticket.as_str(), "resealed")
+            .unwrap()),
+        Ok(())
+    );
+    let key7 = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let mut cancel = super::super::attendance::sign_statement(
+        &key7,
+        &w.session,
+        SignUpState::Cancelled,
+        Timestamp(3),
+        2,
+    );
+    cancel.sealed = "s".into();
+    assert_eq!(
+        attempt(&mut w, &|am, s| am.put(s, key(2), cancel.entry()).unwrap()),
+        Ok(())
+    );
+}
+
+#[test]
+fn a_coordinator_may_plan_accept_herself_and_record_in_one_batch() {
     let mut w = world();
     let (mut r, since) = replica(&mut w.doc, &w.coordinator.1);
     let s = r
@@ -139,19 +295,15 @@ fn a_lead_may_plan_and_a_coordinator_may_record_training() {
                 content_notes: vec!["none".into()],
                 accessibility: String::new(),
             },
+            Timestamp(0),
         )
         .unwrap();
+    clear(&mut r, &w.coordinator.0.clone(), &w.coordinator.0.clone());
     r.volunteer_to_lead(&w.coordinator.0, &s, Timestamp(51))
         .unwrap();
-    r.record_signup(
-        &w.coordinator.0,
-        &s,
-        &TicketId::random(),
-        SignUpState::Attending,
-        Timestamp(51),
-        "s",
-    )
-    .unwrap();
+    let (ticket, signup) = signed(&s, 5, SignUpState::Attending, 51, 1);
+    r.record_signup(&w.coordinator.0, &s, &ticket, &signup)
+        .unwrap();
     r.record_training(
         &w.coordinator.0,
         &w.member.0,
@@ -162,6 +314,38 @@ fn a_lead_may_plan_and_a_coordinator_may_record_training() {
     .unwrap();
     let changes = new_changes(&mut r, &since);
     assert_eq!(check_batch(&w.doc, &w.coordinator.1, &changes), Ok(()));
+}
+
+#[test]
+fn a_lead_role_cannot_make_herself_an_accepted_lead_of_any_session() {
+    let mut w = world();
+    w.doc
+        .set_role(&w.coordinator.0, &w.member.0, Role::Lead)
+        .unwrap();
+    let (mut am, since) = raw(&mut w.doc, &w.member.1);
+    let leads = obj(&am, &["sessions", w.session.as_str(), "leads"]);
+    let mine = am
+        .put_object(&leads, w.member.0.as_str(), automerge::ObjType::Map)
+        .unwrap();
+    am.put(&mine, "volunteered_at", 1).unwrap();
+    am.put(&mine, "state", "accepted").unwrap();
+    am.commit();
+    assert!(matches!(
+        check_batch(&w.doc, &w.member.1, &raw_changes(&mut am, &since)),
+        Err(AuthorshipError::NotPermitted { .. })
+    ));
+    // Nor replace the session's sign-ups or leads wholesale.
+    for key in ["signups", "leads"] {
+        let (mut am, since) = raw(&mut w.doc, &w.member.1);
+        let session = obj(&am, &["sessions", w.session.as_str()]);
+        am.put_object(&session, key, automerge::ObjType::Map)
+            .unwrap();
+        am.commit();
+        assert!(
+            check_batch(&w.doc, &w.member.1, &raw_changes(&mut am, &since)).is_err(),
+            "{key}"
+        );
+    }
 }
 
 #[test]
@@ -176,26 +360,6 @@ fn a_member_cannot_promote_themselves() {
         matches!(err, AuthorshipError::NotPermitted { role: "member", .. }),
         "{err}"
     );
-}
-
-#[test]
-fn only_a_sessions_leads_may_write_its_signups() {
-    let mut w = world();
-    let (mut am, since) = raw(&mut w.doc, &w.member.1);
-    let signups = obj(&am, &["sessions", w.session.as_str(), "signups"]);
-    let entry = am
-        .put_object(
-            &signups,
-            TicketId::random().as_str(),
-            automerge::ObjType::Map,
-        )
-        .unwrap();
-    am.put(&entry, "state", "cancelled").unwrap();
-    am.commit();
-    assert!(matches!(
-        check_batch(&w.doc, &w.member.1, &raw_changes(&mut am, &since)),
-        Err(AuthorshipError::NotPermitted { .. })
-    ));
 }
 
 #[test]

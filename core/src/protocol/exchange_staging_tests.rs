@@ -41,7 +41,11 @@ enum Op {
     ToggleSession { dev: usize },
     /// Volunteer to lead the shared session (anyone; touches authority).
     Volunteer { dev: usize },
-    /// Record a sign-up on the shared session (its leads only).
+    /// Accept `target`'s offer to lead the shared session (coordinators
+    /// and accepted leads; touches authority).
+    Accept { dev: usize, target: usize },
+    /// Record a sign-up on the shared session (its accepted, cleared
+    /// leads only).
     SignUp { dev: usize },
     /// Mark `target` removed (coordinators, or the member themselves).
     Remove { dev: usize, target: usize },
@@ -66,6 +70,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (dev.clone(), 1..DEVICES, any::<bool>()).prop_map(|(dev, target, lead)| Op::SetRole { dev, target, lead }),
         1 => dev.clone().prop_map(|dev| Op::ToggleSession { dev }),
         2 => dev.clone().prop_map(|dev| Op::Volunteer { dev }),
+        2 => (dev.clone(), dev.clone()).prop_map(|(dev, target)| Op::Accept { dev, target }),
         3 => dev.clone().prop_map(|dev| Op::SignUp { dev }),
         1 => (dev.clone(), 1..DEVICES).prop_map(|(dev, target)| Op::Remove { dev, target }),
         3 => (dev.clone(), dev.clone()).prop_map(|(dev, from)| Op::Pull { dev, from }),
@@ -142,8 +147,17 @@ fn world() -> World {
                 content_notes: vec![],
                 accessibility: String::new(),
             },
+            Timestamp(0),
         )
         .unwrap();
+    // Everyone is trained: who may record sign-ups is decided by the
+    // offers and acceptances of the run.
+    for (_, member, _) in &keyed {
+        for module in crate::model::TrainingModule::ALL {
+            doc.record_training(&coordinator, member, module, Timestamp(0), Timestamp(1_000))
+                .unwrap();
+        }
+    }
     let saved = doc.save();
     let signups = map_at(
         &AutoCommit::load(&saved).unwrap(),
@@ -271,15 +285,21 @@ fn write(w: &mut World, am: &mut AutoCommit, dev: usize, op: &Op) {
                 let leads = am.put_object(&s, "leads", ObjType::Map).unwrap();
                 am.put_object(&s, "signups", ObjType::Map).unwrap();
                 let offer = am.put_object(&leads, &me, ObjType::Map).unwrap();
-                am.put(&offer, "volunteered_at", ScalarValue::Timestamp(n as i64))
-                    .unwrap();
+                am.put(&offer, "volunteered_at", n as i64).unwrap();
+                am.put(&offer, "state", "offered").unwrap();
             }
         }
         Op::Volunteer { .. } => {
             if let Some(leads) = map_at(am, &["sessions", &session, "leads"]) {
                 let offer = am.put_object(&leads, &me, ObjType::Map).unwrap();
-                am.put(&offer, "volunteered_at", ScalarValue::Timestamp(n as i64))
-                    .unwrap();
+                am.put(&offer, "volunteered_at", n as i64).unwrap();
+                am.put(&offer, "state", "offered").unwrap();
+            }
+        }
+        Op::Accept { target, .. } => {
+            let target = w.devices[*target].member.to_string();
+            if let Some(offer) = map_at(am, &["sessions", &session, "leads", &target]) {
+                am.put(&offer, "state", "accepted").unwrap();
             }
         }
         Op::SignUp { .. } => {
@@ -288,10 +308,22 @@ fn write(w: &mut World, am: &mut AutoCommit, dev: usize, op: &Op) {
             if let Some(signups) =
                 map_at(am, &["sessions", &session, "signups"]).or_else(|| w.signups.clone())
             {
-                let s = am
-                    .put_object(&signups, format!("ticket{n}"), ObjType::Map)
-                    .unwrap();
-                am.put(&s, "state", "attending").unwrap();
+                let key = SigningKey::from_bytes(&[(n % 250) as u8 + 1; 32]);
+                let session = crate::model::SessionId::from(session.clone());
+                let signup = crate::protocol::attendance::sign_statement(
+                    &key,
+                    &session,
+                    crate::model::SignUpState::Attending,
+                    Timestamp(n as i64),
+                    n,
+                );
+                let ticket = crate::protocol::attendance::ticket_of_key(&key.verifying_key());
+                am.put(
+                    &signups,
+                    crate::model::statement_key(&ticket, n),
+                    signup.entry(),
+                )
+                .unwrap();
             }
         }
         Op::Remove { target, .. } => {
@@ -350,6 +382,7 @@ fn run(w: &mut World, op: &Op) {
         | Op::SetRole { dev, .. }
         | Op::ToggleSession { dev }
         | Op::Volunteer { dev }
+        | Op::Accept { dev, .. }
         | Op::SignUp { dev }
         | Op::Remove { dev, .. } => {
             let mut am = std::mem::replace(&mut w.devices[*dev].replica, AutoCommit::new());
@@ -502,7 +535,18 @@ fn decisions_that_depend_on_an_earlier_batch_of_the_run_are_the_same_together() 
                 Op::Pull { dev: 2, from: 1 },
                 Op::SignUp { dev: 2 },
             ],
-            "a member who volunteered earlier in the run records sign-ups",
+            "a member who only volunteered earlier in the run records no sign-ups",
+            false,
+        ),
+        (
+            vec![
+                Op::Volunteer { dev: 2 },
+                Op::Pull { dev: 0, from: 2 },
+                Op::Accept { dev: 0, target: 2 },
+                Op::Pull { dev: 2, from: 0 },
+                Op::SignUp { dev: 2 },
+            ],
+            "a member accepted earlier in the run records sign-ups",
             true,
         ),
         (

@@ -80,7 +80,8 @@ fn a_signed_batch_from_a_member_is_applied_once_and_replays_change_nothing() {
     let mut w = world();
     let mut lead = replica(&mut w.origin, &w.coordinator.1.id);
     let since = lead.heads();
-    lead.create_session(&w.coordinator.0, draft()).unwrap();
+    lead.create_session(&w.coordinator.0, draft(), Timestamp(0))
+        .unwrap();
     let sealed = seal_changes(
         &mut lead,
         &since,
@@ -109,7 +110,8 @@ fn a_forged_author_is_rejected_before_touching_the_document() {
     let mut w = world();
     let mut lead = replica(&mut w.origin, &w.coordinator.1.id);
     let since = lead.heads();
-    lead.create_session(&w.coordinator.0, draft()).unwrap();
+    lead.create_session(&w.coordinator.0, draft(), Timestamp(0))
+        .unwrap();
     // Claims to be the coordinator's device, signed with another key.
     let impostor = SigningKey::from_bytes(&[99; 32]);
     let sealed = seal_changes(
@@ -140,7 +142,9 @@ fn a_member_signing_a_lead_only_change_is_rejected() {
     let mut rogue = w.origin.fork();
     rogue.set_actor(actor_for_device(&w.member.1.id).unwrap());
     let since = rogue.heads();
-    rogue.create_session(&w.coordinator.0, draft()).unwrap();
+    rogue
+        .create_session(&w.coordinator.0, draft(), Timestamp(0))
+        .unwrap();
     let sealed = seal_changes(
         &mut rogue,
         &since,
@@ -169,7 +173,8 @@ fn tampered_truncated_and_foreign_envelopes_are_rejected() {
     let mut w = world();
     let mut lead = replica(&mut w.origin, &w.coordinator.1.id);
     let since = lead.heads();
-    lead.create_session(&w.coordinator.0, draft()).unwrap();
+    lead.create_session(&w.coordinator.0, draft(), Timestamp(0))
+        .unwrap();
     let sealed = seal_changes(
         &mut lead,
         &since,
@@ -374,7 +379,9 @@ fn importing_someone_elses_history_checks_every_change_on_its_own() {
     let mut sams = replica(&mut w.origin, &w.member.1.id);
     let session = {
         let mut lead = replica(&mut w.origin, &w.coordinator.1.id);
-        let s = lead.create_session(&w.coordinator.0, draft()).unwrap();
+        let s = lead
+            .create_session(&w.coordinator.0, draft(), Timestamp(0))
+            .unwrap();
         sams.merge(&mut lead).unwrap();
         s
     };

@@ -31,6 +31,7 @@ pub mod link;
 mod parallel;
 pub mod removal;
 pub mod rotation;
+mod session_rules;
 pub mod snapshot;
 pub mod staging;
 

@@ -519,6 +519,11 @@ fn restores(doc: &mut SpaceDoc, void: &HashSet<ChangeHash>) -> Vec<crate::model:
             }
         }
     }
+    // Under sign-ups only holders are put back: a statement is the
+    // attendee's own signed word, never deleted or overwritten (the newest
+    // counter stands, so an older one a void change replayed never wins),
+    // and nothing there is ever deleted (session_rules.rs).
+    out.retain(|w| w.signups_of.is_none() || (w.value.is_some() && !w.key.contains('.')));
     out
 }
 

@@ -226,7 +226,11 @@ fn what_a_removed_member_back_dates_elsewhere_is_put_back() {
     let mut w = world();
     let session = w
         .doc
-        .create_session(&w.coordinator.0, draft("Circle", "Union, room 2"))
+        .create_session(
+            &w.coordinator.0,
+            draft("Circle", "Union, room 2"),
+            Timestamp(0),
+        )
         .unwrap();
     let night_line = crate::model::Resource {
         category: crate::model::ResourceCategory::CrisisLine,
@@ -291,11 +295,11 @@ fn a_list_a_removed_member_edited_is_put_back_whole() {
     };
     let circle = w
         .doc
-        .create_session(&w.coordinator.0, draft("Circle", ""))
+        .create_session(&w.coordinator.0, draft("Circle", ""), Timestamp(0))
         .unwrap();
     let walk = w
         .doc
-        .create_session(&w.coordinator.0, draft("Walk", ""))
+        .create_session(&w.coordinator.0, draft("Walk", ""), Timestamp(0))
         .unwrap();
     w.doc
         .edit_session(&w.coordinator.0, &circle, notes(&["assault", "no photos"]))
@@ -323,48 +327,54 @@ fn a_list_a_removed_member_edited_is_put_back_whole() {
 }
 
 #[test]
-fn a_sign_up_a_removed_lead_rewrote_is_put_back_by_a_lead_of_the_session() {
+fn a_holder_a_removed_lead_rewrote_is_put_back_by_a_lead_of_the_session() {
     // Ash and Sam lead a session with one sign-up. Ash, removed, back-dates
-    // cancelling it. Only a lead of the session may put it back.
+    // overwriting who holds it (she cannot cancel it: that needs the
+    // attendee's signature). Only a lead of the session may put it back.
     let mut w = world();
     let session = w
         .doc
-        .create_session(&w.coordinator.0, draft("Circle", ""))
+        .create_session(&w.coordinator.0, draft("Circle", ""), Timestamp(0))
         .unwrap();
-    for lead in [&w.second.0, &w.member.0] {
+    for lead in [&w.second.0.clone(), &w.member.0.clone()] {
+        for module in crate::model::TrainingModule::ALL {
+            w.doc
+                .record_training(
+                    &w.coordinator.0,
+                    lead,
+                    module,
+                    Timestamp(0),
+                    Timestamp(1_000_000),
+                )
+                .unwrap();
+        }
         w.doc
-            .volunteer_to_lead(lead, &session, Timestamp(2))
+            .name_lead(&w.coordinator.0, &session, lead, Timestamp(2))
             .unwrap();
     }
-    let ticket = crate::model::TicketId::from("00000000000000aa".to_string());
-    let attending = crate::model::SignUpState::Attending;
+    let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+    let mut signup = crate::protocol::attendance::sign_statement(
+        &key,
+        &session,
+        crate::model::SignUpState::Attending,
+        Timestamp(3),
+        1,
+    );
+    signup.sealed = "sealed".into();
+    let ticket = crate::protocol::attendance::ticket_of_key(&key.verifying_key());
     w.doc
-        .record_signup(
-            &w.member.0,
-            &session,
-            &ticket,
-            attending,
-            Timestamp(3),
-            "sealed",
-        )
+        .record_signup(&w.member.0, &session, &ticket, &signup)
         .unwrap();
     let mut ash = w.doc.fork();
     ash.set_actor(crate::protocol::authorship::actor_for_device(&w.second.1).unwrap());
-    ash.record_signup(
-        &w.second.0,
-        &session,
-        &ticket,
-        crate::model::SignUpState::Cancelled,
-        Timestamp(6),
-        "sealed",
-    )
-    .unwrap();
+    ash.reseal_signup(&w.second.0, &session, &ticket, "garbage")
+        .unwrap();
     w.doc
         .remove_member(&w.coordinator.0, &w.second.0, Timestamp(5))
         .unwrap();
     w.doc.merge(&mut ash).unwrap();
-    let state = |doc: &SpaceDoc| doc.signup(&session, &ticket).unwrap().unwrap().state;
-    assert_eq!(state(&w.doc), crate::model::SignUpState::Cancelled);
+    let holder = |doc: &SpaceDoc| doc.signup(&session, &ticket).unwrap().unwrap().sealed;
+    assert_eq!(holder(&w.doc), "garbage");
     let found = voided_authority(&mut w.doc, None);
     let signups: Vec<_> = found
         .writes
@@ -376,7 +386,7 @@ fn a_sign_up_a_removed_lead_rewrote_is_put_back_by_a_lead_of_the_session() {
     // Robin, a coordinator but no lead of it, may not; Sam may.
     assert!(w.doc.fork().restore(&w.coordinator.0, &signups).is_err());
     w.doc.restore(&w.member.0, &signups).unwrap();
-    assert_eq!(state(&w.doc), attending);
+    assert_eq!(holder(&w.doc), "sealed");
 }
 
 #[test]
@@ -436,7 +446,7 @@ fn what_an_accomplice_did_with_a_back_dated_role_is_put_back() {
     let mut robin = ash.fork();
     robin.set_actor(crate::protocol::authorship::actor_for_device(&w.coordinator.1).unwrap());
     let session = robin
-        .create_session(&w.coordinator.0, draft("Kept", ""))
+        .create_session(&w.coordinator.0, draft("Kept", ""), Timestamp(0))
         .unwrap();
     w.doc
         .remove_member(&w.coordinator.0, &w.second.0, Timestamp(5))

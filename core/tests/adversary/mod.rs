@@ -118,7 +118,7 @@ pub fn join_face_to_face(space: &Space, app: &SafeSpaces, role: Role, name: &str
         .request_join(&invitation.code, &invitation.package, name, now())
         .unwrap();
     let welcome = space.admit(&asked.request, now()).unwrap();
-    let bundle = space.export_bundle(now()).unwrap();
+    let bundle = space.export_bundle().unwrap();
     app.join(&welcome, &bundle, now()).unwrap()
 }
 
@@ -141,10 +141,12 @@ impl Group {
             .app
             .create_space("Tuesday group", people[0].name, now())
             .unwrap();
-        space.create_session(draft("Open circle")).unwrap();
+        space
+            .create_session(draft("Open circle"), safespaces_core::model::Timestamp(0))
+            .unwrap();
         for (person, (_, role)) in people.iter().zip(names).skip(1) {
             let joined = join_face_to_face(&space, &person.app, *role, person.name);
-            people[0].import(&joined.export_bundle(now()).unwrap());
+            people[0].import(&joined.export_bundle().unwrap());
         }
         let group = Group {
             space: space.id(),
@@ -170,7 +172,7 @@ impl Group {
     pub fn share(&self, from: usize) {
         let bundle = self.people[from]
             .space(&self.space)
-            .export_bundle(now())
+            .export_bundle()
             .unwrap();
         for (i, p) in self.people.iter().enumerate() {
             if i != from {
@@ -194,8 +196,15 @@ impl Group {
         }
     }
 
+    /// `by` (a coordinator) accepts `lead`'s offer to lead `session`.
+    pub fn accept(&self, by: &str, session: &safespaces_core::model::SessionId, lead: &str) {
+        self.space_of(by)
+            .decide_lead(session, &self.member_id(lead), true, Timestamp(0))
+            .unwrap();
+    }
+
     pub fn bundle_of(&self, name: &str) -> Vec<u8> {
-        self.space_of(name).export_bundle(now()).unwrap()
+        self.space_of(name).export_bundle().unwrap()
     }
 
     pub fn space_id(&self) -> SpaceId {
@@ -293,7 +302,7 @@ impl<'a> Mallory<'a> {
         let bundle = self
             .person
             .space(&hex::encode(self.space.0))
-            .export_bundle(now())
+            .export_bundle()
             .unwrap();
         let key = self.epoch_key(epoch);
         let mine = self.signing_key().verifying_key();

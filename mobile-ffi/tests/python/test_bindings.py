@@ -18,6 +18,7 @@ from safespaces_ffi import (
     InviteState,
     JournalEdit,
     JournalFormat,
+    LeadState,
     MyPlace,
     PassphraseWork,
     PendingJoin,
@@ -73,12 +74,19 @@ class BindingsTest(unittest.TestCase):
                 duration_minutes=90,
                 capacity=8,
                 content_notes=["discussion of assault"],
-            )
+            ), NOW
         )
         # Planned with nobody to lead it: flagged at once.
         warnings = space.clearance_warnings(NOW)
         self.assertEqual([(w.session, w.no_cleared_lead) for w in warnings], [(session, True)])
         space.volunteer_to_lead(session, NOW)
+        # The creator coordinates: her own offer is accepted at once.
+        self.assertEqual([l.state for l in space.session_leads(session, NOW)], [LeadState.ACCEPTED])
+        # Standing down and being named again as cover lead.
+        space.withdraw_lead(session, me)
+        self.assertEqual(space.session_leads(session, NOW), [])
+        space.name_lead(session, me, NOW)
+        self.assertEqual([l.state for l in space.session_leads(session, NOW)], [LeadState.ACCEPTED])
         self.assertEqual(space.clearance_warnings(NOW), [])
         # Cleared for a year: nothing lapses within 30 days, but within 400.
         self.assertEqual(space.expiring_clearances(NOW, 30), [])
@@ -118,7 +126,7 @@ class BindingsTest(unittest.TestCase):
         self.assertEqual(birch.spaces(), [])
         # The package holds no key: a bundle of the space opens for nobody
         # who holds only the package.
-        early = ash_space.export_bundle(NOW)
+        early = ash_space.export_bundle()
         with self.assertRaises(SafeSpacesError.InvalidData):
             birch.import_bundle(early, NOW)
 
@@ -131,7 +139,7 @@ class BindingsTest(unittest.TestCase):
         welcome = ash_space.admit(asked.request, NOW)
         with self.assertRaises(SafeSpacesError.InviteUnusable):
             birch.join(welcome, early, NOW)
-        birch_space = birch.join(welcome, ash_space.export_bundle(NOW), NOW)
+        birch_space = birch.join(welcome, ash_space.export_bundle(), NOW)
         self.assertEqual(birch.pending_joins(), [])
         self.assertEqual(birch_space.id(), ash_space.id())
         [used] = ash_space.invites(NOW)
@@ -144,17 +152,19 @@ class BindingsTest(unittest.TestCase):
         self.assertEqual(requested, MyPlace.REQUESTED(state=SignUpState.ATTENDING))
         self.assertTrue(requested.is_requested())
 
-        report = ash.import_bundle(birch_space.export_bundle(NOW), NOW)
+        report = ash.import_bundle(birch_space.export_bundle(), NOW)
         self.assertEqual(report.space, ash_space.id())
         self.assertEqual(report.requests_recorded, 1)
         attendees = ash_space.attendees(session)
-        self.assertEqual([(a.pseudonym, a.place) for a in attendees], [("Birch", Place.ATTENDING())])
+        self.assertEqual(
+            [(a.pseudonym, a.place, a.verified) for a in attendees], [("Birch", Place.ATTENDING(), True)]
+        )
         members = {m.pseudonym: m for m in ash_space.members()}
         self.assertEqual(members["Birch"].role, Role.MEMBER)
         self.assertEqual(members["Ash"].role, Role.COORDINATOR)
         self.assertIsNone(members["Birch"].removed_at)
 
-        birch.import_bundle(ash_space.export_bundle(NOW), NOW)
+        birch.import_bundle(ash_space.export_bundle(), NOW)
         self.assertEqual(birch_space.my_place(session), MyPlace.RECORDED(place=Place.ATTENDING()))
         roster = birch_space.roster(session)
         self.assertEqual((roster.attending, roster.waitlisted, roster.capacity), (1, 0, 8))
@@ -172,7 +182,7 @@ class BindingsTest(unittest.TestCase):
             birch_space.create_session(
                 SessionDraft(
                     kind=SessionKind.OTHER, title="x", starts_at=NOW, duration_minutes=60, capacity=1
-                )
+                ), NOW
             )
 
     def test_a_revoked_invite_admits_nobody(self):

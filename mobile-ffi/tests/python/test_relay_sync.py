@@ -211,7 +211,7 @@ class RelaySyncTest(unittest.TestCase):
                 starts_at=NOW + 2 * DAY,
                 duration_minutes=90,
                 capacity=8,
-            )
+            ), NOW
         )
         ash_space.volunteer_to_lead(session, NOW)
         invitation = ash_space.invite(Role.MEMBER, NOW)
@@ -364,7 +364,7 @@ class RelaySyncTest(unittest.TestCase):
                 starts_at=NOW + DAY,
                 duration_minutes=60,
                 capacity=4,
-            )
+            ), NOW
         )
         app.journal().add("CANARY journal text", None, ["CANARY-tag"], NOW)
         app.journal().set_sync(True)
@@ -432,7 +432,7 @@ class RelaySyncTest(unittest.TestCase):
                         starts_at=NOW + DAY,
                         duration_minutes=60,
                         capacity=4,
-                    )
+                    ), NOW
                 )
                 asyncio.run(ash.sync(client, NOW))
 

@@ -115,11 +115,15 @@ async fn convergence() {
     let blake = SafeSpaces::create(dirs[1].path(), UnlockSecret::passphrase("x"), options).unwrap();
     let now = Timestamp(1_000);
     let space = robin.create_space("Group", "Robin", now).unwrap();
-    let a = space.create_session(draft("A")).unwrap();
+    let a = space
+        .create_session(draft("A"), safespaces_core::model::Timestamp(0))
+        .unwrap();
     let (theirs, _, _) =
         safespaces_e2e::join_through_relay(&robin, &space, &blake, Role::Lead, "Blake", &net, now)
             .await;
-    let b = theirs.create_session(draft("B")).unwrap();
+    let b = theirs
+        .create_session(draft("B"), safespaces_core::model::Timestamp(0))
+        .unwrap();
     robin.sync(&net, now).await.unwrap();
     blake.sync(&net, now).await.unwrap();
 
@@ -173,7 +177,9 @@ fn wire_bytes() {
         },
     )
     .unwrap();
-    let session = doc.create_session(&me, draft("Walk")).unwrap();
+    let session = doc
+        .create_session(&me, draft("Walk"), safespaces_core::model::Timestamp(0))
+        .unwrap();
     let key = EpochKey::generate();
     let space = SpaceId::random();
     for edits in [1usize, 3, 10, 30, 100, 1000] {
@@ -244,7 +250,9 @@ fn build(
         },
     )
     .unwrap();
-    let session = doc.create_session(&me, draft("Walk")).unwrap();
+    let session = doc
+        .create_session(&me, draft("Walk"), safespaces_core::model::Timestamp(0))
+        .unwrap();
     for i in 0..n.saturating_sub(2) {
         doc.edit_session(
             &me,

@@ -52,7 +52,7 @@ class BindingsTest {
                 durationMinutes = 90u,
                 capacity = 8u,
                 contentNotes = listOf("discussion of assault"),
-            ),
+            ), NOW
         )
         // Planned with nobody to lead it: flagged at once.
         assertEquals(
@@ -60,6 +60,12 @@ class BindingsTest {
             ashSpace.clearanceWarnings(NOW).map { it.session to it.noClearedLead },
         )
         ashSpace.volunteerToLead(session, NOW)
+        // The creator coordinates: her own offer is accepted at once.
+        assertEquals(listOf(LeadState.ACCEPTED), ashSpace.sessionLeads(session, NOW).map { it.state })
+        ashSpace.withdrawLead(session, me)
+        assertEquals(emptyList<LeadStatus>(), ashSpace.sessionLeads(session, NOW))
+        ashSpace.nameLead(session, me, NOW)
+        assertEquals(listOf(LeadState.ACCEPTED), ashSpace.sessionLeads(session, NOW).map { it.state })
         assertTrue(ashSpace.clearance(me, NOW).cleared)
         assertEquals(emptyList<ClearanceWarning>(), ashSpace.clearanceWarnings(NOW))
         assertEquals(
@@ -89,14 +95,14 @@ class BindingsTest {
             birch.pendingJoins(),
         )
         assertEquals(emptyList<SpaceSummary>(), birch.spaces())
-        val early = ashSpace.exportBundle(NOW)
+        val early = ashSpace.exportBundle()
         // The package holds no key: the space's bundle opens for nobody yet.
         assertThrows<SafeSpacesException.InvalidData> { birch.importBundle(early, NOW) }
 
         val welcome = ashSpace.admit(asked.request, NOW)
         // A bundle from before the admission does not show it.
         assertThrows<SafeSpacesException.InviteUnusable> { birch.join(welcome, early, NOW) }
-        val birchSpace = birch.join(welcome, ashSpace.exportBundle(NOW), NOW)
+        val birchSpace = birch.join(welcome, ashSpace.exportBundle(), NOW)
         assertEquals(ashSpace.id(), birchSpace.id())
         assertEquals(listOf("Tuesday circle"), birch.spaces().map { it.name })
         assertEquals(emptyList<PendingJoin>(), birch.pendingJoins())
@@ -110,16 +116,16 @@ class BindingsTest {
             MyPlace.Requested(SignUpState.ATTENDING),
             birchSpace.signUp(session, SignUpState.ATTENDING, NOW),
         )
-        val report = ash.importBundle(birchSpace.exportBundle(NOW), NOW)
+        val report = ash.importBundle(birchSpace.exportBundle(), NOW)
         assertEquals(1uL, report.requestsRecorded)
         assertEquals(
-            listOf("Birch" to Place.Attending),
-            ashSpace.attendees(session).map { it.pseudonym to it.place },
+            listOf(Triple("Birch", Place.Attending, true)),
+            ashSpace.attendees(session).map { Triple(it.pseudonym, it.place, it.verified) },
         )
         val roles = ashSpace.members().associate { it.pseudonym to it.role }
         assertEquals(mapOf("Ash" to Role.COORDINATOR, "Birch" to Role.MEMBER), roles)
 
-        birch.importBundle(ashSpace.exportBundle(NOW), NOW)
+        birch.importBundle(ashSpace.exportBundle(), NOW)
         assertEquals(MyPlace.Recorded(Place.Attending), birchSpace.myPlace(session))
         assertEquals(RosterView(attending = 1u, waitlisted = 0u, capacity = 8u), birchSpace.roster(session))
         assertEquals(emptyList<Attendee>(), birchSpace.attendees(session))
@@ -128,7 +134,7 @@ class BindingsTest {
         // A member may not plan sessions: the refusal arrives typed.
         assertThrows<SafeSpacesException.NotAllowed> {
             birchSpace.createSession(
-                SessionDraft(SessionKind.OTHER, "x", NOW, 60u, 1u),
+                SessionDraft(SessionKind.OTHER, "x", NOW, 60u, 1u), NOW
             )
         }
 

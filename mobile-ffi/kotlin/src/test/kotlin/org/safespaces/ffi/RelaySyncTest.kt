@@ -97,7 +97,7 @@ class RelaySyncTest {
                 startsAt = NOW + 2 * DAY,
                 durationMinutes = 90u,
                 capacity = 8u,
-            ),
+            ), NOW
         )
         ashSpace.volunteerToLead(session, NOW)
         val invitation = ashSpace.invite(Role.MEMBER, NOW)
@@ -229,7 +229,7 @@ class RelaySyncTest {
             }
         }, LogLevel.DEBUG)
         val space = app.createSpace("CANARY space name", "CANARY pseudonym", NOW)
-        space.createSession(SessionDraft(SessionKind.OTHER, "CANARY session title", NOW + DAY, 60u, 4u))
+        space.createSession(SessionDraft(SessionKind.OTHER, "CANARY session title", NOW + DAY, 60u, 4u), NOW)
         app.journal().add("CANARY journal text", null, listOf("CANARY-tag"), NOW)
         app.journal().setSync(true)
         runBlocking { app.sync(client, NOW) }
@@ -276,7 +276,7 @@ class RelaySyncTest {
 
         // One sync seals one change batch, so each round is one blob.
         fun ashWrites(sessions: Int) = repeat(sessions) {
-            ashSpace.createSession(SessionDraft(SessionKind.WELLBEING_EVENT, "Walk $it", NOW + DAY, 60u, 4u))
+            ashSpace.createSession(SessionDraft(SessionKind.WELLBEING_EVENT, "Walk $it", NOW + DAY, 60u, 4u), NOW)
             runBlocking { ash.sync(client, NOW) }
         }
 
