@@ -213,7 +213,14 @@ fn two_leads_meet_offline_and_converge_with_files_only() {
     let shown = robin.json(&["session", "show", &space_id, &session_id]);
     assert_eq!(state_of(&shown, "Blake").as_deref(), Some("accepted"));
     assert_eq!(state_of(&shown, "Robin").as_deref(), Some("accepted"));
-    robin.ok(&["session", "withdraw", &space_id, &session_id, "--member", "Blake"]);
+    robin.ok(&[
+        "session",
+        "withdraw",
+        &space_id,
+        &session_id,
+        "--member",
+        "Blake",
+    ]);
     let shown = robin.json(&["session", "show", &space_id, &session_id]);
     assert_eq!(state_of(&shown, "Blake"), None);
 
