@@ -122,6 +122,18 @@ pub enum SpaceCommand {
         /// The name you go by in it.
         #[arg(long = "as", value_name = "PSEUDONYM")]
         pseudonym: String,
+        /// The IANA time zone the group meets in (Europe/London); this
+        /// device's zone when left out. Times are typed and shown in it.
+        #[arg(long = "time-zone", value_name = "ZONE")]
+        time_zone: Option<String>,
+    },
+    /// Show a space's time zone, or set it (coordinators). Planned
+    /// sessions keep their instants.
+    TimeZone {
+        /// The space.
+        space: String,
+        /// The new IANA zone (Europe/London).
+        zone: Option<String>,
     },
     /// List your spaces.
     List,
@@ -230,10 +242,24 @@ pub enum SpaceCommand {
 pub enum SessionCommand {
     /// Plan a session (leads and coordinators).
     Add(SessionAdd),
-    /// List sessions, soonest first.
+    /// List sessions that have not ended, soonest first (`--past`: those
+    /// that have, most recent first).
     List {
         /// The space.
         space: String,
+        /// Ended sessions instead.
+        #[arg(long)]
+        past: bool,
+    },
+    /// Edit a session (leads and coordinators); with `--following`, also
+    /// every later session of its series.
+    Edit(SessionEditArgs),
+    /// Put a cancelled session back on (leads and coordinators).
+    Reinstate {
+        /// The space.
+        space: String,
+        /// The session.
+        session: String,
     },
     /// Show one session, with conflicts and (for its leads) who is coming.
     Show {
@@ -305,12 +331,16 @@ pub enum SessionCommand {
         #[arg(long)]
         member: Option<String>,
     },
-    /// Cancel a session (leads and coordinators).
+    /// Cancel a session (leads and coordinators); with `--following`,
+    /// also every later planned session of its series.
     Cancel {
         /// The space.
         space: String,
         /// The session.
         session: String,
+        /// This and the following sessions of its series.
+        #[arg(long)]
+        following: bool,
     },
     /// Planned sessions that, as things stand, have no lead cleared at
     /// their start, or a lead who won't be.
@@ -331,7 +361,7 @@ pub struct SessionAdd {
     /// Its title.
     #[arg(long)]
     pub title: String,
-    /// When it starts, UTC (YYYY-MM-DDTHH:MM).
+    /// When it starts, in the space's time zone ("YYYY-MM-DD HH:MM").
     #[arg(long)]
     pub starts: String,
     /// How long it runs (90, 90m, 1h30m).
@@ -352,6 +382,63 @@ pub struct SessionAdd {
     /// Accessibility information.
     #[arg(long, default_value = "")]
     pub accessibility: String,
+    /// Repeat it: a weekly series on the first session's weekday and local
+    /// time, with `--count` or `--until`.
+    #[arg(long, value_enum)]
+    pub repeat: Option<RepeatArg>,
+    /// Every this many weeks (2 for fortnightly).
+    #[arg(long, default_value_t = 1, requires = "repeat")]
+    pub every: u32,
+    /// How many sessions the series has, the first included.
+    #[arg(long, requires = "repeat", conflicts_with = "until")]
+    pub count: Option<u32>,
+    /// The last local date a session of the series may fall on.
+    #[arg(long, requires = "repeat")]
+    pub until: Option<String>,
+}
+
+/// How a session repeats.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum RepeatArg {
+    /// Every `--every` weeks.
+    Weekly,
+}
+
+/// `session edit …`: every field left out stays as it is.
+#[derive(Args, Debug)]
+pub struct SessionEditArgs {
+    /// The space.
+    pub space: String,
+    /// The session.
+    pub session: String,
+    /// This and every later session of its series; a new `--starts` moves
+    /// each by the same days to the same local time.
+    #[arg(long)]
+    pub following: bool,
+    /// New kind.
+    #[arg(long, value_enum)]
+    pub kind: Option<KindArg>,
+    /// New title.
+    #[arg(long)]
+    pub title: Option<String>,
+    /// New start, in the space's time zone.
+    #[arg(long)]
+    pub starts: Option<String>,
+    /// New duration (90, 1h30m).
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// New capacity.
+    #[arg(long)]
+    pub capacity: Option<u32>,
+    /// New location.
+    #[arg(long)]
+    pub location: Option<String>,
+    /// New description.
+    #[arg(long)]
+    pub description: Option<String>,
+    /// New accessibility information.
+    #[arg(long)]
+    pub accessibility: Option<String>,
 }
 
 /// `training …`

@@ -4,10 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use age_core::secrecy::SecretString;
-use safespaces_core::app::{MyPlace, SafeSpaces, Space};
+use safespaces_core::app::{Blocked, MyPlace, SafeSpaces, Space};
 use safespaces_core::model::{
-    InviteState, LeadState, Member, MemberId, Place, Resource, ResourceCategory, Role, Session,
-    SessionDraft, SessionId, SessionKind, SignUpState, Timestamp, TrainingModule,
+    InviteState, LeadState, Member, MemberId, Place, Resource, ResourceCategory, Role, SeriesEnd,
+    SeriesRule, Session, SessionDraft, SessionEdit, SessionId, SessionKind, SignUpState, SpaceZone,
+    Timestamp, TrainingModule,
 };
 use safespaces_core::profile::{JournalFormat, Profile, ProfileOptions};
 use safespaces_core::sync::{RelayClient, RelayConfig, tls_pin::Trust};
@@ -16,11 +17,11 @@ use serde_json::{Value, json};
 use crate::Failure;
 use crate::args::{
     BundleCommand, CategoryArg, Cli, Command, FormatArg, JournalCommand, KindArg, ModuleArg,
-    ResourceCommand, RoleArg, SessionCommand, SpaceCommand, TrainingCommand,
+    ResourceCommand, RoleArg, SessionCommand, SessionEditArgs, SpaceCommand, TrainingCommand,
 };
-use crate::dates::{parse_minutes, parse_time, show_date, show_time};
 use crate::resolve::pick;
 use crate::secret::{other_passphrase, profile_passphrase};
+use crate::times::{parse_minutes, parse_time, show_date, show_time};
 
 /// What a command prints.
 pub struct Out {
@@ -324,15 +325,43 @@ fn role(arg: RoleArg) -> Role {
 fn space(cli: &Cli, cmd: &SpaceCommand) -> Result<Out, Failure> {
     let app = unlock(cli)?;
     match cmd {
-        SpaceCommand::Create { name, pseudonym } => {
-            let space = app.create_space(name, pseudonym, now())?;
+        SpaceCommand::Create {
+            name,
+            pseudonym,
+            time_zone,
+        } => {
+            let zone = match time_zone {
+                Some(typed) => SpaceZone::parse(typed)?,
+                None => SpaceZone::device(),
+            };
+            let space = app.create_space_in(name, pseudonym, &zone, now())?;
             out(
                 format!(
-                    "Created space {:?} ({}); you are its coordinator.",
+                    "Created space {:?} ({}); you are its coordinator. Times are in {}.",
                     name,
-                    space.id()
+                    space.id(),
+                    zone.name()
                 ),
-                json!({"id": space.id(), "name": name}),
+                json!({"id": space.id(), "name": name, "time_zone": zone.name()}),
+            )
+        }
+        SpaceCommand::TimeZone { space, zone } => {
+            let space = find_space(&app, space)?;
+            if let Some(typed) = zone {
+                space.set_time_zone(&SpaceZone::parse(typed)?)?;
+            }
+            let zone = space.time_zone()?;
+            let human = if zone.is_known() {
+                format!("Times in this space are in {}.", zone.name())
+            } else {
+                format!(
+                    "This space names the time zone {:?}, which this version does not know; times are shown in UTC.",
+                    zone.name()
+                )
+            };
+            out(
+                human,
+                json!({"time_zone": zone.name(), "known": zone.is_known()}),
             )
         }
         SpaceCommand::List => {
@@ -375,7 +404,7 @@ fn space(cli: &Cli, cmd: &SpaceCommand) -> Result<Out, Failure> {
             }
             human.push_str(&format!(
                 "Expires {}; works once.",
-                show_time(invitation.expires_at)
+                show_time(&space.time_zone()?, invitation.expires_at)
             ));
             out(
                 human,
@@ -448,6 +477,7 @@ fn space(cli: &Cli, cmd: &SpaceCommand) -> Result<Out, Failure> {
         }
         SpaceCommand::Invites { space } => {
             let space = find_space(&app, space)?;
+            let zone = space.time_zone()?;
             let invites = space.invites(now())?;
             let state = |i: &safespaces_core::app::InviteStatus| match i.state {
                 InviteState::Open if i.claimed => "claimed, not used",
@@ -467,7 +497,7 @@ fn space(cli: &Cli, cmd: &SpaceCommand) -> Result<Out, Failure> {
                             i.invite_id,
                             i.role.as_str(),
                             state(i),
-                            show_time(i.expires_at)
+                            show_time(&zone, i.expires_at)
                         )
                     })
                     .collect::<Vec<_>>()
@@ -503,7 +533,7 @@ fn space(cli: &Cli, cmd: &SpaceCommand) -> Result<Out, Failure> {
                             "{:?} as {}, until {}",
                             p.space_name,
                             p.role.as_str(),
-                            show_time(p.expires_at)
+                            show_time(&SpaceZone::device(), p.expires_at)
                         )
                     })
                     .collect::<Vec<_>>()
@@ -589,15 +619,62 @@ fn place_text(place: &MyPlace) -> (String, Value) {
             "cancellation requested; a lead records it when you sync".into(),
             json!({"state": "cancellation_requested"}),
         ),
+        MyPlace::Blocked(state, why) => {
+            let (reason, text) = match why {
+                Blocked::Cancelled => ("cancelled", "the session was cancelled"),
+                Blocked::SignupsClosed => ("signups_closed", "sign-ups for it had closed"),
+                Blocked::NoClearedLead => (
+                    "no_cleared_lead",
+                    "it has no lead cleared at its start yet; your request goes out when it has one",
+                ),
+            };
+            let asked = match state {
+                SignUpState::Attending => "requested",
+                SignUpState::Cancelled => "cancellation requested",
+            };
+            (
+                format!("{asked}, not recorded: {text}"),
+                json!({"state": if *state == SignUpState::Attending { "requested" } else { "cancellation_requested" },
+                       "blocked": reason}),
+            )
+        }
     }
 }
 
-fn session_json(id: &SessionId, s: &Session) -> Value {
+fn session_json(id: &SessionId, s: &Session, zone: &SpaceZone) -> Value {
+    let now = now();
     json!({
         "id": id.as_str(), "kind": s.kind.as_str(), "title": s.title, "description": s.description,
-        "starts_at": s.starts_at.0, "duration_minutes": s.duration_minutes, "location": s.location,
+        "starts_at": zone.rfc9557(s.starts_at), "ends_at": zone.rfc9557(s.ends_at()),
+        "duration_minutes": s.duration_minutes, "location": s.location,
         "capacity": s.capacity, "content_notes": s.content_notes, "accessibility": s.accessibility,
-        "status": s.status.as_str(),
+        "status": s.status_at(now).as_str(), "signups_open": s.signups_open(now),
+        "series": s.series.as_ref().map(|id| id.as_str()), "occurrence": s.occurrence,
+    })
+}
+
+/// The edit `session edit` asks for, with times read in `zone`.
+fn session_edit(args: &SessionEditArgs, zone: &SpaceZone) -> Result<SessionEdit, Failure> {
+    Ok(SessionEdit {
+        kind: args.kind.map(kind),
+        title: args.title.clone(),
+        description: args.description.clone(),
+        starts_at: args
+            .starts
+            .as_deref()
+            .map(|t| parse_time(zone, t))
+            .transpose()
+            .map_err(Failure::refused)?,
+        duration_minutes: args
+            .duration
+            .as_deref()
+            .map(parse_minutes)
+            .transpose()
+            .map_err(Failure::refused)?,
+        location: args.location.clone(),
+        capacity: args.capacity,
+        content_notes: None,
+        accessibility: args.accessibility.clone(),
     })
 }
 
@@ -606,33 +683,95 @@ fn session(cli: &Cli, cmd: &SessionCommand) -> Result<Out, Failure> {
     match cmd {
         SessionCommand::Add(add) => {
             let space = find_space(&app, &add.space)?;
+            let zone = space.time_zone()?;
             let draft = SessionDraft {
                 kind: kind(add.kind),
                 title: add.title.clone(),
                 description: add.description.clone(),
-                starts_at: parse_time(&add.starts).map_err(Failure::refused)?,
+                starts_at: parse_time(&zone, &add.starts).map_err(Failure::refused)?,
                 duration_minutes: parse_minutes(&add.duration).map_err(Failure::refused)?,
                 location: add.location.clone(),
                 capacity: add.capacity,
                 content_notes: add.content_notes.clone(),
                 accessibility: add.accessibility.clone(),
             };
+            if add.repeat.is_some() {
+                let end = match (add.count, &add.until) {
+                    (Some(n), None) => SeriesEnd::Count(n),
+                    (None, Some(until)) => SeriesEnd::Until(zone.parse_date(until)?),
+                    _ => {
+                        return Err(Failure::refused(
+                            "a series needs --count N or --until YYYY-MM-DD",
+                        ));
+                    }
+                };
+                let rule = SeriesRule {
+                    every_weeks: add.every,
+                    end,
+                };
+                let (series, ids) = space.create_series(draft, rule, now())?;
+                let sessions = space.series_sessions(&series)?;
+                let mut human = format!(
+                    "Planned {:?}: {} sessions (series {series}), {} time.",
+                    add.title,
+                    ids.len(),
+                    zone.name()
+                );
+                for (id, s) in &sessions {
+                    human.push_str(&format!("\n{id}  {}", show_time(&zone, s.starts_at)));
+                }
+                return out(
+                    human,
+                    json!({"series": series.as_str(),
+                           "sessions": sessions.iter().map(|(id, s)| json!({
+                               "id": id.as_str(), "starts_at": zone.rfc9557(s.starts_at)
+                           })).collect::<Vec<_>>()}),
+                );
+            }
             let id = space.create_session(draft, now())?;
             out(
                 format!("Planned {:?} ({id}).", add.title),
                 json!({"id": id.as_str()}),
             )
         }
-        SessionCommand::List { space } => {
+        SessionCommand::Edit(args) => {
+            let space = find_space(&app, &args.space)?;
+            let zone = space.time_zone()?;
+            let (id, _) = find_session(&space, &args.session)?;
+            let edit = session_edit(args, &zone)?;
+            let edited = if args.following {
+                space.edit_series_from(&id, edit)?
+            } else {
+                space.edit_session(&id, edit)?;
+                vec![id]
+            };
+            out(
+                format!("Edited {} session(s).", edited.len()),
+                json!({"edited": edited.iter().map(|id| id.as_str()).collect::<Vec<_>>()}),
+            )
+        }
+        SessionCommand::Reinstate { space, session } => {
             let space = find_space(&app, space)?;
+            let (id, _) = find_session(&space, session)?;
+            space.reinstate_session(&id)?;
+            out("Session reinstated.", json!({"reinstated": id.as_str()}))
+        }
+        SessionCommand::List { space, past } => {
+            let space = find_space(&app, space)?;
+            let zone = space.time_zone()?;
             let mut lines = Vec::new();
             let mut rows = Vec::new();
-            for (id, s) in space.sessions()? {
+            let sessions = if *past {
+                space.past_sessions(now())?
+            } else {
+                space.upcoming_sessions(now())?
+            };
+            for (id, s) in sessions {
                 let roster = space.roster(&id)?;
                 lines.push(format!(
                     "{}  {}  {:<30} {}/{} places{}{}",
                     id,
-                    show_time(s.starts_at),
+                    show_time(&zone, s.starts_at),
                     s.title,
                     roster.attending,
                     roster.capacity,
@@ -641,13 +780,12 @@ fn session(cli: &Cli, cmd: &SessionCommand) -> Result<Out, Failure> {
                     } else {
                         String::new()
                     },
-                    if s.status.as_str() == "planned" {
-                        String::new()
-                    } else {
-                        format!(" [{}]", s.status.as_str())
+                    match s.status_at(now()) {
+                        safespaces_core::model::SessionStatus::Planned => String::new(),
+                        status => format!(" [{}]", status.as_str()),
                     }
                 ));
-                let mut row = session_json(&id, &s);
+                let mut row = session_json(&id, &s, &zone);
                 row["attending"] = json!(roster.attending);
                 row["waitlisted"] = json!(roster.waitlisted);
                 rows.push(row);
@@ -656,6 +794,7 @@ fn session(cli: &Cli, cmd: &SessionCommand) -> Result<Out, Failure> {
         }
         SessionCommand::Warnings { space } => {
             let space = find_space(&app, space)?;
+            let zone = space.time_zone()?;
             let mut lines = Vec::new();
             let mut rows = Vec::new();
             for w in space.clearance_warnings(now())? {
@@ -664,12 +803,12 @@ fn session(cli: &Cli, cmd: &SessionCommand) -> Result<Out, Failure> {
                 lines.push(format!(
                     "{}  {}  {:<30} {}",
                     w.session,
-                    show_time(w.starts_at),
+                    show_time(&zone, w.starts_at),
                     w.title,
                     clearance_warning_text(w.no_cleared_lead, &uncleared)
                 ));
                 rows.push(json!({"session": w.session.as_str(), "title": w.title,
-                                 "starts_at": w.starts_at.0, "no_cleared_lead": w.no_cleared_lead,
+                                 "starts_at": zone.rfc9557(w.starts_at), "no_cleared_lead": w.no_cleared_lead,
                                  "uncleared": uncleared}));
             }
             if lines.is_empty() {
@@ -680,6 +819,7 @@ fn session(cli: &Cli, cmd: &SessionCommand) -> Result<Out, Failure> {
         SessionCommand::Show { space, session } => {
             let space = find_space(&app, space)?;
             let (id, s) = find_session(&space, session)?;
+            let zone = space.time_zone()?;
             let warning = space
                 .clearance_warnings(now())?
                 .into_iter()
@@ -688,19 +828,19 @@ fn session(cli: &Cli, cmd: &SessionCommand) -> Result<Out, Failure> {
             let leads = space.session_leads(&id, now())?;
             let conflicts = space.session_conflicts(&id)?;
             let attendees = space.attendees(&id)?;
-            let (place, place_json) = place_text(&space.my_place(&id)?);
+            let (place, place_json) = place_text(&space.my_place(&id, now())?);
             let mut human = format!(
                 "{}\n{} · {} · {} min · {}\nStatus: {}\nPlaces: {}/{} taken, {} waiting\nYou: {place}\n",
                 s.title,
                 s.kind.as_str().replace('_', " "),
-                show_time(s.starts_at),
+                show_time(&zone, s.starts_at),
                 s.duration_minutes,
                 if s.location.is_empty() {
                     "location to be announced"
                 } else {
                     &s.location
                 },
-                s.status.as_str(),
+                s.status_at(now()).as_str(),
                 roster.attending,
                 roster.capacity,
                 roster.waitlisted
@@ -756,7 +896,7 @@ fn session(cli: &Cli, cmd: &SessionCommand) -> Result<Out, Failure> {
                     conflict.field, conflict.values
                 ));
             }
-            let mut json = session_json(&id, &s);
+            let mut json = session_json(&id, &s, &zone);
             json["attending"] = json!(roster.attending);
             json["waitlisted"] = json!(roster.waitlisted);
             json["my_place"] = place_json;
@@ -878,11 +1018,23 @@ fn session(cli: &Cli, cmd: &SessionCommand) -> Result<Out, Failure> {
                 json!({"session": id.as_str(), "member": who.as_str(), "withdrawn": true}),
             )
         }
-        SessionCommand::Cancel { space, session } => {
+        SessionCommand::Cancel {
+            space,
+            session,
+            following,
+        } => {
             let space = find_space(&app, space)?;
             let (id, _) = find_session(&space, session)?;
-            space.cancel_session(&id)?;
-            out("Session cancelled.", json!({"cancelled": id.as_str()}))
+            let cancelled = if *following {
+                space.cancel_series_from(&id)?
+            } else {
+                space.cancel_session(&id)?;
+                vec![id]
+            };
+            out(
+                format!("Cancelled {} session(s).", cancelled.len()),
+                json!({"cancelled": cancelled.iter().map(|id| id.as_str()).collect::<Vec<_>>()}),
+            )
         }
     }
 }
@@ -920,9 +1072,10 @@ fn training(cli: &Cli, cmd: &TrainingCommand) -> Result<Out, Failure> {
         } => {
             let space = find_space(&app, space)?;
             let (member_id, member) = find_member(&space, member)?;
-            let completed = parse_time(completed).map_err(Failure::refused)?;
+            let zone = space.time_zone()?;
+            let completed = parse_time(&zone, completed).map_err(Failure::refused)?;
             let expires = match expires {
-                Some(e) => parse_time(e).map_err(Failure::refused)?,
+                Some(e) => parse_time(&zone, e).map_err(Failure::refused)?,
                 None => completed.plus_secs(ONE_YEAR),
             };
             let id = space.record_training(&member_id, module(*m), completed, expires)?;
@@ -931,21 +1084,22 @@ fn training(cli: &Cli, cmd: &TrainingCommand) -> Result<Out, Failure> {
                     "Recorded {} for {} (expires {}).",
                     module(*m).as_str().replace('_', "-"),
                     member.pseudonym,
-                    show_date(expires)
+                    show_date(&zone, expires)
                 ),
                 json!({"id": id.as_str(), "member": member_id.as_str(), "module": module(*m).as_str(),
-                       "completed_at": completed.0, "expires_at": expires.0}),
+                       "completed_at": zone.rfc9557(completed), "expires_at": zone.rfc9557(expires)}),
             )
         }
         TrainingCommand::Expiring { space, days } => {
             let space = find_space(&app, space)?;
+            let zone = space.time_zone()?;
             let mut lines = Vec::new();
             let mut rows = Vec::new();
             for e in space.expiring_clearances(now(), *days)? {
                 lines.push(format!(
                     "{} lapses {}{}",
                     e.pseudonym,
-                    show_date(e.lapses_at),
+                    show_date(&zone, e.lapses_at),
                     if e.sessions.is_empty() {
                         String::new()
                     } else {
@@ -961,7 +1115,7 @@ fn training(cli: &Cli, cmd: &TrainingCommand) -> Result<Out, Failure> {
                     }
                 ));
                 rows.push(json!({"member": e.member.as_str(), "pseudonym": e.pseudonym,
-                                 "lapses_at": e.lapses_at.0,
+                                 "lapses_at": zone.rfc9557(e.lapses_at),
                                  "sessions": e.sessions.iter().map(|s| s.as_str()).collect::<Vec<_>>()}));
             }
             if lines.is_empty() {
@@ -973,6 +1127,7 @@ fn training(cli: &Cli, cmd: &TrainingCommand) -> Result<Out, Failure> {
         }
         TrainingCommand::List { space } => {
             let space = find_space(&app, space)?;
+            let zone = space.time_zone()?;
             let members = space.members()?;
             let name = |id: &MemberId| {
                 members
@@ -988,11 +1143,12 @@ fn training(cli: &Cli, cmd: &TrainingCommand) -> Result<Out, Failure> {
                     "{:<20} {:<16} {} → {}",
                     name(&r.member),
                     r.module.as_str().replace('_', "-"),
-                    show_date(r.completed_at),
-                    show_date(r.expires_at)
+                    show_date(&zone, r.completed_at),
+                    show_date(&zone, r.expires_at)
                 ));
                 rows.push(json!({"id": id.as_str(), "member": r.member.as_str(), "module": r.module.as_str(),
-                                 "completed_at": r.completed_at.0, "expires_at": r.expires_at.0}));
+                                 "completed_at": zone.rfc9557(r.completed_at),
+                                 "expires_at": zone.rfc9557(r.expires_at)}));
             }
             out(lines.join("\n"), Value::Array(rows))
         }
@@ -1086,7 +1242,7 @@ fn journal(cli: &Cli, cmd: &JournalCommand) -> Result<Out, Failure> {
                 lines.push(format!(
                     "{}  {}{}{}\n  {}",
                     e.id,
-                    show_time(e.created_at),
+                    show_time(&SpaceZone::device(), e.created_at),
                     e.mood.map(|m| format!("  mood {m}/5")).unwrap_or_default(),
                     if e.tags.is_empty() {
                         String::new()

@@ -17,9 +17,9 @@
 
 mod args;
 mod commands;
-mod dates;
 mod resolve;
 mod secret;
+mod times;
 
 use clap::Parser;
 use safespaces_core::app::AppError;

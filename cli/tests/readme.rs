@@ -52,6 +52,10 @@ fn readme_walkthrough_runs_as_written() {
         "Blake sees their place:\n{stdout}"
     );
     assert!(
+        stdout.contains("Tue 26 Mar 2030 18:00 GMT") && stdout.contains("Tue 7 May 2030 18:00 BST"),
+        "the term stays at 18:00 London time across the clock change:\n{stdout}"
+    );
+    assert!(
         stdout.contains("no plaintext in the relay's files"),
         "{stdout}"
     );

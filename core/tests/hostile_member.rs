@@ -948,6 +948,7 @@ fn an_outsider_with_the_epoch_key_cannot_hand_a_joiner_a_made_up_space() {
     let (mut made_up, _) = safespaces_core::model::SpaceDoc::genesis(
         "Tuesday group",
         "Eve",
+        &safespaces_core::model::SpaceZone::utc(),
         now(),
         &eve_device,
         eve_keys.clone(),

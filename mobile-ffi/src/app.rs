@@ -181,17 +181,21 @@ impl SafeSpaces {
         Ok(self.inner.device_id()?.to_string())
     }
 
-    /// Creates a space; this person becomes its first coordinator under
-    /// `pseudonym`.
+    /// Creates a space whose group meets in `time_zone` (an IANA name such
+    /// as `Europe/London`: pass the device's, `TimeZone.current.identifier`
+    /// or `ZoneId.systemDefault().id`, unless the person chose another);
+    /// this person becomes its first coordinator under `pseudonym`.
     pub fn create_space(
         &self,
         name: String,
         pseudonym: String,
+        time_zone: String,
         now: i64,
     ) -> Result<Arc<Space>, SafeSpacesError> {
+        let zone = safespaces_core::model::SpaceZone::parse(&time_zone)?;
         Ok(Arc::new(
             self.inner
-                .create_space(&name, &pseudonym, Timestamp(now))?
+                .create_space_in(&name, &pseudonym, &zone, Timestamp(now))?
                 .into(),
         ))
     }

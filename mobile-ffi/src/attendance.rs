@@ -71,8 +71,28 @@ pub enum MyPlace {
         /// What was asked.
         state: SignUpState,
     },
+    /// Asked for, and as things stand no lead will record it: show the
+    /// reason (every device derives it from the shared state).
+    Blocked {
+        /// What was asked.
+        state: SignUpState,
+        /// Why it is not being recorded.
+        reason: BlockedReason,
+    },
     /// Nothing asked.
     NothingAsked,
+}
+
+/// Why a request is not being recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum BlockedReason {
+    /// The session was cancelled.
+    Cancelled,
+    /// Sign-ups had closed (it started, or was moved earlier), or it is over.
+    SignupsClosed,
+    /// No accepted lead is cleared at its start yet; the request goes out
+    /// when one is.
+    NoClearedLead,
 }
 
 impl From<app::MyPlace> for MyPlace {
@@ -83,6 +103,14 @@ impl From<app::MyPlace> for MyPlace {
             },
             app::MyPlace::Requested(state) => MyPlace::Requested {
                 state: state.into(),
+            },
+            app::MyPlace::Blocked(state, reason) => MyPlace::Blocked {
+                state: state.into(),
+                reason: match reason {
+                    app::Blocked::Cancelled => BlockedReason::Cancelled,
+                    app::Blocked::SignupsClosed => BlockedReason::SignupsClosed,
+                    app::Blocked::NoClearedLead => BlockedReason::NoClearedLead,
+                },
             },
             app::MyPlace::None => MyPlace::NothingAsked,
         }

@@ -191,7 +191,8 @@ impl From<AttendanceError> for SafeSpacesError {
             AttendanceError::NoLeads
             | AttendanceError::NotARecipient
             | AttendanceError::TicketTaken
-            | AttendanceError::AlreadySignedUp => SafeSpacesError::NotAllowed { reason },
+            | AttendanceError::AlreadySignedUp
+            | AttendanceError::SignupsClosed => SafeSpacesError::NotAllowed { reason },
             AttendanceError::BadSignature | AttendanceError::Malformed(_) => {
                 SafeSpacesError::InvalidData { reason }
             }

@@ -11,7 +11,9 @@
 //!   and the test-only scrypt cost.
 //! - [`Space`] (`space.rs`): one space; its records live next to the concept
 //!   they describe: `members.rs`, `sessions.rs`, `attendance.rs`,
-//!   `training.rs`, `signposting.rs`, `invites.rs` (invites and joining:
+//!   `training.rs`, `signposting.rs`, `series.rs` (the space's time zone
+//!   and weekly series: [`TimeZoneInfo`], [`SeriesRule`], [`SeriesPlan`]),
+//!   `invites.rs` (invites and joining:
 //!   [`Invitation`], [`InviteStatus`], [`InviteState`], [`JoinRequestFile`],
 //!   [`PendingJoin`]).
 //! - [`Journal`] (`journal.rs`): the private journal and its export.
@@ -33,7 +35,9 @@
 //!
 //! # Shapes across the boundary
 //! Ids are strings (16 hex digits; a space id 32), times are `i64` seconds
-//! since the Unix epoch (UTC), bytes are `Vec<u8>` (`ByteArray` in Kotlin,
+//! since the Unix epoch (UTC), shown and typed in the space's own time zone
+//! through `Space.showTime`, `Space.localTime` and `Space.parseLocalTime`;
+//! bytes are `Vec<u8>` (`ByteArray` in Kotlin,
 //! `Data` in Swift, `bytes` in Python). Every object wraps
 //! `inner: Arc<core thing>` and its methods forward in one line. The caller
 //! passes "now" wherever a rule depends on time, as core does, so the app
@@ -63,6 +67,7 @@ mod members;
 mod progress;
 mod relay;
 mod secret;
+mod series;
 mod sessions;
 mod signposting;
 mod space;
@@ -70,7 +75,7 @@ mod sync;
 mod training;
 
 pub use app::{SafeSpaces, SpaceSummary, generate_keystore_secret, profile_exists};
-pub use attendance::{Attendee, MyPlace, Place, RosterView, SignUpState};
+pub use attendance::{Attendee, BlockedReason, MyPlace, Place, RosterView, SignUpState};
 pub use error::SafeSpacesError;
 pub use invites::{
     BundleReport, Invitation, InviteState, InviteStatus, JoinRequestFile, PendingJoin,
@@ -83,6 +88,7 @@ pub use members::{Member, Role};
 pub use progress::{ProgressSubscription, SyncProgress, SyncProgressListener};
 pub use relay::{RelayClient, StatusSubscription, SyncStatus, SyncStatusListener};
 pub use secret::{PassphraseWork, ProfileOptions, UnlockSecret};
+pub use series::{SeriesPlan, SeriesRule, TimeZoneInfo};
 pub use sessions::{
     ClearanceWarning, ConflictValue, ExpiringClearance, FieldConflict, LeadState, LeadStatus,
     Session, SessionDraft, SessionEdit, SessionKind, SessionStatus,

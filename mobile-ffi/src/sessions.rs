@@ -85,8 +85,16 @@ pub struct Session {
     pub content_notes: Vec<String>,
     /// Accessibility information.
     pub accessibility: String,
-    /// Planned, cancelled or completed.
+    /// When it ends (seconds since the Unix epoch).
+    pub ends_at: i64,
+    /// Planned, cancelled or completed: as of `now` from
+    /// `Space.upcomingSessions` and `Space.pastSessions` (a planned session
+    /// that has ended reads as completed), as stored elsewhere.
     pub status: SessionStatus,
+    /// The weekly series it belongs to, if any.
+    pub series_id: Option<String>,
+    /// Its index in that series, from 0.
+    pub occurrence: Option<u32>,
     /// Who planned it (member id).
     pub created_by: String,
     /// Who volunteered to lead it (member ids); `Space.sessionLeads` says
@@ -96,18 +104,22 @@ pub struct Session {
 
 impl From<(model::SessionId, model::Session)> for Session {
     fn from((id, s): (model::SessionId, model::Session)) -> Self {
+        let ends_at = s.ends_at().0;
         Session {
             id: id.to_string(),
             kind: s.kind.into(),
             title: s.title,
             description: s.description,
             starts_at: s.starts_at.0,
+            ends_at,
             duration_minutes: s.duration_minutes,
             location: s.location,
             capacity: s.capacity,
             content_notes: s.content_notes,
             accessibility: s.accessibility,
             status: s.status.into(),
+            series_id: s.series.map(|id| id.to_string()),
+            occurrence: s.occurrence,
             created_by: s.created_by.to_string(),
             leads: s.leads.into_keys().map(|m| m.to_string()).collect(),
         }

@@ -3,13 +3,13 @@
 use std::sync::Arc;
 
 use safespaces_core::app;
-use safespaces_core::model::{MemberId, SessionId, Timestamp};
+use safespaces_core::model::{self, MemberId, SessionId, Timestamp};
 
 use crate::{
     Attendee, Clearance, ClearanceWarning, ExpiringClearance, FieldConflict, Invitation,
     InviteStatus, LeadStatus, Member, MyPlace, Resource, ResourceCategory, ResourceEntry, Role,
-    RosterView, SafeSpacesError, Session, SessionDraft, SessionEdit, SignUpState, TrainingModule,
-    TrainingRecord, convert_all,
+    RosterView, SafeSpacesError, SeriesPlan, SeriesRule, Session, SessionDraft, SessionEdit,
+    SignUpState, TimeZoneInfo, TrainingModule, TrainingRecord, convert_all,
 };
 
 /// One space on this device. The handle holds only the space's id: it is
@@ -25,6 +25,17 @@ impl From<app::Space> for Space {
             inner: Arc::new(inner),
         }
     }
+}
+
+/// Sessions with their status as of `now`.
+fn as_of(sessions: Vec<(SessionId, model::Session)>, now: i64) -> Vec<Session> {
+    sessions
+        .into_iter()
+        .map(|(id, mut s)| {
+            s.status = s.status_at(Timestamp(now));
+            Session::from((id, s))
+        })
+        .collect()
 }
 
 fn session_id(id: &str) -> Result<SessionId, SafeSpacesError> {
@@ -99,6 +110,92 @@ impl Space {
     /// Every session, soonest first.
     pub fn sessions(&self) -> Result<Vec<Session>, SafeSpacesError> {
         Ok(convert_all(self.inner.sessions()?))
+    }
+
+    /// Sessions that have not ended by `now`, soonest first, with their
+    /// status as of `now`.
+    pub fn upcoming_sessions(&self, now: i64) -> Result<Vec<Session>, SafeSpacesError> {
+        Ok(as_of(self.inner.upcoming_sessions(Timestamp(now))?, now))
+    }
+
+    /// Sessions that have ended by `now`, most recent first (shown on
+    /// request), with their status as of `now`.
+    pub fn past_sessions(&self, now: i64) -> Result<Vec<Session>, SafeSpacesError> {
+        Ok(as_of(self.inner.past_sessions(Timestamp(now))?, now))
+    }
+
+    /// The space's time zone.
+    pub fn time_zone(&self) -> Result<TimeZoneInfo, SafeSpacesError> {
+        Ok(self.inner.time_zone()?.into())
+    }
+
+    /// Sets the space's time zone by IANA name (coordinators). Planned
+    /// sessions keep their instants.
+    pub fn set_time_zone(&self, name: String) -> Result<(), SafeSpacesError> {
+        Ok(self.inner.set_time_zone(&model::SpaceZone::parse(&name)?)?)
+    }
+
+    /// A time for people in the space's zone: `Tue 12 Jan 2027 18:00 GMT`.
+    pub fn show_time(&self, at: i64) -> Result<String, SafeSpacesError> {
+        Ok(self.inner.time_zone()?.show(Timestamp(at)))
+    }
+
+    /// A time for programs in the space's zone, RFC 9557:
+    /// `2027-01-12T18:00:00+00:00[Europe/London]`.
+    pub fn local_time(&self, at: i64) -> Result<String, SafeSpacesError> {
+        Ok(self.inner.time_zone()?.rfc9557(Timestamp(at)))
+    }
+
+    /// The instant of a local date and time typed in the space's zone
+    /// (`2027-01-12 18:00`, `2027-01-12T18:00`, a date alone for
+    /// midnight; text with an offset is that instant).
+    pub fn parse_local_time(&self, text: String) -> Result<i64, SafeSpacesError> {
+        Ok(self.inner.time_zone()?.parse_local(&text)?.0)
+    }
+
+    /// Plans a weekly series (leads and coordinators): every session is
+    /// made now, in one change, from `draft` (whose start fixes the weekday
+    /// and local time).
+    pub fn create_series(
+        &self,
+        draft: SessionDraft,
+        rule: SeriesRule,
+        now: i64,
+    ) -> Result<SeriesPlan, SafeSpacesError> {
+        let rule = rule.to_model(&self.inner.time_zone()?)?;
+        let (series, ids) = self
+            .inner
+            .create_series(draft.into(), rule, Timestamp(now))?;
+        Ok(SeriesPlan {
+            series_id: series.to_string(),
+            session_ids: ids.iter().map(|id| id.to_string()).collect(),
+        })
+    }
+
+    /// Edits a session and every later one of its series ("this and
+    /// following"); a new start moves each by the same days to the same
+    /// local time. Returns the sessions edited.
+    pub fn edit_series_from(
+        &self,
+        id: String,
+        edit: SessionEdit,
+    ) -> Result<Vec<String>, SafeSpacesError> {
+        let ids = self
+            .inner
+            .edit_series_from(&session_id(&id)?, edit.into())?;
+        Ok(ids.iter().map(|id| id.to_string()).collect())
+    }
+
+    /// Cancels a session and every later planned one of its series;
+    /// returns the sessions cancelled.
+    pub fn cancel_series_from(&self, id: String) -> Result<Vec<String>, SafeSpacesError> {
+        let ids = self.inner.cancel_series_from(&session_id(&id)?)?;
+        Ok(ids.iter().map(|id| id.to_string()).collect())
+    }
+
+    /// Puts a cancelled session back on (leads and coordinators).
+    pub fn reinstate_session(&self, id: String) -> Result<(), SafeSpacesError> {
+        Ok(self.inner.reinstate_session(&session_id(&id)?)?)
     }
 
     /// One session.
@@ -228,9 +325,12 @@ impl Space {
             .into())
     }
 
-    /// Where this person stands for a session.
-    pub fn my_place(&self, id: String) -> Result<MyPlace, SafeSpacesError> {
-        Ok(self.inner.my_place(&session_id(&id)?)?.into())
+    /// Where this person stands for a session at `now`.
+    pub fn my_place(&self, id: String, now: i64) -> Result<MyPlace, SafeSpacesError> {
+        Ok(self
+            .inner
+            .my_place(&session_id(&id)?, Timestamp(now))?
+            .into())
     }
 
     /// Records a completed training module (coordinators); returns the

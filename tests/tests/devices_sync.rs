@@ -121,11 +121,11 @@ async fn three_devices_converge_through_the_relay_and_a_removed_one_stays_behind
     blake.sync(&net, now).await.unwrap();
     casey.sync(&net, now).await.unwrap();
     assert_eq!(
-        joined[0].my_place(&session).unwrap(),
+        joined[0].my_place(&session, now).unwrap(),
         MyPlace::Recorded(Place::Attending)
     );
     assert_eq!(
-        joined[1].my_place(&session).unwrap(),
+        joined[1].my_place(&session, now).unwrap(),
         MyPlace::Recorded(Place::Waitlisted { position: 1 })
     );
     let names: Vec<String> = space

@@ -4,7 +4,9 @@
 use age_core::secrecy::SecretString;
 
 use super::*;
-use crate::model::{Role, SessionDraft, SessionKind, SignUpState, TrainingModule};
+use crate::model::{
+    Role, SessionDraft, SessionId, SessionKind, SessionStatus, SignUpState, TrainingModule,
+};
 use crate::profile::{JournalFormat, PassphraseWork};
 
 fn options() -> ProfileOptions {
@@ -122,17 +124,15 @@ fn a_cleared_lead_records_their_own_signup_and_others_wait_as_requested() {
     let space = app.create_space("Group", "Robin", Timestamp(1)).unwrap();
     let me = space.my_member_id().unwrap();
     let session = space.create_session(draft("Walk"), Timestamp(0)).unwrap();
-    // Not a cleared lead: the request waits for one.
+    // Not a cleared lead: the request waits for one, and says why.
+    let waiting = MyPlace::Blocked(SignUpState::Attending, crate::app::Blocked::NoClearedLead);
     assert_eq!(
         space
             .sign_up(&session, SignUpState::Attending, Timestamp(10))
             .unwrap(),
-        MyPlace::Requested(SignUpState::Attending)
+        waiting
     );
-    assert_eq!(
-        space.my_place(&session).unwrap(),
-        MyPlace::Requested(SignUpState::Attending)
-    );
+    assert_eq!(space.my_place(&session, Timestamp(10)).unwrap(), waiting);
 
     let other = space.create_session(draft("Swim"), Timestamp(0)).unwrap();
     for module in TrainingModule::ALL {
@@ -157,12 +157,9 @@ fn a_cleared_lead_records_their_own_signup_and_others_wait_as_requested() {
     app.lock();
     app.unlock(&secret()).unwrap();
     let space = app.space(&app.spaces().unwrap()[0].id).unwrap();
+    assert_eq!(space.my_place(&session, Timestamp(13)).unwrap(), waiting);
     assert_eq!(
-        space.my_place(&session).unwrap(),
-        MyPlace::Requested(SignUpState::Attending)
-    );
-    assert_eq!(
-        space.my_place(&other).unwrap(),
+        space.my_place(&other, Timestamp(13)).unwrap(),
         MyPlace::Recorded(crate::model::Place::Attending)
     );
 }
@@ -293,7 +290,7 @@ fn two_devices_join_and_converge_through_offline_bundles_alone() {
     let twice = blake.import_bundle(&again, Timestamp(12)).unwrap();
     assert_eq!(twice.applied, 0);
     assert_eq!(
-        joined.my_place(&session).unwrap(),
+        joined.my_place(&session, Timestamp(0)).unwrap(),
         MyPlace::Recorded(crate::model::Place::Attending)
     );
     // Blake, a member, counts but cannot see who else comes.
@@ -406,4 +403,87 @@ fn join_offline(space: &Space, app: &SafeSpaces, name: &str, now: Timestamp) -> 
     let welcome = space.admit(&asked.request, now).unwrap();
     let bundle = space.export_bundle().unwrap();
     app.join(&welcome, &bundle, now).unwrap()
+}
+
+#[test]
+fn a_session_closes_sign_ups_at_its_start_completes_on_its_own_and_can_be_reinstated() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = SafeSpaces::create(dir.path(), secret(), options()).unwrap();
+    let space = app.create_space("Group", "Robin", Timestamp(1)).unwrap();
+    let early = space.create_session(draft("Walk"), Timestamp(0)).unwrap(); // 5000..8600
+    let mut later = draft("Swim");
+    later.starts_at = Timestamp(20_000);
+    let later = space.create_session(later, Timestamp(0)).unwrap();
+
+    // Upcoming soonest first; past on request, most recent first.
+    let titles = |list: Vec<(SessionId, crate::model::Session)>| {
+        list.into_iter().map(|(_, s)| s.title).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        titles(space.upcoming_sessions(Timestamp(100)).unwrap()),
+        ["Walk", "Swim"]
+    );
+    assert!(space.past_sessions(Timestamp(100)).unwrap().is_empty());
+    assert_eq!(
+        titles(space.upcoming_sessions(Timestamp(9_000)).unwrap()),
+        ["Swim"]
+    );
+    assert_eq!(
+        titles(space.past_sessions(Timestamp(30_000)).unwrap()),
+        ["Swim", "Walk"]
+    );
+
+    // Nobody wrote "completed": it ends, and reads as completed everywhere.
+    let walk = space.session(&early).unwrap();
+    assert_eq!(walk.status_at(Timestamp(8_599)), SessionStatus::Planned);
+    assert_eq!(walk.status_at(Timestamp(8_600)), SessionStatus::Completed);
+
+    // Sign-ups close at the start.
+    let err = space
+        .sign_up(&early, SignUpState::Attending, Timestamp(5_000))
+        .unwrap_err();
+    assert!(err.to_string().contains("closed"), "{err}");
+    assert_eq!(
+        space.my_place(&early, Timestamp(5_000)).unwrap(),
+        MyPlace::None
+    );
+
+    // A request waiting when the session is cancelled says so; reinstating
+    // puts the session (and the request's chance) back.
+    space
+        .sign_up(&later, SignUpState::Attending, Timestamp(100))
+        .unwrap();
+    space.cancel_session(&later).unwrap();
+    assert!(
+        space
+            .sign_up(&later, SignUpState::Attending, Timestamp(101))
+            .is_err()
+    );
+    assert_eq!(
+        space.my_place(&later, Timestamp(102)).unwrap(),
+        MyPlace::Blocked(SignUpState::Attending, crate::app::Blocked::Cancelled)
+    );
+    space.reinstate_session(&later).unwrap();
+    assert_eq!(
+        space.session(&later).unwrap().status,
+        SessionStatus::Planned
+    );
+    assert_eq!(
+        space.my_place(&later, Timestamp(103)).unwrap(),
+        MyPlace::Blocked(SignUpState::Attending, crate::app::Blocked::NoClearedLead)
+    );
+    // Moved to before the request was made: closed for it.
+    space
+        .edit_session(
+            &later,
+            crate::model::SessionEdit {
+                starts_at: Some(Timestamp(50)),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        space.my_place(&later, Timestamp(104)).unwrap(),
+        MyPlace::Blocked(SignUpState::Attending, crate::app::Blocked::SignupsClosed)
+    );
 }

@@ -67,9 +67,9 @@ pub use offline::BundleReport;
 pub use progress::ProgressWatch;
 pub use registry::{PendingRequest, Registry, SpaceEntry};
 pub use relay_sync::{COMPACT_AFTER_BLOBS, Progress, ProgressFn, SyncReport};
-pub use space_handle::{MyPlace, RosterView, Space};
+pub use space_handle::{Blocked, MyPlace, RosterView, Space};
 
-use crate::model::{DeviceId, DeviceKeys, JournalDoc, SpaceDoc, Timestamp};
+use crate::model::{DeviceId, DeviceKeys, JournalDoc, SpaceDoc, SpaceZone, Timestamp};
 use crate::profile::{KeyId, Profile, ProfileOptions, UnlockSecret};
 use crate::protocol::authorship::actor_for_device;
 use crate::protocol::{EpochKey, SpaceId};
@@ -168,16 +168,28 @@ impl SafeSpaces {
         self.shared.with_loaded(|l| Ok(l.registry.device.clone()))
     }
 
-    /// Creates a space; this person becomes its first coordinator under
-    /// `pseudonym`.
+    /// Creates a space in this device's time zone; this person becomes its
+    /// first coordinator under `pseudonym`.
     pub fn create_space(&self, name: &str, pseudonym: &str, now: Timestamp) -> AppResult<Space> {
+        self.create_space_in(name, pseudonym, &SpaceZone::device(), now)
+    }
+
+    /// Creates a space whose group meets in `zone` (times are typed and
+    /// shown in it); this person becomes its first coordinator.
+    pub fn create_space_in(
+        &self,
+        name: &str,
+        pseudonym: &str,
+        zone: &SpaceZone,
+        now: Timestamp,
+    ) -> AppResult<Space> {
         let keys = self.shared.device_keys(&self.device_id()?)?;
         let epoch_key = EpochKey::generate();
         let space = self.shared.with_loaded(|loaded| {
             let device = loaded.registry.device.clone();
             // One change creates the space, and the space's id is derived
             // from it: a joiner checks the history it is handed from there.
-            let (mut doc, member) = SpaceDoc::genesis(name, pseudonym, now, &device, keys)?;
+            let (mut doc, member) = SpaceDoc::genesis(name, pseudonym, zone, now, &device, keys)?;
             let genesis = doc
                 .heads()
                 .first()

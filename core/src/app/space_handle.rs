@@ -10,12 +10,12 @@ use super::registry::{PendingRequest, SpaceEntry};
 use super::{AppError, AppResult, Loaded, Shared};
 use crate::model::{
     Clearance, ClearanceWarning, ExpiringClearance, FieldConflict, LeadStatus, Member, MemberId,
-    Place, RecordId, Resource, ResourceCategory, ResourceId, Role, Session, SessionDraft,
-    SessionEdit, SessionId, SessionStatus, SignUpState, SpaceDoc, Timestamp, TrainingModule,
-    TrainingRecord,
+    Place, RecordId, Resource, ResourceCategory, ResourceId, Role, SeriesId, SeriesRule, Session,
+    SessionDraft, SessionEdit, SessionId, SessionStatus, SignUpState, SpaceDoc, SpaceZone,
+    Timestamp, TrainingModule, TrainingRecord,
 };
 use crate::protocol::SpaceId;
-use crate::protocol::attendance::{self, AttendanceRequest, Attendee};
+use crate::protocol::attendance::{self, AttendanceError, AttendanceRequest, Attendee};
 
 /// Where this person stands for a session, as they see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,8 +25,25 @@ pub enum MyPlace {
     /// Asked for, not yet recorded by a lead (offline, or no lead has
     /// synced yet). Shown as "requested".
     Requested(SignUpState),
+    /// Asked for, and as things stand no lead will record it, for the
+    /// reason given: every device derives the same answer from the shared
+    /// state, so the member learns it without a lead sending anything.
+    Blocked(SignUpState, Blocked),
     /// Nothing asked.
     None,
+}
+
+/// Why a request cannot be recorded as things stand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Blocked {
+    /// The session was cancelled.
+    Cancelled,
+    /// Sign-ups closed (it started, or was moved earlier) before the
+    /// request was made, or it is over.
+    SignupsClosed,
+    /// The session has no accepted lead cleared at its start; the request
+    /// waits and goes out when it has one.
+    NoClearedLead,
 }
 
 /// What any member may see of a session's sign-ups.
@@ -116,6 +133,67 @@ impl Space {
     /// Every session, soonest first.
     pub fn sessions(&self) -> AppResult<Vec<(SessionId, Session)>> {
         self.read(|doc, _| Ok(doc.sessions()?))
+    }
+
+    /// Sessions that have not ended by `now`, soonest first: what a
+    /// session list shows first.
+    pub fn upcoming_sessions(&self, now: Timestamp) -> AppResult<Vec<(SessionId, Session)>> {
+        let mut sessions = self.sessions()?;
+        sessions.retain(|(_, s)| s.is_upcoming(now));
+        Ok(sessions)
+    }
+
+    /// Sessions that have ended by `now`, most recent first (shown on
+    /// request).
+    pub fn past_sessions(&self, now: Timestamp) -> AppResult<Vec<(SessionId, Session)>> {
+        let mut sessions = self.sessions()?;
+        sessions.retain(|(_, s)| !s.is_upcoming(now));
+        sessions.reverse();
+        Ok(sessions)
+    }
+
+    /// The space's time zone, in which times are typed and shown.
+    pub fn time_zone(&self) -> AppResult<SpaceZone> {
+        self.read(|doc, _| Ok(doc.time_zone()))
+    }
+
+    /// Sets the space's time zone (coordinators).
+    pub fn set_time_zone(&self, zone: &SpaceZone) -> AppResult<()> {
+        self.write(|doc, me| Ok(doc.set_time_zone(me, zone)?))
+    }
+
+    /// Plans a weekly series (leads and coordinators): every occurrence is
+    /// a session made now, in one change. Returns the series and its
+    /// sessions in order.
+    pub fn create_series(
+        &self,
+        draft: SessionDraft,
+        rule: SeriesRule,
+        now: Timestamp,
+    ) -> AppResult<(SeriesId, Vec<SessionId>)> {
+        self.write(|doc, me| Ok(doc.create_series(me, draft, rule, now)?))
+    }
+
+    /// Edits a session and the later ones of its series ("this and
+    /// following"); returns the sessions edited.
+    pub fn edit_series_from(&self, id: &SessionId, edit: SessionEdit) -> AppResult<Vec<SessionId>> {
+        self.write(|doc, me| Ok(doc.edit_series_from(me, id, edit)?))
+    }
+
+    /// Cancels a session and the later planned ones of its series; returns
+    /// the sessions cancelled.
+    pub fn cancel_series_from(&self, id: &SessionId) -> AppResult<Vec<SessionId>> {
+        self.write(|doc, me| Ok(doc.cancel_series_from(me, id)?))
+    }
+
+    /// The sessions of one series, by occurrence.
+    pub fn series_sessions(&self, series: &SeriesId) -> AppResult<Vec<(SessionId, Session)>> {
+        self.read(|doc, _| Ok(doc.series_sessions(series)?))
+    }
+
+    /// Puts a cancelled session back on (leads and coordinators).
+    pub fn reinstate_session(&self, id: &SessionId) -> AppResult<()> {
+        self.write(|doc, me| Ok(doc.set_session_status(me, id, SessionStatus::Planned)?))
     }
 
     /// One session.
@@ -242,7 +320,10 @@ impl Space {
                 .spaces
                 .get_mut(&space)
                 .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
-            doc.session(id)?;
+            let session = doc.session(id)?;
+            if state == SignUpState::Attending && !session.signups_open(now) {
+                return Err(AttendanceError::SignupsClosed.into());
+            }
             let ticket = attendance::ticket_for(&secret, space, id);
             let recorded = doc.signup(id, &ticket)?;
             let pending = entry.pending_requests.iter().find(|p| &p.session == id);
@@ -302,24 +383,28 @@ impl Space {
             }
             shared.save_registry(&registry)?;
             loaded.registry = registry;
-            Ok(MyPlace::Requested(state))
+            let doc = loaded
+                .spaces
+                .get(&space)
+                .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
+            pending_place(doc, id, state, at, now)
         })
     }
 
-    /// Where this person stands for a session.
-    pub fn my_place(&self, id: &SessionId) -> AppResult<MyPlace> {
+    /// Where this person stands for a session at `now`.
+    pub fn my_place(&self, id: &SessionId, now: Timestamp) -> AppResult<MyPlace> {
         let shared = Arc::clone(&self.shared);
         let space = self.id;
         self.shared.with_loaded(|loaded| {
             let secret = shared.person_secret(&loaded.registry)?;
             let entry = entry(loaded, space)?;
-            if let Some(pending) = entry.pending_requests.iter().find(|p| &p.session == id) {
-                return Ok(MyPlace::Requested(pending.state));
-            }
             let doc = loaded
                 .spaces
                 .get(&space)
                 .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
+            if let Some(pending) = entry.pending_requests.iter().find(|p| &p.session == id) {
+                return pending_place(doc, id, pending.state, pending.at, now);
+            }
             match doc.place(id, &attendance::ticket_for(&secret, space, id))? {
                 Place::NotSignedUp => Ok(MyPlace::None),
                 place => Ok(MyPlace::Recorded(place)),
@@ -367,6 +452,34 @@ impl Space {
     pub fn leave(&self, now: Timestamp) -> AppResult<()> {
         self.write(|doc, me| Ok(doc.remove_member(me, &me.clone(), now)?))
     }
+}
+
+/// Where a request not yet recorded stands: waiting for a lead, or blocked
+/// for a reason every device can see.
+fn pending_place(
+    doc: &SpaceDoc,
+    id: &SessionId,
+    state: SignUpState,
+    at: Timestamp,
+    now: Timestamp,
+) -> AppResult<MyPlace> {
+    let session = doc.session(id)?;
+    let attending = state == SignUpState::Attending;
+    let blocked = if attending && session.status == SessionStatus::Cancelled {
+        Some(Blocked::Cancelled)
+    } else if attending
+        && (!session.signups_open(at) || session.status_at(now) != SessionStatus::Planned)
+    {
+        Some(Blocked::SignupsClosed)
+    } else if doc.recording_leads(id)?.is_empty() {
+        Some(Blocked::NoClearedLead)
+    } else {
+        None
+    };
+    Ok(match blocked {
+        Some(reason) => MyPlace::Blocked(state, reason),
+        None => MyPlace::Requested(state),
+    })
 }
 
 pub(crate) fn entry(loaded: &Loaded, space: SpaceId) -> AppResult<&SpaceEntry> {

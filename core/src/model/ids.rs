@@ -105,6 +105,12 @@ random_id!(
     "session id"
 );
 random_id!(
+    /// A weekly series of sessions; each occurrence carries it.
+    SeriesId,
+    "series id"
+);
+
+random_id!(
     /// A training record.
     RecordId,
     "training record id"

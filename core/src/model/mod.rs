@@ -6,6 +6,8 @@
 //! - [`invite`]: invites as recorded in the space (id, verifying key, used).
 //! - [`member`]: members, roles, device keys.
 //! - [`session`]: sessions, drafts and edits.
+//! - [`series`]: weekly series, their occurrences in local time.
+//! - [`zone`]: the space's time zone, for typing and reading times.
 //! - [`waitlist`]: sign-ups and the attending list / waitlist derived from them.
 //! - [`training`]: training records and the clearance to lead derived from them.
 //! - [`readiness`]: planned sessions that will lack a cleared lead, and
@@ -28,20 +30,23 @@ pub mod invite;
 pub mod journal;
 pub mod member;
 pub mod readiness;
+pub mod series;
 pub mod session;
 pub mod signposting;
 pub mod space;
 pub mod time;
 pub mod training;
 pub mod waitlist;
+pub mod zone;
 
 pub use conflict::{ConflictValue, FieldConflict};
 pub use error::{ModelError, ModelResult};
-pub use ids::{DeviceId, EntryId, MemberId, RecordId, ResourceId, SessionId, TicketId};
+pub use ids::{DeviceId, EntryId, MemberId, RecordId, ResourceId, SeriesId, SessionId, TicketId};
 pub use invite::{Invite, InviteState};
 pub use journal::{JournalDoc, JournalEdit, JournalEntry};
 pub use member::{DeviceKeys, Member, Role};
 pub use readiness::{ClearanceWarning, ExpiringClearance};
+pub use series::{MAX_OCCURRENCES, SeriesEnd, SeriesRule};
 pub use session::{
     LeadOffer, LeadState, Session, SessionDraft, SessionEdit, SessionKind, SessionStatus,
 };
@@ -50,3 +55,4 @@ pub use space::{LeadStatus, Restore, Restored, SpaceDoc};
 pub use time::Timestamp;
 pub use training::{Clearance, TrainingModule, TrainingRecord, clearance};
 pub use waitlist::{Place, Roster, SignUp, SignUpState, SignUps, parse_signup_key, statement_key};
+pub use zone::SpaceZone;

@@ -6,7 +6,7 @@ use autosurgeon::{Hydrate, Reconcile};
 use serde::{Deserialize, Serialize};
 
 use super::error::{ModelError, ModelResult};
-use super::ids::MemberId;
+use super::ids::{MemberId, SeriesId};
 use super::time::Timestamp;
 use super::waitlist::SignUps;
 
@@ -167,12 +167,46 @@ pub struct Session {
     /// When it was created (the creating device's clock): the earliest
     /// queue time a sign-up can claim (see [`super::waitlist`]).
     pub created_at: Timestamp,
+    /// The weekly series it belongs to, if any (see [`super::series`]).
+    pub series: Option<SeriesId>,
+    /// Its index in that series, from 0.
+    pub occurrence: Option<u32>,
     /// Members who offered to lead it, and the decisions on their offers.
     pub leads: BTreeMap<MemberId, LeadOffer>,
     /// Sign-ups by ticket; who holds each ticket is sealed to the leads.
     /// The attending list and waitlist are derived from these (see
     /// [`super::waitlist`]).
     pub signups: SignUps,
+}
+
+impl Session {
+    /// When it ends: its start plus its duration.
+    pub fn ends_at(&self) -> Timestamp {
+        self.starts_at
+            .plus_secs(i64::from(self.duration_minutes).saturating_mul(60))
+    }
+
+    /// Its status at `now`: a planned session that has ended reads as
+    /// completed on every device without anyone writing it, so no session
+    /// stays "planned" for ever because nobody closed it.
+    pub fn status_at(&self, now: Timestamp) -> SessionStatus {
+        match self.status {
+            SessionStatus::Planned if now >= self.ends_at() => SessionStatus::Completed,
+            status => status,
+        }
+    }
+
+    /// Whether a request to attend made at `at` can still be recorded:
+    /// sign-ups close at the start, and for a cancelled or completed
+    /// session. (Cancelling one's own place is always recorded.)
+    pub fn signups_open(&self, at: Timestamp) -> bool {
+        self.status == SessionStatus::Planned && at < self.starts_at
+    }
+
+    /// Whether it has not ended by `now`: what "upcoming" lists show.
+    pub fn is_upcoming(&self, now: Timestamp) -> bool {
+        now < self.ends_at()
+    }
 }
 
 /// Everything needed to plan a new session.

@@ -88,9 +88,10 @@ use autosurgeon::{Hydrate, hydrate_prop, reconcile_prop};
 
 use super::conflict::{FieldConflict, conflicts_in};
 use super::error::{ModelError, ModelResult};
-use super::ids::{DeviceId, MemberId, RecordId, ResourceId, SessionId, TicketId};
+use super::ids::{DeviceId, MemberId, RecordId, ResourceId, SeriesId, SessionId, TicketId};
 use super::invite::{Invite, InviteState};
 use super::member::{DeviceKeys, Member, Role};
+use super::series::{SeriesRule, occurrence_starts, shifted_start};
 use super::session::{
     LeadOffer, LeadState, Session, SessionDraft, SessionEdit, SessionStatus, check_len,
 };
@@ -98,9 +99,10 @@ use super::signposting::{Resource, ResourceCategory};
 use super::time::Timestamp;
 use super::training::{Clearance, TrainingModule, TrainingRecord, clearance};
 use super::waitlist::{Place, Roster, SignUp, SignUpState, SignUps, derive_roster, statement_key};
+use super::zone::SpaceZone;
 
 /// The newest space schema this build understands.
-pub const SPACE_SCHEMA: u64 = 2;
+pub const SPACE_SCHEMA: u64 = 3;
 const KIND: &str = "safespaces.space";
 
 const MEMBERS: &str = "members";
@@ -205,7 +207,7 @@ impl SpaceDoc {
         creator_pseudonym: &str,
         now: Timestamp,
     ) -> ModelResult<(Self, MemberId)> {
-        Self::create_as(name, creator_pseudonym, now, None)
+        Self::create_as(name, creator_pseudonym, &SpaceZone::utc(), now, None)
     }
 
     /// Creates a new space in one change, its *genesis*, written as the
@@ -214,16 +216,18 @@ impl SpaceDoc {
     pub fn genesis(
         name: &str,
         creator_pseudonym: &str,
+        zone: &SpaceZone,
         now: Timestamp,
         device: &DeviceId,
         keys: DeviceKeys,
     ) -> ModelResult<(Self, MemberId)> {
-        Self::create_as(name, creator_pseudonym, now, Some((device, keys)))
+        Self::create_as(name, creator_pseudonym, zone, now, Some((device, keys)))
     }
 
     fn create_as(
         name: &str,
         creator_pseudonym: &str,
+        zone: &SpaceZone,
         now: Timestamp,
         device: Option<(&DeviceId, DeviceKeys)>,
     ) -> ModelResult<(Self, MemberId)> {
@@ -239,6 +243,7 @@ impl SpaceDoc {
         doc.put(ROOT, "kind", KIND)?;
         doc.put(ROOT, "schema", SPACE_SCHEMA)?;
         doc.put(ROOT, "name", name)?;
+        doc.put(ROOT, "time_zone", zone.name())?;
         for collection in [MEMBERS, SESSIONS, TRAINING, RESOURCES, INVITES] {
             doc.put_object(ROOT, collection, ObjType::Map)?;
         }
@@ -435,6 +440,29 @@ impl SpaceDoc {
     /// The space's name.
     pub fn name(&self) -> ModelResult<String> {
         Ok(hydrate_prop(&self.doc, ROOT, "name")?)
+    }
+
+    /// The space's time zone. A document that names none, or one this
+    /// build does not know, reads as UTC (see [`SpaceZone::from_stored`]).
+    pub fn time_zone(&self) -> SpaceZone {
+        match self.doc.get(ROOT, "time_zone") {
+            Ok(Some((Value::Scalar(v), _))) => match &*v {
+                automerge::ScalarValue::Str(name) => SpaceZone::from_stored(name),
+                _ => SpaceZone::from_stored("?"),
+            },
+            _ => SpaceZone::utc(),
+        }
+    }
+
+    /// The sessions of one series, by occurrence.
+    pub fn series_sessions(&self, series: &SeriesId) -> ModelResult<Vec<(SessionId, Session)>> {
+        let mut found: Vec<(SessionId, Session)> = self
+            .sessions()?
+            .into_iter()
+            .filter(|(_, s)| s.series.as_ref() == Some(series))
+            .collect();
+        found.sort_by_key(|(id, s)| (s.occurrence, id.clone()));
+        Ok(found)
     }
 
     /// Every member, including those who left (see [`Member::is_active`]),
@@ -941,6 +969,8 @@ impl SpaceDoc {
             status: SessionStatus::Planned,
             created_by: by.clone(),
             created_at: now,
+            series: None,
+            occurrence: None,
             leads: BTreeMap::new(),
             signups: SignUps::default(),
         };
@@ -964,34 +994,139 @@ impl SpaceDoc {
         let obj = self
             .item_obj(SESSIONS, id.as_str())
             .ok_or_else(|| ModelError::UnknownSession(id.to_string()))?;
+        self.transact(|doc, _| write_edit(doc, &obj, &edit))
+    }
+
+    /// Plans a weekly series in one change: every occurrence is a session
+    /// made now, from `draft` (whose start, in the space's time zone, fixes
+    /// the weekday and local time), so no later write can duplicate one
+    /// (docs/model.md). Leads and coordinators only. Returns the series and
+    /// its sessions in order.
+    pub fn create_series(
+        &mut self,
+        by: &MemberId,
+        draft: SessionDraft,
+        rule: SeriesRule,
+        now: Timestamp,
+    ) -> ModelResult<(SeriesId, Vec<SessionId>)> {
+        self.require_role(by, Role::Lead, "plan sessions")?;
+        draft.validate()?;
+        let starts = occurrence_starts(draft.starts_at, rule, &self.time_zone())?;
+        let series = SeriesId::random();
+        let sessions: Vec<(SessionId, Session)> = starts
+            .iter()
+            .zip(0u32..)
+            .map(|(start, index)| {
+                let session = Session {
+                    kind: draft.kind,
+                    title: draft.title.trim().to_string(),
+                    description: draft.description.clone(),
+                    starts_at: *start,
+                    duration_minutes: draft.duration_minutes,
+                    location: draft.location.clone(),
+                    capacity: draft.capacity,
+                    content_notes: draft.content_notes.clone(),
+                    accessibility: draft.accessibility.clone(),
+                    status: SessionStatus::Planned,
+                    created_by: by.clone(),
+                    created_at: now,
+                    series: Some(series.clone()),
+                    occurrence: Some(index),
+                    leads: BTreeMap::new(),
+                    signups: SignUps::default(),
+                };
+                (SessionId::random(), session)
+            })
+            .collect();
+        self.transact(|doc, cols| {
+            for (id, session) in &sessions {
+                reconcile_prop(doc, &cols.sessions, id.as_str(), session)?;
+            }
+            Ok(())
+        })?;
+        Ok((series, sessions.into_iter().map(|(id, _)| id).collect()))
+    }
+
+    /// Edits a session of a series and every later one ("this and
+    /// following"), in one change. A new start moves each by the same
+    /// number of local days to the same new local time. A session outside
+    /// any series is edited alone. Returns the sessions edited.
+    pub fn edit_series_from(
+        &mut self,
+        by: &MemberId,
+        id: &SessionId,
+        edit: SessionEdit,
+    ) -> ModelResult<Vec<SessionId>> {
+        self.require_role(by, Role::Lead, "edit sessions")?;
+        edit.validate()?;
+        let this = self.session(id)?;
+        let zone = self.time_zone();
+        let mut targets = Vec::new();
+        for (other, session) in self.following(id, &this)? {
+            let mut one = edit.clone();
+            if let Some(to) = edit.starts_at {
+                one.starts_at = Some(shifted_start(this.starts_at, to, session.starts_at, &zone)?);
+            }
+            let obj = self
+                .item_obj(SESSIONS, other.as_str())
+                .ok_or_else(|| ModelError::UnknownSession(other.to_string()))?;
+            targets.push((other, obj, one));
+        }
         self.transact(|doc, _| {
-            if let Some(kind) = edit.kind {
-                reconcile_prop(doc, &obj, "kind", kind)?;
+            for (_, obj, one) in &targets {
+                write_edit(doc, obj, one)?;
             }
-            if let Some(title) = &edit.title {
-                doc.put(&obj, "title", title.trim())?;
+            Ok(())
+        })?;
+        Ok(targets.into_iter().map(|(id, _, _)| id).collect())
+    }
+
+    /// Cancels a session of a series and every later one still planned, in
+    /// one change. Returns the sessions cancelled.
+    pub fn cancel_series_from(
+        &mut self,
+        by: &MemberId,
+        id: &SessionId,
+    ) -> ModelResult<Vec<SessionId>> {
+        self.require_role(by, Role::Lead, "cancel or complete sessions")?;
+        let this = self.session(id)?;
+        let mut targets = Vec::new();
+        for (other, session) in self.following(id, &this)? {
+            if session.status == SessionStatus::Planned {
+                let obj = self
+                    .item_obj(SESSIONS, other.as_str())
+                    .ok_or_else(|| ModelError::UnknownSession(other.to_string()))?;
+                targets.push((other, obj));
             }
-            if let Some(text) = &edit.description {
-                doc.put(&obj, "description", text.as_str())?;
+        }
+        self.transact(|doc, _| {
+            for (_, obj) in &targets {
+                reconcile_prop(doc, obj, "status", SessionStatus::Cancelled)?;
             }
-            if let Some(at) = edit.starts_at {
-                reconcile_prop(doc, &obj, "starts_at", at)?;
-            }
-            if let Some(minutes) = edit.duration_minutes {
-                reconcile_prop(doc, &obj, "duration_minutes", minutes)?;
-            }
-            if let Some(text) = &edit.location {
-                doc.put(&obj, "location", text.as_str())?;
-            }
-            if let Some(capacity) = edit.capacity {
-                reconcile_prop(doc, &obj, "capacity", capacity)?;
-            }
-            if let Some(notes) = &edit.content_notes {
-                reconcile_prop(doc, &obj, "content_notes", notes)?;
-            }
-            if let Some(text) = &edit.accessibility {
-                doc.put(&obj, "accessibility", text.as_str())?;
-            }
+            Ok(())
+        })?;
+        Ok(targets.into_iter().map(|(id, _)| id).collect())
+    }
+
+    /// This session and the later ones of its series, by occurrence.
+    fn following(&self, id: &SessionId, this: &Session) -> ModelResult<Vec<(SessionId, Session)>> {
+        let Some(series) = &this.series else {
+            return Ok(vec![(id.clone(), this.clone())]);
+        };
+        let from = this.occurrence.unwrap_or(0);
+        Ok(self
+            .series_sessions(series)?
+            .into_iter()
+            .filter(|(other, s)| other == id || s.occurrence.is_some_and(|o| o > from))
+            .collect())
+    }
+
+    /// Sets the space's time zone. Coordinators only. Stored instants do
+    /// not move: a session planned for 18:00 London stays at that instant.
+    pub fn set_time_zone(&mut self, by: &MemberId, zone: &SpaceZone) -> ModelResult<()> {
+        self.require_role(by, Role::Coordinator, "set the space's time zone")?;
+        self.transact(|doc, _| {
+            doc.put(ROOT, "time_zone", zone.name())?;
             Ok(())
         })
     }
@@ -1514,6 +1649,38 @@ impl SpaceDoc {
             }
         }
     }
+}
+
+/// Writes the fields an edit names, and only those.
+fn write_edit(doc: &mut AutoCommit, obj: &ObjId, edit: &SessionEdit) -> ModelResult<()> {
+    if let Some(kind) = edit.kind {
+        reconcile_prop(doc, obj, "kind", kind)?;
+    }
+    if let Some(title) = &edit.title {
+        doc.put(obj, "title", title.trim())?;
+    }
+    if let Some(text) = &edit.description {
+        doc.put(obj, "description", text.as_str())?;
+    }
+    if let Some(at) = edit.starts_at {
+        reconcile_prop(doc, obj, "starts_at", at)?;
+    }
+    if let Some(minutes) = edit.duration_minutes {
+        reconcile_prop(doc, obj, "duration_minutes", minutes)?;
+    }
+    if let Some(text) = &edit.location {
+        doc.put(obj, "location", text.as_str())?;
+    }
+    if let Some(capacity) = edit.capacity {
+        reconcile_prop(doc, obj, "capacity", capacity)?;
+    }
+    if let Some(notes) = &edit.content_notes {
+        reconcile_prop(doc, obj, "content_notes", notes)?;
+    }
+    if let Some(text) = &edit.accessibility {
+        doc.put(obj, "accessibility", text.as_str())?;
+    }
+    Ok(())
 }
 
 /// One key put back to what it held before a voided change.

@@ -1,7 +1,7 @@
 //! Behaviour of the space document. Each test names the rule it proves.
 
 use super::*;
-use crate::model::{ConflictValue, SessionKind};
+use crate::model::{ConflictValue, SeriesRule, SessionKind, SpaceZone};
 use crate::model::{SignUpState, TicketId};
 
 fn draft(capacity: u32) -> SessionDraft {
@@ -971,4 +971,186 @@ fn a_malformed_session_from_another_device_does_not_hide_the_others() {
             .session(&SessionId::parse("0000000000000000").unwrap())
             .is_err()
     );
+}
+
+fn london(doc: &mut SpaceDoc, coordinator: &MemberId) -> SpaceZone {
+    let zone = SpaceZone::parse("Europe/London").unwrap();
+    doc.set_time_zone(coordinator, &zone).unwrap();
+    zone
+}
+
+#[test]
+fn a_weekly_series_is_ten_sessions_at_six_in_the_evening_local_time() {
+    let mut f = fixture(0);
+    let zone = london(&mut f.doc, &f.coordinator);
+    assert_eq!(f.doc.time_zone(), zone);
+    let mut term = draft(8);
+    term.starts_at = zone.parse_local("2027-03-02 18:00").unwrap();
+    let rule = SeriesRule {
+        every_weeks: 1,
+        end: crate::model::SeriesEnd::Count(10),
+    };
+    let (series, ids) = f
+        .doc
+        .create_series(&f.lead, term, rule, Timestamp(5))
+        .unwrap();
+    let sessions = f.doc.series_sessions(&series).unwrap();
+    assert_eq!(sessions.len(), 10);
+    assert_eq!(
+        sessions
+            .iter()
+            .map(|(id, _)| id.clone())
+            .collect::<Vec<_>>(),
+        ids
+    );
+    for (i, (_, s)) in sessions.iter().enumerate() {
+        assert_eq!(s.occurrence, Some(i as u32));
+        assert_eq!(zone.local(s.starts_at).time().hour(), 18, "{i}");
+        assert_eq!(s.signups.len(), 0);
+    }
+    // The clock change on 28 March falls between the fourth and fifth.
+    assert!(zone.show(sessions[3].1.starts_at).ends_with("GMT"));
+    assert!(zone.show(sessions[4].1.starts_at).ends_with("BST"));
+    // A member plans nothing; a lead cannot change the zone.
+    let rule1 = SeriesRule {
+        every_weeks: 1,
+        end: crate::model::SeriesEnd::Count(2),
+    };
+    let member = f.members_or_new();
+    assert!(
+        f.doc
+            .create_series(&member, draft(1), rule1, Timestamp(5))
+            .is_err()
+    );
+    assert!(f.doc.set_time_zone(&f.lead, &SpaceZone::utc()).is_err());
+}
+
+impl Fixture {
+    fn members_or_new(&mut self) -> MemberId {
+        match self.members.first() {
+            Some(m) => m.clone(),
+            None => self
+                .doc
+                .add_member(&self.coordinator, "Kit", Role::Member, Timestamp(3))
+                .unwrap(),
+        }
+    }
+}
+
+#[test]
+fn this_and_following_edits_and_cancels_only_later_occurrences() {
+    let mut f = fixture(0);
+    let zone = london(&mut f.doc, &f.coordinator);
+    let mut term = draft(8);
+    term.starts_at = zone.parse_local("2027-03-02 18:00").unwrap();
+    let rule = SeriesRule {
+        every_weeks: 1,
+        end: crate::model::SeriesEnd::Count(6),
+    };
+    let (series, ids) = f
+        .doc
+        .create_series(&f.lead, term, rule, Timestamp(5))
+        .unwrap();
+    // From the third: Wednesdays at 18:30, in room 2.
+    let edit = SessionEdit {
+        location: Some("room 2".into()),
+        starts_at: Some(zone.parse_local("2027-03-17 18:30").unwrap()),
+        ..Default::default()
+    };
+    let edited = f.doc.edit_series_from(&f.lead, &ids[2], edit).unwrap();
+    assert_eq!(edited, ids[2..].to_vec());
+    f.doc.cancel_series_from(&f.lead, &ids[4]).unwrap();
+    let sessions = f.doc.series_sessions(&series).unwrap();
+    let shown: Vec<String> = sessions
+        .iter()
+        .map(|(_, s)| {
+            format!(
+                "{} {} {}",
+                zone.show(s.starts_at),
+                s.location,
+                s.status.as_str()
+            )
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            "Tue 2 Mar 2027 18:00 GMT shared with attendees planned",
+            "Tue 9 Mar 2027 18:00 GMT shared with attendees planned",
+            "Wed 17 Mar 2027 18:30 GMT room 2 planned",
+            "Wed 24 Mar 2027 18:30 GMT room 2 planned",
+            "Wed 31 Mar 2027 18:30 BST room 2 cancelled",
+            "Wed 7 Apr 2027 18:30 BST room 2 cancelled",
+        ]
+    );
+    // A cancelled occurrence is reinstated on its own.
+    f.doc
+        .set_session_status(&f.lead, &ids[5], SessionStatus::Planned)
+        .unwrap();
+    assert_eq!(
+        f.doc.session(&ids[5]).unwrap().status,
+        SessionStatus::Planned
+    );
+    assert_eq!(
+        f.doc.session(&ids[4]).unwrap().status,
+        SessionStatus::Cancelled
+    );
+}
+
+#[test]
+fn two_devices_editing_a_series_offline_converge_without_duplicates() {
+    let mut f = fixture(0);
+    let zone = london(&mut f.doc, &f.coordinator);
+    let mut term = draft(8);
+    term.starts_at = zone.parse_local("2027-03-02 18:00").unwrap();
+    let rule = SeriesRule {
+        every_weeks: 2,
+        end: crate::model::SeriesEnd::Until(zone.parse_date("2027-05-25").unwrap()),
+    };
+    let (series, ids) = f
+        .doc
+        .create_series(&f.lead, term, rule, Timestamp(5))
+        .unwrap();
+    assert_eq!(ids.len(), 7);
+    let mut a = f.doc.fork();
+    let mut b = f.doc.fork();
+    a.edit_series_from(
+        &f.lead,
+        &ids[1],
+        SessionEdit {
+            title: Some("Circle (new room)".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    b.cancel_series_from(&f.coordinator, &ids[5]).unwrap();
+    b.edit_session(
+        &f.coordinator,
+        &ids[3],
+        SessionEdit {
+            capacity: Some(12),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    b.volunteer_to_lead(&f.coordinator, &ids[3], Timestamp(6))
+        .unwrap();
+    let mut a2 = a.fork();
+    a2.merge(&mut b).unwrap();
+    b.merge(&mut a).unwrap();
+    for doc in [&a2, &b] {
+        let sessions = doc.series_sessions(&series).unwrap();
+        assert_eq!(sessions.len(), 7);
+        assert_eq!(doc.sessions().unwrap().len(), 7);
+        let titles: Vec<&str> = sessions.iter().map(|(_, s)| s.title.as_str()).collect();
+        assert_eq!(titles[0], "Peer circle");
+        assert!(titles[1..].iter().all(|t| *t == "Circle (new room)"));
+        assert_eq!(sessions[3].1.capacity, 12);
+        assert!(sessions[3].1.leads.contains_key(&f.coordinator));
+        let cancelled: Vec<bool> = sessions
+            .iter()
+            .map(|(_, s)| s.status == SessionStatus::Cancelled)
+            .collect();
+        assert_eq!(cancelled, [false, false, false, false, false, true, true]);
+    }
 }

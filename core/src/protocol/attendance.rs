@@ -72,6 +72,10 @@ pub enum AttendanceError {
     /// is not newer than the one recorded: a replay or a forgery.
     #[error("the sign-up statement is not the ticket holder's newest")]
     StaleOrForged,
+    /// Sign-ups are closed: the session started before the request was
+    /// made, or it is cancelled or over.
+    #[error("sign-ups for this session are closed")]
+    SignupsClosed,
     /// Malformed bytes.
     #[error("malformed attendance data: {0}")]
     Malformed(String),
@@ -548,6 +552,11 @@ pub fn apply_request(
     now: Timestamp,
 ) -> Result<(), AttendanceError> {
     let session = doc.session(&request.session)?;
+    // A request made before the start is recorded even if it reaches a
+    // lead later (she was offline); one made after is not.
+    if request.state() == SignUpState::Attending && !session.signups_open(request.statement.at) {
+        return Err(AttendanceError::SignupsClosed);
+    }
     for (ticket, signup) in &session.signups {
         // Entries sealed before this lead joined cannot be opened yet; they
         // are re-sealed to the lead by an earlier lead (reseal).

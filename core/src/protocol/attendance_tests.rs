@@ -3,7 +3,7 @@
 use ed25519_dalek::SigningKey;
 
 use super::*;
-use crate::model::{DeviceKeys, Role, SessionDraft, SessionKind, TrainingModule};
+use crate::model::{DeviceKeys, Role, SessionDraft, SessionKind, SessionStatus, TrainingModule};
 use crate::protocol::{Envelope, EnvelopeKind, EpochKey, epoch::ANONYMOUS_DEVICE};
 
 struct Person {
@@ -471,4 +471,37 @@ fn a_ticket_a_lead_made_up_shows_as_unverified_to_the_other_leads() {
         verified.contains(&("Blake".to_string(), false)),
         "{verified:?}"
     );
+}
+
+#[test]
+fn a_request_made_before_the_start_is_recorded_late_and_one_made_after_is_refused() {
+    let mut w = world();
+    // Alex asked at 400, offline; the lead records it after the start (500).
+    let early = request(&w, &w.alex, SignUpState::Attending, 400);
+    let body = early.seal(&w.doc, &w.alex.signing).unwrap();
+    lead_records(&mut w, &body, 600).unwrap();
+    assert_eq!(
+        w.doc.place(&w.session, &early.ticket).unwrap(),
+        Place::Attending
+    );
+    // Blake's (modified) app asks at 550: closed.
+    let late = request(&w, &w.blake, SignUpState::Attending, 550);
+    let body = late.seal(&w.doc, &w.blake.signing).unwrap();
+    assert!(matches!(
+        lead_records(&mut w, &body, 551),
+        Err(AttendanceError::SignupsClosed)
+    ));
+    // Cancelling stays possible; nobody attends a cancelled session anew.
+    let cancel = request(&w, &w.alex, SignUpState::Cancelled, 560);
+    let body = cancel.seal(&w.doc, &w.alex.signing).unwrap();
+    lead_records(&mut w, &body, 561).unwrap();
+    w.doc
+        .set_session_status(&w.coordinator, &w.session, SessionStatus::Cancelled)
+        .unwrap();
+    let again = request(&w, &w.blake, SignUpState::Attending, 100);
+    let body = again.seal(&w.doc, &w.blake.signing).unwrap();
+    assert!(matches!(
+        lead_records(&mut w, &body, 562),
+        Err(AttendanceError::SignupsClosed)
+    ));
 }

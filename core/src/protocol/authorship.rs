@@ -554,7 +554,7 @@ fn check_path(
         // The document header is written once, at creation (which arrives as
         // a snapshot, not as a batch).
         ["kind"] | ["schema"] => false,
-        ["name"] => role.at_least(Role::Coordinator),
+        ["name"] | ["time_zone"] => role.at_least(Role::Coordinator),
         // A device entry is written by its own member (linking) or in an
         // admission, never by anyone else: a device listed under a member
         // writes as her, so a coordinator who could list one could forge

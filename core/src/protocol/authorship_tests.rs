@@ -4,7 +4,9 @@
 use automerge::transaction::Transactable;
 
 use super::*;
-use crate::model::{DeviceKeys, SessionDraft, SessionKind, SignUpState, TicketId, Timestamp};
+use crate::model::{
+    DeviceKeys, SessionDraft, SessionEdit, SessionKind, SignUpState, TicketId, Timestamp,
+};
 
 struct World {
     doc: SpaceDoc,
@@ -345,6 +347,141 @@ fn a_lead_role_cannot_make_herself_an_accepted_lead_of_any_session() {
             check_batch(&w.doc, &w.member.1, &raw_changes(&mut am, &since)).is_err(),
             "{key}"
         );
+    }
+}
+
+#[test]
+fn a_lead_cannot_write_a_session_field_of_the_wrong_type_or_move_it_into_a_series() {
+    let mut w = world();
+    w.doc
+        .set_role(&w.coordinator.0, &w.member.0, Role::Lead)
+        .unwrap();
+    // A lead's own honest edits (including content notes) pass.
+    let (mut lead_doc, since) = replica(&mut w.doc, &w.member.1);
+    let edit = SessionEdit {
+        capacity: Some(3),
+        content_notes: Some(vec!["new note".into()]),
+        ..Default::default()
+    };
+    lead_doc
+        .edit_session(&w.member.0, &w.session, edit)
+        .unwrap();
+    check_batch(&w.doc, &w.member.1, &new_changes(&mut lead_doc, &since)).unwrap();
+    // Values that would make the session unreadable everywhere are refused,
+    // as are fields no session has and a later move into a series.
+    let bad: [(&str, automerge::ScalarValue); 6] = [
+        ("capacity", "lots".into()),
+        ("starts_at", "soon".into()),
+        ("kind", "party".into()),
+        ("status", "postponed".into()),
+        ("series", "0123456789abcdef".into()),
+        ("colour", "red".into()),
+    ];
+    for (field, value) in bad {
+        let (mut am, since) = raw(&mut w.doc, &w.member.1);
+        let session = obj(&am, &["sessions", w.session.as_str()]);
+        am.put(&session, field, value).unwrap();
+        am.commit();
+        assert!(
+            matches!(
+                check_batch(&w.doc, &w.member.1, &raw_changes(&mut am, &since)),
+                Err(AuthorshipError::NotPermitted { .. })
+            ),
+            "{field}"
+        );
+    }
+    let (mut am, since) = raw(&mut w.doc, &w.member.1);
+    let notes = obj(&am, &["sessions", w.session.as_str(), "content_notes"]);
+    am.insert(&notes, 0, 7).unwrap();
+    am.commit();
+    assert!(check_batch(&w.doc, &w.member.1, &raw_changes(&mut am, &since)).is_err());
+}
+
+#[test]
+fn only_a_coordinator_sets_the_time_zone() {
+    let mut w = world();
+    w.doc
+        .set_role(&w.coordinator.0, &w.member.0, Role::Lead)
+        .unwrap();
+    let (mut am, since) = raw(&mut w.doc, &w.member.1);
+    am.put(automerge::ROOT, "time_zone", "Pacific/Auckland")
+        .unwrap();
+    am.commit();
+    assert!(matches!(
+        check_batch(&w.doc, &w.member.1, &raw_changes(&mut am, &since)),
+        Err(AuthorshipError::NotPermitted { role: "lead", .. })
+    ));
+    let (mut coordinator, since) = replica(&mut w.doc, &w.coordinator.1);
+    let zone = crate::model::SpaceZone::parse("Europe/London").unwrap();
+    coordinator.set_time_zone(&w.coordinator.0, &zone).unwrap();
+    check_batch(
+        &w.doc,
+        &w.coordinator.1,
+        &new_changes(&mut coordinator, &since),
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_series_is_checked_like_the_sessions_it_makes() {
+    let mut w = world();
+    let (mut coordinator, since) = replica(&mut w.doc, &w.coordinator.1);
+    let draft = SessionDraft {
+        kind: SessionKind::SurvivorDiscussionGroup,
+        title: "Tuesday circle".into(),
+        description: String::new(),
+        starts_at: Timestamp(100_000),
+        duration_minutes: 90,
+        location: String::new(),
+        capacity: 8,
+        content_notes: vec![],
+        accessibility: String::new(),
+    };
+    let rule = crate::model::SeriesRule {
+        every_weeks: 1,
+        end: crate::model::SeriesEnd::Count(10),
+    };
+    let (_, sessions) = coordinator
+        .create_series(&w.coordinator.0, draft, rule, Timestamp(50))
+        .unwrap();
+    assert_eq!(sessions.len(), 10);
+    let id = sessions[4].clone();
+    let edit = SessionEdit {
+        title: Some("Tuesday circle (room 2)".into()),
+        ..Default::default()
+    };
+    coordinator
+        .edit_series_from(&w.coordinator.0, &id, edit)
+        .unwrap();
+    coordinator
+        .cancel_series_from(&w.coordinator.0, &sessions[8])
+        .unwrap();
+    check_batch(
+        &w.doc,
+        &w.coordinator.1,
+        &new_changes(&mut coordinator, &since),
+    )
+    .unwrap();
+    // A member cannot plan one.
+    let (mut member, _) = replica(&mut w.doc, &w.member.1);
+    assert!(
+        member
+            .create_series(&w.member.0, w_draft(), rule, Timestamp(50))
+            .is_err()
+    );
+}
+
+fn w_draft() -> SessionDraft {
+    SessionDraft {
+        kind: SessionKind::Other,
+        title: "t".into(),
+        description: String::new(),
+        starts_at: Timestamp(100_000),
+        duration_minutes: 60,
+        location: String::new(),
+        capacity: 1,
+        content_notes: vec![],
+        accessibility: String::new(),
     }
 }
 

@@ -288,7 +288,12 @@ pub(crate) fn check_session_structure(
                 && created.values().filter(|made| *made == path).count() <= 1
         }
         ["sessions", _, "leads" | "signups"] => makes_map && with_session,
-        ["sessions", _, "created_at" | "created_by"] => with_session,
+        // Who made it, when, and which series it is part of never change.
+        [
+            "sessions",
+            _,
+            "created_at" | "created_by" | "series" | "occurrence",
+        ] => with_session && session_value_ok(p[2], op),
         ["sessions", _, "leads", _] => makes_map || matches!(op.action, OpType::Delete),
         ["sessions", _, "leads", _, field] => {
             LEAD_FIELDS.contains(field) && matches!(op.action, OpType::Put(_))
@@ -296,9 +301,46 @@ pub(crate) fn check_session_structure(
         ["sessions", _, "leads", _, _, ..] => false,
         ["sessions", session, "signups", key] => signup_write_ok(session, key, op),
         ["sessions", _, "signups", _, ..] => false,
+        ["sessions", _, "content_notes", "[]"] => {
+            matches!(op.action, OpType::Put(ScalarValue::Str(_)) | OpType::Delete)
+        }
+        ["sessions", _, field] => session_value_ok(field, op),
+        ["sessions", _, _, ..] => false,
         _ => true,
     };
     if ok { Ok(()) } else { Err(refuse()) }
+}
+
+/// Whether a write to a session's own field has the field's type (and, for
+/// an enum, one of its names): a value of the wrong type would make the
+/// session unreadable on every device, so a hostile lead could hide any
+/// session from everyone. Unknown fields are refused.
+fn session_value_ok(field: &str, op: &Op) -> bool {
+    let u32_value = |v: &ScalarValue| match v {
+        ScalarValue::Uint(n) => u32::try_from(*n).is_ok(),
+        ScalarValue::Int(n) => u32::try_from(*n).is_ok(),
+        _ => false,
+    };
+    match (field, &op.action) {
+        ("content_notes", OpType::Make(ObjType::List)) => true,
+        (_, OpType::Put(v)) => match field {
+            "title" | "description" | "location" | "accessibility" | "created_by" => {
+                matches!(v, ScalarValue::Str(_))
+            }
+            "kind" => {
+                matches!(v, ScalarValue::Str(k) if crate::model::SessionKind::parse(k).is_ok_and(|kind| kind.as_str() == k.as_str()))
+            }
+            "status" => {
+                matches!(v, ScalarValue::Str(k) if matches!(k.as_str(), "planned" | "cancelled" | "completed"))
+            }
+            "starts_at" | "created_at" => matches!(v, ScalarValue::Int(_)),
+            "duration_minutes" | "capacity" => u32_value(v),
+            "series" => matches!(v, ScalarValue::Str(_) | ScalarValue::Null),
+            "occurrence" => matches!(v, ScalarValue::Null) || u32_value(v),
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 /// Whether one write into a session's `signups` map is a holder (any

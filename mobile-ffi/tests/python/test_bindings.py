@@ -15,6 +15,10 @@ import tempfile
 import unittest
 
 from safespaces_ffi import (
+    BlockedReason,
+    SeriesRule,
+    SessionStatus,
+    TimeZoneInfo,
     InviteState,
     JournalEdit,
     JournalFormat,
@@ -62,7 +66,7 @@ class BindingsTest(unittest.TestCase):
     def cleared_lead_space(self):
         """Ash's profile with a space where Ash is a cleared lead of one session."""
         ash = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("ash pass"), FAST)
-        space = ash.create_space("Tuesday circle", "Ash", NOW)
+        space = ash.create_space("Tuesday circle", "Ash", "Europe/London", NOW)
         me = space.my_member_id()
         for module in (TrainingModule.SIGNPOSTING, TrainingModule.TRAUMA_INFORMED):
             space.record_training(me, module, NOW - DAY, NOW + 365 * DAY)
@@ -165,7 +169,7 @@ class BindingsTest(unittest.TestCase):
         self.assertIsNone(members["Birch"].removed_at)
 
         birch.import_bundle(ash_space.export_bundle(), NOW)
-        self.assertEqual(birch_space.my_place(session), MyPlace.RECORDED(place=Place.ATTENDING()))
+        self.assertEqual(birch_space.my_place(session, NOW), MyPlace.RECORDED(place=Place.ATTENDING()))
         roster = birch_space.roster(session)
         self.assertEqual((roster.attending, roster.waitlisted, roster.capacity), (1, 0, 8))
         # Only leads see names.
@@ -187,7 +191,7 @@ class BindingsTest(unittest.TestCase):
 
     def test_a_revoked_invite_admits_nobody(self):
         ash = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("ash"), FAST)
-        space = ash.create_space("Circle", "Ash", NOW)
+        space = ash.create_space("Circle", "Ash", "Europe/London", NOW)
         fresh = space.invite(Role.LEAD, NOW, NOW + DAY)
         kept = space.invite(Role.MEMBER, NOW)
         space.revoke_invite(fresh.invite_id, NOW)
@@ -241,6 +245,55 @@ class BindingsTest(unittest.TestCase):
         with self.assertRaises(SafeSpacesError.InvalidInput):
             space.session("not an id")
 
+    def test_a_weekly_series_in_london_time_and_a_session_life(self):
+        ash = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("ash pass"), FAST)
+        with self.assertRaises(SafeSpacesError.InvalidInput):
+            ash.create_space("Circle", "Ash", "Mars/Base", NOW)
+        space = ash.create_space("Circle", "Ash", "Europe/London", NOW)
+        self.assertEqual(space.time_zone(), TimeZoneInfo(name="Europe/London", known=True))
+        first = space.parse_local_time("2030-03-05 18:00")
+        plan = space.create_series(
+            SessionDraft(
+                kind=SessionKind.SURVIVOR_DISCUSSION_GROUP,
+                title="Tuesday circle",
+                starts_at=first,
+                duration_minutes=90,
+                capacity=8,
+            ),
+            SeriesRule(every_weeks=1, count=10, until=None),
+            NOW,
+        )
+        self.assertEqual(len(plan.session_ids), 10)
+        sessions = space.upcoming_sessions(NOW)
+        self.assertEqual([s.id for s in sessions], plan.session_ids)
+        self.assertEqual([s.occurrence for s in sessions], list(range(10)))
+        self.assertTrue(all(s.series_id == plan.series_id for s in sessions))
+        # 18:00 local on both sides of the clock change (31 March 2030).
+        self.assertEqual(space.show_time(sessions[3].starts_at), "Tue 26 Mar 2030 18:00 GMT")
+        self.assertEqual(space.show_time(sessions[4].starts_at), "Tue 2 Apr 2030 18:00 BST")
+        self.assertEqual(space.local_time(sessions[4].starts_at), "2030-04-02T18:00:00+01:00[Europe/London]")
+        moved = space.edit_series_from(
+            plan.session_ids[6], SessionEdit(starts_at=space.parse_local_time("2030-04-17 18:30"))
+        )
+        self.assertEqual(moved, plan.session_ids[6:])
+        self.assertEqual(
+            space.show_time(space.session(plan.session_ids[9]).starts_at), "Wed 8 May 2030 18:30 BST"
+        )
+        self.assertEqual(space.cancel_series_from(plan.session_ids[8]), plan.session_ids[8:])
+        space.reinstate_session(plan.session_ids[9])
+        self.assertEqual(space.session(plan.session_ids[9]).status, SessionStatus.PLANNED)
+        # A request with no cleared lead says why it waits; after the end,
+        # the session is past and completed without anyone marking it.
+        self.assertEqual(
+            space.sign_up(plan.session_ids[0], SignUpState.ATTENDING, NOW),
+            MyPlace.BLOCKED(state=SignUpState.ATTENDING, reason=BlockedReason.NO_CLEARED_LEAD),
+        )
+        after = sessions[0].ends_at
+        past = space.past_sessions(after)
+        self.assertEqual([(s.id, s.status) for s in past], [(plan.session_ids[0], SessionStatus.COMPLETED)])
+        with self.assertRaises(SafeSpacesError.NotAllowed):
+            space.sign_up(plan.session_ids[0], SignUpState.ATTENDING, after)
+
     def test_journal_add_edit_delete_and_export(self):
         app = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("pass"), FAST)
         journal = app.journal()
@@ -266,7 +319,7 @@ class BindingsTest(unittest.TestCase):
     def test_lock_and_wrong_secret_arrive_as_their_exceptions(self):
         d = self.new_dir()
         app = SafeSpaces.create(d, UnlockSecret.passphrase("right"), FAST)
-        space = app.create_space("Circle", "Ash", NOW)
+        space = app.create_space("Circle", "Ash", "Europe/London", NOW)
         journal = app.journal()
 
         app.lock()
@@ -295,7 +348,7 @@ class BindingsTest(unittest.TestCase):
 
     def test_keys_backup_duress_and_attempt_limit(self):
         app = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("old"), FAST)
-        app.create_space("Circle", "Ash", NOW)
+        app.create_space("Circle", "Ash", "Europe/London", NOW)
         app.set_passphrase("new")
         secret = generate_keystore_secret()
         self.assertEqual(len(secret), 32)

@@ -200,7 +200,7 @@ class RelaySyncTest(unittest.TestCase):
         watching = client.watch_status(statuses)
 
         ash = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("ash"), FAST)
-        ash_space = ash.create_space("Tuesday circle", "Ash", NOW)
+        ash_space = ash.create_space("Tuesday circle", "Ash", "Europe/London", NOW)
         me = ash_space.my_member_id()
         for module in (TrainingModule.SIGNPOSTING, TrainingModule.TRAUMA_INFORMED):
             ash_space.record_training(me, module, NOW - DAY, NOW + 365 * DAY)
@@ -273,7 +273,7 @@ class RelaySyncTest(unittest.TestCase):
         )
         asyncio.run(ash.sync(client, NOW))
         asyncio.run(birch.sync(client, NOW))
-        self.assertEqual(birch_space.my_place(session), MyPlace.RECORDED(place=Place.ATTENDING()))
+        self.assertEqual(birch_space.my_place(session, NOW), MyPlace.RECORDED(place=Place.ATTENDING()))
 
         self.assertTrue(statuses.seen, "the status listener was not called")
         del watching
@@ -287,7 +287,7 @@ class RelaySyncTest(unittest.TestCase):
     def test_a_claimed_but_unused_invite_shows_and_can_be_revoked(self):
         client = self.client()
         ash = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("ash"), FAST)
-        ash_space = ash.create_space("Circle", "Ash", NOW)
+        ash_space = ash.create_space("Circle", "Ash", "Europe/London", NOW)
         invitation = ash_space.invite(Role.MEMBER, NOW)
         asyncio.run(ash.sync(client, NOW))
         asyncio.run(ash_space.publish_invite(client, invitation, NOW))
@@ -318,7 +318,7 @@ class RelaySyncTest(unittest.TestCase):
         client = self.client()
         phone = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("phone"), FAST)
         laptop = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("laptop"), FAST)
-        phone.create_space("Group", "Robin", NOW)
+        phone.create_space("Group", "Robin", "Europe/London", NOW)
 
         async def link_and_settle():
             await phone.sync(client, NOW)
@@ -356,7 +356,7 @@ class RelaySyncTest(unittest.TestCase):
         # A logger that throws loses its records and breaks nothing.
         throwing = Throwing()
         broken = install_logger(throwing, LogLevel.DEBUG)
-        space = app.create_space("CANARY space name", "CANARY pseudonym", NOW)
+        space = app.create_space("CANARY space name", "CANARY pseudonym", "Europe/London", NOW)
         space.create_session(
             SessionDraft(
                 kind=SessionKind.WELLBEING_EVENT,
@@ -408,7 +408,7 @@ class RelaySyncTest(unittest.TestCase):
     def test_progress_reaches_the_total_until_its_handle_is_dropped(self):
         client = self.client()
         ash = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("ash"), FAST)
-        ash_space = ash.create_space("Circle", "Ash", NOW)
+        ash_space = ash.create_space("Circle", "Ash", "Europe/London", NOW)
         invitation = ash_space.invite(Role.MEMBER, NOW)
         birch = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("birch"), FAST)
 
@@ -477,7 +477,7 @@ class RelaySyncTest(unittest.TestCase):
 
     def test_relay_errors_arrive_as_their_exceptions(self):
         app = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("p"), FAST)
-        app.create_space("Circle", "Ash", NOW)
+        app.create_space("Circle", "Ash", "Europe/London", NOW)
 
         wrong_pin = RelayClient.pinned(self.relay.url, "00" * 32)
         with self.assertRaises(SafeSpacesError.PinMismatch):

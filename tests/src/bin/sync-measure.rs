@@ -241,6 +241,7 @@ fn build(
     let (mut doc, me) = SpaceDoc::genesis(
         "Group",
         "Robin",
+        &safespaces_core::model::SpaceZone::utc(),
         Timestamp(0),
         &device,
         DeviceKeys {

@@ -37,9 +37,45 @@ class BindingsTest {
         size >= prefix.size && prefix.indices.all { this[it] == prefix[it] }
 
     @Test
+    fun `a weekly series keeps London time across the clock change`() {
+        val ash = SafeSpaces.create(dir("series"), UnlockSecret.passphrase("ash pass"), FAST)
+        assertThrows<SafeSpacesException.InvalidInput> {
+            ash.createSpace("Circle", "Ash", "Mars/Base", NOW)
+        }
+        val space = ash.createSpace("Circle", "Ash", "Europe/London", NOW)
+        assertEquals(TimeZoneInfo("Europe/London", true), space.timeZone())
+        val plan = space.createSeries(
+            SessionDraft(
+                kind = SessionKind.SURVIVOR_DISCUSSION_GROUP,
+                title = "Tuesday circle",
+                startsAt = space.parseLocalTime("2030-03-05 18:00"),
+                durationMinutes = 90u,
+                capacity = 8u,
+            ),
+            SeriesRule(everyWeeks = 1u, count = null, until = "2030-05-07"),
+            NOW,
+        )
+        assertEquals(10, plan.sessionIds.size)
+        val sessions = space.upcomingSessions(NOW)
+        assertEquals(plan.sessionIds, sessions.map { it.id })
+        assertEquals("Tue 26 Mar 2030 18:00 GMT", space.showTime(sessions[3].startsAt))
+        assertEquals("Tue 2 Apr 2030 18:00 BST", space.showTime(sessions[4].startsAt))
+        assertEquals(plan.sessionIds.drop(8), space.cancelSeriesFrom(plan.sessionIds[8]))
+        assertEquals(
+            MyPlace.Blocked(SignUpState.ATTENDING, BlockedReason.CANCELLED),
+            space.signUp(plan.sessionIds[1], SignUpState.ATTENDING, NOW).let {
+                space.cancelSession(plan.sessionIds[1])
+                space.myPlace(plan.sessionIds[1], NOW)
+            },
+        )
+        space.close()
+        ash.close()
+    }
+
+    @Test
     fun `two devices join, sign up and converge through bundles`() {
         val ash = SafeSpaces.create(dir("ash"), UnlockSecret.passphrase("ash pass"), FAST)
-        val ashSpace = ash.createSpace("Tuesday circle", "Ash", NOW)
+        val ashSpace = ash.createSpace("Tuesday circle", "Ash", "Europe/London", NOW)
         val me = ashSpace.myMemberId()
         for (module in listOf(TrainingModule.SIGNPOSTING, TrainingModule.TRAUMA_INFORMED)) {
             ashSpace.recordTraining(me, module, NOW - DAY, NOW + 365 * DAY)
@@ -126,7 +162,7 @@ class BindingsTest {
         assertEquals(mapOf("Ash" to Role.COORDINATOR, "Birch" to Role.MEMBER), roles)
 
         birch.importBundle(ashSpace.exportBundle(), NOW)
-        assertEquals(MyPlace.Recorded(Place.Attending), birchSpace.myPlace(session))
+        assertEquals(MyPlace.Recorded(Place.Attending), birchSpace.myPlace(session, NOW))
         assertEquals(RosterView(attending = 1u, waitlisted = 0u, capacity = 8u), birchSpace.roster(session))
         assertEquals(emptyList<Attendee>(), birchSpace.attendees(session))
         assertEquals(listOf(me), birchSpace.session(session).leads)
@@ -151,7 +187,7 @@ class BindingsTest {
     @Test
     fun `a revoked invite admits nobody`() {
         val ash = SafeSpaces.create(dir("revoke-ash"), UnlockSecret.passphrase("ash"), FAST)
-        val space = ash.createSpace("Circle", "Ash", NOW)
+        val space = ash.createSpace("Circle", "Ash", "Europe/London", NOW)
         val fresh = space.invite(Role.LEAD, NOW, NOW + DAY)
         space.revokeInvite(fresh.inviteId, NOW)
         val status = space.invites(NOW).single()
@@ -193,7 +229,7 @@ class BindingsTest {
     @Test
     fun `locked and wrong secret arrive as their exceptions`() {
         val app = SafeSpaces.create(dir("l"), UnlockSecret.passphrase("right"), FAST)
-        val space = app.createSpace("Circle", "Ash", NOW)
+        val space = app.createSpace("Circle", "Ash", "Europe/London", NOW)
         app.lock()
         assertTrue(app.isLocked())
         assertThrows<SafeSpacesException.Locked> { space.name() }
@@ -212,7 +248,7 @@ class BindingsTest {
     @Test
     fun `backup restores elsewhere and duress opens an empty profile`() {
         val app = SafeSpaces.create(dir("b"), UnlockSecret.passphrase("pass"), FAST)
-        app.createSpace("Circle", "Ash", NOW)
+        app.createSpace("Circle", "Ash", "Europe/London", NOW)
         val backup = app.exportBackup("backup pass")
         assertTrue(backup.startsWith(AGE_HEADER))
 

@@ -85,7 +85,7 @@ class RelaySyncTest {
         })
 
         val ash = SafeSpaces.create(dir("ash"), UnlockSecret.passphrase("ash"), FAST)
-        val ashSpace = ash.createSpace("Tuesday circle", "Ash", NOW)
+        val ashSpace = ash.createSpace("Tuesday circle", "Ash", "Europe/London", NOW)
         val me = ashSpace.myMemberId()
         for (module in listOf(TrainingModule.SIGNPOSTING, TrainingModule.TRAUMA_INFORMED)) {
             ashSpace.recordTraining(me, module, NOW - DAY, NOW + 365 * DAY)
@@ -156,7 +156,7 @@ class RelaySyncTest {
             ash.sync(client, NOW)
             birch.sync(client, NOW)
         }
-        assertEquals(MyPlace.Recorded(Place.Attending), birchSpace.myPlace(session))
+        assertEquals(MyPlace.Recorded(Place.Attending), birchSpace.myPlace(session, NOW))
 
         assertTrue(statuses.isNotEmpty(), "the status listener was not called")
         watching.close()
@@ -173,7 +173,7 @@ class RelaySyncTest {
     fun `a claimed but unused invite shows and can be revoked`() {
         val client = RelayClient.pinned(url, pin)
         val ash = SafeSpaces.create(dir("ash-claimed"), UnlockSecret.passphrase("ash"), FAST)
-        val ashSpace = ash.createSpace("Circle", "Ash", NOW)
+        val ashSpace = ash.createSpace("Circle", "Ash", "Europe/London", NOW)
         val invitation = ashSpace.invite(Role.MEMBER, NOW)
         runBlocking {
             ash.sync(client, NOW)
@@ -228,7 +228,7 @@ class RelaySyncTest {
                 throw IllegalStateException("a broken logger")
             }
         }, LogLevel.DEBUG)
-        val space = app.createSpace("CANARY space name", "CANARY pseudonym", NOW)
+        val space = app.createSpace("CANARY space name", "CANARY pseudonym", "Europe/London", NOW)
         space.createSession(SessionDraft(SessionKind.OTHER, "CANARY session title", NOW + DAY, 60u, 4u), NOW)
         app.journal().add("CANARY journal text", null, listOf("CANARY-tag"), NOW)
         app.journal().setSync(true)
@@ -262,7 +262,7 @@ class RelaySyncTest {
     fun `progress reaches the total until its handle is closed`() {
         val client = RelayClient.pinned(url, pin)
         val ash = SafeSpaces.create(dir("ash-progress"), UnlockSecret.passphrase("ash"), FAST)
-        val ashSpace = ash.createSpace("Circle", "Ash", NOW)
+        val ashSpace = ash.createSpace("Circle", "Ash", "Europe/London", NOW)
         val invitation = ashSpace.invite(Role.MEMBER, NOW)
         val birch = SafeSpaces.create(dir("birch-progress"), UnlockSecret.passphrase("birch"), FAST)
         val spaceId = runBlocking {
@@ -321,7 +321,7 @@ class RelaySyncTest {
     @Test
     fun `relay errors arrive as their exceptions`() {
         val app = SafeSpaces.create(dir("app"), UnlockSecret.passphrase("p"), FAST)
-        app.createSpace("Circle", "Ash", NOW)
+        app.createSpace("Circle", "Ash", "Europe/London", NOW)
 
         val wrongPin = RelayClient.pinned(url, "00".repeat(32))
         assertThrows<SafeSpacesException.PinMismatch> { runBlocking { app.sync(wrongPin, NOW) } }
