@@ -108,6 +108,7 @@ fn statement(i: usize, attending: bool, sealed: &str) -> SignUp {
         key: "k".repeat(64),
         signature: "s".repeat(128),
         sealed: sealed.to_string(),
+        freed: false,
     }
 }
 

@@ -167,6 +167,7 @@ fn statement(
         key: String::new(),
         signature: String::new(),
         sealed: "sealed".into(),
+        freed: false,
     }
 }
 

@@ -487,3 +487,158 @@ fn a_session_closes_sign_ups_at_its_start_completes_on_its_own_and_can_be_reinst
         MyPlace::Blocked(SignUpState::Attending, crate::app::Blocked::SignupsClosed)
     );
 }
+
+/// A session a week from now, with Robin as its accepted, cleared lead and
+/// one place.
+fn one_place_session(space: &Space, t0: i64) -> SessionId {
+    let me = space.my_member_id().unwrap();
+    for module in TrainingModule::ALL {
+        space
+            .record_training(&me, module, Timestamp(0), Timestamp(t0 + 10_000_000))
+            .unwrap();
+    }
+    let mut one = draft("Circle");
+    one.starts_at = Timestamp(t0 + 7 * 86_400);
+    one.capacity = 1;
+    let session = space.create_session(one, Timestamp(t0)).unwrap();
+    space.volunteer_to_lead(&session, Timestamp(t0)).unwrap();
+    session
+}
+
+#[test]
+fn leaving_or_being_removed_frees_the_place_and_the_first_waiting_moves_up() {
+    let t0 = Timestamp::now().0;
+    let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
+    let apps: Vec<_> = dirs
+        .iter()
+        .map(|d| SafeSpaces::create(d.path(), secret(), options()).unwrap())
+        .collect();
+    let robin = apps[0]
+        .create_space("Group", "Robin", Timestamp(t0))
+        .unwrap();
+    let session = one_place_session(&robin, t0);
+    let blake = join_offline(&robin, &apps[1], "Blake", Timestamp(t0 + 1));
+    let casey = join_offline(&robin, &apps[2], "Casey", Timestamp(t0 + 2));
+    let dana = join_offline(&robin, &apps[3], "Dana", Timestamp(t0 + 3));
+    let to_robin = |s: &Space, at: i64| {
+        apps[0]
+            .import_bundle(&s.export_bundle().unwrap(), Timestamp(at))
+            .unwrap()
+    };
+    for (i, s) in [&blake, &casey, &dana].into_iter().enumerate() {
+        let at = t0 + 10 + i as i64;
+        s.sign_up(&session, SignUpState::Attending, Timestamp(at))
+            .unwrap();
+        assert_eq!(to_robin(s, at).requests_recorded, 1);
+    }
+    let roster = robin.roster(&session).unwrap();
+    assert_eq!((roster.attending, roster.waitlisted), (1, 2));
+
+    // Blake leaves, offline: her device gives up the place first.
+    blake.leave(Timestamp(t0 + 20)).unwrap();
+    assert_eq!(to_robin(&blake, t0 + 21).requests_recorded, 1);
+    let place = |s: &Space| s.my_place(&session, Timestamp(t0 + 30)).unwrap();
+    let bundle = robin.export_bundle().unwrap();
+    for app in &apps[2..] {
+        app.import_bundle(&bundle, Timestamp(t0 + 22)).unwrap();
+    }
+    assert_eq!(
+        place(&casey),
+        MyPlace::Recorded(crate::model::Place::Attending)
+    );
+
+    // Casey is removed (she never gives the place up): Robin's device, the
+    // lead's, frees it when it next seals, and Dana moves up everywhere.
+    let casey_id = casey.my_member_id().unwrap();
+    robin.remove_member(&casey_id, Timestamp(t0 + 23)).unwrap();
+    let bundle = robin.export_bundle().unwrap();
+    eprintln!(
+        "robin view {:?}",
+        robin
+            .attendees(&session)
+            .unwrap()
+            .iter()
+            .map(|a| (a.holder.pseudonym.clone(), a.place))
+            .collect::<Vec<_>>()
+    );
+    eprintln!(
+        "leads {:?}",
+        robin.session_leads(&session, Timestamp(t0 + 24)).unwrap()
+    );
+    apps[3].import_bundle(&bundle, Timestamp(t0 + 24)).unwrap();
+    assert_eq!(
+        place(&dana),
+        MyPlace::Recorded(crate::model::Place::Attending)
+    );
+    let seen = robin.attendees(&session).unwrap();
+    let attending: Vec<_> = seen
+        .iter()
+        .filter(|a| a.place == crate::model::Place::Attending)
+        .map(|a| a.holder.pseudonym.as_str())
+        .collect();
+    assert_eq!(attending, ["Dana"]);
+}
+
+#[test]
+fn a_place_a_lead_freed_from_someone_still_here_is_asked_for_again_and_comes_back() {
+    let t0 = Timestamp::now().0;
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let apps: Vec<_> = dirs
+        .iter()
+        .map(|d| SafeSpaces::create(d.path(), secret(), options()).unwrap())
+        .collect();
+    let robin = apps[0]
+        .create_space("Group", "Robin", Timestamp(t0))
+        .unwrap();
+    let session = one_place_session(&robin, t0);
+    let blake = join_offline(&robin, &apps[1], "Blake", Timestamp(t0 + 1));
+    let casey = join_offline(&robin, &apps[2], "Casey", Timestamp(t0 + 2));
+    for (i, (app, s)) in [(&apps[1], &blake), (&apps[2], &casey)]
+        .into_iter()
+        .enumerate()
+    {
+        let at = t0 + 10 + i as i64;
+        s.sign_up(&session, SignUpState::Attending, Timestamp(at))
+            .unwrap();
+        apps[0]
+            .import_bundle(&s.export_bundle().unwrap(), Timestamp(at))
+            .unwrap();
+        let _ = app;
+    }
+    // The lead's device is modified: it frees Blake's place though she is
+    // still a member.
+    let ticket = robin
+        .attendees(&session)
+        .unwrap()
+        .into_iter()
+        .find(|a| a.holder.pseudonym == "Blake")
+        .unwrap()
+        .ticket;
+    robin
+        .write(|doc, me| Ok(doc.free_signup(me, &session, &ticket)?))
+        .unwrap();
+    apps[1]
+        .import_bundle(&robin.export_bundle().unwrap(), Timestamp(t0 + 20))
+        .unwrap();
+    // Blake's device notices, and asks again at her original time.
+    assert_eq!(
+        blake.my_place(&session, Timestamp(t0 + 21)).unwrap(),
+        MyPlace::Requested(SignUpState::Attending)
+    );
+    let report = apps[0]
+        .import_bundle(&blake.export_bundle().unwrap(), Timestamp(t0 + 22))
+        .unwrap();
+    assert_eq!(report.requests_recorded, 1);
+    apps[1]
+        .import_bundle(&robin.export_bundle().unwrap(), Timestamp(t0 + 23))
+        .unwrap();
+    assert_eq!(
+        blake.my_place(&session, Timestamp(t0 + 24)).unwrap(),
+        MyPlace::Recorded(crate::model::Place::Attending)
+    );
+    assert_eq!(
+        robin.roster(&session).unwrap().waitlisted,
+        1,
+        "Casey waits again behind Blake's original time"
+    );
+}

@@ -4,7 +4,9 @@
 //! clearance starts or lapses), a device of a lead who can open them seals
 //! them again to the new set, before anything of the space leaves it.
 //! Which set each session's holders were last sealed to, as this device
-//! knows it, is kept in the registry as a fingerprint.
+//! knows it, is kept in the registry as a fingerprint. The same pass frees
+//! the places of holders who have left or were removed (only a lead can
+//! tell who they are).
 
 use std::collections::BTreeMap;
 
@@ -12,15 +14,17 @@ use sha2::{Digest, Sha256};
 
 use super::space_handle::entry;
 use super::{AppError, AppResult, Shared};
+use crate::model::Timestamp;
 use crate::protocol::SpaceId;
-use crate::protocol::attendance::{lead_recipients, reseal};
+use crate::protocol::attendance::{free_departed, lead_recipients, reseal};
 
 impl Shared {
     /// Re-seals the sign-ups of every session this device's member leads
     /// whose set of lead devices changed since this device last sealed
-    /// them. Only when the document moved since the last seal; two lead
-    /// devices doing it at once write the same holders twice, harmlessly.
-    pub(crate) fn reseal_for_leads(&self, space: SpaceId) -> AppResult<()> {
+    /// them, and frees departed members' places. Only when the document
+    /// moved since the last look; two lead devices doing it at once write
+    /// the same holders (and marks) twice, harmlessly.
+    pub(crate) fn reseal_for_leads(&self, space: SpaceId, now: Timestamp) -> AppResult<()> {
         let identity = self.profile.with_keyring(|k| k.device_identity().clone())?;
         self.with_loaded(|loaded| {
             let mut e = entry(loaded, space)?.clone();
@@ -28,8 +32,8 @@ impl Shared {
                 .spaces
                 .get_mut(&space)
                 .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
-            let since = e.sealed_heads();
-            if since == doc.heads() {
+            let heads: Vec<String> = doc.heads().iter().map(ToString::to_string).collect();
+            if heads == e.led_heads {
                 return Ok(());
             }
             let mut sealed_to = BTreeMap::new();
@@ -37,6 +41,18 @@ impl Shared {
             for (id, session) in doc.sessions()? {
                 if session.signups.is_empty() || !doc.is_session_lead(&id, &e.member)? {
                     continue;
+                }
+                // Places of people who left or were removed go to the
+                // people waiting, while the session is still to come.
+                if session.is_upcoming(now) {
+                    match free_departed(doc, &e.member, &identity, &id) {
+                        Ok(n) if n > 0 => {
+                            wrote += n;
+                            tracing::info!(places = n, "freed the places of departed members");
+                        }
+                        Ok(_) => {}
+                        Err(err) => tracing::warn!(%err, "could not free departed members' places"),
+                    }
                 }
                 // No cleared lead at all: nobody to seal to; the holders
                 // stay as they are until one is.
@@ -63,13 +79,26 @@ impl Shared {
                 self.persist_space(loaded, space)?;
                 tracing::info!(holders = wrote, "re-sealed sign-ups to a new set of leads");
             }
-            if sealed_to != e.sealed_leads {
+            {
                 e.sealed_leads = sealed_to;
+                // After our own writes: they need no second look.
+                e.led_heads = doc_heads(loaded, space)?;
                 self.store_entry(loaded, space, e)?;
             }
             Ok(())
         })
     }
+}
+
+fn doc_heads(loaded: &mut super::Loaded, space: SpaceId) -> AppResult<Vec<String>> {
+    Ok(loaded
+        .spaces
+        .get_mut(&space)
+        .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?
+        .heads()
+        .iter()
+        .map(ToString::to_string)
+        .collect())
 }
 
 /// The set of recipients, order-free, as hex of its SHA-256.

@@ -10,7 +10,7 @@ use ed25519_dalek::SigningKey;
 
 use super::bundle::{open_bundle, seal_bundle};
 use super::receive::{receive_envelopes, request_envelope};
-use super::registry::{decode_attestations, epoch_key_id};
+use super::registry::{PendingRequest, decode_attestations, epoch_key_id};
 use super::space_handle::entry;
 use super::{AppError, AppResult, Loaded, SafeSpaces, Shared, Space};
 use crate::model::{SignUpState, Timestamp};
@@ -83,9 +83,10 @@ impl Space {
         let signing = self.shared.signing_key()?;
         let shared = Arc::clone(&self.shared);
         let space = self.id;
-        // A removal never leaves this device without its rotation.
+        // Sign-up holders before the rotation (see `seal_outbox`); a
+        // removal never leaves this device without its rotation.
+        self.shared.reseal_for_leads(space, Timestamp::now())?;
         self.shared.rotate_if_needed(space)?;
-        self.shared.reseal_for_leads(space)?;
         self.shared.with_loaded(|loaded| {
             let secret = shared.person_secret(&loaded.registry)?;
             let device = loaded.registry.device.clone();
@@ -250,7 +251,8 @@ impl SafeSpaces {
 }
 
 impl Shared {
-    /// Drops pending attendance requests that a lead has now recorded.
+    /// Drops pending attendance requests that a lead has now recorded, and
+    /// asks again for a place a lead freed while this person is a member.
     pub(crate) fn settle_pending(&self, loaded: &mut Loaded, space: SpaceId) -> AppResult<()> {
         let secret = self.person_secret(&loaded.registry)?;
         let Some(doc) = loaded.spaces.get(&space) else {
@@ -268,10 +270,38 @@ impl Shared {
             // person's other device), or asked for what already stands.
             !recorded.is_some_and(|s| {
                 s.counter >= pending.counter
-                    || (s.state == pending.state && s.state == SignUpState::Attending)
+                    || (s.state == pending.state && s.state == SignUpState::Attending && !s.freed)
             })
         });
-        if entry.pending_requests.len() != before {
+        let mut changed = entry.pending_requests.len() != before;
+        // A place freed while this person is still a member (a lead took
+        // her for gone, or made it up): ask again at the original time, so
+        // the place comes back where it was. One who left asks nothing.
+        let here = doc.member(&entry.member).is_ok_and(|m| m.is_active());
+        for (id, session) in doc.sessions()? {
+            let ticket = attendance::ticket_for(&secret, space, &id);
+            let Some(s) = session.signups.get(&ticket) else {
+                continue;
+            };
+            if !here
+                || !s.freed
+                || !session.signups_open(s.at)
+                || entry.pending_requests.iter().any(|p| p.session == id)
+            {
+                continue;
+            }
+            entry.pending_requests.push(PendingRequest {
+                session: id.clone(),
+                state: SignUpState::Attending,
+                at: s.at,
+                counter: s.counter + 1,
+                sent_at: None,
+                sent_to: None,
+                sent: false,
+            });
+            changed = true;
+        }
+        if changed {
             self.save_registry(&registry)?;
             loaded.registry = registry;
         }

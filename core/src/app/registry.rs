@@ -130,6 +130,12 @@ pub struct SpaceEntry {
     /// (`cover_leads`).
     #[serde(default)]
     pub sealed_leads: BTreeMap<String, String>,
+    /// Heads (hex) of the document when this device last looked over the
+    /// sessions it leads (`cover_leads`: re-seal, free departed places),
+    /// so that pass runs only when something moved. Apart from
+    /// `sealed_heads`, which a rotation moves without that pass.
+    #[serde(default)]
+    pub led_heads: Vec<String>,
 }
 
 /// An invite this device issued and still answers.
@@ -262,6 +268,7 @@ impl SpaceEntry {
             attestations: BTreeMap::new(),
             cut_attestations: Vec::new(),
             sealed_leads: BTreeMap::new(),
+            led_heads: Vec::new(),
         }
     }
 

@@ -117,9 +117,12 @@ impl Shared {
     /// Step 1: seal what this device made since the last seal into the
     /// outbox, and persist it.
     pub(crate) fn seal_outbox(&self, space: SpaceId, now: Timestamp) -> AppResult<()> {
-        // A removal never leaves this device without its rotation.
+        // Sign-up holders first: a departure frees its places before the
+        // rotation marks everything so far as sealed. Both are changes
+        // sealed below, in the new epoch, so the one who left reads
+        // neither. A removal never leaves this device without its rotation.
+        self.reseal_for_leads(space, now)?;
         self.rotate_if_needed(space)?;
-        self.reseal_for_leads(space)?;
         let signing = self.profile.with_keyring(|k| k.signing_key().clone())?;
         self.with_loaded(|loaded| {
             let secret = self.person_secret(&loaded.registry)?;

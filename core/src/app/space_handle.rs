@@ -85,8 +85,12 @@ impl Space {
         })
     }
 
-    /// Runs a write as this device's member and persists its changes.
-    fn write<R>(&self, f: impl FnOnce(&mut SpaceDoc, &MemberId) -> AppResult<R>) -> AppResult<R> {
+    /// Runs a write as this device's member and persists its changes
+    /// (tests use it to write what a modified app could).
+    pub(super) fn write<R>(
+        &self,
+        f: impl FnOnce(&mut SpaceDoc, &MemberId) -> AppResult<R>,
+    ) -> AppResult<R> {
         self.shared.with_loaded(|loaded| {
             let entry = entry(loaded, self.id)?.clone();
             let document = entry
@@ -329,7 +333,11 @@ impl Space {
             let pending = entry.pending_requests.iter().find(|p| &p.session == id);
             // Asking for what already stands changes nothing: attending
             // again keeps the place the first request earned.
-            if pending.is_none() && recorded.as_ref().is_some_and(|s| s.state == state) {
+            if pending.is_none()
+                && recorded
+                    .as_ref()
+                    .is_some_and(|s| s.state == state && !s.freed)
+            {
                 return Ok(MyPlace::Recorded(doc.place(id, &ticket)?));
             }
             // Newer than anything the ticket has or this device asked: a
@@ -448,8 +456,25 @@ impl Space {
         self.write(|doc, me| Ok(doc.add_resource(me, resource)?))
     }
 
-    /// Leaves the space.
+    /// Leaves the space, first giving up every place this person holds or
+    /// asked for in sessions still to come, so the people waiting move up
+    /// (the cancellations reach a lead at the next sync, also after the
+    /// departure). A lead who sees the departure frees any place left.
     pub fn leave(&self, now: Timestamp) -> AppResult<()> {
+        for (id, session) in self.upcoming_sessions(now)? {
+            let holds = match self.my_place(&id, now)? {
+                MyPlace::Recorded(place) => {
+                    matches!(place, Place::Attending | Place::Waitlisted { .. })
+                }
+                MyPlace::Requested(state) | MyPlace::Blocked(state, _) => {
+                    state == SignUpState::Attending
+                }
+                MyPlace::None => false,
+            };
+            if holds && session.status == SessionStatus::Planned {
+                self.sign_up(&id, SignUpState::Cancelled, now)?;
+            }
+        }
         self.write(|doc, me| Ok(doc.remove_member(me, &me.clone(), now)?))
     }
 }

@@ -54,5 +54,8 @@ pub use signposting::{Resource, ResourceCategory};
 pub use space::{LeadStatus, Restore, Restored, SpaceDoc};
 pub use time::Timestamp;
 pub use training::{Clearance, TrainingModule, TrainingRecord, clearance};
-pub use waitlist::{Place, Roster, SignUp, SignUpState, SignUps, parse_signup_key, statement_key};
+pub use waitlist::{
+    Place, Roster, SignUp, SignUpKey, SignUpState, SignUps, freed_key, parse_signup_key,
+    statement_key,
+};
 pub use zone::SpaceZone;

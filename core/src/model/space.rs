@@ -67,6 +67,7 @@
 //!     key: String::new(),
 //!     signature: String::new(),
 //!     sealed: "sealed".into(),
+//!     freed: false,
 //! };
 //! let mut b = a.fork();
 //! let (early, late) = (TicketId::random(), TicketId::random());
@@ -98,7 +99,9 @@ use super::session::{
 use super::signposting::{Resource, ResourceCategory};
 use super::time::Timestamp;
 use super::training::{Clearance, TrainingModule, TrainingRecord, clearance};
-use super::waitlist::{Place, Roster, SignUp, SignUpState, SignUps, derive_roster, statement_key};
+use super::waitlist::{
+    Place, Roster, SignUp, SignUpState, SignUps, derive_roster, freed_key, statement_key,
+};
 use super::zone::SpaceZone;
 
 /// The newest space schema this build understands.
@@ -1229,6 +1232,47 @@ impl SpaceDoc {
         }
         self.transact(|doc, _| {
             doc.put(&signups, ticket.as_str(), sealed)?;
+            Ok(())
+        })
+    }
+
+    /// Frees the place a sign-up holds because its holder has left the
+    /// space or was removed (protocol.md §7): a recording lead, who alone
+    /// can open the holder, marks the ticket's newest statement. Every
+    /// replica then reads it like a cancellation and the waitlist moves.
+    /// The caller checks the holder; a mark on a member still here is
+    /// undone by her own device, which asks again with her original time.
+    pub fn free_signup(
+        &mut self,
+        by: &MemberId,
+        session: &SessionId,
+        ticket: &TicketId,
+    ) -> ModelResult<()> {
+        if !self.is_session_lead(session, by)? {
+            return Err(ModelError::NotPermitted {
+                action: "free places in this session",
+                required: "accepted lead of this session, cleared at its start",
+            });
+        }
+        let obj = self
+            .item_obj(SESSIONS, session.as_str())
+            .ok_or_else(|| ModelError::UnknownSession(session.to_string()))?;
+        let signups = self.session_child(&obj, "signups")?;
+        let Some(signup) = self.stored_signup(&signups, ticket)? else {
+            return Err(ModelError::InvalidInput {
+                field: "ticket",
+                reason: "no sign-up under this ticket".into(),
+            });
+        };
+        if signup.state != SignUpState::Attending || signup.freed {
+            return Ok(());
+        }
+        self.transact(|doc, _| {
+            doc.put(
+                &signups,
+                freed_key(ticket, signup.counter),
+                signup.signature.as_str(),
+            )?;
             Ok(())
         })
     }

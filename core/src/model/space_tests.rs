@@ -89,6 +89,7 @@ fn statement(
         key: String::new(),
         signature: String::new(),
         sealed: sealed.into(),
+        freed: false,
     }
 }
 

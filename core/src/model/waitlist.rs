@@ -73,6 +73,12 @@ pub struct SignUp {
     /// Who holds the ticket, sealed to the session's leads' devices (an age
     /// file in a fixed-size frame, base64). Opaque to everyone else.
     pub sealed: String,
+    /// A recording lead found that the holder has left the space or was
+    /// removed, and freed the place this statement held: it drops out of
+    /// the queue like a cancellation, so the first person waiting moves
+    /// up. Read from a mark naming this statement's signature, never from
+    /// the entry itself; a newer statement of the ticket is not freed.
+    pub freed: bool,
 }
 
 /// The JSON of a sign-up's `entry` string.
@@ -111,6 +117,7 @@ impl SignUp {
             key: e.key,
             signature: e.signature,
             sealed,
+            freed: false,
         })
     }
 
@@ -129,6 +136,25 @@ impl SignUp {
 /// numbers). The sealed holder is stored under the bare ticket.
 pub fn statement_key(ticket: &TicketId, counter: u64) -> String {
     format!("{}.{counter:020}", ticket.as_str())
+}
+
+/// The key of the mark that frees a statement's place (a lead found its
+/// holder gone): the statement's key and `.freed`. Its value is the freed
+/// statement's signature ([`SignUp::signature`]), which no lead can know
+/// before the attendee signs it, so no mark can free a statement to come.
+pub fn freed_key(ticket: &TicketId, counter: u64) -> String {
+    format!("{}.freed", statement_key(ticket, counter))
+}
+
+/// What one key of a session's `signups` map is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SignUpKey {
+    /// `<ticket>`: the sealed holder.
+    Holder(TicketId),
+    /// `<ticket>.<counter>`: one of the attendee's signed statements.
+    Statement(TicketId, u64),
+    /// `<ticket>.<counter>.freed`: a lead freed that statement's place.
+    Freed(TicketId, u64),
 }
 
 /// A session's sign-ups by ticket, read from its flat `signups` map.
@@ -159,23 +185,29 @@ impl<'a> IntoIterator for &'a SignUps {
     }
 }
 
-/// Splits a `signups` key into its ticket and, for a statement, counter.
-/// `None` for a key of any other shape.
-pub fn parse_signup_key(key: &str) -> Option<(TicketId, Option<u64>)> {
-    let (ticket, counter) = match key.split_once('.') {
-        Some((ticket, counter)) => {
-            if counter.len() != 20 || !counter.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
-            }
-            (ticket, Some(counter.parse().ok()?))
-        }
-        None => (key, None),
-    };
+/// Splits a `signups` key into what it holds ([`SignUpKey`]). `None` for a
+/// key of any other shape.
+pub fn parse_signup_key(key: &str) -> Option<SignUpKey> {
+    let mut parts = key.split('.');
+    let ticket = parts.next()?;
     let minted = ticket.len() == 16
         && ticket
             .bytes()
             .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    minted.then(|| (TicketId::from(ticket.to_string()), counter))
+    if !minted {
+        return None;
+    }
+    let ticket = TicketId::from(ticket.to_string());
+    let counter = match parts.next() {
+        None => return Some(SignUpKey::Holder(ticket)),
+        Some(c) if c.len() == 20 && c.bytes().all(|b| b.is_ascii_digit()) => c.parse().ok()?,
+        Some(_) => return None,
+    };
+    match (parts.next(), parts.next()) {
+        (None, _) => Some(SignUpKey::Statement(ticket, counter)),
+        (Some("freed"), None) => Some(SignUpKey::Freed(ticket, counter)),
+        _ => None,
+    }
 }
 
 impl SignUps {
@@ -187,15 +219,19 @@ impl SignUps {
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> SignUps {
         let mut holders: BTreeMap<TicketId, &str> = BTreeMap::new();
         let mut newest: BTreeMap<TicketId, (u64, &str)> = BTreeMap::new();
+        let mut freed: BTreeMap<(TicketId, u64), &str> = BTreeMap::new();
         for (key, value) in pairs {
             match parse_signup_key(key) {
-                Some((ticket, None)) => {
+                Some(SignUpKey::Holder(ticket)) => {
                     holders.insert(ticket, value);
                 }
-                Some((ticket, Some(counter)))
+                Some(SignUpKey::Statement(ticket, counter))
                     if newest.get(&ticket).is_none_or(|(c, _)| counter > *c) =>
                 {
                     newest.insert(ticket, (counter, value));
+                }
+                Some(SignUpKey::Freed(ticket, counter)) => {
+                    freed.insert((ticket, counter), value);
                 }
                 // An older statement of a ticket, or a key of no known shape.
                 Some(_) | None => {}
@@ -207,8 +243,13 @@ impl SignUps {
                 .get(&ticket)
                 .map(|s| s.to_string())
                 .unwrap_or_default();
-            if let Some(signup) = SignUp::from_entry(entry, sealed).filter(|s| s.counter == counter)
+            if let Some(mut signup) =
+                SignUp::from_entry(entry, sealed).filter(|s| s.counter == counter)
             {
+                // A mark counts only for the statement it names.
+                signup.freed = freed
+                    .get(&(ticket.clone(), counter))
+                    .is_some_and(|mark| *mark == signup.signature);
                 out.insert(ticket, signup);
             }
         }
@@ -239,6 +280,9 @@ impl Reconcile for SignUps {
         for (ticket, signup) in &self.0 {
             map.put(statement_key(ticket, signup.counter), signup.entry())?;
             map.put(ticket.as_str(), signup.sealed.as_str())?;
+            if signup.freed {
+                map.put(freed_key(ticket, signup.counter), signup.signature.as_str())?;
+            }
         }
         Ok(())
     }
@@ -279,7 +323,7 @@ pub fn derive_roster(
 ) -> Roster {
     let mut queue: Vec<(Timestamp, &TicketId)> = signups
         .iter()
-        .filter(|(_, s)| s.state == SignUpState::Attending)
+        .filter(|(_, s)| s.state == SignUpState::Attending && !s.freed)
         .map(|(ticket, s)| (s.queue_time(session_created_at), ticket))
         .collect();
     queue.sort();
@@ -326,6 +370,7 @@ mod tests {
             key: String::new(),
             signature: String::new(),
             sealed: String::new(),
+            freed: false,
         }
     }
 
@@ -350,6 +395,46 @@ mod tests {
             roster.place_of(&m[3], &signups),
             Place::Waitlisted { position: 2 }
         );
+    }
+
+    #[test]
+    fn a_freed_mark_counts_only_for_the_statement_whose_signature_it_names() {
+        let ticket = TicketId::from("0123456789abcdef".to_string());
+        let statement = |counter: u64, signature: &str| {
+            let mut s = signup(SignUpState::Attending, 5);
+            s.counter = counter;
+            s.signature = signature.into();
+            (statement_key(&ticket, counter), s.entry())
+        };
+        let (k1, e1) = statement(1, "aa");
+        let (k2, e2) = statement(2, "bb");
+        let read = |pairs: &[(String, String)]| {
+            SignUps::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .get(&ticket)
+                .cloned()
+                .unwrap()
+        };
+        let mark = |counter, value: &str| (freed_key(&ticket, counter), value.to_string());
+        assert!(read(&[(k1.clone(), e1.clone()), mark(1, "aa")]).freed);
+        // A mark that names another signature, or an older statement, frees
+        // nothing: no lead can free a statement before it is signed.
+        assert!(!read(&[(k1.clone(), e1.clone()), mark(1, "zz")]).freed);
+        assert!(!read(&[(k1, e1), (k2, e2), mark(1, "aa")]).freed);
+        assert_eq!(
+            parse_signup_key(&freed_key(&ticket, 3)),
+            Some(SignUpKey::Freed(ticket.clone(), 3))
+        );
+        assert_eq!(
+            parse_signup_key("0123456789abcdef.00000000000000000003.x"),
+            None
+        );
+        let mut freed = signup(SignUpState::Attending, 1);
+        freed.freed = true;
+        let mut signups = BTreeMap::new();
+        signups.insert(ticket.clone(), freed);
+        let roster = derive_roster(&signups, 5, Timestamp(0));
+        assert!(roster.attending.is_empty());
+        assert_eq!(roster.place_of(&ticket, &signups), Place::Cancelled);
     }
 
     #[test]

@@ -156,6 +156,7 @@ pub fn sign_statement(
         key: hex::encode(key.verifying_key().as_bytes()),
         signature: hex::encode(signature.to_bytes()),
         sealed: String::new(),
+        freed: false,
     }
 }
 
@@ -271,6 +272,7 @@ impl AttendanceRequest {
             key: self.statement.key.clone(),
             signature: self.statement.signature.clone(),
             sealed,
+            freed: false,
         }
     }
 
@@ -398,7 +400,9 @@ impl AttendanceRequest {
         let member = doc
             .member(&signed.request.member)
             .map_err(|_| AttendanceError::BadSignature)?;
-        if !member.is_active() {
+        // Someone who left (or was removed) may still give up a place she
+        // held; she can take none.
+        if !member.is_active() && signed.request.statement.state != SignUpState::Cancelled {
             return Err(AttendanceError::BadSignature);
         }
         let keys = member
@@ -577,7 +581,11 @@ pub fn apply_request(
         if existing.counter >= request.statement.counter {
             return Err(AttendanceError::StaleOrForged);
         }
-        if existing.state == SignUpState::Attending && request.state() == SignUpState::Attending {
+        // A place that was freed is taken back by asking again.
+        if existing.state == SignUpState::Attending
+            && !existing.freed
+            && request.state() == SignUpState::Attending
+        {
             return Ok(());
         }
     }
@@ -644,6 +652,36 @@ pub fn reseal(
         let sealed = seal_holder(doc, session, &holder)?;
         doc.reseal_signup(lead, session, ticket, &sealed)?;
         count += 1;
+    }
+    Ok(count)
+}
+
+/// Frees the places held in a session by members who have left or were
+/// removed (protocol.md §7), as a recording lead's device does when it
+/// sees a departure: only a lead can open the holders, and a departed
+/// device may never send its own cancellation. Holders this device cannot
+/// open are left for a lead who can. Returns how many places were freed.
+pub fn free_departed(
+    doc: &mut SpaceDoc,
+    lead: &MemberId,
+    identity: &age::x25519::Identity,
+    session: &SessionId,
+) -> Result<usize, AttendanceError> {
+    let stored = doc.session(session)?;
+    let mut count = 0;
+    for (ticket, signup) in &stored.signups {
+        if signup.state != SignUpState::Attending || signup.freed {
+            continue;
+        }
+        let Ok(holder) = open_holder(identity, &signup.sealed) else {
+            continue;
+        };
+        // Only a departure frees a place; a member the lead cannot find
+        // at all is a made-up holder, shown as unverified instead.
+        if doc.member(&holder.member).is_ok_and(|m| !m.is_active()) {
+            doc.free_signup(lead, session, ticket)?;
+            count += 1;
+        }
     }
     Ok(count)
 }

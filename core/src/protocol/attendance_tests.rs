@@ -505,3 +505,147 @@ fn a_request_made_before_the_start_is_recorded_late_and_one_made_after_is_refuse
         Err(AttendanceError::SignupsClosed)
     ));
 }
+
+#[test]
+fn a_departed_members_place_is_freed_by_a_lead_and_the_first_waiting_moves_up() {
+    let mut w = world();
+    let alex = request(&w, &w.alex, SignUpState::Attending, 10);
+    let body = alex.seal(&w.doc, &w.alex.signing).unwrap();
+    lead_records(&mut w, &body, 11).unwrap();
+    let blake = request(&w, &w.blake, SignUpState::Attending, 20);
+    let body = blake.seal(&w.doc, &w.blake.signing).unwrap();
+    lead_records(&mut w, &body, 21).unwrap();
+    assert_eq!(
+        w.doc.place(&w.session, &blake.ticket).unwrap(),
+        Place::Waitlisted { position: 1 }
+    );
+    // Nothing to free while everyone is still here.
+    let lead = w.lead.member.clone();
+    assert_eq!(
+        free_departed(&mut w.doc, &lead, &w.lead.identity, &w.session).unwrap(),
+        0
+    );
+    let coordinator = w.coordinator.clone();
+    w.doc
+        .remove_member(&coordinator, &w.alex.member, Timestamp(30))
+        .unwrap();
+    // A removed member can take no place, and cannot stop the lead's
+    // device from freeing the one she had.
+    let again = AttendanceRequest::new(
+        &w.alex.secret,
+        w.space,
+        &w.session,
+        SignUpState::Attending,
+        Timestamp(10),
+        99,
+        &w.alex.member,
+        &w.alex.device,
+        &w.alex.signing,
+    );
+    let body = again.seal(&w.doc, &w.alex.signing).unwrap();
+    assert!(matches!(
+        lead_records(&mut w, &body, 31),
+        Err(AttendanceError::BadSignature)
+    ));
+    assert_eq!(
+        free_departed(&mut w.doc, &lead, &w.lead.identity, &w.session).unwrap(),
+        1
+    );
+    assert_eq!(
+        w.doc.place(&w.session, &alex.ticket).unwrap(),
+        Place::Cancelled
+    );
+    assert_eq!(
+        w.doc.place(&w.session, &blake.ticket).unwrap(),
+        Place::Attending
+    );
+    // Freeing again writes nothing.
+    assert_eq!(
+        free_departed(&mut w.doc, &lead, &w.lead.identity, &w.session).unwrap(),
+        0
+    );
+    // A member only reads the mark; she cannot free anyone herself.
+    let blake_member = w.blake.member.clone();
+    assert!(
+        w.doc
+            .free_signup(&blake_member, &w.session, &blake.ticket)
+            .is_err()
+    );
+}
+
+#[test]
+fn someone_who_left_may_still_give_up_her_place_after_the_departure_arrives() {
+    let mut w = world();
+    let alex = request(&w, &w.alex, SignUpState::Attending, 10);
+    let body = alex.seal(&w.doc, &w.alex.signing).unwrap();
+    lead_records(&mut w, &body, 11).unwrap();
+    let blake = request(&w, &w.blake, SignUpState::Attending, 20);
+    let body = blake.seal(&w.doc, &w.blake.signing).unwrap();
+    lead_records(&mut w, &body, 21).unwrap();
+    // She cancelled and then left, offline; the lead sees the departure
+    // before the cancellation.
+    let cancel = request(&w, &w.alex, SignUpState::Cancelled, 25);
+    let body = cancel.seal(&w.doc, &w.alex.signing).unwrap();
+    let alex_member = w.alex.member.clone();
+    w.doc
+        .remove_member(&alex_member, &alex_member, Timestamp(26))
+        .unwrap();
+    lead_records(&mut w, &body, 30).unwrap();
+    assert_eq!(
+        w.doc.place(&w.session, &alex.ticket).unwrap(),
+        Place::Cancelled
+    );
+    assert_eq!(
+        w.doc.place(&w.session, &blake.ticket).unwrap(),
+        Place::Attending
+    );
+}
+
+#[test]
+fn a_place_freed_from_a_member_still_here_comes_back_where_it_was_when_she_asks_again() {
+    let mut w = world();
+    let alex = request(&w, &w.alex, SignUpState::Attending, 10);
+    let body = alex.seal(&w.doc, &w.alex.signing).unwrap();
+    lead_records(&mut w, &body, 11).unwrap();
+    let blake = request(&w, &w.blake, SignUpState::Attending, 20);
+    let body = blake.seal(&w.doc, &w.blake.signing).unwrap();
+    lead_records(&mut w, &body, 21).unwrap();
+    // A hostile lead frees Alex's place though she is still here.
+    let lead = w.lead.member.clone();
+    w.doc.free_signup(&lead, &w.session, &alex.ticket).unwrap();
+    assert_eq!(
+        w.doc.place(&w.session, &blake.ticket).unwrap(),
+        Place::Attending
+    );
+    // Her device asks again with her original time and a newer counter:
+    // even that lead records it (or another lead does), and the place is hers.
+    let back = AttendanceRequest::new(
+        &w.alex.secret,
+        w.space,
+        &w.session,
+        SignUpState::Attending,
+        Timestamp(10),
+        11,
+        &w.alex.member,
+        &w.alex.device,
+        &w.alex.signing,
+    );
+    let body = back.seal(&w.doc, &w.alex.signing).unwrap();
+    lead_records(&mut w, &body, 40).unwrap();
+    assert_eq!(
+        w.doc.place(&w.session, &alex.ticket).unwrap(),
+        Place::Attending
+    );
+    assert_eq!(
+        w.doc.place(&w.session, &blake.ticket).unwrap(),
+        Place::Waitlisted { position: 1 }
+    );
+    // The old mark names the old statement's signature: it frees nothing now.
+    assert!(
+        !w.doc
+            .signup(&w.session, &alex.ticket)
+            .unwrap()
+            .unwrap()
+            .freed
+    );
+}

@@ -1156,3 +1156,38 @@ fn a_device_entry_with_an_unusable_key_is_refused() {
     let changes = raw_changes(&mut am, &since);
     assert_eq!(check_batch(&w.doc, &w.member.1, &changes), Ok(()));
 }
+
+#[test]
+fn only_a_recording_lead_frees_a_place_and_only_with_a_mark_that_names_a_statement() {
+    let mut w = world();
+    accepted_member(&mut w, true);
+    let (ticket, signup) = signed(&w.session, 7, SignUpState::Attending, 2, 1);
+    let (mut r, since) = replica(&mut w.doc, &w.member.1);
+    r.record_signup(&w.member.0, &w.session, &ticket, &signup)
+        .unwrap();
+    let changes = new_changes(&mut r, &since);
+    w.doc.apply_decoded(changes).unwrap();
+    let mark = crate::model::freed_key(&ticket, 1);
+    let attempt = |w: &mut World, device: &DeviceId, value: &str| {
+        let (mut am, since) = raw(&mut w.doc, device);
+        let signups = obj(&am, &["sessions", w.session.as_str(), "signups"]);
+        am.put(&signups, mark.as_str(), value).unwrap();
+        am.commit();
+        check_batch(&w.doc, device, &raw_changes(&mut am, &since))
+    };
+    // A member who does not lead the session frees nobody's place.
+    let (kit, kit_device) = {
+        let members = w.doc.members().unwrap();
+        let (id, m) = members
+            .into_iter()
+            .find(|(_, m)| m.pseudonym == "Kit")
+            .unwrap();
+        (id, m.devices.keys().next().unwrap().clone())
+    };
+    assert_ne!(kit, w.member.0);
+    assert!(attempt(&mut w, &kit_device, &signup.signature).is_err());
+    // The lead's mark must have the shape of a signature.
+    let member_device = w.member.1.clone();
+    assert!(attempt(&mut w, &member_device, "departed").is_err());
+    assert_eq!(attempt(&mut w, &member_device, &signup.signature), Ok(()));
+}

@@ -35,7 +35,8 @@ use automerge::{AutoCommit, ChangeHash, ObjType, ROOT, ReadDoc, ScalarValue, Val
 
 use super::authorship::{AuthorshipError, child_at, get_in, made_in_batch};
 use crate::model::{
-    MemberId, Role, SessionId, SignUp, Timestamp, TrainingModule, TrainingRecord, parse_signup_key,
+    MemberId, Role, SessionId, SignUp, SignUpKey, Timestamp, TrainingModule, TrainingRecord,
+    parse_signup_key,
 };
 
 /// The fields of a lead entry.
@@ -344,24 +345,31 @@ fn session_value_ok(field: &str, op: &Op) -> bool {
 }
 
 /// Whether one write into a session's `signups` map is a holder (any
-/// string under a ticket) or a statement signed by the ticket's key and
-/// stored under its own counter.
+/// string under a ticket), a statement signed by the ticket's key and
+/// stored under its own counter, or a mark freeing a statement's place
+/// whose value has the shape of a signature (readers apply it only to the
+/// statement whose signature it names).
 fn signup_write_ok(session: &str, key: &str, op: &Op) -> bool {
     let OpType::Put(ScalarValue::Str(value)) = &op.action else {
         return false;
     };
     match parse_signup_key(key) {
-        Some((_, None)) => true,
-        Some((ticket, Some(counter))) => {
-            SignUp::from_entry(value, String::new()).is_some_and(|signup| {
+        Some(SignUpKey::Holder(_)) => true,
+        Some(SignUpKey::Freed(..)) => {
+            value.len() == 128
+                && value
+                    .bytes()
+                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        }
+        Some(SignUpKey::Statement(ticket, counter)) => SignUp::from_entry(value, String::new())
+            .is_some_and(|signup| {
                 signup.counter == counter
                     && super::attendance::verify_statement(
                         &SessionId::from(session.to_string()),
                         &ticket,
                         &signup,
                     )
-            })
-        }
+            }),
         None => false,
     }
 }
