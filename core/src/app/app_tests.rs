@@ -488,6 +488,16 @@ fn a_session_closes_sign_ups_at_its_start_completes_on_its_own_and_can_be_reinst
     );
 }
 
+/// `n` fresh profiles (and the directories that hold them).
+fn devices(n: usize) -> (Vec<tempfile::TempDir>, Vec<SafeSpaces>) {
+    let dirs: Vec<_> = (0..n).map(|_| tempfile::tempdir().unwrap()).collect();
+    let apps = dirs
+        .iter()
+        .map(|d| SafeSpaces::create(d.path(), secret(), options()).unwrap())
+        .collect();
+    (dirs, apps)
+}
+
 /// A session a week from now, with Robin as its accepted, cleared lead and
 /// one place.
 fn one_place_session(space: &Space, t0: i64) -> SessionId {
@@ -508,11 +518,7 @@ fn one_place_session(space: &Space, t0: i64) -> SessionId {
 #[test]
 fn leaving_or_being_removed_frees_the_place_and_the_first_waiting_moves_up() {
     let t0 = Timestamp::now().0;
-    let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
-    let apps: Vec<_> = dirs
-        .iter()
-        .map(|d| SafeSpaces::create(d.path(), secret(), options()).unwrap())
-        .collect();
+    let (_dirs, apps) = devices(4);
     let robin = apps[0]
         .create_space("Group", "Robin", Timestamp(t0))
         .unwrap();
@@ -582,11 +588,7 @@ fn leaving_or_being_removed_frees_the_place_and_the_first_waiting_moves_up() {
 #[test]
 fn a_place_a_lead_freed_from_someone_still_here_is_asked_for_again_and_comes_back() {
     let t0 = Timestamp::now().0;
-    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let apps: Vec<_> = dirs
-        .iter()
-        .map(|d| SafeSpaces::create(d.path(), secret(), options()).unwrap())
-        .collect();
+    let (_dirs, apps) = devices(3);
     let robin = apps[0]
         .create_space("Group", "Robin", Timestamp(t0))
         .unwrap();

@@ -506,15 +506,36 @@ fn a_request_made_before_the_start_is_recorded_late_and_one_made_after_is_refuse
     ));
 }
 
+/// Alex asks at 10 and takes the one place; Blake asks at 20 and waits.
+fn alex_attends_and_blake_waits(w: &mut World) -> (AttendanceRequest, AttendanceRequest) {
+    let alex = request(w, &w.alex, SignUpState::Attending, 10);
+    let body = alex.seal(&w.doc, &w.alex.signing).unwrap();
+    lead_records(w, &body, 11).unwrap();
+    let blake = request(w, &w.blake, SignUpState::Attending, 20);
+    let body = blake.seal(&w.doc, &w.blake.signing).unwrap();
+    lead_records(w, &body, 21).unwrap();
+    (alex, blake)
+}
+
+/// Alex's request signed at her original time 10 with `counter`.
+fn alex_at_ten(w: &World, counter: u64) -> AttendanceRequest {
+    AttendanceRequest::new(
+        &w.alex.secret,
+        w.space,
+        &w.session,
+        SignUpState::Attending,
+        Timestamp(10),
+        counter,
+        &w.alex.member,
+        &w.alex.device,
+        &w.alex.signing,
+    )
+}
+
 #[test]
 fn a_departed_members_place_is_freed_by_a_lead_and_the_first_waiting_moves_up() {
     let mut w = world();
-    let alex = request(&w, &w.alex, SignUpState::Attending, 10);
-    let body = alex.seal(&w.doc, &w.alex.signing).unwrap();
-    lead_records(&mut w, &body, 11).unwrap();
-    let blake = request(&w, &w.blake, SignUpState::Attending, 20);
-    let body = blake.seal(&w.doc, &w.blake.signing).unwrap();
-    lead_records(&mut w, &body, 21).unwrap();
+    let (alex, blake) = alex_attends_and_blake_waits(&mut w);
     assert_eq!(
         w.doc.place(&w.session, &blake.ticket).unwrap(),
         Place::Waitlisted { position: 1 }
@@ -531,17 +552,7 @@ fn a_departed_members_place_is_freed_by_a_lead_and_the_first_waiting_moves_up() 
         .unwrap();
     // A removed member can take no place, and cannot stop the lead's
     // device from freeing the one she had.
-    let again = AttendanceRequest::new(
-        &w.alex.secret,
-        w.space,
-        &w.session,
-        SignUpState::Attending,
-        Timestamp(10),
-        99,
-        &w.alex.member,
-        &w.alex.device,
-        &w.alex.signing,
-    );
+    let again = alex_at_ten(&w, 99);
     let body = again.seal(&w.doc, &w.alex.signing).unwrap();
     assert!(matches!(
         lead_records(&mut w, &body, 31),
@@ -576,12 +587,7 @@ fn a_departed_members_place_is_freed_by_a_lead_and_the_first_waiting_moves_up() 
 #[test]
 fn someone_who_left_may_still_give_up_her_place_after_the_departure_arrives() {
     let mut w = world();
-    let alex = request(&w, &w.alex, SignUpState::Attending, 10);
-    let body = alex.seal(&w.doc, &w.alex.signing).unwrap();
-    lead_records(&mut w, &body, 11).unwrap();
-    let blake = request(&w, &w.blake, SignUpState::Attending, 20);
-    let body = blake.seal(&w.doc, &w.blake.signing).unwrap();
-    lead_records(&mut w, &body, 21).unwrap();
+    let (alex, blake) = alex_attends_and_blake_waits(&mut w);
     // She cancelled and then left, offline; the lead sees the departure
     // before the cancellation.
     let cancel = request(&w, &w.alex, SignUpState::Cancelled, 25);
@@ -604,12 +610,7 @@ fn someone_who_left_may_still_give_up_her_place_after_the_departure_arrives() {
 #[test]
 fn a_place_freed_from_a_member_still_here_comes_back_where_it_was_when_she_asks_again() {
     let mut w = world();
-    let alex = request(&w, &w.alex, SignUpState::Attending, 10);
-    let body = alex.seal(&w.doc, &w.alex.signing).unwrap();
-    lead_records(&mut w, &body, 11).unwrap();
-    let blake = request(&w, &w.blake, SignUpState::Attending, 20);
-    let body = blake.seal(&w.doc, &w.blake.signing).unwrap();
-    lead_records(&mut w, &body, 21).unwrap();
+    let (alex, blake) = alex_attends_and_blake_waits(&mut w);
     // A hostile lead frees Alex's place though she is still here.
     let lead = w.lead.member.clone();
     w.doc.free_signup(&lead, &w.session, &alex.ticket).unwrap();
@@ -619,17 +620,7 @@ fn a_place_freed_from_a_member_still_here_comes_back_where_it_was_when_she_asks_
     );
     // Her device asks again with her original time and a newer counter:
     // even that lead records it (or another lead does), and the place is hers.
-    let back = AttendanceRequest::new(
-        &w.alex.secret,
-        w.space,
-        &w.session,
-        SignUpState::Attending,
-        Timestamp(10),
-        11,
-        &w.alex.member,
-        &w.alex.device,
-        &w.alex.signing,
-    );
+    let back = alex_at_ten(&w, 11);
     let body = back.seal(&w.doc, &w.alex.signing).unwrap();
     lead_records(&mut w, &body, 40).unwrap();
     assert_eq!(
