@@ -547,3 +547,107 @@ async fn with_journal_sync_on_an_entry_reaches_the_other_device_live() {
     }
     drop((phone_live, laptop_live));
 }
+
+/// `n` edits by `who` (a coordinator's space), each synced at `at`: past
+/// the compaction bound. Returns how many snapshots it uploaded.
+async fn churn(
+    who: &SafeSpaces,
+    space: &safespaces_core::app::Space,
+    session: &safespaces_core::model::SessionId,
+    net: &RelayClient,
+    at: Timestamp,
+) -> usize {
+    let mut snapshots = 0;
+    for round in 0..320 {
+        space
+            .edit_session(
+                session,
+                safespaces_core::model::SessionEdit {
+                    description: Some(format!("round {round}")),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        snapshots += who.sync(net, at).await.unwrap().snapshots;
+    }
+    snapshots
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compaction_keeps_unread_requests_and_one_lost_anyway_is_sent_again() {
+    let relay_dir = tempfile::tempdir().unwrap();
+    let relay = RelayProcess::start(relay_dir.path());
+    let net = client(&relay);
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let robin = device(dirs[0].path());
+    let casey = device(dirs[1].path());
+    let blake = device(dirs[2].path());
+    let now = Timestamp(1_000);
+    // Robin is the session's only recording lead.
+    let space = robin.create_space("Group", "Robin", now).unwrap();
+    let me = space.my_member_id().unwrap();
+    let session = space
+        .create_session(draft("Circle", 4), Timestamp(0))
+        .unwrap();
+    for module in TrainingModule::ALL {
+        space
+            .record_training(&me, module, Timestamp(0), Timestamp(i64::MAX / 2))
+            .unwrap();
+    }
+    space.volunteer_to_lead(&session, now).unwrap();
+    robin.sync(&net, now).await.unwrap();
+    let (cs, _, _) = join_through_relay(
+        &robin,
+        &space,
+        &casey,
+        Role::Coordinator,
+        "Casey",
+        &net,
+        now,
+    )
+    .await;
+    let (bs, _, _) =
+        join_through_relay(&robin, &space, &blake, Role::Member, "Blake", &net, now).await;
+    robin.sync(&net, now).await.unwrap();
+    casey.sync(&net, now).await.unwrap();
+
+    // Blake asks; the request waits in the mailbox for Robin, who is away.
+    // Casey, a coordinator but not the session's lead, cannot open it; she
+    // compacts the mailbox, and keeps it.
+    bs.sign_up(&session, SignUpState::Attending, Timestamp(1_100))
+        .unwrap();
+    blake.sync(&net, Timestamp(1_100)).await.unwrap();
+    assert!(churn(&casey, &cs, &session, &net, Timestamp(1_200)).await >= 1);
+    let back = robin.sync(&net, Timestamp(1_300)).await.unwrap();
+    assert_eq!(back.requests_recorded, 1, "{back:?}");
+    blake.sync(&net, Timestamp(1_300)).await.unwrap();
+    assert_eq!(
+        bs.my_place(&session, Timestamp(1_300)).unwrap(),
+        MyPlace::Recorded(Place::Attending)
+    );
+
+    // Blake cancels; Robin stays away for longer than compaction holds a
+    // request, so Casey's next compaction drops it unread.
+    bs.sign_up(&session, SignUpState::Cancelled, Timestamp(2_000))
+        .unwrap();
+    blake.sync(&net, Timestamp(2_000)).await.unwrap();
+    casey.sync(&net, Timestamp(2_000)).await.unwrap();
+    let late = Timestamp(2_000 + safespaces_core::app::HOLD_REQUESTS_SECS);
+    assert!(churn(&casey, &cs, &session, &net, late).await >= 1);
+    let back = robin.sync(&net, late).await.unwrap();
+    assert_eq!(back.requests_recorded, 0, "the request was compacted away");
+    assert_eq!(
+        bs.my_place(&session, late).unwrap(),
+        MyPlace::Requested(SignUpState::Cancelled)
+    );
+    // Blake's device sends it again (it is past the re-send interval);
+    // Robin records it, and Blake's place is given up.
+    blake.sync(&net, late).await.unwrap();
+    let recorded = robin.sync(&net, late).await.unwrap();
+    assert_eq!(recorded.requests_recorded, 1, "{recorded:?}");
+    blake.sync(&net, late).await.unwrap();
+    assert_eq!(
+        bs.my_place(&session, late).unwrap(),
+        MyPlace::Recorded(Place::Cancelled)
+    );
+}

@@ -66,7 +66,10 @@ pub use live::{LIVE_PUSH_INTERVAL, LiveSync, SpaceListener};
 pub use offline::BundleReport;
 pub use progress::ProgressWatch;
 pub use registry::{PendingRequest, Registry, SpaceEntry};
-pub use relay_sync::{COMPACT_AFTER_BLOBS, Progress, ProgressFn, SyncReport};
+pub use relay_sync::{
+    COMPACT_AFTER_BLOBS, HOLD_REQUESTS_SECS, Progress, ProgressFn, RESEND_REQUEST_AFTER_SECS,
+    SyncReport,
+};
 pub use space_handle::{Blocked, MyPlace, RosterView, Space};
 
 use crate::model::{DeviceId, DeviceKeys, JournalDoc, SpaceDoc, SpaceZone, Timestamp};

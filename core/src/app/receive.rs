@@ -416,6 +416,7 @@ fn receive_handover(
                 entry.epoch = handover.from_epoch;
                 entry.adopted = None;
                 entry.cursor = entry.previous_cursor;
+                entry.held_requests.clear();
             }
         }
         Err(_) => report.refused += 1,

@@ -136,6 +136,22 @@ pub struct SpaceEntry {
     /// `sealed_heads`, which a rotation moves without that pass.
     #[serde(default)]
     pub led_heads: Vec<String>,
+    /// Relay sync: attendance requests this device pulled from the current
+    /// epoch's mailbox, held back from compaction for
+    /// [`HOLD_REQUESTS_SECS`](super::relay_sync::HOLD_REQUESTS_SECS) after
+    /// it first saw them, since most devices cannot tell whether a lead has
+    /// read one.
+    #[serde(default)]
+    pub held_requests: Vec<HeldRequest>,
+}
+
+/// A request envelope in the mailbox that compaction must not delete yet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldRequest {
+    /// Its sequence number in the mailbox.
+    pub seq: u64,
+    /// When this device first pulled it (its own clock).
+    pub seen_at: Timestamp,
 }
 
 /// An invite this device issued and still answers.
@@ -269,6 +285,7 @@ impl SpaceEntry {
             cut_attestations: Vec::new(),
             sealed_leads: BTreeMap::new(),
             led_heads: Vec::new(),
+            held_requests: Vec::new(),
         }
     }
 

@@ -27,7 +27,7 @@ use base64::prelude::BASE64_STANDARD;
 use super::cover_leads::fingerprint;
 use super::offline::BundleReport;
 use super::receive::{Fate, bound_waiting, receive_envelopes, request_envelope};
-use super::registry::{OutboxItem, PendingRequest, SpaceEntry};
+use super::registry::{HeldRequest, OutboxItem, PendingRequest, SpaceEntry};
 use super::space_handle::entry;
 use super::{AppError, AppResult, SafeSpaces, Shared};
 use crate::model::{DeviceId, Timestamp};
@@ -43,6 +43,30 @@ use crate::sync::{MailboxCredential, RelayClient, RelayError};
 /// rotated), so it is re-sent until a lead records it or a newer statement
 /// overtakes it; a lead ignores a copy it already recorded.
 pub const RESEND_REQUEST_AFTER_SECS: i64 = 6 * 60 * 60;
+
+/// How long compaction keeps an attendance request in the mailbox after a
+/// device first pulled it: twice the re-send interval, so while its sender
+/// syncs, the newest copy of every unrecorded request is always there for
+/// a lead to read, whoever compacts (protocol.md §7).
+pub const HOLD_REQUESTS_SECS: i64 = 2 * RESEND_REQUEST_AFTER_SECS;
+
+/// How far a compaction may delete: through `cursor` (what this device has
+/// applied), but never an attendance request held for less than
+/// [`HOLD_REQUESTS_SECS`]. Returns the bound and the holds still running.
+fn compaction_bound(cursor: u64, held: &[HeldRequest], now: Timestamp) -> (u64, Vec<HeldRequest>) {
+    let running: Vec<HeldRequest> = held
+        .iter()
+        // A clock set back keeps a hold rather than ending it early.
+        .filter(|h| now < h.seen_at.plus_secs(HOLD_REQUESTS_SECS) || now < h.seen_at)
+        .cloned()
+        .collect();
+    let bound = running
+        .iter()
+        .map(|h| h.seq.saturating_sub(1))
+        .min()
+        .map_or(cursor, |first| first.min(cursor));
+    (bound, running)
+}
 
 /// Whether a pending request should be sealed again now: never sent, sent
 /// to another set of lead devices than today's, or unrecorded for
@@ -329,7 +353,7 @@ impl Shared {
                     .pull_previous(client, space, epoch, now, report)
                     .await?;
             if !moved {
-                self.maybe_compact(client, space, &credential, report)
+                self.maybe_compact(client, space, &credential, now, report)
                     .await?;
                 self.log_pass(space, epoch, &start, report, false);
                 return Ok(());
@@ -382,6 +406,8 @@ impl Shared {
         report: &mut SyncReport,
     ) -> AppResult<bool> {
         let identity = self.profile.with_keyring(|k| k.device_identity().clone())?;
+        // To tell which blobs are attendance requests (held from compaction).
+        let content = self.epoch_key(space, epoch).ok().map(|k| k.content_key());
         self.with_loaded(|loaded| {
             let mut entry = entry(loaded, space)?.clone();
             let mut tally = BundleReport::default();
@@ -393,8 +419,21 @@ impl Shared {
             let mut last = entry.cursor;
             for blob in blobs {
                 last = last.max(blob.seq);
+                let request = content.as_ref().is_some_and(|key| {
+                    Envelope::open_unverified(&blob.data, key, space, epoch)
+                        .is_ok_and(|u| u.peek().kind == EnvelopeKind::AttendanceRequest)
+                });
+                if request && !entry.held_requests.iter().any(|h| h.seq == blob.seq) {
+                    entry.held_requests.push(HeldRequest {
+                        seq: blob.seq,
+                        seen_at: now,
+                    });
+                }
                 queue.push(blob.data);
             }
+            // Holds that ran out go; the list stays small whether or not
+            // this device ever compacts.
+            entry.held_requests = compaction_bound(last, &entry.held_requests, now).1;
             // Keep receiving while anything new settles: a blob may wait on
             // one that arrives later in the same page.
             let waiting = loop {
@@ -514,22 +553,32 @@ impl Shared {
         client: &RelayClient,
         space: SpaceId,
         credential: &MailboxCredential,
+        now: Timestamp,
         report: &mut SyncReport,
     ) -> AppResult<()> {
-        let (cursor, snapshot_seq, waiting) = self.with_loaded(|loaded| {
+        let (cursor, snapshot_seq, waiting, held) = self.with_loaded(|loaded| {
             let e = entry(loaded, space)?;
-            Ok((e.cursor, e.snapshot_seq, !e.waiting.is_empty()))
+            Ok((
+                e.cursor,
+                e.snapshot_seq,
+                !e.waiting.is_empty(),
+                e.held_requests.clone(),
+            ))
         })?;
-        // Only what this device has fully applied may be compacted away.
-        if waiting || cursor < snapshot_seq + COMPACT_AFTER_BLOBS {
+        // Only what this device has fully applied may be compacted away, and
+        // no attendance request a lead may not have read yet.
+        // The tail's length says when; the holds say how far.
+        let (through, running) = compaction_bound(cursor, &held, now);
+        if waiting || cursor < snapshot_seq + COMPACT_AFTER_BLOBS || through <= snapshot_seq {
             return Ok(());
         }
         let snapshot = self.snapshot_envelope(space)?;
         let seq = client.append(credential, snapshot).await?;
-        client.compact(credential, seq, cursor).await?;
+        client.compact(credential, seq, through).await?;
         self.with_loaded(|loaded| {
             let mut e = entry(loaded, space)?.clone();
             e.snapshot_seq = seq;
+            e.held_requests = running.clone();
             self.store_entry(loaded, space, e)
         })?;
         report.snapshots += 1;
@@ -583,5 +632,58 @@ impl SafeSpaces {
             "sync finished"
         );
         Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod resend_tests {
+    use super::*;
+    use crate::model::{SessionId, SignUpState};
+
+    fn pending(sent: Option<(i64, &str)>) -> PendingRequest {
+        PendingRequest {
+            session: SessionId::from("s".to_string()),
+            state: SignUpState::Attending,
+            at: Timestamp(0),
+            counter: 1,
+            sent_at: sent.map(|(at, _)| Timestamp(at)),
+            sent_to: sent.map(|(_, to)| to.to_string()),
+            sent: sent.is_some(),
+        }
+    }
+
+    #[test]
+    fn compaction_stops_short_of_a_request_held_for_less_than_twelve_hours() {
+        let held = |seq, at| HeldRequest {
+            seq,
+            seen_at: Timestamp(at),
+        };
+        let holds = [held(40, 1_000), held(70, 2_000)];
+        assert_eq!(compaction_bound(100, &holds, Timestamp(3_000)).0, 39);
+        // The first hold ran out: compaction may pass it, not the second.
+        let later = Timestamp(1_000 + HOLD_REQUESTS_SECS);
+        let (bound, running) = compaction_bound(100, &holds, later);
+        assert_eq!((bound, running), (69, vec![held(70, 2_000)]));
+        // Nothing held: everything applied may go.
+        assert_eq!(compaction_bound(100, &[], later).0, 100);
+        // A request past the cursor does not hold anything back.
+        assert_eq!(compaction_bound(30, &holds, Timestamp(3_000)).0, 30);
+        // A clock set back keeps the hold.
+        assert_eq!(compaction_bound(100, &holds, Timestamp(10)).0, 39);
+    }
+
+    #[test]
+    fn a_request_goes_again_when_unsent_when_the_leads_changed_or_after_six_hours() {
+        assert!(resend_due(&pending(None), "leads", Timestamp(5)));
+        let sent = pending(Some((100, "leads")));
+        assert!(!resend_due(&sent, "leads", Timestamp(101)));
+        assert!(resend_due(&sent, "other leads", Timestamp(101)));
+        assert!(resend_due(
+            &sent,
+            "leads",
+            Timestamp(100 + RESEND_REQUEST_AFTER_SECS)
+        ));
+        // A clock set back never strands it.
+        assert!(resend_due(&sent, "leads", Timestamp(99)));
     }
 }

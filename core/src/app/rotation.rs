@@ -282,6 +282,8 @@ pub(crate) fn enter_epoch(
     entry.previous_cursor = previous_cursor;
     entry.cursor = 0;
     entry.snapshot_seq = 0;
+    // Sequence numbers of the mailbox left behind.
+    entry.held_requests.clear();
     entry.sealed_heads = entry.epoch_cut.clone();
     if let Some(seq) = first_own_after {
         entry.sealed_own_seq = entry.sealed_own_seq.min(seq.saturating_sub(1));
