@@ -2,12 +2,13 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::SystemTime;
 
-use safespaces_core::model::Timestamp;
 use safespaces_core::{app, profile};
 use secrecy::SecretString;
 
 use crate::secret::{ProfileOptions, UnlockSecret, core_options, keystore_bytes};
+use crate::time::timestamp;
 use crate::{
     BundleReport, JoinRequestFile, Journal, PendingJoin, SafeSpacesError, Space, convert_all,
 };
@@ -190,12 +191,12 @@ impl SafeSpaces {
         name: String,
         pseudonym: String,
         time_zone: String,
-        now: i64,
+        now: SystemTime,
     ) -> Result<Arc<Space>, SafeSpacesError> {
         let zone = safespaces_core::model::SpaceZone::parse(&time_zone)?;
         Ok(Arc::new(
             self.inner
-                .create_space_in(&name, &pseudonym, &zone, Timestamp(now))?
+                .create_space_in(&name, &pseudonym, &zone, timestamp(now, "now")?)?
                 .into(),
         ))
     }
@@ -220,9 +221,12 @@ impl SafeSpaces {
     pub fn import_bundle(
         &self,
         bundle: Vec<u8>,
-        now: i64,
+        now: SystemTime,
     ) -> Result<BundleReport, SafeSpacesError> {
-        Ok(self.inner.import_bundle(&bundle, Timestamp(now))?.into())
+        Ok(self
+            .inner
+            .import_bundle(&bundle, timestamp(now, "now")?)?
+            .into())
     }
 
     /// Asks to join a space without the relay: opens the invite's package
@@ -236,11 +240,11 @@ impl SafeSpaces {
         code: String,
         sealed_package: Vec<u8>,
         pseudonym: String,
-        now: i64,
+        now: SystemTime,
     ) -> Result<JoinRequestFile, SafeSpacesError> {
         Ok(self
             .inner
-            .request_join(&code, &sealed_package, &pseudonym, Timestamp(now))?
+            .request_join(&code, &sealed_package, &pseudonym, timestamp(now, "now")?)?
             .into())
     }
 
@@ -254,10 +258,12 @@ impl SafeSpaces {
         &self,
         welcome: Vec<u8>,
         bundle: Vec<u8>,
-        now: i64,
+        now: SystemTime,
     ) -> Result<Arc<Space>, SafeSpacesError> {
         Ok(Arc::new(
-            self.inner.join(&welcome, &bundle, Timestamp(now))?.into(),
+            self.inner
+                .join(&welcome, &bundle, timestamp(now, "now")?)?
+                .into(),
         ))
     }
 

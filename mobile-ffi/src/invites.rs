@@ -8,9 +8,12 @@
 //! code it reads nothing, with it only the space's name and the role.
 //! Only an admission by the inviter lets a device read the space.
 
+use std::time::SystemTime;
+
 use safespaces_core::{app, model};
 
-use crate::Role;
+use crate::time::{system_time, timestamp};
+use crate::{Role, SafeSpacesError};
 
 /// An invite, ready to hand over. The invitee needs the code and the
 /// package: through the relay's drop-box (`Space.publishInvite`, then the
@@ -29,8 +32,8 @@ pub struct Invitation {
     /// devices to seal the request to, readable only with the code. It
     /// holds no key to the space.
     pub sealed_package: Vec<u8>,
-    /// When it stops working (seconds since the Unix epoch).
-    pub expires_at: i64,
+    /// When it stops working.
+    pub expires_at: SystemTime,
 }
 
 impl From<app::Invitation> for Invitation {
@@ -40,20 +43,24 @@ impl From<app::Invitation> for Invitation {
             invite_id: i.invite_id,
             dropbox_id: i.dropbox_id,
             sealed_package: i.package,
-            expires_at: i.expires_at.0,
+            expires_at: system_time(i.expires_at),
         }
     }
 }
 
-impl From<Invitation> for app::Invitation {
-    fn from(i: Invitation) -> Self {
-        app::Invitation {
+/// Fallible because the app may build an `Invitation` itself, with any
+/// `expires_at`.
+impl TryFrom<Invitation> for app::Invitation {
+    type Error = SafeSpacesError;
+
+    fn try_from(i: Invitation) -> Result<Self, SafeSpacesError> {
+        Ok(app::Invitation {
             code: i.code,
             invite_id: i.invite_id,
             dropbox_id: i.dropbox_id,
             package: i.sealed_package,
-            expires_at: model::Timestamp(i.expires_at),
-        }
+            expires_at: timestamp(i.expires_at, "expires_at")?,
+        })
     }
 }
 
@@ -94,8 +101,8 @@ pub struct InviteStatus {
     pub role: Role,
     /// The member who issued it.
     pub created_by: String,
-    /// When it stops working (seconds since the Unix epoch).
-    pub expires_at: i64,
+    /// When it stops working.
+    pub expires_at: SystemTime,
     /// Open, used, revoked or expired, as the space records it.
     pub state: InviteState,
     /// The member it admitted, once used; `null` before.
@@ -112,7 +119,7 @@ impl From<app::InviteStatus> for InviteStatus {
             invite_id: s.invite_id,
             role: s.role.into(),
             created_by: s.created_by.to_string(),
-            expires_at: s.expires_at.0,
+            expires_at: system_time(s.expires_at),
             state: s.state.into(),
             used_by: s.used_by.map(|m| m.to_string()),
             claimed: s.claimed,
@@ -154,9 +161,9 @@ pub struct PendingJoin {
     pub space_name: String,
     /// The role the invite grants.
     pub role: Role,
-    /// When the invite stops working (seconds since the Unix epoch): past
-    /// it, no inviter admits the request; ask for a new invite.
-    pub expires_at: i64,
+    /// When the invite stops working: past it, no inviter admits the
+    /// request; ask for a new invite.
+    pub expires_at: SystemTime,
 }
 
 impl From<app::PendingJoinStatus> for PendingJoin {
@@ -165,7 +172,7 @@ impl From<app::PendingJoinStatus> for PendingJoin {
             space: p.space,
             space_name: p.space_name,
             role: p.role.into(),
-            expires_at: p.expires_at.0,
+            expires_at: system_time(p.expires_at),
         }
     }
 }

@@ -1,11 +1,13 @@
 //! The private journal.
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
-use safespaces_core::model::{self, EntryId, Timestamp};
+use safespaces_core::model::{self, EntryId};
 use safespaces_core::{app, profile};
 use secrecy::SecretString;
 
+use crate::time::{system_time, timestamp};
 use crate::{SafeSpacesError, convert_all};
 
 /// A journal entry.
@@ -13,10 +15,10 @@ use crate::{SafeSpacesError, convert_all};
 pub struct JournalEntry {
     /// The entry's id.
     pub id: String,
-    /// When it was written (seconds since the Unix epoch).
-    pub created_at: i64,
+    /// When it was written.
+    pub created_at: SystemTime,
     /// When it was last changed.
-    pub edited_at: i64,
+    pub edited_at: SystemTime,
     /// The text.
     pub text: String,
     /// A mood from 1 (low) to 5 (high), if given.
@@ -29,8 +31,8 @@ impl From<model::JournalEntry> for JournalEntry {
     fn from(e: model::JournalEntry) -> Self {
         JournalEntry {
             id: e.id.to_string(),
-            created_at: e.created_at.0,
-            edited_at: e.edited_at.0,
+            created_at: system_time(e.created_at),
+            edited_at: system_time(e.edited_at),
             text: e.text,
             mood: e.mood,
             tags: e.tags,
@@ -122,19 +124,24 @@ impl Journal {
         text: String,
         mood: Option<u8>,
         tags: Vec<String>,
-        now: i64,
+        now: SystemTime,
     ) -> Result<String, SafeSpacesError> {
         Ok(self
             .inner
-            .add(&text, mood, &tags, Timestamp(now))?
+            .add(&text, mood, &tags, timestamp(now, "now")?)?
             .to_string())
     }
 
     /// Changes parts of an entry.
-    pub fn edit(&self, id: String, edit: JournalEdit, now: i64) -> Result<(), SafeSpacesError> {
+    pub fn edit(
+        &self,
+        id: String,
+        edit: JournalEdit,
+        now: SystemTime,
+    ) -> Result<(), SafeSpacesError> {
         Ok(self
             .inner
-            .edit(&EntryId::parse(&id)?, edit.into(), Timestamp(now))?)
+            .edit(&EntryId::parse(&id)?, edit.into(), timestamp(now, "now")?)?)
     }
 
     /// Deletes an entry and its history: the text is gone from the device,

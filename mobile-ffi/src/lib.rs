@@ -32,12 +32,16 @@
 //!   [`LoggerHandle`] (`logging.rs`): core's content-free `tracing` events
 //!   forwarded to the app's logger.
 //! - [`SafeSpacesError`] (`error.rs`): the one error the foreign side sees.
+//! - `time.rs`: the two conversions between the foreign side's instants
+//!   (`SystemTime`) and core's whole seconds (`Timestamp`).
 //!
 //! # Shapes across the boundary
-//! Ids are strings (16 hex digits; a space id 32), times are `i64` seconds
-//! since the Unix epoch (UTC), shown and typed in the space's own time zone
-//! through `Space.showTime`, `Space.localTime` and `Space.parseLocalTime`;
-//! bytes are `Vec<u8>` (`ByteArray` in Kotlin,
+//! Ids are strings (16 hex digits; a space id 32). Instants are
+//! `SystemTime` (`java.time.Instant` in Kotlin, `Date` in Swift, an aware
+//! `datetime` in Python), never bare seconds, so an app cannot pass
+//! milliseconds by mistake; core keeps whole seconds (`time.rs`). They are
+//! shown and typed in the space's own time zone through `Space.showTime`,
+//! `Space.localTime` and `Space.parseLocalTime`; bytes are `Vec<u8>` (`ByteArray` in Kotlin,
 //! `Data` in Swift, `bytes` in Python). Every object wraps
 //! `inner: Arc<core thing>` and its methods forward in one line. The caller
 //! passes "now" wherever a rule depends on time, as core does, so the app
@@ -72,6 +76,7 @@ mod sessions;
 mod signposting;
 mod space;
 mod sync;
+mod time;
 mod training;
 
 pub use app::{SafeSpaces, SpaceSummary, generate_keystore_secret, profile_exists};

@@ -1,11 +1,11 @@
 //! Linking a new device to a person's existing one, through the relay.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use safespaces_core::app;
-use safespaces_core::model::Timestamp;
 
+use crate::time::timestamp;
 use crate::{RelayClient, SafeSpaces, SafeSpacesError};
 
 /// A link offered by a new device: show `code` to type into the old
@@ -45,11 +45,11 @@ impl SafeSpaces {
         &self,
         client: Arc<RelayClient>,
         code: String,
-        now: i64,
+        now: SystemTime,
     ) -> Result<String, SafeSpacesError> {
         Ok(self
             .inner
-            .approve_link(&client.inner, &code, Timestamp(now))
+            .approve_link(&client.inner, &code, timestamp(now, "now")?)
             .await?)
     }
 
@@ -60,12 +60,12 @@ impl SafeSpaces {
         client: Arc<RelayClient>,
         offer: Arc<LinkOffer>,
         wait_secs: u32,
-        now: i64,
+        now: SystemTime,
     ) -> Result<u64, SafeSpacesError> {
         let wait = Duration::from_secs(u64::from(wait_secs));
         let spaces = self
             .inner
-            .complete_link(&client.inner, &offer.inner, wait, Timestamp(now))
+            .complete_link(&client.inner, &offer.inner, wait, timestamp(now, "now")?)
             .await?;
         Ok(spaces as u64)
     }

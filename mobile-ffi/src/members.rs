@@ -1,6 +1,10 @@
 //! Members of a space and their roles.
 
+use std::time::SystemTime;
+
 use safespaces_core::model;
+
+use crate::time::system_time;
 
 /// What a member may do in a space.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
@@ -42,10 +46,10 @@ pub struct Member {
     pub pseudonym: String,
     /// Their role.
     pub role: Role,
-    /// When they joined (seconds since the Unix epoch).
-    pub joined_at: i64,
+    /// When they joined.
+    pub joined_at: SystemTime,
     /// When they left or were removed; `null` while a member.
-    pub removed_at: Option<i64>,
+    pub removed_at: Option<SystemTime>,
     /// Their devices' ids.
     pub devices: Vec<String>,
 }
@@ -56,8 +60,8 @@ impl From<(model::MemberId, model::Member)> for Member {
             id: id.to_string(),
             pseudonym: member.pseudonym,
             role: member.role.into(),
-            joined_at: member.joined_at.0,
-            removed_at: member.removed_at.map(|t| t.0),
+            joined_at: system_time(member.joined_at),
+            removed_at: member.removed_at.map(system_time),
             devices: member.devices.into_keys().map(|d| d.to_string()).collect(),
         }
     }

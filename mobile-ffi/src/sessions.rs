@@ -1,8 +1,11 @@
 //! Sessions: what is planned, its edits, conflicts and volunteer leads.
 
+use std::time::SystemTime;
+
 use safespaces_core::model::{self, Timestamp};
 
-use crate::{Clearance, convert_all};
+use crate::time::{system_time, timestamp};
+use crate::{Clearance, SafeSpacesError};
 
 /// The kinds of session the project runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
@@ -73,8 +76,8 @@ pub struct Session {
     pub title: String,
     /// What to expect.
     pub description: String,
-    /// When it starts (seconds since the Unix epoch).
-    pub starts_at: i64,
+    /// When it starts.
+    pub starts_at: SystemTime,
     /// How long it lasts.
     pub duration_minutes: u32,
     /// Where.
@@ -85,8 +88,8 @@ pub struct Session {
     pub content_notes: Vec<String>,
     /// Accessibility information.
     pub accessibility: String,
-    /// When it ends (seconds since the Unix epoch).
-    pub ends_at: i64,
+    /// When it ends: its start plus its duration.
+    pub ends_at: SystemTime,
     /// Planned, cancelled or completed: as of `now` from
     /// `Space.upcomingSessions` and `Space.pastSessions` (a planned session
     /// that has ended reads as completed), as stored elsewhere.
@@ -104,13 +107,13 @@ pub struct Session {
 
 impl From<(model::SessionId, model::Session)> for Session {
     fn from((id, s): (model::SessionId, model::Session)) -> Self {
-        let ends_at = s.ends_at().0;
+        let ends_at = system_time(s.ends_at());
         Session {
             id: id.to_string(),
             kind: s.kind.into(),
             title: s.title,
             description: s.description,
-            starts_at: s.starts_at.0,
+            starts_at: system_time(s.starts_at),
             ends_at,
             duration_minutes: s.duration_minutes,
             location: s.location,
@@ -133,8 +136,8 @@ pub struct SessionDraft {
     pub kind: SessionKind,
     /// Its title.
     pub title: String,
-    /// When it starts (seconds since the Unix epoch).
-    pub starts_at: i64,
+    /// When it starts.
+    pub starts_at: SystemTime,
     /// How long it lasts.
     pub duration_minutes: u32,
     /// Places available.
@@ -153,19 +156,22 @@ pub struct SessionDraft {
     pub accessibility: String,
 }
 
-impl From<SessionDraft> for model::SessionDraft {
-    fn from(d: SessionDraft) -> Self {
-        model::SessionDraft {
+/// Fallible: the app's `starts_at` may be outside the range core keeps.
+impl TryFrom<SessionDraft> for model::SessionDraft {
+    type Error = SafeSpacesError;
+
+    fn try_from(d: SessionDraft) -> Result<Self, SafeSpacesError> {
+        Ok(model::SessionDraft {
             kind: d.kind.into(),
             title: d.title,
             description: d.description,
-            starts_at: Timestamp(d.starts_at),
+            starts_at: timestamp(d.starts_at, "starts_at")?,
             duration_minutes: d.duration_minutes,
             location: d.location,
             capacity: d.capacity,
             content_notes: d.content_notes,
             accessibility: d.accessibility,
-        }
+        })
     }
 }
 
@@ -181,9 +187,9 @@ pub struct SessionEdit {
     /// New description.
     #[uniffi(default = None)]
     pub description: Option<String>,
-    /// New start (seconds since the Unix epoch).
+    /// New start.
     #[uniffi(default = None)]
-    pub starts_at: Option<i64>,
+    pub starts_at: Option<SystemTime>,
     /// New duration.
     #[uniffi(default = None)]
     pub duration_minutes: Option<u32>,
@@ -201,19 +207,25 @@ pub struct SessionEdit {
     pub accessibility: Option<String>,
 }
 
-impl From<SessionEdit> for model::SessionEdit {
-    fn from(e: SessionEdit) -> Self {
-        model::SessionEdit {
+/// Fallible: the app's `starts_at` may be outside the range core keeps.
+impl TryFrom<SessionEdit> for model::SessionEdit {
+    type Error = SafeSpacesError;
+
+    fn try_from(e: SessionEdit) -> Result<Self, SafeSpacesError> {
+        Ok(model::SessionEdit {
             kind: e.kind.map(Into::into),
             title: e.title,
             description: e.description,
-            starts_at: e.starts_at.map(Timestamp),
+            starts_at: e
+                .starts_at
+                .map(|at| timestamp(at, "starts_at"))
+                .transpose()?,
             duration_minutes: e.duration_minutes,
             location: e.location,
             capacity: e.capacity,
             content_notes: e.content_notes,
             accessibility: e.accessibility,
-        }
+        })
     }
 }
 
@@ -225,10 +237,16 @@ pub enum ConflictValue {
         /// The value.
         value: String,
     },
-    /// A number field (start time in seconds, capacity, duration…).
+    /// A number field (capacity, duration…).
     Integer {
         /// The value.
         value: i64,
+    },
+    /// A time field (`starts_at`): write it back as it is, e.g. as
+    /// `SessionEdit.startsAt`.
+    Time {
+        /// The value.
+        value: SystemTime,
     },
     /// Something else, described.
     Other {
@@ -257,11 +275,28 @@ pub struct FieldConflict {
     pub values: Vec<ConflictValue>,
 }
 
+/// The session fields core stores as a `Timestamp`. Core reports every
+/// conflicting number as an integer; these are instants, so they cross as
+/// `Time`, never as bare seconds an app would have to turn back into an
+/// instant (the factor-of-1000 mistake `time.rs` rules out).
+const TIME_FIELDS: [&str; 2] = ["starts_at", "created_at"];
+
 impl From<model::FieldConflict> for FieldConflict {
     fn from(c: model::FieldConflict) -> Self {
+        let is_time = TIME_FIELDS.contains(&c.field.as_str());
+        let values = c
+            .values
+            .into_iter()
+            .map(|value| match value {
+                model::ConflictValue::Integer(secs) if is_time => ConflictValue::Time {
+                    value: system_time(Timestamp(secs)),
+                },
+                other => other.into(),
+            })
+            .collect();
         FieldConflict {
             field: c.field,
-            values: convert_all(c.values),
+            values,
         }
     }
 }
@@ -296,7 +331,7 @@ pub struct LeadStatus {
     /// Their pseudonym (empty if they have left the space).
     pub pseudonym: String,
     /// When they volunteered.
-    pub volunteered_at: i64,
+    pub volunteered_at: SystemTime,
     /// Offered, accepted or declined.
     pub state: LeadState,
     /// Whether their training clears them to lead.
@@ -311,8 +346,8 @@ pub struct ClearanceWarning {
     pub session: String,
     /// Its title.
     pub title: String,
-    /// When it starts (Unix seconds).
-    pub starts_at: i64,
+    /// When it starts.
+    pub starts_at: SystemTime,
     /// No lead will be cleared at its start (also when nobody volunteered).
     pub no_cleared_lead: bool,
     /// The leads who won't be cleared at its start, with what is missing.
@@ -324,7 +359,7 @@ impl From<model::ClearanceWarning> for ClearanceWarning {
         ClearanceWarning {
             session: w.session.to_string(),
             title: w.title,
-            starts_at: w.starts_at.0,
+            starts_at: system_time(w.starts_at),
             no_cleared_lead: w.no_cleared_lead,
             uncleared: w.uncleared.into_iter().map(Into::into).collect(),
         }
@@ -339,8 +374,8 @@ pub struct ExpiringClearance {
     pub member: String,
     /// Her pseudonym.
     pub pseudonym: String,
-    /// When her clearance lapses (Unix seconds).
-    pub lapses_at: i64,
+    /// When her clearance lapses.
+    pub lapses_at: SystemTime,
     /// Ids of the planned sessions she leads that start after that.
     pub sessions: Vec<String>,
 }
@@ -350,7 +385,7 @@ impl From<model::ExpiringClearance> for ExpiringClearance {
         ExpiringClearance {
             member: e.member.to_string(),
             pseudonym: e.pseudonym,
-            lapses_at: e.lapses_at.0,
+            lapses_at: system_time(e.lapses_at),
             sessions: e.sessions.into_iter().map(|s| s.to_string()).collect(),
         }
     }
@@ -361,9 +396,43 @@ impl From<model::LeadStatus> for LeadStatus {
         LeadStatus {
             member: l.member.to_string(),
             pseudonym: l.pseudonym,
-            volunteered_at: l.volunteered_at.0,
+            volunteered_at: system_time(l.volunteered_at),
             state: l.state.into(),
             clearance: l.clearance.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+
+    #[test]
+    fn a_conflicting_start_crosses_as_a_time_and_a_capacity_as_a_number() {
+        let conflict = |field: &str| {
+            FieldConflict::from(model::FieldConflict {
+                field: field.into(),
+                values: vec![
+                    model::ConflictValue::Integer(18_000),
+                    model::ConflictValue::Integer(19_000),
+                ],
+            })
+        };
+        let time = |secs| ConflictValue::Time {
+            value: UNIX_EPOCH + Duration::from_secs(secs),
+        };
+        assert_eq!(
+            conflict("starts_at").values,
+            vec![time(18_000), time(19_000)]
+        );
+        assert_eq!(
+            conflict("capacity").values,
+            vec![
+                ConflictValue::Integer { value: 18_000 },
+                ConflictValue::Integer { value: 19_000 },
+            ]
+        );
     }
 }

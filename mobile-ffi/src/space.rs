@@ -1,10 +1,12 @@
 //! One space: members, sessions, sign-ups, training, signposting, invites.
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use safespaces_core::app;
 use safespaces_core::model::{self, MemberId, SessionId, Timestamp};
 
+use crate::time::{system_time, timestamp};
 use crate::{
     Attendee, Clearance, ClearanceWarning, ExpiringClearance, FieldConflict, Invitation,
     InviteStatus, LeadStatus, Member, MyPlace, Resource, ResourceCategory, ResourceEntry, Role,
@@ -28,11 +30,11 @@ impl From<app::Space> for Space {
 }
 
 /// Sessions with their status as of `now`.
-fn as_of(sessions: Vec<(SessionId, model::Session)>, now: i64) -> Vec<Session> {
+fn as_of(sessions: Vec<(SessionId, model::Session)>, now: Timestamp) -> Vec<Session> {
     sessions
         .into_iter()
         .map(|(id, mut s)| {
-            s.status = s.status_at(Timestamp(now));
+            s.status = s.status_at(now);
             Session::from((id, s))
         })
         .collect()
@@ -73,11 +75,11 @@ impl Space {
         &self,
         pseudonym: String,
         role: Role,
-        now: i64,
+        now: SystemTime,
     ) -> Result<String, SafeSpacesError> {
         Ok(self
             .inner
-            .add_member(&pseudonym, role.into(), Timestamp(now))?
+            .add_member(&pseudonym, role.into(), timestamp(now, "now")?)?
             .to_string())
     }
 
@@ -88,10 +90,10 @@ impl Space {
 
     /// Removes a member (coordinators) and moves the space to a new key
     /// that only the remaining devices receive (with the next sync).
-    pub fn remove_member(&self, member: String, now: i64) -> Result<(), SafeSpacesError> {
+    pub fn remove_member(&self, member: String, now: SystemTime) -> Result<(), SafeSpacesError> {
         Ok(self
             .inner
-            .remove_member(&member_id(&member)?, Timestamp(now))?)
+            .remove_member(&member_id(&member)?, timestamp(now, "now")?)?)
     }
 
     /// Answers a removal or departure that the current key has not answered
@@ -103,8 +105,8 @@ impl Space {
     }
 
     /// Leaves the space.
-    pub fn leave(&self, now: i64) -> Result<(), SafeSpacesError> {
-        Ok(self.inner.leave(Timestamp(now))?)
+    pub fn leave(&self, now: SystemTime) -> Result<(), SafeSpacesError> {
+        Ok(self.inner.leave(timestamp(now, "now")?)?)
     }
 
     /// Every session, soonest first.
@@ -114,14 +116,16 @@ impl Space {
 
     /// Sessions that have not ended by `now`, soonest first, with their
     /// status as of `now`.
-    pub fn upcoming_sessions(&self, now: i64) -> Result<Vec<Session>, SafeSpacesError> {
-        Ok(as_of(self.inner.upcoming_sessions(Timestamp(now))?, now))
+    pub fn upcoming_sessions(&self, now: SystemTime) -> Result<Vec<Session>, SafeSpacesError> {
+        let now = timestamp(now, "now")?;
+        Ok(as_of(self.inner.upcoming_sessions(now)?, now))
     }
 
     /// Sessions that have ended by `now`, most recent first (shown on
     /// request), with their status as of `now`.
-    pub fn past_sessions(&self, now: i64) -> Result<Vec<Session>, SafeSpacesError> {
-        Ok(as_of(self.inner.past_sessions(Timestamp(now))?, now))
+    pub fn past_sessions(&self, now: SystemTime) -> Result<Vec<Session>, SafeSpacesError> {
+        let now = timestamp(now, "now")?;
+        Ok(as_of(self.inner.past_sessions(now)?, now))
     }
 
     /// The space's time zone.
@@ -136,21 +140,21 @@ impl Space {
     }
 
     /// A time for people in the space's zone: `Tue 12 Jan 2027 18:00 GMT`.
-    pub fn show_time(&self, at: i64) -> Result<String, SafeSpacesError> {
-        Ok(self.inner.time_zone()?.show(Timestamp(at)))
+    pub fn show_time(&self, at: SystemTime) -> Result<String, SafeSpacesError> {
+        Ok(self.inner.time_zone()?.show(timestamp(at, "at")?))
     }
 
     /// A time for programs in the space's zone, RFC 9557:
     /// `2027-01-12T18:00:00+00:00[Europe/London]`.
-    pub fn local_time(&self, at: i64) -> Result<String, SafeSpacesError> {
-        Ok(self.inner.time_zone()?.rfc9557(Timestamp(at)))
+    pub fn local_time(&self, at: SystemTime) -> Result<String, SafeSpacesError> {
+        Ok(self.inner.time_zone()?.rfc9557(timestamp(at, "at")?))
     }
 
     /// The instant of a local date and time typed in the space's zone
     /// (`2027-01-12 18:00`, `2027-01-12T18:00`, a date alone for
     /// midnight; text with an offset is that instant).
-    pub fn parse_local_time(&self, text: String) -> Result<i64, SafeSpacesError> {
-        Ok(self.inner.time_zone()?.parse_local(&text)?.0)
+    pub fn parse_local_time(&self, text: String) -> Result<SystemTime, SafeSpacesError> {
+        Ok(system_time(self.inner.time_zone()?.parse_local(&text)?))
     }
 
     /// Plans a weekly series (leads and coordinators): every session is
@@ -160,12 +164,12 @@ impl Space {
         &self,
         draft: SessionDraft,
         rule: SeriesRule,
-        now: i64,
+        now: SystemTime,
     ) -> Result<SeriesPlan, SafeSpacesError> {
         let rule = rule.to_model(&self.inner.time_zone()?)?;
-        let (series, ids) = self
-            .inner
-            .create_series(draft.into(), rule, Timestamp(now))?;
+        let (series, ids) =
+            self.inner
+                .create_series(draft.try_into()?, rule, timestamp(now, "now")?)?;
         Ok(SeriesPlan {
             series_id: series.to_string(),
             session_ids: ids.iter().map(|id| id.to_string()).collect(),
@@ -182,7 +186,7 @@ impl Space {
     ) -> Result<Vec<String>, SafeSpacesError> {
         let ids = self
             .inner
-            .edit_series_from(&session_id(&id)?, edit.into())?;
+            .edit_series_from(&session_id(&id)?, edit.try_into()?)?;
         Ok(ids.iter().map(|id| id.to_string()).collect())
     }
 
@@ -204,19 +208,24 @@ impl Space {
         Ok((id.clone(), self.inner.session(&id)?).into())
     }
 
-    /// Plans a session (leads and coordinators) at `now` (seconds since
-    /// the epoch: the earliest queue time a sign-up can claim); returns its
-    /// id.
-    pub fn create_session(&self, draft: SessionDraft, now: i64) -> Result<String, SafeSpacesError> {
+    /// Plans a session (leads and coordinators) at `now` (the earliest
+    /// queue time a sign-up can claim); returns its id.
+    pub fn create_session(
+        &self,
+        draft: SessionDraft,
+        now: SystemTime,
+    ) -> Result<String, SafeSpacesError> {
         Ok(self
             .inner
-            .create_session(draft.into(), Timestamp(now))?
+            .create_session(draft.try_into()?, timestamp(now, "now")?)?
             .to_string())
     }
 
     /// Edits some fields of a session.
     pub fn edit_session(&self, id: String, edit: SessionEdit) -> Result<(), SafeSpacesError> {
-        Ok(self.inner.edit_session(&session_id(&id)?, edit.into())?)
+        Ok(self
+            .inner
+            .edit_session(&session_id(&id)?, edit.try_into()?)?)
     }
 
     /// Cancels a session.
@@ -232,10 +241,10 @@ impl Space {
     }
 
     /// Offers to lead a session.
-    pub fn volunteer_to_lead(&self, id: String, now: i64) -> Result<(), SafeSpacesError> {
+    pub fn volunteer_to_lead(&self, id: String, now: SystemTime) -> Result<(), SafeSpacesError> {
         Ok(self
             .inner
-            .volunteer_to_lead(&session_id(&id)?, Timestamp(now))?)
+            .volunteer_to_lead(&session_id(&id)?, timestamp(now, "now")?)?)
     }
 
     /// Accepts (`accept`) or declines a member's offer to lead a session:
@@ -245,21 +254,28 @@ impl Space {
         id: String,
         member: String,
         accept: bool,
-        now: i64,
+        now: SystemTime,
     ) -> Result<(), SafeSpacesError> {
         Ok(self.inner.decide_lead(
             &session_id(&id)?,
             &member_id(&member)?,
             accept,
-            Timestamp(now),
+            timestamp(now, "now")?,
         )?)
     }
 
     /// Names a member as a (cover) lead of a session, accepted at once.
-    pub fn name_lead(&self, id: String, member: String, now: i64) -> Result<(), SafeSpacesError> {
-        Ok(self
-            .inner
-            .name_lead(&session_id(&id)?, &member_id(&member)?, Timestamp(now))?)
+    pub fn name_lead(
+        &self,
+        id: String,
+        member: String,
+        now: SystemTime,
+    ) -> Result<(), SafeSpacesError> {
+        Ok(self.inner.name_lead(
+            &session_id(&id)?,
+            &member_id(&member)?,
+            timestamp(now, "now")?,
+        )?)
     }
 
     /// Withdraws an offer to lead: one's own, or (a coordinator or an
@@ -271,31 +287,40 @@ impl Space {
     }
 
     /// A session's volunteers with their clearance at `now`.
-    pub fn session_leads(&self, id: String, now: i64) -> Result<Vec<LeadStatus>, SafeSpacesError> {
-        Ok(convert_all(
-            self.inner
-                .session_leads(&session_id(&id)?, Timestamp(now))?,
-        ))
+    pub fn session_leads(
+        &self,
+        id: String,
+        now: SystemTime,
+    ) -> Result<Vec<LeadStatus>, SafeSpacesError> {
+        Ok(convert_all(self.inner.session_leads(
+            &session_id(&id)?,
+            timestamp(now, "now")?,
+        )?))
     }
 
     /// Planned sessions that, as things stand, have no lead cleared at
     /// their start (or a lead who won't be), soonest first: show them to
     /// coordinators and leads as soon as they are known.
-    pub fn clearance_warnings(&self, now: i64) -> Result<Vec<ClearanceWarning>, SafeSpacesError> {
-        Ok(convert_all(self.inner.clearance_warnings(Timestamp(now))?))
+    pub fn clearance_warnings(
+        &self,
+        now: SystemTime,
+    ) -> Result<Vec<ClearanceWarning>, SafeSpacesError> {
+        Ok(convert_all(
+            self.inner.clearance_warnings(timestamp(now, "now")?)?,
+        ))
     }
 
     /// Members whose clearance lapses within `within_days` (30 in the
     /// coordinator's view), with the planned sessions it affects.
     pub fn expiring_clearances(
         &self,
-        now: i64,
+        now: SystemTime,
         within_days: u32,
     ) -> Result<Vec<ExpiringClearance>, SafeSpacesError> {
-        Ok(convert_all(
-            self.inner
-                .expiring_clearances(Timestamp(now), within_days)?,
-        ))
+        Ok(convert_all(self.inner.expiring_clearances(
+            timestamp(now, "now")?,
+            within_days,
+        )?))
     }
 
     /// The counts every member may see.
@@ -317,19 +342,19 @@ impl Space {
         &self,
         id: String,
         state: SignUpState,
-        now: i64,
+        now: SystemTime,
     ) -> Result<MyPlace, SafeSpacesError> {
         Ok(self
             .inner
-            .sign_up(&session_id(&id)?, state.into(), Timestamp(now))?
+            .sign_up(&session_id(&id)?, state.into(), timestamp(now, "now")?)?
             .into())
     }
 
     /// Where this person stands for a session at `now`.
-    pub fn my_place(&self, id: String, now: i64) -> Result<MyPlace, SafeSpacesError> {
+    pub fn my_place(&self, id: String, now: SystemTime) -> Result<MyPlace, SafeSpacesError> {
         Ok(self
             .inner
-            .my_place(&session_id(&id)?, Timestamp(now))?
+            .my_place(&session_id(&id)?, timestamp(now, "now")?)?
             .into())
     }
 
@@ -339,11 +364,12 @@ impl Space {
         &self,
         member: String,
         module: TrainingModule,
-        completed_at: i64,
-        expires_at: i64,
+        completed_at: SystemTime,
+        expires_at: SystemTime,
     ) -> Result<String, SafeSpacesError> {
         let member = member_id(&member)?;
-        let (completed, expires) = (Timestamp(completed_at), Timestamp(expires_at));
+        let completed = timestamp(completed_at, "completed_at")?;
+        let expires = timestamp(expires_at, "expires_at")?;
         Ok(self
             .inner
             .record_training(&member, module.into(), completed, expires)?
@@ -356,10 +382,10 @@ impl Space {
     }
 
     /// Whether a member is cleared to lead at `at`.
-    pub fn clearance(&self, member: String, at: i64) -> Result<Clearance, SafeSpacesError> {
+    pub fn clearance(&self, member: String, at: SystemTime) -> Result<Clearance, SafeSpacesError> {
         Ok(self
             .inner
-            .clearance(&member_id(&member)?, Timestamp(at))?
+            .clearance(&member_id(&member)?, timestamp(at, "at")?)?
             .into())
     }
 
@@ -386,13 +412,15 @@ impl Space {
     pub fn invite(
         &self,
         role: Role,
-        now: i64,
-        expires_at: Option<i64>,
+        now: SystemTime,
+        expires_at: Option<SystemTime>,
     ) -> Result<Invitation, SafeSpacesError> {
-        let expires_at = expires_at.map(Timestamp);
+        let expires_at = expires_at
+            .map(|at| timestamp(at, "expires_at"))
+            .transpose()?;
         Ok(self
             .inner
-            .invite(role.into(), Timestamp(now), expires_at)?
+            .invite(role.into(), timestamp(now, "now")?, expires_at)?
             .into())
     }
 
@@ -401,8 +429,8 @@ impl Space {
     /// `claimed` marks one of this device's invites whose package someone
     /// took from the relay without being admitted: if that was not the
     /// person it was for, `revokeInvite` it.
-    pub fn invites(&self, now: i64) -> Result<Vec<InviteStatus>, SafeSpacesError> {
-        Ok(convert_all(self.inner.invites(Timestamp(now))?))
+    pub fn invites(&self, now: SystemTime) -> Result<Vec<InviteStatus>, SafeSpacesError> {
+        Ok(convert_all(self.inner.invites(timestamp(now, "now")?)?))
     }
 
     /// Withdraws an invite nobody has been admitted with (its creator or a
@@ -411,8 +439,10 @@ impl Space {
     /// Throws `InviteUnusable` for an invite already used, `NotAllowed` for
     /// another member's invite (unless a coordinator), `InvalidInput` for
     /// an id the space does not record.
-    pub fn revoke_invite(&self, invite_id: String, now: i64) -> Result<(), SafeSpacesError> {
-        Ok(self.inner.revoke_invite(&invite_id, Timestamp(now))?)
+    pub fn revoke_invite(&self, invite_id: String, now: SystemTime) -> Result<(), SafeSpacesError> {
+        Ok(self
+            .inner
+            .revoke_invite(&invite_id, timestamp(now, "now")?)?)
     }
 
     /// Admits a joiner without the relay: checks their request (a file
@@ -423,8 +453,8 @@ impl Space {
     /// again, sealed afresh, and admits nobody new; a request for an
     /// invite that is used, withdrawn, expired or not this device's throws
     /// `InviteUnusable`.
-    pub fn admit(&self, request: Vec<u8>, now: i64) -> Result<Vec<u8>, SafeSpacesError> {
-        Ok(self.inner.admit(&request, Timestamp(now))?)
+    pub fn admit(&self, request: Vec<u8>, now: SystemTime) -> Result<Vec<u8>, SafeSpacesError> {
+        Ok(self.inner.admit(&request, timestamp(now, "now")?)?)
     }
 
     /// Everything this device can tell another member of the space, as one

@@ -2,10 +2,11 @@
 //! in Swift and Python) and what they report.
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use safespaces_core::app;
-use safespaces_core::model::Timestamp;
 
+use crate::time::timestamp;
 use crate::{Invitation, PendingJoin, RelayClient, SafeSpaces, SafeSpacesError, Space};
 
 /// What one sync did, summed over spaces.
@@ -70,9 +71,13 @@ impl SafeSpaces {
     pub async fn sync(
         &self,
         client: Arc<RelayClient>,
-        now: i64,
+        now: SystemTime,
     ) -> Result<SyncReport, SafeSpacesError> {
-        Ok(self.inner.sync(&client.inner, Timestamp(now)).await?.into())
+        Ok(self
+            .inner
+            .sync(&client.inner, timestamp(now, "now")?)
+            .await?
+            .into())
     }
 
     /// Asks to join a space with an invite code whose package was
@@ -89,11 +94,11 @@ impl SafeSpaces {
         client: Arc<RelayClient>,
         code: String,
         pseudonym: String,
-        now: i64,
+        now: SystemTime,
     ) -> Result<PendingJoin, SafeSpacesError> {
         Ok(self
             .inner
-            .join_via_relay(&client.inner, &code, &pseudonym, Timestamp(now))
+            .join_via_relay(&client.inner, &code, &pseudonym, timestamp(now, "now")?)
             .await?
             .into())
     }
@@ -109,11 +114,15 @@ impl Space {
         &self,
         client: Arc<RelayClient>,
         invitation: Invitation,
-        now: i64,
+        now: SystemTime,
     ) -> Result<(), SafeSpacesError> {
         Ok(self
             .inner
-            .publish_invite(&client.inner, &invitation.into(), Timestamp(now))
+            .publish_invite(
+                &client.inner,
+                &invitation.try_into()?,
+                timestamp(now, "now")?,
+            )
             .await?)
     }
 }

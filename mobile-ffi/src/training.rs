@@ -1,8 +1,11 @@
 //! Training records and whether a lead is cleared to lead.
 
+use std::time::SystemTime;
+
 use safespaces_core::model;
 
 use crate::convert_all;
+use crate::time::system_time;
 
 /// A training module every lead must hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
@@ -40,10 +43,10 @@ pub struct TrainingRecord {
     pub member: String,
     /// Which module.
     pub module: TrainingModule,
-    /// When it was completed (seconds since the Unix epoch).
-    pub completed_at: i64,
+    /// When it was completed.
+    pub completed_at: SystemTime,
     /// When it lapses.
-    pub expires_at: i64,
+    pub expires_at: SystemTime,
     /// The coordinator who recorded it (member id).
     pub recorded_by: String,
 }
@@ -54,8 +57,8 @@ impl From<(model::RecordId, model::TrainingRecord)> for TrainingRecord {
             id: id.to_string(),
             member: r.member.to_string(),
             module: r.module.into(),
-            completed_at: r.completed_at.0,
-            expires_at: r.expires_at.0,
+            completed_at: system_time(r.completed_at),
+            expires_at: system_time(r.expires_at),
             recorded_by: r.recorded_by.to_string(),
         }
     }
@@ -69,7 +72,7 @@ pub struct Clearance {
     /// Modules missing or lapsed.
     pub missing: Vec<TrainingModule>,
     /// While cleared, when the first module lapses.
-    pub valid_until: Option<i64>,
+    pub valid_until: Option<SystemTime>,
 }
 
 impl From<model::Clearance> for Clearance {
@@ -77,7 +80,7 @@ impl From<model::Clearance> for Clearance {
         Clearance {
             cleared: c.cleared,
             missing: convert_all(c.missing),
-            valid_until: c.valid_until.map(|t| t.0),
+            valid_until: c.valid_until.map(system_time),
         }
     }
 }

@@ -13,6 +13,7 @@ puts it on PYTHONPATH next to the library.
 
 import tempfile
 import unittest
+from datetime import datetime, timedelta, timezone
 
 from safespaces_ffi import (
     BlockedReason,
@@ -45,6 +46,13 @@ from safespaces_ffi import (
 
 NOW = 1_767_000_000  # seconds since the Unix epoch
 DAY = 86_400
+
+
+def at(seconds):
+    """The instant `seconds` after the epoch: times cross as aware datetimes."""
+    return datetime.fromtimestamp(seconds, timezone.utc)
+
+
 # Test-only scrypt cost: production unlocks take about a second each.
 FAST = ProfileOptions(passphrase_work=PassphraseWork.INSECURE_TEST_ONLY(log_n=4))
 AGE_HEADER = b"age-encryption.org/v1\n"
@@ -66,52 +74,52 @@ class BindingsTest(unittest.TestCase):
     def cleared_lead_space(self):
         """Ash's profile with a space where Ash is a cleared lead of one session."""
         ash = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("ash pass"), FAST)
-        space = ash.create_space("Tuesday circle", "Ash", "Europe/London", NOW)
+        space = ash.create_space("Tuesday circle", "Ash", "Europe/London", at(NOW))
         me = space.my_member_id()
         for module in (TrainingModule.SIGNPOSTING, TrainingModule.TRAUMA_INFORMED):
-            space.record_training(me, module, NOW - DAY, NOW + 365 * DAY)
+            space.record_training(me, module, at(NOW - DAY), at(NOW + 365 * DAY))
         session = space.create_session(
             SessionDraft(
                 kind=SessionKind.SURVIVOR_DISCUSSION_GROUP,
                 title="Evening circle",
-                starts_at=NOW + 2 * DAY,
+                starts_at=at(NOW + 2 * DAY),
                 duration_minutes=90,
                 capacity=8,
                 content_notes=["discussion of assault"],
-            ), NOW
+            ), at(NOW)
         )
         # Planned with nobody to lead it: flagged at once.
-        warnings = space.clearance_warnings(NOW)
+        warnings = space.clearance_warnings(at(NOW))
         self.assertEqual([(w.session, w.no_cleared_lead) for w in warnings], [(session, True)])
-        space.volunteer_to_lead(session, NOW)
+        space.volunteer_to_lead(session, at(NOW))
         # The creator coordinates: her own offer is accepted at once.
-        self.assertEqual([l.state for l in space.session_leads(session, NOW)], [LeadState.ACCEPTED])
+        self.assertEqual([l.state for l in space.session_leads(session, at(NOW))], [LeadState.ACCEPTED])
         # Standing down and being named again as cover lead.
         space.withdraw_lead(session, me)
-        self.assertEqual(space.session_leads(session, NOW), [])
-        space.name_lead(session, me, NOW)
-        self.assertEqual([l.state for l in space.session_leads(session, NOW)], [LeadState.ACCEPTED])
-        self.assertEqual(space.clearance_warnings(NOW), [])
+        self.assertEqual(space.session_leads(session, at(NOW)), [])
+        space.name_lead(session, me, at(NOW))
+        self.assertEqual([l.state for l in space.session_leads(session, at(NOW))], [LeadState.ACCEPTED])
+        self.assertEqual(space.clearance_warnings(at(NOW)), [])
         # Cleared for a year: nothing lapses within 30 days, but within 400.
-        self.assertEqual(space.expiring_clearances(NOW, 30), [])
-        lapsing = space.expiring_clearances(NOW, 400)
-        self.assertEqual([(e.pseudonym, e.lapses_at) for e in lapsing], [("Ash", NOW + 365 * DAY)])
+        self.assertEqual(space.expiring_clearances(at(NOW), 30), [])
+        lapsing = space.expiring_clearances(at(NOW), 400)
+        self.assertEqual([(e.pseudonym, e.lapses_at) for e in lapsing], [("Ash", at(NOW + 365 * DAY))])
         return ash, space, session
 
     def test_two_devices_join_sign_up_and_converge_through_bundles(self):
         ash, ash_space, session = self.cleared_lead_space()
-        self.assertTrue(ash_space.clearance(ash_space.my_member_id(), NOW).cleared)
+        self.assertTrue(ash_space.clearance(ash_space.my_member_id(), at(NOW)).cleared)
 
         # Birch's device unlocks with a keystore secret.
         birch_dir = self.new_dir()
         birch = SafeSpaces.create(birch_dir, UnlockSecret.keystore(generate_keystore_secret()), FAST)
         self.assertTrue(profile_exists(birch_dir))
 
-        invitation = ash_space.invite(Role.MEMBER, NOW)  # expires_at left out
-        self.assertEqual(invitation.expires_at, NOW + 7 * DAY)
+        invitation = ash_space.invite(Role.MEMBER, at(NOW))  # expires_at left out
+        self.assertEqual(invitation.expires_at, at(NOW + 7 * DAY))
         self.assertTrue(invitation.code.startswith("ss2-"), invitation.code)
         self.assertIsInstance(invitation.sealed_package, bytes)
-        [listed] = ash_space.invites(NOW)
+        [listed] = ash_space.invites(at(NOW))
         self.assertEqual(
             (listed.invite_id, listed.state, listed.role, listed.created_by, listed.used_by),
             (invitation.invite_id, InviteState.OPEN, Role.MEMBER, ash_space.my_member_id(), None),
@@ -119,44 +127,44 @@ class BindingsTest(unittest.TestCase):
 
         # Birch opens the package and asks; nothing of the space is on
         # Birch's device yet, only the pending join.
-        asked = birch.request_join(invitation.code, invitation.sealed_package, "Birch", NOW)
+        asked = birch.request_join(invitation.code, invitation.sealed_package, "Birch", at(NOW))
         self.assertEqual((asked.space_name, asked.role), ("Tuesday circle", Role.MEMBER))
         self.assertIsInstance(asked.request, bytes)
         self.assertEqual(
             birch.pending_joins(),
             [PendingJoin(space=ash_space.id(), space_name="Tuesday circle", role=Role.MEMBER,
-                         expires_at=NOW + 7 * DAY)],
+                         expires_at=at(NOW + 7 * DAY))],
         )
         self.assertEqual(birch.spaces(), [])
         # The package holds no key: a bundle of the space opens for nobody
         # who holds only the package.
         early = ash_space.export_bundle()
         with self.assertRaises(SafeSpacesError.InvalidData):
-            birch.import_bundle(early, NOW)
+            birch.import_bundle(early, at(NOW))
 
         # Ash admits the request; the welcome goes back with a bundle made
         # after the admission (one from before it does not show it).
-        welcome = ash_space.admit(asked.request, NOW)
+        welcome = ash_space.admit(asked.request, at(NOW))
         self.assertIsInstance(welcome, bytes)
         # Admitting the same request again (a lost welcome) answers again,
         # sealed afresh, and admits nobody new.
-        welcome = ash_space.admit(asked.request, NOW)
+        welcome = ash_space.admit(asked.request, at(NOW))
         with self.assertRaises(SafeSpacesError.InviteUnusable):
-            birch.join(welcome, early, NOW)
-        birch_space = birch.join(welcome, ash_space.export_bundle(), NOW)
+            birch.join(welcome, early, at(NOW))
+        birch_space = birch.join(welcome, ash_space.export_bundle(), at(NOW))
         self.assertEqual(birch.pending_joins(), [])
         self.assertEqual(birch_space.id(), ash_space.id())
-        [used] = ash_space.invites(NOW)
+        [used] = ash_space.invites(at(NOW))
         self.assertEqual((used.state, used.used_by), (InviteState.USED, birch_space.my_member_id()))
         self.assertEqual(birch_space.name(), "Tuesday circle")
         self.assertEqual([s.name for s in birch.spaces()], ["Tuesday circle"])
 
         # Birch is not a lead: the sign-up waits for a lead to record it.
-        requested = birch_space.sign_up(session, SignUpState.ATTENDING, NOW)
+        requested = birch_space.sign_up(session, SignUpState.ATTENDING, at(NOW))
         self.assertEqual(requested, MyPlace.REQUESTED(state=SignUpState.ATTENDING))
         self.assertTrue(requested.is_requested())
 
-        report = ash.import_bundle(birch_space.export_bundle(), NOW)
+        report = ash.import_bundle(birch_space.export_bundle(), at(NOW))
         self.assertEqual(report.space, ash_space.id())
         self.assertEqual(report.requests_recorded, 1)
         attendees = ash_space.attendees(session)
@@ -168,8 +176,8 @@ class BindingsTest(unittest.TestCase):
         self.assertEqual(members["Ash"].role, Role.COORDINATOR)
         self.assertIsNone(members["Birch"].removed_at)
 
-        birch.import_bundle(ash_space.export_bundle(), NOW)
-        self.assertEqual(birch_space.my_place(session, NOW), MyPlace.RECORDED(place=Place.ATTENDING()))
+        birch.import_bundle(ash_space.export_bundle(), at(NOW))
+        self.assertEqual(birch_space.my_place(session, at(NOW)), MyPlace.RECORDED(place=Place.ATTENDING()))
         roster = birch_space.roster(session)
         self.assertEqual((roster.attending, roster.waitlisted, roster.capacity), (1, 0, 8))
         # Only leads see names.
@@ -178,48 +186,48 @@ class BindingsTest(unittest.TestCase):
         self.assertEqual(got.kind, SessionKind.SURVIVOR_DISCUSSION_GROUP)
         self.assertEqual(got.content_notes, ["discussion of assault"])
         self.assertEqual(got.leads, [ash_space.my_member_id()])
-        leads = birch_space.session_leads(session, NOW)
+        leads = birch_space.session_leads(session, at(NOW))
         self.assertEqual([(l.pseudonym, l.clearance.cleared) for l in leads], [("Ash", True)])
 
         # A member may not plan sessions: the model's refusal arrives typed.
         with self.assertRaises(SafeSpacesError.NotAllowed):
             birch_space.create_session(
                 SessionDraft(
-                    kind=SessionKind.OTHER, title="x", starts_at=NOW, duration_minutes=60, capacity=1
-                ), NOW
+                    kind=SessionKind.OTHER, title="x", starts_at=at(NOW), duration_minutes=60, capacity=1
+                ), at(NOW)
             )
 
     def test_a_revoked_invite_admits_nobody(self):
         ash = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("ash"), FAST)
-        space = ash.create_space("Circle", "Ash", "Europe/London", NOW)
-        fresh = space.invite(Role.LEAD, NOW, NOW + DAY)
-        kept = space.invite(Role.MEMBER, NOW)
-        space.revoke_invite(fresh.invite_id, NOW)
-        states = {i.invite_id: (i.state, i.role, i.expires_at) for i in space.invites(NOW)}
+        space = ash.create_space("Circle", "Ash", "Europe/London", at(NOW))
+        fresh = space.invite(Role.LEAD, at(NOW), at(NOW + DAY))
+        kept = space.invite(Role.MEMBER, at(NOW))
+        space.revoke_invite(fresh.invite_id, at(NOW))
+        states = {i.invite_id: (i.state, i.role, i.expires_at) for i in space.invites(at(NOW))}
         self.assertEqual(
             states,
             {
-                fresh.invite_id: (InviteState.REVOKED, Role.LEAD, NOW + DAY),
-                kept.invite_id: (InviteState.OPEN, Role.MEMBER, NOW + 7 * DAY),
+                fresh.invite_id: (InviteState.REVOKED, Role.LEAD, at(NOW + DAY)),
+                kept.invite_id: (InviteState.OPEN, Role.MEMBER, at(NOW + 7 * DAY)),
             },
         )
         # Latest expiry first.
-        self.assertEqual([i.invite_id for i in space.invites(NOW)], [kept.invite_id, fresh.invite_id])
+        self.assertEqual([i.invite_id for i in space.invites(at(NOW))], [kept.invite_id, fresh.invite_id])
         # Past its expiry an unused invite shows as expired.
-        later = {i.invite_id: i.state for i in space.invites(NOW + 8 * DAY)}
+        later = {i.invite_id: i.state for i in space.invites(at(NOW + 8 * DAY))}
         self.assertEqual(later[kept.invite_id], InviteState.EXPIRED)
 
         # Whoever holds the withdrawn code can still ask (the package opens
         # offline), but the inviter's device no longer admits with it.
         carey = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("carey"), FAST)
-        asked = carey.request_join(fresh.code, fresh.sealed_package, "Carey", NOW)
+        asked = carey.request_join(fresh.code, fresh.sealed_package, "Carey", at(NOW))
         with self.assertRaises(SafeSpacesError.InviteUnusable):
-            space.admit(asked.request, NOW)
+            space.admit(asked.request, at(NOW))
         self.assertEqual(carey.spaces(), [])
         # Withdrawing twice changes nothing; an unknown id is refused.
-        space.revoke_invite(fresh.invite_id, NOW)
+        space.revoke_invite(fresh.invite_id, at(NOW))
         with self.assertRaises(SafeSpacesError.InvalidInput):
-            space.revoke_invite("0" * 16, NOW)
+            space.revoke_invite("0" * 16, at(NOW))
 
     def test_sessions_edits_and_signposting_cross_the_boundary(self):
         _, space, session = self.cleared_lead_space()
@@ -248,8 +256,8 @@ class BindingsTest(unittest.TestCase):
     def test_a_weekly_series_in_london_time_and_a_session_life(self):
         ash = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("ash pass"), FAST)
         with self.assertRaises(SafeSpacesError.InvalidInput):
-            ash.create_space("Circle", "Ash", "Mars/Base", NOW)
-        space = ash.create_space("Circle", "Ash", "Europe/London", NOW)
+            ash.create_space("Circle", "Ash", "Mars/Base", at(NOW))
+        space = ash.create_space("Circle", "Ash", "Europe/London", at(NOW))
         self.assertEqual(space.time_zone(), TimeZoneInfo(name="Europe/London", known=True))
         first = space.parse_local_time("2030-03-05 18:00")
         plan = space.create_series(
@@ -261,10 +269,10 @@ class BindingsTest(unittest.TestCase):
                 capacity=8,
             ),
             SeriesRule(every_weeks=1, count=10, until=None),
-            NOW,
+            at(NOW),
         )
         self.assertEqual(len(plan.session_ids), 10)
-        sessions = space.upcoming_sessions(NOW)
+        sessions = space.upcoming_sessions(at(NOW))
         self.assertEqual([s.id for s in sessions], plan.session_ids)
         self.assertEqual([s.occurrence for s in sessions], list(range(10)))
         self.assertTrue(all(s.series_id == plan.series_id for s in sessions))
@@ -285,7 +293,7 @@ class BindingsTest(unittest.TestCase):
         # A request with no cleared lead says why it waits; after the end,
         # the session is past and completed without anyone marking it.
         self.assertEqual(
-            space.sign_up(plan.session_ids[0], SignUpState.ATTENDING, NOW),
+            space.sign_up(plan.session_ids[0], SignUpState.ATTENDING, at(NOW)),
             MyPlace.BLOCKED(state=SignUpState.ATTENDING, reason=BlockedReason.NO_CLEARED_LEAD),
         )
         after = sessions[0].ends_at
@@ -294,18 +302,46 @@ class BindingsTest(unittest.TestCase):
         with self.assertRaises(SafeSpacesError.NotAllowed):
             space.sign_up(plan.session_ids[0], SignUpState.ATTENDING, after)
 
+    def test_times_are_refused_before_1970_and_round_trip_to_the_second(self):
+        app = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("pass"), FAST)
+        # Before the epoch: the typed refusal, not a crash, and nothing made.
+        with self.assertRaises(SafeSpacesError.InvalidInput) as before:
+            app.create_space("Circle", "Ash", "Europe/London", at(-1))
+        self.assertIn("1970", str(before.exception))
+        self.assertEqual(app.spaces(), [])
+        space = app.create_space("Circle", "Ash", "Europe/London", at(NOW))
+        draft = SessionDraft(
+            kind=SessionKind.OTHER, title="Walk", starts_at=at(-DAY), duration_minutes=60, capacity=4
+        )
+        with self.assertRaises(SafeSpacesError.InvalidInput):
+            space.create_session(draft, at(NOW))
+        # The start comes back as given, to the second (core keeps no
+        # finer time), as an aware datetime.
+        starts = at(NOW + DAY)
+        draft.starts_at = starts + timedelta(milliseconds=750)
+        got = space.session(space.create_session(draft, at(NOW)))
+        self.assertEqual((got.starts_at, got.ends_at), (starts, starts + timedelta(minutes=60)))
+        self.assertEqual(got.starts_at.utcoffset(), timedelta(0))
+        # Milliseconds as a bare number, the mistake typed times rule out,
+        # and a naive datetime, which names no instant: both refused by the
+        # bindings before the call reaches Rust.
+        with self.assertRaises(TypeError):
+            space.show_time(NOW * 1000)
+        with self.assertRaises(TypeError):
+            space.show_time(datetime(2030, 1, 1, 12, 0))
+
     def test_journal_add_edit_delete_and_export(self):
         app = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("pass"), FAST)
         journal = app.journal()
-        first = journal.add("a hard day", 2, ["sleep"], NOW)
-        second = journal.add("a better one", None, [], NOW + 60)
+        first = journal.add("a hard day", 2, ["sleep"], at(NOW))
+        second = journal.add("a better one", None, [], at(NOW + 60))
         self.assertEqual([e.id for e in journal.entries()], [second, first])
         self.assertEqual([e.id for e in journal.with_tag("sleep")], [first])
         self.assertIsNone(journal.entries()[0].mood)
 
-        journal.edit(first, JournalEdit(clear_mood=True, tags=["sleep", "work"]), NOW + 120)
+        journal.edit(first, JournalEdit(clear_mood=True, tags=["sleep", "work"]), at(NOW + 120))
         edited = [e for e in journal.entries() if e.id == first][0]
-        self.assertEqual((edited.mood, edited.tags, edited.edited_at), (None, ["sleep", "work"], NOW + 120))
+        self.assertEqual((edited.mood, edited.tags, edited.edited_at), (None, ["sleep", "work"], at(NOW + 120)))
 
         journal.delete(second)
         self.assertEqual([e.id for e in journal.entries()], [first])
@@ -319,7 +355,7 @@ class BindingsTest(unittest.TestCase):
     def test_lock_and_wrong_secret_arrive_as_their_exceptions(self):
         d = self.new_dir()
         app = SafeSpaces.create(d, UnlockSecret.passphrase("right"), FAST)
-        space = app.create_space("Circle", "Ash", "Europe/London", NOW)
+        space = app.create_space("Circle", "Ash", "Europe/London", at(NOW))
         journal = app.journal()
 
         app.lock()
@@ -348,7 +384,7 @@ class BindingsTest(unittest.TestCase):
 
     def test_keys_backup_duress_and_attempt_limit(self):
         app = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("old"), FAST)
-        app.create_space("Circle", "Ash", "Europe/London", NOW)
+        app.create_space("Circle", "Ash", "Europe/London", at(NOW))
         app.set_passphrase("new")
         secret = generate_keystore_secret()
         self.assertEqual(len(secret), 32)

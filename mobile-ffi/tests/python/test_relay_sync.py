@@ -21,6 +21,7 @@ import tempfile
 import threading
 import time
 import unittest
+from datetime import datetime, timedelta, timezone
 
 from safespaces_ffi import (
     InviteState,
@@ -48,10 +49,15 @@ from safespaces_ffi import (
     install_logger,
 )
 
-NOW = 1_767_000_000
+NOW = 1_767_000_000  # seconds since the Unix epoch
 DAY = 86_400
 FAST = ProfileOptions(passphrase_work=PassphraseWork.INSECURE_TEST_ONLY(log_n=4))
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+
+
+def at(seconds):
+    """The instant `seconds` after the epoch: times cross as aware datetimes."""
+    return datetime.fromtimestamp(seconds, timezone.utc)
 
 
 def relay_bin():
@@ -200,63 +206,63 @@ class RelaySyncTest(unittest.TestCase):
         watching = client.watch_status(statuses)
 
         ash = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("ash"), FAST)
-        ash_space = ash.create_space("Tuesday circle", "Ash", "Europe/London", NOW)
+        ash_space = ash.create_space("Tuesday circle", "Ash", "Europe/London", at(NOW))
         me = ash_space.my_member_id()
         for module in (TrainingModule.SIGNPOSTING, TrainingModule.TRAUMA_INFORMED):
-            ash_space.record_training(me, module, NOW - DAY, NOW + 365 * DAY)
+            ash_space.record_training(me, module, at(NOW - DAY), at(NOW + 365 * DAY))
         session = ash_space.create_session(
             SessionDraft(
                 kind=SessionKind.SURVIVOR_DISCUSSION_GROUP,
                 title="Evening circle",
-                starts_at=NOW + 2 * DAY,
+                starts_at=at(NOW + 2 * DAY),
                 duration_minutes=90,
                 capacity=8,
-            ), NOW
+            ), at(NOW)
         )
-        ash_space.volunteer_to_lead(session, NOW)
-        invitation = ash_space.invite(Role.MEMBER, NOW)
+        ash_space.volunteer_to_lead(session, at(NOW))
+        invitation = ash_space.invite(Role.MEMBER, at(NOW))
 
         birch = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("birch"), FAST)
 
         async def invite_and_ask():
-            await ash.sync(client, NOW)
-            await ash_space.publish_invite(client, invitation, NOW)
-            return await birch.join_via_relay(client, invitation.code, "Birch", NOW)
+            await ash.sync(client, at(NOW))
+            await ash_space.publish_invite(client, invitation, at(NOW))
+            return await birch.join_via_relay(client, invitation.code, "Birch", at(NOW))
 
         # Asking only claims the package and leaves a request: the space is
         # not on Birch's device yet, and syncing alone does not bring it.
         pending = asyncio.run(invite_and_ask())
         self.assertEqual(
             (pending.space, pending.space_name, pending.role, pending.expires_at),
-            (ash_space.id(), "Tuesday circle", Role.MEMBER, NOW + 7 * DAY),
+            (ash_space.id(), "Tuesday circle", Role.MEMBER, at(NOW + 7 * DAY)),
         )
         self.assertEqual(birch.pending_joins(), [pending])
         self.assertEqual(birch.spaces(), [])
-        self.assertEqual(asyncio.run(birch.sync(client, NOW)).joined, [])
+        self.assertEqual(asyncio.run(birch.sync(client, at(NOW))).joined, [])
         with self.assertRaises(SafeSpacesError.NotFound):
             birch.space(ash_space.id())
 
         # Ash's device admits the request in its sync; Birch's next sync
         # takes the welcome and the space.
-        report = asyncio.run(ash.sync(client, NOW))
+        report = asyncio.run(ash.sync(client, at(NOW)))
         self.assertEqual(report.admitted, 1)
-        [used] = ash_space.invites(NOW)
+        [used] = ash_space.invites(at(NOW))
         self.assertEqual((used.invite_id, used.state), (invitation.invite_id, InviteState.USED))
-        report = asyncio.run(birch.sync(client, NOW))
+        report = asyncio.run(birch.sync(client, at(NOW)))
         self.assertEqual(report.joined, [ash_space.id()])
         self.assertEqual(birch.pending_joins(), [])
         birch_space = birch.space(report.joined[0])
         self.assertEqual(birch_space.name(), "Tuesday circle")
         self.assertEqual(used.used_by, birch_space.my_member_id())
-        self.assertEqual(asyncio.run(ash.sync(client, NOW)).admitted, 0)
+        self.assertEqual(asyncio.run(ash.sync(client, at(NOW))).admitted, 0)
 
         # Ash's device goes live; Birch's sign-up request reaches it through
         # the relay and the listener is told which space changed.
         changes = Changes()
         live = ash.live(client, changes)
-        requested = birch_space.sign_up(session, SignUpState.ATTENDING, NOW)
+        requested = birch_space.sign_up(session, SignUpState.ATTENDING, at(NOW))
         self.assertEqual(requested, MyPlace.REQUESTED(state=SignUpState.ATTENDING))
-        report = asyncio.run(birch.sync(client, NOW))
+        report = asyncio.run(birch.sync(client, at(NOW)))
         self.assertGreater(report.pushed, 0)
         self.assertTrue(changes.event.wait(20), "the space listener was not called")
         self.assertIn(ash_space.id(), changes.spaces)
@@ -266,14 +272,14 @@ class RelaySyncTest(unittest.TestCase):
         for _ in range(40):
             if ash_space.attendees(session):
                 break
-            asyncio.run(ash.sync(client, NOW))
+            asyncio.run(ash.sync(client, at(NOW)))
         self.assertEqual(
             [(a.pseudonym, a.place) for a in ash_space.attendees(session)],
             [("Birch", Place.ATTENDING())],
         )
-        asyncio.run(ash.sync(client, NOW))
-        asyncio.run(birch.sync(client, NOW))
-        self.assertEqual(birch_space.my_place(session, NOW), MyPlace.RECORDED(place=Place.ATTENDING()))
+        asyncio.run(ash.sync(client, at(NOW)))
+        asyncio.run(birch.sync(client, at(NOW)))
+        self.assertEqual(birch_space.my_place(session, at(NOW)), MyPlace.RECORDED(place=Place.ATTENDING()))
 
         self.assertTrue(statuses.seen, "the status listener was not called")
         del watching
@@ -281,64 +287,64 @@ class RelaySyncTest(unittest.TestCase):
         # A claimed invite: the relay refuses, with its stable code.
         carey = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("carey"), FAST)
         with self.assertRaises(SafeSpacesError.RelayRefused) as used:
-            asyncio.run(carey.join_via_relay(client, invitation.code, "Carey", NOW))
+            asyncio.run(carey.join_via_relay(client, invitation.code, "Carey", at(NOW)))
         self.assertEqual(used.exception.code, "dropbox_not_found")
 
     def test_a_claimed_but_unused_invite_shows_and_can_be_revoked(self):
         client = self.client()
         ash = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("ash"), FAST)
-        ash_space = ash.create_space("Circle", "Ash", "Europe/London", NOW)
-        invitation = ash_space.invite(Role.MEMBER, NOW)
-        asyncio.run(ash.sync(client, NOW))
-        asyncio.run(ash_space.publish_invite(client, invitation, NOW))
+        ash_space = ash.create_space("Circle", "Ash", "Europe/London", at(NOW))
+        invitation = ash_space.invite(Role.MEMBER, at(NOW))
+        asyncio.run(ash.sync(client, at(NOW)))
+        asyncio.run(ash_space.publish_invite(client, invitation, at(NOW)))
 
         # Someone with the code takes the package and asks nothing (here: a
         # device whose clock is past the expiry, so it refuses the package
         # it claimed and leaves no request).
         eve = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("eve"), FAST)
         with self.assertRaises(SafeSpacesError.InviteUnusable):
-            asyncio.run(eve.join_via_relay(client, invitation.code, "Eve", invitation.expires_at + 1))
+            asyncio.run(eve.join_via_relay(client, invitation.code, "Eve", invitation.expires_at + timedelta(seconds=1)))
         self.assertEqual(eve.pending_joins(), [])
 
         # Ash's sync notices the package is gone with nobody admitted.
-        [before] = ash_space.invites(NOW)
+        [before] = ash_space.invites(at(NOW))
         self.assertEqual((before.state, before.claimed), (InviteState.OPEN, False))
-        report = asyncio.run(ash.sync(client, NOW))
+        report = asyncio.run(ash.sync(client, at(NOW)))
         self.assertEqual(report.admitted, 0)
-        [claimed] = ash_space.invites(NOW)
+        [claimed] = ash_space.invites(at(NOW))
         self.assertEqual((claimed.state, claimed.claimed), (InviteState.OPEN, True))
 
         # Withdrawn, it admits nobody and is no longer shown as claimed.
-        ash_space.revoke_invite(invitation.invite_id, NOW)
-        [revoked] = ash_space.invites(NOW)
+        ash_space.revoke_invite(invitation.invite_id, at(NOW))
+        [revoked] = ash_space.invites(at(NOW))
         self.assertEqual((revoked.state, revoked.claimed, revoked.used_by), (InviteState.REVOKED, False, None))
-        self.assertEqual(asyncio.run(ash.sync(client, NOW)).admitted, 0)
+        self.assertEqual(asyncio.run(ash.sync(client, at(NOW))).admitted, 0)
 
     def test_a_journal_entry_reaches_the_persons_other_device_live(self):
         client = self.client()
         phone = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("phone"), FAST)
         laptop = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("laptop"), FAST)
-        phone.create_space("Group", "Robin", "Europe/London", NOW)
+        phone.create_space("Group", "Robin", "Europe/London", at(NOW))
 
         async def link_and_settle():
-            await phone.sync(client, NOW)
+            await phone.sync(client, at(NOW))
             offer = await laptop.offer_link(client)
             await asyncio.gather(
-                laptop.complete_link(client, offer, 20, NOW),
-                phone.approve_link(client, offer.code(), NOW),
+                laptop.complete_link(client, offer, 20, at(NOW)),
+                phone.approve_link(client, offer.code(), at(NOW)),
             )
             phone.journal().set_sync(True)
             laptop.journal().set_sync(True)
             for _ in range(2):
-                await phone.sync(client, NOW)
-                await laptop.sync(client, NOW)
+                await phone.sync(client, at(NOW))
+                await laptop.sync(client, at(NOW))
 
         asyncio.run(link_and_settle())
         # Both are live; neither calls sync again.
         phone_live = phone.live(client, Changes())
         changes = Changes()
         laptop_live = laptop.live(client, changes)
-        phone.journal().add("a thought from the phone", None, [], NOW)
+        phone.journal().add("a thought from the phone", None, [], at(NOW))
         self.assertTrue(changes.journal.wait(20), "journal_changed was not called")
         for _ in range(100):
             if any(e.text == "a thought from the phone" for e in laptop.journal().entries()):
@@ -356,19 +362,19 @@ class RelaySyncTest(unittest.TestCase):
         # A logger that throws loses its records and breaks nothing.
         throwing = Throwing()
         broken = install_logger(throwing, LogLevel.DEBUG)
-        space = app.create_space("CANARY space name", "CANARY pseudonym", "Europe/London", NOW)
+        space = app.create_space("CANARY space name", "CANARY pseudonym", "Europe/London", at(NOW))
         space.create_session(
             SessionDraft(
                 kind=SessionKind.WELLBEING_EVENT,
                 title="CANARY session title",
-                starts_at=NOW + DAY,
+                starts_at=at(NOW + DAY),
                 duration_minutes=60,
                 capacity=4,
-            ), NOW
+            ), at(NOW)
         )
-        app.journal().add("CANARY journal text", None, ["CANARY-tag"], NOW)
+        app.journal().add("CANARY journal text", None, ["CANARY-tag"], at(NOW))
         app.journal().set_sync(True)
-        asyncio.run(app.sync(client, NOW))
+        asyncio.run(app.sync(client, at(NOW)))
         self.assertGreater(throwing.calls, 0)
 
         # Installing again replaces the logger; only our crates' records, at
@@ -376,8 +382,8 @@ class RelaySyncTest(unittest.TestCase):
         records = Records()
         handle = install_logger(records, LogLevel.DEBUG)
         del broken  # the replaced logger's handle stops nothing now
-        app.journal().add("CANARY more journal text", 3, [], NOW)
-        asyncio.run(app.sync(client, NOW))
+        app.journal().add("CANARY more journal text", 3, [], at(NOW))
+        asyncio.run(app.sync(client, at(NOW)))
         self.assertTrue(records.wait_for("sync finished"), records.snapshot())
         seen = records.snapshot()
         self.assertTrue(all(isinstance(r, LogRecord) for r in seen))
@@ -392,7 +398,7 @@ class RelaySyncTest(unittest.TestCase):
         # At INFO, no DEBUG records.
         handle = install_logger(records, LogLevel.INFO)
         before = len(records.snapshot())
-        asyncio.run(app.sync(client, NOW))
+        asyncio.run(app.sync(client, at(NOW)))
         self.assertTrue(records.wait_for("sync finished", since=before))
         later = records.snapshot()[before:]
         self.assertTrue(later)
@@ -401,23 +407,23 @@ class RelaySyncTest(unittest.TestCase):
         # Dropping the handle stops delivery.
         del handle
         stopped_at = len(records.snapshot())
-        asyncio.run(app.sync(client, NOW))
+        asyncio.run(app.sync(client, at(NOW)))
         time.sleep(0.3)
         self.assertEqual(len(records.snapshot()), stopped_at)
 
     def test_progress_reaches_the_total_until_its_handle_is_dropped(self):
         client = self.client()
         ash = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("ash"), FAST)
-        ash_space = ash.create_space("Circle", "Ash", "Europe/London", NOW)
-        invitation = ash_space.invite(Role.MEMBER, NOW)
+        ash_space = ash.create_space("Circle", "Ash", "Europe/London", at(NOW))
+        invitation = ash_space.invite(Role.MEMBER, at(NOW))
         birch = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("birch"), FAST)
 
         async def join():
-            await ash.sync(client, NOW)
-            await ash_space.publish_invite(client, invitation, NOW)
-            pending = await birch.join_via_relay(client, invitation.code, "Birch", NOW)
-            await ash.sync(client, NOW)  # admits
-            self.assertEqual((await birch.sync(client, NOW)).joined, [pending.space])
+            await ash.sync(client, at(NOW))
+            await ash_space.publish_invite(client, invitation, at(NOW))
+            pending = await birch.join_via_relay(client, invitation.code, "Birch", at(NOW))
+            await ash.sync(client, at(NOW))  # admits
+            self.assertEqual((await birch.sync(client, at(NOW))).joined, [pending.space])
             return pending.space
 
         space_id = asyncio.run(join())
@@ -429,18 +435,18 @@ class RelaySyncTest(unittest.TestCase):
                     SessionDraft(
                         kind=SessionKind.WELLBEING_EVENT,
                         title=f"Walk {i}",
-                        starts_at=NOW + DAY,
+                        starts_at=at(NOW + DAY),
                         duration_minutes=60,
                         capacity=4,
-                    ), NOW
+                    ), at(NOW)
                 )
-                asyncio.run(ash.sync(client, NOW))
+                asyncio.run(ash.sync(client, at(NOW)))
 
         # A listener that throws is called and breaks nothing.
         throwing = ThrowingProgress()
         broken = birch.watch_progress(throwing)
         ash_writes(2)
-        report = asyncio.run(birch.sync(client, NOW))
+        report = asyncio.run(birch.sync(client, at(NOW)))
         self.assertGreater(report.pulled, 0)
         self.assertGreater(throwing.calls, 0)
 
@@ -450,7 +456,7 @@ class RelaySyncTest(unittest.TestCase):
         thrown = throwing.calls
         del broken  # the replaced listener's handle stops nothing now
         ash_writes(3)
-        report = asyncio.run(birch.sync(client, NOW))
+        report = asyncio.run(birch.sync(client, at(NOW)))
         seen = [p for p in progresses.snapshot() if p.space_id == space_id]
         self.assertTrue(seen, progresses.snapshot())
         self.assertTrue(all(isinstance(p, SyncProgress) for p in seen))
@@ -463,7 +469,7 @@ class RelaySyncTest(unittest.TestCase):
         del handle
         stopped_at = len(progresses.snapshot())
         ash_writes(1)
-        report = asyncio.run(birch.sync(client, NOW))
+        report = asyncio.run(birch.sync(client, at(NOW)))
         self.assertGreater(report.pulled, 0)
         self.assertEqual(len(progresses.snapshot()), stopped_at)
 
@@ -472,21 +478,21 @@ class RelaySyncTest(unittest.TestCase):
         stopping = birch.watch_progress(later)
         stopping.stop()
         ash_writes(1)
-        asyncio.run(birch.sync(client, NOW))
+        asyncio.run(birch.sync(client, at(NOW)))
         self.assertEqual(later.snapshot(), [])
 
     def test_relay_errors_arrive_as_their_exceptions(self):
         app = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("p"), FAST)
-        app.create_space("Circle", "Ash", "Europe/London", NOW)
+        app.create_space("Circle", "Ash", "Europe/London", at(NOW))
 
         wrong_pin = RelayClient.pinned(self.relay.url, "00" * 32)
         with self.assertRaises(SafeSpacesError.PinMismatch):
-            asyncio.run(app.sync(wrong_pin, NOW))
+            asyncio.run(app.sync(wrong_pin, at(NOW)))
 
         # Nothing listens on port 1.
         nobody = RelayClient.pinned("https://127.0.0.1:1", self.relay.pin)
         with self.assertRaises(SafeSpacesError.Offline):
-            asyncio.run(app.sync(nobody, NOW))
+            asyncio.run(app.sync(nobody, at(NOW)))
 
         with self.assertRaises(SafeSpacesError.InvalidInput):
             RelayClient.pinned("http://no-tls", self.relay.pin)

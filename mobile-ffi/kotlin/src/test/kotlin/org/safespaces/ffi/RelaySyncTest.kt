@@ -3,6 +3,7 @@ package org.safespaces.ffi
 import java.io.File
 import java.nio.file.Files
 import java.nio.file.Path
+import java.time.Instant
 import java.util.concurrent.CopyOnWriteArrayList
 import java.util.concurrent.CountDownLatch
 import java.util.concurrent.TimeUnit
@@ -34,8 +35,11 @@ import org.junit.jupiter.api.io.TempDir
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class RelaySyncTest {
     companion object {
-        const val NOW = 1_767_000_000L
+        const val NOW = 1_767_000_000L // seconds since the Unix epoch
         const val DAY = 86_400L
+
+        /** The instant [seconds] after the epoch: times cross as [Instant]s. */
+        fun at(seconds: Long): Instant = Instant.ofEpochSecond(seconds)
         val FAST = ProfileOptions(PassphraseWork.InsecureTestOnly(logN = 4u))
     }
 
@@ -85,44 +89,44 @@ class RelaySyncTest {
         })
 
         val ash = SafeSpaces.create(dir("ash"), UnlockSecret.passphrase("ash"), FAST)
-        val ashSpace = ash.createSpace("Tuesday circle", "Ash", "Europe/London", NOW)
+        val ashSpace = ash.createSpace("Tuesday circle", "Ash", "Europe/London", at(NOW))
         val me = ashSpace.myMemberId()
         for (module in listOf(TrainingModule.SIGNPOSTING, TrainingModule.TRAUMA_INFORMED)) {
-            ashSpace.recordTraining(me, module, NOW - DAY, NOW + 365 * DAY)
+            ashSpace.recordTraining(me, module, at(NOW - DAY), at(NOW + 365 * DAY))
         }
         val session = ashSpace.createSession(
             SessionDraft(
                 kind = SessionKind.SURVIVOR_DISCUSSION_GROUP,
                 title = "Evening circle",
-                startsAt = NOW + 2 * DAY,
+                startsAt = at(NOW + 2 * DAY),
                 durationMinutes = 90u,
                 capacity = 8u,
-            ), NOW
+            ), at(NOW)
         )
-        ashSpace.volunteerToLead(session, NOW)
-        val invitation = ashSpace.invite(Role.MEMBER, NOW)
+        ashSpace.volunteerToLead(session, at(NOW))
+        val invitation = ashSpace.invite(Role.MEMBER, at(NOW))
         val birch = SafeSpaces.create(dir("birch"), UnlockSecret.passphrase("birch"), FAST)
 
         // Asking claims the package and leaves a request; the space comes
         // only after Ash's device admits it (Ash's sync) and Birch syncs.
         val pending = runBlocking {
-            ash.sync(client, NOW)
-            ashSpace.publishInvite(client, invitation, NOW)
-            birch.joinViaRelay(client, invitation.code, "Birch", NOW)
+            ash.sync(client, at(NOW))
+            ashSpace.publishInvite(client, invitation, at(NOW))
+            birch.joinViaRelay(client, invitation.code, "Birch", at(NOW))
         }
-        assertEquals(PendingJoin(ashSpace.id(), "Tuesday circle", Role.MEMBER, NOW + 7 * DAY), pending)
+        assertEquals(PendingJoin(ashSpace.id(), "Tuesday circle", Role.MEMBER, at(NOW + 7 * DAY)), pending)
         assertEquals(listOf(pending), birch.pendingJoins())
-        assertEquals(emptyList<String>(), runBlocking { birch.sync(client, NOW) }.joined)
+        assertEquals(emptyList<String>(), runBlocking { birch.sync(client, at(NOW)) }.joined)
         assertThrows<SafeSpacesException.NotFound> { birch.space(ashSpace.id()) }
 
-        assertEquals(1uL, runBlocking { ash.sync(client, NOW) }.admitted)
-        assertEquals(InviteState.USED, ashSpace.invites(NOW).single().state)
-        val joined = runBlocking { birch.sync(client, NOW) }.joined
+        assertEquals(1uL, runBlocking { ash.sync(client, at(NOW)) }.admitted)
+        assertEquals(InviteState.USED, ashSpace.invites(at(NOW)).single().state)
+        val joined = runBlocking { birch.sync(client, at(NOW)) }.joined
         assertEquals(listOf(ashSpace.id()), joined)
         assertEquals(emptyList<PendingJoin>(), birch.pendingJoins())
         val birchSpace = birch.space(joined.single())
         assertEquals("Tuesday circle", birchSpace.name())
-        assertEquals(birchSpace.myMemberId(), ashSpace.invites(NOW).single().usedBy)
+        assertEquals(birchSpace.myMemberId(), ashSpace.invites(at(NOW)).single().usedBy)
 
         // Ash's device goes live; Birch's sign-up reaches it through the relay.
         val changed = CountDownLatch(1)
@@ -137,26 +141,26 @@ class RelaySyncTest {
         })
         assertEquals(
             MyPlace.Requested(SignUpState.ATTENDING),
-            birchSpace.signUp(session, SignUpState.ATTENDING, NOW),
+            birchSpace.signUp(session, SignUpState.ATTENDING, at(NOW)),
         )
-        val report = runBlocking { birch.sync(client, NOW) }
+        val report = runBlocking { birch.sync(client, at(NOW)) }
         assertTrue(report.pushed > 0u)
         assertTrue(changed.await(20, TimeUnit.SECONDS), "the space listener was not called")
         assertTrue(ashSpace.id() in changedSpaces)
         live.close()
 
         repeat(40) {
-            if (ashSpace.attendees(session).isEmpty()) runBlocking { ash.sync(client, NOW) }
+            if (ashSpace.attendees(session).isEmpty()) runBlocking { ash.sync(client, at(NOW)) }
         }
         assertEquals(
             listOf("Birch" to Place.Attending),
             ashSpace.attendees(session).map { it.pseudonym to it.place },
         )
         runBlocking {
-            ash.sync(client, NOW)
-            birch.sync(client, NOW)
+            ash.sync(client, at(NOW))
+            birch.sync(client, at(NOW))
         }
-        assertEquals(MyPlace.Recorded(Place.Attending), birchSpace.myPlace(session, NOW))
+        assertEquals(MyPlace.Recorded(Place.Attending), birchSpace.myPlace(session, at(NOW)))
 
         assertTrue(statuses.isNotEmpty(), "the status listener was not called")
         watching.close()
@@ -164,7 +168,7 @@ class RelaySyncTest {
         // A claimed invite: the relay refuses, with its stable code.
         val carey = SafeSpaces.create(dir("carey"), UnlockSecret.passphrase("carey"), FAST)
         val refused = assertThrows<SafeSpacesException.RelayRefused> {
-            runBlocking { carey.joinViaRelay(client, invitation.code, "Carey", NOW) }
+            runBlocking { carey.joinViaRelay(client, invitation.code, "Carey", at(NOW)) }
         }
         assertEquals("dropbox_not_found", refused.code)
     }
@@ -173,11 +177,11 @@ class RelaySyncTest {
     fun `a claimed but unused invite shows and can be revoked`() {
         val client = RelayClient.pinned(url, pin)
         val ash = SafeSpaces.create(dir("ash-claimed"), UnlockSecret.passphrase("ash"), FAST)
-        val ashSpace = ash.createSpace("Circle", "Ash", "Europe/London", NOW)
-        val invitation = ashSpace.invite(Role.MEMBER, NOW)
+        val ashSpace = ash.createSpace("Circle", "Ash", "Europe/London", at(NOW))
+        val invitation = ashSpace.invite(Role.MEMBER, at(NOW))
         runBlocking {
-            ash.sync(client, NOW)
-            ashSpace.publishInvite(client, invitation, NOW)
+            ash.sync(client, at(NOW))
+            ashSpace.publishInvite(client, invitation, at(NOW))
         }
 
         // Someone with the code takes the package and asks nothing (here: a
@@ -185,15 +189,15 @@ class RelaySyncTest {
         // it claimed and leaves no request).
         val eve = SafeSpaces.create(dir("eve"), UnlockSecret.passphrase("eve"), FAST)
         assertThrows<SafeSpacesException.InviteUnusable> {
-            runBlocking { eve.joinViaRelay(client, invitation.code, "Eve", invitation.expiresAt + 1) }
+            runBlocking { eve.joinViaRelay(client, invitation.code, "Eve", invitation.expiresAt.plusSeconds(1)) }
         }
-        assertFalse(ashSpace.invites(NOW).single().claimed)
-        assertEquals(0uL, runBlocking { ash.sync(client, NOW) }.admitted)
-        val claimed = ashSpace.invites(NOW).single()
+        assertFalse(ashSpace.invites(at(NOW)).single().claimed)
+        assertEquals(0uL, runBlocking { ash.sync(client, at(NOW)) }.admitted)
+        val claimed = ashSpace.invites(at(NOW)).single()
         assertEquals(InviteState.OPEN to true, claimed.state to claimed.claimed)
 
-        ashSpace.revokeInvite(invitation.inviteId, NOW)
-        val revoked = ashSpace.invites(NOW).single()
+        ashSpace.revokeInvite(invitation.inviteId, at(NOW))
+        val revoked = ashSpace.invites(at(NOW)).single()
         assertEquals(InviteState.REVOKED to false, revoked.state to revoked.claimed)
     }
 
@@ -228,11 +232,11 @@ class RelaySyncTest {
                 throw IllegalStateException("a broken logger")
             }
         }, LogLevel.DEBUG)
-        val space = app.createSpace("CANARY space name", "CANARY pseudonym", "Europe/London", NOW)
-        space.createSession(SessionDraft(SessionKind.OTHER, "CANARY session title", NOW + DAY, 60u, 4u), NOW)
-        app.journal().add("CANARY journal text", null, listOf("CANARY-tag"), NOW)
+        val space = app.createSpace("CANARY space name", "CANARY pseudonym", "Europe/London", at(NOW))
+        space.createSession(SessionDraft(SessionKind.OTHER, "CANARY session title", at(NOW + DAY), 60u, 4u), at(NOW))
+        app.journal().add("CANARY journal text", null, listOf("CANARY-tag"), at(NOW))
         app.journal().setSync(true)
-        runBlocking { app.sync(client, NOW) }
+        runBlocking { app.sync(client, at(NOW)) }
         assertTrue(thrown > 0, "the throwing logger was called")
 
         // Installing again replaces it: only our crates' records, none with
@@ -240,8 +244,8 @@ class RelaySyncTest {
         val records = Records()
         val handle = installLogger(records, LogLevel.DEBUG)
         broken.close() // replaced already: stops nothing
-        app.journal().add("CANARY more journal text", 3u, listOf(), NOW)
-        runBlocking { app.sync(client, NOW) }
+        app.journal().add("CANARY more journal text", 3u, listOf(), at(NOW))
+        runBlocking { app.sync(client, at(NOW)) }
         assertTrue(records.awaitMessage("sync finished"), "no sync record: ${records.records}")
         assertTrue(records.records.all { it.target.startsWith("safespaces") })
         assertTrue(records.records.any { it.level == LogLevel.DEBUG && it.message == "space sync pass" })
@@ -253,7 +257,7 @@ class RelaySyncTest {
         // Closing the handle stops delivery.
         handle.close()
         val stoppedAt = records.records.size
-        runBlocking { app.sync(client, NOW) }
+        runBlocking { app.sync(client, at(NOW)) }
         Thread.sleep(300)
         assertEquals(stoppedAt, records.records.size)
     }
@@ -262,22 +266,22 @@ class RelaySyncTest {
     fun `progress reaches the total until its handle is closed`() {
         val client = RelayClient.pinned(url, pin)
         val ash = SafeSpaces.create(dir("ash-progress"), UnlockSecret.passphrase("ash"), FAST)
-        val ashSpace = ash.createSpace("Circle", "Ash", "Europe/London", NOW)
-        val invitation = ashSpace.invite(Role.MEMBER, NOW)
+        val ashSpace = ash.createSpace("Circle", "Ash", "Europe/London", at(NOW))
+        val invitation = ashSpace.invite(Role.MEMBER, at(NOW))
         val birch = SafeSpaces.create(dir("birch-progress"), UnlockSecret.passphrase("birch"), FAST)
         val spaceId = runBlocking {
-            ash.sync(client, NOW)
-            ashSpace.publishInvite(client, invitation, NOW)
-            val pending = birch.joinViaRelay(client, invitation.code, "Birch", NOW)
-            ash.sync(client, NOW) // admits
-            assertEquals(listOf(pending.space), birch.sync(client, NOW).joined)
+            ash.sync(client, at(NOW))
+            ashSpace.publishInvite(client, invitation, at(NOW))
+            val pending = birch.joinViaRelay(client, invitation.code, "Birch", at(NOW))
+            ash.sync(client, at(NOW)) // admits
+            assertEquals(listOf(pending.space), birch.sync(client, at(NOW)).joined)
             pending.space
         }
 
         // One sync seals one change batch, so each round is one blob.
         fun ashWrites(sessions: Int) = repeat(sessions) {
-            ashSpace.createSession(SessionDraft(SessionKind.WELLBEING_EVENT, "Walk $it", NOW + DAY, 60u, 4u), NOW)
-            runBlocking { ash.sync(client, NOW) }
+            ashSpace.createSession(SessionDraft(SessionKind.WELLBEING_EVENT, "Walk $it", at(NOW + DAY), 60u, 4u), at(NOW))
+            runBlocking { ash.sync(client, at(NOW)) }
         }
 
         // A listener that throws is called and breaks nothing.
@@ -289,7 +293,7 @@ class RelaySyncTest {
             }
         })
         ashWrites(2)
-        assertTrue(runBlocking { birch.sync(client, NOW) }.pulled > 0u)
+        assertTrue(runBlocking { birch.sync(client, at(NOW)) }.pulled > 0u)
         assertTrue(thrown > 0, "the throwing listener was called")
 
         // Watching again replaces it.
@@ -302,7 +306,7 @@ class RelaySyncTest {
         val thrownBefore = thrown
         broken.close() // replaced already: stops nothing
         ashWrites(3)
-        runBlocking { birch.sync(client, NOW) }
+        runBlocking { birch.sync(client, at(NOW)) }
         val forSpace = seen.filter { it.spaceId == spaceId }
         assertTrue(forSpace.isNotEmpty(), "no progress for the space: $seen")
         assertTrue(forSpace.all { it.received <= it.total }, "received past total: $forSpace")
@@ -314,20 +318,20 @@ class RelaySyncTest {
         handle.close()
         val stoppedAt = seen.size
         ashWrites(1)
-        assertTrue(runBlocking { birch.sync(client, NOW) }.pulled > 0u)
+        assertTrue(runBlocking { birch.sync(client, at(NOW)) }.pulled > 0u)
         assertEquals(stoppedAt, seen.size)
     }
 
     @Test
     fun `relay errors arrive as their exceptions`() {
         val app = SafeSpaces.create(dir("app"), UnlockSecret.passphrase("p"), FAST)
-        app.createSpace("Circle", "Ash", "Europe/London", NOW)
+        app.createSpace("Circle", "Ash", "Europe/London", at(NOW))
 
         val wrongPin = RelayClient.pinned(url, "00".repeat(32))
-        assertThrows<SafeSpacesException.PinMismatch> { runBlocking { app.sync(wrongPin, NOW) } }
+        assertThrows<SafeSpacesException.PinMismatch> { runBlocking { app.sync(wrongPin, at(NOW)) } }
 
         val nobody = RelayClient.pinned("https://127.0.0.1:1", pin)
-        assertThrows<SafeSpacesException.Offline> { runBlocking { app.sync(nobody, NOW) } }
+        assertThrows<SafeSpacesException.Offline> { runBlocking { app.sync(nobody, at(NOW)) } }
 
         assertThrows<SafeSpacesException.InvalidInput> { RelayClient.pinned("http://no-tls", pin) }
     }
