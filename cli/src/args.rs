@@ -382,6 +382,10 @@ pub struct SessionAdd {
     /// Accessibility information.
     #[arg(long, default_value = "")]
     pub accessibility: String,
+    /// Close sign-ups this long before the start (90, 1h30m, 24h; at most
+    /// a week). Without it, sign-ups close at the start.
+    #[arg(long = "close-signups-before")]
+    pub close_signups_before: Option<String>,
     /// Repeat it: a weekly series on the first session's weekday and local
     /// time, with `--count` or `--until`.
     #[arg(long, value_enum)]
@@ -439,6 +443,9 @@ pub struct SessionEditArgs {
     /// New accessibility information.
     #[arg(long)]
     pub accessibility: Option<String>,
+    /// Close sign-ups this long before the start (0 for at the start).
+    #[arg(long = "close-signups-before")]
+    pub close_signups_before: Option<String>,
 }
 
 /// `training …`

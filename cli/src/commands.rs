@@ -21,7 +21,7 @@ use crate::args::{
 };
 use crate::resolve::pick;
 use crate::secret::{other_passphrase, profile_passphrase};
-use crate::times::{parse_minutes, parse_time, show_date, show_time};
+use crate::times::{parse_minutes, parse_minutes_or_zero, parse_time, show_date, show_time};
 
 /// What a command prints.
 pub struct Out {
@@ -650,6 +650,7 @@ fn session_json(id: &SessionId, s: &Session, zone: &SpaceZone) -> Value {
         "capacity": s.capacity, "content_notes": s.content_notes, "accessibility": s.accessibility,
         "status": s.status_at(now).as_str(), "signups_open": s.signups_open(now),
         "series": s.series.as_ref().map(|id| id.as_str()), "occurrence": s.occurrence,
+        "signups_close_at": zone.rfc9557(s.signups_close_at()),
     })
 }
 
@@ -675,6 +676,12 @@ fn session_edit(args: &SessionEditArgs, zone: &SpaceZone) -> Result<SessionEdit,
         capacity: args.capacity,
         content_notes: None,
         accessibility: args.accessibility.clone(),
+        signups_close_before_minutes: args
+            .close_signups_before
+            .as_deref()
+            .map(parse_minutes_or_zero)
+            .transpose()
+            .map_err(Failure::refused)?,
     })
 }
 
@@ -694,6 +701,12 @@ fn session(cli: &Cli, cmd: &SessionCommand) -> Result<Out, Failure> {
                 capacity: add.capacity,
                 content_notes: add.content_notes.clone(),
                 accessibility: add.accessibility.clone(),
+                signups_close_before_minutes: add
+                    .close_signups_before
+                    .as_deref()
+                    .map(parse_minutes_or_zero)
+                    .transpose()
+                    .map_err(Failure::refused)?,
             };
             if add.repeat.is_some() {
                 let end = match (add.count, &add.until) {

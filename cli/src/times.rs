@@ -35,6 +35,15 @@ pub fn parse_minutes(text: &str) -> Result<u32, String> {
     u32::try_from(minutes).map_err(|_| bad())
 }
 
+/// How long before a session its sign-ups close: a duration as
+/// [`parse_minutes`] reads it, or 0 for "at the start".
+pub fn parse_minutes_or_zero(text: &str) -> Result<u32, String> {
+    if text.trim() == "0" {
+        return Ok(0);
+    }
+    parse_minutes(text)
+}
+
 /// A time for people, in `zone`: `Tue 12 Jan 2027 18:00 GMT`.
 pub fn show_time(zone: &SpaceZone, t: Timestamp) -> String {
     zone.show(t)

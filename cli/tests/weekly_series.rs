@@ -95,6 +95,8 @@ fn ten_tuesdays_at_six_in_london_across_the_clock_change() {
             "90",
             "--capacity",
             "8",
+            "--close-signups-before",
+            "24h",
             "--repeat",
             "weekly",
             "--count",
@@ -110,6 +112,11 @@ fn ten_tuesdays_at_six_in_london_across_the_clock_change() {
     assert_eq!(times[3], "2030-03-26T18:00:00+00:00[Europe/London]");
     assert_eq!(times[4], "2030-04-02T18:00:00+01:00[Europe/London]");
     assert_eq!(times[9], "2030-05-07T18:00:00+01:00[Europe/London]");
+    // Sign-ups close a day before each, in local time too.
+    assert_eq!(
+        all[4]["signups_close_at"],
+        "2030-04-01T18:00:00+01:00[Europe/London]"
+    );
     for (i, s) in all.as_array().unwrap().iter().enumerate() {
         assert_eq!(s["occurrence"], i as u64);
         assert_eq!(s["series"], series["series"]);

@@ -59,6 +59,7 @@ fn build_space(n: usize) -> SpaceDoc {
                     capacity: 12,
                     content_notes: vec![],
                     accessibility: String::new(),
+                    signups_close_before_minutes: None,
                 },
                 safespaces_core::model::Timestamp(0),
             )

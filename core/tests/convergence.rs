@@ -111,6 +111,7 @@ fn base() -> (SpaceDoc, World) {
                     capacity: 2,
                     content_notes: vec![],
                     accessibility: String::new(),
+                    signups_close_before_minutes: None,
                 },
                 safespaces_core::model::Timestamp(0),
             )

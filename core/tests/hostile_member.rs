@@ -311,6 +311,7 @@ fn nothing_sealed_under_the_old_epoch_is_applied_after_the_move() {
                 capacity: 4,
                 content_notes: vec![],
                 accessibility: String::new(),
+                signups_close_before_minutes: None,
             },
             safespaces_core::model::Timestamp(0),
         )
@@ -436,6 +437,7 @@ fn a_member_cannot_capture_the_coordinators_device_id() {
                 capacity: 4,
                 content_notes: vec![],
                 accessibility: String::new(),
+                signups_close_before_minutes: None,
             },
             safespaces_core::model::Timestamp(0),
         )

@@ -98,6 +98,8 @@ pub struct Session {
     pub series_id: Option<String>,
     /// Its index in that series, from 0.
     pub occurrence: Option<u32>,
+    /// When sign-ups close: its start, or the set time before it.
+    pub signups_close_at: SystemTime,
     /// Who planned it (member id).
     pub created_by: String,
     /// Who volunteered to lead it (member ids); `Space.sessionLeads` says
@@ -108,6 +110,7 @@ pub struct Session {
 impl From<(model::SessionId, model::Session)> for Session {
     fn from((id, s): (model::SessionId, model::Session)) -> Self {
         let ends_at = system_time(s.ends_at());
+        let signups_close_at = system_time(s.signups_close_at());
         Session {
             id: id.to_string(),
             kind: s.kind.into(),
@@ -123,6 +126,7 @@ impl From<(model::SessionId, model::Session)> for Session {
             status: s.status.into(),
             series_id: s.series.map(|id| id.to_string()),
             occurrence: s.occurrence,
+            signups_close_at,
             created_by: s.created_by.to_string(),
             leads: s.leads.into_keys().map(|m| m.to_string()).collect(),
         }
@@ -154,6 +158,10 @@ pub struct SessionDraft {
     /// Accessibility information.
     #[uniffi(default = "")]
     pub accessibility: String,
+    /// Close sign-ups this many minutes before the start (`null`: at the
+    /// start; at most a week).
+    #[uniffi(default = None)]
+    pub signups_close_before_minutes: Option<u32>,
 }
 
 /// Fallible: the app's `starts_at` may be outside the range core keeps.
@@ -171,6 +179,7 @@ impl TryFrom<SessionDraft> for model::SessionDraft {
             capacity: d.capacity,
             content_notes: d.content_notes,
             accessibility: d.accessibility,
+            signups_close_before_minutes: d.signups_close_before_minutes,
         })
     }
 }
@@ -205,6 +214,9 @@ pub struct SessionEdit {
     /// New accessibility information.
     #[uniffi(default = None)]
     pub accessibility: Option<String>,
+    /// When sign-ups close, in minutes before the start (0: at the start).
+    #[uniffi(default = None)]
+    pub signups_close_before_minutes: Option<u32>,
 }
 
 /// Fallible: the app's `starts_at` may be outside the range core keeps.
@@ -225,6 +237,7 @@ impl TryFrom<SessionEdit> for model::SessionEdit {
             capacity: e.capacity,
             content_notes: e.content_notes,
             accessibility: e.accessibility,
+            signups_close_before_minutes: e.signups_close_before_minutes,
         })
     }
 }

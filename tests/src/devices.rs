@@ -51,6 +51,7 @@ pub fn test_session(title: &str) -> SessionDraft {
         capacity: 8,
         content_notes: vec![],
         accessibility: String::new(),
+        signups_close_before_minutes: None,
     }
 }
 

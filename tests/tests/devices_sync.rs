@@ -46,6 +46,7 @@ fn draft(title: &str, capacity: u32) -> SessionDraft {
         capacity,
         content_notes: vec!["discusses experiences of assault".into()],
         accessibility: String::new(),
+        signups_close_before_minutes: None,
     }
 }
 

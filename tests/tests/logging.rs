@@ -119,6 +119,7 @@ async fn a_real_sync_logs_what_happened_and_never_content_or_ids() {
                 capacity: 4,
                 content_notes: vec![],
                 accessibility: String::new(),
+                signups_close_before_minutes: None,
             },
             safespaces_core::model::Timestamp(0),
         )

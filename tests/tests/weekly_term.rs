@@ -64,6 +64,7 @@ async fn ten_tuesdays_stay_at_six_local_across_the_clock_change_and_a_lapse_is_f
                 capacity: 8,
                 content_notes: vec![],
                 accessibility: String::new(),
+                signups_close_before_minutes: None,
             },
             SeriesRule {
                 every_weeks: 1,

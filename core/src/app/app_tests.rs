@@ -30,6 +30,7 @@ fn draft(title: &str) -> SessionDraft {
         capacity: 2,
         content_notes: vec![],
         accessibility: String::new(),
+        signups_close_before_minutes: None,
     }
 }
 
@@ -642,5 +643,68 @@ fn a_place_a_lead_freed_from_someone_still_here_is_asked_for_again_and_comes_bac
         robin.roster(&session).unwrap().waitlisted,
         1,
         "Casey waits again behind Blake's original time"
+    );
+}
+
+#[test]
+fn sign_ups_can_close_a_set_time_before_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = SafeSpaces::create(dir.path(), secret(), options()).unwrap();
+    let space = app.create_space("Group", "Robin", Timestamp(1)).unwrap();
+    let mut walk = draft("Walk"); // starts at 5000
+    walk.signups_close_before_minutes = Some(60);
+    let id = space.create_session(walk, Timestamp(0)).unwrap();
+    let session = space.session(&id).unwrap();
+    assert_eq!(session.signups_close_at(), Timestamp(5_000 - 3_600));
+    assert!(session.signups_open(Timestamp(1_399)));
+    assert!(!session.signups_open(Timestamp(1_400)));
+    // Too late by the set time: refused with the reason, nothing kept.
+    let err = space
+        .sign_up(&id, SignUpState::Attending, Timestamp(1_400))
+        .unwrap_err();
+    assert!(err.to_string().contains("closed"), "{err}");
+    assert_eq!(
+        space.my_place(&id, Timestamp(1_400)).unwrap(),
+        MyPlace::None
+    );
+    // Moving the close to the start opens them again; a week is the most.
+    space
+        .edit_session(
+            &id,
+            crate::model::SessionEdit {
+                signups_close_before_minutes: Some(0),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert!(space.session(&id).unwrap().signups_open(Timestamp(4_999)));
+    assert!(
+        space
+            .edit_session(
+                &id,
+                crate::model::SessionEdit {
+                    signups_close_before_minutes: Some(7 * 24 * 60 + 1),
+                    ..Default::default()
+                },
+            )
+            .is_err()
+    );
+    // A request signed in time but waiting for a lead, when the close is
+    // moved earlier than it, says so.
+    space
+        .sign_up(&id, SignUpState::Attending, Timestamp(3_000))
+        .unwrap();
+    space
+        .edit_session(
+            &id,
+            crate::model::SessionEdit {
+                signups_close_before_minutes: Some(60),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        space.my_place(&id, Timestamp(3_001)).unwrap(),
+        MyPlace::Blocked(SignUpState::Attending, crate::app::Blocked::SignupsClosed)
     );
 }

@@ -17,6 +17,7 @@ fn draft(title: &str, starts_at: i64) -> SessionDraft {
         capacity: 8,
         content_notes: vec![],
         accessibility: String::new(),
+        signups_close_before_minutes: None,
     }
 }
 

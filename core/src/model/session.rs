@@ -171,6 +171,10 @@ pub struct Session {
     pub series: Option<SeriesId>,
     /// Its index in that series, from 0.
     pub occurrence: Option<u32>,
+    /// How long before the start sign-ups close, in minutes; `None` (or
+    /// 0) closes them at the start. Leads need the list a day ahead for a
+    /// room booking, say.
+    pub signups_close_before_minutes: Option<u32>,
     /// Members who offered to lead it, and the decisions on their offers.
     pub leads: BTreeMap<MemberId, LeadOffer>,
     /// Sign-ups by ticket; who holds each ticket is sealed to the leads.
@@ -196,11 +200,18 @@ impl Session {
         }
     }
 
+    /// When sign-ups close: at the start, or the set time before it.
+    pub fn signups_close_at(&self) -> Timestamp {
+        let before = i64::from(self.signups_close_before_minutes.unwrap_or(0));
+        self.starts_at.plus_secs(-before.saturating_mul(60))
+    }
+
     /// Whether a request to attend made at `at` can still be recorded:
-    /// sign-ups close at the start, and for a cancelled or completed
-    /// session. (Cancelling one's own place is always recorded.)
+    /// sign-ups close at [`Session::signups_close_at`], and for a cancelled
+    /// or completed session. (Cancelling one's own place is always
+    /// recorded.)
     pub fn signups_open(&self, at: Timestamp) -> bool {
-        self.status == SessionStatus::Planned && at < self.starts_at
+        self.status == SessionStatus::Planned && at < self.signups_close_at()
     }
 
     /// Whether it has not ended by `now`: what "upcoming" lists show.
@@ -230,6 +241,9 @@ pub struct SessionDraft {
     pub content_notes: Vec<String>,
     /// Accessibility information.
     pub accessibility: String,
+    /// Close sign-ups this many minutes before the start (`None`: at the
+    /// start; at most a week).
+    pub signups_close_before_minutes: Option<u32>,
 }
 
 /// A change to some fields of a session; `None` leaves a field alone, so
@@ -255,6 +269,9 @@ pub struct SessionEdit {
     pub content_notes: Option<Vec<String>>,
     /// New accessibility information.
     pub accessibility: Option<String>,
+    /// When sign-ups close, in minutes before the start (0: at the start).
+    /// Requests already recorded keep their places.
+    pub signups_close_before_minutes: Option<u32>,
 }
 
 pub(crate) fn check_title(title: &str) -> ModelResult<()> {
@@ -265,6 +282,19 @@ pub(crate) fn check_title(title: &str) -> ModelResult<()> {
         });
     }
     check_len("title", title, 200)
+}
+
+/// The longest sign-ups may close before a session: a week.
+pub const MAX_CLOSE_BEFORE_MINUTES: u32 = 7 * 24 * 60;
+
+fn check_close_before(minutes: Option<u32>) -> ModelResult<()> {
+    if minutes.is_some_and(|m| m > MAX_CLOSE_BEFORE_MINUTES) {
+        return Err(ModelError::InvalidInput {
+            field: "sign-ups close",
+            reason: "at most a week before the start".into(),
+        });
+    }
+    Ok(())
 }
 
 pub(crate) fn check_capacity(capacity: u32) -> ModelResult<()> {
@@ -308,6 +338,7 @@ impl SessionDraft {
             check_len("content note", note, 500)?;
         }
         check_capacity(self.capacity)?;
+        check_close_before(self.signups_close_before_minutes)?;
         check_duration(self.duration_minutes)
     }
 }
@@ -337,6 +368,7 @@ impl SessionEdit {
         if let Some(minutes) = self.duration_minutes {
             check_duration(minutes)?;
         }
+        check_close_before(self.signups_close_before_minutes)?;
         Ok(())
     }
 }

@@ -974,6 +974,7 @@ impl SpaceDoc {
             created_at: now,
             series: None,
             occurrence: None,
+            signups_close_before_minutes: draft.signups_close_before_minutes,
             leads: BTreeMap::new(),
             signups: SignUps::default(),
         };
@@ -1035,6 +1036,7 @@ impl SpaceDoc {
                     created_at: now,
                     series: Some(series.clone()),
                     occurrence: Some(index),
+                    signups_close_before_minutes: draft.signups_close_before_minutes,
                     leads: BTreeMap::new(),
                     signups: SignUps::default(),
                 };
@@ -1723,6 +1725,9 @@ fn write_edit(doc: &mut AutoCommit, obj: &ObjId, edit: &SessionEdit) -> ModelRes
     }
     if let Some(text) = &edit.accessibility {
         doc.put(obj, "accessibility", text.as_str())?;
+    }
+    if let Some(minutes) = edit.signups_close_before_minutes {
+        reconcile_prop(doc, obj, "signups_close_before_minutes", Some(minutes))?;
     }
     Ok(())
 }

@@ -15,6 +15,7 @@ fn draft(capacity: u32) -> SessionDraft {
         capacity,
         content_notes: vec!["discusses experiences of assault".into()],
         accessibility: "step-free".into(),
+        signups_close_before_minutes: None,
     }
 }
 

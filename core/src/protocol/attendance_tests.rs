@@ -76,6 +76,7 @@ fn world() -> World {
                 capacity: 1,
                 content_notes: vec![],
                 accessibility: String::new(),
+                signups_close_before_minutes: None,
             },
             Timestamp(0),
         )
@@ -278,6 +279,7 @@ fn requests_wait_when_no_lead_is_cleared() {
                 capacity: 5,
                 content_notes: vec![],
                 accessibility: String::new(),
+                signups_close_before_minutes: None,
             },
             Timestamp(0),
         )

@@ -50,6 +50,7 @@ fn world() -> World {
                 capacity: 3,
                 content_notes: vec![],
                 accessibility: String::new(),
+                signups_close_before_minutes: None,
             },
             Timestamp(0),
         )
@@ -296,6 +297,7 @@ fn a_coordinator_may_plan_accept_herself_and_record_in_one_batch() {
                 capacity: 10,
                 content_notes: vec!["none".into()],
                 accessibility: String::new(),
+                signups_close_before_minutes: None,
             },
             Timestamp(0),
         )
@@ -361,6 +363,7 @@ fn a_lead_cannot_write_a_session_field_of_the_wrong_type_or_move_it_into_a_serie
     let edit = SessionEdit {
         capacity: Some(3),
         content_notes: Some(vec!["new note".into()]),
+        signups_close_before_minutes: Some(120),
         ..Default::default()
     };
     lead_doc
@@ -369,8 +372,9 @@ fn a_lead_cannot_write_a_session_field_of_the_wrong_type_or_move_it_into_a_serie
     check_batch(&w.doc, &w.member.1, &new_changes(&mut lead_doc, &since)).unwrap();
     // Values that would make the session unreadable everywhere are refused,
     // as are fields no session has and a later move into a series.
-    let bad: [(&str, automerge::ScalarValue); 6] = [
+    let bad: [(&str, automerge::ScalarValue); 7] = [
         ("capacity", "lots".into()),
+        ("signups_close_before_minutes", (-5i64).into()),
         ("starts_at", "soon".into()),
         ("kind", "party".into()),
         ("status", "postponed".into()),
@@ -436,6 +440,7 @@ fn a_series_is_checked_like_the_sessions_it_makes() {
         capacity: 8,
         content_notes: vec![],
         accessibility: String::new(),
+        signups_close_before_minutes: None,
     };
     let rule = crate::model::SeriesRule {
         every_weeks: 1,
@@ -482,6 +487,7 @@ fn w_draft() -> SessionDraft {
         capacity: 1,
         content_notes: vec![],
         accessibility: String::new(),
+        signups_close_before_minutes: None,
     }
 }
 

@@ -146,6 +146,7 @@ fn world() -> World {
                 capacity: 3,
                 content_notes: vec![],
                 accessibility: String::new(),
+                signups_close_before_minutes: None,
             },
             Timestamp(0),
         )

@@ -72,6 +72,7 @@ fn draft() -> SessionDraft {
         capacity: 8,
         content_notes: vec![],
         accessibility: String::new(),
+        signups_close_before_minutes: None,
     }
 }
 

@@ -53,6 +53,7 @@ fn draft(title: &str, location: &str) -> crate::model::SessionDraft {
         capacity: 8,
         content_notes: vec![],
         accessibility: String::new(),
+        signups_close_before_minutes: None,
     }
 }
 

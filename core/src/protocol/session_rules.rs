@@ -337,7 +337,9 @@ fn session_value_ok(field: &str, op: &Op) -> bool {
             "starts_at" | "created_at" => matches!(v, ScalarValue::Int(_)),
             "duration_minutes" | "capacity" => u32_value(v),
             "series" => matches!(v, ScalarValue::Str(_) | ScalarValue::Null),
-            "occurrence" => matches!(v, ScalarValue::Null) || u32_value(v),
+            "occurrence" | "signups_close_before_minutes" => {
+                matches!(v, ScalarValue::Null) || u32_value(v)
+            }
             _ => false,
         },
         _ => false,

@@ -224,6 +224,7 @@ pub fn draft(title: &str) -> safespaces_core::model::SessionDraft {
         capacity: 4,
         content_notes: vec![],
         accessibility: String::new(),
+        signups_close_before_minutes: None,
     }
 }
 

@@ -330,6 +330,22 @@ class BindingsTest(unittest.TestCase):
         with self.assertRaises(TypeError):
             space.show_time(datetime(2030, 1, 1, 12, 0))
 
+    def test_sign_ups_close_the_set_time_before_the_start(self):
+        app = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("pass"), FAST)
+        space = app.create_space("Circle", "Ash", "Europe/London", at(NOW))
+        starts = at(NOW + DAY)
+        draft = SessionDraft(
+            kind=SessionKind.OTHER, title="Walk", starts_at=starts, duration_minutes=60,
+            capacity=4, signups_close_before_minutes=120,
+        )
+        session = space.create_session(draft, at(NOW))
+        self.assertEqual(space.session(session).signups_close_at, starts - timedelta(hours=2))
+        # An hour before the start is too late: refused, nothing kept.
+        with self.assertRaises(SafeSpacesError.NotAllowed):
+            space.sign_up(session, SignUpState.ATTENDING, starts - timedelta(hours=1))
+        space.edit_session(session, SessionEdit(signups_close_before_minutes=0))
+        self.assertEqual(space.session(session).signups_close_at, starts)
+
     def test_journal_add_edit_delete_and_export(self):
         app = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("pass"), FAST)
         journal = app.journal()

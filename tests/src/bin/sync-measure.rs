@@ -42,6 +42,7 @@ fn draft(title: &str) -> SessionDraft {
         capacity: 10,
         content_notes: vec![],
         accessibility: String::new(),
+        signups_close_before_minutes: None,
     }
 }
 
