@@ -50,6 +50,7 @@
 //!     capacity: 1,
 //!     content_notes: vec!["discusses experiences of assault".into()],
 //!     accessibility: String::new(),
+//!     signups_close_before_minutes: None,
 //! };
 //! let session = a.create_session(&coordinator, draft, Timestamp(0)).unwrap();
 //! // A coordinator's own offer is accepted at once; Ash's needs her.
