@@ -192,7 +192,8 @@ impl From<AttendanceError> for SafeSpacesError {
             | AttendanceError::NotARecipient
             | AttendanceError::TicketTaken
             | AttendanceError::AlreadySignedUp
-            | AttendanceError::SignupsClosed => SafeSpacesError::NotAllowed { reason },
+            | AttendanceError::SignupsClosed
+            | AttendanceError::BeforeJoining => SafeSpacesError::NotAllowed { reason },
             AttendanceError::BadSignature | AttendanceError::Malformed(_) => {
                 SafeSpacesError::InvalidData { reason }
             }

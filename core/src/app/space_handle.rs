@@ -350,11 +350,14 @@ impl Space {
             let signing = shared.profile.with_keyring(|k| k.signing_key().clone())?;
             // Attending again before a lead saw the cancellation keeps the
             // recorded place: the cancellation never took effect.
+            // A clock behind the admitting device's never dates a request
+            // before joining, which leads refuse.
+            let joined = doc.member(&entry.member)?.joined_at;
             let at = match &recorded {
                 Some(s) if s.state == SignUpState::Attending && state == SignUpState::Attending => {
                     s.at
                 }
-                _ => now,
+                _ => now.max(joined),
             };
             let request = AttendanceRequest::new(
                 &secret,

@@ -76,6 +76,11 @@ pub enum AttendanceError {
     /// made, or it is cancelled or over.
     #[error("sign-ups for this session are closed")]
     SignupsClosed,
+    /// The request to attend claims a time before its member joined the
+    /// space: a back-dated clock, buying a place ahead of people who were
+    /// there. An honest device never signs one.
+    #[error("the request is dated before its member joined the space")]
+    BeforeJoining,
     /// Malformed bytes.
     #[error("malformed attendance data: {0}")]
     Malformed(String),
@@ -589,7 +594,13 @@ pub fn apply_request(
             return Ok(());
         }
     }
-    let pseudonym = doc.member(&request.member)?.pseudonym;
+    let member = doc.member(&request.member)?;
+    // The floor the queue cannot show (who holds a ticket is hidden from
+    // everyone but the leads): no place from before she was a member.
+    if request.state() == SignUpState::Attending && request.statement.at < member.joined_at {
+        return Err(AttendanceError::BeforeJoining);
+    }
+    let pseudonym = member.pseudonym;
     let holder = Holder {
         member: request.member.clone(),
         pseudonym,

@@ -642,3 +642,35 @@ fn a_place_freed_from_a_member_still_here_comes_back_where_it_was_when_she_asks_
             .freed
     );
 }
+
+#[test]
+fn a_request_dated_before_its_member_joined_is_refused() {
+    let mut w = world();
+    // Casey joins at 40 and back-dates her request to 5, ahead of everyone
+    // who asked since the session was announced.
+    let coordinator = w.coordinator.clone();
+    let member = w
+        .doc
+        .add_member(&coordinator, "Casey", Role::Member, Timestamp(40))
+        .unwrap();
+    let casey = enrol(&mut w.doc, member, 9);
+    let back_dated = request(&w, &casey, SignUpState::Attending, 5);
+    let body = back_dated.seal(&w.doc, &casey.signing).unwrap();
+    assert!(matches!(
+        lead_records(&mut w, &body, 50),
+        Err(AttendanceError::BeforeJoining)
+    ));
+    assert_eq!(
+        w.doc.place(&w.session, &back_dated.ticket).unwrap(),
+        Place::NotSignedUp
+    );
+    // Dated from her join on, it is recorded (and a cancellation needs no
+    // date at all).
+    let honest = request(&w, &casey, SignUpState::Attending, 40);
+    let body = honest.seal(&w.doc, &casey.signing).unwrap();
+    lead_records(&mut w, &body, 50).unwrap();
+    assert_eq!(
+        w.doc.place(&w.session, &honest.ticket).unwrap(),
+        Place::Attending
+    );
+}
