@@ -289,6 +289,9 @@ pub enum SessionCommand {
         space: String,
         /// The session.
         session: String,
+        /// Also every later planned session of its series (the term).
+        #[arg(long)]
+        following: bool,
     },
     /// Accept a member's offer to lead (coordinators, and the session's
     /// accepted leads).
@@ -299,6 +302,9 @@ pub enum SessionCommand {
         session: String,
         /// The member who offered (pseudonym or id).
         member: String,
+        /// Also her offers for the later sessions of its series.
+        #[arg(long)]
+        following: bool,
     },
     /// Decline a member's offer to lead (coordinators, and the session's
     /// accepted leads).
@@ -309,6 +315,9 @@ pub enum SessionCommand {
         session: String,
         /// The member who offered (pseudonym or id).
         member: String,
+        /// Also her offers for the later sessions of its series.
+        #[arg(long)]
+        following: bool,
     },
     /// Name a cover lead, accepted at once (coordinators, and the
     /// session's accepted leads).

@@ -943,10 +943,19 @@ fn session(cli: &Cli, cmd: &SessionCommand) -> Result<Out, Failure> {
             let (text, json) = place_text(&space.sign_up(&id, state, now())?);
             out(format!("Done: {text}."), json)
         }
-        SessionCommand::Volunteer { space, session } => {
+        SessionCommand::Volunteer {
+            space,
+            session,
+            following,
+        } => {
             let space = find_space(&app, space)?;
             let (id, _) = find_session(&space, session)?;
-            space.volunteer_to_lead(&id, now())?;
+            let offered = if *following {
+                space.volunteer_from(&id, now())?
+            } else {
+                space.volunteer_to_lead(&id, now())?;
+                vec![id.clone()]
+            };
             let me = space.my_member_id()?;
             let cleared = space.clearance(&me, now())?.cleared;
             let accepted = space
@@ -958,36 +967,58 @@ fn session(cli: &Cli, cmd: &SessionCommand) -> Result<Out, Failure> {
             } else {
                 "a coordinator or one of its leads will accept or decline your offer"
             };
+            let what = if offered.len() > 1 {
+                format!("You volunteered to lead {} sessions", offered.len())
+            } else {
+                "You volunteered to lead".to_string()
+            };
+            let sessions: Vec<&str> = offered.iter().map(|s| s.as_str()).collect();
             out(
                 if cleared {
-                    format!("You volunteered to lead; {decision}; you are cleared to lead.")
+                    format!("{what}; {decision}; you are cleared to lead.")
                 } else {
                     format!(
-                        "You volunteered to lead; {decision}; you need current signposting and trauma-informed training to be cleared."
+                        "{what}; {decision}; you need current signposting and trauma-informed training to be cleared."
                     )
                 },
-                json!({"volunteered": id.as_str(), "accepted": accepted, "cleared": cleared}),
+                json!({"volunteered": id.as_str(), "sessions": sessions, "accepted": accepted, "cleared": cleared}),
             )
         }
         SessionCommand::Accept {
             space,
             session,
             member,
+            following,
         }
         | SessionCommand::Decline {
             space,
             session,
             member,
+            following,
         } => {
             let accept = matches!(cmd, SessionCommand::Accept { .. });
             let space = find_space(&app, space)?;
             let (id, _) = find_session(&space, session)?;
             let (who, m) = find_member(&space, member)?;
-            space.decide_lead(&id, &who, accept, now())?;
+            let decided = if *following {
+                space.decide_lead_from(&id, &who, accept, now())?
+            } else {
+                space.decide_lead(&id, &who, accept, now())?;
+                vec![id.clone()]
+            };
             let state = if accept { "accepted" } else { "declined" };
+            let sessions: Vec<&str> = decided.iter().map(|s| s.as_str()).collect();
             out(
-                format!("{}'s offer to lead is {state}.", m.pseudonym),
-                json!({"session": id.as_str(), "member": who.as_str(), "state": state}),
+                if decided.len() > 1 {
+                    format!(
+                        "{}'s offer to lead is {state} for {} sessions.",
+                        m.pseudonym,
+                        decided.len()
+                    )
+                } else {
+                    format!("{}'s offer to lead is {state}.", m.pseudonym)
+                },
+                json!({"session": id.as_str(), "member": who.as_str(), "state": state, "sessions": sessions}),
             )
         }
         SessionCommand::NameLead {

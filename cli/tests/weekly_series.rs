@@ -177,6 +177,21 @@ fn ten_tuesdays_at_six_in_london_across_the_clock_change() {
     );
     assert_eq!(after[4]["location"], "");
     assert_eq!(after[7]["location"], "Room 2");
+    // Offering to lead the whole term at once: every planned session from
+    // the first (the ninth stays cancelled).
+    let first = all[0]["id"].as_str().unwrap();
+    let offered = json(
+        dir,
+        &[
+            "session",
+            "volunteer",
+            "Tuesday group",
+            first,
+            "--following",
+        ],
+    );
+    assert_eq!(offered["sessions"].as_array().unwrap().len(), 9);
+    assert_eq!(offered["accepted"], true);
     // People read local time.
     let human = String::from_utf8(run(dir, &["session", "list", "Tuesday group"]).stdout).unwrap();
     assert!(human.contains("Tue 2 Apr 2030 18:00 BST"), "{human}");

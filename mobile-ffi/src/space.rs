@@ -247,6 +247,44 @@ impl Space {
             .volunteer_to_lead(&session_id(&id)?, timestamp(now, "now")?)?)
     }
 
+    /// Offers to lead this session and the later planned ones of its
+    /// series (a whole term); returns the sessions offered for.
+    pub fn volunteer_to_lead_from(
+        &self,
+        id: String,
+        now: SystemTime,
+    ) -> Result<Vec<String>, SafeSpacesError> {
+        Ok(self
+            .inner
+            .volunteer_from(&session_id(&id)?, timestamp(now, "now")?)?
+            .into_iter()
+            .map(|s| s.to_string())
+            .collect())
+    }
+
+    /// Accepts or declines a member's offers for this session and the
+    /// later ones of its series she offered for; returns the sessions
+    /// decided.
+    pub fn decide_lead_from(
+        &self,
+        id: String,
+        member: String,
+        accept: bool,
+        now: SystemTime,
+    ) -> Result<Vec<String>, SafeSpacesError> {
+        Ok(self
+            .inner
+            .decide_lead_from(
+                &session_id(&id)?,
+                &member_id(&member)?,
+                accept,
+                timestamp(now, "now")?,
+            )?
+            .into_iter()
+            .map(|s| s.to_string())
+            .collect())
+    }
+
     /// Accepts (`accept`) or declines a member's offer to lead a session:
     /// a coordinator, or a lead already accepted for it.
     pub fn decide_lead(

@@ -708,3 +708,63 @@ fn sign_ups_can_close_a_set_time_before_the_start() {
         MyPlace::Blocked(SignUpState::Attending, crate::app::Blocked::SignupsClosed)
     );
 }
+
+#[test]
+fn a_lead_offers_for_the_rest_of_a_term_at_once_and_is_accepted_for_it_at_once() {
+    let (_dirs, apps) = devices(2);
+    let robin = apps[0]
+        .create_space("Group", "Robin", Timestamp(1))
+        .unwrap();
+    let (_, term) = robin
+        .create_series(
+            draft("Circle"),
+            crate::model::SeriesRule {
+                every_weeks: 1,
+                end: crate::model::SeriesEnd::Count(5),
+            },
+            Timestamp(0),
+        )
+        .unwrap();
+    robin.cancel_session(&term[3]).unwrap();
+    let invitation = robin.invite(Role::Lead, Timestamp(2), None).unwrap();
+    let asked = apps[1]
+        .request_join(&invitation.code, &invitation.package, "Lee", Timestamp(2))
+        .unwrap();
+    let welcome = robin.admit(&asked.request, Timestamp(2)).unwrap();
+    let lee = apps[1]
+        .join(&welcome, &robin.export_bundle().unwrap(), Timestamp(2))
+        .unwrap();
+    // From the second session on, skipping the cancelled fourth.
+    let offered = lee.volunteer_from(&term[1], Timestamp(3)).unwrap();
+    assert_eq!(
+        offered,
+        vec![term[1].clone(), term[2].clone(), term[4].clone()]
+    );
+    apps[0]
+        .import_bundle(&lee.export_bundle().unwrap(), Timestamp(4))
+        .unwrap();
+    let lee_id = lee.my_member_id().unwrap();
+    // Robin accepts from the third on: only those Lee offered for.
+    let decided = robin
+        .decide_lead_from(&term[2], &lee_id, true, Timestamp(5))
+        .unwrap();
+    assert_eq!(decided, vec![term[2].clone(), term[4].clone()]);
+    let state = |i: usize| {
+        robin
+            .session(&term[i])
+            .unwrap()
+            .leads
+            .get(&lee_id)
+            .map(|o| o.state)
+    };
+    use crate::model::LeadState;
+    assert_eq!(state(0), None);
+    assert_eq!(state(1), Some(LeadState::Offered));
+    assert_eq!(state(2), Some(LeadState::Accepted));
+    assert_eq!(state(4), Some(LeadState::Accepted));
+    // A member who may not decide changes nothing.
+    assert!(
+        lee.decide_lead_from(&term[1], &lee_id, true, Timestamp(6))
+            .is_err()
+    );
+}

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use super::registry::{PendingRequest, SpaceEntry};
 use super::{AppError, AppResult, Loaded, Shared};
 use crate::model::{
-    Clearance, ClearanceWarning, ExpiringClearance, FieldConflict, LeadStatus, Member, MemberId,
-    Place, RecordId, Resource, ResourceCategory, ResourceId, Role, SeriesId, SeriesRule, Session,
-    SessionDraft, SessionEdit, SessionId, SessionStatus, SignUpState, SpaceDoc, SpaceZone,
+    Clearance, ClearanceWarning, ExpiringClearance, FieldConflict, LeadState, LeadStatus, Member,
+    MemberId, Place, RecordId, Resource, ResourceCategory, ResourceId, Role, SeriesId, SeriesRule,
+    Session, SessionDraft, SessionEdit, SessionId, SessionStatus, SignUpState, SpaceDoc, SpaceZone,
     Timestamp, TrainingModule, TrainingRecord,
 };
 use crate::protocol::SpaceId;
@@ -229,6 +229,53 @@ impl Space {
     /// Offers to lead a session.
     pub fn volunteer_to_lead(&self, id: &SessionId, now: Timestamp) -> AppResult<()> {
         self.write(|doc, me| Ok(doc.volunteer_to_lead(me, id, now)?))
+    }
+
+    /// Offers to lead this session and the later planned ones of its
+    /// series: a whole term at once. Returns the sessions offered for. The
+    /// first offer's refusal refuses all; a later one that cannot be made
+    /// (it was cancelled meanwhile) is skipped, so what was written is
+    /// always what is kept.
+    pub fn volunteer_from(&self, id: &SessionId, now: Timestamp) -> AppResult<Vec<SessionId>> {
+        self.write(|doc, me| {
+            let ids = doc.this_and_following(id)?;
+            doc.volunteer_to_lead(me, id, now)?;
+            let mut done = vec![id.clone()];
+            for other in ids.into_iter().filter(|other| other != id) {
+                if doc.volunteer_to_lead(me, &other, now).is_ok() {
+                    done.push(other);
+                }
+            }
+            Ok(done)
+        })
+    }
+
+    /// Accepts or declines a member's offers for this session and for the
+    /// later ones of its series she offered for. Returns the sessions
+    /// decided; the first decision's refusal refuses all.
+    pub fn decide_lead_from(
+        &self,
+        id: &SessionId,
+        member: &MemberId,
+        accept: bool,
+        now: Timestamp,
+    ) -> AppResult<Vec<SessionId>> {
+        self.write(|doc, me| {
+            let ids = doc.this_and_following(id)?;
+            doc.decide_lead(me, id, member, accept, now)?;
+            let mut done = vec![id.clone()];
+            for other in ids.into_iter().filter(|other| other != id) {
+                let offered = doc.session(&other).is_ok_and(|s| {
+                    s.leads
+                        .get(member)
+                        .is_some_and(|o| o.state == LeadState::Offered)
+                });
+                if offered && doc.decide_lead(me, &other, member, accept, now).is_ok() {
+                    done.push(other);
+                }
+            }
+            Ok(done)
+        })
     }
 
     /// Accepts (`accept`) or declines a member's offer to lead a session:

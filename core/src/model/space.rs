@@ -1114,6 +1114,19 @@ impl SpaceDoc {
         Ok(targets.into_iter().map(|(id, _)| id).collect())
     }
 
+    /// This session and the later planned ones of its series, by
+    /// occurrence (this one alone outside a series): what "this and
+    /// following" acts on for leads.
+    pub fn this_and_following(&self, id: &SessionId) -> ModelResult<Vec<SessionId>> {
+        let this = self.session(id)?;
+        Ok(self
+            .following(id, &this)?
+            .into_iter()
+            .filter(|(other, s)| other == id || s.status == SessionStatus::Planned)
+            .map(|(other, _)| other)
+            .collect())
+    }
+
     /// This session and the later ones of its series, by occurrence.
     fn following(&self, id: &SessionId, this: &Session) -> ModelResult<Vec<(SessionId, Session)>> {
         let Some(series) = &this.series else {

@@ -272,6 +272,9 @@ class BindingsTest(unittest.TestCase):
             at(NOW),
         )
         self.assertEqual(len(plan.session_ids), 10)
+        # A coordinator leads the whole term in one call (her own offers
+        # are accepted at once).
+        self.assertEqual(space.volunteer_to_lead_from(plan.session_ids[0], at(NOW)), plan.session_ids)
         sessions = space.upcoming_sessions(at(NOW))
         self.assertEqual([s.id for s in sessions], plan.session_ids)
         self.assertEqual([s.occurrence for s in sessions], list(range(10)))
