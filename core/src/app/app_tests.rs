@@ -768,3 +768,21 @@ fn a_lead_offers_for_the_rest_of_a_term_at_once_and_is_accepted_for_it_at_once()
             .is_err()
     );
 }
+
+#[test]
+fn the_last_coordinator_cannot_leave_and_keeps_her_places() {
+    let t0 = Timestamp::now().0;
+    let (_dirs, apps) = devices(1);
+    let robin = apps[0]
+        .create_space("Group", "Robin", Timestamp(t0))
+        .unwrap();
+    let session = one_place_session(&robin, t0);
+    robin
+        .sign_up(&session, SignUpState::Attending, Timestamp(t0 + 1))
+        .unwrap();
+    assert!(robin.leave(Timestamp(t0 + 2)).is_err());
+    assert_eq!(
+        robin.my_place(&session, Timestamp(t0 + 3)).unwrap(),
+        MyPlace::Recorded(crate::model::Place::Attending)
+    );
+}

@@ -511,6 +511,8 @@ impl Space {
     /// (the cancellations reach a lead at the next sync, also after the
     /// departure). A lead who sees the departure frees any place left.
     pub fn leave(&self, now: Timestamp) -> AppResult<()> {
+        // Refused (the last coordinator) before any place is given up.
+        self.read(|doc, e| Ok(doc.may_remove(&e.member, &e.member)?))?;
         for (id, session) in self.upcoming_sessions(now)? {
             let holds = match self.my_place(&id, now)? {
                 MyPlace::Recorded(place) => {

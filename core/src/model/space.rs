@@ -925,6 +925,20 @@ impl SpaceDoc {
         })
     }
 
+    /// Whether `by` may remove `member` (or leave, when they are the same)
+    /// as things stand: what [`SpaceDoc::remove_member`] checks, asked
+    /// before anything else of a departure is done.
+    pub fn may_remove(&self, by: &MemberId, member: &MemberId) -> ModelResult<()> {
+        if by != member {
+            self.require_role(by, Role::Coordinator, "remove members")?;
+        }
+        let target = self.require_active(member)?;
+        if target.role == Role::Coordinator {
+            self.ensure_other_coordinator(member)?;
+        }
+        Ok(())
+    }
+
     /// Removes a member (a coordinator removing someone) or leaves (a member
     /// removing themselves). The member stays in the document, marked
     /// removed, so their past changes still verify; they hold no places.
@@ -934,13 +948,7 @@ impl SpaceDoc {
         member: &MemberId,
         now: Timestamp,
     ) -> ModelResult<()> {
-        if by != member {
-            self.require_role(by, Role::Coordinator, "remove members")?;
-        }
-        let target = self.require_active(member)?;
-        if target.role == Role::Coordinator {
-            self.ensure_other_coordinator(member)?;
-        }
+        self.may_remove(by, member)?;
         let obj = self
             .item_obj(MEMBERS, member.as_str())
             .ok_or(ModelError::NotAMember)?;
