@@ -16,7 +16,11 @@ pub struct Fixture {
 fn keys(seed: u8, identity: &age::x25519::Identity) -> DeviceKeys {
     DeviceKeys {
         age_recipient: identity.to_public().to_string(),
-        signing_key: hex::encode(SigningKey::from_bytes(&[seed; 32]).verifying_key().to_bytes()),
+        signing_key: hex::encode(
+            SigningKey::from_bytes(&[seed; 32])
+                .verifying_key()
+                .to_bytes(),
+        ),
         binding: None,
     }
 }
@@ -25,8 +29,15 @@ fn keys(seed: u8, identity: &age::x25519::Identity) -> DeviceKeys {
 /// document (loaded from the saved bytes), so one input cannot affect the
 /// next.
 pub fn fixture() -> Fixture {
-    static BUILT: std::sync::OnceLock<(Vec<u8>, SpaceId, MemberId, DeviceId, MemberId, DeviceId, String)> =
-        std::sync::OnceLock::new();
+    static BUILT: std::sync::OnceLock<(
+        Vec<u8>,
+        SpaceId,
+        MemberId,
+        DeviceId,
+        MemberId,
+        DeviceId,
+        String,
+    )> = std::sync::OnceLock::new();
     let (saved, space, c, cdev, m, mdev, identity) = BUILT.get_or_init(|| {
         let mut f = build();
         (
@@ -51,9 +62,15 @@ pub fn fixture() -> Fixture {
 fn build() -> Fixture {
     let identity = age::x25519::Identity::generate();
     let cdev = DeviceId::from("0101010101010101".to_string());
-    let (mut doc, coordinator) =
-        SpaceDoc::genesis("Group", "Robin", Timestamp(0), &cdev, keys(1, &identity))
-            .expect("a genesis");
+    let (mut doc, coordinator) = SpaceDoc::genesis(
+        "Group",
+        "Robin",
+        &safespaces_core::model::SpaceZone::utc(),
+        Timestamp(0),
+        &cdev,
+        keys(1, &identity),
+    )
+    .expect("a genesis");
     let member = doc
         .add_member(&coordinator, "Sam", Role::Member, Timestamp(1))
         .expect("a member");
