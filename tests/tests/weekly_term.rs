@@ -7,45 +7,19 @@
 
 use std::time::Duration;
 
-use safespaces_core::app::SafeSpaces;
 use safespaces_core::model::{
     Role, SeriesEnd, SeriesRule, SessionDraft, SessionKind, SpaceZone, Timestamp, TrainingModule,
 };
-use safespaces_core::profile::{PassphraseWork, ProfileOptions, UnlockSecret};
-use safespaces_core::sync::{RelayClient, RelayConfig, RetryPolicy};
-use safespaces_e2e::{RelayProcess, join_through_relay};
-
-fn device(dir: &std::path::Path) -> SafeSpaces {
-    SafeSpaces::create(
-        dir,
-        UnlockSecret::passphrase("test passphrase"),
-        ProfileOptions {
-            passphrase_work: PassphraseWork::InsecureTestOnly { log_n: 4 },
-        },
-    )
-    .unwrap()
-}
-
-fn client(relay: &RelayProcess) -> RelayClient {
-    let config = RelayConfig::pinned(&relay.url(), relay.pin())
-        .unwrap()
-        .with_retry(RetryPolicy {
-            base_delay: Duration::from_millis(50),
-            max_delay: Duration::from_millis(400),
-            max_attempts: 4,
-        })
-        .with_timeouts(Duration::from_secs(2), Duration::from_secs(10));
-    RelayClient::new(config).unwrap()
-}
+use safespaces_e2e::{RelayProcess, join_through_relay, test_client, test_device};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_tuesdays_stay_at_six_local_across_the_clock_change_and_a_lapse_is_flagged_ahead() {
     let relay_dir = tempfile::tempdir().unwrap();
     let relay = RelayProcess::start(relay_dir.path());
-    let net = client(&relay);
+    let net = test_client(&relay, Duration::from_secs(10));
     let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
-    let robin = device(dirs[0].path());
-    let lee = device(dirs[1].path());
+    let robin = test_device(dirs[0].path());
+    let lee = test_device(dirs[1].path());
     let london = SpaceZone::parse("Europe/London").unwrap();
     let now = london.parse_local("2030-03-10 09:00").unwrap();
 
