@@ -160,7 +160,7 @@ async fn run(shared: Arc<Shared>, client: RelayClient, listener: Arc<dyn SpaceLi
                     continue;
                 }
                 let mut report = SyncReport::default();
-                match shared.sync_journal(&client, &mut report).await {
+                match shared.sync_journal(&client, Timestamp::now(), &mut report).await {
                     Ok(()) if report.applied > 0 => listener.journal_changed(),
                     Ok(()) => {}
                     Err(e) => tracing::debug!(kind = e.kind(), "live journal pass failed; retried on the next tick"),

@@ -42,6 +42,7 @@ mod journal_sync;
 mod linking;
 mod live;
 mod offline;
+mod own_devices;
 mod progress;
 mod receive;
 mod registry;
@@ -64,8 +65,12 @@ pub use journal_handle::Journal;
 pub use linking::{LINK_TTL, LinkOffer};
 pub use live::{LIVE_PUSH_INTERVAL, LiveSync, SpaceListener};
 pub use offline::BundleReport;
+pub use own_devices::DeviceInfo;
 pub use progress::ProgressWatch;
-pub use registry::{PendingRequest, Registry, SpaceEntry};
+pub use registry::{
+    AdoptedJournalHandover, JournalEpoch, OwnDevice, PendingRequest, REGISTRY_VERSION, Registry,
+    SpaceEntry,
+};
 pub use relay_sync::{
     COMPACT_AFTER_BLOBS, HOLD_REQUESTS_SECS, Progress, ProgressFn, RESEND_REQUEST_AFTER_SECS,
     SyncReport,
@@ -317,6 +322,12 @@ impl Shared {
             Some(bytes) => {
                 let registry: Registry = serde_json::from_slice(&bytes)
                     .map_err(|e| AppError::Corrupt(format!("registry: {e}")))?;
+                if registry.v != REGISTRY_VERSION {
+                    return Err(AppError::Corrupt(format!(
+                        "this profile was made by another version of the app (registry {}, this app reads {REGISTRY_VERSION})",
+                        registry.v
+                    )));
+                }
                 let actor = actor_for_device(&registry.device);
                 let journal_id = registry
                     .journal_id()
@@ -377,9 +388,15 @@ impl Shared {
         let journal_document = DocumentId::random();
         self.profile
             .put_snapshot(journal_document, &journal.save())?;
+        let own = registry::OwnDevice {
+            keys: self.device_keys(&device)?,
+            name: None,
+            last_seen: None,
+            removed_at: None,
+        };
         let registry = Registry {
-            v: 1,
-            device,
+            v: REGISTRY_VERSION,
+            device: device.clone(),
             person_key: hex::encode(person_key),
             journal_document: hex::encode(journal_document.0),
             spaces: BTreeMap::new(),
@@ -387,6 +404,8 @@ impl Shared {
             journal_cursor: 0,
             journal_pushed_heads: Vec::new(),
             joins: Vec::new(),
+            own_devices: BTreeMap::from([(device.clone(), own)]),
+            journal_epoch: registry::JournalEpoch::default(),
         };
         self.save_registry(&registry)?;
         Ok(Loaded {

@@ -71,6 +71,7 @@ pub(crate) fn receive_envelopes(
             report.unreadable += 1;
             continue;
         };
+        note_seen(loaded, &unverified, now);
         // The fence: once this device moved on, nothing sealed under the
         // epoch it left is applied. Whatever is causally before the
         // handover's cut it holds already (it checked the handover against
@@ -120,6 +121,28 @@ pub(crate) fn receive_envelopes(
     }
     receive_run(loaded, space, entry, run, &mut fates, report)?;
     Ok(fates)
+}
+
+/// Notes when this device last heard from one of the person's other
+/// devices: an envelope it signed (checked here: the author field alone
+/// proves nothing). Held in memory until the registry is next saved,
+/// which every pass does: a timestamp lost to a crash is harmless, unlike
+/// the rest of the registry, which is persisted before it is swapped in.
+fn note_seen(loaded: &mut Loaded, unverified: &Unverified, now: Timestamp) {
+    let author = &unverified.peek().author;
+    if *author == loaded.registry.device {
+        return;
+    }
+    let Some(own) = loaded.registry.own_devices.get_mut(author) else {
+        return;
+    };
+    let mut key = [0u8; 32];
+    let signed = hex::decode_to_slice(&own.keys.signing_key, &mut key).is_ok()
+        && ed25519_dalek::VerifyingKey::from_bytes(&key)
+            .is_ok_and(|vk| unverified.check_signature(&vk).is_ok());
+    if signed && own.last_seen.is_none_or(|seen| seen < now) {
+        own.last_seen = Some(now);
+    }
 }
 
 /// Opens an envelope with the key of its own epoch (the current one or the

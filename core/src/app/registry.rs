@@ -221,6 +221,10 @@ pub struct OutboxItem {
     pub envelope: String,
 }
 
+/// The registry's format version: 2 added the person's devices and the
+/// journal's epochs. No older registry is read (nothing was deployed).
+pub const REGISTRY_VERSION: u8 = 2;
+
 /// The registry document.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Registry {
@@ -247,6 +251,67 @@ pub struct Registry {
     /// Joins asked for and not yet welcomed.
     #[serde(default)]
     pub joins: Vec<PendingJoin>,
+    /// The person's devices this device knows of, this one included: from
+    /// linking and from the person's member entries in her spaces, with
+    /// the names she gave them here and when this device last heard from
+    /// each. A removed device stays listed (marked), so nothing it signs
+    /// is taken from it again.
+    #[serde(default)]
+    pub own_devices: BTreeMap<DeviceId, OwnDevice>,
+    /// The journal's epochs (protocol.md §6).
+    #[serde(default)]
+    pub journal_epoch: JournalEpoch,
+}
+
+/// Where the journal's key stands on this device: its epoch (the key is in
+/// the keyring under [`journal_key_id`]), what the epoch answers, and the
+/// handovers still to push.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalEpoch {
+    /// The current epoch; 0 until a device is removed.
+    pub epoch: u32,
+    /// Removed devices the current epoch's key was not given to: a removed
+    /// device not listed here still knows the key, so the journal rotates.
+    #[serde(default)]
+    pub answered: Vec<DeviceId>,
+    /// The handover this device took into the current epoch, to settle
+    /// one that competes with it; `None` if it made it (or in epoch 0).
+    #[serde(default)]
+    pub adopted: Option<AdoptedJournalHandover>,
+    /// The last sequence number read from the previous epoch's mailbox,
+    /// which is still read for handovers that compete with the adopted one.
+    #[serde(default)]
+    pub previous_cursor: u64,
+    /// Sealed handovers (base64) to append to the mailbox of the epoch they
+    /// leave, persisted before any network call.
+    #[serde(default)]
+    pub outbox: Vec<OutboxItem>,
+}
+
+/// The journal handover a device moved by.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdoptedJournalHandover {
+    /// The device that signed it: if that device turns out removed, the
+    /// handover counts for nothing and the journal moves on again.
+    pub author: DeviceId,
+    /// Its rank (hex SHA-256 of its body): the lower one wins.
+    pub rank: String,
+}
+
+/// One of the person's own devices.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnDevice {
+    /// Its public keys, as its member entries (or its link request) list them.
+    pub keys: crate::model::DeviceKeys,
+    /// The name the person gave it on this device (never leaves it).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// When this device last received something it signed.
+    #[serde(default)]
+    pub last_seen: Option<Timestamp>,
+    /// When it was removed, as far as this device knows.
+    #[serde(default)]
+    pub removed_at: Option<Timestamp>,
 }
 
 impl Registry {
@@ -375,6 +440,19 @@ pub(crate) fn parse16(hex_text: &str) -> Option<[u8; 16]> {
     let mut out = [0u8; 16];
     hex::decode_to_slice(hex_text, &mut out).ok()?;
     Some(out)
+}
+
+/// The keyring id of the journal's key in `epoch`: derived, like
+/// [`epoch_key_id`].
+pub(crate) fn journal_key_id(epoch: u32) -> KeyId {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(b"safespaces/v2/keyring/journal");
+    hasher.update(epoch.to_be_bytes());
+    let digest = hasher.finalize();
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&digest[..16]);
+    KeyId(id)
 }
 
 /// The keyring id of a space's epoch key: derived, so it needs no registry

@@ -618,7 +618,7 @@ impl SafeSpaces {
                 .inspect_err(|e| super::error::warn_failed!(e, "space sync failed"))?;
         }
         self.shared
-            .sync_journal(client, &mut report)
+            .sync_journal(client, now, &mut report)
             .await
             .inspect_err(|e| super::error::warn_failed!(e, "journal sync failed"))?;
         tracing::info!(

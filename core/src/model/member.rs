@@ -82,6 +82,49 @@ pub struct DeviceKeys {
     pub binding: Option<String>,
 }
 
+/// The member-entry key under which the removal of one of the member's
+/// devices is written: `removed_device_<device id>` = when (protocol.md §6).
+/// A flat key on the member's own map rather than a nested map, so two
+/// devices removed concurrently can never hide each other behind two
+/// conflicting maps.
+pub const REMOVED_DEVICE_PREFIX: &str = "removed_device_";
+
+/// The member-entry key recording `device`'s removal.
+pub fn removed_device_key(device: &DeviceId) -> String {
+    format!("{REMOVED_DEVICE_PREFIX}{device}")
+}
+
+/// The device a member-entry key records the removal of, if it is one: a
+/// well-formed device id (16 hex digits) after the prefix.
+pub fn removed_device_of(key: &str) -> Option<DeviceId> {
+    let id = key.strip_prefix(REMOVED_DEVICE_PREFIX)?;
+    (id.len() == 16
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+    .then(|| DeviceId::from(id.to_string()))
+}
+
+impl DeviceKeys {
+    /// What a person compares between two screens to know a device is the
+    /// one she holds: the first 8 bytes of SHA-256 over
+    /// `device|age_recipient|signing_key`, hex in groups of four
+    /// (protocol.md §8). Linking shows it, and so does the device list.
+    pub fn fingerprint(&self, device: &DeviceId) -> String {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(format!(
+            "{}|{}|{}",
+            device, self.age_recipient, self.signing_key
+        ));
+        let hex = hex::encode(&digest[..8]);
+        hex.as_bytes()
+            .chunks(4)
+            .filter_map(|c| std::str::from_utf8(c).ok())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
 /// A member as stored in the space document.
 #[derive(Clone, Debug, PartialEq, Eq, Reconcile, Hydrate)]
 pub struct Member {

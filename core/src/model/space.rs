@@ -163,6 +163,18 @@ impl From<autosurgeon::ReconcileError> for ModelError {
 }
 
 /// The child map at `key` of `parent`, if there is one.
+/// A time as the document stores it (an integer), or `None`.
+fn timestamp_value(value: &Value<'_>) -> Option<Timestamp> {
+    match value {
+        Value::Scalar(s) => match s.as_ref() {
+            automerge::ScalarValue::Int(t) => Some(Timestamp(*t)),
+            automerge::ScalarValue::Uint(t) => i64::try_from(*t).ok().map(Timestamp),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 pub(crate) fn child_map(doc: &impl ReadDoc, parent: &ObjId, key: &str) -> Option<ObjId> {
     match doc.get(parent, key) {
         Ok(Some((Value::Object(ObjType::Map), id))) => Some(id),
@@ -515,14 +527,7 @@ impl SpaceDoc {
             .get_all(&obj, "removed_at")
             .ok()?
             .into_iter()
-            .find_map(|(value, _)| match value {
-                Value::Scalar(s) => match s.as_ref() {
-                    automerge::ScalarValue::Int(t) => Some(Timestamp(*t)),
-                    automerge::ScalarValue::Uint(t) => i64::try_from(*t).ok().map(Timestamp),
-                    _ => None,
-                },
-                _ => None,
-            })
+            .find_map(|(value, _)| timestamp_value(&value))
     }
 
     /// Every session, soonest first.
@@ -857,6 +862,77 @@ impl SpaceDoc {
             reconcile_prop(doc, &devices, device.as_str(), &keys)?;
             Ok(())
         })
+    }
+
+    /// Removes one of `by`'s own devices (a lost or stolen phone): it stays
+    /// listed, so what it signed before still verifies, but every device
+    /// refuses what it writes from then on and no handover gives it the
+    /// next epoch's key (protocol.md §6). Only the member removes her own
+    /// devices: a coordinator who could would cut a member off from her
+    /// own phone; a coordinator removes the member instead. Removing a
+    /// device twice changes nothing.
+    pub fn remove_device(
+        &mut self,
+        by: &MemberId,
+        device: &DeviceId,
+        now: Timestamp,
+    ) -> ModelResult<()> {
+        let member = self.require_active(by)?;
+        if !member.devices.contains_key(device) {
+            return Err(ModelError::InvalidInput {
+                field: "device",
+                reason: "not one of this member's devices".into(),
+            });
+        }
+        if self.removed_devices(by).contains_key(device) {
+            return Ok(());
+        }
+        let obj = self
+            .item_obj(MEMBERS, by.as_str())
+            .ok_or(ModelError::NotAMember)?;
+        let key = super::member::removed_device_key(device);
+        self.transact(|doc, _| {
+            reconcile_prop(doc, &obj, key.as_str(), now)?;
+            Ok(())
+        })
+    }
+
+    /// The devices of `member` that were removed, with when (the earliest
+    /// value written, also one that lost a concurrent write: a removal
+    /// cannot be written over).
+    pub fn removed_devices(&self, member: &MemberId) -> BTreeMap<DeviceId, Timestamp> {
+        let mut out = BTreeMap::new();
+        let Some(obj) = self.item_obj(MEMBERS, member.as_str()) else {
+            return out;
+        };
+        for key in self.doc.keys(&obj) {
+            let Some(device) = super::member::removed_device_of(&key) else {
+                continue;
+            };
+            let at = self
+                .doc
+                .get_all(&obj, key.as_str())
+                .ok()
+                .and_then(|values| {
+                    values
+                        .into_iter()
+                        .filter_map(|(value, _)| timestamp_value(&value))
+                        .min()
+                });
+            if let Some(at) = at {
+                out.insert(device, at);
+            }
+        }
+        out
+    }
+
+    /// The devices of `member` that are not removed: the ones given keys
+    /// and names, and whose writes count.
+    pub fn active_devices(&self, member: &MemberId) -> ModelResult<BTreeMap<DeviceId, DeviceKeys>> {
+        let removed = self.removed_devices(member);
+        let mut devices = self.member(member)?.devices;
+        devices.retain(|d, _| !removed.contains_key(d));
+        Ok(devices)
     }
 
     /// Puts back what keys held before changes that removal voided

@@ -332,8 +332,8 @@ pub fn lead_recipients(
 ) -> Result<Vec<age::x25519::Recipient>, AttendanceError> {
     let mut recipients = Vec::new();
     for lead in doc.recording_leads(session)? {
-        let member = doc.member(&lead)?;
-        for keys in member.devices.values() {
+        // A lead's removed device (her lost phone) is sealed no names.
+        for keys in doc.active_devices(&lead)?.values() {
             let r = age::x25519::Recipient::from_str(&keys.age_recipient).map_err(|_| {
                 AttendanceError::Malformed("a lead device has an invalid age recipient".into())
             })?;
@@ -408,6 +408,13 @@ impl AttendanceRequest {
         // Someone who left (or was removed) may still give up a place she
         // held; she can take none.
         if !member.is_active() && signed.request.statement.state != SignUpState::Cancelled {
+            return Err(AttendanceError::BadSignature);
+        }
+        // A removed device (a stolen phone) speaks for nobody's place.
+        if doc
+            .removed_devices(&signed.request.member)
+            .contains_key(&signed.request.device)
+        {
             return Err(AttendanceError::BadSignature);
         }
         let keys = member

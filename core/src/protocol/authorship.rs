@@ -34,6 +34,10 @@ pub enum AuthorshipError {
     /// The signing device is not a device of any member of the space.
     #[error("device {0} does not belong to a member of this space")]
     UnknownDevice(String),
+    /// The signing device was removed (a lost phone) at the change's causal
+    /// point: nothing it writes after its removal counts.
+    #[error("device {0} was removed from this space")]
+    RemovedDevice(String),
     /// A change carries another actor id than the signing device's.
     #[error("a change in the batch is attributed to another device than the one that signed it")]
     ForeignActor,
@@ -157,6 +161,9 @@ pub fn check_staged(
         } else {
             Some(&heads[..])
         };
+        if device_removed_at(am, &member, device, view) {
+            return Err(AuthorshipError::RemovedDevice(device.to_string()));
+        }
         let role = match view {
             None => staged.current_role(&member, || role_at(am, &member, None))?,
             Some(_) => role_at(am, &member, view)?,
@@ -303,6 +310,30 @@ fn check_member_structure(
             }
         }
         ["members", _, "devices", _, _, ..] => Err(refuse()),
+        // A device removal names a device of that member, is a time, and
+        // is never taken back (a null, a deletion, or a removal written
+        // again over the first).
+        ["members", member, key]
+            if key.starts_with(crate::model::member::REMOVED_DEVICE_PREFIX) =>
+        {
+            let Some(device) = crate::model::member::removed_device_of(key) else {
+                return Err(refuse());
+            };
+            let is_time = matches!(
+                &op.action,
+                OpType::Put(ScalarValue::Int(t)) if *t >= 0
+            );
+            let listed = member_map_at(am, member, view)
+                .and_then(|m| child_at(am, &m, "devices", view))
+                .is_some_and(|d| matches!(get_in(am, &d, device.as_str(), view), Ok(Some(_))));
+            let already =
+                member_map_at(am, member, view).is_some_and(|m| any_set(am, &m, key, view));
+            if is_time && listed && !already {
+                Ok(())
+            } else {
+                Err(refuse())
+            }
+        }
         _ => Ok(()),
     }
 }
@@ -510,6 +541,24 @@ pub(crate) fn role_at(
     }
 }
 
+/// Whether `member`'s entry records `device` as removed at `heads` (any
+/// value, also one that lost a concurrent write).
+pub(crate) fn device_removed_at(
+    am: &AutoCommit,
+    member: &MemberId,
+    device: &DeviceId,
+    heads: Option<&[ChangeHash]>,
+) -> bool {
+    member_map_at(am, member.as_str(), heads).is_some_and(|m| {
+        any_set(
+            am,
+            &m,
+            &crate::model::member::removed_device_key(device),
+            heads,
+        )
+    })
+}
+
 /// The invite map `invites/<id>` at `heads`, if there is one.
 pub(crate) fn invite_at(
     am: &AutoCommit,
@@ -560,6 +609,10 @@ fn check_path(
         // writes as her, so a coordinator who could list one could forge
         // any member's changes.
         ["members", _, "devices", _, ..] => own(1),
+        // Removing a device is its member's own act, like listing one.
+        ["members", _, key, ..] if key.starts_with(crate::model::member::REMOVED_DEVICE_PREFIX) => {
+            own(1)
+        }
         ["members", ..] if role.at_least(Role::Coordinator) => true,
         ["members", _, field, ..] if own(1) => {
             matches!(*field, "pseudonym" | "devices" | "removed_at")

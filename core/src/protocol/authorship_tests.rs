@@ -1197,3 +1197,101 @@ fn only_a_recording_lead_frees_a_place_and_only_with_a_mark_that_names_a_stateme
     assert!(attempt(&mut w, &member_device, "departed").is_err());
     assert_eq!(attempt(&mut w, &member_device, &signup.signature), Ok(()));
 }
+
+/// Sam's second device, listed under her entry.
+fn second_device(w: &mut World) -> DeviceId {
+    let dev = DeviceId::random();
+    w.doc.add_device(&w.member.0, &dev, keys()).unwrap();
+    dev
+}
+
+#[test]
+fn a_member_removes_her_own_lost_device_and_nobody_else_can() {
+    let mut w = world();
+    let lost = second_device(&mut w);
+    // Her own device removes the lost one: accepted.
+    let (mut r, since) = replica(&mut w.doc, &w.member.1);
+    r.remove_device(&w.member.0, &lost, Timestamp(7)).unwrap();
+    let ok = new_changes(&mut r, &since);
+    assert_eq!(check_batch(&w.doc, &w.member.1, &ok), Ok(()));
+    // A coordinator writing the same key for her: refused (he would cut a
+    // member off from her own phone; he removes the member instead).
+    let key = crate::model::member::removed_device_key(&lost);
+    let (mut am, since) = raw(&mut w.doc, &w.coordinator.1);
+    let sam = obj(&am, &["members", w.member.0.as_str()]);
+    am.put(&sam, key.as_str(), 7i64).unwrap();
+    let forged = raw_changes(&mut am, &since);
+    assert!(matches!(
+        check_batch(&w.doc, &w.coordinator.1, &forged),
+        Err(AuthorshipError::NotPermitted { .. })
+    ));
+    // Naming a device that is not hers, or a removal that is not a time.
+    let (mut am, since) = raw(&mut w.doc, &w.member.1);
+    let sam = obj(&am, &["members", w.member.0.as_str()]);
+    let strangers = crate::model::member::removed_device_key(&w.coordinator.1);
+    am.put(&sam, strangers.as_str(), 7i64).unwrap();
+    let not_hers = raw_changes(&mut am, &since);
+    assert!(check_batch(&w.doc, &w.member.1, &not_hers).is_err());
+    let (mut am, since) = raw(&mut w.doc, &w.member.1);
+    let sam = obj(&am, &["members", w.member.0.as_str()]);
+    am.put(&sam, key.as_str(), "soon").unwrap();
+    let not_a_time = raw_changes(&mut am, &since);
+    assert!(check_batch(&w.doc, &w.member.1, &not_a_time).is_err());
+}
+
+#[test]
+fn a_device_removal_cannot_be_taken_back() {
+    let mut w = world();
+    let lost = second_device(&mut w);
+    w.doc.set_actor(actor_for_device(&w.member.1).unwrap());
+    w.doc
+        .remove_device(&w.member.0, &lost, Timestamp(7))
+        .unwrap();
+    let key = crate::model::member::removed_device_key(&lost);
+    for undo in [
+        |am: &mut AutoCommit, o: &automerge::ObjId, k: &str| am.put(o, k, ScalarValue::Null),
+        |am: &mut AutoCommit, o: &automerge::ObjId, k: &str| am.delete(o, k),
+        |am: &mut AutoCommit, o: &automerge::ObjId, k: &str| am.put(o, k, 99i64),
+    ] {
+        let (mut am, since) = raw(&mut w.doc, &w.member.1);
+        let sam = obj(&am, &["members", w.member.0.as_str()]);
+        undo(&mut am, &sam, key.as_str()).unwrap();
+        let changes = raw_changes(&mut am, &since);
+        assert!(
+            check_batch(&w.doc, &w.member.1, &changes).is_err(),
+            "a removal was undone"
+        );
+    }
+}
+
+#[test]
+fn a_removed_device_writes_nothing_that_counts_after_its_removal() {
+    let mut w = world();
+    let lost = second_device(&mut w);
+    // The thief, holding the lost phone, writes before he learns of the
+    // removal (concurrently) and after it.
+    let (mut thief, since) = replica(&mut w.doc, &lost);
+    thief.set_pseudonym(&w.member.0, "Stolen").unwrap();
+    let concurrent = new_changes(&mut thief, &since);
+    w.doc.set_actor(actor_for_device(&w.member.1).unwrap());
+    w.doc
+        .remove_device(&w.member.0, &lost, Timestamp(7))
+        .unwrap();
+    let (mut after, since) = replica(&mut w.doc, &lost);
+    after.set_pseudonym(&w.member.0, "Stolen again").unwrap();
+    let later = new_changes(&mut after, &since);
+    assert_eq!(
+        check_batch(&w.doc, &lost, &later),
+        Err(AuthorshipError::RemovedDevice(lost.to_string()))
+    );
+    // What it wrote concurrently is judged as the member could, and voided:
+    // it grants nothing and is taken back like a removed member's writes.
+    assert_eq!(check_batch(&w.doc, &lost, &concurrent), Ok(()));
+    let hashes: Vec<ChangeHash> = concurrent.iter().map(Change::hash).collect();
+    w.doc.apply_decoded(concurrent).unwrap();
+    let void = crate::protocol::removal::void_changes(&mut w.doc);
+    assert!(
+        hashes.iter().all(|h| void.contains(h)),
+        "the thief's concurrent change would count"
+    );
+}

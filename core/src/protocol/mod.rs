@@ -9,6 +9,7 @@
 //! - [`invite`]: invite codes and the three messages of a join: package, request, welcome.
 //! - `admission`: the one change that uses an invite (an admission by the inviter), and revocations.
 //! - [`link`]: linking a person's second device (link code, request, package).
+//! - [`journal_epoch`]: the journal's epochs: a new journal key, sealed to the person's remaining devices, when one is removed.
 //! - [`rotation`]: new epochs on removal or departure, sealed to the remaining devices.
 //! - [`removal`]: removals, which of them a new epoch still has to answer, and who may.
 //! - [`attendance`]: sign-ups only a session's leads can attribute.
@@ -27,6 +28,7 @@ pub mod epoch;
 pub mod exchange;
 pub mod genesis;
 pub mod invite;
+pub mod journal_epoch;
 pub mod link;
 mod parallel;
 pub mod removal;

@@ -27,8 +27,11 @@ use crate::model::{DeviceId, MemberId, Role, SpaceDoc};
 /// One removal the document records.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Removal {
-    /// Who was removed (or left).
+    /// Who was removed (or left), or whose device was.
     pub member: MemberId,
+    /// The one device removed (a lost phone), or `None` when the member
+    /// herself was removed or left.
+    pub device: Option<DeviceId>,
     /// The change that wrote it.
     pub change: ChangeHash,
 }
@@ -72,18 +75,26 @@ pub fn removals(doc: &SpaceDoc) -> Vec<Removal> {
         let Some(member) = map(&members, &key) else {
             continue;
         };
-        let Ok(values) = am.get_all(&member, "removed_at") else {
-            continue;
-        };
-        for (value, op) in values {
-            if matches!(value, Value::Scalar(ref s) if matches!(s.as_ref(), ScalarValue::Null)) {
+        let whom =
+            std::iter::once(("removed_at".to_string(), None)).chain(am.keys(&member).filter_map(
+                |k| crate::model::member::removed_device_of(&k).map(|d| (k.clone(), Some(d))),
+            ));
+        for (field, device) in whom.collect::<Vec<_>>() {
+            let Ok(values) = am.get_all(&member, field.as_str()) else {
                 continue;
-            }
-            if let Some(change) = am.hash_for_opid(&op) {
-                out.push(Removal {
-                    member: MemberId::from(key.clone()),
-                    change,
-                });
+            };
+            for (value, op) in values {
+                if matches!(value, Value::Scalar(ref s) if matches!(s.as_ref(), ScalarValue::Null))
+                {
+                    continue;
+                }
+                if let Some(change) = am.hash_for_opid(&op) {
+                    out.push(Removal {
+                        member: MemberId::from(key.clone()),
+                        device: device.clone(),
+                        change,
+                    });
+                }
             }
         }
     }
@@ -131,7 +142,14 @@ pub fn void_changes(doc: &mut SpaceDoc) -> HashSet<ChangeHash> {
         let Some((_, member)) = members.iter().find(|(id, _)| *id == removal.member) else {
             continue;
         };
-        let actors = actors_of([member]);
+        // A removed device's writes after its removal count no more than a
+        // removed member's: the lost phone cannot grant anything either.
+        let actors = match &removal.device {
+            None => actors_of([member]),
+            Some(device) => super::authorship::actor_for_device(device)
+                .into_iter()
+                .collect(),
+        };
         if actors.is_empty() {
             continue;
         }
@@ -252,7 +270,11 @@ pub fn key_holders(doc: &mut SpaceDoc) -> Vec<(DeviceId, String)> {
                 Ok(Some((Value::Object(ObjType::Map), d))) => Some(d),
                 _ => None,
             });
+        let removed = doc.removed_devices(&id);
         for (device, keys) in member.devices {
+            if removed.contains_key(&device) {
+                continue;
+            }
             let granted_by_void = devices_obj
                 .as_ref()
                 .and_then(|d| made_by(doc, d, device.as_str()))
@@ -310,10 +332,16 @@ pub fn voided_authority(doc: &mut SpaceDoc, since: Option<&[ChangeHash]>) -> Voi
     {
         let new = doc.changes_after(since);
         let members = doc.members().unwrap_or_default();
-        let removed = actors_of(
+        let mut removed = actors_of(
             all.iter()
+                .filter(|r| r.device.is_none())
                 .filter_map(|r| members.iter().find(|(id, _)| *id == r.member))
                 .map(|(_, m)| m),
+        );
+        removed.extend(
+            all.iter()
+                .filter_map(|r| r.device.as_ref())
+                .filter_map(super::authorship::actor_for_device),
         );
         let am = doc.automerge();
         let by_removed = new.iter().any(|h| {
@@ -656,7 +684,7 @@ pub fn coordinator_at(doc: &mut SpaceDoc, member: &MemberId, change: &ChangeHash
     }
     let removed_after = removals(doc)
         .into_iter()
-        .filter(|r| &r.member == member)
+        .filter(|r| &r.member == member && r.device.is_none())
         .all(|r| r.change != *change && is_before(doc, change, &[r.change]));
     if !removed_after {
         return false;
@@ -717,6 +745,16 @@ pub fn check_handover(
         .find(|r| r.change == handover.answers)
         .ok_or(HandoverRefusal::NotARemoval)?;
     if !coordinator_at(doc, &member, &handover.answers) {
+        return Err(HandoverRefusal::NotACoordinator);
+    }
+    // Nor may a removed device answer, unless its removal came causally
+    // after the one it answers: the thief of a coordinator's phone cannot
+    // hand over a key he chose.
+    let author_removed = removals(doc)
+        .into_iter()
+        .filter(|r| r.device.as_ref() == Some(author))
+        .any(|r| r.change == handover.answers || !is_before(doc, &handover.answers, &[r.change]));
+    if author_removed {
         return Err(HandoverRefusal::NotACoordinator);
     }
     if let Some(cut) = answered {

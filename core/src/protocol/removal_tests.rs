@@ -459,3 +459,57 @@ fn what_an_accomplice_did_with_a_back_dated_role_is_put_back() {
         "{found:?}"
     );
 }
+
+#[test]
+fn a_removed_device_is_answered_by_a_new_epoch_it_gets_no_key_to() {
+    let mut w = world();
+    let lost = DeviceId::random();
+    w.doc.add_device(&w.member.0, &lost, keys(9)).unwrap();
+    assert!(key_holders(&mut w.doc).iter().any(|(d, _)| *d == lost));
+    w.doc
+        .remove_device(&w.member.0, &lost, Timestamp(5))
+        .unwrap();
+    let removal = unanswered_removal(&mut w.doc, None).unwrap();
+    assert_eq!(removal.member, w.member.0);
+    assert_eq!(removal.device.as_ref(), Some(&lost));
+    // The member herself stays, and stays a key holder on her other device.
+    assert!(w.doc.member(&w.member.0).unwrap().is_active());
+    let holders: Vec<DeviceId> = key_holders(&mut w.doc)
+        .into_iter()
+        .map(|(d, _)| d)
+        .collect();
+    assert!(!holders.contains(&lost));
+    assert!(holders.contains(&w.member.1));
+    let h = handover(&mut w.doc, removal.change);
+    assert!(!h.recipients.contains(&lost));
+    assert!(h.missing_devices(&w.doc).is_empty());
+    assert_eq!(
+        check_handover(&mut w.doc, &w.coordinator.1, &h, None),
+        Ok(w.member.0.clone())
+    );
+    assert_eq!(unanswered_removal(&mut w.doc, Some(&h.cut)), None);
+}
+
+#[test]
+fn a_coordinators_stolen_phone_cannot_answer_its_own_removal() {
+    // Robin's second phone is stolen; she removes it. The thief, holding
+    // a coordinator's device, hands over to a key he chose: refused.
+    let mut w = world();
+    let stolen = DeviceId::random();
+    w.doc
+        .add_device(&w.coordinator.0, &stolen, keys(8))
+        .unwrap();
+    w.doc
+        .remove_device(&w.coordinator.0, &stolen, Timestamp(5))
+        .unwrap();
+    let removal = unanswered_removal(&mut w.doc, None).unwrap();
+    let h = handover(&mut w.doc, removal.change);
+    assert_eq!(
+        check_handover(&mut w.doc, &stolen, &h, None),
+        Err(HandoverRefusal::NotACoordinator)
+    );
+    assert_eq!(
+        check_handover(&mut w.doc, &w.coordinator.1, &h, None),
+        Ok(w.coordinator.0.clone())
+    );
+}

@@ -133,7 +133,7 @@ impl Handover {
         members
             .into_iter()
             .filter(|(_, m)| m.is_active())
-            .flat_map(|(_, m)| m.devices.into_keys())
+            .flat_map(|(id, _)| doc.active_devices(&id).unwrap_or_default().into_keys())
             .filter(|d| !self.recipients.contains(d))
             .collect()
     }
