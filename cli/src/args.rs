@@ -88,12 +88,41 @@ pub enum Command {
         #[command(flatten)]
         relay: RelayArgs,
     },
+    /// Your own devices: list them (with fingerprints and when each was
+    /// last heard from), name them, remove a lost or stolen one.
+    #[command(subcommand)]
+    Devices(DevicesCommand),
     /// Sync every space with a relay: push what you made (also offline),
     /// pull what others made.
     Sync {
         /// How to reach the relay.
         #[command(flatten)]
         relay: RelayArgs,
+    },
+}
+
+/// `safespaces devices ...`
+#[derive(Debug, Subcommand)]
+pub enum DevicesCommand {
+    /// List your devices this one knows of.
+    List,
+    /// Give one of your devices a name here ("old phone"); without a name,
+    /// clear it. The name never leaves this device.
+    Name {
+        /// The device: its id, an id prefix, or its name.
+        device: String,
+        /// The name.
+        name: Option<String>,
+    },
+    /// Remove a lost or stolen device: from every space (each moves to a
+    /// new key without it) and from your journal. It cannot be undone; to
+    /// use that device again, wipe it and link it anew.
+    Remove {
+        /// The device: its id, an id prefix, or its name.
+        device: String,
+        /// Do it without asking.
+        #[arg(long)]
+        yes: bool,
     },
 }
 

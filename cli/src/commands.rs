@@ -31,7 +31,7 @@ pub struct Out {
     pub json: Value,
 }
 
-fn out(human: impl Into<String>, json: Value) -> Result<Out, Failure> {
+pub(crate) fn out(human: impl Into<String>, json: Value) -> Result<Out, Failure> {
     Ok(Out {
         human: human.into(),
         json,
@@ -47,7 +47,7 @@ fn profile_dir(cli: &Cli) -> Result<PathBuf, Failure> {
     })
 }
 
-fn unlock(cli: &Cli) -> Result<SafeSpaces, Failure> {
+pub(crate) fn unlock(cli: &Cli) -> Result<SafeSpaces, Failure> {
     let dir = profile_dir(cli)?;
     let app = SafeSpaces::open(&dir, ProfileOptions::default())?;
     let secret = profile_passphrase(cli.passphrase_stdin, cli.passphrase_env.as_deref(), false)?;
@@ -55,7 +55,7 @@ fn unlock(cli: &Cli) -> Result<SafeSpaces, Failure> {
     Ok(app)
 }
 
-fn now() -> Timestamp {
+pub(crate) fn now() -> Timestamp {
     Timestamp::now()
 }
 
@@ -154,6 +154,7 @@ pub fn run(cli: Cli) -> Result<Out, Failure> {
                 }),
             }
         }
+        Command::Devices(cmd) => crate::devices::devices(&cli, cmd),
         Command::Sync { relay } => {
             let mut app = unlock(&cli)?;
             if !cli.json && std::io::IsTerminal::is_terminal(&std::io::stderr()) {

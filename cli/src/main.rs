@@ -7,6 +7,7 @@
 //! - `resolve.rs`: finding a space, session, member or entry from what a
 //!   person typed (id, id prefix, name).
 //! - `commands.rs`: running each command against `safespaces_core::app`.
+//! - `devices.rs`: `devices`: the person's own devices, and removing one.
 //! - `dates.rs`: UTC dates and durations as typed and shown.
 //!
 //! Exit codes (stable, for scripts): 0 success; 1 unexpected failure;
@@ -17,6 +18,7 @@
 
 mod args;
 mod commands;
+mod devices;
 mod resolve;
 mod secret;
 mod times;

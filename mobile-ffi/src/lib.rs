@@ -17,6 +17,8 @@
 //!   [`Invitation`], [`InviteStatus`], [`InviteState`], [`JoinRequestFile`],
 //!   [`PendingJoin`]).
 //! - [`Journal`] (`journal.rs`): the private journal and its export.
+//! - [`DeviceInfo`] (`devices.rs`): the person's own devices, naming them,
+//!   removing a lost one.
 //! - [`RelayClient`], [`SyncStatus`], [`SyncStatusListener`] (`relay.rs`):
 //!   the connection to a relay, its status, and the FFI's one tokio runtime
 //!   for background work.
@@ -61,6 +63,7 @@
 
 mod app;
 mod attendance;
+mod devices;
 mod error;
 mod invites;
 mod journal;
@@ -81,6 +84,7 @@ mod training;
 
 pub use app::{SafeSpaces, SpaceSummary, generate_keystore_secret, profile_exists};
 pub use attendance::{Attendee, BlockedReason, MyPlace, Place, RosterView, SignUpState};
+pub use devices::DeviceInfo;
 pub use error::SafeSpacesError;
 pub use invites::{
     BundleReport, Invitation, InviteState, InviteStatus, JoinRequestFile, PendingJoin,

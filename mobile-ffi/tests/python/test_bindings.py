@@ -371,6 +371,23 @@ class BindingsTest(unittest.TestCase):
         self.assertIsInstance(exported, bytes)
         self.assertTrue(exported.startswith(AGE_HEADER))
 
+    def test_devices_are_listed_named_and_this_one_cannot_be_removed(self):
+        app = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("pass"), FAST)
+        [me] = app.devices()
+        self.assertEqual(me.id, app.device_id())
+        self.assertTrue(me.this_device)
+        self.assertRegex(me.fingerprint, r"^[0-9a-f]{4}( [0-9a-f]{4}){3}$")
+        self.assertIsNone(me.last_seen)
+        self.assertIsNone(me.removed_at)
+        app.name_device(me.id, "my phone")
+        self.assertEqual(app.devices()[0].name, "my phone")
+        app.name_device(me.id, None)
+        self.assertIsNone(app.devices()[0].name)
+        with self.assertRaises(SafeSpacesError.InvalidInput):
+            app.remove_device(me.id, at(NOW))
+        with self.assertRaises(SafeSpacesError.InvalidInput):
+            app.remove_device("00000000000000ff", at(NOW))
+
     def test_lock_and_wrong_secret_arrive_as_their_exceptions(self):
         d = self.new_dir()
         app = SafeSpaces.create(d, UnlockSecret.passphrase("right"), FAST)

@@ -254,6 +254,21 @@ class BindingsTest {
     }
 
     @Test
+    fun `devices are listed, named, and this one cannot be removed`() {
+        SafeSpaces.create(dir("d"), UnlockSecret.passphrase("pass"), FAST).use { app ->
+            val me = app.devices().single()
+            assertEquals(app.deviceId(), me.id)
+            assertTrue(me.thisDevice)
+            assertTrue(Regex("^[0-9a-f]{4}( [0-9a-f]{4}){3}$").matches(me.fingerprint))
+            assertNull(me.lastSeen)
+            assertNull(me.removedAt)
+            app.nameDevice(me.id, "my phone")
+            assertEquals("my phone", app.devices().single().name)
+            assertThrows<SafeSpacesException.InvalidInput> { app.removeDevice(me.id, at(NOW)) }
+        }
+    }
+
+    @Test
     fun `locked and wrong secret arrive as their exceptions`() {
         val app = SafeSpaces.create(dir("l"), UnlockSecret.passphrase("right"), FAST)
         val space = app.createSpace("Circle", "Ash", "Europe/London", at(NOW))
