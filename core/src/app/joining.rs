@@ -541,9 +541,7 @@ impl Shared {
     ) -> AppResult<()> {
         let space = welcome.space;
         if loaded.registry.spaces.contains_key(&space.to_hex()) {
-            return Err(AppError::Invite(
-                "this device is already in that space".into(),
-            ));
+            return Err(already_in(loaded, space));
         }
         let mut doc = first.doc;
         let device = loaded.registry.device.clone();
@@ -604,9 +602,7 @@ impl Shared {
         self.with_loaded(|loaded| {
             let space = package.space.to_hex();
             if loaded.registry.spaces.contains_key(&space) {
-                return Err(AppError::Invite(
-                    "this device is already in that space".into(),
-                ));
+                return Err(already_in(loaded, package.space));
             }
             let device = loaded.registry.device.clone();
             let keys = self.device_keys(&device)?;
@@ -839,4 +835,22 @@ fn answers(pending: &PendingJoin, welcome: &Welcome) -> AppResult<()> {
 /// join): one that does not parse is damaged data, not a user's typo.
 fn stored_code(code: &str) -> AppResult<InviteSecret> {
     InviteSecret::parse(code).map_err(|_| AppError::Corrupt("registry: invite code".into()))
+}
+
+/// Why a device that holds `space` cannot join it again: still a member, or
+/// a member who left. A device id belongs to one member for the life of a
+/// space (protocol.md §4), so coming back from the same device is not
+/// possible yet (open on issue 15); another device can join.
+fn already_in(loaded: &Loaded, space: SpaceId) -> AppError {
+    let left = loaded
+        .registry
+        .spaces
+        .get(&space.to_hex())
+        .zip(loaded.spaces.get(&space))
+        .is_some_and(|(e, doc)| doc.member(&e.member).is_ok_and(|m| !m.is_active()));
+    AppError::Invite(if left {
+        "you left this space on this device, and rejoining it from the same device is not possible yet; join from another device".into()
+    } else {
+        "this device is already in that space".into()
+    })
 }
