@@ -879,7 +879,10 @@ fn build_session(
 fn write_keyring(dir: &Path, master: &SymmetricKey, keyring: &Keyring) -> Result<(), ProfileError> {
     let name = keyring_file_name(master);
     let sealed = seal_padded(&keyring_seal_key(master), &keyring.encode())?;
-    atomic_file::replace(dir, &name, &sealed)
+    // The replaced version is overwritten in place: it holds the keys the
+    // new one dropped (a removed space's key, a replaced storage policy).
+    atomic_file::replace_keeping_old(dir, &name, &sealed)
+        .and_then(|()| atomic_file::finish_scrubbing(dir, &name))
         .map_err(ProfileError::io("write keyring", dir.join(&name)))
 }
 
