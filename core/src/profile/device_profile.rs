@@ -225,6 +225,11 @@ impl Profile {
     /// thread, so it takes the same time whatever the profile held; see
     /// [`Profile::finish_cleanup`].
     pub fn unlock(&self, secret: &UnlockSecret) -> Result<KeystoreAction, ProfileError> {
+        // Lock first: a duress cleanup still running stops at its next
+        // batch, so waiting for it costs at most one batch; this unlock's
+        // sweep then finishes what is left, synchronously (the one case
+        // where an unlock's time grows with the old profile's size).
+        self.lock();
         self.finish_cleanup();
         let mut state = self.state();
         if matches!(*state, State::Wiped) {

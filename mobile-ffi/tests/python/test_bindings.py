@@ -462,9 +462,9 @@ class BindingsTest(unittest.TestCase):
         self.assertTrue(app.requires_passphrase())
         with self.assertRaises(SafeSpacesError.WrongSecret):
             app.unlock(UnlockSecret.keystore(new))
+        self.assertEqual(app.unlock(UnlockSecret.passphrase("pass")).change(), KeystoreChange.DELETE)
         with self.assertRaises(SafeSpacesError.InvalidInput):
             app.set_keystore_secret(generate_keystore_secret())
-        self.assertEqual(app.unlock(UnlockSecret.passphrase("pass")).change(), KeystoreChange.DELETE)
 
         # Duress and wipe: delete the item.
         self.assertEqual(app.set_duress_passphrase("duress").change(), KeystoreChange.KEEP)

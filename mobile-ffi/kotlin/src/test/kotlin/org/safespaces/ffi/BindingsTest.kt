@@ -295,6 +295,8 @@ class BindingsTest {
         assertThrows<SafeSpacesException.WrongSecret> {
             restored.unlock(UnlockSecret.keystore(secret))
         }
+        // A failed unlock leaves it locked; the passphrase opens it.
+        assertEquals(KeystoreChange.KEEP, restored.unlock(UnlockSecret.passphrase("restored")).change())
 
         // Passphrase only: the app deletes its item.
         assertFalse(restored.requiresPassphrase())
