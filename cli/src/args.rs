@@ -41,6 +41,26 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Change the passphrase. The profile's master key changes with it and
+    /// the old unlock slots are overwritten on disk, so the old passphrase
+    /// opens nothing copied from this disk afterwards.
+    Passphrase {
+        /// Environment variable holding the new passphrase (else prompted
+        /// twice).
+        #[arg(long, value_name = "VAR")]
+        new_passphrase_env: Option<String>,
+    },
+    /// Set or remove the duress passphrase: unlocking with it destroys this
+    /// profile and opens an empty one that looks freshly made.
+    Duress {
+        /// Environment variable holding the duress passphrase (else
+        /// prompted twice).
+        #[arg(long, value_name = "VAR", conflicts_with = "remove")]
+        duress_passphrase_env: Option<String>,
+        /// Remove the duress passphrase instead.
+        #[arg(long)]
+        remove: bool,
+    },
     /// Write an encrypted backup (an age file the stock `age` tool opens).
     Backup {
         /// Where to write it.

@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use age_core::secrecy::SecretString;
 use safespaces_core::app::{Blocked, MyPlace, SafeSpaces, Space};
 use safespaces_core::model::{
     InviteState, LeadState, Member, MemberId, Place, Resource, ResourceCategory, Role, SeriesEnd,
@@ -20,7 +19,7 @@ use crate::args::{
     ResourceCommand, RoleArg, SessionCommand, SessionEditArgs, SpaceCommand, TrainingCommand,
 };
 use crate::resolve::pick;
-use crate::secret::{other_passphrase, profile_passphrase};
+use crate::secret::{new_passphrase, other_passphrase, profile_passphrase};
 use crate::times::{parse_minutes, parse_minutes_or_zero, parse_time, show_date, show_time};
 
 /// What a command prints.
@@ -79,6 +78,42 @@ pub fn run(cli: Cli) -> Result<Out, Failure> {
             out("Locked.", json!({"locked": true}))
         }
         Command::Wipe { yes } => wipe(&cli, *yes),
+        // The CLI keeps no keystore secret, so the keystore answer of these
+        // changes has nothing to act on.
+        Command::Passphrase { new_passphrase_env } => {
+            let app = unlock(&cli)?;
+            let pass = new_passphrase(new_passphrase_env.as_deref(), "New passphrase: ")?;
+            app.profile()
+                .set_passphrase(&pass)
+                .map_err(safespaces_core::app::AppError::from)?;
+            out(
+                "Changed the passphrase; the old one opens nothing on this disk now.",
+                json!({"passphrase_changed": true}),
+            )
+        }
+        Command::Duress {
+            duress_passphrase_env,
+            remove,
+        } => {
+            let app = unlock(&cli)?;
+            let pass = if *remove {
+                None
+            } else {
+                Some(new_passphrase(
+                    duress_passphrase_env.as_deref(),
+                    "Duress passphrase: ",
+                )?)
+            };
+            app.profile()
+                .set_duress_passphrase(pass.as_ref())
+                .map_err(safespaces_core::app::AppError::from)?;
+            let message = if *remove {
+                "Removed the duress passphrase."
+            } else {
+                "Set the duress passphrase: unlocking with it destroys this profile and opens an empty one."
+            };
+            out(message, json!({"duress": !*remove}))
+        }
         Command::Backup {
             out: path,
             backup_passphrase_env,
@@ -87,7 +122,7 @@ pub fn run(cli: Cli) -> Result<Out, Failure> {
             let pass = other_passphrase(backup_passphrase_env.as_deref(), "Backup passphrase: ")?;
             let bytes = app
                 .profile()
-                .export_backup(&SecretString::from(pass))
+                .export_backup(&pass)
                 .map_err(safespaces_core::app::AppError::from)?;
             write_private(path, &bytes)?;
             out(
@@ -104,14 +139,8 @@ pub fn run(cli: Cli) -> Result<Out, Failure> {
             let pass = other_passphrase(backup_passphrase_env.as_deref(), "Backup passphrase: ")?;
             let secret =
                 profile_passphrase(cli.passphrase_stdin, cli.passphrase_env.as_deref(), true)?;
-            Profile::restore_backup(
-                &bytes,
-                &SecretString::from(pass),
-                &dir,
-                secret,
-                ProfileOptions::default(),
-            )
-            .map_err(safespaces_core::app::AppError::from)?;
+            Profile::restore_backup(&bytes, &pass, &dir, secret, ProfileOptions::default())
+                .map_err(safespaces_core::app::AppError::from)?;
             out(
                 format!("Restored into {}", dir.display()),
                 json!({"profile": dir}),
@@ -1344,7 +1373,7 @@ fn journal(cli: &Cli, cmd: &JournalCommand) -> Result<Out, Failure> {
                 FormatArg::Markdown => JournalFormat::Markdown,
                 FormatArg::Json => JournalFormat::Json,
             };
-            let bytes = journal.export(format, &SecretString::from(pass))?;
+            let bytes = journal.export(format, &pass)?;
             write_private(path, &bytes)?;
             out(
                 format!(

@@ -3,6 +3,7 @@
 //! plain-automerge baseline measured in the same run), and wiping.
 //!
 //! `cargo bench -p safespaces-core --bench profile_device`
+//! (`-- duress_vs_real_unlock` for the duress timing alone).
 #![allow(missing_docs)]
 
 use std::hint::black_box;
@@ -133,6 +134,74 @@ fn unlock(c: &mut Criterion) {
     group.finish();
 }
 
+/// Copies a profile directory, so each duress unlock (which destroys the
+/// profile it opens) starts from the same state without paying for
+/// building it inside the measurement.
+fn copy_profile(template: &std::path::Path) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for entry in std::fs::read_dir(template).expect("ls").flatten() {
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).expect("copy");
+    }
+    dir
+}
+
+/// A profile at the production scrypt cost with `docs` 4 KiB documents and
+/// a duress passphrase, locked.
+fn duress_template(docs: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let profile =
+        Profile::create(dir.path(), UnlockSecret::passphrase("real passphrase")).expect("create");
+    for _ in 0..docs {
+        profile
+            .put_snapshot(DocumentId::random(), &[7u8; 4096])
+            .expect("put");
+    }
+    profile
+        .set_duress_passphrase(Some(&SecretString::from("duress passphrase".to_owned())))
+        .expect("duress");
+    drop(profile);
+    dir
+}
+
+/// A duress unlock beside a real one, for a small and a large profile: the
+/// duress unlock destroys the slots synchronously and the bulk files on a
+/// background thread, so its time must not grow with what it deletes.
+/// Only `unlock` is timed; the background cleanup is waited for when the
+/// profile is dropped, after the measurement.
+fn duress_vs_real_unlock(c: &mut Criterion) {
+    let mut group = c.benchmark_group("duress_vs_real_unlock");
+    group.sample_size(10);
+    for docs in [10usize, 2000] {
+        let template = duress_template(docs);
+        let real = UnlockSecret::passphrase("real passphrase");
+        let duress = UnlockSecret::passphrase("duress passphrase");
+        group.bench_function(format!("real_{docs}_docs"), |b| {
+            let profile = Profile::open(template.path()).expect("open");
+            b.iter(|| {
+                black_box(profile.unlock(&real).expect("unlock"));
+                profile.lock();
+            })
+        });
+        group.bench_function(format!("duress_{docs}_docs"), |b| {
+            b.iter_batched(
+                || {
+                    let dir = copy_profile(template.path());
+                    let profile = Profile::open(dir.path()).expect("open");
+                    (profile, dir)
+                },
+                // Returned, so dropping (the profile first: it waits for
+                // the cleanup; then the directory) is not measured.
+                |(profile, dir)| {
+                    black_box(profile.unlock(&duress).expect("duress unlock"));
+                    (profile, dir)
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    group.finish();
+}
+
 fn open_space(c: &mut Criterion) {
     let mut doc = AutoCommit::new();
     for i in 0..100_000i64 {
@@ -195,5 +264,12 @@ fn wipe(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, seal_open, unlock, open_space, wipe);
+criterion_group!(
+    benches,
+    seal_open,
+    unlock,
+    duress_vs_real_unlock,
+    open_space,
+    wipe
+);
 criterion_main!(benches);

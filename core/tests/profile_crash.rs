@@ -232,7 +232,7 @@ fn kill_during_duress_leaves_either_the_old_or_the_new_profile() {
         let profile = Profile::open_with_options(dir.path(), FAST)
             .unwrap_or_else(|e| panic!("round {round}: profile missing after kill: {e}"));
         match profile.unlock(&UnlockSecret::passphrase("real")) {
-            Ok(()) => {
+            Ok(_) => {
                 // Killed before the commit point: the real profile is whole.
                 before += 1;
                 for id in &docs {

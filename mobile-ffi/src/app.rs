@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use safespaces_core::{app, profile};
 use secrecy::SecretString;
 
-use crate::secret::{ProfileOptions, UnlockSecret, core_options, keystore_bytes};
+use crate::secret::{KeystoreAction, ProfileOptions, UnlockSecret, core_options, keystore_bytes};
 use crate::time::timestamp;
 use crate::{
     BundleReport, JoinRequestFile, Journal, PendingJoin, SafeSpacesError, Space, convert_all,
@@ -115,9 +115,18 @@ impl SafeSpaces {
     /// passphrase opens an empty profile that looks like a fresh one (and
     /// wipes the real one). Throws `WrongSecret`; after too many failures
     /// (see `setAttemptLimit`) the profile wipes itself and throws
-    /// `NoProfile` from then on.
-    pub fn unlock(&self, secret: Arc<UnlockSecret>) -> Result<(), SafeSpacesError> {
-        Ok(self.inner.unlock(&profile::UnlockSecret::from(&*secret))?)
+    /// `NoProfile` from then on (delete the keystore item then). The answer
+    /// says what to do with the keystore item: `Delete` after a duress
+    /// unlock or when there is no keystore unlock.
+    pub fn unlock(
+        &self,
+        secret: Arc<UnlockSecret>,
+    ) -> Result<Arc<KeystoreAction>, SafeSpacesError> {
+        Ok(Arc::new(
+            self.inner
+                .unlock(&profile::UnlockSecret::from(&*secret))?
+                .into(),
+        ))
     }
 
     /// Drops every decrypted document and key from memory.
@@ -131,35 +140,76 @@ impl SafeSpaces {
     }
 
     /// Destroys the keys, then every file. Cannot be undone; idempotent.
-    pub fn wipe(&self) -> Result<(), SafeSpacesError> {
-        Ok(self.inner.wipe()?)
+    /// Always answers `Delete`: delete the keystore item.
+    pub fn wipe(&self) -> Result<Arc<KeystoreAction>, SafeSpacesError> {
+        Ok(Arc::new(self.inner.wipe()?.into()))
     }
 
-    /// Replaces the passphrase.
-    pub fn set_passphrase(&self, passphrase: String) -> Result<(), SafeSpacesError> {
-        Ok(self
-            .inner
-            .profile()
-            .set_passphrase(&SecretString::from(passphrase))?)
+    /// Replaces the passphrase and rotates the master key. With keystore
+    /// unlock on, the answer is `Replace` with the new keystore secret to
+    /// store in place of the old item.
+    pub fn set_passphrase(
+        &self,
+        passphrase: String,
+    ) -> Result<Arc<KeystoreAction>, SafeSpacesError> {
+        Ok(Arc::new(
+            self.inner
+                .profile()
+                .set_passphrase(&SecretString::from(passphrase))?
+                .into(),
+        ))
     }
 
-    /// Sets or replaces the keystore secret (32 bytes).
-    pub fn set_keystore_secret(&self, secret: Vec<u8>) -> Result<(), SafeSpacesError> {
-        Ok(self
-            .inner
-            .profile()
-            .set_keystore_secret(&*keystore_bytes(&secret)?)?)
+    /// Sets or replaces the keystore secret (32 bytes), turning keystore
+    /// unlock on. Throws `InvalidInput` while the profile requires the
+    /// passphrase. Answers `Keep`: the item holding `secret` is the one.
+    pub fn set_keystore_secret(
+        &self,
+        secret: Vec<u8>,
+    ) -> Result<Arc<KeystoreAction>, SafeSpacesError> {
+        Ok(Arc::new(
+            self.inner
+                .profile()
+                .set_keystore_secret(&*keystore_bytes(&secret)?)?
+                .into(),
+        ))
+    }
+
+    /// Turns "passphrase only" on or off (`passphrase` is the current one;
+    /// throws `WrongSecret` otherwise). On, nothing but the passphrase opens
+    /// the profile, so a forced fingerprint or face opens nothing; the answer
+    /// is `Delete`.
+    pub fn set_require_passphrase(
+        &self,
+        passphrase: String,
+        require: bool,
+    ) -> Result<Arc<KeystoreAction>, SafeSpacesError> {
+        Ok(Arc::new(
+            self.inner
+                .profile()
+                .set_require_passphrase(&SecretString::from(passphrase), require)?
+                .into(),
+        ))
+    }
+
+    /// Whether the profile requires the passphrase (no keystore unlock).
+    pub fn requires_passphrase(&self) -> Result<bool, SafeSpacesError> {
+        Ok(self.inner.profile().requires_passphrase()?)
     }
 
     /// Sets (or with `null` removes) the duress passphrase: unlocking with
     /// it later wipes this profile and opens an empty one. It must differ
-    /// from the passphrase.
-    pub fn set_duress_passphrase(&self, passphrase: Option<String>) -> Result<(), SafeSpacesError> {
-        let passphrase = passphrase.map(SecretString::from);
-        Ok(self
-            .inner
-            .profile()
-            .set_duress_passphrase(passphrase.as_ref())?)
+    /// from the passphrase, and the profile must have one. Answers `Keep`.
+    pub fn set_duress_passphrase(
+        &self,
+        passphrase: Option<String>,
+    ) -> Result<Arc<KeystoreAction>, SafeSpacesError> {
+        Ok(Arc::new(
+            self.inner
+                .profile()
+                .set_duress_passphrase(passphrase.map(SecretString::from).as_ref())?
+                .into(),
+        ))
     }
 
     /// Sets (n ≥ 1) or with `null` removes the number of consecutive failed

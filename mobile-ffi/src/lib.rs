@@ -96,7 +96,7 @@ pub use logging::{LogLevel, LogRecord, Logger, LoggerHandle, install_logger};
 pub use members::{Member, Role};
 pub use progress::{ProgressSubscription, SyncProgress, SyncProgressListener};
 pub use relay::{RelayClient, StatusSubscription, SyncStatus, SyncStatusListener};
-pub use secret::{PassphraseWork, ProfileOptions, UnlockSecret};
+pub use secret::{KeystoreAction, KeystoreChange, PassphraseWork, ProfileOptions, UnlockSecret};
 pub use series::{SeriesPlan, SeriesRule, TimeZoneInfo};
 pub use sessions::{
     ClearanceWarning, ConflictValue, ExpiringClearance, FieldConflict, LeadState, LeadStatus,

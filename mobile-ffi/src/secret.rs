@@ -55,6 +55,53 @@ impl From<&UnlockSecret> for profile::UnlockSecret {
     }
 }
 
+/// What the app must do with the platform keystore item (Keychain,
+/// Android Keystore) that holds this profile's keystore secret.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum KeystoreChange {
+    /// The item the app holds (if any) is right; leave it.
+    Keep,
+    /// Delete the item if there is one: it opens nothing now, and an item
+    /// that opens nothing gives away a duress unlock or a wipe.
+    Delete,
+    /// Replace the item with `KeystoreAction.newSecret()` now; the old one
+    /// opens nothing. Until it is stored, the passphrase opens the profile.
+    Replace,
+}
+
+/// The answer of every unlock, slot change and wipe about the keystore
+/// item. An object rather than a record for the same reason as
+/// `UnlockSecret`: a record would print the new secret in `toString`.
+#[derive(uniffi::Object)]
+pub struct KeystoreAction {
+    change: KeystoreChange,
+    secret: Option<Zeroizing<[u8; 32]>>,
+}
+
+#[uniffi::export]
+impl KeystoreAction {
+    /// Keep, delete or replace the keystore item.
+    pub fn change(&self) -> KeystoreChange {
+        self.change
+    }
+
+    /// The 32 bytes to store when `change()` is `Replace`; `null` otherwise.
+    pub fn new_secret(&self) -> Option<Vec<u8>> {
+        self.secret.as_ref().map(|s| s.to_vec())
+    }
+}
+
+impl From<profile::KeystoreAction> for KeystoreAction {
+    fn from(action: profile::KeystoreAction) -> Self {
+        let (change, secret) = match action {
+            profile::KeystoreAction::Keep => (KeystoreChange::Keep, None),
+            profile::KeystoreAction::Delete => (KeystoreChange::Delete, None),
+            profile::KeystoreAction::Replace(secret) => (KeystoreChange::Replace, Some(secret)),
+        };
+        KeystoreAction { change, secret }
+    }
+}
+
 /// A keystore secret as core takes it: exactly 32 bytes.
 pub(crate) fn keystore_bytes(secret: &[u8]) -> Result<Zeroizing<[u8; 32]>, SafeSpacesError> {
     <[u8; 32]>::try_from(secret)

@@ -78,7 +78,7 @@ pub use relay_sync::{
 pub use space_handle::{Blocked, MyPlace, RosterView, Space};
 
 use crate::model::{DeviceId, DeviceKeys, JournalDoc, SpaceDoc, SpaceZone, Timestamp};
-use crate::profile::{KeyId, Profile, ProfileOptions, UnlockSecret};
+use crate::profile::{KeyId, KeystoreAction, Profile, ProfileOptions, UnlockSecret};
 use crate::protocol::authorship::actor_for_device;
 use crate::protocol::{EpochKey, SpaceId};
 use crate::store::DocumentId;
@@ -141,11 +141,13 @@ impl SafeSpaces {
     }
 
     /// Unlocks with the keystore secret or passphrase. The duress passphrase
-    /// opens a profile indistinguishable from a fresh one.
-    pub fn unlock(&self, secret: &UnlockSecret) -> AppResult<()> {
+    /// opens a profile indistinguishable from a fresh one. The answer says
+    /// what to do with the app's keystore item ([`Profile::unlock`]).
+    pub fn unlock(&self, secret: &UnlockSecret) -> AppResult<KeystoreAction> {
         self.shared.drop_state();
-        self.shared.profile.unlock(secret)?;
-        self.shared.load()
+        let action = self.shared.profile.unlock(secret)?;
+        self.shared.load()?;
+        Ok(action)
     }
 
     /// Drops every decrypted document and key from memory.
@@ -159,11 +161,11 @@ impl SafeSpaces {
         self.shared.profile.is_locked()
     }
 
-    /// Destroys key material, then every file. Idempotent.
-    pub fn wipe(&self) -> AppResult<()> {
+    /// Destroys key material, then every file. Idempotent. Answers
+    /// [`KeystoreAction::Delete`]: the app's keystore item opens nothing now.
+    pub fn wipe(&self) -> AppResult<KeystoreAction> {
         self.shared.drop_state();
-        self.shared.profile.wipe()?;
-        Ok(())
+        Ok(self.shared.profile.wipe()?)
     }
 
     /// The device profile, for key and backup management.
@@ -270,6 +272,10 @@ impl Shared {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Drops every decrypted document. automerge's own memory (the
+    /// documents' op sets, caches) is freed, not zeroized: it is not ours to
+    /// wipe (`docs/threat-model.md`). The bytes this crate read from the
+    /// store were zeroized as soon as automerge had loaded them.
     fn drop_state(&self) {
         *self.lock_state() = None;
     }
@@ -320,6 +326,7 @@ impl Shared {
         let loaded = match stored.and_then(|s| s.snapshot) {
             None => self.initialise()?,
             Some(bytes) => {
+                let bytes = zeroize::Zeroizing::new(bytes);
                 let registry: Registry = serde_json::from_slice(&bytes)
                     .map_err(|e| AppError::Corrupt(format!("registry: {e}")))?;
                 if registry.v != REGISTRY_VERSION {
@@ -360,14 +367,20 @@ impl Shared {
     }
 
     /// A document's snapshot and increments, joined into one loadable blob
-    /// (automerge loads concatenated saves).
-    pub(crate) fn read_document(&self, id: DocumentId) -> AppResult<Vec<u8>> {
+    /// (automerge loads concatenated saves). Decrypted bytes: the blob and
+    /// the parts it was joined from are zeroized when dropped, and the blob
+    /// is allocated once at its final size so no reallocation leaves a copy.
+    pub(crate) fn read_document(&self, id: DocumentId) -> AppResult<zeroize::Zeroizing<Vec<u8>>> {
         let stored = self.profile.get_document(id)?.ok_or_else(|| {
             AppError::Corrupt("a document listed in the registry is missing".into())
         })?;
-        let mut bytes = stored.snapshot.unwrap_or_default();
-        for increment in stored.increments {
-            bytes.extend_from_slice(&increment);
+        let snapshot = zeroize::Zeroizing::new(stored.snapshot.unwrap_or_default());
+        let increments = zeroize::Zeroizing::new(stored.increments);
+        let len = snapshot.len() + increments.iter().map(Vec::len).sum::<usize>();
+        let mut bytes = zeroize::Zeroizing::new(Vec::with_capacity(len));
+        bytes.extend_from_slice(&snapshot);
+        for increment in increments.iter() {
+            bytes.extend_from_slice(increment);
         }
         Ok(bytes)
     }

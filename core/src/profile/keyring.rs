@@ -13,7 +13,8 @@
 //! Serialized layout (little-endian), inside the seal:
 //!
 //! ```text
-//! "SSK1" | u16 identity length | age X25519 identity (Bech32) |
+//! "SSK2" | u8 unlock policy (bit 0 keystore slot in use, bit 1 passphrase
+//! slot in use, bit 2 passphrase required) | u16 identity length | age X25519 identity (Bech32) |
 //! 32-byte Ed25519 seed | 32-byte storage key | u32 key count |
 //! per key: 16-byte key id | 32-byte key
 //! ```
@@ -29,7 +30,39 @@ use zeroize::Zeroizing;
 use super::ProfileError;
 use crate::crypto::SymmetricKey;
 
-const MAGIC: &[u8; 4] = b"SSK1";
+const MAGIC: &[u8; 4] = b"SSK2";
+
+/// Which unlock slots are real. Kept inside the sealed keyring, never in
+/// the slots file: decoys must stay indistinguishable from real slots on
+/// disk, yet a rotation has to know whether to re-wrap the keystore slot
+/// (and hand the app a new secret) or leave a decoy there.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct UnlockPolicy {
+    /// Slot 0 wraps the master key under a keystore secret the app holds.
+    pub keystore: bool,
+    /// Slot 1 wraps the master key under a passphrase.
+    pub passphrase: bool,
+    /// The person chose "passphrase only": slot 0 stays a decoy and
+    /// `set_keystore_secret` is refused, so a forced fingerprint or face
+    /// opens nothing.
+    pub require_passphrase: bool,
+}
+
+impl UnlockPolicy {
+    fn to_byte(self) -> u8 {
+        u8::from(self.keystore)
+            | u8::from(self.passphrase) << 1
+            | u8::from(self.require_passphrase) << 2
+    }
+
+    fn from_byte(byte: u8) -> Option<Self> {
+        (byte & !0b111 == 0).then_some(Self {
+            keystore: byte & 1 != 0,
+            passphrase: byte & 2 != 0,
+            require_passphrase: byte & 4 != 0,
+        })
+    }
+}
 
 /// Names a symmetric key in the keyring, e.g. a space's epoch key or the
 /// journal key. The protocol layer decides how ids are derived.
@@ -42,6 +75,7 @@ pub struct Keyring {
     signing_key: SigningKey,
     storage_key: SymmetricKey,
     keys: BTreeMap<KeyId, SymmetricKey>,
+    pub(crate) policy: UnlockPolicy,
 }
 
 impl std::fmt::Debug for Keyring {
@@ -55,12 +89,13 @@ impl std::fmt::Debug for Keyring {
 
 impl Keyring {
     /// A fresh keyring with new device keys and no space keys.
-    pub(crate) fn generate() -> Self {
+    pub(crate) fn generate(policy: UnlockPolicy) -> Self {
         Self {
             device_identity: age::x25519::Identity::generate(),
             signing_key: SigningKey::generate(&mut OsRng),
             storage_key: SymmetricKey::generate(),
             keys: BTreeMap::new(),
+            policy,
         }
     }
 
@@ -75,6 +110,7 @@ impl Keyring {
             signing_key,
             storage_key: SymmetricKey::generate(),
             keys,
+            policy: UnlockPolicy::default(),
         }
     }
 
@@ -134,6 +170,7 @@ impl Keyring {
         let identity = identity.expose_secret().as_bytes();
         let mut out = Zeroizing::new(Vec::with_capacity(128 + self.keys.len() * 48));
         out.extend_from_slice(MAGIC);
+        out.push(self.policy.to_byte());
         out.extend_from_slice(&(identity.len() as u16).to_le_bytes());
         out.extend_from_slice(identity);
         out.extend_from_slice(self.signing_key.as_bytes());
@@ -160,6 +197,8 @@ impl Keyring {
         if take(4)? != MAGIC {
             return Err(bad("has an unknown format"));
         }
+        let policy = UnlockPolicy::from_byte(take(1)?[0])
+            .ok_or_else(|| bad("has an unknown unlock policy"))?;
         let id_len = u16::from_le_bytes([take(1)?[0], take(1)?[0]]) as usize;
         let identity =
             std::str::from_utf8(take(id_len)?).map_err(|_| bad("identity is not text"))?;
@@ -189,6 +228,7 @@ impl Keyring {
             signing_key,
             storage_key,
             keys,
+            policy,
         })
     }
 }
@@ -200,7 +240,12 @@ mod tests {
 
     #[test]
     fn keyring_round_trips_every_secret() {
-        let mut ring = Keyring::generate();
+        let policy = UnlockPolicy {
+            keystore: false,
+            passphrase: true,
+            require_passphrase: true,
+        };
+        let mut ring = Keyring::generate(policy);
         ring.insert_key(KeyId([9; 16]), SymmetricKey::from_bytes([3; 32]));
         let decoded = Keyring::decode(&ring.encode()).expect("decode");
         assert_eq!(
@@ -216,13 +261,14 @@ mod tests {
             decoded.key(&KeyId([9; 16])).map(|k| *k.expose_bytes()),
             Some([3; 32])
         );
+        assert_eq!(decoded.policy, policy);
         let sig = decoded.sign(b"m");
         assert!(ring.verifying_key().verify(b"m", &sig).is_ok());
     }
 
     #[test]
     fn truncated_keyring_is_corrupt() {
-        let bytes = Keyring::generate().encode();
+        let bytes = Keyring::generate(UnlockPolicy::default()).encode();
         for cut in [0, 3, 10, bytes.len() - 1] {
             assert!(matches!(
                 Keyring::decode(&bytes[..cut]),

@@ -42,7 +42,9 @@ mod passphrase;
 mod unlock_slots;
 
 pub use backup::{BACKUP_FORMAT, BACKUP_VERSION};
-pub use device_profile::{Profile, ProfileOptions, UnlockSecret, generate_keystore_secret};
+pub use device_profile::{
+    KeystoreAction, Profile, ProfileOptions, UnlockSecret, generate_keystore_secret,
+};
 pub use error::ProfileError;
 pub use journal_export::{JournalEntry, JournalFormat, export_journal, render_journal};
 pub use keyring::{KeyId, Keyring};

@@ -80,10 +80,34 @@ impl UnlockSlots {
         Self::decode(&bytes)
     }
 
-    /// Atomically replaces the slots file.
+    /// Atomically replaces the slots file and overwrites the replaced one
+    /// in place, so no earlier slot survives in the file system's free
+    /// blocks.
     pub(crate) fn write(&self, dir: &Path) -> Result<(), ProfileError> {
-        atomic_file::replace(dir, SLOTS_FILE, &self.encode())
+        self.commit(dir)?;
+        Self::scrub_replaced(dir)
+    }
+
+    /// Atomically replaces the slots file, keeping the replaced one as
+    /// `unlock.old` for [`UnlockSlots::scrub_replaced`]. When this returns
+    /// `Ok`, the new slots are the profile's.
+    pub(crate) fn commit(&self, dir: &Path) -> Result<(), ProfileError> {
+        atomic_file::replace_keeping_old(dir, SLOTS_FILE, &self.encode())
             .map_err(ProfileError::io("write unlock slots", dir.join(SLOTS_FILE)))
+    }
+
+    /// Whether `dir`'s slots file is exactly these slots (after a commit
+    /// whose outcome is unknown).
+    pub(crate) fn is_on_disk(&self, dir: &Path) -> bool {
+        fs::read(dir.join(SLOTS_FILE)).is_ok_and(|bytes| bytes == self.encode())
+    }
+
+    /// Overwrites and deletes the slots file a commit replaced.
+    pub(crate) fn scrub_replaced(dir: &Path) -> Result<(), ProfileError> {
+        atomic_file::finish_scrubbing(dir, SLOTS_FILE).map_err(ProfileError::io(
+            "overwrite replaced unlock slots",
+            dir.join(SLOTS_FILE),
+        ))
     }
 
     fn encode(&self) -> Vec<u8> {

@@ -23,6 +23,7 @@ from safespaces_ffi import (
     InviteState,
     JournalEdit,
     JournalFormat,
+    KeystoreChange,
     LeadState,
     MyPlace,
     PassphraseWork,
@@ -457,6 +458,35 @@ class BindingsTest(unittest.TestCase):
         app.wipe()
         with self.assertRaises(SafeSpacesError.NoProfile):
             app.unlock(UnlockSecret.passphrase("new"))
+
+    def test_keystore_actions_tell_the_app_what_to_do_with_its_item(self):
+        app = SafeSpaces.create(self.new_dir(), UnlockSecret.keystore(generate_keystore_secret()), FAST)
+        # A rotation hands out a new secret to store in place of the old.
+        action = app.set_passphrase("pass")
+        self.assertEqual(action.change(), KeystoreChange.REPLACE)
+        new = action.new_secret()
+        self.assertEqual(len(new), 32)
+        self.assertNotIn(new.hex(), repr(action))
+        self.assertEqual(app.unlock(UnlockSecret.keystore(new)).change(), KeystoreChange.KEEP)
+
+        # Passphrase only: delete the item; the keystore opens nothing now.
+        self.assertFalse(app.requires_passphrase())
+        with self.assertRaises(SafeSpacesError.WrongSecret):
+            app.set_require_passphrase("not it", True)
+        action = app.set_require_passphrase("pass", True)
+        self.assertEqual(action.change(), KeystoreChange.DELETE)
+        self.assertIsNone(action.new_secret())
+        self.assertTrue(app.requires_passphrase())
+        with self.assertRaises(SafeSpacesError.WrongSecret):
+            app.unlock(UnlockSecret.keystore(new))
+        self.assertEqual(app.unlock(UnlockSecret.passphrase("pass")).change(), KeystoreChange.DELETE)
+        with self.assertRaises(SafeSpacesError.InvalidInput):
+            app.set_keystore_secret(generate_keystore_secret())
+
+        # Duress and wipe: delete the item.
+        self.assertEqual(app.set_duress_passphrase("duress").change(), KeystoreChange.KEEP)
+        self.assertEqual(app.unlock(UnlockSecret.passphrase("duress")).change(), KeystoreChange.DELETE)
+        self.assertEqual(app.wipe().change(), KeystoreChange.DELETE)
 
 
 if __name__ == "__main__":

@@ -300,14 +300,33 @@ class BindingsTest {
         assertEquals(listOf("Circle"), restored.spaces().map { it.name })
         assertEquals(app.deviceId(), restored.deviceId())
 
-        restored.setPassphrase("restored")
-        restored.setDuressPassphrase("duress")
+        // The restored profile unlocks with the keystore: a rotation hands
+        // the app a new secret for its keychain item.
+        val rotated = restored.setPassphrase("restored")
+        assertEquals(KeystoreChange.REPLACE, rotated.change())
+        val newSecret = rotated.newSecret()!!
+        assertEquals(32, newSecret.size)
+        assertEquals(KeystoreChange.KEEP, restored.unlock(UnlockSecret.keystore(newSecret)).change())
+        assertThrows<SafeSpacesException.WrongSecret> {
+            restored.unlock(UnlockSecret.keystore(secret))
+        }
+        // A failed unlock leaves it locked; the passphrase opens it.
+        assertEquals(KeystoreChange.KEEP, restored.unlock(UnlockSecret.passphrase("restored")).change())
+
+        // Passphrase only: the app deletes its item.
+        assertFalse(restored.requiresPassphrase())
+        val passphraseOnly = restored.setRequirePassphrase("restored", true)
+        assertEquals(KeystoreChange.DELETE, passphraseOnly.change())
+        assertNull(passphraseOnly.newSecret())
+        assertTrue(restored.requiresPassphrase())
+
+        assertEquals(KeystoreChange.KEEP, restored.setDuressPassphrase("duress").change())
         restored.setAttemptLimit(5u)
         restored.lock()
-        restored.unlock(UnlockSecret.passphrase("duress"))
+        assertEquals(KeystoreChange.DELETE, restored.unlock(UnlockSecret.passphrase("duress")).change())
         assertEquals(emptyList<SpaceSummary>(), restored.spaces())
 
-        app.wipe()
+        assertEquals(KeystoreChange.DELETE, app.wipe().change())
         assertFalse(profileExists(dir("b")))
     }
 }
