@@ -147,6 +147,54 @@ fn sync_invite_and_link_a_device_through_a_relay() {
         .unwrap());
     assert_eq!(on_laptop[0]["id"], id.as_str());
 
+    // The phone lists both devices; the laptop's fingerprint is the one
+    // linking showed. Named, then removed (only with --yes).
+    let listed = ok(ss(&dir, "phone", &relay, &["devices", "list"])
+        .output()
+        .unwrap());
+    let devices = listed["devices"].as_array().unwrap();
+    assert_eq!(devices.len(), 2);
+    assert_eq!(devices[0]["this_device"], true);
+    assert_eq!(devices[1]["fingerprint"], approved["fingerprint"]);
+    let laptop_id = devices[1]["id"].as_str().unwrap().to_string();
+    let phone_id = devices[0]["id"].as_str().unwrap().to_string();
+    ok(ss(
+        &dir,
+        "phone",
+        &relay,
+        &["devices", "name", &laptop_id, "laptop"],
+    )
+    .output()
+    .unwrap());
+    let unasked = ss(&dir, "phone", &relay, &["devices", "remove", "laptop"])
+        .output()
+        .unwrap();
+    assert_eq!(unasked.status.code(), Some(2), "not without --yes");
+    let itself = ss(
+        &dir,
+        "phone",
+        &relay,
+        &["devices", "remove", &phone_id, "--yes"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(itself.status.code(), Some(5), "not the device in use");
+    let removed = ok(ss(
+        &dir,
+        "phone",
+        &relay,
+        &["devices", "remove", "laptop", "--yes"],
+    )
+    .output()
+    .unwrap());
+    assert_eq!(removed["spaces"], 1);
+    let after = ok(ss(&dir, "phone", &relay, &["devices", "list"])
+        .output()
+        .unwrap());
+    assert_eq!(after["devices"][1]["name"], "laptop");
+    assert!(after["devices"][1]["removed_at"].is_number());
+    ok(ss(&dir, "phone", &relay, &["sync"]).output().unwrap());
+
     // A wrong pin is a network-level refusal with exit code 4.
     let wrong = ss(&dir, "phone", &relay, &["sync"])
         .env("SAFESPACES_RELAY_PIN", "00".repeat(32))
