@@ -11,6 +11,8 @@
 //!   (syncing face to face by passing one age file).
 //! - `journal_sync.rs`: opt-in journal sync between a person's own devices.
 //! - `linking.rs`: linking a person's second device through the relay.
+//! - `own_devices.rs`: the person's own devices: listing and naming them,
+//!   removing a lost one from every space and the journal.
 //! - `live.rs`: live updates over the relay's WebSocket, a listener told
 //!   which space changed.
 //! - `relay_sync.rs`: syncing through the relay (seal, push, pull, compact),
