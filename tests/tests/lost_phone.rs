@@ -19,13 +19,16 @@ fn options() -> ProfileOptions {
 }
 
 fn titles(app: &SafeSpaces, space: &str) -> Vec<String> {
-    app.space(space)
+    let mut titles: Vec<String> = app
+        .space(space)
         .unwrap()
         .sessions()
         .unwrap()
         .into_iter()
         .map(|(_, s)| s.title)
-        .collect()
+        .collect();
+    titles.sort();
+    titles
 }
 
 fn journal(app: &SafeSpaces) -> Vec<String> {
@@ -122,7 +125,7 @@ async fn a_removed_phone_and_its_restored_backup_open_nothing_written_afterwards
     }
     assert_eq!(
         titles(&sam, &space_id),
-        vec!["CANARY-first".to_string(), "CANARY-after".to_string()]
+        vec!["CANARY-after".to_string(), "CANARY-first".to_string()]
     );
     assert_eq!(
         journal(&sam),

@@ -389,6 +389,7 @@ impl Shared {
             if !moved && self.rotate_journal_if_needed(loaded)? {
                 moved = true;
             }
+            tracing::debug!(pulled = blobs.len(), moved, changed, "journal sync pass");
             Ok((moved, (page.last, page.first_handover, changed)))
         })
     }
