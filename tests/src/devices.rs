@@ -13,16 +13,53 @@ use safespaces_core::sync::{RelayClient, RelayConfig, RetryPolicy};
 
 use crate::RelayProcess;
 
+fn test_options() -> ProfileOptions {
+    ProfileOptions {
+        passphrase_work: PassphraseWork::InsecureTestOnly { log_n: 4 },
+    }
+}
+
 /// A new device: a profile created in `dir`, unlocked.
 pub fn test_device(dir: &Path) -> SafeSpaces {
     SafeSpaces::create(
         dir,
         UnlockSecret::passphrase("test passphrase"),
-        ProfileOptions {
-            passphrase_work: PassphraseWork::InsecureTestOnly { log_n: 4 },
-        },
+        test_options(),
     )
     .expect("a test profile")
+}
+
+/// A device restored into `dir` from `backup` (a test device's export,
+/// under `backup_passphrase`), unlocked with the test passphrase: what
+/// someone holding an old backup of a phone runs.
+pub fn restore_test_device(backup: &[u8], backup_passphrase: &str, dir: &Path) -> SafeSpaces {
+    safespaces_core::profile::Profile::restore_backup(
+        backup,
+        &age::secrecy::SecretString::from(backup_passphrase.to_string()),
+        dir,
+        UnlockSecret::passphrase("test passphrase"),
+        test_options(),
+    )
+    .expect("a restored backup");
+    let app = SafeSpaces::open(dir, test_options()).expect("the restored profile");
+    app.unlock(&UnlockSecret::passphrase("test passphrase"))
+        .expect("unlocks");
+    app
+}
+
+/// The titles of a space's sessions on `app`, sorted (the order of
+/// sessions at one time depends on their random ids).
+pub fn session_titles(app: &SafeSpaces, space: &str) -> Vec<String> {
+    let mut titles: Vec<String> = app
+        .space(space)
+        .expect("the space")
+        .sessions()
+        .expect("its sessions")
+        .into_iter()
+        .map(|(_, s)| s.title)
+        .collect();
+    titles.sort();
+    titles
 }
 
 /// A client of `relay`, pinned to its certificate, whose requests give up

@@ -37,7 +37,9 @@ use safespaces_relay::{LISTENING_LINE, PIN_LINE};
 
 pub mod devices;
 pub mod proxy;
-pub use devices::{join_through_relay, test_client, test_device, test_session};
+pub use devices::{
+    join_through_relay, restore_test_device, session_titles, test_client, test_device, test_session,
+};
 pub use proxy::CuttableProxy;
 
 /// The path of the `safespaces-relay` executable, built on first use.

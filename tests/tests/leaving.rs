@@ -7,29 +7,11 @@
 use std::time::Duration;
 
 use age::secrecy::SecretString;
-use safespaces_core::app::SafeSpaces;
 use safespaces_core::model::{Role, Timestamp};
-use safespaces_core::profile::{PassphraseWork, Profile, ProfileOptions, UnlockSecret};
-use safespaces_e2e::{RelayProcess, join_through_relay, test_client, test_device, test_session};
-
-fn options() -> ProfileOptions {
-    ProfileOptions {
-        passphrase_work: PassphraseWork::InsecureTestOnly { log_n: 4 },
-    }
-}
-
-fn titles(app: &SafeSpaces, space: &str) -> Vec<String> {
-    let mut t: Vec<String> = app
-        .space(space)
-        .unwrap()
-        .sessions()
-        .unwrap()
-        .into_iter()
-        .map(|(_, s)| s.title)
-        .collect();
-    t.sort();
-    t
-}
+use safespaces_e2e::{
+    RelayProcess, join_through_relay, restore_test_device, session_titles, test_client,
+    test_device, test_session,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_departed_member_and_her_restored_backup_read_nothing_written_after_she_left() {
@@ -86,29 +68,24 @@ async fn a_departed_member_and_her_restored_backup_read_nothing_written_after_sh
         "CANARY-after-robin".to_string(),
         "CANARY-before".to_string(),
     ];
-    assert_eq!(titles(&robin, &id), expected);
-    assert_eq!(titles(&ash, &id), expected, "the rest converge");
+    assert_eq!(session_titles(&robin, &id), expected);
+    assert_eq!(session_titles(&ash, &id), expected, "the rest converge");
 
     // Her device syncs and sees nothing new; it is told it is out.
     let report = blake.sync(&net, now).await.unwrap();
-    assert_eq!(titles(&blake, &id), vec!["CANARY-before".to_string()]);
+    assert_eq!(
+        session_titles(&blake, &id),
+        vec!["CANARY-before".to_string()]
+    );
     assert_eq!(report.left_out, vec![id.clone()], "told she is out of it");
 
     // Nor does a profile restored from the backup she made before leaving.
-    Profile::restore_backup(
-        &backup,
-        &SecretString::from("backup words".to_string()),
-        dirs[3].path(),
-        UnlockSecret::passphrase("test passphrase"),
-        options(),
-    )
-    .unwrap();
-    let restored = SafeSpaces::open(dirs[3].path(), options()).unwrap();
-    restored
-        .unlock(&UnlockSecret::passphrase("test passphrase"))
-        .unwrap();
+    let restored = restore_test_device(&backup, "backup words", dirs[3].path());
     for _ in 0..2 {
         restored.sync(&net, now).await.unwrap();
     }
-    assert_eq!(titles(&restored, &id), vec!["CANARY-before".to_string()]);
+    assert_eq!(
+        session_titles(&restored, &id),
+        vec!["CANARY-before".to_string()]
+    );
 }

@@ -9,27 +9,10 @@ use std::time::Duration;
 use age::secrecy::SecretString;
 use safespaces_core::app::SafeSpaces;
 use safespaces_core::model::{Role, Timestamp};
-use safespaces_core::profile::{PassphraseWork, Profile, ProfileOptions, UnlockSecret};
-use safespaces_e2e::{RelayProcess, join_through_relay, test_client, test_device, test_session};
-
-fn options() -> ProfileOptions {
-    ProfileOptions {
-        passphrase_work: PassphraseWork::InsecureTestOnly { log_n: 4 },
-    }
-}
-
-fn titles(app: &SafeSpaces, space: &str) -> Vec<String> {
-    let mut titles: Vec<String> = app
-        .space(space)
-        .unwrap()
-        .sessions()
-        .unwrap()
-        .into_iter()
-        .map(|(_, s)| s.title)
-        .collect();
-    titles.sort();
-    titles
-}
+use safespaces_e2e::{
+    RelayProcess, join_through_relay, restore_test_device, session_titles, test_client,
+    test_device, test_session,
+};
 
 fn journal(app: &SafeSpaces) -> Vec<String> {
     let mut texts: Vec<String> = app
@@ -124,7 +107,7 @@ async fn a_removed_phone_and_its_restored_backup_open_nothing_written_afterwards
         app.sync(&net, now).await.unwrap();
     }
     assert_eq!(
-        titles(&sam, &space_id),
+        session_titles(&sam, &space_id),
         vec!["CANARY-after".to_string(), "CANARY-first".to_string()]
     );
     assert_eq!(
@@ -149,7 +132,7 @@ async fn a_removed_phone_and_its_restored_backup_open_nothing_written_afterwards
         lost.sync(&net, now).await.unwrap();
     }
     assert_eq!(
-        titles(&lost, &space_id),
+        session_titles(&lost, &space_id),
         vec!["CANARY-first".to_string()],
         "the new session stays closed"
     );
@@ -169,29 +152,21 @@ async fn a_removed_phone_and_its_restored_backup_open_nothing_written_afterwards
     assert!(!journal(&sam).contains(&"CANARY-thief-journal".to_string()));
 
     // A profile restored from the phone's backup is no better off.
-    Profile::restore_backup(
-        &backup,
-        &SecretString::from("backup words".to_string()),
-        dirs[3].path(),
-        UnlockSecret::passphrase("test passphrase"),
-        options(),
-    )
-    .unwrap();
-    let restored = SafeSpaces::open(dirs[3].path(), options()).unwrap();
-    restored
-        .unlock(&UnlockSecret::passphrase("test passphrase"))
-        .unwrap();
+    let restored = restore_test_device(&backup, "backup words", dirs[3].path());
     for _ in 0..2 {
         restored.sync(&net, now).await.unwrap();
     }
     assert_eq!(
-        titles(&restored, &space_id),
+        session_titles(&restored, &space_id),
         vec!["CANARY-first".to_string()]
     );
     assert_eq!(journal(&restored), vec!["CANARY-before".to_string()]);
 
     // The two remaining devices agree.
-    assert_eq!(titles(&sam, &space_id), titles(&robin, &space_id));
+    assert_eq!(
+        session_titles(&sam, &space_id),
+        session_titles(&robin, &space_id)
+    );
     assert_eq!(
         sams.members().unwrap(),
         space.members().unwrap(),

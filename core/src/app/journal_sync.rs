@@ -135,23 +135,22 @@ fn read_page(
 }
 
 impl Shared {
-    /// The person's devices this device knows, with their verifying keys,
-    /// and which of them are removed.
-    fn journal_roster(loaded: &Loaded) -> (BTreeMap<DeviceId, VerifyingKey>, BTreeSet<DeviceId>) {
-        let mut keys = BTreeMap::new();
-        let mut removed = BTreeSet::new();
-        for (id, d) in &loaded.registry.own_devices {
-            let mut bytes = [0u8; 32];
-            if hex::decode_to_slice(&d.keys.signing_key, &mut bytes).is_ok() {
-                if let Ok(vk) = VerifyingKey::from_bytes(&bytes) {
-                    keys.insert(id.clone(), vk);
-                }
-            }
-            if d.removed_at.is_some() {
-                removed.insert(id.clone());
-            }
-        }
-        (keys, removed)
+    /// The verifying keys of the person's devices this device knows (a
+    /// removed one too: whether what it signed counts is weighed by the
+    /// caller).
+    fn journal_roster(loaded: &Loaded) -> BTreeMap<DeviceId, VerifyingKey> {
+        loaded
+            .registry
+            .own_devices
+            .iter()
+            .filter_map(|(id, d)| {
+                let mut bytes = [0u8; 32];
+                hex::decode_to_slice(&d.keys.signing_key, &mut bytes).ok()?;
+                VerifyingKey::from_bytes(&bytes)
+                    .ok()
+                    .map(|vk| (id.clone(), vk))
+            })
+            .collect()
     }
 
     /// Appends the journal handovers waiting in the registry, each to the
@@ -262,7 +261,7 @@ impl Shared {
         let identity = self.profile.with_keyring(|k| k.device_identity().clone())?;
         self.with_loaded(|loaded| {
             self.refresh_own_devices(loaded)?;
-            let (roster, _) = Self::journal_roster(loaded);
+            let roster = Self::journal_roster(loaded);
             let page = read_page(&blobs, &key, epoch, &roster, cursor, report);
             let before = previous
                 .as_ref()
