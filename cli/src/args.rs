@@ -279,8 +279,15 @@ pub enum SpaceCommand {
         /// The member (pseudonym or id).
         member: String,
     },
-    /// Leave a space.
+    /// Leave a space: a coordinator's device then moves it to a new key
+    /// this device is not given. It stays listed as left until forgotten.
     Leave {
+        /// The space.
+        space: String,
+    },
+    /// Delete a space you left (or were removed from) from this device.
+    /// Refused while you are a member: leave first.
+    Forget {
         /// The space.
         space: String,
     },

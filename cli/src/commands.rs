@@ -398,12 +398,15 @@ fn space(cli: &Cli, cmd: &SpaceCommand) -> Result<Out, Failure> {
             let spaces = app.spaces()?;
             let human = spaces
                 .iter()
-                .map(|s| format!("{}  {}", s.id, s.name))
+                .map(|s| {
+                    let left = if s.left { "  (left)" } else { "" };
+                    format!("{}  {}{left}", s.id, s.name)
+                })
                 .collect::<Vec<_>>()
                 .join("\n");
             let json = spaces
                 .iter()
-                .map(|s| json!({"id": s.id, "name": s.name}))
+                .map(|s| json!({"id": s.id, "name": s.name, "left": s.left}))
                 .collect();
             out(human, Value::Array(json))
         }
@@ -612,7 +615,18 @@ fn space(cli: &Cli, cmd: &SpaceCommand) -> Result<Out, Failure> {
         SpaceCommand::Leave { space } => {
             let space = find_space(&app, space)?;
             space.leave(now())?;
-            out("You left the space.", json!({"left": space.id()}))
+            out(
+                "You left the space. It stays here, read-only, until you forget it (space forget).",
+                json!({"left": space.id()}),
+            )
+        }
+        SpaceCommand::Forget { space } => {
+            let space = find_space(&app, space)?;
+            app.forget_space(&space.id())?;
+            out(
+                "The space is deleted from this device.",
+                json!({"forgotten": space.id()}),
+            )
         }
     }
 }

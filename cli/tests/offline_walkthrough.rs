@@ -242,6 +242,20 @@ fn two_leads_meet_offline_and_converge_with_files_only() {
     ]);
     assert_eq!(refused.status.code(), Some(5));
 
+    // Blake leaves: the space stays listed as left until she forgets it,
+    // which is refused to Robin, still a member (exit code 5).
+    assert_eq!(
+        robin.run(&["space", "forget", &space_id]).status.code(),
+        Some(5)
+    );
+    blake.ok(&["space", "leave", &space_id]);
+    let listed = blake.json(&["space", "list"]);
+    assert_eq!(listed[0]["left"], true);
+    assert_eq!(robin.json(&["space", "list"])[0]["left"], false);
+    let forgotten = blake.json(&["space", "forget", &space_id]);
+    assert_eq!(forgotten["forgotten"], space_id.as_str());
+    assert_eq!(blake.json(&["space", "list"]), serde_json::json!([]));
+
     // Nothing readable on disk.
     for entry in walk(tmp.path()) {
         if entry

@@ -261,9 +261,26 @@ fn concurrent_removals_settle_on_one_key_and_both_leave() {
     group.person("Blake").import(&ashs);
     group.person("Dana").import(&ashs);
     group.person("Dana").import(&robins);
+    // Blake and Dana heard the two handovers in opposite orders and are on
+    // the same epoch key: each reads the other.
+    for (writer, reader) in [("Blake", "Dana"), ("Dana", "Blake")] {
+        assert!(
+            reads_new_writes(&group, writer, reader, &format!("{writer} to {reader}")),
+            "{reader} cannot read {writer}"
+        );
+    }
+    // Each coordinator's device, seeing the other's handover, finds the
+    // removal the winner left open and answers it as the import ends
+    // (protocol.md §6), before anything more leaves it.
     group.person("Robin").import(&ashs);
     group.person("Ash").import(&robins);
-    // Everyone who moved is on the same epoch key: each reads the others.
+    let epochs = ["Robin", "Ash"].map(|n| group.space_of(n).epoch().unwrap());
+    assert!(epochs.contains(&2), "{epochs:?}");
+    // Once the rest hear of it, everyone still in is on one key again, and
+    // that rotation leaves both removed members out.
+    group.share(0);
+    group.share(1);
+    group.share(0);
     for (writer, reader) in [
         ("Blake", "Dana"),
         ("Dana", "Robin"),
@@ -271,15 +288,15 @@ fn concurrent_removals_settle_on_one_key_and_both_leave() {
         ("Ash", "Blake"),
     ] {
         assert!(
-            reads_new_writes(&group, writer, reader, &format!("{writer} to {reader}")),
+            reads_new_writes(
+                &group,
+                writer,
+                reader,
+                &format!("{writer} to {reader} after")
+            ),
             "{reader} cannot read {writer}"
         );
     }
-    // The next rotation (by whichever coordinator device sees the open
-    // removal) leaves both removed members out.
-    group.share(0);
-    group.share(1);
-    group.share(0);
     assert!(!reads_new_writes(
         &group,
         "Robin",
@@ -547,7 +564,10 @@ fn a_removed_coordinator_cannot_bring_anyone_back_by_back_dating() {
             .unwrap(),
     );
     // With that role, Mallory clears herself to lead (so that sign-ups would
-    // be sealed to her), and Robin takes it, as valid where she wrote it.
+    // be sealed to her). Robin's device, a coordinator's, answered the
+    // removal as it imported Dana's bundle (the puppet out, the epoch
+    // moved on): the training, sealed in the epoch it left, is never
+    // applied, and Mallory is never shown cleared there.
     let me = group.member_id("Mallory");
     let since = hers.heads();
     for module in safespaces_core::model::TrainingModule::ALL {
@@ -560,8 +580,8 @@ fn a_removed_coordinator_cannot_bring_anyone_back_by_back_dating() {
         .person("Robin")
         .import(&mallory.bundle(&[1], 1, &[training]));
     let cleared = |name: &str| group.space_of(name).clearance(&me, now()).unwrap().cleared;
-    assert!(cleared("Robin"));
-    // Removal wins: Robin's device takes back what exists only through
+    assert!(!cleared("Robin"));
+    // Removal wins: Robin's device took back what exists only through
     // Ash's back-dated changes before anything of the space leaves it (the
     // puppet is removed, Mallory is a member again), and the rotation that
     // removal takes leaves the puppet's device out.

@@ -20,6 +20,10 @@ pub struct SpaceSummary {
     pub id: String,
     /// Its name.
     pub name: String,
+    /// This person is no longer in it (left, removed, or this device was
+    /// removed): show it as a past group, to forget (`forgetSpace`) or come
+    /// back to with a new invite.
+    pub left: bool,
 }
 
 impl From<app::SpaceSummary> for SpaceSummary {
@@ -27,6 +31,7 @@ impl From<app::SpaceSummary> for SpaceSummary {
         SpaceSummary {
             id: s.id,
             name: s.name,
+            left: s.left,
         }
     }
 }
@@ -259,6 +264,12 @@ impl SafeSpaces {
     /// One space, by id.
     pub fn space(&self, id: String) -> Result<Arc<Space>, SafeSpacesError> {
         Ok(Arc::new(self.inner.space(&id)?.into()))
+    }
+
+    /// Deletes a space this person is no longer in (`SpaceSummary.left`)
+    /// from the device. Refused while she is a member: leave first.
+    pub fn forget_space(&self, id: String) -> Result<(), SafeSpacesError> {
+        Ok(self.inner.forget_space(&id)?)
     }
 
     /// The private journal.

@@ -127,7 +127,7 @@ impl From<AppError> for SafeSpacesError {
             AppError::Model(model) => model.into(),
             AppError::Attendance(attendance) => attendance.into(),
             AppError::Profile(profile) => profile.into(),
-            AppError::Invite(_) => SafeSpacesError::InviteUnusable {
+            AppError::Invite(_) | AppError::AlreadyMember => SafeSpacesError::InviteUnusable {
                 reason: err.to_string(),
             },
             AppError::Corrupt(_) => SafeSpacesError::InvalidData {

@@ -34,6 +34,10 @@ pub enum AppError {
     /// already claimed).
     #[error("invite: {0}")]
     Invite(String),
+    /// This device is already a member of that space: an invite to it
+    /// cannot be used from here (only a person who left comes back).
+    #[error("this device is already a member of that space")]
+    AlreadyMember,
     /// A new epoch could not be started (nobody would remain, or the space
     /// is at its last epoch).
     #[error(transparent)]
@@ -56,6 +60,7 @@ impl AppError {
             AppError::Profile(_) => "storage",
             AppError::Relay(_) => "relay",
             AppError::Invite(_) => "invite",
+            AppError::AlreadyMember => "already_member",
             AppError::Rotation(_) => "rotation",
             AppError::Corrupt(_) => "corrupt",
         }

@@ -540,9 +540,18 @@ impl Shared {
         first: super::snapshots::FirstSnapshot,
     ) -> AppResult<()> {
         let space = welcome.space;
-        if loaded.registry.spaces.contains_key(&space.to_hex()) {
-            return Err(already_in(loaded, space));
-        }
+        super::leaving::may_join(loaded, space)?;
+        // Coming back: what the device held of the space is replaced by the
+        // space as the welcome shows it (the same history, checked from the
+        // creation again), under the new member and epoch. Its own changes
+        // there are the ones every member accepted, so its next change
+        // follows them; anything it wrote after it left, which nobody
+        // accepted, is dropped with the old copy.
+        let earlier = loaded
+            .registry
+            .spaces
+            .get(&space.to_hex())
+            .map(|e| (e.document_id(), e.epoch));
         let mut doc = first.doc;
         let device = loaded.registry.device.clone();
         if let Some(actor) = actor_for_device(&device) {
@@ -571,6 +580,13 @@ impl Shared {
         self.save_registry(&registry)?;
         loaded.registry = registry;
         loaded.spaces.insert(space, doc);
+        if let Some((document, epoch)) = earlier {
+            self.delete_space_state(space, document, epoch, Some(welcome.epoch))?;
+            tracing::info!(
+                epoch = welcome.epoch,
+                "came back to a space this person had left"
+            );
+        }
         Ok(())
     }
 
@@ -601,9 +617,7 @@ impl Shared {
         let signing = self.signing_key()?;
         self.with_loaded(|loaded| {
             let space = package.space.to_hex();
-            if loaded.registry.spaces.contains_key(&space) {
-                return Err(already_in(loaded, package.space));
-            }
+            super::leaving::may_join(loaded, package.space)?;
             let device = loaded.registry.device.clone();
             let keys = self.device_keys(&device)?;
             let request = JoinRequest::new(
@@ -835,22 +849,4 @@ fn answers(pending: &PendingJoin, welcome: &Welcome) -> AppResult<()> {
 /// join): one that does not parse is damaged data, not a user's typo.
 fn stored_code(code: &str) -> AppResult<InviteSecret> {
     InviteSecret::parse(code).map_err(|_| AppError::Corrupt("registry: invite code".into()))
-}
-
-/// Why a device that holds `space` cannot join it again: still a member, or
-/// a member who left. A device id belongs to one member for the life of a
-/// space (protocol.md §4), so coming back from the same device is not
-/// possible yet (open on issue 15); another device can join.
-fn already_in(loaded: &Loaded, space: SpaceId) -> AppError {
-    let left = loaded
-        .registry
-        .spaces
-        .get(&space.to_hex())
-        .zip(loaded.spaces.get(&space))
-        .is_some_and(|(e, doc)| doc.member(&e.member).is_ok_and(|m| !m.is_active()));
-    AppError::Invite(if left {
-        "you left this space on this device, and rejoining it from the same device is not possible yet; join from another device".into()
-    } else {
-        "this device is already in that space".into()
-    })
 }

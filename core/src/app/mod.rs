@@ -13,6 +13,8 @@
 //! - `linking.rs`: linking a person's second device through the relay.
 //! - `own_devices.rs`: the person's own devices: listing and naming them,
 //!   removing a lost one from every space and the journal.
+//! - `leaving.rs`: a space this person is no longer in: how it shows,
+//!   forgetting it, coming back.
 //! - `live.rs`: live updates over the relay's WebSocket, a listener told
 //!   which space changed.
 //! - `relay_sync.rs`: syncing through the relay (seal, push, pull, compact),
@@ -41,6 +43,7 @@ mod error;
 mod joining;
 mod journal_handle;
 mod journal_sync;
+mod leaving;
 mod linking;
 mod live;
 mod offline;
@@ -93,6 +96,11 @@ pub struct SpaceSummary {
     pub id: String,
     /// Its name.
     pub name: String,
+    /// This person is no longer in it (she left, was removed, or this
+    /// device was removed from it): it shows what was there until then and
+    /// nothing new. Show it as a past group, to forget
+    /// ([`SafeSpaces::forget_space`]) or come back to with a new invite.
+    pub left: bool,
 }
 
 /// Decrypted state, present only while unlocked.
@@ -236,6 +244,7 @@ impl SafeSpaces {
                 .map(|(id, doc)| SpaceSummary {
                     id: id.to_hex(),
                     name: doc.name().unwrap_or_default(),
+                    left: leaving::standing(loaded, *id) != Some(leaving::Standing::Member),
                 })
                 .collect();
             out.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));

@@ -193,60 +193,69 @@ impl SafeSpaces {
     pub fn import_bundle(&self, bundle: &[u8], now: Timestamp) -> AppResult<BundleReport> {
         let identity = self.shared.identity()?;
         let shared = Arc::clone(&self.shared);
-        self.shared.with_loaded(|loaded| {
-            let mut found = None;
-            'spaces: for (space, entry) in &loaded.registry.spaces {
-                let Some(id) = entry.space_id() else { continue };
-                // The current epoch's key, and the previous one: a bundle from
-                // a device that rotated opens with either while it passes the
-                // handover on.
-                for epoch in [Some(entry.epoch), entry.epoch.checked_sub(1)]
-                    .into_iter()
-                    .flatten()
-                {
-                    let Ok(key) = shared.epoch_key(id, epoch) else {
-                        continue;
-                    };
-                    if let Some(contents) = open_bundle(&key.content_key(), bundle) {
-                        found = Some((space.clone(), id, entry.clone(), contents?));
-                        break 'spaces;
+        self.shared
+            .with_loaded(|loaded| {
+                let mut found = None;
+                'spaces: for (space, entry) in &loaded.registry.spaces {
+                    let Some(id) = entry.space_id() else { continue };
+                    // The current epoch's key, and the previous one: a bundle from
+                    // a device that rotated opens with either while it passes the
+                    // handover on.
+                    for epoch in [Some(entry.epoch), entry.epoch.checked_sub(1)]
+                        .into_iter()
+                        .flatten()
+                    {
+                        let Ok(key) = shared.epoch_key(id, epoch) else {
+                            continue;
+                        };
+                        if let Some(contents) = open_bundle(&key.content_key(), bundle) {
+                            found = Some((space.clone(), id, entry.clone(), contents?));
+                            break 'spaces;
+                        }
                     }
                 }
-            }
-            let (_, space, mut entry, contents) = found.ok_or_else(|| {
-                AppError::Corrupt("this bundle is for no space on this device".into())
-            })?;
-            if contents.space != space {
-                return Err(AppError::Corrupt(
-                    "the bundle belongs to another space".into(),
-                ));
-            }
-            let mut report = BundleReport {
-                space: space.to_hex(),
-                ..BundleReport::default()
-            };
-            receive_envelopes(
-                &shared,
-                loaded,
-                space,
-                &mut entry,
-                &contents.envelopes,
-                &identity,
-                now,
-                &mut report,
-                None,
-            )?;
-            // The entry learns from every import (attestations, an epoch).
-            if loaded.registry.spaces.get(&space.to_hex()) != Some(&entry) {
-                let mut registry = loaded.registry.clone();
-                registry.spaces.insert(space.to_hex(), entry);
-                shared.save_registry(&registry)?;
-                loaded.registry = registry;
-            }
-            shared.persist_space(loaded, space)?;
-            shared.settle_pending(loaded, space)?;
-            Ok(report)
-        })
+                let (_, space, mut entry, contents) = found.ok_or_else(|| {
+                    AppError::Corrupt("this bundle is for no space on this device".into())
+                })?;
+                if contents.space != space {
+                    return Err(AppError::Corrupt(
+                        "the bundle belongs to another space".into(),
+                    ));
+                }
+                let mut report = BundleReport {
+                    space: space.to_hex(),
+                    ..BundleReport::default()
+                };
+                receive_envelopes(
+                    &shared,
+                    loaded,
+                    space,
+                    &mut entry,
+                    &contents.envelopes,
+                    &identity,
+                    now,
+                    &mut report,
+                    None,
+                )?;
+                // The entry learns from every import (attestations, an epoch).
+                if loaded.registry.spaces.get(&space.to_hex()) != Some(&entry) {
+                    let mut registry = loaded.registry.clone();
+                    registry.spaces.insert(space.to_hex(), entry);
+                    shared.save_registry(&registry)?;
+                    loaded.registry = registry;
+                }
+                shared.persist_space(loaded, space)?;
+                shared.settle_pending(loaded, space)?;
+                Ok((report, space))
+            })
+            .and_then(|(report, space)| {
+                // A coordinator's device answers a removal the bundle brought at
+                // once, not when something next leaves it: a rotation's cut
+                // snapshot goes out under the old key, so whatever this device
+                // wrote in between would reach the one who left.
+                self.shared.rotate_if_needed(space)?;
+                Ok(report)
+            })
     }
 }
 

@@ -119,6 +119,12 @@ impl Space {
         self.read(|_, entry| Ok(entry.member.clone()))
     }
 
+    /// The epoch this device holds the space at: it moves by one with each
+    /// rotation it takes part in. Shown in diagnostics, never secret.
+    pub fn epoch(&self) -> AppResult<u32> {
+        self.read(|_, entry| Ok(entry.epoch))
+    }
+
     /// Every member, including those who left.
     pub fn members(&self) -> AppResult<Vec<(MemberId, Member)>> {
         self.read(|doc, _| Ok(doc.members()?))

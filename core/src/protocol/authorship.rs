@@ -4,7 +4,9 @@
 //! The envelope signature proves which *device* sent a batch. This module
 //! proves the batch is that device's to send:
 //!
-//! 1. the device belongs to a member of the space;
+//! 1. the device belongs to a member of the space (the one whose entry
+//!    lists it and is active at the change's causal point: a person who
+//!    left can come back on the same device as a new member);
 //! 2. every change in the batch carries the device's own actor id (each
 //!    device uses its 8-byte device id as its automerge actor), so nobody can
 //!    slip in a change attributed to someone else;
@@ -75,18 +77,110 @@ pub fn actor_for_device(device: &DeviceId) -> Option<ActorId> {
         .map(ActorId::from)
 }
 
-/// The member a device belongs to, if exactly one member lists it. A device
-/// id listed under two members belongs to neither: whichever was first, the
-/// other is a capture attempt, and no replica may guess differently.
+/// The member a device writes as in the document's current state
+/// ([`member_of_device_at`]).
 pub fn member_of_device(doc: &SpaceDoc, device: &DeviceId) -> Option<MemberId> {
-    let mut owners = doc
-        .members()
-        .ok()?
-        .into_iter()
-        .filter(|(_, m)| m.devices.contains_key(device))
-        .map(|(id, _)| id);
-    let owner = owners.next()?;
-    owners.next().is_none().then_some(owner)
+    member_of_device_at(doc.automerge(), device, None)
+}
+
+/// The member `device` writes as at `heads` (the current state for `None`).
+///
+/// A device id may be listed under several members over the life of a
+/// space (a person who left, or was removed, and was admitted again from
+/// the same device), but under at most one *active* member at any causal
+/// point (`check_member_structure`), always with the same keys. So the
+/// device writes as the member whose entry is active there; where none is,
+/// as the one it is listed under (then every check refuses it as not a
+/// member). Listings that disagree on the device's keys, or two active
+/// ones (concurrent additions), belong to nobody: one is a capture
+/// attempt, and no replica may guess which.
+pub(crate) fn member_of_device_at(
+    am: &AutoCommit,
+    device: &DeviceId,
+    heads: Option<&[ChangeHash]>,
+) -> Option<MemberId> {
+    let listings = listings_at(am, device.as_str(), heads);
+    let first = listings.first()?;
+    if listings.iter().any(|l| l.keys != first.keys) {
+        return None;
+    }
+    let mut active = listings
+        .iter()
+        .filter(|l| role_at(am, &l.member, heads).is_ok());
+    match (active.next(), active.next()) {
+        (Some(one), None) => Some(one.member.clone()),
+        (Some(_), Some(_)) => None,
+        (None, _) => Some(first.member.clone()),
+    }
+}
+
+/// Whether `device` is listed under more than one member in the current
+/// state: only then can the member it writes as differ between causal
+/// points (entries are never deleted, so a single listing now is the only
+/// one there ever was).
+pub(crate) fn listed_again(am: &AutoCommit, device: &DeviceId) -> bool {
+    listings_at(am, device.as_str(), None).len() > 1
+}
+
+/// Whether `change` (in `doc`) was written as `member`: its actor's device
+/// wrote as her at the change's causal point (its dependencies). A removal
+/// voids what her devices wrote as her, never what one of them wrote later
+/// as the member it was admitted again as.
+pub(crate) fn written_as(doc: &SpaceDoc, change: &ChangeHash, member: &MemberId) -> bool {
+    let am = doc.automerge();
+    let Some(c) = am.get_change_by_hash(change) else {
+        return false;
+    };
+    let device = DeviceId::from(hex::encode(c.actor_id().to_bytes()));
+    if !listed_again(am, &device) {
+        return member_of_device_at(am, &device, None).as_ref() == Some(member);
+    }
+    member_of_device_at(am, &device, Some(c.deps())).as_ref() == Some(member)
+}
+
+/// The member who wrote `change`, resolved at its causal point
+/// ([`member_of_device_at`]).
+pub(crate) fn author_of(doc: &SpaceDoc, change: &ChangeHash) -> Option<MemberId> {
+    let am = doc.automerge();
+    let c = am.get_change_by_hash(change)?;
+    let device = DeviceId::from(hex::encode(c.actor_id().to_bytes()));
+    let heads = listed_again(am, &device).then(|| c.deps().to_vec());
+    member_of_device_at(am, &device, heads.as_deref())
+}
+
+/// One member entry that lists a device, with the keys it lists.
+struct Listing {
+    member: MemberId,
+    keys: (Option<String>, Option<String>),
+}
+
+/// Every member entry that lists `device` at `heads`, by member id.
+fn listings_at(am: &AutoCommit, device: &str, heads: Option<&[ChangeHash]>) -> Vec<Listing> {
+    let Some(members) = child_at(am, &ROOT, "members", heads) else {
+        return Vec::new();
+    };
+    let ids: Vec<String> = match heads {
+        Some(h) => am.keys_at(&members, h).collect(),
+        None => am.keys(&members).collect(),
+    };
+    let text = |obj: &automerge::ObjId, key: &str| match get_in(am, obj, key, heads) {
+        Ok(Some((Value::Scalar(v), _))) => match v.as_ref() {
+            ScalarValue::Str(s) => Some(s.to_string()),
+            _ => None,
+        },
+        _ => None,
+    };
+    ids.into_iter()
+        .filter_map(|id| {
+            let entry = child_at(am, &members, &id, heads)
+                .and_then(|m| child_at(am, &m, "devices", heads))
+                .and_then(|d| child_at(am, &d, device, heads))?;
+            Some(Listing {
+                member: MemberId::from(id),
+                keys: (text(&entry, "signing_key"), text(&entry, "age_recipient")),
+            })
+        })
+        .collect()
 }
 
 /// Checks that `changes` (decoded from an envelope signed by `device`) may
@@ -121,9 +215,10 @@ pub fn check_staged(
     device: &DeviceId,
     changes: &[Change],
 ) -> Result<CheckedBatch, AuthorshipError> {
-    let member = staged
+    let current = staged
         .member_of_device(doc, device)
         .ok_or_else(|| AuthorshipError::UnknownDevice(device.to_string()))?;
+    let relisted = listed_again(doc.automerge(), device);
     let actor = actor_for_device(device)
         .ok_or_else(|| AuthorshipError::UnknownDevice(device.to_string()))?;
     let am = doc.automerge();
@@ -160,6 +255,15 @@ pub fn check_staged(
             None
         } else {
             Some(&heads[..])
+        };
+        // Who the device writes as is read at the causal point too: after
+        // leaving and being admitted again it writes as its new member,
+        // and what it writes without knowing its re-admission still counts
+        // as the member who left.
+        let member = match view {
+            Some(heads) if relisted => member_of_device_at(am, device, Some(heads))
+                .ok_or_else(|| AuthorshipError::UnknownDevice(device.to_string()))?,
+            _ => current.clone(),
         };
         if device_removed_at(am, &member, device, view) {
             return Err(AuthorshipError::RemovedDevice(device.to_string()));
@@ -261,9 +365,10 @@ pub fn check_staged(
 /// What no role may do to the member list, whatever the permission table
 /// says: a member entry and a device entry, once made, are never deleted
 /// or replaced (a removal is `removed_at`, and past changes must keep
-/// verifying against the keys that signed them), and a device id belongs to
-/// one member for the life of the space, so a new device entry must use an
-/// id no member lists at the change's causal point. The fields of a device
+/// verifying against the keys that signed them), and a device writes as
+/// one member at a time: a new device entry must use an id no active member
+/// lists at the change's causal point and no member removed as a device,
+/// with the keys any earlier entry for it lists. The fields of a device
 /// entry are written only with the entry itself.
 fn check_member_structure(
     am: &AutoCommit,
@@ -296,14 +401,17 @@ fn check_member_structure(
         }
         ["members", _, "devices", device] => {
             let id_ok = device.len() == 16 && hex::decode(device).is_ok();
-            if makes_map && id_ok && !device_listed_at(am, device, view) {
+            if makes_map && id_ok && may_list_device(am, device, view) {
                 Ok(())
             } else {
                 Err(refuse())
             }
         }
-        ["members", _, "devices", _, field] => {
-            if made_in_batch(created, &op.obj) && valid_device_field(field, &op.action) {
+        ["members", _, "devices", device, field] => {
+            if made_in_batch(created, &op.obj)
+                && valid_device_field(field, &op.action)
+                && keeps_earlier_keys(am, device, field, &op.action, view)
+            {
                 Ok(())
             } else {
                 Err(refuse())
@@ -379,19 +487,39 @@ fn member_map_at(
     child_at(am, &ROOT, "members", heads).and_then(|m| child_at(am, &m, member, heads))
 }
 
-/// Whether any member lists `device` at `heads`.
-fn device_listed_at(am: &AutoCommit, device: &str, heads: Option<&[ChangeHash]>) -> bool {
-    let Some(members) = child_at(am, &ROOT, "members", heads) else {
+/// Whether a new entry may list `device` at `heads`: no active member
+/// lists it there (a device writes as one member at a time), and no member
+/// ever removed it as a device (a lost phone stays out, also as someone
+/// new). A device listed only under members who left or were removed may
+/// be listed again, in an admission: the same person coming back on the
+/// same phone (protocol.md §5, "Coming back").
+fn may_list_device(am: &AutoCommit, device: &str, heads: Option<&[ChangeHash]>) -> bool {
+    let id = DeviceId::from(device.to_string());
+    listings_at(am, device, heads).iter().all(|l| {
+        role_at(am, &l.member, heads).is_err() && !device_removed_at(am, &l.member, &id, heads)
+    })
+}
+
+/// Whether a device entry's key field repeats what every earlier entry for
+/// that device lists: a device listed again is the same device with the
+/// same keys, so a signature or an attestation verifies under one key
+/// whichever entry a replica reads, and nobody takes over a departed
+/// member's device id with keys of his own.
+fn keeps_earlier_keys(
+    am: &AutoCommit,
+    device: &str,
+    field: &str,
+    action: &automerge::legacy::OpType,
+    heads: Option<&[ChangeHash]>,
+) -> bool {
+    let automerge::legacy::OpType::Put(ScalarValue::Str(value)) = action else {
         return false;
     };
-    let keys: Vec<String> = match heads {
-        Some(h) => am.keys_at(&members, h).collect(),
-        None => am.keys(&members).collect(),
-    };
-    keys.iter().any(|m| {
-        child_at(am, &members, m, heads)
-            .and_then(|m| child_at(am, &m, "devices", heads))
-            .is_some_and(|d| matches!(get_in(am, &d, device, heads), Ok(Some(_))))
+    let value = Some(value.to_string());
+    listings_at(am, device, heads).iter().all(|l| match field {
+        "signing_key" => l.keys.0 == value,
+        "age_recipient" => l.keys.1 == value,
+        _ => true,
     })
 }
 
@@ -649,3 +777,7 @@ fn check_path(
 #[cfg(test)]
 #[path = "authorship_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "rejoin_tests.rs"]
+mod rejoin_tests;

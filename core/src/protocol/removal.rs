@@ -20,7 +20,7 @@ use std::collections::HashSet;
 
 use automerge::{ChangeHash, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 
-use super::authorship::{member_of_device, role_at};
+use super::authorship::role_at;
 use super::rotation::Handover;
 use crate::model::{DeviceId, MemberId, Role, SpaceDoc};
 
@@ -153,7 +153,14 @@ pub fn void_changes(doc: &mut SpaceDoc) -> HashSet<ChangeHash> {
         if actors.is_empty() {
             continue;
         }
-        void.extend(doc.changes_after_by(&[removal.change], &actors));
+        // Only what her devices wrote as her: a device she came back on,
+        // admitted again as a new member, writes as that member after it.
+        let after = doc.changes_after_by(&[removal.change], &actors);
+        void.extend(
+            after
+                .into_iter()
+                .filter(|c| super::authorship::written_as(doc, c, &removal.member)),
+        );
     }
     // A member whose entry a void change made (a puppet) was never a
     // member: everything her devices wrote grants nothing either, and so
@@ -177,7 +184,11 @@ pub fn void_changes(doc: &mut SpaceDoc) -> HashSet<ChangeHash> {
         done.extend(puppets.iter().map(|(id, _)| id.clone()));
         let actors = actors_of(puppets.iter().map(|(_, m)| m));
         if !actors.is_empty() {
-            void.extend(doc.changes_after_by(&[], &actors));
+            let ids: Vec<MemberId> = puppets.iter().map(|(id, _)| id.clone()).collect();
+            let by = doc.changes_after_by(&[], &actors);
+            void.extend(by.into_iter().filter(|c| {
+                super::authorship::author_of(doc, c).is_some_and(|a| ids.contains(&a))
+            }));
         }
     }
     // A real member promoted by a void change (an accomplice) acted as
@@ -219,7 +230,10 @@ pub fn void_changes(doc: &mut SpaceDoc) -> HashSet<ChangeHash> {
             };
             let actors = actors_of([member]);
             for change in doc.changes_after_by(&[grant], &actors) {
-                if !void.contains(&change) && role_from_void(doc, &members_obj, &change, &void) {
+                if !void.contains(&change)
+                    && super::authorship::written_as(doc, &change, &id)
+                    && role_from_void(doc, &members_obj, &change, &void)
+                {
                     void.insert(change);
                     added = true;
                 }
@@ -652,8 +666,7 @@ fn role_from_void(
     let Some(written) = am.get_change_by_hash(change) else {
         return false;
     };
-    let device = DeviceId::from(hex::encode(written.actor_id().to_bytes()));
-    let Some(author) = member_of_device(doc, &device) else {
+    let Some(author) = super::authorship::author_of(doc, change) else {
         return false;
     };
     let at = written.deps().to_vec();
@@ -736,7 +749,11 @@ pub fn check_handover(
     if !doc.has_change(&handover.answers) || handover.cut.iter().any(|h| !doc.has_change(h)) {
         return Err(HandoverRefusal::Waiting);
     }
-    let member = member_of_device(doc, author).ok_or(HandoverRefusal::UnknownAuthor)?;
+    // The member the device writes as at the cut: a device that left and
+    // came back answers as the member it is there.
+    let member =
+        super::authorship::member_of_device_at(doc.automerge(), author, Some(&handover.cut))
+            .ok_or(HandoverRefusal::UnknownAuthor)?;
     if !is_before(doc, &handover.answers, &handover.cut) {
         return Err(HandoverRefusal::NotARemoval);
     }

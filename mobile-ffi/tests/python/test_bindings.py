@@ -230,6 +230,27 @@ class BindingsTest(unittest.TestCase):
         with self.assertRaises(SafeSpacesError.InvalidInput):
             space.revoke_invite("0" * 16, at(NOW))
 
+    def test_a_space_left_shows_as_left_and_is_forgotten(self):
+        ash = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("ash"), FAST)
+        space = ash.create_space("Circle", "Ash", "Europe/London", at(NOW))
+        birch = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("birch"), FAST)
+        invitation = space.invite(Role.MEMBER, at(NOW))
+        asked = birch.request_join(invitation.code, invitation.sealed_package, "Birch", at(NOW))
+        welcome = space.admit(asked.request, at(NOW))
+        birch_space = birch.join(welcome, space.export_bundle(), at(NOW))
+        # Still in it: another invite cannot be used from her device.
+        again = space.invite(Role.MEMBER, at(NOW))
+        with self.assertRaises(SafeSpacesError.InviteUnusable):
+            birch.request_join(again.code, again.sealed_package, "Birch", at(NOW))
+        birch_space.leave(at(NOW))
+        [listed] = birch.spaces()
+        self.assertEqual((listed.id, listed.left), (space.id(), True))
+        self.assertFalse(ash.spaces()[0].left)
+        with self.assertRaises(SafeSpacesError.NotAllowed):
+            ash.forget_space(space.id())
+        birch.forget_space(space.id())
+        self.assertEqual(birch.spaces(), [])
+
     def test_sessions_edits_and_signposting_cross_the_boundary(self):
         _, space, session = self.cleared_lead_space()
         space.edit_session(session, SessionEdit(title="Evening circle (moved)", capacity=10))

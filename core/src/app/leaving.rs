@@ -1,0 +1,124 @@
+//! A space this person is no longer in (protocol.md §5 "Coming back", §6):
+//! what her app sees of it, forgetting it, and making room for coming back.
+//!
+//! After she leaves (or is removed, or this device is removed from her
+//! entry) the space stays on the device as it stood: its history up to the
+//! new epoch, which this device holds no key to. Syncing it reads nothing
+//! new and reports it in `SyncReport::left_out`; [`SpaceSummary::left`]
+//! tells the app to show it as a past group. She may forget it
+//! ([`SafeSpaces::forget_space`]) or come back with a new invite, which
+//! replaces what the device held of it with the space as the welcome shows
+//! it.
+
+use super::registry::epoch_key_id;
+use super::{AppError, AppResult, Loaded, SafeSpaces, Shared};
+use crate::protocol::SpaceId;
+use crate::store::DocumentId;
+
+/// Where this device stands in a space it holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Standing {
+    /// Its person is an active member and the device is hers there.
+    Member,
+    /// Its person left or was removed: she may come back with an invite.
+    Left,
+    /// The device was removed from her entry (a lost phone): it never
+    /// writes there again, also not as someone new.
+    DeviceRemoved,
+}
+
+/// Where this device stands in `space`, if it holds it.
+pub(crate) fn standing(loaded: &Loaded, space: SpaceId) -> Option<Standing> {
+    let entry = loaded.registry.spaces.get(&space.to_hex())?;
+    let doc = loaded.spaces.get(&space)?;
+    Some(match doc.member(&entry.member) {
+        Ok(m) if !m.is_active() => Standing::Left,
+        Err(_) => Standing::Left,
+        Ok(_)
+            if doc
+                .removed_devices(&entry.member)
+                .contains_key(&loaded.registry.device) =>
+        {
+            Standing::DeviceRemoved
+        }
+        Ok(_) => Standing::Member,
+    })
+}
+
+/// Why this device may not join `space` again, if it may not: it is still
+/// in it, or it was removed from it as a device.
+pub(crate) fn may_join(loaded: &Loaded, space: SpaceId) -> AppResult<()> {
+    match standing(loaded, space) {
+        None | Some(Standing::Left) => Ok(()),
+        Some(Standing::Member) => Err(AppError::AlreadyMember),
+        Some(Standing::DeviceRemoved) => Err(AppError::Invite(
+            "this device was removed from that space and cannot join it again; join from another device".into(),
+        )),
+    }
+}
+
+impl Shared {
+    /// Deletes what this device held of a space it no longer holds in its
+    /// registry (already saved without it, so a crash in between leaves an
+    /// unreferenced sealed document, never a registry naming a deleted
+    /// one): the document and every epoch key up to `epoch`, except
+    /// `keep` (the epoch a rejoin was welcomed into, whose key id is the
+    /// same).
+    pub(crate) fn delete_space_state(
+        &self,
+        space: SpaceId,
+        document: Option<DocumentId>,
+        epoch: u32,
+        keep: Option<u32>,
+    ) -> AppResult<()> {
+        let held = self.profile.with_keyring(|k| k.key_ids())?;
+        for n in 0..=epoch {
+            let id = epoch_key_id(space, n);
+            if Some(n) != keep && held.contains(&id) {
+                self.profile.remove_key(id)?;
+            }
+        }
+        if let Some(document) = document {
+            self.profile.delete_document(document)?;
+        }
+        Ok(())
+    }
+}
+
+impl SafeSpaces {
+    /// Forgets a space this person left (or was removed from, or this
+    /// device was removed from): its document and keys are deleted from the
+    /// device. Refused while she is a member there: leave first, or the
+    /// others would keep handing this device keys. She can still come back
+    /// later with a new invite.
+    pub fn forget_space(&self, id: &str) -> AppResult<()> {
+        let space = super::registry::parse16(id)
+            .map(SpaceId)
+            .ok_or_else(|| AppError::UnknownSpace(id.to_string()))?;
+        let (document, epoch) = self.shared.with_loaded(|loaded| {
+            match standing(loaded, space) {
+                None => return Err(AppError::UnknownSpace(id.to_string())),
+                Some(Standing::Member) => {
+                    return Err(AppError::Model(crate::model::ModelError::NotPermitted {
+                        action: "forget a space you are a member of",
+                        required: "leave it first",
+                    }));
+                }
+                Some(Standing::Left | Standing::DeviceRemoved) => {}
+            }
+            let mut registry = loaded.registry.clone();
+            let entry = registry
+                .spaces
+                .remove(&space.to_hex())
+                .ok_or_else(|| AppError::UnknownSpace(id.to_string()))?;
+            self.shared.save_registry(&registry)?;
+            loaded.registry = registry;
+            loaded.spaces.remove(&space);
+            Ok((entry.document_id(), entry.epoch))
+        })?;
+        self.shared
+            .delete_space_state(space, document, epoch, None)?;
+        tracing::info!("forgot a space this person left");
+        Ok(())
+    }
+}
