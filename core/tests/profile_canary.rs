@@ -31,7 +31,9 @@ fn no_plaintext_id_or_key_reaches_the_disk() {
         FAST,
     )
     .expect("create");
-    profile.set_keystore_secret(&secret).expect("keystore");
+    profile
+        .set_keystore_secret(&secret, Some(&"CANARY-PASSPHRASE".to_string().into()))
+        .expect("keystore");
     profile
         .insert_key(KeyId([0x11; 16]), space_key)
         .expect("key");

@@ -148,7 +148,9 @@ fn no_earlier_unlock_slot_or_keyring_survives_on_an_ext4_image() {
                 .expect("put");
         }
         earlier.push(capture(&dir));
-        profile.set_keystore_secret(&[7; 32]).expect("keystore");
+        profile
+            .set_keystore_secret(&[7; 32], Some(&pass("first")))
+            .expect("keystore");
         earlier.push(capture(&dir));
         let KeystoreAction::Replace(_) = profile.set_passphrase(&pass("second")).expect("change")
         else {

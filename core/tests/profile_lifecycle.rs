@@ -76,7 +76,7 @@ fn data_and_keys_survive_reopening_with_either_secret() {
     {
         let profile = create(dir.path(), UnlockSecret::passphrase("first pass"));
         profile
-            .set_keystore_secret(&[9; 32])
+            .set_keystore_secret(&[9; 32], Some(&pass("first pass")))
             .expect("keystore slot");
         profile.put_snapshot(id, b"snap").expect("put");
         profile.append_increment(id, b"inc").expect("append");
@@ -175,9 +175,11 @@ fn attempt_limit_wipes_after_the_last_failure() {
         ));
     }
     assert!(Profile::exists(dir.path()));
+    // The failure that wipes says so at once: the app deletes its keystore
+    // item then, not at some later attempt.
     assert!(matches!(
         profile.unlock(&UnlockSecret::passphrase("no")),
-        Err(ProfileError::WrongSecret)
+        Err(ProfileError::Wiped)
     ));
     assert!(!Profile::exists(dir.path()));
     assert!(matches!(
@@ -257,7 +259,9 @@ fn duress_passphrase_wipes_and_opens_a_fresh_looking_profile() {
         let profile = create(dir.path(), UnlockSecret::passphrase("real pass"));
         profile.put_snapshot(real_doc, &[7u8; 5000]).expect("put");
         profile.insert_key(KeyId([1; 16]), [2; 32]).expect("key");
-        profile.set_keystore_secret(&[8; 32]).expect("keystore");
+        profile
+            .set_keystore_secret(&[8; 32], Some(&pass("real pass")))
+            .expect("keystore");
         profile.set_attempt_limit(Some(10)).expect("limit");
         assert!(matches!(
             profile.set_duress_passphrase(Some(&pass("real pass"))),

@@ -166,16 +166,22 @@ impl SafeSpaces {
     }
 
     /// Sets or replaces the keystore secret (32 bytes), turning keystore
-    /// unlock on. Throws `InvalidInput` while the profile requires the
-    /// passphrase. Answers `Keep`: the item holding `secret` is the one.
+    /// unlock on, and rotates the profile's master key. `passphrase` is the
+    /// current passphrase, required when the profile has one (throws
+    /// `WrongSecret` if it is missing or wrong); `null` for a profile that
+    /// unlocks only through the keystore. Throws `InvalidInput` while the
+    /// profile requires the passphrase. Answers `Keep`: the item holding
+    /// `secret` is the one.
     pub fn set_keystore_secret(
         &self,
         secret: Vec<u8>,
+        passphrase: Option<String>,
     ) -> Result<Arc<KeystoreAction>, SafeSpacesError> {
+        let passphrase = passphrase.map(SecretString::from);
         Ok(Arc::new(
             self.inner
                 .profile()
-                .set_keystore_secret(&*keystore_bytes(&secret)?)?
+                .set_keystore_secret(&*keystore_bytes(&secret)?, passphrase.as_ref())?
                 .into(),
         ))
     }

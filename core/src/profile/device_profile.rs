@@ -207,8 +207,9 @@ impl Profile {
     ///
     /// A wrong secret returns [`ProfileError::WrongSecret`] and changes
     /// nothing on disk, except the failed-attempt counter when a limit is set;
-    /// reaching the limit wipes the profile (the call still reports
-    /// `WrongSecret`; later calls report [`ProfileError::Wiped`]).
+    /// reaching the limit wipes the profile, and that call and every later
+    /// one report [`ProfileError::Wiped`] (the app deletes its keystore
+    /// item: [`Profile::wipe`]'s answer, `Delete`).
     ///
     /// The duress passphrase wipes the real data and unlocks an empty profile
     /// that behaves like a freshly created one.
@@ -274,6 +275,10 @@ impl Profile {
                 if Attempts::record_failure(&self.dir)? {
                     wipe_dir(&self.dir, &[])?;
                     *state = State::Wiped;
+                    // Said at once, not at the next attempt: the app must
+                    // delete its keystore item now (it opens nothing, and
+                    // a left-over item tells there was a profile).
+                    return Err(ProfileError::Wiped);
                 }
                 Err(ProfileError::WrongSecret)
             }
@@ -341,34 +346,64 @@ impl Profile {
                 passphrase: true,
                 ..session.keyring.policy
             };
-            rotate(dir, session, &slots, passphrase, policy)
+            let keystore = NewKeystoreSlot::fresh_if(policy.keystore);
+            rotate(dir, session, &slots, Some(passphrase), keystore, policy)
         })
     }
 
-    /// Sets or replaces the keystore-secret slot, turning keystore unlock on.
-    /// Refused while the profile requires the passphrase. The master key
-    /// does not rotate here (re-wrapping the passphrase slot would need the
-    /// passphrase, which the profile never keeps); the replaced slots file is
-    /// scrubbed, and the old secret is the app's to delete, as it has just
-    /// replaced it. Answers `Keep`: the item holding `secret` is the one.
-    pub fn set_keystore_secret(&self, secret: &[u8; 32]) -> Result<KeystoreAction, ProfileError> {
+    /// Sets or replaces the keystore-secret slot, turning keystore unlock on,
+    /// and rotates the master key (as in [`Profile::set_passphrase`]): a
+    /// keystore slot recovered from an old copy of the slots, with the
+    /// keychain item it answered to (a device backup keeps deleted items),
+    /// then opens nothing. `passphrase` must be the current passphrase when
+    /// the profile has one (the new master key is wrapped under it too, and
+    /// it proves the change is the person's: an unlocked phone taken from
+    /// her hand cannot quietly add a keystore unlock); `None` for a profile
+    /// that only unlocks through the keystore. Refused while the profile
+    /// requires the passphrase. Answers `Keep`: the item holding `secret` is
+    /// the one.
+    pub fn set_keystore_secret(
+        &self,
+        secret: &[u8; 32],
+        passphrase: Option<&SecretString>,
+    ) -> Result<KeystoreAction, ProfileError> {
         self.with_session(|dir, _options, session| {
-            if session.keyring.policy.require_passphrase {
+            let policy = session.keyring.policy;
+            if policy.require_passphrase {
                 return Err(ProfileError::InvalidInput(
                     "this profile requires the passphrase; turn that off (set_require_passphrase) before adding a keystore secret".into(),
                 ));
             }
-            let mut slots = UnlockSlots::read(dir)?;
-            slots.keystore = keystore_slot(secret, &session.master)?;
-            if !session.keyring.policy.keystore {
-                session.keyring.policy.keystore = true;
-                if let Err(e) = write_keyring(dir, &session.master, &session.keyring) {
-                    session.keyring.policy.keystore = false;
-                    return Err(e);
+            let slots = UnlockSlots::read(dir)?;
+            let passphrase = match (policy.passphrase, passphrase) {
+                (true, Some(p)) => {
+                    let opens = open_with_passphrase(p, &slots.passphrase)
+                        .is_some_and(|plain| plain.as_slice() == session.master.expose_bytes());
+                    if !opens {
+                        return Err(ProfileError::WrongSecret);
+                    }
+                    Some(p)
                 }
-            }
-            slots.write(dir)?;
-            Ok(KeystoreAction::Keep)
+                (true, None) => return Err(ProfileError::WrongSecret),
+                (false, Some(_)) => {
+                    return Err(ProfileError::InvalidInput(
+                        "this profile has no passphrase; set one with set_passphrase".into(),
+                    ));
+                }
+                (false, None) => None,
+            };
+            let policy = UnlockPolicy {
+                keystore: true,
+                ..policy
+            };
+            rotate(
+                dir,
+                session,
+                &slots,
+                passphrase,
+                NewKeystoreSlot::Given(secret),
+                policy,
+            )
         })
     }
 
@@ -399,7 +434,8 @@ impl Profile {
                 passphrase: true,
                 require_passphrase: require,
             };
-            rotate(dir, session, &slots, passphrase, policy)
+            let keystore = NewKeystoreSlot::fresh_if(policy.keystore);
+            rotate(dir, session, &slots, Some(passphrase), keystore, policy)
         })
     }
 
@@ -748,10 +784,27 @@ fn lock_state(state: &Mutex<State>) -> MutexGuard<'_, State> {
     state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// What slot 0 holds after a master-key rotation.
+enum NewKeystoreSlot<'a> {
+    /// A new secret, handed to the app to store (`KeystoreAction::Replace`).
+    Fresh,
+    /// The secret the app just chose and holds (`KeystoreAction::Keep`).
+    Given(&'a [u8; 32]),
+    /// A decoy: keystore unlock is off (`KeystoreAction::Delete`).
+    Off,
+}
+
+impl NewKeystoreSlot<'_> {
+    fn fresh_if(keystore: bool) -> Self {
+        if keystore { Self::Fresh } else { Self::Off }
+    }
+}
+
 /// Replaces every slot that wraps the master key with one wrapping a new
 /// master key, re-sealing the keyring under it. `passphrase` is the
-/// passphrase slot's (new or current) passphrase; the duress slot is kept
-/// (it never wraps this master key).
+/// passphrase slot's (new or current) passphrase, `None` for a profile
+/// without one (its slot stays a decoy); the duress slot is kept (it never
+/// wraps this master key).
 ///
 /// Order, so that a crash anywhere leaves a profile that opens with the old
 /// secret or the new one, never neither (`docs/storage.md`, "Rotating the
@@ -773,20 +826,26 @@ fn rotate(
     dir: &Path,
     session: &mut Session,
     old: &UnlockSlots,
-    passphrase: &SecretString,
+    passphrase: Option<&SecretString>,
+    keystore: NewKeystoreSlot<'_>,
     policy: UnlockPolicy,
 ) -> Result<KeystoreAction, ProfileError> {
     let log_n = slots_log_n(old)?;
     let master = SymmetricKey::generate();
-    let (passphrase_slot, _) = passphrase_slot(passphrase, PassphraseWork::exact(log_n), &master)?;
-    let (keystore, action) = if policy.keystore {
-        let secret = generate_keystore_secret();
-        (
-            keystore_slot(&secret, &master)?,
-            KeystoreAction::Replace(secret),
-        )
-    } else {
-        (decoy_keystore_slot()?, KeystoreAction::Delete)
+    let passphrase_slot = match passphrase {
+        Some(p) => passphrase_slot(p, PassphraseWork::exact(log_n), &master)?.0,
+        None => decoy_passphrase_slot(log_n)?,
+    };
+    let (keystore, action) = match keystore {
+        NewKeystoreSlot::Fresh => {
+            let secret = generate_keystore_secret();
+            (
+                keystore_slot(&secret, &master)?,
+                KeystoreAction::Replace(secret),
+            )
+        }
+        NewKeystoreSlot::Given(secret) => (keystore_slot(secret, &master)?, KeystoreAction::Keep),
+        NewKeystoreSlot::Off => (decoy_keystore_slot()?, KeystoreAction::Delete),
     };
     let slots = UnlockSlots {
         keystore,
@@ -1044,6 +1103,70 @@ mod tests {
     }
 
     #[test]
+    fn a_new_keystore_secret_rotates_the_master_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let doc = DocumentId::random();
+        let profile = Profile::create_with_options(dir.path(), UnlockSecret::passphrase("p"), FAST)
+            .expect("create");
+        profile.put_snapshot(doc, b"journal").expect("put");
+        profile
+            .set_keystore_secret(&[1; 32], Some(&pass("p")))
+            .expect("first secret");
+        let before = copy_dir(dir.path());
+        // Without the current passphrase nothing changes: an unlocked phone
+        // taken from her hand cannot add a fingerprint unlock.
+        let names = file_names(dir.path());
+        for wrong in [None, Some(pass("not p"))] {
+            assert!(matches!(
+                profile.set_keystore_secret(&[2; 32], wrong.as_ref()),
+                Err(ProfileError::WrongSecret)
+            ));
+        }
+        assert_eq!(file_names(dir.path()), names);
+        assert!(matches!(
+            profile.set_keystore_secret(&[2; 32], Some(&pass("p"))),
+            Ok(KeystoreAction::Keep)
+        ));
+        assert!(opens(dir.path(), &UnlockSecret::Keystore([2; 32])));
+        assert!(opens(dir.path(), &UnlockSecret::passphrase("p")));
+        assert!(!opens(dir.path(), &UnlockSecret::Keystore([1; 32])));
+        // The old slot recovered from flash, put back beside today's files,
+        // with the old keychain item (a device backup keeps it): it wraps a
+        // master key whose keyring is gone.
+        let recovered = copy_dir(dir.path());
+        fs::copy(
+            before.path().join(super::super::unlock_slots::SLOTS_FILE),
+            recovered
+                .path()
+                .join(super::super::unlock_slots::SLOTS_FILE),
+        )
+        .expect("old slots");
+        let old = Profile::open_with_options(recovered.path(), FAST).expect("open");
+        assert!(old.unlock(&UnlockSecret::Keystore([1; 32])).is_err());
+        let reopened = Profile::open_with_options(dir.path(), FAST).expect("open");
+        reopened
+            .unlock(&UnlockSecret::Keystore([2; 32]))
+            .expect("unlock");
+        assert!(reopened.get_document(doc).expect("get").is_some());
+
+        // A keystore-only profile rotates without a passphrase.
+        let other = tempfile::tempdir().expect("tempdir");
+        let keystore_only =
+            Profile::create_with_options(other.path(), UnlockSecret::Keystore([5; 32]), FAST)
+                .expect("create");
+        assert!(matches!(
+            keystore_only.set_keystore_secret(&[6; 32], Some(&pass("p"))),
+            Err(ProfileError::InvalidInput(_))
+        ));
+        assert!(matches!(
+            keystore_only.set_keystore_secret(&[6; 32], None),
+            Ok(KeystoreAction::Keep)
+        ));
+        assert!(!opens(other.path(), &UnlockSecret::Keystore([5; 32])));
+        assert!(opens(other.path(), &UnlockSecret::Keystore([6; 32])));
+    }
+
+    #[test]
     fn a_passphrase_change_hands_a_keystore_profile_a_new_secret() {
         let dir = tempfile::tempdir().expect("tempdir");
         let profile =
@@ -1068,7 +1191,7 @@ mod tests {
         let profile = Profile::create_with_options(dir.path(), UnlockSecret::passphrase("p"), FAST)
             .expect("create");
         assert!(matches!(
-            profile.set_keystore_secret(&[2; 32]),
+            profile.set_keystore_secret(&[2; 32], Some(&pass("p"))),
             Ok(KeystoreAction::Keep)
         ));
         assert!(opens(dir.path(), &UnlockSecret::Keystore([2; 32])));
@@ -1083,7 +1206,7 @@ mod tests {
         assert!(profile.requires_passphrase().expect("read"));
         assert!(!opens(dir.path(), &UnlockSecret::Keystore([2; 32])));
         assert!(matches!(
-            profile.set_keystore_secret(&[3; 32]),
+            profile.set_keystore_secret(&[3; 32], Some(&pass("p"))),
             Err(ProfileError::InvalidInput(_))
         ));
         // A passphrase unlock tells the app to delete any item it still has.
@@ -1102,7 +1225,7 @@ mod tests {
             Ok(KeystoreAction::Delete)
         ));
         assert!(matches!(
-            reopened.set_keystore_secret(&[3; 32]),
+            reopened.set_keystore_secret(&[3; 32], Some(&pass("p"))),
             Ok(KeystoreAction::Keep)
         ));
         assert!(opens(dir.path(), &UnlockSecret::Keystore([3; 32])));
@@ -1113,7 +1236,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let profile = Profile::create_with_options(dir.path(), UnlockSecret::passphrase("p"), FAST)
             .expect("create");
-        profile.set_keystore_secret(&[4; 32]).expect("keystore");
+        profile
+            .set_keystore_secret(&[4; 32], Some(&pass("p")))
+            .expect("keystore");
         assert!(matches!(
             profile.set_duress_passphrase(Some(&pass("d"))),
             Ok(KeystoreAction::Keep)

@@ -446,7 +446,9 @@ class BindingsTest(unittest.TestCase):
         app.set_passphrase("new")
         secret = generate_keystore_secret()
         self.assertEqual(len(secret), 32)
-        app.set_keystore_secret(secret)
+        with self.assertRaises(SafeSpacesError.WrongSecret):
+            app.set_keystore_secret(secret, "not the passphrase")
+        app.set_keystore_secret(secret, "new")
         app.lock()
         app.unlock(UnlockSecret.keystore(secret))
         app.unlock(UnlockSecret.passphrase("new"))
@@ -469,9 +471,10 @@ class BindingsTest(unittest.TestCase):
         restored.unlock(UnlockSecret.passphrase("duress"))
         self.assertEqual(restored.spaces(), [])
 
-        # Attempt limit: one failure wipes it; from then on, no profile.
+        # Attempt limit: one failure wipes it, and says so at once (the app
+        # deletes its keystore item); from then on, no profile.
         restored.set_attempt_limit(1)
-        with self.assertRaises(SafeSpacesError.WrongSecret):
+        with self.assertRaises(SafeSpacesError.NoProfile):
             restored.unlock(UnlockSecret.passphrase("guess"))
         with self.assertRaises(SafeSpacesError.NoProfile):
             restored.unlock(UnlockSecret.passphrase("duress"))
@@ -481,7 +484,15 @@ class BindingsTest(unittest.TestCase):
             app.unlock(UnlockSecret.passphrase("new"))
 
     def test_keystore_actions_tell_the_app_what_to_do_with_its_item(self):
-        app = SafeSpaces.create(self.new_dir(), UnlockSecret.keystore(generate_keystore_secret()), FAST)
+        first = generate_keystore_secret()
+        app = SafeSpaces.create(self.new_dir(), UnlockSecret.keystore(first), FAST)
+        # A keystore-only profile replaces its secret without a passphrase;
+        # the old item opens nothing afterwards.
+        second = generate_keystore_secret()
+        self.assertEqual(app.set_keystore_secret(second, None).change(), KeystoreChange.KEEP)
+        with self.assertRaises(SafeSpacesError.WrongSecret):
+            app.unlock(UnlockSecret.keystore(first))
+        self.assertEqual(app.unlock(UnlockSecret.keystore(second)).change(), KeystoreChange.KEEP)
         # A rotation hands out a new secret to store in place of the old.
         action = app.set_passphrase("pass")
         self.assertEqual(action.change(), KeystoreChange.REPLACE)
@@ -502,7 +513,7 @@ class BindingsTest(unittest.TestCase):
             app.unlock(UnlockSecret.keystore(new))
         self.assertEqual(app.unlock(UnlockSecret.passphrase("pass")).change(), KeystoreChange.DELETE)
         with self.assertRaises(SafeSpacesError.InvalidInput):
-            app.set_keystore_secret(generate_keystore_secret())
+            app.set_keystore_secret(generate_keystore_secret(), "pass")
 
         # Duress and wipe: delete the item.
         self.assertEqual(app.set_duress_passphrase("duress").change(), KeystoreChange.KEEP)

@@ -254,6 +254,31 @@ class BindingsTest {
     }
 
     @Test
+    fun `a space left shows as left, is forgotten, and a new keystore secret needs the passphrase`() {
+        val ash = SafeSpaces.create(dir("la"), UnlockSecret.passphrase("ash"), FAST)
+        val birch = SafeSpaces.create(dir("lb"), UnlockSecret.passphrase("birch"), FAST)
+        val space = ash.createSpace("Circle", "Ash", "Europe/London", at(NOW))
+        val invitation = space.invite(Role.MEMBER, at(NOW))
+        val asked = birch.requestJoin(invitation.code, invitation.sealedPackage, "Birch", at(NOW))
+        val birchSpace = birch.join(space.admit(asked.request, at(NOW)), space.exportBundle(), at(NOW))
+        birchSpace.leave(at(NOW))
+        val listed = birch.spaces().single()
+        assertEquals(space.id(), listed.id)
+        assertTrue(listed.left)
+        assertFalse(ash.spaces().single().left)
+        assertThrows<SafeSpacesException.NotAllowed> { ash.forgetSpace(space.id()) }
+        birch.forgetSpace(space.id())
+        assertEquals(emptyList<SpaceSummary>(), birch.spaces())
+
+        val secret = generateKeystoreSecret()
+        assertThrows<SafeSpacesException.WrongSecret> { birch.setKeystoreSecret(secret, null) }
+        assertEquals(KeystoreChange.KEEP, birch.setKeystoreSecret(secret, "birch").change())
+        assertEquals(KeystoreChange.KEEP, birch.unlock(UnlockSecret.keystore(secret)).change())
+        ash.close()
+        birch.close()
+    }
+
+    @Test
     fun `devices are listed, named, and this one cannot be removed`() {
         SafeSpaces.create(dir("d"), UnlockSecret.passphrase("pass"), FAST).use { app ->
             val me = app.devices().single()
