@@ -3,6 +3,7 @@
 use crate::model::ModelError;
 use crate::profile::ProfileError;
 use crate::protocol::attendance::AttendanceError;
+use crate::protocol::link::LinkError;
 
 /// Why an app-level operation failed. Nothing was changed.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +35,12 @@ pub enum AppError {
     /// already claimed).
     #[error("invite: {0}")]
     Invite(String),
+    /// Linking a device failed or was refused: a bad or used code, a
+    /// fingerprint that does not match, a link already answered, or
+    /// someone else holding the code interfering ([`LinkError`] says
+    /// which, and what to do).
+    #[error(transparent)]
+    Link(#[from] LinkError),
     /// A new epoch could not be started (nobody would remain, or the space
     /// is at its last epoch).
     #[error(transparent)]
@@ -56,6 +63,7 @@ impl AppError {
             AppError::Profile(_) => "storage",
             AppError::Relay(_) => "relay",
             AppError::Invite(_) => "invite",
+            AppError::Link(_) => "link",
             AppError::Rotation(_) => "rotation",
             AppError::Corrupt(_) => "corrupt",
         }
