@@ -7,6 +7,8 @@
 //!   kill it with SIGKILL and start it again on the same address and data.
 //! - [`devices`]: a test profile and a pinned relay client; joining a
 //!   space and linking a device through the relay.
+//! - `src/bin/link-snoop.rs`: someone else holding a link code, as its own
+//!   process (`tests/link_confirmation.rs`).
 //!
 //! # Which binary
 //! `CARGO_BIN_EXE_…` only exists inside the relay's own crate, so this
