@@ -166,7 +166,7 @@ pub fn run(cli: Cli) -> Result<Out, Failure> {
                     // Shown now, while waiting: the person types it on the
                     // other device.
                     eprintln!(
-                        "On a device you already use, run:\n  safespaces link-device --approve {}\nThis device's fingerprint: {}\nWaiting up to 15 minutes…",
+                        "On a device you already use, run:\n  safespaces link-device --approve {}\nThis device's fingerprint: {}\nType it there when it asks; it sends nothing until it matches.\nWaiting up to 15 minutes…",
                         offer.code, offer.fingerprint
                     );
                     let linked = app
