@@ -97,13 +97,19 @@ pub enum Command {
     #[command(subcommand)]
     Bundle(BundleCommand),
     /// Link a second device of yours. On the new device, run it without
-    /// --approve: it prints a code and waits. On a device you already use,
-    /// run it with --approve CODE. Both print the new device's fingerprint:
-    /// check they match.
+    /// --approve: it prints a code and its fingerprint, and waits. On a
+    /// device you already use, run it with --approve CODE: it shows the
+    /// fingerprint it received and asks you to type what the new device
+    /// shows; nothing leaves this device before they match. Without a
+    /// terminal, pass the new device's fingerprint with --confirm.
     LinkDevice {
         /// The code shown by the new device.
         #[arg(long)]
         approve: Option<String>,
+        /// The fingerprint the new device shows, confirmed without a prompt
+        /// (with --approve; needed when not on a terminal).
+        #[arg(long, requires = "approve")]
+        confirm: Option<String>,
         /// How to reach the relay.
         #[command(flatten)]
         relay: RelayArgs,

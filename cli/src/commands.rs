@@ -152,25 +152,21 @@ pub fn run(cli: Cli) -> Result<Out, Failure> {
         Command::Resource(cmd) => resource(&cli, cmd),
         Command::Journal(cmd) => journal(&cli, cmd),
         Command::Bundle(cmd) => bundle(&cli, cmd),
-        Command::LinkDevice { approve, relay } => {
+        Command::LinkDevice {
+            approve,
+            confirm,
+            relay,
+        } => {
             let app = unlock(&cli)?;
             let client = relay_client(&relay.relay, relay.pin.as_deref(), relay.ca.as_deref())?;
             match approve {
-                Some(code) => {
-                    let fingerprint = block_on(app.approve_link(&client, code, now()))?;
-                    out(
-                        format!(
-                            "Linked. The new device's fingerprint is {fingerprint}: check it matches its screen."
-                        ),
-                        json!({"fingerprint": fingerprint}),
-                    )
-                }
+                Some(code) => approve_link(&app, &client, code, confirm.as_deref()),
                 None => block_on(async {
                     let offer = app.offer_link(&client).await?;
                     // Shown now, while waiting: the person types it on the
                     // other device.
                     eprintln!(
-                        "On a device you already use, run:\n  safespaces link-device --approve {}\nThis device's fingerprint: {}\nWaiting up to 15 minutes…",
+                        "On a device you already use, run:\n  safespaces link-device --approve {}\nThis device's fingerprint: {}\nType it there when it asks; it sends nothing until it matches.\nWaiting up to 15 minutes…",
                         offer.code, offer.fingerprint
                     );
                     let linked = app
@@ -281,6 +277,58 @@ fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
         Err(e) => {
             eprintln!("safespaces: cannot start: {e}");
             std::process::exit(1);
+        }
+    }
+}
+
+/// `link-device --approve CODE` on the device the person already uses:
+/// claims the request, shows its fingerprint, and hands anything over
+/// only once the person has typed (or passed with `--confirm`) the
+/// fingerprint the new device shows. Without a terminal and without
+/// `--confirm` it refuses before claiming anything, so the new device's
+/// request stays for a run that can confirm.
+fn approve_link(
+    app: &SafeSpaces,
+    client: &RelayClient,
+    code: &str,
+    confirm: Option<&str>,
+) -> Result<Out, Failure> {
+    use std::io::IsTerminal;
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if confirm.is_none() && !interactive {
+        return Err(Failure {
+            code: 2,
+            message: "not on a terminal: pass the fingerprint the new device shows with \
+                      --confirm FINGERPRINT; nothing was claimed or sent"
+                .into(),
+        });
+    }
+    let pending = block_on(app.begin_link(client, code))?;
+    let typed = match confirm {
+        Some(typed) => typed.to_string(),
+        None => {
+            eprint!(
+                "Does the new device show {}? Type it to confirm: ",
+                pending.fingerprint()
+            );
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            line
+        }
+    };
+    match block_on(app.confirm_link(client, &pending, &typed, now())) {
+        Ok(spaces) => out(
+            format!(
+                "Linked the device with fingerprint {}: added to {spaces} space(s).",
+                pending.fingerprint()
+            ),
+            json!({"fingerprint": pending.fingerprint(), "spaces": spaces}),
+        ),
+        Err(e) => {
+            // The request was claimed and this run ends here: answer it, so
+            // nothing can go on to confirm it (a mismatch sent nothing).
+            let _ = app.decline_link(&pending);
+            Err(e.into())
         }
     }
 }

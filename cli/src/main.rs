@@ -56,7 +56,7 @@ impl From<AppError> for Failure {
             AppError::Corrupt(_) => 6,
             AppError::Relay(e) if e.code().is_some() => 5,
             AppError::Relay(_) => 4,
-            AppError::Invite(_) | AppError::Rotation(_) => 5,
+            AppError::Invite(_) | AppError::Link(_) | AppError::Rotation(_) => 5,
             _ => 1,
         };
         Failure {

@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, ChildStderr, Command, Output, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_safespaces");
 
@@ -75,12 +75,39 @@ fn ok(out: Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// The new device's `link-device` process, with its standard error kept
+/// open (a closed pipe would fail its later writes).
+type Offering = (Child, std::io::Lines<BufReader<ChildStderr>>);
+
+/// Starts `link-device` on `profile` (the new device) and reads the code
+/// and fingerprint it prints while it waits.
+fn offer_link(dir: &Path, profile: &str, relay: &Relay) -> (Offering, String, String) {
+    let mut waiting = ss(dir, profile, relay, &["link-device"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(waiting.stderr.take().unwrap()).lines();
+    let (mut code, mut fingerprint) = (None, None);
+    while code.is_none() || fingerprint.is_none() {
+        let line = stderr.next().expect("the offer").unwrap();
+        let line = line.trim();
+        if let Some(c) = line.strip_prefix("safespaces link-device --approve ") {
+            code = Some(c.to_string());
+        }
+        if let Some(f) = line.strip_prefix("This device's fingerprint: ") {
+            fingerprint = Some(f.to_string());
+        }
+    }
+    ((waiting, stderr), code.unwrap(), fingerprint.unwrap())
+}
+
 #[test]
 fn sync_invite_and_link_a_device_through_a_relay() {
     let tmp = tempfile::tempdir().unwrap();
     let dir: PathBuf = tmp.path().to_path_buf();
     let relay = relay(&dir);
-    for p in ["phone", "laptop", "friend"] {
+    for p in ["phone", "laptop", "tablet", "friend"] {
         ok(ss(&dir, p, &relay, &["init"]).output().unwrap());
     }
     let space = ok(ss(
@@ -118,27 +145,45 @@ fn sync_invite_and_link_a_device_through_a_relay() {
         .unwrap());
     assert_eq!(members.as_array().unwrap().len(), 2);
 
-    // The laptop offers a link; the phone approves it.
-    let mut waiting = ss(&dir, "laptop", &relay, &["link-device"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+    // A tablet offers a link, and the phone is given another fingerprint
+    // than the tablet shows: nothing is handed over.
+    let ((mut tablet, _stderr), code, _) = offer_link(&dir, "tablet", &relay);
+    let mismatch = ss(
+        &dir,
+        "phone",
+        &relay,
+        &[
+            "link-device",
+            "--approve",
+            &code,
+            "--confirm",
+            "0000 0000 0000 0000",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(mismatch.status.code(), Some(5));
+    assert!(String::from_utf8_lossy(&mismatch.stderr).contains("does not match"));
+    let _ = tablet.kill();
+    let _ = tablet.wait();
+
+    // The laptop offers a link. Without a terminal the phone needs the
+    // fingerprint on the command line, and claims nothing without it.
+    let ((waiting, _stderr), code, fingerprint) = offer_link(&dir, "laptop", &relay);
+    let unconfirmed = ss(&dir, "phone", &relay, &["link-device", "--approve", &code])
+        .output()
         .unwrap();
-    let mut stderr = BufReader::new(waiting.stderr.take().unwrap()).lines();
-    let code = loop {
-        let line = stderr.next().expect("link code").unwrap();
-        if let Some(code) = line
-            .trim()
-            .strip_prefix("safespaces link-device --approve ")
-        {
-            break code.to_string();
-        }
-    };
-    let approved = ok(
-        ss(&dir, "phone", &relay, &["link-device", "--approve", &code])
-            .output()
-            .unwrap(),
-    );
+    assert_eq!(unconfirmed.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unconfirmed.stderr).contains("--confirm"));
+    let approved = ok(ss(
+        &dir,
+        "phone",
+        &relay,
+        &["link-device", "--approve", &code, "--confirm", &fingerprint],
+    )
+    .output()
+    .unwrap());
+    assert_eq!(approved["spaces"], 1);
     let linked = ok(waiting.wait_with_output().unwrap());
     assert_eq!(linked["spaces"], 1);
     assert_eq!(linked["fingerprint"], approved["fingerprint"]);

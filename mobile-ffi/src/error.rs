@@ -12,6 +12,7 @@ use safespaces_core::app::AppError;
 use safespaces_core::model::ModelError;
 use safespaces_core::profile::ProfileError;
 use safespaces_core::protocol::attendance::AttendanceError;
+use safespaces_core::protocol::link::LinkError;
 use safespaces_core::sync::RelayError;
 
 /// Why an operation failed. A failed operation changed nothing.
@@ -56,7 +57,10 @@ pub enum SafeSpacesError {
     /// The invite cannot be used (bad code, expired, already used,
     /// withdrawn), or a join request, welcome or bundle does not fit it
     /// (another space or invite, a bundle from before the admission):
-    /// check the code, or ask for a new invite (or a newer bundle).
+    /// check the code, or ask for a new invite (or a newer bundle). Also a
+    /// link code that cannot be used (typed wrong, expired, used, no answer
+    /// in time, or someone else holding it interfered): check it, or start
+    /// linking again on the new device.
     #[error("this invite cannot be used: {reason}")]
     InviteUnusable {
         /// What was wrong with it.
@@ -134,6 +138,7 @@ impl From<AppError> for SafeSpacesError {
                 reason: err.to_string(),
             },
             AppError::Relay(relay) => relay.into(),
+            AppError::Link(link) => link.into(),
             other => SafeSpacesError::Internal {
                 reason: other.to_string(),
             },
@@ -178,6 +183,29 @@ impl From<ModelError> for SafeSpacesError {
             ModelError::InvalidDocument { .. }
             | ModelError::UnsupportedSchema { .. }
             | ModelError::Changes(_) => SafeSpacesError::InvalidData { reason },
+            _ => SafeSpacesError::Internal { reason },
+        }
+    }
+}
+
+impl From<LinkError> for SafeSpacesError {
+    fn from(err: LinkError) -> Self {
+        let reason = err.to_string();
+        match err {
+            // The person must act on the device, not on the code: compare
+            // again, or decline.
+            LinkError::FingerprintMismatch
+            | LinkError::AlreadyAnswered
+            | LinkError::NotANewDevice => SafeSpacesError::NotAllowed { reason },
+            LinkError::BadCode
+            | LinkError::Undecryptable
+            | LinkError::NotForThisDevice
+            | LinkError::NoRequest
+            | LinkError::NoPackage
+            | LinkError::PackageSlotTaken => SafeSpacesError::InviteUnusable { reason },
+            LinkError::UnsupportedVersion(_) | LinkError::Seal(_) => {
+                SafeSpacesError::InvalidData { reason }
+            }
             _ => SafeSpacesError::Internal { reason },
         }
     }
@@ -280,6 +308,24 @@ mod tests {
         assert!(matches!(
             SafeSpacesError::from(AppError::UnknownSpace("00".into())),
             SafeSpacesError::NotFound { .. }
+        ));
+        assert!(matches!(
+            SafeSpacesError::from(AppError::Link(LinkError::FingerprintMismatch)),
+            SafeSpacesError::NotAllowed { .. }
+        ));
+        for unusable in [
+            LinkError::NoRequest,
+            LinkError::NoPackage,
+            LinkError::PackageSlotTaken,
+        ] {
+            assert!(matches!(
+                SafeSpacesError::from(AppError::Link(unusable)),
+                SafeSpacesError::InviteUnusable { .. }
+            ));
+        }
+        assert!(matches!(
+            SafeSpacesError::from(AppError::Link(LinkError::UnsupportedVersion(1))),
+            SafeSpacesError::InvalidData { .. }
         ));
     }
 }

@@ -24,7 +24,8 @@
 //!   for background work.
 //! - `sync.rs`: the async calls that talk to the relay (`sync`,
 //!   `joinViaRelay`, `publishInvite`) and [`SyncReport`].
-//! - [`LinkOffer`] (`linking.rs`): linking a new device through the relay.
+//! - [`LinkOffer`], [`PendingLink`] (`linking.rs`): linking a new device
+//!   through the relay, confirmed on the old one by its fingerprint.
 //! - [`SpaceListener`], [`LiveSync`] (`live.rs`): live updates and the
 //!   handle that stops them.
 //! - [`SyncProgressListener`], [`SyncProgress`], [`ProgressSubscription`]
@@ -90,7 +91,7 @@ pub use invites::{
     BundleReport, Invitation, InviteState, InviteStatus, JoinRequestFile, PendingJoin,
 };
 pub use journal::{Journal, JournalEdit, JournalEntry, JournalFormat};
-pub use linking::LinkOffer;
+pub use linking::{LinkOffer, PendingLink};
 pub use live::{LiveSync, SpaceListener};
 pub use logging::{LogLevel, LogRecord, Logger, LoggerHandle, install_logger};
 pub use members::{Member, Role};

@@ -1,12 +1,12 @@
 //! Devices for the end-to-end tests (and a session for them to plan): a real profile (with the scrypt work
 //! turned down, which only tests may do) and a relay client pinned to a
 //! [`RelayProcess`](crate::RelayProcess), with retries short enough for
-//! loopback.
+//! loopback; joining a space and linking a device through the relay.
 
 use std::path::Path;
 use std::time::Duration;
 
-use safespaces_core::app::{Invitation, SafeSpaces, Space, SyncReport};
+use safespaces_core::app::{Invitation, LinkOffer, SafeSpaces, Space, SyncReport};
 use safespaces_core::model::{Role, SessionDraft, SessionKind, Timestamp};
 use safespaces_core::profile::{PassphraseWork, ProfileOptions, UnlockSecret};
 use safespaces_core::sync::{RelayClient, RelayConfig, RetryPolicy};
@@ -122,4 +122,34 @@ pub async fn join_through_relay(
     assert_eq!(report.joined, vec![asked.space.clone()], "{report:?}");
     let joined = joiner.space(&asked.space).expect("the joined space");
     (joined, invitation, report)
+}
+
+/// Links `new` to the person whose device `old` is, through the relay the
+/// way the apps do: the new device offers, the old one claims the request
+/// and shows its fingerprint, the person confirms the one the new screen
+/// shows (the same, checked here), and the new device takes the package.
+/// Returns the offer and how many spaces the new device took on.
+pub async fn link_through_relay(
+    old: &SafeSpaces,
+    new: &SafeSpaces,
+    net: &RelayClient,
+    now: Timestamp,
+) -> (LinkOffer, usize) {
+    let offer = new.offer_link(net).await.expect("the offer");
+    let pending = old
+        .begin_link(net, &offer.code)
+        .await
+        .expect("the request claimed");
+    assert_eq!(
+        pending.fingerprint(),
+        offer.fingerprint,
+        "both screens show the same fingerprint"
+    );
+    let (linked, confirmed) = tokio::join!(
+        new.complete_link(net, &offer, Duration::from_secs(20), now),
+        old.confirm_link(net, &pending, &offer.fingerprint, now)
+    );
+    confirmed.expect("the link confirmed");
+    let linked = linked.expect("the package taken");
+    (offer, linked)
 }

@@ -5,7 +5,10 @@
 //! - [`RelayProcess`] runs it in `--dev` mode on `127.0.0.1` with a data
 //!   directory, reads the address and certificate pin it prints, and can
 //!   kill it with SIGKILL and start it again on the same address and data.
-//! - [`devices`]: a test profile and a pinned relay client.
+//! - [`devices`]: a test profile and a pinned relay client; joining a
+//!   space and linking a device through the relay.
+//! - `src/bin/link-snoop.rs`: someone else holding a link code, as its own
+//!   process (`tests/link_confirmation.rs`).
 //!
 //! # Which binary
 //! `CARGO_BIN_EXE_…` only exists inside the relay's own crate, so this
@@ -38,7 +41,8 @@ use safespaces_relay::{LISTENING_LINE, PIN_LINE};
 pub mod devices;
 pub mod proxy;
 pub use devices::{
-    join_through_relay, restore_test_device, session_titles, test_client, test_device, test_session,
+    join_through_relay, link_through_relay, restore_test_device, session_titles, test_client,
+    test_device, test_session,
 };
 pub use proxy::CuttableProxy;
 

@@ -11,7 +11,7 @@ use safespaces_core::model::{
 };
 use safespaces_core::profile::{PassphraseWork, ProfileOptions, UnlockSecret};
 use safespaces_core::sync::{RelayClient, RelayConfig, RetryPolicy};
-use safespaces_e2e::{RelayProcess, join_through_relay};
+use safespaces_e2e::{RelayProcess, join_through_relay, link_through_relay};
 
 fn options() -> ProfileOptions {
     ProfileOptions {
@@ -379,18 +379,9 @@ async fn a_person_links_a_second_device_that_then_writes_as_them() {
         .unwrap();
     phone.sync(&net, now).await.unwrap();
 
-    let offer = laptop.offer_link(&net).await.unwrap();
+    let (offer, linked) = link_through_relay(&phone, &laptop, &net, now).await;
     assert!(offer.code.starts_with("sl1-"));
-    let (linked, fingerprint) = tokio::join!(
-        laptop.complete_link(&net, &offer, Duration::from_secs(20), now),
-        phone.approve_link(&net, &offer.code, now)
-    );
-    assert_eq!(
-        fingerprint.unwrap(),
-        offer.fingerprint,
-        "both screens show the same fingerprint"
-    );
-    assert_eq!(linked.unwrap(), 1);
+    assert_eq!(linked, 1);
     let on_laptop = laptop.space(&space.id()).unwrap();
     assert_eq!(
         on_laptop.my_member_id().unwrap(),
@@ -416,7 +407,7 @@ async fn a_person_links_a_second_device_that_then_writes_as_them() {
         "Walk (from the laptop)"
     );
     // The link code works once.
-    assert!(phone.approve_link(&net, &offer.code, now).await.is_err());
+    assert!(phone.begin_link(&net, &offer.code).await.is_err());
 }
 
 /// One person's phone, with a space, and their laptop linked to it through
@@ -430,13 +421,7 @@ async fn linked_pair(
     let laptop = device(dirs[1].path());
     phone.create_space("Group", "Robin", now).unwrap();
     phone.sync(net, now).await.unwrap();
-    let offer = laptop.offer_link(net).await.unwrap();
-    let (linked, approved) = tokio::join!(
-        laptop.complete_link(net, &offer, Duration::from_secs(20), now),
-        phone.approve_link(net, &offer.code, now)
-    );
-    linked.unwrap();
-    approved.unwrap();
+    link_through_relay(&phone, &laptop, net, now).await;
     (phone, laptop)
 }
 

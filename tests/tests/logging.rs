@@ -18,7 +18,7 @@ use safespaces_core::app::{SafeSpaces, SpaceListener};
 use safespaces_core::model::{Role, SessionDraft, SessionKind, SignUpState, Timestamp};
 use safespaces_core::profile::{PassphraseWork, ProfileOptions, UnlockSecret};
 use safespaces_core::sync::{RelayClient, RelayConfig};
-use safespaces_e2e::join_through_relay;
+use safespaces_e2e::{join_through_relay, link_through_relay};
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -138,13 +138,9 @@ async fn a_real_sync_logs_what_happened_and_never_content_or_ids() {
 
     // A second device of the same person, linked through the relay; its
     // journal syncs too.
-    let offer = laptop.offer_link(&net).await.unwrap();
-    let (linked, approved) = tokio::join!(
-        laptop.complete_link(&net, &offer, Duration::from_secs(20), now),
-        phone.approve_link(&net, &offer.code, now)
-    );
-    assert_eq!(linked.unwrap(), 1);
-    let fingerprint = approved.unwrap();
+    let (offer, linked) = link_through_relay(&phone, &laptop, &net, now).await;
+    assert_eq!(linked, 1);
+    let fingerprint = offer.fingerprint.clone();
     laptop.journal().set_sync(true).unwrap();
     for _ in 0..2 {
         laptop.sync(&net, now).await.unwrap();
@@ -206,7 +202,8 @@ async fn a_real_sync_logs_what_happened_and_never_content_or_ids() {
         "pushed a journal snapshot",
         "created a space's mailbox",
         "device link step done step=\"offer\"",
-        "step=\"approve\"",
+        "step=\"begin\"",
+        "step=\"confirm\"",
         "step=\"complete\"",
         "joined a space through the relay",
         "relay request done",

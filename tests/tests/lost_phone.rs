@@ -10,8 +10,8 @@ use age::secrecy::SecretString;
 use safespaces_core::app::SafeSpaces;
 use safespaces_core::model::{Role, Timestamp};
 use safespaces_e2e::{
-    RelayProcess, join_through_relay, restore_test_device, session_titles, test_client,
-    test_device, test_session,
+    RelayProcess, join_through_relay, link_through_relay, restore_test_device, session_titles,
+    test_client, test_device, test_session,
 };
 
 fn journal(app: &SafeSpaces) -> Vec<String> {
@@ -46,13 +46,7 @@ async fn a_removed_phone_and_its_restored_backup_open_nothing_written_afterwards
     let (sams, _, _) =
         join_through_relay(&robin, &space, &sam, Role::Member, "Sam", &net, now).await;
     let space_id = space.id();
-    let offer = lost.offer_link(&net).await.unwrap();
-    let (linked, approved) = tokio::join!(
-        lost.complete_link(&net, &offer, Duration::from_secs(20), now),
-        sam.approve_link(&net, &offer.code, now)
-    );
-    linked.unwrap();
-    approved.unwrap();
+    let (offer, _) = link_through_relay(&sam, &lost, &net, now).await;
     // Both of Sam's phones sync her journal; what she wrote before is on both.
     sam.journal().set_sync(true).unwrap();
     lost.journal().set_sync(true).unwrap();

@@ -3,6 +3,7 @@
 use crate::model::ModelError;
 use crate::profile::ProfileError;
 use crate::protocol::attendance::AttendanceError;
+use crate::protocol::link::LinkError;
 
 /// Why an app-level operation failed. Nothing was changed.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +39,12 @@ pub enum AppError {
     /// cannot be used from here (only a person who left comes back).
     #[error("this device is already a member of that space")]
     AlreadyMember,
+    /// Linking a device failed or was refused: a bad or used code, a
+    /// fingerprint that does not match, a link already answered, or
+    /// someone else holding the code interfering ([`LinkError`] says
+    /// which, and what to do).
+    #[error(transparent)]
+    Link(#[from] LinkError),
     /// A new epoch could not be started (nobody would remain, or the space
     /// is at its last epoch).
     #[error(transparent)]
@@ -61,6 +68,7 @@ impl AppError {
             AppError::Relay(_) => "relay",
             AppError::Invite(_) => "invite",
             AppError::AlreadyMember => "already_member",
+            AppError::Link(_) => "link",
             AppError::Rotation(_) => "rotation",
             AppError::Corrupt(_) => "corrupt",
         }

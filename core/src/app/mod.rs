@@ -67,7 +67,7 @@ use rand::rngs::OsRng;
 pub use error::{AppError, AppResult};
 pub use joining::{Invitation, InviteStatus, JoinRequestFile, PendingJoinStatus};
 pub use journal_handle::Journal;
-pub use linking::{LINK_TTL, LinkOffer};
+pub use linking::{LINK_TTL, LinkOffer, PendingLink};
 pub use live::{LIVE_PUSH_INTERVAL, LiveSync, SpaceListener};
 pub use offline::BundleReport;
 pub use own_devices::DeviceInfo;

@@ -3,7 +3,8 @@ against the real relay binary.
 
 Proves async methods (awaited under asyncio.run), the relay join (asked
 with join_via_relay, admitted by the inviter's sync, completed by the
-joiner's sync), foreign-trait listeners
+joiner's sync), linking a device (begun, confirmed only with the new
+device's fingerprint, or declined), foreign-trait listeners
 (a space listener, a sync-status listener and a sync-progress listener
 called from Rust threads), the
 foreign logger (records arrive, carry no content, stop with their handle),
@@ -320,6 +321,47 @@ class RelaySyncTest(unittest.TestCase):
         self.assertEqual((revoked.state, revoked.claimed, revoked.used_by), (InviteState.REVOKED, False, None))
         self.assertEqual(asyncio.run(ash.sync(client, at(NOW))).admitted, 0)
 
+    def test_a_link_is_confirmed_by_the_new_devices_fingerprint(self):
+        client = self.client()
+        phone = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("phone"), FAST)
+        laptop = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("laptop"), FAST)
+        space = phone.create_space("Group", "Robin", "Europe/London", at(NOW))
+
+        async def link():
+            await phone.sync(client, at(NOW))
+            offer = await laptop.offer_link(client)
+            pending = await phone.begin_link(client, offer.code())
+            self.assertEqual(pending.fingerprint(), offer.fingerprint())
+            # Another fingerprint: refused, nothing sent, still pending.
+            with self.assertRaises(SafeSpacesError.NotAllowed):
+                await phone.confirm_link(client, pending, "0000 0000 0000 0000", at(NOW))
+            typed = offer.fingerprint().replace(" ", "").upper()
+            linked, confirmed = await asyncio.gather(
+                laptop.complete_link(client, offer, 20, at(NOW)),
+                phone.confirm_link(client, pending, typed, at(NOW)),
+            )
+            self.assertEqual((linked, confirmed), (1, 1))
+            # Answered: neither a second confirmation nor a decline.
+            with self.assertRaises(SafeSpacesError.NotAllowed):
+                phone.decline_link(pending)
+            # The request was claimed: the code has nothing left.
+            with self.assertRaises(SafeSpacesError.InviteUnusable):
+                await phone.begin_link(client, offer.code())
+
+        asyncio.run(link())
+        self.assertEqual(laptop.space(space.id()).my_member_id(), space.my_member_id())
+
+        async def declined():
+            tablet = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("tablet"), FAST)
+            offer = await tablet.offer_link(client)
+            pending = await phone.begin_link(client, offer.code())
+            phone.decline_link(pending)
+            with self.assertRaises(SafeSpacesError.InviteUnusable):
+                await tablet.complete_link(client, offer, 1, at(NOW))
+
+        asyncio.run(declined())
+        self.assertEqual(len(phone.devices()), 2)
+
     def test_a_journal_entry_reaches_the_persons_other_device_live(self):
         client = self.client()
         phone = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("phone"), FAST)
@@ -329,9 +371,10 @@ class RelaySyncTest(unittest.TestCase):
         async def link_and_settle():
             await phone.sync(client, at(NOW))
             offer = await laptop.offer_link(client)
+            pending = await phone.begin_link(client, offer.code())
             await asyncio.gather(
                 laptop.complete_link(client, offer, 20, at(NOW)),
-                phone.approve_link(client, offer.code(), at(NOW)),
+                phone.confirm_link(client, pending, offer.fingerprint(), at(NOW)),
             )
             phone.journal().set_sync(True)
             laptop.journal().set_sync(True)

@@ -77,6 +77,10 @@ EXPECTED = [
     r"func joinViaRelay\(client: RelayClient, code: String, pseudonym: String, now: Date\) ?async throws -> PendingJoin",
     r"func publishInvite\(client: RelayClient, invitation: Invitation, now: Date\) ?async throws",
     r"func offerLink\(client: RelayClient\) ?async throws -> LinkOffer",
+    r"func beginLink\(client: RelayClient, code: String\) ?async throws -> PendingLink",
+    r"func confirmLink\(client: RelayClient, pending: PendingLink, fingerprint: String, now: Date\) ?async throws -> UInt64",
+    r"func declineLink\(pending: PendingLink\) ?throws",
+    r"open class PendingLink: PendingLinkProtocol",
     r"func live\(client: RelayClient, listener: SpaceListener\) ?throws -> LiveSync",
     r"func watchStatus\(listener: SyncStatusListener\) ?-> StatusSubscription",
     r"public protocol SpaceListener: AnyObject",
@@ -151,6 +155,9 @@ ABSENT = [
     # Times as bare seconds: every instant is a `Date` now.
     r"\b(now|at|[a-z]+At): Int64\b",
     r"func parseLocalTime\(text: String\) ?throws -> Int64",
+    # Linking in one step, before the person confirmed the fingerprint
+    # (issue 15): beginLink, then confirmLink or declineLink.
+    r"func approveLink\(",
 ]
 
 HEADER_EXPECTED = [

@@ -7,6 +7,7 @@ import java.time.Instant
 import java.util.concurrent.CopyOnWriteArrayList
 import java.util.concurrent.CountDownLatch
 import java.util.concurrent.TimeUnit
+import kotlinx.coroutines.async
 import kotlinx.coroutines.runBlocking
 import org.junit.jupiter.api.AfterAll
 import org.junit.jupiter.api.Assertions.assertEquals
@@ -25,7 +26,9 @@ import org.junit.jupiter.api.io.TempDir
  *
  * Proves `suspend` calls (inside runBlocking), the relay join (asked with
  * joinViaRelay, admitted by the inviter's sync, completed by the joiner's
- * sync, listed in pendingJoins meanwhile), foreign-interface listeners
+ * sync, listed in pendingJoins meanwhile), linking a device (begun,
+ * confirmed only with the new device's fingerprint, or declined),
+ * foreign-interface listeners
  * called from Rust threads (space, status and sync-progress listeners),
  * handles that stop them when closed, the foreign
  * logger (records arrive without content and stop when its handle is
@@ -199,6 +202,45 @@ class RelaySyncTest {
         ashSpace.revokeInvite(invitation.inviteId, at(NOW))
         val revoked = ashSpace.invites(at(NOW)).single()
         assertEquals(InviteState.REVOKED to false, revoked.state to revoked.claimed)
+    }
+
+    @Test
+    fun `a link is confirmed by the new device's fingerprint`() {
+        val client = RelayClient.pinned(url, pin)
+        val phone = SafeSpaces.create(dir("phone-link"), UnlockSecret.passphrase("phone"), FAST)
+        val laptop = SafeSpaces.create(dir("laptop-link"), UnlockSecret.passphrase("laptop"), FAST)
+        val space = phone.createSpace("Group", "Robin", "Europe/London", at(NOW))
+        runBlocking { phone.sync(client, at(NOW)) }
+
+        val offer = runBlocking { laptop.offerLink(client) }
+        val pending = runBlocking { phone.beginLink(client, offer.code()) }
+        assertEquals(offer.fingerprint(), pending.fingerprint())
+        // Another fingerprint: refused, nothing sent, the link still waits.
+        assertThrows<SafeSpacesException.NotAllowed> {
+            runBlocking { phone.confirmLink(client, pending, "0000 0000 0000 0000", at(NOW)) }
+        }
+        val typed = offer.fingerprint().replace(" ", "").uppercase()
+        val (linked, confirmed) = runBlocking {
+            val waiting = async { laptop.completeLink(client, offer, 20u, at(NOW)) }
+            val confirmed = phone.confirmLink(client, pending, typed, at(NOW))
+            waiting.await() to confirmed
+        }
+        assertEquals(1uL to 1uL, linked to confirmed)
+        assertEquals(space.myMemberId(), laptop.space(space.id()).myMemberId())
+        // Answered once; the code's request is gone.
+        assertThrows<SafeSpacesException.NotAllowed> { phone.declineLink(pending) }
+        assertThrows<SafeSpacesException.InviteUnusable> {
+            runBlocking { phone.beginLink(client, offer.code()) }
+        }
+
+        // Declined: the new device gets nothing and says so.
+        val tablet = SafeSpaces.create(dir("tablet-link"), UnlockSecret.passphrase("tablet"), FAST)
+        val tabletOffer = runBlocking { tablet.offerLink(client) }
+        phone.declineLink(runBlocking { phone.beginLink(client, tabletOffer.code()) })
+        assertThrows<SafeSpacesException.InviteUnusable> {
+            runBlocking { tablet.completeLink(client, tabletOffer, 1u, at(NOW)) }
+        }
+        assertEquals(2, phone.devices().size)
     }
 
     /** Keeps every record; called from the library's logging thread. */
