@@ -39,6 +39,7 @@ export SAFESPACES_RELAY_BIN
 echo "==> Python bindings test"
 PYTHONPATH="$bindings/python" python3 mobile-ffi/tests/python/test_bindings.py
 PYTHONPATH="$bindings/python" python3 mobile-ffi/tests/python/test_relay_sync.py
+PYTHONPATH="$bindings/python" python3 mobile-ffi/tests/python/test_memory.py
 
 if [[ "${SAFESPACES_SKIP_KOTLIN:-0}" == 1 ]]; then
     echo "==> Kotlin bindings test SKIPPED (SAFESPACES_SKIP_KOTLIN=1)"

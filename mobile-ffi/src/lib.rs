@@ -37,6 +37,8 @@
 //! - [`SafeSpacesError`] (`error.rs`): the one error the foreign side sees.
 //! - `time.rs`: the two conversions between the foreign side's instants
 //!   (`SystemTime`) and core's whole seconds (`Timestamp`).
+//! - `memory.rs`: the zero-on-free global allocator, so what a lock drops
+//!   is not left readable in freed memory.
 //!
 //! # Shapes across the boundary
 //! Ids are strings (16 hex digits; a space id 32). Instants are
@@ -72,6 +74,7 @@ mod linking;
 mod live;
 mod logging;
 mod members;
+mod memory;
 mod progress;
 mod relay;
 mod secret;
