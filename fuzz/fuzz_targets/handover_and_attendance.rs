@@ -1,4 +1,5 @@
-//! A handover body (decoded, then checked for who may hand over) and an
+//! A handover body (decoded, then checked for who may hand over), a key
+//! grant's body (decoded, then opened against a handover) and an
 //! attendance request's body (opened by a lead device) from another device
 //! never panic, whatever the bytes.
 #![no_main]
@@ -9,6 +10,7 @@ use libfuzzer_sys::fuzz_target;
 use safespaces_core::protocol::Handover;
 use safespaces_core::protocol::attendance::AttendanceRequest;
 use safespaces_core::protocol::attestation::Attestation;
+use safespaces_core::protocol::key_grant::KeyGrant;
 use safespaces_core::protocol::removal::check_handover;
 
 fuzz_target!(|data: &[u8]| {
@@ -17,6 +19,12 @@ fuzz_target!(|data: &[u8]| {
         let _ = handover.encode();
         let _ = check_handover(&mut f.doc, &f.coordinator.1, &handover, None);
         let _ = handover.open(&f.identity);
+        if let Ok(grant) = KeyGrant::decode(data) {
+            let _ = grant.open(&handover, &f.identity);
+        }
+    }
+    if let Ok(grant) = KeyGrant::decode(data) {
+        let _ = grant.encode();
     }
     let _ = AttendanceRequest::open(data, &f.identity, &f.doc);
     let _ = Attestation::decode(data);

@@ -21,6 +21,7 @@
 //!   publishing invites and joining through the relay.
 //! - `receive.rs`: what each received envelope does, for bundles and relay alike.
 //! - `rotation.rs`: removing a member and moving to a new epoch.
+//! - `key_grants.rs`: granting the current key to devices a handover missed.
 //! - `snapshots.rs`: the snapshots this device signs, and the first one a
 //!   joining or newly linked device checks from the space's creation.
 //! - `registry.rs`: what the device persists about its spaces.
@@ -43,6 +44,7 @@ mod error;
 mod joining;
 mod journal_handle;
 mod journal_sync;
+mod key_grants;
 mod leaving;
 mod linking;
 mod live;

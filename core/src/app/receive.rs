@@ -6,9 +6,12 @@
 //! counted and skipped: one bad blob must not stop everything after it from
 //! arriving. One whose dependencies have not arrived yet is kept for later.
 
+use base64::Engine;
+use base64::prelude::BASE64_STANDARD;
+
 use super::bundle::device_key;
 use super::offline::BundleReport;
-use super::registry::{SpaceEntry, epoch_key_id};
+use super::registry::{AwaitingGrant, SpaceEntry, epoch_key_id};
 use super::rotation::enter_epoch;
 use super::{AppError, AppResult, Loaded, Shared};
 use crate::model::{SpaceDoc, Timestamp};
@@ -16,7 +19,8 @@ use crate::protocol::attendance::{self, AttendanceRequest};
 use crate::protocol::authorship::AuthorshipError;
 use crate::protocol::envelope::Unverified;
 use crate::protocol::exchange::{ReceiveError, Received, import_history, receive, receive_batches};
-use crate::protocol::removal::{HandoverRefusal, check_handover};
+use crate::protocol::key_grant::KeyGrant;
+use crate::protocol::removal::{HandoverRefusal, check_handover, key_holders};
 use crate::protocol::snapshot::SnapshotBody;
 use crate::protocol::{Envelope, EnvelopeKind, EpochKey, Handover, RotationError, SpaceId};
 
@@ -264,6 +268,11 @@ fn receive_one(
         .get_mut(&space)
         .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
     match unverified.peek().kind {
+        EnvelopeKind::KeyGrant => {
+            return receive_grant(
+                shared, doc, &device, space, entry, unverified, epoch, identity, report,
+            );
+        }
         EnvelopeKind::EpochHandover => {
             return receive_handover(
                 shared,
@@ -399,40 +408,11 @@ fn receive_handover(
     }
     match handover.open(identity) {
         Ok(new_key) => {
-            // Key first: a crash after this leaves an unused key, never a
-            // registry pointing at a missing one.
-            shared.profile.insert_key(
-                epoch_key_id(space, handover.to_epoch()),
-                *new_key.expose_bytes(),
+            take_key(
+                shared, doc, device, space, entry, &handover, sealed, &new_key, competing, report,
             )?;
-            let first_own_after = crate::protocol::authorship::actor_for_device(device)
-                .and_then(|actor| doc.first_seq_after(&handover.cut, &actor));
-            let previous_cursor = if competing {
-                entry.previous_cursor
-            } else {
-                entry.cursor
-            };
-            let signing = shared.profile.with_keyring(|k| k.signing_key().clone())?;
-            let at_cut = super::snapshots::attestations_at_cut(
-                doc,
-                entry,
-                &handover.cut,
-                space,
-                device,
-                &signing,
-            );
-            enter_epoch(
-                entry,
-                &handover,
-                sealed,
-                previous_cursor,
-                first_own_after,
-                &at_cut,
-            );
-            report.new_epoch = Some(handover.to_epoch());
         }
         Err(RotationError::NotARecipient) => {
-            report.left_out = true;
             if competing {
                 // The winner leaves this device out: it stays in the epoch
                 // it held a key for before.
@@ -441,8 +421,134 @@ fn receive_handover(
                 entry.cursor = entry.previous_cursor;
                 entry.held_requests.clear();
             }
+            // Out, or missed? A device that should hold the key by this
+            // device's own document (which holds the cut) was listed
+            // concurrently with it: it waits for a grant of the key from a
+            // device that has it (protocol.md §6, "Devices a handover
+            // missed"), keeping the best-ranked handover that missed it.
+            let missed = key_holders(doc).iter().any(|(d, _)| d == device);
+            if missed {
+                let better = entry
+                    .awaiting_grant
+                    .as_ref()
+                    .and_then(|a| awaited_handover(a).ok())
+                    .is_none_or(|(held, _)| handover.rank() < held.rank());
+                if better {
+                    entry.awaiting_grant = Some(AwaitingGrant {
+                        sealed: BASE64_STANDARD.encode(sealed),
+                        body: BASE64_STANDARD.encode(handover.encode()),
+                    });
+                }
+            } else {
+                report.left_out = true;
+            }
         }
         Err(_) => report.refused += 1,
+    }
+    Ok(Fate::Settled)
+}
+
+/// The handover a waiting device holds, and its sealed envelope.
+fn awaited_handover(awaiting: &AwaitingGrant) -> AppResult<(Handover, Vec<u8>)> {
+    let corrupt = || AppError::Corrupt("registry: awaited handover".into());
+    let body = BASE64_STANDARD
+        .decode(&awaiting.body)
+        .map_err(|_| corrupt())?;
+    let sealed = BASE64_STANDARD
+        .decode(&awaiting.sealed)
+        .map_err(|_| corrupt())?;
+    Ok((Handover::decode(&body).map_err(|_| corrupt())?, sealed))
+}
+
+/// Moves this device into the epoch `handover` leads to, with its key
+/// (opened from the handover, or granted for it).
+#[allow(clippy::too_many_arguments)]
+fn take_key(
+    shared: &Shared,
+    doc: &mut SpaceDoc,
+    device: &crate::model::DeviceId,
+    space: SpaceId,
+    entry: &mut SpaceEntry,
+    handover: &Handover,
+    sealed: &[u8],
+    new_key: &crate::protocol::EpochKey,
+    competing: bool,
+    report: &mut BundleReport,
+) -> AppResult<()> {
+    // Key first: a crash after this leaves an unused key, never a registry
+    // pointing at a missing one.
+    shared.profile.insert_key(
+        epoch_key_id(space, handover.to_epoch()),
+        *new_key.expose_bytes(),
+    )?;
+    let first_own_after = crate::protocol::authorship::actor_for_device(device)
+        .and_then(|actor| doc.first_seq_after(&handover.cut, &actor));
+    let previous_cursor = if competing {
+        entry.previous_cursor
+    } else {
+        entry.cursor
+    };
+    let signing = shared.profile.with_keyring(|k| k.signing_key().clone())?;
+    let at_cut =
+        super::snapshots::attestations_at_cut(doc, entry, &handover.cut, space, device, &signing);
+    enter_epoch(
+        entry,
+        handover,
+        sealed,
+        previous_cursor,
+        first_own_after,
+        &at_cut,
+    );
+    report.new_epoch = Some(handover.to_epoch());
+    Ok(())
+}
+
+/// A key grant (`protocol::key_grant`): taken only by a device waiting for
+/// one, for the handover it holds, signed by a member's device, with the
+/// key that handover committed to; anything else changes nothing.
+#[allow(clippy::too_many_arguments)]
+fn receive_grant(
+    shared: &Shared,
+    doc: &mut SpaceDoc,
+    device: &crate::model::DeviceId,
+    space: SpaceId,
+    entry: &mut SpaceEntry,
+    unverified: Unverified,
+    epoch: u32,
+    identity: &age::x25519::Identity,
+    report: &mut BundleReport,
+) -> AppResult<Fate> {
+    let Some((envelope, _)) = signed_by_member(doc, unverified) else {
+        report.refused += 1;
+        return Ok(Fate::Settled);
+    };
+    let Ok(grant) = KeyGrant::decode(&envelope.body) else {
+        report.refused += 1;
+        return Ok(Fate::Settled);
+    };
+    let Some(awaiting) = entry.awaiting_grant.clone() else {
+        return Ok(Fate::Settled);
+    };
+    let (handover, sealed) = awaited_handover(&awaiting)?;
+    if grant.from_epoch != epoch
+        || handover.from_epoch != entry.epoch
+        || grant.handover != handover.rank()
+        || !grant.recipients.contains(device)
+    {
+        return Ok(Fate::Settled);
+    }
+    match grant.open(&handover, identity) {
+        Ok(key) => {
+            take_key(
+                shared, doc, device, space, entry, &handover, &sealed, &key, false, report,
+            )?;
+            tracing::info!("took a key granted for a handover that missed this device");
+        }
+        Err(RotationError::NotARecipient) => {}
+        Err(e) => {
+            tracing::warn!(reason = %e, "refused a key grant");
+            report.refused += 1;
+        }
     }
     Ok(Fate::Settled)
 }

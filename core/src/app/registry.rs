@@ -75,6 +75,25 @@ pub struct SpaceEntry {
     /// with every bundle so devices that missed the rotation catch up.
     #[serde(default)]
     pub handovers: Vec<String>,
+    /// The body (base64) of the handover this device took into the current
+    /// epoch, or made: whom it was sealed to, so devices it missed are
+    /// granted the key (`protocol::key_grant`). `None` when this device
+    /// joined or was linked into the epoch.
+    #[serde(default)]
+    pub handover_body: Option<String>,
+    /// Devices this device granted the current epoch's key to.
+    #[serde(default)]
+    pub granted: Vec<crate::model::DeviceId>,
+    /// Sealed key grants (base64, under the previous epoch's key) this
+    /// device made into the current epoch, passed on with every bundle
+    /// after the handovers.
+    #[serde(default)]
+    pub grants: Vec<String>,
+    /// A handover out of the current epoch that missed this device (it was
+    /// listed concurrently with the cut): the device waits for a grant of
+    /// its key instead of counting itself out.
+    #[serde(default)]
+    pub awaiting_grant: Option<AwaitingGrant>,
     /// Relay sync: the last sequence number pulled from the current epoch's
     /// mailbox.
     #[serde(default)]
@@ -203,6 +222,15 @@ pub struct PendingJoin {
     /// so a crash after the claim loses nothing.
     #[serde(default)]
     pub welcome: Option<String>,
+}
+
+/// A handover that missed this device, kept until a grant of its key comes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AwaitingGrant {
+    /// The sealed handover envelope (base64), to pass on once moved.
+    pub sealed: String,
+    /// Its body (base64): the grant is checked against its commitment.
+    pub body: String,
 }
 
 /// The handover a device adopted, kept to settle a competing one.
@@ -337,6 +365,10 @@ impl SpaceEntry {
             sealed_heads: Vec::new(),
             pending_requests: Vec::new(),
             handovers: Vec::new(),
+            handover_body: None,
+            granted: Vec::new(),
+            grants: Vec::new(),
+            awaiting_grant: None,
             cursor: 0,
             sealed_own_seq: 0,
             outbox: Vec::new(),

@@ -92,8 +92,15 @@ impl Shared {
     /// If this device is a coordinator's and the space holds a removal the
     /// current epoch has not answered, moves the space to the next epoch:
     /// the key first, then the registry with the envelopes for the old
-    /// mailbox. Returns whether it rotated.
+    /// mailbox. Returns whether it rotated. Then grants the current key to
+    /// devices the epoch's handover missed ([`Shared::grant_missed`]).
     pub(crate) fn rotate_if_needed(&self, space: SpaceId) -> AppResult<bool> {
+        let rotated = self.rotate_only(space)?;
+        self.grant_missed(space)?;
+        Ok(rotated)
+    }
+
+    fn rotate_only(&self, space: SpaceId) -> AppResult<bool> {
         let signing = self.profile.with_keyring(|k| k.signing_key().clone())?;
         self.with_loaded(|loaded| {
             let device = loaded.registry.device.clone();
@@ -279,6 +286,10 @@ pub(crate) fn enter_epoch(
     });
     entry.epoch_cut = handover.cut.iter().map(|h| h.to_string()).collect();
     entry.handovers = vec![BASE64_STANDARD.encode(sealed)];
+    entry.handover_body = Some(BASE64_STANDARD.encode(handover.encode()));
+    entry.granted.clear();
+    entry.grants.clear();
+    entry.awaiting_grant = None;
     entry.previous_cursor = previous_cursor;
     entry.cursor = 0;
     entry.snapshot_seq = 0;

@@ -100,6 +100,9 @@ pub enum EnvelopeKind {
     AttendanceRequest = 4,
     // 5 was a joiner's own first batch in version 1; joiners are admitted
     // by their inviter's device now (protocol.md §5), and 5 is refused.
+    /// A new epoch's key re-sealed to devices its handover missed, in the
+    /// mailbox of the epoch the handover leaves.
+    KeyGrant = 6,
 }
 
 impl EnvelopeKind {
@@ -109,6 +112,7 @@ impl EnvelopeKind {
             2 => EnvelopeKind::Snapshot,
             3 => EnvelopeKind::EpochHandover,
             4 => EnvelopeKind::AttendanceRequest,
+            6 => EnvelopeKind::KeyGrant,
             _ => return None,
         })
     }

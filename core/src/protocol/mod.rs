@@ -11,6 +11,7 @@
 //! - [`link`]: linking a person's second device (link code, request, package).
 //! - [`journal_epoch`]: the journal's epochs: a new journal key, sealed to the person's remaining devices, when one is removed.
 //! - [`rotation`]: new epochs on removal or departure, sealed to the remaining devices.
+//! - [`key_grant`]: a new epoch's key re-sealed to a device its handover missed (added concurrently).
 //! - [`removal`]: removals, which of them a new epoch still has to answer, and who may.
 //! - [`attendance`]: sign-ups only a session's leads can attribute.
 //! - [`authorship`]: whether a signed change batch is its signer's to send.
@@ -29,6 +30,7 @@ pub mod exchange;
 pub mod genesis;
 pub mod invite;
 pub mod journal_epoch;
+pub mod key_grant;
 pub mod link;
 mod parallel;
 pub mod removal;

@@ -50,6 +50,11 @@ pub struct Handover {
     pub from_epoch: u32,
     /// The removal (or departure) change it answers.
     pub answers: ChangeHash,
+    /// [`key_commitment`] of the new key: a device the handover missed
+    /// (added concurrently with its cut) checks a key granted to it later
+    /// ([`super::key_grant::KeyGrant`]) against it, so a grant needs no
+    /// trust in whoever re-sealed it.
+    pub key_commitment: [u8; 32],
     /// The document heads it was made at: what its recipients were chosen
     /// from. Every removal causally before the cut is answered by it.
     pub cut: Vec<ChangeHash>,
@@ -99,6 +104,7 @@ impl Handover {
         Ok(Handover {
             from_epoch,
             answers,
+            key_commitment: key_commitment(key),
             cut: doc.heads(),
             recipients,
             sealed_key,
@@ -111,17 +117,12 @@ impl Handover {
         self.from_epoch.saturating_add(1)
     }
 
-    /// Opens the handover with this device's identity.
+    /// Opens the handover with this device's identity. A key that does not
+    /// match the handover's commitment is refused as malformed: every
+    /// recipient, and every device granted the key later, must end on the
+    /// same key.
     pub fn open(&self, identity: &age::x25519::Identity) -> Result<EpochKey, RotationError> {
-        let key = open_as_device(identity, &self.sealed_key).map_err(|e| match e {
-            DeviceSealError::NotARecipient => RotationError::NotARecipient,
-            other => RotationError::Malformed(other.to_string()),
-        })?;
-        let bytes: [u8; 32] = key
-            .as_slice()
-            .try_into()
-            .map_err(|_| RotationError::Malformed("key is not 32 bytes".into()))?;
-        Ok(EpochKey::from_bytes(bytes))
+        open_committed_key(identity, &self.sealed_key, &self.key_commitment)
     }
 
     /// Active devices in `doc` that this handover does not cover: they must
@@ -139,11 +140,12 @@ impl Handover {
     }
 
     /// Encodes the handover as an envelope body:
-    /// `from_epoch u32 | answers [32] | cut count u16 | cut [32]* |
-    /// recipient count u16 | device id [8]* | age file`.
+    /// `from_epoch u32 | answers [32] | key commitment [32] | cut count u16 |
+    /// cut [32]* | recipient count u16 | device id [8]* | age file`.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(
             4 + HASH_LEN
+                + HASH_LEN
                 + 2
                 + HASH_LEN * self.cut.len()
                 + 2
@@ -152,19 +154,12 @@ impl Handover {
         );
         out.extend_from_slice(&self.from_epoch.to_be_bytes());
         out.extend_from_slice(&self.answers.0);
+        out.extend_from_slice(&self.key_commitment);
         out.extend_from_slice(&(self.cut.len() as u16).to_be_bytes());
         for head in &self.cut {
             out.extend_from_slice(&head.0);
         }
-        out.extend_from_slice(&(self.recipients.len() as u16).to_be_bytes());
-        for device in &self.recipients {
-            let mut id = [0u8; 8];
-            // Device ids in a handover come from the space document, where
-            // a malformed one would already have been refused; write zeros
-            // rather than panic if one slipped through.
-            let _ = hex::decode_to_slice(device.as_str(), &mut id);
-            out.extend_from_slice(&id);
-        }
+        write_devices(&mut out, &self.recipients);
         out.extend_from_slice(&self.sealed_key);
         out
     }
@@ -184,6 +179,7 @@ impl Handover {
             return Err(bad("no epoch follows this one"));
         }
         let answers = ChangeHash(array(take(HASH_LEN)?));
+        let key_commitment = array(take(HASH_LEN)?);
         let cut_count = u16::from_be_bytes(array(take(2)?)) as usize;
         let mut cut = Vec::with_capacity(cut_count);
         for _ in 0..cut_count {
@@ -201,6 +197,7 @@ impl Handover {
         Ok(Handover {
             from_epoch,
             answers,
+            key_commitment,
             cut,
             recipients,
             sealed_key,
@@ -219,6 +216,54 @@ impl Handover {
     /// removal the winner did not answer is answered by the next epoch.
     pub fn prefer<'a>(a: &'a Handover, b: &'a Handover) -> &'a Handover {
         if a.rank() <= b.rank() { a } else { b }
+    }
+}
+
+/// A commitment to an epoch key: SHA-256 over a label and the key. It
+/// reveals nothing of a random 32-byte key and binds a handover to exactly
+/// one.
+pub fn key_commitment(key: &EpochKey) -> [u8; 32] {
+    let mut hash = Sha256::new();
+    hash.update(b"safespaces/v2/epoch-key-commitment");
+    hash.update(key.expose_bytes());
+    hash.finalize().into()
+}
+
+/// Opens an age file holding an epoch key sealed to this device, and checks
+/// it against `commitment` (a handover's, for the handover itself and for
+/// a grant of its key).
+pub(super) fn open_committed_key(
+    identity: &age::x25519::Identity,
+    sealed_key: &[u8],
+    commitment: &[u8; 32],
+) -> Result<EpochKey, RotationError> {
+    let key = open_as_device(identity, sealed_key).map_err(|e| match e {
+        DeviceSealError::NotARecipient => RotationError::NotARecipient,
+        other => RotationError::Malformed(other.to_string()),
+    })?;
+    let bytes: [u8; 32] = key
+        .as_slice()
+        .try_into()
+        .map_err(|_| RotationError::Malformed("key is not 32 bytes".into()))?;
+    let key = EpochKey::from_bytes(bytes);
+    if key_commitment(&key) != *commitment {
+        return Err(RotationError::Malformed(
+            "the key does not match the handover's commitment".into(),
+        ));
+    }
+    Ok(key)
+}
+
+/// Writes `count u16 | device id [8]*`.
+pub(super) fn write_devices(out: &mut Vec<u8>, devices: &[DeviceId]) {
+    out.extend_from_slice(&(devices.len() as u16).to_be_bytes());
+    for device in devices {
+        let mut id = [0u8; 8];
+        // Device ids come from the space document, where a malformed one
+        // would already have been refused; write zeros rather than panic
+        // if one slipped through.
+        let _ = hex::decode_to_slice(device.as_str(), &mut id);
+        out.extend_from_slice(&id);
     }
 }
 

@@ -1,0 +1,123 @@
+//! Granting the current epoch's key to devices its handover missed
+//! (protocol.md §6, "Devices a handover missed"; `protocol::key_grant`).
+//!
+//! A phone linked, or a member admitted, while a coordinator rotated holds
+//! the old epoch's key only: the handover was sealed to the devices at its
+//! cut. A device that holds the current key and sees such a device among
+//! those that should hold it ([`key_holders`]) seals the key to it and
+//! appends the grant to the old epoch's mailbox (and to every bundle),
+//! once per device and epoch. Only a coordinator's device grants, or a
+//! device of the missed device's own person (her old phone, for the phone
+//! she just linked): the receiver checks the key against the handover's
+//! commitment, so the rule only keeps the number of grants down.
+
+use std::collections::BTreeSet;
+
+use base64::Engine;
+use base64::prelude::BASE64_STANDARD;
+
+use super::registry::OutboxItem;
+use super::space_handle::entry;
+use super::{AppError, AppResult, Shared};
+use crate::model::{DeviceId, Role};
+use crate::protocol::key_grant::KeyGrant;
+use crate::protocol::removal::key_holders;
+use crate::protocol::{Envelope, EnvelopeKind, Handover, SpaceId};
+
+impl Shared {
+    /// Grants the current epoch's key to every device that should hold it
+    /// and that the handover into the epoch did not cover, if this device
+    /// may grant to it. Nothing to do in the first epoch, or for a device
+    /// that joined or was linked into the current one (it does not hold
+    /// the handover).
+    pub(crate) fn grant_missed(&self, space: SpaceId) -> AppResult<()> {
+        let signing = self.profile.with_keyring(|k| k.signing_key().clone())?;
+        self.with_loaded(|loaded| {
+            let device = loaded.registry.device.clone();
+            let current = entry(loaded, space)?.clone();
+            let (Some(body), Some(previous)) =
+                (current.handover_body.as_deref(), current.epoch.checked_sub(1))
+            else {
+                return Ok(());
+            };
+            let handover = BASE64_STANDARD
+                .decode(body)
+                .ok()
+                .and_then(|b| Handover::decode(&b).ok())
+                .ok_or_else(|| AppError::Corrupt("registry: adopted handover".into()))?;
+            let doc = loaded
+                .spaces
+                .get_mut(&space)
+                .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
+            let coordinator = doc
+                .member(&current.member)
+                .is_ok_and(|m| m.is_active() && m.role.at_least(Role::Coordinator));
+            let own: BTreeSet<DeviceId> = doc
+                .active_devices(&current.member)
+                .unwrap_or_default()
+                .into_keys()
+                .collect();
+            let candidate = |d: &DeviceId| {
+                *d != device
+                    && !handover.recipients.contains(d)
+                    && !current.granted.contains(d)
+                    && (coordinator || own.contains(d))
+            };
+            // The cheap look first (every sync pass comes here): only if
+            // some listed device is not covered is the history scanned for
+            // who should really hold the key.
+            let listed = doc.members().unwrap_or_default();
+            let any = listed.iter().filter(|(_, m)| m.is_active()).any(|(id, _)| {
+                doc.active_devices(id)
+                    .unwrap_or_default()
+                    .keys()
+                    .any(candidate)
+            });
+            if !any {
+                return Ok(());
+            }
+            let missed: Vec<(DeviceId, String)> = key_holders(doc)
+                .into_iter()
+                .filter(|(d, _)| candidate(d))
+                .collect();
+            if missed.is_empty() {
+                return Ok(());
+            }
+            let key = self.epoch_key(space, current.epoch)?;
+            let old_key = self.epoch_key(space, previous)?;
+            let grant = match KeyGrant::create(&handover, &key, &missed) {
+                Ok(grant) => grant,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not grant the key to a device the handover missed");
+                    return Ok(());
+                }
+            };
+            let sealed = Envelope {
+                kind: EnvelopeKind::KeyGrant,
+                space,
+                epoch: previous,
+                author: device.clone(),
+                sequence: current.next_sequence,
+                body: grant.encode(),
+            }
+            .seal(&old_key.content_key(), &signing)
+            .map_err(|e| AppError::Corrupt(e.to_string()))?;
+            let mut e = current.clone();
+            e.next_sequence = e.next_sequence.saturating_add(1);
+            e.granted.extend(grant.recipients.iter().cloned());
+            let encoded = BASE64_STANDARD.encode(&sealed);
+            e.grants.push(encoded.clone());
+            e.outbox.push(OutboxItem {
+                epoch: previous,
+                envelope: encoded,
+            });
+            self.store_entry(loaded, space, e)?;
+            tracing::info!(
+                devices = grant.recipients.len(),
+                epoch = current.epoch,
+                "granted the key to devices the handover missed"
+            );
+            Ok(())
+        })
+    }
+}
