@@ -362,6 +362,12 @@ class RelaySyncTest(unittest.TestCase):
         asyncio.run(declined())
         self.assertEqual(len(phone.devices()), 2)
 
+        # The laptop is lost: removed from the space (one), listed as removed.
+        self.assertEqual(phone.remove_device(laptop.device_id(), at(NOW + 60)), 1)
+        [gone] = [d for d in phone.devices() if d.id == laptop.device_id()]
+        self.assertEqual(gone.removed_at, at(NOW + 60))
+        asyncio.run(phone.sync(client, at(NOW + 60)))
+
     def test_a_journal_entry_reaches_the_persons_other_device_live(self):
         client = self.client()
         phone = SafeSpaces.create(self.new_dir(), UnlockSecret.passphrase("phone"), FAST)

@@ -241,6 +241,11 @@ class RelaySyncTest {
             runBlocking { tablet.completeLink(client, tabletOffer, 1u, at(NOW)) }
         }
         assertEquals(2, phone.devices().size)
+
+        // The laptop is lost: removed from the space (one), listed as removed.
+        assertEquals(1u, phone.removeDevice(laptop.deviceId(), at(NOW + 60)))
+        assertEquals(at(NOW + 60), phone.devices().single { it.id == laptop.deviceId() }.removedAt)
+        runBlocking { phone.sync(client, at(NOW + 60)) }
     }
 
     /** Keeps every record; called from the library's logging thread. */
