@@ -189,7 +189,7 @@ pub fn run(cli: Cli) -> Result<Out, Failure> {
             let report = block_on(app.sync(&client, now()))?;
             out(
                 format!(
-                    "Synced: {} sent, {} received ({} changes applied, {} refused), {} sign-ups recorded{}{}{}.",
+                    "Synced: {} sent, {} received ({} changes applied, {} refused), {} sign-ups recorded{}{}{}{}.",
                     report.pushed,
                     report.pulled,
                     report.applied,
@@ -209,15 +209,35 @@ pub fn run(cli: Cli) -> Result<Out, Failure> {
                         String::new()
                     } else {
                         format!("; you were removed from {} space(s)", report.left_out.len())
-                    }
+                    },
+                    failures(&report)
                 ),
                 json!({"pushed": report.pushed, "pulled": report.pulled, "applied": report.applied,
                        "refused": report.refused, "requests_recorded": report.requests_recorded,
                        "snapshots": report.snapshots, "left_out": report.left_out,
-                       "admitted": report.admitted, "joined": report.joined}),
+                       "admitted": report.admitted, "joined": report.joined,
+                       "failed": report.failed.iter()
+                           .map(|f| json!({"space": f.space, "reason": f.reason}))
+                           .collect::<Vec<_>>(),
+                       "journal_failed": report.journal_failed}),
             )
         }
     }
+}
+
+/// What failed while the rest synced, for the one-line summary.
+fn failures(report: &safespaces_core::app::SyncReport) -> String {
+    let mut out = String::new();
+    if !report.failed.is_empty() {
+        out.push_str(&format!(
+            "; {} space(s) did not sync (tried again next time)",
+            report.failed.len()
+        ));
+    }
+    if report.journal_failed.is_some() {
+        out.push_str("; the journal did not sync");
+    }
+    out
 }
 
 /// Draws a one-line progress bar on standard error (only on a terminal).

@@ -23,7 +23,7 @@
 //!   the connection to a relay, its status, and the FFI's one tokio runtime
 //!   for background work.
 //! - `sync.rs`: the async calls that talk to the relay (`sync`,
-//!   `joinViaRelay`, `publishInvite`) and [`SyncReport`].
+//!   `joinViaRelay`, `publishInvite`) and [`SyncReport`] (with [`SpaceSyncFailure`]).
 //! - [`LinkOffer`], [`PendingLink`] (`linking.rs`): linking a new device
 //!   through the relay, confirmed on the old one by its fingerprint.
 //! - [`SpaceListener`], [`LiveSync`] (`live.rs`): live updates and the
@@ -108,7 +108,7 @@ pub use sessions::{
 };
 pub use signposting::{Resource, ResourceCategory, ResourceEntry};
 pub use space::Space;
-pub use sync::SyncReport;
+pub use sync::{SpaceSyncFailure, SyncReport};
 pub use training::{Clearance, TrainingModule, TrainingRecord};
 
 uniffi::setup_scaffolding!();

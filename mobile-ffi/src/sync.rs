@@ -40,6 +40,21 @@ pub struct SyncReport {
     /// admitted a join asked for with `joinViaRelay`. Open each with
     /// `SafeSpaces.space`; they left `pendingJoins`.
     pub joined: Vec<String>,
+    /// Spaces whose sync failed while the others went on (their mailbox
+    /// gone or refused): show them as not up to date; the next sync tries
+    /// again. A sync throws only when nothing got through.
+    pub failed: Vec<SpaceSyncFailure>,
+    /// Why the journal's sync failed, if it did while the spaces went on.
+    pub journal_failed: Option<String>,
+}
+
+/// One space whose sync failed in a [`SyncReport`].
+#[derive(uniffi::Record, Clone, Debug, PartialEq, Eq)]
+pub struct SpaceSyncFailure {
+    /// The space's id.
+    pub space: String,
+    /// What went wrong.
+    pub reason: String,
 }
 
 impl From<app::SyncReport> for SyncReport {
@@ -55,6 +70,15 @@ impl From<app::SyncReport> for SyncReport {
             waiting_dropped: r.waiting_dropped as u64,
             admitted: r.admitted as u64,
             joined: r.joined,
+            failed: r
+                .failed
+                .into_iter()
+                .map(|f| SpaceSyncFailure {
+                    space: f.space,
+                    reason: f.reason,
+                })
+                .collect(),
+            journal_failed: r.journal_failed,
         }
     }
 }

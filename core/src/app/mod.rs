@@ -80,7 +80,7 @@ pub use registry::{
 };
 pub use relay_sync::{
     COMPACT_AFTER_BLOBS, HOLD_REQUESTS_SECS, Progress, ProgressFn, RESEND_REQUEST_AFTER_SECS,
-    SyncReport,
+    SpaceSyncFailure, SyncReport,
 };
 pub use space_handle::{Blocked, MyPlace, RosterView, Space};
 

@@ -125,6 +125,21 @@ pub struct SyncReport {
     pub admitted: usize,
     /// Spaces this device joined in this sync (hex): their welcomes came.
     pub joined: Vec<String>,
+    /// Spaces whose sync failed while others went on (hex id and why):
+    /// one space's mailbox gone or refused never stops the rest, nor the
+    /// journal. Retried at the next sync.
+    pub failed: Vec<SpaceSyncFailure>,
+    /// Why the journal's sync failed, if it did while the spaces went on.
+    pub journal_failed: Option<String>,
+}
+
+/// One space whose sync failed in a [`SyncReport`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpaceSyncFailure {
+    /// The space, hex.
+    pub space: String,
+    /// What went wrong, as the error says it.
+    pub reason: String,
 }
 
 impl From<RelayError> for AppError {
@@ -611,16 +626,43 @@ impl SafeSpaces {
         })?;
         let started = std::time::Instant::now();
         let count = spaces.len();
+        // One space failing (its mailbox deleted or refused, a damaged
+        // document) must not stop the others or the journal: each goes on,
+        // and the failures are reported. Only when nothing got through
+        // (the relay unreachable, the profile locked) is the sync an error.
+        let mut first_error = None;
+        let mut got_through = false;
         for space in spaces {
-            self.shared
+            match self
+                .shared
                 .sync_space(client, space, now, &mut report)
                 .await
-                .inspect_err(|e| super::error::warn_failed!(e, "space sync failed"))?;
+            {
+                Ok(()) => got_through = true,
+                Err(e) => {
+                    super::error::warn_failed!(&e, "space sync failed");
+                    report.failed.push(SpaceSyncFailure {
+                        space: space.to_hex(),
+                        reason: e.to_string(),
+                    });
+                    first_error.get_or_insert(e);
+                }
+            }
         }
-        self.shared
-            .sync_journal(client, now, &mut report)
-            .await
-            .inspect_err(|e| super::error::warn_failed!(e, "journal sync failed"))?;
+        let journal_on = self
+            .shared
+            .with_loaded(|loaded| Ok(loaded.registry.journal_sync))?;
+        match self.shared.sync_journal(client, now, &mut report).await {
+            Ok(()) => got_through |= journal_on,
+            Err(e) => {
+                super::error::warn_failed!(&e, "journal sync failed");
+                report.journal_failed = Some(e.to_string());
+                first_error.get_or_insert(e);
+            }
+        }
+        if let (false, Some(e)) = (got_through, first_error) {
+            return Err(e);
+        }
         tracing::info!(
             spaces = count,
             pushed = report.pushed,
@@ -628,6 +670,8 @@ impl SafeSpaces {
             applied = report.applied,
             refused = report.refused,
             snapshots = report.snapshots,
+            failed = report.failed.len(),
+            journal_failed = report.journal_failed.is_some(),
             elapsed_ms = started.elapsed().as_millis(),
             "sync finished"
         );

@@ -247,6 +247,8 @@ class RelaySyncTest(unittest.TestCase):
         # takes the welcome and the space.
         report = asyncio.run(ash.sync(client, at(NOW)))
         self.assertEqual(report.admitted, 1)
+        # Nothing failed: no space listed, the journal fine.
+        self.assertEqual((report.failed, report.journal_failed), ([], None))
         [used] = ash_space.invites(at(NOW))
         self.assertEqual((used.invite_id, used.state), (invitation.invite_id, InviteState.USED))
         report = asyncio.run(birch.sync(client, at(NOW)))
