@@ -62,6 +62,20 @@ pub fn session_titles(app: &SafeSpaces, space: &str) -> Vec<String> {
     titles
 }
 
+/// The texts of the journal's entries on `app`, sorted (entries written at
+/// one time on two devices come in either order).
+pub fn journal_texts(app: &SafeSpaces) -> Vec<String> {
+    let mut texts: Vec<String> = app
+        .journal()
+        .entries()
+        .expect("the journal")
+        .into_iter()
+        .map(|e| e.text)
+        .collect();
+    texts.sort();
+    texts
+}
+
 /// A client of `relay`, pinned to its certificate, whose requests give up
 /// after `request` (a body of many megabytes needs more than the default).
 pub fn test_client(relay: &RelayProcess, request: Duration) -> RelayClient {

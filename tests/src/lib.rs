@@ -41,8 +41,8 @@ use safespaces_relay::{LISTENING_LINE, PIN_LINE};
 pub mod devices;
 pub mod proxy;
 pub use devices::{
-    join_through_relay, link_through_relay, restore_test_device, session_titles, test_client,
-    test_device, test_session,
+    join_through_relay, journal_texts, link_through_relay, restore_test_device, session_titles,
+    test_client, test_device, test_session,
 };
 pub use proxy::CuttableProxy;
 

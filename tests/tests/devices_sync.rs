@@ -11,7 +11,7 @@ use safespaces_core::model::{
 };
 use safespaces_core::profile::{PassphraseWork, ProfileOptions, UnlockSecret};
 use safespaces_core::sync::{RelayClient, RelayConfig, RetryPolicy};
-use safespaces_e2e::{RelayProcess, join_through_relay, link_through_relay};
+use safespaces_e2e::{RelayProcess, join_through_relay, journal_texts, link_through_relay};
 
 fn options() -> ProfileOptions {
     ProfileOptions {
@@ -520,14 +520,8 @@ async fn with_journal_sync_on_an_entry_reaches_the_other_device_live() {
         if changed != "journal" {
             continue;
         }
-        let texts: Vec<String> = laptop
-            .journal()
-            .entries()
-            .unwrap()
-            .into_iter()
-            .map(|e| e.text)
-            .collect();
-        if texts.contains(&"written on the phone, read on the laptop".to_string()) {
+        if journal_texts(&laptop).contains(&"written on the phone, read on the laptop".to_string())
+        {
             break;
         }
     }

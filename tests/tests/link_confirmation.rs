@@ -19,7 +19,9 @@ use safespaces_core::model::{DeviceId, DeviceKeys, Timestamp};
 use safespaces_core::protocol::invite::bind_device;
 use safespaces_core::protocol::link::{LinkError, LinkPackage, LinkRequest, LinkSecret};
 use safespaces_core::sync::DropboxId;
-use safespaces_e2e::{RelayProcess, link_through_relay, test_client, test_device, test_session};
+use safespaces_e2e::{
+    RelayProcess, journal_texts, link_through_relay, test_client, test_device, test_session,
+};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
@@ -127,18 +129,6 @@ fn listed_devices(app: &SafeSpaces, space: &str) -> usize {
     let members = s.members().unwrap();
     let (_, member) = members.iter().find(|(id, _)| *id == me).unwrap();
     member.devices.len()
-}
-
-fn sorted_journal(app: &SafeSpaces) -> Vec<String> {
-    let mut texts: Vec<String> = app
-        .journal()
-        .entries()
-        .unwrap()
-        .into_iter()
-        .map(|e| e.text)
-        .collect();
-    texts.sort();
-    texts
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -432,7 +422,7 @@ async fn a_confirmed_link_brings_the_spaces_and_the_journal() {
         phone.sync(&net, now).await.unwrap();
     }
     assert_eq!(
-        sorted_journal(&laptop),
+        journal_texts(&laptop),
         vec!["written before the link".to_string()]
     );
 }
@@ -463,7 +453,7 @@ async fn a_device_linked_after_a_removal_follows_the_journal() {
     for app in [&phone, &lost, &phone, &lost] {
         app.sync(&net, now).await.unwrap();
     }
-    assert_eq!(sorted_journal(&lost), vec!["CANARY-before".to_string()]);
+    assert_eq!(journal_texts(&lost), vec!["CANARY-before".to_string()]);
     let lost_id = lost.device_id().unwrap();
     phone.remove_device(&lost_id, now).unwrap();
     phone.sync(&net, now).await.unwrap();
@@ -486,7 +476,7 @@ async fn a_device_linked_after_a_removal_follows_the_journal() {
         app.sync(&net, now).await.unwrap();
     }
     assert_eq!(
-        sorted_journal(&laptop),
+        journal_texts(&laptop),
         vec!["CANARY-after".to_string(), "CANARY-before".to_string()]
     );
     // And the other way: the phone reads what the laptop writes, in the
@@ -498,10 +488,10 @@ async fn a_device_linked_after_a_removal_follows_the_journal() {
     for app in [&laptop, &phone] {
         app.sync(&net, now).await.unwrap();
     }
-    assert!(sorted_journal(&phone).contains(&"CANARY-from-the-laptop".to_string()));
+    assert!(journal_texts(&phone).contains(&"CANARY-from-the-laptop".to_string()));
     // The removed phone reads none of it.
     for _ in 0..2 {
         lost.sync(&net, now).await.unwrap();
     }
-    assert_eq!(sorted_journal(&lost), vec!["CANARY-before".to_string()]);
+    assert_eq!(journal_texts(&lost), vec!["CANARY-before".to_string()]);
 }

@@ -7,24 +7,11 @@
 use std::time::Duration;
 
 use age::secrecy::SecretString;
-use safespaces_core::app::SafeSpaces;
 use safespaces_core::model::{Role, Timestamp};
 use safespaces_e2e::{
-    RelayProcess, join_through_relay, link_through_relay, restore_test_device, session_titles,
-    test_client, test_device, test_session,
+    RelayProcess, join_through_relay, journal_texts, link_through_relay, restore_test_device,
+    session_titles, test_client, test_device, test_session,
 };
-
-fn journal(app: &SafeSpaces) -> Vec<String> {
-    let mut texts: Vec<String> = app
-        .journal()
-        .entries()
-        .unwrap()
-        .into_iter()
-        .map(|e| e.text)
-        .collect();
-    texts.sort();
-    texts
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_removed_phone_and_its_restored_backup_open_nothing_written_afterwards() {
@@ -54,7 +41,7 @@ async fn a_removed_phone_and_its_restored_backup_open_nothing_written_afterwards
     for app in [&sam, &lost, &sam, &lost, &robin] {
         app.sync(&net, now).await.unwrap();
     }
-    assert_eq!(journal(&lost), vec!["CANARY-before".to_string()]);
+    assert_eq!(journal_texts(&lost), vec!["CANARY-before".to_string()]);
     // The lost phone wrote in the space before it was lost: Sam's phone
     // heard from it.
     lost.space(&space_id)
@@ -105,7 +92,7 @@ async fn a_removed_phone_and_its_restored_backup_open_nothing_written_afterwards
         vec!["CANARY-after".to_string(), "CANARY-first".to_string()]
     );
     assert_eq!(
-        journal(&sam),
+        journal_texts(&sam),
         vec![
             "CANARY-after-journal".to_string(),
             "CANARY-before".to_string()
@@ -130,7 +117,7 @@ async fn a_removed_phone_and_its_restored_backup_open_nothing_written_afterwards
         vec!["CANARY-first".to_string()],
         "the new session stays closed"
     );
-    assert!(!journal(&lost).contains(&"CANARY-after-journal".to_string()));
+    assert!(!journal_texts(&lost).contains(&"CANARY-after-journal".to_string()));
     for app in [&sam, &robin, &sam] {
         app.sync(&net, now).await.unwrap();
     }
@@ -143,7 +130,7 @@ async fn a_removed_phone_and_its_restored_backup_open_nothing_written_afterwards
             .unwrap();
         assert_eq!(leads.len(), 1, "Sam's offer stands");
     }
-    assert!(!journal(&sam).contains(&"CANARY-thief-journal".to_string()));
+    assert!(!journal_texts(&sam).contains(&"CANARY-thief-journal".to_string()));
 
     // A profile restored from the phone's backup is no better off.
     let restored = restore_test_device(&backup, "backup words", dirs[3].path());
@@ -154,7 +141,7 @@ async fn a_removed_phone_and_its_restored_backup_open_nothing_written_afterwards
         session_titles(&restored, &space_id),
         vec!["CANARY-first".to_string()]
     );
-    assert_eq!(journal(&restored), vec!["CANARY-before".to_string()]);
+    assert_eq!(journal_texts(&restored), vec!["CANARY-before".to_string()]);
 
     // The two remaining devices agree.
     assert_eq!(

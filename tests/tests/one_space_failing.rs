@@ -13,8 +13,8 @@ use safespaces_core::profile::KeyId;
 use safespaces_core::protocol::EpochKey;
 use safespaces_core::sync::MailboxCredential;
 use safespaces_e2e::{
-    RelayProcess, join_through_relay, link_through_relay, session_titles, test_client, test_device,
-    test_session,
+    RelayProcess, join_through_relay, journal_texts, link_through_relay, session_titles,
+    test_client, test_device, test_session,
 };
 use sha2::{Digest, Sha256};
 
@@ -96,12 +96,5 @@ async fn a_deleted_mailbox_stops_neither_the_other_space_nor_the_journal() {
         .expect("the laptop's sync went on");
     assert_eq!(report.failed.len(), 1, "{report:?}");
     assert!(session_titles(laptop, &walks.id()).contains(&"CANARY-walk".to_string()));
-    let entries: Vec<String> = laptop
-        .journal()
-        .entries()
-        .unwrap()
-        .into_iter()
-        .map(|e| e.text)
-        .collect();
-    assert_eq!(entries, vec!["CANARY-journal".to_string()]);
+    assert_eq!(journal_texts(laptop), vec!["CANARY-journal".to_string()]);
 }
