@@ -40,15 +40,20 @@ impl Shared {
             else {
                 return Ok(());
             };
+            let doc = loaded
+                .spaces
+                .get_mut(&space)
+                .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
+            // Nothing new since the last seal (every idle sync pass): every
+            // device listed then was looked at before that seal.
+            if current.sealed_heads() == doc.heads() {
+                return Ok(());
+            }
             let handover = BASE64_STANDARD
                 .decode(body)
                 .ok()
                 .and_then(|b| Handover::decode(&b).ok())
                 .ok_or_else(|| AppError::Corrupt("registry: adopted handover".into()))?;
-            let doc = loaded
-                .spaces
-                .get_mut(&space)
-                .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
             let coordinator = doc
                 .member(&current.member)
                 .is_ok_and(|m| m.is_active() && m.role.at_least(Role::Coordinator));
