@@ -18,7 +18,7 @@ use safespaces_core::app::{AppError, SafeSpaces};
 use safespaces_core::model::{DeviceId, DeviceKeys, Timestamp};
 use safespaces_core::protocol::invite::bind_device;
 use safespaces_core::protocol::link::{LinkError, LinkPackage, LinkRequest, LinkSecret};
-use safespaces_core::sync::DropboxId;
+use safespaces_core::sync::{DropboxId, RelayClient};
 use safespaces_e2e::{
     RelayProcess, journal_texts, link_through_relay, test_client, test_device, test_session,
 };
@@ -131,45 +131,70 @@ fn listed_devices(app: &SafeSpaces, space: &str) -> usize {
     member.devices.len()
 }
 
+/// A relay, a client of it, and fresh devices, each in a temporary
+/// directory that lives as long as this does; `scratch` is where the snoop
+/// writes what it took.
+struct World {
+    relay: RelayProcess,
+    net: RelayClient,
+    devices: Vec<SafeSpaces>,
+    scratch: tempfile::TempDir,
+    _dirs: Vec<tempfile::TempDir>,
+    _relay_dir: tempfile::TempDir,
+}
+
+impl World {
+    fn new(devices: usize) -> Self {
+        let relay_dir = tempfile::tempdir().unwrap();
+        let relay = RelayProcess::start(relay_dir.path());
+        let net = test_client(&relay, Duration::from_secs(10));
+        let dirs: Vec<_> = (0..devices).map(|_| tempfile::tempdir().unwrap()).collect();
+        World {
+            devices: dirs.iter().map(|d| test_device(d.path())).collect(),
+            relay,
+            net,
+            scratch: tempfile::tempdir().unwrap(),
+            _dirs: dirs,
+            _relay_dir: relay_dir,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn someone_polling_with_the_code_sees_no_package_before_confirmation_and_opens_nothing_secret()
  {
-    let relay_dir = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start(relay_dir.path());
-    let net = test_client(&relay, Duration::from_secs(10));
-    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let now = Timestamp(1_000);
-    let phone = test_device(dirs[0].path());
-    let laptop = test_device(dirs[1].path());
+    let w = World::new(2);
+    let (relay, net, now) = (&w.relay, &w.net, Timestamp(1_000));
+    let (phone, laptop) = (&w.devices[0], &w.devices[1]);
     let space = phone.create_space("Group", "Robin", now).unwrap();
     space.create_session(test_session("Walk"), now).unwrap();
-    phone.sync(&net, now).await.unwrap();
+    phone.sync(net, now).await.unwrap();
 
-    let offer = laptop.offer_link(&net).await.unwrap();
-    let mut snoop = Snoop::start(&relay, &offer.code, 30_000, dirs[2].path());
+    let offer = laptop.offer_link(net).await.unwrap();
+    let mut snoop = Snoop::start(relay, &offer.code, 30_000, w.scratch.path());
     snoop.event("request_seen").await;
 
     // The old device claims the request and shows its fingerprint; the
     // person takes her time comparing. Nothing is written or sent.
-    let pending = phone.begin_link(&net, &offer.code).await.unwrap();
+    let pending = phone.begin_link(net, &offer.code).await.unwrap();
     assert_eq!(pending.fingerprint(), offer.fingerprint);
     snoop.event("request_gone").await;
     assert_eq!(
         link_error(
             laptop
-                .complete_link(&net, &offer, Duration::from_secs(1), now)
+                .complete_link(net, &offer, Duration::from_secs(1), now)
                 .await
         ),
         LinkError::NoPackage,
         "before the confirmation there is nothing to take"
     );
     assert_eq!(phone.devices().unwrap().len(), 1);
-    assert_eq!(listed_devices(&phone, &space.id()), 1);
+    assert_eq!(listed_devices(phone, &space.id()), 1);
 
     let confirmed_at = unix_ms();
     assert_eq!(
         phone
-            .confirm_link(&net, &pending, &offer.fingerprint, now)
+            .confirm_link(net, &pending, &offer.fingerprint, now)
             .await
             .unwrap(),
         1
@@ -201,7 +226,7 @@ async fn someone_polling_with_the_code_sees_no_package_before_confirmation_and_o
     assert_eq!(
         link_error(
             laptop
-                .complete_link(&net, &offer, Duration::from_secs(1), now)
+                .complete_link(net, &offer, Duration::from_secs(1), now)
                 .await
         ),
         LinkError::NoPackage
@@ -209,8 +234,8 @@ async fn someone_polling_with_the_code_sees_no_package_before_confirmation_and_o
     // What the snooper holds is the real package, sealed to the laptop:
     // the laptop's own key opens it, and none of its secrets is in what
     // the code opened.
-    let sealed = std::fs::read(dirs[2].path().join("package.sealed")).unwrap();
-    let outer = std::fs::read(dirs[2].path().join("package.outer")).unwrap();
+    let sealed = std::fs::read(w.scratch.path().join("package.sealed")).unwrap();
+    let outer = std::fs::read(w.scratch.path().join("package.outer")).unwrap();
     let identity = laptop
         .profile()
         .with_keyring(|k| k.device_identity().clone())
@@ -233,7 +258,7 @@ async fn someone_polling_with_the_code_sees_no_package_before_confirmation_and_o
     assert_eq!(
         link_error(
             phone
-                .confirm_link(&net, &pending, &offer.fingerprint, now)
+                .confirm_link(net, &pending, &offer.fingerprint, now)
                 .await
         ),
         LinkError::AlreadyAnswered
@@ -259,19 +284,15 @@ fn swapped_request(code: &LinkSecret) -> (LinkRequest, Vec<u8>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_swapped_request_shows_another_fingerprint_and_a_mismatch_publishes_nothing() {
-    let relay_dir = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start(relay_dir.path());
-    let net = test_client(&relay, Duration::from_secs(10));
-    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let now = Timestamp(1_000);
-    let phone = test_device(dirs[0].path());
-    let laptop = test_device(dirs[1].path());
+    let w = World::new(2);
+    let (relay, net, now) = (&w.relay, &w.net, Timestamp(1_000));
+    let (phone, laptop) = (&w.devices[0], &w.devices[1]);
     let space = phone.create_space("Group", "Robin", now).unwrap();
-    phone.sync(&net, now).await.unwrap();
+    phone.sync(net, now).await.unwrap();
 
-    let offer = laptop.offer_link(&net).await.unwrap();
+    let offer = laptop.offer_link(net).await.unwrap();
     let code = LinkSecret::parse(&offer.code).unwrap();
-    let mut snoop = Snoop::start(&relay, &offer.code, 4_000, dirs[2].path());
+    let mut snoop = Snoop::start(relay, &offer.code, 4_000, w.scratch.path());
     snoop.event("request_seen").await;
     // Someone holding the code takes the real request and puts his own.
     let request_box = DropboxId::from_hex(&code.request_dropbox()).unwrap();
@@ -281,12 +302,12 @@ async fn a_swapped_request_shows_another_fingerprint_and_a_mismatch_publishes_no
 
     // The old device shows *his* fingerprint; the person types what the
     // laptop shows, and nothing happens.
-    let pending = phone.begin_link(&net, &offer.code).await.unwrap();
+    let pending = phone.begin_link(net, &offer.code).await.unwrap();
     assert_eq!(pending.fingerprint(), theirs.fingerprint());
     assert_ne!(pending.fingerprint(), offer.fingerprint);
     for typed in [offer.fingerprint.as_str(), "", "0000 0000 0000 0000"] {
         assert_eq!(
-            link_error(phone.confirm_link(&net, &pending, typed, now).await),
+            link_error(phone.confirm_link(net, &pending, typed, now).await),
             LinkError::FingerprintMismatch
         );
     }
@@ -295,7 +316,7 @@ async fn a_swapped_request_shows_another_fingerprint_and_a_mismatch_publishes_no
     assert_eq!(
         link_error(
             phone
-                .confirm_link(&net, &pending, &theirs.fingerprint(), now)
+                .confirm_link(net, &pending, &theirs.fingerprint(), now)
                 .await
         ),
         LinkError::AlreadyAnswered
@@ -310,13 +331,13 @@ async fn a_swapped_request_shows_another_fingerprint_and_a_mismatch_publishes_no
     assert!(report["package_seen_at_ms"].is_null(), "{report}");
     assert!(report["polls"].as_u64().unwrap() >= 20, "{report}");
     // No device was added to the space or to her list, here or on the relay.
-    phone.sync(&net, now).await.unwrap();
+    phone.sync(net, now).await.unwrap();
     assert_eq!(phone.devices().unwrap().len(), 1);
-    assert_eq!(listed_devices(&phone, &space.id()), 1);
+    assert_eq!(listed_devices(phone, &space.id()), 1);
     assert_eq!(
         link_error(
             laptop
-                .complete_link(&net, &offer, Duration::from_secs(1), now)
+                .complete_link(net, &offer, Duration::from_secs(1), now)
                 .await
         ),
         LinkError::NoPackage
@@ -324,7 +345,7 @@ async fn a_swapped_request_shows_another_fingerprint_and_a_mismatch_publishes_no
     // The code's request is gone, and a code nobody offered has none.
     for unused in [offer.code.clone(), LinkSecret::generate().code()] {
         assert_eq!(
-            link_error(phone.begin_link(&net, &unused).await),
+            link_error(phone.begin_link(net, &unused).await),
             LinkError::NoRequest
         );
     }
@@ -332,18 +353,14 @@ async fn a_swapped_request_shows_another_fingerprint_and_a_mismatch_publishes_no
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_taken_package_slot_stops_the_link_before_any_device_is_added() {
-    let relay_dir = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start(relay_dir.path());
-    let net = test_client(&relay, Duration::from_secs(10));
-    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
-    let now = Timestamp(1_000);
-    let phone = test_device(dirs[0].path());
-    let laptop = test_device(dirs[1].path());
+    let w = World::new(2);
+    let (net, now) = (&w.net, Timestamp(1_000));
+    let (phone, laptop) = (&w.devices[0], &w.devices[1]);
     let space = phone.create_space("Group", "Robin", now).unwrap();
-    phone.sync(&net, now).await.unwrap();
+    phone.sync(net, now).await.unwrap();
 
-    let offer = laptop.offer_link(&net).await.unwrap();
-    let pending = phone.begin_link(&net, &offer.code).await.unwrap();
+    let offer = laptop.offer_link(net).await.unwrap();
+    let pending = phone.begin_link(net, &offer.code).await.unwrap();
     // Someone holding the code answers the laptop first.
     let code = LinkSecret::parse(&offer.code).unwrap();
     let slot = DropboxId::from_hex(&code.package_dropbox()).unwrap();
@@ -352,17 +369,17 @@ async fn a_taken_package_slot_stops_the_link_before_any_device_is_added() {
     assert_eq!(
         link_error(
             phone
-                .confirm_link(&net, &pending, &offer.fingerprint, now)
+                .confirm_link(net, &pending, &offer.fingerprint, now)
                 .await
         ),
         LinkError::PackageSlotTaken
     );
     assert_eq!(phone.devices().unwrap().len(), 1);
-    assert_eq!(listed_devices(&phone, &space.id()), 1);
+    assert_eq!(listed_devices(phone, &space.id()), 1);
     assert_eq!(
         link_error(
             phone
-                .confirm_link(&net, &pending, &offer.fingerprint, now)
+                .confirm_link(net, &pending, &offer.fingerprint, now)
                 .await
         ),
         LinkError::AlreadyAnswered
@@ -370,7 +387,7 @@ async fn a_taken_package_slot_stops_the_link_before_any_device_is_added() {
     // What the laptop finds does not open for it.
     assert!(matches!(
         laptop
-            .complete_link(&net, &offer, Duration::from_secs(1), now)
+            .complete_link(net, &offer, Duration::from_secs(1), now)
             .await,
         Err(AppError::Link(LinkError::Undecryptable))
     ));
@@ -378,13 +395,9 @@ async fn a_taken_package_slot_stops_the_link_before_any_device_is_added() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_confirmed_link_brings_the_spaces_and_the_journal() {
-    let relay_dir = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start(relay_dir.path());
-    let net = test_client(&relay, Duration::from_secs(10));
-    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
-    let now = Timestamp(1_000);
-    let phone = test_device(dirs[0].path());
-    let laptop = test_device(dirs[1].path());
+    let w = World::new(2);
+    let (net, now) = (&w.net, Timestamp(1_000));
+    let (phone, laptop) = (&w.devices[0], &w.devices[1]);
     let space = phone.create_space("Group", "Robin", now).unwrap();
     space.create_session(test_session("Walk"), now).unwrap();
     phone
@@ -392,15 +405,15 @@ async fn a_confirmed_link_brings_the_spaces_and_the_journal() {
         .add("written before the link", None, &[], now)
         .unwrap();
     phone.journal().set_sync(true).unwrap();
-    phone.sync(&net, now).await.unwrap();
+    phone.sync(net, now).await.unwrap();
 
     // The person types the fingerprint her way: no spaces, upper case.
-    let offer = laptop.offer_link(&net).await.unwrap();
-    let pending = phone.begin_link(&net, &offer.code).await.unwrap();
+    let offer = laptop.offer_link(net).await.unwrap();
+    let pending = phone.begin_link(net, &offer.code).await.unwrap();
     let typed = offer.fingerprint.replace(' ', "").to_uppercase();
     let (linked, confirmed) = tokio::join!(
-        laptop.complete_link(&net, &offer, Duration::from_secs(20), now),
-        phone.confirm_link(&net, &pending, &typed, now)
+        laptop.complete_link(net, &offer, Duration::from_secs(20), now),
+        phone.confirm_link(net, &pending, &typed, now)
     );
     assert_eq!(confirmed.unwrap(), 1);
     assert_eq!(linked.unwrap(), 1);
@@ -411,38 +424,33 @@ async fn a_confirmed_link_brings_the_spaces_and_the_journal() {
         space.my_member_id().unwrap()
     );
     assert_eq!(on_laptop.sessions().unwrap(), space.sessions().unwrap());
-    assert_eq!(listed_devices(&phone, &space.id()), 2);
+    assert_eq!(listed_devices(phone, &space.id()), 2);
     let on_laptop_devices = laptop.devices().unwrap();
     assert_eq!(on_laptop_devices.len(), 2);
     assert_eq!(on_laptop_devices[1].id, phone.device_id().unwrap());
 
     laptop.journal().set_sync(true).unwrap();
     for _ in 0..2 {
-        laptop.sync(&net, now).await.unwrap();
-        phone.sync(&net, now).await.unwrap();
+        laptop.sync(net, now).await.unwrap();
+        phone.sync(net, now).await.unwrap();
     }
     assert_eq!(
-        journal_texts(&laptop),
+        journal_texts(laptop),
         vec!["written before the link".to_string()]
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_device_linked_after_a_removal_follows_the_journal() {
-    let relay_dir = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start(relay_dir.path());
-    let net = test_client(&relay, Duration::from_secs(10));
-    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let now = Timestamp(1_000);
-    let phone = test_device(dirs[0].path());
-    let lost = test_device(dirs[1].path());
-    let laptop = test_device(dirs[2].path());
+    let w = World::new(3);
+    let (net, now) = (&w.net, Timestamp(1_000));
+    let (phone, lost, laptop) = (&w.devices[0], &w.devices[1], &w.devices[2]);
     phone.create_space("Group", "Robin", now).unwrap();
-    phone.sync(&net, now).await.unwrap();
+    phone.sync(net, now).await.unwrap();
 
     // A second phone, linked and syncing the journal, is lost and removed:
     // the journal moves to a key it does not get.
-    link_through_relay(&phone, &lost, &net, now).await;
+    link_through_relay(phone, lost, net, now).await;
     for app in [&phone, &lost] {
         app.journal().set_sync(true).unwrap();
     }
@@ -451,21 +459,21 @@ async fn a_device_linked_after_a_removal_follows_the_journal() {
         .add("CANARY-before", None, &[], now)
         .unwrap();
     for app in [&phone, &lost, &phone, &lost] {
-        app.sync(&net, now).await.unwrap();
+        app.sync(net, now).await.unwrap();
     }
-    assert_eq!(journal_texts(&lost), vec!["CANARY-before".to_string()]);
+    assert_eq!(journal_texts(lost), vec!["CANARY-before".to_string()]);
     let lost_id = lost.device_id().unwrap();
     phone.remove_device(&lost_id, now).unwrap();
-    phone.sync(&net, now).await.unwrap();
+    phone.sync(net, now).await.unwrap();
     // The removed phone cannot be linked again as it is.
-    let again = lost.offer_link(&net).await.unwrap();
+    let again = lost.offer_link(net).await.unwrap();
     assert_eq!(
-        link_error(phone.begin_link(&net, &again.code).await),
+        link_error(phone.begin_link(net, &again.code).await),
         LinkError::NotANewDevice
     );
 
     // The laptop is linked after the removal, and written to after that.
-    link_through_relay(&phone, &laptop, &net, now).await;
+    link_through_relay(phone, laptop, net, now).await;
     let listed = laptop.devices().unwrap();
     assert_eq!(listed.len(), 3);
     let lost_there = listed.iter().find(|d| d.id == lost_id).unwrap();
@@ -473,10 +481,10 @@ async fn a_device_linked_after_a_removal_follows_the_journal() {
     laptop.journal().set_sync(true).unwrap();
     phone.journal().add("CANARY-after", None, &[], now).unwrap();
     for app in [&phone, &laptop, &phone, &laptop] {
-        app.sync(&net, now).await.unwrap();
+        app.sync(net, now).await.unwrap();
     }
     assert_eq!(
-        journal_texts(&laptop),
+        journal_texts(laptop),
         vec!["CANARY-after".to_string(), "CANARY-before".to_string()]
     );
     // And the other way: the phone reads what the laptop writes, in the
@@ -486,12 +494,12 @@ async fn a_device_linked_after_a_removal_follows_the_journal() {
         .add("CANARY-from-the-laptop", None, &[], now)
         .unwrap();
     for app in [&laptop, &phone] {
-        app.sync(&net, now).await.unwrap();
+        app.sync(net, now).await.unwrap();
     }
-    assert!(journal_texts(&phone).contains(&"CANARY-from-the-laptop".to_string()));
+    assert!(journal_texts(phone).contains(&"CANARY-from-the-laptop".to_string()));
     // The removed phone reads none of it.
     for _ in 0..2 {
-        lost.sync(&net, now).await.unwrap();
+        lost.sync(net, now).await.unwrap();
     }
-    assert_eq!(journal_texts(&lost), vec!["CANARY-before".to_string()]);
+    assert_eq!(journal_texts(lost), vec!["CANARY-before".to_string()]);
 }
