@@ -113,7 +113,14 @@ fn attack(group: &Group, kind: u8, old: &mut SpaceDoc, captured: &[Vec<u8>]) -> 
         2 => {
             let mut doc = mallory.doc(epoch);
             let at = doc.heads()[0];
-            let handover = Handover::create(&mut doc, epoch, at, &EpochKey::generate()).unwrap();
+            let handover = Handover::create(
+                &mut doc,
+                epoch,
+                at,
+                &EpochKey::generate(),
+                &safespaces_core::protocol::AdminSeed::generate(),
+            )
+            .unwrap();
             let sealed =
                 mallory.envelope(EnvelopeKind::EpochHandover, epoch, 77, handover.encode());
             vec![mallory.bundle(&[epoch], epoch, &[sealed])]

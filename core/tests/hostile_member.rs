@@ -23,7 +23,14 @@ fn rogue_handover(
 ) -> (Vec<u8>, EpochKey) {
     let mut doc = mallory.doc(from);
     let key = EpochKey::generate();
-    let handover = Handover::create(&mut doc, from, answers, &key).unwrap();
+    let handover = Handover::create(
+        &mut doc,
+        from,
+        answers,
+        &key,
+        &safespaces_core::protocol::AdminSeed::generate(),
+    )
+    .unwrap();
     let sealed = mallory.envelope(EnvelopeKind::EpochHandover, from, 900, handover.encode());
     (mallory.bundle(&[from], from, &[sealed]), key)
 }
@@ -169,7 +176,14 @@ fn a_handover_to_a_far_epoch_is_refused_and_removals_keep_working() {
     // Even a coordinator's device cannot skip epochs: the body names the
     // epoch it leaves, which must be the envelope's; and no handover
     // leaves the last epoch.
-    let mut handover = Handover::create(&mut doc, 0, at, &key).unwrap();
+    let mut handover = Handover::create(
+        &mut doc,
+        0,
+        at,
+        &key,
+        &safespaces_core::protocol::AdminSeed::generate(),
+    )
+    .unwrap();
     for from in [0xFFFF_FFFEu32, u32::MAX] {
         handover.from_epoch = from;
         let sealed = mallory.envelope(EnvelopeKind::EpochHandover, 0, 901, handover.encode());
@@ -635,7 +649,14 @@ fn a_removed_coordinator_cannot_bring_anyone_back_by_back_dating() {
         .unwrap();
     let removal = hers.heads()[0];
     let batch = mallory.batch(1, &hers.changes_since(&since));
-    let h = Handover::create(&mut hers, 1, removal, &EpochKey::generate()).unwrap();
+    let h = Handover::create(
+        &mut hers,
+        1,
+        removal,
+        &EpochKey::generate(),
+        &safespaces_core::protocol::AdminSeed::generate(),
+    )
+    .unwrap();
     let sealed = mallory.envelope(EnvelopeKind::EpochHandover, 1, 902, h.encode());
     let report = group
         .person("Dana")

@@ -138,6 +138,8 @@ fn a_key_of_the_attackers_own_is_refused_and_the_real_grant_still_counts() {
             w.finish().unwrap();
             out
         },
+        admin_recipients: Vec::new(),
+        sealed_admin: Vec::new(),
     };
     let sealed = mallory.envelope(EnvelopeKind::KeyGrant, 0, 950, forged.encode());
     let report = casey.import(&mallory.bundle(&[0], 0, &[sealed]));

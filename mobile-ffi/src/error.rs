@@ -157,7 +157,13 @@ impl From<RelayError> for SafeSpacesError {
                 detail: message,
             },
             RelayError::Config(_) => SafeSpacesError::InvalidInput { reason },
-            RelayError::Malformed(_) => SafeSpacesError::InvalidData { reason },
+            // A relay behind what this device read lost data it had
+            // acknowledged: its answers are not to be trusted, as for a
+            // malformed one.
+            RelayError::Malformed(_) | RelayError::Rewound { .. } => {
+                SafeSpacesError::InvalidData { reason }
+            }
+            RelayError::NotAdmin => SafeSpacesError::NotAllowed { reason },
             _ => SafeSpacesError::Internal { reason },
         }
     }
@@ -304,6 +310,17 @@ mod tests {
         assert!(matches!(
             SafeSpacesError::from(AppError::Relay(RelayError::Config("x".into()))),
             SafeSpacesError::InvalidInput { .. }
+        ));
+        assert!(matches!(
+            SafeSpacesError::from(AppError::Relay(RelayError::Rewound {
+                cursor: 9,
+                last_seq: 2
+            })),
+            SafeSpacesError::InvalidData { .. }
+        ));
+        assert!(matches!(
+            SafeSpacesError::from(AppError::Relay(RelayError::NotAdmin)),
+            SafeSpacesError::NotAllowed { .. }
         ));
         assert!(matches!(
             SafeSpacesError::from(AppError::UnknownSpace("00".into())),

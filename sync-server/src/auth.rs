@@ -1,8 +1,10 @@
 //! Authorising mailbox requests: the relay's half of [`safespaces_wire::auth`].
 //!
 //! Checks run cheapest first so unauthenticated traffic costs little: proof
-//! present and well formed, timestamp inside the window, mailbox key known,
-//! signature valid, and only then the nonce is recorded (so only correctly
+//! present and well formed, timestamp inside the window, mailbox keys known,
+//! signature valid (by the member key, or by the admin key for compact and
+//! delete, over this relay's host name), a tombstone refused only after
+//! that, and only then the nonce is recorded (so only correctly
 //! signed requests can occupy replay memory): in this node's memory, and, if
 //! the store is shared by several nodes (PostgreSQL), in the store too.
 
@@ -13,6 +15,32 @@ use safespaces_wire::{ErrorCode, MailboxId, Operation, RequestProof};
 
 use crate::api_error::ApiError;
 use crate::app::{App, unix_now};
+use crate::store::MailboxRecord;
+
+/// The host a request was sent to, normalised as signed (no port,
+/// lowercase): the `Host` header, or the authority of an HTTP/2 request.
+pub fn request_host(headers: &HeaderMap) -> String {
+    headers
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(auth::normalize_host)
+        .unwrap_or_default()
+}
+
+/// The host names a signature may name: the operator's `--public-host`
+/// names if given (so a request signed for another relay is refused even
+/// if its `Host` header is forged to match), else the request's own host.
+fn accepted_hosts(app: &App, request_host: &str) -> Vec<String> {
+    if app.config.public_host.is_empty() {
+        vec![request_host.to_owned()]
+    } else {
+        app.config
+            .public_host
+            .iter()
+            .map(|h| auth::normalize_host(h))
+            .collect()
+    }
+}
 
 /// Reads the proof headers.
 pub fn proof_from_headers(headers: &HeaderMap) -> Result<RequestProof, ApiError> {
@@ -28,7 +56,10 @@ pub fn proof_from_headers(headers: &HeaderMap) -> Result<RequestProof, ApiError>
 fn auth_error(e: AuthError) -> ApiError {
     match e {
         AuthError::Missing(_) => ApiError::new(ErrorCode::Unauthenticated, e.to_string()),
-        AuthError::BadSignature => ApiError::new(ErrorCode::BadSignature, e.to_string()),
+        AuthError::BadSignature => ApiError::new(
+            ErrorCode::BadSignature,
+            "the signature does not verify with this mailbox's key for this relay",
+        ),
         _ => ApiError::new(ErrorCode::MalformedRequest, e.to_string()),
     }
 }
@@ -50,10 +81,12 @@ pub fn parse_verifying_key(hex_key: &str) -> Result<VerifyingKey, ApiError> {
     })
 }
 
-/// Checks a proof for `op` on `mailbox` over `body`. With `key` given (mailbox
-/// creation) it is used instead of the stored key.
+/// Checks a proof for `op` on `mailbox` over `body`, sent to `host` (see
+/// [`request_host`]). With `key` given (mailbox creation) it is used instead
+/// of the stored keys.
 pub async fn check(
     app: &App,
+    host: &str,
     op: Operation,
     mailbox: &MailboxId,
     body: &[u8],
@@ -70,19 +103,38 @@ pub async fn check(
             ),
         ));
     }
-    let key = match key {
-        Some(k) => k,
+    let (key, deleted) = match key {
+        Some(k) => (k, false),
         None => {
-            let raw = app
+            let MailboxRecord { keys, deleted } = app
                 .store
-                .mailbox_key(*mailbox)
+                .mailbox_record(*mailbox)
                 .await?
                 .ok_or_else(|| ApiError::new(ErrorCode::MailboxNotFound, "no such mailbox"))?;
-            VerifyingKey::from_bytes(&raw)
-                .map_err(|_| ApiError::new(ErrorCode::Internal, "the stored key is unusable"))?
+            // Only the admin key may destroy history: a member's key, which
+            // every member (and every removed member) holds, cannot.
+            let raw = if op.needs_admin_key() {
+                keys.admin
+            } else {
+                keys.member
+            };
+            let key = VerifyingKey::from_bytes(&raw)
+                .map_err(|_| ApiError::new(ErrorCode::Internal, "the stored key is unusable"))?;
+            (key, deleted)
         }
     };
-    auth::verify(&key, op, mailbox, body, proof).map_err(auth_error)?;
+    let signed_here = accepted_hosts(app, host)
+        .iter()
+        .any(|h| auth::verify(&key, h, op, mailbox, body, proof).is_ok());
+    if !signed_here {
+        return Err(auth_error(AuthError::BadSignature));
+    }
+    if deleted {
+        return Err(ApiError::new(
+            ErrorCode::MailboxDeleted,
+            "this mailbox was deleted; its id cannot be used again",
+        ));
+    }
     let replayed = || {
         ApiError::new(
             ErrorCode::ReplayedNonce,
@@ -114,7 +166,7 @@ pub async fn authorize(
     body: &[u8],
 ) -> Result<(), ApiError> {
     let proof = proof_from_headers(headers)?;
-    check(app, op, mailbox, body, &proof, None).await
+    check(app, &request_host(headers), op, mailbox, body, &proof, None).await
 }
 
 /// Checks `Authorization: Bearer <token>` against the operator token, if one is set.

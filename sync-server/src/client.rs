@@ -212,19 +212,24 @@ impl RelayClient {
         body: impl Into<Bytes>,
     ) -> Result<Reply, ClientError> {
         let body = body.into();
-        let proof = sign_now(key, op, mailbox, &body);
+        let proof = sign_now(key, HOST, op, mailbox, &body);
         self.send(method, path, &proof_headers(&proof), body).await
     }
 
-    /// `POST /v1/mailboxes/{id}` with `key` as the mailbox key.
+    /// `POST /v1/mailboxes/{id}` with `key` as the member key and
+    /// [`admin_key_for`] it as the admin key (`mailbox` must be
+    /// [`mailbox_for`] `key` for the relay to accept it).
     pub async fn create_mailbox(
         &mut self,
         key: &SigningKey,
         mailbox: &MailboxId,
     ) -> Result<Reply, ClientError> {
-        let body =
-            serde_json::json!({ "verifying_key": hex::encode(key.verifying_key().as_bytes()) })
-                .to_string();
+        let admin = admin_key_for(key);
+        let body = serde_json::json!({
+            "verifying_key": hex::encode(key.verifying_key().as_bytes()),
+            "admin_key": hex::encode(admin.verifying_key().as_bytes()),
+        })
+        .to_string();
         let path = format!("/v1/mailboxes/{}", mailbox.to_hex());
         self.signed(Method::POST, &path, key, Operation::Create, mailbox, body)
             .await
@@ -258,6 +263,28 @@ impl RelayClient {
     }
 }
 
+/// The host name this client sends (`Host: localhost`) and signs.
+pub const HOST: &str = "localhost";
+
+/// The admin key this test client pairs with a member key. Derived from it,
+/// so a test or the load generator names one key and gets a valid mailbox;
+/// real clients (core) hold an admin key independent of the member key.
+pub fn admin_key_for(member: &SigningKey) -> SigningKey {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"safespaces-relay/test-client/admin");
+    h.update(member.to_bytes());
+    SigningKey::from_bytes(&h.finalize().into())
+}
+
+/// The id of the mailbox [`RelayClient::create_mailbox`] creates for `member`.
+pub fn mailbox_for(member: &SigningKey) -> MailboxId {
+    safespaces_wire::mailbox::mailbox_id_for_keys(
+        member.verifying_key().as_bytes(),
+        admin_key_for(member).verifying_key().as_bytes(),
+    )
+}
+
 /// A WebSocket to the relay's subscription endpoint.
 pub type Subscription = tokio_tungstenite::WebSocketStream<TlsStream<TcpStream>>;
 
@@ -281,7 +308,13 @@ pub async fn connect_ws(
 
 /// A signed `subscribe` frame as JSON text.
 pub fn subscribe_frame(key: &SigningKey, mailbox: &MailboxId, after: u64) -> String {
-    let proof = sign_now(key, Operation::Subscribe, mailbox, &subscribe_body(after));
+    let proof = sign_now(
+        key,
+        HOST,
+        Operation::Subscribe,
+        mailbox,
+        &subscribe_body(after),
+    );
     let frame = ClientFrame::Subscribe {
         mailbox: *mailbox,
         after,

@@ -52,6 +52,13 @@ pub struct Config {
     #[arg(long, env = "SAFESPACES_RELAY_ACCESS_TOKEN", hide_env_values = true)]
     pub access_token: Option<String>,
 
+    /// The host name clients reach this relay by (repeat for several). Every
+    /// signed request names its relay's host; with this set, one signed for
+    /// any other host is refused, so a request recorded at another relay
+    /// cannot be replayed here. Required outside `--dev`.
+    #[arg(long, env = "SAFESPACES_RELAY_PUBLIC_HOST", value_delimiter = ',')]
+    pub public_host: Vec<String>,
+
     /// Largest blob (request body) accepted, in bytes.
     #[arg(long, env = "SAFESPACES_RELAY_MAX_BLOB_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_blob_bytes: usize,

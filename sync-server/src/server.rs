@@ -62,6 +62,11 @@ pub enum RelayError {
     /// TLS setup failed.
     #[error(transparent)]
     Tls(#[from] TlsError),
+    /// Outside `--dev`, the relay must know its own name.
+    #[error(
+        "name this relay with --public-host HOST (the host name clients connect to): signed requests name their relay, and without it a request recorded at another relay could be replayed here"
+    )]
+    NoPublicHost,
     /// The store failed to open or close.
     #[error("store: {0}")]
     Store(#[from] StoreError),
@@ -79,6 +84,9 @@ pub struct Relay {
 impl Relay {
     /// Opens the store, binds the listener and starts serving.
     pub async fn start(config: Config) -> Result<Relay, RelayError> {
+        if !config.dev && config.public_host.is_empty() {
+            return Err(RelayError::NoPublicHost);
+        }
         std::fs::create_dir_all(&config.data_dir).map_err(|source| RelayError::DataDir {
             path: config.data_dir.display().to_string(),
             source,

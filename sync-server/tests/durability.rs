@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{random_key, random_mailbox};
+use common::random_key;
 use relay_process::{Proc, spawn_relay_with};
 use safespaces_relay::client::{RelayClient, pinned_config};
 use safespaces_wire::mailbox::ReadPage;
@@ -73,7 +73,7 @@ async fn read_all(
 async fn acknowledged_appends_survive_repeated_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let key = random_key();
-    let mailbox = random_mailbox();
+    let mailbox = safespaces_relay::client::mailbox_for(&key);
     let acked: Acked = Arc::default();
     let mut pin = None;
     for round in 0..5 {
@@ -160,7 +160,7 @@ async fn acknowledged_appends_survive_repeated_sigkill() {
 async fn sigterm_finishes_in_flight_appends_and_exits_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let key = random_key();
-    let mailbox = random_mailbox();
+    let mailbox = safespaces_relay::client::mailbox_for(&key);
     let acked: Acked = Arc::default();
     // Debug-level logs of the relay and every library it uses go to a file,
     // checked below for ids, payloads and addresses.

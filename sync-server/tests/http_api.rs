@@ -6,6 +6,7 @@ mod common;
 
 use common::{TestRelay, assert_refused, new_mailbox, random_key, random_mailbox};
 use hyper::Method;
+use safespaces_relay::Config;
 use safespaces_relay::client::{RelayClient, proof_headers};
 use safespaces_wire::auth::{self, sign, sign_now};
 use safespaces_wire::mailbox::ReadPage;
@@ -82,16 +83,16 @@ async fn create_append_read_round_trip_with_exact_replies() {
     let t = TestRelay::start().await;
     let mut c = t.client().await;
     let key = random_key();
-    let id = random_mailbox();
+    let id = safespaces_relay::client::mailbox_for(&key);
 
     let r = c.create_mailbox(&key, &id).await.unwrap();
     assert_eq!((r.status, &r.body[..]), (201, &br#"{"created":true}"#[..]));
     // Idempotent with the same key.
     let r = c.create_mailbox(&key, &id).await.unwrap();
     assert_eq!((r.status, &r.body[..]), (200, &br#"{"created":false}"#[..]));
-    // Another key cannot take the id over.
+    // Another key cannot take the id over: the id names its keys.
     let r = c.create_mailbox(&random_key(), &id).await.unwrap();
-    assert_refused(&r, 409, ErrorCode::MailboxExists);
+    assert_refused(&r, 400, ErrorCode::MalformedRequest);
 
     let r = c.read(&key, &id, 0, None).await.unwrap();
     assert_eq!(
@@ -125,9 +126,13 @@ async fn create_refusals_store_nothing() {
     let t = TestRelay::start_with(|c| c.access_token = Some("s3cret".into())).await;
     let mut c = t.client().await;
     let key = random_key();
-    let id = random_mailbox();
-    let body = serde_json::json!({ "verifying_key": hex::encode(key.verifying_key().as_bytes()) })
-        .to_string();
+    let id = safespaces_relay::client::mailbox_for(&key);
+    let admin = safespaces_relay::client::admin_key_for(&key);
+    let body = serde_json::json!({
+        "verifying_key": hex::encode(key.verifying_key().as_bytes()),
+        "admin_key": hex::encode(admin.verifying_key().as_bytes()),
+    })
+    .to_string();
     let path = format!("/v1/mailboxes/{}", id.to_hex());
 
     // No access token.
@@ -135,14 +140,26 @@ async fn create_refusals_store_nothing() {
     assert_refused(&r, 403, ErrorCode::Forbidden);
     let token = ("authorization", "Bearer s3cret".to_owned());
     let wrong = ("authorization", "Bearer guess".to_owned());
-    let proof = sign_now(&key, Operation::Create, &id, body.as_bytes());
+    let proof = sign_now(
+        &key,
+        safespaces_relay::client::HOST,
+        Operation::Create,
+        &id,
+        body.as_bytes(),
+    );
     let mut h = proof_headers(&proof);
     h.push(wrong);
     let r = c.send(Method::POST, &path, &h, body.clone()).await.unwrap();
     assert_refused(&r, 403, ErrorCode::Forbidden);
 
     // Signed by someone else than the key being registered.
-    let proof = sign_now(&random_key(), Operation::Create, &id, body.as_bytes());
+    let proof = sign_now(
+        &random_key(),
+        safespaces_relay::client::HOST,
+        Operation::Create,
+        &id,
+        body.as_bytes(),
+    );
     let mut h = proof_headers(&proof);
     h.push(token.clone());
     let r = c.send(Method::POST, &path, &h, body.clone()).await.unwrap();
@@ -167,7 +184,13 @@ async fn create_refusals_store_nothing() {
         r#"{"verifying_key":"00"}"#.to_owned(),
         format!(r#"{{"verifying_key":"{}","extra":1}}"#, "11".repeat(32)),
     ] {
-        let proof = sign_now(&key, Operation::Create, &id, bad.as_bytes());
+        let proof = sign_now(
+            &key,
+            safespaces_relay::client::HOST,
+            Operation::Create,
+            &id,
+            bad.as_bytes(),
+        );
         let mut h = proof_headers(&proof);
         h.push(token.clone());
         let r = c.send(Method::POST, &path, &h, bad).await.unwrap();
@@ -189,7 +212,13 @@ async fn create_refusals_store_nothing() {
     assert_refused(&r, 404, ErrorCode::MailboxNotFound);
 
     // With the token and a proper signature it works.
-    let proof = sign_now(&key, Operation::Create, &id, body.as_bytes());
+    let proof = sign_now(
+        &key,
+        safespaces_relay::client::HOST,
+        Operation::Create,
+        &id,
+        body.as_bytes(),
+    );
     let mut h = proof_headers(&proof);
     h.push(token);
     let r = c.send(Method::POST, &path, &h, body).await.unwrap();
@@ -218,14 +247,26 @@ async fn append_refusals_store_nothing() {
     let r = c.append(&random_key(), &id, "x").await.unwrap();
     assert_refused(&r, 401, ErrorCode::BadSignature);
     // Signed for one body, sent with another.
-    let proof = sign_now(&key, Operation::Append, &id, b"signed body");
+    let proof = sign_now(
+        &key,
+        safespaces_relay::client::HOST,
+        Operation::Append,
+        &id,
+        b"signed body",
+    );
     let r = c
         .send(Method::POST, &path, &proof_headers(&proof), "other body")
         .await
         .unwrap();
     assert_refused(&r, 401, ErrorCode::BadSignature);
     // Signed for another operation.
-    let proof = sign_now(&key, Operation::Read, &id, b"x");
+    let proof = sign_now(
+        &key,
+        safespaces_relay::client::HOST,
+        Operation::Read,
+        &id,
+        b"x",
+    );
     let r = c
         .send(Method::POST, &path, &proof_headers(&proof), "x")
         .await
@@ -233,7 +274,15 @@ async fn append_refusals_store_nothing() {
     assert_refused(&r, 401, ErrorCode::BadSignature);
     // Expired and future timestamps.
     for ts in [now() - 301, now() + 301, 0] {
-        let proof = sign(&key, Operation::Append, &id, b"x", ts, [7; 16]);
+        let proof = sign(
+            &key,
+            safespaces_relay::client::HOST,
+            Operation::Append,
+            &id,
+            b"x",
+            ts,
+            [7; 16],
+        );
         let r = c
             .send(Method::POST, &path, &proof_headers(&proof), "x")
             .await
@@ -241,7 +290,13 @@ async fn append_refusals_store_nothing() {
         assert_refused(&r, 401, ErrorCode::StaleTimestamp);
     }
     // Malformed proof headers.
-    let proof = sign_now(&key, Operation::Append, &id, b"x");
+    let proof = sign_now(
+        &key,
+        safespaces_relay::client::HOST,
+        Operation::Append,
+        &id,
+        b"x",
+    );
     let mut h = proof_headers(&proof);
     h[1].1 = "zz".into();
     let r = c.send(Method::POST, &path, &h, "x").await.unwrap();
@@ -252,7 +307,13 @@ async fn append_refusals_store_nothing() {
     assert_refused(&r, 400, ErrorCode::MalformedRequest);
     // Oversized body.
     let big = vec![0u8; 1025];
-    let proof = sign_now(&key, Operation::Append, &id, &big);
+    let proof = sign_now(
+        &key,
+        safespaces_relay::client::HOST,
+        Operation::Append,
+        &id,
+        &big,
+    );
     let r = c
         .send(Method::POST, &path, &proof_headers(&proof), big)
         .await
@@ -276,7 +337,13 @@ async fn append_refusals_store_nothing() {
     assert_eq!(last_seq(&mut c, &key, &id).await, (1, 1));
 
     // Replay: the exact same signed request twice.
-    let proof = sign_now(&key, Operation::Append, &id, b"once");
+    let proof = sign_now(
+        &key,
+        safespaces_relay::client::HOST,
+        Operation::Append,
+        &id,
+        b"once",
+    );
     let r = c
         .send(Method::POST, &path, &proof_headers(&proof), "once")
         .await
@@ -312,7 +379,13 @@ async fn read_refusals() {
     let r = c.read(&random_key(), &id, 0, None).await.unwrap();
     assert_refused(&r, 401, ErrorCode::BadSignature);
     for bad in [&b"{"[..], br#"{"after":-1}"#, br#"{"after":0,"x":1}"#] {
-        let proof = sign_now(&key, Operation::Read, &id, bad);
+        let proof = sign_now(
+            &key,
+            safespaces_relay::client::HOST,
+            Operation::Read,
+            &id,
+            bad,
+        );
         let r = c
             .send(Method::POST, &path, &proof_headers(&proof), bad.to_vec())
             .await
@@ -327,6 +400,7 @@ async fn compaction_deletes_the_covered_range() {
     let t = TestRelay::start().await;
     let mut c = t.client().await;
     let (key, id) = new_mailbox(&mut c).await;
+    let admin = safespaces_relay::client::admin_key_for(&key);
     for i in 1..=5u8 {
         c.append(&key, &id, vec![i]).await.unwrap();
     }
@@ -338,7 +412,7 @@ async fn compaction_deletes_the_covered_range() {
     for (snap, through) in [(3, 3), (2, 4), (9, 4)] {
         let body = compact(snap, through);
         let r = c
-            .signed(Method::POST, &path, &key, Operation::Compact, &id, body)
+            .signed(Method::POST, &path, &admin, Operation::Compact, &id, body)
             .await
             .unwrap();
         assert_refused(&r, 400, ErrorCode::BadCompaction);
@@ -355,13 +429,26 @@ async fn compaction_deletes_the_covered_range() {
         .await
         .unwrap();
     assert_refused(&r, 401, ErrorCode::BadSignature);
+    // The member key, which every member holds, cannot compact either.
+    let r = c
+        .signed(
+            Method::POST,
+            &path,
+            &key,
+            Operation::Compact,
+            &id,
+            compact(5, 3),
+        )
+        .await
+        .unwrap();
+    assert_refused(&r, 401, ErrorCode::BadSignature);
     assert_eq!(last_seq(&mut c, &key, &id).await, (5, 5));
 
     let r = c
         .signed(
             Method::POST,
             &path,
-            &key,
+            &admin,
             Operation::Compact,
             &id,
             compact(5, 3),
@@ -382,7 +469,7 @@ async fn compaction_deletes_the_covered_range() {
         .signed(
             Method::POST,
             &path,
-            &key,
+            &admin,
             Operation::Compact,
             &id,
             compact(5, 2),
@@ -400,47 +487,54 @@ async fn compaction_deletes_the_covered_range() {
 }
 
 #[tokio::test]
-async fn delete_removes_the_mailbox() {
+async fn delete_needs_the_admin_key_and_leaves_a_tombstone() {
     let t = TestRelay::start().await;
     let mut c = t.client().await;
     let (key, id) = new_mailbox(&mut c).await;
+    let admin = safespaces_relay::client::admin_key_for(&key);
     c.append(&key, &id, "x").await.unwrap();
     let path = format!("/v1/mailboxes/{}", id.to_hex());
     let r = c.send(Method::DELETE, &path, &[], "").await.unwrap();
     assert_refused(&r, 401, ErrorCode::Unauthenticated);
-    let r = c
-        .signed(
-            Method::DELETE,
-            &path,
-            &random_key(),
-            Operation::Delete,
-            &id,
-            "",
-        )
-        .await
-        .unwrap();
-    assert_refused(&r, 401, ErrorCode::BadSignature);
+    // Neither a stranger's key nor the member key (every member's, and a
+    // removed member's) can delete it.
+    for k in [random_key(), key.clone()] {
+        let r = c
+            .signed(Method::DELETE, &path, &k, Operation::Delete, &id, "")
+            .await
+            .unwrap();
+        assert_refused(&r, 401, ErrorCode::BadSignature);
+    }
     assert_eq!(last_seq(&mut c, &key, &id).await, (1, 1));
 
-    let proof = sign_now(&key, Operation::Delete, &id, b"");
+    let proof = sign_now(
+        &admin,
+        safespaces_relay::client::HOST,
+        Operation::Delete,
+        &id,
+        b"",
+    );
     let r = c
         .send(Method::DELETE, &path, &proof_headers(&proof), "")
         .await
         .unwrap();
     assert_eq!((r.status, &r.body[..]), (200, &br#"{"deleted":true}"#[..]));
     let r = c.read(&key, &id, 0, None).await.unwrap();
-    assert_refused(&r, 404, ErrorCode::MailboxNotFound);
+    assert_refused(&r, 410, ErrorCode::MailboxDeleted);
+    let r = c.append(&key, &id, "y").await.unwrap();
+    assert_refused(&r, 410, ErrorCode::MailboxDeleted);
     let r = c
-        .send(Method::DELETE, &path, &proof_headers(&proof), "")
+        .signed(Method::DELETE, &path, &admin, Operation::Delete, &id, "")
         .await
         .unwrap();
-    assert_refused(&r, 404, ErrorCode::MailboxNotFound);
-    // The id can be used afresh, starting from 1 again.
-    let (key2, _) = (random_key(), ());
-    let r = c.create_mailbox(&key2, &id).await.unwrap();
-    assert_eq!(r.status, 201);
-    let r = c.append(&key2, &id, "y").await.unwrap();
-    assert_eq!(&r.body[..], br#"{"seq":1}"#);
+    assert_refused(&r, 410, ErrorCode::MailboxDeleted);
+    // The tombstone answers only a correct signature: to anyone else the
+    // id looks as it did before.
+    let r = c.read(&random_key(), &id, 0, None).await.unwrap();
+    assert_refused(&r, 401, ErrorCode::BadSignature);
+    // The id never comes back, so its sequence numbers never restart at 1.
+    let r = c.create_mailbox(&key, &id).await.unwrap();
+    assert_refused(&r, 410, ErrorCode::MailboxDeleted);
     t.relay.shutdown().await.unwrap();
 }
 
@@ -670,26 +764,101 @@ async fn a_wrong_pin_is_refused_by_the_client() {
     assert!(RelayClient::connect(t.addr(), tls).await.is_err());
     // And the signing helpers agree with the relay's canonical form.
     let key = random_key();
-    let id = random_mailbox();
-    let proof = sign_now(&key, Operation::Read, &id, b"");
-    assert!(auth::verify(&key.verifying_key(), Operation::Read, &id, b"", &proof).is_ok());
+    let id = safespaces_relay::client::mailbox_for(&key);
+    let proof = sign_now(
+        &key,
+        safespaces_relay::client::HOST,
+        Operation::Read,
+        &id,
+        b"",
+    );
+    assert!(
+        auth::verify(
+            &key.verifying_key(),
+            safespaces_relay::client::HOST,
+            Operation::Read,
+            &id,
+            b"",
+            &proof
+        )
+        .is_ok()
+    );
+    t.relay.shutdown().await.unwrap();
+}
+
+/// A self-signed certificate for `localhost`, written as PEM files in `dir`.
+fn self_signed_files(
+    dir: &std::path::Path,
+) -> (
+    rcgen::CertifiedKey<rcgen::KeyPair>,
+    std::path::PathBuf,
+    std::path::PathBuf,
+) {
+    let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let cert = dir.join("chain.pem");
+    let key = dir.join("key.pem");
+    std::fs::write(&cert, generated.cert.pem()).unwrap();
+    std::fs::write(&key, generated.signing_key.serialize_pem()).unwrap();
+    (generated, cert, key)
+}
+
+#[tokio::test]
+async fn outside_dev_the_relay_must_be_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, cert, key) = self_signed_files(dir.path());
+    let mut config = Config::with_defaults(dir.path().into(), "127.0.0.1:0".parse().unwrap());
+    config.dev = false;
+    config.cert = Some(cert);
+    config.key = Some(key);
+    let e = safespaces_relay::Relay::start(config).await.unwrap_err();
+    assert!(e.to_string().contains("--public-host"), "{e}");
+}
+
+#[tokio::test]
+async fn a_request_signed_for_another_relay_is_refused() {
+    let t = TestRelay::start_with(|c| c.public_host = vec!["relay-a.example".into()]).await;
+    let mut c = t.client().await;
+    // The client signs for "localhost" (and sends Host: localhost): this
+    // relay answers only to relay-a.example, so even its own Host header
+    // cannot make a signature for another name count.
+    let key = random_key();
+    let id = safespaces_relay::client::mailbox_for(&key);
+    let r = c.create_mailbox(&key, &id).await.unwrap();
+    assert_refused(&r, 401, ErrorCode::BadSignature);
+    // A request signed for relay-a.example passes.
+    let admin = safespaces_relay::client::admin_key_for(&key);
+    let body = serde_json::json!({
+        "verifying_key": hex::encode(key.verifying_key().as_bytes()),
+        "admin_key": hex::encode(admin.verifying_key().as_bytes()),
+    })
+    .to_string();
+    let proof = sign_now(
+        &key,
+        "relay-a.example",
+        Operation::Create,
+        &id,
+        body.as_bytes(),
+    );
+    let path = format!("/v1/mailboxes/{}", id.to_hex());
+    let r = c
+        .send(Method::POST, &path, &proof_headers(&proof), body)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
     t.relay.shutdown().await.unwrap();
 }
 
 #[tokio::test]
 async fn production_mode_serves_the_given_certificate() {
     let dir = tempfile::tempdir().unwrap();
-    let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let cert = dir.path().join("chain.pem");
-    let key = dir.path().join("key.pem");
-    std::fs::write(&cert, generated.cert.pem()).unwrap();
-    std::fs::write(&key, generated.signing_key.serialize_pem()).unwrap();
+    let (generated, cert, key) = self_signed_files(dir.path());
     let expected_pin = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(generated.cert.der()));
 
     let t = TestRelay::start_with(|c| {
         c.dev = false;
         c.cert = Some(cert.clone());
         c.key = Some(key.clone());
+        c.public_host = vec!["localhost".into()];
     })
     .await;
     assert_eq!(t.relay.pin(), expected_pin);
@@ -711,6 +880,7 @@ async fn production_mode_serves_the_given_certificate() {
         "127.0.0.1:0".parse().unwrap(),
     );
     config.dev = false;
+    config.public_host = vec!["localhost".into()];
     config.cert = Some(dir.path().join("missing.pem"));
     config.key = Some(key);
     let err = safespaces_relay::Relay::start(config).await.unwrap_err();

@@ -21,7 +21,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{random_key, random_mailbox};
+use common::random_key;
 use futures_util::{SinkExt as _, StreamExt as _};
 use relay_process::{Proc, spawn_relay_with};
 use rustls::ClientConfig;
@@ -134,7 +134,7 @@ async fn clients_on_two_nodes_converge_live() {
     let dir = tempfile::tempdir().unwrap();
     let (mut a, mut b, tls) = two_nodes(dir.path(), &url);
     let key = random_key();
-    let mailbox = random_mailbox();
+    let mailbox = safespaces_relay::client::mailbox_for(&key);
     let mut ca = RelayClient::connect(a.addr, tls.clone()).await.unwrap();
     let mut cb = RelayClient::connect(b.addr, tls.clone()).await.unwrap();
     assert_eq!(ca.create_mailbox(&key, &mailbox).await.unwrap().status, 201);
@@ -248,7 +248,7 @@ async fn killing_a_node_loses_no_acknowledged_blob_and_its_clients_move_over() {
     let dir = tempfile::tempdir().unwrap();
     let (mut a, mut b, tls) = two_nodes(dir.path(), &url);
     let key = random_key();
-    let mailbox = random_mailbox();
+    let mailbox = safespaces_relay::client::mailbox_for(&key);
     let mut c = RelayClient::connect(b.addr, tls.clone()).await.unwrap();
     assert_eq!(c.create_mailbox(&key, &mailbox).await.unwrap().status, 201);
 
@@ -353,7 +353,7 @@ async fn debug_logs_of_postgres_nodes_hold_no_ids_payloads_or_the_url() {
     let mut b = spawn_logging(2);
     let tls = pinned_config(&a.pin).unwrap();
     let key = random_key();
-    let mailbox = random_mailbox();
+    let mailbox = safespaces_relay::client::mailbox_for(&key);
     let mut ca = RelayClient::connect(a.addr, tls.clone()).await.unwrap();
     assert_eq!(ca.create_mailbox(&key, &mailbox).await.unwrap().status, 201);
     let seen = Log::default();
@@ -406,12 +406,18 @@ async fn a_request_replayed_to_the_other_node_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (mut a, mut b, tls) = two_nodes(dir.path(), &url);
     let key = random_key();
-    let mailbox = random_mailbox();
+    let mailbox = safespaces_relay::client::mailbox_for(&key);
     let mut ca = RelayClient::connect(a.addr, tls.clone()).await.unwrap();
     let mut cb = RelayClient::connect(b.addr, tls.clone()).await.unwrap();
     assert_eq!(ca.create_mailbox(&key, &mailbox).await.unwrap().status, 201);
     let path = format!("/v1/mailboxes/{}/blobs", mailbox.to_hex());
-    let proof = sign_now(&key, Operation::Append, &mailbox, b"once");
+    let proof = sign_now(
+        &key,
+        safespaces_relay::client::HOST,
+        Operation::Append,
+        &mailbox,
+        b"once",
+    );
     let r = ca
         .send(hyper::Method::POST, &path, &proof_headers(&proof), "once")
         .await

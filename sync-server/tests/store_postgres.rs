@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use safespaces_relay::store::{CommitSink, NoSink, PgStore, SharedStore, Store};
 use safespaces_wire::MailboxId;
+use store_suite::keys;
 
 async fn open(url: &str, sink: Arc<dyn CommitSink>) -> PgStore {
     PgStore::connect(url, store_suite::LIMITS, sink)
@@ -46,7 +47,7 @@ async fn everything_survives_a_reopen() {
     let m = MailboxId::from_bytes([5; 32]);
     {
         let s = open(&url, Arc::new(NoSink)).await;
-        s.create_mailbox(m, [9; 32]).await.unwrap();
+        s.create_mailbox(m, keys(9)).await.unwrap();
         for i in 0..5u8 {
             s.append(m, Bytes::from(vec![i; 10])).await.unwrap();
         }
@@ -55,7 +56,10 @@ async fn everything_survives_a_reopen() {
     }
     // Opening again runs the migrations again: they must be a no-op.
     let s = open(&url, Arc::new(NoSink)).await;
-    assert_eq!(s.mailbox_key(m).await.unwrap(), Some([9; 32]));
+    assert_eq!(
+        s.mailbox_record(m).await.unwrap().map(|r| r.keys),
+        Some(keys(9))
+    );
     let p = s.read(m, 0, 100, usize::MAX).await.unwrap();
     assert_eq!(
         p.blobs.iter().map(|b| b.0).collect::<Vec<_>>(),
@@ -74,8 +78,8 @@ async fn two_nodes_starting_together_on_an_empty_database_both_work() {
     let url = pg.fresh_database();
     let (a, b) = tokio::join!(open(&url, Arc::new(NoSink)), open(&url, Arc::new(NoSink)));
     let m = MailboxId::from_bytes([1; 32]);
-    assert!(a.create_mailbox(m, [1; 32]).await.unwrap());
-    assert!(!b.create_mailbox(m, [1; 32]).await.unwrap());
+    assert!(a.create_mailbox(m, keys(1)).await.unwrap());
+    assert!(!b.create_mailbox(m, keys(1)).await.unwrap());
     a.close().await.unwrap();
     b.close().await.unwrap();
 }
@@ -91,7 +95,7 @@ async fn two_nodes_appending_to_one_mailbox_keep_sequences_gapless() {
         Arc::new(open(&url, Arc::new(NoSink)).await),
     ];
     let m = MailboxId::from_bytes([2; 32]);
-    nodes[0].create_mailbox(m, [2; 32]).await.unwrap();
+    nodes[0].create_mailbox(m, keys(2)).await.unwrap();
     let mut tasks = Vec::new();
     for t in 0..8u8 {
         let s = nodes[usize::from(t % 2)].clone();
@@ -133,9 +137,12 @@ async fn one_nodes_commits_and_deletions_reach_the_other_nodes_sink() {
     let a = open(&url, Arc::new(NoSink)).await;
     let b = open(&url, rec.clone()).await;
     let m = MailboxId::from_bytes([3; 32]);
-    a.create_mailbox(m, [3; 32]).await.unwrap();
+    a.create_mailbox(m, keys(3)).await.unwrap();
     // Node B caches the key, then node A deletes the mailbox: B must forget it.
-    assert_eq!(b.mailbox_key(m).await.unwrap(), Some([3; 32]));
+    assert_eq!(
+        b.mailbox_record(m).await.unwrap().map(|r| r.keys),
+        Some(keys(3))
+    );
     for i in 1..=20u8 {
         a.append(m, Bytes::from(vec![i])).await.unwrap();
     }
@@ -159,10 +166,18 @@ async fn one_nodes_commits_and_deletions_reach_the_other_nodes_sink() {
     a.delete_mailbox(m).await.unwrap();
     wait_for(21).await;
     assert_eq!(rec.0.lock().unwrap().last(), Some(&(m, None)));
-    assert_eq!(b.mailbox_key(m).await.unwrap(), None);
-    // Re-created with another key through B: A must not authorise with the old one.
-    assert!(b.create_mailbox(m, [4; 32]).await.unwrap());
-    assert_eq!(a.mailbox_key(m).await.unwrap(), Some([4; 32]));
+    // B forgot the live record and now sees the tombstone, as A does:
+    // neither node authorises the deleted mailbox, nor lets it be re-created.
+    for node in [&a, &b] {
+        assert_eq!(
+            node.mailbox_record(m).await.unwrap().map(|r| r.deleted),
+            Some(true)
+        );
+    }
+    assert_eq!(
+        b.create_mailbox(m, keys(3)).await,
+        Err(safespaces_relay::store::StoreError::MailboxDeleted)
+    );
     a.close().await.unwrap();
     b.close().await.unwrap();
 }
@@ -202,7 +217,7 @@ async fn a_commit_whose_notification_never_came_is_caught_up_by_the_resync() {
     });
     let a = open(&url, Arc::new(NoSink)).await;
     let b = open(&url, watching.clone()).await;
-    a.create_mailbox(m, [8; 32]).await.unwrap();
+    a.create_mailbox(m, keys(8)).await.unwrap();
     a.append(m, Bytes::from_static(b"1")).await.unwrap();
     let wait_for = |want: u64, within: Duration| {
         let watching = watching.clone();
@@ -246,7 +261,7 @@ async fn a_lost_listen_connection_is_reopened_and_caught_up() {
     });
     let a = open(&url, Arc::new(NoSink)).await;
     let b = open(&url, watching.clone()).await;
-    a.create_mailbox(m, [9; 32]).await.unwrap();
+    a.create_mailbox(m, keys(9)).await.unwrap();
     let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
         .await
         .unwrap();

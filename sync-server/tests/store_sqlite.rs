@@ -9,6 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use safespaces_relay::store::{NoSink, SharedStore, SqliteStore, Store};
 use safespaces_wire::MailboxId;
+use store_suite::keys;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_store_passes_the_suite() {
@@ -28,7 +29,7 @@ async fn everything_survives_a_reopen() {
     let m = MailboxId::from_bytes([5; 32]);
     {
         let s = SqliteStore::open(&path, store_suite::LIMITS, Arc::new(NoSink)).unwrap();
-        s.create_mailbox(m, [9; 32]).await.unwrap();
+        s.create_mailbox(m, keys(9)).await.unwrap();
         for i in 0..5u8 {
             s.append(m, Bytes::from(vec![i; 10])).await.unwrap();
         }
@@ -36,7 +37,10 @@ async fn everything_survives_a_reopen() {
         s.close().await.unwrap();
     }
     let s = SqliteStore::open(&path, store_suite::LIMITS, Arc::new(NoSink)).unwrap();
-    assert_eq!(s.mailbox_key(m).await.unwrap(), Some([9; 32]));
+    assert_eq!(
+        s.mailbox_record(m).await.unwrap().map(|r| r.keys),
+        Some(keys(9))
+    );
     let p = s.read(m, 0, 100, usize::MAX).await.unwrap();
     assert_eq!(
         p.blobs.iter().map(|b| b.0).collect::<Vec<_>>(),
@@ -56,7 +60,7 @@ async fn compacted_and_claimed_bytes_are_gone_from_the_file() {
     {
         let s = SqliteStore::open(&path, store_suite::LIMITS, Arc::new(NoSink)).unwrap();
         let m = MailboxId::from_bytes([6; 32]);
-        s.create_mailbox(m, [9; 32]).await.unwrap();
+        s.create_mailbox(m, keys(9)).await.unwrap();
         s.append(m, Bytes::from(secret.clone())).await.unwrap();
         s.append(m, Bytes::from_static(b"snapshot")).await.unwrap();
         let d = safespaces_wire::DropboxId::from_bytes([1; 32]);

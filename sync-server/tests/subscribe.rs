@@ -151,7 +151,7 @@ async fn many_mailboxes_on_one_connection_and_unsubscribe() {
         .signed(
             hyper::Method::DELETE,
             &path,
-            &k2,
+            &safespaces_relay::client::admin_key_for(&k2),
             Operation::Delete,
             &m2,
             "",
@@ -184,6 +184,7 @@ async fn subscription_refusals() {
     // Signed over another cursor than the one sent.
     let proof = sign(
         &key,
+        safespaces_relay::client::HOST,
         Operation::Subscribe,
         &id,
         &subscribe_body(5),
@@ -202,6 +203,7 @@ async fn subscription_refusals() {
     // Expired.
     let proof = sign(
         &key,
+        safespaces_relay::client::HOST,
         Operation::Subscribe,
         &id,
         &subscribe_body(0),

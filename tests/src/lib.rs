@@ -7,6 +7,8 @@
 //!   kill it with SIGKILL and start it again on the same address and data.
 //! - [`devices`]: a test profile and a pinned relay client; joining a
 //!   space and linking a device through the relay.
+//! - [`own_storage`]: the keys a device's own storage gives a hostile
+//!   member's modified app, for attack tests.
 //! - `src/bin/link-snoop.rs`: someone else holding a link code, as its own
 //!   process (`tests/link_confirmation.rs`).
 //!
@@ -39,6 +41,7 @@ use std::sync::OnceLock;
 use safespaces_relay::{LISTENING_LINE, PIN_LINE};
 
 pub mod devices;
+pub mod own_storage;
 pub mod proxy;
 pub use devices::{
     join_through_relay, journal_texts, link_through_relay, restore_test_device, session_titles,

@@ -11,33 +11,15 @@
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use safespaces_core::app::SafeSpaces;
 use safespaces_core::model::{DeviceId, Role, Timestamp};
-use safespaces_core::profile::KeyId;
-use safespaces_core::protocol::{Envelope, EnvelopeKind, EpochKey, SpaceId};
-use safespaces_core::sync::MailboxCredential;
-use safespaces_e2e::{RelayProcess, join_through_relay, test_client, test_device, test_session};
+use safespaces_core::protocol::{Envelope, EnvelopeKind, SpaceId};
+use safespaces_e2e::{
+    RelayProcess, join_through_relay, own_storage, test_client, test_device, test_session,
+};
 
 const BOMBS: usize = 150;
 const JUNK: usize = 1_100;
 const PEAK_LIMIT_MIB: u64 = 300;
-
-/// Mallory's epoch key, from her own keyring (its id is derived).
-fn epoch_key(app: &SafeSpaces, space: SpaceId, epoch: u32) -> EpochKey {
-    use sha2::{Digest, Sha256};
-    let mut hasher = Sha256::new();
-    hasher.update(b"safespaces/v1/keyring/epoch");
-    hasher.update(space.0);
-    hasher.update(epoch.to_be_bytes());
-    let mut id = [0u8; 16];
-    id.copy_from_slice(&hasher.finalize()[..16]);
-    let bytes = app
-        .profile()
-        .with_keyring(|k| k.key(&KeyId(id)).map(|key| *key.expose_bytes()))
-        .unwrap()
-        .unwrap();
-    EpochKey::from_bytes(bytes)
-}
 
 /// The peak resident size of this process since the last reset, in MiB.
 fn peak_mib() -> u64 {
@@ -81,7 +63,7 @@ async fn bombs_and_junk_from_a_member_do_not_stop_a_sync_or_exhaust_memory() {
     let mut id = [0u8; 16];
     hex::decode_to_slice(space.id(), &mut id).unwrap();
     let space_id = SpaceId(id);
-    let key = epoch_key(&mallory, space_id, 0);
+    let key = own_storage::epoch_key(&mallory, &space.id(), 0);
     let signing = mallory
         .profile()
         .with_keyring(|k| k.signing_key().clone())
@@ -107,7 +89,7 @@ async fn bombs_and_junk_from_a_member_do_not_stop_a_sync_or_exhaust_memory() {
     }
     .seal(&key.content_key(), &stranger)
     .unwrap();
-    let credential = MailboxCredential::for_epoch(&key);
+    let credential = own_storage::mailbox_credential(&mallory, &space.id(), 0);
     for _ in 0..BOMBS {
         net.append(&credential, bomb.clone()).await.unwrap();
     }

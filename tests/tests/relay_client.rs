@@ -96,7 +96,10 @@ async fn every_method_round_trips() {
 
         c.delete_mailbox(&mb).await.unwrap();
         let deleted = c.read(&mb, 0, None).await.unwrap_err();
-        assert_eq!(deleted.code(), Some(ErrorCode::MailboxNotFound));
+        assert_eq!(deleted.code(), Some(ErrorCode::MailboxDeleted));
+        // The tombstone stays: the id cannot be made again.
+        let again = c.create_mailbox(&mb).await.unwrap_err();
+        assert_eq!(again.code(), Some(ErrorCode::MailboxDeleted));
         // Answers about one call are not sync errors.
         assert_eq!(c.status().get(), SyncStatus::UpToDate);
     })
@@ -142,16 +145,25 @@ async fn refusals_surface_the_relays_code() {
         assert!(matches!(err, RelayError::Refused { status: 404, .. }));
 
         c.create_mailbox(&mb).await.unwrap();
-        // Same id, another key: the relay keeps the first key.
-        let impostor = MailboxCredential::new(mb.id(), new_mailbox().signing_key().clone());
-        let err = c.create_mailbox(&impostor).await.unwrap_err();
-        assert_eq!(err.code(), Some(ErrorCode::MailboxExists), "{err}");
-        let err = c.append(&impostor, b"x".to_vec()).await.unwrap_err();
-        assert_eq!(err.code(), Some(ErrorCode::BadSignature), "{err}");
-        // A bad signature will not fix itself: the status says so.
-        assert!(matches!(c.status().get(), SyncStatus::Error { .. }));
-        // Nothing was stored by the refused requests.
-        assert_eq!(c.read_all(&mb, 0).await.unwrap().last_seq, 0);
+        // Another member key names another mailbox: nobody can bind this
+        // id to keys of their own.
+        let impostor =
+            MailboxCredential::new(new_mailbox().signing_key().clone(), mb.admin_public(), None);
+        assert_ne!(impostor.id(), mb.id());
+        // A member's device (no admin key) uses the same mailbox, and may
+        // append and read, but never compact or delete.
+        let member = MailboxCredential::new(mb.signing_key().clone(), mb.admin_public(), None);
+        assert_eq!(member.id(), mb.id());
+        let seq = c.append(&member, b"x".to_vec()).await.unwrap();
+        assert!(matches!(
+            c.compact(&member, seq, seq - 1).await,
+            Err(RelayError::NotAdmin)
+        ));
+        assert!(matches!(
+            c.delete_mailbox(&member).await,
+            Err(RelayError::NotAdmin)
+        ));
+        assert_eq!(c.read_all(&mb, 0).await.unwrap().last_seq, 1);
         assert_eq!(c.status().get(), SyncStatus::UpToDate);
     })
     .await;

@@ -5,7 +5,8 @@
 //! Ed25519 signature by the mailbox's key over these canonical bytes:
 //!
 //! ```text
-//! safespaces-relay/v1\n
+//! safespaces-relay/v2\n
+//! <relay host>\n          e.g. "relay.example.org" (lowercase, no port)
 //! <operation>\n           e.g. "append"
 //! <mailbox id, 64 lowercase hex>\n
 //! <timestamp, decimal Unix seconds>\n
@@ -17,8 +18,16 @@
 //! WebSocket subscription it is the decimal cursor (see
 //! [`subscribe_body`]). The domain prefix keeps these signatures useless for
 //! anything else the key might sign; the operation and body hash bind the
-//! signature to one request; the timestamp and nonce let the relay reject
-//! replays while remembering nonces only for the length of its window.
+//! signature to one request; the host binds it to one relay, so a request
+//! recorded by one relay's operator is refused by every other relay (which
+//! checks the host against its own names); the timestamp and nonce let the
+//! relay reject replays while remembering nonces only for the length of its
+//! window (persisted, so a restart does not reopen it).
+//!
+//! Which key signs: `create`, `append`, `read` and `subscribe` are signed
+//! with the mailbox's **member key**, which every member device derives;
+//! `compact` and `delete` only with its **admin key**, which only the
+//! devices that may retire history hold (see [`crate::mailbox`]).
 //!
 //! The relay additionally enforces the time window and nonce uniqueness,
 //! which need a clock and memory and therefore live in the relay.
@@ -29,7 +38,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 /// The domain-separation prefix of the canonical bytes.
-pub const DOMAIN: &str = "safespaces-relay/v1";
+pub const DOMAIN: &str = "safespaces-relay/v2";
 
 /// HTTP header carrying [`RequestProof::timestamp`] (decimal Unix seconds).
 pub const HEADER_TIMESTAMP: &str = "x-safespaces-timestamp";
@@ -58,6 +67,12 @@ pub enum Operation {
 }
 
 impl Operation {
+    /// Whether the mailbox's admin key (not its member key) must sign it:
+    /// the operations that destroy history.
+    pub const fn needs_admin_key(self) -> bool {
+        matches!(self, Operation::Compact | Operation::Delete)
+    }
+
     /// The name used in the canonical bytes.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -159,8 +174,34 @@ pub fn subscribe_body(after: u64) -> Vec<u8> {
     after.to_string().into_bytes()
 }
 
-/// The exact bytes a request signature covers (see the module docs).
+/// The host name as it is signed: the host part of an authority
+/// (`Host` header or URL), without a port, in lowercase. `[::1]:8443` gives
+/// `[::1]`; `Relay.Example.org:443` gives `relay.example.org`.
+pub fn normalize_host(authority: &str) -> String {
+    let host = if authority.starts_with('[') {
+        // An IPv6 literal keeps its brackets; a port may follow them.
+        authority
+            .split_once(']')
+            .map_or(authority.to_string(), |(h, _)| format!("{h}]"))
+    } else {
+        authority
+            .rsplit_once(':')
+            .map_or(authority, |(h, port)| {
+                if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) {
+                    h
+                } else {
+                    authority
+                }
+            })
+            .to_string()
+    };
+    host.to_ascii_lowercase()
+}
+
+/// The exact bytes a request signature covers (see the module docs). `host`
+/// is normalised with [`normalize_host`] first.
 pub fn canonical_bytes(
+    host: &str,
     op: Operation,
     mailbox: &crate::MailboxId,
     timestamp: u64,
@@ -169,7 +210,8 @@ pub fn canonical_bytes(
 ) -> Vec<u8> {
     let body_hash = Sha256::digest(body);
     format!(
-        "{DOMAIN}\n{}\n{}\n{timestamp}\n{}\n{}",
+        "{DOMAIN}\n{}\n{}\n{}\n{timestamp}\n{}\n{}",
+        normalize_host(host),
         op.as_str(),
         mailbox.to_hex(),
         hex::encode(nonce),
@@ -182,13 +224,14 @@ pub fn canonical_bytes(
 /// [`sign_now`] for the everyday form).
 pub fn sign(
     key: &SigningKey,
+    host: &str,
     op: Operation,
     mailbox: &crate::MailboxId,
     body: &[u8],
     timestamp: u64,
     nonce: [u8; 16],
 ) -> RequestProof {
-    let msg = canonical_bytes(op, mailbox, timestamp, &nonce, body);
+    let msg = canonical_bytes(host, op, mailbox, timestamp, &nonce, body);
     RequestProof {
         timestamp,
         nonce,
@@ -199,6 +242,7 @@ pub fn sign(
 /// Signs a request with the current time and a fresh random nonce.
 pub fn sign_now(
     key: &SigningKey,
+    host: &str,
     op: Operation,
     mailbox: &crate::MailboxId,
     body: &[u8],
@@ -209,22 +253,62 @@ pub fn sign_now(
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    sign(key, op, mailbox, body, now, nonce)
+    sign(key, host, op, mailbox, body, now, nonce)
 }
 
 /// Checks the signature of a request (not its time window or nonce, which
 /// need the relay's clock and memory).
 pub fn verify(
     key: &VerifyingKey,
+    host: &str,
     op: Operation,
     mailbox: &crate::MailboxId,
     body: &[u8],
     proof: &RequestProof,
 ) -> Result<(), AuthError> {
-    let msg = canonical_bytes(op, mailbox, proof.timestamp, &proof.nonce, body);
+    let msg = canonical_bytes(host, op, mailbox, proof.timestamp, &proof.nonce, body);
     let sig = Signature::from_bytes(&proof.signature);
     // verify_strict refuses small-order keys and non-canonical signatures, so
     // a signature has exactly one valid encoding.
     key.verify_strict(&msg, &sig)
         .map_err(|_| AuthError::BadSignature)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_are_signed_without_port_and_in_lowercase() {
+        assert_eq!(
+            normalize_host("Relay.Example.org:8443"),
+            "relay.example.org"
+        );
+        assert_eq!(normalize_host("relay.example.org"), "relay.example.org");
+        assert_eq!(normalize_host("[::1]:8443"), "[::1]");
+        assert_eq!(normalize_host("[::1]"), "[::1]");
+        assert_eq!(normalize_host("127.0.0.1:1"), "127.0.0.1");
+        assert_eq!(normalize_host("host:"), "host:");
+    }
+
+    #[test]
+    fn a_request_signed_for_one_relay_is_refused_by_another() {
+        let key = SigningKey::from_bytes(&[3; 32]);
+        let m = crate::MailboxId::from_bytes([4; 32]);
+        let p = sign(
+            &key,
+            "relay-a.example",
+            Operation::Read,
+            &m,
+            b"{}",
+            1,
+            [0; 16],
+        );
+        let vk = key.verifying_key();
+        assert!(verify(&vk, "RELAY-A.example:443", Operation::Read, &m, b"{}", &p).is_ok());
+        assert_eq!(
+            verify(&vk, "relay-b.example", Operation::Read, &m, b"{}", &p),
+            Err(AuthError::BadSignature)
+        );
+    }
 }

@@ -24,6 +24,8 @@ pub enum ErrorCode {
     Forbidden,
     /// No such mailbox (404).
     MailboxNotFound,
+    /// The mailbox was deleted; its id can never be used again (410).
+    MailboxDeleted,
     /// No such drop-box, or it expired, or it was already claimed (404).
     DropboxNotFound,
     /// No such endpoint (404).
@@ -71,6 +73,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => 403,
             ErrorCode::MailboxNotFound | ErrorCode::DropboxNotFound | ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::MailboxDeleted => 410,
             ErrorCode::MailboxExists | ErrorCode::DropboxExists => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::RateLimited => 429,
@@ -92,6 +95,7 @@ impl ErrorCode {
             ErrorCode::ReplayedNonce => "replayed_nonce",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::MailboxNotFound => "mailbox_not_found",
+            ErrorCode::MailboxDeleted => "mailbox_deleted",
             ErrorCode::DropboxNotFound => "dropbox_not_found",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",

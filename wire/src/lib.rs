@@ -25,11 +25,13 @@
 //! let key = SigningKey::from_bytes(&[7; 32]);
 //! let mailbox = MailboxId::from_bytes([1; 32]);
 //! let body = b"opaque ciphertext";
-//! let proof = auth::sign(&key, Operation::Append, &mailbox, body, 1_700_000_000, [9; 16]);
+//! let host = "relay.example.org";
+//! let proof = auth::sign(&key, host, Operation::Append, &mailbox, body, 1_700_000_000, [9; 16]);
 //! // The relay checks the same thing with only the verifying key:
-//! auth::verify(&key.verifying_key(), Operation::Append, &mailbox, body, &proof).unwrap();
-//! // ...and a proof for one operation is useless for another.
-//! assert!(auth::verify(&key.verifying_key(), Operation::Delete, &mailbox, body, &proof).is_err());
+//! auth::verify(&key.verifying_key(), host, Operation::Append, &mailbox, body, &proof).unwrap();
+//! // ...and a proof for one operation, or one relay, is useless for another.
+//! assert!(auth::verify(&key.verifying_key(), host, Operation::Delete, &mailbox, body, &proof).is_err());
+//! assert!(auth::verify(&key.verifying_key(), "other.example", Operation::Append, &mailbox, body, &proof).is_err());
 //! ```
 #![forbid(unsafe_code)]
 

@@ -6,23 +6,63 @@
 //! | `POST /v1/mailboxes/{id}/blobs` | `append` | the opaque blob, raw bytes | [`Appended`] |
 //! | `POST /v1/mailboxes/{id}/read` | `read` | [`ReadRequest`] JSON | [`ReadPage`] |
 //! | `POST /v1/mailboxes/{id}/compact` | `compact` | [`CompactRequest`] JSON | [`Compacted`] |
-//! | `DELETE /v1/mailboxes/{id}` | `delete` | empty | [`MailboxDeleted`] |
+//! | `DELETE /v1/mailboxes/{id}` | `delete` (by the admin key) | empty | [`MailboxDeleted`] |
+//!
+//! # Two keys, and an id that names them
+//!
+//! A mailbox is bound to two Ed25519 keys: the **member key**, which every
+//! member device derives and which signs `create`, `append`, `read` and
+//! `subscribe`, and the **admin key**, which only the devices allowed to
+//! retire history hold and which alone signs `compact` and `delete`. A
+//! member who turns hostile can read and append, as she could anyway, but
+//! cannot delete or compact what the others wrote.
+//!
+//! The id is [`mailbox_id_for_keys`], a hash of both public keys, and the
+//! relay refuses a creation whose id is not that hash. So any member device
+//! can create the mailbox (a space made offline still syncs through
+//! whoever reaches the relay first), and nobody can create it bound to
+//! other keys: there is no id to squat. Both keys are fresh for every
+//! mailbox, so the relay still cannot link two mailboxes.
+//!
+//! A deleted mailbox leaves a tombstone (its keys and last sequence
+//! number): its id answers [`crate::ErrorCode::MailboxDeleted`] for ever,
+//! so it can be neither re-created nor restarted at sequence 1.
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
-/// Creates a mailbox bound to a verifying key.
+use crate::MailboxId;
+
+/// The domain of [`mailbox_id_for_keys`].
+pub const MAILBOX_ID_DOMAIN: &[u8] = b"safespaces-relay/v2/mailbox-id";
+
+/// The id of the mailbox bound to `member_key` and `admin_key` (raw
+/// Ed25519 public keys): `SHA-256(MAILBOX_ID_DOMAIN ‖ member ‖ admin)`.
+pub fn mailbox_id_for_keys(member_key: &[u8; 32], admin_key: &[u8; 32]) -> MailboxId {
+    let mut h = Sha256::new();
+    h.update(MAILBOX_ID_DOMAIN);
+    h.update(member_key);
+    h.update(admin_key);
+    MailboxId::from_bytes(h.finalize().into())
+}
+
+/// Creates a mailbox bound to its two verifying keys. Signed by the member
+/// key (proof of possession); the path's id must be
+/// [`mailbox_id_for_keys`] of the two.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateMailbox {
-    /// The Ed25519 verifying key, 64 hex digits, that must sign every later
-    /// request on this mailbox.
+    /// The member key, 64 hex digits: signs `append`, `read`, `subscribe`.
     pub verifying_key: String,
+    /// The admin key, 64 hex digits: the only key that signs `compact` and
+    /// `delete`.
+    pub admin_key: String,
 }
 
-/// Reply to a create. Creating again with the same key is not an error.
+/// Reply to a create. Creating again with the same keys is not an error.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MailboxCreated {
-    /// `true` if this request created it, `false` if it already existed with this key.
+    /// `true` if this request created it, `false` if it already existed.
     pub created: bool,
 }
 

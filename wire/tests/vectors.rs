@@ -1,6 +1,7 @@
 //! Committed test vectors for the request signature: a client in another
 //! language must produce these exact bytes, and the `fail_*` vectors must be
-//! refused.
+//! refused. The values were checked independently with Python's
+//! `cryptography` (Ed25519) and `hashlib`.
 #![allow(clippy::unwrap_used)]
 
 use ed25519_dalek::SigningKey;
@@ -13,12 +14,13 @@ const MAILBOX: [u8; 32] = [0xab; 32];
 const TIMESTAMP: u64 = 1_767_225_600; // 2026-01-01T00:00:00Z
 const NONCE: [u8; 16] = [0x5a; 16];
 const BODY: &[u8] = b"hello relay";
+const HOST: &str = "relay.example.org";
 
 /// SHA-256("hello relay") = d6d73b3e…692b.
-const CANONICAL_APPEND: &str = "safespaces-relay/v1\nappend\nabababababababababababababababababababababababababababababababab\n1767225600\n5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a\nd6d73b3e899f235e4c4540a978ac34c5bcd2dea1437991da046282f41844692b";
-const SIGNATURE_APPEND: &str = "9b94fdb4cfd854186e85fa842950ee377e9dcae9a174bd17c75342154281745f54d4a7a1f58816b20060e0fc811c4b68ac472af1b423fe37df469bb0ee4aa908";
+const CANONICAL_APPEND: &str = "safespaces-relay/v2\nrelay.example.org\nappend\nabababababababababababababababababababababababababababababababab\n1767225600\n5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a\nd6d73b3e899f235e4c4540a978ac34c5bcd2dea1437991da046282f41844692b";
+const SIGNATURE_APPEND: &str = "c156fb5f646a9bec433e3a4976109de151852a1ff70e6d71ed3ab81cecd817b356cf0c423e45eb9f537558773f27522fda2c49bb7083bc256ab532f05953e00b";
 /// Subscribe with cursor 7 (body "7"), same key, mailbox, time and nonce.
-const SIGNATURE_SUBSCRIBE_7: &str = "bce18bf671b15947ed756308c22e20685e92dcca5003877b3a231ab793c11185d08c31f3b4d6b4d8d5c032c0356523a20b5152847b2cdb73461292bdc31d3f05";
+const SIGNATURE_SUBSCRIBE_7: &str = "b3dd772a3f6ef2aa8bff9fe68dac3cdf35a7fd63dc7d3b687af59acb03957c0b527cbe4a9a7b394345a30e49cf96ee3b8d7831c5b18602b4e5f16711e7b8f508";
 
 fn key() -> SigningKey {
     SigningKey::from_bytes(&SEED)
@@ -39,7 +41,7 @@ fn proof(sig: &str) -> RequestProof {
 
 #[test]
 fn canonical_bytes_match_the_vector() {
-    let c = canonical_bytes(Operation::Append, &mailbox(), TIMESTAMP, &NONCE, BODY);
+    let c = canonical_bytes(HOST, Operation::Append, &mailbox(), TIMESTAMP, &NONCE, BODY);
     assert_eq!(std::str::from_utf8(&c).unwrap(), CANONICAL_APPEND);
     assert_eq!(hex::encode(key().verifying_key().as_bytes()), VERIFYING_KEY);
 }
@@ -48,6 +50,7 @@ fn canonical_bytes_match_the_vector() {
 fn signatures_match_the_vectors() {
     let p = sign(
         &key(),
+        HOST,
         Operation::Append,
         &mailbox(),
         BODY,
@@ -57,6 +60,7 @@ fn signatures_match_the_vectors() {
     assert_eq!(p.signature_hex(), SIGNATURE_APPEND);
     let p = sign(
         &key(),
+        HOST,
         Operation::Subscribe,
         &mailbox(),
         &subscribe_body(7),
@@ -67,6 +71,7 @@ fn signatures_match_the_vectors() {
     let vk = key().verifying_key();
     auth::verify(
         &vk,
+        HOST,
         Operation::Append,
         &mailbox(),
         BODY,
@@ -75,6 +80,7 @@ fn signatures_match_the_vectors() {
     .unwrap();
     auth::verify(
         &vk,
+        HOST,
         Operation::Subscribe,
         &mailbox(),
         b"7",
@@ -88,6 +94,7 @@ fn fail_other_operation() {
     let vk = key().verifying_key();
     let r = auth::verify(
         &vk,
+        HOST,
         Operation::Delete,
         &mailbox(),
         BODY,
@@ -101,6 +108,7 @@ fn fail_other_body() {
     let vk = key().verifying_key();
     let r = auth::verify(
         &vk,
+        HOST,
         Operation::Append,
         &mailbox(),
         b"hello relay!",
@@ -115,6 +123,7 @@ fn fail_other_mailbox() {
     let other = MailboxId::from_bytes([0xac; 32]);
     let r = auth::verify(
         &vk,
+        HOST,
         Operation::Append,
         &other,
         BODY,
@@ -129,15 +138,48 @@ fn fail_other_timestamp_or_nonce() {
     let mut p = proof(SIGNATURE_APPEND);
     p.timestamp += 1;
     assert_eq!(
-        auth::verify(&vk, Operation::Append, &mailbox(), BODY, &p),
+        auth::verify(&vk, HOST, Operation::Append, &mailbox(), BODY, &p),
         Err(AuthError::BadSignature)
     );
     let mut p = proof(SIGNATURE_APPEND);
     p.nonce[0] ^= 1;
     assert_eq!(
-        auth::verify(&vk, Operation::Append, &mailbox(), BODY, &p),
+        auth::verify(&vk, HOST, Operation::Append, &mailbox(), BODY, &p),
         Err(AuthError::BadSignature)
     );
+}
+
+#[test]
+fn fail_other_host() {
+    let vk = key().verifying_key();
+    let r = auth::verify(
+        &vk,
+        "relay.example.net",
+        Operation::Append,
+        &mailbox(),
+        BODY,
+        &proof(SIGNATURE_APPEND),
+    );
+    assert_eq!(r, Err(AuthError::BadSignature));
+}
+
+/// The mailbox id of member key `VERIFYING_KEY` and admin key of seed 0x22 × 32.
+const MAILBOX_FOR_KEYS: &str = "4238643b10b259d6eea898c300e85b2f5d3045bd895219b3a868e70846a78f8a";
+
+#[test]
+fn the_mailbox_id_names_both_keys() {
+    let admin = SigningKey::from_bytes(&[0x22; 32]).verifying_key();
+    let id = safespaces_wire::mailbox::mailbox_id_for_keys(
+        key().verifying_key().as_bytes(),
+        admin.as_bytes(),
+    );
+    assert_eq!(id.to_hex(), MAILBOX_FOR_KEYS);
+    // Swapping the keys' roles names another mailbox.
+    let swapped = safespaces_wire::mailbox::mailbox_id_for_keys(
+        admin.as_bytes(),
+        key().verifying_key().as_bytes(),
+    );
+    assert_ne!(swapped, id);
 }
 
 #[test]
@@ -145,6 +187,7 @@ fn fail_other_key() {
     let vk = SigningKey::from_bytes(&[0x12; 32]).verifying_key();
     let r = auth::verify(
         &vk,
+        HOST,
         Operation::Append,
         &mailbox(),
         BODY,

@@ -297,6 +297,9 @@ impl Shared {
                 invite: request.invite.clone(),
                 epoch: e.epoch,
                 epoch_key: self.epoch_key(space, e.epoch)?,
+                admin_key: e.admin_key(e.epoch).ok_or_else(|| {
+                    AppError::Corrupt("the admin key of a space's mailbox is missing".into())
+                })?,
             }
             .seal(&request.keys.age_recipient)
             .map_err(|e| AppError::Invite(e.to_string()))?;
@@ -503,7 +506,7 @@ impl Shared {
         let welcome = self.open_welcome(sealed)?;
         answers(pending, &welcome)?;
         let space = welcome.space;
-        let credential = MailboxCredential::for_epoch(&welcome.epoch_key);
+        let credential = MailboxCredential::for_epoch(&welcome.epoch_key, welcome.admin_key, None);
         let page = client.read_all(&credential, 0).await?;
         report.pulled += page.blobs.len();
         let content_key = welcome.epoch_key.content_key();
@@ -569,6 +572,7 @@ impl Shared {
             document,
             pending.member.clone(),
             welcome.epoch,
+            welcome.admin_key,
             &held,
         );
         for a in &first.attestations {

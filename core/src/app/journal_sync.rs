@@ -165,7 +165,7 @@ impl Shared {
         let waiting = self.with_loaded(|l| Ok(l.registry.journal_epoch.outbox.clone()))?;
         for item in waiting {
             let key = self.with_loaded(|l| self.journal_key_at(l, item.epoch))?;
-            let credential = MailboxCredential::for_epoch(&key);
+            let credential = MailboxCredential::for_journal(&key);
             let envelope = BASE64_STANDARD
                 .decode(&item.envelope)
                 .map_err(|_| AppError::Corrupt("registry: a journal handover".into()))?;
@@ -242,7 +242,7 @@ impl Shared {
             ))
         })?;
         let key = self.with_loaded(|l| self.journal_key_at(l, epoch))?;
-        let credential = MailboxCredential::for_epoch(&key);
+        let credential = MailboxCredential::for_journal(&key);
         client.create_mailbox(&credential).await?;
         let blobs = client.read_all(&credential, cursor).await?.blobs;
         report.pulled += blobs.len();
@@ -251,7 +251,7 @@ impl Shared {
             (Some(_), Some(before)) => {
                 let old = self.with_loaded(|l| self.journal_key_at(l, before))?;
                 let blobs = client
-                    .read_all(&MailboxCredential::for_epoch(&old), previous_cursor)
+                    .read_all(&MailboxCredential::for_journal(&old), previous_cursor)
                     .await?
                     .blobs;
                 Some((before, old, blobs))
@@ -427,7 +427,7 @@ impl Shared {
             return Ok(());
         }
         let key = self.with_loaded(|l| self.journal_key_at(l, epoch))?;
-        let credential = MailboxCredential::for_epoch(&key);
+        let credential = MailboxCredential::for_journal(&key);
         let envelope = Envelope {
             kind: EnvelopeKind::Snapshot,
             space: JOURNAL_SPACE,

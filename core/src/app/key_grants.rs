@@ -20,8 +20,9 @@ use super::registry::OutboxItem;
 use super::space_handle::entry;
 use super::{AppError, AppResult, Shared};
 use crate::model::{DeviceId, Role};
+use crate::protocol::admin_grant::AdminGrant;
 use crate::protocol::key_grant::KeyGrant;
-use crate::protocol::removal::key_holders;
+use crate::protocol::removal::{admin_holders, key_holders};
 use crate::protocol::{Envelope, EnvelopeKind, Handover, SpaceId};
 
 impl Shared {
@@ -90,7 +91,15 @@ impl Shared {
             }
             let key = self.epoch_key(space, current.epoch)?;
             let old_key = self.epoch_key(space, previous)?;
-            let grant = match KeyGrant::create(&handover, &key, &missed) {
+            // A coordinator's device it missed is given the admin seed too,
+            // if this device holds it.
+            let seed = self.admin_seed(space, current.epoch)?;
+            let admins: Vec<(DeviceId, String)> = admin_holders(doc)
+                .into_iter()
+                .filter(|(d, _)| missed.iter().any(|(m, _)| m == d))
+                .collect();
+            let admin = seed.as_ref().map(|s| (s, admins.as_slice()));
+            let grant = match KeyGrant::create(&handover, &key, &missed, admin) {
                 Ok(grant) => grant,
                 Err(e) => {
                     tracing::warn!(error = %e, "could not grant the key to a device the handover missed");
@@ -121,6 +130,101 @@ impl Shared {
                 devices = grant.recipients.len(),
                 epoch = current.epoch,
                 "granted the key to devices the handover missed"
+            );
+            Ok(())
+        })
+    }
+
+    /// Grants the current epoch mailbox's admin seed, if this device holds
+    /// it, to every coordinator's device that should hold it
+    /// ([`admin_holders`]) and is not known to: neither covered by the
+    /// handover into the epoch nor granted by this device before (a
+    /// coordinator who joined by invite, a member promoted, since the epoch
+    /// began). Once per device and epoch; the receiver checks the seed
+    /// against the admin key it holds (`protocol::admin_grant`).
+    pub(crate) fn grant_admin(&self, space: SpaceId) -> AppResult<()> {
+        let signing = self.profile.with_keyring(|k| k.signing_key().clone())?;
+        let current = self.with_loaded(|loaded| Ok(entry(loaded, space)?.clone()))?;
+        let Some(seed) = self.admin_seed(space, current.epoch)? else {
+            return Ok(());
+        };
+        if current.admin_key(current.epoch) != Some(seed.public()) {
+            return Ok(());
+        }
+        self.with_loaded(|loaded| {
+            let device = loaded.registry.device.clone();
+            let doc = loaded
+                .spaces
+                .get_mut(&space)
+                .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
+            if current.sealed_heads() == doc.heads() {
+                return Ok(());
+            }
+            let covered: BTreeSet<DeviceId> = current
+                .handover_body
+                .as_deref()
+                .and_then(|b| BASE64_STANDARD.decode(b).ok())
+                .and_then(|b| Handover::decode(&b).ok())
+                .map(|h| h.admin_recipients)
+                .unwrap_or_default()
+                .into_iter()
+                .chain(current.admin_granted.iter().cloned())
+                .chain(std::iter::once(device.clone()))
+                .collect();
+            // The cheap look first: only if some coordinator's device is not
+            // covered is the history scanned for who should really hold it.
+            let listed = doc.members().unwrap_or_default();
+            let any = listed
+                .iter()
+                .filter(|(_, m)| m.is_active() && m.role == Role::Coordinator)
+                .any(|(id, _)| {
+                    doc.active_devices(id)
+                        .unwrap_or_default()
+                        .keys()
+                        .any(|d| !covered.contains(d))
+                });
+            if !any {
+                return Ok(());
+            }
+            let missing: Vec<(DeviceId, String)> = admin_holders(doc)
+                .into_iter()
+                .filter(|(d, _)| !covered.contains(d))
+                .collect();
+            if missing.is_empty() {
+                return Ok(());
+            }
+            let grant = match AdminGrant::create(current.epoch, &seed, &missing) {
+                Ok(grant) => grant,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not grant the mailbox admin key");
+                    return Ok(());
+                }
+            };
+            let key = self.epoch_key(space, current.epoch)?;
+            let sealed = Envelope {
+                kind: EnvelopeKind::AdminGrant,
+                space,
+                epoch: current.epoch,
+                author: device.clone(),
+                sequence: current.next_sequence,
+                body: grant.encode(),
+            }
+            .seal(&key.content_key(), &signing)
+            .map_err(|e| AppError::Corrupt(e.to_string()))?;
+            let mut e = current.clone();
+            e.next_sequence = e.next_sequence.saturating_add(1);
+            e.admin_granted.extend(grant.recipients.iter().cloned());
+            let encoded = BASE64_STANDARD.encode(&sealed);
+            e.admin_grants.push(encoded.clone());
+            e.outbox.push(OutboxItem {
+                epoch: current.epoch,
+                envelope: encoded,
+            });
+            self.store_entry(loaded, space, e)?;
+            tracing::info!(
+                devices = grant.recipients.len(),
+                epoch = current.epoch,
+                "granted the mailbox admin key to coordinators' devices"
             );
             Ok(())
         })

@@ -367,6 +367,10 @@ impl SafeSpaces {
                 member: e.member.clone(),
                 epoch: e.epoch,
                 epoch_key: shared.epoch_key(space, e.epoch)?,
+                admin_key: e.admin_key(e.epoch).ok_or_else(|| {
+                    AppError::Corrupt("the admin key of a space's mailbox is missing".into())
+                })?,
+                admin_seed: shared.admin_seed(space, e.epoch)?,
             });
         }
         let j = &loaded.registry.journal_epoch;
@@ -515,7 +519,11 @@ impl SafeSpaces {
         space: &LinkedSpace,
         now: Timestamp,
     ) -> AppResult<bool> {
-        let credential = MailboxCredential::for_epoch(&space.epoch_key);
+        let credential = MailboxCredential::for_epoch(
+            &space.epoch_key,
+            space.admin_key,
+            space.admin_seed.as_ref(),
+        );
         let page = client.read_all(&credential, 0).await?;
         let content_key = space.epoch_key.content_key();
         let (first, rest) =
@@ -536,6 +544,11 @@ impl SafeSpaces {
             epoch_key_id(space.space, space.epoch),
             *space.epoch_key.expose_bytes(),
         )?;
+        if let Some(seed) = &space.admin_seed {
+            self.shared
+                .keep_admin_seed(space.space, space.epoch, seed)?;
+        }
+        let admin = space.admin_key;
         let document = DocumentId::random();
         self.shared.profile.put_snapshot(document, &doc.save())?;
         let id = space.space;
@@ -544,7 +557,7 @@ impl SafeSpaces {
         let heads = doc.heads();
         self.shared.with_loaded(|loaded| {
             loaded.spaces.insert(id, doc);
-            let mut entry = SpaceEntry::joined(id, document, member, epoch, &heads);
+            let mut entry = SpaceEntry::joined(id, document, member, epoch, admin, &heads);
             for a in &first.attestations {
                 entry.remember(a);
             }

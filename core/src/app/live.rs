@@ -70,7 +70,7 @@ fn follow(
         let mut out = HashMap::new();
         for e in loaded.registry.spaces.values() {
             let Some(space) = e.space_id() else { continue };
-            let credential = MailboxCredential::for_epoch(&shared.epoch_key(space, e.epoch)?);
+            let credential = shared.credential_in(loaded, space, e.epoch)?;
             out.insert(credential.id(), (space, e.epoch, credential, e.cursor));
         }
         Ok(out)

@@ -207,6 +207,9 @@ impl SafeSpaces {
     ) -> AppResult<Space> {
         let keys = self.shared.device_keys(&self.device_id()?)?;
         let epoch_key = EpochKey::generate();
+        // The first epoch's mailbox admin seed: this device, the space's
+        // first coordinator, holds it (protocol.md §1).
+        let admin_seed = crate::protocol::AdminSeed::generate();
         let space = self.shared.with_loaded(|loaded| {
             let device = loaded.registry.device.clone();
             // One change creates the space, and the space's id is derived
@@ -225,11 +228,12 @@ impl SafeSpaces {
             self.shared
                 .profile
                 .insert_key(epoch_key_id(space, 0), *epoch_key.expose_bytes())?;
+            self.shared.keep_admin_seed(space, 0, &admin_seed)?;
             self.shared.profile.put_snapshot(document, &doc.save())?;
-            loaded
-                .registry
-                .spaces
-                .insert(space.to_hex(), SpaceEntry::new(space, document, member, 0));
+            loaded.registry.spaces.insert(
+                space.to_hex(),
+                SpaceEntry::new(space, document, member, 0, admin_seed.public()),
+            );
             self.shared.save_registry(&loaded.registry)?;
             loaded.spaces.insert(space, doc);
             Ok(space)

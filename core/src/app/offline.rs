@@ -16,7 +16,7 @@ use super::{AppError, AppResult, Loaded, SafeSpaces, Shared, Space};
 use crate::model::{SignUpState, Timestamp};
 use crate::protocol::attendance;
 use crate::protocol::snapshot::SnapshotBody;
-use crate::protocol::{Envelope, EnvelopeKind, EpochKey, SpaceId};
+use crate::protocol::{AdminSeed, Envelope, EnvelopeKind, EpochKey, SpaceId};
 use base64::Engine;
 use base64::prelude::BASE64_STANDARD;
 
@@ -51,6 +51,61 @@ impl Shared {
             })?
             .map(EpochKey::from_bytes)
             .ok_or_else(|| AppError::Corrupt("a space key is missing from the keyring".into()))
+    }
+
+    /// The admin seed of `epoch`'s mailbox, if this device holds it (a
+    /// coordinator's device given it by the epoch's handover or link).
+    pub(crate) fn admin_seed(&self, space: SpaceId, epoch: u32) -> AppResult<Option<AdminSeed>> {
+        Ok(self
+            .profile
+            .with_keyring(|k| {
+                k.key(&super::registry::admin_seed_id(space, epoch))
+                    .map(|key| *key.expose_bytes())
+            })?
+            .map(AdminSeed::from_bytes))
+    }
+
+    /// Keeps the admin seed of `epoch`'s mailbox in the keyring.
+    pub(crate) fn keep_admin_seed(
+        &self,
+        space: SpaceId,
+        epoch: u32,
+        seed: &AdminSeed,
+    ) -> AppResult<()> {
+        self.profile.insert_key(
+            super::registry::admin_seed_id(space, epoch),
+            *seed.expose_bytes(),
+        )?;
+        Ok(())
+    }
+
+    /// The relay credential of a space's epoch mailbox: its member key, its
+    /// admin key as this device knows it, and the admin seed if held here.
+    pub(crate) fn credential(
+        &self,
+        space: SpaceId,
+        epoch: u32,
+    ) -> AppResult<crate::sync::MailboxCredential> {
+        self.with_loaded(|loaded| self.credential_in(loaded, space, epoch))
+    }
+
+    /// [`Shared::credential`] for a caller already holding the loaded state.
+    pub(crate) fn credential_in(
+        &self,
+        loaded: &Loaded,
+        space: SpaceId,
+        epoch: u32,
+    ) -> AppResult<crate::sync::MailboxCredential> {
+        let key = self.epoch_key(space, epoch)?;
+        let admin = entry(loaded, space)?.admin_key(epoch).ok_or_else(|| {
+            AppError::Corrupt("the admin key of a space's mailbox is missing".into())
+        })?;
+        let seed = self.admin_seed(space, epoch)?;
+        Ok(crate::sync::MailboxCredential::for_epoch(
+            &key,
+            admin,
+            seed.as_ref(),
+        ))
     }
 
     pub(crate) fn signing_key(&self) -> AppResult<SigningKey> {
@@ -152,6 +207,15 @@ impl Space {
                     .seal(&key.content_key(), &signing)
                     .map_err(|e| AppError::Corrupt(e.to_string()))?,
             );
+            // The admin seed granted to coordinators' devices that lacked
+            // it, under the current key.
+            for grant in &entry.admin_grants {
+                envelopes.push(
+                    BASE64_STANDARD
+                        .decode(grant)
+                        .map_err(|e| AppError::Corrupt(format!("registry: admin grant: {e}")))?,
+                );
+            }
             for pending in &entry.pending_requests {
                 // No cleared lead yet: it stays pending for a later bundle.
                 if let Some(envelope) = request_envelope(

@@ -15,6 +15,7 @@ use super::registry::{AwaitingGrant, SpaceEntry, epoch_key_id};
 use super::rotation::enter_epoch;
 use super::{AppError, AppResult, Loaded, Shared};
 use crate::model::{SpaceDoc, Timestamp};
+use crate::protocol::admin_grant::AdminGrant;
 use crate::protocol::attendance::{self, AttendanceRequest};
 use crate::protocol::authorship::AuthorshipError;
 use crate::protocol::envelope::Unverified;
@@ -298,6 +299,11 @@ fn receive_one(
                 report.refused += 1;
             }
         }
+        EnvelopeKind::AdminGrant => {
+            receive_admin_grant(
+                shared, doc, &device, space, entry, unverified, epoch, identity, report,
+            )?;
+        }
         EnvelopeKind::AttendanceRequest => {
             let Ok(envelope) = unverified.verify(&key.anonymous_signing_key().verifying_key())
             else {
@@ -324,6 +330,58 @@ fn receive_one(
         }
     }
     Ok(Fate::Settled)
+}
+
+/// An admin grant (`protocol::admin_grant`): a coordinator's device that
+/// does not hold the current epoch mailbox's admin seed keeps the one
+/// sealed to it, if it signs for the admin key this device already holds
+/// for the epoch; anything else changes nothing.
+#[allow(clippy::too_many_arguments)]
+fn receive_admin_grant(
+    shared: &Shared,
+    doc: &SpaceDoc,
+    device: &crate::model::DeviceId,
+    space: SpaceId,
+    entry: &SpaceEntry,
+    unverified: Unverified,
+    epoch: u32,
+    identity: &age::x25519::Identity,
+    report: &mut BundleReport,
+) -> AppResult<()> {
+    let Some((envelope, _)) = signed_by_member(doc, unverified) else {
+        report.refused += 1;
+        return Ok(());
+    };
+    let Ok(grant) = AdminGrant::decode(&envelope.body) else {
+        report.refused += 1;
+        return Ok(());
+    };
+    let Some(admin) = entry.admin_key(epoch) else {
+        return Ok(());
+    };
+    if grant.epoch != epoch || epoch != entry.epoch || !grant.recipients.contains(device) {
+        return Ok(());
+    }
+    if shared
+        .admin_seed(space, epoch)?
+        .is_some_and(|held| held.public() == admin)
+    {
+        return Ok(());
+    }
+    match grant.open(identity, &admin) {
+        Some(seed) => {
+            shared.keep_admin_seed(space, epoch, &seed)?;
+            tracing::info!(
+                epoch,
+                "took the mailbox admin key granted to this coordinator's device"
+            );
+        }
+        None => {
+            tracing::warn!("refused an admin grant whose seed is not this mailbox's");
+            report.refused += 1;
+        }
+    }
+    Ok(())
 }
 
 /// The envelope, if it is signed by the device its header names under the
@@ -408,8 +466,10 @@ fn receive_handover(
     }
     match handover.open(identity) {
         Ok(new_key) => {
+            let admin = handover.open_admin(identity);
             take_key(
-                shared, doc, device, space, entry, &handover, sealed, &new_key, competing, report,
+                shared, doc, device, space, entry, &handover, sealed, &new_key, admin, competing,
+                report,
             )?;
         }
         Err(RotationError::NotARecipient) => {
@@ -472,6 +532,7 @@ fn take_key(
     handover: &Handover,
     sealed: &[u8],
     new_key: &crate::protocol::EpochKey,
+    admin: Option<crate::protocol::AdminSeed>,
     competing: bool,
     report: &mut BundleReport,
 ) -> AppResult<()> {
@@ -481,6 +542,10 @@ fn take_key(
         epoch_key_id(space, handover.to_epoch()),
         *new_key.expose_bytes(),
     )?;
+    // A coordinator's device also takes the new mailbox's admin seed.
+    if let Some(seed) = &admin {
+        shared.keep_admin_seed(space, handover.to_epoch(), seed)?;
+    }
     let first_own_after = crate::protocol::authorship::actor_for_device(device)
         .and_then(|actor| doc.first_seq_after(&handover.cut, &actor));
     let previous_cursor = if competing {
@@ -539,8 +604,9 @@ fn receive_grant(
     }
     match grant.open(&handover, identity) {
         Ok(key) => {
+            let admin = grant.open_admin(&handover, identity);
             take_key(
-                shared, doc, device, space, entry, &handover, &sealed, &key, false, report,
+                shared, doc, device, space, entry, &handover, &sealed, &key, admin, false, report,
             )?;
             tracing::info!("took a key granted for a handover that missed this device");
         }

@@ -17,7 +17,7 @@ use crate::protocol::attestation::Attestation;
 
 use crate::model::{DeviceId, MemberId, SessionId, SignUpState, Timestamp};
 use crate::profile::KeyId;
-use crate::protocol::SpaceId;
+use crate::protocol::{AdminKey, SpaceId};
 use crate::store::DocumentId;
 
 /// The registry's own document id. Fixed: file names are keyed hashes, so a
@@ -94,6 +94,20 @@ pub struct SpaceEntry {
     /// its key instead of counting itself out.
     #[serde(default)]
     pub awaiting_grant: Option<AwaitingGrant>,
+    /// The public admin key of each epoch's mailbox this device has known
+    /// (epoch → hex): with the epoch key it names the mailbox (protocol.md
+    /// §1). Kept for earlier epochs too, whose mailboxes are still read for
+    /// competing handovers and written for key grants.
+    #[serde(default)]
+    pub mailbox_admins: BTreeMap<u32, String>,
+    /// Coordinators' devices this device granted the current epoch
+    /// mailbox's admin seed to (`protocol::admin_grant`).
+    #[serde(default)]
+    pub admin_granted: Vec<crate::model::DeviceId>,
+    /// Those admin grants, sealed (base64, under the current key), passed
+    /// on with every bundle.
+    #[serde(default)]
+    pub admin_grants: Vec<String>,
     /// Relay sync: the last sequence number pulled from the current epoch's
     /// mailbox.
     #[serde(default)]
@@ -353,10 +367,26 @@ impl Registry {
 }
 
 impl SpaceEntry {
+    /// The public admin key of `epoch`'s mailbox, if this device knows it.
+    pub(crate) fn admin_key(&self, epoch: u32) -> Option<AdminKey> {
+        self.mailbox_admins
+            .get(&epoch)
+            .and_then(|h| AdminKey::from_hex(h))
+    }
+
     /// A device's fresh entry for a space it just created, joined or was
     /// linked to: nothing sealed, sent or pulled yet.
-    pub(crate) fn new(space: SpaceId, document: DocumentId, member: MemberId, epoch: u32) -> Self {
+    pub(crate) fn new(
+        space: SpaceId,
+        document: DocumentId,
+        member: MemberId,
+        epoch: u32,
+        admin: AdminKey,
+    ) -> Self {
         SpaceEntry {
+            mailbox_admins: BTreeMap::from([(epoch, admin.to_hex())]),
+            admin_granted: Vec::new(),
+            admin_grants: Vec::new(),
             space: space.to_hex(),
             document: hex::encode(document.0),
             member,
@@ -394,9 +424,10 @@ impl SpaceEntry {
         document: DocumentId,
         member: MemberId,
         epoch: u32,
+        admin: AdminKey,
         heads: &[automerge::ChangeHash],
     ) -> Self {
-        let mut entry = Self::new(space, document, member, epoch);
+        let mut entry = Self::new(space, document, member, epoch, admin);
         if epoch > 0 {
             entry.epoch_cut = heads.iter().map(|h| h.to_string()).collect();
         }
@@ -487,16 +518,27 @@ pub(crate) fn journal_key_id(epoch: u32) -> KeyId {
     KeyId(id)
 }
 
-/// The keyring id of a space's epoch key: derived, so it needs no registry
-/// entry of its own.
-pub(crate) fn epoch_key_id(space: SpaceId, epoch: u32) -> KeyId {
+/// A keyring id derived from what it holds, so it needs no registry entry
+/// of its own (storage.md, "Key hierarchy").
+fn keyring_id(label: &[u8], space: SpaceId, epoch: u32) -> KeyId {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
-    hasher.update(b"safespaces/v1/keyring/epoch");
+    hasher.update(label);
     hasher.update(space.0);
     hasher.update(epoch.to_be_bytes());
     let digest = hasher.finalize();
     let mut id = [0u8; 16];
     id.copy_from_slice(&digest[..16]);
     KeyId(id)
+}
+
+/// Where the keyring keeps the admin seed of a space's epoch mailbox, on a
+/// coordinator's device (protocol.md §1).
+pub(crate) fn admin_seed_id(space: SpaceId, epoch: u32) -> KeyId {
+    keyring_id(b"safespaces/v3/keyring/mailbox-admin", space, epoch)
+}
+
+/// The keyring id of a space's epoch key.
+pub(crate) fn epoch_key_id(space: SpaceId, epoch: u32) -> KeyId {
+    keyring_id(b"safespaces/v1/keyring/epoch", space, epoch)
 }

@@ -256,10 +256,6 @@ impl Shared {
         Ok(())
     }
 
-    fn credential(&self, space: SpaceId, epoch: u32) -> AppResult<MailboxCredential> {
-        Ok(MailboxCredential::for_epoch(&self.epoch_key(space, epoch)?))
-    }
-
     /// A snapshot envelope of this device's document, signed by it.
     fn snapshot_envelope(&self, space: SpaceId) -> AppResult<Vec<u8>> {
         let signing = self.profile.with_keyring(|k| k.signing_key().clone())?;
@@ -562,7 +558,9 @@ impl Shared {
         }
     }
 
-    /// Step 4: snapshot and compaction once the tail has grown.
+    /// Step 4: snapshot and compaction once the tail has grown, on a device
+    /// that holds the mailbox's admin key (a coordinator's): only it may
+    /// compact, so no member can delete what the others wrote.
     async fn maybe_compact(
         &self,
         client: &RelayClient,
@@ -571,6 +569,9 @@ impl Shared {
         now: Timestamp,
         report: &mut SyncReport,
     ) -> AppResult<()> {
+        if credential.admin_key().is_none() {
+            return Ok(());
+        }
         let (cursor, snapshot_seq, waiting, held) = self.with_loaded(|loaded| {
             let e = entry(loaded, space)?;
             Ok((

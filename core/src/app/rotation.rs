@@ -93,10 +93,13 @@ impl Shared {
     /// current epoch has not answered, moves the space to the next epoch:
     /// the key first, then the registry with the envelopes for the old
     /// mailbox. Returns whether it rotated. Then grants the current key to
-    /// devices the epoch's handover missed ([`Shared::grant_missed`]).
+    /// devices the epoch's handover missed ([`Shared::grant_missed`]), and
+    /// the mailbox's admin seed to coordinators' devices that lack it
+    /// ([`Shared::grant_admin`]).
     pub(crate) fn rotate_if_needed(&self, space: SpaceId) -> AppResult<bool> {
         let rotated = self.rotate_only(space)?;
         self.grant_missed(space)?;
+        self.grant_admin(space)?;
         Ok(rotated)
     }
 
@@ -160,8 +163,12 @@ impl Shared {
             };
             let old_key = self.epoch_key(space, current.epoch)?;
             let new_key = EpochKey::generate();
-            let handover = Handover::create(doc, current.epoch, removal.change, &new_key)
-                .map_err(AppError::Rotation)?;
+            // The new mailbox's admin seed: this coordinator's device holds
+            // it, and the handover seals it to the other coordinators'.
+            let admin_seed = crate::protocol::AdminSeed::generate();
+            let handover =
+                Handover::create(doc, current.epoch, removal.change, &new_key, &admin_seed)
+                    .map_err(AppError::Rotation)?;
             let next = handover.to_epoch();
             let seal = |kind, sequence, body| {
                 Envelope {
@@ -187,6 +194,7 @@ impl Shared {
             // registry pointing at a key that is not there.
             self.profile
                 .insert_key(epoch_key_id(space, next), *new_key.expose_bytes())?;
+            self.keep_admin_seed(space, next, &admin_seed)?;
             let mut e = current.clone();
             e.next_sequence = e.next_sequence.saturating_add(2);
             let cursor = e.cursor;
@@ -281,6 +289,9 @@ pub(crate) fn enter_epoch(
         .collect();
     let from = handover.from_epoch;
     entry.epoch = handover.to_epoch();
+    entry
+        .mailbox_admins
+        .insert(handover.to_epoch(), handover.admin_key.to_hex());
     entry.adopted = Some(AdoptedHandover {
         rank: hex::encode(handover.rank()),
     });
@@ -288,6 +299,8 @@ pub(crate) fn enter_epoch(
     entry.handovers = vec![BASE64_STANDARD.encode(sealed)];
     entry.handover_body = Some(BASE64_STANDARD.encode(handover.encode()));
     entry.granted.clear();
+    entry.admin_granted.clear();
+    entry.admin_grants.clear();
     entry.grants.clear();
     entry.awaiting_grant = None;
     entry.previous_cursor = previous_cursor;

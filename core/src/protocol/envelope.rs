@@ -103,6 +103,9 @@ pub enum EnvelopeKind {
     /// A new epoch's key re-sealed to devices its handover missed, in the
     /// mailbox of the epoch the handover leaves.
     KeyGrant = 6,
+    /// An epoch mailbox's admin seed sealed to coordinators' devices that
+    /// do not hold it, in that epoch's mailbox.
+    AdminGrant = 7,
 }
 
 impl EnvelopeKind {
@@ -113,6 +116,7 @@ impl EnvelopeKind {
             3 => EnvelopeKind::EpochHandover,
             4 => EnvelopeKind::AttendanceRequest,
             6 => EnvelopeKind::KeyGrant,
+            7 => EnvelopeKind::AdminGrant,
             _ => return None,
         })
     }

@@ -39,7 +39,7 @@ use zeroize::Zeroizing;
 
 use super::code::CodeSecret;
 use super::envelope::SpaceId;
-use super::epoch::EpochKey;
+use super::epoch::{AdminKey, EpochKey};
 use crate::crypto::SymmetricKey;
 use crate::crypto::device_seal::{open_as_device, seal_to_devices};
 use crate::model::{DeviceId, DeviceKeys, MemberId, Role, Timestamp};
@@ -405,6 +405,9 @@ pub struct Welcome {
     pub epoch: u32,
     /// Its key.
     pub epoch_key: EpochKey,
+    /// The public admin key of that epoch's mailbox, which with the key
+    /// names it (protocol.md §1).
+    pub admin_key: AdminKey,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -414,17 +417,19 @@ struct WelcomeWire {
     invite: String,
     epoch: u32,
     epoch_key: String,
+    admin_key: String,
 }
 
 impl Welcome {
     /// Seals the welcome to the joiner's device recipient.
     pub fn seal(&self, recipient: &str) -> Result<Vec<u8>, InviteError> {
         let wire = WelcomeWire {
-            v: 2,
+            v: 3,
             space: self.space.to_hex(),
             invite: self.invite.clone(),
             epoch: self.epoch,
             epoch_key: hex::encode(self.epoch_key.expose_bytes()),
+            admin_key: self.admin_key.to_hex(),
         };
         let json = serde_json::to_vec(&wire).map_err(|_| InviteError::Undecryptable)?;
         seal_to_devices(&recipients(&[recipient.to_string()])?, &pad(json))
@@ -442,9 +447,10 @@ impl Welcome {
     pub fn decode(json: &[u8]) -> Result<Self, InviteError> {
         let wire: WelcomeWire =
             serde_json::from_slice(json).map_err(|_| InviteError::Undecryptable)?;
-        if wire.v != 2 {
+        if wire.v != 3 {
             return Err(InviteError::Undecryptable);
         }
+        let admin_key = AdminKey::from_hex(&wire.admin_key).ok_or(InviteError::Undecryptable)?;
         let mut space = [0u8; 16];
         hex::decode_to_slice(&wire.space, &mut space).map_err(|_| InviteError::Undecryptable)?;
         let mut key = Zeroizing::new([0u8; 32]);
@@ -455,6 +461,7 @@ impl Welcome {
             invite: wire.invite,
             epoch: wire.epoch,
             epoch_key: EpochKey::from_bytes(*key),
+            admin_key,
         })
     }
 }
@@ -614,6 +621,7 @@ mod tests {
             invite: "0011223344556677".into(),
             epoch: 4,
             epoch_key: EpochKey::from_bytes([9; 32]),
+            admin_key: crate::protocol::AdminSeed::from_bytes([8; 32]).public(),
         };
         let sealed = welcome.seal(&joiner.keys().age_recipient).unwrap();
         assert_eq!(Welcome::open(&joiner.identity, &sealed).unwrap(), welcome);

@@ -13,13 +13,21 @@
 //! ([`super::rotation::key_commitment`]), so a grant needs no trust in
 //! whoever re-sealed it: it can hand over the handover's key or nothing.
 //!
+//! A coordinator's device it missed is also granted the new mailbox's admin
+//! seed, checked against the handover's admin key (so again no trust in
+//! the granter is needed).
+//!
 //! Wire body: `from_epoch u32 | handover rank [32] | recipient count u16 |
-//! device id [8]* | age file`.
+//! device id [8]* | key file length u32 | age file | admin recipient count
+//! u16 | device id [8]* | admin age file`.
 
 use std::str::FromStr;
 
-use super::epoch::EpochKey;
-use super::rotation::{Handover, RotationError, key_commitment, open_committed_key, write_devices};
+use super::epoch::{AdminSeed, EpochKey};
+use super::rotation::{
+    Handover, RotationError, key_commitment, key_files_len, open_admin_seed, open_committed_key,
+    read_key_files, seal_admin_seed, write_devices, write_key_files,
+};
 use crate::crypto::{DeviceSealError, seal_to_devices};
 use crate::model::DeviceId;
 
@@ -34,6 +42,10 @@ pub struct KeyGrant {
     pub recipients: Vec<DeviceId>,
     /// The age file (X25519 recipients) holding the 32-byte key.
     pub sealed_key: Vec<u8>,
+    /// The coordinators' devices among them given the admin seed.
+    pub admin_recipients: Vec<DeviceId>,
+    /// The age file holding the admin seed (empty if none).
+    pub sealed_admin: Vec<u8>,
 }
 
 impl KeyGrant {
@@ -44,6 +56,7 @@ impl KeyGrant {
         handover: &Handover,
         key: &EpochKey,
         devices: &[(DeviceId, String)],
+        admin: Option<(&AdminSeed, &[(DeviceId, String)])>,
     ) -> Result<Self, RotationError> {
         if key_commitment(key) != handover.key_commitment {
             return Err(RotationError::Malformed(
@@ -63,12 +76,37 @@ impl KeyGrant {
                 DeviceSealError::NoRecipients => RotationError::NobodyLeft,
                 other => RotationError::Malformed(other.to_string()),
             })?;
+        let mut admin_recipients = Vec::new();
+        let mut sealed_admin = Vec::new();
+        if let Some((seed, coordinators)) = admin {
+            if seed.public() != handover.admin_key {
+                return Err(RotationError::Malformed(
+                    "the admin seed is not the one the handover names".into(),
+                ));
+            }
+            (admin_recipients, sealed_admin) = seal_admin_seed(seed, coordinators)?;
+        }
         Ok(KeyGrant {
             from_epoch: handover.from_epoch,
             handover: handover.rank(),
             recipients,
             sealed_key,
+            admin_recipients,
+            sealed_admin,
         })
+    }
+
+    /// Opens the admin seed on a coordinator's device it was granted to,
+    /// if it signs for `handover`'s admin key; `None` otherwise.
+    pub fn open_admin(
+        &self,
+        handover: &Handover,
+        identity: &age::x25519::Identity,
+    ) -> Option<AdminSeed> {
+        if self.handover != handover.rank() {
+            return None;
+        }
+        open_admin_seed(identity, &self.sealed_admin, &handover.admin_key)
     }
 
     /// Opens the grant with this device's identity, for `handover`: refused
@@ -89,12 +127,21 @@ impl KeyGrant {
 
     /// Encodes the grant as an envelope body (see the module docs).
     pub fn encode(&self) -> Vec<u8> {
-        let mut out =
-            Vec::with_capacity(4 + 32 + 2 + 8 * self.recipients.len() + self.sealed_key.len());
+        let mut out = Vec::with_capacity(
+            4 + 32
+                + 2
+                + 8 * self.recipients.len()
+                + key_files_len(&self.sealed_key, &self.admin_recipients, &self.sealed_admin),
+        );
         out.extend_from_slice(&self.from_epoch.to_be_bytes());
         out.extend_from_slice(&self.handover);
         write_devices(&mut out, &self.recipients);
-        out.extend_from_slice(&self.sealed_key);
+        write_key_files(
+            &mut out,
+            &self.sealed_key,
+            &self.admin_recipients,
+            &self.sealed_admin,
+        );
         out
     }
 
@@ -118,7 +165,8 @@ impl KeyGrant {
         for _ in 0..count {
             recipients.push(DeviceId::from(hex::encode(take(8)?)));
         }
-        let sealed_key = body.get(at..).unwrap_or_default().to_vec();
+        let (sealed_key, admin_recipients, sealed_admin) =
+            read_key_files(body.get(at..).unwrap_or_default())?;
         if sealed_key.is_empty() {
             return Err(bad("no sealed key"));
         }
@@ -127,6 +175,8 @@ impl KeyGrant {
             handover,
             recipients,
             sealed_key,
+            admin_recipients,
+            sealed_admin,
         })
     }
 }
@@ -138,6 +188,11 @@ mod tests {
 
     fn device() -> (DeviceId, age::x25519::Identity) {
         (DeviceId::random(), age::x25519::Identity::generate())
+    }
+
+    /// The admin seed [`handed_over`]'s handover names.
+    fn admin_seed() -> AdminSeed {
+        AdminSeed::from_bytes([5; 32])
     }
 
     /// A space with one coordinator device, a removal, and its handover.
@@ -160,7 +215,7 @@ mod tests {
         doc.remove_member(&robin, &sam, Timestamp(2)).unwrap();
         let removal = doc.heads()[0];
         let key = EpochKey::generate();
-        let handover = Handover::create(&mut doc, 0, removal, &key).unwrap();
+        let handover = Handover::create(&mut doc, 0, removal, &key, &admin_seed()).unwrap();
         (doc, handover, key)
     }
 
@@ -172,6 +227,7 @@ mod tests {
             &handover,
             &key,
             &[(laptop.clone(), identity.to_public().to_string())],
+            None,
         )
         .unwrap();
         let decoded = KeyGrant::decode(&grant.encode()).unwrap();
@@ -193,10 +249,10 @@ mod tests {
         let to_laptop = [(laptop, identity.to_public().to_string())];
         // Nobody grants a key the handover did not commit to.
         let other = EpochKey::generate();
-        assert!(KeyGrant::create(&handover, &other, &to_laptop).is_err());
+        assert!(KeyGrant::create(&handover, &other, &to_laptop, None).is_err());
         // A forged grant (someone with the old key seals a key of his own
         // to the missed device) opens, and is refused: not the handover's.
-        let mut forged = KeyGrant::create(&handover, &key, &to_laptop).unwrap();
+        let mut forged = KeyGrant::create(&handover, &key, &to_laptop, None).unwrap();
         forged.sealed_key = seal_to_devices(&[identity.to_public()], other.expose_bytes()).unwrap();
         assert!(matches!(
             forged.open(&handover, &identity),
@@ -204,12 +260,39 @@ mod tests {
         ));
         // A grant names the handover it completes.
         let (_, second, second_key) = handed_over();
-        let for_second = KeyGrant::create(&second, &second_key, &to_laptop).unwrap();
+        let for_second = KeyGrant::create(&second, &second_key, &to_laptop, None).unwrap();
         assert!(matches!(
             for_second.open(&handover, &identity),
             Err(RotationError::Malformed(_))
         ));
-        assert!(KeyGrant::create(&handover, &key, &[]).is_err());
+        assert!(KeyGrant::create(&handover, &key, &[], None).is_err());
+    }
+
+    #[test]
+    fn a_missed_coordinators_device_is_granted_the_admin_seed_the_handover_names() {
+        let (_, handover, key) = handed_over();
+        let (laptop, identity) = device();
+        let (phone, other) = device();
+        let to = [
+            (laptop.clone(), identity.to_public().to_string()),
+            (phone, other.to_public().to_string()),
+        ];
+        let admins = [to[0].clone()];
+        let grant = KeyGrant::create(&handover, &key, &to, Some((&admin_seed(), &admins))).unwrap();
+        let grant = KeyGrant::decode(&grant.encode()).unwrap();
+        assert_eq!(grant.admin_recipients, vec![laptop]);
+        assert_eq!(grant.open_admin(&handover, &identity), Some(admin_seed()));
+        // The other device gets the key but not the seed.
+        assert!(grant.open(&handover, &other).is_ok());
+        assert_eq!(grant.open_admin(&handover, &other), None);
+        // A granter cannot hand over a seed of its own: creating refuses
+        // it, and a forged grant carrying one opens to nothing.
+        let own = AdminSeed::from_bytes([6; 32]);
+        assert!(KeyGrant::create(&handover, &key, &to, Some((&own, &admins))).is_err());
+        let mut forged = grant.clone();
+        forged.sealed_admin =
+            crate::crypto::seal_to_devices(&[identity.to_public()], own.expose_bytes()).unwrap();
+        assert_eq!(forged.open_admin(&handover, &identity), None);
     }
 
     #[test]
@@ -220,6 +303,7 @@ mod tests {
             &handover,
             &key,
             &[(laptop, identity.to_public().to_string())],
+            None,
         )
         .unwrap()
         .encode();

@@ -46,7 +46,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 use super::code::CodeSecret;
 use super::envelope::SpaceId;
-use super::epoch::EpochKey;
+use super::epoch::{AdminKey, AdminSeed, EpochKey};
 use crate::crypto::{DeviceSealError, SymmetricKey, open_as_device, seal_to_devices};
 use crate::model::{DeviceId, DeviceKeys, MemberId, Timestamp};
 use crate::store::padding::{open_padded, seal_padded};
@@ -56,7 +56,7 @@ const CODE_PREFIX: &str = "sl1-";
 /// The package format this version writes and the only one it reads.
 /// Version 1 (the JSON sealed with the code's key alone) had no deployed
 /// users and has no reader.
-pub const PACKAGE_VERSION: u8 = 2;
+pub const PACKAGE_VERSION: u8 = 3;
 
 /// At most this many spaces or devices in a package: a person has a
 /// handful of each, and a hostile package must not make the new device
@@ -249,6 +249,11 @@ pub struct LinkedSpace {
     pub epoch: u32,
     /// That epoch's key.
     pub epoch_key: EpochKey,
+    /// The public admin key of that epoch's mailbox (protocol.md §1).
+    pub admin_key: AdminKey,
+    /// Its admin seed, when the linking device holds it (the person is a
+    /// coordinator there): the new device may then compact the mailbox too.
+    pub admin_seed: Option<AdminSeed>,
 }
 
 /// The journal's epoch as the linking device holds it (protocol.md §6,
@@ -306,10 +311,22 @@ impl Drop for LinkPackage {
 }
 
 #[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpaceWire {
+    space: String,
+    member: MemberId,
+    epoch: u32,
+    key: String,
+    admin_key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    admin_seed: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
 struct PackageWire {
     v: u8,
     person_secret: String,
-    spaces: Vec<(String, MemberId, u32, String)>,
+    spaces: Vec<SpaceWire>,
     journal: JournalWire,
     devices: Vec<DeviceWire>,
 }
@@ -346,8 +363,11 @@ struct Versioned {
 impl Drop for PackageWire {
     fn drop(&mut self) {
         self.person_secret.zeroize();
-        for (_, _, _, key) in &mut self.spaces {
-            key.zeroize();
+        for space in &mut self.spaces {
+            space.key.zeroize();
+            if let Some(seed) = &mut space.admin_seed {
+                seed.zeroize();
+            }
         }
         for key in [&mut self.journal.key, &mut self.journal.previous_key]
             .into_iter()
@@ -426,13 +446,13 @@ impl LinkPackage {
             spaces: self
                 .spaces
                 .iter()
-                .map(|s| {
-                    (
-                        s.space.to_hex(),
-                        s.member.clone(),
-                        s.epoch,
-                        hex_key(&s.epoch_key),
-                    )
+                .map(|s| SpaceWire {
+                    space: s.space.to_hex(),
+                    member: s.member.clone(),
+                    epoch: s.epoch,
+                    key: hex_key(&s.epoch_key),
+                    admin_key: s.admin_key.to_hex(),
+                    admin_seed: s.admin_seed.as_ref().map(|k| hex::encode(k.expose_bytes())),
                 })
                 .collect(),
             journal: JournalWire {
@@ -480,14 +500,28 @@ impl LinkPackage {
         hex::decode_to_slice(&wire.person_secret, &mut person_secret)
             .map_err(|_| LinkError::Undecryptable)?;
         let mut spaces = Vec::new();
-        for (space, member, epoch, key) in &wire.spaces {
+        for s in &wire.spaces {
             let mut id = [0u8; 16];
-            hex::decode_to_slice(space, &mut id).map_err(|_| LinkError::Undecryptable)?;
+            hex::decode_to_slice(&s.space, &mut id).map_err(|_| LinkError::Undecryptable)?;
+            let admin_key = AdminKey::from_hex(&s.admin_key).ok_or(LinkError::Undecryptable)?;
+            let admin_seed = match &s.admin_seed {
+                Some(h) => {
+                    let seed = AdminSeed::from_bytes(*key_from_hex(h)?.expose_bytes());
+                    // A seed that does not sign for this mailbox is damage.
+                    if seed.public() != admin_key {
+                        return Err(LinkError::Undecryptable);
+                    }
+                    Some(seed)
+                }
+                None => None,
+            };
             spaces.push(LinkedSpace {
                 space: SpaceId(id),
-                member: MemberId::parse(member.as_str()).map_err(|_| LinkError::Undecryptable)?,
-                epoch: *epoch,
-                epoch_key: key_from_hex(key)?,
+                member: MemberId::parse(s.member.as_str()).map_err(|_| LinkError::Undecryptable)?,
+                epoch: s.epoch,
+                epoch_key: key_from_hex(&s.key)?,
+                admin_key,
+                admin_seed,
             });
         }
         let j = &wire.journal;

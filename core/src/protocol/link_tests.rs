@@ -1,5 +1,5 @@
 //! Link codes, requests and packages, with committed vectors
-//! (`testdata/link_packages.json`): a version 2 package that opens with its
+//! (`testdata/link_packages.json`): a version 3 package that opens with its
 //! code and the new device's identity, and packages that must not open.
 //! Regenerate with
 //! `cargo test -p safespaces-core --lib regenerate_link_vectors -- --ignored`
@@ -47,12 +47,16 @@ fn full_package(new_device: &LinkRequest) -> LinkPackage {
                 member: MemberId::from("1111111111111111".to_string()),
                 epoch: 3,
                 epoch_key: EpochKey::from_bytes([6; 32]),
+                admin_key: AdminSeed::from_bytes([3; 32]).public(),
+                admin_seed: Some(AdminSeed::from_bytes([3; 32])),
             },
             LinkedSpace {
                 space: SpaceId([2; 16]),
                 member: MemberId::from("2222222222222222".to_string()),
                 epoch: 0,
                 epoch_key: EpochKey::from_bytes([7; 32]),
+                admin_key: AdminSeed::from_bytes([4; 32]).public(),
+                admin_seed: None,
             },
         ],
         journal: LinkedJournal {
@@ -246,25 +250,30 @@ fn a_package_of_another_version_or_damaged_inside_is_refused() {
         let age_file = seal_to_devices(&[recipient], json).unwrap();
         seal_padded(&secret.package_key(), &age_file).unwrap()
     };
-    let mut v3: serde_json::Value =
+    let mut v4: serde_json::Value =
         serde_json::from_slice(&LinkPackage::new([1; 32]).to_json()).unwrap();
-    v3["v"] = 3.into();
+    v4["v"] = 4.into();
     assert_eq!(
         LinkPackage::open(
-            &inner(&serde_json::to_vec(&v3).unwrap()),
+            &inner(&serde_json::to_vec(&v4).unwrap()),
             &secret,
             &identity
         )
         .unwrap_err(),
-        LinkError::UnsupportedVersion(3)
+        LinkError::UnsupportedVersion(4)
     );
-    let mut keyless = v3.clone();
-    keyless["v"] = 2.into();
+    let mut keyless = v4.clone();
+    keyless["v"] = 3.into();
     keyless["journal"]["epoch"] = 4.into();
+    // A space whose admin seed does not sign for its admin key.
+    let mut wrong_seed: serde_json::Value =
+        serde_json::from_slice(&vector_package().to_json()).unwrap();
+    wrong_seed["spaces"][0]["admin_seed"] = hex::encode([0x69; 32]).into();
     for bad in [
         b"not json".to_vec(),
-        br#"{"v":2}"#.to_vec(),
+        br#"{"v":3}"#.to_vec(),
         serde_json::to_vec(&keyless).unwrap(),
+        serde_json::to_vec(&wrong_seed).unwrap(),
     ] {
         assert_eq!(
             LinkPackage::open(&inner(&bad), &secret, &identity).unwrap_err(),
@@ -324,6 +333,8 @@ fn vector_package() -> LinkPackage {
             member: MemberId::from("fedcba9876543210".to_string()),
             epoch: 1,
             epoch_key: EpochKey::from_bytes([0x66; 32]),
+            admin_key: AdminSeed::from_bytes([0x68; 32]).public(),
+            admin_seed: Some(AdminSeed::from_bytes([0x68; 32])),
         }],
         journal: LinkedJournal {
             epoch: 1,
@@ -393,7 +404,7 @@ fn regenerate_link_vectors() {
     };
     let vectors = vec![
         Vector {
-            name: "v2 package opens with its code and the new device's identity".into(),
+            name: "v3 package opens with its code and the new device's identity".into(),
             code: code.code(),
             identity: id(&identity),
             sealed: b64(&sealed),
@@ -401,7 +412,7 @@ fn regenerate_link_vectors() {
             fails_with: None,
         },
         Vector {
-            name: "fail: v2 package, another device's identity".into(),
+            name: "fail: v3 package, another device's identity".into(),
             code: code.code(),
             identity: id(&other),
             sealed: b64(&sealed),
@@ -409,7 +420,7 @@ fn regenerate_link_vectors() {
             fails_with: Some("NotForThisDevice".into()),
         },
         Vector {
-            name: "fail: v2 package, another code".into(),
+            name: "fail: v3 package, another code".into(),
             code: LinkSecret::generate().code(),
             identity: id(&identity),
             sealed: b64(&sealed),

@@ -12,6 +12,7 @@
 //! - [`journal_epoch`]: the journal's epochs: a new journal key, sealed to the person's remaining devices, when one is removed.
 //! - [`rotation`]: new epochs on removal or departure, sealed to the remaining devices.
 //! - [`key_grant`]: a new epoch's key re-sealed to a device its handover missed (added concurrently).
+//! - [`admin_grant`]: an epoch mailbox's admin seed sealed to a coordinator's device that does not hold it.
 //! - [`removal`]: removals, which of them a new epoch still has to answer, and who may.
 //! - [`attendance`]: sign-ups only a session's leads can attribute.
 //! - [`authorship`]: whether a signed change batch is its signer's to send.
@@ -19,6 +20,7 @@
 //! - [`snapshot`]: a snapshot's body: the document and its attestations.
 //! - [`staging`]: checked changes held back so a run of batches is applied in one call.
 
+pub mod admin_grant;
 mod admission;
 pub mod attendance;
 pub mod attestation;
@@ -41,5 +43,5 @@ pub mod staging;
 
 pub use authorship::{AuthorshipError, check_batch};
 pub use envelope::{Envelope, EnvelopeError, EnvelopeKind, SpaceId};
-pub use epoch::{EpochKey, MailboxId};
+pub use epoch::{AdminKey, AdminSeed, EpochKey, MailboxId};
 pub use rotation::{Handover, RotationError};

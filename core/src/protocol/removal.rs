@@ -653,6 +653,42 @@ fn contents_at(
     })
 }
 
+/// The devices a new epoch's mailbox admin seed is sealed to (protocol.md
+/// §1): the [`key_holders`] whose member is a coordinator now, by a role no
+/// void change wrote (an accomplice promoted by a removed coordinator gets
+/// no key to delete what the others wrote).
+pub fn admin_holders(doc: &mut SpaceDoc) -> Vec<(DeviceId, String)> {
+    let holders = key_holders(doc);
+    let void = void_changes(doc);
+    let mut coordinators: HashSet<DeviceId> = HashSet::new();
+    let members = doc.members().unwrap_or_default();
+    let am = doc.automerge();
+    let members_obj = match am.get(&ROOT, "members") {
+        Ok(Some((Value::Object(ObjType::Map), id))) => Some(id),
+        _ => None,
+    };
+    for (id, member) in members {
+        if !member.is_active() || member.role != Role::Coordinator {
+            continue;
+        }
+        let from_void = members_obj
+            .as_ref()
+            .and_then(|m| match am.get(m, id.as_str()) {
+                Ok(Some((Value::Object(ObjType::Map), entry))) => am.get(&entry, "role").ok()?,
+                _ => None,
+            })
+            .and_then(|(_, op)| am.hash_for_opid(&op))
+            .is_some_and(|written| void.contains(&written));
+        if !from_void {
+            coordinators.extend(member.devices.into_keys());
+        }
+    }
+    holders
+        .into_iter()
+        .filter(|(d, _)| coordinators.contains(d))
+        .collect()
+}
+
 /// Whether the author of `change` held her role there only through a void
 /// change: the role value visible at the change's causal point was written
 /// by one.

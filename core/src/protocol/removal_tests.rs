@@ -58,7 +58,14 @@ fn draft(title: &str, location: &str) -> crate::model::SessionDraft {
 }
 
 fn handover(doc: &mut SpaceDoc, answers: ChangeHash) -> Handover {
-    Handover::create(doc, 0, answers, &EpochKey::generate()).unwrap()
+    Handover::create(
+        doc,
+        0,
+        answers,
+        &EpochKey::generate(),
+        &crate::protocol::AdminSeed::generate(),
+    )
+    .unwrap()
 }
 
 #[test]

@@ -21,7 +21,7 @@ use std::str::FromStr;
 use automerge::ChangeHash;
 use sha2::{Digest, Sha256};
 
-use super::epoch::EpochKey;
+use super::epoch::{AdminKey, AdminSeed, EpochKey};
 use crate::crypto::{DeviceSealError, open_as_device, seal_to_devices};
 use crate::model::{DeviceId, SpaceDoc};
 
@@ -58,10 +58,19 @@ pub struct Handover {
     /// The document heads it was made at: what its recipients were chosen
     /// from. Every removal causally before the cut is answered by it.
     pub cut: Vec<ChangeHash>,
+    /// The public admin key of the new epoch's mailbox: with the key it
+    /// names the mailbox (protocol.md §1).
+    pub admin_key: AdminKey,
     /// Every device that can open it.
     pub recipients: Vec<DeviceId>,
     /// The age file (X25519 recipients) holding the 32-byte key.
     pub sealed_key: Vec<u8>,
+    /// The coordinators' devices the admin seed is sealed to
+    /// ([`super::removal::admin_holders`]).
+    pub admin_recipients: Vec<DeviceId>,
+    /// The age file holding the new mailbox's admin seed (empty if no
+    /// recipient could be sealed to).
+    pub sealed_admin: Vec<u8>,
 }
 
 const HASH_LEN: usize = 32;
@@ -80,6 +89,7 @@ impl Handover {
         from_epoch: u32,
         answers: ChangeHash,
         key: &EpochKey,
+        admin: &AdminSeed,
     ) -> Result<Self, RotationError> {
         if from_epoch.checked_add(1).is_none() {
             return Err(RotationError::LastEpoch(from_epoch));
@@ -101,14 +111,27 @@ impl Handover {
                 DeviceSealError::NoRecipients => RotationError::NobodyLeft,
                 other => RotationError::Malformed(other.to_string()),
             })?;
+        let (admin_recipients, sealed_admin) =
+            seal_admin_seed(admin, &super::removal::admin_holders(doc))?;
         Ok(Handover {
             from_epoch,
             answers,
             key_commitment: key_commitment(key),
             cut: doc.heads(),
+            admin_key: admin.public(),
             recipients,
             sealed_key,
+            admin_recipients,
+            sealed_admin,
         })
+    }
+
+    /// Opens the new mailbox's admin seed, on a coordinator's device it was
+    /// sealed to; `None` anywhere else, or if what it holds does not sign
+    /// for [`Handover::admin_key`] (then this device cannot compact, and
+    /// nothing else changes).
+    pub fn open_admin(&self, identity: &age::x25519::Identity) -> Option<AdminSeed> {
+        open_admin_seed(identity, &self.sealed_admin, &self.admin_key)
     }
 
     /// The epoch this hands over to: always the one after the epoch it
@@ -140,27 +163,34 @@ impl Handover {
     }
 
     /// Encodes the handover as an envelope body:
-    /// `from_epoch u32 | answers [32] | key commitment [32] | cut count u16 |
-    /// cut [32]* | recipient count u16 | device id [8]* | age file`.
+    /// `from_epoch u32 | answers [32] | key commitment [32] | admin key [32] |
+    /// cut count u16 | cut [32]* | recipient count u16 | device id [8]* |
+    /// key file length u32 | age file | admin recipient count u16 |
+    /// device id [8]* | admin age file`.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(
-            4 + HASH_LEN
-                + HASH_LEN
+            4 + HASH_LEN * 3
                 + 2
                 + HASH_LEN * self.cut.len()
                 + 2
                 + 8 * self.recipients.len()
-                + self.sealed_key.len(),
+                + key_files_len(&self.sealed_key, &self.admin_recipients, &self.sealed_admin),
         );
         out.extend_from_slice(&self.from_epoch.to_be_bytes());
         out.extend_from_slice(&self.answers.0);
         out.extend_from_slice(&self.key_commitment);
+        out.extend_from_slice(&self.admin_key.0);
         out.extend_from_slice(&(self.cut.len() as u16).to_be_bytes());
         for head in &self.cut {
             out.extend_from_slice(&head.0);
         }
         write_devices(&mut out, &self.recipients);
-        out.extend_from_slice(&self.sealed_key);
+        write_key_files(
+            &mut out,
+            &self.sealed_key,
+            &self.admin_recipients,
+            &self.sealed_admin,
+        );
         out
     }
 
@@ -180,6 +210,9 @@ impl Handover {
         }
         let answers = ChangeHash(array(take(HASH_LEN)?));
         let key_commitment = array(take(HASH_LEN)?);
+        let admin_raw: [u8; 32] = array(take(HASH_LEN)?);
+        let admin_key = AdminKey::from_hex(&hex::encode(admin_raw))
+            .ok_or_else(|| bad("the admin key is not an Ed25519 public key"))?;
         let cut_count = u16::from_be_bytes(array(take(2)?)) as usize;
         let mut cut = Vec::with_capacity(cut_count);
         for _ in 0..cut_count {
@@ -193,14 +226,17 @@ impl Handover {
         for _ in 0..count {
             recipients.push(DeviceId::from(hex::encode(take(8)?)));
         }
-        let sealed_key = body[at..].to_vec();
+        let (sealed_key, admin_recipients, sealed_admin) = read_key_files(&body[at..])?;
         Ok(Handover {
             from_epoch,
             answers,
             key_commitment,
             cut,
+            admin_key,
             recipients,
             sealed_key,
+            admin_recipients,
+            sealed_admin,
         })
     }
 
@@ -252,6 +288,87 @@ pub(super) fn open_committed_key(
         ));
     }
     Ok(key)
+}
+
+/// Seals an admin seed to `holders` (id and age recipient), skipping any
+/// whose recipient does not parse. No usable holder gives no file: nobody
+/// compacts that mailbox, which costs space, never data.
+pub(super) fn seal_admin_seed(
+    seed: &AdminSeed,
+    holders: &[(DeviceId, String)],
+) -> Result<(Vec<DeviceId>, Vec<u8>), RotationError> {
+    let mut devices = Vec::new();
+    let mut recipients = Vec::new();
+    for (device, recipient) in holders {
+        if let Ok(r) = age::x25519::Recipient::from_str(recipient) {
+            devices.push(device.clone());
+            recipients.push(r);
+        }
+    }
+    if recipients.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let sealed = seal_to_devices(&recipients, seed.expose_bytes())
+        .map_err(|e| RotationError::Malformed(e.to_string()))?;
+    Ok((devices, sealed))
+}
+
+/// The encoded length of [`write_key_files`]'s part.
+pub(super) fn key_files_len(sealed_key: &[u8], admins: &[DeviceId], sealed_admin: &[u8]) -> usize {
+    4 + sealed_key.len() + 2 + 8 * admins.len() + sealed_admin.len()
+}
+
+/// Writes the tail handovers and grants share: `key file length u32 | age
+/// file | admin recipient count u16 | device id [8]* | admin age file`.
+pub(super) fn write_key_files(
+    out: &mut Vec<u8>,
+    sealed_key: &[u8],
+    admins: &[DeviceId],
+    sealed_admin: &[u8],
+) {
+    // An age file is far below 4 GiB; saturate rather than wrap.
+    let key_len = u32::try_from(sealed_key.len()).unwrap_or(u32::MAX);
+    out.extend_from_slice(&key_len.to_be_bytes());
+    out.extend_from_slice(sealed_key);
+    write_devices(out, admins);
+    out.extend_from_slice(sealed_admin);
+}
+
+/// The sealed key, the admin seed's recipients and its sealed file.
+pub(super) type KeyFiles = (Vec<u8>, Vec<DeviceId>, Vec<u8>);
+
+/// Reads what [`write_key_files`] wrote; the admin age file is the rest.
+pub(super) fn read_key_files(rest: &[u8]) -> Result<KeyFiles, RotationError> {
+    let bad = || RotationError::Malformed("truncated".into());
+    let key_len = u32::from_be_bytes(array(rest.get(..4).ok_or_else(bad)?)) as usize;
+    let rest = &rest[4..];
+    let sealed_key = rest.get(..key_len).ok_or_else(bad)?.to_vec();
+    let rest = &rest[key_len..];
+    let count = u16::from_be_bytes(array(rest.get(..2).ok_or_else(bad)?)) as usize;
+    let mut rest = &rest[2..];
+    let mut admins = Vec::with_capacity(count.min(rest.len() / 8));
+    for _ in 0..count {
+        let id = rest.get(..8).ok_or_else(bad)?;
+        admins.push(DeviceId::from(hex::encode(id)));
+        rest = &rest[8..];
+    }
+    Ok((sealed_key, admins, rest.to_vec()))
+}
+
+/// Opens an age file holding an admin seed sealed to this device, and
+/// checks that it signs for `admin_key`.
+pub(super) fn open_admin_seed(
+    identity: &age::x25519::Identity,
+    sealed: &[u8],
+    admin_key: &AdminKey,
+) -> Option<AdminSeed> {
+    if sealed.is_empty() {
+        return None;
+    }
+    let bytes = open_as_device(identity, sealed).ok()?;
+    let raw: [u8; 32] = bytes.as_slice().try_into().ok()?;
+    let seed = AdminSeed::from_bytes(raw);
+    (seed.public() == *admin_key).then_some(seed)
 }
 
 /// Writes `count u16 | device id [8]*`.

@@ -73,7 +73,14 @@ fn removed_member_cannot_open_new_envelopes() {
         .unwrap();
     let new = EpochKey::generate();
     let removal = g.doc.heads()[0];
-    let handover = Handover::create(&mut g.doc, 0, removal, &new).unwrap();
+    let handover = Handover::create(
+        &mut g.doc,
+        0,
+        removal,
+        &new,
+        &crate::protocol::AdminSeed::generate(),
+    )
+    .unwrap();
     let handover = Handover::decode(&handover.encode()).unwrap();
     assert_eq!((handover.from_epoch, handover.to_epoch()), (0, 1));
     assert_eq!(handover.answers, removal);
@@ -109,7 +116,10 @@ fn removed_member_cannot_open_new_envelopes() {
         )),
         Err(EnvelopeError::Undecryptable(_))
     ));
-    assert_ne!(old.mailbox_id(), new.mailbox_id());
+    assert_ne!(
+        old.mailbox_id(&handover.admin_key),
+        new.mailbox_id(&handover.admin_key)
+    );
     // Remaining members read it.
     assert!(
         Envelope::open(&sealed, &new.content_key(), space, 1, |_| Some(
@@ -123,7 +133,14 @@ fn removed_member_cannot_open_new_envelopes() {
 fn a_device_joining_concurrently_is_reported_missing_not_dropped() {
     let mut g = group();
     let at = g.doc.heads()[0];
-    let handover = Handover::create(&mut g.doc, 0, at, &EpochKey::generate()).unwrap();
+    let handover = Handover::create(
+        &mut g.doc,
+        0,
+        at,
+        &EpochKey::generate(),
+        &crate::protocol::AdminSeed::generate(),
+    )
+    .unwrap();
     let late = Device::new(20);
     let m = g
         .doc
@@ -137,8 +154,22 @@ fn a_device_joining_concurrently_is_reported_missing_not_dropped() {
 fn concurrent_rotations_settle_on_the_same_handover_everywhere() {
     let mut g = group();
     let at = g.doc.heads()[0];
-    let a = Handover::create(&mut g.doc, 0, at, &EpochKey::generate()).unwrap();
-    let b = Handover::create(&mut g.doc, 0, at, &EpochKey::generate()).unwrap();
+    let a = Handover::create(
+        &mut g.doc,
+        0,
+        at,
+        &EpochKey::generate(),
+        &crate::protocol::AdminSeed::generate(),
+    )
+    .unwrap();
+    let b = Handover::create(
+        &mut g.doc,
+        0,
+        at,
+        &EpochKey::generate(),
+        &crate::protocol::AdminSeed::generate(),
+    )
+    .unwrap();
     assert_eq!(Handover::prefer(&a, &b), Handover::prefer(&b, &a));
     assert_ne!(a.rank(), b.rank());
 }
@@ -164,7 +195,13 @@ fn nobody_left_means_no_rotation() {
     let (mut doc, _) = SpaceDoc::create("Solo", "Robin", Timestamp(0)).unwrap();
     let at = doc.heads()[0];
     assert!(matches!(
-        Handover::create(&mut doc, 0, at, &EpochKey::generate()),
+        Handover::create(
+            &mut doc,
+            0,
+            at,
+            &EpochKey::generate(),
+            &crate::protocol::AdminSeed::generate()
+        ),
         Err(RotationError::NobodyLeft)
     ));
 }
@@ -174,12 +211,24 @@ fn no_handover_leaves_the_last_epoch() {
     let mut g = group();
     let at = g.doc.heads()[0];
     assert!(matches!(
-        Handover::create(&mut g.doc, u32::MAX, at, &EpochKey::generate()),
+        Handover::create(
+            &mut g.doc,
+            u32::MAX,
+            at,
+            &EpochKey::generate(),
+            &crate::protocol::AdminSeed::generate()
+        ),
         Err(RotationError::LastEpoch(u32::MAX))
     ));
-    let mut body = Handover::create(&mut g.doc, 0, at, &EpochKey::generate())
-        .unwrap()
-        .encode();
+    let mut body = Handover::create(
+        &mut g.doc,
+        0,
+        at,
+        &EpochKey::generate(),
+        &crate::protocol::AdminSeed::generate(),
+    )
+    .unwrap()
+    .encode();
     body[..4].copy_from_slice(&u32::MAX.to_be_bytes());
     assert!(Handover::decode(&body).is_err());
 }
@@ -196,7 +245,14 @@ fn a_device_with_a_bad_recipient_is_skipped_not_fatal() {
         .unwrap();
     g.doc.add_device(&m, &broken.id, keys).unwrap();
     let at = g.doc.heads()[0];
-    let handover = Handover::create(&mut g.doc, 0, at, &EpochKey::generate()).unwrap();
+    let handover = Handover::create(
+        &mut g.doc,
+        0,
+        at,
+        &EpochKey::generate(),
+        &crate::protocol::AdminSeed::generate(),
+    )
+    .unwrap();
     assert_eq!(handover.recipients.len(), 4);
     assert!(!handover.recipients.contains(&broken.id));
 }

@@ -52,6 +52,23 @@ pub enum RelayError {
     /// version mismatch or something that is not a Safe Spaces relay.
     #[error("the relay's response is malformed: {0}")]
     Malformed(String),
+    /// The relay's mailbox is behind what this device already read from it:
+    /// its last sequence number is below this device's cursor. A relay
+    /// restored from an old backup, or replaced, lost acknowledged blobs;
+    /// nothing is read on until someone looks.
+    #[error(
+        "the relay's mailbox went back to sequence {last_seq}, but this device had read up to {cursor}: the relay lost data it had acknowledged (restored from an old backup, or replaced)"
+    )]
+    Rewound {
+        /// Where this device had read to.
+        cursor: u64,
+        /// What the relay now says is the last sequence number.
+        last_seq: u64,
+    },
+    /// Compacting or deleting a mailbox needs its admin key, which this
+    /// device does not hold (only coordinators' devices do).
+    #[error("only a coordinator's device can compact or delete this mailbox")]
+    NotAdmin,
     /// The client configuration is invalid (URL, pin, CA file, token).
     #[error("invalid relay configuration: {0}")]
     Config(String),
@@ -85,7 +102,8 @@ impl RelayError {
     }
 
     /// A stable, content-free name for the kind of failure, for logs:
-    /// `offline`, `pin_mismatch`, `tls`, `refused`, `malformed`, `config`.
+    /// `offline`, `pin_mismatch`, `tls`, `refused`, `malformed`, `rewound`,
+    /// `not_admin`, `config`.
     /// The messages themselves may name the relay's address or the pins,
     /// which a log must never carry.
     pub fn kind(&self) -> &'static str {
@@ -95,6 +113,8 @@ impl RelayError {
             RelayError::Tls(_) => "tls",
             RelayError::Refused { .. } => "refused",
             RelayError::Malformed(_) => "malformed",
+            RelayError::Rewound { .. } => "rewound",
+            RelayError::NotAdmin => "not_admin",
             RelayError::Config(_) => "config",
         }
     }

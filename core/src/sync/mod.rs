@@ -23,12 +23,15 @@
 //! # Example
 //! ```no_run
 //! # async fn demo() -> Result<(), safespaces_core::sync::RelayError> {
-//! use safespaces_core::protocol::EpochKey;
+//! use safespaces_core::protocol::{AdminSeed, EpochKey};
 //! use safespaces_core::sync::{MailboxCredential, RelayClient, RelayConfig, SubscriptionEvent};
 //!
 //! let config = RelayConfig::pinned("https://127.0.0.1:8443", &"3f".repeat(32))?;
 //! let client = RelayClient::new(config)?;
-//! let mailbox = MailboxCredential::for_epoch(&EpochKey::generate());
+//! // A coordinator's device holds the admin seed; a member's passes `None`
+//! // and can do everything below except compact or delete.
+//! let admin = AdminSeed::generate();
+//! let mailbox = MailboxCredential::for_epoch(&EpochKey::generate(), admin.public(), Some(&admin));
 //! client.create_mailbox(&mailbox).await?;
 //!
 //! let mut live = client.subscribe();

@@ -122,12 +122,15 @@ impl RelayClient {
         .map(|_| ())
     }
 
-    /// Creates the mailbox with the credential's key; `true` if this call
-    /// created it, `false` if it already existed with the same key (so
-    /// retrying is harmless, and it is retried). Sends the access token.
+    /// Creates the mailbox with the credential's member and admin keys;
+    /// `true` if this call created it, `false` if it already existed (so
+    /// retrying is harmless, and it is retried). Any member device may: the
+    /// id names both keys, so nobody can create it bound to others. Sends
+    /// the access token.
     pub async fn create_mailbox(&self, mailbox: &MailboxCredential) -> Result<bool, RelayError> {
         let body = to_json(&CreateMailbox {
             verifying_key: hex::encode(mailbox.signing_key().verifying_key().as_bytes()),
+            admin_key: mailbox.admin_public().to_hex(),
         })?;
         let answer = self
             .call(Call {
@@ -193,6 +196,17 @@ impl RelayClient {
             .await?;
         let page: ReadPage = parse(&answer.body)?;
         check_page(&page, after)?;
+        if page.last_seq < after {
+            // Sequence numbers only grow (a deleted mailbox keeps its
+            // tombstone), so a relay behind this device's cursor lost
+            // blobs it had acknowledged: restored from an old backup, or
+            // replaced. Say so rather than read on from a place that no
+            // longer means what it meant.
+            return Err(RelayError::Rewound {
+                cursor: after,
+                last_seq: page.last_seq,
+            });
+        }
         Ok(page)
     }
 
@@ -217,13 +231,15 @@ impl RelayClient {
 
     /// Deletes every blob with `seq <= through_seq`, which the snapshot blob
     /// at `snapshot_seq` (already appended) covers. Repeating is harmless
-    /// (`deleted: 0`), so it is retried.
+    /// (`deleted: 0`), so it is retried. Signed with the admin key: a
+    /// credential without one is refused here, before anything is sent.
     pub async fn compact(
         &self,
         mailbox: &MailboxCredential,
         snapshot_seq: u64,
         through_seq: u64,
     ) -> Result<Compacted, RelayError> {
+        need_admin(mailbox)?;
         let answer = self
             .call(Call {
                 method: Method::POST,
@@ -243,10 +259,13 @@ impl RelayClient {
         Ok(compacted)
     }
 
-    /// Deletes the mailbox and every blob in it. Retried; a retry that finds
-    /// the mailbox already gone after an attempt with an unknown outcome
-    /// counts as success, because that attempt is what deleted it.
+    /// Deletes every blob of the mailbox; the relay keeps its tombstone, so
+    /// the id is never used again. Retried; a retry that finds the mailbox
+    /// already deleted after an attempt with an unknown outcome counts as
+    /// success, because that attempt is what deleted it. Signed with the
+    /// admin key, as for [`RelayClient::compact`].
     pub async fn delete_mailbox(&self, mailbox: &MailboxCredential) -> Result<(), RelayError> {
+        need_admin(mailbox)?;
         let call = Call {
             method: Method::DELETE,
             what: "delete_mailbox",
@@ -259,7 +278,7 @@ impl RelayClient {
         let (result, maybe_applied) = self.call_tracking(call).await;
         match result {
             Ok(answer) => parse::<MailboxDeleted>(&answer.body).map(|_| ()),
-            Err(e) if maybe_applied && e.code() == Some(ErrorCode::MailboxNotFound) => Ok(()),
+            Err(e) if maybe_applied && e.code() == Some(ErrorCode::MailboxDeleted) => Ok(()),
             Err(e) => Err(e),
         }
     }
@@ -443,7 +462,14 @@ impl RelayClient {
             .uri(&call.path)
             .header(hyper::header::HOST, config.authority());
         if let Some((mailbox, op)) = call.signed {
-            let proof = sign_now(mailbox.signing_key(), op, &mailbox.id(), &call.body);
+            // Compaction and deletion carry the admin key (checked by the
+            // caller); everything else the member key.
+            let key = match mailbox.admin_key() {
+                Some(admin) if op.needs_admin_key() => admin,
+                _ => mailbox.signing_key(),
+            };
+            // Signed for this relay's host: useless at any other relay.
+            let proof = sign_now(key, &config.host, op, &mailbox.id(), &call.body);
             request = request
                 .header(HEADER_TIMESTAMP, proof.timestamp.to_string())
                 .header(HEADER_NONCE, proof.nonce_hex())
@@ -594,6 +620,15 @@ fn refusal(status: StatusCode, body: &[u8]) -> RelayError {
                 None => format!("HTTP {status} without a relay error body"),
             })
         }
+    }
+}
+
+/// Compaction and deletion need the admin key, which only some devices hold.
+fn need_admin(mailbox: &MailboxCredential) -> Result<(), RelayError> {
+    if mailbox.admin_key().is_some() {
+        Ok(())
+    } else {
+        Err(RelayError::NotAdmin)
     }
 }
 

@@ -462,6 +462,7 @@ impl Worker {
         let after = followed.cursor;
         let proof = sign_now(
             followed.credential.signing_key(),
+            &self.connector.config().host,
             safespaces_wire::Operation::Subscribe,
             &id,
             &subscribe_body(after),

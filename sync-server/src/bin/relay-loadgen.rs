@@ -251,10 +251,10 @@ impl RelayProc {
 
 fn key_and_mailbox() -> (SigningKey, MailboxId) {
     let mut seed = [0u8; 32];
-    let mut id = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut seed);
-    rand::rngs::OsRng.fill_bytes(&mut id);
-    (SigningKey::from_bytes(&seed), MailboxId::from_bytes(id))
+    let key = SigningKey::from_bytes(&seed);
+    let mailbox = safespaces_relay::client::mailbox_for(&key);
+    (key, mailbox)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

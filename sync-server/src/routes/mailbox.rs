@@ -1,5 +1,6 @@
 //! Mailbox endpoints: create, append, read, compact, delete. Every one is
-//! signed with the mailbox key (see [`crate::auth`]).
+//! signed: with the mailbox's member key, or its admin key for compact and
+//! delete (see [`crate::auth`] and `safespaces_wire::mailbox`).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -8,20 +9,22 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use safespaces_wire::mailbox::{
     Appended, Blob, CompactRequest, Compacted, CreateMailbox, MailboxCreated, MailboxDeleted,
-    ReadPage, ReadRequest,
+    ReadPage, ReadRequest, mailbox_id_for_keys,
 };
-use safespaces_wire::{MailboxId, Operation};
+use safespaces_wire::{ErrorCode, MailboxId, Operation};
 
 use super::{body_bytes, json_body, path_id};
 use crate::api_error::ApiError;
 use crate::app::AppState;
 use crate::auth;
 use crate::metrics::Metrics;
+use crate::store::MailboxKeys;
 
 /// Bytes per read page beyond which the relay stops adding blobs.
 pub const PAGE_BYTES: usize = 8 * 1024 * 1024;
 
-/// `POST /v1/mailboxes/{id}`: create, signed by the new key itself.
+/// `POST /v1/mailboxes/{id}`: create, signed by the new member key; the id
+/// must name both keys, so nobody can create it bound to others.
 pub async fn create(
     State(app): State<AppState>,
     id: Result<Path<String>, PathRejection>,
@@ -33,9 +36,30 @@ pub async fn create(
     let body = body_bytes(body)?;
     let req: CreateMailbox = json_body(&body)?;
     let key = auth::parse_verifying_key(&req.verifying_key)?;
+    let admin = auth::parse_verifying_key(&req.admin_key)?;
+    if mailbox_id_for_keys(key.as_bytes(), admin.as_bytes()) != id {
+        return Err(ApiError::new(
+            ErrorCode::MalformedRequest,
+            "the mailbox id is not the hash of its member and admin keys",
+        ));
+    }
     let proof = auth::proof_from_headers(&headers)?;
-    auth::check(&app, Operation::Create, &id, &body, &proof, Some(key)).await?;
-    let created = app.store.create_mailbox(id, key.to_bytes()).await?;
+    let host = auth::request_host(&headers);
+    auth::check(
+        &app,
+        &host,
+        Operation::Create,
+        &id,
+        &body,
+        &proof,
+        Some(key),
+    )
+    .await?;
+    let keys = MailboxKeys {
+        member: key.to_bytes(),
+        admin: admin.to_bytes(),
+    };
+    let created = app.store.create_mailbox(id, keys).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -91,7 +115,8 @@ pub async fn read(
     }))
 }
 
-/// `POST /v1/mailboxes/{id}/compact`: delete blobs a snapshot covers.
+/// `POST /v1/mailboxes/{id}/compact`: delete blobs a snapshot covers;
+/// signed by the admin key.
 pub async fn compact(
     State(app): State<AppState>,
     id: Result<Path<String>, PathRejection>,
@@ -113,7 +138,8 @@ pub async fn compact(
     }))
 }
 
-/// `DELETE /v1/mailboxes/{id}`: delete the mailbox and all its blobs.
+/// `DELETE /v1/mailboxes/{id}`: delete every blob and leave a tombstone;
+/// signed by the admin key.
 pub async fn delete(
     State(app): State<AppState>,
     id: Result<Path<String>, PathRejection>,

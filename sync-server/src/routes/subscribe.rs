@@ -40,8 +40,11 @@ const BACKLOG_PAGE_BYTES: usize = 1024 * 1024;
 pub async fn upgrade(
     State(app): State<AppState>,
     conn: Option<Extension<Arc<ConnState>>>,
+    headers: axum::http::HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    // Every subscribe frame is signed for the host the socket was opened to.
+    let host = auth::request_host(&headers);
     let ws = ws.map_err(|_| {
         ApiError::new(
             ErrorCode::MalformedRequest,
@@ -66,6 +69,7 @@ pub async fn upgrade(
             Session {
                 app,
                 conn,
+                host,
                 socket,
                 inbox,
                 subs: HashMap::new(),
@@ -78,6 +82,8 @@ pub async fn upgrade(
 struct Session {
     app: AppState,
     conn: Arc<ConnState>,
+    /// The host the upgrade request named (see [`auth::request_host`]).
+    host: String,
     socket: WebSocket,
     inbox: Inbox,
     /// Subscribed mailboxes and the last sequence number sent for each.
@@ -270,6 +276,7 @@ impl Session {
         let body = subscribe_body(after);
         auth::check(
             &self.app,
+            &self.host,
             Operation::Subscribe,
             &mailbox,
             &body,

@@ -1,8 +1,8 @@
 //! Verifying keys cached in memory, so that authorising a request rarely
 //! touches the database.
 //!
-//! The danger of a key cache is a stale key: a mailbox deleted and created
-//! again with another key must never be authorised with the old one. Every
+//! The danger of a key cache is a stale record: a mailbox deleted must never
+//! be authorised as if it were still live. Every
 //! removal bumps a generation counter, and a key looked up from storage is
 //! cached only if no removal happened since the lookup started, so a reader
 //! racing a delete cannot put the old key back.
@@ -13,20 +13,22 @@ use std::sync::{PoisonError, RwLock};
 
 use safespaces_wire::MailboxId;
 
+use super::MailboxRecord;
+
 /// Above this many cached keys the cache forgets them all (they reload lazily).
 pub(crate) const CACHE_MAX: usize = 100_000;
 
-/// Mailbox id → verifying key.
+/// Mailbox id → its keys and whether it is a tombstone.
 #[derive(Debug, Default)]
 pub(crate) struct KeyCache {
-    keys: RwLock<HashMap<MailboxId, [u8; 32]>>,
+    keys: RwLock<HashMap<MailboxId, MailboxRecord>>,
     /// Bumped on every removal (see the module docs).
     generation: AtomicU64,
 }
 
 impl KeyCache {
     /// The cached key, if any.
-    pub(crate) fn get(&self, id: &MailboxId) -> Option<[u8; 32]> {
+    pub(crate) fn get(&self, id: &MailboxId) -> Option<MailboxRecord> {
         self.keys
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -41,7 +43,7 @@ impl KeyCache {
     }
 
     /// Caches `key` unless something was removed since `generation` was read.
-    pub(crate) fn insert_if_current(&self, id: MailboxId, key: [u8; 32], generation: u64) {
+    pub(crate) fn insert_if_current(&self, id: MailboxId, key: MailboxRecord, generation: u64) {
         let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
         if self.generation.load(Ordering::SeqCst) == generation {
             if keys.len() >= CACHE_MAX {

@@ -41,9 +41,12 @@ pub enum StoreError {
     /// No mailbox with this id.
     #[error("no such mailbox")]
     MailboxNotFound,
-    /// The mailbox exists with another verifying key.
-    #[error("a mailbox with this id exists with a different key")]
+    /// The mailbox exists with other verifying keys.
+    #[error("a mailbox with this id exists with different keys")]
     MailboxExists,
+    /// The mailbox was deleted: its tombstone refuses every use of the id.
+    #[error("this mailbox was deleted; its id cannot be used again")]
+    MailboxDeleted,
     /// The mailbox is at its blob-count quota.
     #[error("the mailbox holds the maximum number of blobs")]
     QuotaBlobs,
@@ -73,6 +76,7 @@ impl StoreError {
         match self {
             StoreError::MailboxNotFound => ErrorCode::MailboxNotFound,
             StoreError::MailboxExists => ErrorCode::MailboxExists,
+            StoreError::MailboxDeleted => ErrorCode::MailboxDeleted,
             StoreError::QuotaBlobs => ErrorCode::QuotaBlobsExceeded,
             StoreError::QuotaBytes => ErrorCode::QuotaBytesExceeded,
             StoreError::BadCompaction(_) => ErrorCode::BadCompaction,
@@ -82,6 +86,47 @@ impl StoreError {
             StoreError::Backend(_) => ErrorCode::Internal,
         }
     }
+}
+
+/// The two verifying keys a mailbox is bound to (`safespaces_wire::mailbox`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MailboxKeys {
+    /// Signs create, append, read and subscribe.
+    pub member: [u8; 32],
+    /// Alone signs compact and delete.
+    pub admin: [u8; 32],
+}
+
+impl MailboxKeys {
+    /// Both keys in one column: member ‖ admin.
+    pub fn to_bytes(&self) -> [u8; 64] {
+        let mut out = [0u8; 64];
+        out[..32].copy_from_slice(&self.member);
+        out[32..].copy_from_slice(&self.admin);
+        out
+    }
+
+    /// The inverse of [`MailboxKeys::to_bytes`]; `None` unless 64 bytes.
+    pub fn from_slice(raw: &[u8]) -> Option<Self> {
+        if raw.len() != 64 {
+            return None;
+        }
+        let mut member = [0u8; 32];
+        let mut admin = [0u8; 32];
+        member.copy_from_slice(&raw[..32]);
+        admin.copy_from_slice(&raw[32..]);
+        Some(Self { member, admin })
+    }
+}
+
+/// What a store knows of a mailbox id it has seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MailboxRecord {
+    /// Its keys (a tombstone keeps them, so answers about it stay signed).
+    pub keys: MailboxKeys,
+    /// It was deleted: only a tombstone is left, and its last sequence
+    /// number, so the id is never re-created nor restarts at 1.
+    pub deleted: bool,
 }
 
 /// Quotas a store enforces inside the same transaction as the write, so a
@@ -158,14 +203,17 @@ impl CommitSink for NoSink {
 
 /// The relay's storage. Every method is atomic: it happens entirely or not at all.
 pub trait Store: Send + Sync + 'static {
-    /// Creates a mailbox bound to `key`. Returns `true` if created, `false` if
-    /// it existed with the same key; [`StoreError::MailboxExists`] if with another.
-    fn create_mailbox(&self, id: MailboxId, key: [u8; 32]) -> StoreFuture<'_, bool>;
+    /// Creates a mailbox bound to `keys`. Returns `true` if created, `false` if
+    /// it existed with the same keys; [`StoreError::MailboxExists`] if with
+    /// others, [`StoreError::MailboxDeleted`] if its tombstone is there.
+    fn create_mailbox(&self, id: MailboxId, keys: MailboxKeys) -> StoreFuture<'_, bool>;
 
-    /// The verifying key of a mailbox, if it exists.
-    fn mailbox_key(&self, id: MailboxId) -> StoreFuture<'_, Option<[u8; 32]>>;
+    /// The keys of a mailbox, and whether it is a tombstone, if the id was
+    /// ever created.
+    fn mailbox_record(&self, id: MailboxId) -> StoreFuture<'_, Option<MailboxRecord>>;
 
     /// Appends a blob durably and returns its sequence number (previous + 1).
+    /// On a tombstone, [`StoreError::MailboxDeleted`] (as for read and compact).
     fn append(&self, id: MailboxId, data: Bytes) -> StoreFuture<'_, u64>;
 
     /// Reads blobs with `seq > after`: at most `limit` of them, and stops
@@ -187,7 +235,8 @@ pub trait Store: Send + Sync + 'static {
         through_seq: u64,
     ) -> StoreFuture<'_, Compaction>;
 
-    /// Deletes a mailbox and every blob in it.
+    /// Deletes every blob of a mailbox and leaves its tombstone (keys and
+    /// last sequence number); [`StoreError::MailboxDeleted`] if it already is one.
     fn delete_mailbox(&self, id: MailboxId) -> StoreFuture<'_, ()>;
 
     /// Stores a drop-box until `expires_at` (Unix seconds). An expired one with

@@ -57,7 +57,8 @@ use tokio::task::JoinHandle;
 
 use super::key_cache::KeyCache;
 use super::{
-    CommitSink, Compaction, Page, Store, StoreError, StoreFuture, StoreLimits, from_sql, to_sql,
+    CommitSink, Compaction, MailboxKeys, MailboxRecord, Page, Store, StoreError, StoreFuture,
+    StoreLimits, from_sql, to_sql,
 };
 use writer::Writer;
 
@@ -75,7 +76,7 @@ pub(super) fn backend(e: impl std::fmt::Display) -> StoreError {
 enum Op {
     Create {
         id: MailboxId,
-        key: [u8; 32],
+        key: MailboxKeys,
     },
     Append {
         id: MailboxId,
@@ -136,7 +137,7 @@ struct Request {
 /// What the node learns once a batch committed.
 enum Effect {
     Blob(MailboxId, u64, Bytes),
-    Created(MailboxId, [u8; 32]),
+    Created(MailboxId, MailboxKeys),
     Deleted(MailboxId),
 }
 
@@ -257,32 +258,35 @@ impl PgStore {
 }
 
 impl Store for PgStore {
-    fn create_mailbox(&self, id: MailboxId, key: [u8; 32]) -> StoreFuture<'_, bool> {
+    fn create_mailbox(&self, id: MailboxId, key: MailboxKeys) -> StoreFuture<'_, bool> {
         self.submit(Op::Create { id, key }, |o| match o {
             Outcome::Created(b) => Some(b),
             _ => None,
         })
     }
 
-    fn mailbox_key(&self, id: MailboxId) -> StoreFuture<'_, Option<[u8; 32]>> {
-        if let Some(key) = self.keys.get(&id) {
-            return Box::pin(async move { Ok(Some(key)) });
+    fn mailbox_record(&self, id: MailboxId) -> StoreFuture<'_, Option<MailboxRecord>> {
+        if let Some(record) = self.keys.get(&id) {
+            return Box::pin(async move { Ok(Some(record)) });
         }
         Box::pin(async move {
             let generation = self.keys.generation();
-            let raw: Option<Vec<u8>> = sqlx::query_scalar("SELECT key FROM mailbox WHERE id = $1")
-                .bind(id.as_bytes().as_slice())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(backend)?;
-            let Some(raw) = raw else {
+            let row: Option<(Vec<u8>, bool)> =
+                sqlx::query_as("SELECT key, deleted FROM mailbox WHERE id = $1")
+                    .bind(id.as_bytes().as_slice())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(backend)?;
+            let Some((raw, deleted)) = row else {
                 return Ok(None);
             };
-            let key: [u8; 32] = raw
-                .try_into()
-                .map_err(|_| StoreError::Backend("stored key is not 32 bytes".into()))?;
-            self.keys.insert_if_current(id, key, generation);
-            Ok(Some(key))
+            let record = MailboxRecord {
+                keys: MailboxKeys::from_slice(&raw)
+                    .ok_or_else(|| StoreError::Backend("stored keys are not 64 bytes".into()))?,
+                deleted,
+            };
+            self.keys.insert_if_current(id, record, generation);
+            Ok(Some(record))
         })
     }
 
@@ -450,8 +454,8 @@ pub(super) async fn read_page(
 ) -> Result<Page, StoreError> {
     let limit = i64::from(limit.max(1));
     let rows: Vec<PgRow> = sqlx::query(
-        "WITH m AS (SELECT rid, last_seq, compacted_through FROM mailbox WHERE id = $1)
-         SELECT m.last_seq, m.compacted_through, b.seq, b.data
+        "WITH m AS (SELECT rid, last_seq, compacted_through, deleted FROM mailbox WHERE id = $1)
+         SELECT m.last_seq, m.compacted_through, b.seq, b.data, m.deleted
          FROM m LEFT JOIN LATERAL (
              SELECT seq, CASE WHEN rn = 1 OR run <= $4 THEN data END AS data
              FROM (
@@ -478,6 +482,9 @@ pub(super) async fn read_page(
     let Some(first) = rows.first() else {
         return Err(StoreError::MailboxNotFound);
     };
+    if first.try_get::<bool, _>(4).map_err(backend)? {
+        return Err(StoreError::MailboxDeleted);
+    }
     let last_seq: i64 = first.try_get(0).map_err(backend)?;
     let compacted_through: i64 = first.try_get(1).map_err(backend)?;
     let mut blobs = Vec::new();

@@ -13,7 +13,8 @@
 //!
 //! # Schema
 //! ```sql
-//! mailbox(rid INTEGER PRIMARY KEY, id BLOB UNIQUE, key BLOB, last_seq, compacted_through, blob_count, byte_count)
+//! mailbox(rid INTEGER PRIMARY KEY, id BLOB UNIQUE, key BLOB (member ‖ admin, 64 B),
+//!         deleted (1 = a tombstone: no blobs, last_seq kept), last_seq, compacted_through, blob_count, byte_count)
 //! blob(mailbox → mailbox.rid, seq, data BLOB, PRIMARY KEY (mailbox, seq))
 //! dropbox(id BLOB PRIMARY KEY, data BLOB, expires_at INTEGER)
 //! ```
@@ -30,7 +31,8 @@ use tokio::sync::oneshot;
 
 use super::key_cache::KeyCache;
 use super::{
-    CommitSink, Compaction, Page, Store, StoreError, StoreFuture, StoreLimits, from_sql, to_sql,
+    CommitSink, Compaction, MailboxKeys, MailboxRecord, Page, Store, StoreError, StoreFuture,
+    StoreLimits, from_sql, to_sql,
 };
 
 /// Most commands committed in one transaction.
@@ -45,6 +47,7 @@ CREATE TABLE IF NOT EXISTS mailbox (
     rid INTEGER PRIMARY KEY,
     id BLOB NOT NULL UNIQUE,
     key BLOB NOT NULL,
+    deleted INTEGER NOT NULL DEFAULT 0,
     last_seq INTEGER NOT NULL,
     compacted_through INTEGER NOT NULL,
     blob_count INTEGER NOT NULL,
@@ -74,7 +77,7 @@ type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 enum Command {
     Create {
         id: MailboxId,
-        key: [u8; 32],
+        key: MailboxKeys,
         reply: Reply<bool>,
     },
     Append {
@@ -145,7 +148,7 @@ impl Pending {
 /// What subscribers and the key cache learn once a batch committed.
 enum Effect {
     Blob(MailboxId, u64, Bytes),
-    Created(MailboxId, [u8; 32]),
+    Created(MailboxId, MailboxKeys),
     Deleted(MailboxId),
 }
 
@@ -278,11 +281,11 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
-    fn create_mailbox(&self, id: MailboxId, key: [u8; 32]) -> StoreFuture<'_, bool> {
+    fn create_mailbox(&self, id: MailboxId, key: MailboxKeys) -> StoreFuture<'_, bool> {
         self.submit(|reply| Command::Create { id, key, reply })
     }
 
-    fn mailbox_key(&self, id: MailboxId) -> StoreFuture<'_, Option<[u8; 32]>> {
+    fn mailbox_record(&self, id: MailboxId) -> StoreFuture<'_, Option<MailboxRecord>> {
         if let Some(key) = self.keys.get(&id) {
             return Box::pin(async move { Ok(Some(key)) });
         }
@@ -290,22 +293,24 @@ impl Store for SqliteStore {
         let generation = keys.generation();
         let lookup = self.read_blocking(move |conn| {
             conn.query_row(
-                "SELECT key FROM mailbox WHERE id = ?1",
+                "SELECT key, deleted FROM mailbox WHERE id = ?1",
                 [id.as_bytes().as_slice()],
-                |r| r.get::<_, Vec<u8>>(0),
+                |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?)),
             )
             .optional()
             .map_err(backend)
         });
         Box::pin(async move {
-            let Some(raw) = lookup.await? else {
+            let Some((raw, deleted)) = lookup.await? else {
                 return Ok(None);
             };
-            let key: [u8; 32] = raw
-                .try_into()
-                .map_err(|_| StoreError::Backend("stored key is not 32 bytes".into()))?;
-            keys.insert_if_current(id, key, generation);
-            Ok(Some(key))
+            let record = MailboxRecord {
+                keys: MailboxKeys::from_slice(&raw)
+                    .ok_or_else(|| StoreError::Backend("stored keys are not 64 bytes".into()))?,
+                deleted: deleted != 0,
+            };
+            keys.insert_if_current(id, record, generation);
+            Ok(Some(record))
         })
     }
 
@@ -415,21 +420,25 @@ fn read_page(
     let tx = conn.unchecked_transaction().map_err(backend)?;
     let head = tx
         .query_row(
-            "SELECT rid, last_seq, compacted_through FROM mailbox WHERE id = ?1",
+            "SELECT rid, last_seq, compacted_through, deleted FROM mailbox WHERE id = ?1",
             [id.as_bytes().as_slice()],
             |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
                     r.get::<_, i64>(1)?,
                     r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
                 ))
             },
         )
         .optional()
         .map_err(backend)?;
-    let Some((rid, last_seq, compacted_through)) = head else {
+    let Some((rid, last_seq, compacted_through, deleted)) = head else {
         return Err(StoreError::MailboxNotFound);
     };
+    if deleted != 0 {
+        return Err(StoreError::MailboxDeleted);
+    }
     let limit = limit.max(1) as usize;
     let mut stmt = tx
         .prepare_cached(
@@ -465,11 +474,12 @@ fn read_page(
 #[derive(Clone)]
 struct MailboxState {
     rid: i64,
-    key: [u8; 32],
+    key: MailboxKeys,
     last_seq: u64,
     compacted_through: u64,
     blob_count: u64,
     byte_count: u64,
+    deleted: bool,
     dirty: bool,
 }
 
@@ -534,9 +544,13 @@ impl Writer {
             for effect in effects {
                 match effect {
                     Effect::Blob(id, seq, data) => self.sink.committed(&id, seq, &data),
-                    Effect::Created(id, key) => {
+                    Effect::Created(id, keys) => {
                         let generation = self.keys.generation();
-                        self.keys.insert_if_current(id, key, generation);
+                        let record = MailboxRecord {
+                            keys,
+                            deleted: false,
+                        };
+                        self.keys.insert_if_current(id, record, generation);
                     }
                     Effect::Deleted(id) => {
                         self.keys.remove(&id);
@@ -554,7 +568,7 @@ impl Writer {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "UPDATE mailbox SET last_seq = ?2, compacted_through = ?3, blob_count = ?4, byte_count = ?5 WHERE rid = ?1",
+                "UPDATE mailbox SET last_seq = ?2, compacted_through = ?3, blob_count = ?4, byte_count = ?5, deleted = ?6 WHERE rid = ?1",
             )
             .map_err(backend)?;
         for st in self.mailboxes.values_mut().filter(|s| s.dirty) {
@@ -563,7 +577,8 @@ impl Writer {
                 to_sql(st.last_seq),
                 to_sql(st.compacted_through),
                 to_sql(st.blob_count),
-                to_sql(st.byte_count)
+                to_sql(st.byte_count),
+                i64::from(st.deleted)
             ])
             .map_err(backend)?;
             st.dirty = false;
@@ -629,7 +644,7 @@ impl Writer {
             let row = self
                 .conn
                 .prepare_cached(
-                    "SELECT rid, key, last_seq, compacted_through, blob_count, byte_count FROM mailbox WHERE id = ?1",
+                    "SELECT rid, key, last_seq, compacted_through, blob_count, byte_count, deleted FROM mailbox WHERE id = ?1",
                 )
                 .map_err(backend)?
                 .query_row([id.as_bytes().as_slice()], |r| {
@@ -640,16 +655,16 @@ impl Writer {
                         r.get::<_, i64>(3)?,
                         r.get::<_, i64>(4)?,
                         r.get::<_, i64>(5)?,
+                        r.get::<_, i64>(6)?,
                     ))
                 })
                 .optional()
                 .map_err(backend)?;
-            let Some((rid, key, last, compacted, count, bytes)) = row else {
+            let Some((rid, key, last, compacted, count, bytes, deleted)) = row else {
                 return Ok(None);
             };
-            let key: [u8; 32] = key
-                .try_into()
-                .map_err(|_| StoreError::Backend("stored key is not 32 bytes".into()))?;
+            let key = MailboxKeys::from_slice(&key)
+                .ok_or_else(|| StoreError::Backend("stored keys are not 64 bytes".into()))?;
             self.mailboxes.insert(
                 *id,
                 MailboxState {
@@ -659,6 +674,7 @@ impl Writer {
                     compacted_through: from_sql(compacted),
                     blob_count: from_sql(count),
                     byte_count: from_sql(bytes),
+                    deleted: deleted != 0,
                     dirty: false,
                 },
             );
@@ -669,11 +685,13 @@ impl Writer {
     fn create(
         &mut self,
         id: MailboxId,
-        key: [u8; 32],
+        key: MailboxKeys,
         effects: &mut Vec<Effect>,
     ) -> Result<bool, StoreError> {
         if let Some(st) = self.state(&id)? {
-            return if st.key == key {
+            return if st.deleted {
+                Err(StoreError::MailboxDeleted)
+            } else if st.key == key {
                 Ok(false)
             } else {
                 Err(StoreError::MailboxExists)
@@ -684,7 +702,7 @@ impl Writer {
                 "INSERT INTO mailbox (id, key, last_seq, compacted_through, blob_count, byte_count) VALUES (?1, ?2, 0, 0, 0, 0)",
             )
             .map_err(backend)?
-            .execute(params![id.as_bytes().as_slice(), key.as_slice()])
+            .execute(params![id.as_bytes().as_slice(), key.to_bytes().as_slice()])
             .map_err(backend)?;
         let rid = self.conn.last_insert_rowid();
         self.mailboxes.insert(
@@ -696,6 +714,7 @@ impl Writer {
                 compacted_through: 0,
                 blob_count: 0,
                 byte_count: 0,
+                deleted: false,
                 dirty: false,
             },
         );
@@ -713,6 +732,9 @@ impl Writer {
         let Some(st) = self.state(&id)? else {
             return Err(StoreError::MailboxNotFound);
         };
+        if st.deleted {
+            return Err(StoreError::MailboxDeleted);
+        }
         let len = data.len() as u64;
         if st.blob_count >= limits.max_blobs_per_mailbox {
             return Err(StoreError::QuotaBlobs);
@@ -747,6 +769,9 @@ impl Writer {
         let Some(st) = self.state(&id)? else {
             return Err(StoreError::MailboxNotFound);
         };
+        if st.deleted {
+            return Err(StoreError::MailboxDeleted);
+        }
         if through_seq >= snapshot_seq {
             return Err(StoreError::BadCompaction(
                 "the snapshot must come after the range it covers",
@@ -802,18 +827,23 @@ impl Writer {
         let Some(st) = self.state(&id)? else {
             return Err(StoreError::MailboxNotFound);
         };
+        if st.deleted {
+            return Err(StoreError::MailboxDeleted);
+        }
         let rid = st.rid;
         self.conn
             .prepare_cached("DELETE FROM blob WHERE mailbox = ?1")
             .map_err(backend)?
             .execute([rid])
             .map_err(backend)?;
-        self.conn
-            .prepare_cached("DELETE FROM mailbox WHERE rid = ?1")
-            .map_err(backend)?
-            .execute([rid])
-            .map_err(backend)?;
-        self.mailboxes.remove(&id);
+        // The row stays as the tombstone, written back with the counters.
+        if let Some(st) = self.mailboxes.get_mut(&id) {
+            st.deleted = true;
+            st.compacted_through = st.last_seq;
+            st.blob_count = 0;
+            st.byte_count = 0;
+            st.dirty = true;
+        }
         effects.push(Effect::Deleted(id));
         Ok(())
     }

@@ -59,7 +59,7 @@ pub fn random_mailbox() -> MailboxId {
 /// A mailbox created on the relay, with its key.
 pub async fn new_mailbox(c: &mut RelayClient) -> (SigningKey, MailboxId) {
     let key = random_key();
-    let id = random_mailbox();
+    let id = client::mailbox_for(&key);
     let r = c.create_mailbox(&key, &id).await.unwrap();
     assert_eq!(r.status, 201, "{:?}", r.body);
     (key, id)

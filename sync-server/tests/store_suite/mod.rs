@@ -9,7 +9,9 @@
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use safespaces_relay::store::{CommitSink, SharedStore, StoreError, StoreLimits};
+use safespaces_relay::store::{
+    CommitSink, MailboxKeys, MailboxRecord, SharedStore, StoreError, StoreLimits,
+};
 use safespaces_wire::{DropboxId, MailboxId};
 
 /// Opens a fresh store with these limits, reporting commits to the sink.
@@ -34,6 +36,15 @@ impl CommitSink for Recorder {
     }
 }
 
+/// Member and admin keys for test mailbox number `n` (the store checks
+/// neither; the relay's routes do).
+pub fn keys(n: u8) -> MailboxKeys {
+    MailboxKeys {
+        member: [n; 32],
+        admin: [n.wrapping_add(100); 32],
+    }
+}
+
 fn mb(n: u8) -> MailboxId {
     MailboxId::from_bytes([n; 32])
 }
@@ -54,7 +65,7 @@ pub async fn run_all(make: &Factory) {
     quotas_refuse_and_store_nothing(make).await;
     reads_page_by_count_and_bytes(make).await;
     compaction_deletes_only_the_covered_range(make).await;
-    delete_then_recreate_starts_over(make).await;
+    a_deleted_mailbox_leaves_a_tombstone_that_refuses_everything(make).await;
     dropboxes_are_claimed_once_and_expire(make).await;
     dropbox_expiry_reads_without_claiming(make).await;
     concurrent_appends_get_distinct_consecutive_seqs(make).await;
@@ -64,14 +75,17 @@ pub async fn run_all(make: &Factory) {
 
 async fn create_is_idempotent_per_key(make: &Factory) {
     let (s, _) = fresh(make);
-    assert_eq!(s.mailbox_key(mb(1)).await.unwrap(), None);
-    assert!(s.create_mailbox(mb(1), [1; 32]).await.unwrap());
-    assert!(!s.create_mailbox(mb(1), [1; 32]).await.unwrap());
+    assert_eq!(s.mailbox_record(mb(1)).await.unwrap(), None);
+    assert!(s.create_mailbox(mb(1), keys(1)).await.unwrap());
+    assert!(!s.create_mailbox(mb(1), keys(1)).await.unwrap());
     assert_eq!(
-        s.create_mailbox(mb(1), [2; 32]).await,
+        s.create_mailbox(mb(1), keys(2)).await,
         Err(StoreError::MailboxExists)
     );
-    assert_eq!(s.mailbox_key(mb(1)).await.unwrap(), Some([1; 32]));
+    assert_eq!(
+        s.mailbox_record(mb(1)).await.unwrap().map(|r| r.keys),
+        Some(keys(1))
+    );
     s.close().await.unwrap();
 }
 
@@ -81,8 +95,8 @@ async fn appends_number_from_one_without_gaps(make: &Factory) {
         s.append(mb(1), Bytes::from_static(b"x")).await,
         Err(StoreError::MailboxNotFound)
     );
-    s.create_mailbox(mb(1), [1; 32]).await.unwrap();
-    s.create_mailbox(mb(2), [2; 32]).await.unwrap();
+    s.create_mailbox(mb(1), keys(1)).await.unwrap();
+    s.create_mailbox(mb(2), keys(2)).await.unwrap();
     for i in 1..=5u64 {
         assert_eq!(
             s.append(mb(1), Bytes::from(vec![i as u8])).await.unwrap(),
@@ -118,7 +132,7 @@ async fn quotas_refuse_and_store_nothing(make: &Factory) {
         },
         rec,
     );
-    s.create_mailbox(mb(1), [1; 32]).await.unwrap();
+    s.create_mailbox(mb(1), keys(1)).await.unwrap();
     assert_eq!(
         s.append(mb(1), Bytes::from(vec![0; 11])).await,
         Err(StoreError::QuotaBytes)
@@ -152,7 +166,7 @@ async fn quotas_refuse_and_store_nothing(make: &Factory) {
 
 async fn reads_page_by_count_and_bytes(make: &Factory) {
     let (s, _) = fresh(make);
-    s.create_mailbox(mb(1), [1; 32]).await.unwrap();
+    s.create_mailbox(mb(1), keys(1)).await.unwrap();
     for _ in 0..10 {
         s.append(mb(1), Bytes::from(vec![7; 100])).await.unwrap();
     }
@@ -179,7 +193,7 @@ async fn compaction_deletes_only_the_covered_range(make: &Factory) {
         s.compact(mb(1), 2, 1).await,
         Err(StoreError::MailboxNotFound)
     );
-    s.create_mailbox(mb(1), [1; 32]).await.unwrap();
+    s.create_mailbox(mb(1), keys(1)).await.unwrap();
     for _ in 0..6 {
         s.append(mb(1), Bytes::from_static(b"z")).await.unwrap();
     }
@@ -210,25 +224,55 @@ async fn compaction_deletes_only_the_covered_range(make: &Factory) {
     s.close().await.unwrap();
 }
 
-async fn delete_then_recreate_starts_over(make: &Factory) {
+async fn a_deleted_mailbox_leaves_a_tombstone_that_refuses_everything(make: &Factory) {
     let (s, _) = fresh(make);
     assert_eq!(
         s.delete_mailbox(mb(1)).await,
         Err(StoreError::MailboxNotFound)
     );
-    s.create_mailbox(mb(1), [1; 32]).await.unwrap();
+    s.create_mailbox(mb(1), keys(1)).await.unwrap();
     s.append(mb(1), Bytes::from_static(b"a")).await.unwrap();
-    // Warm the key cache, then delete: the stale key must not survive.
-    assert_eq!(s.mailbox_key(mb(1)).await.unwrap(), Some([1; 32]));
+    s.append(mb(1), Bytes::from_static(b"b")).await.unwrap();
+    // Warm the key cache, then delete: the live record must not survive.
+    assert_eq!(
+        s.mailbox_record(mb(1)).await.unwrap(),
+        Some(MailboxRecord {
+            keys: keys(1),
+            deleted: false
+        })
+    );
     s.delete_mailbox(mb(1)).await.unwrap();
-    assert_eq!(s.mailbox_key(mb(1)).await.unwrap(), None);
+    assert_eq!(
+        s.mailbox_record(mb(1)).await.unwrap(),
+        Some(MailboxRecord {
+            keys: keys(1),
+            deleted: true
+        })
+    );
     assert_eq!(
         s.read(mb(1), 0, 10, 10).await,
-        Err(StoreError::MailboxNotFound)
+        Err(StoreError::MailboxDeleted)
     );
-    assert!(s.create_mailbox(mb(1), [2; 32]).await.unwrap());
-    assert_eq!(s.mailbox_key(mb(1)).await.unwrap(), Some([2; 32]));
-    assert_eq!(s.append(mb(1), Bytes::from_static(b"b")).await.unwrap(), 1);
+    // Neither with its own keys nor with others can the id come back, so
+    // its sequence numbers never restart at 1.
+    for k in [keys(1), keys(2)] {
+        assert_eq!(
+            s.create_mailbox(mb(1), k).await,
+            Err(StoreError::MailboxDeleted)
+        );
+    }
+    assert_eq!(
+        s.append(mb(1), Bytes::from_static(b"c")).await,
+        Err(StoreError::MailboxDeleted)
+    );
+    assert_eq!(
+        s.compact(mb(1), 2, 1).await,
+        Err(StoreError::MailboxDeleted)
+    );
+    assert_eq!(
+        s.delete_mailbox(mb(1)).await,
+        Err(StoreError::MailboxDeleted)
+    );
     s.close().await.unwrap();
 }
 
@@ -320,7 +364,7 @@ async fn dropbox_expiry_reads_without_claiming(make: &Factory) {
 
 async fn concurrent_appends_get_distinct_consecutive_seqs(make: &Factory) {
     let (s, _) = fresh(make);
-    s.create_mailbox(mb(1), [1; 32]).await.unwrap();
+    s.create_mailbox(mb(1), keys(1)).await.unwrap();
     let mut tasks = Vec::new();
     for t in 0..8u8 {
         let s = s.clone();
@@ -346,7 +390,7 @@ async fn concurrent_appends_get_distinct_consecutive_seqs(make: &Factory) {
 
 async fn commits_are_reported_in_order(make: &Factory) {
     let (s, rec) = fresh(make);
-    s.create_mailbox(mb(1), [1; 32]).await.unwrap();
+    s.create_mailbox(mb(1), keys(1)).await.unwrap();
     let mut tasks = Vec::new();
     for _ in 0..4 {
         let s = s.clone();
@@ -359,7 +403,7 @@ async fn commits_are_reported_in_order(make: &Factory) {
     for t in tasks {
         t.await.unwrap();
     }
-    s.create_mailbox(mb(2), [1; 32]).await.unwrap();
+    s.create_mailbox(mb(2), keys(1)).await.unwrap();
     s.delete_mailbox(mb(2)).await.unwrap();
     let got = rec.0.lock().unwrap().clone();
     let seqs: Vec<u64> = got
@@ -374,7 +418,7 @@ async fn commits_are_reported_in_order(make: &Factory) {
 
 async fn close_finishes_and_then_refuses(make: &Factory) {
     let (s, _) = fresh(make);
-    s.create_mailbox(mb(1), [1; 32]).await.unwrap();
+    s.create_mailbox(mb(1), keys(1)).await.unwrap();
     let pending: Vec<_> = (0..50)
         .map(|_| {
             let s = s.clone();

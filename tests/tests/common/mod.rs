@@ -47,7 +47,8 @@ pub fn client(relay: &RelayProcess) -> RelayClient {
 
 /// A fresh epoch's mailbox credential, as a space would derive it.
 pub fn new_mailbox() -> MailboxCredential {
-    MailboxCredential::for_epoch(&EpochKey::generate())
+    let admin = safespaces_core::protocol::AdminSeed::generate();
+    MailboxCredential::for_epoch(&EpochKey::generate(), admin.public(), Some(&admin))
 }
 
 /// Runs a test body with a hard time bound, so a hang fails instead of

@@ -13,7 +13,9 @@ use sqlx::{Connection as _, PgConnection, Row as _};
 use tokio::sync::mpsc;
 
 use super::super::key_cache::KeyCache;
-use super::super::{CommitSink, Compaction, StoreError, StoreLimits, from_sql, to_sql};
+use super::super::{
+    CommitSink, Compaction, MailboxKeys, MailboxRecord, StoreError, StoreLimits, from_sql, to_sql,
+};
 use super::fanout::{self, Announce};
 use super::{Effect, MAX_BATCH, Op, Outcome, Request, backend};
 
@@ -27,20 +29,22 @@ const RETRIES: usize = 3;
 #[derive(Clone)]
 struct MailboxState {
     rid: i64,
-    key: [u8; 32],
+    key: MailboxKeys,
     last_seq: u64,
     compacted_through: u64,
     blob_count: u64,
     byte_count: u64,
+    deleted: bool,
     dirty: bool,
 }
 
 fn mailbox_state(row: &PgRow) -> Result<(MailboxId, MailboxState), sqlx::Error> {
     let id: Vec<u8> = row.try_get("id")?;
     let key: Vec<u8> = row.try_get("key")?;
-    let bad = |what: &str| sqlx::Error::Decode(format!("stored {what} is not 32 bytes").into());
+    let bad =
+        |what: &str| sqlx::Error::Decode(format!("stored {what} has the wrong length").into());
     let id: [u8; 32] = id.try_into().map_err(|_| bad("mailbox id"))?;
-    let key: [u8; 32] = key.try_into().map_err(|_| bad("key"))?;
+    let key = MailboxKeys::from_slice(&key).ok_or_else(|| bad("keys"))?;
     Ok((
         MailboxId::from_bytes(id),
         MailboxState {
@@ -50,13 +54,14 @@ fn mailbox_state(row: &PgRow) -> Result<(MailboxId, MailboxState), sqlx::Error> 
             compacted_through: from_sql(row.try_get("compacted_through")?),
             blob_count: from_sql(row.try_get("blob_count")?),
             byte_count: from_sql(row.try_get("byte_count")?),
+            deleted: row.try_get("deleted")?,
             dirty: false,
         },
     ))
 }
 
 const LOCK_MAILBOXES: &str =
-    "SELECT rid, id, key, last_seq, compacted_through, blob_count, byte_count
+    "SELECT rid, id, key, last_seq, compacted_through, blob_count, byte_count, deleted
      FROM mailbox WHERE id = ANY($1) ORDER BY id FOR UPDATE";
 
 /// A committed batch: one outcome per command, what to tell the hub and the
@@ -228,10 +233,12 @@ impl<'a> Batch<'a> {
         &mut self,
         conn: &mut PgConnection,
         id: MailboxId,
-        key: [u8; 32],
+        key: MailboxKeys,
     ) -> Result<Result<bool, StoreError>, sqlx::Error> {
         if let Some(st) = self.state.get(&id) {
-            return Ok(if st.key == key {
+            return Ok(if st.deleted {
+                Err(StoreError::MailboxDeleted)
+            } else if st.key == key {
                 Ok(false)
             } else {
                 Err(StoreError::MailboxExists)
@@ -242,7 +249,7 @@ impl<'a> Batch<'a> {
              VALUES ($1, $2, 0, 0, 0, 0) ON CONFLICT (id) DO NOTHING RETURNING rid",
         )
         .bind(id.as_bytes().as_slice())
-        .bind(key.as_slice())
+        .bind(key.to_bytes().as_slice())
         .fetch_optional(&mut *conn)
         .await?;
         let Some(rid) = rid else {
@@ -253,9 +260,11 @@ impl<'a> Batch<'a> {
                 .fetch_one(&mut *conn)
                 .await?;
             let (_, st) = mailbox_state(&row)?;
-            let same = st.key == key;
+            let (same, deleted) = (st.key == key, st.deleted);
             self.state.insert(id, st);
-            return Ok(if same {
+            return Ok(if deleted {
+                Err(StoreError::MailboxDeleted)
+            } else if same {
                 Ok(false)
             } else {
                 Err(StoreError::MailboxExists)
@@ -270,6 +279,7 @@ impl<'a> Batch<'a> {
                 compacted_through: 0,
                 blob_count: 0,
                 byte_count: 0,
+                deleted: false,
                 dirty: false,
             },
         );
@@ -281,6 +291,9 @@ impl<'a> Batch<'a> {
         let Some(st) = self.state.get_mut(&id) else {
             return Err(StoreError::MailboxNotFound);
         };
+        if st.deleted {
+            return Err(StoreError::MailboxDeleted);
+        }
         let len = data.len() as u64;
         if st.blob_count >= self.limits.max_blobs_per_mailbox {
             return Err(StoreError::QuotaBlobs);
@@ -362,6 +375,9 @@ impl<'a> Batch<'a> {
         let Some(st) = self.state.get(&id) else {
             return Ok(Err(StoreError::MailboxNotFound));
         };
+        if st.deleted {
+            return Ok(Err(StoreError::MailboxDeleted));
+        }
         if through_seq >= snapshot_seq {
             return Ok(Err(StoreError::BadCompaction(
                 "the snapshot must come after the range it covers",
@@ -411,17 +427,30 @@ impl<'a> Batch<'a> {
         conn: &mut PgConnection,
         id: MailboxId,
     ) -> Result<Result<(), StoreError>, sqlx::Error> {
-        let Some(st) = self.state.remove(&id) else {
+        let Some(st) = self.state.get_mut(&id) else {
             return Ok(Err(StoreError::MailboxNotFound));
         };
+        if st.deleted {
+            return Ok(Err(StoreError::MailboxDeleted));
+        }
         sqlx::query("DELETE FROM blob WHERE mailbox = $1")
             .bind(st.rid)
             .execute(&mut *conn)
             .await?;
-        sqlx::query("DELETE FROM mailbox WHERE rid = $1")
-            .bind(st.rid)
-            .execute(&mut *conn)
-            .await?;
+        // The row stays as the tombstone: its keys and last sequence number.
+        sqlx::query(
+            "UPDATE mailbox SET deleted = true, blob_count = 0, byte_count = 0,
+                 compacted_through = last_seq WHERE rid = $1",
+        )
+        .bind(st.rid)
+        .execute(&mut *conn)
+        .await?;
+        st.deleted = true;
+        st.compacted_through = st.last_seq;
+        st.blob_count = 0;
+        st.byte_count = 0;
+        // Written already; flushing the counters again would be harmless.
+        st.dirty = false;
         // Earlier appends in this batch went to the deleted rid: nothing to announce.
         self.appended.remove(&id);
         self.deleted.push(id);
@@ -579,9 +608,13 @@ impl Writer {
                 for effect in applied.effects {
                     match effect {
                         Effect::Blob(id, seq, data) => self.sink.committed(&id, seq, &data),
-                        Effect::Created(id, key) => {
+                        Effect::Created(id, keys) => {
                             let generation = self.keys.generation();
-                            self.keys.insert_if_current(id, key, generation);
+                            let record = MailboxRecord {
+                                keys,
+                                deleted: false,
+                            };
+                            self.keys.insert_if_current(id, record, generation);
                         }
                         Effect::Deleted(id) => {
                             self.keys.remove(&id);
