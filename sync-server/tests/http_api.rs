@@ -684,12 +684,17 @@ async fn production_mode_serves_the_given_certificate() {
     let key = dir.path().join("key.pem");
     std::fs::write(&cert, generated.cert.pem()).unwrap();
     std::fs::write(&key, generated.signing_key.serialize_pem()).unwrap();
-    let expected_pin = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(generated.cert.der()));
+    // The pin is of the public key, not of the certificate.
+    use rcgen::PublicKeyData as _;
+    let expected_pin = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+        generated.signing_key.subject_public_key_info(),
+    ));
 
     let t = TestRelay::start_with(|c| {
         c.dev = false;
         c.cert = Some(cert.clone());
         c.key = Some(key.clone());
+        c.access_token = Some("society-token".into());
     })
     .await;
     assert_eq!(t.relay.pin(), expected_pin);
@@ -711,6 +716,7 @@ async fn production_mode_serves_the_given_certificate() {
         "127.0.0.1:0".parse().unwrap(),
     );
     config.dev = false;
+    config.open = true;
     config.cert = Some(dir.path().join("missing.pem"));
     config.key = Some(key);
     let err = safespaces_relay::Relay::start(config).await.unwrap_err();
