@@ -234,11 +234,6 @@ impl ServerTls {
     }
 }
 
-/// Builds the TLS configuration `config` asks for, once (no reloads).
-pub fn load(config: &Config) -> Result<TlsMaterial, TlsError> {
-    Source::of(config)?.build()
-}
-
 fn pem_err(what: &'static str, path: &Path, e: impl std::fmt::Display) -> TlsError {
     TlsError::Pem {
         what,
