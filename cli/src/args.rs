@@ -152,19 +152,71 @@ pub enum DevicesCommand {
     },
 }
 
-/// Where the relay is and how to trust it.
+/// Where the relay is, how to trust it, and its access token.
 #[derive(Args, Debug, Clone)]
 pub struct RelayArgs {
     /// The relay, e.g. https://127.0.0.1:8443.
     #[arg(long, env = "SAFESPACES_RELAY")]
     pub relay: String,
-    /// The SHA-256 of the relay's certificate (64 hex digits), as the
-    /// relay prints it. Trusts exactly that certificate.
-    #[arg(long, env = "SAFESPACES_RELAY_PIN", conflicts_with = "ca")]
-    pub pin: Option<String>,
+    /// How to trust it.
+    #[command(flatten)]
+    pub trust: TrustArgs,
+}
+
+/// How to trust the relay (one of pins, a CA file or the web PKI), and the
+/// operator's access token.
+#[derive(Args, Debug, Clone)]
+pub struct TrustArgs {
+    /// The pin of the relay's key: 64 hex digits, the SHA-256 of its
+    /// certificate's public key (SPKI), as `safespaces-relay` prints it.
+    /// Repeat it (comma-separated in SAFESPACES_RELAY_PIN) to accept the
+    /// relay's next key too. Survives certificate renewals on the same key.
+    #[arg(
+        long = "pin",
+        value_name = "PIN",
+        env = "SAFESPACES_RELAY_PIN",
+        value_delimiter = ',',
+        conflicts_with_all = ["ca", "web_pki"]
+    )]
+    pub pins: Vec<String>,
     /// A PEM file of CA certificates to trust instead of a pin.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "web_pki")]
     pub ca: Option<PathBuf>,
+    /// Trust the public web PKI (Mozilla's roots, built in) instead of a
+    /// pin: for a relay with a Let's Encrypt or other public certificate.
+    #[arg(long)]
+    pub web_pki: bool,
+    /// The relay operator's access token, sent when creating mailboxes and
+    /// invite drop-boxes. Prefer the environment variable: other users can
+    /// read command lines with `ps`.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "SAFESPACES_RELAY_ACCESS_TOKEN",
+        hide_env_values = true
+    )]
+    pub access_token: Option<AccessToken>,
+}
+
+/// An access token from the command line or the environment; `Debug`
+/// never prints it.
+#[derive(Clone)]
+pub struct AccessToken(pub String);
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AccessToken(..)")
+    }
+}
+
+impl std::str::FromStr for AccessToken {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // Checked by core when the relay client is built, with a message
+        // that does not repeat the token.
+        Ok(Self(s.to_owned()))
+    }
 }
 
 /// `space …`
@@ -207,9 +259,9 @@ pub enum SpaceCommand {
         /// Put the package in a relay drop-box instead.
         #[arg(long, env = "SAFESPACES_RELAY")]
         relay: Option<String>,
-        /// The relay's certificate pin (with --relay).
-        #[arg(long, env = "SAFESPACES_RELAY_PIN", requires = "relay")]
-        pin: Option<String>,
+        /// How to trust the relay (with --relay).
+        #[command(flatten)]
+        trust: TrustArgs,
     },
     /// Ask to join with an invite code: through a relay (--relay; you are in
     /// once the inviter's device syncs and then yours does), or offline with
@@ -230,9 +282,9 @@ pub enum SpaceCommand {
         /// Join through this relay.
         #[arg(long, env = "SAFESPACES_RELAY")]
         relay: Option<String>,
-        /// The relay's certificate pin (with --relay).
-        #[arg(long, env = "SAFESPACES_RELAY_PIN", requires = "relay")]
-        pin: Option<String>,
+        /// How to trust the relay (with --relay).
+        #[command(flatten)]
+        trust: TrustArgs,
     },
     /// Admit someone who asked to join with one of your invites (offline):
     /// writes the welcome to hand back with a bundle (`bundle export`).

@@ -17,6 +17,7 @@ use crate::Failure;
 use crate::args::{
     BundleCommand, CategoryArg, Cli, Command, FormatArg, JournalCommand, KindArg, ModuleArg,
     ResourceCommand, RoleArg, SessionCommand, SessionEditArgs, SpaceCommand, TrainingCommand,
+    TrustArgs,
 };
 use crate::resolve::pick;
 use crate::secret::{new_passphrase, other_passphrase, profile_passphrase};
@@ -158,7 +159,7 @@ pub fn run(cli: Cli) -> Result<Out, Failure> {
             relay,
         } => {
             let app = unlock(&cli)?;
-            let client = relay_client(&relay.relay, relay.pin.as_deref(), relay.ca.as_deref())?;
+            let client = relay_client(&relay.relay, &relay.trust)?;
             match approve {
                 Some(code) => approve_link(&app, &client, code, confirm.as_deref()),
                 None => block_on(async {
@@ -185,7 +186,7 @@ pub fn run(cli: Cli) -> Result<Out, Failure> {
             if !cli.json && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
                 app = app.with_progress(Box::new(progress_bar));
             }
-            let client = relay_client(&relay.relay, relay.pin.as_deref(), relay.ca.as_deref())?;
+            let client = relay_client(&relay.relay, &relay.trust)?;
             let report = block_on(app.sync(&client, now()))?;
             out(
                 format!(
@@ -258,31 +259,35 @@ fn progress_bar(p: safespaces_core::app::Progress) {
     }
 }
 
-/// A relay client from the command line's relay address and trust.
-fn relay_client(url: &str, pin: Option<&str>, ca: Option<&Path>) -> Result<RelayClient, Failure> {
-    let config = match (pin, ca) {
-        (Some(pin), _) => RelayConfig::pinned(url, pin),
-        (None, Some(ca)) => {
-            let pem = std::fs::read(ca)?;
-            Trust::roots_from_pem(&pem).and_then(|trust| RelayConfig::new(url, trust))
-        }
-        (None, None) => {
-            return Err(Failure {
-                code: 2,
-                message:
-                    "say how to trust the relay: --pin SHA256 (printed by the relay) or --ca FILE"
-                        .into(),
-            });
-        }
+/// A relay client from the command line's relay address, trust and token.
+fn relay_client(url: &str, args: &TrustArgs) -> Result<RelayClient, Failure> {
+    let usage = |e: safespaces_core::sync::RelayError| Failure {
+        code: 2,
+        message: e.to_string(),
+    };
+    let trust = if !args.pins.is_empty() {
+        Trust::pins_from_hex(&args.pins).map_err(usage)?
+    } else if let Some(ca) = &args.ca {
+        let pem = std::fs::read(ca).map_err(|e| Failure {
+            code: 2,
+            message: format!("cannot read the CA file {}: {e}", ca.display()),
+        })?;
+        Trust::roots_from_pem(&pem).map_err(usage)?
+    } else if args.web_pki {
+        Trust::WebPki
+    } else {
+        return Err(Failure {
+            code: 2,
+            message: "say how to trust the relay: --pin PIN (printed by the relay; repeat it for \
+                      the next key), --ca FILE or --web-pki"
+                .into(),
+        });
+    };
+    let mut config = RelayConfig::new(url, trust).map_err(usage)?;
+    if let Some(token) = &args.access_token {
+        config = config.with_access_token(token.0.clone()).map_err(usage)?;
     }
-    .map_err(|e| Failure {
-        code: 2,
-        message: e.to_string(),
-    })?;
-    RelayClient::new(config).map_err(|e| Failure {
-        code: 2,
-        message: e.to_string(),
-    })
+    RelayClient::new(config).map_err(usage)
 }
 
 /// Runs one async operation on a small runtime: the command does one thing
@@ -483,7 +488,7 @@ fn space(cli: &Cli, cmd: &SpaceCommand) -> Result<Out, Failure> {
             role: r,
             package_out,
             relay,
-            pin,
+            trust,
         } => {
             let space = find_space(&app, space)?;
             let invitation = space.invite(role(*r), now(), None)?;
@@ -496,7 +501,7 @@ fn space(cli: &Cli, cmd: &SpaceCommand) -> Result<Out, Failure> {
                 ));
             }
             if let Some(url) = relay {
-                let client = relay_client(url, pin.as_deref(), None)?;
+                let client = relay_client(url, trust)?;
                 block_on(space.publish_invite(&client, &invitation, now()))?;
                 // The invitee reads the space from its mailbox: make sure
                 // it is there, with the invite recorded.
@@ -519,10 +524,10 @@ fn space(cli: &Cli, cmd: &SpaceCommand) -> Result<Out, Failure> {
             package,
             request_out,
             relay,
-            pin,
+            trust,
         } => match (relay, package, request_out) {
             (Some(url), _, _) => {
-                let client = relay_client(url, pin.as_deref(), None)?;
+                let client = relay_client(url, trust)?;
                 let asked = block_on(app.join_via_relay(&client, code, pseudonym, now()))?;
                 out(
                     format!(

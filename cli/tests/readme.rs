@@ -59,4 +59,8 @@ fn readme_walkthrough_runs_as_written() {
         stdout.contains("no plaintext in the relay's files"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains("refused without the access token") && stderr.contains("forbidden"),
+        "the relay refuses to host a space for a client without its token:\n{stdout}\n{stderr}"
+    );
 }

@@ -23,6 +23,11 @@ impl Drop for Relay {
 }
 
 fn relay(dir: &Path) -> Relay {
+    relay_with(dir, &[])
+}
+
+/// A development relay with extra flags (e.g. `--access-token`).
+fn relay_with(dir: &Path, extra: &[&str]) -> Relay {
     let bin = Path::new(BIN).parent().unwrap().join("safespaces-relay");
     assert!(
         bin.exists(),
@@ -32,6 +37,8 @@ fn relay(dir: &Path) -> Relay {
         .args(["--dev", "--data-dir"])
         .arg(dir.join("relay-data"))
         .args(["--listen", "127.0.0.1:0"])
+        .args(extra)
+        .env_remove("SAFESPACES_RELAY_ACCESS_TOKEN")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -62,8 +69,18 @@ fn ss(dir: &Path, profile: &str, relay: &Relay, args: &[&str]) -> Command {
         .args(args)
         .env("PW", "a test passphrase")
         .env("SAFESPACES_RELAY", &relay.url)
-        .env("SAFESPACES_RELAY_PIN", &relay.pin);
+        .env("SAFESPACES_RELAY_PIN", &relay.pin)
+        .env_remove("SAFESPACES_RELAY_ACCESS_TOKEN");
     cmd
+}
+
+/// Standard output and error of a finished command, as text.
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 fn ok(out: Output) -> serde_json::Value {
@@ -246,4 +263,115 @@ fn sync_invite_and_link_a_device_through_a_relay() {
         .output()
         .unwrap();
     assert_eq!(wrong.status.code(), Some(4));
+}
+
+#[test]
+fn the_access_token_and_every_trust_setting_reach_the_relay() {
+    const TOKEN: &str = "society-token-3f9a";
+    let tmp = tempfile::tempdir().unwrap();
+    let dir: PathBuf = tmp.path().to_path_buf();
+    let relay = relay_with(&dir, &["--access-token", TOKEN]);
+    ok(ss(&dir, "lead", &relay, &["init"]).output().unwrap());
+    let space = ok(ss(
+        &dir,
+        "lead",
+        &relay,
+        &["space", "create", "Group", "--as", "Robin"],
+    )
+    .output()
+    .unwrap());
+    let id = space["id"].as_str().unwrap().to_string();
+
+    // Without the token the relay refuses to create the space's mailbox
+    // and the invite's drop-box.
+    let refused = ss(&dir, "lead", &relay, &["sync"]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(5), "{}", text(&refused));
+    assert!(text(&refused).contains("forbidden"), "{}", text(&refused));
+    let invite = ss(&dir, "lead", &relay, &["space", "invite", &id])
+        .output()
+        .unwrap();
+    assert!(!invite.status.success());
+    assert!(text(&invite).contains("forbidden"), "{}", text(&invite));
+
+    // With it, from the environment or the flag, both succeed; the token
+    // is never printed.
+    let synced = ss(&dir, "lead", &relay, &["sync"])
+        .env("SAFESPACES_RELAY_ACCESS_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert!(!text(&synced).contains(TOKEN));
+    let synced = ok(synced);
+    assert_eq!(synced["failed"].as_array().unwrap().len(), 0, "{synced}");
+    let invite = ss(
+        &dir,
+        "lead",
+        &relay,
+        &["space", "invite", &id, "--access-token", TOKEN],
+    )
+    .output()
+    .unwrap();
+    assert!(!text(&invite).contains(TOKEN));
+    assert!(ok(invite)["code"].is_string());
+
+    // Pins: the relay's among others (flag repeated, or comma-separated in
+    // the environment) is accepted; only others is a pin mismatch. (Every
+    // sync needs the token: it makes sure the mailboxes exist.)
+    let other = "00".repeat(32);
+    ok(ss(
+        &dir,
+        "lead",
+        &relay,
+        &["sync", "--pin", &other, "--pin", &relay.pin],
+    )
+    .env("SAFESPACES_RELAY_ACCESS_TOKEN", TOKEN)
+    .output()
+    .unwrap());
+    ok(ss(&dir, "lead", &relay, &["sync"])
+        .env("SAFESPACES_RELAY_PIN", format!("{other},{}", relay.pin))
+        .env("SAFESPACES_RELAY_ACCESS_TOKEN", TOKEN)
+        .output()
+        .unwrap());
+    let mismatch = ss(&dir, "lead", &relay, &["sync", "--pin", &other])
+        .env("SAFESPACES_RELAY_ACCESS_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert!(!mismatch.status.success());
+    assert!(
+        text(&mismatch).contains("does not match the pin"),
+        "{}",
+        text(&mismatch)
+    );
+
+    // A CA file: the development certificate is its own CA.
+    let ca = dir.join("relay-data").join("dev-cert.pem");
+    ok(ss(
+        &dir,
+        "lead",
+        &relay,
+        &["sync", "--ca", ca.to_str().unwrap()],
+    )
+    .env_remove("SAFESPACES_RELAY_PIN")
+    .env("SAFESPACES_RELAY_ACCESS_TOKEN", TOKEN)
+    .output()
+    .unwrap());
+    // The web PKI does not vouch for a self-signed relay.
+    let web = ss(&dir, "lead", &relay, &["sync", "--web-pki"])
+        .env_remove("SAFESPACES_RELAY_PIN")
+        .env("SAFESPACES_RELAY_ACCESS_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert!(!web.status.success());
+    assert!(text(&web).contains("TLS"), "{}", text(&web));
+    // No trust setting at all is a usage error naming the three.
+    let none = ss(&dir, "lead", &relay, &["sync"])
+        .env_remove("SAFESPACES_RELAY_PIN")
+        .env("SAFESPACES_RELAY_ACCESS_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert_eq!(none.status.code(), Some(2));
+    let none = text(&none);
+    assert!(
+        none.contains("--pin") && none.contains("--ca") && none.contains("--web-pki"),
+        "{none}"
+    );
 }

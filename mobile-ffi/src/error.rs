@@ -93,9 +93,10 @@ pub enum SafeSpacesError {
         /// What failed.
         reason: String,
     },
-    /// The relay's certificate is not the pinned one: possibly an attacker
-    /// in the middle, possibly a replaced certificate. Do not retry
-    /// silently; ask the person to check the relay's pin.
+    /// The relay's certificate carries a key none of the pins name:
+    /// possibly an attacker in the middle, possibly a relay whose operator
+    /// changed its key without announcing the new pin first. Do not retry
+    /// silently; ask the person to check the relay's pins.
     #[error("the relay's certificate does not match the pin: {reason}")]
     PinMismatch {
         /// The expected and presented pins.

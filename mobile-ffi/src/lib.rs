@@ -19,9 +19,10 @@
 //! - [`Journal`] (`journal.rs`): the private journal and its export.
 //! - [`DeviceInfo`] (`devices.rs`): the person's own devices, naming them,
 //!   removing a lost one.
-//! - [`RelayClient`], [`SyncStatus`], [`SyncStatusListener`] (`relay.rs`):
-//!   the connection to a relay, its status, and the FFI's one tokio runtime
-//!   for background work.
+//! - [`RelayClient`], [`RelaySettings`], [`RelayTrust`], [`AccessToken`],
+//!   [`SyncStatus`], [`SyncStatusListener`] (`relay.rs`): the connection to
+//!   a relay (pins, CA or web PKI; the operator's token), its status, and
+//!   the FFI's one tokio runtime for background work.
 //! - `sync.rs`: the async calls that talk to the relay (`sync`,
 //!   `joinViaRelay`, `publishInvite`) and [`SyncReport`] (with [`SpaceSyncFailure`]).
 //! - [`LinkOffer`], [`PendingLink`] (`linking.rs`): linking a new device
@@ -99,7 +100,10 @@ pub use live::{LiveSync, SpaceListener};
 pub use logging::{LogLevel, LogRecord, Logger, LoggerHandle, install_logger};
 pub use members::{Member, Role};
 pub use progress::{ProgressSubscription, SyncProgress, SyncProgressListener};
-pub use relay::{RelayClient, StatusSubscription, SyncStatus, SyncStatusListener};
+pub use relay::{
+    AccessToken, RelayClient, RelaySettings, RelayTrust, StatusSubscription, SyncStatus,
+    SyncStatusListener,
+};
 pub use secret::{KeystoreAction, KeystoreChange, PassphraseWork, ProfileOptions, UnlockSecret};
 pub use series::{SeriesPlan, SeriesRule, TimeZoneInfo};
 pub use sessions::{

@@ -1,10 +1,11 @@
-//! The relay client and its sync status, and the one tokio runtime the
-//! FFI keeps for what runs in the background (live updates, status
-//! listeners).
+//! The relay client (where the relay is, how to trust it, its access
+//! token) and its sync status, and the one tokio runtime the FFI keeps for
+//! what runs in the background (live updates, status listeners).
 
 use std::sync::{Arc, OnceLock};
 
 use safespaces_core::sync;
+use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::SafeSpacesError;
 
@@ -75,6 +76,76 @@ impl Drop for StatusSubscription {
     }
 }
 
+/// How the app decides it is talking to the right relay.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum RelayTrust {
+    /// Accept a certificate whose public key has one of these pins: 64 hex
+    /// digits each, the SHA-256 of the certificate's SubjectPublicKeyInfo,
+    /// as `safespaces-relay pin --cert FILE` prints it. Renewals on the
+    /// same key keep the pin; list the next key's pin too before the
+    /// operator changes keys. At least one.
+    Pins {
+        /// The accepted pins.
+        pins: Vec<String>,
+    },
+    /// Verify the certificate chain and host name against these CA
+    /// certificates (the contents of a PEM file).
+    CaCertificates {
+        /// One or more `BEGIN CERTIFICATE` blocks.
+        pem: String,
+    },
+    /// Verify the chain and host name against the public web PKI
+    /// (Mozilla's roots, built into the library; CAs installed on the
+    /// device are not trusted). For a relay with a Let's Encrypt or other
+    /// public certificate.
+    WebPki,
+}
+
+impl TryFrom<RelayTrust> for sync::Trust {
+    type Error = SafeSpacesError;
+
+    fn try_from(trust: RelayTrust) -> Result<Self, Self::Error> {
+        Ok(match trust {
+            RelayTrust::Pins { pins } => sync::Trust::pins_from_hex(&pins)?,
+            RelayTrust::CaCertificates { pem } => sync::Trust::roots_from_pem(pem.as_bytes())?,
+            RelayTrust::WebPki => sync::Trust::WebPki,
+        })
+    }
+}
+
+/// The relay operator's access token, sent when creating a space's
+/// mailbox and an invite's drop-box. An opaque object rather than a string
+/// in [`RelaySettings`] on purpose: generated records print their fields
+/// (`toString`, `repr`), and a credential must never end up in a log.
+#[derive(uniffi::Object)]
+pub struct AccessToken {
+    token: SecretString,
+}
+
+#[uniffi::export]
+impl AccessToken {
+    /// Wraps the token the operator handed out (printable ASCII, no
+    /// spaces; checked when the client is built).
+    #[uniffi::constructor]
+    pub fn new(token: String) -> Self {
+        AccessToken {
+            token: SecretString::from(token),
+        }
+    }
+}
+
+/// Everything a [`RelayClient`] needs to reach its relay.
+#[derive(uniffi::Record)]
+pub struct RelaySettings {
+    /// `https://host[:port]` (port 443 if absent).
+    pub url: String,
+    /// How to trust it.
+    pub trust: RelayTrust,
+    /// The operator's access token, if the relay asks for one.
+    #[uniffi(default = None)]
+    pub access_token: Option<Arc<AccessToken>>,
+}
+
 /// A connection to one relay, shared by every call that talks to it.
 #[derive(uniffi::Object)]
 pub struct RelayClient {
@@ -83,13 +154,29 @@ pub struct RelayClient {
 
 #[uniffi::export]
 impl RelayClient {
-    /// A client for the relay at `url` (`https://host:port`) whose
-    /// certificate has the SHA-256 pin `pin_hex`.
+    /// A client for the relay `settings` describe. Connects only when used.
     #[uniffi::constructor]
-    pub fn pinned(url: String, pin_hex: String) -> Result<Self, SafeSpacesError> {
-        let config = sync::RelayConfig::pinned(&url, &pin_hex)?;
+    pub fn new(settings: RelaySettings) -> Result<Self, SafeSpacesError> {
+        let mut config = sync::RelayConfig::new(&settings.url, settings.trust.try_into()?)?;
+        if let Some(token) = settings.access_token {
+            config = config.with_access_token(token.token.expose_secret())?;
+        }
         Ok(RelayClient {
             inner: sync::RelayClient::new(config)?,
+        })
+    }
+
+    /// A client for the relay at `url` (`https://host:port`) whose
+    /// certificate's public key has the pin `pin_hex`, without an access
+    /// token: shorthand for [`RelayClient::new`] with one pin.
+    #[uniffi::constructor]
+    pub fn pinned(url: String, pin_hex: String) -> Result<Self, SafeSpacesError> {
+        Self::new(RelaySettings {
+            url,
+            trust: RelayTrust::Pins {
+                pins: vec![pin_hex],
+            },
+            access_token: None,
         })
     }
 

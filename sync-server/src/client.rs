@@ -1,5 +1,5 @@
 //! A small client for the relay's tests and load generator: TLS with
-//! certificate pinning, signed requests, WebSocket subscriptions.
+//! public-key (SPKI) pinning, signed requests, WebSocket subscriptions.
 //!
 //! Core has its own relay client built on [`safespaces_wire`]; this one
 //! exists so the relay can be exercised over the real wire from its own crate.
@@ -16,7 +16,8 @@ use hyper_util::rt::TokioIo;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
+use rustls::server::ParsedCertificate;
+use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme, SupportedProtocolVersion};
 use safespaces_wire::auth::{
     HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, sign_now, subscribe_body,
 };
@@ -50,7 +51,7 @@ pub enum ClientError {
     BadPin,
 }
 
-/// Accepts exactly one certificate: the one whose SHA-256 is the pin.
+/// Accepts a certificate whose public key (SPKI) has the pinned SHA-256.
 #[derive(Debug)]
 struct PinVerifier {
     pin: [u8; 32],
@@ -67,7 +68,8 @@ impl ServerCertVerifier for PinVerifier {
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         use sha2::{Digest, Sha256};
-        if Sha256::digest(end_entity.as_ref()).as_slice() == self.pin {
+        let spki = ParsedCertificate::try_from(end_entity)?.subject_public_key_info();
+        if Sha256::digest(spki.as_ref()).as_slice() == self.pin {
             Ok(ServerCertVerified::assertion())
         } else {
             Err(rustls::Error::InvalidCertificate(
@@ -111,13 +113,23 @@ impl ServerCertVerifier for PinVerifier {
     }
 }
 
-/// A rustls client configuration that trusts only the pinned certificate.
+/// A rustls client configuration (TLS 1.3) that trusts only certificates
+/// with the pinned public key.
 pub fn pinned_config(pin: &str) -> Result<Arc<ClientConfig>, ClientError> {
+    pinned_config_for(pin, &[&rustls::version::TLS13])
+}
+
+/// Like [`pinned_config`], offering only the given TLS versions: tests use
+/// it to play a client the relay must refuse (TLS 1.2 only).
+pub fn pinned_config_for(
+    pin: &str,
+    versions: &[&'static SupportedProtocolVersion],
+) -> Result<Arc<ClientConfig>, ClientError> {
     let mut raw = [0u8; 32];
     hex::decode_to_slice(pin, &mut raw).map_err(|_| ClientError::BadPin)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()?
+        .with_protocol_versions(versions)?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(PinVerifier { pin: raw, provider }))
         .with_no_client_auth();

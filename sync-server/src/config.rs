@@ -13,7 +13,12 @@ pub const DROPBOX_TTL_CEILING_SECS: u64 = 14 * 24 * 3600;
 
 /// `safespaces-relay`: the blind Safe Spaces relay.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "safespaces-relay", version, about)]
+#[command(
+    name = "safespaces-relay",
+    version,
+    about,
+    after_help = "Other commands:\n  safespaces-relay pin (--cert FILE | --key FILE)   print the SPKI pin clients use\n\nSIGHUP reloads --cert and --key without dropping connections."
+)]
 pub struct Config {
     /// Address to listen on (use port 0 to let the OS pick; the bound address is printed).
     #[arg(
@@ -47,8 +52,10 @@ pub struct Config {
     #[arg(long, env = "SAFESPACES_RELAY_KEY", requires = "cert")]
     pub key: Option<PathBuf>,
 
-    /// If set, creating a mailbox or putting a drop-box needs
-    /// `Authorization: Bearer <token>`, so a public relay is not an open file host.
+    /// Creating a mailbox or putting a drop-box needs
+    /// `Authorization: Bearer <token>`, so a public relay is not an open file
+    /// host. Required outside --dev unless --open is given. Prefer the
+    /// environment variable: a flag is visible to other users in `ps`.
     #[arg(long, env = "SAFESPACES_RELAY_ACCESS_TOKEN", hide_env_values = true)]
     pub access_token: Option<String>,
 
@@ -58,6 +65,10 @@ pub struct Config {
     /// cannot be replayed here. Required outside `--dev`.
     #[arg(long, env = "SAFESPACES_RELAY_PUBLIC_HOST", value_delimiter = ',')]
     pub public_host: Vec<String>,
+    /// Run without an access token outside --dev: anyone who finds the relay
+    /// may create mailboxes and drop-boxes (up to the quotas).
+    #[arg(long, env = "SAFESPACES_RELAY_OPEN", conflicts_with = "access_token")]
+    pub open: bool,
 
     /// Largest blob (request body) accepted, in bytes.
     #[arg(long, env = "SAFESPACES_RELAY_MAX_BLOB_BYTES", default_value_t = 4 * 1024 * 1024)]
@@ -140,6 +151,27 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
 }
 
+/// A configuration the relay refuses to start with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// Outside `--dev`, neither an access token nor `--open` was given.
+    #[error(
+        "refusing to start an open relay: give --access-token TOKEN (or SAFESPACES_RELAY_ACCESS_TOKEN) \
+         so only apps configured with the token can create mailboxes and drop-boxes, \
+         or --open to let anyone do so on purpose"
+    )]
+    NoAccessToken,
+    /// The access token could never be sent by a client.
+    #[error("the access token must be non-empty printable ASCII without spaces")]
+    BadAccessToken,
+    /// Outside `--dev`, the relay must know its own name.
+    #[error(
+        "name this relay with --public-host HOST (the host name clients connect to): signed requests name their relay, and without it a request recorded at another relay could be replayed here"
+    )]
+    NoPublicHost,
+}
+
 /// A database URL. It may hold a password, so `Debug` never prints it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct DatabaseUrl(String);
@@ -176,6 +208,23 @@ impl Config {
         c.data_dir = data_dir;
         c.listen = listen;
         c
+    }
+
+    /// Refuses what must not start: an open relay outside `--dev` that the
+    /// operator did not ask for with `--open`, or a token no client can send
+    /// (the clients accept the same characters).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        match &self.access_token {
+            Some(token) if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) => {
+                return Err(ConfigError::BadAccessToken);
+            }
+            None if !self.dev && !self.open => return Err(ConfigError::NoAccessToken),
+            _ => {}
+        }
+        if !self.dev && self.public_host.is_empty() {
+            return Err(ConfigError::NoPublicHost);
+        }
+        Ok(())
     }
 
     /// The idle timeout as a [`Duration`].

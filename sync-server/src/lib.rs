@@ -14,9 +14,10 @@
 //!
 //! | module | role |
 //! | --- | --- |
-//! | [`config`] | flags and environment variables (clap), limits |
+//! | [`config`] | flags and environment variables (clap), limits, what must not start |
+//! | [`pin`] | the `safespaces-relay pin` subcommand: a certificate's or key's SPKI pin |
 //! | [`server`] | [`Relay`]: TLS accept loop, per-connection HTTP/1.1, sweeper, graceful shutdown |
-//! | [`tls`] | rustls configuration (ring), development certificate and its pin |
+//! | [`tls`] | rustls configuration (ring, TLS 1.3 only), development certificate, public-key pins, reload on SIGHUP |
 //! | [`routes`] | the router and handlers: [`routes::mailbox`], [`routes::dropbox`], [`routes::subscribe`] (WebSocket), [`routes::ops`] (health, metrics, OpenAPI) |
 //! | [`auth`] | checks request proofs: time window, signature, nonce |
 //! | [`replay`] | the nonce memory behind replay protection |
@@ -39,6 +40,7 @@ pub mod client;
 pub mod config;
 pub mod hub;
 pub mod metrics;
+pub mod pin;
 pub mod rate_limit;
 pub mod replay;
 pub mod routes;
@@ -51,5 +53,11 @@ pub use server::{Relay, RelayError};
 
 /// Prefix of the stdout line that announces the bound address.
 pub const LISTENING_LINE: &str = "safespaces-relay listening on ";
-/// Prefix of the stdout line that announces the certificate pin.
-pub const PIN_LINE: &str = "certificate sha256 pin: ";
+/// Prefix of the stdout line that announces the certificate's pin (the
+/// SHA-256 of its public key, SPKI), at start-up and after every successful
+/// certificate reload (SIGHUP).
+pub const PIN_LINE: &str = "certificate spki sha256 pin: ";
+/// The stdout line printed when a reload (SIGHUP) failed and the previous
+/// certificate stays in use; the reason goes to the log.
+pub const RELOAD_FAILED_LINE: &str =
+    "certificate reload failed; still serving the previous certificate";

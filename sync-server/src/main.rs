@@ -1,13 +1,19 @@
-//! `safespaces-relay`: runs the relay until SIGINT or SIGTERM.
+//! `safespaces-relay`: runs the relay until SIGINT or SIGTERM, reloading
+//! its certificate on SIGHUP; `safespaces-relay pin` prints a pin.
 #![forbid(unsafe_code)]
 
 use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
-use safespaces_relay::{Config, LISTENING_LINE, PIN_LINE, Relay};
+use safespaces_relay::{Config, LISTENING_LINE, PIN_LINE, RELOAD_FAILED_LINE, Relay};
 
 fn main() -> ExitCode {
+    // The one subcommand; the relay's own flags stay at the top level.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "pin") {
+        return safespaces_relay::pin::run(args.into_iter().skip(1));
+    }
     let config = Config::parse();
     // Logs go to stderr; stdout carries only the two announcement lines.
     tracing_subscriber::fmt()
@@ -44,22 +50,44 @@ async fn run(config: Config) -> Result<(), safespaces_relay::RelayError> {
         let _ = writeln!(out, "{PIN_LINE}{}", relay.pin());
         let _ = out.flush();
     }
-    wait_for_signal().await;
+    wait_for_signal(&relay).await;
     tracing::info!("signal received");
     relay.shutdown().await
 }
 
-async fn wait_for_signal() {
+/// Waits for SIGINT or SIGTERM; reloads the certificate on every SIGHUP.
+async fn wait_for_signal(relay: &Relay) {
     use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
+    let (Ok(mut term), Ok(mut hangup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return,
+            _ = term.recv() => return,
+            _ = hangup.recv() => reload_certificate(relay),
         }
     }
+}
+
+/// A failed reload is logged and announced, never fatal: the relay keeps
+/// serving the certificate it has.
+fn reload_certificate(relay: &Relay) {
+    let line = match relay.reload_certificate() {
+        Ok(pin) => {
+            tracing::info!(pin = %pin, "certificate reloaded");
+            format!("{PIN_LINE}{pin}")
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "certificate reload failed; still serving the previous certificate");
+            RELOAD_FAILED_LINE.to_owned()
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
 }

@@ -24,12 +24,12 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 
 use crate::app::{App, AppState, ConnState, unix_now};
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::replay::NonceCache;
 use crate::store::{PgStore, SharedStore, SqliteStore, StoreError, StoreLimits};
-use crate::tls::{self, TlsError};
+use crate::tls::{ServerTls, TlsError};
 
 /// File name of the SQLite database inside the data directory (unless
 /// `--database-url` selects PostgreSQL).
@@ -59,14 +59,12 @@ pub enum RelayError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The configuration must not start (an open relay nobody asked for).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     /// TLS setup failed.
     #[error(transparent)]
     Tls(#[from] TlsError),
-    /// Outside `--dev`, the relay must know its own name.
-    #[error(
-        "name this relay with --public-host HOST (the host name clients connect to): signed requests name their relay, and without it a request recorded at another relay could be replayed here"
-    )]
-    NoPublicHost,
     /// The store failed to open or close.
     #[error("store: {0}")]
     Store(#[from] StoreError),
@@ -76,7 +74,7 @@ pub enum RelayError {
 #[derive(Debug)]
 pub struct Relay {
     addr: SocketAddr,
-    pin: String,
+    tls: Arc<ServerTls>,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<Result<(), RelayError>>,
 }
@@ -84,14 +82,12 @@ pub struct Relay {
 impl Relay {
     /// Opens the store, binds the listener and starts serving.
     pub async fn start(config: Config) -> Result<Relay, RelayError> {
-        if !config.dev && config.public_host.is_empty() {
-            return Err(RelayError::NoPublicHost);
-        }
+        config.validate()?;
         std::fs::create_dir_all(&config.data_dir).map_err(|source| RelayError::DataDir {
             path: config.data_dir.display().to_string(),
             source,
         })?;
-        let tls = tls::load(&config)?;
+        let tls = Arc::new(ServerTls::load(&config)?);
         let hub = Arc::new(Hub::default());
         let limits = StoreLimits {
             max_blobs_per_mailbox: config.max_blobs_per_mailbox,
@@ -130,11 +126,11 @@ impl Relay {
             metrics: Metrics::default(),
             shutdown: shutdown_rx,
         });
-        let task = tokio::spawn(serve(app, listener, TlsAcceptor::from(tls.config)));
+        let task = tokio::spawn(serve(app, listener, tls.clone()));
         tracing::info!("relay started");
         Ok(Relay {
             addr,
-            pin: tls.pin,
+            tls,
             shutdown: shutdown_tx,
             task,
         })
@@ -145,9 +141,17 @@ impl Relay {
         self.addr
     }
 
-    /// SHA-256 pin of the certificate, 64 hex digits.
-    pub fn pin(&self) -> &str {
-        &self.pin
+    /// The pin of the certificate now served: SHA-256 of its
+    /// SubjectPublicKeyInfo, 64 hex digits.
+    pub fn pin(&self) -> String {
+        self.tls.pin()
+    }
+
+    /// Reads the certificate and key files again (SIGHUP): new connections
+    /// get the new certificate, established ones keep theirs. Returns the
+    /// new pin; on failure the previous certificate stays in use.
+    pub fn reload_certificate(&self) -> Result<String, TlsError> {
+        self.tls.reload()
     }
 
     /// Graceful shutdown: finish in-flight requests and queued writes, then return.
@@ -163,7 +167,7 @@ impl Relay {
 async fn serve(
     app: AppState,
     listener: TcpListener,
-    acceptor: TlsAcceptor,
+    tls: Arc<ServerTls>,
 ) -> Result<(), RelayError> {
     let router = crate::routes::router(app.clone());
     let mut shutdown = app.shutdown.clone();
@@ -175,7 +179,9 @@ async fn serve(
             accepted = listener.accept() => match accepted {
                 // The peer address is dropped here, on purpose.
                 Ok((tcp, _peer)) => {
-                    conns.spawn(serve_conn(app.clone(), tcp, acceptor.clone(), router.clone()));
+                    // The certificate current at accept time: a reload
+                    // changes what later handshakes see, not this one.
+                    conns.spawn(serve_conn(app.clone(), tcp, tls.acceptor(), router.clone()));
                 }
                 Err(e) => {
                     // Typically out of file descriptors: back off instead of spinning.

@@ -808,6 +808,7 @@ async fn outside_dev_the_relay_must_be_named() {
     let (_, cert, key) = self_signed_files(dir.path());
     let mut config = Config::with_defaults(dir.path().into(), "127.0.0.1:0".parse().unwrap());
     config.dev = false;
+    config.open = true;
     config.cert = Some(cert);
     config.key = Some(key);
     let e = safespaces_relay::Relay::start(config).await.unwrap_err();
@@ -852,13 +853,18 @@ async fn a_request_signed_for_another_relay_is_refused() {
 async fn production_mode_serves_the_given_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let (generated, cert, key) = self_signed_files(dir.path());
-    let expected_pin = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(generated.cert.der()));
+    // The pin is of the public key, not of the certificate.
+    use rcgen::PublicKeyData as _;
+    let expected_pin = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+        generated.signing_key.subject_public_key_info(),
+    ));
 
     let t = TestRelay::start_with(|c| {
         c.dev = false;
         c.cert = Some(cert.clone());
         c.key = Some(key.clone());
         c.public_host = vec!["localhost".into()];
+        c.access_token = Some("society-token".into());
     })
     .await;
     assert_eq!(t.relay.pin(), expected_pin);
@@ -881,6 +887,7 @@ async fn production_mode_serves_the_given_certificate() {
     );
     config.dev = false;
     config.public_host = vec!["localhost".into()];
+    config.open = true;
     config.cert = Some(dir.path().join("missing.pem"));
     config.key = Some(key);
     let err = safespaces_relay::Relay::start(config).await.unwrap_err();

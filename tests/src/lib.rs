@@ -2,9 +2,11 @@
 //!
 //! # Layout
 //! - [`relay_binary`] finds (building if needed) the relay's own binary.
-//! - [`RelayProcess`] runs it in `--dev` mode on `127.0.0.1` with a data
-//!   directory, reads the address and certificate pin it prints, and can
-//!   kill it with SIGKILL and start it again on the same address and data.
+//! - [`RelayProcess`] runs it on `127.0.0.1` with a data directory, in
+//!   `--dev` mode or with given certificate files, reads the address and
+//!   certificate pin it prints, sends it SIGHUP to reload its certificate,
+//!   and can kill it with SIGKILL and start it again on the same address
+//!   and data.
 //! - [`devices`]: a test profile and a pinned relay client; joining a
 //!   space and linking a device through the relay.
 //! - [`own_storage`]: the keys a device's own storage gives a hostile
@@ -32,13 +34,15 @@
 // with the reason, which is what `expect` does.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+use std::ffi::OsString;
 use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::OnceLock;
+use std::process::{Child, Command, Stdio};
+use std::sync::{OnceLock, mpsc};
+use std::time::Duration;
 
-use safespaces_relay::{LISTENING_LINE, PIN_LINE};
+use safespaces_relay::{LISTENING_LINE, PIN_LINE, RELOAD_FAILED_LINE};
 
 pub mod devices;
 pub mod own_storage;
@@ -106,13 +110,20 @@ fn build_relay() -> Result<PathBuf, String> {
 #[derive(Debug)]
 pub struct RelayProcess {
     child: Child,
-    // Kept open so the relay never writes into a closed pipe.
-    _stdout: BufReader<ChildStdout>,
+    // Lines the relay prints on stdout after announcing itself (a reload's
+    // pin or failure), read by a thread that also keeps the pipe open so
+    // the relay never writes into a closed pipe.
+    lines: mpsc::Receiver<String>,
     addr: SocketAddr,
     pin: String,
     data_dir: PathBuf,
+    /// `--dev`, or `--cert FILE --key FILE`.
+    mode: Vec<OsString>,
     extra: Vec<String>,
 }
+
+/// How long the relay may take to announce itself or answer a SIGHUP.
+const ANNOUNCE_WITHIN: Duration = Duration::from_secs(60);
 
 impl RelayProcess {
     /// Starts a relay on a port the OS picks, with `data_dir` for its data.
@@ -126,11 +137,40 @@ impl RelayProcess {
         Self::start_with(data_dir, listen, &[])
     }
 
-    /// Starts a relay with extra command-line flags (e.g. `--access-token`).
-    /// A restart keeps them.
+    /// Starts a relay in development mode with extra command-line flags
+    /// (e.g. `--access-token`). A restart keeps them.
     pub fn start_with(data_dir: &Path, listen: SocketAddr, extra: &[&str]) -> Self {
+        Self::spawn(data_dir, listen, vec!["--dev".into()], extra)
+    }
+
+    /// Starts a relay in production mode, serving the PEM files `cert` and
+    /// `key` (reloaded on [`Self::hangup`]), with extra flags: outside
+    /// development mode the relay needs `--access-token` or `--open`, and
+    /// is named `127.0.0.1` and `localhost` (`--public-host`).
+    pub fn start_production(
+        data_dir: &Path,
+        listen: SocketAddr,
+        cert: &Path,
+        key: &Path,
+        extra: &[&str],
+    ) -> Self {
+        let mode = vec![
+            "--cert".into(),
+            cert.as_os_str().to_owned(),
+            "--key".into(),
+            key.as_os_str().to_owned(),
+            // The names the tests' clients sign for (protocol: relay.md,
+            // "Authorisation").
+            "--public-host".into(),
+            "127.0.0.1,localhost".into(),
+        ];
+        Self::spawn(data_dir, listen, mode, extra)
+    }
+
+    fn spawn(data_dir: &Path, listen: SocketAddr, mode: Vec<OsString>, extra: &[&str]) -> Self {
         let mut child = Command::new(relay_binary())
-            .args(["--dev", "--listen", &listen.to_string(), "--data-dir"])
+            .args(&mode)
+            .args(["--listen", &listen.to_string(), "--data-dir"])
             .arg(data_dir)
             // Tests hammer one connection; per-connection limits are the
             // relay's own tests' business.
@@ -141,19 +181,22 @@ impl RelayProcess {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("the relay binary starts");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line.trim_end().to_owned()).is_err() {
+                    break;
+                }
+            }
+        });
         let (mut addr, mut pin) = (None, None);
         while addr.is_none() || pin.is_none() {
-            let mut line = String::new();
-            let n = stdout
-                .read_line(&mut line)
-                .expect("the relay's stdout is readable");
-            assert!(
-                n > 0,
-                "the relay exited before announcing itself: {:?}",
-                child.wait()
-            );
-            let line = line.trim_end();
+            let line = match lines.recv_timeout(ANNOUNCE_WITHIN) {
+                Ok(line) => line,
+                Err(_) => panic!("the relay did not announce itself: {:?}", child.try_wait()),
+            };
             if let Some(a) = line.strip_prefix(LISTENING_LINE) {
                 addr = Some(a.parse().expect("the announced address parses"));
             } else if let Some(p) = line.strip_prefix(PIN_LINE) {
@@ -162,10 +205,11 @@ impl RelayProcess {
         }
         Self {
             child,
-            _stdout: stdout,
+            lines,
             addr: addr.expect("announced"),
             pin: pin.expect("announced"),
             data_dir: data_dir.to_owned(),
+            mode,
             extra: extra.iter().map(|s| (*s).to_owned()).collect(),
         }
     }
@@ -180,9 +224,34 @@ impl RelayProcess {
         self.addr
     }
 
-    /// The SHA-256 pin of its certificate (64 hex digits).
+    /// The pin of the certificate it serves (SHA-256 of the public key,
+    /// 64 hex digits), as it last announced it.
     pub fn pin(&self) -> &str {
         &self.pin
+    }
+
+    /// Sends SIGHUP, as an operator's renewal hook does, and waits for the
+    /// relay's answer: `Some(pin)` once it serves the reloaded certificate,
+    /// `None` if it refused the new files and kept the previous one.
+    pub fn hangup(&mut self) -> Option<String> {
+        rustix::process::kill_process(
+            rustix::process::Pid::from_child(&self.child),
+            rustix::process::Signal::HUP,
+        )
+        .expect("SIGHUP is delivered");
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(ANNOUNCE_WITHIN)
+                .expect("the relay answers a SIGHUP");
+            if let Some(pin) = line.strip_prefix(PIN_LINE) {
+                self.pin = pin.to_owned();
+                return Some(self.pin.clone());
+            }
+            if line == RELOAD_FAILED_LINE {
+                return None;
+            }
+        }
     }
 
     /// Kills the process with SIGKILL, as a crash or power cut would, and
@@ -192,13 +261,16 @@ impl RelayProcess {
         let _ = self.child.wait();
     }
 
-    /// Starts it again on the same address and data directory: the same
-    /// certificate, hence the same pin, and the same stored blobs.
+    /// Starts it again on the same address, data directory and certificate
+    /// (in development mode: the same generated certificate, hence the same
+    /// pin), with the same stored blobs.
     pub fn restart(&mut self) {
         self.kill();
         let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
-        let again = Self::start_with(&self.data_dir, self.addr, &extra);
-        assert_eq!(again.pin, self.pin, "the dev certificate is reused");
+        let again = Self::spawn(&self.data_dir, self.addr, self.mode.clone(), &extra);
+        if self.mode == [OsString::from("--dev")] {
+            assert_eq!(again.pin, self.pin, "the dev certificate is reused");
+        }
         *self = again;
     }
 }

@@ -123,7 +123,8 @@ async fn a_certificate_other_than_the_pinned_one_is_refused() {
                 expected,
                 presented,
             } => {
-                assert_eq!(expected.to_hex(), wrong);
+                assert_eq!(expected.len(), 1);
+                assert_eq!(expected[0].to_hex(), wrong);
                 assert_eq!(presented.to_hex(), relay.process.pin());
             }
             other => panic!("expected a pin mismatch, got {other:?}"),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::backoff::RetryPolicy;
 use super::error::RelayError;
-use super::tls_pin::{CertificatePin, Trust};
+use super::tls_pin::Trust;
 
 /// Everything a [`super::RelayClient`] needs to know about its relay.
 #[derive(Clone)]
@@ -52,9 +52,11 @@ impl RelayConfig {
         })
     }
 
-    /// A relay at `url` whose certificate has this SHA-256 pin (64 hex digits).
+    /// A relay at `url` whose certificate's public key has this pin (64 hex
+    /// digits, the SHA-256 of its SubjectPublicKeyInfo). For the current
+    /// and the next key, use [`Trust::pins_from_hex`] with [`Self::new`].
     pub fn pinned(url: &str, pin: &str) -> Result<Self, RelayError> {
-        Self::new(url, Trust::Pin(CertificatePin::from_hex(pin)?))
+        Self::new(url, Trust::pins_from_hex([pin])?)
     }
 
     /// Sends the operator's access token (`Authorization: Bearer`) where the

@@ -3,7 +3,7 @@
 
 use safespaces_wire::ErrorCode;
 
-use super::tls_pin::CertificatePin;
+use super::tls_pin::{SpkiPin, describe_pins};
 
 /// A failed relay operation.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -22,17 +22,19 @@ pub enum RelayError {
         /// so the relay may have applied it (see `docs/sync.md`).
         request_sent: bool,
     },
-    /// The server's certificate is not the pinned one: possibly an attacker
-    /// in the middle, possibly a relay whose certificate was replaced.
+    /// The server's certificate carries a public key that is not pinned:
+    /// possibly an attacker in the middle, possibly a relay whose operator
+    /// changed the key without shipping its pin first.
     #[error(
-        "the relay's certificate does not match the pin: expected {expected}, presented {presented}; \
-         if the operator replaced the certificate, update the pin"
+        "the relay's certificate key does not match the pin: expected {}, presented {presented}; \
+         if the operator changed the relay's key, add its new pin",
+        describe_pins(expected)
     )]
     PinMismatch {
-        /// The pin configured on this device.
-        expected: CertificatePin,
-        /// The pin of the certificate the server presented.
-        presented: CertificatePin,
+        /// The pins configured on this device.
+        expected: Vec<SpkiPin>,
+        /// The pin of the public key in the certificate the server presented.
+        presented: SpkiPin,
     },
     /// The TLS handshake failed for another reason (an untrusted chain, a
     /// wrong host name, no common protocol version).
@@ -145,7 +147,7 @@ impl RelayError {
             if let rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other)) = tls {
                 if let Some(m) = other.0.downcast_ref::<super::tls_pin::PinMismatch>() {
                     return RelayError::PinMismatch {
-                        expected: m.expected,
+                        expected: m.expected.clone(),
                         presented: m.presented,
                     };
                 }

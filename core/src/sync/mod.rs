@@ -13,7 +13,7 @@
 //! - [`subscription`] — [`Subscription`], the live WebSocket that resumes from
 //!   per-mailbox cursors after a disconnect.
 //! - [`config`] — [`RelayConfig`], URL, trust, token, timeouts.
-//! - [`tls_pin`] — [`Trust`] and [`CertificatePin`]: pinning or CA roots.
+//! - [`tls_pin`] — [`Trust`] and [`SpkiPin`]: public-key pins, CA roots or the web PKI.
 //! - [`credential`] — [`MailboxCredential`], a mailbox id and its signing key.
 //! - [`backoff`] — [`RetryPolicy`], exponential backoff with full jitter.
 //! - [`status`] — [`SyncStatus`] and [`StatusWatch`].
@@ -62,4 +62,4 @@ pub use safespaces_wire::mailbox::{Blob, Compacted, ReadPage};
 pub use safespaces_wire::{DropboxId, ErrorCode, MailboxId};
 pub use status::{StatusWatch, SyncStatus};
 pub use subscription::{Subscription, SubscriptionEvent};
-pub use tls_pin::{CertificatePin, Trust};
+pub use tls_pin::{SpkiPin, Trust};

@@ -1,12 +1,34 @@
-//! Which server certificates the relay client trusts: a SHA-256 pin of the
-//! one certificate to accept, or operator-provided CA certificates.
+//! Which server certificates the relay client trusts: a set of public-key
+//! pins, operator-provided CA certificates, or the web PKI (Mozilla's root
+//! store, compiled in).
 //!
-//! Why no built-in web PKI roots: a relay run by a student society usually
-//! has a self-signed certificate (the relay's `--dev` mode prints its pin),
-//! and bundling the webpki root store would add a data crate and a few
-//! hundred KiB to every phone build for a case the operator can cover by
-//! handing out its CA file. A pin is also the stronger setting: a network
-//! observer with a mis-issued certificate from any public CA gets nowhere.
+//! # Pins are of the public key, not the certificate
+//!
+//! A pin is the SHA-256 of the certificate's SubjectPublicKeyInfo (SPKI),
+//! the same value as
+//! `openssl x509 -in cert.pem -pubkey -noout | openssl pkey -pubin -outform der | sha256sum`
+//! and as `safespaces-relay pin --cert cert.pem` prints. A renewal that keeps
+//! the key (Let's Encrypt with `--reuse-key`, or the same key in a new
+//! self-signed certificate) keeps the pin; only a key change needs a new
+//! one. A client holds a *set* of pins so an operator can ship the next key's
+//! pin before switching to it (`docs/deploy.md`, "Certificates, pins and
+//! renewal"). Name, issuer and dates are not checked with a pin: the key *is*
+//! the identity, and the handshake signature is still verified against that
+//! key, so only whoever holds the private key gets through.
+//!
+//! # Why web PKI through `webpki-roots`, not the platform verifier
+//!
+//! `rustls-platform-verifier` asks the operating system, which on Android
+//! needs a JNI hook initialised from the app's `Context` and a Kotlin
+//! component shipped next to the crate, and on every platform trusts CAs a
+//! person (or whoever holds her phone, or her institution's device
+//! management) installed. `webpki-roots` is the Mozilla root store as data:
+//! the same answer on every phone and in every test, no platform set-up, and
+//! a CA slipped onto the device is not trusted. It costs about 73 KiB of
+//! library size (measured as `docs/sync.md`, "Trust", says) and its roots
+//! are as fresh as the app build, which app updates keep current. Pins stay the
+//! stronger setting: a mis-issued certificate from any public CA gets
+//! nowhere against a pin.
 
 use std::fmt;
 use std::sync::Arc;
@@ -16,33 +38,43 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::server::ParsedCertificate;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use sha2::{Digest, Sha256};
 
 use super::error::RelayError;
 
-/// The SHA-256 of a certificate's DER encoding: 64 hex digits on the wire
-/// and in configuration, exactly what `safespaces-relay --dev` prints.
+/// The SHA-256 of a certificate's SubjectPublicKeyInfo: 64 hex digits in
+/// configuration and messages, exactly what `safespaces-relay` prints.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct CertificatePin([u8; 32]);
+pub struct SpkiPin([u8; 32]);
 
-impl CertificatePin {
+impl SpkiPin {
     /// Parses 64 hex digits (either case).
     pub fn from_hex(s: &str) -> Result<Self, RelayError> {
         let s = s.trim();
         let mut raw = [0u8; 32];
         if s.len() != 64 || hex::decode_to_slice(s, &mut raw).is_err() {
             return Err(RelayError::Config(format!(
-                "a certificate pin is 64 hex digits (the SHA-256 the relay prints), got {} characters",
+                "a pin is 64 hex digits (the SHA-256 of the certificate's public key, as \
+                 `safespaces-relay pin --cert FILE` prints it), got {} characters",
                 s.len()
             )));
         }
         Ok(Self(raw))
     }
 
-    /// The pin of a DER-encoded certificate.
-    pub fn of_certificate(der: &[u8]) -> Self {
-        Self(Sha256::digest(der).into())
+    /// The pin of a DER-encoded SubjectPublicKeyInfo.
+    pub fn of_spki(spki_der: &[u8]) -> Self {
+        Self(Sha256::digest(spki_der).into())
+    }
+
+    /// The pin of a DER-encoded certificate's public key.
+    pub fn of_certificate(cert_der: &[u8]) -> Result<Self, RelayError> {
+        let cert = CertificateDer::from(cert_der);
+        let parsed = ParsedCertificate::try_from(&cert)
+            .map_err(|e| RelayError::Config(format!("not a usable X.509 certificate: {e}")))?;
+        Ok(Self::of_spki(parsed.subject_public_key_info().as_ref()))
     }
 
     /// The 64-digit lowercase hex form.
@@ -51,32 +83,66 @@ impl CertificatePin {
     }
 }
 
-impl fmt::Debug for CertificatePin {
+impl fmt::Debug for SpkiPin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Not secret: it is the hash of a public certificate.
-        write!(f, "CertificatePin({})", self.to_hex())
+        // Not secret: it is the hash of a public key.
+        write!(f, "SpkiPin({})", self.to_hex())
     }
 }
 
-impl fmt::Display for CertificatePin {
+impl fmt::Display for SpkiPin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_hex())
     }
+}
+
+/// A list of pins for messages: `a` or `a or b`.
+pub(crate) fn describe_pins(pins: &[SpkiPin]) -> String {
+    pins.iter()
+        .map(SpkiPin::to_hex)
+        .collect::<Vec<_>>()
+        .join(" or ")
 }
 
 /// How the client decides that it is talking to the right relay.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum Trust {
-    /// Accept exactly the certificate with this SHA-256, whatever its name,
-    /// issuer or dates: the pin *is* the identity.
-    Pin(CertificatePin),
+    /// Accept a certificate whose public key has one of these pins (the
+    /// current key and, during a key change, the next), whatever its name,
+    /// issuer or dates. Must not be empty.
+    Pins(Vec<SpkiPin>),
     /// Verify the chain and the host name against these CA certificates
     /// (DER), as a browser would against its roots.
     Roots(Vec<CertificateDer<'static>>),
+    /// Verify the chain and the host name against the public web PKI:
+    /// Mozilla's root store, compiled into the library (`webpki-roots`), so
+    /// a CA someone installed on the device is not trusted. For a relay
+    /// with a certificate from a public CA such as Let's Encrypt.
+    WebPki,
 }
 
 impl Trust {
+    /// Trust certificates whose public key has one of `pins` (64 hex digits
+    /// each). At least one pin is needed.
+    pub fn pins_from_hex<I, S>(pins: I) -> Result<Self, RelayError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let pins = pins
+            .into_iter()
+            .map(|p| SpkiPin::from_hex(p.as_ref()))
+            .collect::<Result<Vec<_>, _>>()?;
+        if pins.is_empty() {
+            return Err(RelayError::Config(
+                "give at least one pin (the relay's current key; add the next key's pin before a key change)"
+                    .into(),
+            ));
+        }
+        Ok(Self::Pins(pins))
+    }
+
     /// Trust the CA certificates in a PEM file's contents (one or more
     /// `BEGIN CERTIFICATE` blocks).
     pub fn roots_from_pem(pem: &[u8]) -> Result<Self, RelayError> {
@@ -91,20 +157,36 @@ impl Trust {
         Ok(Self::Roots(certs))
     }
 
-    /// The rustls configuration for this trust setting, speaking HTTP/1.1.
+    /// The rustls configuration for this trust setting: TLS 1.3 only,
+    /// speaking HTTP/1.1.
     pub(crate) fn client_config(&self) -> Result<Arc<ClientConfig>, RelayError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let setup = |e: rustls::Error| RelayError::Config(format!("TLS setup failed: {e}"));
+        // TLS 1.3 only, as the threat model promises: no RSA key exchange
+        // or CBC suites to downgrade to, and the certificate is encrypted.
         let builder = ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| RelayError::Config(format!("TLS setup failed: {e}")))?;
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .map_err(setup)?;
+        let webpki = |roots: RootCertStore| {
+            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                .build()
+                .map_err(|e| RelayError::Config(format!("TLS setup failed: {e}")))
+        };
         let mut config = match self {
-            Trust::Pin(pin) => builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(PinVerifier {
-                    pin: *pin,
-                    provider,
-                }))
-                .with_no_client_auth(),
+            Trust::Pins(pins) => {
+                if pins.is_empty() {
+                    return Err(RelayError::Config(
+                        "a pinned relay needs at least one pin".into(),
+                    ));
+                }
+                builder
+                    .dangerous()
+                    .with_custom_certificate_verifier(Arc::new(PinVerifier {
+                        pins: pins.clone(),
+                        provider: provider.clone(),
+                    }))
+                    .with_no_client_auth()
+            }
             Trust::Roots(certs) => {
                 let mut roots = RootCertStore::empty();
                 for cert in certs {
@@ -112,11 +194,17 @@ impl Trust {
                         RelayError::Config(format!("a CA certificate is not usable: {e}"))
                     })?;
                 }
-                let verifier =
-                    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
-                        .build()
-                        .map_err(|e| RelayError::Config(format!("TLS setup failed: {e}")))?;
-                builder.with_webpki_verifier(verifier).with_no_client_auth()
+                builder
+                    .with_webpki_verifier(webpki(roots)?)
+                    .with_no_client_auth()
+            }
+            Trust::WebPki => {
+                let roots = RootCertStore {
+                    roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+                };
+                builder
+                    .with_webpki_verifier(webpki(roots)?)
+                    .with_no_client_auth()
             }
         };
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -124,20 +212,24 @@ impl Trust {
     }
 }
 
-/// Carried inside the rustls error so the client can say which certificate
-/// the relay presented instead of a bare "invalid certificate".
+/// Carried inside the rustls error so the client can say which key the
+/// relay presented instead of a bare "invalid certificate".
 #[derive(Debug, thiserror::Error)]
-#[error("the relay presented the certificate with pin {presented}, not the pinned {expected}")]
+#[error(
+    "the relay presented a certificate with key pin {presented}, not the pinned {}",
+    describe_pins(expected)
+)]
 pub(crate) struct PinMismatch {
-    pub(crate) expected: CertificatePin,
-    pub(crate) presented: CertificatePin,
+    pub(crate) expected: Vec<SpkiPin>,
+    pub(crate) presented: SpkiPin,
 }
 
-/// Accepts exactly one certificate. Handshake signatures are still checked,
-/// so the server must hold that certificate's private key.
+/// Accepts a certificate whose public key is pinned. Handshake signatures
+/// are still checked against that certificate's key (the pinned key), so
+/// the server must hold the private key.
 #[derive(Debug)]
 struct PinVerifier {
-    pin: CertificatePin,
+    pins: Vec<SpkiPin>,
     provider: Arc<CryptoProvider>,
 }
 
@@ -150,14 +242,16 @@ impl ServerCertVerifier for PinVerifier {
         _ocsp: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let presented = CertificatePin::of_certificate(end_entity.as_ref());
+        // A certificate that does not parse has no key to compare.
+        let parsed = ParsedCertificate::try_from(end_entity)?;
+        let presented = SpkiPin::of_spki(parsed.subject_public_key_info().as_ref());
         // Not secret, so no constant-time comparison is needed.
-        if presented == self.pin {
+        if self.pins.contains(&presented) {
             Ok(ServerCertVerified::assertion())
         } else {
             Err(rustls::Error::InvalidCertificate(
                 rustls::CertificateError::Other(rustls::OtherError(Arc::new(PinMismatch {
-                    expected: self.pin,
+                    expected: self.pins.clone(),
                     presented,
                 }))),
             ))
@@ -166,16 +260,15 @@ impl ServerCertVerifier for PinVerifier {
 
     fn verify_tls12_signature(
         &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        // Unreachable while the config allows TLS 1.3 only; refusing here
+        // keeps it so if someone widens the versions by mistake.
+        Err(rustls::Error::General(
+            "TLS 1.2 is not accepted from the relay".into(),
+        ))
     }
 
     fn verify_tls13_signature(
@@ -184,6 +277,8 @@ impl ServerCertVerifier for PinVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        // `cert` is the end-entity certificate whose key was just found in
+        // the pin set: the signature is checked against the pinned key.
         rustls::crypto::verify_tls13_signature(
             message,
             cert,
@@ -203,12 +298,31 @@ impl ServerCertVerifier for PinVerifier {
 mod tests {
     use super::*;
 
+    /// A certificate and its pin computed by OpenSSL:
+    /// `openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | sha256sum`.
+    const VECTOR_CERT: &str = include_str!("../../tests/vectors/spki-pin-cert.pem");
+    const VECTOR_PIN: &str = include_str!("../../tests/vectors/spki-pin-cert.sha256");
+
     #[test]
     fn pin_parses_64_hex_digits_only() {
-        let pin = CertificatePin::from_hex(&"AB".repeat(32)).expect("valid");
+        let pin = SpkiPin::from_hex(&"AB".repeat(32)).expect("valid");
         assert_eq!(pin.to_hex(), "ab".repeat(32));
-        assert!(CertificatePin::from_hex("abcd").is_err());
-        assert!(CertificatePin::from_hex(&"zz".repeat(32)).is_err());
+        assert!(SpkiPin::from_hex("abcd").is_err());
+        assert!(SpkiPin::from_hex(&"zz".repeat(32)).is_err());
+    }
+
+    #[test]
+    fn the_pin_is_the_sha256_of_the_public_key_as_openssl_computes_it() {
+        let der = CertificateDer::from_pem_slice(VECTOR_CERT.as_bytes()).expect("PEM");
+        let pin = SpkiPin::of_certificate(der.as_ref()).expect("a certificate");
+        assert_eq!(pin.to_hex(), VECTOR_PIN.trim());
+        // Not the hash of the whole certificate, which every renewal changes.
+        assert_ne!(pin.to_hex(), hex::encode(Sha256::digest(der.as_ref())));
+    }
+
+    #[test]
+    fn garbage_is_not_a_certificate() {
+        assert!(SpkiPin::of_certificate(b"not DER").is_err());
     }
 
     #[test]
@@ -217,8 +331,20 @@ mod tests {
     }
 
     #[test]
-    fn pinned_config_builds() {
-        let trust = Trust::Pin(CertificatePin::of_certificate(b"x"));
-        assert!(trust.client_config().is_ok());
+    fn an_empty_pin_set_is_refused() {
+        assert!(Trust::pins_from_hex(Vec::<String>::new()).is_err());
+        assert!(Trust::Pins(vec![]).client_config().is_err());
+        assert!(Trust::pins_from_hex([&"00".repeat(32), "bad"]).is_err());
+    }
+
+    #[test]
+    fn every_trust_setting_builds() {
+        // That TLS 1.2 servers are refused is shown against a real one in
+        // `tests/tests/tls_versions.rs`.
+        let pins = Trust::pins_from_hex([&"00".repeat(32), &"11".repeat(32)]).expect("pins");
+        let roots = Trust::roots_from_pem(VECTOR_CERT.as_bytes()).expect("roots");
+        for trust in [pins, roots, Trust::WebPki] {
+            assert!(trust.client_config().is_ok(), "{trust:?}");
+        }
     }
 }

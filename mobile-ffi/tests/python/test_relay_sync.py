@@ -25,6 +25,7 @@ import unittest
 from datetime import datetime, timedelta, timezone
 
 from safespaces_ffi import (
+    AccessToken,
     InviteState,
     Logger,
     LogLevel,
@@ -34,6 +35,8 @@ from safespaces_ffi import (
     Place,
     ProfileOptions,
     RelayClient,
+    RelaySettings,
+    RelayTrust,
     Role,
     SafeSpaces,
     SafeSpacesError,
@@ -70,10 +73,10 @@ def relay_bin():
 class Relay:
     """The real relay on a free local port, with a throwaway data dir."""
 
-    def __init__(self):
+    def __init__(self, extra=()):
         self.dir = tempfile.TemporaryDirectory()
         self.process = subprocess.Popen(
-            [relay_bin(), "--dev", "--data-dir", self.dir.name, "--listen", "127.0.0.1:0"],
+            [relay_bin(), "--dev", "--data-dir", self.dir.name, "--listen", "127.0.0.1:0", *extra],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
@@ -547,6 +550,79 @@ class RelaySyncTest(unittest.TestCase):
 
         with self.assertRaises(SafeSpacesError.InvalidInput):
             RelayClient.pinned("http://no-tls", self.relay.pin)
+
+
+class RelayTrustTest(unittest.TestCase):
+    """RelaySettings, RelayTrust and AccessToken reach core's trust
+    settings and token: each variant is taken (not only the pin), and the
+    token is sent (core's handling of them is tested in core)."""
+
+    TOKEN = "society-token-7c1e"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.relay = Relay(extra=["--access-token", cls.TOKEN])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.relay.stop()
+
+    def settings(self, trust, token=True):
+        return RelaySettings(
+            url=self.relay.url,
+            trust=trust,
+            access_token=AccessToken(self.TOKEN) if token else None,
+        )
+
+    def test_pins_ca_certificates_web_pki_and_the_access_token(self):
+        with tempfile.TemporaryDirectory() as d:
+            app = SafeSpaces.create(d + "/p", UnlockSecret.passphrase("p"), FAST)
+            app.create_space("Circle", "Ash", "Europe/London", at(NOW))
+            right, wrong = self.relay.pin, "00" * 32
+
+            # Without the token the relay refuses to host the space.
+            no_token = RelayClient(self.settings(RelayTrust.PINS(pins=[right]), token=False))
+            with self.assertRaises(SafeSpacesError.RelayRefused) as refused:
+                asyncio.run(app.sync(no_token, at(NOW)))
+            self.assertEqual(refused.exception.code, "forbidden")
+
+            # Two pins, the relay's second: accepted, and the token is sent.
+            both = RelayClient(self.settings(RelayTrust.PINS(pins=[wrong, right])))
+            asyncio.run(app.sync(both, at(NOW)))
+            only_wrong = RelayClient(self.settings(RelayTrust.PINS(pins=[wrong])))
+            with self.assertRaises(SafeSpacesError.PinMismatch) as mismatch:
+                asyncio.run(app.sync(only_wrong, at(NOW)))
+            self.assertIn(right, str(mismatch.exception))
+
+            # The development certificate is its own CA.
+            with open(os.path.join(self.relay.dir.name, "dev-cert.pem")) as f:
+                pem = f.read()
+            by_ca = RelayClient(self.settings(RelayTrust.CA_CERTIFICATES(pem=pem)))
+            asyncio.run(app.sync(by_ca, at(NOW)))
+
+            # The web PKI does not vouch for a self-signed relay.
+            web = RelayClient(self.settings(RelayTrust.WEB_PKI()))
+            with self.assertRaises(SafeSpacesError.Offline) as tls:
+                asyncio.run(app.sync(web, at(NOW)))
+            self.assertIn("TLS", str(tls.exception))
+
+            # Settings core refuses arrive as InvalidInput.
+            for bad in (
+                self.settings(RelayTrust.PINS(pins=[])),
+                self.settings(RelayTrust.CA_CERTIFICATES(pem="no certificate")),
+                RelaySettings(
+                    url=self.relay.url,
+                    trust=RelayTrust.WEB_PKI(),
+                    access_token=AccessToken("two words"),
+                ),
+            ):
+                with self.assertRaises(SafeSpacesError.InvalidInput):
+                    RelayClient(bad)
+
+            # The token is an object: printing the settings never shows it.
+            shown = self.settings(RelayTrust.WEB_PKI())
+            self.assertNotIn(self.TOKEN, repr(shown))
+            self.assertNotIn(self.TOKEN, str(shown))
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ impl TestRelay {
             Config::with_defaults(dir.path().to_owned(), "127.0.0.1:0".parse().unwrap());
         tweak(&mut config);
         let relay = Relay::start(config).await.unwrap();
-        let tls = client::pinned_config(relay.pin()).unwrap();
+        let tls = client::pinned_config(&relay.pin()).unwrap();
         Self { relay, tls, dir }
     }
 
