@@ -258,6 +258,25 @@ impl RelayClient {
     }
 }
 
+/// `GET path` over plain HTTP/1.1 on a fresh connection: for the operator
+/// listener (`--metrics-listen`), which has no TLS.
+pub async fn get_plain(addr: SocketAddr, path: &str) -> Result<Reply, ClientError> {
+    let tcp = TcpStream::connect(addr).await?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let req = hyper::Request::builder()
+        .method(Method::GET)
+        .uri(path)
+        .header(hyper::header::HOST, addr.to_string())
+        .body(Full::new(Bytes::new()))?;
+    let resp = sender.send_request(req).await?;
+    let status = resp.status().as_u16();
+    let body = resp.into_body().collect().await?.to_bytes();
+    Ok(Reply { status, body })
+}
+
 /// A WebSocket to the relay's subscription endpoint.
 pub type Subscription = tokio_tungstenite::WebSocketStream<TlsStream<TcpStream>>;
 

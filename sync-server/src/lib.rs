@@ -53,3 +53,6 @@ pub use server::{Relay, RelayError};
 pub const LISTENING_LINE: &str = "safespaces-relay listening on ";
 /// Prefix of the stdout line that announces the certificate pin.
 pub const PIN_LINE: &str = "certificate sha256 pin: ";
+/// Prefix of the stdout line that announces the metrics listener's bound
+/// address (printed before the pin line, only with `--metrics-listen`).
+pub const METRICS_LINE: &str = "safespaces-relay metrics on ";

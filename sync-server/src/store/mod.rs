@@ -237,6 +237,11 @@ pub trait Store: Send + Sync + 'static {
         Box::pin(async { Ok(true) })
     }
 
+    /// Whether the store can serve right now, checked for real (a query on
+    /// the SQLite file, a round trip to PostgreSQL): what `/readyz` answers.
+    /// Changes nothing.
+    fn ready(&self) -> StoreFuture<'_, ()>;
+
     /// Finishes every write already submitted, then refuses new ones with
     /// [`StoreError::Closed`].
     fn close(&self) -> StoreFuture<'_, ()>;

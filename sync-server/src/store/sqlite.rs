@@ -436,6 +436,28 @@ impl Store for SqliteStore {
         })
     }
 
+    fn ready(&self) -> StoreFuture<'_, ()> {
+        let writer_alive = self
+            .writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(|h| !h.is_finished());
+        let path = self.readers.path.clone();
+        Box::pin(async move {
+            if !writer_alive {
+                return Err(StoreError::Closed);
+            }
+            // A fresh connection, not a pooled one: pooled connections and
+            // the writer keep an open file even after the file at the path
+            // was deleted or replaced (a data volume unmounted, a botched
+            // restore), and writes would then go nowhere anyone will find.
+            tokio::task::spawn_blocking(move || check_file(&path))
+                .await
+                .map_err(backend)?
+        })
+    }
+
     fn close(&self) -> StoreFuture<'_, ()> {
         let closed = self.submit(|reply| Command::Close { reply });
         Box::pin(async move {
@@ -458,6 +480,35 @@ impl Store for SqliteStore {
             Ok(())
         })
     }
+}
+
+/// The readiness check: the file at `path` is this store's database, at
+/// this binary's schema version, and answers a query.
+fn check_file(path: &Path) -> Result<(), StoreError> {
+    use rusqlite::OpenFlags;
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", path.display())))?;
+    conn.busy_timeout(std::time::Duration::from_secs(1))
+        .map_err(backend)?;
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(backend)?;
+    if version != SCHEMA_VERSION {
+        return Err(StoreError::Backend(format!(
+            "{} is at schema version {version}, not {SCHEMA_VERSION}: the file was replaced",
+            path.display()
+        )));
+    }
+    conn.query_row(
+        "SELECT count(*) FROM (SELECT 1 FROM mailbox LIMIT 1)",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .map_err(backend)?;
+    Ok(())
 }
 
 fn read_page(

@@ -37,6 +37,18 @@ impl TestRelay {
         self.relay.local_addr()
     }
 
+    /// The Prometheus text from the operator listener (start the relay
+    /// with `metrics_listen` set).
+    pub async fn metrics(&self) -> String {
+        let addr = self
+            .relay
+            .metrics_addr()
+            .expect("started with metrics_listen");
+        let r = client::get_plain(addr, "/metrics").await.unwrap();
+        assert_eq!(r.status, 200);
+        String::from_utf8(r.body.to_vec()).unwrap()
+    }
+
     pub async fn client(&self) -> RelayClient {
         RelayClient::connect(self.addr(), self.tls.clone())
             .await
