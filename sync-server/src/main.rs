@@ -41,8 +41,12 @@ async fn run(config: Config) -> Result<(), safespaces_relay::RelayError> {
         let _ = writeln!(out, "{PIN_LINE}{}", relay.pin());
         let _ = out.flush();
     }
+    // Under systemd (`Type=notify`, deploy/safespaces-relay.service): ready
+    // now that clients can connect. Without NOTIFY_SOCKET this does nothing.
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     wait_for_signal().await;
     tracing::info!("signal received");
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     relay.shutdown().await
 }
 
