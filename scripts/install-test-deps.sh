@@ -9,6 +9,9 @@ command -v age >/dev/null 2>&1 || need+=(age)
 command -v script >/dev/null 2>&1 || need+=(bsdutils)
 # The relay's PostgreSQL tests start a throwaway server (scripts/pg-test-server.sh).
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
+# The shipped systemd unit is checked with `systemd-analyze verify` and its
+# offline security review (sync-server/tests/systemd_unit.rs).
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 
 if ((${#need[@]})); then
     echo "install-test-deps: installing ${need[*]}" >&2

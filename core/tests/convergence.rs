@@ -218,7 +218,7 @@ proptest! {
             let m = |k: usize| &world.members[k];
             let s = |k: usize| &world.sessions[k];
             // Replicas alternate between the two leads' devices.
-            let lead = |k: usize| if k % 2 == 0 { &world.coordinator } else { &world.members[0] };
+            let lead = |k: usize| if k.is_multiple_of(2) { &world.coordinator } else { &world.members[0] };
             // Refusals (cancel without a sign-up, bad expiry) are part of
             // the test: a refused operation must change nothing anywhere.
             let _ = match op {

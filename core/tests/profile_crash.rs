@@ -73,7 +73,7 @@ fn crash_child_writer() {
         profile
             .append_increment(LOG_DOC, &log.save_incremental())
             .expect("append");
-        if next % 7 == 0 {
+        if next.is_multiple_of(7) {
             // Exercise full snapshots (and their chunk replacement) too.
             snap.put(ROOT, "latest", next).expect("put");
             profile

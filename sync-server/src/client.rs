@@ -153,6 +153,8 @@ pub async fn connect_tls(
 pub struct Reply {
     /// HTTP status.
     pub status: u16,
+    /// The `content-type` header, if any.
+    pub content_type: Option<String>,
     /// Raw body.
     pub body: Bytes,
 }
@@ -162,6 +164,13 @@ impl Reply {
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
         serde_json::from_slice(&self.body)
     }
+}
+
+fn content_type<B>(resp: &hyper::Response<B>) -> Option<String> {
+    resp.headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// One HTTP/1.1 keep-alive connection to the relay.
@@ -209,8 +218,13 @@ impl RelayClient {
         self.sender.ready().await?;
         let resp = self.sender.send_request(req).await?;
         let status = resp.status().as_u16();
+        let content_type = content_type(&resp);
         let body = resp.into_body().collect().await?.to_bytes();
-        Ok(Reply { status, body })
+        Ok(Reply {
+            status,
+            content_type,
+            body,
+        })
     }
 
     /// Sends a request signed for `op` on `mailbox`.
@@ -295,6 +309,30 @@ pub fn mailbox_for(member: &SigningKey) -> MailboxId {
         member.verifying_key().as_bytes(),
         admin_key_for(member).verifying_key().as_bytes(),
     )
+}
+
+/// `GET path` over plain HTTP/1.1 on a fresh connection: for the operator
+/// listener (`--metrics-listen`), which has no TLS.
+pub async fn get_plain(addr: SocketAddr, path: &str) -> Result<Reply, ClientError> {
+    let tcp = TcpStream::connect(addr).await?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let req = hyper::Request::builder()
+        .method(Method::GET)
+        .uri(path)
+        .header(hyper::header::HOST, addr.to_string())
+        .body(Full::new(Bytes::new()))?;
+    let resp = sender.send_request(req).await?;
+    let status = resp.status().as_u16();
+    let content_type = content_type(&resp);
+    let body = resp.into_body().collect().await?.to_bytes();
+    Ok(Reply {
+        status,
+        content_type,
+        body,
+    })
 }
 
 /// A WebSocket to the relay's subscription endpoint.

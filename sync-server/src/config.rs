@@ -149,6 +149,35 @@ pub struct Config {
         default_value_t = 10
     )]
     pub shutdown_grace_secs: u64,
+
+    // --- operations: metrics listener, log format
+    /// Serve `/metrics` (Prometheus text), `/readyz` and `/healthz` over
+    /// plain HTTP on this address, apart from the public TLS port, e.g.
+    /// `127.0.0.1:9464` (port 0: the OS picks; the bound address is
+    /// printed). Off when unset. Keep it on loopback or a private interface:
+    /// metrics carry no ids, but traffic volumes are still nobody else's business.
+    #[arg(long, env = "SAFESPACES_RELAY_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
+    /// How log lines on stderr look: `text` for people, `json` (one object
+    /// per line) for a log collector.
+    #[arg(
+        long,
+        env = "SAFESPACES_RELAY_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text
+    )]
+    pub log_format: LogFormat,
+}
+
+/// The format of the relay's log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[non_exhaustive]
+pub enum LogFormat {
+    /// Human-readable lines (tracing's default format).
+    Text,
+    /// One JSON object per line (`timestamp`, `level`, `target`, `fields`).
+    Json,
 }
 
 /// A configuration the relay refuses to start with.

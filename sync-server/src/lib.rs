@@ -61,3 +61,6 @@ pub const PIN_LINE: &str = "certificate spki sha256 pin: ";
 /// certificate stays in use; the reason goes to the log.
 pub const RELOAD_FAILED_LINE: &str =
     "certificate reload failed; still serving the previous certificate";
+/// Prefix of the stdout line that announces the metrics listener's bound
+/// address (printed before the pin line, only with `--metrics-listen`).
+pub const METRICS_LINE: &str = "safespaces-relay metrics on ";

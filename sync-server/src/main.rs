@@ -6,7 +6,8 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
-use safespaces_relay::{Config, LISTENING_LINE, PIN_LINE, RELOAD_FAILED_LINE, Relay};
+use safespaces_relay::config::LogFormat;
+use safespaces_relay::{Config, LISTENING_LINE, METRICS_LINE, PIN_LINE, RELOAD_FAILED_LINE, Relay};
 
 fn main() -> ExitCode {
     // The one subcommand; the relay's own flags stay at the top level.
@@ -15,14 +16,7 @@ fn main() -> ExitCode {
         return safespaces_relay::pin::run(args.into_iter().skip(1));
     }
     let config = Config::parse();
-    // Logs go to stderr; stdout carries only the two announcement lines.
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    init_logging(config.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -47,11 +41,18 @@ async fn run(config: Config) -> Result<(), safespaces_relay::RelayError> {
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{LISTENING_LINE}{}", relay.local_addr());
+        if let Some(metrics) = relay.metrics_addr() {
+            let _ = writeln!(out, "{METRICS_LINE}{metrics}");
+        }
         let _ = writeln!(out, "{PIN_LINE}{}", relay.pin());
         let _ = out.flush();
     }
+    // Under systemd (`Type=notify`, deploy/safespaces-relay.service): ready
+    // now that clients can connect. Without NOTIFY_SOCKET this does nothing.
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     wait_for_signal(&relay).await;
     tracing::info!("signal received");
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     relay.shutdown().await
 }
 
@@ -90,4 +91,20 @@ fn reload_certificate(relay: &Relay) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
+}
+
+/// Logs go to stderr, as text or one JSON object per line; stdout carries
+/// only the announcement lines. Either way no event carries an id, a
+/// payload or a client address (the relay never has them in a log field).
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    match format {
+        LogFormat::Json => logs.json().init(),
+        // `LogFormat` is non-exhaustive for library users; text is the fallback.
+        _ => logs.init(),
+    }
 }

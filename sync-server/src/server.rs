@@ -75,6 +75,8 @@ pub enum RelayError {
 pub struct Relay {
     addr: SocketAddr,
     tls: Arc<ServerTls>,
+    /// The plain-HTTP metrics listener's address, with `--metrics-listen`.
+    metrics_addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<Result<(), RelayError>>,
 }
@@ -117,6 +119,17 @@ impl Relay {
             addr: config.listen,
             source,
         })?;
+        let metrics_listener = match config.metrics_listen {
+            Some(at) => Some(bind_metrics(at).await?),
+            None => None,
+        };
+        let metrics_addr = match &metrics_listener {
+            Some(l) => Some(l.local_addr().map_err(|source| RelayError::Bind {
+                addr: config.listen,
+                source,
+            })?),
+            None => None,
+        };
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let app = Arc::new(App {
             nonces: NonceCache::new(config.clock_window_secs, unix_now()),
@@ -126,11 +139,15 @@ impl Relay {
             metrics: Metrics::default(),
             shutdown: shutdown_rx,
         });
+        if let Some(l) = metrics_listener {
+            tokio::spawn(serve_metrics(app.clone(), l));
+        }
         let task = tokio::spawn(serve(app, listener, tls.clone()));
         tracing::info!("relay started");
         Ok(Relay {
             addr,
             tls,
+            metrics_addr,
             shutdown: shutdown_tx,
             task,
         })
@@ -152,6 +169,11 @@ impl Relay {
     /// new pin; on failure the previous certificate stays in use.
     pub fn reload_certificate(&self) -> Result<String, TlsError> {
         self.tls.reload()
+    }
+
+    /// Where `/metrics` is served over plain HTTP, if `--metrics-listen` was given.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// Graceful shutdown: finish in-flight requests and queued writes, then return.
@@ -251,4 +273,52 @@ async fn sweep(app: AppState) {
             Err(e) => tracing::warn!(error = %e, "drop-box sweep failed"),
         }
     }
+}
+
+/// Binds the metrics listener; says so loudly if it is reachable from
+/// outside the machine.
+async fn bind_metrics(at: SocketAddr) -> Result<TcpListener, RelayError> {
+    if !at.ip().is_loopback() {
+        tracing::warn!(
+            "the metrics listener is not on loopback: anyone who can reach it sees the relay's traffic volumes; firewall it"
+        );
+    }
+    TcpListener::bind(at)
+        .await
+        .map_err(|source| RelayError::Bind { addr: at, source })
+}
+
+/// The plain-HTTP operator listener (`/metrics`, `/readyz`, `/healthz`):
+/// no TLS and no rate limit, because it is meant for a scraper on the same
+/// machine or a private network, never for clients. It stops accepting when
+/// shutdown starts; a probe then sees the relay as gone, which it is.
+async fn serve_metrics(app: AppState, listener: TcpListener) {
+    let router = crate::routes::metrics_router(app.clone());
+    let mut shutdown = app.shutdown.clone();
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _peer)) => {
+                    let router = router.clone();
+                    let idle = app.config.idle_timeout();
+                    conns.spawn(async move {
+                        let svc = service_fn(move |req: hyper::Request<Incoming>| {
+                            router.clone().oneshot(req)
+                        });
+                        let mut builder = http1::Builder::new();
+                        builder.timer(TokioTimer::new()).header_read_timeout(idle);
+                        let _ = builder.serve_connection(TokioIo::new(tcp), svc).await;
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        }
+        while conns.try_join_next().is_some() {}
+    }
+    conns.abort_all();
 }

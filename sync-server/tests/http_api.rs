@@ -7,7 +7,7 @@ mod common;
 use common::{TestRelay, assert_refused, new_mailbox, random_key, random_mailbox};
 use hyper::Method;
 use safespaces_relay::Config;
-use safespaces_relay::client::{RelayClient, proof_headers};
+use safespaces_relay::client::{RelayClient, get_plain, proof_headers};
 use safespaces_wire::auth::{self, sign, sign_now};
 use safespaces_wire::mailbox::ReadPage;
 use safespaces_wire::{ErrorCode, MailboxId, Operation};
@@ -47,6 +47,7 @@ async fn healthz_openapi_and_unknown_routes() {
     assert_eq!(doc["openapi"], "3.1.0");
     for path in [
         "/healthz",
+        "/readyz",
         "/metrics",
         "/openapi.json",
         "/v1/mailboxes/{id}",
@@ -620,7 +621,11 @@ async fn dropbox_expires() {
 #[tokio::test]
 async fn dropbox_status_reads_without_claiming() {
     // The access token gates puts only: the status query, like claim, needs none.
-    let t = TestRelay::start_with(|c| c.access_token = Some("tok".into())).await;
+    let t = TestRelay::start_with(|c| {
+        c.access_token = Some("tok".into());
+        c.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
     let mut c = t.client().await;
     let id = "5e".repeat(32);
     let path = format!("/v1/dropboxes/{id}");
@@ -665,8 +670,7 @@ async fn dropbox_status_reads_without_claiming() {
         .unwrap();
     assert_refused(&r, 400, ErrorCode::MalformedRequest);
 
-    let r = c.send(Method::GET, "/metrics", &[], "").await.unwrap();
-    let text = std::str::from_utf8(&r.body).unwrap();
+    let text = t.metrics().await;
     for line in [
         "relay_dropboxes_checked_total 2",
         "relay_dropboxes_claimed_total 1",
@@ -729,14 +733,13 @@ async fn rate_limit_is_per_connection() {
 
 #[tokio::test]
 async fn metrics_count_without_ids() {
-    let t = TestRelay::start().await;
+    let t =
+        TestRelay::start_with(|c| c.metrics_listen = Some("127.0.0.1:0".parse().unwrap())).await;
     let mut c = t.client().await;
     let (key, id) = new_mailbox(&mut c).await;
     c.append(&key, &id, vec![0u8; 100]).await.unwrap();
     c.append(&random_key(), &id, "x").await.unwrap();
-    let r = c.send(Method::GET, "/metrics", &[], "").await.unwrap();
-    assert_eq!(r.status, 200);
-    let text = std::str::from_utf8(&r.body).unwrap();
+    let text = t.metrics().await;
     for line in [
         "relay_http_requests_total{route=\"/v1/mailboxes/{id}\",status=\"201\"} 1",
         "relay_http_requests_total{route=\"/v1/mailboxes/{id}/blobs\",status=\"200\"} 1",
@@ -754,6 +757,66 @@ async fn metrics_count_without_ids() {
     }
     assert!(!text.contains(&id.to_hex()));
     assert!(!text.contains("127.0.0.1"));
+    t.relay.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn metrics_are_only_on_the_operator_listener() {
+    let t =
+        TestRelay::start_with(|c| c.metrics_listen = Some("127.0.0.1:0".parse().unwrap())).await;
+    let mut c = t.client().await;
+    // Not on the public port: a stranger cannot watch traffic volumes.
+    let r = c.send(Method::GET, "/metrics", &[], "").await.unwrap();
+    assert_refused(&r, 404, ErrorCode::NotFound);
+    let ops = t.relay.metrics_addr().unwrap();
+    assert!(ops.ip().is_loopback());
+    assert_ne!(ops, t.addr());
+    let r = get_plain(ops, "/metrics").await.unwrap();
+    assert_eq!(r.status, 200);
+    assert!(
+        std::str::from_utf8(&r.body)
+            .unwrap()
+            .contains("relay_http_requests_total")
+    );
+    for path in ["/readyz", "/healthz"] {
+        assert_eq!(get_plain(ops, path).await.unwrap().status, 200, "{path}");
+    }
+    let r = get_plain(ops, "/v1/mailboxes/00").await.unwrap();
+    assert_eq!(r.status, 404, "the operator listener serves nothing else");
+    t.relay.shutdown().await.unwrap();
+
+    // Without `--metrics-listen` there is no operator listener at all.
+    let t = TestRelay::start().await;
+    assert_eq!(t.relay.metrics_addr(), None);
+    t.relay.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn readyz_checks_the_store_file() {
+    let t = TestRelay::start().await;
+    let mut c = t.client().await;
+    let r = c.send(Method::GET, "/readyz", &[], "").await.unwrap();
+    assert_eq!(
+        (r.status, &r.body[..]),
+        (200, &br#"{"status":"ready"}"#[..])
+    );
+    // The database file disappears under the running relay (a data volume
+    // unmounted, a careless cleanup): the relay still holds it open, but
+    // nothing it writes now would be found again. Not ready.
+    let db = t.dir.path().join(safespaces_relay::server::DB_FILE);
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = db.clone().into_os_string();
+        p.push(suffix);
+        let _ = std::fs::remove_file(p);
+    }
+    let r = c.send(Method::GET, "/readyz", &[], "").await.unwrap();
+    assert_eq!(
+        (r.status, &r.body[..]),
+        (503, &br#"{"status":"unavailable"}"#[..])
+    );
+    // Liveness is another question: the process still serves.
+    let r = c.send(Method::GET, "/healthz", &[], "").await.unwrap();
+    assert_eq!(r.status, 200);
     t.relay.shutdown().await.unwrap();
 }
 

@@ -80,3 +80,60 @@ async fn compacted_and_claimed_bytes_are_gone_from_the_file() {
     assert!(!find(&secret[..32]), "compacted blob still on disk");
     assert!(!find(&invite[..24]), "claimed drop-box still on disk");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nonces_survive_a_reopen_and_the_sweep_prunes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("relay.db");
+    let s = SqliteStore::open(&path, store_suite::LIMITS, Arc::new(NoSink)).unwrap();
+    for n in 0..10u8 {
+        assert!(
+            s.remember_nonce([n; 16], 1000 + u64::from(n))
+                .await
+                .unwrap()
+        );
+    }
+    s.close().await.unwrap();
+    drop(s);
+    let s = SqliteStore::open(&path, store_suite::LIMITS, Arc::new(NoSink)).unwrap();
+    assert!(
+        !s.remember_nonce([3; 16], 1003).await.unwrap(),
+        "replay after reopen"
+    );
+    s.sweep_dropboxes(1004).await.unwrap();
+    s.close().await.unwrap();
+    drop(s);
+    let left: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT count(*) FROM nonce", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(left, 5, "nonces expiring at or before the sweep are gone");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newer_schema_is_refused_without_writing_to_the_file() {
+    use safespaces_relay::store::StoreError;
+    use safespaces_relay::store::sqlite::SCHEMA_VERSION;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("relay.db");
+    let s = SqliteStore::open(&path, store_suite::LIMITS, Arc::new(NoSink)).unwrap();
+    s.create_mailbox(MailboxId::from_bytes([1; 32]), keys(2))
+        .await
+        .unwrap();
+    s.close().await.unwrap();
+    drop(s);
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", SCHEMA_VERSION + 5)
+        .unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let err = SqliteStore::open(&path, store_suite::LIMITS, Arc::new(NoSink)).unwrap_err();
+    assert_eq!(
+        err,
+        StoreError::SchemaTooNew {
+            found: SCHEMA_VERSION + 5,
+            known: SCHEMA_VERSION
+        }
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}

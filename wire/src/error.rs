@@ -85,6 +85,35 @@ impl ErrorCode {
         }
     }
 
+    /// Every code, in declaration order: what documentation (the relay's
+    /// OpenAPI document) is checked against. The test `all_is_complete`
+    /// fails to compile when a variant is added here and not to this list.
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::MalformedRequest,
+        ErrorCode::Unauthenticated,
+        ErrorCode::BadSignature,
+        ErrorCode::StaleTimestamp,
+        ErrorCode::ReplayedNonce,
+        ErrorCode::Forbidden,
+        ErrorCode::MailboxNotFound,
+        ErrorCode::DropboxNotFound,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::MailboxExists,
+        ErrorCode::DropboxExists,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::QuotaBlobsExceeded,
+        ErrorCode::QuotaBytesExceeded,
+        ErrorCode::RelayFull,
+        ErrorCode::TtlOutOfRange,
+        ErrorCode::BadCompaction,
+        ErrorCode::RateLimited,
+        ErrorCode::TooManySubscriptions,
+        ErrorCode::ShuttingDown,
+        ErrorCode::Internal,
+        ErrorCode::MailboxDeleted,
+    ];
+
     /// The `snake_case` wire name, e.g. `"replayed_nonce"`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -127,6 +156,41 @@ pub struct ErrorBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn all_is_complete() {
+        // No wildcard: a new variant breaks this match until it is listed.
+        fn position(code: ErrorCode) -> usize {
+            match code {
+                ErrorCode::MalformedRequest => 0,
+                ErrorCode::Unauthenticated => 1,
+                ErrorCode::BadSignature => 2,
+                ErrorCode::StaleTimestamp => 3,
+                ErrorCode::ReplayedNonce => 4,
+                ErrorCode::Forbidden => 5,
+                ErrorCode::MailboxNotFound => 6,
+                ErrorCode::DropboxNotFound => 7,
+                ErrorCode::NotFound => 8,
+                ErrorCode::MethodNotAllowed => 9,
+                ErrorCode::MailboxExists => 10,
+                ErrorCode::DropboxExists => 11,
+                ErrorCode::PayloadTooLarge => 12,
+                ErrorCode::QuotaBlobsExceeded => 13,
+                ErrorCode::QuotaBytesExceeded => 14,
+                ErrorCode::RelayFull => 15,
+                ErrorCode::TtlOutOfRange => 16,
+                ErrorCode::BadCompaction => 17,
+                ErrorCode::RateLimited => 18,
+                ErrorCode::TooManySubscriptions => 19,
+                ErrorCode::ShuttingDown => 20,
+                ErrorCode::Internal => 21,
+                ErrorCode::MailboxDeleted => 22,
+            }
+        }
+        for (i, code) in ErrorCode::ALL.iter().enumerate() {
+            assert_eq!(position(*code), i);
+        }
+    }
 
     #[test]
     fn serde_name_matches_as_str() {

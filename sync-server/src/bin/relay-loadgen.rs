@@ -36,8 +36,10 @@ use clap::Parser;
 use ed25519_dalek::SigningKey;
 use futures_util::{SinkExt as _, StreamExt as _};
 use rand::RngCore as _;
-use safespaces_relay::client::{RelayClient, connect_ws, pinned_config, subscribe_frame};
-use safespaces_relay::{LISTENING_LINE, PIN_LINE};
+use safespaces_relay::client::{
+    RelayClient, connect_ws, get_plain, pinned_config, subscribe_frame,
+};
+use safespaces_relay::{LISTENING_LINE, METRICS_LINE, PIN_LINE};
 use safespaces_wire::MailboxId;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -96,6 +98,8 @@ struct FrameHead<'a> {
 struct RelayProc {
     child: Child,
     addr: SocketAddr,
+    /// Its plain-HTTP metrics listener.
+    metrics_addr: Option<SocketAddr>,
     pin: String,
 }
 
@@ -208,19 +212,22 @@ impl RelayProc {
                 "1000000000",
             ])
             .args(["--max-subscriptions-per-conn", "100000"])
+            .args(["--metrics-listen", "127.0.0.1:0"])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()?;
         let stdout = child.stdout.take().ok_or("no stdout")?;
         let mut lines = BufReader::new(stdout).lines();
-        let (mut addr, mut pin) = (None, None);
+        let (mut addr, mut pin, mut metrics_addr) = (None, None, None);
         while addr.is_none() || pin.is_none() {
             let line = lines
                 .next()
                 .ok_or("the relay exited before announcing itself")??;
             if let Some(a) = line.strip_prefix(LISTENING_LINE) {
                 addr = Some(a.parse()?);
+            } else if let Some(m) = line.strip_prefix(METRICS_LINE) {
+                metrics_addr = Some(m.parse()?);
             } else if let Some(p) = line.strip_prefix(PIN_LINE) {
                 pin = Some(p.to_owned());
             }
@@ -228,6 +235,7 @@ impl RelayProc {
         Ok(Self {
             child,
             addr: addr.ok_or("no address")?,
+            metrics_addr,
             pin: pin.ok_or("no pin")?,
         })
     }
@@ -479,10 +487,7 @@ async fn fanout(args: &Args, cluster: &Cluster) -> Result<(), BoxError> {
     }
     lat.sort_unstable();
     acks.sort_unstable();
-    let mut sub_node = RelayClient::connect(relay.addr, tls.clone()).await?;
-    let metrics = sub_node
-        .send(hyper::Method::GET, "/metrics", &[], "")
-        .await?;
+    let metrics = get_plain(relay.metrics_addr.ok_or("no metrics listener")?, "/metrics").await?;
     let (relay_p50, relay_p99) = histogram_percentiles(
         std::str::from_utf8(&metrics.body)?,
         "relay_fanout_delay_seconds",

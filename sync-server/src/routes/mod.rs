@@ -28,7 +28,7 @@ pub fn router(app: AppState) -> Router {
     let body_limit = app.config.max_blob_bytes;
     Router::new()
         .route("/healthz", get(ops::healthz))
-        .route("/metrics", get(ops::metrics))
+        .route("/readyz", get(ops::readyz))
         .route("/openapi.json", get(ops::openapi))
         .route(
             "/v1/mailboxes/{id}",
@@ -44,6 +44,19 @@ pub fn router(app: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(app.clone(), observe))
+        .with_state(app)
+}
+
+/// The operator listener's router (`--metrics-listen`): metrics and
+/// probes only. Not on the public port, so clients and strangers cannot
+/// watch the relay's traffic volumes.
+pub fn metrics_router(app: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(ops::metrics))
+        .route("/readyz", get(ops::readyz))
+        .route("/healthz", get(ops::healthz))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(app)
 }
 

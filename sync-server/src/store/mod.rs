@@ -68,6 +68,18 @@ pub enum StoreError {
     /// The backend failed; the message is for the operator's log only.
     #[error("storage backend failed: {0}")]
     Backend(String),
+    /// The database was written by a newer relay: its schema version is
+    /// higher than this binary knows. The store refuses it rather than
+    /// write with assumptions that no longer hold, and changes nothing.
+    #[error(
+        "the database schema is version {found}, newer than this relay knows ({known}); run a relay at least as new as the one that last wrote it"
+    )]
+    SchemaTooNew {
+        /// The version the database carries.
+        found: i64,
+        /// The newest version this binary knows.
+        known: i64,
+    },
 }
 
 impl StoreError {
@@ -83,7 +95,7 @@ impl StoreError {
             StoreError::DropboxExists => ErrorCode::DropboxExists,
             StoreError::RelayFull => ErrorCode::RelayFull,
             StoreError::Closed => ErrorCode::ShuttingDown,
-            StoreError::Backend(_) => ErrorCode::Internal,
+            StoreError::Backend(_) | StoreError::SchemaTooNew { .. } => ErrorCode::Internal,
         }
     }
 }
@@ -264,13 +276,20 @@ pub trait Store: Send + Sync + 'static {
     fn sweep_dropboxes(&self, now: u64) -> StoreFuture<'_, u64>;
 
     /// Records a signed request's nonce until `expires_at` (Unix seconds) in
-    /// storage shared by every relay node; `false` if it was recorded before
-    /// (a replay, possibly to another node). The relay asks only after its
-    /// own in-memory nonce cache accepted the nonce, so a store used by one
-    /// node alone need not keep nonces: the default accepts.
+    /// storage that outlives the process and is shared by every relay node;
+    /// `false` if it was recorded before (a replay, possibly to another node
+    /// or to an earlier run of this one). The relay asks only after its own
+    /// in-memory nonce cache accepted the nonce. Both stores keep nonces;
+    /// the default, which accepts everything, is for stores that need no
+    /// replay protection beyond one process's memory.
     fn remember_nonce(&self, _nonce: [u8; 16], _expires_at: u64) -> StoreFuture<'_, bool> {
         Box::pin(async { Ok(true) })
     }
+
+    /// Whether the store can serve right now, checked for real (a query on
+    /// the SQLite file, a round trip to PostgreSQL): what `/readyz` answers.
+    /// Changes nothing.
+    fn ready(&self) -> StoreFuture<'_, ()>;
 
     /// Finishes every write already submitted, then refuses new ones with
     /// [`StoreError::Closed`].

@@ -406,6 +406,29 @@ impl Store for PgStore {
         })
     }
 
+    fn ready(&self) -> StoreFuture<'_, ()> {
+        let writer_alive = self
+            .tasks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(|t| !t.writer.is_finished());
+        Box::pin(async move {
+            if !writer_alive {
+                return Err(StoreError::Closed);
+            }
+            let one: i32 = sqlx::query_scalar("SELECT 1")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(backend)?;
+            if one == 1 {
+                Ok(())
+            } else {
+                Err(StoreError::Backend("SELECT 1 did not answer 1".into()))
+            }
+        })
+    }
+
     fn close(&self) -> StoreFuture<'_, ()> {
         let closed = self.submit(Op::Close, |o| match o {
             Outcome::Done => Some(()),

@@ -17,7 +17,28 @@
 //!         deleted (1 = a tombstone: no blobs, last_seq kept), last_seq, compacted_through, blob_count, byte_count)
 //! blob(mailbox → mailbox.rid, seq, data BLOB, PRIMARY KEY (mailbox, seq))
 //! dropbox(id BLOB PRIMARY KEY, data BLOB, expires_at INTEGER)
+//! nonce(nonce BLOB PRIMARY KEY, expires_at INTEGER)
 //! ```
+//!
+//! # Migrations
+//! The schema is built by numbered migrations
+//! (`sync-server/migrations/sqlite/NNNN_name.sql`, embedded in the binary)
+//! and its version is SQLite's `user_version` (rusqlite_migration). Opening
+//! applies the missing ones in one transaction. A file whose version is
+//! newer than this binary knows was written by a newer relay: it is refused
+//! with [`StoreError::SchemaTooNew`] before anything is written to it (not
+//! even the switch to WAL mode), so going back to an older binary after an
+//! upgrade fails loudly instead of corrupting data.
+//!
+//! # Nonces
+//! Every correctly signed request's nonce goes through the writer into the
+//! `nonce` table and is answered after the commit, so a request recorded
+//! during one run is refused after a restart, even after a SIGKILL. A write
+//! request's nonce is queued before its write and so is durable whenever the
+//! write is. A batch holding only nonces commits with `synchronous=NORMAL`:
+//! in WAL mode that survives the process dying (the frames are in the WAL
+//! file), but not a power cut before the next full sync; it spares every
+//! read an fsync. Expired nonces are deleted by the periodic sweep.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -42,31 +63,39 @@ const READ_POOL: usize = 4;
 /// Above this many cached mailboxes the writer forgets them all (they reload lazily).
 const WRITER_CACHE_MAX: usize = super::key_cache::CACHE_MAX;
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS mailbox (
-    rid INTEGER PRIMARY KEY,
-    id BLOB NOT NULL UNIQUE,
-    key BLOB NOT NULL,
-    deleted INTEGER NOT NULL DEFAULT 0,
-    last_seq INTEGER NOT NULL,
-    compacted_through INTEGER NOT NULL,
-    blob_count INTEGER NOT NULL,
-    byte_count INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS blob (
-    mailbox INTEGER NOT NULL,
-    seq INTEGER NOT NULL,
-    data BLOB NOT NULL,
-    PRIMARY KEY (mailbox, seq)
-);
-CREATE TABLE IF NOT EXISTS dropbox (
-    id BLOB PRIMARY KEY,
-    data BLOB NOT NULL,
-    expires_at INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS dropbox_expiry ON dropbox (expires_at);
-PRAGMA user_version = 1;
-";
+/// The schema migrations, in order; migration `n` (1-based) takes the file
+/// to `user_version = n`. Append only: a released migration never changes.
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/sqlite/0001_initial.sql"),
+    include_str!("../../migrations/sqlite/0002_nonce.sql"),
+    include_str!("../../migrations/sqlite/0003_mailbox_admin_key.sql"),
+];
+
+/// The schema version this binary writes: the number of migrations.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+fn migrations() -> rusqlite_migration::Migrations<'static> {
+    rusqlite_migration::Migrations::new(
+        MIGRATIONS
+            .iter()
+            .map(|sql| rusqlite_migration::M::up(sql))
+            .collect(),
+    )
+}
+
+/// Refuses a file written by a newer relay. Only reads the header.
+fn refuse_newer_schema(conn: &Connection) -> Result<(), StoreError> {
+    let found: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(backend)?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            known: SCHEMA_VERSION,
+        });
+    }
+    Ok(())
+}
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -110,6 +139,11 @@ enum Command {
     Sweep {
         now: u64,
         reply: Reply<u64>,
+    },
+    Nonce {
+        nonce: [u8; 16],
+        expires_at: u64,
+        reply: Reply<bool>,
     },
     Close {
         reply: Reply<()>,
@@ -209,7 +243,9 @@ impl SqliteStore {
         limits: StoreLimits,
         sink: Arc<dyn CommitSink>,
     ) -> Result<Self, StoreError> {
-        let conn = Connection::open(path).map_err(backend)?;
+        let mut conn = Connection::open(path).map_err(backend)?;
+        // Before anything writes to the file: a newer relay's file stays as it was.
+        refuse_newer_schema(&conn)?;
         // WAL: readers never block the writer. FULL: the WAL is fsynced at
         // every commit, which is what makes an acknowledgement mean durable.
         let mode: String = conn
@@ -229,7 +265,18 @@ impl SqliteStore {
             .map_err(backend)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(backend)?;
-        conn.execute_batch(SCHEMA).map_err(backend)?;
+        migrations().to_latest(&mut conn).map_err(|e| match e {
+            // A race with another process stamping the file is the only way here.
+            rusqlite_migration::Error::MigrationDefinition(
+                rusqlite_migration::MigrationDefinitionError::DatabaseTooFarAhead,
+            ) => StoreError::SchemaTooNew {
+                found: conn
+                    .query_row("PRAGMA user_version", [], |r| r.get(0))
+                    .unwrap_or(SCHEMA_VERSION + 1),
+                known: SCHEMA_VERSION,
+            },
+            e => StoreError::Backend(format!("could not migrate the database schema: {e}")),
+        })?;
 
         let keys = Arc::new(KeyCache::default());
         let (tx, rx) = mpsc::channel();
@@ -239,6 +286,7 @@ impl SqliteStore {
             sink,
             keys: keys.clone(),
             mailboxes: HashMap::new(),
+            synchronous_full: true,
         };
         let handle = std::thread::Builder::new()
             .name("relay-sqlite-writer".into())
@@ -385,6 +433,36 @@ impl Store for SqliteStore {
         self.submit(|reply| Command::Sweep { now, reply })
     }
 
+    fn remember_nonce(&self, nonce: [u8; 16], expires_at: u64) -> StoreFuture<'_, bool> {
+        self.submit(|reply| Command::Nonce {
+            nonce,
+            expires_at,
+            reply,
+        })
+    }
+
+    fn ready(&self) -> StoreFuture<'_, ()> {
+        let writer_alive = self
+            .writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(|h| !h.is_finished());
+        let path = self.readers.path.clone();
+        Box::pin(async move {
+            if !writer_alive {
+                return Err(StoreError::Closed);
+            }
+            // A fresh connection, not a pooled one: pooled connections and
+            // the writer keep an open file even after the file at the path
+            // was deleted or replaced (a data volume unmounted, a botched
+            // restore), and writes would then go nowhere anyone will find.
+            tokio::task::spawn_blocking(move || check_file(&path))
+                .await
+                .map_err(backend)?
+        })
+    }
+
     fn close(&self) -> StoreFuture<'_, ()> {
         let closed = self.submit(|reply| Command::Close { reply });
         Box::pin(async move {
@@ -407,6 +485,35 @@ impl Store for SqliteStore {
             Ok(())
         })
     }
+}
+
+/// The readiness check: the file at `path` is this store's database, at
+/// this binary's schema version, and answers a query.
+fn check_file(path: &Path) -> Result<(), StoreError> {
+    use rusqlite::OpenFlags;
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", path.display())))?;
+    conn.busy_timeout(std::time::Duration::from_secs(1))
+        .map_err(backend)?;
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(backend)?;
+    if version != SCHEMA_VERSION {
+        return Err(StoreError::Backend(format!(
+            "{} is at schema version {version}, not {SCHEMA_VERSION}: the file was replaced",
+            path.display()
+        )));
+    }
+    conn.query_row(
+        "SELECT count(*) FROM (SELECT 1 FROM mailbox LIMIT 1)",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .map_err(backend)?;
+    Ok(())
 }
 
 fn read_page(
@@ -491,6 +598,8 @@ struct Writer {
     /// Counters of mailboxes touched recently. Authoritative while the writer
     /// runs because it is the only writer; written back at every commit.
     mailboxes: HashMap<MailboxId, MailboxState>,
+    /// Whether the connection is at `synchronous=FULL` (else NORMAL).
+    synchronous_full: bool,
 }
 
 impl Writer {
@@ -521,11 +630,30 @@ impl Writer {
         }
         let mut pending = Vec::with_capacity(batch.len());
         let mut effects = Vec::new();
-        let mut failure: Option<StoreError> = self
-            .conn
-            .execute_batch("BEGIN IMMEDIATE")
-            .err()
-            .map(backend);
+        // Only nonces (see the module docs): no fsync. SQLite refuses to
+        // change this inside a transaction, so it is set before BEGIN.
+        let full = batch
+            .iter()
+            .any(|c| !matches!(c, Command::Nonce { .. } | Command::Close { .. }));
+        let mut failure: Option<StoreError> = None;
+        if full != self.synchronous_full {
+            let mode = if full { "FULL" } else { "NORMAL" };
+            failure = self
+                .conn
+                .pragma_update(None, "synchronous", mode)
+                .err()
+                .map(backend);
+            if failure.is_none() {
+                self.synchronous_full = full;
+            }
+        }
+        if failure.is_none() {
+            failure = self
+                .conn
+                .execute_batch("BEGIN IMMEDIATE")
+                .err()
+                .map(backend);
+        }
         for cmd in batch {
             pending.push(self.apply(cmd, &mut effects, &mut failure));
         }
@@ -635,6 +763,11 @@ impl Writer {
                 guarded!(Claim, reply, self.claim_dropbox(id, now))
             }
             Command::Sweep { now, reply } => guarded!(Seq, reply, self.sweep(now)),
+            Command::Nonce {
+                nonce,
+                expires_at,
+                reply,
+            } => guarded!(Bool, reply, self.nonce(nonce, expires_at)),
             Command::Close { reply } => guarded!(Unit, reply, Ok(())),
         }
     }
@@ -908,6 +1041,25 @@ impl Writer {
             .map_err(backend)?
             .execute([to_sql(now)])
             .map_err(backend)?;
+        // Their timestamps are outside the window now: the clock check refuses them.
+        self.conn
+            .prepare_cached("DELETE FROM nonce WHERE expires_at <= ?1")
+            .map_err(backend)?
+            .execute([to_sql(now)])
+            .map_err(backend)?;
         Ok(n as u64)
+    }
+
+    /// `true` if the nonce was new; `false` if recorded before (a replay).
+    fn nonce(&mut self, nonce: [u8; 16], expires_at: u64) -> Result<bool, StoreError> {
+        let inserted = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO nonce (nonce, expires_at) VALUES (?1, ?2) ON CONFLICT (nonce) DO NOTHING",
+            )
+            .map_err(backend)?
+            .execute(params![nonce.as_slice(), to_sql(expires_at)])
+            .map_err(backend)?;
+        Ok(inserted == 1)
     }
 }

@@ -37,6 +37,18 @@ impl TestRelay {
         self.relay.local_addr()
     }
 
+    /// The Prometheus text from the operator listener (start the relay
+    /// with `metrics_listen` set).
+    pub async fn metrics(&self) -> String {
+        let addr = self
+            .relay
+            .metrics_addr()
+            .expect("started with metrics_listen");
+        let r = client::get_plain(addr, "/metrics").await.unwrap();
+        assert_eq!(r.status, 200);
+        String::from_utf8(r.body.to_vec()).unwrap()
+    }
+
     pub async fn client(&self) -> RelayClient {
         RelayClient::connect(self.addr(), self.tls.clone())
             .await
@@ -54,6 +66,14 @@ pub fn random_mailbox() -> MailboxId {
     let mut id = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut id);
     MailboxId::from_bytes(id)
+}
+
+/// A fresh member key and the id of the mailbox the test client creates
+/// for it ([`client::mailbox_for`]).
+pub fn key_and_mailbox() -> (SigningKey, MailboxId) {
+    let key = random_key();
+    let id = client::mailbox_for(&key);
+    (key, id)
 }
 
 /// A mailbox created on the relay, with its key.

@@ -21,8 +21,20 @@ pub struct Proc {
 /// data directory and rate limits lifted, plus `extra` arguments; waits
 /// for it to announce its address and pin.
 pub fn spawn_relay_with(dir: &Path, extra: &[&OsStr], filter: &str, stderr: Stdio) -> Proc {
+    spawn_relay_at(dir, "127.0.0.1:0", extra, filter, stderr)
+}
+
+/// Like [`spawn_relay_with`], on a given address (a restart on the port of
+/// an earlier run, so that what the client signed for stays the same).
+pub fn spawn_relay_at(
+    dir: &Path,
+    listen: &str,
+    extra: &[&OsStr],
+    filter: &str,
+    stderr: Stdio,
+) -> Proc {
     let mut child = Command::new(env!("CARGO_BIN_EXE_safespaces-relay"))
-        .args(["--dev", "--listen", "127.0.0.1:0", "--data-dir"])
+        .args(["--dev", "--listen", listen, "--data-dir"])
         .arg(dir)
         .args(["--rate-per-conn", "1000000", "--burst-per-conn", "1000000"])
         .args(extra)

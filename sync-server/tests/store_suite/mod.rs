@@ -71,6 +71,7 @@ pub async fn run_all(make: &Factory) {
     concurrent_appends_get_distinct_consecutive_seqs(make).await;
     commits_are_reported_in_order(make).await;
     close_finishes_and_then_refuses(make).await;
+    nonces_are_refused_until_they_expire(make).await;
 }
 
 async fn create_is_idempotent_per_key(make: &Factory) {
@@ -442,4 +443,27 @@ async fn close_finishes_and_then_refuses(make: &Factory) {
     // Closing twice is fine.
     s.close().await.unwrap();
     let _ = ok;
+}
+
+/// Replay protection in the store (every store keeps nonces now: SQLite so
+/// they outlive a restart, PostgreSQL so every node sees them).
+async fn nonces_are_refused_until_they_expire(make: &Factory) {
+    use rand::RngCore as _;
+    let (s, _) = fresh(make);
+    let mut long = [0u8; 16];
+    let mut short = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut long);
+    rand::rngs::OsRng.fill_bytes(&mut short);
+    assert!(s.remember_nonce(long, 10_000).await.unwrap());
+    assert!(!s.remember_nonce(long, 10_000).await.unwrap(), "a replay");
+    assert!(s.remember_nonce(short, 100).await.unwrap());
+    // The sweep forgets nonces whose timestamps can no longer be accepted,
+    // and only those.
+    s.sweep_dropboxes(100).await.unwrap();
+    assert!(!s.remember_nonce(long, 10_000).await.unwrap());
+    assert!(
+        s.remember_nonce(short, 200).await.unwrap(),
+        "an expired nonce was pruned"
+    );
+    s.close().await.unwrap();
 }

@@ -65,9 +65,10 @@ async fn apply(conn: &mut PgConnection) -> Result<(), StoreError> {
             .try_get(0)
             .map_err(backend)?;
         if current > newest {
-            return Err(StoreError::Backend(format!(
-                "the database schema is version {current}, newer than this relay knows ({newest}); upgrade the relay"
-            )));
+            return Err(StoreError::SchemaTooNew {
+                found: current,
+                known: newest,
+            });
         }
         if current >= version {
             tx.rollback().await.map_err(backend)?;

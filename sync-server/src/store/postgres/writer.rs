@@ -502,10 +502,15 @@ fn retryable(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("40P01" | "40001")))
 }
 
+/// After this long without a batch the writer pings its connection first.
+const IDLE_PING_AFTER: Duration = Duration::from_secs(1);
+
 pub(super) struct Writer {
     options: PgConnectOptions,
     /// Dropped after any error, and opened again for the next batch.
     conn: Option<PgConnection>,
+    /// When `conn` last finished a batch.
+    last_used: std::time::Instant,
     limits: StoreLimits,
     sink: Arc<dyn CommitSink>,
     keys: Arc<KeyCache>,
@@ -525,6 +530,7 @@ impl Writer {
         Self {
             options,
             conn: None,
+            last_used: std::time::Instant::now(),
             limits,
             sink,
             keys,
@@ -560,6 +566,17 @@ impl Writer {
     }
 
     async fn connection(&mut self) -> Result<&mut PgConnection, sqlx::Error> {
+        // A connection that sat idle may have died with a database restart
+        // or fail-over: a ping (nothing written, so safe to retry) finds out
+        // before a batch is sent into it and fails. Back-to-back batches
+        // under load skip the ping.
+        if self.last_used.elapsed() > IDLE_PING_AFTER {
+            if let Some(conn) = self.conn.as_mut() {
+                if conn.ping().await.is_err() {
+                    self.conn = None;
+                }
+            }
+        }
         if self.conn.is_none() {
             let mut conn = PgConnection::connect_with(&self.options).await?;
             // An acknowledgement must mean durable, whatever the server's or
@@ -603,6 +620,7 @@ impl Writer {
             }
         };
         drop(ops);
+        self.last_used = std::time::Instant::now();
         match result {
             Ok(applied) => {
                 for effect in applied.effects {
