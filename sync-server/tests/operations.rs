@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use common::{key_and_mailbox, random_key, random_mailbox};
+use common::{key_and_mailbox, random_key};
 use hyper::Method;
 use relay_process::{Proc, spawn_relay_with};
 use safespaces_relay::client::{RelayClient, get_plain, pinned_config};

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use bytes::Bytes;
-use common::{key_and_mailbox, random_key, random_mailbox};
+use common::key_and_mailbox;
 use hyper::Method;
 use relay_process::{Proc, spawn_relay_at, spawn_relay_with};
 use rusqlite::Connection;
