@@ -5,6 +5,10 @@
 //! signature valid, and only then the nonce is recorded (so only correctly
 //! signed requests can occupy replay memory): in this node's memory, and, if
 //! the store is shared by several nodes (PostgreSQL), in the store too.
+//!
+//! Until a signature verified, no answer depends on whether the mailbox
+//! exists: a request for an id the relay does not hold is refused with
+//! `bad_signature`, like a request signed with the wrong key.
 
 use axum::http::HeaderMap;
 use ed25519_dalek::VerifyingKey;
@@ -13,6 +17,21 @@ use safespaces_wire::{ErrorCode, MailboxId, Operation, RequestProof};
 
 use crate::api_error::ApiError;
 use crate::app::{App, unix_now};
+use crate::metrics::Metrics;
+use crate::replay::Admission;
+
+/// The key requests for a mailbox that does not exist are checked against.
+/// It comes from a fixed seed, but what matters is only that no valid
+/// signature under it can turn up for a request (Ed25519 is unforgeable), and
+/// that verifying against it costs what verifying against a real key costs.
+fn absent_mailbox_key() -> VerifyingKey {
+    static KEY: std::sync::OnceLock<VerifyingKey> = std::sync::OnceLock::new();
+    *KEY.get_or_init(|| {
+        use sha2::{Digest, Sha256};
+        let seed: [u8; 32] = Sha256::digest(b"safespaces-relay/v1 absent mailbox").into();
+        ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key()
+    })
+}
 
 /// Reads the proof headers.
 pub fn proof_from_headers(headers: &HeaderMap) -> Result<RequestProof, ApiError> {
@@ -70,17 +89,19 @@ pub async fn check(
             ),
         ));
     }
+    let creating = key.is_some();
     let key = match key {
         Some(k) => k,
-        None => {
-            let raw = app
-                .store
-                .mailbox_key(*mailbox)
-                .await?
-                .ok_or_else(|| ApiError::new(ErrorCode::MailboxNotFound, "no such mailbox"))?;
-            VerifyingKey::from_bytes(&raw)
-                .map_err(|_| ApiError::new(ErrorCode::Internal, "the stored key is unusable"))?
-        }
+        None => match app.store.mailbox_key(*mailbox).await? {
+            Some(raw) => VerifyingKey::from_bytes(&raw)
+                .map_err(|_| ApiError::new(ErrorCode::Internal, "the stored key is unusable"))?,
+            // No such mailbox. Answering that before the signature is
+            // checked would tell anyone who knows an id whether it exists,
+            // so the request is checked against a key nobody holds and
+            // refused exactly like a wrong key: same code, same message,
+            // same Ed25519 work. Only a proof that verifies learns more.
+            None => absent_mailbox_key(),
+        },
     };
     auth::verify(&key, op, mailbox, body, proof).map_err(auth_error)?;
     let replayed = || {
@@ -89,8 +110,16 @@ pub async fn check(
             "this nonce was already used; sign every request with a fresh nonce",
         )
     };
-    if !app.nonces.insert(proof.nonce, now) {
-        return Err(replayed());
+    match app.nonces.insert(mailbox, proof.nonce, now, creating) {
+        Admission::Fresh => {}
+        Admission::Replayed => return Err(replayed()),
+        Admission::Busy => {
+            Metrics::add(&app.metrics.nonces_refused, 1);
+            return Err(ApiError::new(
+                ErrorCode::RelayBusy,
+                "the relay is at its limit of signed requests it can remember; nothing was done, try again in a few minutes",
+            ));
+        }
     }
     // Several nodes on one database: the request may have been replayed to
     // another node, whose memory this node cannot see. The nonce matters

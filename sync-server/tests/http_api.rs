@@ -184,9 +184,10 @@ async fn create_refusals_store_nothing() {
         .unwrap();
     assert_refused(&r, 400, ErrorCode::MalformedRequest);
 
-    // Nothing was created by any of that.
+    // Nothing was created by any of that (a read of an id the relay does
+    // not hold is refused like a wrong key; the create below proves it).
     let r = c.read(&key, &id, 0, None).await.unwrap();
-    assert_refused(&r, 404, ErrorCode::MailboxNotFound);
+    assert_refused(&r, 401, ErrorCode::BadSignature);
 
     // With the token and a proper signature it works.
     let proof = sign_now(&key, Operation::Create, &id, body.as_bytes());
@@ -261,10 +262,11 @@ async fn append_refusals_store_nothing() {
     // Over the byte quota (40 stored + 61 > 100).
     let r = c.append(&key, &id, vec![2u8; 61]).await.unwrap();
     assert_refused(&r, 507, ErrorCode::QuotaBytesExceeded);
-    // Unknown mailbox.
+    // Unknown mailbox: refused exactly like a wrong key, so nobody learns
+    // from the answer whether an id exists (see tests/outsider.rs).
     let other = random_mailbox();
     let r = c.append(&key, &other, "x").await.unwrap();
-    assert_refused(&r, 404, ErrorCode::MailboxNotFound);
+    assert_refused(&r, 401, ErrorCode::BadSignature);
     // Malformed id.
     let r = c
         .send(Method::POST, "/v1/mailboxes/1234/blobs", &[], "x")
@@ -428,13 +430,16 @@ async fn delete_removes_the_mailbox() {
         .await
         .unwrap();
     assert_eq!((r.status, &r.body[..]), (200, &br#"{"deleted":true}"#[..]));
+    // Gone: the relay holds no key for the id any more, so every request
+    // for it is refused as for an id it never held.
     let r = c.read(&key, &id, 0, None).await.unwrap();
-    assert_refused(&r, 404, ErrorCode::MailboxNotFound);
+    assert_refused(&r, 401, ErrorCode::BadSignature);
+    let proof = sign_now(&key, Operation::Delete, &id, b"");
     let r = c
         .send(Method::DELETE, &path, &proof_headers(&proof), "")
         .await
         .unwrap();
-    assert_refused(&r, 404, ErrorCode::MailboxNotFound);
+    assert_refused(&r, 401, ErrorCode::BadSignature);
     // The id can be used afresh, starting from 1 again.
     let (key2, _) = (random_key(), ());
     let r = c.create_mailbox(&key2, &id).await.unwrap();

@@ -30,7 +30,8 @@ use tokio::sync::oneshot;
 
 use super::key_cache::KeyCache;
 use super::{
-    CommitSink, Compaction, Page, Store, StoreError, StoreFuture, StoreLimits, from_sql, to_sql,
+    CommitSink, Compaction, Page, Store, StoreError, StoreFuture, StoreLimits, VouchedPut,
+    from_sql, to_sql,
 };
 
 /// Most commands committed in one transaction.
@@ -65,6 +66,28 @@ CREATE INDEX IF NOT EXISTS dropbox_expiry ON dropbox (expires_at);
 PRAGMA user_version = 1;
 ";
 
+/// Drop-box ownership (issue 16): who vouched for a drop-box, and whether
+/// it is a reservation. Added to databases made before it by looking at the
+/// table, since `user_version` does not say (SQLite has no `ADD COLUMN IF
+/// NOT EXISTS`).
+fn add_dropbox_owner(conn: &Connection) -> Result<(), StoreError> {
+    let has_owner: bool = conn
+        .prepare("SELECT 1 FROM pragma_table_info('dropbox') WHERE name = 'owner'")
+        .and_then(|mut st| st.exists([]))
+        .map_err(backend)?;
+    if !has_owner {
+        conn.execute_batch(
+            "ALTER TABLE dropbox ADD COLUMN owner BLOB;
+             ALTER TABLE dropbox ADD COLUMN reserved INTEGER NOT NULL DEFAULT 0;",
+        )
+        .map_err(backend)?;
+    }
+    conn.execute_batch(
+        "CREATE INDEX IF NOT EXISTS dropbox_owner ON dropbox (owner, expires_at) WHERE owner IS NOT NULL;",
+    )
+    .map_err(backend)
+}
+
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }
@@ -97,6 +120,10 @@ enum Command {
         data: Bytes,
         now: u64,
         expires_at: u64,
+        reply: Reply<()>,
+    },
+    PutVouched {
+        put: VouchedPut,
         reply: Reply<()>,
     },
     ClaimDropbox {
@@ -227,6 +254,7 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(backend)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
+        add_dropbox_owner(&conn)?;
 
         let keys = Arc::new(KeyCache::default());
         let (tx, rx) = mpsc::channel();
@@ -236,6 +264,7 @@ impl SqliteStore {
             sink,
             keys: keys.clone(),
             mailboxes: HashMap::new(),
+            totals: None,
         };
         let handle = std::thread::Builder::new()
             .name("relay-sqlite-writer".into())
@@ -357,6 +386,10 @@ impl Store for SqliteStore {
         })
     }
 
+    fn put_vouched_dropbox(&self, put: VouchedPut) -> StoreFuture<'_, ()> {
+        self.submit(|reply| Command::PutVouched { put, reply })
+    }
+
     fn claim_dropbox(&self, id: DropboxId, now: u64) -> StoreFuture<'_, Option<Bytes>> {
         self.submit(|reply| Command::ClaimDropbox { id, now, reply })
     }
@@ -365,7 +398,7 @@ impl Store for SqliteStore {
         // A read: it goes to the reader pool, not through the writer, and
         // sees only committed drop-boxes (an acknowledged put is committed).
         self.read_blocking(move |conn| {
-            conn.prepare_cached("SELECT expires_at FROM dropbox WHERE id = ?1 AND expires_at > ?2")
+            conn.prepare_cached("SELECT expires_at FROM dropbox WHERE id = ?1 AND expires_at > ?2 AND length(data) > 0")
                 .map_err(backend)?
                 .query_row(params![id.as_bytes().as_slice(), to_sql(now)], |r| {
                     r.get::<_, i64>(0)
@@ -481,6 +514,20 @@ struct Writer {
     /// Counters of mailboxes touched recently. Authoritative while the writer
     /// runs because it is the only writer; written back at every commit.
     mailboxes: HashMap<MailboxId, MailboxState>,
+    /// Store-wide counts for the global quotas, read from the tables when
+    /// first needed and after a failed batch, then kept up to date here
+    /// (the writer is the only writer).
+    totals: Option<Totals>,
+}
+
+/// What the global quotas count.
+#[derive(Debug, Clone, Copy)]
+struct Totals {
+    mailboxes: u64,
+    /// Bytes of every blob and every drop-box.
+    bytes: u64,
+    /// Drop-boxes nobody vouched for.
+    anonymous_dropboxes: u64,
 }
 
 impl Writer {
@@ -530,6 +577,7 @@ impl Writer {
             // Best effort: the transaction may already be gone.
             let _ = self.conn.execute_batch("ROLLBACK");
             self.mailboxes.clear();
+            self.totals = None;
         } else {
             for effect in effects {
                 match effect {
@@ -616,12 +664,53 @@ impl Writer {
                 expires_at,
                 reply,
             } => guarded!(Unit, reply, self.put_dropbox(id, &data, now, expires_at)),
+            Command::PutVouched { put, reply } => {
+                guarded!(Unit, reply, self.put_vouched_dropbox(&put))
+            }
             Command::ClaimDropbox { id, now, reply } => {
                 guarded!(Claim, reply, self.claim_dropbox(id, now))
             }
             Command::Sweep { now, reply } => guarded!(Seq, reply, self.sweep(now)),
             Command::Close { reply } => guarded!(Unit, reply, Ok(())),
         }
+    }
+
+    fn totals(&mut self) -> Result<&mut Totals, StoreError> {
+        if self.totals.is_none() {
+            let (mailboxes, blob_bytes): (i64, i64) = self
+                .conn
+                .query_row(
+                    "SELECT count(*), coalesce(sum(byte_count), 0) FROM mailbox",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .map_err(backend)?;
+            let (dropbox_bytes, anonymous): (i64, i64) = self
+                .conn
+                .query_row(
+                    "SELECT coalesce(sum(length(data)), 0), count(*) FILTER (WHERE owner IS NULL) FROM dropbox",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .map_err(backend)?;
+            self.totals = Some(Totals {
+                mailboxes: from_sql(mailboxes),
+                bytes: from_sql(blob_bytes).saturating_add(from_sql(dropbox_bytes)),
+                anonymous_dropboxes: from_sql(anonymous),
+            });
+        }
+        self.totals
+            .as_mut()
+            .ok_or_else(|| StoreError::Backend("totals not loaded".into()))
+    }
+
+    /// Refuses `more` bytes if they would take the store over its total.
+    fn room_for(&mut self, more: u64) -> Result<(), StoreError> {
+        let limit = self.limits.max_total_bytes;
+        if self.totals()?.bytes.saturating_add(more) > limit {
+            return Err(StoreError::RelayBytesFull);
+        }
+        Ok(())
     }
 
     fn state(&mut self, id: &MailboxId) -> Result<Option<&mut MailboxState>, StoreError> {
@@ -679,6 +768,9 @@ impl Writer {
                 Err(StoreError::MailboxExists)
             };
         }
+        if self.totals()?.mailboxes >= self.limits.max_mailboxes {
+            return Err(StoreError::TooManyMailboxes);
+        }
         self.conn
             .prepare_cached(
                 "INSERT INTO mailbox (id, key, last_seq, compacted_through, blob_count, byte_count) VALUES (?1, ?2, 0, 0, 0, 0)",
@@ -699,6 +791,7 @@ impl Writer {
                 dirty: false,
             },
         );
+        self.totals()?.mailboxes += 1;
         effects.push(Effect::Created(id, key));
         Ok(true)
     }
@@ -722,6 +815,7 @@ impl Writer {
         }
         let seq = st.last_seq + 1;
         let rid = st.rid;
+        self.room_for(len)?;
         self.conn
             .prepare_cached("INSERT INTO blob (mailbox, seq, data) VALUES (?1, ?2, ?3)")
             .map_err(backend)?
@@ -734,6 +828,7 @@ impl Writer {
             st.byte_count += len;
             st.dirty = true;
         }
+        self.totals()?.bytes += len;
         effects.push(Effect::Blob(id, seq, data));
         Ok(seq)
     }
@@ -792,6 +887,8 @@ impl Writer {
             st.compacted_through = through_seq;
             st.dirty = true;
         }
+        let t = self.totals()?;
+        t.bytes = t.bytes.saturating_sub(from_sql(bytes));
         Ok(Compaction {
             deleted,
             compacted_through: through_seq,
@@ -802,7 +899,7 @@ impl Writer {
         let Some(st) = self.state(&id)? else {
             return Err(StoreError::MailboxNotFound);
         };
-        let rid = st.rid;
+        let (rid, bytes) = (st.rid, st.byte_count);
         self.conn
             .prepare_cached("DELETE FROM blob WHERE mailbox = ?1")
             .map_err(backend)?
@@ -814,8 +911,58 @@ impl Writer {
             .execute([rid])
             .map_err(backend)?;
         self.mailboxes.remove(&id);
+        let t = self.totals()?;
+        t.mailboxes = t.mailboxes.saturating_sub(1);
+        t.bytes = t.bytes.saturating_sub(bytes);
         effects.push(Effect::Deleted(id));
         Ok(())
+    }
+
+    /// The drop-box row at `id`, if any: (expires_at, is a reservation, blob length).
+    fn dropbox_row(&mut self, id: &DropboxId) -> Result<Option<(u64, bool, u64)>, StoreError> {
+        self.conn
+            .prepare_cached("SELECT expires_at, reserved, length(data) FROM dropbox WHERE id = ?1")
+            .map_err(backend)?
+            .query_row([id.as_bytes().as_slice()], |r| {
+                Ok((
+                    from_sql(r.get(0)?),
+                    r.get::<_, i64>(1)? != 0,
+                    from_sql(r.get(2)?),
+                ))
+            })
+            .optional()
+            .map_err(backend)
+    }
+
+    /// Deletes the row at `id` and takes it off the totals.
+    fn delete_dropbox_row(&mut self, id: &DropboxId) -> Result<(), StoreError> {
+        let row: Option<(i64, bool)> = self
+            .conn
+            .prepare_cached(
+                "DELETE FROM dropbox WHERE id = ?1 RETURNING length(data), owner IS NULL",
+            )
+            .map_err(backend)?
+            .query_row([id.as_bytes().as_slice()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(backend)?;
+        if let Some((len, anonymous)) = row {
+            let t = self.totals()?;
+            t.bytes = t.bytes.saturating_sub(from_sql(len));
+            if anonymous {
+                t.anonymous_dropboxes = t.anonymous_dropboxes.saturating_sub(1);
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes room at `id` for a new drop-box: refused if an unexpired one
+    /// (or reservation) is there, an expired one is removed.
+    fn clear_expired_dropbox(&mut self, id: &DropboxId, now: u64) -> Result<(), StoreError> {
+        match self.dropbox_row(id)? {
+            Some((exp, _, _)) if exp > now => Err(StoreError::DropboxExists),
+            Some(_) => self.delete_dropbox_row(id),
+            None => Ok(()),
+        }
     }
 
     fn put_dropbox(
@@ -825,59 +972,159 @@ impl Writer {
         now: u64,
         expires_at: u64,
     ) -> Result<(), StoreError> {
-        let existing: Option<i64> = self
-            .conn
-            .prepare_cached("SELECT expires_at FROM dropbox WHERE id = ?1")
-            .map_err(backend)?
-            .query_row([id.as_bytes().as_slice()], |r| r.get(0))
-            .optional()
-            .map_err(backend)?;
-        match existing {
-            Some(exp) if from_sql(exp) > now => return Err(StoreError::DropboxExists),
-            Some(_) => {
+        let len = data.len() as u64;
+        if let Some((exp, true, 0)) = self.dropbox_row(&id)? {
+            if exp > now {
+                // An empty reservation: the blob fills it, charged to the
+                // mailbox that reserved it, whatever the anonymous pool holds.
+                self.room_for(len)?;
                 self.conn
-                    .prepare_cached("DELETE FROM dropbox WHERE id = ?1")
+                    .prepare_cached(
+                        "UPDATE dropbox SET data = ?2, expires_at = min(expires_at, ?3) WHERE id = ?1",
+                    )
                     .map_err(backend)?
-                    .execute([id.as_bytes().as_slice()])
+                    .execute(params![id.as_bytes().as_slice(), data, to_sql(expires_at)])
                     .map_err(backend)?;
+                self.totals()?.bytes += len;
+                return Ok(());
             }
-            None => {}
         }
-        let count: i64 = self
-            .conn
-            .prepare_cached("SELECT count(*) FROM dropbox")
-            .map_err(backend)?
-            .query_row([], |r| r.get(0))
-            .map_err(backend)?;
-        if from_sql(count) >= self.limits.max_dropboxes {
+        self.clear_expired_dropbox(&id, now)?;
+        if self.totals()?.anonymous_dropboxes >= self.limits.max_dropboxes {
             return Err(StoreError::RelayFull);
         }
+        self.room_for(len)?;
         self.conn
             .prepare_cached("INSERT INTO dropbox (id, data, expires_at) VALUES (?1, ?2, ?3)")
             .map_err(backend)?
             .execute(params![id.as_bytes().as_slice(), data, to_sql(expires_at)])
             .map_err(backend)?;
+        let t = self.totals()?;
+        t.bytes += len;
+        t.anonymous_dropboxes += 1;
+        Ok(())
+    }
+
+    fn put_vouched_dropbox(&mut self, put: &VouchedPut) -> Result<(), StoreError> {
+        if put.reserve == Some(put.id) {
+            return Err(StoreError::DropboxExists);
+        }
+        // Check everything before changing anything: a refusal stores nothing.
+        let taken = |row: Option<(u64, bool, u64)>| row.is_some_and(|(exp, _, _)| exp > put.now);
+        if taken(self.dropbox_row(&put.id)?) {
+            return Err(StoreError::DropboxExists);
+        }
+        if let Some(r) = &put.reserve {
+            if taken(self.dropbox_row(r)?) {
+                return Err(StoreError::DropboxExists);
+            }
+        }
+        let held: i64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM dropbox WHERE owner = ?1 AND expires_at > ?2")
+            .map_err(backend)?
+            .query_row(
+                params![put.owner.as_bytes().as_slice(), to_sql(put.now)],
+                |r| r.get(0),
+            )
+            .map_err(backend)?;
+        let wanted = 1 + u64::from(put.reserve.is_some());
+        if from_sql(held).saturating_add(wanted) > self.limits.max_dropboxes_per_mailbox {
+            return Err(StoreError::QuotaDropboxes);
+        }
+        let len = put.data.len() as u64;
+        self.room_for(len)?;
+        self.clear_expired_dropbox(&put.id, put.now)?;
+        let insert = |id: &DropboxId, data: &[u8], reserved: bool| {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO dropbox (id, data, expires_at, owner, reserved) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(backend)?
+                .execute(params![
+                    id.as_bytes().as_slice(),
+                    data,
+                    to_sql(put.expires_at),
+                    put.owner.as_bytes().as_slice(),
+                    reserved
+                ])
+                .map_err(backend)
+        };
+        insert(&put.id, &put.data, false)?;
+        if let Some(r) = &put.reserve {
+            self.clear_expired_dropbox(r, put.now)?;
+            let insert = |id: &DropboxId| {
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO dropbox (id, data, expires_at, owner, reserved) VALUES (?1, x'', ?2, ?3, 1)",
+                    )
+                    .map_err(backend)?
+                    .execute(params![
+                        id.as_bytes().as_slice(),
+                        to_sql(put.expires_at),
+                        put.owner.as_bytes().as_slice()
+                    ])
+                    .map_err(backend)
+            };
+            insert(r)?;
+        }
+        self.totals()?.bytes += len;
         Ok(())
     }
 
     fn claim_dropbox(&mut self, id: DropboxId, now: u64) -> Result<Option<Bytes>, StoreError> {
-        let row: Option<(Vec<u8>, i64)> = self
+        let row: Option<(Vec<u8>, i64, bool)> = self
             .conn
-            .prepare_cached("DELETE FROM dropbox WHERE id = ?1 RETURNING data, expires_at")
+            .prepare_cached("SELECT data, expires_at, reserved FROM dropbox WHERE id = ?1")
             .map_err(backend)?
-            .query_row([id.as_bytes().as_slice()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row([id.as_bytes().as_slice()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0))
+            })
             .optional()
             .map_err(backend)?;
-        Ok(row.and_then(|(data, exp)| (from_sql(exp) > now).then(|| Bytes::from(data))))
+        let Some((data, exp, reserved)) = row else {
+            return Ok(None);
+        };
+        if from_sql(exp) <= now {
+            self.delete_dropbox_row(&id)?;
+            return Ok(None);
+        }
+        if data.is_empty() {
+            // An empty reservation holds nothing to claim.
+            return Ok(None);
+        }
+        if reserved {
+            // Taken, but the reservation stays for the next answer.
+            self.conn
+                .prepare_cached("UPDATE dropbox SET data = x'' WHERE id = ?1")
+                .map_err(backend)?
+                .execute([id.as_bytes().as_slice()])
+                .map_err(backend)?;
+            let t = self.totals()?;
+            t.bytes = t.bytes.saturating_sub(data.len() as u64);
+        } else {
+            self.delete_dropbox_row(&id)?;
+        }
+        Ok(Some(Bytes::from(data)))
     }
 
     fn sweep(&mut self, now: u64) -> Result<u64, StoreError> {
-        let n = self
+        let (n, bytes, anonymous): (i64, i64, i64) = self
             .conn
+            .prepare_cached(
+                "SELECT count(*), coalesce(sum(length(data)), 0), count(*) FILTER (WHERE owner IS NULL) FROM dropbox WHERE expires_at <= ?1",
+            )
+            .map_err(backend)?
+            .query_row([to_sql(now)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(backend)?;
+        self.conn
             .prepare_cached("DELETE FROM dropbox WHERE expires_at <= ?1")
             .map_err(backend)?
             .execute([to_sql(now)])
             .map_err(backend)?;
-        Ok(n as u64)
+        let t = self.totals()?;
+        t.bytes = t.bytes.saturating_sub(from_sql(bytes));
+        t.anonymous_dropboxes = t.anonymous_dropboxes.saturating_sub(from_sql(anonymous));
+        Ok(from_sql(n))
     }
 }

@@ -23,6 +23,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../../../migrations/postgres/0002_nonce.sql"),
     ),
+    (
+        3,
+        include_str!("../../../migrations/postgres/0003_limits.sql"),
+    ),
 ];
 
 /// Advisory lock key serialising migrations across nodes ("ssrelay1" in ASCII).
