@@ -66,7 +66,11 @@ impl RelayError {
             RelayError::Offline { .. } => true,
             RelayError::Refused { code, .. } => matches!(
                 code,
-                ErrorCode::RateLimited | ErrorCode::ShuttingDown | ErrorCode::Internal
+                ErrorCode::RateLimited
+                    | ErrorCode::ShuttingDown
+                    | ErrorCode::Internal
+                    | ErrorCode::RelayBusy
+                    | ErrorCode::RequestTimeout
             ),
             _ => false,
         }
@@ -150,6 +154,8 @@ mod tests {
         };
         assert!(refused(ErrorCode::RateLimited).is_transient());
         assert!(refused(ErrorCode::ShuttingDown).is_transient());
+        assert!(refused(ErrorCode::RelayBusy).is_transient());
+        assert!(refused(ErrorCode::RequestTimeout).is_transient());
         assert!(!refused(ErrorCode::BadSignature).is_transient());
         assert!(!refused(ErrorCode::QuotaBytesExceeded).is_transient());
         assert!(!RelayError::Tls("x".into()).is_transient());

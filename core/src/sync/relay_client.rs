@@ -12,7 +12,7 @@ use hyper_util::rt::TokioIo;
 use rand::SeedableRng as _;
 use rand::rngs::StdRng;
 use safespaces_wire::auth::{HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, sign_now};
-use safespaces_wire::dropbox::DropboxStored;
+use safespaces_wire::dropbox::{DropboxStored, put_query, vouch_body};
 use safespaces_wire::mailbox::{
     Appended, CompactRequest, Compacted, CreateMailbox, MailboxCreated, MailboxDeleted, ReadPage,
     ReadRequest,
@@ -80,6 +80,9 @@ struct Call<'a> {
     path: String,
     body: Bytes,
     signed: Option<(&'a MailboxCredential, Operation)>,
+    /// What the signature covers when it is not the body (a vouch signs
+    /// [`safespaces_wire::dropbox::vouch_body`]).
+    signs: Option<Bytes>,
     token: bool,
     repeat: Repeat,
 }
@@ -115,6 +118,7 @@ impl RelayClient {
             path: "/healthz".into(),
             body: Bytes::new(),
             signed: None,
+            signs: None,
             token: false,
             repeat: Repeat::Always,
         })
@@ -136,6 +140,7 @@ impl RelayClient {
                 path: format!("/v1/mailboxes/{}", mailbox.id().to_hex()),
                 body,
                 signed: Some((mailbox, Operation::Create)),
+                signs: None,
                 token: true,
                 repeat: Repeat::Always,
             })
@@ -165,6 +170,7 @@ impl RelayClient {
                 path: format!("/v1/mailboxes/{}/blobs", mailbox.id().to_hex()),
                 body: Bytes::from(blob),
                 signed: Some((mailbox, Operation::Append)),
+                signs: None,
                 token: false,
                 repeat: Repeat::Always,
             })
@@ -187,6 +193,7 @@ impl RelayClient {
                 path: format!("/v1/mailboxes/{}/read", mailbox.id().to_hex()),
                 body: to_json(&ReadRequest { after, limit })?,
                 signed: Some((mailbox, Operation::Read)),
+                signs: None,
                 token: false,
                 repeat: Repeat::Always,
             })
@@ -234,6 +241,7 @@ impl RelayClient {
                     through_seq,
                 })?,
                 signed: Some((mailbox, Operation::Compact)),
+                signs: None,
                 token: false,
                 repeat: Repeat::Always,
             })
@@ -244,8 +252,9 @@ impl RelayClient {
     }
 
     /// Deletes the mailbox and every blob in it. Retried; a retry that finds
-    /// the mailbox already gone after an attempt with an unknown outcome
-    /// counts as success, because that attempt is what deleted it.
+    /// the mailbox already gone (`bad_signature`, or `mailbox_not_found`)
+    /// after an attempt with an unknown outcome counts as success, because
+    /// that attempt is what deleted it.
     pub async fn delete_mailbox(&self, mailbox: &MailboxCredential) -> Result<(), RelayError> {
         let call = Call {
             method: Method::DELETE,
@@ -253,13 +262,26 @@ impl RelayClient {
             path: format!("/v1/mailboxes/{}", mailbox.id().to_hex()),
             body: Bytes::new(),
             signed: Some((mailbox, Operation::Delete)),
+            signs: None,
             token: false,
             repeat: Repeat::Always,
         };
         let (result, maybe_applied) = self.call_tracking(call).await;
         match result {
             Ok(answer) => parse::<MailboxDeleted>(&answer.body).map(|_| ()),
-            Err(e) if maybe_applied && e.code() == Some(ErrorCode::MailboxNotFound) => Ok(()),
+            // The relay answers a request for an id it does not hold like a
+            // wrong key (`bad_signature`), so that nobody can probe which ids
+            // exist; after our own attempt that may have deleted it, either
+            // answer means it is gone.
+            Err(e)
+                if maybe_applied
+                    && matches!(
+                        e.code(),
+                        Some(ErrorCode::MailboxNotFound | ErrorCode::BadSignature)
+                    ) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(e),
         }
     }
@@ -283,6 +305,39 @@ impl RelayClient {
                 path: format!("/v1/dropboxes/{}{query}", id.to_hex()),
                 body: Bytes::from(blob),
                 signed: None,
+                signs: None,
+                token: true,
+                repeat: Repeat::IfNotApplied,
+            })
+            .await?;
+        Ok(parse::<DropboxStored>(&answer.body)?.expires_at)
+    }
+
+    /// Puts a drop-box like [`RelayClient::put_dropbox`], vouched for by
+    /// `vouch` (a mailbox this device holds the key of): the relay charges
+    /// it to that mailbox instead of its shared pool of anonymous drop-boxes,
+    /// which a stranger can fill. With `reserve`, a second id is held for one
+    /// later anonymous put at a time (the invitee's answer) under the same
+    /// vouch and expiry. Retried like `put_dropbox`.
+    pub async fn put_dropbox_vouched(
+        &self,
+        id: &DropboxId,
+        blob: Vec<u8>,
+        ttl: Option<Duration>,
+        vouch: &MailboxCredential,
+        reserve: Option<&DropboxId>,
+    ) -> Result<u64, RelayError> {
+        let ttl_secs = ttl.map(|t| t.as_secs());
+        let signs = vouch_body(id, reserve, ttl_secs, &blob);
+        let query = put_query(ttl_secs, Some(&vouch.id()), reserve);
+        let answer = self
+            .call(Call {
+                method: Method::PUT,
+                what: "put_dropbox_vouched",
+                path: format!("/v1/dropboxes/{}{query}", id.to_hex()),
+                body: Bytes::from(blob),
+                signed: Some((vouch, Operation::Vouch)),
+                signs: Some(Bytes::from(signs)),
                 token: true,
                 repeat: Repeat::IfNotApplied,
             })
@@ -302,6 +357,7 @@ impl RelayClient {
                 path: format!("/v1/dropboxes/{}/claim", id.to_hex()),
                 body: Bytes::new(),
                 signed: None,
+                signs: None,
                 token: false,
                 repeat: Repeat::IfNotApplied,
             })
@@ -323,6 +379,7 @@ impl RelayClient {
                 path: format!("/v1/dropboxes/{}", id.to_hex()),
                 body: Bytes::new(),
                 signed: None,
+                signs: None,
                 token: false,
                 repeat: Repeat::Always,
             })
@@ -443,7 +500,8 @@ impl RelayClient {
             .uri(&call.path)
             .header(hyper::header::HOST, config.authority());
         if let Some((mailbox, op)) = call.signed {
-            let proof = sign_now(mailbox.signing_key(), op, &mailbox.id(), &call.body);
+            let covered = call.signs.as_ref().unwrap_or(&call.body);
+            let proof = sign_now(mailbox.signing_key(), op, &mailbox.id(), covered);
             request = request
                 .header(HEADER_TIMESTAMP, proof.timestamp.to_string())
                 .header(HEADER_NONCE, proof.nonce_hex())
@@ -454,7 +512,11 @@ impl RelayClient {
                 request = request.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
             }
         }
-        if !call.body.is_empty() && call.signed.is_some_and(|(_, op)| op != Operation::Append) {
+        if !call.body.is_empty()
+            && call
+                .signed
+                .is_some_and(|(_, op)| op != Operation::Append && op != Operation::Vouch)
+        {
             request = request.header(hyper::header::CONTENT_TYPE, "application/json");
         }
         let request = request
