@@ -4,6 +4,11 @@
 //! Client addresses are dropped the moment a connection is accepted: they are
 //! never stored, logged or used as metric labels.
 //!
+//! At most `--max-connections` are open at once (handshaking ones included):
+//! past that a connection is closed right after `accept`, before any TLS
+//! work. Each connection's I/O is wrapped in [`crate::pacing::PacedIo`], so
+//! a peer that stops reading what it asked for is cut off.
+//!
 //! Shutdown: stop accepting, ask every connection to finish its in-flight
 //! request (hyper's graceful shutdown) and every WebSocket to close, wait up
 //! to the grace period, then close the store, which commits every write
