@@ -7,6 +7,10 @@
 //! that, and only then the nonce is recorded (so only correctly
 //! signed requests can occupy replay memory): in this node's memory, and, if
 //! the store is shared by several nodes (PostgreSQL), in the store too.
+//!
+//! Until a signature verified, no answer depends on whether the mailbox
+//! exists: a request for an id the relay does not hold is refused with
+//! `bad_signature`, like a request signed with the wrong key.
 
 use axum::http::HeaderMap;
 use ed25519_dalek::VerifyingKey;
@@ -15,6 +19,8 @@ use safespaces_wire::{ErrorCode, MailboxId, Operation, RequestProof};
 
 use crate::api_error::ApiError;
 use crate::app::{App, unix_now};
+use crate::metrics::Metrics;
+use crate::replay::Admission;
 use crate::store::MailboxRecord;
 
 /// The host a request was sent to, normalised as signed (no port,
@@ -40,6 +46,19 @@ fn accepted_hosts(app: &App, request_host: &str) -> Vec<String> {
             .map(|h| auth::normalize_host(h))
             .collect()
     }
+}
+
+/// The key requests for a mailbox that does not exist are checked against.
+/// It comes from a fixed seed, but what matters is only that no valid
+/// signature under it can turn up for a request (Ed25519 is unforgeable), and
+/// that verifying against it costs what verifying against a real key costs.
+fn absent_mailbox_key() -> VerifyingKey {
+    static KEY: std::sync::OnceLock<VerifyingKey> = std::sync::OnceLock::new();
+    *KEY.get_or_init(|| {
+        use sha2::{Digest, Sha256};
+        let seed: [u8; 32] = Sha256::digest(b"safespaces-relay/v1 absent mailbox").into();
+        ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key()
+    })
 }
 
 /// Reads the proof headers.
@@ -103,25 +122,32 @@ pub async fn check(
             ),
         ));
     }
+    let creating = key.is_some();
     let (key, deleted) = match key {
         Some(k) => (k, false),
-        None => {
-            let MailboxRecord { keys, deleted } = app
-                .store
-                .mailbox_record(*mailbox)
-                .await?
-                .ok_or_else(|| ApiError::new(ErrorCode::MailboxNotFound, "no such mailbox"))?;
-            // Only the admin key may destroy history: a member's key, which
-            // every member (and every removed member) holds, cannot.
-            let raw = if op.needs_admin_key() {
-                keys.admin
-            } else {
-                keys.member
-            };
-            let key = VerifyingKey::from_bytes(&raw)
-                .map_err(|_| ApiError::new(ErrorCode::Internal, "the stored key is unusable"))?;
-            (key, deleted)
-        }
+        None => match app.store.mailbox_record(*mailbox).await? {
+            Some(MailboxRecord { keys, deleted }) => {
+                // Only the admin key may destroy history: a member's key,
+                // which every member (and every removed member) holds,
+                // cannot.
+                let raw = if op.needs_admin_key() {
+                    keys.admin
+                } else {
+                    keys.member
+                };
+                let key = VerifyingKey::from_bytes(&raw).map_err(|_| {
+                    ApiError::new(ErrorCode::Internal, "the stored key is unusable")
+                })?;
+                (key, deleted)
+            }
+            // No such mailbox. Answering that before the signature is
+            // checked would tell anyone who knows an id whether it exists,
+            // so the request is checked against a key nobody holds and
+            // refused exactly like a wrong key: same code, same message,
+            // same Ed25519 work. Only a proof that verifies learns more
+            // (a tombstone's `mailbox_deleted`).
+            None => (absent_mailbox_key(), false),
+        },
     };
     let signed_here = accepted_hosts(app, host)
         .iter()
@@ -141,8 +167,16 @@ pub async fn check(
             "this nonce was already used; sign every request with a fresh nonce",
         )
     };
-    if !app.nonces.insert(proof.nonce, now) {
-        return Err(replayed());
+    match app.nonces.insert(mailbox, proof.nonce, now, creating) {
+        Admission::Fresh => {}
+        Admission::Replayed => return Err(replayed()),
+        Admission::Busy => {
+            Metrics::add(&app.metrics.nonces_refused, 1);
+            return Err(ApiError::new(
+                ErrorCode::RelayBusy,
+                "the relay is at its limit of signed requests it can remember; nothing was done, try again in a few minutes",
+            ));
+        }
     }
     // Several nodes on one database: the request may have been replayed to
     // another node, whose memory this node cannot see. The nonce matters

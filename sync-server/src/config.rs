@@ -168,6 +168,74 @@ pub struct Config {
         default_value_t = LogFormat::Text
     )]
     pub log_format: LogFormat,
+
+    // ---- Limits that hold against an outsider (issue 16; docs/relay.md,
+    // "Errors and limits"). Kept together so they read as one policy. ----
+    /// Most TLS connections open at once (handshaking ones included); more
+    /// are closed right after `accept`, before any TLS work.
+    #[arg(long, env = "SAFESPACES_RELAY_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+
+    /// Seconds a client may take to finish the TLS handshake.
+    #[arg(
+        long,
+        env = "SAFESPACES_RELAY_HANDSHAKE_TIMEOUT_SECS",
+        default_value_t = 10
+    )]
+    pub handshake_timeout_secs: u64,
+
+    /// Bytes per second a peer must move, on average, once its grace is
+    /// over: request bodies in, and responses and frames out while they are
+    /// waiting to be written. Slower peers are cut off.
+    #[arg(
+        long,
+        env = "SAFESPACES_RELAY_MIN_TRANSFER_RATE",
+        default_value_t = 1024
+    )]
+    pub min_transfer_rate: u64,
+
+    /// Seconds a request body or a blocked write may take before the
+    /// minimum rate applies.
+    #[arg(
+        long,
+        env = "SAFESPACES_RELAY_TRANSFER_GRACE_SECS",
+        default_value_t = 10
+    )]
+    pub transfer_grace_secs: u64,
+
+    /// Bytes of live blob frames queued for one WebSocket; beyond it the
+    /// connection catches up from the store instead.
+    #[arg(long, env = "SAFESPACES_RELAY_MAX_QUEUED_BYTES_PER_CONN", default_value_t = 1024 * 1024)]
+    pub max_queued_bytes_per_conn: usize,
+
+    /// Most mailboxes the relay holds.
+    #[arg(long, env = "SAFESPACES_RELAY_MAX_MAILBOXES", default_value_t = 50_000)]
+    pub max_mailboxes: u64,
+
+    /// Most bytes of blobs and drop-boxes the relay holds altogether.
+    #[arg(long, env = "SAFESPACES_RELAY_MAX_TOTAL_BYTES", default_value_t = 16 * 1024 * 1024 * 1024)]
+    pub max_total_bytes: u64,
+
+    /// Most drop-boxes (reservations included) one mailbox vouches for at once.
+    #[arg(
+        long,
+        env = "SAFESPACES_RELAY_MAX_DROPBOXES_PER_MAILBOX",
+        default_value_t = 32
+    )]
+    pub max_dropboxes_per_mailbox: u64,
+
+    /// Nonces remembered for replay protection before the relay turns
+    /// busy (see docs/relay.md for the policy at the limit).
+    #[arg(long, env = "SAFESPACES_RELAY_MAX_NONCES", default_value_t = 1_000_000)]
+    pub max_nonces: usize,
+
+    /// Nonces one mailbox may hold in the replay memory.
+    #[arg(
+        long,
+        env = "SAFESPACES_RELAY_MAX_NONCES_PER_MAILBOX",
+        default_value_t = 100_000
+    )]
+    pub max_nonces_per_mailbox: usize,
 }
 
 /// The format of the relay's log lines.
@@ -265,5 +333,20 @@ impl Config {
     /// clamped to [`DROPBOX_TTL_CEILING_SECS`]).
     pub fn dropbox_ttl_cap(&self) -> u64 {
         self.dropbox_max_ttl_secs.clamp(1, DROPBOX_TTL_CEILING_SECS)
+    }
+}
+
+impl Config {
+    /// The TLS handshake deadline as a [`Duration`].
+    pub fn handshake_timeout(&self) -> Duration {
+        Duration::from_secs(self.handshake_timeout_secs.max(1))
+    }
+
+    /// The pace every peer must keep ([`crate::pacing::Pace`]).
+    pub fn pace(&self) -> crate::pacing::Pace {
+        crate::pacing::Pace {
+            grace: Duration::from_secs(self.transfer_grace_secs),
+            min_rate: self.min_transfer_rate,
+        }
     }
 }

@@ -7,9 +7,16 @@
 //! A connection whose queue is full is not waited for: it is flagged as
 //! overflowed and re-reads what it missed from the store, so a slow device
 //! never stalls the writer or other devices, and never misses a blob.
+//!
+//! A queue is bounded twice: at [`QUEUE`] events and at a number of bytes
+//! per connection (`--max-queued-bytes-per-conn`). Frames are shared between
+//! subscribers, but a connection that never reads would otherwise pin up to
+//! [`QUEUE`] blobs of up to the largest blob size each; with the byte bound a
+//! subscriber that stops reading costs at most that many bytes here (and is
+//! cut off by [`crate::pacing`] once its socket has stayed blocked too long).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::extract::ws::Utf8Bytes;
@@ -41,12 +48,25 @@ pub enum Event {
     Deleted(MailboxId),
 }
 
+impl Event {
+    /// Bytes this event keeps alive while queued (its frame).
+    fn queued_bytes(&self) -> usize {
+        match self {
+            Event::Blob { frame, .. } => frame.len(),
+            Event::Deleted(_) => 0,
+        }
+    }
+}
+
 /// One connection's registration.
 #[derive(Debug, Clone)]
 pub struct Subscriber {
     conn: u64,
     tx: mpsc::Sender<Event>,
     overflowed: Arc<AtomicBool>,
+    /// Bytes of frames waiting in `tx`.
+    queued: Arc<AtomicUsize>,
+    max_queued: usize,
 }
 
 /// The connection side of a registration: receives events.
@@ -59,6 +79,17 @@ pub struct Inbox {
     /// Set when an event could not be queued; the connection must catch up from the store.
     pub overflowed: Arc<AtomicBool>,
     subscriber: Subscriber,
+}
+
+impl Inbox {
+    /// The next live event (cancel-safe, like [`mpsc::Receiver::recv`]).
+    pub async fn recv(&mut self) -> Option<Event> {
+        let ev = self.rx.recv().await?;
+        self.subscriber
+            .queued
+            .fetch_sub(ev.queued_bytes(), Ordering::AcqRel);
+        Some(ev)
+    }
 }
 
 /// The subscribers of one mailbox on this node.
@@ -80,8 +111,9 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// A new connection's inbox (subscribes to nothing yet).
-    pub fn connect(&self) -> Inbox {
+    /// A new connection's inbox (subscribes to nothing yet), queueing at
+    /// most `max_queued_bytes` of frames.
+    pub fn connect(&self, max_queued_bytes: usize) -> Inbox {
         let (tx, rx) = mpsc::channel(QUEUE);
         let overflowed = Arc::new(AtomicBool::new(false));
         let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
@@ -93,8 +125,24 @@ impl Hub {
                 conn,
                 tx,
                 overflowed,
+                queued: Arc::new(AtomicUsize::new(0)),
+                max_queued: max_queued_bytes,
             },
         }
+    }
+
+    /// Bytes of live frames queued to connections right now (for metrics).
+    pub fn queued_bytes(&self) -> u64 {
+        let subs = self
+            .subscribers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut seen = std::collections::HashSet::new();
+        subs.values()
+            .flat_map(|w| w.subs.iter())
+            .filter(|s| seen.insert(s.conn))
+            .map(|s| s.queued.load(Ordering::Relaxed) as u64)
+            .sum()
     }
 
     /// Starts delivering `mailbox`'s commits to `inbox`.
@@ -151,17 +199,33 @@ impl Hub {
             watch.last = watch.last.max(*seq);
         }
         let mut n = 0;
-        watch.subs.retain(|s| match s.tx.try_send(event.clone()) {
-            Ok(()) => {
-                n += 1;
-                true
-            }
-            Err(mpsc::error::TrySendError::Full(_)) => {
+        let len = event.queued_bytes();
+        watch.subs.retain(|s| {
+            // Counted before sending, so the receiver never subtracts more
+            // than was added; undone if the event does not go in.
+            let before = s.queued.fetch_add(len, Ordering::AcqRel);
+            if len > 0 && before + len > s.max_queued {
+                s.queued.fetch_sub(len, Ordering::AcqRel);
                 s.overflowed.store(true, Ordering::Release);
-                true
+                return true;
             }
-            // The connection is gone: forget it.
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            match s.tx.try_send(event.clone()) {
+                Ok(()) => {
+                    n += 1;
+                    true
+                }
+                Err(e) => {
+                    s.queued.fetch_sub(len, Ordering::AcqRel);
+                    match e {
+                        mpsc::error::TrySendError::Full(_) => {
+                            s.overflowed.store(true, Ordering::Release);
+                            true
+                        }
+                        // The connection is gone: forget it.
+                        mpsc::error::TrySendError::Closed(_) => false,
+                    }
+                }
+            }
         });
         if watch.subs.is_empty() {
             subs.remove(mailbox);

@@ -24,6 +24,7 @@
 //! | [`hub`] | live fan-out of committed blobs to subscribed connections |
 //! | [`store`] | the [`store::Store`] trait; the SQLite store (default) and the PostgreSQL store (several nodes, cross-node fan-out by `LISTEN`/`NOTIFY`), both with group commit |
 //! | [`rate_limit`] | per-connection token buckets |
+//! | [`pacing`] | peers too slow to send a body or to read what they asked for are cut off |
 //! | [`metrics`] | Prometheus counters without ids or addresses |
 //! | [`api_error`] | refusals as JSON responses with stable codes |
 //! | [`app`] | state shared by handlers |
@@ -40,6 +41,7 @@ pub mod client;
 pub mod config;
 pub mod hub;
 pub mod metrics;
+pub mod pacing;
 pub mod pin;
 pub mod rate_limit;
 pub mod replay;

@@ -85,6 +85,13 @@ pub struct Metrics {
     pub connections_accepted: AtomicU64,
     /// TLS connections currently open.
     pub connections_open: AtomicI64,
+    /// Connections closed at once because the relay held its maximum.
+    pub connections_refused: AtomicU64,
+    /// Connections cut off because the peer sent or read too slowly
+    /// ([`crate::pacing`]), and TLS handshakes that did not finish in time.
+    pub slow_peers_cut: AtomicU64,
+    /// Signed requests refused because the replay memory was at its limit.
+    pub nonces_refused: AtomicU64,
     /// WebSocket connections currently open.
     pub websockets_open: AtomicI64,
     /// Subscriptions currently active.
@@ -147,7 +154,7 @@ impl Metrics {
         {
             let _ = writeln!(out, "relay_refusals_total{{code=\"{code}\"}} {n}");
         }
-        let counters: [(&str, &str, &AtomicU64); 14] = [
+        let counters: [(&str, &str, &AtomicU64); 17] = [
             (
                 "relay_http_request_bytes_total",
                 "HTTP request body bytes received.",
@@ -202,6 +209,21 @@ impl Metrics {
                 "relay_connections_accepted_total",
                 "TLS connections accepted.",
                 &self.connections_accepted,
+            ),
+            (
+                "relay_connections_refused_total",
+                "Connections closed at once: the relay held its maximum.",
+                &self.connections_refused,
+            ),
+            (
+                "relay_slow_peers_cut_total",
+                "Connections cut off: too slow to send a body, to read, or to finish the TLS handshake.",
+                &self.slow_peers_cut,
+            ),
+            (
+                "relay_nonces_refused_total",
+                "Signed requests refused because the replay memory was at its limit.",
+                &self.nonces_refused,
             ),
             (
                 "relay_ws_frames_in_total",

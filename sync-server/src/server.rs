@@ -4,6 +4,11 @@
 //! Client addresses are dropped the moment a connection is accepted: they are
 //! never stored, logged or used as metric labels.
 //!
+//! At most `--max-connections` are open at once (handshaking ones included):
+//! past that a connection is closed right after `accept`, before any TLS
+//! work. Each connection's I/O is wrapped in [`crate::pacing::PacedIo`], so
+//! a peer that stops reading what it asked for is cut off.
+//!
 //! Shutdown: stop accepting, ask every connection to finish its in-flight
 //! request (hyper's graceful shutdown) and every WebSocket to close, wait up
 //! to the grace period, then close the store, which commits every write
@@ -18,7 +23,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
@@ -34,8 +39,6 @@ use crate::tls::{ServerTls, TlsError};
 /// File name of the SQLite database inside the data directory (unless
 /// `--database-url` selects PostgreSQL).
 pub const DB_FILE: &str = "relay.sqlite3";
-/// How long a client may take to finish the TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often expired drop-boxes are swept.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
@@ -95,6 +98,9 @@ impl Relay {
             max_blobs_per_mailbox: config.max_blobs_per_mailbox,
             max_bytes_per_mailbox: config.max_bytes_per_mailbox,
             max_dropboxes: config.max_dropboxes,
+            max_mailboxes: config.max_mailboxes,
+            max_total_bytes: config.max_total_bytes,
+            max_dropboxes_per_mailbox: config.max_dropboxes_per_mailbox,
         };
         let sink = hub.clone();
         let store: SharedStore = match &config.database_url {
@@ -132,7 +138,14 @@ impl Relay {
         };
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let app = Arc::new(App {
-            nonces: NonceCache::new(config.clock_window_secs, unix_now()),
+            nonces: NonceCache::new(
+                config.clock_window_secs,
+                unix_now(),
+                crate::replay::NonceLimits {
+                    max_total: config.max_nonces,
+                    max_per_mailbox: config.max_nonces_per_mailbox,
+                },
+            ),
             config,
             store,
             hub,
@@ -195,16 +208,31 @@ async fn serve(
     let mut shutdown = app.shutdown.clone();
     let mut conns = JoinSet::new();
     let sweeper = tokio::spawn(sweep(app.clone()));
+    // One permit per open connection, handshaking ones included: past the
+    // cap a connection is closed before any TLS work, so refusing costs
+    // an accept and a close, and the connections already open keep going.
+    let slots = Arc::new(Semaphore::new(app.config.max_connections.max(1)));
+    let mut full_since_logged = false;
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
             accepted = listener.accept() => match accepted {
                 // The peer address is dropped here, on purpose.
-                Ok((tcp, _peer)) => {
-                    // The certificate current at accept time: a reload
-                    // changes what later handshakes see, not this one.
-                    conns.spawn(serve_conn(app.clone(), tcp, tls.acceptor(), router.clone()));
-                }
+                Ok((tcp, _peer)) => match slots.clone().try_acquire_owned() {
+                    Ok(slot) => {
+                        full_since_logged = false;
+                        conns.spawn(serve_conn(app.clone(), tcp, tls.acceptor(), router.clone(), slot));
+                    }
+                    Err(_) => {
+                        drop(tcp);
+                        Metrics::add(&app.metrics.connections_refused, 1);
+                        if !full_since_logged {
+                            // Once per episode: a flood must not become a log flood.
+                            tracing::warn!(max = app.config.max_connections, "connection limit reached; refusing new connections");
+                            full_since_logged = true;
+                        }
+                    }
+                },
                 Err(e) => {
                     // Typically out of file descriptors: back off instead of spinning.
                     tracing::warn!(error = %e, "accept failed");
@@ -229,12 +257,24 @@ async fn serve(
     Ok(())
 }
 
-async fn serve_conn(app: AppState, tcp: TcpStream, acceptor: TlsAcceptor, router: axum::Router) {
+async fn serve_conn(
+    app: AppState,
+    tcp: TcpStream,
+    acceptor: TlsAcceptor,
+    router: axum::Router,
+    _slot: OwnedSemaphorePermit,
+) {
     Metrics::add(&app.metrics.connections_accepted, 1);
     Metrics::gauge(&app.metrics.connections_open, 1);
     let _ = tcp.set_nodelay(true);
     let mut shutdown = app.shutdown.clone();
-    if let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+    let handshake =
+        tokio::time::timeout(app.config.handshake_timeout(), acceptor.accept(tcp)).await;
+    if handshake.is_err() {
+        Metrics::add(&app.metrics.slow_peers_cut, 1);
+    }
+    if let Ok(Ok(tls)) = handshake {
+        let tls = crate::pacing::PacedIo::new(tls, app.config.pace(), app.clone());
         let conn_state = Arc::new(ConnState::new(&app.config));
         let svc = service_fn(move |mut req: hyper::Request<Incoming>| {
             req.extensions_mut().insert(conn_state.clone());

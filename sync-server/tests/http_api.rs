@@ -208,9 +208,10 @@ async fn create_refusals_store_nothing() {
         .unwrap();
     assert_refused(&r, 400, ErrorCode::MalformedRequest);
 
-    // Nothing was created by any of that.
+    // Nothing was created by any of that (a read of an id the relay does
+    // not hold is refused like a wrong key; the create below proves it).
     let r = c.read(&key, &id, 0, None).await.unwrap();
-    assert_refused(&r, 404, ErrorCode::MailboxNotFound);
+    assert_refused(&r, 401, ErrorCode::BadSignature);
 
     // With the token and a proper signature it works.
     let proof = sign_now(
@@ -323,10 +324,11 @@ async fn append_refusals_store_nothing() {
     // Over the byte quota (40 stored + 61 > 100).
     let r = c.append(&key, &id, vec![2u8; 61]).await.unwrap();
     assert_refused(&r, 507, ErrorCode::QuotaBytesExceeded);
-    // Unknown mailbox.
+    // Unknown mailbox: refused exactly like a wrong key, so nobody learns
+    // from the answer whether an id exists (see tests/outsider.rs).
     let other = random_mailbox();
     let r = c.append(&key, &other, "x").await.unwrap();
-    assert_refused(&r, 404, ErrorCode::MailboxNotFound);
+    assert_refused(&r, 401, ErrorCode::BadSignature);
     // Malformed id.
     let r = c
         .send(Method::POST, "/v1/mailboxes/1234/blobs", &[], "x")
@@ -520,6 +522,8 @@ async fn delete_needs_the_admin_key_and_leaves_a_tombstone() {
         .await
         .unwrap();
     assert_eq!((r.status, &r.body[..]), (200, &br#"{"deleted":true}"#[..]));
+    // Gone: the relay holds no key for the id any more, so every request
+    // for it is refused as for an id it never held.
     let r = c.read(&key, &id, 0, None).await.unwrap();
     assert_refused(&r, 410, ErrorCode::MailboxDeleted);
     let r = c.append(&key, &id, "y").await.unwrap();
@@ -786,7 +790,7 @@ async fn metrics_are_only_on_the_operator_listener() {
     t.relay.shutdown().await.unwrap();
 
     // Without `--metrics-listen` there is no operator listener at all.
-    let t = TestRelay::start().await;
+    let t = TestRelay::start_with(|c| c.metrics_listen = None).await;
     assert_eq!(t.relay.metrics_addr(), None);
     t.relay.shutdown().await.unwrap();
 }

@@ -177,6 +177,7 @@ async fn readyz_follows_a_postgresql_database_that_stops_and_comes_back() {
         child,
         addr: "0.0.0.0:0".parse().unwrap(),
         pin: String::new(),
+        metrics: "0.0.0.0:0".parse().unwrap(),
     });
     let (addr, ops, pin) = {
         use std::io::BufRead as _;

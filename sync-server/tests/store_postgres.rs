@@ -339,3 +339,74 @@ async fn a_nonce_recorded_on_one_node_is_a_replay_on_every_node() {
         Err(safespaces_relay::store::StoreError::Closed)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn global_quotas_hold_exactly_across_two_nodes() {
+    let Some(pg) = pg_server::server() else {
+        return;
+    };
+    use safespaces_relay::store::{StoreError, StoreLimits};
+    let url = pg.fresh_database();
+    let limits = StoreLimits {
+        max_mailboxes: 10,
+        max_total_bytes: 1000,
+        ..store_suite::LIMITS
+    };
+    let a = Arc::new(
+        PgStore::connect(&url, limits, Arc::new(NoSink))
+            .await
+            .unwrap(),
+    );
+    let b = Arc::new(
+        PgStore::connect(&url, limits, Arc::new(NoSink))
+            .await
+            .unwrap(),
+    );
+    // Both nodes create as many mailboxes as they can, at the same time.
+    let mut tasks = Vec::new();
+    for (n, s) in [(0u8, a.clone()), (1u8, b.clone())] {
+        tasks.push(tokio::spawn(async move {
+            let mut created = Vec::new();
+            for i in 0..10u8 {
+                let id = MailboxId::from_bytes([n * 16 + i + 1; 32]);
+                match s.create_mailbox(id, keys(1)).await {
+                    Ok(true) => created.push(id),
+                    Err(StoreError::TooManyMailboxes) => {}
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            created
+        }));
+    }
+    let mut created = Vec::new();
+    for t in tasks {
+        created.extend(t.await.unwrap());
+    }
+    assert_eq!(created.len(), 10, "exactly the quota, across both nodes");
+    // Bytes too: 100-byte appends from both nodes, 10 fit.
+    let mut tasks = Vec::new();
+    for (n, s) in [(0usize, a.clone()), (1usize, b.clone())] {
+        let ids = created.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut stored = 0;
+            for i in 0..10 {
+                match s
+                    .append(ids[(n * 5 + i) % ids.len()], Bytes::from(vec![0u8; 100]))
+                    .await
+                {
+                    Ok(_) => stored += 1,
+                    Err(StoreError::RelayBytesFull) => {}
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            stored
+        }));
+    }
+    let mut stored = 0;
+    for t in tasks {
+        stored += t.await.unwrap();
+    }
+    assert_eq!(stored, 10);
+    a.close().await.unwrap();
+    b.close().await.unwrap();
+}

@@ -137,3 +137,81 @@ async fn a_newer_schema_is_refused_without_writing_to_the_file() {
     );
     assert_eq!(std::fs::read(&path).unwrap(), before);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn global_quotas_count_what_a_reopened_store_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("relay.db");
+    let limits = safespaces_relay::store::StoreLimits {
+        max_mailboxes: 2,
+        max_total_bytes: 100,
+        max_dropboxes: 1,
+        ..store_suite::LIMITS
+    };
+    {
+        let s = SqliteStore::open(&path, limits, Arc::new(NoSink)).unwrap();
+        s.create_mailbox(MailboxId::from_bytes([1; 32]), keys(1))
+            .await
+            .unwrap();
+        s.create_mailbox(MailboxId::from_bytes([2; 32]), keys(2))
+            .await
+            .unwrap();
+        s.append(MailboxId::from_bytes([1; 32]), Bytes::from(vec![0; 60]))
+            .await
+            .unwrap();
+        let d = safespaces_wire::DropboxId::from_bytes([1; 32]);
+        s.put_dropbox(d, Bytes::from(vec![0; 30]), 0, u64::MAX / 2)
+            .await
+            .unwrap();
+        s.close().await.unwrap();
+    }
+    let s = SqliteStore::open(&path, limits, Arc::new(NoSink)).unwrap();
+    use safespaces_relay::store::StoreError;
+    assert_eq!(
+        s.create_mailbox(MailboxId::from_bytes([3; 32]), keys(3))
+            .await,
+        Err(StoreError::TooManyMailboxes)
+    );
+    assert_eq!(
+        s.append(MailboxId::from_bytes([2; 32]), Bytes::from(vec![0; 11]))
+            .await,
+        Err(StoreError::RelayBytesFull)
+    );
+    let d = safespaces_wire::DropboxId::from_bytes([2; 32]);
+    assert_eq!(
+        s.put_dropbox(d, Bytes::from_static(b"x"), 0, u64::MAX / 2)
+            .await,
+        Err(StoreError::RelayFull)
+    );
+    s.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_from_before_drop_box_owners_opens_and_keeps_its_drop_boxes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("relay.db");
+    {
+        // The drop-box table as it was made before vouching existed.
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "CREATE TABLE dropbox (id BLOB PRIMARY KEY, data BLOB NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+             CREATE INDEX dropbox_expiry ON dropbox (expires_at);",
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO dropbox (id, data, expires_at) VALUES (?1, ?2, ?3)",
+            rusqlite::params![&[7u8; 32][..], &b"old invite"[..], i64::MAX / 2],
+        )
+        .unwrap();
+    }
+    let s = SqliteStore::open(&path, store_suite::LIMITS, Arc::new(NoSink)).unwrap();
+    let d = safespaces_wire::DropboxId::from_bytes([7; 32]);
+    assert_eq!(
+        s.claim_dropbox(d, 1).await.unwrap(),
+        Some(Bytes::from_static(b"old invite"))
+    );
+    s.close().await.unwrap();
+    // Opening again finds the columns there and changes nothing.
+    let s = SqliteStore::open(&path, store_suite::LIMITS, Arc::new(NoSink)).unwrap();
+    s.close().await.unwrap();
+}

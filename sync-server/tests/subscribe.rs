@@ -219,10 +219,10 @@ async fn subscription_refusals() {
     };
     send(&mut ws, serde_json::to_string(&stale).unwrap()).await;
     assert_error(next(&mut ws).await, Some(id), ErrorCode::StaleTimestamp);
-    // Unknown mailbox.
+    // Unknown mailbox: refused like a wrong key.
     let ghost = random_mailbox();
     send(&mut ws, subscribe_frame(&key, &ghost, 0)).await;
-    assert_error(next(&mut ws).await, Some(ghost), ErrorCode::MailboxNotFound);
+    assert_error(next(&mut ws).await, Some(ghost), ErrorCode::BadSignature);
     // Malformed and binary frames, oversized frames.
     send(&mut ws, r#"{"type":"subscribe"}"#.to_owned()).await;
     assert_error(next(&mut ws).await, None, ErrorCode::MalformedRequest);

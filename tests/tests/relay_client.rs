@@ -95,6 +95,7 @@ async fn every_method_round_trips() {
         );
 
         c.delete_mailbox(&mb).await.unwrap();
+        // Gone: answered like any id the relay does not hold.
         let deleted = c.read(&mb, 0, None).await.unwrap_err();
         assert_eq!(deleted.code(), Some(ErrorCode::MailboxDeleted));
         // The tombstone stays: the id cannot be made again.
@@ -141,9 +142,11 @@ async fn refusals_surface_the_relays_code() {
     let c = client(&relay.process);
     bounded(async {
         let mb = new_mailbox();
+        // A mailbox the relay does not hold is refused like a wrong key, so
+        // that the answer says nothing about which ids exist.
         let err = c.append(&mb, b"x".to_vec()).await.unwrap_err();
-        assert_eq!(err.code(), Some(ErrorCode::MailboxNotFound), "{err}");
-        assert!(matches!(err, RelayError::Refused { status: 404, .. }));
+        assert_eq!(err.code(), Some(ErrorCode::BadSignature), "{err}");
+        assert!(matches!(err, RelayError::Refused { status: 401, .. }));
 
         c.create_mailbox(&mb).await.unwrap();
         // Another member key names another mailbox: nobody can bind this

@@ -90,7 +90,7 @@ async fn live_blobs_from_another_client_arrive_in_order_per_mailbox() {
         });
         let (mailbox, error) = refused.expect("the missing mailbox was refused");
         assert_eq!(mailbox, missing.id());
-        assert_eq!(error.code(), Some(ErrorCode::MailboxNotFound));
+        assert_eq!(error.code(), Some(ErrorCode::BadSignature));
 
         wait_for(&mut status, |s| *s == SyncStatus::UpToDate).await;
 

@@ -64,6 +64,10 @@ pub enum Operation {
     Compact,
     /// Delete the whole mailbox.
     Delete,
+    /// Vouch for a drop-box put: the mailbox's holder answers for it, so it
+    /// is charged to the mailbox rather than to the relay's shared pool of
+    /// anonymous drop-boxes (see [`crate::dropbox::vouch_body`]).
+    Vouch,
 }
 
 impl Operation {
@@ -82,6 +86,7 @@ impl Operation {
             Operation::Subscribe => "subscribe",
             Operation::Compact => "compact",
             Operation::Delete => "delete",
+            Operation::Vouch => "vouch",
         }
     }
 }

@@ -42,7 +42,9 @@ pub enum ErrorCode {
     QuotaBlobsExceeded,
     /// The mailbox holds as many bytes as the relay allows (507).
     QuotaBytesExceeded,
-    /// The relay holds as many drop-boxes as it allows (507).
+    /// The relay as a whole is full: it holds as many mailboxes, anonymous
+    /// drop-boxes or bytes as its operator allows (507). Nothing the client
+    /// can fix; the message says which.
     RelayFull,
     /// The drop-box lifetime is zero or longer than the relay allows (400).
     TtlOutOfRange,
@@ -56,6 +58,14 @@ pub enum ErrorCode {
     ShuttingDown,
     /// Something failed inside the relay; nothing was stored (500).
     Internal,
+    /// The request (its body) did not arrive at the relay's minimum rate;
+    /// the connection is closed (408).
+    RequestTimeout,
+    /// The relay cannot take this request now without risking its replay
+    /// protection; nothing was done, retry later (503).
+    RelayBusy,
+    /// The mailbox vouches for as many drop-boxes as the relay allows (507).
+    QuotaDropboxesExceeded,
 }
 
 impl ErrorCode {
@@ -71,6 +81,7 @@ impl ErrorCode {
             | ErrorCode::StaleTimestamp
             | ErrorCode::ReplayedNonce => 401,
             ErrorCode::Forbidden => 403,
+            ErrorCode::RequestTimeout => 408,
             ErrorCode::MailboxNotFound | ErrorCode::DropboxNotFound | ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::MailboxDeleted => 410,
@@ -78,10 +89,11 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::RateLimited => 429,
             ErrorCode::Internal => 500,
-            ErrorCode::ShuttingDown => 503,
+            ErrorCode::ShuttingDown | ErrorCode::RelayBusy => 503,
             ErrorCode::QuotaBlobsExceeded
             | ErrorCode::QuotaBytesExceeded
-            | ErrorCode::RelayFull => 507,
+            | ErrorCode::RelayFull
+            | ErrorCode::QuotaDropboxesExceeded => 507,
         }
     }
 
@@ -112,6 +124,9 @@ impl ErrorCode {
         ErrorCode::ShuttingDown,
         ErrorCode::Internal,
         ErrorCode::MailboxDeleted,
+        ErrorCode::RequestTimeout,
+        ErrorCode::RelayBusy,
+        ErrorCode::QuotaDropboxesExceeded,
     ];
 
     /// The `snake_case` wire name, e.g. `"replayed_nonce"`.
@@ -140,6 +155,9 @@ impl ErrorCode {
             ErrorCode::TooManySubscriptions => "too_many_subscriptions",
             ErrorCode::ShuttingDown => "shutting_down",
             ErrorCode::Internal => "internal",
+            ErrorCode::RequestTimeout => "request_timeout",
+            ErrorCode::RelayBusy => "relay_busy",
+            ErrorCode::QuotaDropboxesExceeded => "quota_dropboxes_exceeded",
         }
     }
 }
@@ -185,6 +203,9 @@ mod tests {
                 ErrorCode::ShuttingDown => 20,
                 ErrorCode::Internal => 21,
                 ErrorCode::MailboxDeleted => 22,
+                ErrorCode::RequestTimeout => 23,
+                ErrorCode::RelayBusy => 24,
+                ErrorCode::QuotaDropboxesExceeded => 25,
             }
         }
         for (i, code) in ErrorCode::ALL.iter().enumerate() {
@@ -199,6 +220,9 @@ mod tests {
             ErrorCode::ReplayedNonce,
             ErrorCode::QuotaBytesExceeded,
             ErrorCode::TooManySubscriptions,
+            ErrorCode::RequestTimeout,
+            ErrorCode::RelayBusy,
+            ErrorCode::QuotaDropboxesExceeded,
         ] {
             assert_eq!(
                 serde_json::to_string(&code).unwrap(),

@@ -213,3 +213,50 @@ fn fail_malformed_proof_fields() {
     assert!(RequestProof::from_wire(Some(&ts), Some("5a5a"), Some(SIGNATURE_APPEND)).is_err());
     assert!(RequestProof::from_wire(Some(&ts), Some(&n), Some(&SIGNATURE_APPEND[2..])).is_err());
 }
+
+/// A vouch for a drop-box put (`safespaces_wire::dropbox::vouch_body`):
+/// drop-box `cd…cd`, reserving `ef…ef`, 600 s, blob "invite"; same key,
+/// mailbox, time and nonce as above.
+const SIGNATURE_VOUCH: &str = "45950f3c4c9badc5da32241d083eaf7a4e0be3cf3bc5d8a982856381d8825f007fef247148a04a49b2eaeaa2468b0efbe5ece1942dec238e3c6e63139fe75e03";
+
+fn vouch_body() -> Vec<u8> {
+    let d = safespaces_wire::DropboxId::from_bytes([0xcd; 32]);
+    let r = safespaces_wire::DropboxId::from_bytes([0xef; 32]);
+    safespaces_wire::dropbox::vouch_body(&d, Some(&r), Some(600), b"invite")
+}
+
+#[test]
+fn vouch_signature_matches_the_vector() {
+    let p = sign(
+        &key(),
+        HOST,
+        Operation::Vouch,
+        &mailbox(),
+        &vouch_body(),
+        TIMESTAMP,
+        NONCE,
+    );
+    assert_eq!(p.signature_hex(), SIGNATURE_VOUCH);
+}
+
+#[test]
+fn fail_vouch_spent_on_another_put_or_operation() {
+    let vk = key().verifying_key();
+    let p = proof(SIGNATURE_VOUCH);
+    assert!(auth::verify(&vk, HOST, Operation::Vouch, &mailbox(), &vouch_body(), &p).is_ok());
+    let d = safespaces_wire::DropboxId::from_bytes([0xcd; 32]);
+    for other in [
+        safespaces_wire::dropbox::vouch_body(&d, None, Some(600), b"invite"),
+        safespaces_wire::dropbox::vouch_body(&d, None, None, b"invite"),
+        safespaces_wire::dropbox::vouch_body(&d, None, Some(600), b"other"),
+    ] {
+        assert_eq!(
+            auth::verify(&vk, HOST, Operation::Vouch, &mailbox(), &other, &p),
+            Err(AuthError::BadSignature)
+        );
+    }
+    assert_eq!(
+        auth::verify(&vk, HOST, Operation::Append, &mailbox(), &vouch_body(), &p),
+        Err(AuthError::BadSignature)
+    );
+}

@@ -370,6 +370,13 @@ impl Shared {
         Ok(())
     }
 
+    /// The credential of the space's mailbox in its current epoch: what
+    /// this device vouches for the space's invite drop-boxes with.
+    pub(crate) fn current_credential(&self, space: SpaceId) -> AppResult<MailboxCredential> {
+        let epoch = self.with_loaded(|loaded| Ok(entry(loaded, space)?.epoch))?;
+        self.credential(space, epoch)
+    }
+
     /// Relay sync, after a space's passes pushed the admissions: puts each
     /// waiting welcome in its drop-box.
     pub(crate) async fn deliver_welcomes(
@@ -387,12 +394,14 @@ impl Shared {
             let bytes = BASE64_STANDARD
                 .decode(welcome)
                 .map_err(|_| AppError::Corrupt("registry: welcome".into()))?;
-            leave(
+            let vouch = self.current_credential(space)?;
+            leave_vouched(
                 client,
                 &secret.welcome_dropbox_id(),
                 bytes,
                 invite.expires_at,
                 now,
+                &vouch,
             )
             .await?;
             self.update_issued(space, &invite.invite, |i| i.welcome = None)?;
@@ -779,13 +788,28 @@ impl Space {
         now: Timestamp,
     ) -> AppResult<()> {
         let id = dropbox(&invitation.dropbox_id)?;
-        client
-            .put_dropbox(
-                &id,
-                invitation.package.clone(),
-                Some(ttl(invitation.expires_at, now)),
-            )
-            .await?;
+        let secret = stored_code(&invitation.code)?;
+        let request = dropbox(&secret.request_dropbox_id())?;
+        let ttl = Some(ttl(invitation.expires_at, now));
+        // Vouched for by the space's mailbox, with the invitee's answer
+        // slot reserved: a stranger who fills the relay's anonymous
+        // drop-boxes cannot make this invite fail (docs/relay.md).
+        let vouch = self.shared.current_credential(self.id)?;
+        let vouched = client
+            .put_dropbox_vouched(&id, invitation.package.clone(), ttl, &vouch, Some(&request))
+            .await;
+        match vouched {
+            Ok(_) => {}
+            // The space's mailbox is not on this relay (yet), or it vouches
+            // for as many invites as it may: the anonymous pool may still
+            // have room.
+            Err(e) if unvouched_may_work(&e) => {
+                client
+                    .put_dropbox(&id, invitation.package.clone(), ttl)
+                    .await?;
+            }
+            Err(e) => return Err(e.into()),
+        }
         self.shared
             .update_issued(self.id, &invitation.invite_id, |i| i.published = true)
     }
@@ -808,6 +832,40 @@ async fn leave(
         Err(e) if e.code() == Some(ErrorCode::DropboxExists) => Ok(()),
         Err(e) => Err(e.into()),
     }
+}
+
+/// [`leave`], vouched for by a mailbox of this device (see
+/// [`RelayClient::put_dropbox_vouched`]), or anonymous if the relay will not
+/// take the vouch.
+async fn leave_vouched(
+    client: &RelayClient,
+    hex_id: &str,
+    blob: Vec<u8>,
+    expires_at: Timestamp,
+    now: Timestamp,
+    vouch: &MailboxCredential,
+) -> AppResult<()> {
+    let id = dropbox(hex_id)?;
+    let ttl = Some(ttl(expires_at, now));
+    match client
+        .put_dropbox_vouched(&id, blob.clone(), ttl, vouch, None)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == Some(ErrorCode::DropboxExists) => Ok(()),
+        Err(e) if unvouched_may_work(&e) => leave(client, hex_id, blob, expires_at, now).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether a refused vouched put may still go through anonymously: the
+/// vouching mailbox is not on the relay (`bad_signature` is also the answer
+/// for that) or already vouches for its maximum.
+fn unvouched_may_work(e: &crate::sync::RelayError) -> bool {
+    matches!(
+        e.code(),
+        Some(ErrorCode::BadSignature | ErrorCode::QuotaDropboxesExceeded)
+    )
 }
 
 /// Claims a drop-box's blob, if one is waiting.

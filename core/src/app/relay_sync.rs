@@ -517,8 +517,18 @@ impl Shared {
         loop {
             let page = match client.read(&credential, after, None).await {
                 Ok(page) => page,
-                // The epoch was left by a bundle and never had a mailbox.
-                Err(e) if e.code() == Some(crate::sync::ErrorCode::MailboxNotFound) => {
+                // The epoch was left by a bundle and never had a mailbox. The
+                // relay answers a mailbox it does not hold like a wrong key
+                // (nobody may probe which ids exist), and this key is right.
+                Err(e)
+                    if matches!(
+                        e.code(),
+                        Some(
+                            crate::sync::ErrorCode::MailboxNotFound
+                                | crate::sync::ErrorCode::BadSignature
+                        )
+                    ) =>
+                {
                     return Ok(false);
                 }
                 Err(e) => return Err(e.into()),

@@ -85,7 +85,11 @@ impl RelayError {
             RelayError::Offline { .. } => true,
             RelayError::Refused { code, .. } => matches!(
                 code,
-                ErrorCode::RateLimited | ErrorCode::ShuttingDown | ErrorCode::Internal
+                ErrorCode::RateLimited
+                    | ErrorCode::ShuttingDown
+                    | ErrorCode::Internal
+                    | ErrorCode::RelayBusy
+                    | ErrorCode::RequestTimeout
             ),
             _ => false,
         }
@@ -172,6 +176,8 @@ mod tests {
         };
         assert!(refused(ErrorCode::RateLimited).is_transient());
         assert!(refused(ErrorCode::ShuttingDown).is_transient());
+        assert!(refused(ErrorCode::RelayBusy).is_transient());
+        assert!(refused(ErrorCode::RequestTimeout).is_transient());
         assert!(!refused(ErrorCode::BadSignature).is_transient());
         assert!(!refused(ErrorCode::QuotaBytesExceeded).is_transient());
         assert!(!RelayError::Tls("x".into()).is_transient());

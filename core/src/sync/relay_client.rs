@@ -12,7 +12,7 @@ use hyper_util::rt::TokioIo;
 use rand::SeedableRng as _;
 use rand::rngs::StdRng;
 use safespaces_wire::auth::{HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, sign_now};
-use safespaces_wire::dropbox::DropboxStored;
+use safespaces_wire::dropbox::{DropboxStored, put_query, vouch_body};
 use safespaces_wire::mailbox::{
     Appended, CompactRequest, Compacted, CreateMailbox, MailboxCreated, MailboxDeleted, ReadPage,
     ReadRequest,
@@ -80,6 +80,9 @@ struct Call<'a> {
     path: String,
     body: Bytes,
     signed: Option<(&'a MailboxCredential, Operation)>,
+    /// What the signature covers when it is not the body (a vouch signs
+    /// [`safespaces_wire::dropbox::vouch_body`]).
+    signs: Option<Bytes>,
     token: bool,
     repeat: Repeat,
 }
@@ -115,6 +118,7 @@ impl RelayClient {
             path: "/healthz".into(),
             body: Bytes::new(),
             signed: None,
+            signs: None,
             token: false,
             repeat: Repeat::Always,
         })
@@ -139,6 +143,7 @@ impl RelayClient {
                 path: format!("/v1/mailboxes/{}", mailbox.id().to_hex()),
                 body,
                 signed: Some((mailbox, Operation::Create)),
+                signs: None,
                 token: true,
                 repeat: Repeat::Always,
             })
@@ -168,6 +173,7 @@ impl RelayClient {
                 path: format!("/v1/mailboxes/{}/blobs", mailbox.id().to_hex()),
                 body: Bytes::from(blob),
                 signed: Some((mailbox, Operation::Append)),
+                signs: None,
                 token: false,
                 repeat: Repeat::Always,
             })
@@ -190,6 +196,7 @@ impl RelayClient {
                 path: format!("/v1/mailboxes/{}/read", mailbox.id().to_hex()),
                 body: to_json(&ReadRequest { after, limit })?,
                 signed: Some((mailbox, Operation::Read)),
+                signs: None,
                 token: false,
                 repeat: Repeat::Always,
             })
@@ -250,6 +257,7 @@ impl RelayClient {
                     through_seq,
                 })?,
                 signed: Some((mailbox, Operation::Compact)),
+                signs: None,
                 token: false,
                 repeat: Repeat::Always,
             })
@@ -261,9 +269,10 @@ impl RelayClient {
 
     /// Deletes every blob of the mailbox; the relay keeps its tombstone, so
     /// the id is never used again. Retried; a retry that finds the mailbox
-    /// already deleted after an attempt with an unknown outcome counts as
-    /// success, because that attempt is what deleted it. Signed with the
-    /// admin key, as for [`RelayClient::compact`].
+    /// already gone (`mailbox_deleted`; or `bad_signature`, the relay's
+    /// answer for an id it does not hold) after an attempt with an unknown
+    /// outcome counts as success, because that attempt is what deleted it.
+    /// Signed with the admin key, as for [`RelayClient::compact`].
     pub async fn delete_mailbox(&self, mailbox: &MailboxCredential) -> Result<(), RelayError> {
         need_admin(mailbox)?;
         let call = Call {
@@ -272,13 +281,25 @@ impl RelayClient {
             path: format!("/v1/mailboxes/{}", mailbox.id().to_hex()),
             body: Bytes::new(),
             signed: Some((mailbox, Operation::Delete)),
+            signs: None,
             token: false,
             repeat: Repeat::Always,
         };
         let (result, maybe_applied) = self.call_tracking(call).await;
         match result {
             Ok(answer) => parse::<MailboxDeleted>(&answer.body).map(|_| ()),
-            Err(e) if maybe_applied && e.code() == Some(ErrorCode::MailboxDeleted) => Ok(()),
+            // After our own attempt that may have deleted it, a tombstone
+            // (or the answer for an id the relay does not hold, which looks
+            // like a wrong key so that nobody can probe ids) means it is gone.
+            Err(e)
+                if maybe_applied
+                    && matches!(
+                        e.code(),
+                        Some(ErrorCode::MailboxDeleted | ErrorCode::BadSignature)
+                    ) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(e),
         }
     }
@@ -302,6 +323,39 @@ impl RelayClient {
                 path: format!("/v1/dropboxes/{}{query}", id.to_hex()),
                 body: Bytes::from(blob),
                 signed: None,
+                signs: None,
+                token: true,
+                repeat: Repeat::IfNotApplied,
+            })
+            .await?;
+        Ok(parse::<DropboxStored>(&answer.body)?.expires_at)
+    }
+
+    /// Puts a drop-box like [`RelayClient::put_dropbox`], vouched for by
+    /// `vouch` (a mailbox this device holds the key of): the relay charges
+    /// it to that mailbox instead of its shared pool of anonymous drop-boxes,
+    /// which a stranger can fill. With `reserve`, a second id is held for one
+    /// later anonymous put at a time (the invitee's answer) under the same
+    /// vouch and expiry. Retried like `put_dropbox`.
+    pub async fn put_dropbox_vouched(
+        &self,
+        id: &DropboxId,
+        blob: Vec<u8>,
+        ttl: Option<Duration>,
+        vouch: &MailboxCredential,
+        reserve: Option<&DropboxId>,
+    ) -> Result<u64, RelayError> {
+        let ttl_secs = ttl.map(|t| t.as_secs());
+        let signs = vouch_body(id, reserve, ttl_secs, &blob);
+        let query = put_query(ttl_secs, Some(&vouch.id()), reserve);
+        let answer = self
+            .call(Call {
+                method: Method::PUT,
+                what: "put_dropbox_vouched",
+                path: format!("/v1/dropboxes/{}{query}", id.to_hex()),
+                body: Bytes::from(blob),
+                signed: Some((vouch, Operation::Vouch)),
+                signs: Some(Bytes::from(signs)),
                 token: true,
                 repeat: Repeat::IfNotApplied,
             })
@@ -321,6 +375,7 @@ impl RelayClient {
                 path: format!("/v1/dropboxes/{}/claim", id.to_hex()),
                 body: Bytes::new(),
                 signed: None,
+                signs: None,
                 token: false,
                 repeat: Repeat::IfNotApplied,
             })
@@ -342,6 +397,7 @@ impl RelayClient {
                 path: format!("/v1/dropboxes/{}", id.to_hex()),
                 body: Bytes::new(),
                 signed: None,
+                signs: None,
                 token: false,
                 repeat: Repeat::Always,
             })
@@ -468,8 +524,9 @@ impl RelayClient {
                 Some(admin) if op.needs_admin_key() => admin,
                 _ => mailbox.signing_key(),
             };
+            let covered = call.signs.as_ref().unwrap_or(&call.body);
             // Signed for this relay's host: useless at any other relay.
-            let proof = sign_now(key, &config.host, op, &mailbox.id(), &call.body);
+            let proof = sign_now(key, &config.host, op, &mailbox.id(), covered);
             request = request
                 .header(HEADER_TIMESTAMP, proof.timestamp.to_string())
                 .header(HEADER_NONCE, proof.nonce_hex())
@@ -480,7 +537,11 @@ impl RelayClient {
                 request = request.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
             }
         }
-        if !call.body.is_empty() && call.signed.is_some_and(|(_, op)| op != Operation::Append) {
+        if !call.body.is_empty()
+            && call
+                .signed
+                .is_some_and(|(_, op)| op != Operation::Append && op != Operation::Vouch)
+        {
             request = request.header(hyper::header::CONTENT_TYPE, "application/json");
         }
         let request = request

@@ -102,12 +102,15 @@ impl Health {
 
 /// Refusals that will repeat until someone changes a setting or a clock;
 /// others (no such drop-box, a bad compaction range) are answers to one call.
+/// `bad_signature` is one of those: the relay gives it for a mailbox it does
+/// not hold (so that nobody can probe which ids exist), and a device signs
+/// with keys it derived, so for it the answer means "this mailbox is not
+/// there", about one mailbox and not about the relay.
 fn needs_a_person(code: ErrorCode) -> bool {
     matches!(
         code,
         ErrorCode::Forbidden
             | ErrorCode::Unauthenticated
-            | ErrorCode::BadSignature
             | ErrorCode::StaleTimestamp
             | ErrorCode::QuotaBlobsExceeded
             | ErrorCode::QuotaBytesExceeded

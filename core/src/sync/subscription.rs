@@ -66,7 +66,8 @@ pub enum SubscriptionEvent {
         compacted_through: u64,
     },
     /// The relay refused to subscribe to this mailbox (for example
-    /// `mailbox_not_found` or `bad_signature`); it is not retried.
+    /// `bad_signature`, which is also the answer for a mailbox the relay
+    /// does not hold); it is not retried.
     Refused {
         /// The mailbox.
         mailbox: MailboxId,

@@ -17,6 +17,23 @@
 //!   was sent (an upper bound on commit→delivery, since it includes the
 //!   request and the fsync) and the append's own acknowledgement latency.
 //!
+//! Three more play an attacker while a real client syncs beside it (the
+//! limits of issue 16), and report the relay's resident memory and the
+//! client's sync time with and without the attack:
+//!
+//! - `slow-bodies`: many connections each send request headers and then
+//!   trickle the body at one byte a second, reconnecting whenever the relay
+//!   cuts them off;
+//! - `idle-conns`: thousands of TLS connections that never send a request,
+//!   reopened whenever the relay closes them;
+//! - `dropbox-flood`: a stranger fills the anonymous drop-box pool and keeps
+//!   putting; the client also runs a real invite's drop-box round (vouched
+//!   package with a reserved answer slot, anonymous answer, vouched welcome).
+//!
+//! A "sync pass" is what a phone does on opening the app: a new TLS
+//! connection, then for each of its six mailboxes a read after its cursor
+//! and one 1 KiB append.
+//!
 //! With `--database-url` the relay runs on PostgreSQL instead of SQLite, and
 //! with `--nodes 2` two relay processes share that database: `append`
 //! spreads its clients over both, and `fanout` appends through the first
@@ -49,7 +66,8 @@ struct Args {
     /// Path to the `safespaces-relay` binary to start.
     #[arg(long)]
     relay_bin: PathBuf,
-    /// Which scenarios to run: idle, append, fanout (comma-separated), or all.
+    /// Which scenarios to run: idle, append, fanout, slow-bodies, idle-conns,
+    /// dropbox-flood (comma-separated), or all.
     #[arg(long, default_value = "all")]
     scenarios: String,
     /// Concurrent appending clients.
@@ -83,6 +101,19 @@ struct Args {
     /// Relay processes sharing the database (more than 1 needs `--database-url`).
     #[arg(long, default_value_t = 1)]
     nodes: usize,
+    /// Sync passes the honest client makes in each phase (with and without
+    /// the attack) of the attack scenarios.
+    #[arg(long, default_value_t = 30)]
+    sync_passes: usize,
+    /// Trickling connections in `slow-bodies`.
+    #[arg(long, default_value_t = 500)]
+    slow_conns: usize,
+    /// Idle TLS connections in `idle-conns`.
+    #[arg(long, default_value_t = 3000)]
+    attack_idle_conns: usize,
+    /// The relay's anonymous drop-box pool in `dropbox-flood` (`--max-dropboxes`).
+    #[arg(long, default_value_t = 10_000)]
+    flood_pool: u64,
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -111,7 +142,7 @@ struct Cluster {
 }
 
 impl Cluster {
-    fn start(args: &Args) -> Result<Self, BoxError> {
+    fn start(args: &Args, extra: &[&str]) -> Result<Self, BoxError> {
         let mut suffix = [0u8; 8];
         rand::rngs::OsRng.fill_bytes(&mut suffix);
         let base = args
@@ -127,6 +158,7 @@ impl Cluster {
                 &args.relay_bin,
                 &dir,
                 args.database_url.as_deref(),
+                extra,
             )?);
         }
         Ok(Self { nodes, dir })
@@ -197,7 +229,12 @@ fn cpu_secs_of(pid: u32) -> Result<(f64, f64), BoxError> {
 }
 
 impl RelayProc {
-    fn start(bin: &PathBuf, dir: &Path, database_url: Option<&str>) -> Result<Self, BoxError> {
+    fn start(
+        bin: &PathBuf,
+        dir: &Path,
+        database_url: Option<&str>,
+        extra: &[&str],
+    ) -> Result<Self, BoxError> {
         let mut cmd = Command::new(bin);
         if let Some(url) = database_url {
             cmd.args(["--database-url", url]);
@@ -213,6 +250,7 @@ impl RelayProc {
             ])
             .args(["--max-subscriptions-per-conn", "100000"])
             .args(["--metrics-listen", "127.0.0.1:0"])
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -241,12 +279,7 @@ impl RelayProc {
     }
 
     fn rss_kib(&self) -> Result<u64, BoxError> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        let line = status
-            .lines()
-            .find(|l| l.starts_with("VmRSS:"))
-            .ok_or("no VmRSS")?;
-        Ok(line.split_whitespace().nth(1).ok_or("bad VmRSS")?.parse()?)
+        rss_kib_of(self.child.id())
     }
 
     fn stop(mut self) {
@@ -255,6 +288,16 @@ impl RelayProc {
             .status();
         let _ = self.child.wait();
     }
+}
+
+/// Resident memory of a process (VmRSS from `/proc/<pid>/status`), in KiB.
+fn rss_kib_of(pid: u32) -> Result<u64, BoxError> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .ok_or("no VmRSS")?;
+    Ok(line.split_whitespace().nth(1).ok_or("bad VmRSS")?.parse()?)
 }
 
 fn key_and_mailbox() -> (SigningKey, MailboxId) {
@@ -567,15 +610,30 @@ fn main() -> Result<(), BoxError> {
     let wanted = |s: &str| args.scenarios == "all" || args.scenarios.split(',').any(|x| x == s);
     runtime.block_on(async {
         // Each scenario gets a fresh relay so one does not skew the next.
-        for (name, run) in [("idle", 0), ("append", 1), ("fanout", 2)] {
+        for (name, run) in [
+            ("idle", 0),
+            ("append", 1),
+            ("fanout", 2),
+            ("slow-bodies", 3),
+            ("idle-conns", 4),
+            ("dropbox-flood", 5),
+        ] {
             if !wanted(name) {
                 continue;
             }
-            let cluster = Cluster::start(&args)?;
+            let pool = args.flood_pool.to_string();
+            let extra: Vec<&str> = match run {
+                5 => vec!["--max-dropboxes", &pool],
+                _ => vec![],
+            };
+            let cluster = Cluster::start(&args, &extra)?;
             let result = match run {
                 0 => idle(&args, &cluster).await,
                 1 => append(&args, &cluster).await,
-                _ => fanout(&args, &cluster).await,
+                2 => fanout(&args, &cluster).await,
+                3 => attack::slow_bodies(&args, &cluster).await,
+                4 => attack::idle_conns(&args, &cluster).await,
+                _ => attack::dropbox_flood(&args, &cluster).await,
             };
             cluster.stop();
             result?;
@@ -583,4 +641,507 @@ fn main() -> Result<(), BoxError> {
         }
         Ok(())
     })
+}
+
+/// The attack scenarios: an attacker next to an honest client.
+mod attack {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    use safespaces_relay::client::{Reply, connect_tls, proof_headers};
+    use safespaces_wire::auth::sign_now;
+    use safespaces_wire::dropbox::{put_query, vouch_body};
+    use safespaces_wire::mailbox::ReadPage;
+    use safespaces_wire::{DropboxId, Operation};
+    use tokio::io::AsyncWriteExt as _;
+
+    use super::*;
+
+    /// The honest device: six mailboxes and their cursors.
+    pub(super) struct Device {
+        mailboxes: Vec<(SigningKey, MailboxId, u64)>,
+    }
+
+    impl Device {
+        pub(super) async fn create(relay: &RelayProc) -> Result<Self, BoxError> {
+            let tls = pinned_config(&relay.pin)?;
+            let mut c = RelayClient::connect(relay.addr, tls).await?;
+            let mut mailboxes = Vec::new();
+            for _ in 0..6 {
+                let (key, mailbox) = key_and_mailbox();
+                let r = c.create_mailbox(&key, &mailbox).await?;
+                if r.status != 201 {
+                    return Err(format!("create failed: {}", r.status).into());
+                }
+                mailboxes.push((key, mailbox, 0));
+            }
+            Ok(Self { mailboxes })
+        }
+
+        /// One sync pass (see the module docs); its duration.
+        pub(super) async fn sync(&mut self, relay: &RelayProc) -> Result<Duration, BoxError> {
+            let tls = pinned_config(&relay.pin)?;
+            let started = Instant::now();
+            let mut c = RelayClient::connect(relay.addr, tls).await?;
+            let mut blob = vec![0u8; 1024];
+            rand::rngs::OsRng.fill_bytes(&mut blob);
+            for (key, mailbox, cursor) in &mut self.mailboxes {
+                let r = c.read(key, mailbox, *cursor, None).await?;
+                ok(&r, "read")?;
+                let page: ReadPage = r.json()?;
+                *cursor = page.last_seq;
+                ok(&c.append(key, mailbox, blob.clone()).await?, "append")?;
+            }
+            Ok(started.elapsed())
+        }
+
+        /// `passes` sync passes 100 ms apart; sorted durations.
+        pub(super) async fn measure(
+            &mut self,
+            relay: &RelayProc,
+            passes: usize,
+        ) -> Result<Vec<Duration>, BoxError> {
+            let mut times = Vec::with_capacity(passes);
+            for _ in 0..passes {
+                times.push(self.sync(relay).await?);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            times.sort_unstable();
+            Ok(times)
+        }
+    }
+
+    fn ok(r: &Reply, what: &str) -> Result<(), BoxError> {
+        if (200..300).contains(&r.status) {
+            Ok(())
+        } else {
+            Err(format!("{what}: {} {}", r.status, String::from_utf8_lossy(&r.body)).into())
+        }
+    }
+
+    /// Samples the relay's VmRSS every 200 ms until `stop`; returns the peak.
+    fn sample_rss(pid: u32, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<u64> {
+        tokio::spawn(async move {
+            let mut peak = 0;
+            while !stop.load(Ordering::Relaxed) {
+                peak = peak.max(rss_kib_of(pid).unwrap_or(0));
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            peak
+        })
+    }
+
+    /// Prints one scenario's comparison.
+    fn report(
+        title: &str,
+        quiet: &[Duration],
+        attacked: &[Duration],
+        rss: (u64, u64, u64),
+        extra: &str,
+    ) {
+        let (q, a) = (percentile(quiet, 0.5), percentile(attacked, 0.5));
+        println!("## {title}");
+        println!("{extra}");
+        println!(
+            "relay VmRSS: {} KiB before, peak {} KiB under attack, {} KiB after",
+            rss.0, rss.1, rss.2
+        );
+        println!(
+            "honest sync pass (new TLS connection, 6 mailboxes x (read + 1 KiB append)), {} passes each: \
+             without attack p50 {} p90 {}; under attack p50 {} p90 {}; ratio of medians {:.2}",
+            quiet.len(),
+            ms(q),
+            ms(percentile(quiet, 0.9)),
+            ms(a),
+            ms(percentile(attacked, 0.9)),
+            a.as_secs_f64() / q.as_secs_f64().max(1e-9)
+        );
+    }
+
+    /// Runs `attack` (which must stop when `stop` is set, and add a permit
+    /// to `ready` once it is in full swing) while the device syncs; returns
+    /// the sync times, the RSS before / peak / after, and what the attack
+    /// returned. `settle` is waited after `ready`.
+    async fn under_attack<F, T>(
+        args: &Args,
+        relay: &RelayProc,
+        device: &mut Device,
+        settle: Duration,
+        attack: F,
+    ) -> Result<(Vec<Duration>, Vec<Duration>, (u64, u64, u64), T), BoxError>
+    where
+        F: FnOnce(Arc<AtomicBool>, Arc<tokio::sync::Semaphore>) -> tokio::task::JoinHandle<T>,
+    {
+        // Warm up, then the quiet baseline.
+        device.sync(relay).await?;
+        let quiet = device.measure(relay, args.sync_passes).await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let before = relay.rss_kib()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let peak = sample_rss(relay.child.id(), stop.clone());
+        let ready = Arc::new(tokio::sync::Semaphore::new(0));
+        let attacker = attack(stop.clone(), ready.clone());
+        tokio::time::timeout(Duration::from_secs(120), ready.acquire())
+            .await??
+            .forget();
+        tokio::time::sleep(settle).await;
+        let attacked = device.measure(relay, args.sync_passes).await;
+        stop.store(true, Ordering::Relaxed);
+        let out = attacker.await?;
+        let peak = peak.await?;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let after = relay.rss_kib()?;
+        Ok((quiet, attacked?, (before, peak, after), out))
+    }
+
+    pub(super) async fn slow_bodies(args: &Args, cluster: &Cluster) -> Result<(), BoxError> {
+        let relay = cluster.first();
+        let mut device = Device::create(relay).await?;
+        let (key, mailbox) = key_and_mailbox();
+        let tls = pinned_config(&relay.pin)?;
+        RelayClient::connect(relay.addr, tls.clone())
+            .await?
+            .create_mailbox(&key, &mailbox)
+            .await?;
+        let (addr, conns) = (relay.addr, args.slow_conns);
+        let cut = Arc::new(AtomicU64::new(0));
+        let cut_seen = cut.clone();
+        let (quiet, attacked, rss, opened) = under_attack(
+            args,
+            relay,
+            &mut device,
+            Duration::from_secs(12),
+            move |stop, ready| {
+                tokio::spawn(async move {
+                    let opened = Arc::new(AtomicU64::new(0));
+                    let mut tasks = Vec::new();
+                    for _ in 0..conns {
+                        let (tls, stop, cut, opened, key) =
+                            (tls.clone(), stop.clone(), cut.clone(), opened.clone(), key.clone());
+                        tasks.push(tokio::spawn(async move {
+                            while !stop.load(Ordering::Relaxed) {
+                                let Ok(mut s) = connect_tls(addr, tls.clone()).await else {
+                                    tokio::time::sleep(Duration::from_millis(200)).await;
+                                    continue;
+                                };
+                                opened.fetch_add(1, Ordering::Relaxed);
+                                // A signed append whose 64 KiB body never arrives.
+                                let body = vec![0u8; 64 * 1024];
+                                let proof = sign_now(&key, safespaces_relay::client::HOST, Operation::Append, &mailbox, &body);
+                                let mut head = format!(
+                                    "POST /v1/mailboxes/{}/blobs HTTP/1.1\r\nhost: localhost\r\ncontent-length: {}\r\n",
+                                    mailbox.to_hex(),
+                                    body.len()
+                                );
+                                for (k, v) in proof_headers(&proof) {
+                                    head.push_str(&format!("{k}: {v}\r\n"));
+                                }
+                                head.push_str("\r\n");
+                                if s.write_all(head.as_bytes()).await.is_err() {
+                                    continue;
+                                }
+                                while !stop.load(Ordering::Relaxed) {
+                                    if s.write_all(b"x").await.is_err() || s.flush().await.is_err() {
+                                        cut.fetch_add(1, Ordering::Relaxed);
+                                        break;
+                                    }
+                                    tokio::time::sleep(Duration::from_secs(1)).await;
+                                }
+                            }
+                        }));
+                    }
+                    ready.add_permits(1);
+                    for t in tasks {
+                        let _ = t.await;
+                    }
+                    opened.load(Ordering::Relaxed)
+                })
+            },
+        )
+        .await?;
+        report(
+            "slow bodies",
+            &quiet,
+            &attacked,
+            rss,
+            &format!(
+                "attacker: {} connections trickling a 64 KiB append body at 1 byte/s, reconnecting when cut; \
+                 {opened} connections opened, {} cut off by the relay (grace 10 s, 1,024 B/s)",
+                conns,
+                cut_seen.load(Ordering::Relaxed)
+            ),
+        );
+        Ok(())
+    }
+
+    pub(super) async fn idle_conns(args: &Args, cluster: &Cluster) -> Result<(), BoxError> {
+        let relay = cluster.first();
+        let mut device = Device::create(relay).await?;
+        let tls = pinned_config(&relay.pin)?;
+        let (addr, conns) = (relay.addr, args.attack_idle_conns);
+        let (quiet, attacked, rss, held) = under_attack(
+            args,
+            relay,
+            &mut device,
+            Duration::from_secs(2),
+            move |stop, ready| {
+                tokio::spawn(async move {
+                    // All opened before the measurement starts, then held.
+                    let mut held = Vec::with_capacity(conns);
+                    for _ in 0..conns {
+                        match connect_tls(addr, tls.clone()).await {
+                            Ok(s) => held.push(s),
+                            Err(_) => break,
+                        }
+                    }
+                    let n = held.len();
+                    ready.add_permits(1);
+                    while !stop.load(Ordering::Relaxed) {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    drop(held);
+                    n
+                })
+            },
+        )
+        .await?;
+        report(
+            "idle connections",
+            &quiet,
+            &attacked,
+            rss,
+            &format!(
+                "attacker: {held} of {conns} TLS 1.3 connections open and silent (no request) during the measurement \
+                 (the relay's connection cap is 4,096; they would be closed after the 90 s idle timeout)"
+            ),
+        );
+        Ok(())
+    }
+
+    /// One invite's drop-box round as the apps run it; its duration.
+    async fn invite_round(
+        c: &mut RelayClient,
+        key: &SigningKey,
+        space: &MailboxId,
+    ) -> Result<Duration, BoxError> {
+        let started = Instant::now();
+        let id = || DropboxId::from_bytes(*key_and_mailbox().1.as_bytes());
+        let (package, request, welcome) = (id(), id(), id());
+        ok(
+            &vouched(c, key, space, &package, Some(&request), b"package").await?,
+            "package",
+        )?;
+        ok(&claim(c, &package).await?, "claim package")?;
+        let r = c
+            .send(
+                hyper::Method::PUT,
+                &format!("/v1/dropboxes/{}?ttl_secs=3600", request.to_hex()),
+                &[],
+                &b"request"[..],
+            )
+            .await?;
+        ok(&r, "request")?;
+        ok(&claim(c, &request).await?, "claim request")?;
+        ok(
+            &vouched(c, key, space, &welcome, None, b"welcome").await?,
+            "welcome",
+        )?;
+        ok(&claim(c, &welcome).await?, "claim welcome")?;
+        Ok(started.elapsed())
+    }
+
+    async fn vouched(
+        c: &mut RelayClient,
+        key: &SigningKey,
+        space: &MailboxId,
+        id: &DropboxId,
+        reserve: Option<&DropboxId>,
+        blob: &'static [u8],
+    ) -> Result<Reply, BoxError> {
+        let ttl = Some(3600);
+        let proof = sign_now(
+            key,
+            safespaces_relay::client::HOST,
+            Operation::Vouch,
+            space,
+            &vouch_body(id, reserve, ttl, blob),
+        );
+        let path = format!(
+            "/v1/dropboxes/{}{}",
+            id.to_hex(),
+            put_query(ttl, Some(space), reserve)
+        );
+        Ok(
+            c.send(hyper::Method::PUT, &path, &proof_headers(&proof), blob)
+                .await?,
+        )
+    }
+
+    async fn claim(c: &mut RelayClient, id: &DropboxId) -> Result<Reply, BoxError> {
+        Ok(c.send(
+            hyper::Method::POST,
+            &format!("/v1/dropboxes/{}/claim", id.to_hex()),
+            &[],
+            "",
+        )
+        .await?)
+    }
+
+    pub(super) async fn dropbox_flood(args: &Args, cluster: &Cluster) -> Result<(), BoxError> {
+        let relay = cluster.first();
+        let mut device = Device::create(relay).await?;
+        let tls = pinned_config(&relay.pin)?;
+        let mut inviter = RelayClient::connect(relay.addr, tls.clone()).await?;
+        // One space per invite round: a reservation stays until its invite
+        // expires, and a space vouches for 32 at a time.
+        let mut spaces = Vec::new();
+        for _ in 0..2 * args.sync_passes {
+            let (key, space) = key_and_mailbox();
+            ok(&inviter.create_mailbox(&key, &space).await?, "create")?;
+            spaces.push((key, space));
+        }
+        let mut quiet_invites = Vec::new();
+        for (space_key, space) in &spaces[..args.sync_passes] {
+            quiet_invites.push(invite_round(&mut inviter, space_key, space).await?);
+        }
+        quiet_invites.sort_unstable();
+        // Fill the pool first (not timed), 8 connections at once.
+        let fill_started = Instant::now();
+        let pool = args.flood_pool;
+        let mut fillers = Vec::new();
+        for w in 0..8u64 {
+            let tls = tls.clone();
+            let addr = relay.addr;
+            fillers.push(tokio::spawn(async move {
+                let mut c = RelayClient::connect(addr, tls).await?;
+                for _ in (w..pool).step_by(8) {
+                    let id = DropboxId::from_bytes(*key_and_mailbox().1.as_bytes());
+                    let r = c
+                        .send(
+                            hyper::Method::PUT,
+                            &format!("/v1/dropboxes/{}", id.to_hex()),
+                            &[],
+                            &b"junk"[..],
+                        )
+                        .await?;
+                    if r.status != 201 {
+                        return Err::<(), BoxError>(format!("fill: {}", r.status).into());
+                    }
+                }
+                Ok(())
+            }));
+        }
+        for f in fillers {
+            f.await??;
+        }
+        let filled_in = fill_started.elapsed();
+        let addr = relay.addr;
+        let attack_tls = tls.clone();
+        let invites_under = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (quiet, attacked, rss, refused) = under_attack(
+            args,
+            relay,
+            &mut device,
+            Duration::from_secs(1),
+            move |stop, ready| {
+                tokio::spawn(async move {
+                    ready.add_permits(1);
+                    // Keep putting into the full pool, 8 connections flat out.
+                    let refused = Arc::new(AtomicU64::new(0));
+                    let mut tasks = Vec::new();
+                    for _ in 0..8 {
+                        let (tls, stop, refused) =
+                            (attack_tls.clone(), stop.clone(), refused.clone());
+                        tasks.push(tokio::spawn(async move {
+                            let Ok(mut c) = RelayClient::connect(addr, tls).await else {
+                                return;
+                            };
+                            while !stop.load(Ordering::Relaxed) {
+                                let id = DropboxId::from_bytes(*key_and_mailbox().1.as_bytes());
+                                match c
+                                    .send(
+                                        hyper::Method::PUT,
+                                        &format!("/v1/dropboxes/{}", id.to_hex()),
+                                        &[],
+                                        &b"junk"[..],
+                                    )
+                                    .await
+                                {
+                                    Ok(r) if r.status == 507 => {
+                                        refused.fetch_add(1, Ordering::Relaxed);
+                                    }
+                                    Ok(_) => {}
+                                    Err(_) => return,
+                                }
+                            }
+                        }));
+                    }
+                    for t in tasks {
+                        let _ = t.await;
+                    }
+                    refused.load(Ordering::Relaxed)
+                })
+            },
+        )
+        .await?;
+        // Invites while the flood goes on (a second burst of the same attack).
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut flooders = Vec::new();
+        for _ in 0..8 {
+            let (tls, stop) = (tls.clone(), stop.clone());
+            flooders.push(tokio::spawn(async move {
+                let Ok(mut c) = RelayClient::connect(addr, tls).await else {
+                    return;
+                };
+                while !stop.load(Ordering::Relaxed) {
+                    let id = DropboxId::from_bytes(*key_and_mailbox().1.as_bytes());
+                    if c.send(
+                        hyper::Method::PUT,
+                        &format!("/v1/dropboxes/{}", id.to_hex()),
+                        &[],
+                        &b"junk"[..],
+                    )
+                    .await
+                    .is_err()
+                    {
+                        return;
+                    }
+                }
+            }));
+        }
+        let mut failed = 0;
+        for (space_key, space) in &spaces[args.sync_passes..] {
+            match invite_round(&mut inviter, space_key, space).await {
+                Ok(t) => invites_under.lock().map_or((), |mut v| v.push(t)),
+                Err(e) => {
+                    eprintln!("invite failed under the flood: {e}");
+                    failed += 1;
+                }
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        for f in flooders {
+            let _ = f.await;
+        }
+        let mut under = invites_under.lock().map(|v| v.clone()).unwrap_or_default();
+        under.sort_unstable();
+        report(
+            "drop-box flood",
+            &quiet,
+            &attacked,
+            rss,
+            &format!(
+                "attacker: filled the anonymous pool of {pool} in {:.1} s, then 8 connections putting flat out: \
+                 {refused} puts refused relay_full during the sync measurement\n\
+                 real invite round (vouched package + reserved answer, anonymous answer, vouched welcome, 3 claims), \
+                 {} rounds each: without flood p50 {}, under flood p50 {} ({} of {} succeeded, {failed} failed)",
+                filled_in.as_secs_f64(),
+                args.sync_passes,
+                ms(percentile(&quiet_invites, 0.5)),
+                ms(percentile(&under, 0.5)),
+                under.len(),
+                args.sync_passes
+            ),
+        );
+        Ok(())
+    }
 }

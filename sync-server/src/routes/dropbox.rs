@@ -3,6 +3,13 @@
 //!
 //! Not signed: the id itself (derived from the invite secret) is the
 //! capability. Putting is gated by the operator access token when one is set.
+//!
+//! A put may be *vouched* for by a mailbox (`?vouch=<mailbox id>` and a
+//! request proof for the `vouch` operation, see
+//! [`safespaces_wire::dropbox`]): it is then charged to that mailbox instead
+//! of the shared anonymous pool, which a stranger can fill, and it may
+//! reserve a second id (`&reserve=`) for the answer. This is how a real
+//! invite gets through a relay whose anonymous pool was flooded.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -10,13 +17,14 @@ use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use safespaces_wire::dropbox::{DropboxStored, PutDropboxQuery};
-use safespaces_wire::{DropboxId, ErrorCode};
+use safespaces_wire::dropbox::{DropboxStored, PutDropboxQuery, vouch_body};
+use safespaces_wire::{DropboxId, ErrorCode, Operation};
 
 use super::{body_bytes, path_id};
 use crate::api_error::ApiError;
 use crate::app::{AppState, unix_now};
 use crate::metrics::Metrics;
+use crate::store::VouchedPut;
 
 /// `PUT /v1/dropboxes/{id}?ttl_secs=N`: store one blob until claimed or expired.
 pub async fn put(
@@ -31,7 +39,7 @@ pub async fn put(
     let Query(query) = query.map_err(|_| {
         ApiError::new(
             ErrorCode::MalformedRequest,
-            "the only query parameter is ttl_secs, a whole number of seconds",
+            "query parameters are ttl_secs (whole seconds), vouch (a mailbox id) and reserve (a drop-box id)",
         )
     })?;
     let body = body_bytes(body)?;
@@ -60,8 +68,51 @@ pub async fn put(
     }
     let now = unix_now();
     let expires_at = now + ttl;
-    app.store.put_dropbox(id, body, now, expires_at).await?;
+    match (query.vouch, query.reserve) {
+        (None, None) => app.store.put_dropbox(id, body, now, expires_at).await?,
+        (None, Some(_)) => {
+            return Err(ApiError::new(
+                ErrorCode::MalformedRequest,
+                "reserve needs vouch: only a mailbox can reserve a drop-box",
+            ));
+        }
+        (Some(_), Some(r)) if r == id => {
+            return Err(ApiError::new(
+                ErrorCode::MalformedRequest,
+                "reserve names the drop-box being put; reserve another id",
+            ));
+        }
+        (Some(owner), reserve) => {
+            let signed = vouch_body(&id, reserve.as_ref(), query.ttl_secs, &body);
+            let proof = crate::auth::proof_from_headers(&headers)?;
+            crate::auth::check(
+                &app,
+                &crate::auth::request_host(&headers),
+                Operation::Vouch,
+                &owner,
+                &signed,
+                &proof,
+                None,
+            )
+            .await?;
+            app.store
+                .put_vouched_dropbox(VouchedPut {
+                    id,
+                    data: body,
+                    now,
+                    expires_at,
+                    owner,
+                    reserve,
+                })
+                .await?;
+        }
+    }
     Metrics::add(&app.metrics.dropboxes_put, 1);
+    // A put that filled a reservation expires with it if that is sooner.
+    let expires_at = match app.store.dropbox_expiry(id, now).await {
+        Ok(Some(actual)) => actual.min(expires_at),
+        _ => expires_at,
+    };
     Ok((StatusCode::CREATED, Json(DropboxStored { expires_at })))
 }
 

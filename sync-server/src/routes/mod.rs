@@ -1,5 +1,5 @@
 //! The HTTP surface: which path goes to which handler, and the layer every
-//! request passes through (rate limit, metrics).
+//! request passes through (rate limit, metrics, body pacing).
 
 pub mod dropbox;
 pub mod mailbox;
@@ -43,6 +43,10 @@ pub fn router(app: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            crate::pacing::pace_request_body,
+        ))
         .layer(middleware::from_fn_with_state(app.clone(), observe))
         .with_state(app)
 }

@@ -56,6 +56,7 @@ pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
     let nonces = app.nonces.len() as u64;
     let delivered = app.hub.delivered();
     let watched = app.hub.watched_mailboxes() as u64;
+    let queued = app.hub.queued_bytes();
     let body = app.metrics.render(&[
         (
             "relay_nonces_remembered",
@@ -71,6 +72,11 @@ pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
             "relay_watched_mailboxes",
             "Mailboxes with at least one subscriber.",
             watched,
+        ),
+        (
+            "relay_live_bytes_queued",
+            "Bytes of live frames waiting in connections' queues.",
+            queued,
         ),
     ]);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)

@@ -65,7 +65,7 @@ pub async fn upgrade(
         .max_message_size(hard_limit)
         .max_frame_size(hard_limit)
         .on_upgrade(move |socket| async move {
-            let inbox = app.hub.connect();
+            let inbox = app.hub.connect(app.config.max_queued_bytes_per_conn);
             Session {
                 app,
                 conn,
@@ -121,7 +121,7 @@ impl Session {
                     }
                     _ => Err(Gone),
                 },
-                Some(ev) = self.inbox.rx.recv() => self.on_event(ev).await,
+                Some(ev) = self.inbox.recv() => self.on_event(ev).await,
                 () = &mut deadline => {
                     self.close(close_code::POLICY, "idle_timeout").await;
                     break;

@@ -59,9 +59,18 @@ pub enum StoreError {
     /// A drop-box with this id exists and has not expired.
     #[error("a drop-box with this id exists")]
     DropboxExists,
-    /// The store holds its maximum number of drop-boxes.
+    /// The store holds its maximum number of anonymous drop-boxes.
     #[error("the relay holds the maximum number of drop-boxes")]
     RelayFull,
+    /// The store holds its maximum number of mailboxes.
+    #[error("the relay holds the maximum number of mailboxes")]
+    TooManyMailboxes,
+    /// The store holds its maximum number of bytes altogether.
+    #[error("the relay holds the maximum number of bytes it keeps altogether")]
+    RelayBytesFull,
+    /// The vouching mailbox already answers for its maximum of drop-boxes.
+    #[error("this mailbox vouches for the maximum number of drop-boxes")]
+    QuotaDropboxes,
     /// The store is shut down.
     #[error("the store is closed")]
     Closed,
@@ -93,7 +102,10 @@ impl StoreError {
             StoreError::QuotaBytes => ErrorCode::QuotaBytesExceeded,
             StoreError::BadCompaction(_) => ErrorCode::BadCompaction,
             StoreError::DropboxExists => ErrorCode::DropboxExists,
-            StoreError::RelayFull => ErrorCode::RelayFull,
+            StoreError::RelayFull | StoreError::TooManyMailboxes | StoreError::RelayBytesFull => {
+                ErrorCode::RelayFull
+            }
+            StoreError::QuotaDropboxes => ErrorCode::QuotaDropboxesExceeded,
             StoreError::Closed => ErrorCode::ShuttingDown,
             StoreError::Backend(_) | StoreError::SchemaTooNew { .. } => ErrorCode::Internal,
         }
@@ -149,8 +161,34 @@ pub struct StoreLimits {
     pub max_blobs_per_mailbox: u64,
     /// Most bytes per mailbox.
     pub max_bytes_per_mailbox: u64,
-    /// Most drop-boxes in the store.
+    /// Most anonymous drop-boxes in the store (vouched ones are bounded per
+    /// mailbox instead, by `max_dropboxes_per_mailbox`).
     pub max_dropboxes: u64,
+    /// Most mailboxes in the store.
+    pub max_mailboxes: u64,
+    /// Most bytes of blobs and drop-boxes in the whole store.
+    pub max_total_bytes: u64,
+    /// Most unexpired drop-boxes (reservations included) one mailbox
+    /// vouches for at once.
+    pub max_dropboxes_per_mailbox: u64,
+}
+
+/// A drop-box put that a mailbox vouches for ([`Store::put_vouched_dropbox`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VouchedPut {
+    /// The drop-box.
+    pub id: DropboxId,
+    /// Its blob.
+    pub data: Bytes,
+    /// Unix seconds now.
+    pub now: u64,
+    /// When it expires (and the reservation with it).
+    pub expires_at: u64,
+    /// The mailbox it is charged to.
+    pub owner: MailboxId,
+    /// A second id to reserve for one later (anonymous) put, charged to
+    /// `owner` too.
+    pub reserve: Option<DropboxId>,
 }
 
 /// A page of blobs from [`Store::read`].
@@ -252,7 +290,10 @@ pub trait Store: Send + Sync + 'static {
     fn delete_mailbox(&self, id: MailboxId) -> StoreFuture<'_, ()>;
 
     /// Stores a drop-box until `expires_at` (Unix seconds). An expired one with
-    /// the same id is replaced.
+    /// the same id is replaced. Anonymous: it counts against `max_dropboxes`,
+    /// unless the id is reserved (see [`Store::put_vouched_dropbox`]), in
+    /// which case it fills the reservation (keeping the reservation's expiry,
+    /// or `expires_at` if sooner).
     fn put_dropbox(
         &self,
         id: DropboxId,
@@ -260,6 +301,19 @@ pub trait Store: Send + Sync + 'static {
         now: u64,
         expires_at: u64,
     ) -> StoreFuture<'_, ()>;
+
+    /// Stores a drop-box charged to the mailbox that vouched for it, and
+    /// optionally reserves a second id (see [`VouchedPut`]), in one step:
+    /// both or neither. Vouched drop-boxes and reservations do not count
+    /// against `max_dropboxes`, only against the owner's
+    /// `max_dropboxes_per_mailbox` and the store's byte total. A reservation
+    /// makes a later [`Store::put_dropbox`] on its id succeed even when the
+    /// anonymous pool is full (the blob is then charged to the owner), and a
+    /// claim of a reserved id returns its blob but leaves the reservation in
+    /// place, empty, until it expires. Reserving an id that holds an
+    /// unexpired drop-box or reservation is refused with
+    /// [`StoreError::DropboxExists`].
+    fn put_vouched_dropbox(&self, put: VouchedPut) -> StoreFuture<'_, ()>;
 
     /// Takes a drop-box: returns its blob and deletes it, or `None` if it does
     /// not exist or expired at or before `now`.

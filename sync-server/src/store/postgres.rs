@@ -58,7 +58,7 @@ use tokio::task::JoinHandle;
 use super::key_cache::KeyCache;
 use super::{
     CommitSink, Compaction, MailboxKeys, MailboxRecord, Page, Store, StoreError, StoreFuture,
-    StoreLimits, from_sql, to_sql,
+    StoreLimits, VouchedPut, from_sql, to_sql,
 };
 use writer::Writer;
 
@@ -95,6 +95,9 @@ enum Op {
         data: Bytes,
         now: u64,
         expires_at: u64,
+    },
+    PutVouched {
+        put: VouchedPut,
     },
     ClaimDropbox {
         id: DropboxId,
@@ -354,6 +357,13 @@ impl Store for PgStore {
         )
     }
 
+    fn put_vouched_dropbox(&self, put: VouchedPut) -> StoreFuture<'_, ()> {
+        self.submit(Op::PutVouched { put }, |o| match o {
+            Outcome::Done => Some(()),
+            _ => None,
+        })
+    }
+
     fn claim_dropbox(&self, id: DropboxId, now: u64) -> StoreFuture<'_, Option<Bytes>> {
         self.submit(Op::ClaimDropbox { id, now }, |o| match o {
             Outcome::Claimed(c) => Some(c),
@@ -366,7 +376,7 @@ impl Store for PgStore {
         // acknowledged only after its commit, so it is visible here.
         Box::pin(async move {
             let exp: Option<i64> = sqlx::query_scalar(
-                "SELECT expires_at FROM dropbox WHERE id = $1 AND expires_at > $2",
+                "SELECT expires_at FROM dropbox WHERE id = $1 AND expires_at > $2 AND octet_length(data) > 0",
             )
             .bind(id.as_bytes().as_slice())
             .bind(to_sql(now))

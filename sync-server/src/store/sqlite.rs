@@ -53,7 +53,7 @@ use tokio::sync::oneshot;
 use super::key_cache::KeyCache;
 use super::{
     CommitSink, Compaction, MailboxKeys, MailboxRecord, Page, Store, StoreError, StoreFuture,
-    StoreLimits, from_sql, to_sql,
+    StoreLimits, VouchedPut, from_sql, to_sql,
 };
 
 /// Most commands committed in one transaction.
@@ -69,6 +69,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_initial.sql"),
     include_str!("../../migrations/sqlite/0002_nonce.sql"),
     include_str!("../../migrations/sqlite/0003_mailbox_admin_key.sql"),
+    include_str!("../../migrations/sqlite/0004_dropbox_owner.sql"),
 ];
 
 /// The schema version this binary writes: the number of migrations.
@@ -129,6 +130,10 @@ enum Command {
         data: Bytes,
         now: u64,
         expires_at: u64,
+        reply: Reply<()>,
+    },
+    PutVouched {
+        put: VouchedPut,
         reply: Reply<()>,
     },
     ClaimDropbox {
@@ -287,6 +292,7 @@ impl SqliteStore {
             keys: keys.clone(),
             mailboxes: HashMap::new(),
             synchronous_full: true,
+            totals: None,
         };
         let handle = std::thread::Builder::new()
             .name("relay-sqlite-writer".into())
@@ -410,6 +416,10 @@ impl Store for SqliteStore {
         })
     }
 
+    fn put_vouched_dropbox(&self, put: VouchedPut) -> StoreFuture<'_, ()> {
+        self.submit(|reply| Command::PutVouched { put, reply })
+    }
+
     fn claim_dropbox(&self, id: DropboxId, now: u64) -> StoreFuture<'_, Option<Bytes>> {
         self.submit(|reply| Command::ClaimDropbox { id, now, reply })
     }
@@ -418,7 +428,7 @@ impl Store for SqliteStore {
         // A read: it goes to the reader pool, not through the writer, and
         // sees only committed drop-boxes (an acknowledged put is committed).
         self.read_blocking(move |conn| {
-            conn.prepare_cached("SELECT expires_at FROM dropbox WHERE id = ?1 AND expires_at > ?2")
+            conn.prepare_cached("SELECT expires_at FROM dropbox WHERE id = ?1 AND expires_at > ?2 AND length(data) > 0")
                 .map_err(backend)?
                 .query_row(params![id.as_bytes().as_slice(), to_sql(now)], |r| {
                     r.get::<_, i64>(0)
@@ -600,6 +610,20 @@ struct Writer {
     mailboxes: HashMap<MailboxId, MailboxState>,
     /// Whether the connection is at `synchronous=FULL` (else NORMAL).
     synchronous_full: bool,
+    /// Store-wide counts for the global quotas, read from the tables when
+    /// first needed and after a failed batch, then kept up to date here
+    /// (the writer is the only writer).
+    totals: Option<Totals>,
+}
+
+/// What the global quotas count.
+#[derive(Debug, Clone, Copy)]
+struct Totals {
+    mailboxes: u64,
+    /// Bytes of every blob and every drop-box.
+    bytes: u64,
+    /// Drop-boxes nobody vouched for.
+    anonymous_dropboxes: u64,
 }
 
 impl Writer {
@@ -668,6 +692,7 @@ impl Writer {
             // Best effort: the transaction may already be gone.
             let _ = self.conn.execute_batch("ROLLBACK");
             self.mailboxes.clear();
+            self.totals = None;
         } else {
             for effect in effects {
                 match effect {
@@ -759,6 +784,9 @@ impl Writer {
                 expires_at,
                 reply,
             } => guarded!(Unit, reply, self.put_dropbox(id, &data, now, expires_at)),
+            Command::PutVouched { put, reply } => {
+                guarded!(Unit, reply, self.put_vouched_dropbox(&put))
+            }
             Command::ClaimDropbox { id, now, reply } => {
                 guarded!(Claim, reply, self.claim_dropbox(id, now))
             }
@@ -770,6 +798,44 @@ impl Writer {
             } => guarded!(Bool, reply, self.nonce(nonce, expires_at)),
             Command::Close { reply } => guarded!(Unit, reply, Ok(())),
         }
+    }
+
+    fn totals(&mut self) -> Result<&mut Totals, StoreError> {
+        if self.totals.is_none() {
+            let (mailboxes, blob_bytes): (i64, i64) = self
+                .conn
+                .query_row(
+                    "SELECT count(*), coalesce(sum(byte_count), 0) FROM mailbox",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .map_err(backend)?;
+            let (dropbox_bytes, anonymous): (i64, i64) = self
+                .conn
+                .query_row(
+                    "SELECT coalesce(sum(length(data)), 0), count(*) FILTER (WHERE owner IS NULL) FROM dropbox",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .map_err(backend)?;
+            self.totals = Some(Totals {
+                mailboxes: from_sql(mailboxes),
+                bytes: from_sql(blob_bytes).saturating_add(from_sql(dropbox_bytes)),
+                anonymous_dropboxes: from_sql(anonymous),
+            });
+        }
+        self.totals
+            .as_mut()
+            .ok_or_else(|| StoreError::Backend("totals not loaded".into()))
+    }
+
+    /// Refuses `more` bytes if they would take the store over its total.
+    fn room_for(&mut self, more: u64) -> Result<(), StoreError> {
+        let limit = self.limits.max_total_bytes;
+        if self.totals()?.bytes.saturating_add(more) > limit {
+            return Err(StoreError::RelayBytesFull);
+        }
+        Ok(())
     }
 
     fn state(&mut self, id: &MailboxId) -> Result<Option<&mut MailboxState>, StoreError> {
@@ -830,6 +896,9 @@ impl Writer {
                 Err(StoreError::MailboxExists)
             };
         }
+        if self.totals()?.mailboxes >= self.limits.max_mailboxes {
+            return Err(StoreError::TooManyMailboxes);
+        }
         self.conn
             .prepare_cached(
                 "INSERT INTO mailbox (id, key, last_seq, compacted_through, blob_count, byte_count) VALUES (?1, ?2, 0, 0, 0, 0)",
@@ -851,6 +920,7 @@ impl Writer {
                 dirty: false,
             },
         );
+        self.totals()?.mailboxes += 1;
         effects.push(Effect::Created(id, key));
         Ok(true)
     }
@@ -877,6 +947,7 @@ impl Writer {
         }
         let seq = st.last_seq + 1;
         let rid = st.rid;
+        self.room_for(len)?;
         self.conn
             .prepare_cached("INSERT INTO blob (mailbox, seq, data) VALUES (?1, ?2, ?3)")
             .map_err(backend)?
@@ -889,6 +960,7 @@ impl Writer {
             st.byte_count += len;
             st.dirty = true;
         }
+        self.totals()?.bytes += len;
         effects.push(Effect::Blob(id, seq, data));
         Ok(seq)
     }
@@ -950,6 +1022,8 @@ impl Writer {
             st.compacted_through = through_seq;
             st.dirty = true;
         }
+        let t = self.totals()?;
+        t.bytes = t.bytes.saturating_sub(from_sql(bytes));
         Ok(Compaction {
             deleted,
             compacted_through: through_seq,
@@ -963,7 +1037,7 @@ impl Writer {
         if st.deleted {
             return Err(StoreError::MailboxDeleted);
         }
-        let rid = st.rid;
+        let (rid, bytes) = (st.rid, st.byte_count);
         self.conn
             .prepare_cached("DELETE FROM blob WHERE mailbox = ?1")
             .map_err(backend)?
@@ -977,8 +1051,60 @@ impl Writer {
             st.byte_count = 0;
             st.dirty = true;
         }
+        // A tombstone still counts as a mailbox (it holds its id for ever,
+        // so create-and-delete cannot grow the store unbounded); its bytes
+        // are freed.
+        let t = self.totals()?;
+        t.bytes = t.bytes.saturating_sub(bytes);
         effects.push(Effect::Deleted(id));
         Ok(())
+    }
+
+    /// The drop-box row at `id`, if any: (expires_at, is a reservation, blob length).
+    fn dropbox_row(&mut self, id: &DropboxId) -> Result<Option<(u64, bool, u64)>, StoreError> {
+        self.conn
+            .prepare_cached("SELECT expires_at, reserved, length(data) FROM dropbox WHERE id = ?1")
+            .map_err(backend)?
+            .query_row([id.as_bytes().as_slice()], |r| {
+                Ok((
+                    from_sql(r.get(0)?),
+                    r.get::<_, i64>(1)? != 0,
+                    from_sql(r.get(2)?),
+                ))
+            })
+            .optional()
+            .map_err(backend)
+    }
+
+    /// Deletes the row at `id` and takes it off the totals.
+    fn delete_dropbox_row(&mut self, id: &DropboxId) -> Result<(), StoreError> {
+        let row: Option<(i64, bool)> = self
+            .conn
+            .prepare_cached(
+                "DELETE FROM dropbox WHERE id = ?1 RETURNING length(data), owner IS NULL",
+            )
+            .map_err(backend)?
+            .query_row([id.as_bytes().as_slice()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(backend)?;
+        if let Some((len, anonymous)) = row {
+            let t = self.totals()?;
+            t.bytes = t.bytes.saturating_sub(from_sql(len));
+            if anonymous {
+                t.anonymous_dropboxes = t.anonymous_dropboxes.saturating_sub(1);
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes room at `id` for a new drop-box: refused if an unexpired one
+    /// (or reservation) is there, an expired one is removed.
+    fn clear_expired_dropbox(&mut self, id: &DropboxId, now: u64) -> Result<(), StoreError> {
+        match self.dropbox_row(id)? {
+            Some((exp, _, _)) if exp > now => Err(StoreError::DropboxExists),
+            Some(_) => self.delete_dropbox_row(id),
+            None => Ok(()),
+        }
     }
 
     fn put_dropbox(
@@ -988,55 +1114,152 @@ impl Writer {
         now: u64,
         expires_at: u64,
     ) -> Result<(), StoreError> {
-        let existing: Option<i64> = self
-            .conn
-            .prepare_cached("SELECT expires_at FROM dropbox WHERE id = ?1")
-            .map_err(backend)?
-            .query_row([id.as_bytes().as_slice()], |r| r.get(0))
-            .optional()
-            .map_err(backend)?;
-        match existing {
-            Some(exp) if from_sql(exp) > now => return Err(StoreError::DropboxExists),
-            Some(_) => {
+        let len = data.len() as u64;
+        if let Some((exp, true, 0)) = self.dropbox_row(&id)? {
+            if exp > now {
+                // An empty reservation: the blob fills it, charged to the
+                // mailbox that reserved it, whatever the anonymous pool holds.
+                self.room_for(len)?;
                 self.conn
-                    .prepare_cached("DELETE FROM dropbox WHERE id = ?1")
+                    .prepare_cached(
+                        "UPDATE dropbox SET data = ?2, expires_at = min(expires_at, ?3) WHERE id = ?1",
+                    )
                     .map_err(backend)?
-                    .execute([id.as_bytes().as_slice()])
+                    .execute(params![id.as_bytes().as_slice(), data, to_sql(expires_at)])
                     .map_err(backend)?;
+                self.totals()?.bytes += len;
+                return Ok(());
             }
-            None => {}
         }
-        let count: i64 = self
-            .conn
-            .prepare_cached("SELECT count(*) FROM dropbox")
-            .map_err(backend)?
-            .query_row([], |r| r.get(0))
-            .map_err(backend)?;
-        if from_sql(count) >= self.limits.max_dropboxes {
+        self.clear_expired_dropbox(&id, now)?;
+        if self.totals()?.anonymous_dropboxes >= self.limits.max_dropboxes {
             return Err(StoreError::RelayFull);
         }
+        self.room_for(len)?;
         self.conn
             .prepare_cached("INSERT INTO dropbox (id, data, expires_at) VALUES (?1, ?2, ?3)")
             .map_err(backend)?
             .execute(params![id.as_bytes().as_slice(), data, to_sql(expires_at)])
             .map_err(backend)?;
+        let t = self.totals()?;
+        t.bytes += len;
+        t.anonymous_dropboxes += 1;
+        Ok(())
+    }
+
+    fn put_vouched_dropbox(&mut self, put: &VouchedPut) -> Result<(), StoreError> {
+        if put.reserve == Some(put.id) {
+            return Err(StoreError::DropboxExists);
+        }
+        // Check everything before changing anything: a refusal stores nothing.
+        let taken = |row: Option<(u64, bool, u64)>| row.is_some_and(|(exp, _, _)| exp > put.now);
+        if taken(self.dropbox_row(&put.id)?) {
+            return Err(StoreError::DropboxExists);
+        }
+        if let Some(r) = &put.reserve {
+            if taken(self.dropbox_row(r)?) {
+                return Err(StoreError::DropboxExists);
+            }
+        }
+        let held: i64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM dropbox WHERE owner = ?1 AND expires_at > ?2")
+            .map_err(backend)?
+            .query_row(
+                params![put.owner.as_bytes().as_slice(), to_sql(put.now)],
+                |r| r.get(0),
+            )
+            .map_err(backend)?;
+        let wanted = 1 + u64::from(put.reserve.is_some());
+        if from_sql(held).saturating_add(wanted) > self.limits.max_dropboxes_per_mailbox {
+            return Err(StoreError::QuotaDropboxes);
+        }
+        let len = put.data.len() as u64;
+        self.room_for(len)?;
+        self.clear_expired_dropbox(&put.id, put.now)?;
+        let insert = |id: &DropboxId, data: &[u8], reserved: bool| {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO dropbox (id, data, expires_at, owner, reserved) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(backend)?
+                .execute(params![
+                    id.as_bytes().as_slice(),
+                    data,
+                    to_sql(put.expires_at),
+                    put.owner.as_bytes().as_slice(),
+                    reserved
+                ])
+                .map_err(backend)
+        };
+        insert(&put.id, &put.data, false)?;
+        if let Some(r) = &put.reserve {
+            self.clear_expired_dropbox(r, put.now)?;
+            let insert = |id: &DropboxId| {
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO dropbox (id, data, expires_at, owner, reserved) VALUES (?1, x'', ?2, ?3, 1)",
+                    )
+                    .map_err(backend)?
+                    .execute(params![
+                        id.as_bytes().as_slice(),
+                        to_sql(put.expires_at),
+                        put.owner.as_bytes().as_slice()
+                    ])
+                    .map_err(backend)
+            };
+            insert(r)?;
+        }
+        self.totals()?.bytes += len;
         Ok(())
     }
 
     fn claim_dropbox(&mut self, id: DropboxId, now: u64) -> Result<Option<Bytes>, StoreError> {
-        let row: Option<(Vec<u8>, i64)> = self
+        let row: Option<(Vec<u8>, i64, bool)> = self
             .conn
-            .prepare_cached("DELETE FROM dropbox WHERE id = ?1 RETURNING data, expires_at")
+            .prepare_cached("SELECT data, expires_at, reserved FROM dropbox WHERE id = ?1")
             .map_err(backend)?
-            .query_row([id.as_bytes().as_slice()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row([id.as_bytes().as_slice()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0))
+            })
             .optional()
             .map_err(backend)?;
-        Ok(row.and_then(|(data, exp)| (from_sql(exp) > now).then(|| Bytes::from(data))))
+        let Some((data, exp, reserved)) = row else {
+            return Ok(None);
+        };
+        if from_sql(exp) <= now {
+            self.delete_dropbox_row(&id)?;
+            return Ok(None);
+        }
+        if data.is_empty() {
+            // An empty reservation holds nothing to claim.
+            return Ok(None);
+        }
+        if reserved {
+            // Taken, but the reservation stays for the next answer.
+            self.conn
+                .prepare_cached("UPDATE dropbox SET data = x'' WHERE id = ?1")
+                .map_err(backend)?
+                .execute([id.as_bytes().as_slice()])
+                .map_err(backend)?;
+            let t = self.totals()?;
+            t.bytes = t.bytes.saturating_sub(data.len() as u64);
+        } else {
+            self.delete_dropbox_row(&id)?;
+        }
+        Ok(Some(Bytes::from(data)))
     }
 
     fn sweep(&mut self, now: u64) -> Result<u64, StoreError> {
-        let n = self
+        let (n, bytes, anonymous): (i64, i64, i64) = self
             .conn
+            .prepare_cached(
+                "SELECT count(*), coalesce(sum(length(data)), 0), count(*) FILTER (WHERE owner IS NULL) FROM dropbox WHERE expires_at <= ?1",
+            )
+            .map_err(backend)?
+            .query_row([to_sql(now)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(backend)?;
+        self.conn
             .prepare_cached("DELETE FROM dropbox WHERE expires_at <= ?1")
             .map_err(backend)?
             .execute([to_sql(now)])
@@ -1047,7 +1270,10 @@ impl Writer {
             .map_err(backend)?
             .execute([to_sql(now)])
             .map_err(backend)?;
-        Ok(n as u64)
+        let t = self.totals()?;
+        t.bytes = t.bytes.saturating_sub(from_sql(bytes));
+        t.anonymous_dropboxes = t.anonymous_dropboxes.saturating_sub(from_sql(anonymous));
+        Ok(from_sql(n))
     }
 
     /// `true` if the nonce was new; `false` if recorded before (a replay).

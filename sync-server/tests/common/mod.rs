@@ -27,6 +27,8 @@ impl TestRelay {
         let dir = tempfile::tempdir().unwrap();
         let mut config =
             Config::with_defaults(dir.path().to_owned(), "127.0.0.1:0".parse().unwrap());
+        // The operator listener, so tests can read the metrics.
+        config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
         tweak(&mut config);
         let relay = Relay::start(config).await.unwrap();
         let tls = client::pinned_config(&relay.pin()).unwrap();

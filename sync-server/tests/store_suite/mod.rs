@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use safespaces_relay::store::{
-    CommitSink, MailboxKeys, MailboxRecord, SharedStore, StoreError, StoreLimits,
+    CommitSink, MailboxKeys, MailboxRecord, SharedStore, StoreError, StoreLimits, VouchedPut,
 };
 use safespaces_wire::{DropboxId, MailboxId};
 
@@ -21,6 +21,9 @@ pub const LIMITS: StoreLimits = StoreLimits {
     max_blobs_per_mailbox: 1000,
     max_bytes_per_mailbox: 1_000_000,
     max_dropboxes: 3,
+    max_mailboxes: 1000,
+    max_total_bytes: 100_000_000,
+    max_dropboxes_per_mailbox: 4,
 };
 
 /// Records what the store reported.
@@ -72,6 +75,10 @@ pub async fn run_all(make: &Factory) {
     commits_are_reported_in_order(make).await;
     close_finishes_and_then_refuses(make).await;
     nonces_are_refused_until_they_expire(make).await;
+    global_quotas_refuse_and_store_nothing(make).await;
+    global_quotas_are_freed_by_what_removes_data(make).await;
+    vouched_dropboxes_are_charged_to_their_mailbox(make).await;
+    a_reservation_takes_one_answer_at_a_time(make).await;
 }
 
 async fn create_is_idempotent_per_key(make: &Factory) {
@@ -130,6 +137,7 @@ async fn quotas_refuse_and_store_nothing(make: &Factory) {
             max_blobs_per_mailbox: 2,
             max_bytes_per_mailbox: 10,
             max_dropboxes: 1,
+            ..LIMITS
         },
         rec,
     );
@@ -465,5 +473,242 @@ async fn nonces_are_refused_until_they_expire(make: &Factory) {
         s.remember_nonce(short, 200).await.unwrap(),
         "an expired nonce was pruned"
     );
+    s.close().await.unwrap();
+}
+
+fn vouched(id: u8, owner: u8, data: &'static [u8], reserve: Option<u8>) -> VouchedPut {
+    VouchedPut {
+        id: db(id),
+        data: Bytes::from_static(data),
+        now: 1000,
+        expires_at: 2000,
+        owner: mb(owner),
+        reserve: reserve.map(db),
+    }
+}
+
+async fn global_quotas_refuse_and_store_nothing(make: &Factory) {
+    let rec = Arc::new(Recorder::default());
+    let s = make(
+        StoreLimits {
+            max_mailboxes: 2,
+            max_total_bytes: 100,
+            ..LIMITS
+        },
+        rec,
+    );
+    assert!(s.create_mailbox(mb(1), keys(1)).await.unwrap());
+    assert!(s.create_mailbox(mb(2), keys(2)).await.unwrap());
+    assert_eq!(
+        s.create_mailbox(mb(3), keys(3)).await,
+        Err(StoreError::TooManyMailboxes)
+    );
+    assert_eq!(s.mailbox_record(mb(3)).await.unwrap(), None);
+    // An existing mailbox is still "created" (idempotent), full or not.
+    assert!(!s.create_mailbox(mb(1), keys(1)).await.unwrap());
+    // Bytes are counted across mailboxes and drop-boxes.
+    assert_eq!(s.append(mb(1), Bytes::from(vec![0; 60])).await.unwrap(), 1);
+    assert_eq!(
+        s.append(mb(2), Bytes::from(vec![0; 41])).await,
+        Err(StoreError::RelayBytesFull)
+    );
+    assert_eq!(s.append(mb(2), Bytes::from(vec![0; 30])).await.unwrap(), 1);
+    assert_eq!(
+        s.put_dropbox(db(1), Bytes::from(vec![0; 11]), 1000, 2000)
+            .await,
+        Err(StoreError::RelayBytesFull)
+    );
+    assert_eq!(
+        s.put_vouched_dropbox(VouchedPut {
+            data: Bytes::from(vec![0; 11]),
+            ..vouched(1, 1, b"", None)
+        })
+        .await,
+        Err(StoreError::RelayBytesFull)
+    );
+    s.put_dropbox(db(1), Bytes::from(vec![0; 10]), 1000, 2000)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.append(mb(1), Bytes::from_static(b"x")).await,
+        Err(StoreError::RelayBytesFull)
+    );
+    // Nothing refused was stored.
+    assert_eq!(s.read(mb(2), 0, 10, usize::MAX).await.unwrap().last_seq, 1);
+    assert_eq!(s.claim_dropbox(db(2), 1000).await.unwrap(), None);
+    assert_eq!(s.dropbox_expiry(db(1), 1000).await.unwrap(), Some(2000));
+    s.close().await.unwrap();
+}
+
+async fn global_quotas_are_freed_by_what_removes_data(make: &Factory) {
+    let rec = Arc::new(Recorder::default());
+    let s = make(
+        StoreLimits {
+            max_mailboxes: 1,
+            max_total_bytes: 100,
+            ..LIMITS
+        },
+        rec,
+    );
+    s.create_mailbox(mb(1), keys(1)).await.unwrap();
+    for _ in 0..4 {
+        s.append(mb(1), Bytes::from(vec![0; 25])).await.unwrap();
+    }
+    assert_eq!(
+        s.append(mb(1), Bytes::from_static(b"x")).await,
+        Err(StoreError::RelayBytesFull)
+    );
+    // Compaction frees bytes...
+    s.compact(mb(1), 4, 2).await.unwrap();
+    s.put_dropbox(db(1), Bytes::from(vec![0; 50]), 1000, 2000)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.append(mb(1), Bytes::from_static(b"x")).await,
+        Err(StoreError::RelayBytesFull)
+    );
+    // ...so do claims...
+    assert!(s.claim_dropbox(db(1), 1500).await.unwrap().is_some());
+    s.put_dropbox(db(2), Bytes::from(vec![0; 50]), 1000, 2000)
+        .await
+        .unwrap();
+    // ...and sweeps of expired drop-boxes...
+    assert_eq!(s.sweep_dropboxes(2000).await.unwrap(), 1);
+    assert_eq!(s.append(mb(1), Bytes::from(vec![0; 50])).await.unwrap(), 5);
+    // ...and deleting a mailbox frees its bytes, but not its place: its
+    // tombstone holds the id for ever, so creating and deleting cannot
+    // grow the store without bound.
+    assert_eq!(
+        s.create_mailbox(mb(2), keys(2)).await,
+        Err(StoreError::TooManyMailboxes)
+    );
+    s.delete_mailbox(mb(1)).await.unwrap();
+    assert_eq!(
+        s.create_mailbox(mb(2), keys(2)).await,
+        Err(StoreError::TooManyMailboxes)
+    );
+    s.put_dropbox(db(3), Bytes::from(vec![0; 100]), 1000, 2000)
+        .await
+        .unwrap();
+    s.close().await.unwrap();
+}
+
+async fn vouched_dropboxes_are_charged_to_their_mailbox(make: &Factory) {
+    let (s, _) = fresh(make);
+    // A stranger fills the anonymous pool (3 in LIMITS).
+    for i in 10..13 {
+        s.put_dropbox(db(i), Bytes::from_static(b"junk"), 1000, 2000)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        s.put_dropbox(db(13), Bytes::from_static(b"junk"), 1000, 2000)
+            .await,
+        Err(StoreError::RelayFull)
+    );
+    // A vouched put does not draw on that pool: up to 4 per mailbox.
+    for i in 1..=4 {
+        s.put_vouched_dropbox(vouched(i, 1, b"invite", None))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        s.put_vouched_dropbox(vouched(5, 1, b"invite", None)).await,
+        Err(StoreError::QuotaDropboxes)
+    );
+    // Another mailbox has its own share, whatever the first one holds.
+    s.put_vouched_dropbox(vouched(5, 2, b"other", None))
+        .await
+        .unwrap();
+    assert_eq!(s.dropbox_expiry(db(5), 1500).await.unwrap(), Some(2000));
+    // Taken ids are refused whoever vouches.
+    assert_eq!(
+        s.put_vouched_dropbox(vouched(10, 3, b"mine", None)).await,
+        Err(StoreError::DropboxExists)
+    );
+    // Claiming frees the mailbox's share; a vouched drop-box is one-time.
+    assert_eq!(
+        s.claim_dropbox(db(1), 1500).await.unwrap(),
+        Some(Bytes::from_static(b"invite"))
+    );
+    assert_eq!(s.claim_dropbox(db(1), 1500).await.unwrap(), None);
+    s.put_vouched_dropbox(VouchedPut {
+        now: 1500,
+        ..vouched(6, 1, b"again", None)
+    })
+    .await
+    .unwrap();
+    // Expired ones stop counting, even before the sweep.
+    s.put_vouched_dropbox(VouchedPut {
+        now: 2000,
+        expires_at: 3000,
+        ..vouched(7, 1, b"later", None)
+    })
+    .await
+    .unwrap();
+    s.close().await.unwrap();
+}
+
+async fn a_reservation_takes_one_answer_at_a_time(make: &Factory) {
+    let (s, _) = fresh(make);
+    for i in 10..13 {
+        s.put_dropbox(db(i), Bytes::from_static(b"junk"), 1000, 2000)
+            .await
+            .unwrap();
+    }
+    // Refused as a whole if the reserved id is taken: nothing stored.
+    assert_eq!(
+        s.put_vouched_dropbox(vouched(1, 1, b"package", Some(10)))
+            .await,
+        Err(StoreError::DropboxExists)
+    );
+    assert_eq!(s.dropbox_expiry(db(1), 1500).await.unwrap(), None);
+    // A reservation counts against the mailbox's share (4): 2 + 2 fit, then no more.
+    s.put_vouched_dropbox(vouched(1, 1, b"package", Some(2)))
+        .await
+        .unwrap();
+    s.put_vouched_dropbox(vouched(3, 1, b"package", Some(4)))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.put_vouched_dropbox(vouched(5, 1, b"x", None)).await,
+        Err(StoreError::QuotaDropboxes)
+    );
+    // An empty reservation looks like nothing at all.
+    assert_eq!(s.dropbox_expiry(db(2), 1500).await.unwrap(), None);
+    assert_eq!(s.claim_dropbox(db(2), 1500).await.unwrap(), None);
+    // An anonymous put fills it although the anonymous pool is full, and
+    // keeps the sooner of the two expiries.
+    s.put_dropbox(db(2), Bytes::from_static(b"request"), 1500, 1800)
+        .await
+        .unwrap();
+    assert_eq!(s.dropbox_expiry(db(2), 1500).await.unwrap(), Some(1800));
+    assert_eq!(
+        s.put_dropbox(db(2), Bytes::from_static(b"second"), 1500, 1800)
+            .await,
+        Err(StoreError::DropboxExists)
+    );
+    // Claimed once, then empty again and ready for the next answer.
+    assert_eq!(
+        s.claim_dropbox(db(2), 1600).await.unwrap(),
+        Some(Bytes::from_static(b"request"))
+    );
+    assert_eq!(s.claim_dropbox(db(2), 1600).await.unwrap(), None);
+    s.put_dropbox(db(2), Bytes::from_static(b"again"), 1600, 1900)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.claim_dropbox(db(2), 1700).await.unwrap(),
+        Some(Bytes::from_static(b"again"))
+    );
+    // The answer shortened the reservation to its own expiry (1800); after
+    // it the id is an ordinary one, and the anonymous pool is full.
+    assert_eq!(
+        s.put_dropbox(db(2), Bytes::from_static(b"late"), 1800, 2500)
+            .await,
+        Err(StoreError::RelayFull)
+    );
+    // Left: the 3 anonymous ones, package 1, package 3 and reservation 4.
+    assert_eq!(s.sweep_dropboxes(2000).await.unwrap(), 6);
     s.close().await.unwrap();
 }

@@ -25,7 +25,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (
         3,
-        include_str!("../../../migrations/postgres/0003_mailbox_admin_key.sql"),
+        include_str!("../../../migrations/postgres/0003_limits.sql"),
+    ),
+    (
+        4,
+        include_str!("../../../migrations/postgres/0004_mailbox_admin_key.sql"),
     ),
 ];
 

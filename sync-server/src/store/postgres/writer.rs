@@ -14,7 +14,8 @@ use tokio::sync::mpsc;
 
 use super::super::key_cache::KeyCache;
 use super::super::{
-    CommitSink, Compaction, MailboxKeys, MailboxRecord, StoreError, StoreLimits, from_sql, to_sql,
+    CommitSink, Compaction, MailboxKeys, MailboxRecord, StoreError, StoreLimits, VouchedPut,
+    from_sql, to_sql,
 };
 use super::fanout::{self, Announce};
 use super::{Effect, MAX_BATCH, Op, Outcome, Request, backend};
@@ -72,6 +73,14 @@ struct Applied {
     announce: Vec<Announce>,
 }
 
+/// The row of `relay_totals`: store-wide counts behind the global quotas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Totals {
+    mailboxes: u64,
+    bytes: u64,
+    anonymous_dropboxes: u64,
+}
+
 /// Applies a batch inside one transaction. Logical refusals (quota, not
 /// found) become outcomes and change nothing; a database error aborts the
 /// whole transaction and is returned.
@@ -79,6 +88,8 @@ struct Batch<'a> {
     limits: StoreLimits,
     node: u64,
     state: HashMap<MailboxId, MailboxState>,
+    /// Read under its row lock at the start of the batch, written back at the end.
+    totals: Totals,
     /// Blob rows not yet inserted, inserted together with one statement.
     rids: Vec<i64>,
     seqs: Vec<i64>,
@@ -115,16 +126,32 @@ impl<'a> Batch<'a> {
                 state.insert(id, st);
             }
         }
-        if ops.iter().any(|op| matches!(op, Op::PutDropbox { .. })) {
+        if ops
+            .iter()
+            .any(|op| matches!(op, Op::PutDropbox { .. } | Op::PutVouched { .. }))
+        {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(DROPBOX_LOCK)
                 .execute(&mut *tx)
                 .await?;
         }
+        // Last of the locks, so every batch takes them in the same order
+        // (mailbox rows by id, the drop-box lock, the totals).
+        let (mailboxes, bytes, anonymous): (i64, i64, i64) = sqlx::query_as(
+            "SELECT mailboxes, bytes, anonymous_dropboxes FROM relay_totals FOR UPDATE",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let totals = Totals {
+            mailboxes: from_sql(mailboxes),
+            bytes: from_sql(bytes),
+            anonymous_dropboxes: from_sql(anonymous),
+        };
         let mut batch = Batch {
             limits,
             node,
             state,
+            totals,
             rids: Vec::new(),
             seqs: Vec::new(),
             data: Vec::new(),
@@ -138,6 +165,16 @@ impl<'a> Batch<'a> {
         }
         batch.flush_blobs(&mut tx).await?;
         batch.flush_counters(&mut tx).await?;
+        if batch.totals != totals {
+            sqlx::query(
+                "UPDATE relay_totals SET mailboxes = $1, bytes = $2, anonymous_dropboxes = $3",
+            )
+            .bind(to_sql(batch.totals.mailboxes))
+            .bind(to_sql(batch.totals.bytes))
+            .bind(to_sql(batch.totals.anonymous_dropboxes))
+            .execute(&mut *tx)
+            .await?;
+        }
         if !batch.deleted.is_empty() {
             // Deletions are announced inside their own transaction: rare, and
             // other nodes must drop the mailbox's cached key no matter what
@@ -203,22 +240,29 @@ impl<'a> Batch<'a> {
                 .put_dropbox(conn, id, data, *now, *expires_at)
                 .await?
                 .map(|()| Outcome::Done),
-            Op::ClaimDropbox { id, now } => {
-                let row: Option<(Vec<u8>, i64)> =
-                    sqlx::query_as("DELETE FROM dropbox WHERE id = $1 RETURNING data, expires_at")
-                        .bind(id.as_bytes().as_slice())
-                        .fetch_optional(&mut *conn)
-                        .await?;
-                Ok(Outcome::Claimed(row.and_then(|(data, exp)| {
-                    (from_sql(exp) > *now).then(|| Bytes::from(data))
-                })))
-            }
+            Op::PutVouched { put } => self
+                .put_vouched_dropbox(conn, put)
+                .await?
+                .map(|()| Outcome::Done),
+            Op::ClaimDropbox { id, now } => self
+                .claim_dropbox(conn, id, *now)
+                .await?
+                .map(Outcome::Claimed),
             Op::Sweep { now } => {
-                let n = sqlx::query("DELETE FROM dropbox WHERE expires_at <= $1")
-                    .bind(to_sql(*now))
-                    .execute(&mut *conn)
-                    .await?
-                    .rows_affected();
+                let (n, bytes, anonymous): (i64, i64, i64) = sqlx::query_as(
+                    "WITH d AS (DELETE FROM dropbox WHERE expires_at <= $1
+                         RETURNING octet_length(data) AS len, owner IS NULL AS anonymous)
+                     SELECT count(*), coalesce(sum(len), 0)::int8, count(*) FILTER (WHERE anonymous) FROM d",
+                )
+                .bind(to_sql(*now))
+                .fetch_one(&mut *conn)
+                .await?;
+                self.totals.bytes = self.totals.bytes.saturating_sub(from_sql(bytes));
+                self.totals.anonymous_dropboxes = self
+                    .totals
+                    .anonymous_dropboxes
+                    .saturating_sub(from_sql(anonymous));
+                let n = from_sql(n);
                 sqlx::query("DELETE FROM nonce WHERE expires_at <= $1")
                     .bind(to_sql(*now))
                     .execute(&mut *conn)
@@ -243,6 +287,11 @@ impl<'a> Batch<'a> {
             } else {
                 Err(StoreError::MailboxExists)
             });
+        }
+        if self.totals.mailboxes >= self.limits.max_mailboxes {
+            // Another node may have created this very id meanwhile; the
+            // answer is the same "full" either way, and nothing changes.
+            return Ok(Err(StoreError::TooManyMailboxes));
         }
         let rid: Option<i64> = sqlx::query_scalar(
             "INSERT INTO mailbox (id, key, last_seq, compacted_through, blob_count, byte_count)
@@ -283,6 +332,7 @@ impl<'a> Batch<'a> {
                 dirty: false,
             },
         );
+        self.totals.mailboxes += 1;
         self.effects.push(Effect::Created(id, key));
         Ok(Ok(true))
     }
@@ -301,6 +351,10 @@ impl<'a> Batch<'a> {
         if st.byte_count.saturating_add(len) > self.limits.max_bytes_per_mailbox {
             return Err(StoreError::QuotaBytes);
         }
+        if self.totals.bytes.saturating_add(len) > self.limits.max_total_bytes {
+            return Err(StoreError::RelayBytesFull);
+        }
+        self.totals.bytes += len;
         st.last_seq += 1;
         st.blob_count += 1;
         st.byte_count += len;
@@ -410,6 +464,7 @@ impl<'a> Batch<'a> {
         .fetch_one(&mut *conn)
         .await?;
         let deleted = from_sql(count);
+        self.totals.bytes = self.totals.bytes.saturating_sub(from_sql(bytes));
         if let Some(st) = self.state.get_mut(&id) {
             st.blob_count = st.blob_count.saturating_sub(deleted);
             st.byte_count = st.byte_count.saturating_sub(from_sql(bytes));
@@ -445,17 +500,66 @@ impl<'a> Batch<'a> {
         .bind(st.rid)
         .execute(&mut *conn)
         .await?;
+        let freed = st.byte_count;
         st.deleted = true;
         st.compacted_through = st.last_seq;
         st.blob_count = 0;
         st.byte_count = 0;
         // Written already; flushing the counters again would be harmless.
         st.dirty = false;
+        // A tombstone still counts as a mailbox (it holds its id for ever,
+        // so create-and-delete cannot grow the store unbounded); its bytes
+        // are freed.
+        self.totals.bytes = self.totals.bytes.saturating_sub(freed);
         // Earlier appends in this batch went to the deleted rid: nothing to announce.
         self.appended.remove(&id);
         self.deleted.push(id);
         self.effects.push(Effect::Deleted(id));
         Ok(Ok(()))
+    }
+
+    /// The drop-box row at `id`: (expires_at, is a reservation, blob length).
+    async fn dropbox_row(
+        conn: &mut PgConnection,
+        id: &DropboxId,
+    ) -> Result<Option<(u64, bool, u64)>, sqlx::Error> {
+        let row: Option<(i64, bool, i32)> = sqlx::query_as(
+            "SELECT expires_at, reserved, octet_length(data) FROM dropbox WHERE id = $1",
+        )
+        .bind(id.as_bytes().as_slice())
+        .fetch_optional(&mut *conn)
+        .await?;
+        Ok(row
+            .map(|(exp, reserved, len)| (from_sql(exp), reserved, u64::try_from(len).unwrap_or(0))))
+    }
+
+    /// Deletes the row at `id` and takes it off the totals.
+    async fn delete_dropbox_row(
+        &mut self,
+        conn: &mut PgConnection,
+        id: &DropboxId,
+    ) -> Result<(), sqlx::Error> {
+        let row: Option<(i32, bool)> = sqlx::query_as(
+            "DELETE FROM dropbox WHERE id = $1 RETURNING octet_length(data), owner IS NULL",
+        )
+        .bind(id.as_bytes().as_slice())
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some((len, anonymous)) = row {
+            let len = u64::try_from(len).unwrap_or(0);
+            self.totals.bytes = self.totals.bytes.saturating_sub(len);
+            if anonymous {
+                self.totals.anonymous_dropboxes = self.totals.anonymous_dropboxes.saturating_sub(1);
+            }
+        }
+        Ok(())
+    }
+
+    fn room_for(&self, more: u64) -> Result<(), StoreError> {
+        if self.totals.bytes.saturating_add(more) > self.limits.max_total_bytes {
+            return Err(StoreError::RelayBytesFull);
+        }
+        Ok(())
     }
 
     async fn put_dropbox(
@@ -466,26 +570,34 @@ impl<'a> Batch<'a> {
         now: u64,
         expires_at: u64,
     ) -> Result<Result<(), StoreError>, sqlx::Error> {
-        let existing: Option<i64> =
-            sqlx::query_scalar("SELECT expires_at FROM dropbox WHERE id = $1")
+        let len = data.len() as u64;
+        match Self::dropbox_row(conn, id).await? {
+            Some((exp, true, 0)) if exp > now => {
+                // An empty reservation: the blob fills it, charged to the
+                // mailbox that reserved it, whatever the anonymous pool holds.
+                if let Err(e) = self.room_for(len) {
+                    return Ok(Err(e));
+                }
+                sqlx::query(
+                    "UPDATE dropbox SET data = $2, expires_at = least(expires_at, $3) WHERE id = $1",
+                )
                 .bind(id.as_bytes().as_slice())
-                .fetch_optional(&mut *conn)
+                .bind(data)
+                .bind(to_sql(expires_at))
+                .execute(&mut *conn)
                 .await?;
-        match existing {
-            Some(exp) if from_sql(exp) > now => return Ok(Err(StoreError::DropboxExists)),
-            Some(_) => {
-                sqlx::query("DELETE FROM dropbox WHERE id = $1")
-                    .bind(id.as_bytes().as_slice())
-                    .execute(&mut *conn)
-                    .await?;
+                self.totals.bytes += len;
+                return Ok(Ok(()));
             }
+            Some((exp, _, _)) if exp > now => return Ok(Err(StoreError::DropboxExists)),
+            Some(_) => self.delete_dropbox_row(conn, id).await?,
             None => {}
         }
-        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM dropbox")
-            .fetch_one(&mut *conn)
-            .await?;
-        if from_sql(count) >= self.limits.max_dropboxes {
+        if self.totals.anonymous_dropboxes >= self.limits.max_dropboxes {
             return Ok(Err(StoreError::RelayFull));
+        }
+        if let Err(e) = self.room_for(len) {
+            return Ok(Err(e));
         }
         sqlx::query("INSERT INTO dropbox (id, data, expires_at) VALUES ($1, $2, $3)")
             .bind(id.as_bytes().as_slice())
@@ -493,7 +605,110 @@ impl<'a> Batch<'a> {
             .bind(to_sql(expires_at))
             .execute(&mut *conn)
             .await?;
+        self.totals.bytes += len;
+        self.totals.anonymous_dropboxes += 1;
         Ok(Ok(()))
+    }
+
+    async fn put_vouched_dropbox(
+        &mut self,
+        conn: &mut PgConnection,
+        put: &VouchedPut,
+    ) -> Result<Result<(), StoreError>, sqlx::Error> {
+        if put.reserve == Some(put.id) {
+            return Ok(Err(StoreError::DropboxExists));
+        }
+        // Check everything before changing anything: a refusal stores nothing.
+        let taken = |row: Option<(u64, bool, u64)>| row.is_some_and(|(exp, _, _)| exp > put.now);
+        let here = Self::dropbox_row(conn, &put.id).await?;
+        if taken(here) {
+            return Ok(Err(StoreError::DropboxExists));
+        }
+        let there = match &put.reserve {
+            Some(r) => Self::dropbox_row(conn, r).await?,
+            None => None,
+        };
+        if taken(there) {
+            return Ok(Err(StoreError::DropboxExists));
+        }
+        let held: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM dropbox WHERE owner = $1 AND expires_at > $2")
+                .bind(put.owner.as_bytes().as_slice())
+                .bind(to_sql(put.now))
+                .fetch_one(&mut *conn)
+                .await?;
+        let wanted = 1 + u64::from(put.reserve.is_some());
+        if from_sql(held).saturating_add(wanted) > self.limits.max_dropboxes_per_mailbox {
+            return Ok(Err(StoreError::QuotaDropboxes));
+        }
+        let len = put.data.len() as u64;
+        if let Err(e) = self.room_for(len) {
+            return Ok(Err(e));
+        }
+        if here.is_some() {
+            self.delete_dropbox_row(conn, &put.id).await?;
+        }
+        sqlx::query(
+            "INSERT INTO dropbox (id, data, expires_at, owner, reserved) VALUES ($1, $2, $3, $4, false)",
+        )
+        .bind(put.id.as_bytes().as_slice())
+        .bind(&put.data[..])
+        .bind(to_sql(put.expires_at))
+        .bind(put.owner.as_bytes().as_slice())
+        .execute(&mut *conn)
+        .await?;
+        if let Some(r) = &put.reserve {
+            if there.is_some() {
+                self.delete_dropbox_row(conn, r).await?;
+            }
+            sqlx::query(
+                "INSERT INTO dropbox (id, data, expires_at, owner, reserved) VALUES ($1, ''::bytea, $2, $3, true)",
+            )
+            .bind(r.as_bytes().as_slice())
+            .bind(to_sql(put.expires_at))
+            .bind(put.owner.as_bytes().as_slice())
+            .execute(&mut *conn)
+            .await?;
+        }
+        self.totals.bytes += len;
+        Ok(Ok(()))
+    }
+
+    async fn claim_dropbox(
+        &mut self,
+        conn: &mut PgConnection,
+        id: &DropboxId,
+        now: u64,
+    ) -> Result<Result<Option<Bytes>, StoreError>, sqlx::Error> {
+        let row: Option<(Vec<u8>, i64, bool)> =
+            // FOR UPDATE: of two nodes claiming at once, the second waits and
+            // then finds the row gone (or emptied), so exactly one wins.
+            sqlx::query_as("SELECT data, expires_at, reserved FROM dropbox WHERE id = $1 FOR UPDATE")
+                .bind(id.as_bytes().as_slice())
+                .fetch_optional(&mut *conn)
+                .await?;
+        let Some((data, exp, reserved)) = row else {
+            return Ok(Ok(None));
+        };
+        if from_sql(exp) <= now {
+            self.delete_dropbox_row(conn, id).await?;
+            return Ok(Ok(None));
+        }
+        if data.is_empty() {
+            // An empty reservation holds nothing to claim.
+            return Ok(Ok(None));
+        }
+        if reserved {
+            // Taken, but the reservation stays for the next answer.
+            sqlx::query("UPDATE dropbox SET data = ''::bytea WHERE id = $1")
+                .bind(id.as_bytes().as_slice())
+                .execute(&mut *conn)
+                .await?;
+            self.totals.bytes = self.totals.bytes.saturating_sub(data.len() as u64);
+        } else {
+            self.delete_dropbox_row(conn, id).await?;
+        }
+        Ok(Ok(Some(Bytes::from(data))))
     }
 }
 

@@ -1,4 +1,4 @@
--- Version 3: a mailbox is bound to two keys (member ‖ admin, 64 bytes in
+-- Version 4: a mailbox is bound to two keys (member ‖ admin, 64 bytes in
 -- `key`), and a deleted mailbox stays as a tombstone (`deleted`): no blobs,
 -- its keys and last sequence number kept, so its id is never used again.
 --
@@ -11,3 +11,6 @@ UPDATE mailbox SET key = key || key, deleted = true, blob_count = 0, byte_count 
     compacted_through = last_seq
     WHERE octet_length(key) = 32;
 ALTER TABLE mailbox ADD CONSTRAINT mailbox_keys_length CHECK (octet_length(key) = 64);
+-- The retired mailboxes' blobs no longer count toward the global byte quota.
+UPDATE relay_totals SET bytes = (SELECT coalesce(sum(byte_count), 0) FROM mailbox)
+    + (SELECT coalesce(sum(octet_length(data)), 0) FROM dropbox);
