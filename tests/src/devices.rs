@@ -167,3 +167,47 @@ pub async fn link_through_relay(
     let linked = linked.expect("the package taken");
     (offer, linked)
 }
+
+/// The epoch key `app` holds for `space` (hex) at `epoch`: what a member's
+/// modified app, or a test playing the relay's part with real bytes, uses
+/// (its keyring id is derived, storage.md).
+pub fn held_epoch_key(
+    app: &SafeSpaces,
+    space: &str,
+    epoch: u32,
+) -> safespaces_core::protocol::EpochKey {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(b"safespaces/v1/keyring/epoch");
+    hasher.update(hex::decode(space).expect("a space id"));
+    hasher.update(epoch.to_be_bytes());
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&hasher.finalize()[..16]);
+    app.profile()
+        .with_keyring(|k| {
+            k.key(&safespaces_core::profile::KeyId(id))
+                .map(|key| *key.expose_bytes())
+        })
+        .expect("the keyring")
+        .map(safespaces_core::protocol::EpochKey::from_bytes)
+        .expect("the device holds the epoch key")
+}
+
+/// Asserts that no envelope of any space on `app` was ever found missing
+/// or its number reused (`Space::sequence_status`): what every honest flow
+/// must show, since a false alarm tells a survivor something is wrong when
+/// it is not.
+pub fn assert_no_sequence_alerts(app: &SafeSpaces) {
+    for summary in app.spaces().expect("the spaces") {
+        let status = app
+            .space(&summary.id)
+            .and_then(|s| s.sequence_status())
+            .expect("the space's status");
+        assert_eq!(
+            status,
+            safespaces_core::app::SequenceStatus::default(),
+            "a false alarm in {}",
+            summary.name
+        );
+    }
+}
