@@ -190,7 +190,7 @@ pub fn run(cli: Cli) -> Result<Out, Failure> {
             let report = block_on(app.sync(&client, now()))?;
             out(
                 format!(
-                    "Synced: {} sent, {} received ({} changes applied, {} refused), {} sign-ups recorded{}{}{}{}.",
+                    "Synced: {} sent, {} received ({} changes applied, {} refused), {} sign-ups recorded{}{}{}{}.{}",
                     report.pushed,
                     report.pulled,
                     report.applied,
@@ -211,7 +211,8 @@ pub fn run(cli: Cli) -> Result<Out, Failure> {
                     } else {
                         format!("; you were removed from {} space(s)", report.left_out.len())
                     },
-                    failures(&report)
+                    failures(&report),
+                    sequence_warnings(&report)
                 ),
                 json!({"pushed": report.pushed, "pulled": report.pulled, "applied": report.applied,
                        "refused": report.refused, "requests_recorded": report.requests_recorded,
@@ -220,7 +221,10 @@ pub fn run(cli: Cli) -> Result<Out, Failure> {
                        "failed": report.failed.iter()
                            .map(|f| json!({"space": f.space, "reason": f.reason}))
                            .collect::<Vec<_>>(),
-                       "journal_failed": report.journal_failed}),
+                       "journal_failed": report.journal_failed,
+                       "sequence_alerts": report.sequence_alerts.iter()
+                           .map(|a| json!({"space": a.space, "missing": a.missing, "reused": a.reused}))
+                           .collect::<Vec<_>>()}),
             )
         }
     }
@@ -237,6 +241,27 @@ fn failures(report: &safespaces_core::app::SyncReport) -> String {
     }
     if report.journal_failed.is_some() {
         out.push_str("; the journal did not sync");
+    }
+    out
+}
+
+/// One warning line per space whose envelope numbers showed something
+/// wrong in this sync (reported once; `space list` keeps showing it).
+fn sequence_warnings(report: &safespaces_core::app::SyncReport) -> String {
+    let mut out = String::new();
+    for alert in &report.sequence_alerts {
+        if alert.missing > 0 {
+            out.push_str(&format!(
+                "\nWarning: space {}: {} envelope(s) its members sent did not arrive, though later ones did; the relay may be withholding them.",
+                alert.space, alert.missing
+            ));
+        }
+        if alert.reused > 0 {
+            out.push_str(&format!(
+                "\nWarning: space {}: a member's device signed {} pair(s) of different envelopes under one number (a modified app, or a device restored from an old backup).",
+                alert.space, alert.reused
+            ));
+        }
     }
     out
 }
@@ -469,17 +494,38 @@ fn space(cli: &Cli, cmd: &SpaceCommand) -> Result<Out, Failure> {
         }
         SpaceCommand::List => {
             let spaces = app.spaces()?;
+            let statuses = spaces
+                .iter()
+                .map(|s| app.space(&s.id).and_then(|h| h.sequence_status()))
+                .collect::<Result<Vec<_>, _>>()?;
             let human = spaces
                 .iter()
-                .map(|s| {
+                .zip(&statuses)
+                .map(|(s, status)| {
                     let left = if s.left { "  (left)" } else { "" };
-                    format!("{}  {}{left}", s.id, s.name)
+                    let missing = if status.missing > 0 {
+                        format!("  ({} envelope(s) missing)", status.missing)
+                    } else {
+                        String::new()
+                    };
+                    let reused = if status.reused > 0 {
+                        format!("  ({} envelope number(s) used twice)", status.reused)
+                    } else {
+                        String::new()
+                    };
+                    format!("{}  {}{left}{missing}{reused}", s.id, s.name)
                 })
                 .collect::<Vec<_>>()
                 .join("\n");
             let json = spaces
                 .iter()
-                .map(|s| json!({"id": s.id, "name": s.name, "left": s.left}))
+                .zip(&statuses)
+                .map(|(s, status)| {
+                    json!({"id": s.id, "name": s.name, "left": s.left,
+                           "sequence": {"missing": status.missing,
+                                        "missing_noticed": status.missing_noticed,
+                                        "reused": status.reused}})
+                })
                 .collect();
             out(human, Value::Array(json))
         }
@@ -1502,5 +1548,43 @@ fn bundle(cli: &Cli, cmd: &BundleCommand) -> Result<Out, Failure> {
                        "requests_recorded": report.requests_recorded}),
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use safespaces_core::app::{SequenceAlert, SyncReport};
+
+    #[test]
+    fn a_sync_that_noticed_missing_or_reused_envelopes_warns_once_per_kind() {
+        assert_eq!(sequence_warnings(&SyncReport::default()), "");
+        let report = SyncReport {
+            sequence_alerts: vec![
+                SequenceAlert {
+                    space: "aa".into(),
+                    missing: 2,
+                    reused: 0,
+                },
+                SequenceAlert {
+                    space: "bb".into(),
+                    missing: 1,
+                    reused: 1,
+                },
+            ],
+            ..SyncReport::default()
+        };
+        let text = sequence_warnings(&report);
+        let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(
+            lines[0].starts_with("Warning: space aa: 2 envelope(s)"),
+            "{text}"
+        );
+        assert!(
+            lines[1].starts_with("Warning: space bb: 1 envelope(s)"),
+            "{text}"
+        );
+        assert!(lines[2].contains("under one number"), "{text}");
     }
 }

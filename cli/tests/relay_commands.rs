@@ -157,6 +157,15 @@ fn sync_invite_and_link_a_device_through_a_relay() {
     assert_eq!(admitted["admitted"], 1);
     let joined = ok(ss(&dir, "friend", &relay, &["sync"]).output().unwrap());
     assert_eq!(joined["joined"][0], id.as_str());
+    // Every envelope arrived as its author numbered it: nothing to warn of.
+    assert_eq!(joined["sequence_alerts"], serde_json::json!([]));
+    let listed = ok(ss(&dir, "friend", &relay, &["space", "list"])
+        .output()
+        .unwrap());
+    assert_eq!(
+        listed[0]["sequence"],
+        serde_json::json!({"missing": 0, "missing_noticed": 0, "reused": 0})
+    );
     let members = ok(ss(&dir, "phone", &relay, &["space", "members", &id])
         .output()
         .unwrap());

@@ -967,6 +967,7 @@ fn an_outsider_with_the_epoch_key_cannot_hand_a_joiner_a_made_up_space() {
                 })
                 .into_iter()
                 .collect(),
+            vouched: Vec::new(),
         };
         let envelope = safespaces_core::protocol::Envelope {
             kind: EnvelopeKind::Snapshot,

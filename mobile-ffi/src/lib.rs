@@ -24,7 +24,8 @@
 //!   a relay (pins, CA or web PKI; the operator's token), its status, and
 //!   the FFI's one tokio runtime for background work.
 //! - `sync.rs`: the async calls that talk to the relay (`sync`,
-//!   `joinViaRelay`, `publishInvite`) and [`SyncReport`] (with [`SpaceSyncFailure`]).
+//!   `joinViaRelay`, `publishInvite`) and [`SyncReport`] (with [`SpaceSyncFailure`]
+//!   and [`SequenceAlert`]), and a space's [`SequenceStatus`].
 //! - [`LinkOffer`], [`PendingLink`] (`linking.rs`): linking a new device
 //!   through the relay, confirmed on the old one by its fingerprint.
 //! - [`SpaceListener`], [`LiveSync`] (`live.rs`): live updates and the
@@ -112,7 +113,7 @@ pub use sessions::{
 };
 pub use signposting::{Resource, ResourceCategory, ResourceEntry};
 pub use space::Space;
-pub use sync::{SpaceSyncFailure, SyncReport};
+pub use sync::{SequenceAlert, SequenceStatus, SpaceSyncFailure, SyncReport};
 pub use training::{Clearance, TrainingModule, TrainingRecord};
 
 uniffi::setup_scaffolding!();

@@ -65,6 +65,13 @@ impl Space {
         Ok(self.inner.my_member_id()?.to_string())
     }
 
+    /// Whether envelopes of this space went missing on the way (the relay
+    /// withheld them) or a member's device used a number twice: all zero
+    /// when all is well. Show anything else with the space.
+    pub fn sequence_status(&self) -> Result<crate::SequenceStatus, SafeSpacesError> {
+        Ok(self.inner.sequence_status()?.into())
+    }
+
     /// Every member, including those who left.
     pub fn members(&self) -> Result<Vec<Member>, SafeSpacesError> {
         Ok(convert_all(self.inner.members()?))

@@ -167,3 +167,33 @@ pub async fn link_through_relay(
     let linked = linked.expect("the package taken");
     (offer, linked)
 }
+
+/// The epoch key `app` holds for `space` (hex) at `epoch`: what a member's
+/// modified app, or a test playing the relay's part with real bytes, uses
+/// (its keyring id is derived, storage.md).
+pub fn held_epoch_key(
+    app: &SafeSpaces,
+    space: &str,
+    epoch: u32,
+) -> safespaces_core::protocol::EpochKey {
+    crate::own_storage::epoch_key(app, space, epoch)
+}
+
+/// Asserts that no envelope of any space on `app` was ever found missing
+/// or its number reused (`Space::sequence_status`): what every honest flow
+/// must show, since a false alarm tells a survivor something is wrong when
+/// it is not.
+pub fn assert_no_sequence_alerts(app: &SafeSpaces) {
+    for summary in app.spaces().expect("the spaces") {
+        let status = app
+            .space(&summary.id)
+            .and_then(|s| s.sequence_status())
+            .expect("the space's status");
+        assert_eq!(
+            status,
+            safespaces_core::app::SequenceStatus::default(),
+            "a false alarm in {}",
+            summary.name
+        );
+    }
+}

@@ -48,8 +48,9 @@ pub mod devices;
 pub mod own_storage;
 pub mod proxy;
 pub use devices::{
-    join_through_relay, journal_texts, link_through_relay, restore_test_device, session_titles,
-    test_client, test_device, test_session,
+    assert_no_sequence_alerts, held_epoch_key, join_through_relay, journal_texts,
+    link_through_relay, restore_test_device, session_titles, test_client, test_device,
+    test_session,
 };
 pub use proxy::CuttableProxy;
 

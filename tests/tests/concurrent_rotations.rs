@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use safespaces_core::app::{SafeSpaces, Space};
 use safespaces_core::model::{Role, Timestamp};
-use safespaces_e2e::{RelayProcess, join_through_relay, test_client, test_device, test_session};
+use safespaces_e2e::{
+    RelayProcess, assert_no_sequence_alerts, join_through_relay, test_client, test_device,
+    test_session,
+};
 
 fn has(space: &Space, title: &str) -> bool {
     space
@@ -81,5 +84,10 @@ async fn concurrent_rotations_through_the_relay_settle_on_one_key() {
         let _ = apps[i].sync(&net, now).await;
         assert!(!has(&spaces[i], "From Robin"));
         assert!(!has(&spaces[i], "From Ash"));
+    }
+    // Two rotations racing, a device moving from the loser's mailbox to
+    // the winner's: every number in every mailbox accounted for.
+    for app in &apps {
+        assert_no_sequence_alerts(app);
     }
 }

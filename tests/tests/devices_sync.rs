@@ -11,7 +11,9 @@ use safespaces_core::model::{
 };
 use safespaces_core::profile::{PassphraseWork, ProfileOptions, UnlockSecret};
 use safespaces_core::sync::{RelayClient, RelayConfig, RetryPolicy};
-use safespaces_e2e::{RelayProcess, join_through_relay, journal_texts, link_through_relay};
+use safespaces_e2e::{
+    RelayProcess, assert_no_sequence_alerts, join_through_relay, journal_texts, link_through_relay,
+};
 
 fn options() -> ProfileOptions {
     ProfileOptions {
@@ -162,6 +164,9 @@ async fn three_devices_converge_through_the_relay_and_a_removed_one_stays_behind
     assert_eq!(casey_report.left_out, vec![space.id()]);
     assert_eq!(joined[0].sessions().unwrap().len(), 2);
     assert_eq!(joined[1].sessions().unwrap().len(), 1);
+    for app in [&robin, &blake, &casey] {
+        assert_no_sequence_alerts(app);
+    }
 
     // The relay's files hold none of it.
     drop(relay);
@@ -230,6 +235,10 @@ async fn a_new_device_downloads_a_snapshot_and_a_bounded_tail() {
     );
     assert_eq!(joined.session(&session).unwrap().title, "Walk 399.4");
     assert_eq!(joined.sessions().unwrap(), space.sessions().unwrap());
+    // The joiner started from a snapshot that vouches for the numbers the
+    // compactions deleted.
+    assert_no_sequence_alerts(&robin);
+    assert_no_sequence_alerts(&blake);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -291,6 +300,8 @@ async fn edits_made_while_the_relay_is_down_go_out_once_it_is_back() {
     // Syncing again sends and applies nothing new: no duplicates.
     let again = robin.sync(&net, now).await.unwrap();
     assert_eq!((again.pushed, again.applied), (0, 0), "{again:?}");
+    assert_no_sequence_alerts(&robin);
+    assert_no_sequence_alerts(&blake);
 }
 
 struct Changes(tokio::sync::mpsc::UnboundedSender<String>);
@@ -362,6 +373,8 @@ async fn live_updates_reach_the_listener_without_calling_sync() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     drop(live);
+    assert_no_sequence_alerts(&robin);
+    assert_no_sequence_alerts(&blake);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -408,6 +421,8 @@ async fn a_person_links_a_second_device_that_then_writes_as_them() {
     );
     // The link code works once.
     assert!(phone.begin_link(&net, &offer.code).await.is_err());
+    assert_no_sequence_alerts(&phone);
+    assert_no_sequence_alerts(&laptop);
 }
 
 /// One person's phone, with a space, and their laptop linked to it through
@@ -630,4 +645,9 @@ async fn compaction_keeps_unread_requests_and_one_lost_anyway_is_sent_again() {
         bs.my_place(&session, late).unwrap(),
         MyPlace::Recorded(Place::Cancelled)
     );
+    // Robin came back past two compactions: the snapshots vouch for what
+    // they deleted, and requests are not numbered.
+    for app in [&robin, &casey, &blake] {
+        assert_no_sequence_alerts(app);
+    }
 }

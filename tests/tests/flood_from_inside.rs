@@ -117,6 +117,16 @@ async fn bombs_and_junk_from_a_member_do_not_stop_a_sync_or_exhaust_memory() {
     );
     assert!(report.refused >= BOMBS, "{report:?}");
     assert_eq!(report.waiting_dropped, 0, "{report:?}");
+    // Her app numbered the bombs far past her last envelope: numbers she
+    // skipped show as missing (here no relay withheld them, but something
+    // is wrong, and the person is told so).
+    assert!(
+        report
+            .sequence_alerts
+            .iter()
+            .any(|a| a.space == space.id() && a.missing > 0),
+        "{report:?}"
+    );
     assert!(
         peak < PEAK_LIMIT_MIB,
         "peak resident size during the sync: {peak} MiB"

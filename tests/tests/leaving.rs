@@ -12,8 +12,8 @@ use age::secrecy::SecretString;
 use safespaces_core::app::{AppError, SafeSpaces, Space};
 use safespaces_core::model::{Resource, ResourceCategory, Role, Timestamp};
 use safespaces_e2e::{
-    RelayProcess, join_through_relay, restore_test_device, session_titles, test_client,
-    test_device, test_session,
+    RelayProcess, assert_no_sequence_alerts, join_through_relay, restore_test_device,
+    session_titles, test_client, test_device, test_session,
 };
 
 fn resource(name: &str) -> Resource {
@@ -283,6 +283,11 @@ async fn a_member_who_left_comes_back_on_the_same_phone_through_the_relay() {
     assert_eq!(back.epoch().unwrap(), epoch);
     assert!(session_titles(&blake, &id).contains(&"CANARY-after-casey".to_string()));
     assert!(!session_titles(&casey, &id).contains(&"CANARY-after-casey".to_string()));
+    // Her phone went on numbering past what it wrote before it left:
+    // nobody sees a number of its used twice.
+    for app in [&robin, &blake, &casey] {
+        assert_no_sequence_alerts(app);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -337,4 +342,12 @@ async fn a_member_who_left_comes_back_on_the_same_phone_with_files_handed_over()
         space.session_leads(&session, now).unwrap()[0].member,
         back.my_member_id().unwrap()
     );
+    // Then both sync through the relay as well: the handover the files
+    // carried is the one in the mailbox, and nothing is out of place.
+    for _ in 0..2 {
+        robin.sync(&net, now).await.unwrap();
+        blake.sync(&net, now).await.unwrap();
+    }
+    assert_no_sequence_alerts(&robin);
+    assert_no_sequence_alerts(&blake);
 }

@@ -20,7 +20,8 @@ use safespaces_core::protocol::invite::bind_device;
 use safespaces_core::protocol::link::{LinkError, LinkPackage, LinkRequest, LinkSecret};
 use safespaces_core::sync::{DropboxId, RelayClient};
 use safespaces_e2e::{
-    RelayProcess, journal_texts, link_through_relay, test_client, test_device, test_session,
+    RelayProcess, assert_no_sequence_alerts, journal_texts, link_through_relay, test_client,
+    test_device, test_session,
 };
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -438,6 +439,8 @@ async fn a_confirmed_link_brings_the_spaces_and_the_journal() {
         journal_texts(laptop),
         vec!["written before the link".to_string()]
     );
+    assert_no_sequence_alerts(phone);
+    assert_no_sequence_alerts(laptop);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -502,4 +505,9 @@ async fn a_device_linked_after_a_removal_follows_the_journal() {
         lost.sync(net, now).await.unwrap();
     }
     assert_eq!(journal_texts(lost), vec!["CANARY-before".to_string()]);
+    // A device removed, the space rotated, another linked into the new
+    // epoch: no envelope number out of place.
+    for app in [phone, lost, laptop] {
+        assert_no_sequence_alerts(app);
+    }
 }

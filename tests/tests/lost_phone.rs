@@ -9,8 +9,8 @@ use std::time::Duration;
 use age::secrecy::SecretString;
 use safespaces_core::model::{Role, Timestamp};
 use safespaces_e2e::{
-    RelayProcess, join_through_relay, journal_texts, link_through_relay, restore_test_device,
-    session_titles, test_client, test_device, test_session,
+    RelayProcess, assert_no_sequence_alerts, join_through_relay, journal_texts, link_through_relay,
+    restore_test_device, session_titles, test_client, test_device, test_session,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -153,4 +153,6 @@ async fn a_removed_phone_and_its_restored_backup_open_nothing_written_afterwards
         space.members().unwrap(),
         "the same members, the same devices, on both"
     );
+    assert_no_sequence_alerts(&robin);
+    assert_no_sequence_alerts(&sam);
 }

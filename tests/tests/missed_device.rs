@@ -11,8 +11,8 @@ use std::time::Duration;
 use safespaces_core::app::SafeSpaces;
 use safespaces_core::model::{Role, Timestamp};
 use safespaces_e2e::{
-    RelayProcess, join_through_relay, link_through_relay, session_titles, test_client, test_device,
-    test_session,
+    RelayProcess, assert_no_sequence_alerts, join_through_relay, link_through_relay,
+    session_titles, test_client, test_device, test_session,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -72,4 +72,9 @@ async fn a_phone_linked_while_a_coordinator_rotated_is_granted_the_key_by_her_ot
     blake.sync(&net, now).await.unwrap();
     assert!(!session_titles(blake, &id).contains(&"CANARY-after-the-rotation".to_string()));
     assert_eq!(blake.space(&id).unwrap().epoch().unwrap(), 0);
+    // A linked phone, a rotation, a key grant into the old mailbox: no
+    // envelope number out of place anywhere.
+    for app in &apps {
+        assert_no_sequence_alerts(app);
+    }
 }

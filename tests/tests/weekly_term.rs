@@ -10,7 +10,9 @@ use std::time::Duration;
 use safespaces_core::model::{
     Role, SeriesEnd, SeriesRule, SessionDraft, SessionKind, SpaceZone, Timestamp, TrainingModule,
 };
-use safespaces_e2e::{RelayProcess, join_through_relay, test_client, test_device};
+use safespaces_e2e::{
+    RelayProcess, assert_no_sequence_alerts, join_through_relay, test_client, test_device,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_tuesdays_stay_at_six_local_across_the_clock_change_and_a_lapse_is_flagged_ahead() {
@@ -115,4 +117,7 @@ async fn ten_tuesdays_stay_at_six_local_across_the_clock_change_and_a_lapse_is_f
         assert_eq!(expiring[0].lapses_at, lapses);
         assert_eq!(expiring[0].sessions, sessions[4..].to_vec());
     }
+    // Every envelope of the term arrived as its author numbered it.
+    assert_no_sequence_alerts(&robin);
+    assert_no_sequence_alerts(&lee);
 }

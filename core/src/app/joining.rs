@@ -587,6 +587,9 @@ impl Shared {
         for a in &first.attestations {
             e.remember(a);
         }
+        e.note_vouched(&device, welcome.epoch, &first.vouched, |d| {
+            crate::protocol::exchange::device_key(&doc, d).is_some()
+        });
         let mut registry = loaded.registry.clone();
         registry.spaces.insert(space.to_hex(), e);
         registry.joins.retain(|j| j.space != pending.space);

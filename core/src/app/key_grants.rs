@@ -111,13 +111,14 @@ impl Shared {
                 space,
                 epoch: previous,
                 author: device.clone(),
-                sequence: current.next_sequence,
+                // Unnumbered: this device has left that mailbox, and the
+                // device waiting for the grant knows it is missing.
+                sequence: 0,
                 body: grant.encode(),
             }
             .seal(&old_key.content_key(), &signing)
             .map_err(|e| AppError::Corrupt(e.to_string()))?;
             let mut e = current.clone();
-            e.next_sequence = e.next_sequence.saturating_add(1);
             e.granted.extend(grant.recipients.iter().cloned());
             let encoded = BASE64_STANDARD.encode(&sealed);
             e.grants.push(encoded.clone());
@@ -206,13 +207,14 @@ impl Shared {
                 space,
                 epoch: current.epoch,
                 author: device.clone(),
-                sequence: current.next_sequence,
+                // Unnumbered, like key grants (protocol.md §3, "Sequence
+                // numbers"): a grant is re-sent, never part of the author's run.
+                sequence: 0,
                 body: grant.encode(),
             }
             .seal(&key.content_key(), &signing)
             .map_err(|e| AppError::Corrupt(e.to_string()))?;
             let mut e = current.clone();
-            e.next_sequence = e.next_sequence.saturating_add(1);
             e.admin_granted.extend(grant.recipients.iter().cloned());
             let encoded = BASE64_STANDARD.encode(&sealed);
             e.admin_grants.push(encoded.clone());

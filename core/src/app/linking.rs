@@ -561,6 +561,11 @@ impl SafeSpaces {
             for a in &first.attestations {
                 entry.remember(a);
             }
+            if let Some(doc) = loaded.spaces.get(&id) {
+                entry.note_vouched(&device, epoch, &first.vouched, |d| {
+                    crate::protocol::exchange::device_key(doc, d).is_some()
+                });
+            }
             self.shared.store_entry(loaded, id, entry)
         })?;
         let mut report = SyncReport::default();

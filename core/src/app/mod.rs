@@ -20,6 +20,8 @@
 //! - `relay_sync.rs`: syncing through the relay (seal, push, pull, compact),
 //!   publishing invites and joining through the relay.
 //! - `receive.rs`: what each received envelope does, for bundles and relay alike.
+//! - `author_sequences.rs`: each author's envelope numbers, checked for
+//!   envelopes the relay withheld and numbers used twice.
 //! - `rotation.rs`: removing a member and moving to a new epoch.
 //! - `key_grants.rs`: granting the current key to devices a handover missed.
 //! - `snapshots.rs`: the snapshots this device signs, and the first one a
@@ -38,6 +40,7 @@
 //! Every write is persisted (as an automerge increment, sealed by the
 //! store) before it returns, so a write that returned survives a crash.
 
+mod author_sequences;
 mod bundle;
 mod cover_leads;
 mod error;
@@ -66,6 +69,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use rand::RngCore;
 use rand::rngs::OsRng;
 
+pub use author_sequences::{MailboxNumbers, SequenceAlert, SequenceCounts, SequenceStatus};
 pub use error::{AppError, AppResult};
 pub use joining::{Invitation, InviteStatus, JoinRequestFile, PendingJoinStatus};
 pub use journal_handle::Journal;

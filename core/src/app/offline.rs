@@ -173,10 +173,14 @@ impl Space {
                             space,
                             epoch: previous,
                             author: device.clone(),
-                            sequence: entry.next_sequence,
+                            sequence: 0,
                             body: SnapshotBody {
                                 document: doc_at_cut,
                                 attestations: decode_attestations(&entry.cut_attestations),
+                                // Whoever takes it moves on to the new
+                                // epoch at once: the old one's numbers
+                                // are no longer checked there.
+                                vouched: Vec::new(),
                             }
                             .encode(),
                         }
@@ -199,7 +203,9 @@ impl Space {
                 space,
                 epoch: entry.epoch,
                 author: device.clone(),
-                sequence: entry.next_sequence,
+                // Snapshots are unnumbered: a bundle's never reaches the
+                // mailbox, so a number here would be a gap there.
+                sequence: 0,
                 body: super::snapshots::current_snapshot(doc, &entry, space, &device, &signing),
             };
             envelopes.push(
@@ -232,12 +238,6 @@ impl Space {
                     envelopes.push(envelope);
                 }
             }
-            let mut registry = loaded.registry.clone();
-            if let Some(e) = registry.spaces.get_mut(&space.to_hex()) {
-                e.next_sequence = e.next_sequence.saturating_add(1);
-            }
-            shared.save_registry(&registry)?;
-            loaded.registry = registry;
             // While a handover is being passed on, devices still in the
             // previous epoch must be able to open the bundle to find it.
             let previous = match (entry.handovers.is_empty(), entry.epoch.checked_sub(1)) {

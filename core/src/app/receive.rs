@@ -9,12 +9,14 @@
 use base64::Engine;
 use base64::prelude::BASE64_STANDARD;
 
+use super::author_sequences::{Stamp, unnumbered};
 use super::bundle::device_key;
 use super::offline::BundleReport;
 use super::registry::{AwaitingGrant, SpaceEntry, epoch_key_id};
 use super::rotation::enter_epoch;
 use super::{AppError, AppResult, Loaded, Shared};
 use crate::model::{SpaceDoc, Timestamp};
+use crate::protocol::EnvelopeError;
 use crate::protocol::admin_grant::AdminGrant;
 use crate::protocol::attendance::{self, AttendanceRequest};
 use crate::protocol::authorship::AuthorshipError;
@@ -61,8 +63,9 @@ pub(crate) fn receive_envelopes(
     only_epoch: Option<u32>,
 ) -> AppResult<Vec<Fate>> {
     let mut fates = vec![Fate::Settled; sealed.len()];
-    // Consecutive change batches of one epoch, by index in `sealed`.
-    let mut run: Vec<(usize, Unverified)> = Vec::new();
+    // Consecutive change batches of one epoch, by index in `sealed`, with
+    // their numbers.
+    let mut run: Vec<(usize, Unverified, Option<Stamp>)> = Vec::new();
     let mut run_epoch = None;
     // The last snapshot of an epoch this device has left: a competing
     // handover right after it may need its state (its cut) to be checked.
@@ -77,6 +80,13 @@ pub(crate) fn receive_envelopes(
             continue;
         };
         note_seen(loaded, &unverified, now);
+        // No honest app leaves a batch or a handover unnumbered; one that
+        // is would keep its author's envelopes out of the sequence check.
+        if unnumbered(&unverified) {
+            report.refused += 1;
+            continue;
+        }
+        let stamp = Stamp::of(&unverified);
         // The fence: once this device moved on, nothing sealed under the
         // epoch it left is applied. Whatever is causally before the
         // handover's cut it holds already (it checked the handover against
@@ -86,6 +96,11 @@ pub(crate) fn receive_envelopes(
         // the adopted one still count.
         if epoch < entry.epoch && unverified.peek().kind != EnvelopeKind::EpochHandover {
             report.stale += 1;
+            // Still counted in the previous mailbox's numbers, which this
+            // device takes up again if a competing handover leaves it there.
+            if let Some(stamp) = &stamp {
+                note_if_signed(loaded, space, entry, &unverified, stamp);
+            }
             if unverified.peek().kind == EnvelopeKind::Snapshot {
                 stale_snapshot = Some(unverified);
             }
@@ -104,7 +119,7 @@ pub(crate) fn receive_envelopes(
         }
         if batch {
             run_epoch = Some(epoch);
-            run.push((index, unverified));
+            run.push((index, unverified, stamp));
             continue;
         }
         run_epoch = None;
@@ -150,6 +165,38 @@ fn note_seen(loaded: &mut Loaded, unverified: &Unverified, now: Timestamp) {
     }
 }
 
+/// Notes a numbered envelope's number if it is signed by its author under
+/// the key this device's document records (a stale one, not otherwise
+/// verified).
+fn note_if_signed(
+    loaded: &mut Loaded,
+    space: SpaceId,
+    entry: &mut SpaceEntry,
+    unverified: &Unverified,
+    stamp: &Stamp,
+) {
+    let Some(doc) = loaded.spaces.get(&space) else {
+        return;
+    };
+    let signed = device_key(doc, &unverified.peek().author)
+        .is_some_and(|key| unverified.check_signature(&key).is_ok());
+    if signed {
+        entry.note_number(&loaded.registry.device, stamp);
+    }
+}
+
+/// Whether a change batch's result says its signature verified under its
+/// author's key: applied, or refused for what it holds (its author's to
+/// number all the same), but not unknown or forged.
+fn signed_by_author(result: &Result<Received, ReceiveError>) -> bool {
+    match result {
+        Ok(_) => true,
+        Err(ReceiveError::Envelope(EnvelopeError::Malformed(_))) => true,
+        Err(ReceiveError::Envelope(_)) => false,
+        Err(_) => true,
+    }
+}
+
 /// Opens an envelope with the key of its own epoch (the current one or the
 /// one before); one of an epoch this device was not given stays closed.
 fn open(
@@ -173,10 +220,12 @@ fn open(
 /// be proven by an attestation (its own, or one this device holds) under a
 /// key this device's document records. Keeps the attestations that proved
 /// something. Returns whether the body was a snapshot at all.
+#[allow(clippy::too_many_arguments)]
 fn import_snapshot(
     doc: &mut SpaceDoc,
     space: SpaceId,
     entry: &mut SpaceEntry,
+    (epoch, own): (u32, &crate::model::DeviceId),
     body: &[u8],
     report: &mut BundleReport,
 ) -> bool {
@@ -194,6 +243,8 @@ fn import_snapshot(
     for a in &imported.attested {
         entry.remember(a);
     }
+    // After the import, so that devices it brought are known.
+    entry.note_vouched(own, epoch, &body.vouched, |d| device_key(doc, d).is_some());
     true
 }
 
@@ -202,19 +253,31 @@ fn receive_run(
     loaded: &mut Loaded,
     space: SpaceId,
     entry: &mut SpaceEntry,
-    run: Vec<(usize, Unverified)>,
+    run: Vec<(usize, Unverified, Option<Stamp>)>,
     fates: &mut [Fate],
     report: &mut BundleReport,
 ) -> AppResult<()> {
     if run.is_empty() {
         return Ok(());
     }
+    let own = loaded.registry.device.clone();
     let doc = loaded
         .spaces
         .get_mut(&space)
         .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
-    let (indices, envelopes): (Vec<usize>, Vec<Unverified>) = run.into_iter().unzip();
-    for (index, result) in indices.into_iter().zip(receive_batches(doc, envelopes)) {
+    let mut indices = Vec::with_capacity(run.len());
+    let mut envelopes = Vec::with_capacity(run.len());
+    let mut stamps = Vec::with_capacity(run.len());
+    for (index, unverified, stamp) in run {
+        indices.push(index);
+        envelopes.push(unverified);
+        stamps.push(stamp);
+    }
+    let results = receive_batches(doc, envelopes);
+    for ((index, result), stamp) in indices.into_iter().zip(results).zip(stamps) {
+        if let Some(stamp) = stamp.filter(|_| signed_by_author(&result)) {
+            entry.note_number(&own, &stamp);
+        }
         fates[index] = tally(result, report, entry);
     }
     Ok(())
@@ -264,6 +327,7 @@ fn receive_one(
     cut_snapshot: Option<Unverified>,
 ) -> AppResult<Fate> {
     let device = loaded.registry.device.clone();
+    let stamp = Stamp::of(&unverified);
     let doc = loaded
         .spaces
         .get_mut(&space)
@@ -295,7 +359,7 @@ fn receive_one(
                 report.refused += 1;
                 return Ok(Fate::Settled);
             };
-            if !import_snapshot(doc, space, entry, &envelope.body, report) {
+            if !import_snapshot(doc, space, entry, (epoch, &device), &envelope.body, report) {
                 report.refused += 1;
             }
         }
@@ -322,11 +386,11 @@ fn receive_one(
         }
         EnvelopeKind::ChangeBatch => {
             drop(unverified);
-            return Ok(tally(
-                receive(doc, space, epoch, key, sealed),
-                report,
-                entry,
-            ));
+            let result = receive(doc, space, epoch, key, sealed);
+            if let Some(stamp) = stamp.filter(|_| signed_by_author(&result)) {
+                entry.note_number(&device, &stamp);
+            }
+            return Ok(tally(result, report, entry));
         }
     }
     Ok(Fate::Settled)
@@ -413,10 +477,14 @@ fn receive_handover(
     identity: &age::x25519::Identity,
     report: &mut BundleReport,
 ) -> AppResult<Fate> {
+    let stamp = Stamp::of(&unverified);
     let Some((envelope, signer)) = signed_by_member(doc, unverified) else {
         report.refused += 1;
         return Ok(Fate::Settled);
     };
+    if let Some(stamp) = &stamp {
+        entry.note_number(device, stamp);
+    }
     let author = envelope.author.clone();
     let Ok(handover) = Handover::decode(&envelope.body) else {
         report.refused += 1;
@@ -449,7 +517,8 @@ fn receive_handover(
         // author published the state it rotated at right before it.
         if let Some(snapshot) = cut_snapshot.filter(|s| s.peek().author == author) {
             if let Ok(state) = snapshot.verify(&signer) {
-                if import_snapshot(doc, space, entry, &state.body, report) {
+                let at = (state.epoch, device);
+                if import_snapshot(doc, space, entry, at, &state.body, report) {
                     checked = check_handover(doc, &author, &handover, answered.as_deref());
                 }
             }
@@ -480,6 +549,7 @@ fn receive_handover(
                 entry.adopted = None;
                 entry.cursor = entry.previous_cursor;
                 entry.held_requests.clear();
+                entry.return_to_previous_mailbox();
             }
             // Out, or missed? A device that should hold the key by this
             // device's own document (which holds the cut) was listed

@@ -13,6 +13,7 @@ use base64::Engine;
 use base64::prelude::BASE64_STANDARD;
 use serde::{Deserialize, Serialize};
 
+use super::author_sequences::{MailboxNumbers, SequenceCounts};
 use crate::protocol::attestation::Attestation;
 
 use crate::model::{DeviceId, MemberId, SessionId, SignUpState, Timestamp};
@@ -64,8 +65,24 @@ pub struct SpaceEntry {
     pub member: MemberId,
     /// The current epoch.
     pub epoch: u32,
-    /// The next envelope sequence number this device will use in this space.
+    /// The next envelope sequence number this device will use in the
+    /// current epoch's mailbox (protocol.md §3, "Sequence numbers").
     pub next_sequence: u64,
+    /// The next one it would use in the previous epoch's mailbox, should a
+    /// competing handover leave it there.
+    #[serde(default)]
+    pub previous_next_sequence: u64,
+    /// The envelope numbers this device has seen in the current epoch's
+    /// mailbox, per author device (`author_sequences`).
+    #[serde(default)]
+    pub numbers: MailboxNumbers,
+    /// The same for the previous epoch's mailbox.
+    #[serde(default)]
+    pub previous_numbers: MailboxNumbers,
+    /// Gaps and reused numbers noticed in this space, and what of them was
+    /// reported.
+    #[serde(default)]
+    pub sequence_counts: SequenceCounts,
     /// Heads (hex) of the changes already sealed into envelopes, so a flush
     /// seals only what is new, in one batch.
     pub sealed_heads: Vec<String>,
@@ -264,8 +281,10 @@ pub struct OutboxItem {
 }
 
 /// The registry's format version: 2 added the person's devices and the
-/// journal's epochs. No older registry is read (nothing was deployed).
-pub const REGISTRY_VERSION: u8 = 2;
+/// journal's epochs; 3 counts envelope numbers per mailbox and checks them
+/// (a version 2 entry's cursor would be past numbers it never counted). No
+/// older registry is read (nothing was deployed).
+pub const REGISTRY_VERSION: u8 = 3;
 
 /// The registry document.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -392,6 +411,10 @@ impl SpaceEntry {
             member,
             epoch,
             next_sequence: 1,
+            previous_next_sequence: 1,
+            numbers: MailboxNumbers::default(),
+            previous_numbers: MailboxNumbers::default(),
+            sequence_counts: SequenceCounts::default(),
             sealed_heads: Vec::new(),
             pending_requests: Vec::new(),
             handovers: Vec::new(),

@@ -131,6 +131,10 @@ pub struct SyncReport {
     pub failed: Vec<SpaceSyncFailure>,
     /// Why the journal's sync failed, if it did while the spaces went on.
     pub journal_failed: Option<String>,
+    /// Spaces where envelopes were found missing (the relay withheld
+    /// them) or an author's number used twice, since the last report
+    /// (`author_sequences`); each is reported once. Empty when all is well.
+    pub sequence_alerts: Vec<super::SequenceAlert>,
 }
 
 /// One space whose sync failed in a [`SyncReport`].
@@ -261,26 +265,24 @@ impl Shared {
         let signing = self.profile.with_keyring(|k| k.signing_key().clone())?;
         self.with_loaded(|loaded| {
             let device = loaded.registry.device.clone();
-            let mut entry = entry(loaded, space)?.clone();
+            let entry = entry(loaded, space)?.clone();
             let key = self.epoch_key(space, entry.epoch)?;
             let doc = loaded
                 .spaces
                 .get_mut(&space)
                 .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
             let body = super::snapshots::current_snapshot(doc, &entry, space, &device, &signing);
-            let envelope = Envelope {
+            // Unnumbered (protocol.md §3): it vouches for numbers instead.
+            Envelope {
                 kind: EnvelopeKind::Snapshot,
                 space,
                 epoch: entry.epoch,
                 author: device,
-                sequence: entry.next_sequence,
+                sequence: 0,
                 body,
             }
             .seal(&key.content_key(), &signing)
-            .map_err(|e| AppError::Corrupt(e.to_string()))?;
-            entry.next_sequence = entry.next_sequence.saturating_add(1);
-            self.store_entry(loaded, space, entry)?;
-            Ok(envelope)
+            .map_err(|e| AppError::Corrupt(e.to_string()))
         })
     }
 
@@ -351,6 +353,11 @@ impl Shared {
                     _ => break moved,
                 }
             };
+            // Read through: what is missing now is a gap (not earlier, when
+            // the snapshot vouching for a compacted stretch may be yet to come).
+            if !moved {
+                self.check_numbers(space)?;
+            }
             // What this device wrote while receiving (sign-ups it recorded as
             // a lead) goes out in the same sync.
             self.seal_outbox(space, now)?;
@@ -674,6 +681,13 @@ impl SafeSpaces {
         if let (false, Some(e)) = (got_through, first_error) {
             return Err(e);
         }
+        // Not marked reported unless saved: a failed write reports them
+        // again next time rather than failing a sync that went through.
+        report.sequence_alerts = self
+            .shared
+            .take_sequence_alerts()
+            .inspect_err(|e| super::error::warn_failed!(e, "could not report sequence checks"))
+            .unwrap_or_default();
         tracing::info!(
             spaces = count,
             pushed = report.pushed,

@@ -183,11 +183,14 @@ impl Shared {
                 .map_err(|e| AppError::Corrupt(e.to_string()))
             };
             // The state the handover is checked against, then the handover.
+            // The snapshot vouches for this device's numbers so far: its
+            // outbox items of this epoch that are dropped below (never
+            // pushed) are in it.
             let body = super::snapshots::current_snapshot(doc, &current, space, &device, &signing);
-            let snapshot = seal(EnvelopeKind::Snapshot, current.next_sequence, body)?;
+            let snapshot = seal(EnvelopeKind::Snapshot, 0, body)?;
             let sealed = seal(
                 EnvelopeKind::EpochHandover,
-                current.next_sequence.saturating_add(1),
+                current.next_sequence,
                 handover.encode(),
             )?;
             // Key first: a crash after this leaves an unused key, never a
@@ -196,7 +199,7 @@ impl Shared {
                 .insert_key(epoch_key_id(space, next), *new_key.expose_bytes())?;
             self.keep_admin_seed(space, next, &admin_seed)?;
             let mut e = current.clone();
-            e.next_sequence = e.next_sequence.saturating_add(2);
+            e.next_sequence = e.next_sequence.saturating_add(1);
             let cursor = e.cursor;
             let at_cut = super::snapshots::attestations_at_cut(
                 doc,
@@ -274,7 +277,8 @@ fn undo_voided(
 /// new one) and not pushed yet is dropped from the outbox and sealed again
 /// under the new key: this device's changes that are not causally before
 /// the cut (from `first_own_after`, the lowest sequence number of its own
-/// changes after the cut, if any) count as not sent.
+/// changes after the cut, if any) count as not sent. Its envelope numbers
+/// start again at 1 in the new mailbox (`author_sequences`).
 pub(crate) fn enter_epoch(
     entry: &mut SpaceEntry,
     handover: &Handover,
@@ -283,6 +287,10 @@ pub(crate) fn enter_epoch(
     first_own_after: Option<u64>,
     at_cut: &[Attestation],
 ) {
+    // Into the winner of two handovers out of the same epoch, from the
+    // loser's mailbox: the epoch left is still the previous one.
+    let competing = entry.epoch == handover.to_epoch();
+    entry.enter_mailbox(competing);
     entry.cut_attestations = at_cut
         .iter()
         .map(|a| BASE64_STANDARD.encode(a.encode()))

@@ -16,7 +16,9 @@ use crate::protocol::{Envelope, EnvelopeKind, SpaceId};
 
 /// A snapshot body of `doc` as it is now, with every attestation `entry`
 /// holds and this device's own newest change attested afresh (its changes
-/// since its last batch are in the document too).
+/// since its last batch are in the document too), vouching for the
+/// envelope numbers of the current epoch's mailbox this device has seen
+/// and used.
 pub(crate) fn current_snapshot(
     doc: &mut SpaceDoc,
     entry: &SpaceEntry,
@@ -35,6 +37,7 @@ pub(crate) fn current_snapshot(
     SnapshotBody {
         document: doc.save(),
         attestations,
+        vouched: entry.vouched_numbers(device),
     }
     .encode()
 }
@@ -79,6 +82,9 @@ pub(crate) fn attestations_at_cut(
 pub(crate) struct FirstSnapshot {
     pub(crate) doc: SpaceDoc,
     pub(crate) attestations: Vec<Attestation>,
+    /// The envelope numbers it vouches for: the device starting from it
+    /// counts them as seen (`author_sequences`).
+    pub(crate) vouched: Vec<crate::protocol::snapshot::Vouched>,
 }
 
 /// Splits a mailbox's blobs into the first snapshot that opens under
@@ -126,5 +132,6 @@ pub(crate) fn verified_snapshot(
     Some(FirstSnapshot {
         doc,
         attestations: report.attested,
+        vouched: body.vouched,
     })
 }

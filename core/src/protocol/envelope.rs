@@ -13,6 +13,10 @@
 //! Flag bit 0 says the body of a change batch or join travels as raw
 //! DEFLATE; [`Envelope::body`] is always the inflated body.
 //!
+//! Change batches and handovers are numbered per author device and
+//! mailbox, so a receiver notices one the relay withheld
+//! (`EnvelopeKind::is_numbered`, `app::author_sequences`).
+//!
 //! Opening checks, in order, size, the age layer (wrong key, tampering and
 //! truncation all fail there), the header against the mailbox it came from,
 //! then the signature against the author's key from the space document, and
@@ -109,6 +113,17 @@ pub enum EnvelopeKind {
 }
 
 impl EnvelopeKind {
+    /// Whether envelopes of this kind carry their author's sequence number
+    /// in a space's mailbox (from 1): change batches and handovers. The
+    /// others carry 0, and so does everything in the journal's mailbox
+    /// (protocol.md §3, "Sequence numbers", says why).
+    pub fn is_numbered(self) -> bool {
+        matches!(
+            self,
+            EnvelopeKind::ChangeBatch | EnvelopeKind::EpochHandover
+        )
+    }
+
     fn from_byte(byte: u8) -> Option<Self> {
         Some(match byte {
             1 => EnvelopeKind::ChangeBatch,
@@ -133,7 +148,9 @@ pub struct Envelope {
     pub epoch: u32,
     /// The device that wrote and signed it.
     pub author: DeviceId,
-    /// The author device's sequence number in this space, from 1.
+    /// The author device's sequence number in this epoch's mailbox, from
+    /// 1, for change batches and handovers; 0 for the kinds that are not
+    /// numbered (protocol.md §3, "Sequence numbers").
     pub sequence: u64,
     /// The payload.
     pub body: Vec<u8>,
@@ -345,6 +362,22 @@ impl Unverified {
     /// Whether the body travels compressed (protocol.md §3).
     pub fn is_compressed(&self) -> bool {
         self.compressed
+    }
+
+    /// A digest of the signed bytes (header and body as sent): equal for
+    /// the same envelope however often it is sealed or delivered, and
+    /// different for any other one. A receiver tells a duplicate from an
+    /// author's reused sequence number by it (protocol.md §3, "Sequence
+    /// numbers"); 16 bytes, so finding two envelopes that share one is out
+    /// of reach even for their author.
+    pub fn digest(&self) -> [u8; 16] {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(b"safespaces/v2/envelope-digest");
+        hasher.update(&self.signed);
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&hasher.finalize()[..16]);
+        out
     }
 
     /// The body inflated *before* any signature check, refusing one that

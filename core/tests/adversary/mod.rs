@@ -331,6 +331,7 @@ impl<'a> Mallory<'a> {
         let body = safespaces_core::protocol::snapshot::SnapshotBody {
             document: doc.save(),
             attestations,
+            vouched: Vec::new(),
         };
         self.envelope(EnvelopeKind::Snapshot, epoch, 1_001, body.encode())
     }

@@ -40,6 +40,7 @@ from safespaces_ffi import (
     Role,
     SafeSpaces,
     SafeSpacesError,
+    SequenceStatus,
     SessionDraft,
     SessionKind,
     SignUpState,
@@ -250,8 +251,14 @@ class RelaySyncTest(unittest.TestCase):
         # takes the welcome and the space.
         report = asyncio.run(ash.sync(client, at(NOW)))
         self.assertEqual(report.admitted, 1)
-        # Nothing failed: no space listed, the journal fine.
+        # Nothing failed: no space listed, the journal fine, no envelope
+        # missing or its number reused.
         self.assertEqual((report.failed, report.journal_failed), ([], None))
+        self.assertEqual(report.sequence_alerts, [])
+        self.assertEqual(
+            ash_space.sequence_status(),
+            SequenceStatus(missing=0, missing_noticed=0, reused=0),
+        )
         [used] = ash_space.invites(at(NOW))
         self.assertEqual((used.invite_id, used.state), (invitation.invite_id, InviteState.USED))
         report = asyncio.run(birch.sync(client, at(NOW)))

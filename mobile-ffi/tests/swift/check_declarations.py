@@ -118,6 +118,10 @@ EXPECTED = [
     r"public struct SyncReport: Equatable, Hashable",
     r"public var admitted: UInt64",
     r"public var joined: \[String\]",
+    r"public var sequenceAlerts: \[SequenceAlert\]",
+    r"public struct SequenceAlert: Equatable, Hashable",
+    r"func sequenceStatus\(\) ?throws -> SequenceStatus",
+    r"public struct SequenceStatus: Equatable, Hashable",
     r"public enum SyncStatus: Equatable, Hashable",
     # Records and enums.
     r"public struct Session: Equatable, Hashable",
