@@ -23,7 +23,8 @@
 //! - `author_sequences.rs`: each author's envelope numbers, checked for
 //!   envelopes the relay withheld and numbers used twice.
 //! - `rotation.rs`: removing a member and moving to a new epoch.
-//! - `key_grants.rs`: granting the current key to devices a handover missed.
+//! - `key_grants.rs`: granting the current key to devices a handover missed,
+//!   and the mailbox admin seed to coordinators' devices that lack it.
 //! - `snapshots.rs`: the snapshots this device signs, and the first one a
 //!   joining or newly linked device checks from the space's creation.
 //! - `registry.rs`: what the device persists about its spaces.
