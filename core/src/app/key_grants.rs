@@ -16,14 +16,14 @@ use std::collections::BTreeSet;
 use base64::Engine;
 use base64::prelude::BASE64_STANDARD;
 
-use super::registry::OutboxItem;
+use super::registry::{OutboxItem, SpaceEntry};
 use super::space_handle::entry;
 use super::{AppError, AppResult, Shared};
 use crate::model::{DeviceId, Role};
 use crate::protocol::admin_grant::AdminGrant;
 use crate::protocol::key_grant::KeyGrant;
 use crate::protocol::removal::{admin_holders, key_holders};
-use crate::protocol::{Envelope, EnvelopeKind, Handover, SpaceId};
+use crate::protocol::{Envelope, EnvelopeKind, EpochKey, Handover, SpaceId};
 
 impl Shared {
     /// Grants the current epoch's key to every device that should hold it
@@ -32,7 +32,6 @@ impl Shared {
     /// that joined or was linked into the current one (it does not hold
     /// the handover).
     pub(crate) fn grant_missed(&self, space: SpaceId) -> AppResult<()> {
-        let signing = self.profile.with_keyring(|k| k.signing_key().clone())?;
         self.with_loaded(|loaded| {
             let device = loaded.registry.device.clone();
             let current = entry(loaded, space)?.clone();
@@ -106,26 +105,19 @@ impl Shared {
                     return Ok(());
                 }
             };
-            let sealed = Envelope {
-                kind: EnvelopeKind::KeyGrant,
-                space,
-                epoch: previous,
-                author: device.clone(),
-                // Unnumbered: this device has left that mailbox, and the
-                // device waiting for the grant knows it is missing.
-                sequence: 0,
-                body: grant.encode(),
-            }
-            .seal(&old_key.content_key(), &signing)
-            .map_err(|e| AppError::Corrupt(e.to_string()))?;
             let mut e = current.clone();
+            // In the old mailbox, which the missed device still reads; the
+            // device waiting for it knows it is missing.
+            let sealed = self.seal_grant(
+                &mut e,
+                &device,
+                EnvelopeKind::KeyGrant,
+                previous,
+                &old_key,
+                grant.encode(),
+            )?;
             e.granted.extend(grant.recipients.iter().cloned());
-            let encoded = BASE64_STANDARD.encode(&sealed);
-            e.grants.push(encoded.clone());
-            e.outbox.push(OutboxItem {
-                epoch: previous,
-                envelope: encoded,
-            });
+            e.grants.push(sealed);
             self.store_entry(loaded, space, e)?;
             tracing::info!(
                 devices = grant.recipients.len(),
@@ -144,23 +136,29 @@ impl Shared {
     /// began). Once per device and epoch; the receiver checks the seed
     /// against the admin key it holds (`protocol::admin_grant`).
     pub(crate) fn grant_admin(&self, space: SpaceId) -> AppResult<()> {
-        let signing = self.profile.with_keyring(|k| k.signing_key().clone())?;
-        let current = self.with_loaded(|loaded| Ok(entry(loaded, space)?.clone()))?;
-        let Some(seed) = self.admin_seed(space, current.epoch)? else {
-            return Ok(());
-        };
-        if current.admin_key(current.epoch) != Some(seed.public()) {
-            return Ok(());
-        }
         self.with_loaded(|loaded| {
             let device = loaded.registry.device.clone();
+            let sealed_heads = entry(loaded, space)?.sealed_heads();
             let doc = loaded
                 .spaces
                 .get_mut(&space)
                 .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
-            if current.sealed_heads() == doc.heads() {
+            // Nothing new since the last seal (every idle sync pass), as in
+            // `grant_missed`; then only a device holding the seed grants.
+            if sealed_heads == doc.heads() {
                 return Ok(());
             }
+            let current = entry(loaded, space)?.clone();
+            let Some(seed) = self.admin_seed(space, current.epoch)? else {
+                return Ok(());
+            };
+            if current.admin_key(current.epoch) != Some(seed.public()) {
+                return Ok(());
+            }
+            let doc = loaded
+                .spaces
+                .get_mut(&space)
+                .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
             let covered: BTreeSet<DeviceId> = current
                 .handover_body
                 .as_deref()
@@ -201,34 +199,59 @@ impl Shared {
                     return Ok(());
                 }
             };
-            let key = self.epoch_key(space, current.epoch)?;
-            let sealed = Envelope {
-                kind: EnvelopeKind::AdminGrant,
-                space,
-                epoch: current.epoch,
-                author: device.clone(),
-                // Unnumbered, like key grants (protocol.md §3, "Sequence
-                // numbers"): a grant is re-sent, never part of the author's run.
-                sequence: 0,
-                body: grant.encode(),
-            }
-            .seal(&key.content_key(), &signing)
-            .map_err(|e| AppError::Corrupt(e.to_string()))?;
-            let mut e = current.clone();
+            let epoch = current.epoch;
+            let key = self.epoch_key(space, epoch)?;
+            let mut e = current;
+            let sealed = self.seal_grant(
+                &mut e,
+                &device,
+                EnvelopeKind::AdminGrant,
+                epoch,
+                &key,
+                grant.encode(),
+            )?;
             e.admin_granted.extend(grant.recipients.iter().cloned());
-            let encoded = BASE64_STANDARD.encode(&sealed);
-            e.admin_grants.push(encoded.clone());
-            e.outbox.push(OutboxItem {
-                epoch: current.epoch,
-                envelope: encoded,
-            });
+            e.admin_grants.push(sealed);
             self.store_entry(loaded, space, e)?;
             tracing::info!(
                 devices = grant.recipients.len(),
-                epoch = current.epoch,
+                epoch,
                 "granted the mailbox admin key to coordinators' devices"
             );
             Ok(())
         })
+    }
+
+    /// Seals a grant's `body` under `key` for `epoch`'s mailbox and queues
+    /// it in `entry`'s outbox; returns the sealed envelope (base64), which
+    /// the caller keeps for bundles. Grants are unnumbered (protocol.md §3,
+    /// "Sequence numbers"): one is re-sent, never part of the author's run.
+    fn seal_grant(
+        &self,
+        entry: &mut SpaceEntry,
+        author: &DeviceId,
+        kind: EnvelopeKind,
+        epoch: u32,
+        key: &EpochKey,
+        body: Vec<u8>,
+    ) -> AppResult<String> {
+        let sealed = Envelope {
+            kind,
+            space: entry
+                .space_id()
+                .ok_or_else(|| AppError::Corrupt("registry: a space id".into()))?,
+            epoch,
+            author: author.clone(),
+            sequence: 0,
+            body,
+        }
+        .seal(&key.content_key(), &self.signing_key()?)
+        .map_err(|e| AppError::Corrupt(e.to_string()))?;
+        let encoded = BASE64_STANDARD.encode(&sealed);
+        entry.outbox.push(OutboxItem {
+            epoch,
+            envelope: encoded.clone(),
+        });
+        Ok(encoded)
     }
 }
