@@ -159,11 +159,7 @@ impl AdminSeed {
 impl PartialEq for AdminSeed {
     /// Constant-time, as for [`EpochKey`].
     fn eq(&self, other: &Self) -> bool {
-        self.0
-            .iter()
-            .zip(other.0.iter())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+        constant_time_eq(&self.0, &other.0)
     }
 }
 
@@ -180,28 +176,37 @@ impl AdminKey {
         hex::encode(self.0)
     }
 
+    /// Wraps raw key bytes; `None` unless they are a valid Ed25519 public key.
+    pub fn from_bytes(raw: [u8; 32]) -> Option<Self> {
+        VerifyingKey::from_bytes(&raw).ok()?;
+        Some(Self(raw))
+    }
+
     /// Parses [`AdminKey::to_hex`]; `None` unless 64 hex digits of a valid
     /// Ed25519 public key.
     pub fn from_hex(s: &str) -> Option<Self> {
         let mut raw = [0u8; 32];
         hex::decode_to_slice(s, &mut raw).ok()?;
-        VerifyingKey::from_bytes(&raw).ok()?;
-        Some(Self(raw))
+        Self::from_bytes(raw)
     }
 }
 
 impl PartialEq for EpochKey {
     /// Constant-time, as any comparison of secrets should be.
     fn eq(&self, other: &Self) -> bool {
-        self.0
-            .iter()
-            .zip(other.0.iter())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+        constant_time_eq(&self.0, &other.0)
     }
 }
 
 impl Eq for EpochKey {}
+
+/// Compares two secrets in time that does not depend on where they differ.
+fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
 
 #[cfg(test)]
 mod tests {

@@ -211,7 +211,7 @@ impl Handover {
         let answers = ChangeHash(array(take(HASH_LEN)?));
         let key_commitment = array(take(HASH_LEN)?);
         let admin_raw: [u8; 32] = array(take(HASH_LEN)?);
-        let admin_key = AdminKey::from_hex(&hex::encode(admin_raw))
+        let admin_key = AdminKey::from_bytes(admin_raw)
             .ok_or_else(|| bad("the admin key is not an Ed25519 public key"))?;
         let cut_count = u16::from_be_bytes(array(take(2)?)) as usize;
         let mut cut = Vec::with_capacity(cut_count);
