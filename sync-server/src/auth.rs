@@ -23,28 +23,34 @@ use crate::metrics::Metrics;
 use crate::replay::Admission;
 use crate::store::MailboxRecord;
 
-/// The host a request was sent to, normalised as signed (no port,
-/// lowercase): the `Host` header, or the authority of an HTTP/2 request.
+/// The host a request was sent to, as its `Host` header gives it (the
+/// signed bytes normalise it: no port, lowercase).
 pub fn request_host(headers: &HeaderMap) -> String {
     headers
         .get(axum::http::header::HOST)
         .and_then(|v| v.to_str().ok())
-        .map(auth::normalize_host)
         .unwrap_or_default()
+        .to_owned()
 }
 
-/// The host names a signature may name: the operator's `--public-host`
-/// names if given (so a request signed for another relay is refused even
-/// if its `Host` header is forged to match), else the request's own host.
-fn accepted_hosts(app: &App, request_host: &str) -> Vec<String> {
+/// Whether `proof` verifies with `key` for a host this relay answers to:
+/// one of the operator's `--public-host` names if given (so a request
+/// signed for another relay is refused even if its `Host` header is forged
+/// to match), else the request's own host.
+fn signed_for_this_relay(
+    app: &App,
+    host: &str,
+    key: &VerifyingKey,
+    op: Operation,
+    mailbox: &MailboxId,
+    body: &[u8],
+    proof: &RequestProof,
+) -> bool {
+    let verifies = |h: &str| auth::verify(key, h, op, mailbox, body, proof).is_ok();
     if app.config.public_host.is_empty() {
-        vec![request_host.to_owned()]
+        verifies(host)
     } else {
-        app.config
-            .public_host
-            .iter()
-            .map(|h| auth::normalize_host(h))
-            .collect()
+        app.config.public_host.iter().any(|h| verifies(h))
     }
 }
 
@@ -149,10 +155,7 @@ pub async fn check(
             None => (absent_mailbox_key(), false),
         },
     };
-    let signed_here = accepted_hosts(app, host)
-        .iter()
-        .any(|h| auth::verify(&key, h, op, mailbox, body, proof).is_ok());
-    if !signed_here {
+    if !signed_for_this_relay(app, host, &key, op, mailbox, body, proof) {
         return Err(auth_error(AuthError::BadSignature));
     }
     if deleted {
