@@ -1,7 +1,5 @@
 package org.safespaces.ffi
 
-import java.io.File
-import java.nio.file.Files
 import java.nio.file.Path
 import java.time.Instant
 import java.util.concurrent.CopyOnWriteArrayList
@@ -46,10 +44,9 @@ class RelaySyncTest {
         val FAST = ProfileOptions(PassphraseWork.InsecureTestOnly(logN = 4u))
     }
 
-    private lateinit var relay: Process
-    private lateinit var relayData: Path
-    private lateinit var url: String
-    private lateinit var pin: String
+    private lateinit var relay: DevRelay
+    private val url: String get() = relay.url
+    private val pin: String get() = relay.pin
 
     @TempDir lateinit var tmp: Path
 
@@ -57,29 +54,11 @@ class RelaySyncTest {
 
     @BeforeAll
     fun startRelay() {
-        val bin = System.getenv("SAFESPACES_RELAY_BIN")
-            ?: File("../../target/debug/safespaces-relay").absolutePath
-        relayData = Files.createTempDirectory("safespaces-relay")
-        relay = ProcessBuilder(
-            bin, "--dev", "--data-dir", relayData.toString(), "--listen", "127.0.0.1:0",
-        ).redirectError(ProcessBuilder.Redirect.DISCARD).start()
-        val out = relay.inputStream.bufferedReader()
-        var addr: String? = null
-        var pinHex: String? = null
-        while (addr == null || pinHex == null) {
-            val line = out.readLine() ?: error("the relay exited before announcing its address and pin")
-            if ("listening on " in line) addr = line.substringAfter("listening on ").trim()
-            if ("pin: " in line) pinHex = line.substringAfter("pin: ").trim()
-        }
-        url = "https://$addr"
-        pin = pinHex
+        relay = DevRelay()
     }
 
     @AfterAll
-    fun stopRelay() {
-        relay.destroyForcibly().waitFor()
-        relayData.toFile().deleteRecursively()
-    }
+    fun stopRelay() = relay.close()
 
     @Test
     fun `invite, join, sign up and sync through the relay, with listeners`() {

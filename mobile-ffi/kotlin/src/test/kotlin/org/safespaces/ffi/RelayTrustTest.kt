@@ -1,7 +1,5 @@
 package org.safespaces.ffi
 
-import java.io.File
-import java.nio.file.Files
 import java.nio.file.Path
 import java.time.Instant
 import kotlinx.coroutines.runBlocking
@@ -31,39 +29,20 @@ class RelayTrustTest {
         val FAST = ProfileOptions(PassphraseWork.InsecureTestOnly(logN = 4u))
     }
 
-    private lateinit var relay: Process
-    private lateinit var relayData: Path
-    private lateinit var url: String
-    private lateinit var pin: String
+    private lateinit var relay: DevRelay
+    private val relayData: Path get() = relay.dataDir
+    private val url: String get() = relay.url
+    private val pin: String get() = relay.pin
 
     @TempDir lateinit var tmp: Path
 
     @BeforeAll
     fun startRelay() {
-        val bin = System.getenv("SAFESPACES_RELAY_BIN")
-            ?: File("../../target/debug/safespaces-relay").absolutePath
-        relayData = Files.createTempDirectory("safespaces-relay")
-        relay = ProcessBuilder(
-            bin, "--dev", "--data-dir", relayData.toString(), "--listen", "127.0.0.1:0",
-            "--access-token", TOKEN,
-        ).redirectError(ProcessBuilder.Redirect.DISCARD).start()
-        val out = relay.inputStream.bufferedReader()
-        var addr: String? = null
-        var pinHex: String? = null
-        while (addr == null || pinHex == null) {
-            val line = out.readLine() ?: error("the relay exited before announcing its address and pin")
-            if ("listening on " in line) addr = line.substringAfter("listening on ").trim()
-            if ("pin: " in line) pinHex = line.substringAfter("pin: ").trim()
-        }
-        url = "https://$addr"
-        pin = pinHex
+        relay = DevRelay("--access-token", TOKEN)
     }
 
     @AfterAll
-    fun stopRelay() {
-        relay.destroyForcibly().waitFor()
-        relayData.toFile().deleteRecursively()
-    }
+    fun stopRelay() = relay.close()
 
     private fun settings(trust: RelayTrust, token: Boolean = true) =
         RelaySettings(url, trust, if (token) AccessToken(TOKEN) else null)
