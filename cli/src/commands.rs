@@ -10,7 +10,7 @@ use safespaces_core::model::{
     Timestamp, TrainingModule,
 };
 use safespaces_core::profile::{JournalFormat, Profile, ProfileOptions};
-use safespaces_core::sync::{RelayClient, RelayConfig, tls_pin::Trust};
+use safespaces_core::relay::{RelayConfig, RelayTransport, trust::Trust};
 use serde_json::{Value, json};
 
 use crate::Failure;
@@ -285,8 +285,8 @@ fn progress_bar(p: safespaces_core::app::Progress) {
 }
 
 /// A relay client from the command line's relay address, trust and token.
-fn relay_client(url: &str, args: &TrustArgs) -> Result<RelayClient, Failure> {
-    let usage = |e: safespaces_core::sync::RelayError| Failure {
+fn relay_client(url: &str, args: &TrustArgs) -> Result<RelayTransport, Failure> {
+    let usage = |e: safespaces_core::relay::RelayError| Failure {
         code: 2,
         message: e.to_string(),
     };
@@ -312,7 +312,7 @@ fn relay_client(url: &str, args: &TrustArgs) -> Result<RelayClient, Failure> {
     if let Some(token) = &args.access_token {
         config = config.with_access_token(token.0.clone()).map_err(usage)?;
     }
-    RelayClient::new(config).map_err(usage)
+    RelayTransport::new(config).map_err(usage)
 }
 
 /// Runs one async operation on a small runtime: the command does one thing
@@ -339,7 +339,7 @@ fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
 /// request stays for a run that can confirm.
 fn approve_link(
     app: &SafeSpaces,
-    client: &RelayClient,
+    client: &RelayTransport,
     code: &str,
     confirm: Option<&str>,
 ) -> Result<Out, Failure> {

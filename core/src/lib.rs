@@ -13,7 +13,7 @@
 //!   duress, failed-attempt limit, backups and the journal export.
 //! - [`app`]: what an app holds: the profile with its spaces and journal,
 //!   `Send + Sync` handles shaped for the FFI.
-//! - [`sync`]: the relay client: signed HTTPS requests, the live WebSocket
+//! - [`relay`]: the relay client (the transport): signed HTTPS requests, the live WebSocket
 //!   subscription with resume, retries with backoff and jitter, sync status.
 //!
 //! # Logging
@@ -29,7 +29,7 @@
 //! names, pseudonyms, titles, journal text, invite or link codes, keys, no
 //! space, member, device or mailbox ids, no relay URLs or pins, and no
 //! error messages (they may embed any of these): only counts, kinds
-//! ([`sync::RelayError::kind`], [`app::AppError::kind`]), relay error
+//! ([`relay::RelayError::kind`], [`app::AppError::kind`]), relay error
 //! codes, durations, attempt numbers and epoch numbers. The end-to-end test
 //! `tests/tests/logging.rs` checks a real sync for canary content.
 #![forbid(unsafe_code)]
@@ -39,5 +39,5 @@ pub mod crypto;
 pub mod model;
 pub mod profile;
 pub mod protocol;
+pub mod relay;
 pub mod store;
-pub mod sync;

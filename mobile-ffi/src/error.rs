@@ -13,7 +13,7 @@ use safespaces_core::model::ModelError;
 use safespaces_core::profile::ProfileError;
 use safespaces_core::protocol::attendance::AttendanceError;
 use safespaces_core::protocol::link::LinkError;
-use safespaces_core::sync::RelayError;
+use safespaces_core::relay::RelayError;
 
 /// Why an operation failed. A failed operation changed nothing.
 ///

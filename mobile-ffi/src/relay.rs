@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use safespaces_core::sync;
+use safespaces_core::relay;
 use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::SafeSpacesError;
@@ -43,13 +43,13 @@ pub enum SyncStatus {
     },
 }
 
-impl From<sync::SyncStatus> for SyncStatus {
-    fn from(s: sync::SyncStatus) -> Self {
+impl From<relay::SyncStatus> for SyncStatus {
+    fn from(s: relay::SyncStatus) -> Self {
         match s {
-            sync::SyncStatus::Offline { reason } => SyncStatus::Offline { reason },
-            sync::SyncStatus::Syncing => SyncStatus::Syncing,
-            sync::SyncStatus::UpToDate => SyncStatus::UpToDate,
-            sync::SyncStatus::Error { reason } => SyncStatus::Error { reason },
+            relay::SyncStatus::Offline { reason } => SyncStatus::Offline { reason },
+            relay::SyncStatus::Syncing => SyncStatus::Syncing,
+            relay::SyncStatus::UpToDate => SyncStatus::UpToDate,
+            relay::SyncStatus::Error { reason } => SyncStatus::Error { reason },
             other => SyncStatus::Error {
                 reason: format!("{other:?}"),
             },
@@ -101,14 +101,14 @@ pub enum RelayTrust {
     WebPki,
 }
 
-impl TryFrom<RelayTrust> for sync::Trust {
+impl TryFrom<RelayTrust> for relay::Trust {
     type Error = SafeSpacesError;
 
     fn try_from(trust: RelayTrust) -> Result<Self, Self::Error> {
         Ok(match trust {
-            RelayTrust::Pins { pins } => sync::Trust::pins_from_hex(&pins)?,
-            RelayTrust::CaCertificates { pem } => sync::Trust::roots_from_pem(pem.as_bytes())?,
-            RelayTrust::WebPki => sync::Trust::WebPki,
+            RelayTrust::Pins { pins } => relay::Trust::pins_from_hex(&pins)?,
+            RelayTrust::CaCertificates { pem } => relay::Trust::roots_from_pem(pem.as_bytes())?,
+            RelayTrust::WebPki => relay::Trust::WebPki,
         })
     }
 }
@@ -149,7 +149,7 @@ pub struct RelaySettings {
 /// A connection to one relay, shared by every call that talks to it.
 #[derive(uniffi::Object)]
 pub struct RelayClient {
-    pub(crate) inner: sync::RelayClient,
+    pub(crate) inner: relay::RelayTransport,
 }
 
 #[uniffi::export]
@@ -157,12 +157,12 @@ impl RelayClient {
     /// A client for the relay `settings` describe. Connects only when used.
     #[uniffi::constructor]
     pub fn new(settings: RelaySettings) -> Result<Self, SafeSpacesError> {
-        let mut config = sync::RelayConfig::new(&settings.url, settings.trust.try_into()?)?;
+        let mut config = relay::RelayConfig::new(&settings.url, settings.trust.try_into()?)?;
         if let Some(token) = settings.access_token {
             config = config.with_access_token(token.token.expose_secret())?;
         }
         Ok(RelayClient {
-            inner: sync::RelayClient::new(config)?,
+            inner: relay::RelayTransport::new(config)?,
         })
     }
 

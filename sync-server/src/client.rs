@@ -175,7 +175,7 @@ fn content_type<B>(resp: &hyper::Response<B>) -> Option<String> {
 
 /// One HTTP/1.1 keep-alive connection to the relay.
 #[derive(Debug)]
-pub struct RelayClient {
+pub struct TestRelayClient {
     sender: SendRequest<Full<Bytes>>,
 }
 
@@ -188,7 +188,7 @@ pub fn proof_headers(proof: &RequestProof) -> Vec<(&'static str, String)> {
     ]
 }
 
-impl RelayClient {
+impl TestRelayClient {
     /// Connects with the given TLS configuration.
     pub async fn connect(addr: SocketAddr, config: Arc<ClientConfig>) -> Result<Self, ClientError> {
         let tls = connect_tls(addr, config).await?;
@@ -303,7 +303,7 @@ pub fn admin_key_for(member: &SigningKey) -> SigningKey {
     SigningKey::from_bytes(&h.finalize().into())
 }
 
-/// The id of the mailbox [`RelayClient::create_mailbox`] creates for `member`.
+/// The id of the mailbox [`TestRelayClient::create_mailbox`] creates for `member`.
 pub fn mailbox_for(member: &SigningKey) -> MailboxId {
     safespaces_wire::mailbox::mailbox_id_for_keys(
         member.verifying_key().as_bytes(),

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use common::random_key;
 use relay_process::{Proc, spawn_relay_with};
-use safespaces_relay::client::{RelayClient, pinned_config};
+use safespaces_relay::client::{TestRelayClient, pinned_config};
 use safespaces_wire::mailbox::ReadPage;
 
 fn spawn_relay(dir: &Path) -> Proc {
@@ -30,7 +30,7 @@ type Acked = Arc<Mutex<Vec<(u64, Vec<u8>)>>>;
 
 /// Appends until the relay goes away; records every acknowledged (seq, blob).
 async fn append_until_gone(
-    mut c: RelayClient,
+    mut c: TestRelayClient,
     key: ed25519_dalek::SigningKey,
     mailbox: safespaces_wire::MailboxId,
     tag: String,
@@ -49,7 +49,7 @@ async fn append_until_gone(
 }
 
 async fn read_all(
-    c: &mut RelayClient,
+    c: &mut TestRelayClient,
     key: &ed25519_dalek::SigningKey,
     m: &safespaces_wire::MailboxId,
 ) -> Vec<(u64, Vec<u8>)> {
@@ -82,12 +82,12 @@ async fn acknowledged_appends_survive_repeated_sigkill() {
         assert_eq!(pin.get_or_insert_with(|| p.pin.clone()), &p.pin);
         let tls = pinned_config(&p.pin).unwrap();
         if round == 0 {
-            let mut c = RelayClient::connect(p.addr, tls.clone()).await.unwrap();
+            let mut c = TestRelayClient::connect(p.addr, tls.clone()).await.unwrap();
             assert_eq!(c.create_mailbox(&key, &mailbox).await.unwrap().status, 201);
         }
         let mut writers = Vec::new();
         for w in 0..4 {
-            let c = RelayClient::connect(p.addr, tls.clone()).await.unwrap();
+            let c = TestRelayClient::connect(p.addr, tls.clone()).await.unwrap();
             writers.push(tokio::spawn(append_until_gone(
                 c,
                 key.clone(),
@@ -108,7 +108,7 @@ async fn acknowledged_appends_survive_repeated_sigkill() {
     }
 
     let mut p = spawn_relay(dir.path());
-    let mut c = RelayClient::connect(p.addr, pinned_config(&p.pin).unwrap())
+    let mut c = TestRelayClient::connect(p.addr, pinned_config(&p.pin).unwrap())
         .await
         .unwrap();
     let stored = read_all(&mut c, &key, &mailbox).await;
@@ -168,11 +168,11 @@ async fn sigterm_finishes_in_flight_appends_and_exits_cleanly() {
     let log = std::fs::File::create(&log_path).unwrap();
     let mut p = spawn_relay_logging(dir.path(), "debug", Stdio::from(log));
     let tls = pinned_config(&p.pin).unwrap();
-    let mut c = RelayClient::connect(p.addr, tls.clone()).await.unwrap();
+    let mut c = TestRelayClient::connect(p.addr, tls.clone()).await.unwrap();
     assert_eq!(c.create_mailbox(&key, &mailbox).await.unwrap().status, 201);
     let mut writers = Vec::new();
     for w in 0..4 {
-        let c = RelayClient::connect(p.addr, tls.clone()).await.unwrap();
+        let c = TestRelayClient::connect(p.addr, tls.clone()).await.unwrap();
         writers.push(tokio::spawn(append_until_gone(
             c,
             key.clone(),
@@ -207,7 +207,7 @@ async fn sigterm_finishes_in_flight_appends_and_exits_cleanly() {
         );
     }
     let mut p = spawn_relay(dir.path());
-    let mut c = RelayClient::connect(p.addr, pinned_config(&p.pin).unwrap())
+    let mut c = TestRelayClient::connect(p.addr, pinned_config(&p.pin).unwrap())
         .await
         .unwrap();
     let stored = read_all(&mut c, &key, &mailbox).await;

@@ -7,7 +7,7 @@ mod common;
 use common::{TestRelay, assert_refused, new_mailbox, random_key, random_mailbox};
 use hyper::Method;
 use safespaces_relay::Config;
-use safespaces_relay::client::{RelayClient, get_plain, proof_headers};
+use safespaces_relay::client::{TestRelayClient, get_plain, proof_headers};
 use safespaces_wire::auth::{self, sign, sign_now};
 use safespaces_wire::mailbox::ReadPage;
 use safespaces_wire::{ErrorCode, MailboxId, Operation};
@@ -24,7 +24,7 @@ fn blobs_path(id: &MailboxId) -> String {
 }
 
 async fn last_seq(
-    c: &mut RelayClient,
+    c: &mut TestRelayClient,
     key: &ed25519_dalek::SigningKey,
     id: &MailboxId,
 ) -> (u64, usize) {
@@ -828,7 +828,7 @@ async fn readyz_checks_the_store_file() {
 async fn a_wrong_pin_is_refused_by_the_client() {
     let t = TestRelay::start().await;
     let tls = safespaces_relay::client::pinned_config(&"00".repeat(32)).unwrap();
-    assert!(RelayClient::connect(t.addr(), tls).await.is_err());
+    assert!(TestRelayClient::connect(t.addr(), tls).await.is_err());
     // And the signing helpers agree with the relay's canonical form.
     let key = random_key();
     let id = safespaces_relay::client::mailbox_for(&key);

@@ -26,7 +26,7 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use relay_process::{Proc, spawn_relay_with};
 use rustls::ClientConfig;
 use safespaces_relay::client::proof_headers;
-use safespaces_relay::client::{RelayClient, connect_ws, pinned_config, subscribe_frame};
+use safespaces_relay::client::{TestRelayClient, connect_ws, pinned_config, subscribe_frame};
 use safespaces_wire::auth::sign_now;
 use safespaces_wire::mailbox::{Appended, ReadPage};
 use safespaces_wire::subscription::ServerFrame;
@@ -105,7 +105,7 @@ async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 }
 
 async fn read_all(
-    c: &mut RelayClient,
+    c: &mut TestRelayClient,
     key: &ed25519_dalek::SigningKey,
     m: &MailboxId,
 ) -> Vec<(u64, Vec<u8>)> {
@@ -135,8 +135,8 @@ async fn clients_on_two_nodes_converge_live() {
     let (mut a, mut b, tls) = two_nodes(dir.path(), &url);
     let key = random_key();
     let mailbox = safespaces_relay::client::mailbox_for(&key);
-    let mut ca = RelayClient::connect(a.addr, tls.clone()).await.unwrap();
-    let mut cb = RelayClient::connect(b.addr, tls.clone()).await.unwrap();
+    let mut ca = TestRelayClient::connect(a.addr, tls.clone()).await.unwrap();
+    let mut cb = TestRelayClient::connect(b.addr, tls.clone()).await.unwrap();
     assert_eq!(ca.create_mailbox(&key, &mailbox).await.unwrap().status, 201);
     // The other node knows the mailbox at once (same database).
     assert_eq!(cb.create_mailbox(&key, &mailbox).await.unwrap().status, 200);
@@ -218,7 +218,7 @@ async fn writer(
 ) {
     let mut i = 0;
     for addr in addrs {
-        let Ok(mut c) = RelayClient::connect(addr, tls.clone()).await else {
+        let Ok(mut c) = TestRelayClient::connect(addr, tls.clone()).await else {
             continue;
         };
         while i < count {
@@ -249,7 +249,7 @@ async fn killing_a_node_loses_no_acknowledged_blob_and_its_clients_move_over() {
     let (mut a, mut b, tls) = two_nodes(dir.path(), &url);
     let key = random_key();
     let mailbox = safespaces_relay::client::mailbox_for(&key);
-    let mut c = RelayClient::connect(b.addr, tls.clone()).await.unwrap();
+    let mut c = TestRelayClient::connect(b.addr, tls.clone()).await.unwrap();
     assert_eq!(c.create_mailbox(&key, &mailbox).await.unwrap().status, 201);
 
     // A subscriber on node A that falls back to node B.
@@ -354,7 +354,7 @@ async fn debug_logs_of_postgres_nodes_hold_no_ids_payloads_or_the_url() {
     let tls = pinned_config(&a.pin).unwrap();
     let key = random_key();
     let mailbox = safespaces_relay::client::mailbox_for(&key);
-    let mut ca = RelayClient::connect(a.addr, tls.clone()).await.unwrap();
+    let mut ca = TestRelayClient::connect(a.addr, tls.clone()).await.unwrap();
     assert_eq!(ca.create_mailbox(&key, &mailbox).await.unwrap().status, 201);
     let seen = Log::default();
     let sub = tokio::spawn(subscriber(
@@ -407,8 +407,8 @@ async fn a_request_replayed_to_the_other_node_is_refused() {
     let (mut a, mut b, tls) = two_nodes(dir.path(), &url);
     let key = random_key();
     let mailbox = safespaces_relay::client::mailbox_for(&key);
-    let mut ca = RelayClient::connect(a.addr, tls.clone()).await.unwrap();
-    let mut cb = RelayClient::connect(b.addr, tls.clone()).await.unwrap();
+    let mut ca = TestRelayClient::connect(a.addr, tls.clone()).await.unwrap();
+    let mut cb = TestRelayClient::connect(b.addr, tls.clone()).await.unwrap();
     assert_eq!(ca.create_mailbox(&key, &mailbox).await.unwrap().status, 201);
     let path = format!("/v1/mailboxes/{}/blobs", mailbox.to_hex());
     let proof = sign_now(

@@ -22,7 +22,7 @@ use common::{TestRelay, key_and_mailbox, random_key, random_mailbox};
 use futures_util::{SinkExt as _, StreamExt as _};
 use hyper::Method;
 use safespaces_relay::client::{
-    RelayClient, Reply, connect_ws, get_plain, pinned_config, proof_headers, subscribe_frame,
+    Reply, TestRelayClient, connect_ws, get_plain, pinned_config, proof_headers, subscribe_frame,
 };
 use safespaces_relay::routes::ops::OPENAPI;
 use safespaces_wire::auth::sign_now;
@@ -189,7 +189,7 @@ impl Doc {
 
 /// A request signed as the document says, for `op` on the mailbox in `path`.
 async fn signed(
-    c: &mut RelayClient,
+    c: &mut TestRelayClient,
     method: Method,
     path: &str,
     key: &ed25519_dalek::SigningKey,
@@ -710,7 +710,7 @@ async fn every_documented_operation_answers_as_documented() {
         c.burst_per_conn = 1.0;
     })
     .await;
-    let mut c = RelayClient::connect(t.addr(), pinned_config(&t.relay.pin()).unwrap())
+    let mut c = TestRelayClient::connect(t.addr(), pinned_config(&t.relay.pin()).unwrap())
         .await
         .unwrap();
     let r = c.send(Method::GET, "/healthz", &[], "").await.unwrap();

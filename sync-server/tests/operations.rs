@@ -17,7 +17,7 @@ use base64::Engine as _;
 use common::{key_and_mailbox, random_key};
 use hyper::Method;
 use relay_process::{Proc, spawn_relay_with};
-use safespaces_relay::client::{RelayClient, get_plain, pinned_config};
+use safespaces_relay::client::{TestRelayClient, get_plain, pinned_config};
 use safespaces_relay::{LISTENING_LINE, METRICS_LINE, PIN_LINE};
 use sqlx::Connection as _;
 
@@ -53,7 +53,7 @@ async fn json_logs_are_one_object_per_line_without_ids_payloads_or_addresses() {
         "debug",
         Stdio::from(log),
     ));
-    let mut c = RelayClient::connect(p.0.addr, pinned_config(&p.0.pin).unwrap())
+    let mut c = TestRelayClient::connect(p.0.addr, pinned_config(&p.0.pin).unwrap())
         .await
         .unwrap();
     let client_port = {
@@ -223,7 +223,7 @@ async fn readyz_follows_a_postgresql_database_that_stops_and_comes_back() {
     // connection idle for over a second before using it, and a real restart
     // takes longer than that), and shutdown is clean.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let mut c = RelayClient::connect(addr, pinned_config(&pin).unwrap())
+    let mut c = TestRelayClient::connect(addr, pinned_config(&pin).unwrap())
         .await
         .unwrap();
     let (key, mailbox) = key_and_mailbox();

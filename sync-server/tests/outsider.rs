@@ -16,7 +16,7 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use hyper::Method;
 use rustls::ClientConfig;
 use safespaces_relay::client::{
-    self, RelayClient, Reply, connect_tls, connect_ws, proof_headers, subscribe_frame,
+    self, Reply, TestRelayClient, connect_tls, connect_ws, proof_headers, subscribe_frame,
 };
 use safespaces_wire::auth::{sign, sign_now};
 use safespaces_wire::dropbox::{put_query, vouch_body};
@@ -123,7 +123,7 @@ fn raw_signed(
     out
 }
 
-async fn last_seq(c: &mut RelayClient, key: &SigningKey, id: &MailboxId) -> u64 {
+async fn last_seq(c: &mut TestRelayClient, key: &SigningKey, id: &MailboxId) -> u64 {
     let r = c.read(key, id, 0, None).await.unwrap();
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     r.json::<ReadPage>().unwrap().last_seq
@@ -144,7 +144,9 @@ async fn connections_over_the_cap_are_closed_and_open_ones_keep_working() {
     // The attacker's extra connections get no TLS at all.
     for _ in 0..5 {
         assert!(
-            RelayClient::connect(t.addr(), t.tls.clone()).await.is_err(),
+            TestRelayClient::connect(t.addr(), t.tls.clone())
+                .await
+                .is_err(),
             "a connection over the cap was served"
         );
     }
@@ -158,7 +160,7 @@ async fn connections_over_the_cap_are_closed_and_open_ones_keep_working() {
     open.pop();
     let deadline = Instant::now() + PATIENCE;
     loop {
-        if let Ok(mut c) = RelayClient::connect(t.addr(), t.tls.clone()).await {
+        if let Ok(mut c) = TestRelayClient::connect(t.addr(), t.tls.clone()).await {
             if let Ok(r) = c.send(Method::GET, "/healthz", &[], "").await {
                 assert_eq!(r.status, 200);
                 break;
@@ -393,7 +395,9 @@ async fn a_pipelining_client_that_never_reads_costs_bounded_memory_and_is_cut_of
     let pid = relay.child.id();
     let mut reaper = Reaper(Some(pid));
     let tls = client::pinned_config(&relay.pin).unwrap();
-    let mut c = RelayClient::connect(relay.addr, tls.clone()).await.unwrap();
+    let mut c = TestRelayClient::connect(relay.addr, tls.clone())
+        .await
+        .unwrap();
     let (key, id) = new_mailbox(&mut c).await;
     // Eight 1 MiB blobs: one read page answers ~10.7 MiB of JSON.
     for _ in 0..8 {
@@ -721,7 +725,7 @@ async fn global_quotas_refuse_with_relay_full_and_store_nothing() {
 
 /// `PUT /v1/dropboxes/{id}` vouched for by `mailbox` (signed with `key`).
 async fn vouched_put(
-    c: &mut RelayClient,
+    c: &mut TestRelayClient,
     key: &SigningKey,
     mailbox: &MailboxId,
     dropbox: &DropboxId,
@@ -751,7 +755,7 @@ fn random_dropbox() -> DropboxId {
     DropboxId::from_bytes(*random_mailbox().as_bytes())
 }
 
-async fn put(c: &mut RelayClient, id: &DropboxId, blob: &[u8]) -> Reply {
+async fn put(c: &mut TestRelayClient, id: &DropboxId, blob: &[u8]) -> Reply {
     c.send(
         Method::PUT,
         &format!("/v1/dropboxes/{}?ttl_secs=3600", id.to_hex()),
@@ -762,7 +766,7 @@ async fn put(c: &mut RelayClient, id: &DropboxId, blob: &[u8]) -> Reply {
     .unwrap()
 }
 
-async fn claim(c: &mut RelayClient, id: &DropboxId) -> Reply {
+async fn claim(c: &mut TestRelayClient, id: &DropboxId) -> Reply {
     c.send(
         Method::POST,
         &format!("/v1/dropboxes/{}/claim", id.to_hex()),

@@ -16,7 +16,7 @@ use common::key_and_mailbox;
 use hyper::Method;
 use relay_process::{Proc, spawn_relay_at, spawn_relay_with};
 use rusqlite::Connection;
-use safespaces_relay::client::{RelayClient, Reply, pinned_config, proof_headers};
+use safespaces_relay::client::{Reply, TestRelayClient, pinned_config, proof_headers};
 use safespaces_relay::server::DB_FILE;
 use safespaces_relay::store::sqlite::SCHEMA_VERSION;
 use safespaces_wire::auth::sign_now;
@@ -41,8 +41,8 @@ impl Drop for Running {
     }
 }
 
-async fn client(p: &Proc) -> RelayClient {
-    RelayClient::connect(p.addr, pinned_config(&p.pin).unwrap())
+async fn client(p: &Proc) -> TestRelayClient {
+    TestRelayClient::connect(p.addr, pinned_config(&p.pin).unwrap())
         .await
         .unwrap()
 }
@@ -183,7 +183,7 @@ impl Recorded {
         }
     }
 
-    async fn send(&self, c: &mut RelayClient) -> Reply {
+    async fn send(&self, c: &mut TestRelayClient) -> Reply {
         let headers: Vec<(&str, String)> =
             self.headers.iter().map(|(k, v)| (*k, v.clone())).collect();
         c.send(Method::POST, &self.path, &headers, self.body.clone())

@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use hyper::Method;
-use safespaces_relay::client::{RelayClient, pinned_config};
+use safespaces_relay::client::{TestRelayClient, pinned_config};
 use safespaces_relay::{LISTENING_LINE, PIN_LINE};
 
 const INSTALLED_BIN: &str = "/usr/local/bin/safespaces-relay";
@@ -214,7 +214,7 @@ async fn the_units_command_line_starts_a_relay_that_notifies_systemd() {
             pin = Some(p.to_owned());
         }
     }
-    let mut c = RelayClient::connect(addr.unwrap(), pinned_config(&pin.unwrap()).unwrap())
+    let mut c = TestRelayClient::connect(addr.unwrap(), pinned_config(&pin.unwrap()).unwrap())
         .await
         .unwrap();
     let r = c.send(Method::GET, "/healthz", &[], "").await.unwrap();

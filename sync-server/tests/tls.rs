@@ -12,7 +12,7 @@ use std::process::Command;
 
 use common::TestRelay;
 use hyper::Method;
-use safespaces_relay::client::{self, RelayClient};
+use safespaces_relay::client::{self, TestRelayClient};
 use safespaces_relay::{Config, Relay};
 
 const BIN: &str = env!("CARGO_BIN_EXE_safespaces-relay");
@@ -67,7 +67,7 @@ async fn a_reload_serves_the_new_certificate_and_keeps_established_connections()
     let relay = Relay::start(production(dir.path())).await.unwrap();
     let pin = relay.pin();
     let tls = client::pinned_config(&pin).unwrap();
-    let mut before = RelayClient::connect(relay.local_addr(), tls.clone())
+    let mut before = TestRelayClient::connect(relay.local_addr(), tls.clone())
         .await
         .unwrap();
     assert_eq!(
@@ -87,7 +87,7 @@ async fn a_reload_serves_the_new_certificate_and_keeps_established_connections()
         r.status, 200,
         "the connection from before the reload goes on"
     );
-    let mut after = RelayClient::connect(relay.local_addr(), tls.clone())
+    let mut after = TestRelayClient::connect(relay.local_addr(), tls.clone())
         .await
         .unwrap();
     assert_eq!(
@@ -114,7 +114,9 @@ async fn a_reload_serves_the_new_certificate_and_keeps_established_connections()
     let err = relay.reload_certificate().unwrap_err();
     assert!(err.to_string().contains("does not belong"), "{err}");
     assert_eq!(relay.pin(), pin);
-    let mut still = RelayClient::connect(relay.local_addr(), tls).await.unwrap();
+    let mut still = TestRelayClient::connect(relay.local_addr(), tls)
+        .await
+        .unwrap();
     assert_eq!(
         still
             .send(Method::GET, "/healthz", &[], "")

@@ -9,7 +9,7 @@ use std::time::Duration;
 use safespaces_core::app::{Invitation, LinkOffer, SafeSpaces, Space, SyncReport};
 use safespaces_core::model::{Role, SessionDraft, SessionKind, Timestamp};
 use safespaces_core::profile::{PassphraseWork, ProfileOptions, UnlockSecret};
-use safespaces_core::sync::{RelayClient, RelayConfig, RetryPolicy};
+use safespaces_core::relay::{RelayConfig, RelayTransport, RetryPolicy};
 
 use crate::RelayProcess;
 
@@ -78,7 +78,7 @@ pub fn journal_texts(app: &SafeSpaces) -> Vec<String> {
 
 /// A client of `relay`, pinned to its certificate, whose requests give up
 /// after `request` (a body of many megabytes needs more than the default).
-pub fn test_client(relay: &RelayProcess, request: Duration) -> RelayClient {
+pub fn test_client(relay: &RelayProcess, request: Duration) -> RelayTransport {
     let config = RelayConfig::pinned(&relay.url(), relay.pin())
         .expect("the relay's pin")
         .with_retry(RetryPolicy {
@@ -87,7 +87,7 @@ pub fn test_client(relay: &RelayProcess, request: Duration) -> RelayClient {
             max_attempts: 4,
         })
         .with_timeouts(Duration::from_secs(5), request);
-    RelayClient::new(config).expect("a relay client")
+    RelayTransport::new(config).expect("a relay client")
 }
 
 /// A session a lead or coordinator may plan, far in the future.
@@ -117,7 +117,7 @@ pub async fn join_through_relay(
     joiner: &SafeSpaces,
     role: Role,
     pseudonym: &str,
-    net: &RelayClient,
+    net: &RelayTransport,
     now: Timestamp,
 ) -> (Space, Invitation, SyncReport) {
     let invitation = space.invite(role, now, None).expect("an invite");
@@ -146,7 +146,7 @@ pub async fn join_through_relay(
 pub async fn link_through_relay(
     old: &SafeSpaces,
     new: &SafeSpaces,
-    net: &RelayClient,
+    net: &RelayTransport,
     now: Timestamp,
 ) -> (LinkOffer, usize) {
     let offer = new.offer_link(net).await.expect("the offer");

@@ -10,8 +10,8 @@
 use safespaces_core::app::SafeSpaces;
 use safespaces_core::profile::KeyId;
 use safespaces_core::protocol::{AdminKey, AdminSeed, EpochKey};
+use safespaces_core::relay::MailboxCredential;
 use safespaces_core::store::DocumentId;
-use safespaces_core::sync::MailboxCredential;
 use sha2::{Digest, Sha256};
 
 fn keyring_id(label: &[u8], space: &[u8], epoch: u32) -> KeyId {

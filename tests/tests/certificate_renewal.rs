@@ -20,7 +20,7 @@ use std::time::Duration;
 use common::{bounded, new_mailbox, quick_retry};
 use futures_util::{SinkExt as _, StreamExt as _};
 use rcgen::{KeyPair, PublicKeyData as _};
-use safespaces_core::sync::{RelayClient, RelayConfig, RelayError, SubscriptionEvent, Trust};
+use safespaces_core::relay::{RelayConfig, RelayError, RelayTransport, SubscriptionEvent, Trust};
 use safespaces_e2e::RelayProcess;
 use safespaces_relay::client::{Subscription, connect_ws, pinned_config, subscribe_frame};
 use safespaces_wire::subscription::ServerFrame;
@@ -49,8 +49,8 @@ fn spki_pin(key: &KeyPair) -> String {
     hex::encode(Sha256::digest(key.subject_public_key_info()))
 }
 
-fn with_trust(relay: &RelayProcess, trust: Trust) -> RelayClient {
-    RelayClient::new(
+fn with_trust(relay: &RelayProcess, trust: Trust) -> RelayTransport {
+    RelayTransport::new(
         RelayConfig::new(&relay.url(), trust)
             .unwrap()
             .with_access_token(TOKEN)
@@ -61,11 +61,11 @@ fn with_trust(relay: &RelayProcess, trust: Trust) -> RelayClient {
     .unwrap()
 }
 
-fn pinned(relay: &RelayProcess, pins: &[&str]) -> RelayClient {
+fn pinned(relay: &RelayProcess, pins: &[&str]) -> RelayTransport {
     with_trust(relay, Trust::pins_from_hex(pins).unwrap())
 }
 
-fn trusting_ca(relay: &RelayProcess, pem: &str) -> RelayClient {
+fn trusting_ca(relay: &RelayProcess, pem: &str) -> RelayTransport {
     with_trust(relay, Trust::roots_from_pem(pem.as_bytes()).unwrap())
 }
 
@@ -84,7 +84,7 @@ async fn next_frame(ws: &mut Subscription) -> ServerFrame {
     }
 }
 
-async fn next_blob(live: &mut safespaces_core::sync::Subscription) -> (u64, Vec<u8>) {
+async fn next_blob(live: &mut safespaces_core::relay::Subscription) -> (u64, Vec<u8>) {
     match live.next().await {
         Some(SubscriptionEvent::Blob { seq, data, .. }) => (seq, data),
         other => panic!("expected a blob, got {other:?}"),

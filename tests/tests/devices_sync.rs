@@ -10,7 +10,7 @@ use safespaces_core::model::{
     Place, Role, SessionDraft, SessionKind, SignUpState, Timestamp, TrainingModule,
 };
 use safespaces_core::profile::{PassphraseWork, ProfileOptions, UnlockSecret};
-use safespaces_core::sync::{RelayClient, RelayConfig, RetryPolicy};
+use safespaces_core::relay::{RelayConfig, RelayTransport, RetryPolicy};
 use safespaces_e2e::{
     RelayProcess, assert_no_sequence_alerts, join_through_relay, journal_texts, link_through_relay,
 };
@@ -25,7 +25,7 @@ fn device(dir: &std::path::Path) -> SafeSpaces {
     SafeSpaces::create(dir, UnlockSecret::passphrase("test passphrase"), options()).unwrap()
 }
 
-fn client(relay: &RelayProcess) -> RelayClient {
+fn client(relay: &RelayProcess) -> RelayTransport {
     let config = RelayConfig::pinned(&relay.url(), relay.pin())
         .unwrap()
         .with_retry(RetryPolicy {
@@ -34,7 +34,7 @@ fn client(relay: &RelayProcess) -> RelayClient {
             max_attempts: 4,
         })
         .with_timeouts(Duration::from_secs(2), Duration::from_secs(10));
-    RelayClient::new(config).unwrap()
+    RelayTransport::new(config).unwrap()
 }
 
 fn draft(title: &str, capacity: u32) -> SessionDraft {
@@ -429,7 +429,7 @@ async fn a_person_links_a_second_device_that_then_writes_as_them() {
 /// the relay.
 async fn linked_pair(
     dirs: &[tempfile::TempDir],
-    net: &RelayClient,
+    net: &RelayTransport,
     now: Timestamp,
 ) -> (SafeSpaces, SafeSpaces) {
     let phone = device(dirs[0].path());
@@ -549,7 +549,7 @@ async fn churn(
     who: &SafeSpaces,
     space: &safespaces_core::app::Space,
     session: &safespaces_core::model::SessionId,
-    net: &RelayClient,
+    net: &RelayTransport,
     at: Timestamp,
 ) -> usize {
     let mut snapshots = 0;

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use rand::RngCore as _;
 use safespaces_core::model::{Role, Timestamp};
-use safespaces_core::sync::{DropboxId, ErrorCode, MailboxCredential};
+use safespaces_core::relay::{DropboxId, ErrorCode, MailboxCredential};
 use safespaces_e2e::{RelayProcess, join_through_relay, test_client, test_device};
 
 fn random_id() -> [u8; 32] {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use safespaces_core::app::SafeSpaces;
 use safespaces_core::model::{InviteState, Role, Timestamp};
 use safespaces_core::protocol::invite::{InvitePackage, InviteSecret};
-use safespaces_core::sync::{DropboxId, ErrorCode};
+use safespaces_core::relay::{DropboxId, ErrorCode};
 use safespaces_e2e::{RelayProcess, join_through_relay, test_client, test_device, test_session};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

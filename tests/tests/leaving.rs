@@ -56,7 +56,7 @@ struct Relay {
     _dir: tempfile::TempDir,
 }
 
-fn relay() -> (Relay, safespaces_core::sync::RelayClient) {
+fn relay() -> (Relay, safespaces_core::relay::RelayTransport) {
     let dir = tempfile::tempdir().unwrap();
     let process = RelayProcess::start(dir.path());
     let net = test_client(&process, Duration::from_secs(10));
@@ -195,7 +195,7 @@ fn offer_to_lead(space: &Space, title: &str, now: Timestamp) -> safespaces_core:
 async fn group(
     robin: &SafeSpaces,
     blake: &SafeSpaces,
-    net: &safespaces_core::sync::RelayClient,
+    net: &safespaces_core::relay::RelayTransport,
     now: Timestamp,
 ) -> (Space, Space) {
     let space = robin.create_space("Group", "Robin", now).unwrap();

@@ -18,7 +18,7 @@ use safespaces_core::app::{AppError, SafeSpaces};
 use safespaces_core::model::{DeviceId, DeviceKeys, Timestamp};
 use safespaces_core::protocol::invite::bind_device;
 use safespaces_core::protocol::link::{LinkError, LinkPackage, LinkRequest, LinkSecret};
-use safespaces_core::sync::{DropboxId, RelayClient};
+use safespaces_core::relay::{DropboxId, RelayTransport};
 use safespaces_e2e::{
     RelayProcess, assert_no_sequence_alerts, journal_texts, link_through_relay, test_client,
     test_device, test_session,
@@ -137,7 +137,7 @@ fn listed_devices(app: &SafeSpaces, space: &str) -> usize {
 /// writes what it took.
 struct World {
     relay: RelayProcess,
-    net: RelayClient,
+    net: RelayTransport,
     devices: Vec<SafeSpaces>,
     scratch: tempfile::TempDir,
     _dirs: Vec<tempfile::TempDir>,

@@ -17,7 +17,7 @@ use std::time::Duration;
 use safespaces_core::app::{SafeSpaces, SpaceListener};
 use safespaces_core::model::{Role, SessionDraft, SessionKind, SignUpState, Timestamp};
 use safespaces_core::profile::{PassphraseWork, ProfileOptions, UnlockSecret};
-use safespaces_core::sync::{RelayClient, RelayConfig};
+use safespaces_core::relay::{RelayConfig, RelayTransport};
 use safespaces_e2e::{join_through_relay, link_through_relay};
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::MakeWriter;
@@ -66,8 +66,8 @@ fn device(dir: &std::path::Path) -> SafeSpaces {
 }
 
 /// A client like the other tests' but for any address and pin, to fail.
-fn client_for(url: &str, pin: &str) -> RelayClient {
-    RelayClient::new(
+fn client_for(url: &str, pin: &str) -> RelayTransport {
+    RelayTransport::new(
         RelayConfig::pinned(url, pin)
             .unwrap()
             .with_retry(common::quick_retry()),

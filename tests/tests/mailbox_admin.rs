@@ -110,8 +110,11 @@ async fn the_admin_key_reaches_coordinators_devices_only() {
     // the new mailbox; and no member key can compact.
     let old = own_storage::mailbox_credential(&mallory, &id, 0);
     assert_ne!(old.id(), on_laptop.id());
-    let member_only =
-        safespaces_core::sync::MailboxCredential::new(on_laptop.signing_key().clone(), admin, None);
+    let member_only = safespaces_core::relay::MailboxCredential::new(
+        on_laptop.signing_key().clone(),
+        admin,
+        None,
+    );
     assert_eq!(member_only.id(), on_laptop.id());
     assert!(net.compact(&member_only, last, last - 1).await.is_err());
 }

@@ -17,12 +17,12 @@ use std::time::Duration;
 use hyper::Method;
 use safespaces_core::app::SafeSpaces;
 use safespaces_core::model::{Role, Timestamp};
-use safespaces_core::sync::{ErrorCode, RelayError};
+use safespaces_core::relay::{ErrorCode, RelayError};
 use safespaces_e2e::{
     RelayProcess, join_through_relay, journal_texts, link_through_relay, own_storage,
     session_titles, test_client, test_device, test_session,
 };
-use safespaces_relay::client::{RelayClient as RawClient, pinned_config};
+use safespaces_relay::client::{TestRelayClient as RawClient, pinned_config};
 use safespaces_wire::{ErrorBody, Operation};
 
 /// The relay's refusal code in a raw reply.

@@ -8,8 +8,8 @@ mod common;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{bounded, client, config, new_mailbox, start_relay, start_relay_with};
-use safespaces_core::sync::{
-    DropboxId, ErrorCode, MailboxCredential, RelayClient, RelayConfig, RelayError, SyncStatus,
+use safespaces_core::relay::{
+    DropboxId, ErrorCode, MailboxCredential, RelayConfig, RelayError, RelayTransport, SyncStatus,
 };
 
 fn random_dropbox() -> DropboxId {
@@ -111,7 +111,7 @@ async fn every_method_round_trips() {
 async fn a_certificate_other_than_the_pinned_one_is_refused() {
     let relay = start_relay();
     let wrong = "00".repeat(32);
-    let c = RelayClient::new(
+    let c = RelayTransport::new(
         RelayConfig::pinned(&relay.process.url(), &wrong)
             .unwrap()
             .with_retry(common::quick_retry()),
@@ -177,7 +177,7 @@ async fn refusals_surface_the_relays_code() {
 async fn the_access_token_gates_creation() {
     let relay = start_relay_with(&["--access-token", "society-token"]);
     let without = client(&relay.process);
-    let with = RelayClient::new(
+    let with = RelayTransport::new(
         config(&relay.process)
             .with_access_token("society-token")
             .unwrap(),
@@ -266,12 +266,12 @@ async fn a_relay_killed_mid_append_is_offline_and_a_retry_after_restart_succeeds
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ca_roots_accept_their_relay_and_refuse_another() {
-    use safespaces_core::sync::Trust;
+    use safespaces_core::relay::Trust;
     let relay = start_relay();
     let other = start_relay();
     let ca = std::fs::read(relay.dir.path().join("dev-cert.pem")).unwrap();
     let trusting = |url: String| {
-        RelayClient::new(
+        RelayTransport::new(
             RelayConfig::new(&url, Trust::roots_from_pem(&ca).unwrap())
                 .unwrap()
                 .with_retry(common::quick_retry()),

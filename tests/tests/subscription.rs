@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use common::{bounded, client, new_mailbox, start_relay};
-use safespaces_core::sync::{
+use safespaces_core::relay::{
     ErrorCode, MailboxId, RelayError, StatusWatch, Subscription, SubscriptionEvent, SyncStatus,
 };
 
@@ -273,7 +273,7 @@ async fn removing_and_re_adding_a_mailbox_restarts_it_from_the_new_cursor() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_network_cut_is_noticed_and_the_subscription_resumes_after_it() {
-    use safespaces_core::sync::{RelayClient, RelayConfig};
+    use safespaces_core::relay::{RelayConfig, RelayTransport};
     use safespaces_e2e::CuttableProxy;
 
     let relay = start_relay();
@@ -283,7 +283,7 @@ async fn a_silent_network_cut_is_noticed_and_the_subscription_resumes_after_it()
         // The reader reaches the relay only through the proxy, with quick
         // pings and timeouts so a silent path is noticed within a second.
         let url = format!("https://{}", proxy.addr());
-        let reader = RelayClient::new(
+        let reader = RelayTransport::new(
             RelayConfig::pinned(&url, relay.process.pin())
                 .unwrap()
                 .with_retry(common::quick_retry())

@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::{bounded, quick_retry};
 use rcgen::PublicKeyData as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use safespaces_core::sync::{RelayClient, RelayConfig, RelayError};
+use safespaces_core::relay::{RelayConfig, RelayError, RelayTransport};
 use sha2::{Digest as _, Sha256};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -52,8 +52,8 @@ async fn server_offering(
     (addr, pin)
 }
 
-fn client(addr: std::net::SocketAddr, pin: &str) -> RelayClient {
-    RelayClient::new(
+fn client(addr: std::net::SocketAddr, pin: &str) -> RelayTransport {
+    RelayTransport::new(
         RelayConfig::pinned(&format!("https://{addr}"), pin)
             .unwrap()
             .with_retry(quick_retry())

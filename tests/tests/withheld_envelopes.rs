@@ -15,7 +15,7 @@ use safespaces_core::app::{SafeSpaces, SequenceAlert, SequenceStatus, Space};
 use safespaces_core::model::{Role, Timestamp};
 use safespaces_core::profile::{PassphraseWork, ProfileOptions, UnlockSecret};
 use safespaces_core::protocol::{Envelope, EnvelopeKind, SpaceId};
-use safespaces_core::sync::{Blob, RelayClient};
+use safespaces_core::relay::{Blob, RelayTransport};
 use safespaces_e2e::{
     RelayProcess, assert_no_sequence_alerts, held_epoch_key, join_through_relay, own_storage,
     session_titles, test_client, test_device, test_session,
@@ -39,14 +39,14 @@ fn header(app: &SafeSpaces, space: &Space, blob: &Blob) -> Option<(EnvelopeKind,
 }
 
 /// The blobs of a space's epoch-0 mailbox on the real relay.
-async fn blobs(app: &SafeSpaces, space: &Space, net: &RelayClient) -> Vec<Blob> {
+async fn blobs(app: &SafeSpaces, space: &Space, net: &RelayTransport) -> Vec<Blob> {
     let credential = own_storage::mailbox_credential(app, &space.id(), 0);
     net.read_all(&credential, 0).await.unwrap().blobs
 }
 
 /// The attacker's relay takes over a mailbox: it holds `blobs` (real bytes),
 /// in the order given.
-async fn serve(app: &SafeSpaces, space: &Space, evil: &RelayClient, blobs: Vec<Blob>) {
+async fn serve(app: &SafeSpaces, space: &Space, evil: &RelayTransport, blobs: Vec<Blob>) {
     let credential = own_storage::mailbox_credential(app, &space.id(), 0);
     assert!(evil.create_mailbox(&credential).await.unwrap());
     for blob in blobs {
@@ -73,7 +73,7 @@ struct Group {
     _dirs: Vec<tempfile::TempDir>,
     _relay_dir: tempfile::TempDir,
     _relay: RelayProcess,
-    net: RelayClient,
+    net: RelayTransport,
     robin: SafeSpaces,
     sam: SafeSpaces,
     circle: Space,

@@ -30,7 +30,7 @@ pub enum AppError {
     Profile(ProfileError),
     /// The relay could not be reached, or refused (with its stable code).
     #[error(transparent)]
-    Relay(crate::sync::RelayError),
+    Relay(crate::relay::RelayError),
     /// An invite code or package could not be used (bad code, expired,
     /// already claimed).
     #[error("invite: {0}")]
@@ -75,7 +75,7 @@ impl AppError {
     }
 
     /// The relay's failure, if this is one, for its kind and code.
-    pub fn relay(&self) -> Option<&crate::sync::RelayError> {
+    pub fn relay(&self) -> Option<&crate::relay::RelayError> {
         match self {
             AppError::Relay(err) => Some(err),
             _ => None,
@@ -103,10 +103,10 @@ macro_rules! warn_failed {
         let relay = err.relay();
         tracing::warn!(
             kind = err.kind(),
-            relay_kind = relay.map($crate::sync::RelayError::kind),
+            relay_kind = relay.map($crate::relay::RelayError::kind),
             code = relay
-                .and_then($crate::sync::RelayError::code)
-                .map($crate::sync::ErrorCode::as_str),
+                .and_then($crate::relay::RelayError::code)
+                .map($crate::relay::ErrorCode::as_str),
             $($rest)+
         );
     }};

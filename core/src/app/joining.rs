@@ -29,8 +29,8 @@ use crate::protocol::authorship::actor_for_device;
 use crate::protocol::invite::{
     DEFAULT_INVITE_SECS, InvitePackage, InviteSecret, JoinRequest, Welcome, verify_join,
 };
+use crate::relay::{DropboxId, ErrorCode, MailboxCredential, RelayTransport};
 use crate::store::DocumentId;
-use crate::sync::{DropboxId, ErrorCode, MailboxCredential, RelayClient};
 
 /// An invite, ready to hand over.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -319,7 +319,7 @@ impl Shared {
     /// forgets codes of invites that can no longer be answered.
     pub(crate) async fn answer_requests(
         &self,
-        client: &RelayClient,
+        client: &RelayTransport,
         space: SpaceId,
         now: Timestamp,
         report: &mut SyncReport,
@@ -381,7 +381,7 @@ impl Shared {
     /// waiting welcome in its drop-box.
     pub(crate) async fn deliver_welcomes(
         &self,
-        client: &RelayClient,
+        client: &RelayTransport,
         space: SpaceId,
         now: Timestamp,
     ) -> AppResult<()> {
@@ -456,7 +456,7 @@ impl Shared {
     /// join, and joins each space whose welcome arrived.
     pub(crate) async fn complete_joins(
         &self,
-        client: &RelayClient,
+        client: &RelayTransport,
         now: Timestamp,
         report: &mut SyncReport,
     ) -> AppResult<()> {
@@ -506,7 +506,7 @@ impl Shared {
     /// the rest, and keeps the space.
     async fn join_welcomed(
         &self,
-        client: &RelayClient,
+        client: &RelayTransport,
         pending: &PendingJoin,
         sealed: &[u8],
         now: Timestamp,
@@ -756,7 +756,7 @@ impl SafeSpaces {
     /// inviter's device has admitted this one (`SyncReport::joined`).
     pub async fn join_via_relay(
         &self,
-        client: &RelayClient,
+        client: &RelayTransport,
         code: &str,
         pseudonym: &str,
         now: Timestamp,
@@ -786,7 +786,7 @@ impl Space {
     /// device claims it (once) with the code.
     pub async fn publish_invite(
         &self,
-        client: &RelayClient,
+        client: &RelayTransport,
         invitation: &Invitation,
         now: Timestamp,
     ) -> AppResult<()> {
@@ -821,7 +821,7 @@ impl Space {
 /// Puts `blob` in a drop-box until `expires_at`, unless one is waiting
 /// there already (the same message, not claimed yet).
 async fn leave(
-    client: &RelayClient,
+    client: &RelayTransport,
     hex_id: &str,
     blob: Vec<u8>,
     expires_at: Timestamp,
@@ -838,10 +838,10 @@ async fn leave(
 }
 
 /// [`leave`], vouched for by a mailbox of this device (see
-/// [`RelayClient::put_dropbox_vouched`]), or anonymous if the relay will not
+/// [`RelayTransport::put_dropbox_vouched`]), or anonymous if the relay will not
 /// take the vouch.
 async fn leave_vouched(
-    client: &RelayClient,
+    client: &RelayTransport,
     hex_id: &str,
     blob: Vec<u8>,
     expires_at: Timestamp,
@@ -864,7 +864,7 @@ async fn leave_vouched(
 /// Whether a refused vouched put may still go through anonymously: the
 /// vouching mailbox is not on the relay (`bad_signature` is also the answer
 /// for that) or already vouches for its maximum.
-fn unvouched_may_work(e: &crate::sync::RelayError) -> bool {
+fn unvouched_may_work(e: &crate::relay::RelayError) -> bool {
     matches!(
         e.code(),
         Some(ErrorCode::BadSignature | ErrorCode::QuotaDropboxesExceeded)
@@ -872,7 +872,7 @@ fn unvouched_may_work(e: &crate::sync::RelayError) -> bool {
 }
 
 /// Claims a drop-box's blob, if one is waiting.
-async fn take(client: &RelayClient, hex_id: &str) -> AppResult<Option<Vec<u8>>> {
+async fn take(client: &RelayTransport, hex_id: &str) -> AppResult<Option<Vec<u8>>> {
     match client.claim_dropbox(&dropbox(hex_id)?).await {
         Ok(bytes) => Ok(Some(bytes)),
         Err(e) if e.code() == Some(ErrorCode::DropboxNotFound) => Ok(None),

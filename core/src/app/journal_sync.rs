@@ -26,7 +26,7 @@ use crate::model::{DeviceId, JournalDoc, Timestamp};
 use crate::protocol::epoch::ANONYMOUS_DEVICE;
 use crate::protocol::journal_epoch::JournalHandover;
 use crate::protocol::{Envelope, EnvelopeKind, EpochKey, SpaceId};
-use crate::sync::{MailboxCredential, RelayClient};
+use crate::relay::{MailboxCredential, RelayTransport};
 
 /// At most this many epochs followed in one pass (a device offline
 /// through several removals catches up over a few passes).
@@ -91,7 +91,7 @@ struct JournalPage {
 /// handovers signed by a device in `roster` (a removed one too: what it
 /// removes is weighed in [`JournalHandover::accepted`] terms by the caller).
 fn read_page(
-    blobs: &[crate::sync::Blob],
+    blobs: &[crate::relay::Blob],
     key: &EpochKey,
     epoch: u32,
     roster: &BTreeMap<DeviceId, VerifyingKey>,
@@ -159,7 +159,7 @@ impl Shared {
     /// devices may sync through the mailbox the removed one knows.
     async fn push_journal_handovers(
         &self,
-        client: &RelayClient,
+        client: &RelayTransport,
         report: &mut SyncReport,
     ) -> AppResult<()> {
         let waiting = self.with_loaded(|l| Ok(l.registry.journal_epoch.outbox.clone()))?;
@@ -189,7 +189,7 @@ impl Shared {
     /// other devices pushed, and push this device's journal.
     pub(crate) async fn sync_journal(
         &self,
-        client: &RelayClient,
+        client: &RelayTransport,
         now: Timestamp,
         report: &mut SyncReport,
     ) -> AppResult<()> {
@@ -228,7 +228,7 @@ impl Shared {
     /// whether the journal changed.
     async fn journal_pass(
         &self,
-        client: &RelayClient,
+        client: &RelayTransport,
         now: Timestamp,
         report: &mut SyncReport,
     ) -> AppResult<(bool, (u64, Option<u64>, bool))> {
@@ -397,7 +397,7 @@ impl Shared {
     /// compacts away what the snapshot supersedes, never a handover.
     async fn push_journal(
         &self,
-        client: &RelayClient,
+        client: &RelayTransport,
         last: u64,
         first_handover: Option<u64>,
         changed_here: bool,

@@ -36,8 +36,8 @@ use crate::protocol::link::{
     LinkError, LinkPackage, LinkRequest, LinkSecret, LinkedDevice, LinkedJournal, LinkedSpace,
     fingerprints_match,
 };
+use crate::relay::{DropboxId, ErrorCode, MailboxCredential, RelayTransport};
 use crate::store::DocumentId;
-use crate::sync::{DropboxId, ErrorCode, MailboxCredential, RelayClient};
 
 /// How long the link drop-boxes live: long enough to walk to the other
 /// device, short enough to bound the window in which the code is worth
@@ -139,7 +139,7 @@ fn logged<T>(step: &'static str, result: AppResult<T>) -> AppResult<T> {
 impl SafeSpaces {
     /// On the new device: publishes its public keys and returns the code
     /// and the fingerprint to show.
-    pub async fn offer_link(&self, client: &RelayClient) -> AppResult<LinkOffer> {
+    pub async fn offer_link(&self, client: &RelayTransport) -> AppResult<LinkOffer> {
         logged("offer", self.offer(client).await)
     }
 
@@ -147,7 +147,7 @@ impl SafeSpaces {
     /// `code` and returns it, to show its fingerprint. Writes nothing and
     /// sends nothing. [`LinkError::NoRequest`] if nothing waits under the
     /// code (typed wrong, expired, or claimed by someone else).
-    pub async fn begin_link(&self, client: &RelayClient, code: &str) -> AppResult<PendingLink> {
+    pub async fn begin_link(&self, client: &RelayTransport, code: &str) -> AppResult<PendingLink> {
         logged("begin", self.begin(client, code).await)
     }
 
@@ -167,7 +167,7 @@ impl SafeSpaces {
     /// is harmless: it is the one she confirmed.
     pub async fn confirm_link(
         &self,
-        client: &RelayClient,
+        client: &RelayTransport,
         pending: &PendingLink,
         confirmed_fingerprint: &str,
         now: Timestamp,
@@ -194,7 +194,7 @@ impl SafeSpaces {
     /// [`LinkError::NoPackage`] if none came in time.
     pub async fn complete_link(
         &self,
-        client: &RelayClient,
+        client: &RelayTransport,
         offer: &LinkOffer,
         wait: Duration,
         now: Timestamp,
@@ -202,7 +202,7 @@ impl SafeSpaces {
         logged("complete", self.complete(client, offer, wait, now).await)
     }
 
-    async fn offer(&self, client: &RelayClient) -> AppResult<LinkOffer> {
+    async fn offer(&self, client: &RelayTransport) -> AppResult<LinkOffer> {
         let secret = LinkSecret::generate();
         let device = self.device_id()?;
         let keys = self.shared.device_keys(&device)?;
@@ -220,7 +220,7 @@ impl SafeSpaces {
         })
     }
 
-    async fn begin(&self, client: &RelayClient, code: &str) -> AppResult<PendingLink> {
+    async fn begin(&self, client: &RelayTransport, code: &str) -> AppResult<PendingLink> {
         let secret = LinkSecret::parse(code)?;
         let sealed = match client
             .claim_dropbox(&dropbox(&secret.request_dropbox())?)
@@ -251,7 +251,7 @@ impl SafeSpaces {
 
     async fn confirm(
         &self,
-        client: &RelayClient,
+        client: &RelayTransport,
         pending: &PendingLink,
         confirmed_fingerprint: &str,
         now: Timestamp,
@@ -276,7 +276,7 @@ impl SafeSpaces {
     /// Records the confirmed device everywhere, syncs, and puts its package.
     async fn hand_over(
         &self,
-        client: &RelayClient,
+        client: &RelayTransport,
         pending: &PendingLink,
         now: Timestamp,
     ) -> AppResult<usize> {
@@ -414,7 +414,7 @@ impl SafeSpaces {
 
     async fn complete(
         &self,
-        client: &RelayClient,
+        client: &RelayTransport,
         offer: &LinkOffer,
         wait: Duration,
         now: Timestamp,
@@ -515,7 +515,7 @@ impl SafeSpaces {
     /// mailbox holds none to start from.
     async fn take_on_space(
         &self,
-        client: &RelayClient,
+        client: &RelayTransport,
         space: &LinkedSpace,
         now: Timestamp,
     ) -> AppResult<bool> {

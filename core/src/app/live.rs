@@ -19,7 +19,7 @@ use super::space_handle::entry;
 use super::{AppResult, SafeSpaces, Shared};
 use crate::model::Timestamp;
 use crate::protocol::SpaceId;
-use crate::sync::{Blob, MailboxCredential, MailboxId, RelayClient, SubscriptionEvent};
+use crate::relay::{Blob, MailboxCredential, MailboxId, RelayTransport, SubscriptionEvent};
 
 /// Told when a space, or the journal, changed because of something
 /// received.
@@ -51,7 +51,7 @@ impl SafeSpaces {
     /// Starts live updates. Must be called inside a tokio runtime.
     pub fn live(
         &self,
-        client: RelayClient,
+        client: RelayTransport,
         listener: Arc<dyn SpaceListener>,
     ) -> AppResult<LiveSync> {
         let shared = Arc::clone(&self.shared);
@@ -77,7 +77,7 @@ fn follow(
     })
 }
 
-async fn run(shared: Arc<Shared>, client: RelayClient, listener: Arc<dyn SpaceListener>) {
+async fn run(shared: Arc<Shared>, client: RelayTransport, listener: Arc<dyn SpaceListener>) {
     let mut subscription = client.subscribe();
     let mut followed = match follow(&shared) {
         Ok(f) => f,

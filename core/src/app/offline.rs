@@ -85,7 +85,7 @@ impl Shared {
         &self,
         space: SpaceId,
         epoch: u32,
-    ) -> AppResult<crate::sync::MailboxCredential> {
+    ) -> AppResult<crate::relay::MailboxCredential> {
         self.with_loaded(|loaded| self.credential_in(loaded, space, epoch))
     }
 
@@ -95,13 +95,13 @@ impl Shared {
         loaded: &Loaded,
         space: SpaceId,
         epoch: u32,
-    ) -> AppResult<crate::sync::MailboxCredential> {
+    ) -> AppResult<crate::relay::MailboxCredential> {
         let key = self.epoch_key(space, epoch)?;
         let admin = entry(loaded, space)?.admin_key(epoch).ok_or_else(|| {
             AppError::Corrupt("the admin key of a space's mailbox is missing".into())
         })?;
         let seed = self.admin_seed(space, epoch)?;
-        Ok(crate::sync::MailboxCredential::for_epoch(
+        Ok(crate::relay::MailboxCredential::for_epoch(
             &key,
             admin,
             seed.as_ref(),

@@ -35,7 +35,7 @@ use crate::protocol::attendance;
 use crate::protocol::authorship::actor_for_device;
 use crate::protocol::exchange::batch_body;
 use crate::protocol::{Envelope, EnvelopeKind, SpaceId};
-use crate::sync::{MailboxCredential, RelayClient, RelayError};
+use crate::relay::{MailboxCredential, RelayError, RelayTransport};
 
 /// How long an unrecorded attendance request waits before it is sealed
 /// again. A request can be lost without its sender knowing (a compaction by
@@ -289,7 +289,7 @@ impl Shared {
     /// One pass of push, pull and compaction for one space.
     pub(crate) async fn sync_space(
         &self,
-        client: &RelayClient,
+        client: &RelayTransport,
         space: SpaceId,
         now: Timestamp,
         report: &mut SyncReport,
@@ -303,7 +303,7 @@ impl Shared {
     /// The passes of [`Shared::sync_space`]: seal, push, pull, compact.
     async fn sync_passes(
         &self,
-        client: &RelayClient,
+        client: &RelayTransport,
         space: SpaceId,
         now: Timestamp,
         report: &mut SyncReport,
@@ -385,7 +385,7 @@ impl Shared {
     /// it from the outbox once acknowledged.
     async fn push_outbox(
         &self,
-        client: &RelayClient,
+        client: &RelayTransport,
         space: SpaceId,
         epoch: u32,
         outbox: Vec<OutboxItem>,
@@ -419,7 +419,7 @@ impl Shared {
         &self,
         space: SpaceId,
         epoch: u32,
-        blobs: Vec<crate::sync::Blob>,
+        blobs: Vec<crate::relay::Blob>,
         now: Timestamp,
         report: &mut SyncReport,
     ) -> AppResult<bool> {
@@ -506,7 +506,7 @@ impl Shared {
     /// is stale, `receive.rs`). Returns whether the space moved.
     async fn pull_previous(
         &self,
-        client: &RelayClient,
+        client: &RelayTransport,
         space: SpaceId,
         epoch: u32,
         now: Timestamp,
@@ -531,8 +531,8 @@ impl Shared {
                     if matches!(
                         e.code(),
                         Some(
-                            crate::sync::ErrorCode::MailboxNotFound
-                                | crate::sync::ErrorCode::BadSignature
+                            crate::relay::ErrorCode::MailboxNotFound
+                                | crate::relay::ErrorCode::BadSignature
                         )
                     ) =>
                 {
@@ -580,7 +580,7 @@ impl Shared {
     /// compact, so no member can delete what the others wrote.
     async fn maybe_compact(
         &self,
-        client: &RelayClient,
+        client: &RelayTransport,
         space: SpaceId,
         credential: &MailboxCredential,
         now: Timestamp,
@@ -628,7 +628,7 @@ impl SafeSpaces {
     /// (including offline), pulls what others made, and compacts when the
     /// mailbox has grown. The journal syncs only between the person's own
     /// devices and only once they turn it on (`Journal::set_sync`).
-    pub async fn sync(&self, client: &RelayClient, now: Timestamp) -> AppResult<SyncReport> {
+    pub async fn sync(&self, client: &RelayTransport, now: Timestamp) -> AppResult<SyncReport> {
         let mut report = SyncReport::default();
         self.shared
             .complete_joins(client, now, &mut report)

@@ -95,11 +95,11 @@ pub(crate) struct FirstSnapshot {
 /// change must be proven by keys that history recorded, and the snapshot
 /// must be signed by a device of the history it carries.
 pub(crate) fn first_snapshot(
-    blobs: Vec<crate::sync::Blob>,
+    blobs: Vec<crate::relay::Blob>,
     content_key: &SymmetricKey,
     space: SpaceId,
     epoch: u32,
-) -> (Option<FirstSnapshot>, Vec<crate::sync::Blob>) {
+) -> (Option<FirstSnapshot>, Vec<crate::relay::Blob>) {
     let mut first = None;
     let mut rest = Vec::new();
     for blob in blobs {

@@ -54,7 +54,7 @@ use ed25519_dalek::SigningKey;
 use futures_util::{SinkExt as _, StreamExt as _};
 use rand::RngCore as _;
 use safespaces_relay::client::{
-    RelayClient, connect_ws, get_plain, pinned_config, subscribe_frame,
+    TestRelayClient, connect_ws, get_plain, pinned_config, subscribe_frame,
 };
 use safespaces_relay::{LISTENING_LINE, METRICS_LINE, PIN_LINE};
 use safespaces_wire::MailboxId;
@@ -324,7 +324,7 @@ async fn idle(args: &Args, cluster: &Cluster) -> Result<(), BoxError> {
     let relay = cluster.first();
     let tls = pinned_config(&relay.pin)?;
     let (key, mailbox) = key_and_mailbox();
-    let mut c = RelayClient::connect(relay.addr, tls.clone()).await?;
+    let mut c = TestRelayClient::connect(relay.addr, tls.clone()).await?;
     c.create_mailbox(&key, &mailbox).await?;
     // Warm up allocator arenas and lazy statics with a few connections first.
     let mut warm = Vec::new();
@@ -372,7 +372,7 @@ async fn append(args: &Args, cluster: &Cluster) -> Result<(), BoxError> {
     for i in 0..args.clients {
         let (key, mailbox) = key_and_mailbox();
         let node = &cluster.nodes[i % cluster.nodes.len()];
-        let mut c = RelayClient::connect(node.addr, tls.clone()).await?;
+        let mut c = TestRelayClient::connect(node.addr, tls.clone()).await?;
         let r = c.create_mailbox(&key, &mailbox).await?;
         if r.status != 201 {
             return Err(format!("create failed: {}", r.status).into());
@@ -456,7 +456,7 @@ async fn fanout(args: &Args, cluster: &Cluster) -> Result<(), BoxError> {
     let (writer_node, relay) = (cluster.first(), cluster.last());
     let tls = pinned_config(&relay.pin)?;
     let (key, mailbox) = key_and_mailbox();
-    let mut c = RelayClient::connect(writer_node.addr, tls.clone()).await?;
+    let mut c = TestRelayClient::connect(writer_node.addr, tls.clone()).await?;
     c.create_mailbox(&key, &mailbox).await?;
     let total = args.fanout_blobs as u64;
     let mut subs = Vec::new();
@@ -664,7 +664,7 @@ mod attack {
     impl Device {
         pub(super) async fn create(relay: &RelayProc) -> Result<Self, BoxError> {
             let tls = pinned_config(&relay.pin)?;
-            let mut c = RelayClient::connect(relay.addr, tls).await?;
+            let mut c = TestRelayClient::connect(relay.addr, tls).await?;
             let mut mailboxes = Vec::new();
             for _ in 0..6 {
                 let (key, mailbox) = key_and_mailbox();
@@ -681,7 +681,7 @@ mod attack {
         pub(super) async fn sync(&mut self, relay: &RelayProc) -> Result<Duration, BoxError> {
             let tls = pinned_config(&relay.pin)?;
             let started = Instant::now();
-            let mut c = RelayClient::connect(relay.addr, tls).await?;
+            let mut c = TestRelayClient::connect(relay.addr, tls).await?;
             let mut blob = vec![0u8; 1024];
             rand::rngs::OsRng.fill_bytes(&mut blob);
             for (key, mailbox, cursor) in &mut self.mailboxes {
@@ -798,7 +798,7 @@ mod attack {
         let mut device = Device::create(relay).await?;
         let (key, mailbox) = key_and_mailbox();
         let tls = pinned_config(&relay.pin)?;
-        RelayClient::connect(relay.addr, tls.clone())
+        TestRelayClient::connect(relay.addr, tls.clone())
             .await?
             .create_mailbox(&key, &mailbox)
             .await?;
@@ -919,7 +919,7 @@ mod attack {
 
     /// One invite's drop-box round as the apps run it; its duration.
     async fn invite_round(
-        c: &mut RelayClient,
+        c: &mut TestRelayClient,
         key: &SigningKey,
         space: &MailboxId,
     ) -> Result<Duration, BoxError> {
@@ -950,7 +950,7 @@ mod attack {
     }
 
     async fn vouched(
-        c: &mut RelayClient,
+        c: &mut TestRelayClient,
         key: &SigningKey,
         space: &MailboxId,
         id: &DropboxId,
@@ -976,7 +976,7 @@ mod attack {
         )
     }
 
-    async fn claim(c: &mut RelayClient, id: &DropboxId) -> Result<Reply, BoxError> {
+    async fn claim(c: &mut TestRelayClient, id: &DropboxId) -> Result<Reply, BoxError> {
         Ok(c.send(
             hyper::Method::POST,
             &format!("/v1/dropboxes/{}/claim", id.to_hex()),
@@ -990,7 +990,7 @@ mod attack {
         let relay = cluster.first();
         let mut device = Device::create(relay).await?;
         let tls = pinned_config(&relay.pin)?;
-        let mut inviter = RelayClient::connect(relay.addr, tls.clone()).await?;
+        let mut inviter = TestRelayClient::connect(relay.addr, tls.clone()).await?;
         // One space per invite round: a reservation stays until its invite
         // expires, and a space vouches for 32 at a time.
         let mut spaces = Vec::new();
@@ -1012,7 +1012,7 @@ mod attack {
             let tls = tls.clone();
             let addr = relay.addr;
             fillers.push(tokio::spawn(async move {
-                let mut c = RelayClient::connect(addr, tls).await?;
+                let mut c = TestRelayClient::connect(addr, tls).await?;
                 for _ in (w..pool).step_by(8) {
                     let id = DropboxId::from_bytes(*key_and_mailbox().1.as_bytes());
                     let r = c
@@ -1052,7 +1052,7 @@ mod attack {
                         let (tls, stop, refused) =
                             (attack_tls.clone(), stop.clone(), refused.clone());
                         tasks.push(tokio::spawn(async move {
-                            let Ok(mut c) = RelayClient::connect(addr, tls).await else {
+                            let Ok(mut c) = TestRelayClient::connect(addr, tls).await else {
                                 return;
                             };
                             while !stop.load(Ordering::Relaxed) {
@@ -1089,7 +1089,7 @@ mod attack {
         for _ in 0..8 {
             let (tls, stop) = (tls.clone(), stop.clone());
             flooders.push(tokio::spawn(async move {
-                let Ok(mut c) = RelayClient::connect(addr, tls).await else {
+                let Ok(mut c) = TestRelayClient::connect(addr, tls).await else {
                     return;
                 };
                 while !stop.load(Ordering::Relaxed) {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use ed25519_dalek::SigningKey;
 use rand::RngCore as _;
 use rustls::ClientConfig;
-use safespaces_relay::client::{self, RelayClient};
+use safespaces_relay::client::{self, TestRelayClient};
 use safespaces_relay::{Config, Relay};
 use safespaces_wire::{ErrorBody, ErrorCode, MailboxId};
 
@@ -51,8 +51,8 @@ impl TestRelay {
         String::from_utf8(r.body.to_vec()).unwrap()
     }
 
-    pub async fn client(&self) -> RelayClient {
-        RelayClient::connect(self.addr(), self.tls.clone())
+    pub async fn client(&self) -> TestRelayClient {
+        TestRelayClient::connect(self.addr(), self.tls.clone())
             .await
             .unwrap()
     }
@@ -79,7 +79,7 @@ pub fn key_and_mailbox() -> (SigningKey, MailboxId) {
 }
 
 /// A mailbox created on the relay, with its key.
-pub async fn new_mailbox(c: &mut RelayClient) -> (SigningKey, MailboxId) {
+pub async fn new_mailbox(c: &mut TestRelayClient) -> (SigningKey, MailboxId) {
     let key = random_key();
     let id = client::mailbox_for(&key);
     let r = c.create_mailbox(&key, &id).await.unwrap();

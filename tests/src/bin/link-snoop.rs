@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use safespaces_core::protocol::link::{LinkPackage, LinkRequest, LinkSecret};
-use safespaces_core::sync::{DropboxId, RelayClient, RelayConfig, RetryPolicy};
+use safespaces_core::relay::{DropboxId, RelayConfig, RelayTransport, RetryPolicy};
 use serde_json::json;
 
 const POLL: Duration = Duration::from_millis(50);
@@ -134,7 +134,7 @@ async fn main() {
             max_attempts: 3,
         })
         .with_timeouts(Duration::from_secs(2), Duration::from_secs(5));
-    let net = RelayClient::new(config).expect("a relay client");
+    let net = RelayTransport::new(config).expect("a relay client");
     let request = DropboxId::from_hex(&secret.request_dropbox()).unwrap();
     let package = DropboxId::from_hex(&secret.package_dropbox()).unwrap();
 

@@ -28,7 +28,7 @@ use safespaces_core::profile::{PassphraseWork, ProfileOptions, UnlockSecret};
 use safespaces_core::protocol::authorship::actor_for_device;
 use safespaces_core::protocol::exchange::{receive_batches, seal_changes};
 use safespaces_core::protocol::{Envelope, EnvelopeKind, EpochKey, SpaceId};
-use safespaces_core::sync::{RelayClient, RelayConfig};
+use safespaces_core::relay::{RelayConfig, RelayTransport};
 use safespaces_e2e::RelayProcess;
 
 fn draft(title: &str) -> SessionDraft {
@@ -107,7 +107,7 @@ fn join_from_snapshot() {
 async fn convergence() {
     let relay_dir = tempfile::tempdir().unwrap();
     let relay = RelayProcess::start(relay_dir.path());
-    let net = RelayClient::new(RelayConfig::pinned(&relay.url(), relay.pin()).unwrap()).unwrap();
+    let net = RelayTransport::new(RelayConfig::pinned(&relay.url(), relay.pin()).unwrap()).unwrap();
     let options = ProfileOptions {
         passphrase_work: PassphraseWork::InsecureTestOnly { log_n: 4 },
     };

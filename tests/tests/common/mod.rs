@@ -5,7 +5,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use safespaces_core::protocol::EpochKey;
-use safespaces_core::sync::{MailboxCredential, RelayClient, RelayConfig, RetryPolicy};
+use safespaces_core::relay::{MailboxCredential, RelayConfig, RelayTransport, RetryPolicy};
 use safespaces_e2e::RelayProcess;
 
 /// A relay in a fresh temporary data directory (removed when dropped, after
@@ -41,8 +41,8 @@ pub fn config(relay: &RelayProcess) -> RelayConfig {
         .with_timeouts(Duration::from_secs(2), Duration::from_secs(5))
 }
 
-pub fn client(relay: &RelayProcess) -> RelayClient {
-    RelayClient::new(config(relay)).unwrap()
+pub fn client(relay: &RelayProcess) -> RelayTransport {
+    RelayTransport::new(config(relay)).unwrap()
 }
 
 /// A fresh epoch's mailbox credential, as a space would derive it.

@@ -43,7 +43,7 @@ const MAX_IDLE_CONNECTIONS: usize = 4;
 /// failures are retried depends on whether repeating the request is safe;
 /// each method says so, and `docs/sync.md` has the table.
 #[derive(Clone, Debug)]
-pub struct RelayClient {
+pub struct RelayTransport {
     inner: Arc<Inner>,
 }
 
@@ -56,7 +56,7 @@ struct Inner {
 
 impl std::fmt::Debug for Inner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RelayClient")
+        f.debug_struct("RelayTransport")
             .field("config", self.connector.config())
             .finish_non_exhaustive()
     }
@@ -92,7 +92,7 @@ struct Answer {
     body: Bytes,
 }
 
-impl RelayClient {
+impl RelayTransport {
     /// A client for the relay `config` describes. Does not connect yet.
     pub fn new(config: RelayConfig) -> Result<Self, RelayError> {
         Ok(Self {
@@ -272,7 +272,7 @@ impl RelayClient {
     /// already gone (`mailbox_deleted`; or `bad_signature`, the relay's
     /// answer for an id it does not hold) after an attempt with an unknown
     /// outcome counts as success, because that attempt is what deleted it.
-    /// Signed with the admin key, as for [`RelayClient::compact`].
+    /// Signed with the admin key, as for [`RelayTransport::compact`].
     pub async fn delete_mailbox(&self, mailbox: &MailboxCredential) -> Result<(), RelayError> {
         need_admin(mailbox)?;
         let call = Call {
@@ -331,7 +331,7 @@ impl RelayClient {
         Ok(parse::<DropboxStored>(&answer.body)?.expires_at)
     }
 
-    /// Puts a drop-box like [`RelayClient::put_dropbox`], vouched for by
+    /// Puts a drop-box like [`RelayTransport::put_dropbox`], vouched for by
     /// `vouch` (a mailbox this device holds the key of): the relay charges
     /// it to that mailbox instead of its shared pool of anonymous drop-boxes,
     /// which a stranger can fill. With `reserve`, a second id is held for one

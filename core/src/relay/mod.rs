@@ -8,26 +8,26 @@
 //! `docs/sync.md` describes the behaviour in prose.
 //!
 //! # Layout
-//! - [`relay_client`] — [`RelayClient`], every HTTP endpoint, pooled
+//! - [`client`] — [`RelayTransport`], every HTTP endpoint, pooled
 //!   connections, per-endpoint retry rules.
 //! - [`subscription`] — [`Subscription`], the live WebSocket that resumes from
 //!   per-mailbox cursors after a disconnect.
 //! - [`config`] — [`RelayConfig`], URL, trust, token, timeouts.
-//! - [`tls_pin`] — [`Trust`] and [`SpkiPin`]: public-key pins, CA roots or the web PKI.
+//! - [`trust`] — [`Trust`] and [`SpkiPin`]: public-key pins, CA roots or the web PKI.
 //! - [`credential`] — [`MailboxCredential`], a mailbox id and its signing key.
-//! - [`backoff`] — [`RetryPolicy`], exponential backoff with full jitter.
+//! - [`retry`] — [`RetryPolicy`], exponential backoff with full jitter.
 //! - [`status`] — [`SyncStatus`] and [`StatusWatch`].
 //! - [`error`] — [`RelayError`].
 //! - `connection` — the TCP + TLS connect shared by requests and subscription.
 //!
 //! # Example
 //! ```no_run
-//! # async fn demo() -> Result<(), safespaces_core::sync::RelayError> {
+//! # async fn demo() -> Result<(), safespaces_core::relay::RelayError> {
 //! use safespaces_core::protocol::{AdminSeed, EpochKey};
-//! use safespaces_core::sync::{MailboxCredential, RelayClient, RelayConfig, SubscriptionEvent};
+//! use safespaces_core::relay::{MailboxCredential, RelayTransport, RelayConfig, SubscriptionEvent};
 //!
 //! let config = RelayConfig::pinned("https://127.0.0.1:8443", &"3f".repeat(32))?;
-//! let client = RelayClient::new(config)?;
+//! let client = RelayTransport::new(config)?;
 //! // A coordinator's device holds the admin seed; a member's passes `None`
 //! // and can do everything below except compact or delete.
 //! let admin = AdminSeed::generate();
@@ -43,23 +43,23 @@
 //! # Ok(()) }
 //! ```
 
-pub mod backoff;
+pub mod client;
 pub mod config;
 mod connection;
 pub mod credential;
 pub mod error;
-pub mod relay_client;
+pub mod retry;
 pub mod status;
 pub mod subscription;
-pub mod tls_pin;
+pub mod trust;
 
-pub use backoff::RetryPolicy;
+pub use client::RelayTransport;
 pub use config::RelayConfig;
 pub use credential::MailboxCredential;
 pub use error::RelayError;
-pub use relay_client::RelayClient;
+pub use retry::RetryPolicy;
 pub use safespaces_wire::mailbox::{Blob, Compacted, ReadPage};
 pub use safespaces_wire::{DropboxId, ErrorCode, MailboxId};
 pub use status::{StatusWatch, SyncStatus};
 pub use subscription::{Subscription, SubscriptionEvent};
-pub use tls_pin::{SpkiPin, Trust};
+pub use trust::{SpkiPin, Trust};

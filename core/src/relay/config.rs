@@ -4,11 +4,11 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::backoff::RetryPolicy;
 use super::error::RelayError;
-use super::tls_pin::Trust;
+use super::retry::RetryPolicy;
+use super::trust::Trust;
 
-/// Everything a [`super::RelayClient`] needs to know about its relay.
+/// Everything a [`super::RelayTransport`] needs to know about its relay.
 #[derive(Clone)]
 pub struct RelayConfig {
     pub(crate) host: String,
