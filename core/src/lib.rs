@@ -11,10 +11,13 @@
 //!   id, sealed, padded, crash-safe (temp file, fsync, rename, manifest).
 //! - [`profile`]: the device profile: unlock slots, keyring, lock, wipe,
 //!   duress, failed-attempt limit, backups and the journal export.
+//! - [`engine`]: the sync engine as state machines with no I/O: a pass over
+//!   a space (seal, push, pull, compact) yields steps a driver carries out.
 //! - [`app`]: what an app holds: the profile with its spaces and journal,
 //!   `Send + Sync` handles shaped for the FFI.
-//! - [`relay`]: the relay client (the transport): signed HTTPS requests, the live WebSocket
-//!   subscription with resume, retries with backoff and jitter, sync status.
+//! - [`relay`]: the transport: signed HTTPS requests to the relay, the live
+//!   WebSocket subscription with resume, retries with backoff and jitter,
+//!   sync status. The app's drivers carry the engine's steps out with it.
 //!
 //! # Logging
 //! Core emits [`tracing`] events (targets `safespaces_core::…`) and installs
@@ -36,6 +39,7 @@
 
 pub mod app;
 pub mod crypto;
+pub mod engine;
 pub mod model;
 pub mod profile;
 pub mod protocol;
