@@ -76,8 +76,8 @@ impl Shared {
         let earlier = loaded
             .registry
             .spaces
-            .get(&space.to_hex())
-            .map(|e| (e.document_id(), e.epoch));
+            .get(&space)
+            .map(|e| (e.document, e.epoch));
         let device = loaded.registry.device.clone();
         let mut doc = first.doc;
         if let Some(actor) = actor_for_device(&device) {
@@ -97,8 +97,8 @@ impl Shared {
         entry.note_vouched(&device, epoch, &first.vouched, |d| {
             crate::protocol::exchange::device_key(&doc, d).is_some()
         });
-        self.update_registry(loaded, |registry| {
-            registry.spaces.insert(space.to_hex(), entry);
+        self.update_registry(loaded, |registry, _| {
+            registry.spaces.insert(space, entry);
             settle(registry);
             Ok(())
         })?;

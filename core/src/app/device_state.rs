@@ -27,47 +27,41 @@ use super::{AppError, AppResult, Loaded, Shared};
 use crate::protocol::SpaceId;
 
 impl Shared {
-    /// Changes the registry: `change` edits a copy, which is saved and only
-    /// then swapped in. If `change` or the save fails, memory is as it was.
+    /// Changes the registry: `change` edits a copy, and may read and write
+    /// the rest of the loaded state meanwhile (its documents, persisted
+    /// inside the closure; the registry in memory is still the one before
+    /// the change). The copy is then saved and only then swapped in. If
+    /// `change` or the save fails, the registry in memory is as it was.
     pub(crate) fn update_registry<T>(
         &self,
         loaded: &mut Loaded,
-        change: impl FnOnce(&mut Registry) -> AppResult<T>,
+        change: impl FnOnce(&mut Registry, &mut Loaded) -> AppResult<T>,
     ) -> AppResult<T> {
         let mut next = loaded.registry.clone();
-        let out = change(&mut next)?;
-        self.swap_in(loaded, next)?;
+        let out = change(&mut next, loaded)?;
+        // A change that changes nothing writes nothing.
+        if next != loaded.registry {
+            save_registry(self, &next)?;
+            loaded.registry = next;
+        }
         Ok(out)
     }
 
-    /// Changes one space's registry entry: `change` edits a copy of it and
-    /// may read and write the rest of the loaded state meanwhile (its
-    /// documents, persisted inside the closure; the registry in memory still
-    /// holds the entry as it was). The copy is then saved with the registry
-    /// and only then swapped in. If `change` or the save fails, the registry
-    /// in memory is as it was.
+    /// Changes one space's registry entry, as [`Shared::update_registry`]
+    /// changes the registry: `change` edits a copy of the entry.
     pub(crate) fn update_space<T>(
         &self,
         loaded: &mut Loaded,
         space: SpaceId,
         change: impl FnOnce(&mut SpaceEntry, &mut Loaded) -> AppResult<T>,
     ) -> AppResult<T> {
-        let mut entry = super::space_handle::entry(loaded, space)?.clone();
-        let out = change(&mut entry, loaded)?;
-        let mut next = loaded.registry.clone();
-        next.spaces.insert(space.to_hex(), entry);
-        self.swap_in(loaded, next)?;
-        Ok(out)
-    }
-
-    /// Saves `next` and makes it the registry in memory, unless it changes
-    /// nothing.
-    fn swap_in(&self, loaded: &mut Loaded, next: Registry) -> AppResult<()> {
-        if next != loaded.registry {
-            save_registry(self, &next)?;
-            loaded.registry = next;
-        }
-        Ok(())
+        self.update_registry(loaded, |registry, loaded| {
+            let entry = registry
+                .spaces
+                .get_mut(&space)
+                .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
+            change(entry, loaded)
+        })
     }
 
     /// Saves the registry of a profile used for the first time (or after a
@@ -104,8 +98,8 @@ pub(crate) fn decode_registry(bytes: &[u8]) -> AppResult<Registry> {
     struct Version {
         v: u8,
     }
-    let version: Version = serde_json::from_slice(bytes)
-        .map_err(|e| AppError::Corrupt(format!("registry: {e}")))?;
+    let version: Version =
+        serde_json::from_slice(bytes).map_err(|e| AppError::Corrupt(format!("registry: {e}")))?;
     if version.v != REGISTRY_VERSION {
         return Err(AppError::Corrupt(format!(
             "this profile was made by another version of the app (registry {}, this app reads {REGISTRY_VERSION})",
