@@ -472,11 +472,10 @@ impl Shared {
             if !e.numbers.has_news() && e.sequence_counts.missing == e.numbers.missing() {
                 return Ok(());
             }
-            let mut e = e.clone();
-            if e.check_numbers() {
-                self.store_entry(loaded, space, e)?;
-            }
-            Ok(())
+            self.update_space(loaded, space, |e, _| {
+                e.check_numbers();
+                Ok(())
+            })
         })
     }
 
@@ -485,17 +484,13 @@ impl Shared {
     /// again by the next sync.
     pub(crate) fn take_sequence_alerts(&self) -> AppResult<Vec<SequenceAlert>> {
         self.with_loaded(|loaded| {
-            let mut registry = loaded.registry.clone();
-            let alerts: Vec<SequenceAlert> = registry
-                .spaces
-                .iter_mut()
-                .filter_map(|(space, e)| e.take_alert(space.clone()))
-                .collect();
-            if !alerts.is_empty() {
-                self.save_registry(&registry)?;
-                loaded.registry = registry;
-            }
-            Ok(alerts)
+            self.update_registry(loaded, |registry, _| {
+                Ok(registry
+                    .spaces
+                    .iter_mut()
+                    .filter_map(|(space, e)| e.take_alert(space.to_hex()))
+                    .collect())
+            })
         })
     }
 }

@@ -25,80 +25,77 @@ impl Shared {
     /// moved since the last look; two lead devices doing it at once write
     /// the same holders (and marks) twice, harmlessly.
     pub(crate) fn reseal_for_leads(&self, space: SpaceId, now: Timestamp) -> AppResult<()> {
-        let identity = self.profile.with_keyring(|k| k.device_identity().clone())?;
+        let identity = self.keys().identity()?;
         self.with_loaded(|loaded| {
-            let mut e = entry(loaded, space)?.clone();
-            let doc = loaded
-                .spaces
-                .get_mut(&space)
-                .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
-            let heads: Vec<String> = doc.heads().iter().map(ToString::to_string).collect();
-            if heads == e.led_heads {
+            let heads = doc_heads(loaded, space)?;
+            if entry(loaded, space)?.led_heads == heads {
                 return Ok(());
             }
-            let mut sealed_to = BTreeMap::new();
-            let mut wrote = 0;
-            for (id, session) in doc.sessions()? {
-                if session.signups.is_empty() || !doc.is_session_lead(&id, &e.member)? {
-                    continue;
-                }
-                // Places of people who left or were removed go to the
-                // people waiting, while the session is still to come.
-                if session.is_upcoming(now) {
-                    match free_departed(doc, &e.member, &identity, &id) {
-                        Ok(n) if n > 0 => {
-                            wrote += n;
-                            tracing::info!(places = n, "freed the places of departed members");
-                        }
-                        Ok(_) => {}
-                        Err(err) => tracing::warn!(%err, "could not free departed members' places"),
+            self.update_space(loaded, space, |e, loaded| {
+                let doc = loaded
+                    .spaces
+                    .get_mut(&space)
+                    .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
+                let mut sealed_to = BTreeMap::new();
+                let mut wrote = 0;
+                for (id, session) in doc.sessions()? {
+                    if session.signups.is_empty() || !doc.is_session_lead(&id, &e.member)? {
+                        continue;
                     }
-                }
-                // No cleared lead at all: nobody to seal to; the holders
-                // stay as they are until one is.
-                let Ok(recipients) = lead_recipients(doc, &id) else {
-                    continue;
-                };
-                let fingerprint = fingerprint(&recipients);
-                if e.sealed_leads.get(id.as_str()) != Some(&fingerprint) {
-                    // A failure here must not stop the sync: it is logged
-                    // and tried again at the next seal.
-                    match reseal(doc, &e.member, &identity, &id) {
-                        Ok(n) => wrote += n,
-                        Err(err) => {
-                            tracing::warn!(%err, "could not re-seal sign-ups to the leads");
-                            continue;
+                    // Places of people who left or were removed go to the
+                    // people waiting, while the session is still to come.
+                    if session.is_upcoming(now) {
+                        match free_departed(doc, &e.member, &identity, &id) {
+                            Ok(n) if n > 0 => {
+                                wrote += n;
+                                tracing::info!(places = n, "freed the places of departed members");
+                            }
+                            Ok(_) => {}
+                            Err(err) => {
+                                tracing::warn!(%err, "could not free departed members' places")
+                            }
                         }
                     }
+                    // No cleared lead at all: nobody to seal to; the holders
+                    // stay as they are until one is.
+                    let Ok(recipients) = lead_recipients(doc, &id) else {
+                        continue;
+                    };
+                    let fingerprint = fingerprint(&recipients);
+                    if e.sealed_leads.get(id.as_str()) != Some(&fingerprint) {
+                        // A failure here must not stop the sync: it is logged
+                        // and tried again at the next seal.
+                        match reseal(doc, &e.member, &identity, &id) {
+                            Ok(n) => wrote += n,
+                            Err(err) => {
+                                tracing::warn!(%err, "could not re-seal sign-ups to the leads");
+                                continue;
+                            }
+                        }
+                    }
+                    sealed_to.insert(id.to_string(), fingerprint);
                 }
-                sealed_to.insert(id.to_string(), fingerprint);
-            }
-            // The document first: a crash before the registry is written
-            // re-seals once more, and loses nothing.
-            if wrote > 0 {
-                self.persist_space(loaded, space)?;
-                tracing::info!(holders = wrote, "re-sealed sign-ups to a new set of leads");
-            }
-            {
+                // The document first: a crash before the registry is written
+                // re-seals once more, and loses nothing.
+                if wrote > 0 {
+                    self.persist_space(loaded, space)?;
+                    tracing::info!(holders = wrote, "re-sealed sign-ups to a new set of leads");
+                }
                 e.sealed_leads = sealed_to;
                 // After our own writes: they need no second look.
                 e.led_heads = doc_heads(loaded, space)?;
-                self.store_entry(loaded, space, e)?;
-            }
-            Ok(())
+                Ok(())
+            })
         })
     }
 }
 
-fn doc_heads(loaded: &mut super::Loaded, space: SpaceId) -> AppResult<Vec<String>> {
+fn doc_heads(loaded: &mut super::Loaded, space: SpaceId) -> AppResult<Vec<automerge::ChangeHash>> {
     Ok(loaded
         .spaces
         .get_mut(&space)
         .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?
-        .heads()
-        .iter()
-        .map(ToString::to_string)
-        .collect())
+        .heads())
 }
 
 /// The set of recipients, order-free, as hex of its SHA-256.

@@ -16,21 +16,17 @@
 
 use std::sync::Arc;
 
-use base64::Engine;
-use base64::prelude::BASE64_STANDARD;
-
+use super::adopting::Adoption;
 use super::bundle::open_bundle;
-use super::registry::{IssuedInvite, PendingJoin, SpaceEntry, epoch_key_id};
+use super::registry::{IssuedInvite, PendingJoin, Sealed};
 use super::space_handle::entry;
 use super::{AppError, AppResult, Loaded, SafeSpaces, Shared, Space, SyncReport};
 use crate::model::{InviteState, MemberId, Role, Timestamp};
 use crate::protocol::SpaceId;
-use crate::protocol::authorship::actor_for_device;
 use crate::protocol::invite::{
     DEFAULT_INVITE_SECS, InvitePackage, InviteSecret, JoinRequest, Welcome, verify_join,
 };
 use crate::relay::{DropboxId, ErrorCode, MailboxCredential, RelayTransport};
-use crate::store::DocumentId;
 
 /// An invite, ready to hand over.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,7 +93,7 @@ pub struct PendingJoinStatus {
 impl From<&PendingJoin> for PendingJoinStatus {
     fn from(j: &PendingJoin) -> Self {
         PendingJoinStatus {
-            space: j.space.clone(),
+            space: j.space.to_hex(),
             space_name: j.space_name.clone(),
             role: j.role,
             expires_at: j.expires_at,
@@ -121,50 +117,50 @@ impl Space {
         let shared = Arc::clone(&self.shared);
         let space = self.id;
         self.shared.with_loaded(|loaded| {
-            let mut e = entry(loaded, space)?.clone();
-            let doc = loaded
-                .spaces
-                .get_mut(&space)
-                .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
-            let inviter = doc.member(&e.member)?;
-            let inviter_devices: Vec<String> = inviter
-                .devices
-                .values()
-                .map(|k| k.age_recipient.clone())
-                .collect();
-            doc.record_invite(
-                &e.member,
-                &secret.invite_id(),
-                &secret.verifying_key_hex(),
-                role,
-                expires_at,
-            )?;
-            let package = InvitePackage {
-                space,
-                space_name: doc.name()?,
-                expires_at,
-                role,
-                inviter_devices,
-            }
-            .seal(&secret)
-            .map_err(|e| AppError::Corrupt(e.to_string()))?;
-            e.issued.push(IssuedInvite {
-                code: secret.code(),
-                invite: secret.invite_id(),
-                expires_at,
-                published: false,
-                claimed: false,
-                request: None,
-                welcome: None,
-            });
-            shared.persist_space(loaded, space)?;
-            shared.store_entry(loaded, space, e)?;
-            Ok(Invitation {
-                code: secret.code(),
-                invite_id: secret.invite_id(),
-                dropbox_id: secret.dropbox_id(),
-                package,
-                expires_at,
+            shared.update_space(loaded, space, |e, loaded| {
+                let doc = loaded
+                    .spaces
+                    .get_mut(&space)
+                    .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
+                let inviter = doc.member(&e.member)?;
+                let inviter_devices: Vec<String> = inviter
+                    .devices
+                    .values()
+                    .map(|k| k.age_recipient.clone())
+                    .collect();
+                doc.record_invite(
+                    &e.member,
+                    &secret.invite_id(),
+                    &secret.verifying_key_hex(),
+                    role,
+                    expires_at,
+                )?;
+                let package = InvitePackage {
+                    space,
+                    space_name: doc.name()?,
+                    expires_at,
+                    role,
+                    inviter_devices,
+                }
+                .seal(&secret)
+                .map_err(|e| AppError::Corrupt(e.to_string()))?;
+                e.issued.push(IssuedInvite {
+                    code: secret.code(),
+                    invite: secret.invite_id(),
+                    expires_at,
+                    published: false,
+                    claimed: false,
+                    request: None,
+                    welcome: None,
+                });
+                shared.persist_space(loaded, space)?;
+                Ok(Invitation {
+                    code: secret.code(),
+                    invite_id: secret.invite_id(),
+                    dropbox_id: secret.dropbox_id(),
+                    package,
+                    expires_at,
+                })
             })
         })
     }
@@ -212,15 +208,15 @@ impl Space {
         let space = self.id;
         let shared = Arc::clone(&self.shared);
         self.shared.with_loaded(|loaded| {
-            let mut e = entry(loaded, space)?.clone();
-            let doc = loaded
-                .spaces
-                .get_mut(&space)
-                .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
-            doc.revoke_invite(&e.member, invite_id, now)?;
-            e.issued.retain(|i| i.invite != invite_id);
-            shared.persist_space(loaded, space)?;
-            shared.store_entry(loaded, space, e)
+            shared.update_space(loaded, space, |e, loaded| {
+                let doc = loaded
+                    .spaces
+                    .get_mut(&space)
+                    .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
+                doc.revoke_invite(&e.member, invite_id, now)?;
+                e.issued.retain(|i| i.invite != invite_id);
+                shared.persist_space(loaded, space)
+            })
         })
     }
 
@@ -245,7 +241,7 @@ impl Shared {
         sealed: &[u8],
         now: Timestamp,
     ) -> AppResult<Vec<u8>> {
-        let identity = self.profile.with_keyring(|k| k.device_identity().clone())?;
+        let identity = self.keys().identity()?;
         let request = JoinRequest::open(&identity, sealed)
             .map_err(|e| AppError::Invite(format!("the join request: {e}")))?;
         if request.space != space.to_hex() {
@@ -257,7 +253,7 @@ impl Shared {
         // admission's batch starts after the invite it uses.
         self.seal_outbox(space, now)?;
         self.with_loaded(|loaded| {
-            let mut e = entry(loaded, space)?.clone();
+            self.update_space(loaded, space, |e, loaded| {
             let Some(pos) = e.issued.iter().position(|i| i.invite == request.invite) else {
                 return Err(AppError::Invite(
                     "this join request is not for an invite this device issued (or it was withdrawn)"
@@ -296,7 +292,7 @@ impl Shared {
                 space,
                 invite: request.invite.clone(),
                 epoch: e.epoch,
-                epoch_key: self.epoch_key(space, e.epoch)?,
+                epoch_key: self.keys().epoch(space, e.epoch)?,
                 admin_key: e.admin_key(e.epoch).ok_or_else(|| {
                     AppError::Corrupt("the admin key of a space's mailbox is missing".into())
                 })?,
@@ -305,12 +301,11 @@ impl Shared {
             .map_err(|e| AppError::Invite(e.to_string()))?;
             let issued = &mut e.issued[pos];
             issued.request = None;
-            issued.welcome = Some(BASE64_STANDARD.encode(&welcome));
-            let epoch = e.epoch;
+            issued.welcome = Some(welcome.clone().into());
             self.persist_space(loaded, space)?;
-            self.store_entry(loaded, space, e)?;
-            tracing::info!(epoch, "admitted a joiner");
+            tracing::info!(epoch = e.epoch, "admitted a joiner");
             Ok(welcome)
+            })
         })
     }
 
@@ -334,19 +329,14 @@ impl Shared {
             let mut request = invite.request.clone();
             if request.is_none() {
                 if let Some(bytes) = take(client, &secret.request_dropbox_id()).await? {
-                    let encoded = BASE64_STANDARD.encode(&bytes);
-                    self.update_issued(space, &invite.invite, |i| {
-                        i.request = Some(encoded.clone())
-                    })?;
-                    request = Some(encoded);
+                    let bytes = Sealed(bytes);
+                    self.update_issued(space, &invite.invite, |i| i.request = Some(bytes.clone()))?;
+                    request = Some(bytes);
                 }
             }
             match request {
-                Some(encoded) => {
-                    let bytes = BASE64_STANDARD
-                        .decode(&encoded)
-                        .map_err(|_| AppError::Corrupt("registry: invite request".into()))?;
-                    match self.admit_request(space, &bytes, now) {
+                Some(bytes) => {
+                    match self.admit_request(space, bytes.bytes(), now) {
                         Ok(_) => report.admitted += 1,
                         Err(e) => {
                             // A request that does not check out (junk from
@@ -391,9 +381,7 @@ impl Shared {
                 continue;
             };
             let secret = stored_code(&invite.code)?;
-            let bytes = BASE64_STANDARD
-                .decode(welcome)
-                .map_err(|_| AppError::Corrupt("registry: welcome".into()))?;
+            let bytes = welcome.0.clone();
             let vouch = self.current_credential(space)?;
             leave_vouched(
                 client,
@@ -413,26 +401,23 @@ impl Shared {
     /// withdrawn, expired, or used by someone (once its welcome is out).
     fn forget_dead_invites(&self, space: SpaceId, now: Timestamp) -> AppResult<()> {
         self.with_loaded(|loaded| {
-            let mut e = entry(loaded, space)?.clone();
-            let Some(doc) = loaded.spaces.get(&space) else {
-                return Ok(());
-            };
-            let before = e.issued.len();
-            e.issued.retain(|i| {
-                let state = doc
-                    .invite(&i.invite)
-                    .ok()
-                    .flatten()
-                    .map(|inv| inv.state(now));
-                i.welcome.is_some()
-                    || i.request.is_some()
-                    || matches!(state, Some(InviteState::Open | InviteState::Used))
-                        && now < i.expires_at
-            });
-            if e.issued.len() != before {
-                self.store_entry(loaded, space, e)?;
-            }
-            Ok(())
+            self.update_space(loaded, space, |e, loaded| {
+                let Some(doc) = loaded.spaces.get(&space) else {
+                    return Ok(());
+                };
+                e.issued.retain(|i| {
+                    let state = doc
+                        .invite(&i.invite)
+                        .ok()
+                        .flatten()
+                        .map(|inv| inv.state(now));
+                    i.welcome.is_some()
+                        || i.request.is_some()
+                        || matches!(state, Some(InviteState::Open | InviteState::Used))
+                            && now < i.expires_at
+                });
+                Ok(())
+            })
         })
     }
 
@@ -443,12 +428,12 @@ impl Shared {
         change: impl FnOnce(&mut IssuedInvite),
     ) -> AppResult<()> {
         self.with_loaded(|loaded| {
-            let mut e = entry(loaded, space)?.clone();
-            if let Some(i) = e.issued.iter_mut().find(|i| i.invite == invite) {
-                change(i);
-                self.store_entry(loaded, space, e)?;
-            }
-            Ok(())
+            self.update_space(loaded, space, |e, _| {
+                if let Some(i) = e.issued.iter_mut().find(|i| i.invite == invite) {
+                    change(i);
+                }
+                Ok(())
+            })
         })
     }
 
@@ -466,23 +451,20 @@ impl Shared {
             let mut welcome = pending.welcome.clone();
             if welcome.is_none() {
                 if let Some(bytes) = take(client, &secret.welcome_dropbox_id()).await? {
-                    let encoded = BASE64_STANDARD.encode(&bytes);
-                    self.update_join(&pending.space, |j| j.welcome = Some(encoded.clone()))?;
-                    welcome = Some(encoded);
+                    let bytes = Sealed(bytes);
+                    self.update_join(pending.space, |j| j.welcome = Some(bytes.clone()))?;
+                    welcome = Some(bytes);
                 }
             }
-            let Some(encoded) = welcome else {
+            let Some(welcome) = welcome else {
                 // Not admitted yet: leave the request again in case the
                 // inviter's device claimed it and lost it (it answers a
                 // request it already admitted with the same welcome).
                 if now < pending.expires_at {
-                    let request = BASE64_STANDARD
-                        .decode(&pending.request)
-                        .map_err(|_| AppError::Corrupt("registry: join request".into()))?;
                     leave(
                         client,
                         &secret.request_dropbox_id(),
-                        request,
+                        pending.request.0.clone(),
                         pending.expires_at,
                         now,
                     )
@@ -490,11 +472,8 @@ impl Shared {
                 }
                 continue;
             };
-            let bytes = BASE64_STANDARD
-                .decode(&encoded)
-                .map_err(|_| AppError::Corrupt("registry: welcome".into()))?;
             let space = self
-                .join_welcomed(client, &pending, &bytes, now, report)
+                .join_welcomed(client, &pending, welcome.bytes(), now, report)
                 .await?;
             report.joined.push(space.to_hex());
         }
@@ -528,9 +507,10 @@ impl Shared {
         self.with_loaded(|loaded| self.adopt_joined(loaded, pending, &welcome, first))?;
         self.apply_pulled(space, welcome.epoch, rest, now, report)?;
         self.with_loaded(|loaded| {
-            let mut e = entry(loaded, space)?.clone();
-            e.cursor = e.cursor.max(last);
-            self.store_entry(loaded, space, e)
+            self.update_space(loaded, space, |e, _| {
+                e.cursor = e.cursor.max(last);
+                Ok(())
+            })
         })?;
         tracing::info!(epoch = welcome.epoch, "joined a space through the relay");
         Ok(space)
@@ -538,7 +518,7 @@ impl Shared {
 
     /// Opens a welcome sealed to this device.
     fn open_welcome(&self, sealed: &[u8]) -> AppResult<Welcome> {
-        let identity = self.profile.with_keyring(|k| k.device_identity().clone())?;
+        let identity = self.keys().identity()?;
         Welcome::open(&identity, sealed).map_err(|e| AppError::Invite(format!("the welcome: {e}")))
     }
 
@@ -553,68 +533,28 @@ impl Shared {
     ) -> AppResult<()> {
         let space = welcome.space;
         super::leaving::may_join(loaded, space)?;
-        // Coming back: what the device held of the space is replaced by the
-        // space as the welcome shows it (the same history, checked from the
-        // creation again), under the new member and epoch. Its own changes
-        // there are the ones every member accepted, so its next change
-        // follows them; anything it wrote after it left, which nobody
-        // accepted, is dropped with the old copy.
-        let earlier = loaded
-            .registry
-            .spaces
-            .get(&space.to_hex())
-            .map(|e| (e.document_id(), e.epoch));
-        let mut doc = first.doc;
-        let device = loaded.registry.device.clone();
-        if let Some(actor) = actor_for_device(&device) {
-            doc.set_actor(actor);
-        }
-        self.profile.insert_key(
-            epoch_key_id(space, welcome.epoch),
-            *welcome.epoch_key.expose_bytes(),
-        )?;
-        let document = DocumentId::random();
-        self.profile.put_snapshot(document, &doc.save())?;
-        let held = doc.heads();
-        let mut e = SpaceEntry::joined(
+        let adoption = Adoption {
             space,
-            document,
-            pending.member.clone(),
-            welcome.epoch,
-            welcome.admin_key,
-            &held,
-        );
-        for a in &first.attestations {
-            e.remember(a);
-        }
-        e.note_vouched(&device, welcome.epoch, &first.vouched, |d| {
-            crate::protocol::exchange::device_key(&doc, d).is_some()
-        });
-        let mut registry = loaded.registry.clone();
-        registry.spaces.insert(space.to_hex(), e);
-        registry.joins.retain(|j| j.space != pending.space);
-        self.save_registry(&registry)?;
-        loaded.registry = registry;
-        loaded.spaces.insert(space, doc);
-        if let Some((document, epoch)) = earlier {
-            self.delete_space_state(space, document, epoch, Some(welcome.epoch))?;
-            tracing::info!(
-                epoch = welcome.epoch,
-                "came back to a space this person had left"
-            );
-        }
-        Ok(())
+            member: pending.member.clone(),
+            epoch: welcome.epoch,
+            epoch_key: &welcome.epoch_key,
+            admin_key: welcome.admin_key,
+            admin_seed: None,
+            first,
+        };
+        self.adopt_space(loaded, adoption, |registry| {
+            registry.joins.retain(|j| j.space != pending.space);
+        })
     }
 
-    fn update_join(&self, space: &str, change: impl FnOnce(&mut PendingJoin)) -> AppResult<()> {
+    fn update_join(&self, space: SpaceId, change: impl FnOnce(&mut PendingJoin)) -> AppResult<()> {
         self.with_loaded(|loaded| {
-            let mut registry = loaded.registry.clone();
-            if let Some(j) = registry.joins.iter_mut().find(|j| j.space == space) {
-                change(j);
-                self.save_registry(&registry)?;
-                loaded.registry = registry;
-            }
-            Ok(())
+            self.update_registry(loaded, |registry, _| {
+                if let Some(j) = registry.joins.iter_mut().find(|j| j.space == space) {
+                    change(j);
+                }
+                Ok(())
+            })
         })
     }
 
@@ -630,9 +570,9 @@ impl Shared {
         let package = InvitePackage::open(package, &secret, now)
             .map_err(|e| AppError::Invite(e.to_string()))?;
         check_pseudonym(pseudonym)?;
-        let signing = self.signing_key()?;
+        let signing = self.keys().signing()?;
         self.with_loaded(|loaded| {
-            let space = package.space.to_hex();
+            let space = package.space;
             super::leaving::may_join(loaded, package.space)?;
             let device = loaded.registry.device.clone();
             let keys = self.device_keys(&device)?;
@@ -649,21 +589,21 @@ impl Shared {
                 .map_err(|e| AppError::Invite(e.to_string()))?;
             let pending = PendingJoin {
                 code: secret.code(),
-                space: space.clone(),
+                space,
                 space_name: package.space_name.clone(),
                 role: package.role,
                 expires_at: package.expires_at,
                 member: request.member.clone(),
-                request: BASE64_STANDARD.encode(&sealed),
+                request: sealed.clone().into(),
                 welcome: None,
             };
-            let mut registry = loaded.registry.clone();
-            // Asking again (a new code for the same space) replaces the
-            // earlier request.
-            registry.joins.retain(|j| j.space != space);
-            registry.joins.push(pending.clone());
-            self.save_registry(&registry)?;
-            loaded.registry = registry;
+            self.update_registry(loaded, |registry, _| {
+                // Asking again (a new code for the same space) replaces the
+                // earlier request.
+                registry.joins.retain(|j| j.space != space);
+                registry.joins.push(pending.clone());
+                Ok(())
+            })?;
             Ok((pending, secret, sealed))
         })
     }
@@ -699,7 +639,7 @@ impl SafeSpaces {
         let welcome = self.shared.open_welcome(welcome)?;
         let pending = joins
             .iter()
-            .find(|j| j.space == welcome.space.to_hex())
+            .find(|j| j.space == welcome.space)
             .ok_or_else(|| {
                 AppError::Invite("this device has not asked to join that space".into())
             })?;
@@ -902,7 +842,7 @@ fn ttl(expires_at: Timestamp, now: Timestamp) -> std::time::Duration {
 /// the invite it asked with).
 fn answers(pending: &PendingJoin, welcome: &Welcome) -> AppResult<()> {
     let secret = stored_code(&pending.code)?;
-    if welcome.space.to_hex() != pending.space || welcome.invite != secret.invite_id() {
+    if welcome.space != pending.space || welcome.invite != secret.invite_id() {
         return Err(AppError::Invite(
             "this welcome is for another invite".into(),
         ));

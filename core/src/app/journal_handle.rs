@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use age_core::secrecy::SecretString;
 
-use super::{AppError, AppResult, Shared};
+use super::{AppResult, Shared};
 use crate::model::{EntryId, JournalEdit, JournalEntry, Timestamp};
 use crate::profile::{JournalEntry as ExportEntry, JournalFormat, export_journal};
 
@@ -25,10 +25,7 @@ impl Journal {
     }
 
     fn document(&self, loaded: &super::Loaded) -> AppResult<crate::store::DocumentId> {
-        loaded
-            .registry
-            .journal_id()
-            .ok_or_else(|| AppError::Corrupt("registry: journal id".into()))
+        Ok(loaded.registry.journal_document)
     }
 
     /// Writes a new entry.

@@ -15,11 +15,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use base64::Engine;
-use base64::prelude::BASE64_STANDARD;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 
-use super::registry::{AdoptedJournalHandover, journal_key_id};
+use super::registry::AdoptedJournalHandover;
 use super::relay_sync::SyncReport;
 use super::{AppError, AppResult, Journal, Loaded, Shared};
 use crate::model::{DeviceId, JournalDoc, Timestamp};
@@ -40,11 +38,10 @@ impl Journal {
     /// off. Off (the default) means it never leaves this device.
     pub fn set_sync(&self, enabled: bool) -> AppResult<()> {
         self.shared.with_loaded(|loaded| {
-            let mut registry = loaded.registry.clone();
-            registry.journal_sync = enabled;
-            self.shared.save_registry(&registry)?;
-            loaded.registry = registry;
-            Ok(())
+            self.shared.update_registry(loaded, |registry, _| {
+                registry.journal_sync = enabled;
+                Ok(())
+            })
         })
     }
 
@@ -164,20 +161,17 @@ impl Shared {
     ) -> AppResult<()> {
         let waiting = self.with_loaded(|l| Ok(l.registry.journal_epoch.outbox.clone()))?;
         for item in waiting {
-            let key = self.with_loaded(|l| self.journal_key_at(l, item.epoch))?;
+            let key = self.with_loaded(|l| self.keys().journal(&l.registry, item.epoch))?;
             let credential = MailboxCredential::for_journal(&key);
-            let envelope = BASE64_STANDARD
-                .decode(&item.envelope)
-                .map_err(|_| AppError::Corrupt("registry: a journal handover".into()))?;
+            let envelope = item.envelope.0.clone();
             client.create_mailbox(&credential).await?;
             client.append(&credential, envelope).await?;
             report.pushed += 1;
             self.with_loaded(|loaded| {
-                let mut registry = loaded.registry.clone();
-                registry.journal_epoch.outbox.retain(|i| i != &item);
-                self.save_registry(&registry)?;
-                loaded.registry = registry;
-                Ok(())
+                self.update_registry(loaded, |registry, _| {
+                    registry.journal_epoch.outbox.retain(|i| i != &item);
+                    Ok(())
+                })
             })?;
             tracing::info!("pushed a journal handover");
         }
@@ -241,7 +235,7 @@ impl Shared {
                 j.adopted.clone(),
             ))
         })?;
-        let key = self.with_loaded(|l| self.journal_key_at(l, epoch))?;
+        let key = self.with_loaded(|l| self.keys().journal(&l.registry, epoch))?;
         let credential = MailboxCredential::for_journal(&key);
         client.create_mailbox(&credential).await?;
         let blobs = client.read_all(&credential, cursor).await?.blobs;
@@ -249,7 +243,7 @@ impl Shared {
         // Handovers competing with the one this device moved by.
         let previous = match (&adopted, epoch.checked_sub(1)) {
             (Some(_), Some(before)) => {
-                let old = self.with_loaded(|l| self.journal_key_at(l, before))?;
+                let old = self.with_loaded(|l| self.keys().journal(&l.registry, before))?;
                 let blobs = client
                     .read_all(&MailboxCredential::for_journal(&old), previous_cursor)
                     .await?
@@ -258,7 +252,7 @@ impl Shared {
             }
             _ => None,
         };
-        let identity = self.profile.with_keyring(|k| k.device_identity().clone())?;
+        let identity = self.keys().identity()?;
         self.with_loaded(|loaded| {
             self.refresh_own_devices(loaded)?;
             let roster = Self::journal_roster(loaded);
@@ -266,122 +260,118 @@ impl Shared {
             let before = previous
                 .as_ref()
                 .map(|(e, k, b)| read_page(b, k, *e, &roster, previous_cursor, report));
-            let mut registry = loaded.registry.clone();
-            // Removal wins: what a device the person still has removes is
-            // removed here too, whichever epoch's mailbox said so.
-            let all = page
-                .handovers
-                .iter()
-                .chain(before.iter().flat_map(|b| b.handovers.iter()));
-            let mut learned = false;
-            for (author, handover, _) in all {
-                let author_counts = registry
-                    .own_devices
-                    .get(author)
-                    .is_some_and(|d| d.removed_at.is_none());
-                if !author_counts {
-                    continue;
-                }
-                for device in &handover.removed {
-                    if let Some(d) = registry.own_devices.get_mut(device) {
-                        if d.removed_at.is_none() {
-                            d.removed_at = Some(now);
-                            learned = true;
+            let (mut moved, changed) = self.update_registry(loaded, |registry, loaded| {
+                // Removal wins: what a device the person still has removes is
+                // removed here too, whichever epoch's mailbox said so.
+                let all = page
+                    .handovers
+                    .iter()
+                    .chain(before.iter().flat_map(|b| b.handovers.iter()));
+                let mut learned = false;
+                for (author, handover, _) in all {
+                    let author_counts = registry
+                        .own_devices
+                        .get(author)
+                        .is_some_and(|d| d.removed_at.is_none());
+                    if !author_counts {
+                        continue;
+                    }
+                    for device in &handover.removed {
+                        if let Some(d) = registry.own_devices.get_mut(device) {
+                            if d.removed_at.is_none() {
+                                d.removed_at = Some(now);
+                                learned = true;
+                            }
                         }
                     }
                 }
-            }
-            if learned {
-                tracing::info!("learned of a removed device from a journal handover");
-            }
-            let known: BTreeSet<DeviceId> = registry
-                .own_devices
-                .iter()
-                .filter(|(_, d)| d.removed_at.is_none())
-                .map(|(id, _)| id.clone())
-                .collect();
-            let mut moved = false;
-            // A competitor out of the previous epoch beats the adopted
-            // handover if it ranks lower, or if the adopted one's author is
-            // removed (removal wins).
-            if let (Some(adopted), Some(before)) = (&adopted, &before) {
-                let candidates: Vec<(DeviceId, JournalHandover)> = before
+                if learned {
+                    tracing::info!("learned of a removed device from a journal handover");
+                }
+                let known: BTreeSet<DeviceId> = registry
+                    .own_devices
+                    .iter()
+                    .filter(|(_, d)| d.removed_at.is_none())
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                let mut moved = false;
+                // A competitor out of the previous epoch beats the adopted
+                // handover if it ranks lower, or if the adopted one's author is
+                // removed (removal wins).
+                if let (Some(adopted), Some(before)) = (&adopted, &before) {
+                    let candidates: Vec<(DeviceId, JournalHandover)> = before
+                        .handovers
+                        .iter()
+                        .map(|(a, h, _)| (a.clone(), h.clone()))
+                        .collect();
+                    let best = JournalHandover::accepted(&candidates, &known);
+                    let adopted_counts = known.contains(&adopted.author);
+                    let beats = best.is_some_and(|(_, b)| {
+                        !adopted_counts || hex::encode(b.rank()) < adopted.rank
+                    });
+                    if let (true, Some((author, best))) = (beats, best) {
+                        if let Some(new_key) = best.open(&identity) {
+                            self.keys().keep_journal(epoch, &new_key)?;
+                            enter_journal_epoch(registry, epoch, author, best, before.last);
+                            moved = true;
+                            tracing::info!("moved to a competing journal handover");
+                        }
+                    }
+                }
+                let candidates: Vec<(DeviceId, JournalHandover)> = page
                     .handovers
                     .iter()
                     .map(|(a, h, _)| (a.clone(), h.clone()))
                     .collect();
-                let best = JournalHandover::accepted(&candidates, &known);
-                let adopted_counts = known.contains(&adopted.author);
-                let beats = best
-                    .is_some_and(|(_, b)| !adopted_counts || hex::encode(b.rank()) < adopted.rank);
-                if let (true, Some((author, best))) = (beats, best) {
-                    if let Some(new_key) = best.open(&identity) {
-                        self.profile
-                            .insert_key(journal_key_id(epoch), *new_key.expose_bytes())?;
-                        enter_journal_epoch(&mut registry, epoch, author, best, before.last);
-                        moved = true;
-                        tracing::info!("moved to a competing journal handover");
+                let next = if moved {
+                    None
+                } else {
+                    JournalHandover::accepted(&candidates, &known)
+                };
+                // The fence: snapshots after the handover this device follows
+                // come from a device that has not moved (the removed one, or
+                // one offline that pushes again in the new epoch).
+                let fence = next.and_then(|(_, h)| {
+                    page.handovers
+                        .iter()
+                        .find(|(_, c, _)| c == h)
+                        .map(|(_, _, seq)| *seq)
+                });
+                let mut changed = false;
+                for (seq, body) in &page.snapshots {
+                    if fence.is_some_and(|f| *seq > f) {
+                        continue;
+                    }
+                    changed |= fold_snapshot(loaded, body, report)?;
+                }
+                if let Some((author, h)) = next {
+                    match h.open(&identity) {
+                        Some(new_key) => {
+                            self.keys().keep_journal(h.to_epoch(), &new_key)?;
+                            enter_journal_epoch(registry, h.to_epoch(), author, h, page.last);
+                            moved = true;
+                            tracing::info!(from_epoch = epoch, "followed the journal to a new key");
+                        }
+                        None => tracing::warn!(
+                            "this device was not given the journal's new key: it was removed"
+                        ),
                     }
                 }
-            }
-            let candidates: Vec<(DeviceId, JournalHandover)> = page
-                .handovers
-                .iter()
-                .map(|(a, h, _)| (a.clone(), h.clone()))
-                .collect();
-            let next = if moved {
-                None
-            } else {
-                JournalHandover::accepted(&candidates, &known)
-            };
-            // The fence: snapshots after the handover this device follows
-            // come from a device that has not moved (the removed one, or
-            // one offline that pushes again in the new epoch).
-            let fence = next.and_then(|(_, h)| {
-                page.handovers
-                    .iter()
-                    .find(|(_, c, _)| c == h)
-                    .map(|(_, _, seq)| *seq)
-            });
-            let mut changed = false;
-            for (seq, body) in &page.snapshots {
-                if fence.is_some_and(|f| *seq > f) {
-                    continue;
-                }
-                changed |= fold_snapshot(loaded, body, report)?;
-            }
-            if let Some((author, h)) = next {
-                match h.open(&identity) {
-                    Some(new_key) => {
-                        self.profile
-                            .insert_key(journal_key_id(h.to_epoch()), *new_key.expose_bytes())?;
-                        enter_journal_epoch(&mut registry, h.to_epoch(), author, h, page.last);
-                        moved = true;
-                        tracing::info!(from_epoch = epoch, "followed the journal to a new key");
+                if !moved {
+                    registry.journal_cursor = page.last;
+                    if let Some(b) = &before {
+                        registry.journal_epoch.previous_cursor = b.last;
                     }
-                    None => tracing::warn!(
-                        "this device was not given the journal's new key: it was removed"
-                    ),
                 }
-            }
-            if !moved {
-                registry.journal_cursor = page.last;
-                if let Some(b) = &before {
-                    registry.journal_epoch.previous_cursor = b.last;
+                if changed {
+                    // A whole new file: an adopted generation may have purged
+                    // text that must not linger in older chunks.
+                    self.profile
+                        .put_snapshot(registry.journal_document, &loaded.journal.save())?;
+                    report.applied += 1;
                 }
-            }
-            if changed {
-                let document = registry
-                    .journal_id()
-                    .ok_or_else(|| AppError::Corrupt("registry: journal id".into()))?;
-                // A whole new file: an adopted generation may have purged
-                // text that must not linger in older chunks.
-                self.profile
-                    .put_snapshot(document, &loaded.journal.save())?;
-                report.applied += 1;
-            }
-            self.save_registry(&registry)?;
-            loaded.registry = registry;
+                Ok((moved, changed))
+            })?;
             // What this device learned may leave the current key known to
             // a removed device: move on from it (the handover goes out
             // with the next push).
@@ -404,12 +394,7 @@ impl Shared {
         report: &mut SyncReport,
     ) -> AppResult<()> {
         let (snapshot, heads, pushed_heads, epoch) = self.with_loaded(|loaded| {
-            let heads: Vec<String> = loaded
-                .journal
-                .heads()
-                .iter()
-                .map(|h| h.to_string())
-                .collect();
+            let heads = loaded.journal.heads();
             Ok((
                 loaded.journal.save(),
                 heads,
@@ -426,7 +411,7 @@ impl Shared {
         if heads == pushed_heads && !changed_here {
             return Ok(());
         }
-        let key = self.with_loaded(|l| self.journal_key_at(l, epoch))?;
+        let key = self.with_loaded(|l| self.keys().journal(&l.registry, epoch))?;
         let credential = MailboxCredential::for_journal(&key);
         let envelope = Envelope {
             kind: EnvelopeKind::Snapshot,
@@ -456,11 +441,10 @@ impl Shared {
         }
         tracing::info!(compacted, "pushed a journal snapshot");
         self.with_loaded(|loaded| {
-            let mut registry = loaded.registry.clone();
-            registry.journal_pushed_heads = heads;
-            self.save_registry(&registry)?;
-            loaded.registry = registry;
-            Ok(())
+            self.update_registry(loaded, |registry, _| {
+                registry.journal_pushed_heads = heads;
+                Ok(())
+            })
         })
     }
 }

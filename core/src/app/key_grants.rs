@@ -13,10 +13,7 @@
 
 use std::collections::BTreeSet;
 
-use base64::Engine;
-use base64::prelude::BASE64_STANDARD;
-
-use super::registry::{OutboxItem, SpaceEntry};
+use super::registry::{OutboxItem, Sealed, SpaceEntry};
 use super::space_handle::entry;
 use super::{AppError, AppResult, Shared};
 use crate::model::{DeviceId, Role};
@@ -36,7 +33,7 @@ impl Shared {
             let device = loaded.registry.device.clone();
             let current = entry(loaded, space)?.clone();
             let (Some(body), Some(previous)) =
-                (current.handover_body.as_deref(), current.epoch.checked_sub(1))
+                (current.handover_body.as_ref(), current.epoch.checked_sub(1))
             else {
                 return Ok(());
             };
@@ -46,14 +43,11 @@ impl Shared {
                 .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
             // Nothing new since the last seal (every idle sync pass): every
             // device listed then was looked at before that seal.
-            if current.sealed_heads() == doc.heads() {
+            if current.sealed_heads == doc.heads() {
                 return Ok(());
             }
-            let handover = BASE64_STANDARD
-                .decode(body)
-                .ok()
-                .and_then(|b| Handover::decode(&b).ok())
-                .ok_or_else(|| AppError::Corrupt("registry: adopted handover".into()))?;
+            let handover = Handover::decode(body.bytes())
+                .map_err(|_| AppError::Corrupt("registry: adopted handover".into()))?;
             let coordinator = doc
                 .member(&current.member)
                 .is_ok_and(|m| m.is_active() && m.role.at_least(Role::Coordinator));
@@ -88,11 +82,11 @@ impl Shared {
             if missed.is_empty() {
                 return Ok(());
             }
-            let key = self.epoch_key(space, current.epoch)?;
-            let old_key = self.epoch_key(space, previous)?;
+            let key = self.keys().epoch(space, current.epoch)?;
+            let old_key = self.keys().epoch(space, previous)?;
             // A coordinator's device it missed is given the admin seed too,
             // if this device holds it.
-            let seed = self.admin_seed(space, current.epoch)?;
+            let seed = self.keys().admin_seed(space, current.epoch)?;
             let admins: Vec<(DeviceId, String)> = admin_holders(doc)
                 .into_iter()
                 .filter(|(d, _)| missed.iter().any(|(m, _)| m == d))
@@ -105,20 +99,21 @@ impl Shared {
                     return Ok(());
                 }
             };
-            let mut e = current.clone();
-            // In the old mailbox, which the missed device still reads; the
-            // device waiting for it knows it is missing.
-            let sealed = self.seal_grant(
-                &mut e,
-                &device,
-                EnvelopeKind::KeyGrant,
-                previous,
-                &old_key,
-                grant.encode(),
-            )?;
-            e.granted.extend(grant.recipients.iter().cloned());
-            e.grants.push(sealed);
-            self.store_entry(loaded, space, e)?;
+            self.update_space(loaded, space, |e, _| {
+                // In the old mailbox, which the missed device still reads;
+                // the device waiting for it knows it is missing.
+                let sealed = self.seal_grant(
+                    e,
+                    &device,
+                    EnvelopeKind::KeyGrant,
+                    previous,
+                    &old_key,
+                    grant.encode(),
+                )?;
+                e.granted.extend(grant.recipients.iter().cloned());
+                e.grants.push(sealed);
+                Ok(())
+            })?;
             tracing::info!(
                 devices = grant.recipients.len(),
                 epoch = current.epoch,
@@ -138,7 +133,7 @@ impl Shared {
     pub(crate) fn grant_admin(&self, space: SpaceId) -> AppResult<()> {
         self.with_loaded(|loaded| {
             let device = loaded.registry.device.clone();
-            let sealed_heads = entry(loaded, space)?.sealed_heads();
+            let sealed_heads = entry(loaded, space)?.sealed_heads.clone();
             let doc = loaded
                 .spaces
                 .get_mut(&space)
@@ -149,7 +144,7 @@ impl Shared {
                 return Ok(());
             }
             let current = entry(loaded, space)?.clone();
-            let Some(seed) = self.admin_seed(space, current.epoch)? else {
+            let Some(seed) = self.keys().admin_seed(space, current.epoch)? else {
                 return Ok(());
             };
             if current.admin_key(current.epoch) != Some(seed.public()) {
@@ -161,9 +156,8 @@ impl Shared {
                 .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
             let covered: BTreeSet<DeviceId> = current
                 .handover_body
-                .as_deref()
-                .and_then(|b| BASE64_STANDARD.decode(b).ok())
-                .and_then(|b| Handover::decode(&b).ok())
+                .as_ref()
+                .and_then(|b| Handover::decode(b.bytes()).ok())
                 .map(|h| h.admin_recipients)
                 .unwrap_or_default()
                 .into_iter()
@@ -200,19 +194,20 @@ impl Shared {
                 }
             };
             let epoch = current.epoch;
-            let key = self.epoch_key(space, epoch)?;
-            let mut e = current;
-            let sealed = self.seal_grant(
-                &mut e,
-                &device,
-                EnvelopeKind::AdminGrant,
-                epoch,
-                &key,
-                grant.encode(),
-            )?;
-            e.admin_granted.extend(grant.recipients.iter().cloned());
-            e.admin_grants.push(sealed);
-            self.store_entry(loaded, space, e)?;
+            let key = self.keys().epoch(space, epoch)?;
+            self.update_space(loaded, space, |e, _| {
+                let sealed = self.seal_grant(
+                    e,
+                    &device,
+                    EnvelopeKind::AdminGrant,
+                    epoch,
+                    &key,
+                    grant.encode(),
+                )?;
+                e.admin_granted.extend(grant.recipients.iter().cloned());
+                e.admin_grants.push(sealed);
+                Ok(())
+            })?;
             tracing::info!(
                 devices = grant.recipients.len(),
                 epoch,
@@ -223,7 +218,7 @@ impl Shared {
     }
 
     /// Seals a grant's `body` under `key` for `epoch`'s mailbox and queues
-    /// it in `entry`'s outbox; returns the sealed envelope (base64), which
+    /// it in `entry`'s outbox; returns the sealed envelope, which
     /// the caller keeps for bundles. Grants are unnumbered (protocol.md §3,
     /// "Sequence numbers"): one is re-sent, never part of the author's run.
     fn seal_grant(
@@ -234,24 +229,22 @@ impl Shared {
         epoch: u32,
         key: &EpochKey,
         body: Vec<u8>,
-    ) -> AppResult<String> {
+    ) -> AppResult<Sealed> {
         let sealed = Envelope {
             kind,
-            space: entry
-                .space_id()
-                .ok_or_else(|| AppError::Corrupt("registry: a space id".into()))?,
+            space: entry.space,
             epoch,
             author: author.clone(),
             sequence: 0,
             body,
         }
-        .seal(&key.content_key(), &self.signing_key()?)
+        .seal(&key.content_key(), &self.keys().signing()?)
         .map_err(|e| AppError::Corrupt(e.to_string()))?;
-        let encoded = BASE64_STANDARD.encode(&sealed);
+        let sealed = Sealed(sealed);
         entry.outbox.push(OutboxItem {
             epoch,
-            envelope: encoded.clone(),
+            envelope: sealed.clone(),
         });
-        Ok(encoded)
+        Ok(sealed)
     }
 }

@@ -10,7 +10,6 @@
 //! replaces what the device held of it with the space as the welcome shows
 //! it.
 
-use super::registry::epoch_key_id;
 use super::{AppError, AppResult, Loaded, SafeSpaces, Shared};
 use crate::protocol::SpaceId;
 use crate::store::DocumentId;
@@ -29,7 +28,7 @@ pub(crate) enum Standing {
 
 /// Where this device stands in `space`, if it holds it.
 pub(crate) fn standing(loaded: &Loaded, space: SpaceId) -> Option<Standing> {
-    let entry = loaded.registry.spaces.get(&space.to_hex())?;
+    let entry = loaded.registry.spaces.get(&space)?;
     let doc = loaded.spaces.get(&space)?;
     Some(match doc.member(&entry.member) {
         Ok(m) if !m.is_active() => Standing::Left,
@@ -67,20 +66,12 @@ impl Shared {
     pub(crate) fn delete_space_state(
         &self,
         space: SpaceId,
-        document: Option<DocumentId>,
+        document: DocumentId,
         epoch: u32,
         keep: Option<u32>,
     ) -> AppResult<()> {
-        let held = self.profile.with_keyring(|k| k.key_ids())?;
-        for n in 0..=epoch {
-            let id = epoch_key_id(space, n);
-            if Some(n) != keep && held.contains(&id) {
-                self.profile.remove_key(id)?;
-            }
-        }
-        if let Some(document) = document {
-            self.profile.delete_document(document)?;
-        }
+        self.keys().forget_epochs(space, epoch, keep)?;
+        self.profile.delete_document(document)?;
         Ok(())
     }
 }
@@ -106,15 +97,14 @@ impl SafeSpaces {
                 }
                 Some(Standing::Left | Standing::DeviceRemoved) => {}
             }
-            let mut registry = loaded.registry.clone();
-            let entry = registry
-                .spaces
-                .remove(&space.to_hex())
-                .ok_or_else(|| AppError::UnknownSpace(id.to_string()))?;
-            self.shared.save_registry(&registry)?;
-            loaded.registry = registry;
+            let entry = self.shared.update_registry(loaded, |registry, _| {
+                registry
+                    .spaces
+                    .remove(&space)
+                    .ok_or_else(|| AppError::UnknownSpace(id.to_string()))
+            })?;
             loaded.spaces.remove(&space);
-            Ok((entry.document_id(), entry.epoch))
+            Ok((entry.document, entry.epoch))
         })?;
         self.shared
             .delete_space_state(space, document, epoch, None)?;

@@ -24,20 +24,16 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::registry::{
-    AdoptedJournalHandover, JournalEpoch, OwnDevice, SpaceEntry, epoch_key_id, journal_key_id,
-};
+use super::adopting::Adoption;
+use super::registry::{AdoptedJournalHandover, JournalEpoch, OwnDevice};
 use super::relay_sync::SyncReport;
-use super::space_handle::entry;
 use super::{AppError, AppResult, Loaded, SafeSpaces};
 use crate::model::{DeviceId, Timestamp};
-use crate::profile::KeyId;
 use crate::protocol::link::{
     LinkError, LinkPackage, LinkRequest, LinkSecret, LinkedDevice, LinkedJournal, LinkedSpace,
     fingerprints_match,
 };
 use crate::relay::{DropboxId, ErrorCode, MailboxCredential, RelayTransport};
-use crate::store::DocumentId;
 
 /// How long the link drop-boxes live: long enough to walk to the other
 /// device, short enough to bound the window in which the code is worth
@@ -291,7 +287,7 @@ impl SafeSpaces {
         self.shared.with_loaded(|loaded| {
             let entries: Vec<_> = loaded.registry.spaces.values().cloned().collect();
             for e in entries {
-                let Some(space) = e.space_id() else { continue };
+                let space = e.space;
                 let doc = loaded
                     .spaces
                     .get_mut(&space)
@@ -304,19 +300,18 @@ impl SafeSpaces {
                 doc.add_device(&e.member, &request.device, request.keys.clone())?;
                 shared.persist_space(loaded, space)?;
             }
-            let mut registry = loaded.registry.clone();
-            registry
-                .own_devices
-                .entry(request.device.clone())
-                .or_insert(OwnDevice {
-                    keys: request.keys.clone(),
-                    name: None,
-                    last_seen: None,
-                    removed_at: None,
-                });
-            shared.save_registry(&registry)?;
-            loaded.registry = registry;
-            Ok(())
+            shared.update_registry(loaded, |registry, _| {
+                registry
+                    .own_devices
+                    .entry(request.device.clone())
+                    .or_insert(OwnDevice {
+                        keys: request.keys.clone(),
+                        name: None,
+                        last_seen: None,
+                        removed_at: None,
+                    });
+                Ok(())
+            })
         })?;
         // The new device must find itself in every space's mailbox; the
         // sync may also move spaces or the journal to new epochs, so the
@@ -353,8 +348,7 @@ impl SafeSpaces {
     fn package_for(&self, loaded: &Loaded, device: &DeviceId) -> AppResult<LinkPackage> {
         let shared = &self.shared;
         let mut spaces = Vec::new();
-        for e in loaded.registry.spaces.values() {
-            let Some(space) = e.space_id() else { continue };
+        for (&space, e) in &loaded.registry.spaces {
             let listed = loaded.spaces.get(&space).is_some_and(|doc| {
                 doc.member(&e.member)
                     .is_ok_and(|m| m.is_active() && m.devices.contains_key(device))
@@ -366,22 +360,24 @@ impl SafeSpaces {
                 space,
                 member: e.member.clone(),
                 epoch: e.epoch,
-                epoch_key: shared.epoch_key(space, e.epoch)?,
+                epoch_key: shared.keys().epoch(space, e.epoch)?,
                 admin_key: e.admin_key(e.epoch).ok_or_else(|| {
                     AppError::Corrupt("the admin key of a space's mailbox is missing".into())
                 })?,
-                admin_seed: shared.admin_seed(space, e.epoch)?,
+                admin_seed: shared.keys().admin_seed(space, e.epoch)?,
             });
         }
         let j = &loaded.registry.journal_epoch;
         let key = match j.epoch {
             0 => None,
-            epoch => Some(shared.journal_key_at(loaded, epoch)?),
+            epoch => Some(shared.keys().journal(&loaded.registry, epoch)?),
         };
         // The new device reads the epoch it left for competitors of the
         // adopted handover, as this one does, and needs its key for that.
         let previous_key = match (&j.adopted, j.epoch.checked_sub(1)) {
-            (Some(_), Some(before)) if before > 0 => Some(shared.journal_key_at(loaded, before)?),
+            (Some(_), Some(before)) if before > 0 => {
+                Some(shared.keys().journal(&loaded.registry, before)?)
+            }
             _ => None,
         };
         let journal = LinkedJournal {
@@ -405,7 +401,7 @@ impl SafeSpaces {
             })
             .collect();
         Ok(LinkPackage {
-            person_secret: *shared.person_secret(&loaded.registry)?,
+            person_secret: *shared.keys().person_secret(&loaded.registry)?,
             spaces,
             journal,
             devices,
@@ -433,10 +429,7 @@ impl SafeSpaces {
                 Err(e) => return Err(e.into()),
             }
         };
-        let identity = self
-            .shared
-            .profile
-            .with_keyring(|k| k.device_identity().clone())?;
+        let identity = self.shared.keys().identity()?;
         let package = LinkPackage::open(&sealed, &offer.secret, &identity)?;
         self.take_on_person(&package)?;
         let mut linked = 0;
@@ -456,58 +449,55 @@ impl SafeSpaces {
 
     /// Takes on the person's secret, the journal's epoch and her devices.
     fn take_on_person(&self, package: &LinkPackage) -> AppResult<()> {
-        let profile = &self.shared.profile;
+        let keys = self.shared.keys();
         // Keys first: a crash after this leaves unused keys, never a
         // registry pointing at a key that is not there.
-        let mut person_key = [0u8; 16];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut person_key);
-        profile.insert_key(KeyId(person_key), package.person_secret)?;
+        let person_key = keys.keep_person_secret(&package.person_secret)?;
         let j = &package.journal;
         if let Some(key) = &j.key {
-            profile.insert_key(journal_key_id(j.epoch), *key.expose_bytes())?;
+            keys.keep_journal(j.epoch, key)?;
         }
         if let (Some(key), Some(before)) = (&j.previous_key, j.epoch.checked_sub(1)) {
-            profile.insert_key(journal_key_id(before), *key.expose_bytes())?;
+            keys.keep_journal(before, key)?;
         }
         self.shared.with_loaded(|loaded| {
-            let mut registry = loaded.registry.clone();
-            registry.person_key = hex::encode(person_key);
-            registry.journal_epoch = JournalEpoch {
-                epoch: j.epoch,
-                answered: j.answered.clone(),
-                adopted: j
-                    .adopted
-                    .as_ref()
-                    .map(|(author, rank)| AdoptedJournalHandover {
-                        author: author.clone(),
-                        rank: rank.clone(),
-                    }),
-                previous_cursor: 0,
-                outbox: Vec::new(),
-            };
-            // The journal's mailbox is read from its start, and this
-            // device's journal goes there whole.
-            registry.journal_cursor = 0;
-            registry.journal_pushed_heads.clear();
-            let me = registry.device.clone();
-            for d in package.devices.iter().filter(|d| d.device != me) {
-                let known = registry
-                    .own_devices
-                    .entry(d.device.clone())
-                    .or_insert(OwnDevice {
-                        keys: d.keys.clone(),
-                        name: None,
-                        last_seen: None,
-                        removed_at: None,
-                    });
-                // Removed stays removed, from the earliest time known.
-                if let Some(at) = d.removed_at {
-                    known.removed_at = Some(known.removed_at.map_or(at, |r| r.min(at)));
+            self.shared.update_registry(loaded, |registry, _| {
+                registry.person_key = person_key;
+                registry.journal_epoch = JournalEpoch {
+                    epoch: j.epoch,
+                    answered: j.answered.clone(),
+                    adopted: j
+                        .adopted
+                        .as_ref()
+                        .map(|(author, rank)| AdoptedJournalHandover {
+                            author: author.clone(),
+                            rank: rank.clone(),
+                        }),
+                    previous_cursor: 0,
+                    outbox: Vec::new(),
+                };
+                // The journal's mailbox is read from its start, and this
+                // device's journal goes there whole.
+                registry.journal_cursor = 0;
+                registry.journal_pushed_heads.clear();
+                let me = registry.device.clone();
+                for d in package.devices.iter().filter(|d| d.device != me) {
+                    let known = registry
+                        .own_devices
+                        .entry(d.device.clone())
+                        .or_insert(OwnDevice {
+                            keys: d.keys.clone(),
+                            name: None,
+                            last_seen: None,
+                            removed_at: None,
+                        });
+                    // Removed stays removed, from the earliest time known.
+                    if let Some(at) = d.removed_at {
+                        known.removed_at = Some(known.removed_at.map_or(at, |r| r.min(at)));
+                    }
                 }
-            }
-            self.shared.save_registry(&registry)?;
-            loaded.registry = registry;
-            Ok(())
+                Ok(())
+            })
         })
     }
 
@@ -535,51 +525,33 @@ impl SafeSpaces {
             );
             return Ok(false);
         };
-        let mut doc = first.doc;
-        let device = self.device_id()?;
-        if let Some(actor) = crate::protocol::authorship::actor_for_device(&device) {
-            doc.set_actor(actor);
-        }
-        self.shared.profile.insert_key(
-            epoch_key_id(space.space, space.epoch),
-            *space.epoch_key.expose_bytes(),
-        )?;
-        if let Some(seed) = &space.admin_seed {
-            self.shared
-                .keep_admin_seed(space.space, space.epoch, seed)?;
-        }
-        let admin = space.admin_key;
-        let document = DocumentId::random();
-        self.shared.profile.put_snapshot(document, &doc.save())?;
         let id = space.space;
-        let member = space.member.clone();
         let epoch = space.epoch;
-        let heads = doc.heads();
         self.shared.with_loaded(|loaded| {
-            loaded.spaces.insert(id, doc);
-            let mut entry = SpaceEntry::joined(id, document, member, epoch, admin, &heads);
-            for a in &first.attestations {
-                entry.remember(a);
-            }
-            if let Some(doc) = loaded.spaces.get(&id) {
-                entry.note_vouched(&device, epoch, &first.vouched, |d| {
-                    crate::protocol::exchange::device_key(doc, d).is_some()
-                });
-            }
-            self.shared.store_entry(loaded, id, entry)
+            let adoption = Adoption {
+                space: id,
+                member: space.member.clone(),
+                epoch,
+                epoch_key: &space.epoch_key,
+                admin_key: space.admin_key,
+                admin_seed: space.admin_seed.as_ref(),
+                first,
+            };
+            self.shared.adopt_space(loaded, adoption, |_| {})
         })?;
         let mut report = SyncReport::default();
         self.shared
             .apply_pulled(id, epoch, rest, now, &mut report)?;
         self.shared.with_loaded(|loaded| {
             // Everything pulled so far is this device's starting point.
-            let mut e = entry(loaded, id)?.clone();
-            e.sealed_heads = loaded
-                .spaces
-                .get_mut(&id)
-                .map(|d| d.heads().iter().map(|h| h.to_string()).collect())
-                .unwrap_or_default();
-            self.shared.store_entry(loaded, id, e)
+            self.shared.update_space(loaded, id, |e, loaded| {
+                e.sealed_heads = loaded
+                    .spaces
+                    .get_mut(&id)
+                    .map(|d| d.heads())
+                    .unwrap_or_default();
+                Ok(())
+            })
         })?;
         Ok(true)
     }
@@ -594,9 +566,10 @@ fn known_removed(loaded: &Loaded, device: &DeviceId) -> bool {
         .get(device)
         .is_some_and(|d| d.removed_at.is_some());
     listed
-        || loaded.registry.spaces.values().any(|e| {
-            e.space_id()
-                .and_then(|s| loaded.spaces.get(&s))
+        || loaded.registry.spaces.iter().any(|(space, e)| {
+            loaded
+                .spaces
+                .get(space)
                 .is_some_and(|doc| doc.removed_devices(&e.member).contains_key(device))
         })
 }

@@ -68,10 +68,9 @@ fn follow(
 ) -> AppResult<HashMap<MailboxId, (SpaceId, u32, MailboxCredential, u64)>> {
     shared.with_loaded(|loaded| {
         let mut out = HashMap::new();
-        for e in loaded.registry.spaces.values() {
-            let Some(space) = e.space_id() else { continue };
-            let credential = shared.credential_in(loaded, space, e.epoch)?;
-            out.insert(credential.id(), (space, e.epoch, credential, e.cursor));
+        for (space, e) in &loaded.registry.spaces {
+            let credential = shared.keys().credential(*space, e, e.epoch)?;
+            out.insert(credential.id(), (*space, e.epoch, credential, e.cursor));
         }
         Ok(out)
     })

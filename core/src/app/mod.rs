@@ -41,14 +41,17 @@
 //! Every write is persisted (as an automerge increment, sealed by the
 //! store) before it returns, so a write that returned survives a crash.
 
+mod adopting;
 mod author_sequences;
 mod bundle;
 mod cover_leads;
+mod device_state;
 mod error;
 mod joining;
 mod journal_handle;
 mod journal_sync;
 mod key_grants;
+mod keys;
 mod leaving;
 mod linking;
 mod live;
@@ -79,10 +82,6 @@ pub use live::{LIVE_PUSH_INTERVAL, LiveSync, SpaceListener};
 pub use offline::BundleReport;
 pub use own_devices::DeviceInfo;
 pub use progress::ProgressWatch;
-pub use registry::{
-    AdoptedJournalHandover, JournalEpoch, OwnDevice, PendingRequest, REGISTRY_VERSION, Registry,
-    SpaceEntry,
-};
 pub use relay_sync::{
     COMPACT_AFTER_BLOBS, HOLD_REQUESTS_SECS, Progress, ProgressFn, RESEND_REQUEST_AFTER_SECS,
     SpaceSyncFailure, SyncReport,
@@ -90,11 +89,11 @@ pub use relay_sync::{
 pub use space_handle::{Blocked, MyPlace, RosterView, Space};
 
 use crate::model::{DeviceId, DeviceKeys, JournalDoc, SpaceDoc, SpaceZone, Timestamp};
-use crate::profile::{KeyId, KeystoreAction, Profile, ProfileOptions, UnlockSecret};
+use crate::profile::{KeystoreAction, Profile, ProfileOptions, UnlockSecret};
 use crate::protocol::authorship::actor_for_device;
 use crate::protocol::{EpochKey, SpaceId};
 use crate::store::DocumentId;
-use registry::{REGISTRY_DOCUMENT, epoch_key_id};
+use registry::{REGISTRY_VERSION, Registry, SpaceEntry};
 
 /// A space as listed on this device.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -230,16 +229,15 @@ impl SafeSpaces {
                 return Err(AppError::Corrupt("this space exists already".into()));
             }
             let document = DocumentId::random();
-            self.shared
-                .profile
-                .insert_key(epoch_key_id(space, 0), *epoch_key.expose_bytes())?;
-            self.shared.keep_admin_seed(space, 0, &admin_seed)?;
+            let keys = self.shared.keys();
+            keys.keep_epoch(space, 0, &epoch_key)?;
+            keys.keep_admin_seed(space, 0, &admin_seed)?;
             self.shared.profile.put_snapshot(document, &doc.save())?;
-            loaded.registry.spaces.insert(
-                space.to_hex(),
-                SpaceEntry::new(space, document, member, 0, admin_seed.public()),
-            );
-            self.shared.save_registry(&loaded.registry)?;
+            self.shared.update_registry(loaded, |registry, _| {
+                let entry = SpaceEntry::new(space, document, member, 0, admin_seed.public());
+                registry.spaces.insert(space, entry);
+                Ok(())
+            })?;
             loaded.spaces.insert(space, doc);
             Ok(space)
         })?;
@@ -325,57 +323,38 @@ impl Shared {
             signing_key: hex::encode(self.profile.signing_public_key()?),
             binding: None,
         };
-        let signing = self.profile.with_keyring(|k| k.signing_key().clone())?;
+        let signing = self.keys().signing()?;
         keys.binding = Some(crate::protocol::invite::bind_device(
             device, &keys, &signing,
         ));
         Ok(keys)
     }
 
-    pub(crate) fn save_registry(&self, registry: &Registry) -> AppResult<()> {
-        let json = zeroize::Zeroizing::new(
-            serde_json::to_vec(registry).map_err(|e| AppError::Corrupt(e.to_string()))?,
-        );
-        self.profile.put_snapshot(REGISTRY_DOCUMENT, &json)?;
-        Ok(())
-    }
-
     /// Reads everything into memory after an unlock; initialises a fresh
     /// profile (first use, or after a duress unlock, which must look the
     /// same).
     fn load(&self) -> AppResult<()> {
-        let stored = self.profile.get_document(REGISTRY_DOCUMENT)?;
-        let loaded = match stored.and_then(|s| s.snapshot) {
+        let loaded = match self.read_registry()? {
             None => self.initialise()?,
-            Some(bytes) => {
-                let bytes = zeroize::Zeroizing::new(bytes);
-                let registry: Registry = serde_json::from_slice(&bytes)
-                    .map_err(|e| AppError::Corrupt(format!("registry: {e}")))?;
-                if registry.v != REGISTRY_VERSION {
-                    return Err(AppError::Corrupt(format!(
-                        "this profile was made by another version of the app (registry {}, this app reads {REGISTRY_VERSION})",
-                        registry.v
-                    )));
-                }
+            Some(registry) => {
                 let actor = actor_for_device(&registry.device);
-                let journal_id = registry
-                    .journal_id()
-                    .ok_or_else(|| AppError::Corrupt("registry: journal id".into()))?;
-                let mut journal = JournalDoc::load(&self.read_document(journal_id)?)?;
+                let mut journal =
+                    JournalDoc::load(&self.read_document(registry.journal_document)?)?;
                 if let Some(actor) = &actor {
                     journal.set_actor(actor.clone());
                 }
                 let mut spaces = BTreeMap::new();
-                for entry in registry.spaces.values() {
-                    let (Some(space), Some(document)) = (entry.space_id(), entry.document_id())
-                    else {
-                        return Err(AppError::Corrupt("registry: space entry".into()));
-                    };
-                    let mut doc = SpaceDoc::load(&self.read_document(document)?)?;
+                for (space, entry) in &registry.spaces {
+                    if entry.space != *space {
+                        return Err(AppError::Corrupt(
+                            "registry: a space entry filed under another space".into(),
+                        ));
+                    }
+                    let mut doc = SpaceDoc::load(&self.read_document(entry.document)?)?;
                     if let Some(actor) = &actor {
                         doc.set_actor(actor.clone());
                     }
-                    spaces.insert(space, doc);
+                    spaces.insert(*space, doc);
                 }
                 Loaded {
                     registry,
@@ -411,11 +390,9 @@ impl Shared {
         let mut device = [0u8; 8];
         OsRng.fill_bytes(&mut device);
         let device = DeviceId::from(hex::encode(device));
-        let mut person_key = [0u8; 16];
-        OsRng.fill_bytes(&mut person_key);
         let mut person_secret = zeroize::Zeroizing::new([0u8; 32]);
         OsRng.fill_bytes(person_secret.as_mut());
-        self.profile.insert_key(KeyId(person_key), *person_secret)?;
+        let person_key = self.keys().keep_person_secret(&person_secret)?;
         let mut journal = JournalDoc::new();
         if let Some(actor) = actor_for_device(&device) {
             journal.set_actor(actor);
@@ -432,8 +409,8 @@ impl Shared {
         let registry = Registry {
             v: REGISTRY_VERSION,
             device: device.clone(),
-            person_key: hex::encode(person_key),
-            journal_document: hex::encode(journal_document.0),
+            person_key,
+            journal_document,
             spaces: BTreeMap::new(),
             journal_sync: false,
             journal_cursor: 0,
@@ -442,29 +419,12 @@ impl Shared {
             own_devices: BTreeMap::from([(device.clone(), own)]),
             journal_epoch: registry::JournalEpoch::default(),
         };
-        self.save_registry(&registry)?;
+        self.save_first_registry(&registry)?;
         Ok(Loaded {
             registry,
             spaces: BTreeMap::new(),
             journal,
         })
-    }
-
-    /// The person's secret, for tickets and the journal.
-    pub(crate) fn person_secret(
-        &self,
-        registry: &Registry,
-    ) -> AppResult<zeroize::Zeroizing<[u8; 32]>> {
-        let id = registry
-            .person_key_id()
-            .ok_or_else(|| AppError::Corrupt("registry: person key".into()))?;
-        let key = self
-            .profile
-            .with_keyring(|k| k.key(&id).map(|k| *k.expose_bytes()))?
-            .ok_or_else(|| {
-                AppError::Corrupt("the person key is missing from the keyring".into())
-            })?;
-        Ok(zeroize::Zeroizing::new(key))
     }
 }
 

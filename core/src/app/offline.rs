@@ -6,19 +6,15 @@
 
 use std::sync::Arc;
 
-use ed25519_dalek::SigningKey;
-
 use super::bundle::{open_bundle, seal_bundle};
 use super::receive::{receive_envelopes, request_envelope};
-use super::registry::{PendingRequest, decode_attestations, epoch_key_id};
+use super::registry::PendingRequest;
 use super::space_handle::entry;
 use super::{AppError, AppResult, Loaded, SafeSpaces, Shared, Space};
 use crate::model::{SignUpState, Timestamp};
 use crate::protocol::attendance;
 use crate::protocol::snapshot::SnapshotBody;
-use crate::protocol::{AdminSeed, Envelope, EnvelopeKind, EpochKey, SpaceId};
-use base64::Engine;
-use base64::prelude::BASE64_STANDARD;
+use crate::protocol::{Envelope, EnvelopeKind, SpaceId};
 
 /// What importing a bundle did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -43,83 +39,19 @@ pub struct BundleReport {
 }
 
 impl Shared {
-    pub(crate) fn epoch_key(&self, space: SpaceId, epoch: u32) -> AppResult<EpochKey> {
-        self.profile
-            .with_keyring(|k| {
-                k.key(&epoch_key_id(space, epoch))
-                    .map(|key| *key.expose_bytes())
-            })?
-            .map(EpochKey::from_bytes)
-            .ok_or_else(|| AppError::Corrupt("a space key is missing from the keyring".into()))
-    }
-
-    /// The admin seed of `epoch`'s mailbox, if this device holds it (a
-    /// coordinator's device given it by the epoch's handover or link).
-    pub(crate) fn admin_seed(&self, space: SpaceId, epoch: u32) -> AppResult<Option<AdminSeed>> {
-        Ok(self
-            .profile
-            .with_keyring(|k| {
-                k.key(&super::registry::admin_seed_id(space, epoch))
-                    .map(|key| *key.expose_bytes())
-            })?
-            .map(AdminSeed::from_bytes))
-    }
-
-    /// Keeps the admin seed of `epoch`'s mailbox in the keyring.
-    pub(crate) fn keep_admin_seed(
-        &self,
-        space: SpaceId,
-        epoch: u32,
-        seed: &AdminSeed,
-    ) -> AppResult<()> {
-        self.profile.insert_key(
-            super::registry::admin_seed_id(space, epoch),
-            *seed.expose_bytes(),
-        )?;
-        Ok(())
-    }
-
-    /// The relay credential of a space's epoch mailbox: its member key, its
-    /// admin key as this device knows it, and the admin seed if held here.
+    /// The relay credential of a space's epoch mailbox
+    /// ([`Keys::credential`](super::keys::Keys::credential)), for a caller
+    /// not holding the loaded state.
     pub(crate) fn credential(
         &self,
         space: SpaceId,
         epoch: u32,
     ) -> AppResult<crate::relay::MailboxCredential> {
-        self.with_loaded(|loaded| self.credential_in(loaded, space, epoch))
-    }
-
-    /// [`Shared::credential`] for a caller already holding the loaded state.
-    pub(crate) fn credential_in(
-        &self,
-        loaded: &Loaded,
-        space: SpaceId,
-        epoch: u32,
-    ) -> AppResult<crate::relay::MailboxCredential> {
-        let key = self.epoch_key(space, epoch)?;
-        let admin = entry(loaded, space)?.admin_key(epoch).ok_or_else(|| {
-            AppError::Corrupt("the admin key of a space's mailbox is missing".into())
-        })?;
-        let seed = self.admin_seed(space, epoch)?;
-        Ok(crate::relay::MailboxCredential::for_epoch(
-            &key,
-            admin,
-            seed.as_ref(),
-        ))
-    }
-
-    pub(crate) fn signing_key(&self) -> AppResult<SigningKey> {
-        Ok(self.profile.with_keyring(|k| k.signing_key().clone())?)
-    }
-
-    fn identity(&self) -> AppResult<age::x25519::Identity> {
-        Ok(self.profile.with_keyring(|k| k.device_identity().clone())?)
+        self.with_loaded(|loaded| self.keys().credential(space, entry(loaded, space)?, epoch))
     }
 
     pub(crate) fn persist_space(&self, loaded: &mut Loaded, space: SpaceId) -> AppResult<()> {
-        let document = entry(loaded, space)?
-            .document_id()
-            .ok_or_else(|| AppError::Corrupt("registry: document id".into()))?;
+        let document = entry(loaded, space)?.document;
         if let Some(doc) = loaded.spaces.get_mut(&space) {
             let increment = doc.save_incremental();
             if !increment.is_empty() {
@@ -135,7 +67,7 @@ impl Space {
     /// age file: its whole document and the sign-ups it is still waiting to
     /// have recorded.
     pub fn export_bundle(&self) -> AppResult<Vec<u8>> {
-        let signing = self.shared.signing_key()?;
+        let signing = self.shared.keys().signing()?;
         let shared = Arc::clone(&self.shared);
         let space = self.id;
         // Sign-up holders before the rotation (see `seal_outbox`); a
@@ -143,10 +75,10 @@ impl Space {
         self.shared.reseal_for_leads(space, Timestamp::now())?;
         self.shared.rotate_if_needed(space)?;
         self.shared.with_loaded(|loaded| {
-            let secret = shared.person_secret(&loaded.registry)?;
+            let secret = shared.keys().person_secret(&loaded.registry)?;
             let device = loaded.registry.device.clone();
             let entry = entry(loaded, space)?.clone();
-            let key = shared.epoch_key(space, entry.epoch)?;
+            let key = shared.keys().epoch(space, entry.epoch)?;
             let doc = loaded
                 .spaces
                 .get_mut(&space)
@@ -159,14 +91,10 @@ impl Space {
             if let (false, Some(previous)) =
                 (entry.handovers.is_empty(), entry.epoch.checked_sub(1))
             {
-                let cut: Vec<automerge::ChangeHash> = entry
-                    .epoch_cut
-                    .iter()
-                    .filter_map(|h| h.parse().ok())
-                    .collect();
+                let cut = &entry.epoch_cut;
                 if cut.iter().all(|h| doc.has_change(h)) && !cut.is_empty() {
-                    let old_key = shared.epoch_key(space, previous)?;
-                    let doc_at_cut = doc.save_at(&cut)?;
+                    let old_key = shared.keys().epoch(space, previous)?;
+                    let doc_at_cut = doc.save_at(cut)?;
                     envelopes.push(
                         Envelope {
                             kind: EnvelopeKind::Snapshot,
@@ -176,7 +104,7 @@ impl Space {
                             sequence: 0,
                             body: SnapshotBody {
                                 document: doc_at_cut,
-                                attestations: decode_attestations(&entry.cut_attestations),
+                                attestations: entry.cut_attestations.clone(),
                                 // Whoever takes it moves on to the new
                                 // epoch at once: the old one's numbers
                                 // are no longer checked there.
@@ -192,11 +120,7 @@ impl Space {
             // Then the keys granted to devices the handover missed, which
             // still open only the previous epoch's envelopes.
             for handover in entry.handovers.iter().chain(&entry.grants) {
-                envelopes.push(
-                    BASE64_STANDARD
-                        .decode(handover)
-                        .map_err(|e| AppError::Corrupt(format!("registry: handover: {e}")))?,
-                );
+                envelopes.push(handover.0.clone());
             }
             let snapshot = Envelope {
                 kind: EnvelopeKind::Snapshot,
@@ -216,11 +140,7 @@ impl Space {
             // The admin seed granted to coordinators' devices that lacked
             // it, under the current key.
             for grant in &entry.admin_grants {
-                envelopes.push(
-                    BASE64_STANDARD
-                        .decode(grant)
-                        .map_err(|e| AppError::Corrupt(format!("registry: admin grant: {e}")))?,
-                );
+                envelopes.push(grant.0.clone());
             }
             for pending in &entry.pending_requests {
                 // No cleared lead yet: it stays pending for a later bundle.
@@ -241,7 +161,7 @@ impl Space {
             // While a handover is being passed on, devices still in the
             // previous epoch must be able to open the bundle to find it.
             let previous = match (entry.handovers.is_empty(), entry.epoch.checked_sub(1)) {
-                (false, Some(prev)) => Some(shared.epoch_key(space, prev)?.content_key()),
+                (false, Some(prev)) => Some(shared.keys().epoch(space, prev)?.content_key()),
                 _ => None,
             };
             let content = key.content_key();
@@ -257,13 +177,12 @@ impl SafeSpaces {
     /// belongs to. Every change is checked on its own; attendance requests
     /// are recorded if this device is a cleared lead of their session.
     pub fn import_bundle(&self, bundle: &[u8], now: Timestamp) -> AppResult<BundleReport> {
-        let identity = self.shared.identity()?;
+        let identity = self.shared.keys().identity()?;
         let shared = Arc::clone(&self.shared);
         self.shared
             .with_loaded(|loaded| {
                 let mut found = None;
-                'spaces: for (space, entry) in &loaded.registry.spaces {
-                    let Some(id) = entry.space_id() else { continue };
+                'spaces: for (&id, entry) in &loaded.registry.spaces {
                     // The current epoch's key, and the previous one: a bundle from
                     // a device that rotated opens with either while it passes the
                     // handover on.
@@ -271,16 +190,16 @@ impl SafeSpaces {
                         .into_iter()
                         .flatten()
                     {
-                        let Ok(key) = shared.epoch_key(id, epoch) else {
+                        let Ok(key) = shared.keys().epoch(id, epoch) else {
                             continue;
                         };
                         if let Some(contents) = open_bundle(&key.content_key(), bundle) {
-                            found = Some((space.clone(), id, entry.clone(), contents?));
+                            found = Some((id, contents?));
                             break 'spaces;
                         }
                     }
                 }
-                let (_, space, mut entry, contents) = found.ok_or_else(|| {
+                let (space, contents) = found.ok_or_else(|| {
                     AppError::Corrupt("this bundle is for no space on this device".into())
                 })?;
                 if contents.space != space {
@@ -292,24 +211,20 @@ impl SafeSpaces {
                     space: space.to_hex(),
                     ..BundleReport::default()
                 };
-                receive_envelopes(
-                    &shared,
-                    loaded,
-                    space,
-                    &mut entry,
-                    &contents.envelopes,
-                    &identity,
-                    now,
-                    &mut report,
-                    None,
-                )?;
                 // The entry learns from every import (attestations, an epoch).
-                if loaded.registry.spaces.get(&space.to_hex()) != Some(&entry) {
-                    let mut registry = loaded.registry.clone();
-                    registry.spaces.insert(space.to_hex(), entry);
-                    shared.save_registry(&registry)?;
-                    loaded.registry = registry;
-                }
+                shared.update_space(loaded, space, |entry, loaded| {
+                    receive_envelopes(
+                        &shared,
+                        loaded,
+                        space,
+                        entry,
+                        &contents.envelopes,
+                        &identity,
+                        now,
+                        &mut report,
+                        None,
+                    )
+                })?;
                 shared.persist_space(loaded, space)?;
                 shared.settle_pending(loaded, space)?;
                 Ok((report, space))
@@ -329,57 +244,53 @@ impl Shared {
     /// Drops pending attendance requests that a lead has now recorded, and
     /// asks again for a place a lead freed while this person is a member.
     pub(crate) fn settle_pending(&self, loaded: &mut Loaded, space: SpaceId) -> AppResult<()> {
-        let secret = self.person_secret(&loaded.registry)?;
-        let Some(doc) = loaded.spaces.get(&space) else {
+        let secret = self.keys().person_secret(&loaded.registry)?;
+        if !loaded.registry.spaces.contains_key(&space) {
             return Ok(());
-        };
-        let mut registry = loaded.registry.clone();
-        let Some(entry) = registry.spaces.get_mut(&space.to_hex()) else {
-            return Ok(());
-        };
-        let before = entry.pending_requests.len();
-        entry.pending_requests.retain(|pending| {
-            let ticket = attendance::ticket_for(&secret, space, &pending.session);
-            let recorded = doc.signup(&pending.session, &ticket).ok().flatten();
-            // Recorded, or overtaken by a newer statement of the ticket (the
-            // person's other device), or asked for what already stands.
-            !recorded.is_some_and(|s| {
-                s.counter >= pending.counter
-                    || (s.state == pending.state && s.state == SignUpState::Attending && !s.freed)
-            })
-        });
-        let mut changed = entry.pending_requests.len() != before;
-        // A place freed while this person is still a member (a lead took
-        // her for gone, or made it up): ask again at the original time, so
-        // the place comes back where it was. One who left asks nothing.
-        let here = doc.member(&entry.member).is_ok_and(|m| m.is_active());
-        for (id, session) in doc.sessions()? {
-            let ticket = attendance::ticket_for(&secret, space, &id);
-            let Some(s) = session.signups.get(&ticket) else {
-                continue;
+        }
+        self.update_space(loaded, space, |entry, loaded| {
+            let Some(doc) = loaded.spaces.get(&space) else {
+                return Ok(());
             };
-            if !here
-                || !s.freed
-                || !session.signups_open(s.at)
-                || entry.pending_requests.iter().any(|p| p.session == id)
-            {
-                continue;
-            }
-            entry.pending_requests.push(PendingRequest {
-                session: id.clone(),
-                state: SignUpState::Attending,
-                at: s.at,
-                counter: s.counter + 1,
-                sent_at: None,
-                sent_to: None,
-                sent: false,
+            entry.pending_requests.retain(|pending| {
+                let ticket = attendance::ticket_for(&secret, space, &pending.session);
+                let recorded = doc.signup(&pending.session, &ticket).ok().flatten();
+                // Recorded, or overtaken by a newer statement of the ticket (the
+                // person's other device), or asked for what already stands.
+                !recorded.is_some_and(|s| {
+                    s.counter >= pending.counter
+                        || (s.state == pending.state
+                            && s.state == SignUpState::Attending
+                            && !s.freed)
+                })
             });
-            changed = true;
-        }
-        if changed {
-            self.save_registry(&registry)?;
-            loaded.registry = registry;
-        }
-        Ok(())
+            // A place freed while this person is still a member (a lead took
+            // her for gone, or made it up): ask again at the original time, so
+            // the place comes back where it was. One who left asks nothing.
+            let here = doc.member(&entry.member).is_ok_and(|m| m.is_active());
+            for (id, session) in doc.sessions()? {
+                let ticket = attendance::ticket_for(&secret, space, &id);
+                let Some(s) = session.signups.get(&ticket) else {
+                    continue;
+                };
+                if !here
+                    || !s.freed
+                    || !session.signups_open(s.at)
+                    || entry.pending_requests.iter().any(|p| p.session == id)
+                {
+                    continue;
+                }
+                entry.pending_requests.push(PendingRequest {
+                    session: id.clone(),
+                    state: SignUpState::Attending,
+                    at: s.at,
+                    counter: s.counter + 1,
+                    sent_at: None,
+                    sent_to: None,
+                    sent: false,
+                });
+            }
+            Ok(())
+        })
     }
 }

@@ -13,7 +13,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use super::registry::{OwnDevice, journal_key_id};
+use super::registry::OwnDevice;
 use super::{AppError, AppResult, Loaded, SafeSpaces, Shared};
 use crate::model::{DeviceId, ModelError, Timestamp};
 use crate::protocol::EpochKey;
@@ -88,15 +88,14 @@ impl SafeSpaces {
         }
         self.shared.with_loaded(|loaded| {
             self.shared.refresh_own_devices(loaded)?;
-            let mut registry = loaded.registry.clone();
-            let entry = registry
-                .own_devices
-                .get_mut(device)
-                .ok_or_else(|| unknown_device(device))?;
-            entry.name = name.map(str::to_string);
-            self.shared.save_registry(&registry)?;
-            loaded.registry = registry;
-            Ok(())
+            self.shared.update_registry(loaded, |registry, _| {
+                let entry = registry
+                    .own_devices
+                    .get_mut(device)
+                    .ok_or_else(|| unknown_device(device))?;
+                entry.name = name.map(str::to_string);
+                Ok(())
+            })
         })
     }
 
@@ -123,7 +122,7 @@ impl SafeSpaces {
             let mut touched = Vec::new();
             let entries: Vec<_> = loaded.registry.spaces.values().cloned().collect();
             for e in entries {
-                let Some(space) = e.space_id() else { continue };
+                let space = e.space;
                 let Some(doc) = loaded.spaces.get_mut(&space) else {
                     continue;
                 };
@@ -137,12 +136,12 @@ impl SafeSpaces {
                 shared.persist_space(loaded, space)?;
                 touched.push(space);
             }
-            let mut registry = loaded.registry.clone();
-            if let Some(d) = registry.own_devices.get_mut(device) {
-                d.removed_at.get_or_insert(now);
-            }
-            shared.save_registry(&registry)?;
-            loaded.registry = registry;
+            shared.update_registry(loaded, |registry, _| {
+                if let Some(d) = registry.own_devices.get_mut(device) {
+                    d.removed_at.get_or_insert(now);
+                }
+                Ok(())
+            })?;
             shared.rotate_journal_if_needed(loaded)?;
             Ok(touched)
         })?;
@@ -168,68 +167,47 @@ impl Shared {
     /// member entries list in her spaces (one linked by another of her
     /// devices shows up there first), and marks those removed there.
     pub(crate) fn refresh_own_devices(&self, loaded: &mut Loaded) -> AppResult<()> {
-        let mut registry = loaded.registry.clone();
-        let me = registry.device.clone();
-        if !registry.own_devices.contains_key(&me) {
-            let keys = self.device_keys(&me)?;
-            registry.own_devices.insert(
-                me.clone(),
-                OwnDevice {
-                    keys,
-                    name: None,
-                    last_seen: None,
-                    removed_at: None,
-                },
-            );
-        }
-        for e in loaded.registry.spaces.values() {
-            let Some(space) = e.space_id() else { continue };
-            let Some(doc) = loaded.spaces.get(&space) else {
-                continue;
-            };
-            let Ok(member) = doc.member(&e.member) else {
-                continue;
-            };
-            // Only while the person is in the space: after she left, its
-            // list is no longer hers to read devices from.
-            if !member.is_active() || !member.devices.contains_key(&me) {
-                continue;
+        self.update_registry(loaded, |registry, loaded| {
+            let me = registry.device.clone();
+            if !registry.own_devices.contains_key(&me) {
+                let keys = self.device_keys(&me)?;
+                registry.own_devices.insert(
+                    me.clone(),
+                    OwnDevice {
+                        keys,
+                        name: None,
+                        last_seen: None,
+                        removed_at: None,
+                    },
+                );
             }
-            let removed = doc.removed_devices(&e.member);
-            for (id, keys) in member.devices {
-                let d = registry.own_devices.entry(id.clone()).or_insert(OwnDevice {
-                    keys,
-                    name: None,
-                    last_seen: None,
-                    removed_at: None,
-                });
-                if let Some(at) = removed.get(&id) {
-                    d.removed_at = Some(d.removed_at.map_or(*at, |r| r.min(*at)));
+            for (space, e) in &loaded.registry.spaces {
+                let Some(doc) = loaded.spaces.get(space) else {
+                    continue;
+                };
+                let Ok(member) = doc.member(&e.member) else {
+                    continue;
+                };
+                // Only while the person is in the space: after she left, its
+                // list is no longer hers to read devices from.
+                if !member.is_active() || !member.devices.contains_key(&me) {
+                    continue;
+                }
+                let removed = doc.removed_devices(&e.member);
+                for (id, keys) in member.devices {
+                    let d = registry.own_devices.entry(id.clone()).or_insert(OwnDevice {
+                        keys,
+                        name: None,
+                        last_seen: None,
+                        removed_at: None,
+                    });
+                    if let Some(at) = removed.get(&id) {
+                        d.removed_at = Some(d.removed_at.map_or(*at, |r| r.min(*at)));
+                    }
                 }
             }
-        }
-        if registry != loaded.registry {
-            self.save_registry(&registry)?;
-            loaded.registry = registry;
-        }
-        Ok(())
-    }
-
-    /// The journal's key in `epoch`: derived from the person secret in the
-    /// first epoch (so every linked device holds it), drawn at random and
-    /// kept in the keyring after that.
-    pub(crate) fn journal_key_at(&self, loaded: &Loaded, epoch: u32) -> AppResult<EpochKey> {
-        if epoch == 0 {
-            let secret = self.person_secret(&loaded.registry)?;
-            return Ok(first_journal_key(&secret));
-        }
-        let key = self
-            .profile
-            .with_keyring(|k| k.key(&journal_key_id(epoch)).map(|k| *k.expose_bytes()))?
-            .ok_or_else(|| {
-                AppError::Corrupt("the journal key is missing from the keyring".into())
-            })?;
-        Ok(EpochKey::from_bytes(key))
+            Ok(())
+        })
     }
 
     /// Moves the journal to a new key if a device of the person is removed
@@ -261,11 +239,11 @@ impl Shared {
             .filter(|(id, _)| !removed.contains(*id))
             .map(|(id, d)| (id.clone(), d.keys.age_recipient.clone()))
             .collect();
-        let old_key = self.journal_key_at(loaded, from)?;
+        let old_key = self.keys().journal(&loaded.registry, from)?;
         let new_key = EpochKey::generate();
         let handover = JournalHandover::create(from, &removed, &recipients, &new_key)
             .map_err(|e| AppError::Corrupt(e.to_string()))?;
-        let signing = self.profile.with_keyring(|k| k.signing_key().clone())?;
+        let signing = self.keys().signing()?;
         let sealed = super::journal_sync::seal_handover(
             &handover,
             &old_key,
@@ -274,23 +252,22 @@ impl Shared {
         )?;
         // Key first: a crash after this leaves an unused key, never a
         // registry pointing at a key that is not there.
-        self.profile
-            .insert_key(journal_key_id(to), *new_key.expose_bytes())?;
-        let mut registry = loaded.registry.clone();
-        let j = &mut registry.journal_epoch;
-        j.outbox.push(super::registry::OutboxItem {
-            epoch: from,
-            envelope: base64::Engine::encode(&base64::prelude::BASE64_STANDARD, &sealed),
-        });
-        j.epoch = to;
-        j.answered = removed.into_iter().collect();
-        j.adopted = None;
-        j.previous_cursor = registry.journal_cursor;
-        registry.journal_cursor = 0;
-        // The new mailbox is empty: the journal goes there whole.
-        registry.journal_pushed_heads.clear();
-        self.save_registry(&registry)?;
-        loaded.registry = registry;
+        self.keys().keep_journal(to, &new_key)?;
+        self.update_registry(loaded, |registry, _| {
+            let j = &mut registry.journal_epoch;
+            j.outbox.push(super::registry::OutboxItem {
+                epoch: from,
+                envelope: sealed.into(),
+            });
+            j.epoch = to;
+            j.answered = removed.into_iter().collect();
+            j.adopted = None;
+            j.previous_cursor = registry.journal_cursor;
+            registry.journal_cursor = 0;
+            // The new mailbox is empty: the journal goes there whole.
+            registry.journal_pushed_heads.clear();
+            Ok(())
+        })?;
         tracing::info!(from_epoch = from, "moved the journal to a new key");
         Ok(true)
     }

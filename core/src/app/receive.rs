@@ -6,13 +6,10 @@
 //! counted and skipped: one bad blob must not stop everything after it from
 //! arriving. One whose dependencies have not arrived yet is kept for later.
 
-use base64::Engine;
-use base64::prelude::BASE64_STANDARD;
-
 use super::author_sequences::{Stamp, unnumbered};
 use super::bundle::device_key;
 use super::offline::BundleReport;
-use super::registry::{AwaitingGrant, SpaceEntry, epoch_key_id};
+use super::registry::{AwaitingGrant, SpaceEntry};
 use super::rotation::enter_epoch;
 use super::{AppError, AppResult, Loaded, Shared};
 use crate::model::{SpaceDoc, Timestamp};
@@ -206,7 +203,7 @@ fn open(
     sealed: &[u8],
 ) -> Option<(Unverified, EpochKey, u32)> {
     for epoch in [entry.epoch, entry.epoch.saturating_sub(1)] {
-        let Ok(key) = shared.epoch_key(space, epoch) else {
+        let Ok(key) = shared.keys().epoch(space, epoch) else {
             continue;
         };
         if let Ok(u) = Envelope::open_unverified(sealed, &key.content_key(), space, epoch) {
@@ -427,6 +424,7 @@ fn receive_admin_grant(
         return Ok(());
     }
     if shared
+        .keys()
         .admin_seed(space, epoch)?
         .is_some_and(|held| held.public() == admin)
     {
@@ -434,7 +432,7 @@ fn receive_admin_grant(
     }
     match grant.open(identity, &admin) {
         Some(seed) => {
-            shared.keep_admin_seed(space, epoch, &seed)?;
+            shared.keys().keep_admin_seed(space, epoch, &seed)?;
             tracing::info!(
                 epoch,
                 "took the mailbox admin key granted to this coordinator's device"
@@ -510,7 +508,11 @@ fn receive_handover(
     // A competitor was checked against the epoch before this one, whose
     // cut this device no longer keeps; the first check is the one that
     // decides which removals are still open.
-    let answered = if competing { None } else { entry.cut() };
+    let answered = if competing {
+        None
+    } else {
+        entry.cut().map(<[_]>::to_vec)
+    };
     let mut checked = check_handover(doc, &author, &handover, answered.as_deref());
     if checked == Err(HandoverRefusal::Waiting) {
         // A competitor's cut may hold a removal this device never saw: its
@@ -565,8 +567,8 @@ fn receive_handover(
                     .is_none_or(|(held, _)| handover.rank() < held.rank());
                 if better {
                     entry.awaiting_grant = Some(AwaitingGrant {
-                        sealed: BASE64_STANDARD.encode(sealed),
-                        body: BASE64_STANDARD.encode(handover.encode()),
+                        sealed: sealed.to_vec().into(),
+                        body: handover.encode().into(),
                     });
                 }
             } else {
@@ -581,13 +583,8 @@ fn receive_handover(
 /// The handover a waiting device holds, and its sealed envelope.
 fn awaited_handover(awaiting: &AwaitingGrant) -> AppResult<(Handover, Vec<u8>)> {
     let corrupt = || AppError::Corrupt("registry: awaited handover".into());
-    let body = BASE64_STANDARD
-        .decode(&awaiting.body)
-        .map_err(|_| corrupt())?;
-    let sealed = BASE64_STANDARD
-        .decode(&awaiting.sealed)
-        .map_err(|_| corrupt())?;
-    Ok((Handover::decode(&body).map_err(|_| corrupt())?, sealed))
+    let handover = Handover::decode(awaiting.body.bytes()).map_err(|_| corrupt())?;
+    Ok((handover, awaiting.sealed.0.clone()))
 }
 
 /// Moves this device into the epoch `handover` leads to, with its key
@@ -608,13 +605,14 @@ fn take_key(
 ) -> AppResult<()> {
     // Key first: a crash after this leaves an unused key, never a registry
     // pointing at a missing one.
-    shared.profile.insert_key(
-        epoch_key_id(space, handover.to_epoch()),
-        *new_key.expose_bytes(),
-    )?;
+    shared
+        .keys()
+        .keep_epoch(space, handover.to_epoch(), new_key)?;
     // A coordinator's device also takes the new mailbox's admin seed.
     if let Some(seed) = &admin {
-        shared.keep_admin_seed(space, handover.to_epoch(), seed)?;
+        shared
+            .keys()
+            .keep_admin_seed(space, handover.to_epoch(), seed)?;
     }
     let first_own_after = crate::protocol::authorship::actor_for_device(device)
         .and_then(|actor| doc.first_seq_after(&handover.cut, &actor));
@@ -623,7 +621,7 @@ fn take_key(
     } else {
         entry.cursor
     };
-    let signing = shared.profile.with_keyring(|k| k.signing_key().clone())?;
+    let signing = shared.keys().signing()?;
     let at_cut =
         super::snapshots::attestations_at_cut(doc, entry, &handover.cut, space, device, &signing);
     enter_epoch(

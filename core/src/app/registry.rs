@@ -20,6 +20,7 @@ use crate::model::{DeviceId, MemberId, SessionId, SignUpState, Timestamp};
 use crate::profile::KeyId;
 use crate::protocol::{AdminKey, SpaceId};
 use crate::store::DocumentId;
+use automerge::ChangeHash;
 
 /// The registry's own document id. Fixed: file names are keyed hashes, so a
 /// well-known id reveals nothing on disk.
@@ -27,7 +28,7 @@ pub(crate) const REGISTRY_DOCUMENT: DocumentId = DocumentId([0; 16]);
 
 /// One attendance request this device made and has not yet seen recorded.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PendingRequest {
+pub(crate) struct PendingRequest {
     /// For which session.
     pub session: SessionId,
     /// Attending or cancelled.
@@ -56,11 +57,11 @@ pub struct PendingRequest {
 
 /// Per-space state of this device.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SpaceEntry {
-    /// The space, hex.
-    pub space: String,
-    /// Where its document lives in the store, hex.
-    pub document: String,
+pub(crate) struct SpaceEntry {
+    /// The space.
+    pub space: SpaceId,
+    /// Where its document lives in the store.
+    pub document: DocumentId,
     /// This person's member id in it.
     pub member: MemberId,
     /// The current epoch.
@@ -83,48 +84,48 @@ pub struct SpaceEntry {
     /// reported.
     #[serde(default)]
     pub sequence_counts: SequenceCounts,
-    /// Heads (hex) of the changes already sealed into envelopes, so a flush
+    /// Heads of the changes already sealed into envelopes, so a flush
     /// seals only what is new, in one batch.
-    pub sealed_heads: Vec<String>,
+    pub sealed_heads: Vec<ChangeHash>,
     /// Attendance requests made here, not yet seen recorded by a lead.
     pub pending_requests: Vec<PendingRequest>,
-    /// Sealed handover envelopes (base64) into the current epoch, passed on
+    /// Sealed handover envelopes into the current epoch, passed on
     /// with every bundle so devices that missed the rotation catch up.
     #[serde(default)]
-    pub handovers: Vec<String>,
-    /// The body (base64) of the handover this device took into the current
+    pub handovers: Vec<Sealed>,
+    /// The body of the handover this device took into the current
     /// epoch, or made: whom it was sealed to, so devices it missed are
     /// granted the key (`protocol::key_grant`). `None` when this device
     /// joined or was linked into the epoch.
     #[serde(default)]
-    pub handover_body: Option<String>,
+    pub handover_body: Option<Sealed>,
     /// Devices this device granted the current epoch's key to.
     #[serde(default)]
     pub granted: Vec<crate::model::DeviceId>,
-    /// Sealed key grants (base64, under the previous epoch's key) this
+    /// Sealed key grants (under the previous epoch's key) this
     /// device made into the current epoch, passed on with every bundle
     /// after the handovers.
     #[serde(default)]
-    pub grants: Vec<String>,
+    pub grants: Vec<Sealed>,
     /// A handover out of the current epoch that missed this device (it was
     /// listed concurrently with the cut): the device waits for a grant of
     /// its key instead of counting itself out.
     #[serde(default)]
     pub awaiting_grant: Option<AwaitingGrant>,
     /// The public admin key of each epoch's mailbox this device has known
-    /// (epoch → hex): with the epoch key it names the mailbox (protocol.md
+    /// by epoch: with the epoch key it names the mailbox (protocol.md
     /// §1). Kept for earlier epochs too, whose mailboxes are still read for
     /// competing handovers and written for key grants.
     #[serde(default)]
-    pub mailbox_admins: BTreeMap<u32, String>,
+    pub mailbox_admins: BTreeMap<u32, AdminKey>,
     /// Coordinators' devices this device granted the current epoch
     /// mailbox's admin seed to (`protocol::admin_grant`).
     #[serde(default)]
     pub admin_granted: Vec<crate::model::DeviceId>,
-    /// Those admin grants, sealed (base64, under the current key), passed
+    /// Those admin grants, sealed (under the current key), passed
     /// on with every bundle.
     #[serde(default)]
-    pub admin_grants: Vec<String>,
+    pub admin_grants: Vec<Sealed>,
     /// Relay sync: the last sequence number pulled from the current epoch's
     /// mailbox.
     #[serde(default)]
@@ -137,10 +138,10 @@ pub struct SpaceEntry {
     /// any network call so nothing made offline is lost.
     #[serde(default)]
     pub outbox: Vec<OutboxItem>,
-    /// Relay sync: received envelopes (base64) waiting for changes they
+    /// Relay sync: received envelopes waiting for changes they
     /// depend on.
     #[serde(default)]
-    pub waiting: Vec<String>,
+    pub waiting: Vec<Sealed>,
     /// Relay sync: sequence number of the newest snapshot this device
     /// uploaded or saw, to decide when to compact.
     #[serde(default)]
@@ -150,11 +151,11 @@ pub struct SpaceEntry {
     #[serde(default)]
     pub adopted: Option<AdoptedHandover>,
     /// Where the current epoch starts for rotation: removals causally
-    /// before these heads (hex) are answered. The adopted handover's cut,
+    /// before these heads are answered. The adopted handover's cut,
     /// or for a device that joined or was linked into the epoch, what it
     /// held then; empty in the first epoch.
     #[serde(default)]
-    pub epoch_cut: Vec<String>,
+    pub epoch_cut: Vec<ChangeHash>,
     /// Relay sync: the last sequence number read from the previous
     /// epoch's mailbox, which is still read for handovers that compete with
     /// the adopted one.
@@ -167,25 +168,25 @@ pub struct SpaceEntry {
     #[serde(default)]
     pub issued: Vec<IssuedInvite>,
     /// The newest verified attestation this device holds for each device
-    /// of the space (device id → base64 of its encoding): its snapshots
-    /// carry them, so whoever imports one can prove who wrote each change.
+    /// of the space, by device: its snapshots carry them, so whoever
+    /// imports one can prove who wrote each change.
     #[serde(default)]
-    pub attestations: BTreeMap<String, String>,
+    pub attestations: BTreeMap<crate::model::DeviceId, Attestation>,
     /// The attestations as they stood at the current epoch's cut, for the
     /// snapshot at the cut that bundles carry while a handover is passed on.
     #[serde(default)]
-    pub cut_attestations: Vec<String>,
+    pub cut_attestations: Vec<Attestation>,
     /// For each session this device re-seals sign-ups of (it leads it),
     /// the fingerprint of the set of lead devices it last sealed them to
     /// (`cover_leads`).
     #[serde(default)]
     pub sealed_leads: BTreeMap<String, String>,
-    /// Heads (hex) of the document when this device last looked over the
+    /// Heads of the document when this device last looked over the
     /// sessions it leads (`cover_leads`: re-seal, free departed places),
     /// so that pass runs only when something moved. Apart from
     /// `sealed_heads`, which a rotation moves without that pass.
     #[serde(default)]
-    pub led_heads: Vec<String>,
+    pub led_heads: Vec<ChangeHash>,
     /// Relay sync: attendance requests this device pulled from the current
     /// epoch's mailbox, held back from compaction for
     /// [`HOLD_REQUESTS_SECS`](super::relay_sync::HOLD_REQUESTS_SECS) after
@@ -197,7 +198,7 @@ pub struct SpaceEntry {
 
 /// A request envelope in the mailbox that compaction must not delete yet.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HeldRequest {
+pub(crate) struct HeldRequest {
     /// Its sequence number in the mailbox.
     pub seq: u64,
     /// When this device first pulled it (its own clock).
@@ -206,7 +207,7 @@ pub struct HeldRequest {
 
 /// An invite this device issued and still answers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IssuedInvite {
+pub(crate) struct IssuedInvite {
     /// The invite code (the secret; the registry is sealed at rest).
     pub code: String,
     /// The invite's id in the space.
@@ -221,23 +222,23 @@ pub struct IssuedInvite {
     /// code).
     #[serde(default)]
     pub claimed: bool,
-    /// A claimed request (sealed, base64) not yet answered: kept so a
+    /// A claimed request (sealed) not yet answered: kept so a
     /// crash after the claim loses nothing.
     #[serde(default)]
-    pub request: Option<String>,
-    /// A welcome (sealed, base64) waiting to be put in the welcome
+    pub request: Option<Sealed>,
+    /// A welcome (sealed) waiting to be put in the welcome
     /// drop-box once the admission is pushed.
     #[serde(default)]
-    pub welcome: Option<String>,
+    pub welcome: Option<Sealed>,
 }
 
 /// A join this device asked for and is waiting to be welcomed into.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PendingJoin {
+pub(crate) struct PendingJoin {
     /// The invite code.
     pub code: String,
-    /// The space, hex.
-    pub space: String,
+    /// The space.
+    pub space: SpaceId,
     /// Its name, from the package.
     pub space_name: String,
     /// The role the invite grants.
@@ -246,59 +247,62 @@ pub struct PendingJoin {
     pub expires_at: Timestamp,
     /// The member id this device asked to join as.
     pub member: MemberId,
-    /// The sealed request (base64), put again while no welcome comes, in
+    /// The sealed request, put again while no welcome comes, in
     /// case the inviter's device lost it.
-    pub request: String,
-    /// A welcome claimed from the relay and not yet taken (base64): kept
+    pub request: Sealed,
+    /// A welcome claimed from the relay and not yet taken: kept
     /// so a crash after the claim loses nothing.
     #[serde(default)]
-    pub welcome: Option<String>,
+    pub welcome: Option<Sealed>,
 }
 
 /// A handover that missed this device, kept until a grant of its key comes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AwaitingGrant {
-    /// The sealed handover envelope (base64), to pass on once moved.
-    pub sealed: String,
-    /// Its body (base64): the grant is checked against its commitment.
-    pub body: String,
+pub(crate) struct AwaitingGrant {
+    /// The sealed handover envelope, to pass on once moved.
+    pub sealed: Sealed,
+    /// Its body: the grant is checked against its commitment.
+    pub body: Sealed,
 }
 
 /// The handover a device adopted, kept to settle a competing one.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AdoptedHandover {
+pub(crate) struct AdoptedHandover {
     /// Its rank (hex SHA-256 of its body): the lower one wins.
     pub rank: String,
 }
 
 /// An envelope waiting to be appended to the mailbox of `epoch`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OutboxItem {
+pub(crate) struct OutboxItem {
     /// Which epoch's mailbox it goes to.
     pub epoch: u32,
-    /// The sealed envelope, base64.
-    pub envelope: String,
+    /// The sealed envelope.
+    pub envelope: Sealed,
 }
 
 /// The registry's format version: 2 added the person's devices and the
 /// journal's epochs; 3 counts envelope numbers per mailbox and checks them
-/// (a version 2 entry's cursor would be past numbers it never counted). No
+/// (a version 2 entry's cursor would be past numbers it never counted); 4
+/// writes every id, change hash, key and sealed envelope in its one typed
+/// form, so a damaged one fails the read instead of being skipped. No
 /// older registry is read (nothing was deployed).
-pub const REGISTRY_VERSION: u8 = 3;
+pub(crate) const REGISTRY_VERSION: u8 = 4;
 
 /// The registry document.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Registry {
+pub(crate) struct Registry {
     /// Format version.
     pub v: u8,
     /// This device's id (public: it is also the automerge actor).
     pub device: DeviceId,
-    /// The person's own secret (journal key, tickets) in the keyring.
-    pub person_key: String,
-    /// The journal's document id, hex.
-    pub journal_document: String,
-    /// Spaces by space id (hex).
-    pub spaces: BTreeMap<String, SpaceEntry>,
+    /// Where the person's own secret (journal key, tickets) is in the
+    /// keyring.
+    pub person_key: KeyId,
+    /// The journal's document id.
+    pub journal_document: DocumentId,
+    /// Spaces by space id.
+    pub spaces: BTreeMap<SpaceId, SpaceEntry>,
     /// Whether the journal syncs between the person's own devices. Off
     /// until the person turns it on.
     #[serde(default)]
@@ -308,7 +312,7 @@ pub struct Registry {
     pub journal_cursor: u64,
     /// Journal sync: the journal's heads when this device last pushed it.
     #[serde(default)]
-    pub journal_pushed_heads: Vec<String>,
+    pub journal_pushed_heads: Vec<ChangeHash>,
     /// Joins asked for and not yet welcomed.
     #[serde(default)]
     pub joins: Vec<PendingJoin>,
@@ -328,7 +332,7 @@ pub struct Registry {
 /// the keyring under [`journal_key_id`]), what the epoch answers, and the
 /// handovers still to push.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JournalEpoch {
+pub(crate) struct JournalEpoch {
     /// The current epoch; 0 until a device is removed.
     pub epoch: u32,
     /// Removed devices the current epoch's key was not given to: a removed
@@ -343,7 +347,7 @@ pub struct JournalEpoch {
     /// which is still read for handovers that compete with the adopted one.
     #[serde(default)]
     pub previous_cursor: u64,
-    /// Sealed handovers (base64) to append to the mailbox of the epoch they
+    /// Sealed handovers to append to the mailbox of the epoch they
     /// leave, persisted before any network call.
     #[serde(default)]
     pub outbox: Vec<OutboxItem>,
@@ -351,7 +355,7 @@ pub struct JournalEpoch {
 
 /// The journal handover a device moved by.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AdoptedJournalHandover {
+pub(crate) struct AdoptedJournalHandover {
     /// The device that signed it: if that device turns out removed, the
     /// handover counts for nothing and the journal moves on again.
     pub author: DeviceId,
@@ -361,7 +365,7 @@ pub struct AdoptedJournalHandover {
 
 /// One of the person's own devices.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OwnDevice {
+pub(crate) struct OwnDevice {
     /// Its public keys, as its member entries (or its link request) list them.
     pub keys: crate::model::DeviceKeys,
     /// The name the person gave it on this device (never leaves it).
@@ -375,22 +379,10 @@ pub struct OwnDevice {
     pub removed_at: Option<Timestamp>,
 }
 
-impl Registry {
-    pub(crate) fn person_key_id(&self) -> Option<KeyId> {
-        parse16(&self.person_key).map(KeyId)
-    }
-
-    pub(crate) fn journal_id(&self) -> Option<DocumentId> {
-        parse16(&self.journal_document).map(DocumentId)
-    }
-}
-
 impl SpaceEntry {
     /// The public admin key of `epoch`'s mailbox, if this device knows it.
     pub(crate) fn admin_key(&self, epoch: u32) -> Option<AdminKey> {
-        self.mailbox_admins
-            .get(&epoch)
-            .and_then(|h| AdminKey::from_hex(h))
+        self.mailbox_admins.get(&epoch).copied()
     }
 
     /// A device's fresh entry for a space it just created, joined or was
@@ -403,11 +395,11 @@ impl SpaceEntry {
         admin: AdminKey,
     ) -> Self {
         SpaceEntry {
-            mailbox_admins: BTreeMap::from([(epoch, admin.to_hex())]),
+            mailbox_admins: BTreeMap::from([(epoch, admin)]),
             admin_granted: Vec::new(),
             admin_grants: Vec::new(),
-            space: space.to_hex(),
-            document: hex::encode(document.0),
+            space,
+            document,
             member,
             epoch,
             next_sequence: 1,
@@ -448,18 +440,18 @@ impl SpaceEntry {
         member: MemberId,
         epoch: u32,
         admin: AdminKey,
-        heads: &[automerge::ChangeHash],
+        heads: &[ChangeHash],
     ) -> Self {
         let mut entry = Self::new(space, document, member, epoch, admin);
         if epoch > 0 {
-            entry.epoch_cut = heads.iter().map(|h| h.to_string()).collect();
+            entry.epoch_cut = heads.to_vec();
         }
         entry
     }
 
     /// Every attestation this device holds for the space.
     pub(crate) fn attestations(&self) -> Vec<Attestation> {
-        decode_attestations(self.attestations.values())
+        self.attestations.values().cloned().collect()
     }
 
     /// Keeps `attestation` if it covers more of its device's changes than
@@ -467,61 +459,107 @@ impl SpaceEntry {
     pub(crate) fn remember(&mut self, attestation: &Attestation) {
         let newer = self
             .attestations
-            .get(attestation.device.as_str())
-            .and_then(|held| BASE64_STANDARD.decode(held).ok())
-            .and_then(|bytes| Attestation::decode(&bytes).ok())
+            .get(&attestation.device)
             .is_none_or(|held| attestation.seq > held.seq);
         if newer {
-            self.attestations.insert(
-                attestation.device.to_string(),
-                BASE64_STANDARD.encode(attestation.encode()),
-            );
+            self.attestations
+                .insert(attestation.device.clone(), attestation.clone());
         }
-    }
-
-    /// The document heads at this device's last seal (empty before the
-    /// first): what is new since then is what the next seal sends.
-    pub(crate) fn sealed_heads(&self) -> Vec<automerge::ChangeHash> {
-        self.sealed_heads
-            .iter()
-            .filter_map(|h| h.parse().ok())
-            .collect()
     }
 
     /// The state at which the current epoch's key was handed out, `None`
     /// in the first epoch (see [`SpaceEntry::epoch_cut`]).
-    pub(crate) fn cut(&self) -> Option<Vec<automerge::ChangeHash>> {
+    pub(crate) fn cut(&self) -> Option<&[ChangeHash]> {
         if self.epoch == 0 && self.epoch_cut.is_empty() {
             return None;
         }
-        Some(
-            self.epoch_cut
-                .iter()
-                .filter_map(|h| h.parse().ok())
-                .collect(),
-        )
-    }
-
-    pub(crate) fn space_id(&self) -> Option<SpaceId> {
-        parse16(&self.space).map(SpaceId)
-    }
-
-    pub(crate) fn document_id(&self) -> Option<DocumentId> {
-        parse16(&self.document).map(DocumentId)
+        Some(&self.epoch_cut)
     }
 }
 
-/// Attestations from their base64 encodings, skipping any that is damaged.
-pub(crate) fn decode_attestations<'a>(
-    encoded: impl IntoIterator<Item = &'a String>,
-) -> Vec<Attestation> {
-    encoded
-        .into_iter()
-        .filter_map(|e| BASE64_STANDARD.decode(e).ok())
-        .filter_map(|bytes| Attestation::decode(&bytes).ok())
-        .collect()
+/// A sealed envelope (or a sealed request, welcome, handover body) kept in
+/// the registry: bytes, written as base64 so the registry stays JSON. One
+/// that is not base64 is refused when the registry is read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Sealed(pub Vec<u8>);
+
+impl Sealed {
+    /// The bytes.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.0
+    }
 }
 
+impl From<Vec<u8>> for Sealed {
+    fn from(bytes: Vec<u8>) -> Self {
+        Sealed(bytes)
+    }
+}
+
+impl Serialize for Sealed {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        BASE64_STANDARD.encode(&self.0).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Sealed {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        BASE64_STANDARD
+            .decode(text)
+            .map(Sealed)
+            .map_err(|e| serde::de::Error::custom(format!("a sealed envelope: {e}")))
+    }
+}
+
+/// How the registry writes a fixed-size id or key (hex), and refuses one
+/// that is not: the ids' own types stay free of a text form elsewhere.
+macro_rules! hex_serde {
+    ($($ty:ty => $len:literal, $what:literal;)*) => {$(
+        impl Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                hex::encode(self.0).serialize(s)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(d)?;
+                let mut out = [0u8; $len];
+                hex::decode_to_slice(&text, &mut out).map_err(|e| {
+                    serde::de::Error::custom(format!(concat!("a ", $what, " ({:?}): {}"), text, e))
+                })?;
+                Ok(Self(out))
+            }
+        }
+    )*};
+}
+
+hex_serde! {
+    SpaceId => 16, "space id";
+    DocumentId => 16, "document id";
+    KeyId => 16, "keyring id";
+    AdminKey => 32, "mailbox admin key";
+}
+
+impl Serialize for Attestation {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        BASE64_STANDARD.encode(self.encode()).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Attestation {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        BASE64_STANDARD
+            .decode(&text)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| Attestation::decode(&bytes).map_err(|e| e.to_string()))
+            .map_err(|e| serde::de::Error::custom(format!("an attestation: {e}")))
+    }
+}
+
+/// A 16-byte id from its hex text, as apps pass space ids.
 pub(crate) fn parse16(hex_text: &str) -> Option<[u8; 16]> {
     let mut out = [0u8; 16];
     hex::decode_to_slice(hex_text, &mut out).ok()?;

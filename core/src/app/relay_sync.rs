@@ -21,13 +21,10 @@
 //! A handover received while pulling moves the space to the new epoch; the
 //! pass then repeats against the new mailbox.
 
-use base64::Engine;
-use base64::prelude::BASE64_STANDARD;
-
 use super::cover_leads::fingerprint;
 use super::offline::BundleReport;
 use super::receive::{Fate, bound_waiting, receive_envelopes, request_envelope};
-use super::registry::{HeldRequest, OutboxItem, PendingRequest, SpaceEntry};
+use super::registry::{HeldRequest, OutboxItem, PendingRequest};
 use super::space_handle::entry;
 use super::{AppError, AppResult, SafeSpaces, Shared};
 use crate::model::{DeviceId, Timestamp};
@@ -166,107 +163,87 @@ impl Shared {
         // neither. A removal never leaves this device without its rotation.
         self.reseal_for_leads(space, now)?;
         self.rotate_if_needed(space)?;
-        let signing = self.profile.with_keyring(|k| k.signing_key().clone())?;
+        let signing = self.keys().signing()?;
         self.with_loaded(|loaded| {
-            let secret = self.person_secret(&loaded.registry)?;
+            let secret = self.keys().person_secret(&loaded.registry)?;
             let device = loaded.registry.device.clone();
-            let mut entry = entry(loaded, space)?.clone();
-            let key = self.epoch_key(space, entry.epoch)?;
-            let actor = own_actor(&device)?;
-            let doc = loaded
-                .spaces
-                .get_mut(&space)
-                .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
-            // Only what is new since the last seal: the heads then are kept,
-            // so a sync costs the size of what changed, not of the history.
-            let since = entry.sealed_heads();
-            let own: Vec<automerge::Change> = doc
-                .changes_since(&since)
-                .into_iter()
-                .filter_map(|bytes| automerge::Change::from_bytes(bytes).ok())
-                .filter(|c| c.actor_id() == &actor && c.seq() > entry.sealed_own_seq)
-                .collect();
-            let heads: Vec<String> = doc.heads().iter().map(|h| h.to_string()).collect();
-            let heads_moved = heads != entry.sealed_heads;
-            entry.sealed_heads = heads;
-            let mut changed = heads_moved;
-            if let Some(last) = own.last() {
-                let top = last.seq();
-                let bytes: Vec<Vec<u8>> = own.iter().map(|c| c.raw_bytes().to_vec()).collect();
-                let (body, attestation) = batch_body(space, &device, &signing, &bytes)
+            self.update_space(loaded, space, |entry, loaded| {
+                let key = self.keys().epoch(space, entry.epoch)?;
+                let actor = own_actor(&device)?;
+                let doc = loaded
+                    .spaces
+                    .get_mut(&space)
+                    .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
+                // Only what is new since the last seal: the heads then are kept,
+                // so a sync costs the size of what changed, not of the history.
+                let since = entry.sealed_heads.clone();
+                let own: Vec<automerge::Change> = doc
+                    .changes_since(&since)
+                    .into_iter()
+                    .filter_map(|bytes| automerge::Change::from_bytes(bytes).ok())
+                    .filter(|c| c.actor_id() == &actor && c.seq() > entry.sealed_own_seq)
+                    .collect();
+                entry.sealed_heads = doc.heads();
+                if let Some(last) = own.last() {
+                    let top = last.seq();
+                    let bytes: Vec<Vec<u8>> = own.iter().map(|c| c.raw_bytes().to_vec()).collect();
+                    let (body, attestation) = batch_body(space, &device, &signing, &bytes)
+                        .map_err(|e| AppError::Corrupt(e.to_string()))?;
+                    entry.remember(&attestation);
+                    let envelope = Envelope {
+                        kind: EnvelopeKind::ChangeBatch,
+                        space,
+                        epoch: entry.epoch,
+                        author: device.clone(),
+                        sequence: entry.next_sequence,
+                        body,
+                    }
+                    .seal(&key.content_key(), &signing)
                     .map_err(|e| AppError::Corrupt(e.to_string()))?;
-                entry.remember(&attestation);
-                let envelope = Envelope {
-                    kind: EnvelopeKind::ChangeBatch,
-                    space,
-                    epoch: entry.epoch,
-                    author: device.clone(),
-                    sequence: entry.next_sequence,
-                    body,
+                    entry.outbox.push(OutboxItem {
+                        epoch: entry.epoch,
+                        envelope: envelope.into(),
+                    });
+                    entry.next_sequence = entry.next_sequence.saturating_add(1);
+                    entry.sealed_own_seq = top;
                 }
-                .seal(&key.content_key(), &signing)
-                .map_err(|e| AppError::Corrupt(e.to_string()))?;
-                entry.outbox.push(OutboxItem {
-                    epoch: entry.epoch,
-                    envelope: BASE64_STANDARD.encode(envelope),
-                });
-                entry.next_sequence = entry.next_sequence.saturating_add(1);
-                entry.sealed_own_seq = top;
-                changed = true;
-            }
-            let member = entry.member.clone();
-            let epoch = entry.epoch;
-            for pending in entry.pending_requests.iter_mut() {
-                // No recording lead yet: try again on a later sync.
-                let Ok(recipients) = attendance::lead_recipients(doc, &pending.session) else {
-                    continue;
-                };
-                let to = fingerprint(&recipients);
-                if !resend_due(pending, &to, now) {
-                    continue;
+                let member = entry.member.clone();
+                let epoch = entry.epoch;
+                for pending in entry.pending_requests.iter_mut() {
+                    // No recording lead yet: try again on a later sync.
+                    let Ok(recipients) = attendance::lead_recipients(doc, &pending.session) else {
+                        continue;
+                    };
+                    let to = fingerprint(&recipients);
+                    if !resend_due(pending, &to, now) {
+                        continue;
+                    }
+                    let Some(envelope) = request_envelope(
+                        doc, &secret, space, epoch, &key, &member, &device, pending, &signing,
+                    )?
+                    else {
+                        continue;
+                    };
+                    entry.outbox.push(OutboxItem {
+                        epoch,
+                        envelope: envelope.into(),
+                    });
+                    pending.sent = true;
+                    pending.sent_at = Some(now);
+                    pending.sent_to = Some(to);
                 }
-                let Some(envelope) = request_envelope(
-                    doc, &secret, space, epoch, &key, &member, &device, pending, &signing,
-                )?
-                else {
-                    continue;
-                };
-                entry.outbox.push(OutboxItem {
-                    epoch,
-                    envelope: BASE64_STANDARD.encode(envelope),
-                });
-                pending.sent = true;
-                pending.sent_at = Some(now);
-                pending.sent_to = Some(to);
-                changed = true;
-            }
-            if changed {
-                self.store_entry(loaded, space, entry)?;
-            }
-            Ok(())
+                Ok(())
+            })
         })
-    }
-
-    pub(crate) fn store_entry(
-        &self,
-        loaded: &mut super::Loaded,
-        space: SpaceId,
-        entry: SpaceEntry,
-    ) -> AppResult<()> {
-        let mut registry = loaded.registry.clone();
-        registry.spaces.insert(space.to_hex(), entry);
-        self.save_registry(&registry)?;
-        loaded.registry = registry;
-        Ok(())
     }
 
     /// A snapshot envelope of this device's document, signed by it.
     fn snapshot_envelope(&self, space: SpaceId) -> AppResult<Vec<u8>> {
-        let signing = self.profile.with_keyring(|k| k.signing_key().clone())?;
+        let signing = self.keys().signing()?;
         self.with_loaded(|loaded| {
             let device = loaded.registry.device.clone();
             let entry = entry(loaded, space)?.clone();
-            let key = self.epoch_key(space, entry.epoch)?;
+            let key = self.keys().epoch(space, entry.epoch)?;
             let doc = loaded
                 .spaces
                 .get_mut(&space)
@@ -324,9 +301,10 @@ impl Shared {
                 let snapshot = self.snapshot_envelope(space)?;
                 let seq = client.append(&credential, snapshot).await?;
                 self.with_loaded(|loaded| {
-                    let mut e = entry(loaded, space)?.clone();
-                    e.snapshot_seq = seq;
-                    self.store_entry(loaded, space, e)
+                    self.update_space(loaded, space, |e, _| {
+                        e.snapshot_seq = seq;
+                        Ok(())
+                    })
                 })?;
                 report.snapshots += 1;
                 tracing::info!(epoch, "created a space's mailbox, starting with a snapshot");
@@ -392,20 +370,19 @@ impl Shared {
         report: &mut SyncReport,
     ) -> AppResult<()> {
         for item in outbox {
-            let bytes = BASE64_STANDARD
-                .decode(&item.envelope)
-                .map_err(|e| AppError::Corrupt(format!("outbox: {e}")))?;
+            let bytes = item.envelope.0.clone();
             let target = self.credential(space, item.epoch)?;
             if item.epoch != epoch {
                 client.create_mailbox(&target).await?;
             }
             client.append(&target, bytes).await?;
             self.with_loaded(|loaded| {
-                let mut e = entry(loaded, space)?.clone();
-                if let Some(pos) = e.outbox.iter().position(|o| o == &item) {
-                    e.outbox.remove(pos);
-                }
-                self.store_entry(loaded, space, e)
+                self.update_space(loaded, space, |e, _| {
+                    if let Some(pos) = e.outbox.iter().position(|o| o == &item) {
+                        e.outbox.remove(pos);
+                    }
+                    Ok(())
+                })
             })?;
             report.pushed += 1;
         }
@@ -423,78 +400,79 @@ impl Shared {
         now: Timestamp,
         report: &mut SyncReport,
     ) -> AppResult<bool> {
-        let identity = self.profile.with_keyring(|k| k.device_identity().clone())?;
+        let identity = self.keys().identity()?;
         // To tell which blobs are attendance requests (held from compaction).
-        let content = self.epoch_key(space, epoch).ok().map(|k| k.content_key());
+        let content = self
+            .keys()
+            .epoch(space, epoch)
+            .ok()
+            .map(|k| k.content_key());
         self.with_loaded(|loaded| {
-            let mut entry = entry(loaded, space)?.clone();
-            let mut tally = BundleReport::default();
-            let mut queue: Vec<Vec<u8>> = entry
-                .waiting
-                .iter()
-                .filter_map(|b| BASE64_STANDARD.decode(b).ok())
-                .collect();
-            let mut last = entry.cursor;
-            for blob in blobs {
-                last = last.max(blob.seq);
-                let request = content.as_ref().is_some_and(|key| {
-                    Envelope::open_unverified(&blob.data, key, space, epoch)
-                        .is_ok_and(|u| u.peek().kind == EnvelopeKind::AttendanceRequest)
-                });
-                if request && !entry.held_requests.iter().any(|h| h.seq == blob.seq) {
-                    entry.held_requests.push(HeldRequest {
-                        seq: blob.seq,
-                        seen_at: now,
+            let moved = self.update_space(loaded, space, |entry, loaded| {
+                let mut tally = BundleReport::default();
+                let mut queue: Vec<Vec<u8>> = entry.waiting.iter().map(|b| b.0.clone()).collect();
+                let mut last = entry.cursor;
+                for blob in blobs {
+                    last = last.max(blob.seq);
+                    let request = content.as_ref().is_some_and(|key| {
+                        Envelope::open_unverified(&blob.data, key, space, epoch)
+                            .is_ok_and(|u| u.peek().kind == EnvelopeKind::AttendanceRequest)
                     });
+                    if request && !entry.held_requests.iter().any(|h| h.seq == blob.seq) {
+                        entry.held_requests.push(HeldRequest {
+                            seq: blob.seq,
+                            seen_at: now,
+                        });
+                    }
+                    queue.push(blob.data);
                 }
-                queue.push(blob.data);
-            }
-            // Holds that ran out go; the list stays small whether or not
-            // this device ever compacts.
-            entry.held_requests = compaction_bound(last, &entry.held_requests, now).1;
-            // Keep receiving while anything new settles: a blob may wait on
-            // one that arrives later in the same page.
-            let waiting = loop {
-                let fates = receive_envelopes(
-                    self,
-                    loaded,
-                    space,
-                    &mut entry,
-                    &queue,
-                    &identity,
-                    now,
-                    &mut tally,
-                    Some(epoch),
-                )?;
-                let progressed = fates.contains(&Fate::Settled);
-                let waiting: Vec<(Vec<u8>, Fate)> = std::mem::take(&mut queue)
-                    .into_iter()
-                    .zip(fates)
-                    .filter(|(_, fate)| *fate != Fate::Settled)
-                    .collect();
-                if !progressed || waiting.is_empty() || entry.epoch != epoch {
-                    break waiting;
+                // Holds that ran out go; the list stays small whether or not
+                // this device ever compacts.
+                entry.held_requests = compaction_bound(last, &entry.held_requests, now).1;
+                // Keep receiving while anything new settles: a blob may wait on
+                // one that arrives later in the same page.
+                let waiting = loop {
+                    let fates = receive_envelopes(
+                        self,
+                        loaded,
+                        space,
+                        entry,
+                        &queue,
+                        &identity,
+                        now,
+                        &mut tally,
+                        Some(epoch),
+                    )?;
+                    let progressed = fates.contains(&Fate::Settled);
+                    let waiting: Vec<(Vec<u8>, Fate)> = std::mem::take(&mut queue)
+                        .into_iter()
+                        .zip(fates)
+                        .filter(|(_, fate)| *fate != Fate::Settled)
+                        .collect();
+                    if !progressed || waiting.is_empty() || entry.epoch != epoch {
+                        break waiting;
+                    }
+                    queue = waiting.into_iter().map(|(sealed, _)| sealed).collect();
+                };
+                let (waiting, dropped) = bound_waiting(waiting);
+                if dropped > 0 {
+                    tracing::warn!(dropped, "waiting envelopes over budget were dropped");
+                    report.waiting_dropped += dropped;
                 }
-                queue = waiting.into_iter().map(|(sealed, _)| sealed).collect();
-            };
-            let (waiting, dropped) = bound_waiting(waiting);
-            if dropped > 0 {
-                tracing::warn!(dropped, "waiting envelopes over budget were dropped");
-                report.waiting_dropped += dropped;
-            }
-            let moved = entry.epoch != epoch;
-            if !moved {
-                entry.cursor = last;
-            }
-            entry.waiting = waiting.iter().map(|w| BASE64_STANDARD.encode(w)).collect();
-            report.applied += tally.applied;
-            report.refused += tally.refused;
-            report.requests_recorded += tally.requests_recorded;
-            if tally.left_out {
-                report.left_out.push(space.to_hex());
-            }
-            self.persist_space(loaded, space)?;
-            self.store_entry(loaded, space, entry)?;
+                let moved = entry.epoch != epoch;
+                if !moved {
+                    entry.cursor = last;
+                }
+                entry.waiting = waiting.into_iter().map(Into::into).collect();
+                report.applied += tally.applied;
+                report.refused += tally.refused;
+                report.requests_recorded += tally.requests_recorded;
+                if tally.left_out {
+                    report.left_out.push(space.to_hex());
+                }
+                self.persist_space(loaded, space)?;
+                Ok(moved)
+            })?;
             self.settle_pending(loaded, space)?;
             Ok(moved)
         })
@@ -520,7 +498,7 @@ impl Shared {
             return Ok(false);
         };
         let credential = self.credential(space, previous)?;
-        let identity = self.profile.with_keyring(|k| k.device_identity().clone())?;
+        let identity = self.keys().identity()?;
         loop {
             let page = match client.read(&credential, after, None).await {
                 Ok(page) => page,
@@ -546,23 +524,23 @@ impl Shared {
             report.pulled += page.blobs.len();
             let sealed: Vec<Vec<u8>> = page.blobs.into_iter().map(|b| b.data).collect();
             let moved = self.with_loaded(|loaded| {
-                let mut e = entry(loaded, space)?.clone();
-                let mut tally = BundleReport::default();
-                receive_envelopes(
-                    self, loaded, space, &mut e, &sealed, &identity, now, &mut tally, None,
-                )?;
-                let moved = e.epoch != epoch || e.adopted.as_ref() != Some(&adopted);
-                if !moved {
-                    e.previous_cursor = last;
-                }
-                report.applied += tally.applied;
-                report.refused += tally.refused;
-                if tally.left_out {
-                    report.left_out.push(space.to_hex());
-                }
-                self.persist_space(loaded, space)?;
-                self.store_entry(loaded, space, e)?;
-                Ok(moved)
+                self.update_space(loaded, space, |e, loaded| {
+                    let mut tally = BundleReport::default();
+                    receive_envelopes(
+                        self, loaded, space, e, &sealed, &identity, now, &mut tally, None,
+                    )?;
+                    let moved = e.epoch != epoch || e.adopted.as_ref() != Some(&adopted);
+                    if !moved {
+                        e.previous_cursor = last;
+                    }
+                    report.applied += tally.applied;
+                    report.refused += tally.refused;
+                    if tally.left_out {
+                        report.left_out.push(space.to_hex());
+                    }
+                    self.persist_space(loaded, space)?;
+                    Ok(moved)
+                })
             })?;
             if moved {
                 tracing::info!(epoch, "a competing handover won; the space moves to it");
@@ -609,10 +587,11 @@ impl Shared {
         let seq = client.append(credential, snapshot).await?;
         client.compact(credential, seq, through).await?;
         self.with_loaded(|loaded| {
-            let mut e = entry(loaded, space)?.clone();
-            e.snapshot_seq = seq;
-            e.held_requests = running.clone();
-            self.store_entry(loaded, space, e)
+            self.update_space(loaded, space, |e, _| {
+                e.snapshot_seq = seq;
+                e.held_requests = running.clone();
+                Ok(())
+            })
         })?;
         report.snapshots += 1;
         tracing::info!(
@@ -634,14 +613,9 @@ impl SafeSpaces {
             .complete_joins(client, now, &mut report)
             .await
             .inspect_err(|e| super::error::warn_failed!(e, "completing joins failed"))?;
-        let spaces: Vec<SpaceId> = self.shared.with_loaded(|loaded| {
-            Ok(loaded
-                .registry
-                .spaces
-                .values()
-                .filter_map(SpaceEntry::space_id)
-                .collect())
-        })?;
+        let spaces: Vec<SpaceId> = self
+            .shared
+            .with_loaded(|loaded| Ok(loaded.registry.spaces.keys().copied().collect()))?;
         let started = std::time::Instant::now();
         let count = spaces.len();
         // One space failing (its mailbox deleted or refused, a damaged

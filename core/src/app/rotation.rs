@@ -19,10 +19,7 @@
 
 use std::sync::Arc;
 
-use base64::Engine;
-use base64::prelude::BASE64_STANDARD;
-
-use super::registry::{AdoptedHandover, OutboxItem, SpaceEntry, epoch_key_id};
+use super::registry::{AdoptedHandover, OutboxItem, SpaceEntry};
 use super::space_handle::entry;
 use super::{AppError, AppResult, Shared, Space};
 use crate::model::{MemberId, ModelError, Role, Timestamp};
@@ -104,7 +101,7 @@ impl Shared {
     }
 
     fn rotate_only(&self, space: SpaceId) -> AppResult<bool> {
-        let signing = self.profile.with_keyring(|k| k.signing_key().clone())?;
+        let signing = self.keys().signing()?;
         self.with_loaded(|loaded| {
             let device = loaded.registry.device.clone();
             let current = entry(loaded, space)?.clone();
@@ -121,7 +118,7 @@ impl Shared {
             // the removals that takes are answered below. The history is
             // scanned only when what arrived since the last seal (a removal,
             // a change by a removed member's device) could void anything.
-            let since = current.sealed_heads();
+            let since = current.sealed_heads.clone();
             let may_take_back = |doc: &crate::model::SpaceDoc| {
                 coordinator
                     || doc.sessions().is_ok_and(|sessions| {
@@ -158,10 +155,10 @@ impl Shared {
                 .spaces
                 .get_mut(&space)
                 .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
-            let Some(removal) = unanswered_removal(doc, current.cut().as_deref()) else {
+            let Some(removal) = unanswered_removal(doc, current.cut()) else {
                 return Ok(false);
             };
-            let old_key = self.epoch_key(space, current.epoch)?;
+            let old_key = self.keys().epoch(space, current.epoch)?;
             let new_key = EpochKey::generate();
             // The new mailbox's admin seed: this coordinator's device holds
             // it, and the handover seals it to the other coordinators'.
@@ -195,12 +192,9 @@ impl Shared {
             )?;
             // Key first: a crash after this leaves an unused key, never a
             // registry pointing at a key that is not there.
-            self.profile
-                .insert_key(epoch_key_id(space, next), *new_key.expose_bytes())?;
-            self.keep_admin_seed(space, next, &admin_seed)?;
-            let mut e = current.clone();
-            e.next_sequence = e.next_sequence.saturating_add(1);
-            let cursor = e.cursor;
+            let keys = self.keys();
+            keys.keep_epoch(space, next, &new_key)?;
+            keys.keep_admin_seed(space, next, &admin_seed)?;
             let at_cut = super::snapshots::attestations_at_cut(
                 doc,
                 &current,
@@ -209,14 +203,18 @@ impl Shared {
                 &device,
                 &signing,
             );
-            enter_epoch(&mut e, &handover, &sealed, cursor, None, &at_cut);
-            for envelope in [&snapshot, &sealed] {
-                e.outbox.push(OutboxItem {
-                    epoch: current.epoch,
-                    envelope: BASE64_STANDARD.encode(envelope),
-                });
-            }
-            self.store_entry(loaded, space, e)?;
+            self.update_space(loaded, space, |e, _| {
+                e.next_sequence = e.next_sequence.saturating_add(1);
+                let cursor = e.cursor;
+                enter_epoch(e, &handover, &sealed, cursor, None, &at_cut);
+                for envelope in [snapshot, sealed.clone()] {
+                    e.outbox.push(OutboxItem {
+                        epoch: current.epoch,
+                        envelope: envelope.into(),
+                    });
+                }
+                Ok(())
+            })?;
             tracing::info!(from_epoch = current.epoch, "rotated a space to a new epoch");
             Ok(true)
         })
@@ -291,21 +289,18 @@ pub(crate) fn enter_epoch(
     // loser's mailbox: the epoch left is still the previous one.
     let competing = entry.epoch == handover.to_epoch();
     entry.enter_mailbox(competing);
-    entry.cut_attestations = at_cut
-        .iter()
-        .map(|a| BASE64_STANDARD.encode(a.encode()))
-        .collect();
+    entry.cut_attestations = at_cut.to_vec();
     let from = handover.from_epoch;
     entry.epoch = handover.to_epoch();
     entry
         .mailbox_admins
-        .insert(handover.to_epoch(), handover.admin_key.to_hex());
+        .insert(handover.to_epoch(), handover.admin_key);
     entry.adopted = Some(AdoptedHandover {
         rank: hex::encode(handover.rank()),
     });
-    entry.epoch_cut = handover.cut.iter().map(|h| h.to_string()).collect();
-    entry.handovers = vec![BASE64_STANDARD.encode(sealed)];
-    entry.handover_body = Some(BASE64_STANDARD.encode(handover.encode()));
+    entry.epoch_cut = handover.cut.clone();
+    entry.handovers = vec![sealed.to_vec().into()];
+    entry.handover_body = Some(handover.encode().into());
     entry.granted.clear();
     entry.admin_granted.clear();
     entry.admin_grants.clear();

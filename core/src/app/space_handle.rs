@@ -93,9 +93,7 @@ impl Space {
     ) -> AppResult<R> {
         self.shared.with_loaded(|loaded| {
             let entry = entry(loaded, self.id)?.clone();
-            let document = entry
-                .document_id()
-                .ok_or_else(|| AppError::Corrupt("registry: document id".into()))?;
+            let document = entry.document;
             let doc = loaded
                 .spaces
                 .get_mut(&self.id)
@@ -347,10 +345,7 @@ impl Space {
     /// Who is coming, by name: only for the session's leads (their device
     /// opens the sealed names; anyone else gets an empty list).
     pub fn attendees(&self, id: &SessionId) -> AppResult<Vec<Attendee>> {
-        let identity = self
-            .shared
-            .profile
-            .with_keyring(|k| k.device_identity().clone())?;
+        let identity = self.shared.keys().identity()?;
         self.read(|doc, _| Ok(attendance::attendees(doc, id, &identity)?))
     }
 
@@ -363,14 +358,11 @@ impl Space {
         state: SignUpState,
         now: Timestamp,
     ) -> AppResult<MyPlace> {
-        let identity = self
-            .shared
-            .profile
-            .with_keyring(|k| k.device_identity().clone())?;
+        let identity = self.shared.keys().identity()?;
         let shared = Arc::clone(&self.shared);
         let space = self.id;
         self.shared.with_loaded(|loaded| {
-            let secret = shared.person_secret(&loaded.registry)?;
+            let secret = shared.keys().person_secret(&loaded.registry)?;
             let device = loaded.registry.device.clone();
             let entry = entry(loaded, space)?.clone();
             let doc = loaded
@@ -400,7 +392,7 @@ impl Space {
                 .map_or(0, |s| s.counter)
                 .max(pending.map_or(0, |p| p.counter))
                 + 1;
-            let signing = shared.profile.with_keyring(|k| k.signing_key().clone())?;
+            let signing = shared.keys().signing()?;
             // Attending again before a lead saw the cancellation keeps the
             // recorded place: the cancellation never took effect.
             // A clock behind the admitting device's never dates a request
@@ -426,14 +418,12 @@ impl Space {
             if doc.is_session_lead(id, &entry.member)? {
                 attendance::apply_request(doc, &entry.member, &identity, &request, now)?;
                 let increment = doc.save_incremental();
-                let document = entry
-                    .document_id()
-                    .ok_or_else(|| AppError::Corrupt("registry: document id".into()))?;
-                shared.profile.append_increment(document, &increment)?;
+                shared
+                    .profile
+                    .append_increment(entry.document, &increment)?;
                 return Ok(MyPlace::Recorded(doc.place(id, &ticket)?));
             }
-            let mut registry = loaded.registry.clone();
-            if let Some(e) = registry.spaces.get_mut(&space.to_hex()) {
+            shared.update_space(loaded, space, |e, _| {
                 e.pending_requests.retain(|p| &p.session != id);
                 e.pending_requests.push(PendingRequest {
                     session: id.clone(),
@@ -444,9 +434,8 @@ impl Space {
                     sent_to: None,
                     sent: false,
                 });
-            }
-            shared.save_registry(&registry)?;
-            loaded.registry = registry;
+                Ok(())
+            })?;
             let doc = loaded
                 .spaces
                 .get(&space)
@@ -460,7 +449,7 @@ impl Space {
         let shared = Arc::clone(&self.shared);
         let space = self.id;
         self.shared.with_loaded(|loaded| {
-            let secret = shared.person_secret(&loaded.registry)?;
+            let secret = shared.keys().person_secret(&loaded.registry)?;
             let entry = entry(loaded, space)?;
             let doc = loaded
                 .spaces
@@ -569,6 +558,6 @@ pub(crate) fn entry(loaded: &Loaded, space: SpaceId) -> AppResult<&SpaceEntry> {
     loaded
         .registry
         .spaces
-        .get(&space.to_hex())
+        .get(&space)
         .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))
 }
