@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 
 use super::registry::AdoptedJournalHandover;
-use super::relay_sync::SyncReport;
+use super::space_sync::SyncReport;
 use super::{AppError, AppResult, Journal, Loaded, Shared};
 use crate::model::{DeviceId, JournalDoc, Timestamp};
 use crate::protocol::epoch::ANONYMOUS_DEVICE;

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use super::adopting::Adoption;
 use super::registry::{AdoptedJournalHandover, JournalEpoch, OwnDevice};
-use super::relay_sync::SyncReport;
+use super::space_sync::SyncReport;
 use super::{AppError, AppResult, Loaded, SafeSpaces};
 use crate::model::{DeviceId, Timestamp};
 use crate::protocol::link::{

@@ -15,10 +15,11 @@
 //!   removing a lost one from every space and the journal.
 //! - `leaving.rs`: a space this person is no longer in: how it shows,
 //!   forgetting it, coming back.
-//! - `live.rs`: live updates over the relay's WebSocket, a listener told
-//!   which space changed.
-//! - `relay_sync.rs`: syncing through the relay (seal, push, pull, compact),
-//!   publishing invites and joining through the relay.
+//! - `space_sync.rs`: the device's half of a sync pass (sealing the outbox,
+//!   the snapshot envelope, receiving pulled blobs), and [`SyncReport`].
+//! - `drive/`: the drivers of the engine (`core/src/engine/`): the relay
+//!   driver behind [`SafeSpaces::sync`] and live updates
+//!   ([`SafeSpaces::live`], a listener told which space changed).
 //! - `receive.rs`: what each received envelope does, for bundles and relay alike.
 //! - `author_sequences.rs`: each author's envelope numbers, checked for
 //!   envelopes the relay withheld and numbers used twice.
@@ -46,6 +47,7 @@ mod author_sequences;
 mod bundle;
 mod cover_leads;
 mod device_state;
+mod drive;
 mod error;
 mod joining;
 mod journal_handle;
@@ -54,16 +56,15 @@ mod key_grants;
 mod keys;
 mod leaving;
 mod linking;
-mod live;
 mod offline;
 mod own_devices;
 mod progress;
 mod receive;
 mod registry;
-mod relay_sync;
 mod rotation;
 mod snapshots;
 mod space_handle;
+mod space_sync;
 mod sync_log;
 
 use std::collections::BTreeMap;
@@ -74,18 +75,17 @@ use rand::RngCore;
 use rand::rngs::OsRng;
 
 pub use author_sequences::{MailboxNumbers, SequenceAlert, SequenceCounts, SequenceStatus};
+pub use drive::live::{LIVE_PUSH_INTERVAL, LiveSync, SpaceListener};
 pub use error::{AppError, AppResult};
 pub use joining::{Invitation, InviteStatus, JoinRequestFile, PendingJoinStatus};
 pub use journal_handle::Journal;
 pub use linking::{LINK_TTL, LinkOffer, PendingLink};
-pub use live::{LIVE_PUSH_INTERVAL, LiveSync, SpaceListener};
 pub use offline::BundleReport;
 pub use own_devices::DeviceInfo;
 pub use progress::ProgressWatch;
-pub use relay_sync::{
-    COMPACT_AFTER_BLOBS, HOLD_REQUESTS_SECS, Progress, ProgressFn, RESEND_REQUEST_AFTER_SECS,
-    SpaceSyncFailure, SyncReport,
-};
+pub use space_sync::{Progress, ProgressFn, SpaceSyncFailure, SyncReport};
+// The engine's rules, where apps and tests looked for them before.
+pub use crate::engine::{COMPACT_AFTER_BLOBS, HOLD_REQUESTS_SECS, RESEND_REQUEST_AFTER_SECS};
 pub use space_handle::{Blocked, MyPlace, RosterView, Space};
 
 use crate::model::{DeviceId, DeviceKeys, JournalDoc, SpaceDoc, SpaceZone, Timestamp};

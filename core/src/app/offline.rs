@@ -11,6 +11,7 @@ use super::receive::{receive_envelopes, request_envelope};
 use super::registry::PendingRequest;
 use super::space_handle::entry;
 use super::{AppError, AppResult, Loaded, SafeSpaces, Shared, Space};
+use crate::engine::settle;
 use crate::model::{SignUpState, Timestamp};
 use crate::protocol::attendance;
 use crate::protocol::snapshot::SnapshotBody;
@@ -212,18 +213,23 @@ impl SafeSpaces {
                     ..BundleReport::default()
                 };
                 // The entry learns from every import (attestations, an epoch).
+                // The same receive as relay sync, settled the same way: an
+                // envelope that needs a later one in the bundle waits for it.
                 shared.update_space(loaded, space, |entry, loaded| {
-                    receive_envelopes(
-                        &shared,
-                        loaded,
-                        space,
-                        entry,
-                        &contents.envelopes,
-                        &identity,
-                        now,
-                        &mut report,
-                        None,
-                    )
+                    settle(contents.envelopes.clone(), |queue| {
+                        let fates = receive_envelopes(
+                            &shared,
+                            loaded,
+                            space,
+                            entry,
+                            queue,
+                            &identity,
+                            now,
+                            &mut report,
+                            None,
+                        )?;
+                        AppResult::Ok((fates, false))
+                    })
                 })?;
                 shared.persist_space(loaded, space)?;
                 shared.settle_pending(loaded, space)?;

@@ -21,7 +21,7 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, Weak};
 
-use super::relay_sync::{Progress, ProgressFn};
+use super::space_sync::{Progress, ProgressFn};
 use super::{SafeSpaces, Shared};
 
 thread_local! {

@@ -12,6 +12,7 @@ use super::offline::BundleReport;
 use super::registry::{AwaitingGrant, SpaceEntry};
 use super::rotation::enter_epoch;
 use super::{AppError, AppResult, Loaded, Shared};
+use crate::engine::Fate;
 use crate::model::{SpaceDoc, Timestamp};
 use crate::protocol::EnvelopeError;
 use crate::protocol::admin_grant::AdminGrant;
@@ -23,21 +24,6 @@ use crate::protocol::key_grant::KeyGrant;
 use crate::protocol::removal::{HandoverRefusal, check_handover, key_holders};
 use crate::protocol::snapshot::SnapshotBody;
 use crate::protocol::{Envelope, EnvelopeKind, EpochKey, Handover, RotationError, SpaceId};
-
-/// What became of one envelope.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Fate {
-    /// Applied, skipped as known, or refused (and counted).
-    Settled,
-    /// Signed by a member's device, and needs changes that have not
-    /// arrived yet; keep it and try again.
-    Waiting,
-    /// Not verified yet: its author is no device this replica knows (the
-    /// change adding it may not have arrived), or, with an epoch given to
-    /// [`receive_envelopes`], it came after a handover. Kept while there is
-    /// room, after everything that verified.
-    Unverified,
-}
 
 /// Applies sealed envelopes to `space`, in order. `entry` is this device's
 /// registry entry, updated in place (a handover moves it to a new epoch);
@@ -685,31 +671,6 @@ fn receive_grant(
         }
     }
     Ok(Fate::Settled)
-}
-
-/// Bytes of received envelopes a device keeps waiting for what they
-/// depend on. A flood from an unknown author must not push out what verified.
-pub(crate) const WAITING_BUDGET: usize = 8 * 1024 * 1024;
-
-/// What to keep of the envelopes left waiting, within [`WAITING_BUDGET`]:
-/// those that verified first, in order, then unverified ones in order.
-/// Returns what is kept, and how many that verified had to go (reported,
-/// never silently).
-pub(crate) fn bound_waiting(waiting: Vec<(Vec<u8>, Fate)>) -> (Vec<Vec<u8>>, usize) {
-    let mut used = 0usize;
-    let mut kept = Vec::new();
-    let mut dropped_verified = 0;
-    for class in [Fate::Waiting, Fate::Unverified] {
-        for (sealed, fate) in waiting.iter().filter(|(_, f)| *f == class) {
-            if used + sealed.len() <= WAITING_BUDGET {
-                used += sealed.len();
-                kept.push(sealed.clone());
-            } else if *fate == Fate::Waiting {
-                dropped_verified += 1;
-            }
-        }
-    }
-    (kept, dropped_verified)
 }
 
 /// Seals one of this device's pending sign-ups as an attendance-request

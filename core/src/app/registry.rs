@@ -189,21 +189,14 @@ pub(crate) struct SpaceEntry {
     pub led_heads: Vec<ChangeHash>,
     /// Relay sync: attendance requests this device pulled from the current
     /// epoch's mailbox, held back from compaction for
-    /// [`HOLD_REQUESTS_SECS`](super::relay_sync::HOLD_REQUESTS_SECS) after
+    /// [`HOLD_REQUESTS_SECS`](crate::engine::HOLD_REQUESTS_SECS) after
     /// it first saw them, since most devices cannot tell whether a lead has
     /// read one.
     #[serde(default)]
     pub held_requests: Vec<HeldRequest>,
 }
 
-/// A request envelope in the mailbox that compaction must not delete yet.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct HeldRequest {
-    /// Its sequence number in the mailbox.
-    pub seq: u64,
-    /// When this device first pulled it (its own clock).
-    pub seen_at: Timestamp,
-}
+pub(crate) use crate::engine::HeldRequest;
 
 /// An invite this device issued and still answers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

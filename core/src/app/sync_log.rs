@@ -6,8 +6,8 @@
 //! space it moved it for.
 
 use super::Shared;
-use super::relay_sync::SyncReport;
 use super::space_handle::entry;
+use super::space_sync::SyncReport;
 use crate::protocol::SpaceId;
 
 /// The engine's counters when a pass started, to log what the pass added.

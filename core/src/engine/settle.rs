@@ -26,24 +26,23 @@ pub enum Fate {
 /// changes come again with the next snapshot).
 pub const WAITING_BUDGET: usize = 8 * 1024 * 1024;
 
-/// Receives `queue` with `receive` (which returns one fate per envelope,
-/// in order) again and again while something settles and nothing tells it
-/// to stop (`moved`: a handover moved the space, so what is left belongs
-/// to the epoch it left). Returns what never settled, with its fate.
+/// Receives `queue` with `receive` again and again while something settles.
+/// `receive` returns one fate per envelope, in order, and whether a
+/// handover moved the space (then what is left belongs to the epoch it
+/// left, and the loop stops). Returns what never settled, with its fate.
 pub fn settle<E>(
     mut queue: Vec<Vec<u8>>,
-    mut receive: impl FnMut(&[Vec<u8>]) -> Result<Vec<Fate>, E>,
-    mut moved: impl FnMut() -> bool,
+    mut receive: impl FnMut(&[Vec<u8>]) -> Result<(Vec<Fate>, bool), E>,
 ) -> Result<Vec<(Vec<u8>, Fate)>, E> {
     loop {
-        let fates = receive(&queue)?;
+        let (fates, moved) = receive(&queue)?;
         let progressed = fates.contains(&Fate::Settled);
         let waiting: Vec<(Vec<u8>, Fate)> = std::mem::take(&mut queue)
             .into_iter()
             .zip(fates)
             .filter(|(_, fate)| *fate != Fate::Settled)
             .collect();
-        if !progressed || waiting.is_empty() || moved() {
+        if !progressed || waiting.is_empty() || moved {
             return Ok(waiting);
         }
         queue = waiting.into_iter().map(|(sealed, _)| sealed).collect();
@@ -79,13 +78,16 @@ fn bound_waiting_within(waiting: Vec<(Vec<u8>, Fate)>, budget: usize) -> (Vec<Ve
 mod tests {
     use super::*;
 
+    type Received = Result<(Vec<Fate>, bool), ()>;
+
     /// Envelopes `b"n"` settle once every envelope `< n` has: a page whose
     /// order is the reverse of what it depends on.
     fn chain_receiver(
         applied: &mut Vec<u8>,
-    ) -> impl FnMut(&[Vec<u8>]) -> Result<Vec<Fate>, ()> + '_ {
+        moves: bool,
+    ) -> impl FnMut(&[Vec<u8>]) -> Received + '_ {
         move |queue| {
-            Ok(queue
+            let fates = queue
                 .iter()
                 .map(|e| {
                     let n = e[0];
@@ -96,7 +98,8 @@ mod tests {
                         Fate::Waiting
                     }
                 })
-                .collect())
+                .collect();
+            Ok((fates, moves))
         }
     }
 
@@ -104,7 +107,7 @@ mod tests {
     fn an_envelope_waiting_on_a_later_one_in_the_same_page_settles_in_the_same_pass() {
         let mut applied = Vec::new();
         let page = vec![vec![2], vec![1], vec![0]];
-        let left = settle(page, chain_receiver(&mut applied), || false).unwrap();
+        let left = settle(page, chain_receiver(&mut applied, false)).unwrap();
         assert!(left.is_empty());
         assert_eq!(applied, vec![0, 1, 2]);
     }
@@ -113,17 +116,13 @@ mod tests {
     fn what_never_settles_is_left_waiting_and_a_handover_stops_the_loop() {
         let mut applied = Vec::new();
         // 5 needs 4, which never comes.
-        let left = settle(vec![vec![5], vec![0]], chain_receiver(&mut applied), || {
-            false
-        })
-        .unwrap();
+        let left = settle(vec![vec![5], vec![0]], chain_receiver(&mut applied, false)).unwrap();
         assert_eq!(left, vec![(vec![5], Fate::Waiting)]);
         // A handover moved the space after the first round: nothing more.
         let mut applied = Vec::new();
         let left = settle(
             vec![vec![2], vec![1], vec![0]],
-            chain_receiver(&mut applied),
-            || true,
+            chain_receiver(&mut applied, true),
         )
         .unwrap();
         assert_eq!(applied, vec![0]);

@@ -1,0 +1,290 @@
+//! Live updates: staying subscribed to every space's mailbox (and the
+//! journal's, with journal sync on) and telling the app which space
+//! changed.
+//!
+//! [`SafeSpaces::live`] starts a background task (on the caller's tokio
+//! runtime) that follows every space's current mailbox over one WebSocket
+//! and hands each new blob to the same receive as `sync`, then calls the
+//! [`SpaceListener`] with the space that changed. On a tick it runs the
+//! engine's push-only pass ([`PassMode::PushOnly`]): what this device made
+//! is sealed and pushed, and a coordinator's device compacts when due;
+//! with nothing to push it asks the relay nothing. The journal's pass runs
+//! only when its mailbox got something or this device changed it. So an
+//! idle live device costs the relay no request beyond the WebSocket's
+//! keep-alives (`BENCHMARKS.md`, "Requests per idle device-hour").
+//! Dropping the returned [`LiveSync`] stops it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::super::space_handle::entry;
+use super::super::space_sync::SyncReport;
+use super::super::{AppResult, SafeSpaces, Shared};
+use crate::engine::{PassMode, SpaceSyncState};
+use crate::model::Timestamp;
+use crate::protocol::SpaceId;
+use crate::relay::{Blob, MailboxCredential, MailboxId, RelayTransport, SubscriptionEvent};
+
+/// Told when a space, or the journal, changed because of something
+/// received.
+pub trait SpaceListener: Send + Sync {
+    /// `space_id` (hex) changed; re-read what you show of it.
+    fn space_changed(&self, space_id: String);
+
+    /// The journal changed: the person's other device wrote to it (only
+    /// with journal sync turned on). Ignored unless implemented.
+    fn journal_changed(&self) {}
+}
+
+/// A running live subscription; dropping it stops it.
+pub struct LiveSync {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for LiveSync {
+    fn drop(&mut self) {
+        self.task.abort();
+        tracing::info!("live updates stopped");
+    }
+}
+
+/// How often local changes are pushed while live.
+pub const LIVE_PUSH_INTERVAL: Duration = Duration::from_secs(2);
+
+impl SafeSpaces {
+    /// Starts live updates. Must be called inside a tokio runtime.
+    pub fn live(
+        &self,
+        client: RelayTransport,
+        listener: Arc<dyn SpaceListener>,
+    ) -> AppResult<LiveSync> {
+        let shared = Arc::clone(&self.shared);
+        let task = tokio::spawn(async move {
+            run(shared, client, listener).await;
+        });
+        Ok(LiveSync { task })
+    }
+}
+
+/// What a followed mailbox belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Followed {
+    /// A space's mailbox, at this epoch.
+    Space(SpaceId, u32),
+    /// The journal's mailbox.
+    Journal,
+}
+
+/// Every mailbox live updates follow: each space's current one, and the
+/// journal's while journal sync is on. With each, its credential and this
+/// device's cursor there.
+fn follow(shared: &Shared) -> AppResult<HashMap<MailboxId, (Followed, MailboxCredential, u64)>> {
+    shared.with_loaded(|loaded| {
+        let mut out = HashMap::new();
+        for (space, e) in &loaded.registry.spaces {
+            let credential = shared.keys().credential(*space, e, e.epoch)?;
+            out.insert(
+                credential.id(),
+                (Followed::Space(*space, e.epoch), credential, e.cursor),
+            );
+        }
+        let registry = &loaded.registry;
+        if registry.journal_sync {
+            let key = shared
+                .keys()
+                .journal(registry, registry.journal_epoch.epoch)?;
+            let credential = MailboxCredential::for_journal(&key);
+            out.insert(
+                credential.id(),
+                (Followed::Journal, credential, registry.journal_cursor),
+            );
+        }
+        Ok(out)
+    })
+}
+
+/// Follows what [`follow`] says now: mailboxes left behind (an epoch a
+/// handover or rotation moved on from, a forgotten space) are dropped,
+/// new ones added from this device's cursor.
+fn refollow(
+    shared: &Shared,
+    subscription: &mut crate::relay::Subscription,
+    followed: &mut HashMap<MailboxId, (Followed, MailboxCredential, u64)>,
+) {
+    let Ok(next) = follow(shared) else { return };
+    for id in followed.keys() {
+        if !next.contains_key(id) {
+            subscription.remove(*id);
+        }
+    }
+    for (id, (_, credential, cursor)) in &next {
+        if !followed.contains_key(id) {
+            subscription.add(credential.clone(), *cursor);
+        }
+    }
+    *followed = next;
+}
+
+/// Whether the journal has something to push: this device changed it
+/// since its last push.
+fn journal_changed_here(shared: &Shared) -> bool {
+    shared
+        .with_loaded(|loaded| {
+            Ok(loaded.registry.journal_sync
+                && loaded.journal.heads() != loaded.registry.journal_pushed_heads)
+        })
+        .unwrap_or(false)
+}
+
+async fn run(shared: Arc<Shared>, client: RelayTransport, listener: Arc<dyn SpaceListener>) {
+    let mut subscription = client.subscribe();
+    let journal_on = shared
+        .with_loaded(|loaded| Ok(loaded.registry.journal_sync))
+        .unwrap_or(false);
+    // The journal's mailbox is made by its first pass: catch up once, then
+    // follow it.
+    if journal_on {
+        let mut report = SyncReport::default();
+        match shared
+            .sync_journal(&client, Timestamp::now(), &mut report)
+            .await
+        {
+            Ok(()) if report.applied > 0 => listener.journal_changed(),
+            Ok(()) => {}
+            Err(e) => tracing::debug!(
+                kind = e.kind(),
+                "live journal catch-up failed; retried on the next tick"
+            ),
+        }
+    }
+    let mut followed = match follow(&shared) {
+        Ok(f) => f,
+        Err(e) => {
+            super::super::error::warn_failed!(&e, "live updates could not start");
+            return;
+        }
+    };
+    tracing::info!(mailboxes = followed.len(), "live updates started");
+    for (credential, cursor) in followed.values().map(|(_, c, cursor)| (c.clone(), *cursor)) {
+        subscription.add(credential, cursor);
+    }
+    // What each space's passes know between ticks (which mailboxes exist).
+    let mut states: HashMap<SpaceId, SpaceSyncState> = HashMap::new();
+    // The journal's mailbox got something, or a space moved: its pass is due.
+    let mut journal_due = false;
+    let mut tick = tokio::time::interval(LIVE_PUSH_INTERVAL);
+    loop {
+        tokio::select! {
+            event = subscription.next() => {
+                let Some(event) = event else {
+                    tracing::info!("live updates ended: the subscription stopped");
+                    return;
+                };
+                let SubscriptionEvent::Blob { mailbox, seq, data } = event else { continue };
+                let Some((what, _, _)) = followed.get(&mailbox).cloned() else { continue };
+                let Followed::Space(space, epoch) = what else {
+                    // The journal's mailbox holds whole snapshots: its pass
+                    // reads and folds them (on the next tick).
+                    journal_due = true;
+                    continue;
+                };
+                let mut report = SyncReport::default();
+                let moved = shared.apply_pulled(space, epoch, vec![Blob { seq, data }], Timestamp::now(), &mut report);
+                match &moved {
+                    Ok(_) => tracing::debug!(
+                        applied = report.applied,
+                        refused = report.refused,
+                        "live update received"
+                    ),
+                    Err(e) => super::super::error::warn_failed!(e, "a live update could not be received"),
+                }
+                if let Ok(moved) = moved {
+                    listener.space_changed(space.to_hex());
+                    if moved {
+                        // A handover: follow the new epoch's mailbox instead.
+                        tracing::info!(from_epoch = epoch, "live updates follow a space's new epoch");
+                        refollow(&shared, &mut subscription, &mut followed);
+                        // It may have removed one of this person's devices.
+                        journal_due = true;
+                    }
+                }
+            }
+            _ = tick.tick() => {
+                let spaces: Vec<(SpaceId, u32)> = followed
+                    .values()
+                    .filter_map(|(what, _, _)| match what {
+                        Followed::Space(space, epoch) => Some((*space, *epoch)),
+                        Followed::Journal => None,
+                    })
+                    .collect();
+                let mut moved_on = false;
+                for (space, epoch) in spaces {
+                    let state = states.entry(space).or_default();
+                    let mut report = SyncReport::default();
+                    let now = Timestamp::now();
+                    // A failed pass (offline) is retried on the next tick;
+                    // the outbox keeps everything meanwhile. The relay
+                    // client has already logged why at `warn`.
+                    if let Err(e) = live_pass(&shared, &client, space, state, now, &mut report).await {
+                        state.forget_mailboxes();
+                        tracing::debug!(kind = e.kind(), "live push pass failed; retried on the next tick");
+                    }
+                    if report.applied > 0 || report.pushed > 0 || report.admitted > 0 {
+                        listener.space_changed(space.to_hex());
+                    }
+                    let now_epoch = shared
+                        .with_loaded(|loaded| Ok(entry(loaded, space)?.epoch))
+                        .unwrap_or(epoch);
+                    moved_on |= now_epoch != epoch;
+                }
+                if moved_on {
+                    // This device rotated (a removal it made or learned of).
+                    refollow(&shared, &mut subscription, &mut followed);
+                    journal_due = true;
+                }
+                let journal_sync = shared
+                    .with_loaded(|loaded| Ok(loaded.registry.journal_sync))
+                    .unwrap_or(false);
+                if !journal_sync || !(journal_due || journal_changed_here(&shared)) {
+                    continue;
+                }
+                journal_due = false;
+                let mut report = SyncReport::default();
+                match shared.sync_journal(&client, Timestamp::now(), &mut report).await {
+                    Ok(()) if report.applied > 0 => listener.journal_changed(),
+                    Ok(()) => {}
+                    Err(e) => {
+                        journal_due = true;
+                        tracing::debug!(kind = e.kind(), "live journal pass failed; retried on the next tick");
+                    }
+                }
+                // Its pass may have moved the journal to a new key.
+                refollow(&shared, &mut subscription, &mut followed);
+            }
+        }
+    }
+}
+
+/// One tick's work for a space: answering invites only while it has some
+/// out (their drop-boxes have no subscription), and the push-only pass.
+async fn live_pass(
+    shared: &Shared,
+    client: &RelayTransport,
+    space: SpaceId,
+    state: &mut SpaceSyncState,
+    now: Timestamp,
+    report: &mut SyncReport,
+) -> AppResult<()> {
+    let invites = shared.has_issued_invites(space);
+    if invites {
+        shared.answer_requests(client, space, now, report).await?;
+    }
+    shared
+        .run_pass(client, space, PassMode::PushOnly, state, now, report)
+        .await?;
+    if invites {
+        shared.deliver_welcomes(client, space, now).await?;
+    }
+    Ok(())
+}
