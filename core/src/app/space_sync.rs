@@ -306,12 +306,12 @@ impl Shared {
         let sealed: Vec<Vec<u8>> = blobs.into_iter().map(|b| b.data).collect();
         let moved = self.with_loaded(|loaded| {
             self.update_space(loaded, space, |e, loaded| {
-                let adopted = e.adopted.clone();
+                let (adopted, current) = (e.adopted.clone(), e.epoch);
                 let mut tally = BundleReport::default();
                 receive_envelopes(
                     self, loaded, space, e, &sealed, &identity, now, &mut tally, None,
                 )?;
-                let moved = e.epoch != epoch || e.adopted != adopted;
+                let moved = e.epoch != current || e.adopted != adopted;
                 if !moved {
                     e.previous_cursor = last;
                 }
