@@ -108,3 +108,165 @@ pub(crate) fn decode_registry(bytes: &[u8]) -> AppResult<Registry> {
     }
     serde_json::from_slice(bytes).map_err(|e| AppError::Corrupt(format!("registry: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Timestamp;
+    use crate::profile::{PassphraseWork, ProfileOptions, UnlockSecret};
+
+    fn options() -> ProfileOptions {
+        ProfileOptions {
+            passphrase_work: PassphraseWork::InsecureTestOnly { log_n: 4 },
+        }
+    }
+
+    fn secret() -> UnlockSecret {
+        UnlockSecret::passphrase("correct horse battery staple")
+    }
+
+    /// A profile with one space, and that space's id.
+    fn with_space(dir: &std::path::Path) -> (super::super::SafeSpaces, SpaceId) {
+        let app = super::super::SafeSpaces::create(dir, secret(), options()).unwrap();
+        let space = app.create_space("group", "Robin", Timestamp(1)).unwrap();
+        let id = SpaceId(super::super::registry::parse16(&space.id()).unwrap());
+        (app, id)
+    }
+
+    fn saved(app: &super::super::SafeSpaces) -> Registry {
+        app.shared.read_registry().unwrap().unwrap()
+    }
+
+    #[test]
+    fn a_failing_change_leaves_memory_and_disk_as_they_were() {
+        let dir = tempfile::tempdir().unwrap();
+        let (app, space) = with_space(dir.path());
+        let before = saved(&app);
+        let shared = &app.shared;
+        let out: AppResult<()> = shared.with_loaded(|loaded| {
+            shared.update_space(loaded, space, |entry, _| {
+                entry.cursor = 42;
+                entry.next_sequence = 7;
+                Err(AppError::Corrupt("refused halfway".into()))
+            })
+        });
+        assert!(matches!(out, Err(AppError::Corrupt(_))));
+        shared
+            .with_loaded(|loaded| {
+                assert_eq!(loaded.registry, before);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(saved(&app), before);
+    }
+
+    #[test]
+    fn a_failed_save_leaves_memory_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let (app, space) = with_space(dir.path());
+        let before = saved(&app);
+        let shared = &app.shared;
+        {
+            let mut state = shared.lock_state();
+            let loaded = state.as_mut().unwrap();
+            // The store refuses every write from here on: a real failure
+            // of the save, after the closure succeeded.
+            shared.profile.lock();
+            let out = shared.update_space(loaded, space, |entry, _| {
+                entry.cursor = 42;
+                Ok(())
+            });
+            assert!(out.is_err(), "the save cannot succeed on a locked store");
+            assert_eq!(loaded.registry, before);
+        }
+        app.unlock(&secret()).unwrap();
+        assert_eq!(saved(&app), before);
+    }
+
+    #[test]
+    fn a_change_is_on_disk_before_it_is_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let (app, space) = with_space(dir.path());
+        let shared = &app.shared;
+        shared
+            .with_loaded(|loaded| {
+                shared.update_space(loaded, space, |entry, _| {
+                    entry.cursor = 42;
+                    Ok(())
+                })?;
+                assert_eq!(loaded.registry.spaces[&space].cursor, 42);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(saved(&app).spaces[&space].cursor, 42);
+    }
+
+    /// Saves `good` as JSON after `damage` edits it, and unlocks.
+    fn unlock_damaged(
+        app: &super::super::SafeSpaces,
+        good: &Registry,
+        damage: impl FnOnce(&mut serde_json::Value),
+    ) -> AppError {
+        let mut json = serde_json::to_value(good).unwrap();
+        damage(&mut json);
+        let bytes = serde_json::to_vec(&json).unwrap();
+        app.shared
+            .profile
+            .put_snapshot(REGISTRY_DOCUMENT, &bytes)
+            .unwrap();
+        app.lock();
+        app.unlock(&secret()).unwrap_err()
+    }
+
+    #[test]
+    fn a_damaged_change_hash_is_refused_when_the_registry_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let (app, space) = with_space(dir.path());
+        let good = saved(&app);
+        let err = unlock_damaged(&app, &good, |json| {
+            json["spaces"][space.to_hex()]["sealed_heads"] = serde_json::json!(["not-a-hash"]);
+        });
+        let AppError::Corrupt(message) = err else {
+            panic!("not refused as damaged: {err:?}");
+        };
+        assert!(message.starts_with("registry:"), "{message}");
+        assert!(message.contains("not-a-hash"), "{message}");
+    }
+
+    #[test]
+    fn a_damaged_sealed_envelope_or_id_is_refused_when_the_registry_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let (app, space) = with_space(dir.path());
+        let good = saved(&app);
+        let err = unlock_damaged(&app, &good, |json| {
+            json["spaces"][space.to_hex()]["outbox"] =
+                serde_json::json!([{"epoch": 0, "envelope": "%%% not base64"}]);
+        });
+        let AppError::Corrupt(message) = err else {
+            panic!("not refused as damaged: {err:?}");
+        };
+        assert!(message.contains("a sealed envelope"), "{message}");
+        let err = unlock_damaged(&app, &good, |json| {
+            json["journal_document"] = serde_json::json!("abc");
+        });
+        let AppError::Corrupt(message) = err else {
+            panic!("not refused as damaged: {err:?}");
+        };
+        assert!(message.contains("a document id"), "{message}");
+    }
+
+    #[test]
+    fn another_registry_version_is_refused_before_its_fields_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let (app, _) = with_space(dir.path());
+        let good = saved(&app);
+        let err = unlock_damaged(&app, &good, |json| {
+            json["v"] = serde_json::json!(REGISTRY_VERSION - 1);
+            json["spaces"] = serde_json::json!("an older shape");
+        });
+        let AppError::Corrupt(message) = err else {
+            panic!("not refused: {err:?}");
+        };
+        assert!(message.contains("another version of the app"), "{message}");
+    }
+}
