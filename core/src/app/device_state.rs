@@ -137,11 +137,23 @@ mod tests {
         app.shared.read_registry().unwrap().unwrap()
     }
 
-    #[test]
-    fn a_failing_change_leaves_memory_and_disk_as_they_were() {
+    /// A profile with one space (in a directory kept while it is held),
+    /// and its registry as saved.
+    fn saved_space() -> (
+        tempfile::TempDir,
+        super::super::SafeSpaces,
+        SpaceId,
+        Registry,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let (app, space) = with_space(dir.path());
         let before = saved(&app);
+        (dir, app, space, before)
+    }
+
+    #[test]
+    fn a_failing_change_leaves_memory_and_disk_as_they_were() {
+        let (_dir, app, space, before) = saved_space();
         let shared = &app.shared;
         let out: AppResult<()> = shared.with_loaded(|loaded| {
             shared.update_space(loaded, space, |entry, _| {
@@ -162,9 +174,7 @@ mod tests {
 
     #[test]
     fn a_failed_save_leaves_memory_as_it_was() {
-        let dir = tempfile::tempdir().unwrap();
-        let (app, space) = with_space(dir.path());
-        let before = saved(&app);
+        let (_dir, app, space, before) = saved_space();
         let shared = &app.shared;
         {
             let mut state = shared.lock_state();
@@ -201,72 +211,52 @@ mod tests {
         assert_eq!(saved(&app).spaces[&space].cursor, 42);
     }
 
-    /// Saves `good` as JSON after `damage` edits it, and unlocks.
-    fn unlock_damaged(
-        app: &super::super::SafeSpaces,
-        good: &Registry,
-        damage: impl FnOnce(&mut serde_json::Value),
-    ) -> AppError {
-        let mut json = serde_json::to_value(good).unwrap();
-        damage(&mut json);
+    /// What unlocking says of a profile with one space whose saved
+    /// registry `damage` edited (given the JSON and the space's id); it must
+    /// refuse it as damaged data.
+    fn refused(damage: impl FnOnce(&mut serde_json::Value, &str)) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let (app, space) = with_space(dir.path());
+        let mut json = serde_json::to_value(saved(&app)).unwrap();
+        damage(&mut json, &space.to_hex());
         let bytes = serde_json::to_vec(&json).unwrap();
         app.shared
             .profile
             .put_snapshot(REGISTRY_DOCUMENT, &bytes)
             .unwrap();
         app.lock();
-        app.unlock(&secret()).unwrap_err()
+        match app.unlock(&secret()) {
+            Err(AppError::Corrupt(message)) => message,
+            other => panic!("not refused as damaged: {other:?}"),
+        }
     }
 
     #[test]
     fn a_damaged_change_hash_is_refused_when_the_registry_is_read() {
-        let dir = tempfile::tempdir().unwrap();
-        let (app, space) = with_space(dir.path());
-        let good = saved(&app);
-        let err = unlock_damaged(&app, &good, |json| {
-            json["spaces"][space.to_hex()]["sealed_heads"] = serde_json::json!(["not-a-hash"]);
+        let message = refused(|json, space| {
+            json["spaces"][space]["sealed_heads"] = serde_json::json!(["not-a-hash"]);
         });
-        let AppError::Corrupt(message) = err else {
-            panic!("not refused as damaged: {err:?}");
-        };
         assert!(message.starts_with("registry:"), "{message}");
         assert!(message.contains("not-a-hash"), "{message}");
     }
 
     #[test]
     fn a_damaged_sealed_envelope_or_id_is_refused_when_the_registry_is_read() {
-        let dir = tempfile::tempdir().unwrap();
-        let (app, space) = with_space(dir.path());
-        let good = saved(&app);
-        let err = unlock_damaged(&app, &good, |json| {
-            json["spaces"][space.to_hex()]["outbox"] =
+        let message = refused(|json, space| {
+            json["spaces"][space]["outbox"] =
                 serde_json::json!([{"epoch": 0, "envelope": "%%% not base64"}]);
         });
-        let AppError::Corrupt(message) = err else {
-            panic!("not refused as damaged: {err:?}");
-        };
         assert!(message.contains("a sealed envelope"), "{message}");
-        let err = unlock_damaged(&app, &good, |json| {
-            json["journal_document"] = serde_json::json!("abc");
-        });
-        let AppError::Corrupt(message) = err else {
-            panic!("not refused as damaged: {err:?}");
-        };
+        let message = refused(|json, _| json["journal_document"] = serde_json::json!("abc"));
         assert!(message.contains("a document id"), "{message}");
     }
 
     #[test]
     fn another_registry_version_is_refused_before_its_fields_are_read() {
-        let dir = tempfile::tempdir().unwrap();
-        let (app, _) = with_space(dir.path());
-        let good = saved(&app);
-        let err = unlock_damaged(&app, &good, |json| {
+        let message = refused(|json, _| {
             json["v"] = serde_json::json!(REGISTRY_VERSION - 1);
             json["spaces"] = serde_json::json!("an older shape");
         });
-        let AppError::Corrupt(message) = err else {
-            panic!("not refused: {err:?}");
-        };
         assert!(message.contains("another version of the app"), "{message}");
     }
 }
