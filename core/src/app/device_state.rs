@@ -30,8 +30,9 @@ impl Shared {
     /// Changes the registry: `change` edits a copy, and may read and write
     /// the rest of the loaded state meanwhile (its documents, persisted
     /// inside the closure; the registry in memory is still the one before
-    /// the change). The copy is then saved and only then swapped in. If
-    /// `change` or the save fails, the registry in memory is as it was.
+    /// the change, and is replaced by the copy). The copy is then saved and
+    /// only then swapped in. If `change` or the save fails, the registry in
+    /// memory is as it was.
     pub(crate) fn update_registry<T>(
         &self,
         loaded: &mut Loaded,
@@ -39,29 +40,43 @@ impl Shared {
     ) -> AppResult<T> {
         let mut next = loaded.registry.clone();
         let out = change(&mut next, loaded)?;
-        // A change that changes nothing writes nothing.
-        if next != loaded.registry {
-            save_registry(self, &next)?;
-            loaded.registry = next;
-        }
+        self.swap_in(loaded, next)?;
         Ok(out)
     }
 
-    /// Changes one space's registry entry, as [`Shared::update_registry`]
-    /// changes the registry: `change` edits a copy of the entry.
+    /// Changes one space's registry entry: `change` edits a copy of the
+    /// entry, and may read and write the rest of the loaded state meanwhile
+    /// (the registry in memory still holds the entry as it was). The
+    /// registry as it then stands, with the copy in place of the entry, is
+    /// saved and only then swapped in. If `change` or the save fails, the
+    /// entry in memory is as it was.
+    ///
+    /// The registry is copied after `change`, not before, for the one note
+    /// kept in memory until the next save: when this device last heard from
+    /// each of the person's devices (`receive::note_seen`), which a
+    /// receive notes on the registry in memory while it edits the entry.
     pub(crate) fn update_space<T>(
         &self,
         loaded: &mut Loaded,
         space: SpaceId,
         change: impl FnOnce(&mut SpaceEntry, &mut Loaded) -> AppResult<T>,
     ) -> AppResult<T> {
-        self.update_registry(loaded, |registry, loaded| {
-            let entry = registry
-                .spaces
-                .get_mut(&space)
-                .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
-            change(entry, loaded)
-        })
+        let mut entry = super::space_handle::entry(loaded, space)?.clone();
+        let out = change(&mut entry, loaded)?;
+        let mut next = loaded.registry.clone();
+        next.spaces.insert(space, entry);
+        self.swap_in(loaded, next)?;
+        Ok(out)
+    }
+
+    /// Saves `next` and only then makes it the registry in memory. A change
+    /// that changes nothing writes nothing.
+    fn swap_in(&self, loaded: &mut Loaded, next: Registry) -> AppResult<()> {
+        if next != loaded.registry {
+            save_registry(self, &next)?;
+            loaded.registry = next;
+        }
+        Ok(())
     }
 
     /// Saves the registry of a profile used for the first time (or after a
