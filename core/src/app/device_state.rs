@@ -30,8 +30,9 @@ impl Shared {
     /// Changes the registry: `change` edits a copy, and may read and write
     /// the rest of the loaded state meanwhile (its documents, persisted
     /// inside the closure; the registry in memory is still the one before
-    /// the change). The copy is then saved and only then swapped in. If
-    /// `change` or the save fails, the registry in memory is as it was.
+    /// the change, and is replaced by the copy). The copy is then saved and
+    /// only then swapped in. If `change` or the save fails, the registry in
+    /// memory is as it was.
     pub(crate) fn update_registry<T>(
         &self,
         loaded: &mut Loaded,
@@ -39,29 +40,43 @@ impl Shared {
     ) -> AppResult<T> {
         let mut next = loaded.registry.clone();
         let out = change(&mut next, loaded)?;
-        // A change that changes nothing writes nothing.
-        if next != loaded.registry {
-            save_registry(self, &next)?;
-            loaded.registry = next;
-        }
+        self.swap_in(loaded, next)?;
         Ok(out)
     }
 
-    /// Changes one space's registry entry, as [`Shared::update_registry`]
-    /// changes the registry: `change` edits a copy of the entry.
+    /// Changes one space's registry entry: `change` edits a copy of the
+    /// entry, and may read and write the rest of the loaded state meanwhile
+    /// (the registry in memory still holds the entry as it was). The
+    /// registry as it then stands, with the copy in place of the entry, is
+    /// saved and only then swapped in. If `change` or the save fails, the
+    /// entry in memory is as it was.
+    ///
+    /// The registry is copied after `change`, not before, for the one note
+    /// kept in memory until the next save: when this device last heard from
+    /// each of the person's devices (`receive::note_seen`), which a
+    /// receive notes on the registry in memory while it edits the entry.
     pub(crate) fn update_space<T>(
         &self,
         loaded: &mut Loaded,
         space: SpaceId,
         change: impl FnOnce(&mut SpaceEntry, &mut Loaded) -> AppResult<T>,
     ) -> AppResult<T> {
-        self.update_registry(loaded, |registry, loaded| {
-            let entry = registry
-                .spaces
-                .get_mut(&space)
-                .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
-            change(entry, loaded)
-        })
+        let mut entry = super::space_handle::entry(loaded, space)?.clone();
+        let out = change(&mut entry, loaded)?;
+        let mut next = loaded.registry.clone();
+        next.spaces.insert(space, entry);
+        self.swap_in(loaded, next)?;
+        Ok(out)
+    }
+
+    /// Saves `next` and only then makes it the registry in memory. A change
+    /// that changes nothing writes nothing.
+    fn swap_in(&self, loaded: &mut Loaded, next: Registry) -> AppResult<()> {
+        if next != loaded.registry {
+            save_registry(self, &next)?;
+            loaded.registry = next;
+        }
+        Ok(())
     }
 
     /// Saves the registry of a profile used for the first time (or after a
@@ -107,4 +122,156 @@ pub(crate) fn decode_registry(bytes: &[u8]) -> AppResult<Registry> {
         )));
     }
     serde_json::from_slice(bytes).map_err(|e| AppError::Corrupt(format!("registry: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Timestamp;
+    use crate::profile::{PassphraseWork, ProfileOptions, UnlockSecret};
+
+    fn options() -> ProfileOptions {
+        ProfileOptions {
+            passphrase_work: PassphraseWork::InsecureTestOnly { log_n: 4 },
+        }
+    }
+
+    fn secret() -> UnlockSecret {
+        UnlockSecret::passphrase("correct horse battery staple")
+    }
+
+    /// A profile with one space, and that space's id.
+    fn with_space(dir: &std::path::Path) -> (super::super::SafeSpaces, SpaceId) {
+        let app = super::super::SafeSpaces::create(dir, secret(), options()).unwrap();
+        let space = app.create_space("group", "Robin", Timestamp(1)).unwrap();
+        let id = SpaceId(super::super::registry::parse16(&space.id()).unwrap());
+        (app, id)
+    }
+
+    fn saved(app: &super::super::SafeSpaces) -> Registry {
+        app.shared.read_registry().unwrap().unwrap()
+    }
+
+    /// A profile with one space (in a directory kept while it is held),
+    /// and its registry as saved.
+    fn saved_space() -> (
+        tempfile::TempDir,
+        super::super::SafeSpaces,
+        SpaceId,
+        Registry,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let (app, space) = with_space(dir.path());
+        let before = saved(&app);
+        (dir, app, space, before)
+    }
+
+    #[test]
+    fn a_failing_change_leaves_memory_and_disk_as_they_were() {
+        let (_dir, app, space, before) = saved_space();
+        let shared = &app.shared;
+        let out: AppResult<()> = shared.with_loaded(|loaded| {
+            shared.update_space(loaded, space, |entry, _| {
+                entry.cursor = 42;
+                entry.next_sequence = 7;
+                Err(AppError::Corrupt("refused halfway".into()))
+            })
+        });
+        assert!(matches!(out, Err(AppError::Corrupt(_))));
+        shared
+            .with_loaded(|loaded| {
+                assert_eq!(loaded.registry, before);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(saved(&app), before);
+    }
+
+    #[test]
+    fn a_failed_save_leaves_memory_as_it_was() {
+        let (_dir, app, space, before) = saved_space();
+        let shared = &app.shared;
+        {
+            let mut state = shared.lock_state();
+            let loaded = state.as_mut().unwrap();
+            // The store refuses every write from here on: a real failure
+            // of the save, after the closure succeeded.
+            shared.profile.lock();
+            let out = shared.update_space(loaded, space, |entry, _| {
+                entry.cursor = 42;
+                Ok(())
+            });
+            assert!(out.is_err(), "the save cannot succeed on a locked store");
+            assert_eq!(loaded.registry, before);
+        }
+        app.unlock(&secret()).unwrap();
+        assert_eq!(saved(&app), before);
+    }
+
+    #[test]
+    fn a_change_is_on_disk_before_it_is_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let (app, space) = with_space(dir.path());
+        let shared = &app.shared;
+        shared
+            .with_loaded(|loaded| {
+                shared.update_space(loaded, space, |entry, _| {
+                    entry.cursor = 42;
+                    Ok(())
+                })?;
+                assert_eq!(loaded.registry.spaces[&space].cursor, 42);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(saved(&app).spaces[&space].cursor, 42);
+    }
+
+    /// What unlocking says of a profile with one space whose saved
+    /// registry `damage` edited (given the JSON and the space's id); it must
+    /// refuse it as damaged data.
+    fn refused(damage: impl FnOnce(&mut serde_json::Value, &str)) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let (app, space) = with_space(dir.path());
+        let mut json = serde_json::to_value(saved(&app)).unwrap();
+        damage(&mut json, &space.to_hex());
+        let bytes = serde_json::to_vec(&json).unwrap();
+        app.shared
+            .profile
+            .put_snapshot(REGISTRY_DOCUMENT, &bytes)
+            .unwrap();
+        app.lock();
+        match app.unlock(&secret()) {
+            Err(AppError::Corrupt(message)) => message,
+            other => panic!("not refused as damaged: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_damaged_change_hash_is_refused_when_the_registry_is_read() {
+        let message = refused(|json, space| {
+            json["spaces"][space]["sealed_heads"] = serde_json::json!(["not-a-hash"]);
+        });
+        assert!(message.starts_with("registry:"), "{message}");
+        assert!(message.contains("not-a-hash"), "{message}");
+    }
+
+    #[test]
+    fn a_damaged_sealed_envelope_or_id_is_refused_when_the_registry_is_read() {
+        let message = refused(|json, space| {
+            json["spaces"][space]["outbox"] =
+                serde_json::json!([{"epoch": 0, "envelope": "%%% not base64"}]);
+        });
+        assert!(message.contains("a sealed envelope"), "{message}");
+        let message = refused(|json, _| json["journal_document"] = serde_json::json!("abc"));
+        assert!(message.contains("a document id"), "{message}");
+    }
+
+    #[test]
+    fn another_registry_version_is_refused_before_its_fields_are_read() {
+        let message = refused(|json, _| {
+            json["v"] = serde_json::json!(REGISTRY_VERSION - 1);
+            json["spaces"] = serde_json::json!("an older shape");
+        });
+        assert!(message.contains("another version of the app"), "{message}");
+    }
 }

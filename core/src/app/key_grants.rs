@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 
 use super::registry::{OutboxItem, Sealed, SpaceEntry};
 use super::space_handle::entry;
-use super::{AppError, AppResult, Shared};
+use super::{AppError, AppResult, Loaded, Shared};
 use crate::model::{DeviceId, Role};
 use crate::protocol::admin_grant::AdminGrant;
 use crate::protocol::key_grant::KeyGrant;
@@ -99,20 +99,17 @@ impl Shared {
                     return Ok(());
                 }
             };
-            self.update_space(loaded, space, |e, _| {
-                // In the old mailbox, which the missed device still reads;
-                // the device waiting for it knows it is missing.
-                let sealed = self.seal_grant(
-                    e,
-                    &device,
-                    EnvelopeKind::KeyGrant,
-                    previous,
-                    &old_key,
-                    grant.encode(),
-                )?;
+            // In the old mailbox, which the missed device still reads; the
+            // device waiting for it knows it is missing.
+            let sealing = Sealing {
+                author: &device,
+                kind: EnvelopeKind::KeyGrant,
+                epoch: previous,
+                key: &old_key,
+            };
+            self.keep_grant(loaded, space, sealing, grant.encode(), |e| {
                 e.granted.extend(grant.recipients.iter().cloned());
-                e.grants.push(sealed);
-                Ok(())
+                &mut e.grants
             })?;
             tracing::info!(
                 devices = grant.recipients.len(),
@@ -195,18 +192,15 @@ impl Shared {
             };
             let epoch = current.epoch;
             let key = self.keys().epoch(space, epoch)?;
-            self.update_space(loaded, space, |e, _| {
-                let sealed = self.seal_grant(
-                    e,
-                    &device,
-                    EnvelopeKind::AdminGrant,
-                    epoch,
-                    &key,
-                    grant.encode(),
-                )?;
+            let sealing = Sealing {
+                author: &device,
+                kind: EnvelopeKind::AdminGrant,
+                epoch,
+                key: &key,
+            };
+            self.keep_grant(loaded, space, sealing, grant.encode(), |e| {
                 e.admin_granted.extend(grant.recipients.iter().cloned());
-                e.admin_grants.push(sealed);
-                Ok(())
+                &mut e.admin_grants
             })?;
             tracing::info!(
                 devices = grant.recipients.len(),
@@ -217,34 +211,46 @@ impl Shared {
         })
     }
 
-    /// Seals a grant's `body` under `key` for `epoch`'s mailbox and queues
-    /// it in `entry`'s outbox; returns the sealed envelope, which
-    /// the caller keeps for bundles. Grants are unnumbered (protocol.md §3,
+    /// Seals a grant's `body` and keeps it: queued in the entry's outbox
+    /// and in the list `kept` names (after it records the recipients),
+    /// which bundles carry. Grants are unnumbered (protocol.md §3,
     /// "Sequence numbers"): one is re-sent, never part of the author's run.
-    fn seal_grant(
+    fn keep_grant(
         &self,
-        entry: &mut SpaceEntry,
-        author: &DeviceId,
-        kind: EnvelopeKind,
-        epoch: u32,
-        key: &EpochKey,
+        loaded: &mut Loaded,
+        space: SpaceId,
+        sealing: Sealing<'_>,
         body: Vec<u8>,
-    ) -> AppResult<Sealed> {
-        let sealed = Envelope {
-            kind,
-            space: entry.space,
-            epoch,
-            author: author.clone(),
-            sequence: 0,
-            body,
-        }
-        .seal(&key.content_key(), &self.keys().signing()?)
-        .map_err(|e| AppError::Corrupt(e.to_string()))?;
-        let sealed = Sealed(sealed);
-        entry.outbox.push(OutboxItem {
-            epoch,
-            envelope: sealed.clone(),
-        });
-        Ok(sealed)
+        kept: impl FnOnce(&mut SpaceEntry) -> &mut Vec<Sealed>,
+    ) -> AppResult<()> {
+        let sealed = Sealed(
+            Envelope {
+                kind: sealing.kind,
+                space,
+                epoch: sealing.epoch,
+                author: sealing.author.clone(),
+                sequence: 0,
+                body,
+            }
+            .seal(&sealing.key.content_key(), &self.keys().signing()?)
+            .map_err(|e| AppError::Corrupt(e.to_string()))?,
+        );
+        self.update_space(loaded, space, |e, _| {
+            e.outbox.push(OutboxItem {
+                epoch: sealing.epoch,
+                envelope: sealed.clone(),
+            });
+            kept(e).push(sealed);
+            Ok(())
+        })
     }
+}
+
+/// How a grant is sealed: by whom, as what, for which epoch's mailbox,
+/// under which key.
+struct Sealing<'a> {
+    author: &'a DeviceId,
+    kind: EnvelopeKind,
+    epoch: u32,
+    key: &'a EpochKey,
 }

@@ -28,7 +28,13 @@
 //!   and the mailbox admin seed to coordinators' devices that lack it.
 //! - `snapshots.rs`: the snapshots this device signs, and the first one a
 //!   joining or newly linked device checks from the space's creation.
-//! - `registry.rs`: what the device persists about its spaces.
+//! - `registry.rs`: what the device persists about its spaces, typed (its
+//!   format, version 4).
+//! - `device_state.rs`: the one way to change it: persist first, then swap
+//!   memory (`Shared::update_registry`, `Shared::update_space`).
+//! - `keys.rs`: where every key this device holds is found (`Keys`).
+//! - `adopting.rs`: adopting a space, the one path for joining by bundle,
+//!   joining through the relay and linking.
 //! - `sync_log.rs`: what the sync engine logs about a pass (counts only).
 //! - [`ProgressWatch`] (`progress.rs`): the sync progress callback and the
 //!   guard that removes it.
