@@ -7,69 +7,40 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, Command, Output, Stdio};
 
+use safespaces_relay::test_support::relay_process::{RelayOptions, RelayProcess, Stderr};
+
 const BIN: &str = env!("CARGO_BIN_EXE_safespaces");
 
-struct Relay {
-    child: Child,
-    url: String,
-    pin: String,
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn relay(dir: &Path) -> Relay {
+/// A development relay with `dir/relay-data` for its data: the binary
+/// built beside this one (`cargo build --workspace --bins`), through the
+/// relay's own process harness.
+fn relay(dir: &Path) -> RelayProcess {
     relay_with(dir, &[])
 }
 
 /// A development relay with extra flags (e.g. `--access-token`).
-fn relay_with(dir: &Path, extra: &[&str]) -> Relay {
+fn relay_with(dir: &Path, extra: &[&str]) -> RelayProcess {
     let bin = Path::new(BIN).parent().unwrap().join("safespaces-relay");
     assert!(
         bin.exists(),
         "build the relay first: cargo build --workspace --bins"
     );
-    let mut child = Command::new(bin)
-        .args(["--dev", "--data-dir"])
-        .arg(dir.join("relay-data"))
-        .args(["--listen", "127.0.0.1:0"])
+    RelayOptions::new(bin, &dir.join("relay-data"))
         .args(extra)
         .env_remove("SAFESPACES_RELAY_ACCESS_TOKEN")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut url, mut pin) = (None, None);
-    while url.is_none() || pin.is_none() {
-        let line = lines.next().expect("relay output").unwrap();
-        if let Some(addr) = line.split("listening on ").nth(1) {
-            url = Some(format!("https://{}", addr.trim()));
-        }
-        if let Some(p) = line.split("pin: ").nth(1) {
-            pin = Some(p.trim().to_string());
-        }
-    }
-    Relay {
-        child,
-        url: url.unwrap(),
-        pin: pin.unwrap(),
-    }
+        .log("warn", Stderr::Null)
+        .start()
 }
 
-fn ss(dir: &Path, profile: &str, relay: &Relay, args: &[&str]) -> Command {
+fn ss(dir: &Path, profile: &str, relay: &RelayProcess, args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.arg("--profile")
         .arg(dir.join(profile))
         .args(["--passphrase-env", "PW", "--json"])
         .args(args)
         .env("PW", "a test passphrase")
-        .env("SAFESPACES_RELAY", &relay.url)
-        .env("SAFESPACES_RELAY_PIN", &relay.pin)
+        .env("SAFESPACES_RELAY", relay.url())
+        .env("SAFESPACES_RELAY_PIN", relay.pin())
         .env_remove("SAFESPACES_RELAY_ACCESS_TOKEN");
     cmd
 }
@@ -98,7 +69,7 @@ type Offering = (Child, std::io::Lines<BufReader<ChildStderr>>);
 
 /// Starts `link-device` on `profile` (the new device) and reads the code
 /// and fingerprint it prints while it waits.
-fn offer_link(dir: &Path, profile: &str, relay: &Relay) -> (Offering, String, String) {
+fn offer_link(dir: &Path, profile: &str, relay: &RelayProcess) -> (Offering, String, String) {
     let mut waiting = ss(dir, profile, relay, &["link-device"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -330,13 +301,13 @@ fn the_access_token_and_every_trust_setting_reach_the_relay() {
         &dir,
         "lead",
         &relay,
-        &["sync", "--pin", &other, "--pin", &relay.pin],
+        &["sync", "--pin", &other, "--pin", relay.pin()],
     )
     .env("SAFESPACES_RELAY_ACCESS_TOKEN", TOKEN)
     .output()
     .unwrap());
     ok(ss(&dir, "lead", &relay, &["sync"])
-        .env("SAFESPACES_RELAY_PIN", format!("{other},{}", relay.pin))
+        .env("SAFESPACES_RELAY_PIN", format!("{other},{}", relay.pin()))
         .env("SAFESPACES_RELAY_ACCESS_TOKEN", TOKEN)
         .output()
         .unwrap());

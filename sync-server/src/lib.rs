@@ -22,22 +22,21 @@
 //! | [`auth`] | checks request proofs: time window, signature, nonce |
 //! | [`replay`] | the nonce memory behind replay protection |
 //! | [`hub`] | live fan-out of committed blobs to subscribed connections |
-//! | [`store`] | the [`store::Store`] trait; the SQLite store (default) and the PostgreSQL store (several nodes, cross-node fan-out by `LISTEN`/`NOTIFY`), both with group commit |
+//! | [`store`] | the [`store::Store`] trait; the rules both stores apply ([`store::mailbox_rules`]: quotas, sequence numbers, compaction, tombstones); the SQLite store (default) and the PostgreSQL store (several nodes, cross-node fan-out by `LISTEN`/`NOTIFY`), both with group commit |
 //! | [`rate_limit`] | per-connection token buckets |
 //! | [`pacing`] | peers too slow to send a body or to read what they asked for are cut off |
 //! | [`metrics`] | Prometheus counters without ids or addresses |
 //! | [`api_error`] | refusals as JSON responses with stable codes |
 //! | [`app`] | state shared by handlers |
-//! | [`client`] | a minimal pinned-TLS client for tests and the load generator |
+//! | `test_support` | only with the `test-utils` feature (off by default): the test client and the relay-process harness that this crate's tests, the load generator, the end-to-end crate and the CLI's tests share |
 //!
 //! Binaries: `safespaces-relay` (`src/main.rs`) and the load generator
-//! `relay-loadgen` (`src/bin/relay-loadgen.rs`).
+//! `relay-loadgen` (`src/bin/relay-loadgen.rs`, needs `--features test-utils`).
 #![forbid(unsafe_code)]
 
 pub mod api_error;
 pub mod app;
 pub mod auth;
-pub mod client;
 pub mod config;
 pub mod hub;
 pub mod metrics;
@@ -48,6 +47,8 @@ pub mod replay;
 pub mod routes;
 pub mod server;
 pub mod store;
+#[cfg(feature = "test-utils")]
+pub mod test_support;
 pub mod tls;
 
 pub use config::Config;

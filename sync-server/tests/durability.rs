@@ -6,24 +6,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-mod relay_process;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::random_key;
-use relay_process::{Proc, spawn_relay_with};
-use safespaces_relay::client::{TestRelayClient, pinned_config};
+use common::{random_key, relay_process};
+use safespaces_relay::test_support::client::{TestRelayClient, pinned_config};
+use safespaces_relay::test_support::relay_process::{RelayProcess, Stderr};
 use safespaces_wire::mailbox::ReadPage;
 
-fn spawn_relay(dir: &Path) -> Proc {
-    spawn_relay_logging(dir, "warn", Stdio::inherit())
-}
-
-fn spawn_relay_logging(dir: &Path, filter: &str, stderr: Stdio) -> Proc {
-    spawn_relay_with(dir, &[], filter, stderr)
+fn spawn_relay(dir: &Path) -> RelayProcess {
+    relay_process(dir).start()
 }
 
 type Acked = Arc<Mutex<Vec<(u64, Vec<u8>)>>>;
@@ -73,21 +67,25 @@ async fn read_all(
 async fn acknowledged_appends_survive_repeated_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let key = random_key();
-    let mailbox = safespaces_relay::client::mailbox_for(&key);
+    let mailbox = safespaces_relay::test_support::client::mailbox_for(&key);
     let acked: Acked = Arc::default();
     let mut pin = None;
     for round in 0..5 {
         let mut p = spawn_relay(dir.path());
         // Same certificate across restarts: clients keep their pin.
-        assert_eq!(pin.get_or_insert_with(|| p.pin.clone()), &p.pin);
-        let tls = pinned_config(&p.pin).unwrap();
+        assert_eq!(pin.get_or_insert_with(|| p.pin().to_owned()), p.pin());
+        let tls = pinned_config(p.pin()).unwrap();
         if round == 0 {
-            let mut c = TestRelayClient::connect(p.addr, tls.clone()).await.unwrap();
+            let mut c = TestRelayClient::connect(p.addr(), tls.clone())
+                .await
+                .unwrap();
             assert_eq!(c.create_mailbox(&key, &mailbox).await.unwrap().status, 201);
         }
         let mut writers = Vec::new();
         for w in 0..4 {
-            let c = TestRelayClient::connect(p.addr, tls.clone()).await.unwrap();
+            let c = TestRelayClient::connect(p.addr(), tls.clone())
+                .await
+                .unwrap();
             writers.push(tokio::spawn(append_until_gone(
                 c,
                 key.clone(),
@@ -97,8 +95,7 @@ async fn acknowledged_appends_survive_repeated_sigkill() {
             )));
         }
         tokio::time::sleep(Duration::from_millis(300 + 70 * round)).await;
-        p.child.kill().unwrap(); // SIGKILL
-        p.child.wait().unwrap();
+        p.kill(); // SIGKILL
         for w in writers {
             tokio::time::timeout(Duration::from_secs(10), w)
                 .await
@@ -108,7 +105,7 @@ async fn acknowledged_appends_survive_repeated_sigkill() {
     }
 
     let mut p = spawn_relay(dir.path());
-    let mut c = TestRelayClient::connect(p.addr, pinned_config(&p.pin).unwrap())
+    let mut c = TestRelayClient::connect(p.addr(), pinned_config(p.pin()).unwrap())
         .await
         .unwrap();
     let stored = read_all(&mut c, &key, &mailbox).await;
@@ -152,27 +149,31 @@ async fn acknowledged_appends_survive_repeated_sigkill() {
         acked.len(),
         stored.len()
     );
-    p.child.kill().unwrap();
-    p.child.wait().unwrap();
+    p.kill();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_in_flight_appends_and_exits_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let key = random_key();
-    let mailbox = safespaces_relay::client::mailbox_for(&key);
+    let mailbox = safespaces_relay::test_support::client::mailbox_for(&key);
     let acked: Acked = Arc::default();
     // Debug-level logs of the relay and every library it uses go to a file,
     // checked below for ids, payloads and addresses.
     let log_path = dir.path().join("stderr.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let mut p = spawn_relay_logging(dir.path(), "debug", Stdio::from(log));
-    let tls = pinned_config(&p.pin).unwrap();
-    let mut c = TestRelayClient::connect(p.addr, tls.clone()).await.unwrap();
+    let mut p = relay_process(dir.path())
+        .log("debug", Stderr::File(log_path.clone()))
+        .start();
+    let tls = pinned_config(p.pin()).unwrap();
+    let mut c = TestRelayClient::connect(p.addr(), tls.clone())
+        .await
+        .unwrap();
     assert_eq!(c.create_mailbox(&key, &mailbox).await.unwrap().status, 201);
     let mut writers = Vec::new();
     for w in 0..4 {
-        let c = TestRelayClient::connect(p.addr, tls.clone()).await.unwrap();
+        let c = TestRelayClient::connect(p.addr(), tls.clone())
+            .await
+            .unwrap();
         writers.push(tokio::spawn(append_until_gone(
             c,
             key.clone(),
@@ -182,15 +183,8 @@ async fn sigterm_finishes_in_flight_appends_and_exits_cleanly() {
         )));
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let status = Command::new("kill")
-        .args(["-TERM", &p.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = tokio::task::spawn_blocking(move || p.child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    p.signal("TERM");
+    let exit = tokio::task::spawn_blocking(move || p.wait()).await.unwrap();
     assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
     for w in writers {
         tokio::time::timeout(Duration::from_secs(10), w)
@@ -207,7 +201,7 @@ async fn sigterm_finishes_in_flight_appends_and_exits_cleanly() {
         );
     }
     let mut p = spawn_relay(dir.path());
-    let mut c = TestRelayClient::connect(p.addr, pinned_config(&p.pin).unwrap())
+    let mut c = TestRelayClient::connect(p.addr(), pinned_config(p.pin()).unwrap())
         .await
         .unwrap();
     let stored = read_all(&mut c, &key, &mailbox).await;
@@ -216,6 +210,5 @@ async fn sigterm_finishes_in_flight_appends_and_exits_cleanly() {
     for (seq, blob) in &acked {
         assert_eq!(&stored[(*seq - 1) as usize], &(*seq, blob.clone()));
     }
-    p.child.kill().unwrap();
-    p.child.wait().unwrap();
+    p.kill();
 }

@@ -7,7 +7,7 @@ mod common;
 use common::{TestRelay, assert_refused, new_mailbox, random_key, random_mailbox};
 use hyper::Method;
 use safespaces_relay::Config;
-use safespaces_relay::client::{TestRelayClient, get_plain, proof_headers};
+use safespaces_relay::test_support::client::{TestRelayClient, get_plain, proof_headers};
 use safespaces_wire::auth::{self, sign, sign_now};
 use safespaces_wire::mailbox::ReadPage;
 use safespaces_wire::{ErrorCode, MailboxId, Operation};
@@ -84,7 +84,7 @@ async fn create_append_read_round_trip_with_exact_replies() {
     let t = TestRelay::start().await;
     let mut c = t.client().await;
     let key = random_key();
-    let id = safespaces_relay::client::mailbox_for(&key);
+    let id = safespaces_relay::test_support::client::mailbox_for(&key);
 
     let r = c.create_mailbox(&key, &id).await.unwrap();
     assert_eq!((r.status, &r.body[..]), (201, &br#"{"created":true}"#[..]));
@@ -127,8 +127,8 @@ async fn create_refusals_store_nothing() {
     let t = TestRelay::start_with(|c| c.access_token = Some("s3cret".into())).await;
     let mut c = t.client().await;
     let key = random_key();
-    let id = safespaces_relay::client::mailbox_for(&key);
-    let admin = safespaces_relay::client::admin_key_for(&key);
+    let id = safespaces_relay::test_support::client::mailbox_for(&key);
+    let admin = safespaces_relay::test_support::client::admin_key_for(&key);
     let body = serde_json::json!({
         "verifying_key": hex::encode(key.verifying_key().as_bytes()),
         "admin_key": hex::encode(admin.verifying_key().as_bytes()),
@@ -143,7 +143,7 @@ async fn create_refusals_store_nothing() {
     let wrong = ("authorization", "Bearer guess".to_owned());
     let proof = sign_now(
         &key,
-        safespaces_relay::client::HOST,
+        safespaces_relay::test_support::client::HOST,
         Operation::Create,
         &id,
         body.as_bytes(),
@@ -156,7 +156,7 @@ async fn create_refusals_store_nothing() {
     // Signed by someone else than the key being registered.
     let proof = sign_now(
         &random_key(),
-        safespaces_relay::client::HOST,
+        safespaces_relay::test_support::client::HOST,
         Operation::Create,
         &id,
         body.as_bytes(),
@@ -187,7 +187,7 @@ async fn create_refusals_store_nothing() {
     ] {
         let proof = sign_now(
             &key,
-            safespaces_relay::client::HOST,
+            safespaces_relay::test_support::client::HOST,
             Operation::Create,
             &id,
             bad.as_bytes(),
@@ -216,7 +216,7 @@ async fn create_refusals_store_nothing() {
     // With the token and a proper signature it works.
     let proof = sign_now(
         &key,
-        safespaces_relay::client::HOST,
+        safespaces_relay::test_support::client::HOST,
         Operation::Create,
         &id,
         body.as_bytes(),
@@ -251,7 +251,7 @@ async fn append_refusals_store_nothing() {
     // Signed for one body, sent with another.
     let proof = sign_now(
         &key,
-        safespaces_relay::client::HOST,
+        safespaces_relay::test_support::client::HOST,
         Operation::Append,
         &id,
         b"signed body",
@@ -264,7 +264,7 @@ async fn append_refusals_store_nothing() {
     // Signed for another operation.
     let proof = sign_now(
         &key,
-        safespaces_relay::client::HOST,
+        safespaces_relay::test_support::client::HOST,
         Operation::Read,
         &id,
         b"x",
@@ -278,7 +278,7 @@ async fn append_refusals_store_nothing() {
     for ts in [now() - 301, now() + 301, 0] {
         let proof = sign(
             &key,
-            safespaces_relay::client::HOST,
+            safespaces_relay::test_support::client::HOST,
             Operation::Append,
             &id,
             b"x",
@@ -294,7 +294,7 @@ async fn append_refusals_store_nothing() {
     // Malformed proof headers.
     let proof = sign_now(
         &key,
-        safespaces_relay::client::HOST,
+        safespaces_relay::test_support::client::HOST,
         Operation::Append,
         &id,
         b"x",
@@ -311,7 +311,7 @@ async fn append_refusals_store_nothing() {
     let big = vec![0u8; 1025];
     let proof = sign_now(
         &key,
-        safespaces_relay::client::HOST,
+        safespaces_relay::test_support::client::HOST,
         Operation::Append,
         &id,
         &big,
@@ -342,7 +342,7 @@ async fn append_refusals_store_nothing() {
     // Replay: the exact same signed request twice.
     let proof = sign_now(
         &key,
-        safespaces_relay::client::HOST,
+        safespaces_relay::test_support::client::HOST,
         Operation::Append,
         &id,
         b"once",
@@ -384,7 +384,7 @@ async fn read_refusals() {
     for bad in [&b"{"[..], br#"{"after":-1}"#, br#"{"after":0,"x":1}"#] {
         let proof = sign_now(
             &key,
-            safespaces_relay::client::HOST,
+            safespaces_relay::test_support::client::HOST,
             Operation::Read,
             &id,
             bad,
@@ -403,7 +403,7 @@ async fn compaction_deletes_the_covered_range() {
     let t = TestRelay::start().await;
     let mut c = t.client().await;
     let (key, id) = new_mailbox(&mut c).await;
-    let admin = safespaces_relay::client::admin_key_for(&key);
+    let admin = safespaces_relay::test_support::client::admin_key_for(&key);
     for i in 1..=5u8 {
         c.append(&key, &id, vec![i]).await.unwrap();
     }
@@ -494,7 +494,7 @@ async fn delete_needs_the_admin_key_and_leaves_a_tombstone() {
     let t = TestRelay::start().await;
     let mut c = t.client().await;
     let (key, id) = new_mailbox(&mut c).await;
-    let admin = safespaces_relay::client::admin_key_for(&key);
+    let admin = safespaces_relay::test_support::client::admin_key_for(&key);
     c.append(&key, &id, "x").await.unwrap();
     let path = format!("/v1/mailboxes/{}", id.to_hex());
     let r = c.send(Method::DELETE, &path, &[], "").await.unwrap();
@@ -512,7 +512,7 @@ async fn delete_needs_the_admin_key_and_leaves_a_tombstone() {
 
     let proof = sign_now(
         &admin,
-        safespaces_relay::client::HOST,
+        safespaces_relay::test_support::client::HOST,
         Operation::Delete,
         &id,
         b"",
@@ -827,14 +827,14 @@ async fn readyz_checks_the_store_file() {
 #[tokio::test]
 async fn a_wrong_pin_is_refused_by_the_client() {
     let t = TestRelay::start().await;
-    let tls = safespaces_relay::client::pinned_config(&"00".repeat(32)).unwrap();
+    let tls = safespaces_relay::test_support::client::pinned_config(&"00".repeat(32)).unwrap();
     assert!(TestRelayClient::connect(t.addr(), tls).await.is_err());
     // And the signing helpers agree with the relay's canonical form.
     let key = random_key();
-    let id = safespaces_relay::client::mailbox_for(&key);
+    let id = safespaces_relay::test_support::client::mailbox_for(&key);
     let proof = sign_now(
         &key,
-        safespaces_relay::client::HOST,
+        safespaces_relay::test_support::client::HOST,
         Operation::Read,
         &id,
         b"",
@@ -842,7 +842,7 @@ async fn a_wrong_pin_is_refused_by_the_client() {
     assert!(
         auth::verify(
             &key.verifying_key(),
-            safespaces_relay::client::HOST,
+            safespaces_relay::test_support::client::HOST,
             Operation::Read,
             &id,
             b"",
@@ -890,11 +890,11 @@ async fn a_request_signed_for_another_relay_is_refused() {
     // relay answers only to relay-a.example, so even its own Host header
     // cannot make a signature for another name count.
     let key = random_key();
-    let id = safespaces_relay::client::mailbox_for(&key);
+    let id = safespaces_relay::test_support::client::mailbox_for(&key);
     let r = c.create_mailbox(&key, &id).await.unwrap();
     assert_refused(&r, 401, ErrorCode::BadSignature);
     // A request signed for relay-a.example passes.
-    let admin = safespaces_relay::client::admin_key_for(&key);
+    let admin = safespaces_relay::test_support::client::admin_key_for(&key);
     let body = serde_json::json!({
         "verifying_key": hex::encode(key.verifying_key().as_bytes()),
         "admin_key": hex::encode(admin.verifying_key().as_bytes()),

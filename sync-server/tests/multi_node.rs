@@ -12,43 +12,37 @@
 
 mod common;
 mod pg_server;
-mod relay_process;
 
-use std::ffi::OsStr;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::random_key;
+use common::{random_key, relay_process};
 use futures_util::{SinkExt as _, StreamExt as _};
-use relay_process::{Proc, spawn_relay_with};
 use rustls::ClientConfig;
-use safespaces_relay::client::proof_headers;
-use safespaces_relay::client::{TestRelayClient, connect_ws, pinned_config, subscribe_frame};
+use safespaces_relay::test_support::client::proof_headers;
+use safespaces_relay::test_support::client::{
+    TestRelayClient, connect_ws, pinned_config, subscribe_frame,
+};
+use safespaces_relay::test_support::relay_process::{RelayProcess, Stderr};
 use safespaces_wire::auth::sign_now;
 use safespaces_wire::mailbox::{Appended, ReadPage};
 use safespaces_wire::subscription::ServerFrame;
 use safespaces_wire::{ErrorBody, ErrorCode, MailboxId, Operation};
 use tokio_tungstenite::tungstenite::Message;
 
-fn spawn_node(dir: &Path, url: &str) -> Proc {
-    spawn_relay_with(
-        dir,
-        &[OsStr::new("--database-url"), OsStr::new(url)],
-        "warn",
-        Stdio::inherit(),
-    )
+fn spawn_node(dir: &Path, url: &str) -> RelayProcess {
+    relay_process(dir).args(["--database-url", url]).start()
 }
 
 /// Two nodes on a fresh database, started one after the other so the second
 /// reuses the first one's development certificate.
-fn two_nodes(dir: &Path, url: &str) -> (Proc, Proc, Arc<ClientConfig>) {
+fn two_nodes(dir: &Path, url: &str) -> (RelayProcess, RelayProcess, Arc<ClientConfig>) {
     let a = spawn_node(dir, url);
     let b = spawn_node(dir, url);
-    assert_eq!(a.pin, b.pin);
-    let tls = pinned_config(&a.pin).unwrap();
+    assert_eq!(a.pin(), b.pin());
+    let tls = pinned_config(a.pin()).unwrap();
     (a, b, tls)
 }
 
@@ -134,16 +128,20 @@ async fn clients_on_two_nodes_converge_live() {
     let dir = tempfile::tempdir().unwrap();
     let (mut a, mut b, tls) = two_nodes(dir.path(), &url);
     let key = random_key();
-    let mailbox = safespaces_relay::client::mailbox_for(&key);
-    let mut ca = TestRelayClient::connect(a.addr, tls.clone()).await.unwrap();
-    let mut cb = TestRelayClient::connect(b.addr, tls.clone()).await.unwrap();
+    let mailbox = safespaces_relay::test_support::client::mailbox_for(&key);
+    let mut ca = TestRelayClient::connect(a.addr(), tls.clone())
+        .await
+        .unwrap();
+    let mut cb = TestRelayClient::connect(b.addr(), tls.clone())
+        .await
+        .unwrap();
     assert_eq!(ca.create_mailbox(&key, &mailbox).await.unwrap().status, 201);
     // The other node knows the mailbox at once (same database).
     assert_eq!(cb.create_mailbox(&key, &mailbox).await.unwrap().status, 200);
 
     let logs: Vec<Log> = vec![Log::default(), Log::default()];
     let mut subs = Vec::new();
-    for (addr, log) in [a.addr, b.addr].into_iter().zip(&logs) {
+    for (addr, log) in [a.addr(), b.addr()].into_iter().zip(&logs) {
         subs.push(tokio::spawn(subscriber(
             vec![addr],
             tls.clone(),
@@ -198,8 +196,7 @@ async fn clients_on_two_nodes_converge_live() {
         s.abort();
     }
     for p in [&mut a, &mut b] {
-        p.child.kill().unwrap();
-        p.child.wait().unwrap();
+        p.kill();
     }
 }
 
@@ -248,14 +245,16 @@ async fn killing_a_node_loses_no_acknowledged_blob_and_its_clients_move_over() {
     let dir = tempfile::tempdir().unwrap();
     let (mut a, mut b, tls) = two_nodes(dir.path(), &url);
     let key = random_key();
-    let mailbox = safespaces_relay::client::mailbox_for(&key);
-    let mut c = TestRelayClient::connect(b.addr, tls.clone()).await.unwrap();
+    let mailbox = safespaces_relay::test_support::client::mailbox_for(&key);
+    let mut c = TestRelayClient::connect(b.addr(), tls.clone())
+        .await
+        .unwrap();
     assert_eq!(c.create_mailbox(&key, &mailbox).await.unwrap().status, 201);
 
     // A subscriber on node A that falls back to node B.
     let seen = Log::default();
     let sub = tokio::spawn(subscriber(
-        vec![a.addr, b.addr],
+        vec![a.addr(), b.addr()],
         tls.clone(),
         key.clone(),
         mailbox,
@@ -265,10 +264,10 @@ async fn killing_a_node_loses_no_acknowledged_blob_and_its_clients_move_over() {
     let acked: Acked = Acked::default();
     let mut writers = Vec::new();
     for (w, addrs) in [
-        vec![a.addr, b.addr],
-        vec![a.addr, b.addr],
-        vec![b.addr],
-        vec![b.addr],
+        vec![a.addr(), b.addr()],
+        vec![a.addr(), b.addr()],
+        vec![b.addr()],
+        vec![b.addr()],
     ]
     .into_iter()
     .enumerate()
@@ -288,8 +287,7 @@ async fn killing_a_node_loses_no_acknowledged_blob_and_its_clients_move_over() {
         acked.lock().unwrap().len() > 150
     })
     .await;
-    a.child.kill().unwrap(); // SIGKILL
-    a.child.wait().unwrap();
+    a.kill(); // SIGKILL
     let at_kill = acked.lock().unwrap().len();
     for w in writers {
         tokio::time::timeout(Duration::from_secs(60), w)
@@ -327,8 +325,7 @@ async fn killing_a_node_loses_no_acknowledged_blob_and_its_clients_move_over() {
         stored.len()
     );
     sub.abort();
-    b.child.kill().unwrap();
-    b.child.wait().unwrap();
+    b.kill();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -341,24 +338,23 @@ async fn debug_logs_of_postgres_nodes_hold_no_ids_payloads_or_the_url() {
     // Debug-level logs of the relay and every library it uses (sqlx included).
     let log_path = |n: u8| dir.path().join(format!("node{n}.log"));
     let spawn_logging = |n: u8| {
-        let log = std::fs::File::create(log_path(n)).unwrap();
-        spawn_relay_with(
-            dir.path(),
-            &[OsStr::new("--database-url"), OsStr::new(&url)],
-            "debug",
-            Stdio::from(log),
-        )
+        relay_process(dir.path())
+            .args(["--database-url", &url])
+            .log("debug", Stderr::File(log_path(n)))
+            .start()
     };
     let mut a = spawn_logging(1);
     let mut b = spawn_logging(2);
-    let tls = pinned_config(&a.pin).unwrap();
+    let tls = pinned_config(a.pin()).unwrap();
     let key = random_key();
-    let mailbox = safespaces_relay::client::mailbox_for(&key);
-    let mut ca = TestRelayClient::connect(a.addr, tls.clone()).await.unwrap();
+    let mailbox = safespaces_relay::test_support::client::mailbox_for(&key);
+    let mut ca = TestRelayClient::connect(a.addr(), tls.clone())
+        .await
+        .unwrap();
     assert_eq!(ca.create_mailbox(&key, &mailbox).await.unwrap().status, 201);
     let seen = Log::default();
     let sub = tokio::spawn(subscriber(
-        vec![b.addr],
+        vec![b.addr()],
         tls.clone(),
         key.clone(),
         mailbox,
@@ -375,8 +371,7 @@ async fn debug_logs_of_postgres_nodes_hold_no_ids_payloads_or_the_url() {
     wait_until("node B delivered", || seen.lock().unwrap().len() == 5).await;
     sub.abort();
     for p in [&mut a, &mut b] {
-        p.child.kill().unwrap();
-        p.child.wait().unwrap();
+        p.kill();
     }
     for n in [1, 2] {
         let logs = std::fs::read_to_string(log_path(n)).unwrap();
@@ -406,14 +401,18 @@ async fn a_request_replayed_to_the_other_node_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (mut a, mut b, tls) = two_nodes(dir.path(), &url);
     let key = random_key();
-    let mailbox = safespaces_relay::client::mailbox_for(&key);
-    let mut ca = TestRelayClient::connect(a.addr, tls.clone()).await.unwrap();
-    let mut cb = TestRelayClient::connect(b.addr, tls.clone()).await.unwrap();
+    let mailbox = safespaces_relay::test_support::client::mailbox_for(&key);
+    let mut ca = TestRelayClient::connect(a.addr(), tls.clone())
+        .await
+        .unwrap();
+    let mut cb = TestRelayClient::connect(b.addr(), tls.clone())
+        .await
+        .unwrap();
     assert_eq!(ca.create_mailbox(&key, &mailbox).await.unwrap().status, 201);
     let path = format!("/v1/mailboxes/{}/blobs", mailbox.to_hex());
     let proof = sign_now(
         &key,
-        safespaces_relay::client::HOST,
+        safespaces_relay::test_support::client::HOST,
         Operation::Append,
         &mailbox,
         b"once",
@@ -437,7 +436,6 @@ async fn a_request_replayed_to_the_other_node_is_refused() {
     // Nothing was stored by the replays.
     assert_eq!(read_all(&mut cb, &key, &mailbox).await.len(), 1);
     for p in [&mut a, &mut b] {
-        p.child.kill().unwrap();
-        p.child.wait().unwrap();
+        p.kill();
     }
 }

@@ -21,10 +21,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use common::{TestRelay, key_and_mailbox, random_key, random_mailbox};
 use futures_util::{SinkExt as _, StreamExt as _};
 use hyper::Method;
-use safespaces_relay::client::{
+use safespaces_relay::routes::ops::OPENAPI;
+use safespaces_relay::test_support::client::{
     Reply, TestRelayClient, connect_ws, get_plain, pinned_config, proof_headers, subscribe_frame,
 };
-use safespaces_relay::routes::ops::OPENAPI;
 use safespaces_wire::auth::sign_now;
 use safespaces_wire::{ErrorCode, Operation};
 use serde_json::{Value, json};
@@ -198,7 +198,13 @@ async fn signed(
     extra: &[(&str, String)],
 ) -> Reply {
     let mailbox = path.split('/').nth(3).unwrap().parse().unwrap();
-    let proof = sign_now(key, safespaces_relay::client::HOST, op, &mailbox, &body);
+    let proof = sign_now(
+        key,
+        safespaces_relay::test_support::client::HOST,
+        op,
+        &mailbox,
+        &body,
+    );
     let mut headers: Vec<(&str, String)> = proof_headers(&proof);
     headers.extend(extra.iter().cloned());
     c.send(method, path, &headers, body).await.unwrap()
@@ -235,7 +241,7 @@ async fn every_documented_operation_answers_as_documented() {
 
     // --- create
     let (key, id) = key_and_mailbox();
-    let admin = safespaces_relay::client::admin_key_for(&key);
+    let admin = safespaces_relay::test_support::client::admin_key_for(&key);
     let p = format!("/v1/mailboxes/{}", id.to_hex());
     let create_body = json!({
         "verifying_key": hex::encode(key.verifying_key().as_bytes()),

@@ -6,59 +6,37 @@
 
 mod common;
 mod pg_server;
-mod relay_process;
 
-use std::ffi::OsStr;
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use common::{key_and_mailbox, random_key};
+use common::{key_and_mailbox, random_key, relay_process};
 use hyper::Method;
-use relay_process::{Proc, spawn_relay_with};
-use safespaces_relay::client::{TestRelayClient, get_plain, pinned_config};
-use safespaces_relay::{LISTENING_LINE, METRICS_LINE, PIN_LINE};
+use safespaces_relay::test_support::client::{TestRelayClient, get_plain, pinned_config};
+use safespaces_relay::test_support::relay_process::{RelayProcess, Stderr};
 use sqlx::Connection as _;
 
-/// Kills the relay if the test fails half-way, so no orphan keeps the test
-/// runner's output pipe open.
-struct Running(Proc);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.child.kill();
-        let _ = self.0.child.wait();
-    }
-}
-
-fn sigterm(p: &mut Proc) {
-    let status = Command::new("kill")
-        .args(["-TERM", &p.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert!(p.child.wait().unwrap().success());
+/// A graceful shutdown that exits 0.
+fn sigterm(p: &mut RelayProcess) {
+    assert!(p.terminate().success());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_logs_are_one_object_per_line_without_ids_payloads_or_addresses() {
     let dir = tempfile::tempdir().unwrap();
     let log_path = dir.path().join("stderr.log");
-    let log = std::fs::File::create(&log_path).unwrap();
     // Debug level for the relay and every library it uses.
-    let mut p = Running(spawn_relay_with(
-        dir.path(),
-        &[OsStr::new("--log-format"), OsStr::new("json")],
-        "debug",
-        Stdio::from(log),
-    ));
-    let mut c = TestRelayClient::connect(p.0.addr, pinned_config(&p.0.pin).unwrap())
+    let mut p = relay_process(dir.path())
+        .args(["--log-format", "json"])
+        .log("debug", Stderr::File(log_path.clone()))
+        .start();
+    let mut c = TestRelayClient::connect(p.addr(), pinned_config(p.pin()).unwrap())
         .await
         .unwrap();
     let client_port = {
         // The client's own address as the relay saw it: never to be logged.
-        let probe = std::net::TcpStream::connect(p.0.addr).unwrap();
+        let probe = std::net::TcpStream::connect(p.addr()).unwrap();
         probe.local_addr().unwrap().port().to_string()
     };
     let (key, mailbox) = key_and_mailbox();
@@ -95,7 +73,7 @@ async fn json_logs_are_one_object_per_line_without_ids_payloads_or_addresses() {
         200
     );
     drop(c);
-    sigterm(&mut p.0);
+    sigterm(&mut p);
 
     let logs = std::fs::read_to_string(&log_path).unwrap();
     let mut messages = Vec::new();
@@ -163,37 +141,10 @@ async fn readyz_follows_a_postgresql_database_that_stops_and_comes_back() {
         .unwrap();
     let admin_url = url.replacen(&format!("/{name}?"), "/relay?", 1);
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_safespaces-relay"))
-        .args(["--dev", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
-        .args(["--database-url", &url, "--metrics-listen", "127.0.0.1:0"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut p = Running(Proc {
-        child,
-        addr: "0.0.0.0:0".parse().unwrap(),
-        pin: String::new(),
-        metrics: "0.0.0.0:0".parse().unwrap(),
-    });
-    let (addr, ops, pin) = {
-        use std::io::BufRead as _;
-        let mut lines = std::io::BufReader::new(stdout).lines();
-        let (mut addr, mut ops) = (None, None);
-        loop {
-            let line = lines.next().expect("the relay announces itself").unwrap();
-            if let Some(a) = line.strip_prefix(LISTENING_LINE) {
-                addr = Some(a.parse::<SocketAddr>().unwrap());
-            } else if let Some(a) = line.strip_prefix(METRICS_LINE) {
-                ops = Some(a.parse::<SocketAddr>().unwrap());
-            } else if let Some(p) = line.strip_prefix(PIN_LINE) {
-                break (addr.unwrap(), ops.unwrap(), p.to_owned());
-            }
-        }
-    };
+    let mut p = relay_process(dir.path())
+        .args(["--database-url", &url])
+        .start();
+    let (addr, ops, pin) = (p.addr(), p.metrics(), p.pin().to_owned());
     assert_eq!(await_ready(ops, 200).await, br#"{"status":"ready"}"#);
 
     // The database stops taking connections and drops the relay's: the
@@ -235,5 +186,5 @@ async fn readyz_follows_a_postgresql_database_that_stops_and_comes_back() {
             .status,
         200
     );
-    sigterm(&mut p.0);
+    sigterm(&mut p);
 }

@@ -4,18 +4,20 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-mod relay_process;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{TestRelay, assert_refused, key_and_mailbox, new_mailbox, random_key, random_mailbox};
+use common::{
+    TestRelay, assert_refused, key_and_mailbox, new_mailbox, random_key, random_mailbox,
+    relay_process,
+};
 use ed25519_dalek::SigningKey;
 use futures_util::{SinkExt as _, StreamExt as _};
 use hyper::Method;
 use rustls::ClientConfig;
-use safespaces_relay::client::{
+use safespaces_relay::test_support::client::{
     self, Reply, TestRelayClient, connect_tls, connect_ws, proof_headers, subscribe_frame,
 };
 use safespaces_wire::auth::{sign, sign_now};
@@ -109,7 +111,13 @@ fn raw_signed(
     mailbox: &MailboxId,
     body: &[u8],
 ) -> Vec<u8> {
-    let proof = sign_now(key, safespaces_relay::client::HOST, op, mailbox, body);
+    let proof = sign_now(
+        key,
+        safespaces_relay::test_support::client::HOST,
+        op,
+        mailbox,
+        body,
+    );
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nhost: localhost\r\ncontent-length: {}\r\n",
         body.len()
@@ -381,21 +389,12 @@ fn rss_kib(pid: u32) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pipelining_client_that_never_reads_costs_bounded_memory_and_is_cut_off() {
     let dir = tempfile::tempdir().unwrap();
-    let mut relay = relay_process::spawn_relay_with(
-        dir.path(),
-        &[
-            "--transfer-grace-secs".as_ref(),
-            "3".as_ref(),
-            "--max-blob-bytes".as_ref(),
-            "2097152".as_ref(),
-        ],
-        "warn",
-        std::process::Stdio::inherit(),
-    );
-    let pid = relay.child.id();
-    let mut reaper = Reaper(Some(pid));
-    let tls = client::pinned_config(&relay.pin).unwrap();
-    let mut c = TestRelayClient::connect(relay.addr, tls.clone())
+    let mut relay = relay_process(dir.path())
+        .args(["--transfer-grace-secs", "3", "--max-blob-bytes", "2097152"])
+        .start();
+    let pid = relay.id();
+    let tls = client::pinned_config(relay.pin()).unwrap();
+    let mut c = TestRelayClient::connect(relay.addr(), tls.clone())
         .await
         .unwrap();
     let (key, id) = new_mailbox(&mut c).await;
@@ -427,14 +426,14 @@ async fn a_pipelining_client_that_never_reads_costs_bounded_memory_and_is_cut_of
             body,
         ));
     }
-    let mut s = tiny_window_tls(relay.addr, tls.clone()).await;
+    let mut s = tiny_window_tls(relay.addr(), tls.clone()).await;
     s.write_all(&raw).await.unwrap();
     s.flush().await.unwrap();
     let mut peak = before;
     let deadline = Instant::now() + PATIENCE;
     loop {
         peak = peak.max(rss_kib(pid));
-        let cut = metric_at(relay.metrics, "relay_slow_peers_cut_total").await;
+        let cut = metric_at(relay.metrics(), "relay_slow_peers_cut_total").await;
         if cut >= 1 {
             break;
         }
@@ -455,25 +454,7 @@ async fn a_pipelining_client_that_never_reads_costs_bounded_memory_and_is_cut_of
     let r = c.read(&key, &id, 7, None).await.unwrap();
     assert_eq!(r.status, 200);
     drop(s);
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
-    assert!(relay.child.wait().unwrap().success());
-    reaper.0 = None;
-}
-
-/// Kills the relay process it names if the test fails before stopping it
-/// (a panicking test must not leave a relay running).
-struct Reaper(Option<u32>);
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        if let Some(pid) = self.0 {
-            let _ = std::process::Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
-        }
-    }
+    assert!(relay.terminate().success());
 }
 
 // ------------------------------------------------------------------ probing
@@ -517,7 +498,7 @@ async fn a_prober_cannot_tell_whether_a_mailbox_exists() {
             let path = format!("/v1/mailboxes/{}{suffix}", id.to_hex());
             let proof = sign(
                 &prober,
-                safespaces_relay::client::HOST,
+                safespaces_relay::test_support::client::HOST,
                 op,
                 &id,
                 body,
@@ -574,7 +555,7 @@ async fn self_made_mailboxes_cannot_make_the_replay_memory_forget_or_grow() {
     let (honest_key, honest) = new_mailbox(&mut c).await;
     let first = sign_now(
         &honest_key,
-        safespaces_relay::client::HOST,
+        safespaces_relay::test_support::client::HOST,
         Operation::Append,
         &honest,
         b"h0",
@@ -697,7 +678,7 @@ async fn global_quotas_refuse_with_relay_full_and_store_nothing() {
     // tombstone keeps its place, so create-and-delete cannot grow the store.
     let proof = sign_now(
         &client::admin_key_for(&k1),
-        safespaces_relay::client::HOST,
+        safespaces_relay::test_support::client::HOST,
         Operation::Delete,
         &m1,
         b"",
@@ -736,7 +717,7 @@ async fn vouched_put(
     let signed = vouch_body(dropbox, reserve, ttl, blob);
     let proof = sign_now(
         key,
-        safespaces_relay::client::HOST,
+        safespaces_relay::test_support::client::HOST,
         Operation::Vouch,
         mailbox,
         &signed,
@@ -898,7 +879,7 @@ async fn vouched_puts_refuse_malformed_and_stolen_vouches() {
     let signed = vouch_body(&d, None, Some(3600), b"x");
     let proof = sign_now(
         &key,
-        safespaces_relay::client::HOST,
+        safespaces_relay::test_support::client::HOST,
         Operation::Vouch,
         &space,
         &signed,

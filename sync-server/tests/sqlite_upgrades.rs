@@ -6,19 +6,20 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-mod relay_process;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use bytes::Bytes;
-use common::key_and_mailbox;
+use common::{key_and_mailbox, relay_process};
 use hyper::Method;
-use relay_process::{Proc, spawn_relay_at, spawn_relay_with};
 use rusqlite::Connection;
-use safespaces_relay::client::{Reply, TestRelayClient, pinned_config, proof_headers};
 use safespaces_relay::server::DB_FILE;
 use safespaces_relay::store::sqlite::SCHEMA_VERSION;
+use safespaces_relay::test_support::client::{
+    Reply, TestRelayClient, pinned_config, proof_headers,
+};
+use safespaces_relay::test_support::relay_process::RelayProcess;
 use safespaces_wire::auth::sign_now;
 use safespaces_wire::mailbox::ReadPage;
 use safespaces_wire::{ErrorBody, ErrorCode, Operation};
@@ -30,30 +31,15 @@ fn user_version(db: &Path) -> i64 {
         .unwrap()
 }
 
-/// Kills the relay if the test fails half-way, so no orphan keeps the test
-/// runner's output pipe open.
-struct Running(Proc);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.child.kill();
-        let _ = self.0.child.wait();
-    }
-}
-
-async fn client(p: &Proc) -> TestRelayClient {
-    TestRelayClient::connect(p.addr, pinned_config(&p.pin).unwrap())
+async fn client(p: &RelayProcess) -> TestRelayClient {
+    TestRelayClient::connect(p.addr(), pinned_config(p.pin()).unwrap())
         .await
         .unwrap()
 }
 
-fn stop(p: &mut Proc) {
-    let status = Command::new("kill")
-        .args(["-TERM", &p.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert!(p.child.wait().unwrap().success());
+/// A graceful shutdown that exits 0.
+fn stop(p: &mut RelayProcess) {
+    assert!(p.terminate().success());
 }
 
 fn code(r: &Reply) -> ErrorCode {
@@ -67,10 +53,10 @@ async fn a_file_from_a_newer_relay_is_refused_and_left_as_it_was() {
     let dir = tempfile::tempdir().unwrap();
     // A real file with data, made by this relay, then stamped as a newer
     // relay would leave it.
-    let mut p = Running(spawn_relay_with(dir.path(), &[], "warn", Stdio::inherit()));
+    let mut p = relay_process(dir.path()).start();
     let (key, mailbox) = key_and_mailbox();
     assert_eq!(
-        client(&p.0)
+        client(&p)
             .await
             .create_mailbox(&key, &mailbox)
             .await
@@ -78,7 +64,7 @@ async fn a_file_from_a_newer_relay_is_refused_and_left_as_it_was() {
             .status,
         201
     );
-    stop(&mut p.0);
+    stop(&mut p);
     let db = dir.path().join(DB_FILE);
     let newer = SCHEMA_VERSION + 1;
     Connection::open(&db)
@@ -136,8 +122,8 @@ async fn a_version_1_file_is_migrated_and_its_one_key_mailboxes_retired() {
     }
     assert_eq!(user_version(&db), 1);
 
-    let mut p = Running(spawn_relay_with(dir.path(), &[], "warn", Stdio::inherit()));
-    let mut c = client(&p.0).await;
+    let mut p = relay_process(dir.path()).start();
+    let mut c = client(&p).await;
     // No current client can use a one-key mailbox: migration 3 retires it
     // as a tombstone (its id never comes back), with its blobs gone.
     let r = c.read(&key, &mailbox, 0, None).await.unwrap();
@@ -150,7 +136,7 @@ async fn a_version_1_file_is_migrated_and_its_one_key_mailboxes_retired() {
         .await
         .unwrap();
     assert_eq!(r.status, 200, "{r:?}");
-    stop(&mut p.0);
+    stop(&mut p);
     assert_eq!(user_version(&db), SCHEMA_VERSION);
     let conn = Connection::open(&db).unwrap();
     let blobs: i64 = conn
@@ -175,7 +161,13 @@ struct Recorded {
 impl Recorded {
     fn new(key: &ed25519_dalek::SigningKey, op: Operation, path: String, body: Vec<u8>) -> Self {
         let mailbox = path.split('/').nth(3).unwrap().parse().unwrap();
-        let proof = sign_now(key, safespaces_relay::client::HOST, op, &mailbox, &body);
+        let proof = sign_now(
+            key,
+            safespaces_relay::test_support::client::HOST,
+            op,
+            &mailbox,
+            &body,
+        );
         Self {
             path,
             headers: proof_headers(&proof),
@@ -196,9 +188,9 @@ impl Recorded {
 async fn a_request_recorded_before_a_restart_is_refused_after_it() {
     let dir = tempfile::tempdir().unwrap();
     let (key, mailbox) = key_and_mailbox();
-    let mut p = Running(spawn_relay_with(dir.path(), &[], "warn", Stdio::inherit()));
-    let addr = p.0.addr.to_string();
-    let mut c = client(&p.0).await;
+    let mut p = relay_process(dir.path()).start();
+    let addr = p.addr();
+    let mut c = client(&p).await;
     assert_eq!(c.create_mailbox(&key, &mailbox).await.unwrap().status, 201);
     let hex = mailbox.to_hex();
     let append = Recorded::new(
@@ -221,16 +213,9 @@ async fn a_request_recorded_before_a_restart_is_refused_after_it() {
 
     // The harshest restart: SIGKILL, no shutdown. Then the same file on the
     // same address, so nothing but the nonce can tell the replay apart.
-    p.0.child.kill().unwrap();
-    p.0.child.wait().unwrap();
-    let mut p = Running(spawn_relay_at(
-        dir.path(),
-        &addr,
-        &[],
-        "warn",
-        Stdio::inherit(),
-    ));
-    let mut c = client(&p.0).await;
+    p.kill();
+    let mut p = relay_process(dir.path()).listen(addr).start();
+    let mut c = client(&p).await;
     let r = append.send(&mut c).await;
     assert_eq!(code(&r), ErrorCode::ReplayedNonce, "{r:?}");
     let r = read.send(&mut c).await;
@@ -242,15 +227,9 @@ async fn a_request_recorded_before_a_restart_is_refused_after_it() {
     assert_eq!(page.last_seq, 1);
 
     // And after a graceful restart too.
-    stop(&mut p.0);
-    let mut p = Running(spawn_relay_at(
-        dir.path(),
-        &addr,
-        &[],
-        "warn",
-        Stdio::inherit(),
-    ));
-    let mut c = client(&p.0).await;
+    stop(&mut p);
+    let mut p = relay_process(dir.path()).listen(addr).start();
+    let mut c = client(&p).await;
     assert_eq!(code(&append.send(&mut c).await), ErrorCode::ReplayedNonce);
-    stop(&mut p.0);
+    stop(&mut p);
 }

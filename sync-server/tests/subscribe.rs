@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{TestRelay, new_mailbox, random_key, random_mailbox};
 use futures_util::{SinkExt as _, StreamExt as _};
-use safespaces_relay::client::{Subscription, connect_ws, subscribe_frame};
+use safespaces_relay::test_support::client::{Subscription, connect_ws, subscribe_frame};
 use safespaces_wire::auth::{sign, subscribe_body};
 use safespaces_wire::subscription::{ClientFrame, ServerFrame};
 use safespaces_wire::{ErrorCode, MailboxId, Operation};
@@ -151,7 +151,7 @@ async fn many_mailboxes_on_one_connection_and_unsubscribe() {
         .signed(
             hyper::Method::DELETE,
             &path,
-            &safespaces_relay::client::admin_key_for(&k2),
+            &safespaces_relay::test_support::client::admin_key_for(&k2),
             Operation::Delete,
             &m2,
             "",
@@ -184,7 +184,7 @@ async fn subscription_refusals() {
     // Signed over another cursor than the one sent.
     let proof = sign(
         &key,
-        safespaces_relay::client::HOST,
+        safespaces_relay::test_support::client::HOST,
         Operation::Subscribe,
         &id,
         &subscribe_body(5),
@@ -203,7 +203,7 @@ async fn subscription_refusals() {
     // Expired.
     let proof = sign(
         &key,
-        safespaces_relay::client::HOST,
+        safespaces_relay::test_support::client::HOST,
         Operation::Subscribe,
         &id,
         &subscribe_body(0),

@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use hyper::Method;
-use safespaces_relay::client::{TestRelayClient, pinned_config};
+use safespaces_relay::test_support::client::{TestRelayClient, pinned_config};
 use safespaces_relay::{LISTENING_LINE, PIN_LINE};
 
 const INSTALLED_BIN: &str = "/usr/local/bin/safespaces-relay";

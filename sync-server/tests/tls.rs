@@ -5,14 +5,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-mod relay_process;
 
 use std::path::Path;
 use std::process::Command;
 
-use common::TestRelay;
+use common::{TestRelay, relay_process};
 use hyper::Method;
-use safespaces_relay::client::{self, TestRelayClient};
+use safespaces_relay::test_support::client::{self, TestRelayClient};
 use safespaces_relay::{Config, Relay};
 
 const BIN: &str = env!("CARGO_BIN_EXE_safespaces-relay");
@@ -208,11 +207,11 @@ fn the_pin_subcommand_prints_the_pin_of_a_certificate_or_its_key() {
 #[test]
 fn dev_mode_prints_the_pin_the_pin_subcommand_gives_for_its_certificate() {
     let dir = tempfile::tempdir().unwrap();
-    let mut relay =
-        relay_process::spawn_relay_with(dir.path(), &[], "warn", std::process::Stdio::inherit());
+    let relay = relay_process(dir.path()).start();
     let cert = dir.path().join(safespaces_relay::tls::DEV_CERT_FILE);
     let out = pin_command(&["--cert", cert.to_str().unwrap()]);
-    assert_eq!(String::from_utf8(out.stdout).unwrap().trim_end(), relay.pin);
-    let _ = relay.child.kill();
-    let _ = relay.child.wait();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim_end(),
+        relay.pin()
+    );
 }

@@ -22,7 +22,9 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use rcgen::{KeyPair, PublicKeyData as _};
 use safespaces_core::relay::{RelayConfig, RelayError, RelayTransport, SubscriptionEvent, Trust};
 use safespaces_e2e::RelayProcess;
-use safespaces_relay::client::{Subscription, connect_ws, pinned_config, subscribe_frame};
+use safespaces_relay::test_support::client::{
+    Subscription, connect_ws, pinned_config, subscribe_frame,
+};
 use safespaces_wire::subscription::ServerFrame;
 use sha2::{Digest as _, Sha256};
 use tokio_tungstenite::tungstenite::Message;

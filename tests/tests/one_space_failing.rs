@@ -22,11 +22,11 @@ use safespaces_e2e::{
     RelayProcess, join_through_relay, journal_texts, link_through_relay, own_storage,
     session_titles, test_client, test_device, test_session,
 };
-use safespaces_relay::client::{TestRelayClient as RawClient, pinned_config};
+use safespaces_relay::test_support::client::{TestRelayClient as RawClient, pinned_config};
 use safespaces_wire::{ErrorBody, Operation};
 
 /// The relay's refusal code in a raw reply.
-fn code(reply: &safespaces_relay::client::Reply) -> ErrorCode {
+fn code(reply: &safespaces_relay::test_support::client::Reply) -> ErrorCode {
     reply.json::<ErrorBody>().expect("a JSON refusal").code
 }
 

@@ -53,7 +53,7 @@ use clap::Parser;
 use ed25519_dalek::SigningKey;
 use futures_util::{SinkExt as _, StreamExt as _};
 use rand::RngCore as _;
-use safespaces_relay::client::{
+use safespaces_relay::test_support::client::{
     TestRelayClient, connect_ws, get_plain, pinned_config, subscribe_frame,
 };
 use safespaces_relay::{LISTENING_LINE, METRICS_LINE, PIN_LINE};
@@ -304,7 +304,7 @@ fn key_and_mailbox() -> (SigningKey, MailboxId) {
     let mut seed = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut seed);
     let key = SigningKey::from_bytes(&seed);
-    let mailbox = safespaces_relay::client::mailbox_for(&key);
+    let mailbox = safespaces_relay::test_support::client::mailbox_for(&key);
     (key, mailbox)
 }
 
@@ -647,7 +647,7 @@ fn main() -> Result<(), BoxError> {
 mod attack {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-    use safespaces_relay::client::{Reply, connect_tls, proof_headers};
+    use safespaces_relay::test_support::client::{Reply, connect_tls, proof_headers};
     use safespaces_wire::auth::sign_now;
     use safespaces_wire::dropbox::{put_query, vouch_body};
     use safespaces_wire::mailbox::ReadPage;
@@ -826,7 +826,7 @@ mod attack {
                                 opened.fetch_add(1, Ordering::Relaxed);
                                 // A signed append whose 64 KiB body never arrives.
                                 let body = vec![0u8; 64 * 1024];
-                                let proof = sign_now(&key, safespaces_relay::client::HOST, Operation::Append, &mailbox, &body);
+                                let proof = sign_now(&key, safespaces_relay::test_support::client::HOST, Operation::Append, &mailbox, &body);
                                 let mut head = format!(
                                     "POST /v1/mailboxes/{}/blobs HTTP/1.1\r\nhost: localhost\r\ncontent-length: {}\r\n",
                                     mailbox.to_hex(),
@@ -960,7 +960,7 @@ mod attack {
         let ttl = Some(3600);
         let proof = sign_now(
             key,
-            safespaces_relay::client::HOST,
+            safespaces_relay::test_support::client::HOST,
             Operation::Vouch,
             space,
             &vouch_body(id, reserve, ttl, blob),

@@ -6,8 +6,14 @@
 //! What a store keeps is deliberately little: mailbox ids, verifying keys,
 //! blobs with their sequence numbers, per-mailbox counters, drop-boxes and
 //! their expiry times. No client addresses, no request times.
+//!
+//! The rules both stores apply — quotas, sequence numbers, compaction,
+//! tombstones and their refusals — live once in [`mailbox_rules`]; a store
+//! only reads and writes what those rules decide.
 
+mod committed;
 mod key_cache;
+pub mod mailbox_rules;
 pub mod postgres;
 pub mod sqlite;
 
@@ -33,6 +39,15 @@ pub(crate) fn from_sql(v: i64) -> u64 {
 
 /// The future every [`Store`] method returns (boxed so `dyn Store` works).
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// Waits for a store's own close command to be answered. An already closed
+/// store answers [`StoreError::Closed`], which is fine: close is idempotent.
+pub(crate) async fn close_once(closed: StoreFuture<'_, ()>) -> Result<(), StoreError> {
+    match closed.await {
+        Ok(()) | Err(StoreError::Closed) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
 
 /// Why a store operation did not happen. Every error means nothing changed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -56,6 +56,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::key_cache::KeyCache;
+use super::mailbox_rules;
 use super::{
     CommitSink, Compaction, MailboxKeys, MailboxRecord, Page, Store, StoreError, StoreFuture,
     StoreLimits, VouchedPut, from_sql, to_sql,
@@ -135,13 +136,6 @@ enum Outcome {
 struct Request {
     op: Op,
     reply: oneshot::Sender<Result<Outcome, StoreError>>,
-}
-
-/// What the node learns once a batch committed.
-enum Effect {
-    Blob(MailboxId, u64, Bytes),
-    Created(MailboxId, MailboxKeys),
-    Deleted(MailboxId),
 }
 
 /// The PostgreSQL-backed [`Store`].
@@ -284,8 +278,7 @@ impl Store for PgStore {
                 return Ok(None);
             };
             let record = MailboxRecord {
-                keys: MailboxKeys::from_slice(&raw)
-                    .ok_or_else(|| StoreError::Backend("stored keys are not 64 bytes".into()))?,
+                keys: mailbox_rules::stored_keys(&raw)?,
                 deleted,
             };
             self.keys.insert_if_current(id, record, generation);
@@ -445,11 +438,7 @@ impl Store for PgStore {
             _ => None,
         });
         Box::pin(async move {
-            // Already closed is fine: close is idempotent.
-            match closed.await {
-                Ok(()) | Err(StoreError::Closed) => {}
-                Err(e) => return Err(e),
-            }
+            super::close_once(closed).await?;
             let tasks = self
                 .tasks
                 .lock()
@@ -512,12 +501,8 @@ pub(super) async fn read_page(
     .fetch_all(pool)
     .await
     .map_err(backend)?;
-    let Some(first) = rows.first() else {
-        return Err(StoreError::MailboxNotFound);
-    };
-    if first.try_get::<bool, _>(4).map_err(backend)? {
-        return Err(StoreError::MailboxDeleted);
-    }
+    let first = mailbox_rules::found(rows.first())?;
+    mailbox_rules::not_deleted(first.try_get::<bool, _>(4).map_err(backend)?)?;
     let last_seq: i64 = first.try_get(0).map_err(backend)?;
     let compacted_through: i64 = first.try_get(1).map_err(backend)?;
     let mut blobs = Vec::new();

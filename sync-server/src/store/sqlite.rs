@@ -50,7 +50,11 @@ use rusqlite::{Connection, OptionalExtension, params};
 use safespaces_wire::{DropboxId, MailboxId};
 use tokio::sync::oneshot;
 
+use super::committed::{self, Effect};
 use super::key_cache::KeyCache;
+use super::mailbox_rules::{
+    self, AnonymousPut, Claim, CompactionStep, DropboxRow, MailboxCounters, Totals,
+};
 use super::{
     CommitSink, Compaction, MailboxKeys, MailboxRecord, Page, Store, StoreError, StoreFuture,
     StoreLimits, VouchedPut, from_sql, to_sql,
@@ -182,13 +186,6 @@ impl Pending {
             Pending::Claim(tx, r) => drop(tx.send(pick(r, failure))),
         }
     }
-}
-
-/// What subscribers and the key cache learn once a batch committed.
-enum Effect {
-    Blob(MailboxId, u64, Bytes),
-    Created(MailboxId, MailboxKeys),
-    Deleted(MailboxId),
 }
 
 struct Readers {
@@ -359,8 +356,7 @@ impl Store for SqliteStore {
                 return Ok(None);
             };
             let record = MailboxRecord {
-                keys: MailboxKeys::from_slice(&raw)
-                    .ok_or_else(|| StoreError::Backend("stored keys are not 64 bytes".into()))?,
+                keys: mailbox_rules::stored_keys(&raw)?,
                 deleted: deleted != 0,
             };
             keys.insert_if_current(id, record, generation);
@@ -476,11 +472,7 @@ impl Store for SqliteStore {
     fn close(&self) -> StoreFuture<'_, ()> {
         let closed = self.submit(|reply| Command::Close { reply });
         Box::pin(async move {
-            // Already closed is fine: close is idempotent.
-            match closed.await {
-                Ok(()) | Err(StoreError::Closed) => {}
-                Err(e) => return Err(e),
-            }
+            super::close_once(closed).await?;
             let handle = self
                 .writer
                 .lock()
@@ -550,12 +542,8 @@ fn read_page(
         )
         .optional()
         .map_err(backend)?;
-    let Some((rid, last_seq, compacted_through, deleted)) = head else {
-        return Err(StoreError::MailboxNotFound);
-    };
-    if deleted != 0 {
-        return Err(StoreError::MailboxDeleted);
-    }
+    let (rid, last_seq, compacted_through, deleted) = mailbox_rules::found(head)?;
+    mailbox_rules::not_deleted(deleted != 0)?;
     let limit = limit.max(1) as usize;
     let mut stmt = tx
         .prepare_cached(
@@ -588,15 +576,12 @@ fn read_page(
     })
 }
 
+/// A mailbox's row id and counters, and whether they changed since the
+/// last write-back.
 #[derive(Clone)]
 struct MailboxState {
     rid: i64,
-    key: MailboxKeys,
-    last_seq: u64,
-    compacted_through: u64,
-    blob_count: u64,
-    byte_count: u64,
-    deleted: bool,
+    counters: MailboxCounters,
     dirty: bool,
 }
 
@@ -614,16 +599,6 @@ struct Writer {
     /// first needed and after a failed batch, then kept up to date here
     /// (the writer is the only writer).
     totals: Option<Totals>,
-}
-
-/// What the global quotas count.
-#[derive(Debug, Clone, Copy)]
-struct Totals {
-    mailboxes: u64,
-    /// Bytes of every blob and every drop-box.
-    bytes: u64,
-    /// Drop-boxes nobody vouched for.
-    anonymous_dropboxes: u64,
 }
 
 impl Writer {
@@ -694,23 +669,7 @@ impl Writer {
             self.mailboxes.clear();
             self.totals = None;
         } else {
-            for effect in effects {
-                match effect {
-                    Effect::Blob(id, seq, data) => self.sink.committed(&id, seq, &data),
-                    Effect::Created(id, keys) => {
-                        let generation = self.keys.generation();
-                        let record = MailboxRecord {
-                            keys,
-                            deleted: false,
-                        };
-                        self.keys.insert_if_current(id, record, generation);
-                    }
-                    Effect::Deleted(id) => {
-                        self.keys.remove(&id);
-                        self.sink.mailbox_deleted(&id);
-                    }
-                }
-            }
+            committed::publish(effects, self.sink.as_ref(), &self.keys);
         }
         for p in pending {
             p.send(failure.as_ref());
@@ -725,13 +684,14 @@ impl Writer {
             )
             .map_err(backend)?;
         for st in self.mailboxes.values_mut().filter(|s| s.dirty) {
+            let c = &st.counters;
             stmt.execute(params![
                 st.rid,
-                to_sql(st.last_seq),
-                to_sql(st.compacted_through),
-                to_sql(st.blob_count),
-                to_sql(st.byte_count),
-                i64::from(st.deleted)
+                to_sql(c.last_seq),
+                to_sql(c.compacted_through),
+                to_sql(c.blob_count),
+                to_sql(c.byte_count),
+                i64::from(c.deleted)
             ])
             .map_err(backend)?;
             st.dirty = false;
@@ -829,13 +789,19 @@ impl Writer {
             .ok_or_else(|| StoreError::Backend("totals not loaded".into()))
     }
 
-    /// Refuses `more` bytes if they would take the store over its total.
-    fn room_for(&mut self, more: u64) -> Result<(), StoreError> {
-        let limit = self.limits.max_total_bytes;
-        if self.totals()?.bytes.saturating_add(more) > limit {
-            return Err(StoreError::RelayBytesFull);
-        }
-        Ok(())
+    /// The mailbox's state (if the id is known) and the totals, both
+    /// loaded, borrowed together so a rule can update both.
+    fn mailbox_and_totals(
+        &mut self,
+        id: &MailboxId,
+    ) -> Result<(Option<&mut MailboxState>, &mut Totals), StoreError> {
+        self.totals()?;
+        self.state(id)?;
+        let totals = self
+            .totals
+            .as_mut()
+            .ok_or_else(|| StoreError::Backend("totals not loaded".into()))?;
+        Ok((self.mailboxes.get_mut(id), totals))
     }
 
     fn state(&mut self, id: &MailboxId) -> Result<Option<&mut MailboxState>, StoreError> {
@@ -862,18 +828,18 @@ impl Writer {
             let Some((rid, key, last, compacted, count, bytes, deleted)) = row else {
                 return Ok(None);
             };
-            let key = MailboxKeys::from_slice(&key)
-                .ok_or_else(|| StoreError::Backend("stored keys are not 64 bytes".into()))?;
             self.mailboxes.insert(
                 *id,
                 MailboxState {
                     rid,
-                    key,
-                    last_seq: from_sql(last),
-                    compacted_through: from_sql(compacted),
-                    blob_count: from_sql(count),
-                    byte_count: from_sql(bytes),
-                    deleted: deleted != 0,
+                    counters: MailboxCounters {
+                        keys: mailbox_rules::stored_keys(&key)?,
+                        last_seq: from_sql(last),
+                        compacted_through: from_sql(compacted),
+                        blob_count: from_sql(count),
+                        byte_count: from_sql(bytes),
+                        deleted: deleted != 0,
+                    },
                     dirty: false,
                 },
             );
@@ -887,18 +853,12 @@ impl Writer {
         key: MailboxKeys,
         effects: &mut Vec<Effect>,
     ) -> Result<bool, StoreError> {
-        if let Some(st) = self.state(&id)? {
-            return if st.deleted {
-                Err(StoreError::MailboxDeleted)
-            } else if st.key == key {
-                Ok(false)
-            } else {
-                Err(StoreError::MailboxExists)
-            };
+        let limits = self.limits;
+        let (existing, totals) = self.mailbox_and_totals(&id)?;
+        if let Some(st) = existing {
+            return mailbox_rules::create_existing(&st.counters, &key);
         }
-        if self.totals()?.mailboxes >= self.limits.max_mailboxes {
-            return Err(StoreError::TooManyMailboxes);
-        }
+        mailbox_rules::admit_mailbox(totals, &limits)?;
         self.conn
             .prepare_cached(
                 "INSERT INTO mailbox (id, key, last_seq, compacted_through, blob_count, byte_count) VALUES (?1, ?2, 0, 0, 0, 0)",
@@ -907,20 +867,15 @@ impl Writer {
             .execute(params![id.as_bytes().as_slice(), key.to_bytes().as_slice()])
             .map_err(backend)?;
         let rid = self.conn.last_insert_rowid();
+        let counters = mailbox_rules::mailbox_created(self.totals()?, key);
         self.mailboxes.insert(
             id,
             MailboxState {
                 rid,
-                key,
-                last_seq: 0,
-                compacted_through: 0,
-                blob_count: 0,
-                byte_count: 0,
-                deleted: false,
+                counters,
                 dirty: false,
             },
         );
-        self.totals()?.mailboxes += 1;
         effects.push(Effect::Created(id, key));
         Ok(true)
     }
@@ -932,35 +887,18 @@ impl Writer {
         effects: &mut Vec<Effect>,
     ) -> Result<u64, StoreError> {
         let limits = self.limits;
-        let Some(st) = self.state(&id)? else {
-            return Err(StoreError::MailboxNotFound);
-        };
-        if st.deleted {
-            return Err(StoreError::MailboxDeleted);
-        }
-        let len = data.len() as u64;
-        if st.blob_count >= limits.max_blobs_per_mailbox {
-            return Err(StoreError::QuotaBlobs);
-        }
-        if st.byte_count.saturating_add(len) > limits.max_bytes_per_mailbox {
-            return Err(StoreError::QuotaBytes);
-        }
-        let seq = st.last_seq + 1;
+        let (st, totals) = self.mailbox_and_totals(&id)?;
+        let st = mailbox_rules::found(st)?;
+        // The counters change first; if the insert below fails, the batch
+        // fails and every counter is reloaded from disk.
+        let seq = mailbox_rules::append(&mut st.counters, totals, &limits, data.len() as u64)?;
+        st.dirty = true;
         let rid = st.rid;
-        self.room_for(len)?;
         self.conn
             .prepare_cached("INSERT INTO blob (mailbox, seq, data) VALUES (?1, ?2, ?3)")
             .map_err(backend)?
             .execute(params![rid, to_sql(seq), &data[..]])
             .map_err(backend)?;
-        // Re-borrow: the statement above needed `self.conn`.
-        if let Some(st) = self.mailboxes.get_mut(&id) {
-            st.last_seq = seq;
-            st.blob_count += 1;
-            st.byte_count += len;
-            st.dirty = true;
-        }
-        self.totals()?.bytes += len;
         effects.push(Effect::Blob(id, seq, data));
         Ok(seq)
     }
@@ -971,106 +909,71 @@ impl Writer {
         snapshot_seq: u64,
         through_seq: u64,
     ) -> Result<Compaction, StoreError> {
-        let Some(st) = self.state(&id)? else {
-            return Err(StoreError::MailboxNotFound);
-        };
-        if st.deleted {
-            return Err(StoreError::MailboxDeleted);
-        }
-        if through_seq >= snapshot_seq {
-            return Err(StoreError::BadCompaction(
-                "the snapshot must come after the range it covers",
-            ));
-        }
-        let (rid, already) = (st.rid, st.compacted_through);
-        let exists = self
+        let st = mailbox_rules::found(self.state(&id)?)?;
+        let pending = mailbox_rules::compaction(&st.counters, snapshot_seq, through_seq)?;
+        let rid = st.rid;
+        let stored = self
             .conn
             .prepare_cached("SELECT 1 FROM blob WHERE mailbox = ?1 AND seq = ?2")
             .map_err(backend)?
             .exists(params![rid, to_sql(snapshot_seq)])
             .map_err(backend)?;
-        if !exists {
-            return Err(StoreError::BadCompaction(
-                "no stored blob has the snapshot's sequence number",
-            ));
-        }
-        if through_seq <= already {
-            return Ok(Compaction {
-                deleted: 0,
-                compacted_through: already,
-            });
-        }
+        let through = match pending.with_snapshot(stored)? {
+            CompactionStep::Done(done) => return Ok(done),
+            CompactionStep::DeleteThrough(through) => through,
+        };
         let (count, bytes): (i64, i64) = self
             .conn
             .prepare_cached(
                 "SELECT count(*), coalesce(sum(length(data)), 0) FROM blob WHERE mailbox = ?1 AND seq <= ?2",
             )
             .map_err(backend)?
-            .query_row(params![rid, to_sql(through_seq)], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(params![rid, to_sql(through)], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(backend)?;
         self.conn
             .prepare_cached("DELETE FROM blob WHERE mailbox = ?1 AND seq <= ?2")
             .map_err(backend)?
-            .execute(params![rid, to_sql(through_seq)])
+            .execute(params![rid, to_sql(through)])
             .map_err(backend)?;
-        let deleted = from_sql(count);
-        if let Some(st) = self.mailboxes.get_mut(&id) {
-            st.blob_count = st.blob_count.saturating_sub(deleted);
-            st.byte_count = st.byte_count.saturating_sub(from_sql(bytes));
-            st.compacted_through = through_seq;
-            st.dirty = true;
-        }
-        let t = self.totals()?;
-        t.bytes = t.bytes.saturating_sub(from_sql(bytes));
-        Ok(Compaction {
-            deleted,
-            compacted_through: through_seq,
-        })
+        let (st, totals) = self.mailbox_and_totals(&id)?;
+        let st = mailbox_rules::found(st)?;
+        st.dirty = true;
+        Ok(mailbox_rules::compacted(
+            &mut st.counters,
+            totals,
+            through,
+            from_sql(count),
+            from_sql(bytes),
+        ))
     }
 
     fn delete(&mut self, id: MailboxId, effects: &mut Vec<Effect>) -> Result<(), StoreError> {
-        let Some(st) = self.state(&id)? else {
-            return Err(StoreError::MailboxNotFound);
-        };
-        if st.deleted {
-            return Err(StoreError::MailboxDeleted);
-        }
-        let (rid, bytes) = (st.rid, st.byte_count);
+        let (st, totals) = self.mailbox_and_totals(&id)?;
+        let st = mailbox_rules::found(st)?;
+        // The row stays as the tombstone, written back with the counters.
+        mailbox_rules::delete(&mut st.counters, totals)?;
+        st.dirty = true;
+        let rid = st.rid;
         self.conn
             .prepare_cached("DELETE FROM blob WHERE mailbox = ?1")
             .map_err(backend)?
             .execute([rid])
             .map_err(backend)?;
-        // The row stays as the tombstone, written back with the counters.
-        if let Some(st) = self.mailboxes.get_mut(&id) {
-            st.deleted = true;
-            st.compacted_through = st.last_seq;
-            st.blob_count = 0;
-            st.byte_count = 0;
-            st.dirty = true;
-        }
-        // A tombstone still counts as a mailbox (it holds its id for ever,
-        // so create-and-delete cannot grow the store unbounded); its bytes
-        // are freed.
-        let t = self.totals()?;
-        t.bytes = t.bytes.saturating_sub(bytes);
         effects.push(Effect::Deleted(id));
         Ok(())
     }
 
-    /// The drop-box row at `id`, if any: (expires_at, is a reservation, blob length).
-    fn dropbox_row(&mut self, id: &DropboxId) -> Result<Option<(u64, bool, u64)>, StoreError> {
+    /// The drop-box row at `id`, if any.
+    fn dropbox_row(&mut self, id: &DropboxId) -> Result<Option<DropboxRow>, StoreError> {
         self.conn
             .prepare_cached("SELECT expires_at, reserved, length(data) FROM dropbox WHERE id = ?1")
             .map_err(backend)?
             .query_row([id.as_bytes().as_slice()], |r| {
-                Ok((
-                    from_sql(r.get(0)?),
-                    r.get::<_, i64>(1)? != 0,
-                    from_sql(r.get(2)?),
-                ))
+                Ok(DropboxRow {
+                    expires_at: from_sql(r.get(0)?),
+                    reserved: r.get::<_, i64>(1)? != 0,
+                    len: from_sql(r.get(2)?),
+                })
             })
             .optional()
             .map_err(backend)
@@ -1088,23 +991,9 @@ impl Writer {
             .optional()
             .map_err(backend)?;
         if let Some((len, anonymous)) = row {
-            let t = self.totals()?;
-            t.bytes = t.bytes.saturating_sub(from_sql(len));
-            if anonymous {
-                t.anonymous_dropboxes = t.anonymous_dropboxes.saturating_sub(1);
-            }
+            self.totals()?.remove_dropbox(from_sql(len), anonymous);
         }
         Ok(())
-    }
-
-    /// Makes room at `id` for a new drop-box: refused if an unexpired one
-    /// (or reservation) is there, an expired one is removed.
-    fn clear_expired_dropbox(&mut self, id: &DropboxId, now: u64) -> Result<(), StoreError> {
-        match self.dropbox_row(id)? {
-            Some((exp, _, _)) if exp > now => Err(StoreError::DropboxExists),
-            Some(_) => self.delete_dropbox_row(id),
-            None => Ok(()),
-        }
     }
 
     fn put_dropbox(
@@ -1115,11 +1004,11 @@ impl Writer {
         expires_at: u64,
     ) -> Result<(), StoreError> {
         let len = data.len() as u64;
-        if let Some((exp, true, 0)) = self.dropbox_row(&id)? {
-            if exp > now {
-                // An empty reservation: the blob fills it, charged to the
-                // mailbox that reserved it, whatever the anonymous pool holds.
-                self.room_for(len)?;
+        let row = self.dropbox_row(&id)?;
+        match mailbox_rules::anonymous_put(row, now)? {
+            AnonymousPut::FillReservation => {
+                let limits = self.limits;
+                mailbox_rules::room_for(self.totals()?, &limits, len)?;
                 self.conn
                     .prepare_cached(
                         "UPDATE dropbox SET data = ?2, expires_at = min(expires_at, ?3) WHERE id = ?1",
@@ -1127,40 +1016,34 @@ impl Writer {
                     .map_err(backend)?
                     .execute(params![id.as_bytes().as_slice(), data, to_sql(expires_at)])
                     .map_err(backend)?;
-                self.totals()?.bytes += len;
+                self.totals()?.reservation_filled(len);
                 return Ok(());
             }
+            AnonymousPut::Insert { replace_expired } => {
+                if replace_expired {
+                    self.delete_dropbox_row(&id)?;
+                }
+            }
         }
-        self.clear_expired_dropbox(&id, now)?;
-        if self.totals()?.anonymous_dropboxes >= self.limits.max_dropboxes {
-            return Err(StoreError::RelayFull);
-        }
-        self.room_for(len)?;
+        let limits = self.limits;
+        mailbox_rules::admit_anonymous_dropbox(self.totals()?, &limits, len)?;
         self.conn
             .prepare_cached("INSERT INTO dropbox (id, data, expires_at) VALUES (?1, ?2, ?3)")
             .map_err(backend)?
             .execute(params![id.as_bytes().as_slice(), data, to_sql(expires_at)])
             .map_err(backend)?;
-        let t = self.totals()?;
-        t.bytes += len;
-        t.anonymous_dropboxes += 1;
+        self.totals()?.add_dropbox(len, true);
         Ok(())
     }
 
     fn put_vouched_dropbox(&mut self, put: &VouchedPut) -> Result<(), StoreError> {
-        if put.reserve == Some(put.id) {
-            return Err(StoreError::DropboxExists);
-        }
-        // Check everything before changing anything: a refusal stores nothing.
-        let taken = |row: Option<(u64, bool, u64)>| row.is_some_and(|(exp, _, _)| exp > put.now);
-        if taken(self.dropbox_row(&put.id)?) {
-            return Err(StoreError::DropboxExists);
-        }
-        if let Some(r) = &put.reserve {
-            if taken(self.dropbox_row(r)?) {
-                return Err(StoreError::DropboxExists);
-            }
-        }
+        // Everything is read and checked before anything changes: a refusal
+        // stores nothing.
+        let here = self.dropbox_row(&put.id)?;
+        let there = match &put.reserve {
+            Some(r) => self.dropbox_row(r)?,
+            None => None,
+        };
         let held: i64 = self
             .conn
             .prepare_cached("SELECT count(*) FROM dropbox WHERE owner = ?1 AND expires_at > ?2")
@@ -1170,47 +1053,41 @@ impl Writer {
                 |r| r.get(0),
             )
             .map_err(backend)?;
-        let wanted = 1 + u64::from(put.reserve.is_some());
-        if from_sql(held).saturating_add(wanted) > self.limits.max_dropboxes_per_mailbox {
-            return Err(StoreError::QuotaDropboxes);
+        let limits = self.limits;
+        mailbox_rules::vouched_put(put, here, there, from_sql(held), self.totals()?, &limits)?;
+        // Any row still at the ids has expired.
+        if here.is_some() {
+            self.delete_dropbox_row(&put.id)?;
         }
-        let len = put.data.len() as u64;
-        self.room_for(len)?;
-        self.clear_expired_dropbox(&put.id, put.now)?;
-        let insert = |id: &DropboxId, data: &[u8], reserved: bool| {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO dropbox (id, data, expires_at, owner, reserved) VALUES (?1, ?2, ?3, ?4, 0)",
+            )
+            .map_err(backend)?
+            .execute(params![
+                put.id.as_bytes().as_slice(),
+                &put.data[..],
+                to_sql(put.expires_at),
+                put.owner.as_bytes().as_slice(),
+            ])
+            .map_err(backend)?;
+        if let Some(r) = &put.reserve {
+            if there.is_some() {
+                self.delete_dropbox_row(r)?;
+            }
             self.conn
                 .prepare_cached(
-                    "INSERT INTO dropbox (id, data, expires_at, owner, reserved) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT INTO dropbox (id, data, expires_at, owner, reserved) VALUES (?1, x'', ?2, ?3, 1)",
                 )
                 .map_err(backend)?
                 .execute(params![
-                    id.as_bytes().as_slice(),
-                    data,
+                    r.as_bytes().as_slice(),
                     to_sql(put.expires_at),
-                    put.owner.as_bytes().as_slice(),
-                    reserved
+                    put.owner.as_bytes().as_slice()
                 ])
-                .map_err(backend)
-        };
-        insert(&put.id, &put.data, false)?;
-        if let Some(r) = &put.reserve {
-            self.clear_expired_dropbox(r, put.now)?;
-            let insert = |id: &DropboxId| {
-                self.conn
-                    .prepare_cached(
-                        "INSERT INTO dropbox (id, data, expires_at, owner, reserved) VALUES (?1, x'', ?2, ?3, 1)",
-                    )
-                    .map_err(backend)?
-                    .execute(params![
-                        id.as_bytes().as_slice(),
-                        to_sql(put.expires_at),
-                        put.owner.as_bytes().as_slice()
-                    ])
-                    .map_err(backend)
-            };
-            insert(r)?;
+                .map_err(backend)?;
         }
-        self.totals()?.bytes += len;
+        self.totals()?.add_dropbox(put.data.len() as u64, false);
         Ok(())
     }
 
@@ -1227,25 +1104,26 @@ impl Writer {
         let Some((data, exp, reserved)) = row else {
             return Ok(None);
         };
-        if from_sql(exp) <= now {
-            self.delete_dropbox_row(&id)?;
-            return Ok(None);
-        }
-        if data.is_empty() {
-            // An empty reservation holds nothing to claim.
-            return Ok(None);
-        }
-        if reserved {
-            // Taken, but the reservation stays for the next answer.
-            self.conn
-                .prepare_cached("UPDATE dropbox SET data = x'' WHERE id = ?1")
-                .map_err(backend)?
-                .execute([id.as_bytes().as_slice()])
-                .map_err(backend)?;
-            let t = self.totals()?;
-            t.bytes = t.bytes.saturating_sub(data.len() as u64);
-        } else {
-            self.delete_dropbox_row(&id)?;
+        let found = DropboxRow {
+            expires_at: from_sql(exp),
+            reserved,
+            len: data.len() as u64,
+        };
+        match mailbox_rules::claim(Some(found), now) {
+            Claim::Nothing => return Ok(None),
+            Claim::DeleteExpired => {
+                self.delete_dropbox_row(&id)?;
+                return Ok(None);
+            }
+            Claim::TakeKeepReservation => {
+                self.conn
+                    .prepare_cached("UPDATE dropbox SET data = x'' WHERE id = ?1")
+                    .map_err(backend)?
+                    .execute([id.as_bytes().as_slice()])
+                    .map_err(backend)?;
+                self.totals()?.reservation_emptied(found.len);
+            }
+            Claim::Take => self.delete_dropbox_row(&id)?,
         }
         Ok(Some(Bytes::from(data)))
     }
@@ -1270,9 +1148,7 @@ impl Writer {
             .map_err(backend)?
             .execute([to_sql(now)])
             .map_err(backend)?;
-        let t = self.totals()?;
-        t.bytes = t.bytes.saturating_sub(from_sql(bytes));
-        t.anonymous_dropboxes = t.anonymous_dropboxes.saturating_sub(from_sql(anonymous));
+        self.totals()?.swept(from_sql(bytes), from_sql(anonymous));
         Ok(from_sql(n))
     }
 

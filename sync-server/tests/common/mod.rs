@@ -1,14 +1,17 @@
 //! Shared setup for the relay's integration tests: a real relay on
-//! 127.0.0.1:0 over real TLS, in this process, with a fresh data directory.
+//! 127.0.0.1:0 over real TLS, in this process, with a fresh data directory;
+//! or this crate's relay binary as a child process ([`relay_process`]).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 
 use ed25519_dalek::SigningKey;
 use rand::RngCore as _;
 use rustls::ClientConfig;
-use safespaces_relay::client::{self, TestRelayClient};
+use safespaces_relay::test_support::client::{self, TestRelayClient};
+use safespaces_relay::test_support::relay_process::RelayOptions;
 use safespaces_relay::{Config, Relay};
 use safespaces_wire::{ErrorBody, ErrorCode, MailboxId};
 
@@ -56,6 +59,13 @@ impl TestRelay {
             .await
             .unwrap()
     }
+}
+
+/// This crate's relay binary as a child process with `dir` for its data,
+/// in development mode on `127.0.0.1:0`, with its operator listener on
+/// (`RelayProcess::metrics`).
+pub fn relay_process(dir: &Path) -> RelayOptions {
+    RelayOptions::new(env!("CARGO_BIN_EXE_safespaces-relay"), dir).metrics()
 }
 
 pub fn random_key() -> SigningKey {

@@ -12,13 +12,27 @@ use sqlx::postgres::{PgConnectOptions, PgRow};
 use sqlx::{Connection as _, PgConnection, Row as _};
 use tokio::sync::mpsc;
 
+use super::super::committed::{self, Effect};
 use super::super::key_cache::KeyCache;
+use super::super::mailbox_rules::{
+    self, AnonymousPut, Claim, CompactionStep, DropboxRow, MailboxCounters, Totals,
+};
 use super::super::{
-    CommitSink, Compaction, MailboxKeys, MailboxRecord, StoreError, StoreLimits, VouchedPut,
-    from_sql, to_sql,
+    CommitSink, Compaction, MailboxKeys, StoreError, StoreLimits, VouchedPut, from_sql, to_sql,
 };
 use super::fanout::{self, Announce};
-use super::{Effect, MAX_BATCH, Op, Outcome, Request, backend};
+use super::{MAX_BATCH, Op, Outcome, Request, backend};
+
+/// The value of a rule's answer, or its refusal returned as the command's
+/// outcome: a refusal is no database error, and the batch goes on.
+macro_rules! or_refuse {
+    ($rule:expr) => {
+        match $rule {
+            Ok(value) => value,
+            Err(refusal) => return Ok(Err(refusal)),
+        }
+    };
+}
 
 /// Advisory lock key serialising drop-box puts across nodes, so the
 /// relay-wide drop-box limit holds exactly ("ssdropbx" in ASCII).
@@ -27,15 +41,12 @@ const DROPBOX_LOCK: i64 = 0x7373_6472_6f70_6278;
 /// How often a batch that hit a deadlock or serialisation failure is retried.
 const RETRIES: usize = 3;
 
+/// A mailbox's row id and counters, read under its row lock, and whether
+/// they changed since.
 #[derive(Clone)]
 struct MailboxState {
     rid: i64,
-    key: MailboxKeys,
-    last_seq: u64,
-    compacted_through: u64,
-    blob_count: u64,
-    byte_count: u64,
-    deleted: bool,
+    counters: MailboxCounters,
     dirty: bool,
 }
 
@@ -50,12 +61,14 @@ fn mailbox_state(row: &PgRow) -> Result<(MailboxId, MailboxState), sqlx::Error> 
         MailboxId::from_bytes(id),
         MailboxState {
             rid: row.try_get("rid")?,
-            key,
-            last_seq: from_sql(row.try_get("last_seq")?),
-            compacted_through: from_sql(row.try_get("compacted_through")?),
-            blob_count: from_sql(row.try_get("blob_count")?),
-            byte_count: from_sql(row.try_get("byte_count")?),
-            deleted: row.try_get("deleted")?,
+            counters: MailboxCounters {
+                keys: key,
+                last_seq: from_sql(row.try_get("last_seq")?),
+                compacted_through: from_sql(row.try_get("compacted_through")?),
+                blob_count: from_sql(row.try_get("blob_count")?),
+                byte_count: from_sql(row.try_get("byte_count")?),
+                deleted: row.try_get("deleted")?,
+            },
             dirty: false,
         },
     ))
@@ -73,14 +86,6 @@ struct Applied {
     announce: Vec<Announce>,
 }
 
-/// The row of `relay_totals`: store-wide counts behind the global quotas.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Totals {
-    mailboxes: u64,
-    bytes: u64,
-    anonymous_dropboxes: u64,
-}
-
 /// Applies a batch inside one transaction. Logical refusals (quota, not
 /// found) become outcomes and change nothing; a database error aborts the
 /// whole transaction and is returned.
@@ -88,7 +93,8 @@ struct Batch<'a> {
     limits: StoreLimits,
     node: u64,
     state: HashMap<MailboxId, MailboxState>,
-    /// Read under its row lock at the start of the batch, written back at the end.
+    /// The row of `relay_totals`, read under its row lock at the start of
+    /// the batch, written back at the end.
     totals: Totals,
     /// Blob rows not yet inserted, inserted together with one statement.
     rids: Vec<i64>,
@@ -257,11 +263,7 @@ impl<'a> Batch<'a> {
                 .bind(to_sql(*now))
                 .fetch_one(&mut *conn)
                 .await?;
-                self.totals.bytes = self.totals.bytes.saturating_sub(from_sql(bytes));
-                self.totals.anonymous_dropboxes = self
-                    .totals
-                    .anonymous_dropboxes
-                    .saturating_sub(from_sql(anonymous));
+                self.totals.swept(from_sql(bytes), from_sql(anonymous));
                 let n = from_sql(n);
                 sqlx::query("DELETE FROM nonce WHERE expires_at <= $1")
                     .bind(to_sql(*now))
@@ -280,19 +282,11 @@ impl<'a> Batch<'a> {
         key: MailboxKeys,
     ) -> Result<Result<bool, StoreError>, sqlx::Error> {
         if let Some(st) = self.state.get(&id) {
-            return Ok(if st.deleted {
-                Err(StoreError::MailboxDeleted)
-            } else if st.key == key {
-                Ok(false)
-            } else {
-                Err(StoreError::MailboxExists)
-            });
+            return Ok(mailbox_rules::create_existing(&st.counters, &key));
         }
-        if self.totals.mailboxes >= self.limits.max_mailboxes {
-            // Another node may have created this very id meanwhile; the
-            // answer is the same "full" either way, and nothing changes.
-            return Ok(Err(StoreError::TooManyMailboxes));
-        }
+        // Another node may have created this very id meanwhile; the answer
+        // to a full store is the same "full" either way, and nothing changes.
+        or_refuse!(mailbox_rules::admit_mailbox(&self.totals, &self.limits));
         let rid: Option<i64> = sqlx::query_scalar(
             "INSERT INTO mailbox (id, key, last_seq, compacted_through, blob_count, byte_count)
              VALUES ($1, $2, 0, 0, 0, 0) ON CONFLICT (id) DO NOTHING RETURNING rid",
@@ -309,57 +303,32 @@ impl<'a> Batch<'a> {
                 .fetch_one(&mut *conn)
                 .await?;
             let (_, st) = mailbox_state(&row)?;
-            let (same, deleted) = (st.key == key, st.deleted);
+            let answer = mailbox_rules::create_existing(&st.counters, &key);
             self.state.insert(id, st);
-            return Ok(if deleted {
-                Err(StoreError::MailboxDeleted)
-            } else if same {
-                Ok(false)
-            } else {
-                Err(StoreError::MailboxExists)
-            });
+            return Ok(answer);
         };
+        let counters = mailbox_rules::mailbox_created(&mut self.totals, key);
         self.state.insert(
             id,
             MailboxState {
                 rid,
-                key,
-                last_seq: 0,
-                compacted_through: 0,
-                blob_count: 0,
-                byte_count: 0,
-                deleted: false,
+                counters,
                 dirty: false,
             },
         );
-        self.totals.mailboxes += 1;
         self.effects.push(Effect::Created(id, key));
         Ok(Ok(true))
     }
 
     fn append(&mut self, id: MailboxId, data: &'a Bytes) -> Result<u64, StoreError> {
-        let Some(st) = self.state.get_mut(&id) else {
-            return Err(StoreError::MailboxNotFound);
-        };
-        if st.deleted {
-            return Err(StoreError::MailboxDeleted);
-        }
-        let len = data.len() as u64;
-        if st.blob_count >= self.limits.max_blobs_per_mailbox {
-            return Err(StoreError::QuotaBlobs);
-        }
-        if st.byte_count.saturating_add(len) > self.limits.max_bytes_per_mailbox {
-            return Err(StoreError::QuotaBytes);
-        }
-        if self.totals.bytes.saturating_add(len) > self.limits.max_total_bytes {
-            return Err(StoreError::RelayBytesFull);
-        }
-        self.totals.bytes += len;
-        st.last_seq += 1;
-        st.blob_count += 1;
-        st.byte_count += len;
+        let st = mailbox_rules::found(self.state.get_mut(&id))?;
+        let seq = mailbox_rules::append(
+            &mut st.counters,
+            &mut self.totals,
+            &self.limits,
+            data.len() as u64,
+        )?;
         st.dirty = true;
-        let seq = st.last_seq;
         self.rids.push(st.rid);
         self.seqs.push(to_sql(seq));
         self.data.push(&data[..]);
@@ -395,8 +364,8 @@ impl<'a> Batch<'a> {
         if dirty.is_empty() {
             return Ok(());
         }
-        let col = |f: fn(&MailboxState) -> u64| -> Vec<i64> {
-            dirty.iter().map(|s| to_sql(f(s))).collect()
+        let col = |f: fn(&MailboxCounters) -> u64| -> Vec<i64> {
+            dirty.iter().map(|s| to_sql(f(&s.counters))).collect()
         };
         let rids: Vec<i64> = dirty.iter().map(|s| s.rid).collect();
         sqlx::query(
@@ -426,35 +395,23 @@ impl<'a> Batch<'a> {
         snapshot_seq: u64,
         through_seq: u64,
     ) -> Result<Result<Compaction, StoreError>, sqlx::Error> {
-        let Some(st) = self.state.get(&id) else {
-            return Ok(Err(StoreError::MailboxNotFound));
-        };
-        if st.deleted {
-            return Ok(Err(StoreError::MailboxDeleted));
-        }
-        if through_seq >= snapshot_seq {
-            return Ok(Err(StoreError::BadCompaction(
-                "the snapshot must come after the range it covers",
-            )));
-        }
-        let (rid, already) = (st.rid, st.compacted_through);
+        let st = or_refuse!(mailbox_rules::found(self.state.get(&id)));
+        let pending = or_refuse!(mailbox_rules::compaction(
+            &st.counters,
+            snapshot_seq,
+            through_seq
+        ));
+        let rid = st.rid;
         let exists: Option<i32> =
             sqlx::query_scalar("SELECT 1 FROM blob WHERE mailbox = $1 AND seq = $2")
                 .bind(rid)
                 .bind(to_sql(snapshot_seq))
                 .fetch_optional(&mut *conn)
                 .await?;
-        if exists.is_none() {
-            return Ok(Err(StoreError::BadCompaction(
-                "no stored blob has the snapshot's sequence number",
-            )));
-        }
-        if through_seq <= already {
-            return Ok(Ok(Compaction {
-                deleted: 0,
-                compacted_through: already,
-            }));
-        }
+        let through_seq = match or_refuse!(pending.with_snapshot(exists.is_some())) {
+            CompactionStep::Done(done) => return Ok(Ok(done)),
+            CompactionStep::DeleteThrough(through) => through,
+        };
         let (count, bytes): (i64, i64) = sqlx::query_as(
             "WITH d AS (DELETE FROM blob WHERE mailbox = $1 AND seq <= $2 RETURNING octet_length(data) AS n)
              SELECT count(*), coalesce(sum(n), 0)::int8 FROM d",
@@ -463,18 +420,15 @@ impl<'a> Batch<'a> {
         .bind(to_sql(through_seq))
         .fetch_one(&mut *conn)
         .await?;
-        let deleted = from_sql(count);
-        self.totals.bytes = self.totals.bytes.saturating_sub(from_sql(bytes));
-        if let Some(st) = self.state.get_mut(&id) {
-            st.blob_count = st.blob_count.saturating_sub(deleted);
-            st.byte_count = st.byte_count.saturating_sub(from_sql(bytes));
-            st.compacted_through = through_seq;
-            st.dirty = true;
-        }
-        Ok(Ok(Compaction {
-            deleted,
-            compacted_through: through_seq,
-        }))
+        let st = or_refuse!(mailbox_rules::found(self.state.get_mut(&id)));
+        st.dirty = true;
+        Ok(Ok(mailbox_rules::compacted(
+            &mut st.counters,
+            &mut self.totals,
+            through_seq,
+            from_sql(count),
+            from_sql(bytes),
+        )))
     }
 
     async fn delete(
@@ -482,12 +436,12 @@ impl<'a> Batch<'a> {
         conn: &mut PgConnection,
         id: MailboxId,
     ) -> Result<Result<(), StoreError>, sqlx::Error> {
-        let Some(st) = self.state.get_mut(&id) else {
-            return Ok(Err(StoreError::MailboxNotFound));
-        };
-        if st.deleted {
-            return Ok(Err(StoreError::MailboxDeleted));
-        }
+        let st = or_refuse!(mailbox_rules::found(self.state.get_mut(&id)));
+        // The rules decide the tombstone's counters; the statement below
+        // writes the same ones (and if it fails, the whole batch is undone).
+        // A mailbox appended to earlier in this batch stays dirty, so its
+        // last sequence number is written back with the counters too.
+        or_refuse!(mailbox_rules::delete(&mut st.counters, &mut self.totals));
         sqlx::query("DELETE FROM blob WHERE mailbox = $1")
             .bind(st.rid)
             .execute(&mut *conn)
@@ -500,17 +454,6 @@ impl<'a> Batch<'a> {
         .bind(st.rid)
         .execute(&mut *conn)
         .await?;
-        let freed = st.byte_count;
-        st.deleted = true;
-        st.compacted_through = st.last_seq;
-        st.blob_count = 0;
-        st.byte_count = 0;
-        // Written already; flushing the counters again would be harmless.
-        st.dirty = false;
-        // A tombstone still counts as a mailbox (it holds its id for ever,
-        // so create-and-delete cannot grow the store unbounded); its bytes
-        // are freed.
-        self.totals.bytes = self.totals.bytes.saturating_sub(freed);
         // Earlier appends in this batch went to the deleted rid: nothing to announce.
         self.appended.remove(&id);
         self.deleted.push(id);
@@ -518,19 +461,22 @@ impl<'a> Batch<'a> {
         Ok(Ok(()))
     }
 
-    /// The drop-box row at `id`: (expires_at, is a reservation, blob length).
+    /// The drop-box row at `id`, if any.
     async fn dropbox_row(
         conn: &mut PgConnection,
         id: &DropboxId,
-    ) -> Result<Option<(u64, bool, u64)>, sqlx::Error> {
+    ) -> Result<Option<DropboxRow>, sqlx::Error> {
         let row: Option<(i64, bool, i32)> = sqlx::query_as(
             "SELECT expires_at, reserved, octet_length(data) FROM dropbox WHERE id = $1",
         )
         .bind(id.as_bytes().as_slice())
         .fetch_optional(&mut *conn)
         .await?;
-        Ok(row
-            .map(|(exp, reserved, len)| (from_sql(exp), reserved, u64::try_from(len).unwrap_or(0))))
+        Ok(row.map(|(exp, reserved, len)| DropboxRow {
+            expires_at: from_sql(exp),
+            reserved,
+            len: u64::try_from(len).unwrap_or(0),
+        }))
     }
 
     /// Deletes the row at `id` and takes it off the totals.
@@ -546,18 +492,8 @@ impl<'a> Batch<'a> {
         .fetch_optional(&mut *conn)
         .await?;
         if let Some((len, anonymous)) = row {
-            let len = u64::try_from(len).unwrap_or(0);
-            self.totals.bytes = self.totals.bytes.saturating_sub(len);
-            if anonymous {
-                self.totals.anonymous_dropboxes = self.totals.anonymous_dropboxes.saturating_sub(1);
-            }
-        }
-        Ok(())
-    }
-
-    fn room_for(&self, more: u64) -> Result<(), StoreError> {
-        if self.totals.bytes.saturating_add(more) > self.limits.max_total_bytes {
-            return Err(StoreError::RelayBytesFull);
+            self.totals
+                .remove_dropbox(u64::try_from(len).unwrap_or(0), anonymous);
         }
         Ok(())
     }
@@ -571,13 +507,10 @@ impl<'a> Batch<'a> {
         expires_at: u64,
     ) -> Result<Result<(), StoreError>, sqlx::Error> {
         let len = data.len() as u64;
-        match Self::dropbox_row(conn, id).await? {
-            Some((exp, true, 0)) if exp > now => {
-                // An empty reservation: the blob fills it, charged to the
-                // mailbox that reserved it, whatever the anonymous pool holds.
-                if let Err(e) = self.room_for(len) {
-                    return Ok(Err(e));
-                }
+        let row = Self::dropbox_row(conn, id).await?;
+        match or_refuse!(mailbox_rules::anonymous_put(row, now)) {
+            AnonymousPut::FillReservation => {
+                or_refuse!(mailbox_rules::room_for(&self.totals, &self.limits, len));
                 sqlx::query(
                     "UPDATE dropbox SET data = $2, expires_at = least(expires_at, $3) WHERE id = $1",
                 )
@@ -586,27 +519,27 @@ impl<'a> Batch<'a> {
                 .bind(to_sql(expires_at))
                 .execute(&mut *conn)
                 .await?;
-                self.totals.bytes += len;
+                self.totals.reservation_filled(len);
                 return Ok(Ok(()));
             }
-            Some((exp, _, _)) if exp > now => return Ok(Err(StoreError::DropboxExists)),
-            Some(_) => self.delete_dropbox_row(conn, id).await?,
-            None => {}
+            AnonymousPut::Insert { replace_expired } => {
+                if replace_expired {
+                    self.delete_dropbox_row(conn, id).await?;
+                }
+            }
         }
-        if self.totals.anonymous_dropboxes >= self.limits.max_dropboxes {
-            return Ok(Err(StoreError::RelayFull));
-        }
-        if let Err(e) = self.room_for(len) {
-            return Ok(Err(e));
-        }
+        or_refuse!(mailbox_rules::admit_anonymous_dropbox(
+            &self.totals,
+            &self.limits,
+            len
+        ));
         sqlx::query("INSERT INTO dropbox (id, data, expires_at) VALUES ($1, $2, $3)")
             .bind(id.as_bytes().as_slice())
             .bind(data)
             .bind(to_sql(expires_at))
             .execute(&mut *conn)
             .await?;
-        self.totals.bytes += len;
-        self.totals.anonymous_dropboxes += 1;
+        self.totals.add_dropbox(len, true);
         Ok(Ok(()))
     }
 
@@ -615,36 +548,28 @@ impl<'a> Batch<'a> {
         conn: &mut PgConnection,
         put: &VouchedPut,
     ) -> Result<Result<(), StoreError>, sqlx::Error> {
-        if put.reserve == Some(put.id) {
-            return Ok(Err(StoreError::DropboxExists));
-        }
-        // Check everything before changing anything: a refusal stores nothing.
-        let taken = |row: Option<(u64, bool, u64)>| row.is_some_and(|(exp, _, _)| exp > put.now);
+        // Everything is read and checked before anything changes: a refusal
+        // stores nothing.
         let here = Self::dropbox_row(conn, &put.id).await?;
-        if taken(here) {
-            return Ok(Err(StoreError::DropboxExists));
-        }
         let there = match &put.reserve {
             Some(r) => Self::dropbox_row(conn, r).await?,
             None => None,
         };
-        if taken(there) {
-            return Ok(Err(StoreError::DropboxExists));
-        }
         let held: i64 =
             sqlx::query_scalar("SELECT count(*) FROM dropbox WHERE owner = $1 AND expires_at > $2")
                 .bind(put.owner.as_bytes().as_slice())
                 .bind(to_sql(put.now))
                 .fetch_one(&mut *conn)
                 .await?;
-        let wanted = 1 + u64::from(put.reserve.is_some());
-        if from_sql(held).saturating_add(wanted) > self.limits.max_dropboxes_per_mailbox {
-            return Ok(Err(StoreError::QuotaDropboxes));
-        }
-        let len = put.data.len() as u64;
-        if let Err(e) = self.room_for(len) {
-            return Ok(Err(e));
-        }
+        or_refuse!(mailbox_rules::vouched_put(
+            put,
+            here,
+            there,
+            from_sql(held),
+            &self.totals,
+            &self.limits
+        ));
+        // Any row still at the ids has expired.
         if here.is_some() {
             self.delete_dropbox_row(conn, &put.id).await?;
         }
@@ -670,7 +595,7 @@ impl<'a> Batch<'a> {
             .execute(&mut *conn)
             .await?;
         }
-        self.totals.bytes += len;
+        self.totals.add_dropbox(put.data.len() as u64, false);
         Ok(Ok(()))
     }
 
@@ -690,23 +615,25 @@ impl<'a> Batch<'a> {
         let Some((data, exp, reserved)) = row else {
             return Ok(Ok(None));
         };
-        if from_sql(exp) <= now {
-            self.delete_dropbox_row(conn, id).await?;
-            return Ok(Ok(None));
-        }
-        if data.is_empty() {
-            // An empty reservation holds nothing to claim.
-            return Ok(Ok(None));
-        }
-        if reserved {
-            // Taken, but the reservation stays for the next answer.
-            sqlx::query("UPDATE dropbox SET data = ''::bytea WHERE id = $1")
-                .bind(id.as_bytes().as_slice())
-                .execute(&mut *conn)
-                .await?;
-            self.totals.bytes = self.totals.bytes.saturating_sub(data.len() as u64);
-        } else {
-            self.delete_dropbox_row(conn, id).await?;
+        let found = DropboxRow {
+            expires_at: from_sql(exp),
+            reserved,
+            len: data.len() as u64,
+        };
+        match mailbox_rules::claim(Some(found), now) {
+            Claim::Nothing => return Ok(Ok(None)),
+            Claim::DeleteExpired => {
+                self.delete_dropbox_row(conn, id).await?;
+                return Ok(Ok(None));
+            }
+            Claim::TakeKeepReservation => {
+                sqlx::query("UPDATE dropbox SET data = ''::bytea WHERE id = $1")
+                    .bind(id.as_bytes().as_slice())
+                    .execute(&mut *conn)
+                    .await?;
+                self.totals.reservation_emptied(found.len);
+            }
+            Claim::Take => self.delete_dropbox_row(conn, id).await?,
         }
         Ok(Ok(Some(Bytes::from(data))))
     }
@@ -838,23 +765,7 @@ impl Writer {
         self.last_used = std::time::Instant::now();
         match result {
             Ok(applied) => {
-                for effect in applied.effects {
-                    match effect {
-                        Effect::Blob(id, seq, data) => self.sink.committed(&id, seq, &data),
-                        Effect::Created(id, keys) => {
-                            let generation = self.keys.generation();
-                            let record = MailboxRecord {
-                                keys,
-                                deleted: false,
-                            };
-                            self.keys.insert_if_current(id, record, generation);
-                        }
-                        Effect::Deleted(id) => {
-                            self.keys.remove(&id);
-                            self.sink.mailbox_deleted(&id);
-                        }
-                    }
-                }
+                committed::publish(applied.effects, self.sink.as_ref(), &self.keys);
                 for (request, outcome) in batch.into_iter().zip(applied.outcomes) {
                     // A dropped receiver means the client went away; the write stands.
                     let _ = request.reply.send(outcome);

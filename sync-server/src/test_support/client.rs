@@ -2,7 +2,11 @@
 //! public-key (SPKI) pinning, signed requests, WebSocket subscriptions.
 //!
 //! Core has its own relay client built on [`safespaces_wire`]; this one
-//! exists so the relay can be exercised over the real wire from its own crate.
+//! exists so the relay can be exercised over the real wire from its own
+//! crate, and so attack tests can sign whatever they like. It checks a
+//! server's certificate with the pin the relay itself announces
+//! ([`crate::tls::pin_of`]): one definition of the pin in this crate, and
+//! core keeps its own (the relay shares only wire types with core).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,7 +20,6 @@ use hyper_util::rt::TokioIo;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::server::ParsedCertificate;
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme, SupportedProtocolVersion};
 use safespaces_wire::auth::{
     HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, sign_now, subscribe_body,
@@ -54,7 +57,8 @@ pub enum ClientError {
 /// Accepts a certificate whose public key (SPKI) has the pinned SHA-256.
 #[derive(Debug)]
 struct PinVerifier {
-    pin: [u8; 32],
+    /// 64 lowercase hex digits, as [`crate::tls::pin_of`] writes them.
+    pin: String,
     provider: Arc<CryptoProvider>,
 }
 
@@ -67,9 +71,10 @@ impl ServerCertVerifier for PinVerifier {
         _ocsp: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        use sha2::{Digest, Sha256};
-        let spki = ParsedCertificate::try_from(end_entity)?.subject_public_key_info();
-        if Sha256::digest(spki.as_ref()).as_slice() == self.pin {
+        let presented = crate::tls::pin_of(end_entity).map_err(|_| {
+            rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding)
+        })?;
+        if presented == self.pin {
             Ok(ServerCertVerified::assertion())
         } else {
             Err(rustls::Error::InvalidCertificate(
@@ -127,11 +132,12 @@ pub fn pinned_config_for(
 ) -> Result<Arc<ClientConfig>, ClientError> {
     let mut raw = [0u8; 32];
     hex::decode_to_slice(pin, &mut raw).map_err(|_| ClientError::BadPin)?;
+    let pin = hex::encode(raw);
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(versions)?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(PinVerifier { pin: raw, provider }))
+        .with_custom_certificate_verifier(Arc::new(PinVerifier { pin, provider }))
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
