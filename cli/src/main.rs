@@ -6,9 +6,12 @@
 //! - `secret.rs`: where passphrases come from (prompt, stdin, environment).
 //! - `resolve.rs`: finding a space, session, member or entry from what a
 //!   person typed (id, id prefix, name).
-//! - `commands.rs`: running each command against `safespaces_core::app`.
-//! - `devices.rs`: `devices`: the person's own devices, and removing one.
-//! - `dates.rs`: UTC dates and durations as typed and shown.
+//! - `commands/`: running each command against `safespaces_core::app`,
+//!   one file per command group, each returning a typed result that
+//!   serializes to its `--json` shape and renders for people (its
+//!   `mod.rs` maps the files).
+//! - `times.rs`: dates, times and durations as typed and shown, in the
+//!   space's time zone.
 //!
 //! Exit codes (stable, for scripts): 0 success; 1 unexpected failure;
 //! 2 usage error; 3 wrong passphrase or locked; 4 network failure;
@@ -18,7 +21,6 @@
 
 mod args;
 mod commands;
-mod devices;
 mod resolve;
 mod secret;
 mod times;

@@ -2,6 +2,9 @@
 //! or a unique name. Ambiguity is an error that lists the candidates,
 //! never a guess.
 
+use safespaces_core::app::{DeviceInfo, Journal, SafeSpaces, Space};
+use safespaces_core::model::{EntryId, Member, MemberId, Session, SessionId};
+
 use crate::Failure;
 
 /// Picks the one candidate matching `typed` by id, id prefix (at least 4
@@ -36,6 +39,66 @@ pub fn pick<'a, T>(
             )))
         }
     }
+}
+
+/// The space `typed` names among this device's spaces.
+pub fn find_space(app: &SafeSpaces, typed: &str) -> Result<Space, Failure> {
+    let spaces = app.spaces()?;
+    let candidates: Vec<(String, String, String)> = spaces
+        .into_iter()
+        .map(|s| (s.id.clone(), s.name, s.id))
+        .collect();
+    let id = pick("space", typed, &candidates)?;
+    Ok(app.space(id)?)
+}
+
+/// The session `typed` names (id, id prefix or title).
+pub fn find_session(space: &Space, typed: &str) -> Result<(SessionId, Session), Failure> {
+    let sessions = space.sessions()?;
+    let candidates: Vec<(String, String, (SessionId, Session))> = sessions
+        .into_iter()
+        .map(|(id, s)| (id.to_string(), s.title.clone(), (id, s)))
+        .collect();
+    Ok(pick("session", typed, &candidates)?.clone())
+}
+
+/// The current member `typed` names (id, id prefix or pseudonym); people
+/// who left or were removed are not candidates.
+pub fn find_member(space: &Space, typed: &str) -> Result<(MemberId, Member), Failure> {
+    let members = space.members()?;
+    let candidates: Vec<(String, String, (MemberId, Member))> = members
+        .into_iter()
+        .filter(|(_, m)| m.is_active())
+        .map(|(id, m)| (id.to_string(), m.pseudonym.clone(), (id, m)))
+        .collect();
+    Ok(pick("member", typed, &candidates)?.clone())
+}
+
+/// The journal entry `typed` names (id or id prefix: entries have no
+/// names).
+pub fn find_entry(journal: &Journal, typed: &str) -> Result<EntryId, Failure> {
+    let entries = journal.entries()?;
+    let candidates: Vec<(String, String, EntryId)> = entries
+        .into_iter()
+        .map(|e| (e.id.to_string(), String::new(), e.id))
+        .collect();
+    Ok(pick("journal entry", typed, &candidates)?.clone())
+}
+
+/// The device of the person's own `typed` names (id, id prefix or the
+/// name given here).
+pub fn find_device(devices: &[DeviceInfo], typed: &str) -> Result<DeviceInfo, Failure> {
+    let candidates: Vec<(String, String, DeviceInfo)> = devices
+        .iter()
+        .map(|d| {
+            (
+                d.id.to_string(),
+                d.name.clone().unwrap_or_default(),
+                d.clone(),
+            )
+        })
+        .collect();
+    Ok(pick("device", typed, &candidates)?.clone())
 }
 
 #[cfg(test)]

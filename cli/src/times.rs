@@ -5,6 +5,11 @@
 
 use safespaces_core::model::{SpaceZone, Timestamp};
 
+/// The time a command acts at: the system clock.
+pub fn now() -> Timestamp {
+    Timestamp::now()
+}
+
 /// Parses a local date or date-time in `zone` (`2027-01-12 18:00`,
 /// `2027-01-12T18:00`, `2027-01-12`), or an instant with an offset.
 pub fn parse_time(zone: &SpaceZone, text: &str) -> Result<Timestamp, String> {
