@@ -22,7 +22,7 @@ use base64::prelude::BASE64_STANDARD;
 use super::bundle::open_bundle;
 use super::registry::{IssuedInvite, PendingJoin, SpaceEntry, epoch_key_id};
 use super::space_handle::entry;
-use super::{AppError, AppResult, Loaded, SafeSpaces, Shared, Space, SyncReport};
+use super::{AppError, AppResult, InputSource, Loaded, SafeSpaces, Shared, Space, SyncReport};
 use crate::model::{InviteState, MemberId, Role, Timestamp};
 use crate::protocol::SpaceId;
 use crate::protocol::authorship::actor_for_device;
@@ -147,7 +147,7 @@ impl Space {
                 inviter_devices,
             }
             .seal(&secret)
-            .map_err(|e| AppError::Corrupt(e.to_string()))?;
+            .map_err(|e| AppError::internal("sealing an invite package", e))?;
             e.issued.push(IssuedInvite {
                 code: secret.code(),
                 invite: secret.invite_id(),
@@ -298,7 +298,7 @@ impl Shared {
                 epoch: e.epoch,
                 epoch_key: self.epoch_key(space, e.epoch)?,
                 admin_key: e.admin_key(e.epoch).ok_or_else(|| {
-                    AppError::Corrupt("the admin key of a space's mailbox is missing".into())
+                    AppError::damaged("the registry's mailbox admin key")
                 })?,
             }
             .seal(&request.keys.age_recipient)
@@ -345,7 +345,7 @@ impl Shared {
                 Some(encoded) => {
                     let bytes = BASE64_STANDARD
                         .decode(&encoded)
-                        .map_err(|_| AppError::Corrupt("registry: invite request".into()))?;
+                        .map_err(|e| AppError::damaged_by("the registry's invite request", e))?;
                     match self.admit_request(space, &bytes, now) {
                         Ok(_) => report.admitted += 1,
                         Err(e) => {
@@ -393,7 +393,7 @@ impl Shared {
             let secret = stored_code(&invite.code)?;
             let bytes = BASE64_STANDARD
                 .decode(welcome)
-                .map_err(|_| AppError::Corrupt("registry: welcome".into()))?;
+                .map_err(|e| AppError::damaged_by("the registry's welcome", e))?;
             let vouch = self.current_credential(space)?;
             leave_vouched(
                 client,
@@ -478,7 +478,7 @@ impl Shared {
                 if now < pending.expires_at {
                     let request = BASE64_STANDARD
                         .decode(&pending.request)
-                        .map_err(|_| AppError::Corrupt("registry: join request".into()))?;
+                        .map_err(|e| AppError::damaged_by("the registry's join request", e))?;
                     leave(
                         client,
                         &secret.request_dropbox_id(),
@@ -492,7 +492,7 @@ impl Shared {
             };
             let bytes = BASE64_STANDARD
                 .decode(&encoded)
-                .map_err(|_| AppError::Corrupt("registry: welcome".into()))?;
+                .map_err(|e| AppError::damaged_by("the registry's welcome", e))?;
             let space = self
                 .join_welcomed(client, &pending, &bytes, now, report)
                 .await?;
@@ -522,7 +522,7 @@ impl Shared {
         let (first, rest) =
             super::snapshots::first_snapshot(page.blobs, &content_key, space, welcome.epoch);
         let first = first.ok_or_else(|| {
-            AppError::Corrupt("the space's mailbox holds no snapshot to start from".into())
+            AppError::refused(InputSource::Mailbox, "it holds no snapshot to start from")
         })?;
         let last = rest.last().map(|b| b.seq).unwrap_or(0);
         self.with_loaded(|loaded| self.adopt_joined(loaded, pending, &welcome, first))?;
@@ -719,7 +719,10 @@ impl SafeSpaces {
                 super::snapshots::verified_snapshot(sealed, &content_key, space, welcome.epoch)
             })
             .ok_or_else(|| {
-                AppError::Corrupt("the bundle holds no copy of the space that checks out".into())
+                AppError::refused(
+                    InputSource::Bundle,
+                    "it holds no copy of the space that checks out",
+                )
             })?;
         let admitted = first
             .doc
@@ -890,7 +893,7 @@ fn check_pseudonym(pseudonym: &str) -> AppResult<()> {
 }
 
 fn dropbox(hex_id: &str) -> AppResult<DropboxId> {
-    DropboxId::from_hex(hex_id).map_err(|e| AppError::Corrupt(e.to_string()))
+    DropboxId::from_hex(hex_id).map_err(|e| AppError::internal("deriving a drop-box id", e))
 }
 
 /// A drop-box lifetime running to the invite's expiry (at least a minute).
@@ -913,5 +916,5 @@ fn answers(pending: &PendingJoin, welcome: &Welcome) -> AppResult<()> {
 /// An invite code this device stored itself (an issued invite, a pending
 /// join): one that does not parse is damaged data, not a user's typo.
 fn stored_code(code: &str) -> AppResult<InviteSecret> {
-    InviteSecret::parse(code).map_err(|_| AppError::Corrupt("registry: invite code".into()))
+    InviteSecret::parse(code).map_err(|e| AppError::damaged_by("a stored invite code", e))
 }

@@ -28,7 +28,7 @@ impl Journal {
         loaded
             .registry
             .journal_id()
-            .ok_or_else(|| AppError::Corrupt("registry: journal id".into()))
+            .ok_or_else(|| AppError::damaged("the registry's journal id"))
     }
 
     /// Writes a new entry.

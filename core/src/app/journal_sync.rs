@@ -72,7 +72,7 @@ pub(crate) fn seal_handover(
         body: handover.encode(),
     }
     .seal(&old_key.content_key(), signing)
-    .map_err(|e| AppError::Corrupt(e.to_string()))
+    .map_err(|e| AppError::internal("sealing a journal handover", e))
 }
 
 /// What one mailbox of the journal held: snapshots (in order, up to the
@@ -168,7 +168,7 @@ impl Shared {
             let credential = MailboxCredential::for_journal(&key);
             let envelope = BASE64_STANDARD
                 .decode(&item.envelope)
-                .map_err(|_| AppError::Corrupt("registry: a journal handover".into()))?;
+                .map_err(|e| AppError::damaged_by("the registry's journal handover", e))?;
             client.create_mailbox(&credential).await?;
             client.append(&credential, envelope).await?;
             report.pushed += 1;
@@ -373,7 +373,7 @@ impl Shared {
             if changed {
                 let document = registry
                     .journal_id()
-                    .ok_or_else(|| AppError::Corrupt("registry: journal id".into()))?;
+                    .ok_or_else(|| AppError::damaged("the registry's journal id"))?;
                 // A whole new file: an adopted generation may have purged
                 // text that must not linger in older chunks.
                 self.profile
@@ -437,7 +437,7 @@ impl Shared {
             body: snapshot,
         }
         .seal(&key.content_key(), &key.anonymous_signing_key())
-        .map_err(|e| AppError::Corrupt(e.to_string()))?;
+        .map_err(|e| AppError::internal("sealing a journal snapshot", e))?;
         client.create_mailbox(&credential).await?;
         let seq = client.append(&credential, envelope).await?;
         report.pushed += 1;

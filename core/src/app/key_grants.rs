@@ -53,7 +53,7 @@ impl Shared {
                 .decode(body)
                 .ok()
                 .and_then(|b| Handover::decode(&b).ok())
-                .ok_or_else(|| AppError::Corrupt("registry: adopted handover".into()))?;
+                .ok_or_else(|| AppError::damaged("the registry's adopted handover"))?;
             let coordinator = doc
                 .member(&current.member)
                 .is_ok_and(|m| m.is_active() && m.role.at_least(Role::Coordinator));
@@ -239,14 +239,14 @@ impl Shared {
             kind,
             space: entry
                 .space_id()
-                .ok_or_else(|| AppError::Corrupt("registry: a space id".into()))?,
+                .ok_or_else(|| AppError::damaged("the registry's space id"))?,
             epoch,
             author: author.clone(),
             sequence: 0,
             body,
         }
         .seal(&key.content_key(), &self.signing_key()?)
-        .map_err(|e| AppError::Corrupt(e.to_string()))?;
+        .map_err(|e| AppError::internal("sealing a key grant", e))?;
         let encoded = BASE64_STANDARD.encode(&sealed);
         entry.outbox.push(OutboxItem {
             epoch,

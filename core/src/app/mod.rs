@@ -31,7 +31,8 @@
 //! - `sync_log.rs`: what the sync engine logs about a pass (counts only).
 //! - [`ProgressWatch`] (`progress.rs`): the sync progress callback and the
 //!   guard that removes it.
-//! - [`AppError`] (`error.rs`).
+//! - [`AppError`] (`error.rs`): what went wrong; [`ErrorClass`]
+//!   (`error_class.rs`): the one classification apps and the CLI act on.
 //!
 //! Decrypted documents live only inside [`SafeSpaces`] while unlocked.
 //! Handles hold no document of their own, so [`SafeSpaces::lock`] really
@@ -45,6 +46,7 @@ mod author_sequences;
 mod bundle;
 mod cover_leads;
 mod error;
+mod error_class;
 mod joining;
 mod journal_handle;
 mod journal_sync;
@@ -71,7 +73,8 @@ use rand::RngCore;
 use rand::rngs::OsRng;
 
 pub use author_sequences::{MailboxNumbers, SequenceAlert, SequenceCounts, SequenceStatus};
-pub use error::{AppError, AppResult};
+pub use error::{AppError, AppResult, BoxError, InputSource};
+pub use error_class::ErrorClass;
 pub use joining::{Invitation, InviteStatus, JoinRequestFile, PendingJoinStatus};
 pub use journal_handle::Journal;
 pub use linking::{LINK_TTL, LinkOffer, PendingLink};
@@ -224,10 +227,10 @@ impl SafeSpaces {
                 .heads()
                 .first()
                 .copied()
-                .ok_or_else(|| AppError::Corrupt("a space without a creation".into()))?;
+                .ok_or_else(|| AppError::bug("creating a space: no creation change"))?;
             let space = crate::protocol::genesis::space_id_for(&genesis);
             if loaded.spaces.contains_key(&space) {
-                return Err(AppError::Corrupt("this space exists already".into()));
+                return Err(AppError::bug("creating a space: its new id is taken"));
             }
             let document = DocumentId::random();
             self.shared
@@ -334,7 +337,8 @@ impl Shared {
 
     pub(crate) fn save_registry(&self, registry: &Registry) -> AppResult<()> {
         let json = zeroize::Zeroizing::new(
-            serde_json::to_vec(registry).map_err(|e| AppError::Corrupt(e.to_string()))?,
+            serde_json::to_vec(registry)
+                .map_err(|e| AppError::internal("encoding the registry", e))?,
         );
         self.profile.put_snapshot(REGISTRY_DOCUMENT, &json)?;
         Ok(())
@@ -350,18 +354,19 @@ impl Shared {
             Some(bytes) => {
                 let bytes = zeroize::Zeroizing::new(bytes);
                 let registry: Registry = serde_json::from_slice(&bytes)
-                    .map_err(|e| AppError::Corrupt(format!("registry: {e}")))?;
+                    .map_err(|e| AppError::damaged_by("the registry", e))?;
                 if registry.v != REGISTRY_VERSION {
-                    return Err(AppError::Corrupt(format!(
-                        "this profile was made by another version of the app (registry {}, this app reads {REGISTRY_VERSION})",
-                        registry.v
-                    )));
+                    return Err(AppError::OtherVersion {
+                        found: registry.v,
+                        reads: REGISTRY_VERSION,
+                    });
                 }
                 let actor = actor_for_device(&registry.device);
                 let journal_id = registry
                     .journal_id()
-                    .ok_or_else(|| AppError::Corrupt("registry: journal id".into()))?;
-                let mut journal = JournalDoc::load(&self.read_document(journal_id)?)?;
+                    .ok_or_else(|| AppError::damaged("the registry's journal id"))?;
+                let mut journal = JournalDoc::load(&self.read_document(journal_id)?)
+                    .map_err(|e| AppError::damaged_by("the stored journal", e))?;
                 if let Some(actor) = &actor {
                     journal.set_actor(actor.clone());
                 }
@@ -369,9 +374,10 @@ impl Shared {
                 for entry in registry.spaces.values() {
                     let (Some(space), Some(document)) = (entry.space_id(), entry.document_id())
                     else {
-                        return Err(AppError::Corrupt("registry: space entry".into()));
+                        return Err(AppError::damaged("the registry's space entry"));
                     };
-                    let mut doc = SpaceDoc::load(&self.read_document(document)?)?;
+                    let mut doc = SpaceDoc::load(&self.read_document(document)?)
+                        .map_err(|e| AppError::damaged_by("a stored space", e))?;
                     if let Some(actor) = &actor {
                         doc.set_actor(actor.clone());
                     }
@@ -393,9 +399,10 @@ impl Shared {
     /// the parts it was joined from are zeroized when dropped, and the blob
     /// is allocated once at its final size so no reallocation leaves a copy.
     pub(crate) fn read_document(&self, id: DocumentId) -> AppResult<zeroize::Zeroizing<Vec<u8>>> {
-        let stored = self.profile.get_document(id)?.ok_or_else(|| {
-            AppError::Corrupt("a document listed in the registry is missing".into())
-        })?;
+        let stored = self
+            .profile
+            .get_document(id)?
+            .ok_or_else(|| AppError::damaged("a document the registry lists"))?;
         let snapshot = zeroize::Zeroizing::new(stored.snapshot.unwrap_or_default());
         let increments = zeroize::Zeroizing::new(stored.increments);
         let len = snapshot.len() + increments.iter().map(Vec::len).sum::<usize>();
@@ -457,13 +464,11 @@ impl Shared {
     ) -> AppResult<zeroize::Zeroizing<[u8; 32]>> {
         let id = registry
             .person_key_id()
-            .ok_or_else(|| AppError::Corrupt("registry: person key".into()))?;
+            .ok_or_else(|| AppError::damaged("the registry's person key id"))?;
         let key = self
             .profile
             .with_keyring(|k| k.key(&id).map(|k| *k.expose_bytes()))?
-            .ok_or_else(|| {
-                AppError::Corrupt("the person key is missing from the keyring".into())
-            })?;
+            .ok_or_else(|| AppError::damaged("the keyring's person key"))?;
         Ok(zeroize::Zeroizing::new(key))
     }
 }

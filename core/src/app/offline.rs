@@ -12,7 +12,7 @@ use super::bundle::{open_bundle, seal_bundle};
 use super::receive::{receive_envelopes, request_envelope};
 use super::registry::{PendingRequest, decode_attestations, epoch_key_id};
 use super::space_handle::entry;
-use super::{AppError, AppResult, Loaded, SafeSpaces, Shared, Space};
+use super::{AppError, AppResult, InputSource, Loaded, SafeSpaces, Shared, Space};
 use crate::model::{SignUpState, Timestamp};
 use crate::protocol::attendance;
 use crate::protocol::snapshot::SnapshotBody;
@@ -50,7 +50,7 @@ impl Shared {
                     .map(|key| *key.expose_bytes())
             })?
             .map(EpochKey::from_bytes)
-            .ok_or_else(|| AppError::Corrupt("a space key is missing from the keyring".into()))
+            .ok_or_else(|| AppError::damaged("the keyring's space key"))
     }
 
     /// The admin seed of `epoch`'s mailbox, if this device holds it (a
@@ -97,9 +97,9 @@ impl Shared {
         epoch: u32,
     ) -> AppResult<crate::relay::MailboxCredential> {
         let key = self.epoch_key(space, epoch)?;
-        let admin = entry(loaded, space)?.admin_key(epoch).ok_or_else(|| {
-            AppError::Corrupt("the admin key of a space's mailbox is missing".into())
-        })?;
+        let admin = entry(loaded, space)?
+            .admin_key(epoch)
+            .ok_or_else(|| AppError::damaged("the registry's mailbox admin key"))?;
         let seed = self.admin_seed(space, epoch)?;
         Ok(crate::relay::MailboxCredential::for_epoch(
             &key,
@@ -119,7 +119,7 @@ impl Shared {
     pub(crate) fn persist_space(&self, loaded: &mut Loaded, space: SpaceId) -> AppResult<()> {
         let document = entry(loaded, space)?
             .document_id()
-            .ok_or_else(|| AppError::Corrupt("registry: document id".into()))?;
+            .ok_or_else(|| AppError::damaged("the registry's document id"))?;
         if let Some(doc) = loaded.spaces.get_mut(&space) {
             let increment = doc.save_incremental();
             if !increment.is_empty() {
@@ -185,7 +185,7 @@ impl Space {
                             .encode(),
                         }
                         .seal(&old_key.content_key(), &signing)
-                        .map_err(|e| AppError::Corrupt(e.to_string()))?,
+                        .map_err(|e| AppError::internal("sealing a handover", e))?,
                     );
                 }
             }
@@ -195,7 +195,7 @@ impl Space {
                 envelopes.push(
                     BASE64_STANDARD
                         .decode(handover)
-                        .map_err(|e| AppError::Corrupt(format!("registry: handover: {e}")))?,
+                        .map_err(|e| AppError::damaged_by("the registry's handover", e))?,
                 );
             }
             let snapshot = Envelope {
@@ -211,7 +211,7 @@ impl Space {
             envelopes.push(
                 snapshot
                     .seal(&key.content_key(), &signing)
-                    .map_err(|e| AppError::Corrupt(e.to_string()))?,
+                    .map_err(|e| AppError::internal("sealing a snapshot", e))?,
             );
             // The admin seed granted to coordinators' devices that lacked
             // it, under the current key.
@@ -219,7 +219,7 @@ impl Space {
                 envelopes.push(
                     BASE64_STANDARD
                         .decode(grant)
-                        .map_err(|e| AppError::Corrupt(format!("registry: admin grant: {e}")))?,
+                        .map_err(|e| AppError::damaged_by("the registry's admin grant", e))?,
                 );
             }
             for pending in &entry.pending_requests {
@@ -281,11 +281,12 @@ impl SafeSpaces {
                     }
                 }
                 let (_, space, mut entry, contents) = found.ok_or_else(|| {
-                    AppError::Corrupt("this bundle is for no space on this device".into())
+                    AppError::refused(InputSource::Bundle, "it is for no space on this device")
                 })?;
                 if contents.space != space {
-                    return Err(AppError::Corrupt(
-                        "the bundle belongs to another space".into(),
+                    return Err(AppError::refused(
+                        InputSource::Bundle,
+                        "it belongs to another space",
                     ));
                 }
                 let mut report = BundleReport {

@@ -226,9 +226,7 @@ impl Shared {
         let key = self
             .profile
             .with_keyring(|k| k.key(&journal_key_id(epoch)).map(|k| *k.expose_bytes()))?
-            .ok_or_else(|| {
-                AppError::Corrupt("the journal key is missing from the keyring".into())
-            })?;
+            .ok_or_else(|| AppError::damaged("the keyring's journal key"))?;
         Ok(EpochKey::from_bytes(key))
     }
 
@@ -253,7 +251,7 @@ impl Shared {
         let from = loaded.registry.journal_epoch.epoch;
         let to = from
             .checked_add(1)
-            .ok_or(AppError::Corrupt("the journal is at its last epoch".into()))?;
+            .ok_or(AppError::damaged("the journal's epoch"))?;
         let recipients: Vec<(DeviceId, String)> = loaded
             .registry
             .own_devices
@@ -264,7 +262,7 @@ impl Shared {
         let old_key = self.journal_key_at(loaded, from)?;
         let new_key = EpochKey::generate();
         let handover = JournalHandover::create(from, &removed, &recipients, &new_key)
-            .map_err(|e| AppError::Corrupt(e.to_string()))?;
+            .map_err(|e| AppError::damaged_by("the registry's own devices", e))?;
         let signing = self.profile.with_keyring(|k| k.signing_key().clone())?;
         let sealed = super::journal_sync::seal_handover(
             &handover,

@@ -153,7 +153,7 @@ impl From<RelayError> for AppError {
 }
 
 fn own_actor(device: &DeviceId) -> AppResult<automerge::ActorId> {
-    actor_for_device(device).ok_or_else(|| AppError::Corrupt("registry: device id".into()))
+    actor_for_device(device).ok_or_else(|| AppError::damaged("the registry's device id"))
 }
 
 impl Shared {
@@ -194,7 +194,7 @@ impl Shared {
                 let top = last.seq();
                 let bytes: Vec<Vec<u8>> = own.iter().map(|c| c.raw_bytes().to_vec()).collect();
                 let (body, attestation) = batch_body(space, &device, &signing, &bytes)
-                    .map_err(|e| AppError::Corrupt(e.to_string()))?;
+                    .map_err(|e| AppError::internal("signing a change batch", e))?;
                 entry.remember(&attestation);
                 let envelope = Envelope {
                     kind: EnvelopeKind::ChangeBatch,
@@ -205,7 +205,7 @@ impl Shared {
                     body,
                 }
                 .seal(&key.content_key(), &signing)
-                .map_err(|e| AppError::Corrupt(e.to_string()))?;
+                .map_err(|e| AppError::internal("sealing an envelope", e))?;
                 entry.outbox.push(OutboxItem {
                     epoch: entry.epoch,
                     envelope: BASE64_STANDARD.encode(envelope),
@@ -282,7 +282,7 @@ impl Shared {
                 body,
             }
             .seal(&key.content_key(), &signing)
-            .map_err(|e| AppError::Corrupt(e.to_string()))
+            .map_err(|e| AppError::internal("sealing a snapshot", e))
         })
     }
 
@@ -394,7 +394,7 @@ impl Shared {
         for item in outbox {
             let bytes = BASE64_STANDARD
                 .decode(&item.envelope)
-                .map_err(|e| AppError::Corrupt(format!("outbox: {e}")))?;
+                .map_err(|e| AppError::damaged_by("the registry's outbox", e))?;
             let target = self.credential(space, item.epoch)?;
             if item.epoch != epoch {
                 client.create_mailbox(&target).await?;

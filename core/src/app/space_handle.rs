@@ -95,7 +95,7 @@ impl Space {
             let entry = entry(loaded, self.id)?.clone();
             let document = entry
                 .document_id()
-                .ok_or_else(|| AppError::Corrupt("registry: document id".into()))?;
+                .ok_or_else(|| AppError::damaged("the registry's document id"))?;
             let doc = loaded
                 .spaces
                 .get_mut(&self.id)
@@ -428,7 +428,7 @@ impl Space {
                 let increment = doc.save_incremental();
                 let document = entry
                     .document_id()
-                    .ok_or_else(|| AppError::Corrupt("registry: document id".into()))?;
+                    .ok_or_else(|| AppError::damaged("the registry's document id"))?;
                 shared.profile.append_increment(document, &increment)?;
                 return Ok(MyPlace::Recorded(doc.place(id, &ticket)?));
             }
