@@ -42,7 +42,7 @@ const ONE_YEAR: i64 = 365 * 24 * 60 * 60;
 
 fn profile_dir(cli: &Cli) -> Result<PathBuf, Failure> {
     cli.profile.clone().ok_or(Failure {
-        code: 2,
+        code: crate::ExitCode::Usage,
         message: "say which profile: --profile DIR (or SAFESPACES_PROFILE)".into(),
     })
 }
@@ -287,14 +287,14 @@ fn progress_bar(p: safespaces_core::app::Progress) {
 /// A relay client from the command line's relay address, trust and token.
 fn relay_client(url: &str, args: &TrustArgs) -> Result<RelayTransport, Failure> {
     let usage = |e: safespaces_core::relay::RelayError| Failure {
-        code: 2,
+        code: crate::ExitCode::Usage,
         message: e.to_string(),
     };
     let trust = if !args.pins.is_empty() {
         Trust::pins_from_hex(&args.pins).map_err(usage)?
     } else if let Some(ca) = &args.ca {
         let pem = std::fs::read(ca).map_err(|e| Failure {
-            code: 2,
+            code: crate::ExitCode::Usage,
             message: format!("cannot read the CA file {}: {e}", ca.display()),
         })?;
         Trust::roots_from_pem(&pem).map_err(usage)?
@@ -302,7 +302,7 @@ fn relay_client(url: &str, args: &TrustArgs) -> Result<RelayTransport, Failure> 
         Trust::WebPki
     } else {
         return Err(Failure {
-            code: 2,
+            code: crate::ExitCode::Usage,
             message: "say how to trust the relay: --pin PIN (printed by the relay; repeat it for \
                       the next key), --ca FILE or --web-pki"
                 .into(),
@@ -347,7 +347,7 @@ fn approve_link(
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     if confirm.is_none() && !interactive {
         return Err(Failure {
-            code: 2,
+            code: crate::ExitCode::Usage,
             message: "not on a terminal: pass the fingerprint the new device shows with \
                       --confirm FINGERPRINT; nothing was claimed or sent"
                 .into(),
@@ -386,7 +386,7 @@ fn approve_link(
 fn wipe(cli: &Cli, yes: bool) -> Result<Out, Failure> {
     if !yes {
         return Err(Failure {
-            code: 2,
+            code: crate::ExitCode::Usage,
             message:
                 "wiping destroys every key and file of the profile and cannot be undone; add --yes"
                     .into(),
@@ -598,7 +598,7 @@ fn space(cli: &Cli, cmd: &SpaceCommand) -> Result<Out, Failure> {
                 )
             }
             _ => Err(Failure {
-                code: 2,
+                code: crate::ExitCode::Usage,
                 message: "join through a relay (--relay) or with --package and --request-out"
                     .into(),
             }),

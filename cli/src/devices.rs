@@ -82,7 +82,7 @@ pub fn devices(cli: &crate::args::Cli, cmd: &DevicesCommand) -> Result<Out, Fail
             let d = find(&app.devices()?, device)?;
             if !yes {
                 return Err(Failure {
-                    code: 2,
+                    code: crate::ExitCode::Usage,
                     message: format!(
                         "removing {} (fingerprint {}) cannot be undone; add --yes",
                         d.id, d.fingerprint
