@@ -13,14 +13,13 @@
 //! - `times.rs`: dates, times and durations as typed and shown, in the
 //!   space's time zone.
 //!
-//! Exit codes (stable, for scripts): 0 success; 1 unexpected failure;
-//! 2 usage error; 3 wrong passphrase or locked; 4 network failure;
-//! 5 refused (not permitted, invalid input, unknown id); 6 no profile, or a
-//! profile already exists, or stored data is damaged.
+//! - `exit.rs`: the exit codes (stable, for scripts), from core's error
+//!   classification; `docs/cli.md`'s table is cited from it.
 #![forbid(unsafe_code)]
 
 mod args;
 mod commands;
+mod exit;
 mod resolve;
 mod secret;
 mod times;
@@ -28,13 +27,14 @@ mod times;
 use clap::Parser;
 use safespaces_core::app::AppError;
 use safespaces_core::model::ModelError;
-use safespaces_core::profile::ProfileError;
+
+use exit::ExitCode;
 
 /// A failure with the exit code it maps to.
 #[derive(Debug)]
 pub struct Failure {
-    /// Exit code (see the crate docs).
-    pub code: i32,
+    /// Exit code (see `exit.rs`).
+    pub code: ExitCode,
     /// What to tell the person.
     pub message: String,
 }
@@ -43,7 +43,7 @@ impl Failure {
     /// A refusal: bad input, not permitted, unknown thing.
     pub fn refused(message: impl Into<String>) -> Self {
         Failure {
-            code: 5,
+            code: ExitCode::Refused,
             message: message.into(),
         }
     }
@@ -51,18 +51,8 @@ impl Failure {
 
 impl From<AppError> for Failure {
     fn from(err: AppError) -> Self {
-        let code = match &err {
-            AppError::Locked | AppError::WrongSecret => 3,
-            AppError::Model(_) | AppError::Attendance(_) | AppError::UnknownSpace(_) => 5,
-            AppError::Profile(ProfileError::NotFound(_) | ProfileError::AlreadyExists(_)) => 6,
-            AppError::Corrupt(_) => 6,
-            AppError::Relay(e) if e.code().is_some() => 5,
-            AppError::Relay(_) => 4,
-            AppError::Invite(_) | AppError::Link(_) | AppError::Rotation(_) => 5,
-            _ => 1,
-        };
         Failure {
-            code,
+            code: err.class().into(),
             message: err.to_string(),
         }
     }
@@ -70,20 +60,20 @@ impl From<AppError> for Failure {
 
 impl From<ModelError> for Failure {
     fn from(err: ModelError) -> Self {
-        Failure::refused(err.to_string())
+        AppError::from(err).into()
     }
 }
 
 impl From<std::io::Error> for Failure {
     fn from(err: std::io::Error) -> Self {
         Failure {
-            code: 1,
+            code: ExitCode::Unexpected,
             message: err.to_string(),
         }
     }
 }
 
-fn main() {
+fn main() -> std::process::ExitCode {
     let cli = args::Cli::parse();
     let json = cli.json;
     match commands::run(cli) {
@@ -93,15 +83,17 @@ fn main() {
             } else if !out.human.is_empty() {
                 println!("{}", out.human.trim_end());
             }
+            ExitCode::Success.into()
         }
         Err(failure) => {
             if json {
-                let body = serde_json::json!({"error": failure.message, "exit_code": failure.code});
+                let body =
+                    serde_json::json!({"error": failure.message, "exit_code": failure.code.code()});
                 eprintln!("{body}");
             } else {
                 eprintln!("safespaces: {}", failure.message);
             }
-            std::process::exit(failure.code);
+            failure.code.into()
         }
     }
 }

@@ -19,7 +19,7 @@ use crate::Failure;
 
 fn usage(message: impl Into<String>) -> Failure {
     Failure {
-        code: 2,
+        code: crate::ExitCode::Usage,
         message: message.into(),
     }
 }

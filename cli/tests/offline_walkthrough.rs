@@ -277,6 +277,44 @@ fn two_leads_meet_offline_and_converge_with_files_only() {
 }
 
 #[test]
+fn a_bundle_not_meant_for_her_is_refused_not_called_damage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let robin = Profile {
+        dir: tmp.path(),
+        name: "robin",
+    };
+    let blake = Profile {
+        dir: tmp.path(),
+        name: "blake",
+    };
+    robin.ok(&["init"]);
+    blake.ok(&["init"]);
+    let space = robin.json(&["space", "create", "Tuesday group", "--as", "Robin"]);
+    let space_id = space["id"].as_str().unwrap().to_string();
+    robin.ok(&["bundle", "export", &space_id, "--out", "robin.bundle"]);
+    std::fs::write(tmp.path().join("junk.bundle"), b"not a bundle at all").unwrap();
+
+    // Another group's bundle, and a file that is no bundle: both refused
+    // (exit code 5), saying what happened, and her data is not called
+    // damaged (that would be 6).
+    for file in ["robin.bundle", "junk.bundle"] {
+        let refused = blake.run(&["bundle", "import", file]);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(5), "{file}: {stderr}");
+        assert!(
+            stderr.contains("the bundle was refused: it is for no space on this device")
+                && stderr.contains("nothing was changed")
+                && !stderr.contains("damaged"),
+            "{file}: {stderr}"
+        );
+        let json = blake.run(&["--json", "bundle", "import", file]);
+        let body: Value = serde_json::from_slice(&json.stderr).unwrap();
+        assert_eq!(body["exit_code"], 5);
+    }
+    assert_eq!(blake.json(&["space", "list"]), serde_json::json!([]));
+}
+
+#[test]
 fn journal_and_exit_codes() {
     let tmp = tempfile::tempdir().unwrap();
     let me = Profile {

@@ -2,13 +2,14 @@
 //!
 //! Few variants, each one something an app can act on (show the unlock
 //! screen, ask again, refresh a list, ask for a new invite, update, report a
-//! bug). The detail is in `reason`, a message that names ids and fields but
+//! bug), chosen from core's `ErrorClass`, the classification the CLI's exit
+//! codes come from too. The detail is in `reason`, a message that names ids and fields but
 //! never content (no journal text, no names), so apps may log it.
 //!
 //! The enum is `#[non_exhaustive]` in Rust, and foreign code should keep an
 //! `else`/`default` branch: later versions may add variants.
 
-use safespaces_core::app::AppError;
+use safespaces_core::app::{AppError, ErrorClass};
 use safespaces_core::model::ModelError;
 use safespaces_core::profile::ProfileError;
 use safespaces_core::protocol::attendance::AttendanceError;
@@ -72,12 +73,22 @@ pub enum SafeSpacesError {
         /// Which value and what would be accepted.
         reason: String,
     },
-    /// Bytes from disk or from another device (a bundle, an invite, a
-    /// backup) are damaged, not what they claim, or from a newer version
-    /// ("update the app").
+    /// Something from outside this device (a bundle, a backup, another
+    /// device's envelope or request, the relay's answer) was refused: not
+    /// meant for this device, for another space, damaged on the way, or
+    /// from a newer version ("update the app"). Nothing on the device
+    /// changed and nothing there is damaged: say so, and ask for another.
     #[error("invalid data: {reason}")]
     InvalidData {
         /// What was wrong.
+        reason: String,
+    },
+    /// This device's own stored data is damaged (a registry field, a key
+    /// or document it names, the store), or was written by a version of
+    /// the app this one does not read. Restore from a backup, or update.
+    #[error("stored data is damaged: {reason}")]
+    DamagedData {
+        /// What is damaged.
         reason: String,
     },
     /// The device's storage failed (disk full, permissions).
@@ -123,144 +134,74 @@ pub enum SafeSpacesError {
 
 impl From<AppError> for SafeSpacesError {
     fn from(err: AppError) -> Self {
-        match err {
-            AppError::Locked => SafeSpacesError::Locked,
-            AppError::WrongSecret => SafeSpacesError::WrongSecret,
-            AppError::UnknownSpace(_) => SafeSpacesError::NotFound {
-                reason: err.to_string(),
-            },
-            AppError::Model(model) => model.into(),
-            AppError::Attendance(attendance) => attendance.into(),
-            AppError::Profile(profile) => profile.into(),
-            AppError::Invite(_) | AppError::AlreadyMember => SafeSpacesError::InviteUnusable {
-                reason: err.to_string(),
-            },
-            AppError::Corrupt(_) => SafeSpacesError::InvalidData {
-                reason: err.to_string(),
-            },
-            AppError::Relay(relay) => relay.into(),
-            AppError::Link(link) => link.into(),
-            other => SafeSpacesError::Internal {
-                reason: other.to_string(),
-            },
+        let reason = err.to_string();
+        from_class(err.class(), reason, err.relay())
+    }
+}
+
+/// The variant for a class: the one table from core's classification to
+/// what the foreign side sees (the CLI's exit codes come from the same
+/// classes, in `cli/src/exit.rs`).
+fn from_class(class: ErrorClass, reason: String, relay: Option<&RelayError>) -> SafeSpacesError {
+    match class {
+        ErrorClass::Locked => SafeSpacesError::Locked,
+        ErrorClass::WrongSecret => SafeSpacesError::WrongSecret,
+        ErrorClass::NoProfile => SafeSpacesError::NoProfile { reason },
+        ErrorClass::NotAMember => SafeSpacesError::NotAMember,
+        ErrorClass::NotAllowed => SafeSpacesError::NotAllowed { reason },
+        ErrorClass::NotFound => SafeSpacesError::NotFound { reason },
+        ErrorClass::InviteUnusable => SafeSpacesError::InviteUnusable { reason },
+        // Creating a profile where one exists: an app passed a directory in
+        // use, its own input (the CLI, where a person typed the path,
+        // reports it with the profile's other states).
+        ErrorClass::InvalidInput | ErrorClass::ProfileExists => {
+            SafeSpacesError::InvalidInput { reason }
         }
+        ErrorClass::RefusedInput => SafeSpacesError::InvalidData { reason },
+        ErrorClass::DamagedData => SafeSpacesError::DamagedData { reason },
+        ErrorClass::Storage => SafeSpacesError::Storage { reason },
+        ErrorClass::Offline => SafeSpacesError::Offline { reason },
+        ErrorClass::PinMismatch => SafeSpacesError::PinMismatch { reason },
+        ErrorClass::RelayRefused => match relay {
+            Some(RelayError::Refused { code, message, .. }) => SafeSpacesError::RelayRefused {
+                code: code.as_str().to_owned(),
+                detail: message.clone(),
+            },
+            // Core classes only the relay's own refusals so; anything else
+            // would be a bug in that table.
+            _ => SafeSpacesError::Internal { reason },
+        },
+        ErrorClass::Internal => SafeSpacesError::Internal { reason },
     }
 }
 
 impl From<RelayError> for SafeSpacesError {
     fn from(err: RelayError) -> Self {
-        let reason = err.to_string();
-        match err {
-            RelayError::Offline { .. } | RelayError::Tls(_) => SafeSpacesError::Offline { reason },
-            RelayError::PinMismatch { .. } => SafeSpacesError::PinMismatch { reason },
-            RelayError::Refused { code, message, .. } => SafeSpacesError::RelayRefused {
-                code: code.as_str().to_owned(),
-                detail: message,
-            },
-            RelayError::Config(_) => SafeSpacesError::InvalidInput { reason },
-            // A relay behind what this device read lost data it had
-            // acknowledged: its answers are not to be trusted, as for a
-            // malformed one.
-            RelayError::Malformed(_) | RelayError::Rewound { .. } => {
-                SafeSpacesError::InvalidData { reason }
-            }
-            RelayError::NotAdmin => SafeSpacesError::NotAllowed { reason },
-            _ => SafeSpacesError::Internal { reason },
-        }
+        AppError::from(err).into()
     }
 }
 
 impl From<ModelError> for SafeSpacesError {
     fn from(err: ModelError) -> Self {
-        let reason = err.to_string();
-        match err {
-            ModelError::NotAMember => SafeSpacesError::NotAMember,
-            ModelError::NotPermitted { .. }
-            | ModelError::SessionClosed(_)
-            | ModelError::LastCoordinator => SafeSpacesError::NotAllowed { reason },
-            ModelError::UnknownMember(_)
-            | ModelError::UnknownSession(_)
-            | ModelError::UnknownRecord(_)
-            | ModelError::UnknownResource(_)
-            | ModelError::UnknownEntry(_) => SafeSpacesError::NotFound { reason },
-            ModelError::InvalidInput { .. } => SafeSpacesError::InvalidInput { reason },
-            ModelError::InviteUsed | ModelError::InviteExpired | ModelError::InviteRevoked => {
-                SafeSpacesError::InviteUnusable { reason }
-            }
-            ModelError::InvalidDocument { .. }
-            | ModelError::UnsupportedSchema { .. }
-            | ModelError::Changes(_) => SafeSpacesError::InvalidData { reason },
-            _ => SafeSpacesError::Internal { reason },
-        }
+        AppError::from(err).into()
     }
 }
 
 impl From<LinkError> for SafeSpacesError {
     fn from(err: LinkError) -> Self {
-        let reason = err.to_string();
-        match err {
-            // The person must act on the device, not on the code: compare
-            // again, or decline.
-            LinkError::FingerprintMismatch
-            | LinkError::AlreadyAnswered
-            | LinkError::NotANewDevice => SafeSpacesError::NotAllowed { reason },
-            LinkError::BadCode
-            | LinkError::Undecryptable
-            | LinkError::NotForThisDevice
-            | LinkError::NoRequest
-            | LinkError::NoPackage
-            | LinkError::PackageSlotTaken => SafeSpacesError::InviteUnusable { reason },
-            LinkError::UnsupportedVersion(_) | LinkError::Seal(_) => {
-                SafeSpacesError::InvalidData { reason }
-            }
-            _ => SafeSpacesError::Internal { reason },
-        }
+        AppError::from(err).into()
     }
 }
 
 impl From<AttendanceError> for SafeSpacesError {
     fn from(err: AttendanceError) -> Self {
-        let reason = err.to_string();
-        match err {
-            AttendanceError::Model(model) => model.into(),
-            AttendanceError::NoLeads
-            | AttendanceError::NotARecipient
-            | AttendanceError::TicketTaken
-            | AttendanceError::AlreadySignedUp
-            | AttendanceError::SignupsClosed
-            | AttendanceError::BeforeJoining => SafeSpacesError::NotAllowed { reason },
-            AttendanceError::BadSignature | AttendanceError::Malformed(_) => {
-                SafeSpacesError::InvalidData { reason }
-            }
-            _ => SafeSpacesError::Internal { reason },
-        }
+        AppError::from(err).into()
     }
 }
 
 impl From<ProfileError> for SafeSpacesError {
     fn from(err: ProfileError) -> Self {
-        let reason = err.to_string();
-        match err {
-            ProfileError::Locked => SafeSpacesError::Locked,
-            // A wrong backup passphrase calls for the same action as a wrong
-            // unlock passphrase: ask again.
-            ProfileError::WrongSecret | ProfileError::BackupPassphrase => {
-                SafeSpacesError::WrongSecret
-            }
-            ProfileError::NotFound(_) | ProfileError::Wiped => {
-                SafeSpacesError::NoProfile { reason }
-            }
-            ProfileError::AlreadyExists(_) | ProfileError::InvalidInput(_) => {
-                SafeSpacesError::InvalidInput { reason }
-            }
-            ProfileError::InvalidBackup(_) | ProfileError::Corrupt(_) => {
-                SafeSpacesError::InvalidData { reason }
-            }
-            ProfileError::Io { .. } | ProfileError::Store(_) | ProfileError::Seal(_) => {
-                SafeSpacesError::Storage { reason }
-            }
-            _ => SafeSpacesError::Internal { reason },
-        }
+        AppError::from(err).into()
     }
 }
 
@@ -275,6 +216,8 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for SafeSpacesError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use safespaces_core::app::InputSource;
+    use safespaces_core::relay::ErrorCode;
 
     #[test]
     fn core_errors_map_to_the_variant_an_app_acts_on() {
@@ -345,5 +288,68 @@ mod tests {
             SafeSpacesError::from(AppError::Link(LinkError::UnsupportedVersion(1))),
             SafeSpacesError::InvalidData { .. }
         ));
+        // A bundle that is not hers is refused input, never damaged data;
+        // her own damaged store is.
+        assert!(matches!(
+            SafeSpacesError::from(AppError::RefusedInput {
+                from: InputSource::Bundle,
+                why: "it is for no space on this device",
+                source: None,
+            }),
+            SafeSpacesError::InvalidData { .. }
+        ));
+        assert!(matches!(
+            SafeSpacesError::from(ProfileError::Corrupt("keyring".into())),
+            SafeSpacesError::DamagedData { .. }
+        ));
+        assert!(matches!(
+            SafeSpacesError::from(AppError::Relay(RelayError::Refused {
+                code: ErrorCode::MailboxNotFound,
+                status: 404,
+                message: "no mailbox".into(),
+            })),
+            SafeSpacesError::RelayRefused { code, .. } if code == "mailbox_not_found"
+        ));
+    }
+
+    /// Every class core knows reaches the variant an app acts on for it;
+    /// with core's `core_errors_fall_in_the_class_an_app_acts_on` and the
+    /// CLI's `every_class_exits_with_its_documented_code`, each core error's
+    /// variant and exit code follow from one classification.
+    #[test]
+    fn every_class_has_the_variant_an_app_acts_on() {
+        let refused = RelayError::Refused {
+            code: ErrorCode::Forbidden,
+            status: 403,
+            message: "no".into(),
+        };
+        for class in ErrorClass::ALL {
+            let variant = from_class(class, "r".into(), Some(&refused));
+            let expected = match class {
+                ErrorClass::Locked => matches!(variant, SafeSpacesError::Locked),
+                ErrorClass::WrongSecret => matches!(variant, SafeSpacesError::WrongSecret),
+                ErrorClass::NoProfile => matches!(variant, SafeSpacesError::NoProfile { .. }),
+                ErrorClass::NotAMember => matches!(variant, SafeSpacesError::NotAMember),
+                ErrorClass::NotAllowed => matches!(variant, SafeSpacesError::NotAllowed { .. }),
+                ErrorClass::NotFound => matches!(variant, SafeSpacesError::NotFound { .. }),
+                ErrorClass::InviteUnusable => {
+                    matches!(variant, SafeSpacesError::InviteUnusable { .. })
+                }
+                ErrorClass::InvalidInput | ErrorClass::ProfileExists => {
+                    matches!(variant, SafeSpacesError::InvalidInput { .. })
+                }
+                ErrorClass::RefusedInput => matches!(variant, SafeSpacesError::InvalidData { .. }),
+                ErrorClass::DamagedData => matches!(variant, SafeSpacesError::DamagedData { .. }),
+                ErrorClass::Storage => matches!(variant, SafeSpacesError::Storage { .. }),
+                ErrorClass::Offline => matches!(variant, SafeSpacesError::Offline { .. }),
+                ErrorClass::PinMismatch => matches!(variant, SafeSpacesError::PinMismatch { .. }),
+                ErrorClass::RelayRefused => matches!(
+                    &variant,
+                    SafeSpacesError::RelayRefused { code, .. } if code == "forbidden"
+                ),
+                ErrorClass::Internal => matches!(variant, SafeSpacesError::Internal { .. }),
+            };
+            assert!(expected, "{class:?} became {variant:?}");
+        }
     }
 }

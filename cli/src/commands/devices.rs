@@ -122,7 +122,7 @@ pub fn remove(app: &SafeSpaces, device: &str, yes: bool) -> Result<Removed, Fail
     let d = find_device(&app.devices()?, device)?;
     if !yes {
         return Err(Failure {
-            code: 2,
+            code: crate::ExitCode::Usage,
             message: format!(
                 "removing {} (fingerprint {}) cannot be undone; add --yes",
                 d.id, d.fingerprint

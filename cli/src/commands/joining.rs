@@ -102,7 +102,7 @@ pub fn join(
             })
         }
         _ => Err(Failure {
-            code: 2,
+            code: crate::ExitCode::Usage,
             message: "join through a relay (--relay) or with --package and --request-out".into(),
         }),
     }

@@ -78,7 +78,7 @@ pub fn approve(
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     if confirm.is_none() && !interactive {
         return Err(Failure {
-            code: 2,
+            code: crate::ExitCode::Usage,
             message: "not on a terminal: pass the fingerprint the new device shows with \
                       --confirm FINGERPRINT; nothing was claimed or sent"
                 .into(),

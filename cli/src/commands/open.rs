@@ -13,7 +13,7 @@ use crate::secret::profile_passphrase;
 /// The profile directory the command line names.
 pub fn profile_dir(cli: &Cli) -> Result<PathBuf, Failure> {
     cli.profile.clone().ok_or(Failure {
-        code: 2,
+        code: crate::ExitCode::Usage,
         message: "say which profile: --profile DIR (or SAFESPACES_PROFILE)".into(),
     })
 }

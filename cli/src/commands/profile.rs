@@ -77,7 +77,7 @@ impl Render for Wiped {
 pub fn wipe(cli: &Cli, yes: bool) -> Result<Wiped, Failure> {
     if !yes {
         return Err(Failure {
-            code: 2,
+            code: crate::ExitCode::Usage,
             message:
                 "wiping destroys every key and file of the profile and cannot be undone; add --yes"
                     .into(),

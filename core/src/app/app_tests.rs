@@ -304,8 +304,21 @@ fn two_devices_join_and_converge_through_offline_bundles_alone() {
     // A bundle for another space is refused, and changes nothing.
     let other = robin.create_space("Other", "Robin", Timestamp(13)).unwrap();
     let foreign = other.export_bundle().unwrap();
-    assert!(blake.import_bundle(&foreign, Timestamp(15)).is_err());
-    assert!(blake.import_bundle(b"not a bundle", Timestamp(15)).is_err());
+    // She is told it was refused, not that her data is damaged.
+    for wrong in [&foreign[..], b"not a bundle"] {
+        let refused = blake.import_bundle(wrong, Timestamp(15)).unwrap_err();
+        assert!(
+            matches!(
+                refused,
+                AppError::RefusedInput {
+                    from: InputSource::Bundle,
+                    ..
+                }
+            ),
+            "{refused:?}"
+        );
+        assert_eq!(refused.class(), ErrorClass::RefusedInput);
+    }
 }
 
 #[test]

@@ -20,7 +20,7 @@ use crate::crypto::SymmetricKey;
 use crate::protocol::SpaceId;
 use crate::store::padding::{open_padded, seal_padded_to};
 
-use super::{AppError, AppResult};
+use super::{AppError, AppResult, InputSource};
 
 const MAGIC: &[u8; 4] = b"SSB1";
 
@@ -48,7 +48,7 @@ pub(crate) fn seal_bundle(
         frame.extend_from_slice(&(envelope.len() as u32).to_be_bytes());
         frame.extend_from_slice(envelope);
     }
-    seal_padded_to(keys, &frame).map_err(|e| AppError::Corrupt(format!("sealing a bundle: {e}")))
+    seal_padded_to(keys, &frame).map_err(|e| AppError::internal("sealing a bundle", e))
 }
 
 /// Opens a bundle with `key`; `None` if it was not sealed to that key.
@@ -58,7 +58,7 @@ pub(crate) fn open_bundle(key: &SymmetricKey, bundle: &[u8]) -> Option<AppResult
 }
 
 fn parse(frame: &[u8]) -> AppResult<BundleContents> {
-    let bad = || AppError::Corrupt("the bundle is damaged".into());
+    let bad = || AppError::refused(InputSource::Bundle, "it is damaged");
     let u32_at = |at: usize| -> AppResult<usize> {
         frame
             .get(at..at + 4)

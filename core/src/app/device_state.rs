@@ -100,7 +100,7 @@ impl Shared {
 /// The one write of the registry (see the module docs for who calls it).
 fn save_registry(shared: &Shared, registry: &Registry) -> AppResult<()> {
     let json = zeroize::Zeroizing::new(
-        serde_json::to_vec(registry).map_err(|e| AppError::Corrupt(e.to_string()))?,
+        serde_json::to_vec(registry).map_err(|e| AppError::internal("encoding the registry", e))?,
     );
     shared.profile.put_snapshot(REGISTRY_DOCUMENT, &json)?;
     Ok(())
@@ -114,14 +114,14 @@ pub(crate) fn decode_registry(bytes: &[u8]) -> AppResult<Registry> {
         v: u8,
     }
     let version: Version =
-        serde_json::from_slice(bytes).map_err(|e| AppError::Corrupt(format!("registry: {e}")))?;
+        serde_json::from_slice(bytes).map_err(|e| AppError::damaged_by("the registry", e))?;
     if version.v != REGISTRY_VERSION {
-        return Err(AppError::Corrupt(format!(
-            "this profile was made by another version of the app (registry {}, this app reads {REGISTRY_VERSION})",
-            version.v
-        )));
+        return Err(AppError::OtherVersion {
+            found: version.v,
+            reads: REGISTRY_VERSION,
+        });
     }
-    serde_json::from_slice(bytes).map_err(|e| AppError::Corrupt(format!("registry: {e}")))
+    serde_json::from_slice(bytes).map_err(|e| AppError::damaged_by("the registry", e))
 }
 
 #[cfg(test)]
@@ -174,10 +174,10 @@ mod tests {
             shared.update_space(loaded, space, |entry, _| {
                 entry.cursor = 42;
                 entry.next_sequence = 7;
-                Err(AppError::Corrupt("refused halfway".into()))
+                Err(AppError::bug("refused halfway"))
             })
         });
-        assert!(matches!(out, Err(AppError::Corrupt(_))));
+        assert!(matches!(out, Err(AppError::Internal { .. })));
         shared
             .with_loaded(|loaded| {
                 assert_eq!(loaded.registry, before);
@@ -241,7 +241,10 @@ mod tests {
             .unwrap();
         app.lock();
         match app.unlock(&secret()) {
-            Err(AppError::Corrupt(message)) => message,
+            Err(e @ (AppError::DamagedLocalData { .. } | AppError::OtherVersion { .. })) => {
+                let source = std::error::Error::source(&e).map(ToString::to_string);
+                format!("{e}: {}", source.unwrap_or_default())
+            }
             other => panic!("not refused as damaged: {other:?}"),
         }
     }
@@ -251,7 +254,7 @@ mod tests {
         let message = refused(|json, space| {
             json["spaces"][space]["sealed_heads"] = serde_json::json!(["not-a-hash"]);
         });
-        assert!(message.starts_with("registry:"), "{message}");
+        assert!(message.contains("registry"), "{message}");
         assert!(message.contains("not-a-hash"), "{message}");
     }
 

@@ -1,4 +1,11 @@
 //! The one error type of the app layer, with variants an app can act on.
+//!
+//! Each variant says what happened, not only that something failed: this
+//! device's own data is damaged ([`AppError::DamagedLocalData`]), something
+//! from outside was refused and nothing changed ([`AppError::RefusedInput`]),
+//! or this app has a bug ([`AppError::Internal`]). A person who imports a
+//! bundle that is not hers must hear the second, never the first. How each
+//! error is classified for apps and scripts is in `error_class.rs`.
 
 use crate::model::ModelError;
 use crate::profile::ProfileError;
@@ -49,9 +56,84 @@ pub enum AppError {
     /// is at its last epoch).
     #[error(transparent)]
     Rotation(crate::protocol::RotationError),
-    /// Stored state on this device is damaged.
-    #[error("stored data is damaged: {0}")]
-    Corrupt(String),
+    /// This device's own stored data does not read back as it was written:
+    /// a registry field that does not parse, a key or document the
+    /// registry names that is missing. Nothing was changed; restoring a
+    /// backup is the way out.
+    #[error("this device's stored data is damaged ({what}){}; restore from a backup", because(.source))]
+    DamagedLocalData {
+        /// Which part of the stored data, content-free.
+        what: &'static str,
+        /// Why it does not read, where something said why.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// This profile's registry was written by another version of the app,
+    /// which this one does not read: not damage, but as unusable here.
+    #[error(
+        "this profile was made by another version of the app (registry {found}, this app reads {reads})"
+    )]
+    OtherVersion {
+        /// The version the registry was written in.
+        found: u8,
+        /// The version this app reads.
+        reads: u8,
+    },
+    /// Something from outside this device (a bundle, the relay's mailbox)
+    /// was refused: not meant for this device, for another space, or not
+    /// what it claims. Nothing on this device was changed or is damaged.
+    #[error("{from} was refused: {why}{}; nothing was changed", because(.source))]
+    RefusedInput {
+        /// Where it came from.
+        from: InputSource,
+        /// What is wrong with it, content-free.
+        why: &'static str,
+        /// The check that refused it, where one said why.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// A bug in this app: sealing or encoding something of its own failed,
+    /// or an invariant it keeps did not hold. Should never happen.
+    #[error("internal error {doing}{}; this is a bug, please report it", because(.source))]
+    Internal {
+        /// What the app was doing, content-free ("sealing an envelope").
+        doing: &'static str,
+        /// What failed, where something did.
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+/// The source of a [`AppError`]: kept as the error it was (for
+/// [`std::error::Error::source`] and downcasting), not as its text.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Where refused input came from, for [`AppError::RefusedInput`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum InputSource {
+    /// A bundle file (offline sync, or the bundle a join starts from).
+    Bundle,
+    /// A space's mailbox on the relay: what other devices left there.
+    Mailbox,
+}
+
+impl std::fmt::Display for InputSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            InputSource::Bundle => "the bundle",
+            InputSource::Mailbox => "the space's mailbox on the relay",
+        })
+    }
+}
+
+/// The source's message after a colon, as the crate's other errors put
+/// their source in their message (the CLI and the FFI show one string).
+fn because(source: &Option<BoxError>) -> String {
+    source
+        .as_ref()
+        .map(|e| format!(": {e}"))
+        .unwrap_or_default()
 }
 
 impl AppError {
@@ -70,7 +152,48 @@ impl AppError {
             AppError::AlreadyMember => "already_member",
             AppError::Link(_) => "link",
             AppError::Rotation(_) => "rotation",
-            AppError::Corrupt(_) => "corrupt",
+            AppError::DamagedLocalData { .. } => "damaged_local_data",
+            AppError::OtherVersion { .. } => "other_version",
+            AppError::RefusedInput { .. } => "refused_input",
+            AppError::Internal { .. } => "internal",
+        }
+    }
+
+    /// This device's stored `what` is damaged; nothing said why.
+    pub(crate) fn damaged(what: &'static str) -> Self {
+        AppError::DamagedLocalData { what, source: None }
+    }
+
+    /// This device's stored `what` is damaged: `source` says why.
+    pub(crate) fn damaged_by(what: &'static str, source: impl Into<BoxError>) -> Self {
+        AppError::DamagedLocalData {
+            what,
+            source: Some(source.into()),
+        }
+    }
+
+    /// Input `from` outside was refused because `why`.
+    pub(crate) fn refused(from: InputSource, why: &'static str) -> Self {
+        AppError::RefusedInput {
+            from,
+            why,
+            source: None,
+        }
+    }
+
+    /// A bug while `doing` something; nothing said more.
+    pub(crate) fn bug(doing: &'static str) -> Self {
+        AppError::Internal {
+            doing,
+            source: None,
+        }
+    }
+
+    /// A bug while `doing` something: `source` failed.
+    pub(crate) fn internal(doing: &'static str, source: impl Into<BoxError>) -> Self {
+        AppError::Internal {
+            doing,
+            source: Some(source.into()),
         }
     }
 

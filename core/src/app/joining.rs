@@ -20,7 +20,7 @@ use super::adopting::Adoption;
 use super::bundle::open_bundle;
 use super::registry::{IssuedInvite, PendingJoin, Sealed};
 use super::space_handle::entry;
-use super::{AppError, AppResult, Loaded, SafeSpaces, Shared, Space, SyncReport};
+use super::{AppError, AppResult, InputSource, Loaded, SafeSpaces, Shared, Space, SyncReport};
 use crate::model::{InviteState, MemberId, Role, Timestamp};
 use crate::protocol::SpaceId;
 use crate::protocol::invite::{
@@ -143,7 +143,7 @@ impl Space {
                     inviter_devices,
                 }
                 .seal(&secret)
-                .map_err(|e| AppError::Corrupt(e.to_string()))?;
+                .map_err(|e| AppError::internal("sealing an invite package", e))?;
                 e.issued.push(IssuedInvite {
                     code: secret.code(),
                     invite: secret.invite_id(),
@@ -294,7 +294,7 @@ impl Shared {
                 epoch: e.epoch,
                 epoch_key: self.keys().epoch(space, e.epoch)?,
                 admin_key: e.admin_key(e.epoch).ok_or_else(|| {
-                    AppError::Corrupt("the admin key of a space's mailbox is missing".into())
+                    AppError::damaged("the registry's mailbox admin key")
                 })?,
             }
             .seal(&request.keys.age_recipient)
@@ -501,7 +501,7 @@ impl Shared {
         let (first, rest) =
             super::snapshots::first_snapshot(page.blobs, &content_key, space, welcome.epoch);
         let first = first.ok_or_else(|| {
-            AppError::Corrupt("the space's mailbox holds no snapshot to start from".into())
+            AppError::refused(InputSource::Mailbox, "it holds no snapshot to start from")
         })?;
         let last = rest.last().map(|b| b.seq).unwrap_or(0);
         self.with_loaded(|loaded| self.adopt_joined(loaded, pending, &welcome, first))?;
@@ -659,7 +659,10 @@ impl SafeSpaces {
                 super::snapshots::verified_snapshot(sealed, &content_key, space, welcome.epoch)
             })
             .ok_or_else(|| {
-                AppError::Corrupt("the bundle holds no copy of the space that checks out".into())
+                AppError::refused(
+                    InputSource::Bundle,
+                    "it holds no copy of the space that checks out",
+                )
             })?;
         let admitted = first
             .doc
@@ -830,7 +833,7 @@ fn check_pseudonym(pseudonym: &str) -> AppResult<()> {
 }
 
 fn dropbox(hex_id: &str) -> AppResult<DropboxId> {
-    DropboxId::from_hex(hex_id).map_err(|e| AppError::Corrupt(e.to_string()))
+    DropboxId::from_hex(hex_id).map_err(|e| AppError::internal("deriving a drop-box id", e))
 }
 
 /// A drop-box lifetime running to the invite's expiry (at least a minute).
@@ -853,5 +856,5 @@ fn answers(pending: &PendingJoin, welcome: &Welcome) -> AppResult<()> {
 /// An invite code this device stored itself (an issued invite, a pending
 /// join): one that does not parse is damaged data, not a user's typo.
 fn stored_code(code: &str) -> AppResult<InviteSecret> {
-    InviteSecret::parse(code).map_err(|_| AppError::Corrupt("registry: invite code".into()))
+    InviteSecret::parse(code).map_err(|e| AppError::damaged_by("a stored invite code", e))
 }

@@ -69,7 +69,7 @@ pub(crate) fn seal_handover(
         body: handover.encode(),
     }
     .seal(&old_key.content_key(), signing)
-    .map_err(|e| AppError::Corrupt(e.to_string()))
+    .map_err(|e| AppError::internal("sealing a journal handover", e))
 }
 
 /// What one mailbox of the journal held: snapshots (in order, up to the
@@ -422,7 +422,7 @@ impl Shared {
             body: snapshot,
         }
         .seal(&key.content_key(), &key.anonymous_signing_key())
-        .map_err(|e| AppError::Corrupt(e.to_string()))?;
+        .map_err(|e| AppError::internal("sealing a journal snapshot", e))?;
         client.create_mailbox(&credential).await?;
         let seq = client.append(&credential, envelope).await?;
         report.pushed += 1;

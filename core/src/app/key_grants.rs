@@ -47,7 +47,7 @@ impl Shared {
                 return Ok(());
             }
             let handover = Handover::decode(body.bytes())
-                .map_err(|_| AppError::Corrupt("registry: adopted handover".into()))?;
+                .map_err(|_| AppError::damaged("the registry's adopted handover"))?;
             let coordinator = doc
                 .member(&current.member)
                 .is_ok_and(|m| m.is_active() && m.role.at_least(Role::Coordinator));
@@ -233,7 +233,7 @@ impl Shared {
                 body,
             }
             .seal(&sealing.key.content_key(), &self.keys().signing()?)
-            .map_err(|e| AppError::Corrupt(e.to_string()))?,
+            .map_err(|e| AppError::internal("sealing a grant", e))?,
         );
         self.update_space(loaded, space, |e, _| {
             e.outbox.push(OutboxItem {

@@ -36,7 +36,7 @@ impl Keys<'_> {
     pub(crate) fn epoch(&self, space: SpaceId, epoch: u32) -> AppResult<EpochKey> {
         self.held(epoch_key_id(space, epoch))?
             .map(EpochKey::from_bytes)
-            .ok_or_else(|| AppError::Corrupt("a space key is missing from the keyring".into()))
+            .ok_or_else(|| AppError::damaged("the keyring's space key"))
     }
 
     /// Keeps a space's key for `epoch`.
@@ -94,9 +94,9 @@ impl Keys<'_> {
         epoch: u32,
     ) -> AppResult<MailboxCredential> {
         let key = self.epoch(space, epoch)?;
-        let admin = entry.admin_key(epoch).ok_or_else(|| {
-            AppError::Corrupt("the admin key of a space's mailbox is missing".into())
-        })?;
+        let admin = entry
+            .admin_key(epoch)
+            .ok_or_else(|| AppError::damaged("the admin key of a space's mailbox"))?;
         let seed = self.admin_seed(space, epoch)?;
         Ok(MailboxCredential::for_epoch(&key, admin, seed.as_ref()))
     }
@@ -109,7 +109,7 @@ impl Keys<'_> {
     ) -> AppResult<zeroize::Zeroizing<[u8; 32]>> {
         self.held(registry.person_key)?
             .map(zeroize::Zeroizing::new)
-            .ok_or_else(|| AppError::Corrupt("the person key is missing from the keyring".into()))
+            .ok_or_else(|| AppError::damaged("the keyring's person key"))
     }
 
     /// Keeps the person's secret under a fresh id, which the registry is to
@@ -131,7 +131,7 @@ impl Keys<'_> {
         }
         self.held(journal_key_id(epoch))?
             .map(EpochKey::from_bytes)
-            .ok_or_else(|| AppError::Corrupt("the journal key is missing from the keyring".into()))
+            .ok_or_else(|| AppError::damaged("the keyring's journal key"))
     }
 
     /// Keeps the journal's key for `epoch`.

@@ -117,7 +117,7 @@ impl PendingLink {
 }
 
 fn dropbox(hex_id: &str) -> AppResult<DropboxId> {
-    DropboxId::from_hex(hex_id).map_err(|e| AppError::Corrupt(e.to_string()))
+    DropboxId::from_hex(hex_id).map_err(|e| AppError::internal("deriving a drop-box id", e))
 }
 
 /// Logs how a step of linking ended (`offer`, `begin`, `confirm`,
@@ -205,7 +205,7 @@ impl SafeSpaces {
         let request = LinkRequest { device, keys };
         let sealed = request
             .seal(&secret)
-            .map_err(|e| AppError::Corrupt(e.to_string()))?;
+            .map_err(|e| AppError::internal("sealing a link request", e))?;
         client
             .put_dropbox(&dropbox(&secret.request_dropbox())?, sealed, Some(LINK_TTL))
             .await?;
@@ -361,9 +361,9 @@ impl SafeSpaces {
                 member: e.member.clone(),
                 epoch: e.epoch,
                 epoch_key: shared.keys().epoch(space, e.epoch)?,
-                admin_key: e.admin_key(e.epoch).ok_or_else(|| {
-                    AppError::Corrupt("the admin key of a space's mailbox is missing".into())
-                })?,
+                admin_key: e
+                    .admin_key(e.epoch)
+                    .ok_or_else(|| AppError::damaged("the admin key of a space's mailbox"))?,
                 admin_seed: shared.keys().admin_seed(space, e.epoch)?,
             });
         }

@@ -38,7 +38,8 @@
 //! - `sync_log.rs`: what the sync engine logs about a pass (counts only).
 //! - [`ProgressWatch`] (`progress.rs`): the sync progress callback and the
 //!   guard that removes it.
-//! - [`AppError`] (`error.rs`).
+//! - [`AppError`] (`error.rs`): what went wrong; [`ErrorClass`]
+//!   (`error_class.rs`): the one classification apps and the CLI act on.
 //!
 //! Decrypted documents live only inside [`SafeSpaces`] while unlocked.
 //! Handles hold no document of their own, so [`SafeSpaces::lock`] really
@@ -55,6 +56,7 @@ mod cover_leads;
 mod device_state;
 mod drive;
 mod error;
+mod error_class;
 mod joining;
 mod journal_handle;
 mod journal_sync;
@@ -82,7 +84,8 @@ use rand::rngs::OsRng;
 
 pub use author_sequences::{MailboxNumbers, SequenceAlert, SequenceCounts, SequenceStatus};
 pub use drive::live::{LIVE_PUSH_INTERVAL, LiveSync, SpaceListener};
-pub use error::{AppError, AppResult};
+pub use error::{AppError, AppResult, BoxError, InputSource};
+pub use error_class::ErrorClass;
 pub use joining::{Invitation, InviteStatus, JoinRequestFile, PendingJoinStatus};
 pub use journal_handle::Journal;
 pub use linking::{LINK_TTL, LinkOffer, PendingLink};
@@ -229,10 +232,10 @@ impl SafeSpaces {
                 .heads()
                 .first()
                 .copied()
-                .ok_or_else(|| AppError::Corrupt("a space without a creation".into()))?;
+                .ok_or_else(|| AppError::bug("creating a space: no creation change"))?;
             let space = crate::protocol::genesis::space_id_for(&genesis);
             if loaded.spaces.contains_key(&space) {
-                return Err(AppError::Corrupt("this space exists already".into()));
+                return Err(AppError::bug("creating a space: its new id is taken"));
             }
             let document = DocumentId::random();
             let keys = self.shared.keys();
@@ -352,9 +355,7 @@ impl Shared {
                 let mut spaces = BTreeMap::new();
                 for (space, entry) in &registry.spaces {
                     if entry.space != *space {
-                        return Err(AppError::Corrupt(
-                            "registry: a space entry filed under another space".into(),
-                        ));
+                        return Err(AppError::damaged("the registry's space entry"));
                     }
                     let mut doc = SpaceDoc::load(&self.read_document(entry.document)?)?;
                     if let Some(actor) = &actor {
@@ -378,9 +379,10 @@ impl Shared {
     /// the parts it was joined from are zeroized when dropped, and the blob
     /// is allocated once at its final size so no reallocation leaves a copy.
     pub(crate) fn read_document(&self, id: DocumentId) -> AppResult<zeroize::Zeroizing<Vec<u8>>> {
-        let stored = self.profile.get_document(id)?.ok_or_else(|| {
-            AppError::Corrupt("a document listed in the registry is missing".into())
-        })?;
+        let stored = self
+            .profile
+            .get_document(id)?
+            .ok_or_else(|| AppError::damaged("a document the registry lists"))?;
         let snapshot = zeroize::Zeroizing::new(stored.snapshot.unwrap_or_default());
         let increments = zeroize::Zeroizing::new(stored.increments);
         let len = snapshot.len() + increments.iter().map(Vec::len).sum::<usize>();

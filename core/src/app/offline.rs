@@ -10,7 +10,7 @@ use super::bundle::{open_bundle, seal_bundle};
 use super::receive::{receive_envelopes, request_envelope};
 use super::registry::PendingRequest;
 use super::space_handle::entry;
-use super::{AppError, AppResult, Loaded, SafeSpaces, Shared, Space};
+use super::{AppError, AppResult, InputSource, Loaded, SafeSpaces, Shared, Space};
 use crate::engine::settle;
 use crate::model::{SignUpState, Timestamp};
 use crate::protocol::attendance;
@@ -114,7 +114,7 @@ impl Space {
                             .encode(),
                         }
                         .seal(&old_key.content_key(), &signing)
-                        .map_err(|e| AppError::Corrupt(e.to_string()))?,
+                        .map_err(|e| AppError::internal("sealing a handover", e))?,
                     );
                 }
             }
@@ -136,7 +136,7 @@ impl Space {
             envelopes.push(
                 snapshot
                     .seal(&key.content_key(), &signing)
-                    .map_err(|e| AppError::Corrupt(e.to_string()))?,
+                    .map_err(|e| AppError::internal("sealing a snapshot", e))?,
             );
             // The admin seed granted to coordinators' devices that lacked
             // it, under the current key.
@@ -201,11 +201,12 @@ impl SafeSpaces {
                     }
                 }
                 let (space, contents) = found.ok_or_else(|| {
-                    AppError::Corrupt("this bundle is for no space on this device".into())
+                    AppError::refused(InputSource::Bundle, "it is for no space on this device")
                 })?;
                 if contents.space != space {
-                    return Err(AppError::Corrupt(
-                        "the bundle belongs to another space".into(),
+                    return Err(AppError::refused(
+                        InputSource::Bundle,
+                        "it belongs to another space",
                     ));
                 }
                 let mut report = BundleReport {

@@ -231,7 +231,7 @@ impl Shared {
         let from = loaded.registry.journal_epoch.epoch;
         let to = from
             .checked_add(1)
-            .ok_or(AppError::Corrupt("the journal is at its last epoch".into()))?;
+            .ok_or(AppError::damaged("the journal's epoch"))?;
         let recipients: Vec<(DeviceId, String)> = loaded
             .registry
             .own_devices
@@ -242,7 +242,7 @@ impl Shared {
         let old_key = self.keys().journal(&loaded.registry, from)?;
         let new_key = EpochKey::generate();
         let handover = JournalHandover::create(from, &removed, &recipients, &new_key)
-            .map_err(|e| AppError::Corrupt(e.to_string()))?;
+            .map_err(|e| AppError::internal("making a journal handover", e))?;
         let signing = self.keys().signing()?;
         let sealed = super::journal_sync::seal_handover(
             &handover,

@@ -568,7 +568,7 @@ fn receive_handover(
 
 /// The handover a waiting device holds, and its sealed envelope.
 fn awaited_handover(awaiting: &AwaitingGrant) -> AppResult<(Handover, Vec<u8>)> {
-    let corrupt = || AppError::Corrupt("registry: awaited handover".into());
+    let corrupt = || AppError::damaged("the registry's awaited handover");
     let handover = Handover::decode(awaiting.body.bytes()).map_err(|_| corrupt())?;
     Ok((handover, awaiting.sealed.0.clone()))
 }
@@ -715,5 +715,5 @@ pub(crate) fn request_envelope(
     }
     .seal(&key.content_key(), &key.anonymous_signing_key())
     .map(Some)
-    .map_err(|e| AppError::Corrupt(e.to_string()))
+    .map_err(|e| AppError::internal("sealing a snapshot", e))
 }

@@ -177,7 +177,7 @@ impl Shared {
                     body,
                 }
                 .seal(&old_key.content_key(), &signing)
-                .map_err(|e| AppError::Corrupt(e.to_string()))
+                .map_err(|e| AppError::internal("sealing a handover", e))
             };
             // The state the handover is checked against, then the handover.
             // The snapshot vouches for this device's numbers so far: its

@@ -90,7 +90,7 @@ impl From<RelayError> for AppError {
 }
 
 fn own_actor(device: &DeviceId) -> AppResult<automerge::ActorId> {
-    actor_for_device(device).ok_or_else(|| AppError::Corrupt("registry: device id".into()))
+    actor_for_device(device).ok_or_else(|| AppError::damaged("the registry's device id"))
 }
 
 impl Shared {
@@ -128,7 +128,7 @@ impl Shared {
                     let top = last.seq();
                     let bytes: Vec<Vec<u8>> = own.iter().map(|c| c.raw_bytes().to_vec()).collect();
                     let (body, attestation) = batch_body(space, &device, &signing, &bytes)
-                        .map_err(|e| AppError::Corrupt(e.to_string()))?;
+                        .map_err(|e| AppError::internal("signing a change batch", e))?;
                     entry.remember(&attestation);
                     let envelope = Envelope {
                         kind: EnvelopeKind::ChangeBatch,
@@ -139,7 +139,7 @@ impl Shared {
                         body,
                     }
                     .seal(&key.content_key(), &signing)
-                    .map_err(|e| AppError::Corrupt(e.to_string()))?;
+                    .map_err(|e| AppError::internal("sealing a change batch", e))?;
                     entry.outbox.push(OutboxItem {
                         epoch: entry.epoch,
                         envelope: envelope.into(),
@@ -203,7 +203,7 @@ impl Shared {
                 body,
             }
             .seal(&key.content_key(), &signing)
-            .map_err(|e| AppError::Corrupt(e.to_string()))
+            .map_err(|e| AppError::internal("sealing a snapshot", e))
         })
     }
 

@@ -155,7 +155,7 @@ EXPECTED = [
     rf"case {variant}\b"
     for variant in (
         "Locked", "WrongSecret", "NoProfile", "NotAMember", "NotAllowed", "NotFound",
-        "InviteUnusable", "InvalidInput", "InvalidData", "Storage", "Internal",
+        "InviteUnusable", "InvalidInput", "InvalidData", "DamagedData", "Storage", "Internal",
         "Offline", "PinMismatch", "RelayRefused",
     )
 ]

@@ -18,7 +18,7 @@ impl From<PassError<AppError>> for AppError {
         match err {
             PassError::Device(e) => e,
             // A bug in a driver of ours, never something from outside.
-            PassError::Driver(e) => AppError::Corrupt(e.to_string()),
+            PassError::Driver(e) => AppError::internal("driving a sync pass", e),
         }
     }
 }
