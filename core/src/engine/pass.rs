@@ -334,6 +334,12 @@ impl SpacePass {
                     if self.round >= MAX_ROUNDS {
                         return Ok(Step::Done);
                     }
+                    // A handover moved the space: a competing one may lead to
+                    // the same epoch number under another key, so what was
+                    // known of mailboxes by epoch is known no more.
+                    if self.round > 0 && self.moved {
+                        state.forget_mailboxes();
+                    }
                     self.round += 1;
                     self.moved = false;
                     device.seal()?;

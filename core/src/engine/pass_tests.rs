@@ -296,3 +296,13 @@ fn a_driver_that_answers_the_wrong_step_is_refused_and_changes_nothing() {
         Ok(Step::Read { epoch: 0, after: 0 })
     );
 }
+
+#[test]
+fn a_competing_handover_to_the_same_epoch_number_makes_the_pass_ask_for_its_mailbox_again() {
+    let mut relay = MemoryMailbox::default();
+    relay.append(0, b"hand:0".to_vec());
+    let mut toy = Toy::default();
+    let steps = full(&mut relay, &mut SpaceSyncState::default(), &mut toy);
+    // Round 2 may be another mailbox under the same number: asked again.
+    assert_eq!(steps[..3], ["create", "read", "create"]);
+}

@@ -205,6 +205,7 @@ async fn run(shared: Arc<Shared>, client: RelayTransport, listener: Arc<dyn Spac
                         // A handover: follow the new epoch's mailbox instead.
                         tracing::info!(from_epoch = epoch, "live updates follow a space's new epoch");
                         refollow(&shared, &mut subscription, &mut followed);
+                        states.remove(&space);
                         // It may have removed one of this person's devices.
                         journal_due = true;
                     }
@@ -236,7 +237,10 @@ async fn run(shared: Arc<Shared>, client: RelayTransport, listener: Arc<dyn Spac
                     let now_epoch = shared
                         .with_loaded(|loaded| Ok(entry(loaded, space)?.epoch))
                         .unwrap_or(epoch);
-                    moved_on |= now_epoch != epoch;
+                    if now_epoch != epoch {
+                        state.forget_mailboxes();
+                        moved_on = true;
+                    }
                 }
                 if moved_on {
                     // This device rotated (a removal it made or learned of).

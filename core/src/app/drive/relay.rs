@@ -94,7 +94,13 @@ impl Shared {
                     Outcome::Compacted
                 }
             };
+            let received = matches!(outcome, Outcome::Page(_));
             pass.told(state, &mut device, outcome)?;
+            // What was received may have moved the space to another key
+            // (a competing handover can lead to the same epoch number).
+            if received {
+                credentials.clear();
+            }
         }
     }
 
