@@ -74,6 +74,18 @@ pub struct SyncReport {
     pub sequence_alerts: Vec<super::SequenceAlert>,
 }
 
+impl SyncReport {
+    /// Adds what one receive in `space` did.
+    fn add_received(&mut self, space: SpaceId, tally: &BundleReport) {
+        self.applied += tally.applied;
+        self.refused += tally.refused;
+        self.requests_recorded += tally.requests_recorded;
+        if tally.left_out {
+            self.left_out.push(space.to_hex());
+        }
+    }
+}
+
 /// One space whose sync failed in a [`SyncReport`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SpaceSyncFailure {
@@ -273,12 +285,7 @@ impl Shared {
                     entry.cursor = last;
                 }
                 entry.waiting = waiting.into_iter().map(Into::into).collect();
-                report.applied += tally.applied;
-                report.refused += tally.refused;
-                report.requests_recorded += tally.requests_recorded;
-                if tally.left_out {
-                    report.left_out.push(space.to_hex());
-                }
+                report.add_received(space, &tally);
                 self.persist_space(loaded, space)?;
                 Ok(moved)
             })?;
@@ -315,11 +322,7 @@ impl Shared {
                 if !moved {
                     e.previous_cursor = last;
                 }
-                report.applied += tally.applied;
-                report.refused += tally.refused;
-                if tally.left_out {
-                    report.left_out.push(space.to_hex());
-                }
+                report.add_received(space, &tally);
                 self.persist_space(loaded, space)?;
                 Ok(moved)
             })
