@@ -155,6 +155,20 @@ pub enum Step {
     Done,
 }
 
+impl Step {
+    /// The epoch whose mailbox the step is for; `None` for [`Step::Done`].
+    pub fn epoch(&self) -> Option<u32> {
+        match self {
+            Step::CreateMailbox { epoch }
+            | Step::Append { epoch, .. }
+            | Step::Read { epoch, .. }
+            | Step::ReadPrevious { epoch, .. }
+            | Step::Compact { epoch, .. } => Some(*epoch),
+            Step::Done => None,
+        }
+    }
+}
+
 /// How the driver's last [`Step`] went.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {

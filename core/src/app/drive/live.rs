@@ -270,6 +270,14 @@ async fn run(shared: Arc<Shared>, client: RelayTransport, listener: Arc<dyn Spac
     }
 }
 
+impl Shared {
+    /// Whether `space` has invites whose drop-boxes a sync must look at.
+    pub(crate) fn has_issued_invites(&self, space: SpaceId) -> bool {
+        self.with_loaded(|loaded| Ok(!entry(loaded, space)?.issued.is_empty()))
+            .unwrap_or(false)
+    }
+}
+
 /// One tick's work for a space: answering invites only while it has some
 /// out (their drop-boxes have no subscription), and the push-only pass.
 async fn live_pass(

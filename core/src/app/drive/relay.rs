@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
-use super::super::space_handle::entry;
 use super::super::space_sync::{SpaceSyncFailure, SyncReport};
 use super::super::{AppError, AppResult, SafeSpaces, Shared};
 use super::space_device::SpaceDevice;
@@ -42,19 +41,15 @@ impl Shared {
         let mut credentials: HashMap<u32, MailboxCredential> = HashMap::new();
         loop {
             let step = pass.next(state, &mut device)?;
-            let epoch = match &step {
-                Step::Done => return Ok(()),
-                Step::CreateMailbox { epoch }
-                | Step::Append { epoch, .. }
-                | Step::Read { epoch, .. }
-                | Step::ReadPrevious { epoch, .. }
-                | Step::Compact { epoch, .. } => *epoch,
+            let Some(epoch) = step.epoch() else {
+                return Ok(());
             };
             let credential = match credentials.entry(epoch) {
                 Entry::Occupied(known) => known.into_mut(),
                 Entry::Vacant(slot) => slot.insert(self.credential(space, epoch)?),
             };
             let outcome = match step {
+                // Answered by the `epoch()` check above.
                 Step::Done => return Ok(()),
                 Step::CreateMailbox { .. } => {
                     Outcome::Created(client.create_mailbox(credential).await?)
@@ -119,12 +114,6 @@ impl Shared {
         self.run_pass(client, space, PassMode::Full, &mut state, now, report)
             .await?;
         self.deliver_welcomes(client, space, now).await
-    }
-
-    /// Whether `space` has invites whose drop-boxes a sync must look at.
-    pub(crate) fn has_issued_invites(&self, space: SpaceId) -> bool {
-        self.with_loaded(|loaded| Ok(!entry(loaded, space)?.issued.is_empty()))
-            .unwrap_or(false)
     }
 }
 
