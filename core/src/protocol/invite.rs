@@ -42,8 +42,8 @@ use super::envelope::SpaceId;
 use super::epoch::{AdminKey, EpochKey};
 use crate::crypto::SymmetricKey;
 use crate::crypto::device_seal::{open_as_device, seal_to_devices};
+use crate::crypto::padding::{open_padded, pad_json, seal_padded};
 use crate::model::{DeviceId, DeviceKeys, MemberId, Role, Timestamp};
-use crate::store::padding::{open_padded, seal_padded};
 
 const CODE_PREFIX: &str = "ss2-";
 const JOIN_CONTEXT: &[u8] = b"safespaces/v2/join";
@@ -235,14 +235,6 @@ pub fn verify_binding(device: &DeviceId, keys: &DeviceKeys) -> Result<(), Invite
         .map_err(|_| InviteError::BadProof)
 }
 
-fn pad(mut json: Vec<u8>) -> Zeroizing<Vec<u8>> {
-    // JSON allows trailing whitespace, so the frame needs no length field.
-    if json.len() < SEALED_FRAME {
-        json.resize(SEALED_FRAME, b' ');
-    }
-    Zeroizing::new(json)
-}
-
 fn recipients(list: &[String]) -> Result<Vec<age::x25519::Recipient>, InviteError> {
     list.iter()
         .map(|r| age::x25519::Recipient::from_str(r).map_err(|_| InviteError::Undecryptable))
@@ -370,8 +362,11 @@ impl JoinRequest {
     /// Seals the request to the inviter's devices (the package lists them).
     pub fn seal(&self, package: &InvitePackage) -> Result<Vec<u8>, InviteError> {
         let json = serde_json::to_vec(self).map_err(|_| InviteError::Undecryptable)?;
-        seal_to_devices(&recipients(&package.inviter_devices)?, &pad(json))
-            .map_err(|_| InviteError::Undecryptable)
+        seal_to_devices(
+            &recipients(&package.inviter_devices)?,
+            &pad_json(json, SEALED_FRAME),
+        )
+        .map_err(|_| InviteError::Undecryptable)
     }
 
     /// Opens a request with one of the inviter's device identities and
@@ -432,8 +427,11 @@ impl Welcome {
             admin_key: self.admin_key.to_hex(),
         };
         let json = serde_json::to_vec(&wire).map_err(|_| InviteError::Undecryptable)?;
-        seal_to_devices(&recipients(&[recipient.to_string()])?, &pad(json))
-            .map_err(|_| InviteError::Undecryptable)
+        seal_to_devices(
+            &recipients(&[recipient.to_string()])?,
+            &pad_json(json, SEALED_FRAME),
+        )
+        .map_err(|_| InviteError::Undecryptable)
     }
 
     /// Opens a welcome with this device's identity.
@@ -576,7 +574,7 @@ mod tests {
             pseudonym: "S".repeat(64),
             ..request.clone()
         };
-        let frame = |r: &JoinRequest| pad(serde_json::to_vec(r).unwrap()).len();
+        let frame = |r: &JoinRequest| pad_json(serde_json::to_vec(r).unwrap(), SEALED_FRAME).len();
         assert_eq!(frame(&long), frame(&request));
         assert_eq!(frame(&request), SEALED_FRAME);
         assert!(JoinRequest::open(&stranger.identity, &sealed).is_err());

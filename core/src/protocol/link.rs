@@ -47,9 +47,9 @@ use zeroize::{Zeroize, Zeroizing};
 use super::code::CodeSecret;
 use super::envelope::SpaceId;
 use super::epoch::{AdminKey, AdminSeed, EpochKey};
+use crate::crypto::padding::{open_padded, seal_padded};
 use crate::crypto::{DeviceSealError, SymmetricKey, open_as_device, seal_to_devices};
 use crate::model::{DeviceId, DeviceKeys, MemberId, Timestamp};
-use crate::store::padding::{open_padded, seal_padded};
 
 const CODE_PREFIX: &str = "sl1-";
 
