@@ -13,7 +13,7 @@ use safespaces_core::protocol::admin_grant::AdminGrant;
 use safespaces_core::protocol::attendance::AttendanceRequest;
 use safespaces_core::protocol::attestation::Attestation;
 use safespaces_core::protocol::key_grant::KeyGrant;
-use safespaces_core::protocol::removal::check_handover;
+use safespaces_core::protocol::rotation::check_handover;
 
 fuzz_target!(|data: &[u8]| {
     let mut f = fixture::fixture();

@@ -17,8 +17,8 @@
 //! changes nothing.
 
 use crate::crypto::SymmetricKey;
+use crate::crypto::padding::{open_padded, seal_padded_to};
 use crate::protocol::SpaceId;
-use crate::store::padding::{open_padded, seal_padded_to};
 
 use super::{AppError, AppResult, InputSource};
 

@@ -21,7 +21,8 @@ use crate::protocol::authorship::AuthorshipError;
 use crate::protocol::envelope::Unverified;
 use crate::protocol::exchange::{ReceiveError, Received, import_history, receive, receive_batches};
 use crate::protocol::key_grant::KeyGrant;
-use crate::protocol::removal::{HandoverRefusal, check_handover, key_holders};
+use crate::protocol::removal::key_holders;
+use crate::protocol::rotation::{HandoverRefusal, check_handover};
 use crate::protocol::snapshot::SnapshotBody;
 use crate::protocol::{Envelope, EnvelopeKind, EpochKey, Handover, RotationError, SpaceId};
 

@@ -11,8 +11,12 @@
 //!   epoch keys.
 //! - [`seal_to_devices`] / [`open_as_device`]: age files to specific devices'
 //!   X25519 keys (handovers, attendance), where a shared key would reach too many.
+//! - [`padding`]: size padding for everything sealed: bucketed age files
+//!   (the store, envelopes, links, bundles) and fixed JSON frames (invites).
+//!   Below both the store and the protocol, which both use it.
 
 pub(crate) mod device_seal;
+pub mod padding;
 mod symmetric_key;
 
 pub use device_seal::{DeviceSealError, open_as_device, seal_to_devices};

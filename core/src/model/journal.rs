@@ -53,10 +53,10 @@ use automerge::{
 use autosurgeon::{Hydrate, Reconcile, Text, hydrate_prop, reconcile_prop};
 use serde::{Deserialize, Serialize};
 
+use super::document::{check_header, child_map};
 use super::error::{ModelError, ModelResult};
 use super::ids::EntryId;
 use super::session::check_len;
-use super::space::{check_header, child_map};
 use super::time::Timestamp;
 
 /// The newest journal schema this build understands.

@@ -2,7 +2,9 @@
 //! derived from them.
 //!
 //! # Layout
-//! - [`space`]: the space document (one per group) and every operation on it.
+//! - [`space`]: the space document (one per group), one file per concept
+//!   (members, devices, invites, sessions, sign-ups, leads, training,
+//!   resources, restores, conflicts); its module doc lists what is where.
 //! - [`invite`]: invites as recorded in the space (id, verifying key, used).
 //! - [`member`]: members, roles, device keys.
 //! - [`session`]: sessions, drafts and edits.
@@ -15,6 +17,8 @@
 //! - [`signposting`]: the directory of places to find help.
 //! - [`conflict`]: concurrent edits to one field, exposed rather than hidden.
 //! - [`journal`]: the private journal document, whose deletes purge history.
+//! - `document`: what both documents share (schema header, child maps);
+//!   `history`: moving encoded changes between replicas of either.
 //! - [`ids`], [`time`], [`error`]: identifiers, timestamps, errors.
 //!
 //! Everything here is deterministic and free of I/O: no clock (callers pass
@@ -23,6 +27,7 @@
 //! that state, never stored as one replica's decision.
 
 pub mod conflict;
+mod document;
 pub mod error;
 mod history;
 pub mod ids;

@@ -5,11 +5,13 @@
 
 use std::collections::BTreeMap;
 
+use super::error::ModelResult;
+use super::ids::{MemberId, SessionId};
+use super::member::Member;
+use super::session::{LeadOffer, LeadState, SessionStatus};
+use super::space::{LeadStatus, SpaceDoc};
+use super::time::Timestamp;
 use super::training::clearance;
-use super::{
-    LeadOffer, LeadState, LeadStatus, Member, MemberId, ModelResult, SessionId, SessionStatus,
-    SpaceDoc, Timestamp,
-};
 
 /// A planned session that, as things stand, has no lead cleared at its
 /// start, or a lead who will not be.

@@ -24,7 +24,7 @@ use super::unlock_slots::{
     keystore_slot, passphrase_slot,
 };
 use crate::crypto::SymmetricKey;
-use crate::store::padding::{open_padded, seal_padded};
+use crate::crypto::padding::{open_padded, seal_padded};
 use crate::store::{DocumentId, DocumentStore, StoredDocument, atomic_file, is_sweepable_name};
 
 /// What opens a profile.

@@ -41,9 +41,9 @@ use zeroize::Zeroizing;
 
 use super::ProfileError;
 use super::passphrase::{PassphraseWork, open_with_passphrase, scrypt_log_n, seal_with_passphrase};
+use crate::crypto::padding::bucket_for;
 use crate::crypto::{SealError, SymmetricKey};
 use crate::store::atomic_file;
-use crate::store::padding::bucket_for;
 
 /// File name of the slots file; fixed, as every profile has one.
 pub(crate) const SLOTS_FILE: &str = "unlock";

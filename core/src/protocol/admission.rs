@@ -20,7 +20,8 @@ use std::collections::HashMap;
 use automerge::legacy::{Op, OpType};
 use automerge::{AutoCommit, ChangeHash, ObjType, ScalarValue, Value};
 
-use super::authorship::{AuthorshipError, any_set, get_in, invite_at};
+use super::error::AuthorshipError;
+use super::state_at::{any_set, get_in, invite_at};
 use crate::model::{DeviceId, DeviceKeys, MemberId, Role};
 
 /// Whether a change is an admission: it sets some invite's `used_by`

@@ -27,8 +27,6 @@
 //! When a lead is added, an existing lead re-seals every entry to the new set
 //! of lead devices ([`reseal`]).
 
-use std::str::FromStr;
-
 use age_core::primitives::hkdf;
 use base64::Engine;
 use base64::prelude::BASE64_STANDARD;
@@ -36,6 +34,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use super::devices::{age_recipient, verifying_key};
 use super::envelope::SpaceId;
 use crate::crypto::{DeviceSealError, open_as_device, seal_to_devices};
 use crate::model::{
@@ -334,7 +333,7 @@ pub fn lead_recipients(
     for lead in doc.recording_leads(session)? {
         // A lead's removed device (her lost phone) is sealed no names.
         for keys in doc.active_devices(&lead)?.values() {
-            let r = age::x25519::Recipient::from_str(&keys.age_recipient).map_err(|_| {
+            let r = age_recipient(&keys.age_recipient).ok_or_else(|| {
                 AttendanceError::Malformed("a lead device has an invalid age recipient".into())
             })?;
             recipients.push(r);
@@ -478,12 +477,6 @@ fn holder_verifies(
         .and_then(|m| m.devices.get(&holder.device).cloned())
         .and_then(|keys| verifying_key(&keys.signing_key))
         .is_some_and(|key| binding_verifies(&key, session, ticket, &holder.member, &holder.binding))
-}
-
-fn verifying_key(hex_key: &str) -> Option<VerifyingKey> {
-    let mut key = [0u8; 32];
-    hex::decode_to_slice(hex_key, &mut key).ok()?;
-    VerifyingKey::from_bytes(&key).ok()
 }
 
 /// The size of every sealed holder's plaintext: a big-endian `u16` length,

@@ -21,53 +21,17 @@
 
 use std::collections::HashMap;
 
-use automerge::{
-    ActorId, AutoCommit, Change, ChangeHash, ObjType, ROOT, ReadDoc, ScalarValue, Value,
-};
+use automerge::{ActorId, AutoCommit, Change, ChangeHash, ObjType, ReadDoc, ScalarValue};
 
+pub use super::devices::member_of_device;
+use super::devices::{listed_again, listings_at, member_of_device_at};
+pub use super::error::AuthorshipError;
 use super::session_rules::BatchSessions;
 use super::staging::{CheckedBatch, Staged};
+use super::state_at::{
+    any_set, child_at, device_removed_at, get_in, made_in_batch, member_map_at, role_at,
+};
 use crate::model::{DeviceId, MemberId, Role, SpaceDoc};
-
-/// Why a batch may not be applied. Nothing was applied.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum AuthorshipError {
-    /// The signing device is not a device of any member of the space.
-    #[error("device {0} does not belong to a member of this space")]
-    UnknownDevice(String),
-    /// The signing device was removed (a lost phone) at the change's causal
-    /// point: nothing it writes after its removal counts.
-    #[error("device {0} was removed from this space")]
-    RemovedDevice(String),
-    /// A change carries another actor id than the signing device's.
-    #[error("a change in the batch is attributed to another device than the one that signed it")]
-    ForeignActor,
-    /// The author was not an active member at the change's causal point.
-    #[error("the author was not a member when they made this change")]
-    NotAMember,
-    /// An operation touches something the author's role may not change.
-    #[error("a {role} may not change {path}")]
-    NotPermitted {
-        /// The author's role at the change's causal point.
-        role: &'static str,
-        /// The path, e.g. `members/<id>/role`.
-        path: String,
-    },
-    /// The batch depends on changes this replica has not received yet; try
-    /// again when they arrive.
-    #[error("the batch depends on changes not received yet")]
-    MissingDependencies,
-    /// The invite was already used at the join's causal point.
-    #[error("the invite was already used")]
-    InviteUsed,
-    /// The join proof does not verify under the invite's key.
-    #[error("the join was not made with a valid invite code")]
-    BadProof,
-    /// The batch could not be decoded.
-    #[error("malformed change: {0}")]
-    Malformed(String),
-}
 
 /// The automerge actor id a device writes with: its 8 device-id bytes.
 pub fn actor_for_device(device: &DeviceId) -> Option<ActorId> {
@@ -75,112 +39,6 @@ pub fn actor_for_device(device: &DeviceId) -> Option<ActorId> {
         .ok()
         .filter(|b| b.len() == 8)
         .map(ActorId::from)
-}
-
-/// The member a device writes as in the document's current state
-/// ([`member_of_device_at`]).
-pub fn member_of_device(doc: &SpaceDoc, device: &DeviceId) -> Option<MemberId> {
-    member_of_device_at(doc.automerge(), device, None)
-}
-
-/// The member `device` writes as at `heads` (the current state for `None`).
-///
-/// A device id may be listed under several members over the life of a
-/// space (a person who left, or was removed, and was admitted again from
-/// the same device), but under at most one *active* member at any causal
-/// point (`check_member_structure`), always with the same keys. So the
-/// device writes as the member whose entry is active there; where none is,
-/// as the one it is listed under (then every check refuses it as not a
-/// member). Listings that disagree on the device's keys, or two active
-/// ones (concurrent additions), belong to nobody: one is a capture
-/// attempt, and no replica may guess which.
-pub(crate) fn member_of_device_at(
-    am: &AutoCommit,
-    device: &DeviceId,
-    heads: Option<&[ChangeHash]>,
-) -> Option<MemberId> {
-    let listings = listings_at(am, device.as_str(), heads);
-    let first = listings.first()?;
-    if listings.iter().any(|l| l.keys != first.keys) {
-        return None;
-    }
-    let mut active = listings
-        .iter()
-        .filter(|l| role_at(am, &l.member, heads).is_ok());
-    match (active.next(), active.next()) {
-        (Some(one), None) => Some(one.member.clone()),
-        (Some(_), Some(_)) => None,
-        (None, _) => Some(first.member.clone()),
-    }
-}
-
-/// Whether `device` is listed under more than one member in the current
-/// state: only then can the member it writes as differ between causal
-/// points (entries are never deleted, so a single listing now is the only
-/// one there ever was).
-pub(crate) fn listed_again(am: &AutoCommit, device: &DeviceId) -> bool {
-    listings_at(am, device.as_str(), None).len() > 1
-}
-
-/// Whether `change` (in `doc`) was written as `member`: its actor's device
-/// wrote as her at the change's causal point (its dependencies). A removal
-/// voids what her devices wrote as her, never what one of them wrote later
-/// as the member it was admitted again as.
-pub(crate) fn written_as(doc: &SpaceDoc, change: &ChangeHash, member: &MemberId) -> bool {
-    let am = doc.automerge();
-    let Some(c) = am.get_change_by_hash(change) else {
-        return false;
-    };
-    let device = DeviceId::from(hex::encode(c.actor_id().to_bytes()));
-    if !listed_again(am, &device) {
-        return member_of_device_at(am, &device, None).as_ref() == Some(member);
-    }
-    member_of_device_at(am, &device, Some(c.deps())).as_ref() == Some(member)
-}
-
-/// The member who wrote `change`, resolved at its causal point
-/// ([`member_of_device_at`]).
-pub(crate) fn author_of(doc: &SpaceDoc, change: &ChangeHash) -> Option<MemberId> {
-    let am = doc.automerge();
-    let c = am.get_change_by_hash(change)?;
-    let device = DeviceId::from(hex::encode(c.actor_id().to_bytes()));
-    let heads = listed_again(am, &device).then(|| c.deps().to_vec());
-    member_of_device_at(am, &device, heads.as_deref())
-}
-
-/// One member entry that lists a device, with the keys it lists.
-struct Listing {
-    member: MemberId,
-    keys: (Option<String>, Option<String>),
-}
-
-/// Every member entry that lists `device` at `heads`, by member id.
-fn listings_at(am: &AutoCommit, device: &str, heads: Option<&[ChangeHash]>) -> Vec<Listing> {
-    let Some(members) = child_at(am, &ROOT, "members", heads) else {
-        return Vec::new();
-    };
-    let ids: Vec<String> = match heads {
-        Some(h) => am.keys_at(&members, h).collect(),
-        None => am.keys(&members).collect(),
-    };
-    let text = |obj: &automerge::ObjId, key: &str| match get_in(am, obj, key, heads) {
-        Ok(Some((Value::Scalar(v), _))) => match v.as_ref() {
-            ScalarValue::Str(s) => Some(s.to_string()),
-            _ => None,
-        },
-        _ => None,
-    };
-    ids.into_iter()
-        .filter_map(|id| {
-            let entry = child_at(am, &members, &id, heads)
-                .and_then(|m| child_at(am, &m, "devices", heads))
-                .and_then(|d| child_at(am, &d, device, heads))?;
-            Some(Listing {
-                member: MemberId::from(id),
-                keys: (text(&entry, "signing_key"), text(&entry, "age_recipient")),
-            })
-        })
-        .collect()
 }
 
 /// Checks that `changes` (decoded from an envelope signed by `device`) may
@@ -467,26 +325,6 @@ fn valid_device_field(field: &str, action: &automerge::legacy::OpType) -> bool {
     }
 }
 
-pub(crate) fn child_at(
-    am: &AutoCommit,
-    parent: &automerge::ObjId,
-    key: &str,
-    heads: Option<&[ChangeHash]>,
-) -> Option<automerge::ObjId> {
-    match get_in(am, parent, key, heads) {
-        Ok(Some((Value::Object(ObjType::Map), id))) => Some(id),
-        _ => None,
-    }
-}
-
-fn member_map_at(
-    am: &AutoCommit,
-    member: &str,
-    heads: Option<&[ChangeHash]>,
-) -> Option<automerge::ObjId> {
-    child_at(am, &ROOT, "members", heads).and_then(|m| child_at(am, &m, member, heads))
-}
-
 /// Whether a new entry may list `device` at `heads`: no active member
 /// lists it there (a device writes as one member at a time), and no member
 /// ever removed it as a device (a lost phone stays out, also as someone
@@ -521,19 +359,6 @@ fn keeps_earlier_keys(
         "age_recipient" => l.keys.1 == value,
         _ => true,
     })
-}
-
-/// Whether `obj` was made earlier in the batch being checked.
-pub(crate) fn made_in_batch(
-    created: &HashMap<String, Vec<String>>,
-    obj: &automerge::legacy::ObjectId,
-) -> bool {
-    match obj {
-        automerge::legacy::ObjectId::Root => false,
-        automerge::legacy::ObjectId::Id(id) => {
-            created.contains_key(&format!("{}@{}", id.0, id.1.to_hex_string()))
-        }
-    }
 }
 
 /// Whether writing at `path` can change what the checks read: members
@@ -602,118 +427,6 @@ fn path_of(am: &AutoCommit, id: &str) -> Result<Vec<String>, AuthorshipError> {
             automerge::Prop::Seq(_) => "[]".to_string(),
         })
         .collect())
-}
-
-/// Reads `key` of `obj` at `heads`, or in the current state when `heads` is
-/// `None`. Reading the current state is much cheaper (automerge need not
-/// rebuild a historical view), and exact whenever a change's causal point is
-/// the document's current heads, which is the usual case when a device
-/// catches up in order.
-pub(crate) fn get_in(
-    am: &AutoCommit,
-    obj: &automerge::ObjId,
-    key: &str,
-    heads: Option<&[ChangeHash]>,
-) -> Result<Option<(Value<'static>, automerge::ObjId)>, automerge::AutomergeError> {
-    let got = match heads {
-        Some(heads) => am.get_at(obj, key, heads)?,
-        None => am.get(obj, key)?,
-    };
-    Ok(got.map(|(v, id)| (v.into_owned(), id)))
-}
-
-/// The member's role at `heads`, refusing if they were not an active member.
-/// Any value of `removed_at` that is not null counts, also one that lost a
-/// concurrent write: a removal cannot be written over.
-pub(crate) fn role_at(
-    am: &AutoCommit,
-    member: &MemberId,
-    heads: Option<&[ChangeHash]>,
-) -> Result<Role, AuthorshipError> {
-    let map = |parent: &automerge::ObjId, key: &str| match get_in(am, parent, key, heads) {
-        Ok(Some((Value::Object(ObjType::Map), id))) => Some(id),
-        _ => None,
-    };
-    let members = map(&ROOT, "members").ok_or(AuthorshipError::NotAMember)?;
-    let me = map(&members, member.as_str()).ok_or(AuthorshipError::NotAMember)?;
-    if any_set(am, &me, "removed_at", heads) {
-        return Err(AuthorshipError::NotAMember);
-    }
-    // A joiner is a member only if her invite's `used_by` shows her: of
-    // concurrent joins with one invite, one wins on every replica; and a
-    // revocation concurrent with the admission wins.
-    if let Ok(Some((Value::Scalar(v), _))) = get_in(am, &me, "invite", heads) {
-        if let ScalarValue::Str(invite) = v.as_ref() {
-            let invite = invite_at(am, invite.as_str(), heads);
-            let used_by = invite
-                .as_ref()
-                .and_then(|i| match get_in(am, i, "used_by", heads) {
-                    Ok(Some((Value::Scalar(u), _))) => match u.as_ref() {
-                        ScalarValue::Str(u) => Some(u.to_string()),
-                        _ => None,
-                    },
-                    _ => None,
-                });
-            let revoked = invite.is_some_and(|i| any_set(am, &i, "revoked_at", heads));
-            if used_by.as_deref() != Some(member.as_str()) || revoked {
-                return Err(AuthorshipError::NotAMember);
-            }
-        }
-    }
-    match get_in(am, &me, "role", heads) {
-        Ok(Some((Value::Scalar(v), _))) => match v.as_ref() {
-            ScalarValue::Str(s) => Role::from_name(s).ok_or(AuthorshipError::NotAMember),
-            _ => Err(AuthorshipError::NotAMember),
-        },
-        _ => Err(AuthorshipError::NotAMember),
-    }
-}
-
-/// Whether `member`'s entry records `device` as removed at `heads` (any
-/// value, also one that lost a concurrent write).
-pub(crate) fn device_removed_at(
-    am: &AutoCommit,
-    member: &MemberId,
-    device: &DeviceId,
-    heads: Option<&[ChangeHash]>,
-) -> bool {
-    member_map_at(am, member.as_str(), heads).is_some_and(|m| {
-        any_set(
-            am,
-            &m,
-            &crate::model::member::removed_device_key(device),
-            heads,
-        )
-    })
-}
-
-/// The invite map `invites/<id>` at `heads`, if there is one.
-pub(crate) fn invite_at(
-    am: &AutoCommit,
-    id: &str,
-    heads: Option<&[ChangeHash]>,
-) -> Option<automerge::ObjId> {
-    child_at(am, &ROOT, "invites", heads).and_then(|i| child_at(am, &i, id, heads))
-}
-
-/// Whether any value of `key` in `obj` at `heads` is set (not null), also
-/// one that lost a concurrent write: a removal, a use or a revocation
-/// cannot be written over.
-pub(crate) fn any_set(
-    am: &AutoCommit,
-    obj: &automerge::ObjId,
-    key: &str,
-    heads: Option<&[ChangeHash]>,
-) -> bool {
-    match heads {
-        Some(heads) => am.get_all_at(obj, key, heads),
-        None => am.get_all(obj, key),
-    }
-    .is_ok_and(|values| {
-        values.into_iter().any(
-            |(v, _)| !matches!(v, Value::Scalar(ref s) if matches!(s.as_ref(), ScalarValue::Null)),
-        )
-    })
 }
 
 /// The permission table of docs/model.md, over document paths.

@@ -2,6 +2,7 @@
 //! author's role allows every operation in it.
 
 use automerge::transaction::Transactable;
+use automerge::{ROOT, Value};
 
 use super::*;
 use crate::model::{

@@ -50,9 +50,9 @@
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 
+use crate::crypto::padding::{PaddingError, open_padded, seal_padded};
 use crate::crypto::{OpenError, SealError, SymmetricKey};
 use crate::model::DeviceId;
-use crate::store::padding::{PaddingError, open_padded, seal_padded};
 
 const MAGIC: &[u8; 4] = b"SSE1";
 /// Flag bit: the body is raw DEFLATE (protocol.md §3, "Compression").

@@ -20,9 +20,11 @@ use ed25519_dalek::SigningKey;
 use ed25519_dalek::VerifyingKey;
 
 use super::attestation::{Attestation, AttestationError, Coverage};
-use super::authorship::{AuthorshipError, check_batch_at, check_staged, member_of_device};
+use super::authorship::{check_batch_at, check_staged};
+pub use super::devices::device_key;
 use super::envelope::{Envelope, EnvelopeError, EnvelopeKind, SpaceId, Unverified};
 use super::epoch::EpochKey;
+use super::error::AuthorshipError;
 use super::staging::Staged;
 use crate::model::{DeviceId, ModelError, SpaceDoc};
 
@@ -189,16 +191,6 @@ pub fn seal_changes(
         body,
     };
     envelope.seal(&key.content_key(), signer).map(Some)
-}
-
-/// The Ed25519 key a space document records for a device of one of its
-/// members, if any.
-pub fn device_key(doc: &SpaceDoc, device: &DeviceId) -> Option<ed25519_dalek::VerifyingKey> {
-    let member = member_of_device(doc, device)?;
-    let keys = doc.member(&member).ok()?.devices.get(device)?.clone();
-    let mut bytes = [0u8; 32];
-    hex::decode_to_slice(&keys.signing_key, &mut bytes).ok()?;
-    ed25519_dalek::VerifyingKey::from_bytes(&bytes).ok()
 }
 
 /// Opens an envelope from the mailbox of `space` at `epoch` and, for change

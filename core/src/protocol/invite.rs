@@ -31,23 +31,23 @@
 //! assert_eq!(parsed.invite_id(), secret.invite_id());
 //! ```
 
-use std::str::FromStr;
-
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signer, SigningKey, Verifier};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::code::CodeSecret;
+pub use super::devices::{bind_device, verify_binding};
+use super::devices::{decode_signature, framed, recipients, verifying_key};
 use super::envelope::SpaceId;
 use super::epoch::{AdminKey, EpochKey};
+pub use super::error::InviteError;
 use crate::crypto::SymmetricKey;
 use crate::crypto::device_seal::{open_as_device, seal_to_devices};
+use crate::crypto::padding::{open_padded, pad_json, seal_padded};
 use crate::model::{DeviceId, DeviceKeys, MemberId, Role, Timestamp};
-use crate::store::padding::{open_padded, seal_padded};
 
 const CODE_PREFIX: &str = "ss2-";
 const JOIN_CONTEXT: &[u8] = b"safespaces/v2/join";
-const BINDING_CONTEXT: &[u8] = b"safespaces/v2/device-binding";
 /// How long an invite works unless the inviter says otherwise.
 pub const DEFAULT_INVITE_SECS: i64 = 7 * 24 * 60 * 60;
 /// Requests and welcomes are padded to this many bytes before sealing, so
@@ -55,27 +55,6 @@ pub const DEFAULT_INVITE_SECS: i64 = 7 * 24 * 60 * 60;
 const SEALED_FRAME: usize = 1024;
 /// The most inviter devices a package lists (and a request is sealed to).
 const MAX_INVITER_DEVICES: usize = 16;
-
-/// Why an invite could not be used.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum InviteError {
-    /// The text is not an invite code.
-    #[error("not an invite code: expected `ss2-` followed by 26 letters and digits")]
-    BadCode,
-    /// The package, request or welcome does not open here, or is damaged.
-    #[error("the invite could not be opened; check the code")]
-    Undecryptable,
-    /// The invite expired.
-    #[error("this invite has expired; ask for a new one")]
-    Expired,
-    /// The join proof or the device's binding does not verify.
-    #[error("the join was not made with a valid invite")]
-    BadProof,
-    /// The request or welcome is for another invite or space.
-    #[error("this is for another invite")]
-    Mismatch,
-}
 
 /// The secret of one invite. Zeroized on drop.
 #[derive(Clone)]
@@ -152,15 +131,6 @@ impl InviteSecret {
     }
 }
 
-fn framed(context: &[u8], parts: &[&str]) -> Vec<u8> {
-    let mut m = context.to_vec();
-    for part in parts {
-        m.push(0);
-        m.extend_from_slice(part.as_bytes());
-    }
-    m
-}
-
 fn join_message(
     invite_id: &str,
     member: &MemberId,
@@ -179,25 +149,6 @@ fn join_message(
     )
 }
 
-fn binding_message(device: &DeviceId, keys: &DeviceKeys) -> Vec<u8> {
-    framed(
-        BINDING_CONTEXT,
-        &[device.as_str(), &keys.age_recipient, &keys.signing_key],
-    )
-}
-
-fn decode_signature(hex_text: &str) -> Option<Signature> {
-    let mut bytes = [0u8; 64];
-    hex::decode_to_slice(hex_text, &mut bytes).ok()?;
-    Some(Signature::from_bytes(&bytes))
-}
-
-fn decode_key(hex_text: &str) -> Option<VerifyingKey> {
-    let mut key = [0u8; 32];
-    hex::decode_to_slice(hex_text, &mut key).ok()?;
-    VerifyingKey::from_bytes(&key).ok()
-}
-
 /// Checks a join proof against the verifying key recorded with the invite.
 pub fn verify_join(
     verifying_key_hex: &str,
@@ -207,46 +158,10 @@ pub fn verify_join(
     keys: &DeviceKeys,
     proof_hex: &str,
 ) -> Result<(), InviteError> {
-    let key = decode_key(verifying_key_hex).ok_or(InviteError::BadProof)?;
+    let key = verifying_key(verifying_key_hex).ok_or(InviteError::BadProof)?;
     let proof = decode_signature(proof_hex).ok_or(InviteError::BadProof)?;
     key.verify(&join_message(invite_id, member, device, keys), &proof)
         .map_err(|_| InviteError::BadProof)
-}
-
-/// A device's signature, made with its own signing key, over its id and
-/// keys: proof of possession, so nobody can list a key they do not hold (or
-/// another device's key under a new id) as a device. Which member a device
-/// belongs to is the writer's to say, under the permission rules, and a
-/// device id belongs to one member for the life of a space. Hex.
-pub fn bind_device(device: &DeviceId, keys: &DeviceKeys, signer: &SigningKey) -> String {
-    hex::encode(signer.sign(&binding_message(device, keys)).to_bytes())
-}
-
-/// Checks a device binding ([`bind_device`]) under the signing key the
-/// entry itself lists: only the holder of that key could have made it.
-pub fn verify_binding(device: &DeviceId, keys: &DeviceKeys) -> Result<(), InviteError> {
-    let key = decode_key(&keys.signing_key).ok_or(InviteError::BadProof)?;
-    let binding = keys
-        .binding
-        .as_deref()
-        .and_then(decode_signature)
-        .ok_or(InviteError::BadProof)?;
-    key.verify(&binding_message(device, keys), &binding)
-        .map_err(|_| InviteError::BadProof)
-}
-
-fn pad(mut json: Vec<u8>) -> Zeroizing<Vec<u8>> {
-    // JSON allows trailing whitespace, so the frame needs no length field.
-    if json.len() < SEALED_FRAME {
-        json.resize(SEALED_FRAME, b' ');
-    }
-    Zeroizing::new(json)
-}
-
-fn recipients(list: &[String]) -> Result<Vec<age::x25519::Recipient>, InviteError> {
-    list.iter()
-        .map(|r| age::x25519::Recipient::from_str(r).map_err(|_| InviteError::Undecryptable))
-        .collect()
 }
 
 /// What the invitee receives through the package drop-box (or as a file):
@@ -370,8 +285,11 @@ impl JoinRequest {
     /// Seals the request to the inviter's devices (the package lists them).
     pub fn seal(&self, package: &InvitePackage) -> Result<Vec<u8>, InviteError> {
         let json = serde_json::to_vec(self).map_err(|_| InviteError::Undecryptable)?;
-        seal_to_devices(&recipients(&package.inviter_devices)?, &pad(json))
-            .map_err(|_| InviteError::Undecryptable)
+        seal_to_devices(
+            &recipients(&package.inviter_devices)?,
+            &pad_json(json, SEALED_FRAME),
+        )
+        .map_err(|_| InviteError::Undecryptable)
     }
 
     /// Opens a request with one of the inviter's device identities and
@@ -432,8 +350,11 @@ impl Welcome {
             admin_key: self.admin_key.to_hex(),
         };
         let json = serde_json::to_vec(&wire).map_err(|_| InviteError::Undecryptable)?;
-        seal_to_devices(&recipients(&[recipient.to_string()])?, &pad(json))
-            .map_err(|_| InviteError::Undecryptable)
+        seal_to_devices(
+            &recipients(&[recipient.to_string()])?,
+            &pad_json(json, SEALED_FRAME),
+        )
+        .map_err(|_| InviteError::Undecryptable)
     }
 
     /// Opens a welcome with this device's identity.
@@ -576,7 +497,7 @@ mod tests {
             pseudonym: "S".repeat(64),
             ..request.clone()
         };
-        let frame = |r: &JoinRequest| pad(serde_json::to_vec(r).unwrap()).len();
+        let frame = |r: &JoinRequest| pad_json(serde_json::to_vec(r).unwrap(), SEALED_FRAME).len();
         assert_eq!(frame(&long), frame(&request));
         assert_eq!(frame(&request), SEALED_FRAME);
         assert!(JoinRequest::open(&stranger.identity, &sealed).is_err());
@@ -621,7 +542,7 @@ mod tests {
             invite: "0011223344556677".into(),
             epoch: 4,
             epoch_key: EpochKey::from_bytes([9; 32]),
-            admin_key: crate::protocol::AdminSeed::from_bytes([8; 32]).public(),
+            admin_key: super::super::epoch::AdminSeed::from_bytes([8; 32]).public(),
         };
         let sealed = welcome.seal(&joiner.keys().age_recipient).unwrap();
         assert_eq!(Welcome::open(&joiner.identity, &sealed).unwrap(), welcome);

@@ -25,6 +25,7 @@ use std::collections::BTreeSet;
 
 use sha2::{Digest, Sha256};
 
+use super::devices::age_recipient;
 use super::epoch::EpochKey;
 use crate::crypto::{DeviceSealError, open_as_device, seal_to_devices};
 use crate::model::DeviceId;
@@ -81,7 +82,7 @@ impl JournalHandover {
             if removed.contains(device) || ids.contains(device) {
                 continue;
             }
-            let Ok(r) = recipient.parse::<age::x25519::Recipient>() else {
+            let Some(r) = age_recipient(recipient) else {
                 continue;
             };
             ids.push(device.clone());

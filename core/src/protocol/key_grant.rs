@@ -21,8 +21,7 @@
 //! device id [8]* | key file length u32 | age file | admin recipient count
 //! u16 | device id [8]* | admin age file`.
 
-use std::str::FromStr;
-
+use super::devices::usable_recipients;
 use super::epoch::{AdminSeed, EpochKey};
 use super::rotation::{
     Handover, RotationError, key_commitment, key_files_len, open_admin_seed, open_committed_key,
@@ -63,14 +62,7 @@ impl KeyGrant {
                 "the key is not the one the handover committed to".into(),
             ));
         }
-        let mut recipients = Vec::new();
-        let mut age_recipients = Vec::new();
-        for (device, recipient) in devices {
-            if let Ok(r) = age::x25519::Recipient::from_str(recipient) {
-                recipients.push(device.clone());
-                age_recipients.push(r);
-            }
-        }
+        let (recipients, age_recipients) = usable_recipients(devices);
         let sealed_key =
             seal_to_devices(&age_recipients, key.expose_bytes()).map_err(|e| match e {
                 DeviceSealError::NoRecipients => RotationError::NobodyLeft,

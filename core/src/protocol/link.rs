@@ -45,11 +45,12 @@ use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
 
 use super::code::CodeSecret;
+use super::devices::{age_recipient, verify_binding};
 use super::envelope::SpaceId;
 use super::epoch::{AdminKey, AdminSeed, EpochKey};
+use crate::crypto::padding::{open_padded, seal_padded};
 use crate::crypto::{DeviceSealError, SymmetricKey, open_as_device, seal_to_devices};
 use crate::model::{DeviceId, DeviceKeys, MemberId, Timestamp};
-use crate::store::padding::{open_padded, seal_padded};
 
 const CODE_PREFIX: &str = "sl1-";
 
@@ -205,12 +206,8 @@ impl LinkRequest {
         let request: LinkRequest =
             serde_json::from_slice(&json).map_err(|_| LinkError::Undecryptable)?;
         let well_formed = DeviceId::parse(request.device.as_str()).is_ok()
-            && request
-                .keys
-                .age_recipient
-                .parse::<age::x25519::Recipient>()
-                .is_ok()
-            && super::invite::verify_binding(&request.device, &request.keys).is_ok();
+            && age_recipient(&request.keys.age_recipient).is_some()
+            && verify_binding(&request.device, &request.keys).is_ok();
         if !well_formed {
             return Err(LinkError::Undecryptable);
         }

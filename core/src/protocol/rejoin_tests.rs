@@ -5,6 +5,7 @@
 //! the change's causal point. Every write here goes through `check_batch`
 //! before it is applied, as on a receiving device.
 
+use automerge::ROOT;
 use ed25519_dalek::SigningKey;
 
 use super::*;

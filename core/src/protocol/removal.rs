@@ -20,8 +20,8 @@ use std::collections::HashSet;
 
 use automerge::{ChangeHash, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 
-use super::authorship::role_at;
-use super::rotation::Handover;
+use super::devices::{author_of, written_as};
+use super::state_at::role_at;
 use crate::model::{DeviceId, MemberId, Role, SpaceDoc};
 
 /// One removal the document records.
@@ -34,29 +34,6 @@ pub struct Removal {
     pub device: Option<DeviceId>,
     /// The change that wrote it.
     pub change: ChangeHash,
-}
-
-/// Why a handover was not adopted. Nothing was changed.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum HandoverRefusal {
-    /// The removal it answers, or part of its cut, has not arrived yet: keep
-    /// it and try again.
-    #[error("the handover answers changes not received yet")]
-    Waiting,
-    /// Its author's device belongs to no member (or to more than one).
-    #[error("the handover's author is not a device of a member")]
-    UnknownAuthor,
-    /// The change it names is not a removal, or not within its cut.
-    #[error("the handover does not answer a removal")]
-    NotARemoval,
-    /// Its author was not an active coordinator at the removal, or was
-    /// removed by a change not causally after it.
-    #[error("only a coordinator active at a removal may answer it with a new epoch")]
-    NotACoordinator,
-    /// The removal was answered by the current epoch already.
-    #[error("the removal was answered already")]
-    Answered,
 }
 
 /// Every removal in `doc`, ordered by change hash (the same order on every
@@ -159,7 +136,7 @@ pub fn void_changes(doc: &mut SpaceDoc) -> HashSet<ChangeHash> {
         void.extend(
             after
                 .into_iter()
-                .filter(|c| super::authorship::written_as(doc, c, &removal.member)),
+                .filter(|c| written_as(doc, c, &removal.member)),
         );
     }
     // A member whose entry a void change made (a puppet) was never a
@@ -186,9 +163,10 @@ pub fn void_changes(doc: &mut SpaceDoc) -> HashSet<ChangeHash> {
         if !actors.is_empty() {
             let ids: Vec<MemberId> = puppets.iter().map(|(id, _)| id.clone()).collect();
             let by = doc.changes_after_by(&[], &actors);
-            void.extend(by.into_iter().filter(|c| {
-                super::authorship::author_of(doc, c).is_some_and(|a| ids.contains(&a))
-            }));
+            void.extend(
+                by.into_iter()
+                    .filter(|c| author_of(doc, c).is_some_and(|a| ids.contains(&a))),
+            );
         }
     }
     // A real member promoted by a void change (an accomplice) acted as
@@ -231,7 +209,7 @@ pub fn void_changes(doc: &mut SpaceDoc) -> HashSet<ChangeHash> {
             let actors = actors_of([member]);
             for change in doc.changes_after_by(&[grant], &actors) {
                 if !void.contains(&change)
-                    && super::authorship::written_as(doc, &change, &id)
+                    && written_as(doc, &change, &id)
                     && role_from_void(doc, &members_obj, &change, &void)
                 {
                     void.insert(change);
@@ -702,7 +680,7 @@ fn role_from_void(
     let Some(written) = am.get_change_by_hash(change) else {
         return false;
     };
-    let Some(author) = super::authorship::author_of(doc, change) else {
+    let Some(author) = author_of(doc, change) else {
         return false;
     };
     let at = written.deps().to_vec();
@@ -769,53 +747,6 @@ pub fn coordinator_at(doc: &mut SpaceDoc, member: &MemberId, change: &ChangeHash
                 .all(|(_, op)| am.hash_for_opid(op).is_some_and(|c| !void.contains(&c)))
         })
         .unwrap_or(false)
-}
-
-/// Checks that `handover`, signed by `author`, may move the space on:
-/// everything it names has arrived, it answers a removal within its cut,
-/// its author acts as a coordinator at that removal, and the removal is not
-/// causally before `answered` (the cut of the handover into the epoch it
-/// leaves; `None` for the first epoch). Returns the removed member.
-pub fn check_handover(
-    doc: &mut SpaceDoc,
-    author: &DeviceId,
-    handover: &Handover,
-    answered: Option<&[ChangeHash]>,
-) -> Result<MemberId, HandoverRefusal> {
-    if !doc.has_change(&handover.answers) || handover.cut.iter().any(|h| !doc.has_change(h)) {
-        return Err(HandoverRefusal::Waiting);
-    }
-    // The member the device writes as at the cut: a device that left and
-    // came back answers as the member it is there.
-    let member =
-        super::authorship::member_of_device_at(doc.automerge(), author, Some(&handover.cut))
-            .ok_or(HandoverRefusal::UnknownAuthor)?;
-    if !is_before(doc, &handover.answers, &handover.cut) {
-        return Err(HandoverRefusal::NotARemoval);
-    }
-    let removed = removals(doc)
-        .into_iter()
-        .find(|r| r.change == handover.answers)
-        .ok_or(HandoverRefusal::NotARemoval)?;
-    if !coordinator_at(doc, &member, &handover.answers) {
-        return Err(HandoverRefusal::NotACoordinator);
-    }
-    // Nor may a removed device answer, unless its removal came causally
-    // after the one it answers: the thief of a coordinator's phone cannot
-    // hand over a key he chose.
-    let author_removed = removals(doc)
-        .into_iter()
-        .filter(|r| r.device.as_ref() == Some(author))
-        .any(|r| r.change == handover.answers || !is_before(doc, &handover.answers, &[r.change]));
-    if author_removed {
-        return Err(HandoverRefusal::NotACoordinator);
-    }
-    if let Some(cut) = answered {
-        if is_before(doc, &handover.answers, cut) {
-            return Err(HandoverRefusal::Answered);
-        }
-    }
-    Ok(removed.member)
 }
 
 #[cfg(test)]

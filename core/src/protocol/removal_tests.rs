@@ -3,6 +3,7 @@
 use super::*;
 use crate::model::{DeviceKeys, Role, Timestamp};
 use crate::protocol::EpochKey;
+use crate::protocol::rotation::{Handover, HandoverRefusal, check_handover};
 
 struct World {
     doc: SpaceDoc,

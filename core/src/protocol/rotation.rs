@@ -16,32 +16,15 @@
 //! not answered yet, one epoch at a time. Concurrent handovers for the same
 //! epoch are settled by [`Handover::prefer`]: every device keeps the same one.
 
-use std::str::FromStr;
-
 use automerge::ChangeHash;
 use sha2::{Digest, Sha256};
 
+use super::devices::{member_of_device_at, usable_recipients};
 use super::epoch::{AdminKey, AdminSeed, EpochKey};
+pub use super::error::RotationError;
+use super::removal::{coordinator_at, is_before, removals};
 use crate::crypto::{DeviceSealError, open_as_device, seal_to_devices};
-use crate::model::{DeviceId, SpaceDoc};
-
-/// Why a handover could not be made or opened.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum RotationError {
-    /// This device is not among the handover's recipients.
-    #[error("this device was not given the new key")]
-    NotARecipient,
-    /// Nobody would remain to receive the key.
-    #[error("no remaining device to hand the new key to")]
-    NobodyLeft,
-    /// The space is at the last epoch a handover can leave.
-    #[error("the space cannot move past epoch {0}")]
-    LastEpoch(u32),
-    /// The handover bytes are damaged or not a handover.
-    #[error("malformed handover: {0}")]
-    Malformed(String),
-}
+use crate::model::{DeviceId, MemberId, SpaceDoc};
 
 /// A new epoch's key, sealed to the remaining devices.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,15 +77,7 @@ impl Handover {
         if from_epoch.checked_add(1).is_none() {
             return Err(RotationError::LastEpoch(from_epoch));
         }
-        let mut recipients = Vec::new();
-        let mut age_recipients: Vec<age::x25519::Recipient> = Vec::new();
-        for (device, recipient) in super::removal::key_holders(doc) {
-            let Ok(r) = age::x25519::Recipient::from_str(&recipient) else {
-                continue;
-            };
-            recipients.push(device);
-            age_recipients.push(r);
-        }
+        let (recipients, age_recipients) = usable_recipients(&super::removal::key_holders(doc));
         if age_recipients.is_empty() {
             return Err(RotationError::NobodyLeft);
         }
@@ -297,14 +272,7 @@ pub(super) fn seal_admin_seed(
     seed: &AdminSeed,
     holders: &[(DeviceId, String)],
 ) -> Result<(Vec<DeviceId>, Vec<u8>), RotationError> {
-    let mut devices = Vec::new();
-    let mut recipients = Vec::new();
-    for (device, recipient) in holders {
-        if let Ok(r) = age::x25519::Recipient::from_str(recipient) {
-            devices.push(device.clone());
-            recipients.push(r);
-        }
-    }
+    let (devices, recipients) = usable_recipients(holders);
     if recipients.is_empty() {
         return Ok((Vec::new(), Vec::new()));
     }
@@ -389,6 +357,75 @@ fn array<const N: usize>(slice: &[u8]) -> [u8; N] {
     let mut out = [0u8; N];
     out.copy_from_slice(&slice[..N]);
     out
+}
+
+/// Why a handover was not adopted. Nothing was changed.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HandoverRefusal {
+    /// The removal it answers, or part of its cut, has not arrived yet: keep
+    /// it and try again.
+    #[error("the handover answers changes not received yet")]
+    Waiting,
+    /// Its author's device belongs to no member (or to more than one).
+    #[error("the handover's author is not a device of a member")]
+    UnknownAuthor,
+    /// The change it names is not a removal, or not within its cut.
+    #[error("the handover does not answer a removal")]
+    NotARemoval,
+    /// Its author was not an active coordinator at the removal, or was
+    /// removed by a change not causally after it.
+    #[error("only a coordinator active at a removal may answer it with a new epoch")]
+    NotACoordinator,
+    /// The removal was answered by the current epoch already.
+    #[error("the removal was answered already")]
+    Answered,
+}
+
+/// Checks that `handover`, signed by `author`, may move the space on:
+/// everything it names has arrived, it answers a removal within its cut,
+/// its author acts as a coordinator at that removal, and the removal is not
+/// causally before `answered` (the cut of the handover into the epoch it
+/// leaves; `None` for the first epoch). Returns the removed member.
+pub fn check_handover(
+    doc: &mut SpaceDoc,
+    author: &DeviceId,
+    handover: &Handover,
+    answered: Option<&[ChangeHash]>,
+) -> Result<MemberId, HandoverRefusal> {
+    if !doc.has_change(&handover.answers) || handover.cut.iter().any(|h| !doc.has_change(h)) {
+        return Err(HandoverRefusal::Waiting);
+    }
+    // The member the device writes as at the cut: a device that left and
+    // came back answers as the member it is there.
+    let member = member_of_device_at(doc.automerge(), author, Some(&handover.cut))
+        .ok_or(HandoverRefusal::UnknownAuthor)?;
+    if !is_before(doc, &handover.answers, &handover.cut) {
+        return Err(HandoverRefusal::NotARemoval);
+    }
+    let removed = removals(doc)
+        .into_iter()
+        .find(|r| r.change == handover.answers)
+        .ok_or(HandoverRefusal::NotARemoval)?;
+    if !coordinator_at(doc, &member, &handover.answers) {
+        return Err(HandoverRefusal::NotACoordinator);
+    }
+    // Nor may a removed device answer, unless its removal came causally
+    // after the one it answers: the thief of a coordinator's phone cannot
+    // hand over a key he chose.
+    let author_removed = removals(doc)
+        .into_iter()
+        .filter(|r| r.device.as_ref() == Some(author))
+        .any(|r| r.change == handover.answers || !is_before(doc, &handover.answers, &[r.change]));
+    if author_removed {
+        return Err(HandoverRefusal::NotACoordinator);
+    }
+    if let Some(cut) = answered {
+        if is_before(doc, &handover.answers, cut) {
+            return Err(HandoverRefusal::Answered);
+        }
+    }
+    Ok(removed.member)
 }
 
 #[cfg(test)]

@@ -33,7 +33,8 @@ use std::collections::{HashMap, HashSet};
 use automerge::legacy::{Op, OpType};
 use automerge::{AutoCommit, ChangeHash, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 
-use super::authorship::{AuthorshipError, child_at, get_in, made_in_batch};
+use super::error::AuthorshipError;
+use super::state_at::{child_at, get_in, made_in_batch};
 use crate::model::{
     MemberId, Role, SessionId, SignUp, SignUpKey, Timestamp, TrainingModule, TrainingRecord,
     parse_signup_key,

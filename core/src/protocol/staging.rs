@@ -33,7 +33,8 @@ use std::collections::HashMap;
 use automerge::{Change, ChangeHash};
 use ed25519_dalek::VerifyingKey;
 
-use super::authorship::AuthorshipError;
+use super::devices::{device_key, member_of_device};
+use super::error::AuthorshipError;
 use crate::model::{DeviceId, MemberId, ModelResult, Role, SpaceDoc};
 
 /// Changes checked against a document and waiting to be applied to it in
@@ -123,7 +124,7 @@ impl Staged {
     pub fn member_of_device(&mut self, doc: &SpaceDoc, device: &DeviceId) -> Option<MemberId> {
         self.members
             .entry(device.clone())
-            .or_insert_with(|| super::authorship::member_of_device(doc, device))
+            .or_insert_with(|| member_of_device(doc, device))
             .clone()
     }
 
@@ -133,7 +134,7 @@ impl Staged {
         *self
             .keys
             .entry(device.clone())
-            .or_insert_with(|| super::exchange::device_key(doc, device))
+            .or_insert_with(|| device_key(doc, device))
     }
 
     /// The member's role in the document's current state, read once per

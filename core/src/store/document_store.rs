@@ -25,10 +25,11 @@ use rand::RngCore;
 use rand::rngs::OsRng;
 
 use super::atomic_file;
+use super::document_id::DocumentId;
+use super::error::StoreError;
 use super::manifest::{ChunkName, DocumentEntry, Manifest};
-use super::padding::{open_padded, seal_padded};
-use super::{DocumentId, StoreError};
 use crate::crypto::SymmetricKey;
+use crate::crypto::padding::{open_padded, seal_padded};
 
 /// Compact a document once it has this many incremental chunks…
 pub const COMPACT_AFTER_INCREMENTS: usize = 64;

@@ -22,9 +22,13 @@ mod document_id;
 mod document_store;
 mod error;
 mod manifest;
-pub mod padding;
 
 pub use document_id::DocumentId;
 pub use document_store::{COMPACT_AFTER_INCREMENT_BYTES, COMPACT_AFTER_INCREMENTS, StoredDocument};
 pub(crate) use document_store::{DocumentStore, is_sweepable_name};
 pub use error::StoreError;
+
+/// The padding every stored file gets; it lives in [`crate::crypto::padding`],
+/// below the protocol, which pads envelopes with it too. Re-exported so the
+/// `store::padding` path keeps working.
+pub use crate::crypto::padding;

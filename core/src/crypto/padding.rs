@@ -1,4 +1,15 @@
-//! Size padding: every sealed file on disk is exactly a bucket size long.
+//! Size padding, so a sealed blob's length says little about what it holds.
+//! Two frames, used by the store, the profile, envelopes, invites, device
+//! links and offline bundles alike:
+//!
+//! - [`seal_padded`] / [`open_padded`]: an age file sealed with
+//!   [`SymmetricKey`]s, padded as a *whole file* to a bucket size (below).
+//! - [`pad_json`]: JSON padded with trailing spaces to a fixed frame before
+//!   it is sealed to devices' X25519 keys (join requests, welcomes), where
+//!   the sealing is not ours to pad; JSON allows trailing whitespace, so the
+//!   frame needs no length field.
+//!
+//! # Buckets
 //!
 //! Buckets are powers of two, at least [`MIN_BUCKET`] bytes, up to 64 KiB;
 //! above that, multiples of 1/128 of the enclosing power of two. The *whole age
@@ -20,7 +31,7 @@ use std::rc::Rc;
 
 use zeroize::Zeroizing;
 
-use crate::crypto::{OpenError, SealError, SymmetricKey};
+use super::symmetric_key::{OpenError, SealError, SymmetricKey};
 
 /// The smallest file the store writes, in bytes.
 pub const MIN_BUCKET: u64 = 1024;
@@ -144,6 +155,16 @@ pub fn open_padded(key: &SymmetricKey, sealed: &[u8]) -> Result<Zeroizing<Vec<u8
     Ok(plain)
 }
 
+/// Pads `json` with trailing spaces (`b' '`) to `frame` bytes, leaving
+/// longer JSON as it is; the result is wiped on drop, as the JSON may hold
+/// a key. Parsers ignore the padding: JSON allows trailing whitespace.
+pub fn pad_json(mut json: Vec<u8>, frame: usize) -> Zeroizing<Vec<u8>> {
+    if json.len() < frame {
+        json.resize(frame, b' ');
+    }
+    Zeroizing::new(json)
+}
+
 /// Opening a padded file failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -195,6 +216,21 @@ mod tests {
         let a = seal_padded(&key, b"a").expect("seal");
         let b = seal_padded(&key, &[1u8; 400]).expect("seal");
         assert_eq!(a.len(), b.len());
+    }
+
+    #[test]
+    fn json_is_padded_with_spaces_to_the_frame_and_still_parses() {
+        let padded = pad_json(br#"{"a":1}"#.to_vec(), 64);
+        assert_eq!(padded.len(), 64);
+        assert!(padded[7..].iter().all(|&b| b == b' '));
+        let value: serde_json::Value = serde_json::from_slice(&padded).expect("parses");
+        assert_eq!(value["a"], 1);
+        let long = vec![b' '; 100];
+        assert_eq!(
+            pad_json(long.clone(), 64).len(),
+            100,
+            "longer JSON is left as it is"
+        );
     }
 
     #[test]

@@ -1,8 +1,20 @@
 //! Behaviour of the space document. Each test names the rule it proves.
 
-use super::*;
-use crate::model::{ConflictValue, SeriesRule, SessionKind, SpaceZone};
-use crate::model::{SignUpState, TicketId};
+use automerge::{AutoCommit, ROOT, transaction::Transactable};
+
+use super::doc::{SESSIONS, SpaceDoc};
+use crate::model::conflict::ConflictValue;
+use crate::model::document::child_map;
+use crate::model::error::{ModelError, ModelResult};
+use crate::model::ids::{DeviceId, MemberId, SessionId, TicketId};
+use crate::model::member::{DeviceKeys, Role};
+use crate::model::series::SeriesRule;
+use crate::model::session::{LeadState, SessionDraft, SessionEdit, SessionKind, SessionStatus};
+use crate::model::signposting::{Resource, ResourceCategory};
+use crate::model::time::Timestamp;
+use crate::model::training::TrainingModule;
+use crate::model::waitlist::{Place, SignUp, SignUpState};
+use crate::model::zone::SpaceZone;
 
 fn draft(capacity: u32) -> SessionDraft {
     SessionDraft {

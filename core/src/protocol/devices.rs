@@ -1,0 +1,224 @@
+//! A device's keys as a space lists them (`members/<id>/devices/<device>`:
+//! an age X25519 recipient, an Ed25519 signing key, and a binding), and
+//! what the protocol does with them in one place:
+//!
+//! - parsing them: [`verifying_key`], [`age_recipient`];
+//! - binding them to the device: [`bind_device`], [`verify_binding`], the
+//!   proof of possession every listing carries;
+//! - which member a device writes as, now or at a causal point
+//!   ([`member_of_device`]), and the key that checks its signatures
+//!   ([`device_key`]);
+//! - the recipients to seal to devices: [`recipients`] (all or none) and
+//!   [`usable_recipients`] (skipping any that does not parse), used by
+//!   invites, handovers, key and admin grants and journal epochs.
+
+use std::str::FromStr;
+
+use automerge::{AutoCommit, ChangeHash, ROOT, ReadDoc, ScalarValue, Value};
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+
+use super::error::InviteError;
+use super::state_at::{child_at, get_in, role_at};
+use crate::model::{DeviceId, DeviceKeys, MemberId, SpaceDoc};
+
+const BINDING_CONTEXT: &[u8] = b"safespaces/v2/device-binding";
+
+/// A device's (or an invite's) Ed25519 verifying key as a space document
+/// lists it: 64 hex digits. `None` for anything else.
+pub fn verifying_key(hex_text: &str) -> Option<VerifyingKey> {
+    let mut key = [0u8; 32];
+    hex::decode_to_slice(hex_text, &mut key).ok()?;
+    VerifyingKey::from_bytes(&key).ok()
+}
+
+/// A device's age X25519 recipient as a space document lists it.
+pub fn age_recipient(text: &str) -> Option<age::x25519::Recipient> {
+    age::x25519::Recipient::from_str(text).ok()
+}
+
+/// An Ed25519 signature as documents carry it: 128 hex digits.
+pub(crate) fn decode_signature(hex_text: &str) -> Option<Signature> {
+    let mut bytes = [0u8; 64];
+    hex::decode_to_slice(hex_text, &mut bytes).ok()?;
+    Some(Signature::from_bytes(&bytes))
+}
+
+/// The bytes a protocol signature covers: a context string, then each
+/// field after a NUL, so no field can be shifted into another.
+pub(crate) fn framed(context: &[u8], parts: &[&str]) -> Vec<u8> {
+    let mut m = context.to_vec();
+    for part in parts {
+        m.push(0);
+        m.extend_from_slice(part.as_bytes());
+    }
+    m
+}
+
+/// What a device binding signs: the device id and both its keys.
+fn binding_message(device: &DeviceId, keys: &DeviceKeys) -> Vec<u8> {
+    framed(
+        BINDING_CONTEXT,
+        &[device.as_str(), &keys.age_recipient, &keys.signing_key],
+    )
+}
+
+/// A device's signature, made with its own signing key, over its id and
+/// keys: proof of possession, so nobody can list a key they do not hold (or
+/// another device's key under a new id) as a device. Which member a device
+/// belongs to is the writer's to say, under the permission rules, and a
+/// device id belongs to one member for the life of a space. Hex.
+pub fn bind_device(device: &DeviceId, keys: &DeviceKeys, signer: &SigningKey) -> String {
+    hex::encode(signer.sign(&binding_message(device, keys)).to_bytes())
+}
+
+/// Checks a device binding ([`bind_device`]) under the signing key the
+/// entry itself lists: only the holder of that key could have made it.
+pub fn verify_binding(device: &DeviceId, keys: &DeviceKeys) -> Result<(), InviteError> {
+    let key = verifying_key(&keys.signing_key).ok_or(InviteError::BadProof)?;
+    let binding = keys
+        .binding
+        .as_deref()
+        .and_then(decode_signature)
+        .ok_or(InviteError::BadProof)?;
+    key.verify(&binding_message(device, keys), &binding)
+        .map_err(|_| InviteError::BadProof)
+}
+
+/// Every device recipient in `list`, refusing the whole list if one does
+/// not parse: a message for a named set of devices (a join request to the
+/// inviter's devices) must reach all of them or none.
+pub fn recipients(list: &[String]) -> Result<Vec<age::x25519::Recipient>, InviteError> {
+    list.iter()
+        .map(|r| age::x25519::Recipient::from_str(r).map_err(|_| InviteError::Undecryptable))
+        .collect()
+}
+
+/// The devices of `list` (id and age recipient) whose recipient parses,
+/// with their recipients, in order. A device with a bad recipient is
+/// skipped rather than refused: one bad entry must not keep everyone else
+/// from a new key (handovers, key and admin grants, journal epochs).
+pub fn usable_recipients<'a>(
+    list: impl IntoIterator<Item = &'a (DeviceId, String)>,
+) -> (Vec<DeviceId>, Vec<age::x25519::Recipient>) {
+    list.into_iter()
+        .filter_map(|(device, recipient)| Some((device.clone(), age_recipient(recipient)?)))
+        .unzip()
+}
+
+/// The Ed25519 key a space document records for a device of one of its
+/// members, if any.
+pub fn device_key(doc: &SpaceDoc, device: &DeviceId) -> Option<VerifyingKey> {
+    let member = member_of_device(doc, device)?;
+    let keys = doc.member(&member).ok()?.devices.get(device)?.clone();
+    verifying_key(&keys.signing_key)
+}
+
+/// The member a device writes as in the document's current state
+/// ([`member_of_device_at`]).
+pub fn member_of_device(doc: &SpaceDoc, device: &DeviceId) -> Option<MemberId> {
+    member_of_device_at(doc.automerge(), device, None)
+}
+
+/// The member `device` writes as at `heads` (the current state for `None`).
+///
+/// A device id may be listed under several members over the life of a
+/// space (a person who left, or was removed, and was admitted again from
+/// the same device), but under at most one *active* member at any causal
+/// point (`check_member_structure`), always with the same keys. So the
+/// device writes as the member whose entry is active there; where none is,
+/// as the one it is listed under (then every check refuses it as not a
+/// member). Listings that disagree on the device's keys, or two active
+/// ones (concurrent additions), belong to nobody: one is a capture
+/// attempt, and no replica may guess which.
+pub(crate) fn member_of_device_at(
+    am: &AutoCommit,
+    device: &DeviceId,
+    heads: Option<&[ChangeHash]>,
+) -> Option<MemberId> {
+    let listings = listings_at(am, device.as_str(), heads);
+    let first = listings.first()?;
+    if listings.iter().any(|l| l.keys != first.keys) {
+        return None;
+    }
+    let mut active = listings
+        .iter()
+        .filter(|l| role_at(am, &l.member, heads).is_ok());
+    match (active.next(), active.next()) {
+        (Some(one), None) => Some(one.member.clone()),
+        (Some(_), Some(_)) => None,
+        (None, _) => Some(first.member.clone()),
+    }
+}
+
+/// Whether `device` is listed under more than one member in the current
+/// state: only then can the member it writes as differ between causal
+/// points (entries are never deleted, so a single listing now is the only
+/// one there ever was).
+pub(crate) fn listed_again(am: &AutoCommit, device: &DeviceId) -> bool {
+    listings_at(am, device.as_str(), None).len() > 1
+}
+
+/// Whether `change` (in `doc`) was written as `member`: its actor's device
+/// wrote as her at the change's causal point (its dependencies). A removal
+/// voids what her devices wrote as her, never what one of them wrote later
+/// as the member it was admitted again as.
+pub(crate) fn written_as(doc: &SpaceDoc, change: &ChangeHash, member: &MemberId) -> bool {
+    let am = doc.automerge();
+    let Some(c) = am.get_change_by_hash(change) else {
+        return false;
+    };
+    let device = DeviceId::from(hex::encode(c.actor_id().to_bytes()));
+    if !listed_again(am, &device) {
+        return member_of_device_at(am, &device, None).as_ref() == Some(member);
+    }
+    member_of_device_at(am, &device, Some(c.deps())).as_ref() == Some(member)
+}
+
+/// The member who wrote `change`, resolved at its causal point
+/// ([`member_of_device_at`]).
+pub(crate) fn author_of(doc: &SpaceDoc, change: &ChangeHash) -> Option<MemberId> {
+    let am = doc.automerge();
+    let c = am.get_change_by_hash(change)?;
+    let device = DeviceId::from(hex::encode(c.actor_id().to_bytes()));
+    let heads = listed_again(am, &device).then(|| c.deps().to_vec());
+    member_of_device_at(am, &device, heads.as_deref())
+}
+
+/// One member entry that lists a device, with the keys it lists.
+pub(crate) struct Listing {
+    pub(crate) member: MemberId,
+    pub(crate) keys: (Option<String>, Option<String>),
+}
+
+/// Every member entry that lists `device` at `heads`, by member id.
+pub(crate) fn listings_at(
+    am: &AutoCommit,
+    device: &str,
+    heads: Option<&[ChangeHash]>,
+) -> Vec<Listing> {
+    let Some(members) = child_at(am, &ROOT, "members", heads) else {
+        return Vec::new();
+    };
+    let ids: Vec<String> = match heads {
+        Some(h) => am.keys_at(&members, h).collect(),
+        None => am.keys(&members).collect(),
+    };
+    let text = |obj: &automerge::ObjId, key: &str| match get_in(am, obj, key, heads) {
+        Ok(Some((Value::Scalar(v), _))) => match v.as_ref() {
+            ScalarValue::Str(s) => Some(s.to_string()),
+            _ => None,
+        },
+        _ => None,
+    };
+    ids.into_iter()
+        .filter_map(|id| {
+            let entry = child_at(am, &members, &id, heads)
+                .and_then(|m| child_at(am, &m, "devices", heads))
+                .and_then(|d| child_at(am, &d, device, heads))?;
+            Some(Listing {
+                member: MemberId::from(id),
+                keys: (text(&entry, "signing_key"), text(&entry, "age_recipient")),
+            })
+        })
+        .collect()
+}
