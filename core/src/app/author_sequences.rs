@@ -26,9 +26,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::error::AppResult;
 use super::registry::SpaceEntry;
+use super::shared::Shared;
+use super::space_handle::Space;
 use super::space_handle::entry;
-use super::{AppResult, Shared, Space};
 use crate::model::DeviceId;
 use crate::protocol::SpaceId;
 use crate::protocol::envelope::Unverified;

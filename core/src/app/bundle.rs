@@ -20,7 +20,7 @@ use crate::crypto::SymmetricKey;
 use crate::protocol::SpaceId;
 use crate::store::padding::{open_padded, seal_padded_to};
 
-use super::{AppError, AppResult, InputSource};
+use super::error::{AppError, AppResult, InputSource};
 
 const MAGIC: &[u8; 4] = b"SSB1";
 

@@ -10,7 +10,9 @@
 //! replaces what the device held of it with the space as the welcome shows
 //! it.
 
-use super::{AppError, AppResult, Loaded, SafeSpaces, Shared};
+use super::error::{AppError, AppResult};
+use super::safe_spaces::SafeSpaces;
+use super::shared::{Loaded, Shared};
 use crate::protocol::SpaceId;
 use crate::store::DocumentId;
 

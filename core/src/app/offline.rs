@@ -7,10 +7,13 @@
 use std::sync::Arc;
 
 use super::bundle::{open_bundle, seal_bundle};
+use super::error::{AppError, AppResult, InputSource};
 use super::receive::{receive_envelopes, request_envelope};
 use super::registry::PendingRequest;
+use super::safe_spaces::SafeSpaces;
+use super::shared::{Loaded, Shared};
+use super::space_handle::Space;
 use super::space_handle::entry;
-use super::{AppError, AppResult, InputSource, Loaded, SafeSpaces, Shared, Space};
 use crate::engine::settle;
 use crate::model::{SignUpState, Timestamp};
 use crate::protocol::attendance;

@@ -21,8 +21,9 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, Weak};
 
+use super::safe_spaces::SafeSpaces;
+use super::shared::Shared;
 use super::space_sync::{Progress, ProgressFn};
-use super::{SafeSpaces, Shared};
 
 thread_local! {
     /// Set while this thread runs a progress callback: stopping from

@@ -7,11 +7,12 @@
 //! (`drive/`).
 
 use super::cover_leads::fingerprint;
+use super::error::{AppError, AppResult};
 use super::offline::BundleReport;
 use super::receive::{receive_envelopes, request_envelope};
 use super::registry::{HeldRequest, OutboxItem};
+use super::shared::Shared;
 use super::space_handle::entry;
-use super::{AppError, AppResult, Shared};
 use crate::engine::{bound_waiting, compaction_bound, resend_due, settle};
 use crate::model::{DeviceId, Timestamp};
 use crate::protocol::attendance;
@@ -71,7 +72,7 @@ pub struct SyncReport {
     /// Spaces where envelopes were found missing (the relay withheld
     /// them) or an author's number used twice, since the last report
     /// (`author_sequences`); each is reported once. Empty when all is well.
-    pub sequence_alerts: Vec<super::SequenceAlert>,
+    pub sequence_alerts: Vec<super::author_sequences::SequenceAlert>,
 }
 
 impl SyncReport {
