@@ -8,8 +8,8 @@
 
 use super::author_sequences::{Stamp, unnumbered};
 use super::bundle::device_key;
+use super::bundle_report::BundleReport;
 use super::error::{AppError, AppResult};
-use super::offline::BundleReport;
 use super::registry::{AwaitingGrant, SpaceEntry};
 use super::rotation::enter_epoch;
 use super::shared::{Loaded, Shared};

@@ -6,10 +6,11 @@ use std::sync::{Arc, Mutex};
 
 use super::error::{AppError, AppResult};
 use super::journal_handle::Journal;
+use super::progress_slot;
 use super::registry::{self, SpaceEntry};
 use super::shared::Shared;
 use super::space_handle::Space;
-use super::{leaving, progress};
+use super::standing::{Standing, standing};
 use crate::model::{DeviceId, SpaceDoc, SpaceZone, Timestamp};
 use crate::profile::{KeystoreAction, Profile, ProfileOptions, UnlockSecret};
 use crate::protocol::{EpochKey, SpaceId};
@@ -43,7 +44,7 @@ impl SafeSpaces {
             shared: Arc::new(Shared {
                 profile,
                 state: Mutex::new(None),
-                progress: progress::ProgressSlot::default(),
+                progress: progress_slot::ProgressSlot::default(),
             }),
         };
         app.shared.load()?;
@@ -57,7 +58,7 @@ impl SafeSpaces {
             shared: Arc::new(Shared {
                 profile,
                 state: Mutex::new(None),
-                progress: progress::ProgressSlot::default(),
+                progress: progress_slot::ProgressSlot::default(),
             }),
         })
     }
@@ -159,7 +160,7 @@ impl SafeSpaces {
                 .map(|(id, doc)| SpaceSummary {
                     id: id.to_hex(),
                     name: doc.name().unwrap_or_default(),
-                    left: leaving::standing(loaded, *id) != Some(leaving::Standing::Member),
+                    left: standing(loaded, *id) != Some(Standing::Member),
                 })
                 .collect();
             out.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));

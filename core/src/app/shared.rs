@@ -9,7 +9,7 @@ use rand::RngCore;
 use rand::rngs::OsRng;
 
 use super::error::{AppError, AppResult};
-use super::progress;
+use super::progress_slot;
 use super::registry::{self, REGISTRY_VERSION, Registry};
 use crate::model::{DeviceId, DeviceKeys, JournalDoc, SpaceDoc};
 use crate::profile::Profile;
@@ -28,7 +28,7 @@ pub(crate) struct Shared {
     pub(crate) profile: Profile,
     pub(crate) state: Mutex<Option<Loaded>>,
     /// Told how far a sync has come; replaceable while shared.
-    pub(crate) progress: progress::ProgressSlot,
+    pub(crate) progress: progress_slot::ProgressSlot,
 }
 
 impl Shared {

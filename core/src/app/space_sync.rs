@@ -6,9 +6,9 @@
 //! (`core/src/engine/`); carrying it out over the network is the drivers'
 //! (`drive/`).
 
+use super::bundle_report::BundleReport;
 use super::cover_leads::fingerprint;
 use super::error::{AppError, AppResult};
-use super::offline::BundleReport;
 use super::receive::{receive_envelopes, request_envelope};
 use super::registry::{HeldRequest, OutboxItem};
 use super::shared::Shared;
@@ -20,23 +20,6 @@ use crate::protocol::authorship::actor_for_device;
 use crate::protocol::exchange::batch_body;
 use crate::protocol::{Envelope, EnvelopeKind, SpaceId};
 use crate::relay::{Blob, RelayError};
-
-/// How far a sync has come, for a progress bar.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Progress {
-    /// The space being synced, hex.
-    pub space: String,
-    /// Blobs received so far for this space in this pass over it.
-    pub received: u64,
-    /// Blobs there are to receive for this space in this pass (as the
-    /// relay counts them on the latest page read).
-    pub total: u64,
-    /// Envelopes sent so far.
-    pub sent: u64,
-}
-
-/// A progress callback.
-pub type ProgressFn = Box<dyn Fn(Progress) + Send + Sync>;
 
 /// What one sync did, summed over spaces.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
