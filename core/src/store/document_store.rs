@@ -25,9 +25,10 @@ use rand::RngCore;
 use rand::rngs::OsRng;
 
 use super::atomic_file;
+use super::document_id::DocumentId;
+use super::error::StoreError;
 use super::manifest::{ChunkName, DocumentEntry, Manifest};
 use super::padding::{open_padded, seal_padded};
-use super::{DocumentId, StoreError};
 use crate::crypto::SymmetricKey;
 
 /// Compact a document once it has this many incremental chunks…

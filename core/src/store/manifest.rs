@@ -16,8 +16,8 @@
 
 use std::collections::BTreeMap;
 
-use super::DocumentId;
-use super::StoreError;
+use super::document_id::DocumentId;
+use super::error::StoreError;
 
 const MAGIC: &[u8; 4] = b"SSM1";
 
