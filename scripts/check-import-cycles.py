@@ -707,7 +707,12 @@ def main():
     if found:
         print(f"{found} import cycle(s) or problem(s) between files; see docs/architecture.md")
         sys.exit(1)
-    print(f"no import cycles between files ({', '.join(src_dirs)})")
+    scope = ", ".join(src_dirs)
+    if args.only:
+        scope += "; only " + ", ".join(args.only)
+    if args.exclude:
+        scope += "; without " + ", ".join(args.exclude)
+    print(f"no import cycles between files ({scope})")
 
 
 if __name__ == "__main__":

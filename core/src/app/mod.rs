@@ -2,19 +2,29 @@
 //! for the FFI (`Send + Sync`, `&self` methods, no lifetimes, owned values).
 //!
 //! # Layout
-//! - [`SafeSpaces`] (this file): the profile's life cycle (create, unlock,
-//!   lock, wipe) and its spaces.
+//! This file only declares the modules and re-exports what apps use; no
+//! child imports through it (`docs/architecture.md`, "No import cycles
+//! between files").
+//!
+//! - [`SafeSpaces`] (`safe_spaces.rs`): the profile's life cycle (create,
+//!   unlock, lock, wipe) and its spaces.
+//! - `shared.rs`: what the handles share (`Shared`: the profile, the
+//!   decrypted `Loaded` state while unlocked, the progress slot) and
+//!   loading it after an unlock.
 //! - [`Space`] (`space_handle.rs`): one space: members, sessions, sign-ups,
 //!   training, signposting, conflicts.
 //! - [`Journal`] (`journal_handle.rs`): the private journal.
 //! - `offline.rs` and `bundle.rs`: invites, joining, and offline bundles
-//!   (syncing face to face by passing one age file).
+//!   (syncing face to face by passing one age file); [`BundleReport`]
+//!   (`bundle_report.rs`): what receiving envelopes did, for bundles and
+//!   relay pulls alike.
 //! - `journal_sync.rs`: opt-in journal sync between a person's own devices.
 //! - `linking.rs`: linking a person's second device through the relay.
 //! - `own_devices.rs`: the person's own devices: listing and naming them,
 //!   removing a lost one from every space and the journal.
 //! - `leaving.rs`: a space this person is no longer in: how it shows,
-//!   forgetting it, coming back.
+//!   forgetting it, coming back; `standing.rs`: where this device stands
+//!   in a space (member, left, removed as a device).
 //! - `space_sync.rs`: the device's half of a sync pass (sealing the outbox,
 //!   the snapshot envelope, receiving pulled blobs), and [`SyncReport`].
 //! - `drive/`: the drivers of the engine (`core/src/engine/`): the relay
@@ -22,7 +32,9 @@
 //!   ([`SafeSpaces::live`], a listener told which space changed).
 //! - `receive.rs`: what each received envelope does, for bundles and relay alike.
 //! - `author_sequences.rs`: each author's envelope numbers, checked for
-//!   envelopes the relay withheld and numbers used twice.
+//!   envelopes the relay withheld and numbers used twice; the numbers seen
+//!   and the counts, as persisted ([`MailboxNumbers`], [`SequenceCounts`]),
+//!   in `mailbox_numbers.rs`.
 //! - `rotation.rs`: removing a member and moving to a new epoch.
 //! - `key_grants.rs`: granting the current key to devices a handover missed,
 //!   and the mailbox admin seed to coordinators' devices that lack it.
@@ -36,8 +48,9 @@
 //! - `adopting.rs`: adopting a space, the one path for joining by bundle,
 //!   joining through the relay and linking.
 //! - `sync_log.rs`: what the sync engine logs about a pass (counts only).
-//! - [`ProgressWatch`] (`progress.rs`): the sync progress callback and the
-//!   guard that removes it.
+//! - [`ProgressWatch`] (`progress.rs`): installing the sync progress
+//!   callback and the guard that removes it; [`Progress`] and the slot that
+//!   holds the callback in `progress_slot.rs`.
 //! - [`AppError`] (`error.rs`): what went wrong; [`ErrorClass`]
 //!   (`error_class.rs`): the one classification apps and the CLI act on.
 //!

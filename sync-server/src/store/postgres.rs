@@ -6,7 +6,10 @@
 //! the same behaviour suite (`tests/store_suite/`).
 //!
 //! # Durability and group commit
-//! Each node has one writer task with its own connection. It takes every
+//! Each node has one writer task with its own connection
+//! (`postgres/writer.rs`; the commands it queues are in
+//! `postgres/command.rs`, the page read it shares with the fan-out in
+//! `postgres/page.rs`). It takes every
 //! write waiting in its queue (up to [`MAX_BATCH`]), applies them in one
 //! transaction and commits once; with `synchronous_commit = on` (forced on
 //! for this connection if the server default is `off`) the commit returns
