@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 
 use super::error::{AppError, AppResult};
-use super::shared::Shared;
+use super::shared::{Loaded, Shared};
 use super::space_handle::entry;
 use crate::model::Timestamp;
 use crate::protocol::SpaceId;
@@ -91,10 +91,7 @@ impl Shared {
     }
 }
 
-fn doc_heads(
-    loaded: &mut super::shared::Loaded,
-    space: SpaceId,
-) -> AppResult<Vec<automerge::ChangeHash>> {
+fn doc_heads(loaded: &mut Loaded, space: SpaceId) -> AppResult<Vec<automerge::ChangeHash>> {
     Ok(loaded
         .spaces
         .get_mut(&space)
