@@ -15,63 +15,21 @@
 //!
 //! - `exit.rs`: the exit codes (stable, for scripts), from core's error
 //!   classification; `docs/cli.md`'s table is cited from it.
+//! - `failure.rs`: a failed command's exit code and message, from core's
+//!   errors.
 #![forbid(unsafe_code)]
 
 mod args;
 mod commands;
 mod exit;
+mod failure;
 mod resolve;
 mod secret;
 mod times;
 
 use clap::Parser;
-use safespaces_core::app::AppError;
-use safespaces_core::model::ModelError;
 
 use exit::ExitCode;
-
-/// A failure with the exit code it maps to.
-#[derive(Debug)]
-pub struct Failure {
-    /// Exit code (see `exit.rs`).
-    pub code: ExitCode,
-    /// What to tell the person.
-    pub message: String,
-}
-
-impl Failure {
-    /// A refusal: bad input, not permitted, unknown thing.
-    pub fn refused(message: impl Into<String>) -> Self {
-        Failure {
-            code: ExitCode::Refused,
-            message: message.into(),
-        }
-    }
-}
-
-impl From<AppError> for Failure {
-    fn from(err: AppError) -> Self {
-        Failure {
-            code: err.class().into(),
-            message: err.to_string(),
-        }
-    }
-}
-
-impl From<ModelError> for Failure {
-    fn from(err: ModelError) -> Self {
-        AppError::from(err).into()
-    }
-}
-
-impl From<std::io::Error> for Failure {
-    fn from(err: std::io::Error) -> Self {
-        Failure {
-            code: ExitCode::Unexpected,
-            message: err.to_string(),
-        }
-    }
-}
 
 fn main() -> std::process::ExitCode {
     let cli = args::Cli::parse();

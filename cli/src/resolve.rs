@@ -5,7 +5,7 @@
 use safespaces_core::app::{DeviceInfo, Journal, SafeSpaces, Space};
 use safespaces_core::model::{EntryId, Member, MemberId, Session, SessionId};
 
-use crate::Failure;
+use crate::failure::Failure;
 
 /// Picks the one candidate matching `typed` by id, id prefix (at least 4
 /// characters) or name (case-insensitive).

@@ -15,11 +15,11 @@ use age_core::secrecy::{ExposeSecret, SecretString};
 use safespaces_core::profile::UnlockSecret;
 use zeroize::Zeroizing;
 
-use crate::Failure;
+use crate::failure::Failure;
 
 fn usage(message: impl Into<String>) -> Failure {
     Failure {
-        code: crate::ExitCode::Usage,
+        code: crate::exit::ExitCode::Usage,
         message: message.into(),
     }
 }

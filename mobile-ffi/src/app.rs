@@ -7,11 +7,13 @@ use std::time::SystemTime;
 use safespaces_core::{app, profile};
 use secrecy::SecretString;
 
+use crate::convert::convert_all;
+use crate::error::SafeSpacesError;
+use crate::invites::{BundleReport, JoinRequestFile, PendingJoin};
+use crate::journal::Journal;
 use crate::secret::{KeystoreAction, ProfileOptions, UnlockSecret, core_options, keystore_bytes};
+use crate::space::Space;
 use crate::time::timestamp;
-use crate::{
-    BundleReport, JoinRequestFile, Journal, PendingJoin, SafeSpacesError, Space, convert_all,
-};
 
 /// A space as listed on this device.
 #[derive(uniffi::Record)]

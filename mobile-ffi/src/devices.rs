@@ -5,8 +5,9 @@ use std::time::SystemTime;
 use safespaces_core::{app, model};
 
 use crate::app::SafeSpaces;
+use crate::convert::convert_all;
+use crate::error::SafeSpacesError;
 use crate::time::{system_time, timestamp};
-use crate::{SafeSpacesError, convert_all};
 
 /// One of the person's devices, as this device knows it.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]

@@ -12,8 +12,9 @@ use std::time::SystemTime;
 
 use safespaces_core::{app, model};
 
+use crate::error::SafeSpacesError;
+use crate::members::Role;
 use crate::time::{system_time, timestamp};
-use crate::{Role, SafeSpacesError};
 
 /// An invite, ready to hand over. The invitee needs the code and the
 /// package: through the relay's drop-box (`Space.publishInvite`, then the

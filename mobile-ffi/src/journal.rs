@@ -7,8 +7,9 @@ use safespaces_core::model::{self, EntryId};
 use safespaces_core::{app, profile};
 use secrecy::SecretString;
 
+use crate::convert::convert_all;
+use crate::error::SafeSpacesError;
 use crate::time::{system_time, timestamp};
-use crate::{SafeSpacesError, convert_all};
 
 /// A journal entry.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]

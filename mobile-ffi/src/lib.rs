@@ -24,8 +24,9 @@
 //!   a relay (pins, CA or web PKI; the operator's token), its status, and
 //!   the FFI's one tokio runtime for background work.
 //! - `sync.rs`: the async calls that talk to the relay (`sync`,
-//!   `joinViaRelay`, `publishInvite`) and [`SyncReport`] (with [`SpaceSyncFailure`]
-//!   and [`SequenceAlert`]), and a space's [`SequenceStatus`].
+//!   `joinViaRelay`, `publishInvite`) and [`SyncReport`] (with [`SpaceSyncFailure`]).
+//! - [`SequenceAlert`], [`SequenceStatus`] (`sequences.rs`): what a space's
+//!   envelope numbers say, in a sync report and for the space.
 //! - [`LinkOffer`], [`PendingLink`] (`linking.rs`): linking a new device
 //!   through the relay, confirmed on the old one by its fingerprint.
 //! - [`SpaceListener`], [`LiveSync`] (`live.rs`): live updates and the
@@ -37,6 +38,7 @@
 //!   [`LoggerHandle`] (`logging.rs`): core's content-free `tracing` events
 //!   forwarded to the app's logger.
 //! - [`SafeSpacesError`] (`error.rs`): the one error the foreign side sees.
+//! - `convert.rs`: converting lists of core's values to the exported ones.
 //! - `time.rs`: the two conversions between the foreign side's instants
 //!   (`SystemTime`) and core's whole seconds (`Timestamp`).
 //! - `memory.rs`: the zero-on-free global allocator, so what a lock drops
@@ -68,6 +70,7 @@
 
 mod app;
 mod attendance;
+mod convert;
 mod devices;
 mod error;
 mod invites;
@@ -80,6 +83,7 @@ mod memory;
 mod progress;
 mod relay;
 mod secret;
+mod sequences;
 mod series;
 mod sessions;
 mod signposting;
@@ -106,6 +110,7 @@ pub use relay::{
     SyncStatusListener,
 };
 pub use secret::{KeystoreAction, KeystoreChange, PassphraseWork, ProfileOptions, UnlockSecret};
+pub use sequences::{SequenceAlert, SequenceStatus};
 pub use series::{SeriesPlan, SeriesRule, TimeZoneInfo};
 pub use sessions::{
     ClearanceWarning, ConflictValue, ExpiringClearance, FieldConflict, LeadState, LeadStatus,
@@ -113,12 +118,7 @@ pub use sessions::{
 };
 pub use signposting::{Resource, ResourceCategory, ResourceEntry};
 pub use space::Space;
-pub use sync::{SequenceAlert, SequenceStatus, SpaceSyncFailure, SyncReport};
+pub use sync::{SpaceSyncFailure, SyncReport};
 pub use training::{Clearance, TrainingModule, TrainingRecord};
 
 uniffi::setup_scaffolding!();
-
-/// Converts every element of a list with its `From` conversion.
-fn convert_all<T, U: From<T>>(items: Vec<T>) -> Vec<U> {
-    items.into_iter().map(U::from).collect()
-}

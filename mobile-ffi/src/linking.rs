@@ -11,8 +11,10 @@ use std::time::{Duration, SystemTime};
 
 use safespaces_core::app;
 
+use crate::app::SafeSpaces;
+use crate::error::SafeSpacesError;
+use crate::relay::RelayClient;
 use crate::time::timestamp;
-use crate::{RelayClient, SafeSpaces, SafeSpacesError};
 
 /// A link offered by a new device: show `code` to type into the old
 /// device and `fingerprint` to compare with what the old one shows.

@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use safespaces_core::app;
 
+use crate::app::SafeSpaces;
+use crate::error::SafeSpacesError;
+use crate::relay::RelayClient;
 use crate::relay::runtime;
-use crate::{RelayClient, SafeSpaces, SafeSpacesError};
 
 /// Told when a space, or the journal, changed because of something
 /// received from the relay.

@@ -35,7 +35,7 @@ use tracing::subscriber::Interest;
 use tracing::{Event, Level, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt as _};
 
-use crate::SafeSpacesError;
+use crate::error::SafeSpacesError;
 
 /// Targets of events that are forwarded: this project's crates.
 const OUR_TARGETS: &str = "safespaces";

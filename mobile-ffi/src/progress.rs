@@ -5,7 +5,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use safespaces_core::app;
 
-use crate::{SafeSpaces, SafeSpacesError};
+use crate::app::SafeSpaces;
+use crate::error::SafeSpacesError;
 
 /// How far a sync has come for one space.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]

@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 use safespaces_core::relay;
 use secrecy::{ExposeSecret as _, SecretString};
 
-use crate::SafeSpacesError;
+use crate::error::SafeSpacesError;
 
 /// The process-wide runtime for background tasks. Async methods run on
 /// uniffi's tokio support instead; this one only hosts what outlives a call.

@@ -4,7 +4,7 @@ use safespaces_core::profile;
 use secrecy::SecretString;
 use zeroize::Zeroizing;
 
-use crate::SafeSpacesError;
+use crate::error::SafeSpacesError;
 
 /// What opens a profile: a passphrase or a keystore secret.
 ///

@@ -48,12 +48,12 @@ impl SeriesRule {
     pub(crate) fn to_model(
         &self,
         zone: &model::SpaceZone,
-    ) -> Result<model::SeriesRule, crate::SafeSpacesError> {
+    ) -> Result<model::SeriesRule, crate::error::SafeSpacesError> {
         let end = match (self.count, &self.until) {
             (Some(n), None) => model::SeriesEnd::Count(n),
             (None, Some(until)) => model::SeriesEnd::Until(zone.parse_date(until)?),
             _ => {
-                return Err(crate::SafeSpacesError::InvalidInput {
+                return Err(crate::error::SafeSpacesError::InvalidInput {
                     reason: "a series needs exactly one of count and until".into(),
                 });
             }

@@ -4,8 +4,9 @@ use std::time::SystemTime;
 
 use safespaces_core::model::{self, Timestamp};
 
+use crate::error::SafeSpacesError;
 use crate::time::{system_time, timestamp};
-use crate::{Clearance, SafeSpacesError};
+use crate::training::Clearance;
 
 /// The kinds of session the project runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]

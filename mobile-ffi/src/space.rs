@@ -6,13 +6,19 @@ use std::time::SystemTime;
 use safespaces_core::app;
 use safespaces_core::model::{self, MemberId, SessionId, Timestamp};
 
-use crate::time::{system_time, timestamp};
-use crate::{
-    Attendee, Clearance, ClearanceWarning, ExpiringClearance, FieldConflict, Invitation,
-    InviteStatus, LeadStatus, Member, MyPlace, Resource, ResourceCategory, ResourceEntry, Role,
-    RosterView, SafeSpacesError, SeriesPlan, SeriesRule, Session, SessionDraft, SessionEdit,
-    SignUpState, TimeZoneInfo, TrainingModule, TrainingRecord, convert_all,
+use crate::attendance::{Attendee, MyPlace, RosterView, SignUpState};
+use crate::convert::convert_all;
+use crate::error::SafeSpacesError;
+use crate::invites::{Invitation, InviteStatus};
+use crate::members::{Member, Role};
+use crate::series::{SeriesPlan, SeriesRule, TimeZoneInfo};
+use crate::sessions::{
+    ClearanceWarning, ExpiringClearance, FieldConflict, LeadStatus, Session, SessionDraft,
+    SessionEdit,
 };
+use crate::signposting::{Resource, ResourceCategory, ResourceEntry};
+use crate::time::{system_time, timestamp};
+use crate::training::{Clearance, TrainingModule, TrainingRecord};
 
 /// One space on this device. The handle holds only the space's id: it is
 /// cheap, and safe to keep across a lock (it throws `Locked` meanwhile).
@@ -68,7 +74,7 @@ impl Space {
     /// Whether envelopes of this space went missing on the way (the relay
     /// withheld them) or a member's device used a number twice: all zero
     /// when all is well. Show anything else with the space.
-    pub fn sequence_status(&self) -> Result<crate::SequenceStatus, SafeSpacesError> {
+    pub fn sequence_status(&self) -> Result<crate::sequences::SequenceStatus, SafeSpacesError> {
         Ok(self.inner.sequence_status()?.into())
     }
 

@@ -6,8 +6,13 @@ use std::time::SystemTime;
 
 use safespaces_core::app;
 
+use crate::app::SafeSpaces;
+use crate::error::SafeSpacesError;
+use crate::invites::{Invitation, PendingJoin};
+use crate::relay::RelayClient;
+use crate::sequences::SequenceAlert;
+use crate::space::Space;
 use crate::time::timestamp;
-use crate::{Invitation, PendingJoin, RelayClient, SafeSpaces, SafeSpacesError, Space};
 
 /// What one sync did, summed over spaces.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
@@ -52,55 +57,6 @@ pub struct SyncReport {
     /// with the space (`Space.sequenceStatus` keeps the standing counts).
     /// Empty when all is well.
     pub sequence_alerts: Vec<SequenceAlert>,
-}
-
-/// Something wrong with one space's envelope numbers, in a [`SyncReport`].
-/// What arrived was applied as usual; this says some of it may be missing
-/// or that someone's app misbehaves.
-#[derive(uniffi::Record, Clone, Debug, PartialEq, Eq)]
-pub struct SequenceAlert {
-    /// The space's id.
-    pub space: String,
-    /// Envelopes newly found missing: later ones of the same member's
-    /// device arrived, these did not, and no snapshot covers them.
-    pub missing: u64,
-    /// Numbers newly found used by one device for two different envelopes:
-    /// a modified app, or a device restored from an old backup.
-    pub reused: u64,
-}
-
-impl From<app::SequenceAlert> for SequenceAlert {
-    fn from(a: app::SequenceAlert) -> Self {
-        SequenceAlert {
-            space: a.space,
-            missing: a.missing,
-            reused: a.reused,
-        }
-    }
-}
-
-/// Where one space's envelope numbers stand on this device
-/// (`Space.sequenceStatus`): all zero when all is well.
-#[derive(uniffi::Record, Clone, Debug, PartialEq, Eq)]
-pub struct SequenceStatus {
-    /// Envelopes missing now from the current epoch's mailbox (0 again if
-    /// they arrive after all, and after the space moves to a new epoch).
-    pub missing: u64,
-    /// Missing envelopes noticed over the space's life on this device.
-    pub missing_noticed: u64,
-    /// Numbers a member's device used for two different envelopes,
-    /// noticed over the space's life on this device.
-    pub reused: u64,
-}
-
-impl From<app::SequenceStatus> for SequenceStatus {
-    fn from(s: app::SequenceStatus) -> Self {
-        SequenceStatus {
-            missing: s.missing,
-            missing_noticed: s.missing_noticed,
-            reused: s.reused,
-        }
-    }
 }
 
 /// One space whose sync failed in a [`SyncReport`].

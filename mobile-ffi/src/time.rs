@@ -25,7 +25,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use safespaces_core::model::Timestamp;
 
-use crate::SafeSpacesError;
+use crate::error::SafeSpacesError;
 
 /// 9999-12-31T23:59:59Z in seconds since the epoch: the last whole second
 /// Python's `datetime` can hold.

@@ -4,7 +4,7 @@ use std::time::SystemTime;
 
 use safespaces_core::model;
 
-use crate::convert_all;
+use crate::convert::convert_all;
 use crate::time::system_time;
 
 /// A training module every lead must hold.

@@ -341,12 +341,4 @@ impl Config {
     pub fn handshake_timeout(&self) -> Duration {
         Duration::from_secs(self.handshake_timeout_secs.max(1))
     }
-
-    /// The pace every peer must keep ([`crate::pacing::Pace`]).
-    pub fn pace(&self) -> crate::pacing::Pace {
-        crate::pacing::Pace {
-            grace: Duration::from_secs(self.transfer_grace_secs),
-            min_rate: self.min_transfer_rate,
-        }
-    }
 }

@@ -18,11 +18,11 @@
 //! | [`pin`] | the `safespaces-relay pin` subcommand: a certificate's or key's SPKI pin |
 //! | [`server`] | [`Relay`]: TLS accept loop, per-connection HTTP/1.1, sweeper, graceful shutdown |
 //! | [`tls`] | rustls configuration (ring, TLS 1.3 only), development certificate, public-key pins, reload on SIGHUP |
-//! | [`routes`] | the router and handlers: [`routes::mailbox`], [`routes::dropbox`], [`routes::subscribe`] (WebSocket), [`routes::ops`] (health, metrics, OpenAPI) |
+//! | [`routes`] | the router and handlers: [`routes::mailbox`], [`routes::dropbox`], [`routes::subscribe`] (WebSocket), [`routes::ops`] (health, metrics, OpenAPI); reading bodies and path ids in `routes/request.rs` |
 //! | [`auth`] | checks request proofs: time window, signature, nonce |
 //! | [`replay`] | the nonce memory behind replay protection |
 //! | [`hub`] | live fan-out of committed blobs to subscribed connections |
-//! | [`store`] | the [`store::Store`] trait; the rules both stores apply ([`store::mailbox_rules`]: quotas, sequence numbers, compaction, tombstones); the SQLite store (default) and the PostgreSQL store (several nodes, cross-node fan-out by `LISTEN`/`NOTIFY`), both with group commit |
+//! | [`store`] | the [`store::Store`] trait and its types (`store/interface.rs`); the rules both stores apply ([`store::mailbox_rules`]: quotas, sequence numbers, compaction, tombstones); the SQLite store (default) and the PostgreSQL store (several nodes, cross-node fan-out by `LISTEN`/`NOTIFY`), both with group commit |
 //! | [`rate_limit`] | per-connection token buckets |
 //! | [`pacing`] | peers too slow to send a body or to read what they asked for are cut off |
 //! | [`metrics`] | Prometheus counters without ids or addresses |

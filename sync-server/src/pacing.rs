@@ -42,6 +42,7 @@ use tokio::time::{Instant, Sleep};
 
 use crate::api_error::ApiError;
 use crate::app::AppState;
+use crate::config::Config;
 use crate::metrics::Metrics;
 
 /// How fast a peer must move data once it makes the relay wait.
@@ -109,6 +110,19 @@ impl Clock {
     fn done(&mut self) {
         self.since = None;
         self.moved = 0;
+    }
+}
+
+// Here, not in `config.rs`: the configuration names no pacing type, so
+// `config.rs` and this file (which reads the app state holding the
+// configuration) do not import each other.
+impl Config {
+    /// The pace every peer must keep ([`Pace`]).
+    pub fn pace(&self) -> Pace {
+        Pace {
+            grace: Duration::from_secs(self.transfer_grace_secs),
+            min_rate: self.min_transfer_rate,
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use safespaces_core::model::{Role, SessionDraft, SessionKind, Timestamp};
 use safespaces_core::profile::{PassphraseWork, ProfileOptions, UnlockSecret};
 use safespaces_core::relay::{RelayConfig, RelayTransport, RetryPolicy};
 
-use crate::RelayProcess;
+use safespaces_relay::test_support::relay_process::RelayProcess;
 
 fn test_options() -> ProfileOptions {
     ProfileOptions {

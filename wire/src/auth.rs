@@ -208,7 +208,7 @@ pub fn normalize_host(authority: &str) -> String {
 pub fn canonical_bytes(
     host: &str,
     op: Operation,
-    mailbox: &crate::MailboxId,
+    mailbox: &crate::id::MailboxId,
     timestamp: u64,
     nonce: &[u8; 16],
     body: &[u8],
@@ -231,7 +231,7 @@ pub fn sign(
     key: &SigningKey,
     host: &str,
     op: Operation,
-    mailbox: &crate::MailboxId,
+    mailbox: &crate::id::MailboxId,
     body: &[u8],
     timestamp: u64,
     nonce: [u8; 16],
@@ -249,7 +249,7 @@ pub fn sign_now(
     key: &SigningKey,
     host: &str,
     op: Operation,
-    mailbox: &crate::MailboxId,
+    mailbox: &crate::id::MailboxId,
     body: &[u8],
 ) -> RequestProof {
     use rand::RngCore;
@@ -267,7 +267,7 @@ pub fn verify(
     key: &VerifyingKey,
     host: &str,
     op: Operation,
-    mailbox: &crate::MailboxId,
+    mailbox: &crate::id::MailboxId,
     body: &[u8],
     proof: &RequestProof,
 ) -> Result<(), AuthError> {
@@ -299,7 +299,7 @@ mod tests {
     #[test]
     fn a_request_signed_for_one_relay_is_refused_by_another() {
         let key = SigningKey::from_bytes(&[3; 32]);
-        let m = crate::MailboxId::from_bytes([4; 32]);
+        let m = crate::id::MailboxId::from_bytes([4; 32]);
         let p = sign(
             &key,
             "relay-a.example",

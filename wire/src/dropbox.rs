@@ -23,11 +23,11 @@
 //! the anonymous pool, and a claim empties it again without ending it. An
 //! inviter reserves the slot its invitee answers in this way.
 //!
-//! [`Operation::Vouch`]: crate::Operation::Vouch
+//! [`Operation::Vouch`]: crate::auth::Operation::Vouch
 
 use serde::{Deserialize, Serialize};
 
-use crate::{DropboxId, MailboxId};
+use crate::id::{DropboxId, MailboxId};
 
 /// Query parameters of a put.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,7 +39,7 @@ pub struct PutDropboxQuery {
     /// The mailbox that vouches for this put (a signed [`Operation::Vouch`]
     /// request on it must come with the put).
     ///
-    /// [`Operation::Vouch`]: crate::Operation::Vouch
+    /// [`Operation::Vouch`]: crate::auth::Operation::Vouch
     #[serde(default)]
     pub vouch: Option<MailboxId>,
     /// A second drop-box id to reserve under the same vouch (needs `vouch`).

@@ -25,13 +25,13 @@
 //! mailbox, so the relay still cannot link two mailboxes.
 //!
 //! A deleted mailbox leaves a tombstone (its keys and last sequence
-//! number): its id answers [`crate::ErrorCode::MailboxDeleted`] for ever,
+//! number): its id answers [`crate::error::ErrorCode::MailboxDeleted`] for ever,
 //! so it can be neither re-created nor restarted at sequence 1.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::MailboxId;
+use crate::id::MailboxId;
 
 /// The domain of [`mailbox_id_for_keys`].
 pub const MAILBOX_ID_DOMAIN: &[u8] = b"safespaces-relay/v2/mailbox-id";

@@ -20,7 +20,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ErrorCode, MailboxId};
+use crate::error::ErrorCode;
+use crate::id::MailboxId;
 
 /// A frame from the client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::output::Render;
 use super::private_file::write_private;
-use crate::Failure;
+use crate::failure::Failure;
 use crate::resolve::find_space;
 use crate::times::now;
 

@@ -6,7 +6,7 @@ use safespaces_core::model::{SpaceZone, Timestamp};
 use serde::Serialize;
 
 use super::output::Render;
-use crate::Failure;
+use crate::failure::Failure;
 use crate::resolve::find_device;
 use crate::times::{now, show_time};
 
@@ -122,7 +122,7 @@ pub fn remove(app: &SafeSpaces, device: &str, yes: bool) -> Result<Removed, Fail
     let d = find_device(&app.devices()?, device)?;
     if !yes {
         return Err(Failure {
-            code: crate::ExitCode::Usage,
+            code: crate::exit::ExitCode::Usage,
             message: format!(
                 "removing {} (fingerprint {}) cannot be undone; add --yes",
                 d.id, d.fingerprint

@@ -10,8 +10,8 @@ use serde::Serialize;
 use super::output::Render;
 use super::private_file::write_private;
 use super::relay::{block_on, client};
-use crate::Failure;
 use crate::args::{RoleArg, TrustArgs};
+use crate::failure::Failure;
 use crate::resolve::find_space;
 use crate::times::{now, show_time};
 

@@ -11,8 +11,8 @@ use serde::Serialize;
 use super::output::Render;
 use super::private_file::write_private;
 use super::relay::{block_on, client};
-use crate::Failure;
 use crate::args::TrustArgs;
+use crate::failure::Failure;
 use crate::resolve::find_space;
 use crate::times::{now, show_time};
 
@@ -102,7 +102,7 @@ pub fn join(
             })
         }
         _ => Err(Failure {
-            code: crate::ExitCode::Usage,
+            code: crate::exit::ExitCode::Usage,
             message: "join through a relay (--relay) or with --package and --request-out".into(),
         }),
     }

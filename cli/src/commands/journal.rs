@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use super::output::Render;
 use super::private_file::write_private;
-use crate::Failure;
 use crate::args::FormatArg;
+use crate::failure::Failure;
 use crate::resolve::find_entry;
 use crate::secret::other_passphrase;
 use crate::times::{now, show_time};

@@ -7,7 +7,7 @@ use safespaces_core::model::{LeadState, SpaceZone, Timestamp};
 use serde::Serialize;
 
 use super::output::Render;
-use crate::Failure;
+use crate::failure::Failure;
 use crate::resolve::{find_member, find_session, find_space};
 use crate::times::{now, show_time};
 

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::output::Render;
 use super::relay::block_on;
-use crate::Failure;
+use crate::failure::Failure;
 use crate::times::now;
 
 /// `link-device` on the new device: linked, with the spaces it now has.
@@ -78,7 +78,7 @@ pub fn approve(
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     if confirm.is_none() && !interactive {
         return Err(Failure {
-            code: crate::ExitCode::Usage,
+            code: crate::exit::ExitCode::Usage,
             message: "not on a terminal: pass the fingerprint the new device shows with \
                       --confirm FINGERPRINT; nothing was claimed or sent"
                 .into(),

@@ -5,7 +5,7 @@ use safespaces_core::model::Timestamp;
 use serde::Serialize;
 
 use super::output::Render;
-use crate::Failure;
+use crate::failure::Failure;
 use crate::resolve::{find_member, find_space};
 use crate::times::now;
 

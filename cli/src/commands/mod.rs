@@ -52,11 +52,11 @@ mod training;
 
 use safespaces_core::model::SignUpState;
 
-use crate::Failure;
 use crate::args::{
     BundleCommand, Cli, Command, DevicesCommand, JournalCommand, OnOff, ResourceCommand,
     SessionCommand, SpaceCommand, TrainingCommand,
 };
+use crate::failure::Failure;
 use open::unlock;
 pub use output::Out;
 

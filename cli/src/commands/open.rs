@@ -6,14 +6,14 @@ use std::path::PathBuf;
 use safespaces_core::app::SafeSpaces;
 use safespaces_core::profile::ProfileOptions;
 
-use crate::Failure;
 use crate::args::Cli;
+use crate::failure::Failure;
 use crate::secret::profile_passphrase;
 
 /// The profile directory the command line names.
 pub fn profile_dir(cli: &Cli) -> Result<PathBuf, Failure> {
     cli.profile.clone().ok_or(Failure {
-        code: crate::ExitCode::Usage,
+        code: crate::exit::ExitCode::Usage,
         message: "say which profile: --profile DIR (or SAFESPACES_PROFILE)".into(),
     })
 }

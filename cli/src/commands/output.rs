@@ -6,7 +6,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::Failure;
+use crate::failure::Failure;
 
 /// A command's result: its serialized fields are the `--json` shape, and
 /// it renders itself for people.

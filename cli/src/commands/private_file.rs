@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::Failure;
+use crate::failure::Failure;
 
 /// Writes a file only the current user can read.
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Failure> {

@@ -13,8 +13,8 @@ use serde::Serialize;
 use super::open::{profile_dir, unlock};
 use super::output::Render;
 use super::private_file::write_private;
-use crate::Failure;
 use crate::args::Cli;
+use crate::failure::Failure;
 use crate::secret::{new_passphrase, other_passphrase, profile_passphrase};
 
 /// `init`: a new profile, and this device's id in it.
@@ -77,7 +77,7 @@ impl Render for Wiped {
 pub fn wipe(cli: &Cli, yes: bool) -> Result<Wiped, Failure> {
     if !yes {
         return Err(Failure {
-            code: crate::ExitCode::Usage,
+            code: crate::exit::ExitCode::Usage,
             message:
                 "wiping destroys every key and file of the profile and cannot be undone; add --yes"
                     .into(),

@@ -4,20 +4,20 @@
 
 use safespaces_core::relay::{RelayConfig, RelayTransport, trust::Trust};
 
-use crate::Failure;
 use crate::args::TrustArgs;
+use crate::failure::Failure;
 
 /// A relay client from the command line's relay address, trust and token.
 pub fn client(url: &str, args: &TrustArgs) -> Result<RelayTransport, Failure> {
     let usage = |e: safespaces_core::relay::RelayError| Failure {
-        code: crate::ExitCode::Usage,
+        code: crate::exit::ExitCode::Usage,
         message: e.to_string(),
     };
     let trust = if !args.pins.is_empty() {
         Trust::pins_from_hex(&args.pins).map_err(usage)?
     } else if let Some(ca) = &args.ca {
         let pem = std::fs::read(ca).map_err(|e| Failure {
-            code: crate::ExitCode::Usage,
+            code: crate::exit::ExitCode::Usage,
             message: format!("cannot read the CA file {}: {e}", ca.display()),
         })?;
         Trust::roots_from_pem(&pem).map_err(usage)?
@@ -25,7 +25,7 @@ pub fn client(url: &str, args: &TrustArgs) -> Result<RelayTransport, Failure> {
         Trust::WebPki
     } else {
         return Err(Failure {
-            code: crate::ExitCode::Usage,
+            code: crate::exit::ExitCode::Usage,
             message: "say how to trust the relay: --pin PIN (printed by the relay; repeat it for \
                       the next key), --ca FILE or --web-pki"
                 .into(),

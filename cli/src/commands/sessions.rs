@@ -11,8 +11,8 @@ use serde::Serialize;
 use super::leading::clearance_warning_text;
 use super::output::Render;
 use super::sign_ups::PlaceShown;
-use crate::Failure;
 use crate::args::{KindArg, SessionAdd, SessionEditArgs};
+use crate::failure::Failure;
 use crate::resolve::{find_session, find_space};
 use crate::times::{now, parse_minutes, parse_minutes_or_zero, parse_time, show_time};
 

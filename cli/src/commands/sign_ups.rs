@@ -6,7 +6,7 @@ use safespaces_core::model::{Place, SignUpState};
 use serde::Serialize;
 
 use super::output::Render;
-use crate::Failure;
+use crate::failure::Failure;
 use crate::resolve::{find_session, find_space};
 use crate::times::now;
 

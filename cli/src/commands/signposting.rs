@@ -5,8 +5,8 @@ use safespaces_core::model::{Resource, ResourceCategory};
 use serde::Serialize;
 
 use super::output::Render;
-use crate::Failure;
 use crate::args::CategoryArg;
+use crate::failure::Failure;
 use crate::resolve::find_space;
 
 fn category(arg: CategoryArg) -> ResourceCategory {

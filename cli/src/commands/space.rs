@@ -6,7 +6,7 @@ use safespaces_core::model::SpaceZone;
 use serde::Serialize;
 
 use super::output::Render;
-use crate::Failure;
+use crate::failure::Failure;
 use crate::resolve::find_space;
 use crate::times::now;
 

@@ -5,8 +5,8 @@ use serde::Serialize;
 
 use super::output::Render;
 use super::relay::{block_on, client};
-use crate::Failure;
 use crate::args::RelayArgs;
+use crate::failure::Failure;
 use crate::times::now;
 
 /// `sync`: what went each way, and what failed while the rest synced.

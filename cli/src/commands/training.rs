@@ -6,8 +6,8 @@ use safespaces_core::model::{SpaceZone, Timestamp, TrainingModule};
 use serde::Serialize;
 
 use super::output::Render;
-use crate::Failure;
 use crate::args::ModuleArg;
+use crate::failure::Failure;
 use crate::resolve::{find_member, find_space};
 use crate::times::{now, parse_time, show_date};
 

@@ -20,9 +20,10 @@
 //! 5. only then, what the device held of the space before (a person
 //!    coming back after she left) is deleted.
 
+use super::error::AppResult;
 use super::registry::{Registry, SpaceEntry};
+use super::shared::{Loaded, Shared};
 use super::snapshots::FirstSnapshot;
-use super::{AppResult, Loaded, Shared};
 use crate::model::MemberId;
 use crate::protocol::authorship::actor_for_device;
 use crate::protocol::{AdminKey, AdminSeed, EpochKey, SpaceId};

@@ -1,13 +1,16 @@
 //! The app layer end to end on one device: persistence, lock, duress,
 //! sign-ups and the journal through the encrypted store.
 
+use std::path::Path;
+
 use age_core::secrecy::SecretString;
 
 use super::*;
 use crate::model::{
-    Role, SessionDraft, SessionId, SessionKind, SessionStatus, SignUpState, TrainingModule,
+    Role, SessionDraft, SessionId, SessionKind, SessionStatus, SignUpState, Timestamp,
+    TrainingModule,
 };
-use crate::profile::{JournalFormat, PassphraseWork};
+use crate::profile::{JournalFormat, PassphraseWork, ProfileOptions, UnlockSecret};
 
 fn options() -> ProfileOptions {
     ProfileOptions {

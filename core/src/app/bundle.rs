@@ -20,7 +20,7 @@ use crate::crypto::SymmetricKey;
 use crate::crypto::padding::{open_padded, seal_padded_to};
 use crate::protocol::SpaceId;
 
-use super::{AppError, AppResult, InputSource};
+use super::error::{AppError, AppResult, InputSource};
 
 const MAGIC: &[u8; 4] = b"SSB1";
 

@@ -12,8 +12,9 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
+use super::error::{AppError, AppResult};
+use super::shared::{Loaded, Shared};
 use super::space_handle::entry;
-use super::{AppError, AppResult, Shared};
 use crate::model::Timestamp;
 use crate::protocol::SpaceId;
 use crate::protocol::attendance::{free_departed, lead_recipients, reseal};
@@ -90,7 +91,7 @@ impl Shared {
     }
 }
 
-fn doc_heads(loaded: &mut super::Loaded, space: SpaceId) -> AppResult<Vec<automerge::ChangeHash>> {
+fn doc_heads(loaded: &mut Loaded, space: SpaceId) -> AppResult<Vec<automerge::ChangeHash>> {
     Ok(loaded
         .spaces
         .get_mut(&space)

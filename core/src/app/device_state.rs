@@ -22,8 +22,9 @@
 //! persists it inside the closure, so the document is on disk before the
 //! registry entry that points past it (a cursor, sealed heads).
 
+use super::error::{AppError, AppResult};
 use super::registry::{REGISTRY_DOCUMENT, REGISTRY_VERSION, Registry, SpaceEntry};
-use super::{AppError, AppResult, Loaded, Shared};
+use super::shared::{Loaded, Shared};
 use crate::protocol::SpaceId;
 
 impl Shared {
@@ -141,14 +142,14 @@ mod tests {
     }
 
     /// A profile with one space, and that space's id.
-    fn with_space(dir: &std::path::Path) -> (super::super::SafeSpaces, SpaceId) {
-        let app = super::super::SafeSpaces::create(dir, secret(), options()).unwrap();
+    fn with_space(dir: &std::path::Path) -> (super::super::safe_spaces::SafeSpaces, SpaceId) {
+        let app = super::super::safe_spaces::SafeSpaces::create(dir, secret(), options()).unwrap();
         let space = app.create_space("group", "Robin", Timestamp(1)).unwrap();
         let id = SpaceId(super::super::registry::parse16(&space.id()).unwrap());
         (app, id)
     }
 
-    fn saved(app: &super::super::SafeSpaces) -> Registry {
+    fn saved(app: &super::super::safe_spaces::SafeSpaces) -> Registry {
         app.shared.read_registry().unwrap().unwrap()
     }
 
@@ -156,7 +157,7 @@ mod tests {
     /// and its registry as saved.
     fn saved_space() -> (
         tempfile::TempDir,
-        super::super::SafeSpaces,
+        super::super::safe_spaces::SafeSpaces,
         SpaceId,
         Registry,
     ) {

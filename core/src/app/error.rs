@@ -222,7 +222,7 @@ impl From<ProfileError> for AppError {
 /// module that failed.
 macro_rules! warn_failed {
     ($err:expr, $($rest:tt)+) => {{
-        let err: &$crate::app::AppError = $err;
+        let err: &$crate::app::error::AppError = $err;
         let relay = err.relay();
         tracing::warn!(
             kind = err.kind(),

@@ -14,7 +14,7 @@ use crate::protocol::link::LinkError;
 use crate::relay::RelayError;
 use crate::store::StoreError;
 
-use super::AppError;
+use super::error::AppError;
 
 /// What kind of failure an [`AppError`] is: the distinctions an app's
 /// screen or a script's exit code must make, and no finer.
@@ -221,7 +221,7 @@ fn rotation(err: &RotationError) -> ErrorClass {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::InputSource;
+    use crate::app::error::InputSource;
 
     #[test]
     fn all_lists_every_class_once() {

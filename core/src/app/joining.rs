@@ -18,9 +18,13 @@ use std::sync::Arc;
 
 use super::adopting::Adoption;
 use super::bundle::open_bundle;
+use super::error::{AppError, AppResult, InputSource};
 use super::registry::{IssuedInvite, PendingJoin, Sealed};
+use super::safe_spaces::SafeSpaces;
+use super::shared::{Loaded, Shared};
+use super::space_handle::Space;
 use super::space_handle::entry;
-use super::{AppError, AppResult, InputSource, Loaded, SafeSpaces, Shared, Space, SyncReport};
+use super::space_sync::SyncReport;
 use crate::model::{InviteState, MemberId, Role, Timestamp};
 use crate::protocol::SpaceId;
 use crate::protocol::invite::{

@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use age_core::secrecy::SecretString;
 
-use super::{AppResult, Shared};
+use super::error::AppResult;
+use super::shared::Shared;
 use crate::model::{EntryId, JournalEdit, JournalEntry, Timestamp};
 use crate::profile::{JournalEntry as ExportEntry, JournalFormat, export_journal};
 
@@ -24,7 +25,7 @@ impl Journal {
         Journal { shared }
     }
 
-    fn document(&self, loaded: &super::Loaded) -> AppResult<crate::store::DocumentId> {
+    fn document(&self, loaded: &super::shared::Loaded) -> AppResult<crate::store::DocumentId> {
         Ok(loaded.registry.journal_document)
     }
 

@@ -17,9 +17,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 
+use super::error::{AppError, AppResult};
+use super::journal_handle::Journal;
 use super::registry::AdoptedJournalHandover;
+use super::shared::{Loaded, Shared};
 use super::space_sync::SyncReport;
-use super::{AppError, AppResult, Journal, Loaded, Shared};
 use crate::model::{DeviceId, JournalDoc, Timestamp};
 use crate::protocol::epoch::ANONYMOUS_DEVICE;
 use crate::protocol::journal_epoch::JournalHandover;
@@ -454,7 +456,7 @@ impl Shared {
 /// this device's journal whole; the one left is read on from
 /// `previous_cursor` for competitors.
 fn enter_journal_epoch(
-    registry: &mut super::Registry,
+    registry: &mut super::registry::Registry,
     to: u32,
     author: &DeviceId,
     handover: &JournalHandover,

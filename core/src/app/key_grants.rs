@@ -13,9 +13,10 @@
 
 use std::collections::BTreeSet;
 
+use super::error::{AppError, AppResult};
 use super::registry::{OutboxItem, Sealed, SpaceEntry};
+use super::shared::{Loaded, Shared};
 use super::space_handle::entry;
-use super::{AppError, AppResult, Loaded, Shared};
 use crate::model::{DeviceId, Role};
 use crate::protocol::admin_grant::AdminGrant;
 use crate::protocol::key_grant::KeyGrant;

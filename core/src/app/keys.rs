@@ -14,8 +14,9 @@
 
 use ed25519_dalek::SigningKey;
 
+use super::error::{AppError, AppResult};
 use super::registry::{Registry, SpaceEntry, admin_seed_id, epoch_key_id, journal_key_id};
-use super::{AppError, AppResult, Shared};
+use super::shared::Shared;
 use crate::profile::{KeyId, Profile};
 use crate::protocol::{AdminSeed, EpochKey, SpaceId};
 use crate::relay::MailboxCredential;

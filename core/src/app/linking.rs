@@ -25,9 +25,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::adopting::Adoption;
+use super::error::{AppError, AppResult};
 use super::registry::{AdoptedJournalHandover, JournalEpoch, OwnDevice};
+use super::safe_spaces::SafeSpaces;
+use super::shared::Loaded;
 use super::space_sync::SyncReport;
-use super::{AppError, AppResult, Loaded, SafeSpaces};
 use crate::model::{DeviceId, Timestamp};
 use crate::protocol::link::{
     LinkError, LinkPackage, LinkRequest, LinkSecret, LinkedDevice, LinkedJournal, LinkedSpace,

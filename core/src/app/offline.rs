@@ -7,37 +7,19 @@
 use std::sync::Arc;
 
 use super::bundle::{open_bundle, seal_bundle};
+use super::bundle_report::BundleReport;
+use super::error::{AppError, AppResult, InputSource};
 use super::receive::{receive_envelopes, request_envelope};
 use super::registry::PendingRequest;
+use super::safe_spaces::SafeSpaces;
+use super::shared::{Loaded, Shared};
+use super::space_handle::Space;
 use super::space_handle::entry;
-use super::{AppError, AppResult, InputSource, Loaded, SafeSpaces, Shared, Space};
 use crate::engine::settle;
 use crate::model::{SignUpState, Timestamp};
 use crate::protocol::attendance;
 use crate::protocol::snapshot::SnapshotBody;
 use crate::protocol::{Envelope, EnvelopeKind, SpaceId};
-
-/// What importing a bundle did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct BundleReport {
-    /// The space it was for, hex.
-    pub space: String,
-    /// Changes applied.
-    pub applied: usize,
-    /// Changes refused (not their author's to make).
-    pub refused: usize,
-    /// Attendance requests this device recorded as a lead.
-    pub requests_recorded: usize,
-    /// The epoch this device moved to, if the bundle carried a handover.
-    pub new_epoch: Option<u32>,
-    /// A handover left this device out: it was removed from the space.
-    pub left_out: bool,
-    /// Envelopes this device holds no key for (a later epoch it was not given).
-    pub unreadable: usize,
-    /// Envelopes of an epoch this device has moved on from, left unapplied
-    /// (their authors seal what they still need to send again).
-    pub stale: usize,
-}
 
 impl Shared {
     /// The relay credential of a space's epoch mailbox

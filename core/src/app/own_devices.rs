@@ -13,8 +13,10 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use super::error::{AppError, AppResult};
 use super::registry::OwnDevice;
-use super::{AppError, AppResult, Loaded, SafeSpaces, Shared};
+use super::safe_spaces::SafeSpaces;
+use super::shared::{Loaded, Shared};
 use crate::model::{DeviceId, ModelError, Timestamp};
 use crate::protocol::EpochKey;
 use crate::protocol::journal_epoch::JournalHandover;

@@ -8,10 +8,11 @@
 
 use super::author_sequences::{Stamp, unnumbered};
 use super::bundle::device_key;
-use super::offline::BundleReport;
+use super::bundle_report::BundleReport;
+use super::error::{AppError, AppResult};
 use super::registry::{AwaitingGrant, SpaceEntry};
 use super::rotation::enter_epoch;
-use super::{AppError, AppResult, Loaded, Shared};
+use super::shared::{Loaded, Shared};
 use crate::engine::Fate;
 use crate::model::{SpaceDoc, Timestamp};
 use crate::protocol::EnvelopeError;

@@ -13,7 +13,7 @@ use base64::Engine;
 use base64::prelude::BASE64_STANDARD;
 use serde::{Deserialize, Serialize};
 
-use super::author_sequences::{MailboxNumbers, SequenceCounts};
+use super::mailbox_numbers::{MailboxNumbers, SequenceCounts};
 use crate::protocol::attestation::Attestation;
 
 use crate::model::{DeviceId, MemberId, SessionId, SignUpState, Timestamp};

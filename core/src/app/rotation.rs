@@ -19,9 +19,11 @@
 
 use std::sync::Arc;
 
+use super::error::{AppError, AppResult};
 use super::registry::{AdoptedHandover, OutboxItem, SpaceEntry};
+use super::shared::Shared;
+use super::space_handle::Space;
 use super::space_handle::entry;
-use super::{AppError, AppResult, Shared, Space};
 use crate::model::{MemberId, ModelError, Role, Timestamp};
 use crate::protocol::attestation::Attestation;
 use crate::protocol::removal::{VoidedAuthority, unanswered_removal, voided_authority};

@@ -6,8 +6,9 @@
 
 use std::sync::Arc;
 
+use super::error::{AppError, AppResult};
 use super::registry::{PendingRequest, SpaceEntry};
-use super::{AppError, AppResult, Loaded, Shared};
+use super::shared::{Loaded, Shared};
 use crate::model::{
     Clearance, ClearanceWarning, ExpiringClearance, FieldConflict, LeadState, LeadStatus, Member,
     MemberId, Place, RecordId, Resource, ResourceCategory, ResourceId, Role, SeriesId, SeriesRule,

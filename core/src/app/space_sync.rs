@@ -6,12 +6,13 @@
 //! (`core/src/engine/`); carrying it out over the network is the drivers'
 //! (`drive/`).
 
+use super::bundle_report::BundleReport;
 use super::cover_leads::fingerprint;
-use super::offline::BundleReport;
+use super::error::{AppError, AppResult};
 use super::receive::{receive_envelopes, request_envelope};
 use super::registry::{HeldRequest, OutboxItem};
+use super::shared::Shared;
 use super::space_handle::entry;
-use super::{AppError, AppResult, Shared};
 use crate::engine::{bound_waiting, compaction_bound, resend_due, settle};
 use crate::model::{DeviceId, Timestamp};
 use crate::protocol::attendance;
@@ -19,23 +20,6 @@ use crate::protocol::authorship::actor_for_device;
 use crate::protocol::exchange::batch_body;
 use crate::protocol::{Envelope, EnvelopeKind, SpaceId};
 use crate::relay::{Blob, RelayError};
-
-/// How far a sync has come, for a progress bar.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Progress {
-    /// The space being synced, hex.
-    pub space: String,
-    /// Blobs received so far for this space in this pass over it.
-    pub received: u64,
-    /// Blobs there are to receive for this space in this pass (as the
-    /// relay counts them on the latest page read).
-    pub total: u64,
-    /// Envelopes sent so far.
-    pub sent: u64,
-}
-
-/// A progress callback.
-pub type ProgressFn = Box<dyn Fn(Progress) + Send + Sync>;
 
 /// What one sync did, summed over spaces.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -71,7 +55,7 @@ pub struct SyncReport {
     /// Spaces where envelopes were found missing (the relay withheld
     /// them) or an author's number used twice, since the last report
     /// (`author_sequences`); each is reported once. Empty when all is well.
-    pub sequence_alerts: Vec<super::SequenceAlert>,
+    pub sequence_alerts: Vec<super::author_sequences::SequenceAlert>,
 }
 
 impl SyncReport {

@@ -5,7 +5,7 @@
 //! the crate docs): a pass is described by what it moved, not by which
 //! space it moved it for.
 
-use super::Shared;
+use super::shared::Shared;
 use super::space_handle::entry;
 use super::space_sync::SyncReport;
 use crate::protocol::SpaceId;

@@ -23,7 +23,7 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
-use super::ProfileError;
+use super::error::ProfileError;
 use crate::store::atomic_file;
 
 /// File name of the counter; fixed, as every profile has one.

@@ -33,7 +33,7 @@ use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use super::ProfileError;
+use super::error::ProfileError;
 use super::keyring::{KeyId, Keyring};
 use super::passphrase::{PassphraseWork, open_with_passphrase, seal_with_passphrase};
 use crate::crypto::SymmetricKey;

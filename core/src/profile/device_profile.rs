@@ -14,9 +14,9 @@ use rand::RngCore;
 use rand::rngs::OsRng;
 use zeroize::{Zeroize, Zeroizing};
 
-use super::ProfileError;
 use super::attempts::{ATTEMPTS_FILE, Attempts};
 use super::backup;
+use super::error::ProfileError;
 use super::keyring::{KeyId, Keyring, UnlockPolicy};
 use super::passphrase::{PassphraseWork, open_with_passphrase};
 use super::unlock_slots::{

@@ -8,7 +8,7 @@ use age_core::secrecy::SecretString;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use super::ProfileError;
+use super::error::ProfileError;
 use super::passphrase::{PassphraseWork, seal_with_passphrase};
 
 /// One journal entry, as the model will hand it over.

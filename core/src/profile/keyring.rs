@@ -27,7 +27,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use rand::rngs::OsRng;
 use zeroize::Zeroizing;
 
-use super::ProfileError;
+use super::error::ProfileError;
 use crate::crypto::SymmetricKey;
 
 const MAGIC: &[u8; 4] = b"SSK2";

@@ -18,7 +18,7 @@ use age_core::format::Stanza;
 use age_core::secrecy::SecretString;
 use zeroize::Zeroizing;
 
-use super::ProfileError;
+use super::error::ProfileError;
 use crate::crypto::SealError;
 
 /// The production scrypt `log2(N)`: stock `age -p`'s factor.

@@ -39,7 +39,7 @@ use rand::distributions::{Alphanumeric, DistString};
 use rand::rngs::OsRng;
 use zeroize::Zeroizing;
 
-use super::ProfileError;
+use super::error::ProfileError;
 use super::passphrase::{PassphraseWork, open_with_passphrase, scrypt_log_n, seal_with_passphrase};
 use crate::crypto::padding::bucket_for;
 use crate::crypto::{SealError, SymmetricKey};

@@ -3,7 +3,7 @@
 
 use safespaces_wire::ErrorCode;
 
-use super::trust::{SpkiPin, describe_pins};
+use super::pin::{SpkiPin, describe_pins};
 
 /// A failed relay operation.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -149,7 +149,7 @@ impl RelayError {
             .and_then(|inner| inner.downcast_ref::<rustls::Error>())
         {
             if let rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other)) = tls {
-                if let Some(m) = other.0.downcast_ref::<super::trust::PinMismatch>() {
+                if let Some(m) = other.0.downcast_ref::<super::pin::PinMismatch>() {
                     return RelayError::PinMismatch {
                         expected: m.expected.clone(),
                         presented: m.presented,

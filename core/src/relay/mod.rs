@@ -13,7 +13,8 @@
 //! - [`subscription`] — [`Subscription`], the live WebSocket that resumes from
 //!   per-mailbox cursors after a disconnect.
 //! - [`config`] — [`RelayConfig`], URL, trust, token, timeouts.
-//! - [`trust`] — [`Trust`] and [`SpkiPin`]: public-key pins, CA roots or the web PKI.
+//! - [`trust`] — [`Trust`]: public-key pins, CA roots or the web PKI;
+//!   `pin.rs` — [`SpkiPin`], a public-key pin.
 //! - [`credential`] — [`MailboxCredential`], a mailbox id and its signing key.
 //! - [`retry`] — [`RetryPolicy`], exponential backoff with full jitter.
 //! - [`status`] — [`SyncStatus`] and [`StatusWatch`].
@@ -48,6 +49,7 @@ pub mod config;
 mod connection;
 pub mod credential;
 pub mod error;
+mod pin;
 pub mod retry;
 pub mod status;
 pub mod subscription;
@@ -57,9 +59,10 @@ pub use client::RelayTransport;
 pub use config::RelayConfig;
 pub use credential::MailboxCredential;
 pub use error::RelayError;
+pub use pin::SpkiPin;
 pub use retry::RetryPolicy;
 pub use safespaces_wire::mailbox::{Blob, Compacted, ReadPage};
 pub use safespaces_wire::{DropboxId, ErrorCode, MailboxId};
 pub use status::{StatusWatch, SyncStatus};
 pub use subscription::{Subscription, SubscriptionEvent};
-pub use trust::{SpkiPin, Trust};
+pub use trust::Trust;

@@ -30,7 +30,6 @@
 //! stronger setting: a mis-issued certificate from any public CA gets
 //! nowhere against a pin.
 
-use std::fmt;
 use std::sync::Arc;
 
 use rustls::client::WebPkiServerVerifier;
@@ -40,15 +39,13 @@ use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::ParsedCertificate;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
-use sha2::{Digest, Sha256};
 
 use super::error::RelayError;
+use super::pin::PinMismatch;
+pub use super::pin::SpkiPin;
 
-/// The SHA-256 of a certificate's SubjectPublicKeyInfo: 64 hex digits in
-/// configuration and messages, exactly what `safespaces-relay` prints.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SpkiPin([u8; 32]);
-
+// The fallible constructors live here, with the certificate parsing, so
+// that `pin.rs` (which `error.rs` needs) needs no `RelayError` itself.
 impl SpkiPin {
     /// Parses 64 hex digits (either case).
     pub fn from_hex(s: &str) -> Result<Self, RelayError> {
@@ -64,11 +61,6 @@ impl SpkiPin {
         Ok(Self(raw))
     }
 
-    /// The pin of a DER-encoded SubjectPublicKeyInfo.
-    pub fn of_spki(spki_der: &[u8]) -> Self {
-        Self(Sha256::digest(spki_der).into())
-    }
-
     /// The pin of a DER-encoded certificate's public key.
     pub fn of_certificate(cert_der: &[u8]) -> Result<Self, RelayError> {
         let cert = CertificateDer::from(cert_der);
@@ -76,32 +68,6 @@ impl SpkiPin {
             .map_err(|e| RelayError::Config(format!("not a usable X.509 certificate: {e}")))?;
         Ok(Self::of_spki(parsed.subject_public_key_info().as_ref()))
     }
-
-    /// The 64-digit lowercase hex form.
-    pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
-    }
-}
-
-impl fmt::Debug for SpkiPin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Not secret: it is the hash of a public key.
-        write!(f, "SpkiPin({})", self.to_hex())
-    }
-}
-
-impl fmt::Display for SpkiPin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_hex())
-    }
-}
-
-/// A list of pins for messages: `a` or `a or b`.
-pub(crate) fn describe_pins(pins: &[SpkiPin]) -> String {
-    pins.iter()
-        .map(SpkiPin::to_hex)
-        .collect::<Vec<_>>()
-        .join(" or ")
 }
 
 /// How the client decides that it is talking to the right relay.
@@ -212,18 +178,6 @@ impl Trust {
     }
 }
 
-/// Carried inside the rustls error so the client can say which key the
-/// relay presented instead of a bare "invalid certificate".
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "the relay presented a certificate with key pin {presented}, not the pinned {}",
-    describe_pins(expected)
-)]
-pub(crate) struct PinMismatch {
-    pub(crate) expected: Vec<SpkiPin>,
-    pub(crate) presented: SpkiPin,
-}
-
 /// Accepts a certificate whose public key is pinned. Handshake signatures
 /// are still checked against that certificate's key (the pinned key), so
 /// the server must hold the private key.
@@ -296,6 +250,8 @@ impl ServerCertVerifier for PinVerifier {
 
 #[cfg(test)]
 mod tests {
+    use sha2::{Digest, Sha256};
+
     use super::*;
 
     /// A certificate and its pin computed by OpenSSL:

@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use safespaces_wire::dropbox::{DropboxStored, PutDropboxQuery, vouch_body};
 use safespaces_wire::{DropboxId, ErrorCode, Operation};
 
-use super::{body_bytes, path_id};
+use super::request::{body_bytes, path_id};
 use crate::api_error::ApiError;
 use crate::app::{AppState, unix_now};
 use crate::metrics::Metrics;

@@ -13,7 +13,7 @@ use safespaces_wire::mailbox::{
 };
 use safespaces_wire::{ErrorCode, MailboxId, Operation};
 
-use super::{body_bytes, json_body, path_id};
+use super::request::{body_bytes, json_body, path_id};
 use crate::api_error::ApiError;
 use crate::app::AppState;
 use crate::auth;

@@ -4,16 +4,14 @@
 pub mod dropbox;
 pub mod mailbox;
 pub mod ops;
+mod request;
 pub mod subscribe;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::body::HttpBody as _;
-use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Request, State};
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -110,40 +108,4 @@ async fn observe(State(app): State<AppState>, req: Request, next: Next) -> Respo
     }
     app.metrics.request(&route, resp.status().as_u16());
     resp
-}
-
-/// Maps a body rejection to a stable code (axum's own are plain text).
-pub(crate) fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
-    body.map_err(|r| {
-        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                ErrorCode::PayloadTooLarge,
-                "the request body is larger than this relay accepts",
-            )
-        } else {
-            ApiError::new(
-                ErrorCode::MalformedRequest,
-                "could not read the request body",
-            )
-        }
-    })
-}
-
-/// Parses the `{id}` path segment into a 32-byte id.
-pub(crate) fn path_id<T: std::str::FromStr>(
-    path: Result<Path<String>, PathRejection>,
-) -> Result<T, ApiError> {
-    path.ok()
-        .and_then(|Path(s)| s.parse().ok())
-        .ok_or_else(|| ApiError::new(ErrorCode::MalformedRequest, "the id must be 64 hex digits"))
-}
-
-/// Parses a JSON body with a stable error.
-pub(crate) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| {
-        ApiError::new(
-            ErrorCode::MalformedRequest,
-            format!("the JSON body is not valid: {e}"),
-        )
-    })
 }

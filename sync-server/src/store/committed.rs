@@ -7,8 +7,8 @@
 use bytes::Bytes;
 use safespaces_wire::MailboxId;
 
+use super::interface::{CommitSink, MailboxKeys, MailboxRecord};
 use super::key_cache::KeyCache;
-use super::{CommitSink, MailboxKeys, MailboxRecord};
 
 /// One change a batch made that someone outside the store cares about.
 pub(crate) enum Effect {

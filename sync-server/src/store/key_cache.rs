@@ -13,7 +13,7 @@ use std::sync::{PoisonError, RwLock};
 
 use safespaces_wire::MailboxId;
 
-use super::MailboxRecord;
+use super::interface::MailboxRecord;
 
 /// Above this many cached keys the cache forgets them all (they reload lazily).
 pub(crate) const CACHE_MAX: usize = 100_000;

@@ -39,7 +39,7 @@
 //! assert_eq!((mailbox.last_seq, totals.bytes), (2, 20));
 //! ```
 
-use super::{Compaction, MailboxKeys, StoreError, StoreLimits, VouchedPut};
+use super::interface::{Compaction, MailboxKeys, StoreError, StoreLimits, VouchedPut};
 
 /// What a store keeps about one mailbox besides its blobs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

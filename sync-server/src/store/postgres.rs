@@ -6,7 +6,10 @@
 //! the same behaviour suite (`tests/store_suite/`).
 //!
 //! # Durability and group commit
-//! Each node has one writer task with its own connection. It takes every
+//! Each node has one writer task with its own connection
+//! (`postgres/writer.rs`; the commands it queues are in
+//! `postgres/command.rs`, the page read it shares with the fan-out in
+//! `postgres/page.rs`). It takes every
 //! write waiting in its queue (up to [`MAX_BATCH`]), applies them in one
 //! transaction and commits once; with `synchronous_commit = on` (forced on
 //! for this connection if the server default is `off`) the commit returns
@@ -40,9 +43,12 @@
 //! backups until those are recycled. `docs/deploy.md` says how to keep that
 //! window short (autovacuum, backup retention).
 
+mod backend;
+mod command;
 mod fanout;
 mod migrate;
 mod nonces;
+mod page;
 mod writer;
 
 use std::str::FromStr as _;
@@ -50,93 +56,26 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 use safespaces_wire::{DropboxId, MailboxId};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Connection as _, PgConnection, Row as _};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Connection as _, PgConnection};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use super::key_cache::KeyCache;
-use super::mailbox_rules;
-use super::{
+use super::interface::{
     CommitSink, Compaction, MailboxKeys, MailboxRecord, Page, Store, StoreError, StoreFuture,
     StoreLimits, VouchedPut, from_sql, to_sql,
 };
+use super::key_cache::KeyCache;
+use super::mailbox_rules;
+use backend::backend;
+pub use command::MAX_BATCH;
+use command::{Op, Outcome, Request};
+use page::read_page;
 use writer::Writer;
 
-/// Most commands committed in one transaction.
-pub const MAX_BATCH: usize = 2048;
 /// Connections in each node's pool for reads (the pool has three more for
 /// the listener, the notifier and the nonce task; the writer has its own).
 const READ_POOL: u32 = 16;
-
-pub(super) fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
-}
-
-/// What a command asks for.
-enum Op {
-    Create {
-        id: MailboxId,
-        key: MailboxKeys,
-    },
-    Append {
-        id: MailboxId,
-        data: Bytes,
-    },
-    Compact {
-        id: MailboxId,
-        snapshot_seq: u64,
-        through_seq: u64,
-    },
-    Delete {
-        id: MailboxId,
-    },
-    PutDropbox {
-        id: DropboxId,
-        data: Bytes,
-        now: u64,
-        expires_at: u64,
-    },
-    PutVouched {
-        put: VouchedPut,
-    },
-    ClaimDropbox {
-        id: DropboxId,
-        now: u64,
-    },
-    Sweep {
-        now: u64,
-    },
-    Close,
-}
-
-impl Op {
-    fn mailbox(&self) -> Option<&MailboxId> {
-        match self {
-            Op::Create { id, .. }
-            | Op::Append { id, .. }
-            | Op::Compact { id, .. }
-            | Op::Delete { id } => Some(id),
-            _ => None,
-        }
-    }
-}
-
-/// What a command produced. Kept apart from the reply channel so that a
-/// batch can be retried without losing where its answers go.
-enum Outcome {
-    Created(bool),
-    Seq(u64),
-    Compacted(Compaction),
-    Done,
-    Claimed(Option<Bytes>),
-    Swept(u64),
-}
-
-struct Request {
-    op: Op,
-    reply: oneshot::Sender<Result<Outcome, StoreError>>,
-}
 
 /// The PostgreSQL-backed [`Store`].
 pub struct PgStore {
@@ -438,7 +377,7 @@ impl Store for PgStore {
             _ => None,
         });
         Box::pin(async move {
-            super::close_once(closed).await?;
+            super::interface::close_once(closed).await?;
             let tasks = self
                 .tasks
                 .lock()
@@ -461,69 +400,4 @@ impl Store for PgStore {
             Ok(())
         })
     }
-}
-
-/// One page of blobs with `seq > after`, with the counters, from one snapshot
-/// (a single statement). Rows stop at `limit` and before `max_bytes` (but a
-/// page is never empty if a blob exists); the row just past the byte budget
-/// comes back without its data, only to say that more follow.
-pub(super) async fn read_page(
-    pool: &PgPool,
-    id: &MailboxId,
-    after: u64,
-    limit: u32,
-    max_bytes: usize,
-) -> Result<Page, StoreError> {
-    let limit = i64::from(limit.max(1));
-    let rows: Vec<PgRow> = sqlx::query(
-        "WITH m AS (SELECT rid, last_seq, compacted_through, deleted FROM mailbox WHERE id = $1)
-         SELECT m.last_seq, m.compacted_through, b.seq, b.data, m.deleted
-         FROM m LEFT JOIN LATERAL (
-             SELECT seq, CASE WHEN rn = 1 OR run <= $4 THEN data END AS data
-             FROM (
-                 SELECT seq, data,
-                        row_number() OVER w AS rn,
-                        sum(octet_length(data)) OVER w AS run,
-                        sum(octet_length(data)) OVER w - octet_length(data) AS before
-                 FROM blob WHERE mailbox = m.rid AND seq > $2
-                 WINDOW w AS (ORDER BY seq ROWS UNBOUNDED PRECEDING)
-                 ORDER BY seq
-                 LIMIT $3 + 1
-             ) t
-             WHERE rn = 1 OR before <= $4
-         ) b ON true
-         ORDER BY b.seq",
-    )
-    .bind(id.as_bytes().as_slice())
-    .bind(to_sql(after))
-    .bind(limit)
-    .bind(i64::try_from(max_bytes).unwrap_or(i64::MAX))
-    .fetch_all(pool)
-    .await
-    .map_err(backend)?;
-    let first = mailbox_rules::found(rows.first())?;
-    mailbox_rules::not_deleted(first.try_get::<bool, _>(4).map_err(backend)?)?;
-    let last_seq: i64 = first.try_get(0).map_err(backend)?;
-    let compacted_through: i64 = first.try_get(1).map_err(backend)?;
-    let mut blobs = Vec::new();
-    let mut more = false;
-    for row in &rows {
-        let Some(seq) = row.try_get::<Option<i64>, _>(2).map_err(backend)? else {
-            break; // the mailbox has no blobs after the cursor
-        };
-        let data: Option<Vec<u8>> = row.try_get(3).map_err(backend)?;
-        match data {
-            Some(d) if (blobs.len() as i64) < limit => blobs.push((from_sql(seq), Bytes::from(d))),
-            _ => {
-                more = true;
-                break;
-            }
-        }
-    }
-    Ok(Page {
-        blobs,
-        last_seq: from_sql(last_seq),
-        compacted_through: from_sql(compacted_through),
-        more,
-    })
 }

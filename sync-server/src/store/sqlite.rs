@@ -51,13 +51,13 @@ use safespaces_wire::{DropboxId, MailboxId};
 use tokio::sync::oneshot;
 
 use super::committed::{self, Effect};
+use super::interface::{
+    CommitSink, Compaction, MailboxKeys, MailboxRecord, Page, Store, StoreError, StoreFuture,
+    StoreLimits, VouchedPut, from_sql, to_sql,
+};
 use super::key_cache::KeyCache;
 use super::mailbox_rules::{
     self, AnonymousPut, Claim, CompactionStep, DropboxRow, MailboxCounters, Totals,
-};
-use super::{
-    CommitSink, Compaction, MailboxKeys, MailboxRecord, Page, Store, StoreError, StoreFuture,
-    StoreLimits, VouchedPut, from_sql, to_sql,
 };
 
 /// Most commands committed in one transaction.
@@ -472,7 +472,7 @@ impl Store for SqliteStore {
     fn close(&self) -> StoreFuture<'_, ()> {
         let closed = self.submit(|reply| Command::Close { reply });
         Box::pin(async move {
-            super::close_once(closed).await?;
+            super::interface::close_once(closed).await?;
             let handle = self
                 .writer
                 .lock()

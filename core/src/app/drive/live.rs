@@ -18,9 +18,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::super::error::AppResult;
+use super::super::safe_spaces::SafeSpaces;
+use super::super::shared::Shared;
 use super::super::space_handle::entry;
 use super::super::space_sync::SyncReport;
-use super::super::{AppResult, SafeSpaces, Shared};
 use crate::engine::{PassMode, SpaceSyncState};
 use crate::model::Timestamp;
 use crate::protocol::SpaceId;

@@ -4,8 +4,10 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
+use super::super::error::{AppError, AppResult};
+use super::super::safe_spaces::SafeSpaces;
+use super::super::shared::Shared;
 use super::super::space_sync::{SpaceSyncFailure, SyncReport};
-use super::super::{AppError, AppResult, SafeSpaces, Shared};
 use super::space_device::SpaceDevice;
 use crate::engine::{Outcome, PassError, PassMode, SpacePass, SpaceSyncState, Step};
 use crate::model::Timestamp;

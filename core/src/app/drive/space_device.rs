@@ -2,11 +2,12 @@
 //! through the device state's rules (persist first, then swap memory), so
 //! the engine never touches a lock or the store itself.
 
-use super::super::Shared;
+use super::super::error::{AppError, AppResult};
+use super::super::progress_slot::Progress;
+use super::super::shared::Shared;
 use super::super::space_handle::entry;
-use super::super::space_sync::{Progress, SyncReport};
+use super::super::space_sync::SyncReport;
 use super::super::sync_log::PassStart;
-use super::super::{AppError, AppResult};
 use crate::engine::{HeldRequest, SpaceView, SyncDevice};
 use crate::model::Timestamp;
 use crate::protocol::SpaceId;

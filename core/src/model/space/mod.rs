@@ -26,7 +26,7 @@
 //! SpaceDoc`, outside this directory because they read across sessions,
 //! leads and training.
 //!
-//! # Schema (version 2)
+//! # Schema (version 3, `SPACE_SCHEMA`)
 //! ```text
 //! ROOT
 //! ├─ schema: uint                     // SPACE_SCHEMA

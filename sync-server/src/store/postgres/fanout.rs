@@ -46,9 +46,9 @@ use safespaces_wire::MailboxId;
 use sqlx::postgres::{PgListener, PgPool};
 use tokio::sync::{mpsc, watch};
 
+use super::super::interface::{CommitSink, StoreError};
 use super::super::key_cache::KeyCache;
-use super::super::{CommitSink, StoreError};
-use super::read_page;
+use super::page::read_page;
 
 /// The notification channel.
 pub(super) const CHANNEL: &str = "safespaces_relay";

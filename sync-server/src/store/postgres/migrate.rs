@@ -10,8 +10,8 @@
 
 use sqlx::{Connection as _, PgConnection, Row as _};
 
-use super::super::StoreError;
-use super::backend;
+use super::super::interface::StoreError;
+use super::backend::backend;
 
 /// `(version, SQL)`, ascending. Append only: a released migration never changes.
 const MIGRATIONS: &[(i64, &str)] = &[

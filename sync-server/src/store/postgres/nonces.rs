@@ -14,8 +14,8 @@ use std::collections::HashSet;
 use sqlx::postgres::PgPool;
 use tokio::sync::{mpsc, oneshot};
 
-use super::super::{StoreError, to_sql};
-use super::backend;
+use super::super::interface::{StoreError, to_sql};
+use super::backend::backend;
 
 /// Most nonces recorded in one statement.
 const MAX_BATCH: usize = 4096;

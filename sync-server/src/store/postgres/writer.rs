@@ -13,15 +13,16 @@ use sqlx::{Connection as _, PgConnection, Row as _};
 use tokio::sync::mpsc;
 
 use super::super::committed::{self, Effect};
+use super::super::interface::{
+    CommitSink, Compaction, MailboxKeys, StoreError, StoreLimits, VouchedPut, from_sql, to_sql,
+};
 use super::super::key_cache::KeyCache;
 use super::super::mailbox_rules::{
     self, AnonymousPut, Claim, CompactionStep, DropboxRow, MailboxCounters, Totals,
 };
-use super::super::{
-    CommitSink, Compaction, MailboxKeys, StoreError, StoreLimits, VouchedPut, from_sql, to_sql,
-};
+use super::backend::backend;
+use super::command::{MAX_BATCH, Op, Outcome, Request};
 use super::fanout::{self, Announce};
-use super::{MAX_BATCH, Op, Outcome, Request, backend};
 
 /// The value of a rule's answer, or its refusal returned as the command's
 /// outcome: a refusal is no database error, and the batch goes on.
