@@ -39,13 +39,14 @@ impl Shared {
                     .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
                 let mut sealed_to = BTreeMap::new();
                 let mut wrote = 0;
-                for (id, session) in doc.sessions()? {
-                    if session.signups.is_empty() || !doc.is_session_lead(&id, &e.member)? {
+                // Only the sessions this member leads are read in full.
+                for id in doc.sessions_led_by(&e.member)? {
+                    if !doc.has_signups(&id) {
                         continue;
                     }
                     // Places of people who left or were removed go to the
                     // people waiting, while the session is still to come.
-                    if session.is_upcoming(now) {
+                    if doc.session(&id)?.is_upcoming(now) {
                         match free_departed(doc, &e.member, &identity, &id) {
                             Ok(n) if n > 0 => {
                                 wrote += n;

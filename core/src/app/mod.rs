@@ -96,7 +96,7 @@ mod sync_log;
 
 pub use author_sequences::{SequenceAlert, SequenceStatus};
 pub use bundle_report::BundleReport;
-pub use drive::live::{LIVE_PUSH_INTERVAL, LiveSync, SpaceListener};
+pub use drive::live::{LIVE_PUSH_DEBOUNCE, LIVE_PUSH_INTERVAL, LiveSync, SpaceListener};
 pub use error::{AppError, AppResult, BoxError, InputSource};
 pub use error_class::ErrorClass;
 pub use joining::{Invitation, InviteStatus, JoinRequestFile, PendingJoinStatus};

@@ -16,8 +16,7 @@ use super::shared::{Loaded, Shared};
 use super::space_handle::Space;
 use super::space_handle::entry;
 use crate::engine::settle;
-use crate::model::{SignUpState, Timestamp};
-use crate::protocol::attendance;
+use crate::model::{SessionId, SignUpState, TicketId, Timestamp};
 use crate::protocol::snapshot::SnapshotBody;
 use crate::protocol::{Envelope, EnvelopeKind, SpaceId};
 
@@ -238,12 +237,27 @@ impl Shared {
             return Ok(());
         }
         self.update_space(loaded, space, |entry, loaded| {
+            let Some(ids) = loaded.spaces.get(&space).map(|doc| doc.session_ids()) else {
+                return Ok(());
+            };
+            let ids = ids?;
+            // Tickets first (cached per unlock): the walk below is then a
+            // point read per session, not a hydration of every session.
+            let tickets: Vec<(SessionId, TicketId)> = ids
+                .into_iter()
+                .map(|id| {
+                    let ticket = loaded.ticket(&secret, space, &id);
+                    (id, ticket)
+                })
+                .collect();
             let Some(doc) = loaded.spaces.get(&space) else {
                 return Ok(());
             };
             entry.pending_requests.retain(|pending| {
-                let ticket = attendance::ticket_for(&secret, space, &pending.session);
-                let recorded = doc.signup(&pending.session, &ticket).ok().flatten();
+                let recorded = tickets
+                    .iter()
+                    .find(|(id, _)| *id == pending.session)
+                    .and_then(|(_, ticket)| doc.signup(&pending.session, ticket).ok().flatten());
                 // Recorded, or overtaken by a newer statement of the ticket (the
                 // person's other device), or asked for what already stands.
                 !recorded.is_some_and(|s| {
@@ -256,16 +270,19 @@ impl Shared {
             // A place freed while this person is still a member (a lead took
             // her for gone, or made it up): ask again at the original time, so
             // the place comes back where it was. One who left asks nothing.
-            let here = doc.member(&entry.member).is_ok_and(|m| m.is_active());
-            for (id, session) in doc.sessions()? {
-                let ticket = attendance::ticket_for(&secret, space, &id);
-                let Some(s) = session.signups.get(&ticket) else {
+            if !doc.member(&entry.member).is_ok_and(|m| m.is_active()) {
+                return Ok(());
+            }
+            for (id, ticket) in &tickets {
+                let Some(s) = doc.signup(id, ticket).ok().flatten() else {
                     continue;
                 };
-                if !here
-                    || !s.freed
-                    || !session.signups_open(s.at)
-                    || entry.pending_requests.iter().any(|p| p.session == id)
+                if !s.freed || entry.pending_requests.iter().any(|p| p.session == *id) {
+                    continue;
+                }
+                if !doc
+                    .session(id)
+                    .is_ok_and(|session| session.signups_open(s.at))
                 {
                     continue;
                 }

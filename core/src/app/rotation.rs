@@ -123,11 +123,9 @@ impl Shared {
             let since = current.sealed_heads.clone();
             let may_take_back = |doc: &crate::model::SpaceDoc| {
                 coordinator
-                    || doc.sessions().is_ok_and(|sessions| {
-                        sessions.iter().any(|(id, _)| {
-                            doc.is_session_lead(id, &current.member).unwrap_or(false)
-                        })
-                    })
+                    || doc
+                        .sessions_led_by(&current.member)
+                        .is_ok_and(|led| !led.is_empty())
             };
             // Nothing new since the last seal (every idle sync pass): no
             // work, not even the lead check.
@@ -136,11 +134,9 @@ impl Shared {
                 // sign-ups of yet (a cover lead, also for a session whose
                 // only lead was removed): what was voided there is looked
                 // for from the start, since it may have arrived long ago.
-                let new_lead = doc.sessions().is_ok_and(|sessions| {
-                    sessions.iter().any(|(id, s)| {
-                        !s.signups.is_empty()
-                            && !current.sealed_leads.contains_key(id.as_str())
-                            && doc.is_session_lead(id, &current.member).unwrap_or(false)
+                let new_lead = doc.sessions_led_by(&current.member).is_ok_and(|led| {
+                    led.iter().any(|id| {
+                        !current.sealed_leads.contains_key(id.as_str()) && doc.has_signups(id)
                     })
                 });
                 let known = (!since.is_empty() && !new_lead).then_some(&since[..]);

@@ -45,6 +45,7 @@ impl SafeSpaces {
                 profile,
                 state: Mutex::new(None),
                 progress: progress_slot::ProgressSlot::default(),
+                edited: tokio::sync::Notify::new(),
             }),
         };
         app.shared.load()?;
@@ -59,6 +60,7 @@ impl SafeSpaces {
                 profile,
                 state: Mutex::new(None),
                 progress: progress_slot::ProgressSlot::default(),
+                edited: tokio::sync::Notify::new(),
             }),
         })
     }

@@ -2,7 +2,7 @@
 //! [`Loaded`] state while unlocked, the progress callback), and loading it
 //! after an unlock.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use rand::RngCore;
@@ -11,9 +11,10 @@ use rand::rngs::OsRng;
 use super::error::{AppError, AppResult};
 use super::progress_slot;
 use super::registry::{self, REGISTRY_VERSION, Registry};
-use crate::model::{DeviceId, DeviceKeys, JournalDoc, SpaceDoc};
+use crate::model::{DeviceId, DeviceKeys, JournalDoc, SessionId, SpaceDoc, TicketId};
 use crate::profile::Profile;
 use crate::protocol::SpaceId;
+use crate::protocol::attendance;
 use crate::protocol::authorship::actor_for_device;
 use crate::store::DocumentId;
 
@@ -22,6 +23,27 @@ pub(crate) struct Loaded {
     pub(crate) registry: Registry,
     pub(crate) spaces: BTreeMap<SpaceId, SpaceDoc>,
     pub(crate) journal: JournalDoc,
+    /// This person's ticket in each session asked for so far. Deriving one
+    /// is a scalar multiplication, and every receive looks up the person's
+    /// ticket in every session (`settle_pending`); gone with the rest of
+    /// the decrypted state on lock.
+    pub(crate) tickets: HashMap<(SpaceId, SessionId), TicketId>,
+}
+
+impl Loaded {
+    /// This person's ticket in `session` of `space`
+    /// ([`attendance::ticket_for`]), derived once per unlock.
+    pub(crate) fn ticket(
+        &mut self,
+        secret: &[u8; 32],
+        space: SpaceId,
+        session: &SessionId,
+    ) -> TicketId {
+        self.tickets
+            .entry((space, session.clone()))
+            .or_insert_with(|| attendance::ticket_for(secret, space, session))
+            .clone()
+    }
 }
 
 pub(crate) struct Shared {
@@ -29,6 +51,9 @@ pub(crate) struct Shared {
     pub(crate) state: Mutex<Option<Loaded>>,
     /// Told how far a sync has come; replaceable while shared.
     pub(crate) progress: progress_slot::ProgressSlot,
+    /// Woken by a local edit to a space, so live updates push it soon
+    /// instead of on their next tick (`drive/live.rs`).
+    pub(crate) edited: tokio::sync::Notify,
 }
 
 impl Shared {
@@ -107,6 +132,7 @@ impl Shared {
                     registry,
                     spaces,
                     journal,
+                    tickets: HashMap::new(),
                 }
             }
         };
@@ -172,6 +198,7 @@ impl Shared {
             registry,
             spaces: BTreeMap::new(),
             journal,
+            tickets: HashMap::new(),
         })
     }
 }

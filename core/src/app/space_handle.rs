@@ -103,6 +103,7 @@ impl Space {
             let increment = doc.save_incremental();
             if !increment.is_empty() {
                 self.shared.profile.append_increment(document, &increment)?;
+                self.shared.edited.notify_one();
             }
             Ok(out)
         })
@@ -362,7 +363,7 @@ impl Space {
         let identity = self.shared.keys().identity()?;
         let shared = Arc::clone(&self.shared);
         let space = self.id;
-        self.shared.with_loaded(|loaded| {
+        let place = self.shared.with_loaded(|loaded| {
             let secret = shared.keys().person_secret(&loaded.registry)?;
             let device = loaded.registry.device.clone();
             let entry = entry(loaded, space)?.clone();
@@ -442,7 +443,10 @@ impl Space {
                 .get(&space)
                 .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
             pending_place(doc, id, state, at, now)
-        })
+        })?;
+        // Recorded in the document, or a request to send: either goes out.
+        self.shared.edited.notify_one();
+        Ok(place)
     }
 
     /// Where this person stands for a session at `now`.

@@ -76,7 +76,7 @@ pub fn check_staged(
     let current = staged
         .member_of_device(doc, device)
         .ok_or_else(|| AuthorshipError::UnknownDevice(device.to_string()))?;
-    let relisted = listed_again(doc.automerge(), device);
+    let relisted = listed_again(doc, device);
     let actor = actor_for_device(device)
         .ok_or_else(|| AuthorshipError::UnknownDevice(device.to_string()))?;
     let am = doc.automerge();
@@ -160,6 +160,7 @@ pub fn check_staged(
         }
         for ((op, path), in_batch) in expanded.operations.iter().zip(&paths).zip(in_batch) {
             checked.touches_authority |= is_authority(path);
+            checked.touches_members |= path.first().is_none_or(|key| key == "members");
             check_member_structure(am, op, path, &checked.created, view)?;
             super::session_rules::check_session_structure(am, op, path, &checked.created, view)?;
             if admission {

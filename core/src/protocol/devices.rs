@@ -19,6 +19,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 
 use super::error::InviteError;
 use super::state_at::{child_at, get_in, role_at};
+use crate::model::space::{DeviceLookup, LookupAnswer};
 use crate::model::{DeviceId, DeviceKeys, MemberId, SpaceDoc};
 
 const BINDING_CONTEXT: &[u8] = b"safespaces/v2/device-binding";
@@ -108,15 +109,35 @@ pub fn usable_recipients<'a>(
 /// The Ed25519 key a space document records for a device of one of its
 /// members, if any.
 pub fn device_key(doc: &SpaceDoc, device: &DeviceId) -> Option<VerifyingKey> {
-    let member = member_of_device(doc, device)?;
-    let keys = doc.member(&member).ok()?.devices.get(device)?.clone();
-    verifying_key(&keys.signing_key)
+    let answer = doc.remembered(DeviceLookup::SigningKey, device, || {
+        LookupAnswer::SigningKey(member_of_device(doc, device).and_then(|member| {
+            Some(
+                doc.member(&member)
+                    .ok()?
+                    .devices
+                    .get(device)?
+                    .signing_key
+                    .clone(),
+            )
+        }))
+    });
+    match answer {
+        LookupAnswer::SigningKey(Some(key)) => verifying_key(&key),
+        _ => None,
+    }
 }
 
 /// The member a device writes as in the document's current state
-/// ([`member_of_device_at`]).
+/// ([`member_of_device_at`]), remembered by the document until its member
+/// list may have changed.
 pub fn member_of_device(doc: &SpaceDoc, device: &DeviceId) -> Option<MemberId> {
-    member_of_device_at(doc.automerge(), device, None)
+    let answer = doc.remembered(DeviceLookup::Member, device, || {
+        LookupAnswer::Member(member_of_device_at(doc.automerge(), device, None))
+    });
+    match answer {
+        LookupAnswer::Member(member) => member,
+        _ => None,
+    }
 }
 
 /// The member `device` writes as at `heads` (the current state for `None`).
@@ -154,8 +175,11 @@ pub(crate) fn member_of_device_at(
 /// state: only then can the member it writes as differ between causal
 /// points (entries are never deleted, so a single listing now is the only
 /// one there ever was).
-pub(crate) fn listed_again(am: &AutoCommit, device: &DeviceId) -> bool {
-    listings_at(am, device.as_str(), None).len() > 1
+pub(crate) fn listed_again(doc: &SpaceDoc, device: &DeviceId) -> bool {
+    let answer = doc.remembered(DeviceLookup::Relisted, device, || {
+        LookupAnswer::Relisted(listings_at(doc.automerge(), device.as_str(), None).len() > 1)
+    });
+    matches!(answer, LookupAnswer::Relisted(true))
 }
 
 /// Whether `change` (in `doc`) was written as `member`: its actor's device
@@ -168,7 +192,7 @@ pub(crate) fn written_as(doc: &SpaceDoc, change: &ChangeHash, member: &MemberId)
         return false;
     };
     let device = DeviceId::from(hex::encode(c.actor_id().to_bytes()));
-    if !listed_again(am, &device) {
+    if !listed_again(doc, &device) {
         return member_of_device_at(am, &device, None).as_ref() == Some(member);
     }
     member_of_device_at(am, &device, Some(c.deps())).as_ref() == Some(member)
@@ -180,7 +204,7 @@ pub(crate) fn author_of(doc: &SpaceDoc, change: &ChangeHash) -> Option<MemberId>
     let am = doc.automerge();
     let c = am.get_change_by_hash(change)?;
     let device = DeviceId::from(hex::encode(c.actor_id().to_bytes()));
-    let heads = listed_again(am, &device).then(|| c.deps().to_vec());
+    let heads = listed_again(doc, &device).then(|| c.deps().to_vec());
     member_of_device_at(am, &device, heads.as_deref())
 }
 

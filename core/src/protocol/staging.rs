@@ -58,6 +58,9 @@ pub struct Staged {
     keys: HashMap<DeviceId, Option<VerifyingKey>>,
     /// Members' roles in the document's current state, the same way.
     roles: HashMap<MemberId, Role>,
+    /// Whether a staged batch may write under `members` (it touches
+    /// authority, so it is the last one staged before the flush).
+    members_touched: bool,
     /// Encoded size of `changes`.
     bytes: usize,
 }
@@ -73,6 +76,10 @@ pub struct CheckedBatch {
     /// Whether any operation writes to an authority path (members, invites,
     /// a session's existence or its leads).
     pub(crate) touches_authority: bool,
+    /// Whether any operation may write under `members` (a path that
+    /// starts there, or one not known as map keys: a list or text
+    /// position), which the document's remembered device lookups read.
+    pub(crate) touches_members: bool,
 }
 
 impl CheckedBatch {
@@ -191,6 +198,7 @@ impl Staged {
                 self.changes.push(change);
             }
         }
+        self.members_touched |= checked.touches_members;
         self.frontier.extend(checked.frontiers);
         self.paths.extend(checked.created);
     }
@@ -202,8 +210,13 @@ impl Staged {
         let changes = std::mem::take(&mut self.changes);
         let result = if changes.is_empty() {
             Ok(())
-        } else {
+        } else if self.members_touched {
             doc.apply_decoded(changes)
+        } else {
+            // Checked: no operation of these writes to an authority path,
+            // members among them, so what the document remembers of its
+            // member list stays true.
+            doc.apply_decoded_outside_members(changes)
         };
         // Paths stay right (objects never move); member lookups may not.
         let paths = std::mem::take(&mut self.paths);

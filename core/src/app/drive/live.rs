@@ -18,6 +18,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
+
 use super::super::error::AppResult;
 use super::super::safe_spaces::SafeSpaces;
 use super::super::shared::Shared;
@@ -51,8 +53,16 @@ impl Drop for LiveSync {
     }
 }
 
-/// How often local changes are pushed while live.
+/// How often live updates run their pass with no local edit to push
+/// (retrying a failed push, answering invites, a coordinator's compaction).
 pub const LIVE_PUSH_INTERVAL: Duration = Duration::from_secs(2);
+
+/// How long after a local edit live updates push it: edits made together
+/// (a series, a form's fields) go out in one envelope.
+pub const LIVE_PUSH_DEBOUNCE: Duration = Duration::from_millis(20);
+
+/// At most this many queued blobs are received together.
+const LIVE_RECEIVE_BATCH: usize = 256;
 
 impl SafeSpaces {
     /// Starts live updates. Must be called inside a tokio runtime.
@@ -176,6 +186,8 @@ async fn run(shared: Arc<Shared>, client: RelayTransport, listener: Arc<dyn Spac
     // The journal's mailbox got something, or a space moved: its pass is due.
     let mut journal_due = false;
     let mut tick = tokio::time::interval(LIVE_PUSH_INTERVAL);
+    // A push after a local edit is scheduled (the tick moved up).
+    let mut push_soon = false;
     loop {
         tokio::select! {
             event = subscription.next() => {
@@ -183,37 +195,87 @@ async fn run(shared: Arc<Shared>, client: RelayTransport, listener: Arc<dyn Spac
                     tracing::info!("live updates ended: the subscription stopped");
                     return;
                 };
-                let SubscriptionEvent::Blob { mailbox, seq, data } = event else { continue };
-                let Some((what, _, _)) = followed.get(&mailbox).cloned() else { continue };
-                let Followed::Space(space, epoch) = what else {
-                    // The journal's mailbox holds whole snapshots: its pass
-                    // reads and folds them (on the next tick).
-                    journal_due = true;
-                    continue;
-                };
-                let mut report = SyncReport::default();
-                let moved = shared.apply_pulled(space, epoch, vec![Blob { seq, data }], Timestamp::now(), &mut report);
-                match &moved {
-                    Ok(_) => tracing::debug!(
-                        applied = report.applied,
-                        refused = report.refused,
-                        "live update received"
-                    ),
-                    Err(e) => super::super::error::warn_failed!(e, "a live update could not be received"),
-                }
-                if let Ok(moved) = moved {
-                    listener.space_changed(space.to_hex());
-                    if moved {
-                        // A handover: follow the new epoch's mailbox instead.
-                        tracing::info!(from_epoch = epoch, "live updates follow a space's new epoch");
-                        refollow(&shared, &mut subscription, &mut followed);
-                        states.remove(&space);
-                        // It may have removed one of this person's devices.
-                        journal_due = true;
+                // Everything already queued is received together: one
+                // receive, one write and one look at the sessions for a
+                // burst, instead of one per blob.
+                let mut events = vec![event];
+                while events.len() < LIVE_RECEIVE_BATCH {
+                    match subscription.next().now_or_never() {
+                        Some(Some(more)) => events.push(more),
+                        _ => break,
                     }
+                }
+                let mut runs: Vec<(SpaceId, u32, Vec<Blob>)> = Vec::new();
+                for event in events {
+                    let SubscriptionEvent::Blob { mailbox, seq, data } = event else { continue };
+                    let Some((what, _, _)) = followed.get(&mailbox).cloned() else { continue };
+                    let Followed::Space(space, epoch) = what else {
+                        // The journal's mailbox holds whole snapshots: its pass
+                        // reads and folds them (on the next tick).
+                        journal_due = true;
+                        continue;
+                    };
+                    match runs.last_mut() {
+                        Some((s, e, blobs)) if *s == space && *e == epoch => {
+                            blobs.push(Blob { seq, data });
+                        }
+                        _ => runs.push((space, epoch, vec![Blob { seq, data }])),
+                    }
+                }
+                let mut refollow_now = false;
+                for (space, epoch, blobs) in runs {
+                    let count = blobs.len();
+                    // Off the async workers: receiving checks and writes,
+                    // and the WebSocket and other devices' pushes go on.
+                    let worker = Arc::clone(&shared);
+                    let received = tokio::task::spawn_blocking(move || {
+                        let mut report = SyncReport::default();
+                        let moved = worker.apply_pulled(space, epoch, blobs, Timestamp::now(), &mut report);
+                        (moved, report)
+                    })
+                    .await;
+                    let (moved, report) = match received {
+                        Ok(received) => received,
+                        Err(e) => {
+                            tracing::warn!(%e, "a live receive stopped; the next sync reads it again");
+                            continue;
+                        }
+                    };
+                    match &moved {
+                        Ok(_) => tracing::debug!(
+                            blobs = count,
+                            applied = report.applied,
+                            refused = report.refused,
+                            "live update received"
+                        ),
+                        Err(e) => super::super::error::warn_failed!(e, "a live update could not be received"),
+                    }
+                    if let Ok(moved) = moved {
+                        listener.space_changed(space.to_hex());
+                        if moved {
+                            // A handover: follow the new epoch's mailbox instead.
+                            tracing::info!(from_epoch = epoch, "live updates follow a space's new epoch");
+                            states.remove(&space);
+                            refollow_now = true;
+                        }
+                    }
+                }
+                if refollow_now {
+                    refollow(&shared, &mut subscription, &mut followed);
+                    // It may have removed one of this person's devices.
+                    journal_due = true;
+                }
+            }
+            () = shared.edited.notified() => {
+                // A local edit: push it soon, once for a burst of edits,
+                // not on the tick up to two seconds later.
+                if !push_soon {
+                    push_soon = true;
+                    tick.reset_after(LIVE_PUSH_DEBOUNCE);
                 }
             }
             _ = tick.tick() => {
+                push_soon = false;
                 let spaces: Vec<(SpaceId, u32)> = followed
                     .values()
                     .filter_map(|(what, _, _)| match what {

@@ -2,7 +2,8 @@
 //! saving and merging it, its history (heads and changes), its name, and
 //! the reads and the one-change write every other part of it is built on.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
 
 use automerge::{
     AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, Value, transaction::Transactable,
@@ -32,6 +33,44 @@ pub(super) const INVITES: &str = "invites";
 /// wraps it in a lock to make it `Send + Sync` for the FFI.
 pub struct SpaceDoc {
     pub(super) doc: AutoCommit,
+    /// Lookups of the member list in the current state, kept until the
+    /// document next changes in a way that may touch it.
+    lookups: Mutex<DeviceLookups>,
+}
+
+/// What the receive checks look up about a device in the member list as
+/// it stands now: who it writes as, its signing key (hex) and whether it
+/// is listed under more than one member. Each is a walk over every
+/// member's device map, read for every envelope; remembered here, a burst
+/// of envelopes pays it once. Forgotten by every write, load and merge,
+/// and by every apply except [`SpaceDoc::apply_decoded_outside_members`].
+#[derive(Debug, Default)]
+struct DeviceLookups {
+    member: HashMap<DeviceId, Option<MemberId>>,
+    signing_key: HashMap<DeviceId, Option<String>>,
+    relisted: HashMap<DeviceId, bool>,
+}
+
+/// Which remembered lookup of a device ([`SpaceDoc::remembered`]).
+#[derive(Clone, Copy, Debug)]
+pub enum DeviceLookup {
+    /// The member it writes as.
+    Member,
+    /// Its signing key as the member list records it (hex).
+    SigningKey,
+    /// Whether it is listed under more than one member.
+    Relisted,
+}
+
+/// A remembered lookup's answer ([`SpaceDoc::remembered`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LookupAnswer {
+    /// For [`DeviceLookup::Member`].
+    Member(Option<MemberId>),
+    /// For [`DeviceLookup::SigningKey`].
+    SigningKey(Option<String>),
+    /// For [`DeviceLookup::Relisted`].
+    Relisted(bool),
 }
 
 impl std::fmt::Debug for SpaceDoc {
@@ -153,7 +192,7 @@ impl SpaceDoc {
         for collection in [MEMBERS, SESSIONS, TRAINING, RESOURCES, INVITES] {
             doc.put_object(ROOT, collection, ObjType::Map)?;
         }
-        let mut space = SpaceDoc { doc };
+        let mut space = SpaceDoc::wrap(doc);
         let creator = MemberId::random();
         let member = Member {
             pseudonym: creator_pseudonym.trim().to_string(),
@@ -188,7 +227,7 @@ impl SpaceDoc {
                 return Err(invalid(format!("missing {collection}")));
             }
         }
-        Ok(SpaceDoc { doc })
+        Ok(SpaceDoc::wrap(doc))
     }
 
     /// The whole document, compacted.
@@ -203,12 +242,14 @@ impl SpaceDoc {
 
     /// Applies the output of another replica's `save` or `save_incremental`.
     pub fn load_incremental(&mut self, bytes: &[u8]) -> ModelResult<()> {
+        self.forget_lookups();
         self.doc.load_incremental(bytes).map_err(invalid)?;
         Ok(())
     }
 
     /// Takes every change `other` has that this replica lacks.
     pub fn merge(&mut self, other: &mut SpaceDoc) -> ModelResult<()> {
+        self.forget_lookups();
         self.doc.merge(&mut other.doc)?;
         Ok(())
     }
@@ -216,9 +257,68 @@ impl SpaceDoc {
     /// A copy of this replica with a fresh actor id, as a second device
     /// would hold it.
     pub fn fork(&mut self) -> SpaceDoc {
+        SpaceDoc::wrap(self.doc.fork().with_actor(automerge::ActorId::random()))
+    }
+
+    fn wrap(doc: AutoCommit) -> SpaceDoc {
         SpaceDoc {
-            doc: self.doc.fork().with_actor(automerge::ActorId::random()),
+            doc,
+            lookups: Mutex::new(DeviceLookups::default()),
         }
+    }
+
+    /// The answer to `lookup` for `device` in the current state: the
+    /// remembered one, or `compute`'s, remembered until the member list
+    /// may have changed. `compute` must read the current state only.
+    pub fn remembered(
+        &self,
+        lookup: DeviceLookup,
+        device: &DeviceId,
+        compute: impl FnOnce() -> LookupAnswer,
+    ) -> LookupAnswer {
+        let known = {
+            let lookups = self.lookups.lock().unwrap_or_else(|p| p.into_inner());
+            match lookup {
+                DeviceLookup::Member => lookups
+                    .member
+                    .get(device)
+                    .cloned()
+                    .map(LookupAnswer::Member),
+                DeviceLookup::SigningKey => lookups
+                    .signing_key
+                    .get(device)
+                    .cloned()
+                    .map(LookupAnswer::SigningKey),
+                DeviceLookup::Relisted => lookups
+                    .relisted
+                    .get(device)
+                    .copied()
+                    .map(LookupAnswer::Relisted),
+            }
+        };
+        if let Some(answer) = known {
+            return answer;
+        }
+        // Computed without the lock: `compute` may ask for another lookup.
+        let answer = compute();
+        let mut lookups = self.lookups.lock().unwrap_or_else(|p| p.into_inner());
+        match &answer {
+            LookupAnswer::Member(m) => {
+                lookups.member.insert(device.clone(), m.clone());
+            }
+            LookupAnswer::SigningKey(k) => {
+                lookups.signing_key.insert(device.clone(), k.clone());
+            }
+            LookupAnswer::Relisted(r) => {
+                lookups.relisted.insert(device.clone(), *r);
+            }
+        }
+        answer
+    }
+
+    /// Forgets the remembered lookups: the member list may have changed.
+    fn forget_lookups(&mut self) {
+        *self.lookups.get_mut().unwrap_or_else(|p| p.into_inner()) = DeviceLookups::default();
     }
 
     /// Makes this replica write as `actor`. Each device writes with its
@@ -331,12 +431,25 @@ impl SpaceDoc {
     /// whose dependencies have not arrived yet wait inside automerge until
     /// they do. A malformed change is refused and nothing is applied.
     pub fn apply_changes(&mut self, changes: &[Vec<u8>]) -> ModelResult<()> {
+        self.forget_lookups();
         history::apply_changes(&mut self.doc, changes)
     }
 
     /// Applies changes already decoded (and checked) in one automerge call:
     /// much cheaper than several calls, each of which walks the document.
     pub fn apply_decoded(&mut self, changes: Vec<automerge::Change>) -> ModelResult<()> {
+        self.forget_lookups();
+        self.doc.apply_changes(changes)?;
+        Ok(())
+    }
+
+    /// [`SpaceDoc::apply_decoded`] for changes the caller checked write
+    /// nothing under `members` (the receive's staging, whose checks know
+    /// every operation's path): the remembered device lookups stay.
+    pub fn apply_decoded_outside_members(
+        &mut self,
+        changes: Vec<automerge::Change>,
+    ) -> ModelResult<()> {
         self.doc.apply_changes(changes)?;
         Ok(())
     }
@@ -396,6 +509,19 @@ impl SpaceDoc {
 
     /// Runs `write` and commits it as one change, or rolls everything back.
     pub(super) fn transact(
+        &mut self,
+        write: impl FnOnce(&mut AutoCommit, &Collections) -> ModelResult<()>,
+    ) -> ModelResult<()> {
+        self.forget_lookups();
+        self.transact_outside_members(write)
+    }
+
+    /// [`SpaceDoc::transact`] for a write that never touches `members`
+    /// (sessions, sign-ups, leads, training, resources): the remembered
+    /// device lookups stay, so a device that edits between receiving
+    /// envelopes does not look every author up again. Writes to members,
+    /// devices, invites (admissions) and restores use `transact`.
+    pub(super) fn transact_outside_members(
         &mut self,
         write: impl FnOnce(&mut AutoCommit, &Collections) -> ModelResult<()>,
     ) -> ModelResult<()> {

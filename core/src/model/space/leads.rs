@@ -39,6 +39,30 @@ impl SpaceDoc {
         Ok(self.recording_leads(session)?.contains(member))
     }
 
+    /// The sessions `member` may see and record the sign-ups of (see
+    /// [`SpaceDoc::is_session_lead`]), in id order. Only sessions where
+    /// `member` made an offer at all are read in full, so the cost is a
+    /// point read per session, not a hydration of every session.
+    pub fn sessions_led_by(&self, member: &MemberId) -> ModelResult<Vec<SessionId>> {
+        let parent = self.collection(SESSIONS)?;
+        let mut out = Vec::new();
+        for key in self.doc.keys(&parent) {
+            let offered = child_map(&self.doc, &parent, &key)
+                .and_then(|session| child_map(&self.doc, &session, "leads"))
+                .is_some_and(|leads| matches!(self.doc.get(&leads, member.as_str()), Ok(Some(_))));
+            if !offered {
+                continue;
+            }
+            let id = SessionId::from(key);
+            // A session another device wrote in a shape this build cannot
+            // read leads nobody, as it is skipped everywhere else.
+            if self.is_session_lead(&id, member).unwrap_or(false) {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
     /// The members who may record `session`'s sign-ups (see
     /// [`SpaceDoc::is_session_lead`]), in member-id order.
     pub fn recording_leads(&self, session: &SessionId) -> ModelResult<Vec<MemberId>> {
@@ -129,7 +153,7 @@ impl SpaceDoc {
             decided_by: coordinator.then(|| member.clone()),
             decided_at: coordinator.then_some(now),
         };
-        self.transact(|doc, _| {
+        self.transact_outside_members(|doc, _| {
             match child_map(doc, &leads, member.as_str()) {
                 // Re-offering after a decline: the same entry, so a decision
                 // made concurrently on it is not lost with a replaced map.
@@ -171,7 +195,7 @@ impl SpaceDoc {
         } else {
             LeadState::Declined
         };
-        self.transact(|doc, _| {
+        self.transact_outside_members(|doc, _| {
             reconcile_prop(doc, &entry, "state", state)?;
             reconcile_prop(doc, &entry, "decided_by", by)?;
             reconcile_prop(doc, &entry, "decided_at", now)?;
@@ -199,7 +223,7 @@ impl SpaceDoc {
             decided_by: Some(by.clone()),
             decided_at: Some(now),
         };
-        self.transact(|doc, _| {
+        self.transact_outside_members(|doc, _| {
             match child_map(doc, &leads, member.as_str()) {
                 Some(entry) => {
                     reconcile_prop(doc, &entry, "state", offer.state)?;
@@ -253,7 +277,7 @@ impl SpaceDoc {
                 reason: "has not volunteered to lead this session".into(),
             });
         }
-        self.transact(|doc, _| {
+        self.transact_outside_members(|doc, _| {
             doc.delete(&leads, member.as_str())?;
             Ok(())
         })

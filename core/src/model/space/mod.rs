@@ -119,7 +119,7 @@ mod sessions;
 mod signups;
 mod training;
 
-pub use doc::{SPACE_SCHEMA, SpaceDoc};
+pub use doc::{DeviceLookup, LookupAnswer, SPACE_SCHEMA, SpaceDoc};
 pub use leads::LeadStatus;
 pub use restore::{Restore, Restored};
 

@@ -36,7 +36,7 @@ impl SpaceDoc {
         self.require_role(by, Role::Lead, "edit the signposting directory")?;
         resource.validate()?;
         let id = ResourceId::random();
-        self.transact(|doc, cols| {
+        self.transact_outside_members(|doc, cols| {
             reconcile_prop(doc, &cols.resources, id.as_str(), &resource)?;
             Ok(())
         })?;
@@ -57,7 +57,7 @@ impl SpaceDoc {
         if child_map(&self.doc, &resources, id.as_str()).is_none() {
             return Err(ModelError::UnknownResource(id.to_string()));
         }
-        self.transact(|doc, _| {
+        self.transact_outside_members(|doc, _| {
             reconcile_prop(doc, &resources, id.as_str(), &resource)?;
             Ok(())
         })
@@ -70,7 +70,7 @@ impl SpaceDoc {
         if self.doc.get(&resources, id.as_str())?.is_none() {
             return Err(ModelError::UnknownResource(id.to_string()));
         }
-        self.transact(|doc, _| {
+        self.transact_outside_members(|doc, _| {
             doc.delete(&resources, id.as_str())?;
             Ok(())
         })

@@ -27,6 +27,15 @@ impl SpaceDoc {
         Ok(sessions)
     }
 
+    /// Every session's id, without reading the sessions: what a walk over
+    /// the sessions that looks at one field of each starts from, since
+    /// hydrating every session ([`SpaceDoc::sessions`]) costs far more than
+    /// the point reads such a walk needs.
+    pub fn session_ids(&self) -> ModelResult<Vec<SessionId>> {
+        let parent = self.collection(SESSIONS)?;
+        Ok(self.doc.keys(&parent).map(SessionId::from).collect())
+    }
+
     /// One session.
     pub fn session(&self, id: &SessionId) -> ModelResult<Session> {
         self.hydrate_item(SESSIONS, id.as_str())?
@@ -62,7 +71,7 @@ impl SpaceDoc {
             leads: BTreeMap::new(),
             signups: SignUps::default(),
         };
-        self.transact(|doc, cols| {
+        self.transact_outside_members(|doc, cols| {
             reconcile_prop(doc, &cols.sessions, id.as_str(), &session)?;
             Ok(())
         })?;
@@ -82,7 +91,7 @@ impl SpaceDoc {
         let obj = self
             .item_obj(SESSIONS, id.as_str())
             .ok_or_else(|| ModelError::UnknownSession(id.to_string()))?;
-        self.transact(|doc, _| write_edit(doc, &obj, &edit))
+        self.transact_outside_members(|doc, _| write_edit(doc, &obj, &edit))
     }
 
     /// Cancels a session or marks it completed. Leads and coordinators only.
@@ -96,7 +105,7 @@ impl SpaceDoc {
         let obj = self
             .item_obj(SESSIONS, id.as_str())
             .ok_or_else(|| ModelError::UnknownSession(id.to_string()))?;
-        self.transact(|doc, _| {
+        self.transact_outside_members(|doc, _| {
             reconcile_prop(doc, &obj, "status", status)?;
             Ok(())
         })
@@ -137,7 +146,7 @@ impl SpaceDoc {
     /// not move: a session planned for 18:00 London stays at that instant.
     pub fn set_time_zone(&mut self, by: &MemberId, zone: &SpaceZone) -> ModelResult<()> {
         self.require_role(by, Role::Coordinator, "set the space's time zone")?;
-        self.transact(|doc, _| {
+        self.transact_outside_members(|doc, _| {
             doc.put(ROOT, "time_zone", zone.name())?;
             Ok(())
         })
@@ -196,7 +205,7 @@ impl SpaceDoc {
                 (SessionId::random(), session)
             })
             .collect();
-        self.transact(|doc, cols| {
+        self.transact_outside_members(|doc, cols| {
             for (id, session) in &sessions {
                 reconcile_prop(doc, &cols.sessions, id.as_str(), session)?;
             }
@@ -230,7 +239,7 @@ impl SpaceDoc {
                 .ok_or_else(|| ModelError::UnknownSession(other.to_string()))?;
             targets.push((other, obj, one));
         }
-        self.transact(|doc, _| {
+        self.transact_outside_members(|doc, _| {
             for (_, obj, one) in &targets {
                 write_edit(doc, obj, one)?;
             }
@@ -257,7 +266,7 @@ impl SpaceDoc {
                 targets.push((other, obj));
             }
         }
-        self.transact(|doc, _| {
+        self.transact_outside_members(|doc, _| {
             for (_, obj) in &targets {
                 reconcile_prop(doc, obj, "status", SessionStatus::Cancelled)?;
             }

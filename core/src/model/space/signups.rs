@@ -4,6 +4,7 @@
 use automerge::{ObjId, ReadDoc, transaction::Transactable};
 
 use super::doc::{SESSIONS, SpaceDoc};
+use crate::model::document::child_map;
 use crate::model::error::{ModelError, ModelResult};
 use crate::model::ids::{MemberId, SessionId, TicketId};
 use crate::model::waitlist::{
@@ -72,7 +73,7 @@ impl SpaceDoc {
         }
         // Only the new statement's key and the holder: statements are
         // never deleted or rewritten (protocol.md §4).
-        self.transact(|doc, _| {
+        self.transact_outside_members(|doc, _| {
             doc.put(
                 &signups,
                 statement_key(ticket, signup.counter),
@@ -108,7 +109,7 @@ impl SpaceDoc {
                 reason: "no sign-up under this ticket".into(),
             });
         }
-        self.transact(|doc, _| {
+        self.transact_outside_members(|doc, _| {
             doc.put(&signups, ticket.as_str(), sealed)?;
             Ok(())
         })
@@ -145,7 +146,7 @@ impl SpaceDoc {
         if signup.state != SignUpState::Attending || signup.freed {
             return Ok(());
         }
-        self.transact(|doc, _| {
+        self.transact_outside_members(|doc, _| {
             doc.put(
                 &signups,
                 freed_key(ticket, signup.counter),
@@ -153,6 +154,13 @@ impl SpaceDoc {
             )?;
             Ok(())
         })
+    }
+
+    /// Whether `session` holds any sign-up, read without hydrating it.
+    pub fn has_signups(&self, session: &SessionId) -> bool {
+        self.item_obj(SESSIONS, session.as_str())
+            .and_then(|obj| child_map(&self.doc, &obj, "signups"))
+            .is_some_and(|signups| self.doc.length(&signups) > 0)
     }
 
     /// The stored sign-up under `ticket`, for a lead to open its sealed part.

@@ -45,7 +45,7 @@ impl SpaceDoc {
             expires_at,
             recorded_by: by.clone(),
         };
-        self.transact(|doc, cols| {
+        self.transact_outside_members(|doc, cols| {
             reconcile_prop(doc, &cols.training, id.as_str(), &record)?;
             Ok(())
         })?;
@@ -59,7 +59,7 @@ impl SpaceDoc {
         if self.doc.get(&training, record.as_str())?.is_none() {
             return Err(ModelError::UnknownRecord(record.to_string()));
         }
-        self.transact(|doc, _| {
+        self.transact_outside_members(|doc, _| {
             doc.delete(&training, record.as_str())?;
             Ok(())
         })
