@@ -12,11 +12,11 @@ use super::error::{AppError, AppResult, InputSource};
 use super::receive::{receive_envelopes, request_envelope};
 use super::registry::PendingRequest;
 use super::safe_spaces::SafeSpaces;
-use super::shared::{Loaded, Shared};
+use super::shared::{Loaded, Shared, ticket_in};
 use super::space_handle::Space;
 use super::space_handle::entry;
 use crate::engine::settle;
-use crate::model::{SessionId, SignUpState, TicketId, Timestamp};
+use crate::model::{SessionId, SignUpState, Timestamp};
 use crate::protocol::snapshot::SnapshotBody;
 use crate::protocol::{Envelope, EnvelopeKind, SpaceId};
 
@@ -237,27 +237,16 @@ impl Shared {
             return Ok(());
         }
         self.update_space(loaded, space, |entry, loaded| {
-            let Some(ids) = loaded.spaces.get(&space).map(|doc| doc.session_ids()) else {
+            let Loaded {
+                spaces, tickets, ..
+            } = loaded;
+            let Some(doc) = spaces.get(&space) else {
                 return Ok(());
             };
-            let ids = ids?;
-            // Tickets first (cached per unlock): the walk below is then a
-            // point read per session, not a hydration of every session.
-            let tickets: Vec<(SessionId, TicketId)> = ids
-                .into_iter()
-                .map(|id| {
-                    let ticket = loaded.ticket(&secret, space, &id);
-                    (id, ticket)
-                })
-                .collect();
-            let Some(doc) = loaded.spaces.get(&space) else {
-                return Ok(());
-            };
+            let mut ticket_of = |id: &SessionId| ticket_in(tickets, &secret, space, id);
             entry.pending_requests.retain(|pending| {
-                let recorded = tickets
-                    .iter()
-                    .find(|(id, _)| *id == pending.session)
-                    .and_then(|(_, ticket)| doc.signup(&pending.session, ticket).ok().flatten());
+                let ticket = ticket_of(&pending.session);
+                let recorded = doc.signup(&pending.session, &ticket).ok().flatten();
                 // Recorded, or overtaken by a newer statement of the ticket (the
                 // person's other device), or asked for what already stands.
                 !recorded.is_some_and(|s| {
@@ -273,15 +262,13 @@ impl Shared {
             if !doc.member(&entry.member).is_ok_and(|m| m.is_active()) {
                 return Ok(());
             }
-            for (id, ticket) in &tickets {
-                let Some(s) = doc.signup(id, ticket).ok().flatten() else {
-                    continue;
-                };
-                if !s.freed || entry.pending_requests.iter().any(|p| p.session == *id) {
+            // One pass over the sessions, each ticket derived once per unlock.
+            for (id, s) in doc.signups_under(ticket_of)? {
+                if !s.freed || entry.pending_requests.iter().any(|p| p.session == id) {
                     continue;
                 }
                 if !doc
-                    .session(id)
+                    .session(&id)
                     .is_ok_and(|session| session.signups_open(s.at))
                 {
                     continue;

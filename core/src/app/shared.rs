@@ -30,20 +30,20 @@ pub(crate) struct Loaded {
     pub(crate) tickets: HashMap<(SpaceId, SessionId), TicketId>,
 }
 
-impl Loaded {
-    /// This person's ticket in `session` of `space`
-    /// ([`attendance::ticket_for`]), derived once per unlock.
-    pub(crate) fn ticket(
-        &mut self,
-        secret: &[u8; 32],
-        space: SpaceId,
-        session: &SessionId,
-    ) -> TicketId {
-        self.tickets
-            .entry((space, session.clone()))
-            .or_insert_with(|| attendance::ticket_for(secret, space, session))
-            .clone()
-    }
+/// This person's ticket in `session` of `space`
+/// ([`attendance::ticket_for`]), derived once per unlock into `tickets`
+/// ([`Loaded::tickets`]; a free function, so a walk can hold a document of
+/// the same `Loaded` meanwhile).
+pub(crate) fn ticket_in(
+    tickets: &mut HashMap<(SpaceId, SessionId), TicketId>,
+    secret: &[u8; 32],
+    space: SpaceId,
+    session: &SessionId,
+) -> TicketId {
+    tickets
+        .entry((space, session.clone()))
+        .or_insert_with(|| attendance::ticket_for(secret, space, session))
+        .clone()
 }
 
 pub(crate) struct Shared {

@@ -36,6 +36,10 @@ pub struct SpaceDoc {
     /// Lookups of the member list in the current state, kept until the
     /// document next changes in a way that may touch it.
     lookups: Mutex<DeviceLookups>,
+    /// The sessions each member leads ([`SpaceDoc::sessions_led_by`]) in
+    /// the current state, kept until the document next changes at all: a
+    /// seal asks twice (re-sealing for leads, taking back voided changes).
+    pub(super) led: Mutex<HashMap<MemberId, Vec<crate::model::ids::SessionId>>>,
 }
 
 /// What the receive checks look up about a device in the member list as
@@ -264,6 +268,7 @@ impl SpaceDoc {
         SpaceDoc {
             doc,
             lookups: Mutex::new(DeviceLookups::default()),
+            led: Mutex::new(HashMap::new()),
         }
     }
 
@@ -319,6 +324,16 @@ impl SpaceDoc {
     /// Forgets the remembered lookups: the member list may have changed.
     fn forget_lookups(&mut self) {
         *self.lookups.get_mut().unwrap_or_else(|p| p.into_inner()) = DeviceLookups::default();
+        self.forget_led();
+    }
+
+    /// Forgets who leads what: any change may touch a session's leads, a
+    /// member's standing or training.
+    fn forget_led(&mut self) {
+        self.led
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 
     /// Makes this replica write as `actor`. Each device writes with its
@@ -450,6 +465,7 @@ impl SpaceDoc {
         &mut self,
         changes: Vec<automerge::Change>,
     ) -> ModelResult<()> {
+        self.forget_led();
         self.doc.apply_changes(changes)?;
         Ok(())
     }
@@ -525,6 +541,7 @@ impl SpaceDoc {
         &mut self,
         write: impl FnOnce(&mut AutoCommit, &Collections) -> ModelResult<()>,
     ) -> ModelResult<()> {
+        self.forget_led();
         let cols = Collections {
             invites: self.collection(INVITES)?,
             members: self.collection(MEMBERS)?,

@@ -44,22 +44,28 @@ impl SpaceDoc {
     /// `member` made an offer at all are read in full, so the cost is a
     /// point read per session, not a hydration of every session.
     pub fn sessions_led_by(&self, member: &MemberId) -> ModelResult<Vec<SessionId>> {
-        let parent = self.collection(SESSIONS)?;
+        if let Some(led) = self
+            .led
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(member)
+        {
+            return Ok(led.clone());
+        }
         let mut out = Vec::new();
-        for key in self.doc.keys(&parent) {
-            let offered = child_map(&self.doc, &parent, &key)
-                .and_then(|session| child_map(&self.doc, &session, "leads"))
+        for (id, session) in self.session_objs()? {
+            let offered = child_map(&self.doc, &session, "leads")
                 .is_some_and(|leads| matches!(self.doc.get(&leads, member.as_str()), Ok(Some(_))));
-            if !offered {
-                continue;
-            }
-            let id = SessionId::from(key);
             // A session another device wrote in a shape this build cannot
             // read leads nobody, as it is skipped everywhere else.
-            if self.is_session_lead(&id, member).unwrap_or(false) {
+            if offered && self.is_session_lead(&id, member).unwrap_or(false) {
                 out.push(id);
             }
         }
+        self.led
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(member.clone(), out.clone());
         Ok(out)
     }
 

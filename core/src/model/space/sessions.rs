@@ -36,6 +36,23 @@ impl SpaceDoc {
         Ok(self.doc.keys(&parent).map(SessionId::from).collect())
     }
 
+    /// Every session's id with its map, in one pass over the sessions map
+    /// (a lookup per key costs a seek into the whole document each).
+    pub(super) fn session_objs(&self) -> ModelResult<Vec<(SessionId, ObjId)>> {
+        let parent = self.collection(SESSIONS)?;
+        Ok(self
+            .doc
+            .map_range(&parent, ..)
+            .filter(|item| {
+                matches!(
+                    item.value,
+                    automerge::ValueRef::Object(automerge::ObjType::Map)
+                )
+            })
+            .map(|item| (SessionId::from(item.key.to_string()), item.id()))
+            .collect())
+    }
+
     /// One session.
     pub fn session(&self, id: &SessionId) -> ModelResult<Session> {
         self.hydrate_item(SESSIONS, id.as_str())?

@@ -156,6 +156,28 @@ impl SpaceDoc {
         })
     }
 
+    /// The sign-up under each session's ticket, for every session that
+    /// has one: one pass over the sessions, with `ticket_of` naming the
+    /// ticket to look for in each (a person's ticket differs per session).
+    pub fn signups_under(
+        &self,
+        mut ticket_of: impl FnMut(&SessionId) -> TicketId,
+    ) -> ModelResult<Vec<(SessionId, SignUp)>> {
+        let mut out = Vec::new();
+        for (id, session) in self.session_objs()? {
+            let Some(signups) = child_map(&self.doc, &session, "signups") else {
+                continue;
+            };
+            if self.doc.length(&signups) == 0 {
+                continue;
+            }
+            if let Some(signup) = self.stored_signup(&signups, &ticket_of(&id))? {
+                out.push((id, signup));
+            }
+        }
+        Ok(out)
+    }
+
     /// Whether `session` holds any sign-up, read without hydrating it.
     pub fn has_signups(&self, session: &SessionId) -> bool {
         self.item_obj(SESSIONS, session.as_str())
