@@ -547,3 +547,80 @@ fn an_invite_whose_creator_was_removed_admits_nobody() {
     ));
     assert!(receiver.member(&member).is_err());
 }
+
+#[test]
+fn a_device_listed_after_the_receiver_looked_it_up_is_known_from_then_on() {
+    // A receiver remembers what it looked up in its member list from one
+    // receive to the next (`SpaceDoc::remembered`). The batch that lists a
+    // new device must make it forget, or that device stays refused.
+    let mut w = world();
+    w.origin
+        .create_session(&w.coordinator.0, draft(), Timestamp(0))
+        .unwrap();
+    let session = w.origin.sessions().unwrap()[0].0.clone();
+    let new = Device {
+        id: DeviceId::random(),
+        signing: SigningKey::from_bytes(&[9; 32]),
+    };
+    let mut receiver = w.origin.fork();
+
+    // The new device writes before the receiver knows it.
+    let mut on_new = replica(&mut w.origin, &new.id);
+    let since = on_new.heads();
+    on_new
+        .volunteer_to_lead(&w.member.0, &session, Timestamp(2))
+        .unwrap();
+    let from_new = seal_changes(
+        &mut on_new,
+        &since,
+        w.space,
+        0,
+        &w.key,
+        &new.id,
+        &new.signing,
+        1,
+    )
+    .unwrap()
+    .unwrap();
+    assert!(matches!(
+        receive(&mut receiver, w.space, 0, &w.key, &from_new),
+        Err(ReceiveError::Envelope(EnvelopeError::UnknownAuthor(_)))
+    ));
+
+    // The member's first device lists it, bound by the new device's key.
+    let mut on_first = replica(&mut w.origin, &w.member.1.id);
+    let since = on_first.heads();
+    let mut keys = DeviceKeys {
+        age_recipient: age::x25519::Identity::generate().to_public().to_string(),
+        signing_key: hex::encode(new.signing.verifying_key().to_bytes()),
+        binding: None,
+    };
+    keys.binding = Some(crate::protocol::devices::bind_device(
+        &new.id,
+        &keys,
+        &new.signing,
+    ));
+    on_first.add_device(&w.member.0, &new.id, keys).unwrap();
+    let listing = seal_changes(
+        &mut on_first,
+        &since,
+        w.space,
+        0,
+        &w.key,
+        &w.member.1.id,
+        &w.member.1.signing,
+        1,
+    )
+    .unwrap()
+    .unwrap();
+    assert!(matches!(
+        receive(&mut receiver, w.space, 0, &w.key, &listing),
+        Ok(Received::Applied { new: 1, .. })
+    ));
+
+    // Now the same envelope verifies under the key the listing recorded.
+    assert!(matches!(
+        receive(&mut receiver, w.space, 0, &w.key, &from_new),
+        Ok(Received::Applied { new: 1, .. })
+    ));
+}
