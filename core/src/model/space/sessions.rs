@@ -27,15 +27,6 @@ impl SpaceDoc {
         Ok(sessions)
     }
 
-    /// Every session's id, without reading the sessions: what a walk over
-    /// the sessions that looks at one field of each starts from, since
-    /// hydrating every session ([`SpaceDoc::sessions`]) costs far more than
-    /// the point reads such a walk needs.
-    pub fn session_ids(&self) -> ModelResult<Vec<SessionId>> {
-        let parent = self.collection(SESSIONS)?;
-        Ok(self.doc.keys(&parent).map(SessionId::from).collect())
-    }
-
     /// Every session's id with its map, in one pass over the sessions map
     /// (a lookup per key costs a seek into the whole document each).
     pub(super) fn session_objs(&self) -> ModelResult<Vec<(SessionId, ObjId)>> {
