@@ -37,7 +37,8 @@ impl Shared {
         if let Some(doc) = loaded.spaces.get_mut(&space) {
             let increment = doc.save_incremental();
             if !increment.is_empty() {
-                self.profile.append_increment(document, &increment)?;
+                self.profile
+                    .append_increment_of(document, &increment, || doc.save())?;
             }
         }
         Ok(())
@@ -240,7 +241,7 @@ impl Shared {
             let Loaded {
                 spaces, tickets, ..
             } = loaded;
-            let Some(doc) = spaces.get(&space) else {
+            let Some(doc) = spaces.get_mut(&space) else {
                 return Ok(());
             };
             let mut ticket_of = |id: &SessionId| ticket_in(tickets, &secret, space, id);
@@ -262,8 +263,10 @@ impl Shared {
             if !doc.member(&entry.member).is_ok_and(|m| m.is_active()) {
                 return Ok(());
             }
-            // One pass over the sessions, each ticket derived once per unlock.
-            for (id, s) in doc.signups_under(ticket_of)? {
+            // Only the sessions changed since the last look (a place is
+            // freed by a change to its session), each ticket derived once
+            // per unlock.
+            for (id, s) in doc.signups_under_changed(&mut ticket_of)? {
                 if !s.freed || entry.pending_requests.iter().any(|p| p.session == id) {
                     continue;
                 }

@@ -102,7 +102,9 @@ impl Space {
             let out = f(doc, &entry.member)?;
             let increment = doc.save_incremental();
             if !increment.is_empty() {
-                self.shared.profile.append_increment(document, &increment)?;
+                self.shared
+                    .profile
+                    .append_increment_of(document, &increment, || doc.save())?;
                 self.shared.edited.notify_one();
             }
             Ok(out)

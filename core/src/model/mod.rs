@@ -56,7 +56,7 @@ pub use session::{
     LeadOffer, LeadState, Session, SessionDraft, SessionEdit, SessionKind, SessionStatus,
 };
 pub use signposting::{Resource, ResourceCategory};
-pub use space::{LeadStatus, Restore, Restored, SpaceDoc};
+pub use space::{LeadStatus, Reach, Restore, Restored, SpaceDoc};
 pub use time::Timestamp;
 pub use training::{Clearance, TrainingModule, TrainingRecord, clearance};
 pub use waitlist::{

@@ -529,6 +529,19 @@ impl Profile {
         self.with_session(|_, _, s| Ok(s.store.append_increment(id, increment)?))
     }
 
+    /// [`Profile::append_increment`] for a caller holding the whole
+    /// document: a due compaction takes `whole()` (the document with this
+    /// increment, saved) instead of replaying the stored chunks
+    /// ([`crate::store::DocumentStore::append_increment_of`]).
+    pub fn append_increment_of(
+        &self,
+        id: DocumentId,
+        increment: &[u8],
+        whole: impl FnOnce() -> Vec<u8>,
+    ) -> Result<(), ProfileError> {
+        self.with_session(|_, _, s| Ok(s.store.append_increment_of(id, increment, whole)?))
+    }
+
     /// Folds a document's increments into one snapshot now.
     pub fn compact_document(&self, id: DocumentId) -> Result<(), ProfileError> {
         self.with_session(|_, _, s| Ok(s.store.compact(id)?))

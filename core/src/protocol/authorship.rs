@@ -114,21 +114,26 @@ pub fn check_staged(
         } else {
             Some(&heads[..])
         };
+        // The member list at the causal point is the current one when
+        // every change that wrote it (or the invites) is in that point's
+        // past: the usual case, even while the group writes concurrently,
+        // and far cheaper to read (`SpaceDoc::member_list_settled_at`).
+        let member_view = view.filter(|heads| !doc.member_list_settled_at(heads));
         // Who the device writes as is read at the causal point too: after
         // leaving and being admitted again it writes as its new member,
         // and what it writes without knowing its re-admission still counts
         // as the member who left.
-        let member = match view {
+        let member = match member_view {
             Some(heads) if relisted => member_of_device_at(am, device, Some(heads))
                 .ok_or_else(|| AuthorshipError::UnknownDevice(device.to_string()))?,
             _ => current.clone(),
         };
-        if device_removed_at(am, &member, device, view) {
+        if device_removed_at(am, &member, device, member_view) {
             return Err(AuthorshipError::RemovedDevice(device.to_string()));
         }
-        let role = match view {
+        let role = match member_view {
             None => staged.current_role(&member, || role_at(am, &member, None))?,
-            Some(_) => role_at(am, &member, view)?,
+            Some(_) => role_at(am, &member, member_view)?,
         };
         let expanded = change.decode();
         let start = change.start_op().get();
@@ -160,7 +165,14 @@ pub fn check_staged(
         }
         for ((op, path), in_batch) in expanded.operations.iter().zip(&paths).zip(in_batch) {
             checked.touches_authority |= is_authority(path);
-            checked.touches_members |= path.first().is_none_or(|key| key == "members");
+            if let Some(session) = session_authority(path) {
+                checked.session_authority.insert(session.to_string());
+            }
+            let members = path.first().is_none_or(|key| key == "members");
+            checked.touches_members |= members;
+            if !members {
+                checked.reach.add_path(path);
+            }
             check_member_structure(am, op, path, &checked.created, view)?;
             super::session_rules::check_session_structure(am, op, path, &checked.created, view)?;
             if admission {
@@ -369,14 +381,22 @@ fn is_authority(path: &[String]) -> bool {
     let p: Vec<&str> = path.iter().map(String::as_str).collect();
     matches!(
         p.as_slice(),
-        ["members", ..]
-            | ["invites", ..]
-            | ["training", ..]
-            | ["sessions"]
-            | ["sessions", _]
-            | ["sessions", _, "starts_at"]
-            | ["sessions", _, "leads", ..]
+        ["members", ..] | ["invites", ..] | ["training", ..] | ["sessions"]
     )
+}
+
+/// The session whose authority state a path writes (its existence, its
+/// start, its leads), which only checks of writes under that same session
+/// read: such a batch may stay staged until a later batch reaches that
+/// session (`super::staging`).
+fn session_authority(path: &[String]) -> Option<&str> {
+    let p: Vec<&str> = path.iter().map(String::as_str).collect();
+    match p.as_slice() {
+        ["sessions", session]
+        | ["sessions", session, "starts_at"]
+        | ["sessions", session, "leads", ..] => Some(session),
+        _ => None,
+    }
 }
 
 /// The path an operation writes to, as map keys from the root (`[]` for a

@@ -298,7 +298,12 @@ pub fn receive_batches(
             }
         };
         let mut flush_now = false;
-        results.push(match check_staged(doc, &mut staged, &author, &changes) {
+        let mut checked = check_staged(doc, &mut staged, &author, &changes);
+        if staged.must_recheck(&checked) {
+            flush_segment(doc, &mut staged, &mut segment, &mut results);
+            checked = check_staged(doc, &mut staged, &author, &changes);
+        }
+        results.push(match checked {
             Ok(checked) => {
                 let known = changes
                     .iter()
@@ -495,7 +500,12 @@ pub fn import_history(
         let single = std::slice::from_ref(&change);
         if let Some(key) = import.staged.device_key(doc, &device) {
             let proven = import.proofs.proves(&device, &hash, &key);
-            match check_staged(doc, &mut import.staged, &device, single) {
+            let mut checked = check_staged(doc, &mut import.staged, &device, single);
+            if import.staged.must_recheck(&checked) {
+                import.flush(doc);
+                checked = check_staged(doc, &mut import.staged, &device, single);
+            }
+            match checked {
                 Ok(checked) if proven => {
                     let flush_now = checked.touches_authority();
                     import.staged.stage(doc, vec![change.clone()], checked);

@@ -412,6 +412,17 @@ fn receive_both_ways(w: &mut World) -> Vec<Result<usize, String>> {
         .iter()
         .map(|sealed| outcome(&receive(&mut one_by_one, w.space, 0, &w.key, sealed)))
         .collect();
+    // The same decisions without reading the current member list for
+    // causal points that have every member-list write in their past.
+    let mut reference = w.base.fork();
+    reference.read_every_causal_point();
+    let read_at_each_point: Vec<_> = w
+        .mailbox
+        .iter()
+        .map(|sealed| outcome(&receive(&mut reference, w.space, 0, &w.key, sealed)))
+        .collect();
+    assert_eq!(read_at_each_point, expected);
+    assert_eq!(reference.heads(), one_by_one.heads());
     let mut together = w.base.fork();
     let opened = w
         .mailbox

@@ -624,3 +624,192 @@ fn a_device_listed_after_the_receiver_looked_it_up_is_known_from_then_on() {
         Ok(Received::Applied { new: 1, .. })
     ));
 }
+
+#[test]
+fn who_leads_what_is_read_again_where_a_received_batch_wrote() {
+    // A receiver remembers which sessions each member leads between
+    // receives (`SpaceDoc::sessions_led_by`), kept across batches that
+    // write only under named sessions. An acceptance arriving in a batch
+    // must show in the next answer, as a copy that remembers nothing says.
+    let mut w = world();
+    for module in crate::model::TrainingModule::ALL {
+        w.origin
+            .record_training(
+                &w.coordinator.0,
+                &w.member.0,
+                module,
+                Timestamp(0),
+                Timestamp(1_000_000),
+            )
+            .unwrap();
+    }
+    w.origin
+        .create_session(&w.coordinator.0, draft(), Timestamp(0))
+        .unwrap();
+    let session = w.origin.sessions().unwrap()[0].0.clone();
+    let mut receiver = w.origin.fork();
+    assert!(receiver.sessions_led_by(&w.member.0).unwrap().is_empty());
+
+    let mut on_member = replica(&mut w.origin, &w.member.1.id);
+    let since = on_member.heads();
+    on_member
+        .volunteer_to_lead(&w.member.0, &session, Timestamp(2))
+        .unwrap();
+    let offer = seal_changes(
+        &mut on_member,
+        &since,
+        w.space,
+        0,
+        &w.key,
+        &w.member.1.id,
+        &w.member.1.signing,
+        1,
+    )
+    .unwrap()
+    .unwrap();
+    let mut on_coordinator = replica(&mut on_member, &w.coordinator.1.id);
+    let since = on_coordinator.heads();
+    on_coordinator
+        .decide_lead(&w.coordinator.0, &session, &w.member.0, true, Timestamp(3))
+        .unwrap();
+    let accepted = seal_changes(
+        &mut on_coordinator,
+        &since,
+        w.space,
+        0,
+        &w.key,
+        &w.coordinator.1.id,
+        &w.coordinator.1.signing,
+        1,
+    )
+    .unwrap()
+    .unwrap();
+    let open = |sealed: &[u8]| {
+        Envelope::open_unverified(sealed, &w.key.content_key(), w.space, 0).unwrap()
+    };
+    let results = receive_batches(&mut receiver, vec![open(&offer), open(&accepted)]);
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let remembered = receiver.sessions_led_by(&w.member.0).unwrap();
+    let from_scratch = SpaceDoc::load(&receiver.save())
+        .unwrap()
+        .sessions_led_by(&w.member.0)
+        .unwrap();
+    assert_eq!(remembered, vec![session]);
+    assert_eq!(remembered, from_scratch);
+}
+
+#[test]
+fn a_received_removal_is_judged_at_each_later_changes_causal_point() {
+    // The receiver reads the member list's current state for a change
+    // whose causal point has every member-list write in its past
+    // (`SpaceDoc::member_list_settled_at`). A removal it received must not
+    // count against what the member wrote concurrently, and must count
+    // against what she wrote after seeing it; and a change that arrives
+    // after the receiver already judged others at the current state is
+    // still judged at its own point.
+    let mut w = world();
+    w.origin
+        .create_session(&w.coordinator.0, draft(), Timestamp(0))
+        .unwrap();
+    let session = w.origin.sessions().unwrap()[0].0.clone();
+    let mut receiver = w.origin.fork();
+
+    // Settled: nothing concurrent yet, judged at the current state.
+    let mut on_member = replica(&mut w.origin, &w.member.1.id);
+    let since = on_member.heads();
+    on_member.set_pseudonym(&w.member.0, "Sam again").unwrap();
+    let settled = seal_changes(
+        &mut on_member,
+        &since,
+        w.space,
+        0,
+        &w.key,
+        &w.member.1.id,
+        &w.member.1.signing,
+        1,
+    )
+    .unwrap()
+    .unwrap();
+    assert!(matches!(
+        receive(&mut receiver, w.space, 0, &w.key, &settled),
+        Ok(Received::Applied { new: 1, .. })
+    ));
+
+    // The member offers to lead offline while the coordinator removes her.
+    let since = on_member.heads();
+    on_member
+        .volunteer_to_lead(&w.member.0, &session, Timestamp(2))
+        .unwrap();
+    let concurrent = seal_changes(
+        &mut on_member,
+        &since,
+        w.space,
+        0,
+        &w.key,
+        &w.member.1.id,
+        &w.member.1.signing,
+        2,
+    )
+    .unwrap()
+    .unwrap();
+    let mut on_coordinator = replica(&mut receiver, &w.coordinator.1.id);
+    let since = on_coordinator.heads();
+    on_coordinator
+        .remove_member(&w.coordinator.0, &w.member.0, Timestamp(3))
+        .unwrap();
+    let removal = seal_changes(
+        &mut on_coordinator,
+        &since,
+        w.space,
+        0,
+        &w.key,
+        &w.coordinator.1.id,
+        &w.coordinator.1.signing,
+        1,
+    )
+    .unwrap()
+    .unwrap();
+    assert!(matches!(
+        receive(&mut receiver, w.space, 0, &w.key, &removal),
+        Ok(Received::Applied { new: 1, .. })
+    ));
+    assert!(receiver.member(&w.member.0).is_ok_and(|m| !m.is_active()));
+    // Made before she saw the removal: it counts as her change then.
+    assert!(matches!(
+        receive(&mut receiver, w.space, 0, &w.key, &concurrent),
+        Ok(Received::Applied { new: 1, .. })
+    ));
+
+    // Made after she saw it: refused.
+    let mut after = replica(&mut receiver, &w.member.1.id);
+    let since = after.heads();
+    let mut raw = after.automerge().clone();
+    raw.set_actor(actor_for_device(&w.member.1.id).unwrap());
+    let members = match raw.get(automerge::ROOT, "members").unwrap() {
+        Some((_, id)) => id,
+        None => panic!("no members"),
+    };
+    let me = match raw.get(&members, w.member.0.as_str()).unwrap() {
+        Some((_, id)) => id,
+        None => panic!("no member"),
+    };
+    automerge::transaction::Transactable::put(&mut raw, &me, "pseudonym", "still here").unwrap();
+    raw.commit();
+    after = SpaceDoc::from_automerge(raw).unwrap();
+    let late = seal_changes(
+        &mut after,
+        &since,
+        w.space,
+        0,
+        &w.key,
+        &w.member.1.id,
+        &w.member.1.signing,
+        3,
+    )
+    .unwrap()
+    .unwrap();
+    assert!(matches!(
+        receive(&mut receiver, w.space, 0, &w.key, &late),
+        Err(ReceiveError::Authorship(AuthorshipError::NotAMember))
+    ));
+}

@@ -10,17 +10,27 @@
 //! Staging must not change a single decision: every replica has to accept
 //! or refuse exactly the changes it would accept or refuse one at a time,
 //! or documents diverge. The checks of [`super::authorship`] read only the
-//! *authority* state — members (roles, devices, removal), session leads and
-//! invites — plus the paths of objects. So:
+//! *authority* state — members (roles, devices, removal), training,
+//! invites, and a session's existence, start and leads — plus the paths of
+//! objects. So:
 //!
-//! - a staged change never touches an authority path: the change that does
-//!   is staged last and the stage is flushed right after it, before
+//! - a staged change never touches the space-wide authority paths
+//!   (members, training, invites, the sessions map itself): the change that
+//!   does is staged last and the stage is flushed right after it, before
 //!   anything later is checked;
-//! - hence the authority state at any causal point that includes staged
-//!   changes equals the state at its **base frontier**: the document's own
-//!   changes that the point reaches through the staged ones. Checks read the
-//!   document there, exactly as they would have read it with the staged
-//!   changes applied;
+//! - a change may touch one session's authority (create it, move its
+//!   start, accept a lead) and stay staged: the checks of a write under a
+//!   session read that session's authority state only (protocol/
+//!   session_rules.rs reads the session its path names). A later batch
+//!   whose paths reach a session with such a staged change, or whose check
+//!   failed while any is staged, is checked again after a flush
+//!   ([`Staged::must_recheck`]); so a live group creating sessions applies
+//!   a burst in one call, not one call per session;
+//! - hence the authority state that any check reads, at any causal point
+//!   that includes staged changes, equals the state at its **base
+//!   frontier**: the document's own changes that the point reaches through
+//!   the staged ones. Checks read the document there, exactly as they would
+//!   have read it with the staged changes applied;
 //! - objects made by staged changes are resolved from the paths recorded
 //!   when those changes were checked; an object's path never changes.
 //!
@@ -35,7 +45,7 @@ use ed25519_dalek::VerifyingKey;
 
 use super::devices::{device_key, member_of_device};
 use super::error::AuthorshipError;
-use crate::model::{DeviceId, MemberId, ModelResult, Role, SpaceDoc};
+use crate::model::{DeviceId, MemberId, ModelResult, Reach, Role, SpaceDoc};
 
 /// Changes checked against a document and waiting to be applied to it in
 /// one call, with what later checks need to know about them.
@@ -61,6 +71,11 @@ pub struct Staged {
     /// Whether a staged batch may write under `members` (it touches
     /// authority, so it is the last one staged before the flush).
     members_touched: bool,
+    /// Where the staged batches write outside `members`.
+    reach: Reach,
+    /// Sessions whose authority state (existence, start, leads) a staged
+    /// batch writes.
+    pending_sessions: std::collections::HashSet<String>,
     /// Encoded size of `changes`.
     bytes: usize,
 }
@@ -80,12 +95,17 @@ pub struct CheckedBatch {
     /// starts there, or one not known as map keys: a list or text
     /// position), which the document's remembered device lookups read.
     pub(crate) touches_members: bool,
+    /// Where its operations write outside `members`, for what the
+    /// document remembers across the apply.
+    pub(crate) reach: Reach,
+    /// Sessions whose existence, start or leads it writes.
+    pub(crate) session_authority: std::collections::BTreeSet<String>,
 }
 
 impl CheckedBatch {
-    /// Whether the batch writes to members, invites, a session's existence
-    /// or its leads: what later checks read, so it must be applied before
-    /// anything after it is checked.
+    /// Whether the batch writes to members, invites, training or the
+    /// sessions map: what any later check may read, so it must be applied
+    /// before anything after it is checked.
     pub fn touches_authority(&self) -> bool {
         self.touches_authority
     }
@@ -199,8 +219,31 @@ impl Staged {
             }
         }
         self.members_touched |= checked.touches_members;
+        self.reach.extend(checked.reach);
+        self.pending_sessions.extend(checked.session_authority);
         self.frontier.extend(checked.frontiers);
         self.paths.extend(checked.created);
+    }
+
+    /// Whether a batch just checked against this stage must be checked
+    /// again after a flush: its check may have read the authority state of
+    /// a session a staged batch changes (its paths reach that session, or
+    /// are not all known), or it failed while such a batch is staged (a
+    /// sign-up to a session staged as new fails against the document).
+    pub fn must_recheck(&self, checked: &Result<CheckedBatch, AuthorshipError>) -> bool {
+        if self.pending_sessions.is_empty() {
+            return false;
+        }
+        match checked {
+            Err(_) => true,
+            Ok(batch) => {
+                batch.touches_members
+                    || self
+                        .pending_sessions
+                        .iter()
+                        .any(|session| batch.reach.may_reach(session))
+            }
+        }
     }
 
     /// Applies every staged change to `doc` in one call and starts an empty
@@ -213,10 +256,10 @@ impl Staged {
         } else if self.members_touched {
             doc.apply_decoded(changes)
         } else {
-            // Checked: no operation of these writes to an authority path,
-            // members among them, so what the document remembers of its
-            // member list stays true.
-            doc.apply_decoded_outside_members(changes)
+            // Checked: no operation of these writes under members, so what
+            // the document remembers of its member list stays true, and
+            // who leads what is read again only where they wrote.
+            doc.apply_decoded_within(changes, &self.reach)
         };
         // Paths stay right (objects never move); member lookups may not.
         let paths = std::mem::take(&mut self.paths);

@@ -157,6 +157,30 @@ impl DocumentStore {
     /// compacts the document when its increments have grown past the
     /// thresholds.
     pub fn append_increment(&mut self, id: DocumentId, increment: &[u8]) -> Result<(), StoreError> {
+        self.append(id, increment, None::<fn() -> Vec<u8>>)
+    }
+
+    /// [`DocumentStore::append_increment`] for a caller holding the whole
+    /// document in memory: when compaction is due, `whole()` (the document
+    /// as it stands with this increment, `AutoCommit::save()`) becomes the
+    /// new snapshot, instead of the store reading every chunk back and
+    /// replaying them. An app that receives all day compacts at the cost of
+    /// one save, not a load and a save, on its write path.
+    pub fn append_increment_of(
+        &mut self,
+        id: DocumentId,
+        increment: &[u8],
+        whole: impl FnOnce() -> Vec<u8>,
+    ) -> Result<(), StoreError> {
+        self.append(id, increment, Some(whole))
+    }
+
+    fn append(
+        &mut self,
+        id: DocumentId,
+        increment: &[u8],
+        whole: Option<impl FnOnce() -> Vec<u8>>,
+    ) -> Result<(), StoreError> {
         let name = self.write_chunk(id, KIND_INCREMENT, increment)?;
         let mut next = self.manifest.clone();
         let entry = next.documents.entry(id).or_default();
@@ -169,7 +193,10 @@ impl DocumentStore {
         if compact {
             // The increment is already durable; compaction is an optimisation
             // whose failure must not turn an acknowledged write into an error.
-            let _ = self.compact(id);
+            let _ = match whole {
+                Some(whole) => self.put_snapshot(id, &whole()),
+                None => self.compact(id),
+            };
         }
         Ok(())
     }
@@ -342,6 +369,30 @@ mod tests {
             loaded.load_incremental(inc).expect("inc");
         }
         assert_eq!(loaded.save(), doc.save());
+    }
+
+    #[test]
+    fn a_due_compaction_takes_the_whole_document_from_the_caller() {
+        let (_dir, mut store, _) = store();
+        let id = DocumentId::random();
+        let mut doc = AutoCommit::new();
+        doc.put(automerge::ROOT, "k", 0i64).expect("put");
+        store.put_snapshot(id, &doc.save()).expect("snapshot");
+        let mut asked = 0;
+        for i in 1..=COMPACT_AFTER_INCREMENTS as i64 {
+            doc.put(automerge::ROOT, "k", i).expect("put");
+            let increment = doc.save_incremental();
+            store
+                .append_increment_of(id, &increment, || {
+                    asked += 1;
+                    doc.save()
+                })
+                .expect("append");
+        }
+        assert_eq!(asked, 1, "asked once, when compaction came due");
+        let stored = store.get(id).expect("get").expect("present");
+        assert!(stored.increments.is_empty());
+        assert_eq!(stored.snapshot, Some(doc.save()));
     }
 
     #[test]

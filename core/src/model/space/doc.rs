@@ -2,7 +2,7 @@
 //! saving and merging it, its history (heads and changes), its name, and
 //! the reads and the one-change write every other part of it is built on.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use automerge::{
@@ -10,10 +10,12 @@ use automerge::{
 };
 use autosurgeon::{Hydrate, hydrate_prop, reconcile_prop};
 
+use super::member_list_past::MemberListPast;
+use super::reach::{ChangedSessions, Reach};
 use crate::model::document::{check_header, child_map};
 use crate::model::error::{ModelError, ModelResult};
 use crate::model::history;
-use crate::model::ids::{DeviceId, MemberId};
+use crate::model::ids::{DeviceId, MemberId, SessionId};
 use crate::model::member::{DeviceKeys, Member, Role};
 use crate::model::session::check_len;
 use crate::model::time::Timestamp;
@@ -37,9 +39,19 @@ pub struct SpaceDoc {
     /// document next changes in a way that may touch it.
     lookups: Mutex<DeviceLookups>,
     /// The sessions each member leads ([`SpaceDoc::sessions_led_by`]) in
-    /// the current state, kept until the document next changes at all: a
-    /// seal asks twice (re-sealing for leads, taking back voided changes).
+    /// the current state, kept across changes that reach only named
+    /// sessions (updated for those), forgotten by any other.
     pub(super) led: Mutex<HashMap<MemberId, Vec<crate::model::ids::SessionId>>>,
+    /// The sessions changed since [`SpaceDoc::take_changed_sessions`]
+    /// last looked.
+    changed: ChangedSessions,
+    /// Which changes have every member-list write in their past, so the
+    /// receive checks can read the member list's current state for them.
+    member_list_past: MemberListPast,
+    /// Tests only: never take the shortcut, to compare decisions with it
+    /// and without it.
+    #[cfg(test)]
+    read_every_causal_point: bool,
 }
 
 /// What the receive checks look up about a device in the member list as
@@ -47,7 +59,7 @@ pub struct SpaceDoc {
 /// is listed under more than one member. Each is a walk over every
 /// member's device map, read for every envelope; remembered here, a burst
 /// of envelopes pays it once. Forgotten by every write, load and merge,
-/// and by every apply except [`SpaceDoc::apply_decoded_outside_members`].
+/// and by every apply except [`SpaceDoc::apply_decoded_within`].
 #[derive(Debug, Default)]
 struct DeviceLookups {
     member: HashMap<DeviceId, Option<MemberId>>,
@@ -212,6 +224,7 @@ impl SpaceDoc {
         let members = space.collection(MEMBERS)?;
         reconcile_prop(&mut space.doc, &members, creator.as_str(), &member)?;
         space.doc.commit();
+        space.restart_member_list_past();
         Ok((space, creator))
     }
 
@@ -247,14 +260,18 @@ impl SpaceDoc {
     /// Applies the output of another replica's `save` or `save_incremental`.
     pub fn load_incremental(&mut self, bytes: &[u8]) -> ModelResult<()> {
         self.forget_lookups();
-        self.doc.load_incremental(bytes).map_err(invalid)?;
+        let loaded = self.doc.load_incremental(bytes).map_err(invalid);
+        self.restart_member_list_past();
+        loaded?;
         Ok(())
     }
 
     /// Takes every change `other` has that this replica lacks.
     pub fn merge(&mut self, other: &mut SpaceDoc) -> ModelResult<()> {
         self.forget_lookups();
-        self.doc.merge(&mut other.doc)?;
+        let merged = self.doc.merge(&mut other.doc);
+        self.restart_member_list_past();
+        merged?;
         Ok(())
     }
 
@@ -264,11 +281,22 @@ impl SpaceDoc {
         SpaceDoc::wrap(self.doc.fork().with_actor(automerge::ActorId::random()))
     }
 
-    fn wrap(doc: AutoCommit) -> SpaceDoc {
+    fn wrap(mut doc: AutoCommit) -> SpaceDoc {
+        // Asking for the heads would commit a write still open (genesis
+        // commits its own, once complete).
+        let member_list_past = if doc.pending_ops() == 0 {
+            MemberListPast::starting_at(doc.get_heads())
+        } else {
+            MemberListPast::not_known()
+        };
         SpaceDoc {
             doc,
+            member_list_past,
+            #[cfg(test)]
+            read_every_causal_point: false,
             lookups: Mutex::new(DeviceLookups::default()),
             led: Mutex::new(HashMap::new()),
+            changed: ChangedSessions::Any,
         }
     }
 
@@ -321,19 +349,106 @@ impl SpaceDoc {
         answer
     }
 
-    /// Forgets the remembered lookups: the member list may have changed.
+    /// Forgets everything remembered: the change may have reached
+    /// anything, the member list among it.
     fn forget_lookups(&mut self) {
         *self.lookups.get_mut().unwrap_or_else(|p| p.into_inner()) = DeviceLookups::default();
-        self.forget_led();
-    }
-
-    /// Forgets who leads what: any change may touch a session's leads, a
-    /// member's standing or training.
-    fn forget_led(&mut self) {
         self.led
             .get_mut()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
+        self.changed = ChangedSessions::Any;
+    }
+
+    /// Keeps what is remembered true after a change that reached only
+    /// `reach` (nothing under `members`): who leads the sessions named is
+    /// read again for each member asked about before; anything wider
+    /// forgets who leads what.
+    fn reached(&mut self, reach: &Reach) {
+        self.changed.note(reach);
+        let mut led = std::mem::take(self.led.get_mut().unwrap_or_else(|p| p.into_inner()));
+        if reach.beyond_named_sessions() {
+            led.clear();
+        }
+        if let Some(sessions) = reach.only_sessions() {
+            for (member, ids) in &mut led {
+                for id in sessions {
+                    let leads = self.leads_now(id, member);
+                    match (ids.binary_search(id), leads) {
+                        (Err(at), true) => ids.insert(at, id.clone()),
+                        (Ok(at), false) => {
+                            ids.remove(at);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        *self.led.get_mut().unwrap_or_else(|p| p.into_inner()) = led;
+    }
+
+    /// The sessions changed since the last call (`None`: any may have, as
+    /// on the first call after loading, and after a change of unknown
+    /// reach). One reader only: the person's freed places
+    /// ([`SpaceDoc::signups_under_changed`]).
+    pub(super) fn take_changed_sessions(&mut self) -> Option<BTreeSet<SessionId>> {
+        match std::mem::replace(&mut self.changed, ChangedSessions::Only(BTreeSet::new())) {
+            ChangedSessions::Any => None,
+            ChangedSessions::Only(ids) => Some(ids),
+        }
+    }
+
+    /// Makes the next [`SpaceDoc::take_changed_sessions`] answer "any":
+    /// what the last one returned was not read through.
+    pub(super) fn forget_changed_sessions(&mut self) {
+        self.changed = ChangedSessions::Any;
+    }
+
+    /// Whether every change this replica holds that wrote the member list
+    /// or the invites is in the past of `heads` (a change's causal point),
+    /// as far as it can tell: then the member list at `heads` is the
+    /// current one, and reading the current state (much cheaper) gives the
+    /// same answer (`member_list_past.rs`). `false` when it cannot tell.
+    pub fn member_list_settled_at(&self, heads: &[ChangeHash]) -> bool {
+        #[cfg(test)]
+        if self.read_every_causal_point {
+            return false;
+        }
+        self.member_list_past.settled_at(heads)
+    }
+
+    /// Tests only: this replica reads every change's causal point, as
+    /// before the shortcut of [`SpaceDoc::member_list_settled_at`].
+    #[cfg(test)]
+    pub(crate) fn read_every_causal_point(&mut self) {
+        self.read_every_causal_point = true;
+    }
+
+    /// Notes changes just taken (`applied`: all of them went in), or
+    /// starts the record again from the current heads when that is not
+    /// certain, when it is full, or when a head is unknown to it (a change
+    /// automerge held back until now).
+    fn note_member_list_past(
+        &mut self,
+        changes: &[(ChangeHash, Vec<ChangeHash>)],
+        applied: bool,
+        writes_members: bool,
+    ) {
+        let mut fits = applied;
+        for (hash, deps) in changes {
+            if !fits {
+                break;
+            }
+            fits = self.member_list_past.note(*hash, deps, writes_members);
+        }
+        let heads = self.doc.get_heads();
+        if !fits || !self.member_list_past.knows_all(&heads) {
+            self.member_list_past = MemberListPast::starting_at(heads);
+        }
+    }
+
+    fn restart_member_list_past(&mut self) {
+        self.member_list_past = MemberListPast::starting_at(self.doc.get_heads());
     }
 
     /// Makes this replica write as `actor`. Each device writes with its
@@ -447,26 +562,40 @@ impl SpaceDoc {
     /// they do. A malformed change is refused and nothing is applied.
     pub fn apply_changes(&mut self, changes: &[Vec<u8>]) -> ModelResult<()> {
         self.forget_lookups();
-        history::apply_changes(&mut self.doc, changes)
+        let applied = history::apply_changes(&mut self.doc, changes);
+        self.restart_member_list_past();
+        applied
     }
 
     /// Applies changes already decoded (and checked) in one automerge call:
     /// much cheaper than several calls, each of which walks the document.
     pub fn apply_decoded(&mut self, changes: Vec<automerge::Change>) -> ModelResult<()> {
         self.forget_lookups();
-        self.doc.apply_changes(changes)?;
+        let noted = graph_of(&changes);
+        let applied = self.doc.apply_changes(changes);
+        self.note_member_list_past(&noted, applied.is_ok(), true);
+        applied?;
         Ok(())
     }
 
     /// [`SpaceDoc::apply_decoded`] for changes the caller checked write
-    /// nothing under `members` (the receive's staging, whose checks know
-    /// every operation's path): the remembered device lookups stay.
-    pub fn apply_decoded_outside_members(
+    /// nothing under `members` and only within `reach` (the receive's
+    /// staging, whose checks know every operation's path): the remembered
+    /// device lookups stay, and who leads what is kept true.
+    pub fn apply_decoded_within(
         &mut self,
         changes: Vec<automerge::Change>,
+        reach: &Reach,
     ) -> ModelResult<()> {
-        self.forget_led();
-        self.doc.apply_changes(changes)?;
+        let noted = graph_of(&changes);
+        let applied = self.doc.apply_changes(changes);
+        self.note_member_list_past(&noted, applied.is_ok(), reach.writes_invites());
+        // Some changes may have gone in before an error.
+        match applied {
+            Ok(()) => self.reached(reach),
+            Err(_) => self.forget_lookups(),
+        }
+        applied?;
         Ok(())
     }
 
@@ -529,19 +658,33 @@ impl SpaceDoc {
         write: impl FnOnce(&mut AutoCommit, &Collections) -> ModelResult<()>,
     ) -> ModelResult<()> {
         self.forget_lookups();
-        self.transact_outside_members(write)
+        self.commit_write(write, true)
     }
 
     /// [`SpaceDoc::transact`] for a write that never touches `members`
-    /// (sessions, sign-ups, leads, training, resources): the remembered
-    /// device lookups stay, so a device that edits between receiving
-    /// envelopes does not look every author up again. Writes to members,
-    /// devices, invites (admissions) and restores use `transact`.
-    pub(super) fn transact_outside_members(
+    /// and writes only within `reach` (sessions, sign-ups, leads,
+    /// training, resources): the remembered device lookups stay, so a
+    /// device that edits between receiving envelopes does not look every
+    /// author up again, and who leads what is kept true. Writes to
+    /// members, devices, invites (admissions) and restores use `transact`.
+    pub(super) fn transact_within(
         &mut self,
+        reach: Reach,
         write: impl FnOnce(&mut AutoCommit, &Collections) -> ModelResult<()>,
     ) -> ModelResult<()> {
-        self.forget_led();
+        self.commit_write(write, reach.writes_invites())?;
+        self.reached(&reach);
+        Ok(())
+    }
+
+    /// Runs `write` and commits it as one change, or rolls it back;
+    /// `writes_members`: whether it may write the member list or invites.
+    fn commit_write(
+        &mut self,
+        write: impl FnOnce(&mut AutoCommit, &Collections) -> ModelResult<()>,
+        writes_members: bool,
+    ) -> ModelResult<()> {
+        let before = self.doc.get_heads();
         let cols = Collections {
             invites: self.collection(INVITES)?,
             members: self.collection(MEMBERS)?,
@@ -551,7 +694,10 @@ impl SpaceDoc {
         };
         match write(&mut self.doc, &cols) {
             Ok(()) => {
-                self.doc.commit();
+                if let Some(hash) = self.doc.commit() {
+                    let noted = [(hash, before)];
+                    self.note_member_list_past(&noted, true, writes_members);
+                }
                 Ok(())
             }
             Err(e) => {
@@ -560,4 +706,12 @@ impl SpaceDoc {
             }
         }
     }
+}
+
+/// Each change's hash with its dependencies, in the order given.
+fn graph_of(changes: &[automerge::Change]) -> Vec<(ChangeHash, Vec<ChangeHash>)> {
+    changes
+        .iter()
+        .map(|c| (c.hash(), c.deps().to_vec()))
+        .collect()
 }

@@ -7,6 +7,7 @@ use automerge::{ReadDoc, transaction::Transactable};
 use autosurgeon::{hydrate_prop, reconcile_prop};
 
 use super::doc::{SESSIONS, SpaceDoc, invalid};
+use super::reach::Reach;
 use crate::model::document::child_map;
 use crate::model::error::{ModelError, ModelResult};
 use crate::model::ids::{MemberId, SessionId};
@@ -54,11 +55,7 @@ impl SpaceDoc {
         }
         let mut out = Vec::new();
         for (id, session) in self.session_objs()? {
-            let offered = child_map(&self.doc, &session, "leads")
-                .is_some_and(|leads| matches!(self.doc.get(&leads, member.as_str()), Ok(Some(_))));
-            // A session another device wrote in a shape this build cannot
-            // read leads nobody, as it is skipped everywhere else.
-            if offered && self.is_session_lead(&id, member).unwrap_or(false) {
+            if self.leads_session(&id, &session, member) {
                 out.push(id);
             }
         }
@@ -67,6 +64,24 @@ impl SpaceDoc {
             .unwrap_or_else(|p| p.into_inner())
             .insert(member.clone(), out.clone());
         Ok(out)
+    }
+
+    /// Whether `member` leads `id` now (see [`SpaceDoc::is_session_lead`]),
+    /// for keeping [`SpaceDoc::sessions_led_by`]'s answers true across a
+    /// change to that session: `false` once it is gone.
+    pub(super) fn leads_now(&self, id: &SessionId, member: &MemberId) -> bool {
+        self.item_obj(SESSIONS, id.as_str())
+            .is_some_and(|session| self.leads_session(id, &session, member))
+    }
+
+    /// Whether `member` leads the session `id` whose map is `session`:
+    /// only a session where they made an offer at all is read in full.
+    fn leads_session(&self, id: &SessionId, session: &automerge::ObjId, member: &MemberId) -> bool {
+        let offered = child_map(&self.doc, session, "leads")
+            .is_some_and(|leads| matches!(self.doc.get(&leads, member.as_str()), Ok(Some(_))));
+        // A session another device wrote in a shape this build cannot
+        // read leads nobody, as it is skipped everywhere else.
+        offered && self.is_session_lead(id, member).unwrap_or(false)
     }
 
     /// The members who may record `session`'s sign-ups (see
@@ -159,7 +174,7 @@ impl SpaceDoc {
             decided_by: coordinator.then(|| member.clone()),
             decided_at: coordinator.then_some(now),
         };
-        self.transact_outside_members(|doc, _| {
+        self.transact_within(Reach::session(session), |doc, _| {
             match child_map(doc, &leads, member.as_str()) {
                 // Re-offering after a decline: the same entry, so a decision
                 // made concurrently on it is not lost with a replaced map.
@@ -201,7 +216,7 @@ impl SpaceDoc {
         } else {
             LeadState::Declined
         };
-        self.transact_outside_members(|doc, _| {
+        self.transact_within(Reach::session(session), |doc, _| {
             reconcile_prop(doc, &entry, "state", state)?;
             reconcile_prop(doc, &entry, "decided_by", by)?;
             reconcile_prop(doc, &entry, "decided_at", now)?;
@@ -229,7 +244,7 @@ impl SpaceDoc {
             decided_by: Some(by.clone()),
             decided_at: Some(now),
         };
-        self.transact_outside_members(|doc, _| {
+        self.transact_within(Reach::session(session), |doc, _| {
             match child_map(doc, &leads, member.as_str()) {
                 Some(entry) => {
                     reconcile_prop(doc, &entry, "state", offer.state)?;
@@ -283,7 +298,7 @@ impl SpaceDoc {
                 reason: "has not volunteered to lead this session".into(),
             });
         }
-        self.transact_outside_members(|doc, _| {
+        self.transact_within(Reach::session(session), |doc, _| {
             doc.delete(&leads, member.as_str())?;
             Ok(())
         })

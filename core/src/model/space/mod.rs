@@ -17,6 +17,12 @@
 //!   [`LeadStatus`] and clearance.
 //! - `training.rs`: training records.
 //! - `resources.rs`: the signposting directory.
+//! - `member_list_past.rs`: which changes have every member-list write
+//!   in their past, so the receive checks read the member list's current
+//!   state for them instead of rebuilding a historical one.
+//! - `reach.rs`: [`Reach`], what a change writes outside `members`, and
+//!   what the document keeps knowing across changes that reach only
+//!   named sessions (who leads them, which changed since last looked).
 //! - `restore.rs`: [`Restore`] and [`Restored`], putting back what voided
 //!   changes overwrote.
 //! - `conflicts.rs`: concurrent edits to one field, per session, member or
@@ -112,7 +118,9 @@ mod devices;
 mod doc;
 mod invites;
 mod leads;
+mod member_list_past;
 mod members;
+mod reach;
 mod resources;
 mod restore;
 mod sessions;
@@ -121,6 +129,7 @@ mod training;
 
 pub use doc::{DeviceLookup, LookupAnswer, SPACE_SCHEMA, SpaceDoc};
 pub use leads::LeadStatus;
+pub use reach::Reach;
 pub use restore::{Restore, Restored};
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use automerge::{ReadDoc, transaction::Transactable};
 use autosurgeon::reconcile_prop;
 
 use super::doc::{RESOURCES, SpaceDoc};
+use super::reach::Reach;
 use crate::model::document::child_map;
 use crate::model::error::{ModelError, ModelResult};
 use crate::model::ids::{MemberId, ResourceId};
@@ -36,7 +37,7 @@ impl SpaceDoc {
         self.require_role(by, Role::Lead, "edit the signposting directory")?;
         resource.validate()?;
         let id = ResourceId::random();
-        self.transact_outside_members(|doc, cols| {
+        self.transact_within(Reach::outside_sessions(), |doc, cols| {
             reconcile_prop(doc, &cols.resources, id.as_str(), &resource)?;
             Ok(())
         })?;
@@ -57,7 +58,7 @@ impl SpaceDoc {
         if child_map(&self.doc, &resources, id.as_str()).is_none() {
             return Err(ModelError::UnknownResource(id.to_string()));
         }
-        self.transact_outside_members(|doc, _| {
+        self.transact_within(Reach::outside_sessions(), |doc, _| {
             reconcile_prop(doc, &resources, id.as_str(), &resource)?;
             Ok(())
         })
@@ -70,7 +71,7 @@ impl SpaceDoc {
         if self.doc.get(&resources, id.as_str())?.is_none() {
             return Err(ModelError::UnknownResource(id.to_string()));
         }
-        self.transact_outside_members(|doc, _| {
+        self.transact_within(Reach::outside_sessions(), |doc, _| {
             doc.delete(&resources, id.as_str())?;
             Ok(())
         })

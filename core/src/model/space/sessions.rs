@@ -8,6 +8,7 @@ use automerge::{AutoCommit, ObjId, ROOT, ReadDoc, Value, transaction::Transactab
 use autosurgeon::{hydrate_prop, reconcile_prop};
 
 use super::doc::{SESSIONS, SpaceDoc, invalid};
+use super::reach::Reach;
 use crate::model::document::child_map;
 use crate::model::error::{ModelError, ModelResult};
 use crate::model::ids::{MemberId, SeriesId, SessionId};
@@ -79,7 +80,7 @@ impl SpaceDoc {
             leads: BTreeMap::new(),
             signups: SignUps::default(),
         };
-        self.transact_outside_members(|doc, cols| {
+        self.transact_within(Reach::session(&id), |doc, cols| {
             reconcile_prop(doc, &cols.sessions, id.as_str(), &session)?;
             Ok(())
         })?;
@@ -99,7 +100,7 @@ impl SpaceDoc {
         let obj = self
             .item_obj(SESSIONS, id.as_str())
             .ok_or_else(|| ModelError::UnknownSession(id.to_string()))?;
-        self.transact_outside_members(|doc, _| write_edit(doc, &obj, &edit))
+        self.transact_within(Reach::session(id), |doc, _| write_edit(doc, &obj, &edit))
     }
 
     /// Cancels a session or marks it completed. Leads and coordinators only.
@@ -113,7 +114,7 @@ impl SpaceDoc {
         let obj = self
             .item_obj(SESSIONS, id.as_str())
             .ok_or_else(|| ModelError::UnknownSession(id.to_string()))?;
-        self.transact_outside_members(|doc, _| {
+        self.transact_within(Reach::session(id), |doc, _| {
             reconcile_prop(doc, &obj, "status", status)?;
             Ok(())
         })
@@ -154,7 +155,7 @@ impl SpaceDoc {
     /// not move: a session planned for 18:00 London stays at that instant.
     pub fn set_time_zone(&mut self, by: &MemberId, zone: &SpaceZone) -> ModelResult<()> {
         self.require_role(by, Role::Coordinator, "set the space's time zone")?;
-        self.transact_outside_members(|doc, _| {
+        self.transact_within(Reach::anything_but_members(), |doc, _| {
             doc.put(ROOT, "time_zone", zone.name())?;
             Ok(())
         })
@@ -213,12 +214,15 @@ impl SpaceDoc {
                 (SessionId::random(), session)
             })
             .collect();
-        self.transact_outside_members(|doc, cols| {
-            for (id, session) in &sessions {
-                reconcile_prop(doc, &cols.sessions, id.as_str(), session)?;
-            }
-            Ok(())
-        })?;
+        self.transact_within(
+            Reach::sessions(sessions.iter().map(|(id, _)| id)),
+            |doc, cols| {
+                for (id, session) in &sessions {
+                    reconcile_prop(doc, &cols.sessions, id.as_str(), session)?;
+                }
+                Ok(())
+            },
+        )?;
         Ok((series, sessions.into_iter().map(|(id, _)| id).collect()))
     }
 
@@ -247,12 +251,15 @@ impl SpaceDoc {
                 .ok_or_else(|| ModelError::UnknownSession(other.to_string()))?;
             targets.push((other, obj, one));
         }
-        self.transact_outside_members(|doc, _| {
-            for (_, obj, one) in &targets {
-                write_edit(doc, obj, one)?;
-            }
-            Ok(())
-        })?;
+        self.transact_within(
+            Reach::sessions(targets.iter().map(|t| &t.0).chain([id])),
+            |doc, _| {
+                for (_, obj, one) in &targets {
+                    write_edit(doc, obj, one)?;
+                }
+                Ok(())
+            },
+        )?;
         Ok(targets.into_iter().map(|(id, _, _)| id).collect())
     }
 
@@ -274,12 +281,15 @@ impl SpaceDoc {
                 targets.push((other, obj));
             }
         }
-        self.transact_outside_members(|doc, _| {
-            for (_, obj) in &targets {
-                reconcile_prop(doc, obj, "status", SessionStatus::Cancelled)?;
-            }
-            Ok(())
-        })?;
+        self.transact_within(
+            Reach::sessions(targets.iter().map(|t| &t.0).chain([id])),
+            |doc, _| {
+                for (_, obj) in &targets {
+                    reconcile_prop(doc, obj, "status", SessionStatus::Cancelled)?;
+                }
+                Ok(())
+            },
+        )?;
         Ok(targets.into_iter().map(|(id, _)| id).collect())
     }
 

@@ -4,6 +4,7 @@
 use automerge::{ObjId, ReadDoc, transaction::Transactable};
 
 use super::doc::{SESSIONS, SpaceDoc};
+use super::reach::Reach;
 use crate::model::document::child_map;
 use crate::model::error::{ModelError, ModelResult};
 use crate::model::ids::{MemberId, SessionId, TicketId};
@@ -73,7 +74,7 @@ impl SpaceDoc {
         }
         // Only the new statement's key and the holder: statements are
         // never deleted or rewritten (protocol.md §4).
-        self.transact_outside_members(|doc, _| {
+        self.transact_within(Reach::session(session), |doc, _| {
             doc.put(
                 &signups,
                 statement_key(ticket, signup.counter),
@@ -109,7 +110,7 @@ impl SpaceDoc {
                 reason: "no sign-up under this ticket".into(),
             });
         }
-        self.transact_outside_members(|doc, _| {
+        self.transact_within(Reach::session(session), |doc, _| {
             doc.put(&signups, ticket.as_str(), sealed)?;
             Ok(())
         })
@@ -146,7 +147,7 @@ impl SpaceDoc {
         if signup.state != SignUpState::Attending || signup.freed {
             return Ok(());
         }
-        self.transact_outside_members(|doc, _| {
+        self.transact_within(Reach::session(session), |doc, _| {
             doc.put(
                 &signups,
                 freed_key(ticket, signup.counter),
@@ -173,6 +174,43 @@ impl SpaceDoc {
             }
             if let Some(signup) = self.stored_signup(&signups, &ticket_of(&id))? {
                 out.push((id, signup));
+            }
+        }
+        Ok(out)
+    }
+
+    /// [`SpaceDoc::signups_under`] for only the sessions changed since the
+    /// last call: every session on the first call after loading and after
+    /// a change of unknown reach, none when nothing changed. For the one
+    /// reader that looks after every receive (this person's freed places,
+    /// `app/offline.rs`), so a burst costs what it changed, not a walk
+    /// over every session.
+    pub fn signups_under_changed(
+        &mut self,
+        mut ticket_of: impl FnMut(&SessionId) -> TicketId,
+    ) -> ModelResult<Vec<(SessionId, SignUp)>> {
+        let Some(changed) = self.take_changed_sessions() else {
+            let all = self.signups_under(ticket_of);
+            if all.is_err() {
+                self.forget_changed_sessions();
+            }
+            return all;
+        };
+        let mut out = Vec::new();
+        for id in changed {
+            let Some(signups) = self
+                .item_obj(SESSIONS, id.as_str())
+                .and_then(|session| child_map(&self.doc, &session, "signups"))
+            else {
+                continue;
+            };
+            match self.stored_signup(&signups, &ticket_of(&id)) {
+                Ok(Some(signup)) => out.push((id, signup)),
+                Ok(None) => {}
+                Err(e) => {
+                    self.forget_changed_sessions();
+                    return Err(e);
+                }
             }
         }
         Ok(out)

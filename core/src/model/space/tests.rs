@@ -1168,3 +1168,101 @@ fn two_devices_editing_a_series_offline_converge_without_duplicates() {
         assert_eq!(cancelled, [false, false, false, false, false, true, true]);
     }
 }
+
+/// What a freshly loaded copy of `doc` (which remembers nothing) says
+/// `member` leads.
+fn led_from_scratch(doc: &mut SpaceDoc, member: &MemberId) -> Vec<SessionId> {
+    SpaceDoc::load(&doc.save())
+        .unwrap()
+        .sessions_led_by(member)
+        .unwrap()
+}
+
+#[test]
+fn who_leads_what_stays_true_across_writes_that_reach_one_session() {
+    let mut f = fixture(1);
+    let (lead, coordinator) = (f.lead.clone(), f.coordinator.clone());
+    let first = led_session(&mut f, 4);
+    let check = |doc: &mut SpaceDoc, step: &str| {
+        let remembered = doc.sessions_led_by(&lead).unwrap();
+        assert_eq!(remembered, led_from_scratch(doc, &lead), "after {step}");
+        remembered.len()
+    };
+    assert_eq!(check(&mut f.doc, "the first session"), 1);
+    // A session nobody leads yet, then the lead taken on for it.
+    let second = f
+        .doc
+        .create_session(&coordinator, draft(4), Timestamp(5))
+        .unwrap();
+    assert_eq!(check(&mut f.doc, "a session nobody leads"), 1);
+    f.doc
+        .volunteer_to_lead(&lead, &second, Timestamp(6))
+        .unwrap();
+    assert_eq!(check(&mut f.doc, "an offer not yet accepted"), 1);
+    f.doc
+        .decide_lead(&coordinator, &second, &lead, true, Timestamp(7))
+        .unwrap();
+    assert_eq!(check(&mut f.doc, "the offer accepted"), 2);
+    // Standing down from the first: gone from the answer.
+    f.doc.withdraw_as_lead(&lead, &first, &lead).unwrap();
+    assert_eq!(check(&mut f.doc, "standing down"), 1);
+    // Training lapsing is a write outside the sessions: who leads what is
+    // read again, not kept.
+    let records: Vec<_> = f
+        .doc
+        .training_records()
+        .unwrap()
+        .into_iter()
+        .filter(|(_, r)| r.member == lead)
+        .map(|(id, _)| id)
+        .collect();
+    for record in records {
+        f.doc.remove_training_record(&coordinator, &record).unwrap();
+    }
+    assert_eq!(check(&mut f.doc, "training removed"), 0);
+}
+
+#[test]
+fn signups_under_changed_reads_only_sessions_changed_since_the_last_look() {
+    let mut f = fixture(1);
+    let lead = f.lead.clone();
+    let one = led_session(&mut f, 4);
+    let two = led_session(&mut f, 4);
+    let ticket = TicketId::random();
+    attend(&mut f.doc, &lead, &one, &ticket, 10);
+    attend(&mut f.doc, &lead, &two, &ticket, 10);
+    let ids =
+        |found: Vec<(SessionId, SignUp)>| found.into_iter().map(|(id, _)| id).collect::<Vec<_>>();
+    // The first look, after loading, reads every session.
+    let mut all = vec![one.clone(), two.clone()];
+    all.sort();
+    assert_eq!(
+        ids(f.doc.signups_under_changed(|_| ticket.clone()).unwrap()),
+        all
+    );
+    assert!(
+        f.doc
+            .signups_under_changed(|_| ticket.clone())
+            .unwrap()
+            .is_empty(),
+        "nothing changed"
+    );
+    cancel(&mut f.doc, &lead, &two, &ticket, 11);
+    let changed = f.doc.signups_under_changed(|_| ticket.clone()).unwrap();
+    assert_eq!(
+        ids(changed.clone()),
+        vec![two.clone()],
+        "only the session written"
+    );
+    assert_eq!(changed[0].1.state, SignUpState::Cancelled);
+    // A merge's reach is not known: every session again.
+    let mut other = f.doc.fork();
+    other
+        .create_session(&lead, draft(2), Timestamp(12))
+        .unwrap();
+    f.doc.merge(&mut other).unwrap();
+    assert_eq!(
+        ids(f.doc.signups_under_changed(|_| ticket.clone()).unwrap()),
+        all
+    );
+}

@@ -5,6 +5,7 @@ use automerge::{ReadDoc, transaction::Transactable};
 use autosurgeon::reconcile_prop;
 
 use super::doc::{SpaceDoc, TRAINING};
+use super::reach::Reach;
 use crate::model::error::{ModelError, ModelResult};
 use crate::model::ids::{MemberId, RecordId};
 use crate::model::member::Role;
@@ -45,7 +46,7 @@ impl SpaceDoc {
             expires_at,
             recorded_by: by.clone(),
         };
-        self.transact_outside_members(|doc, cols| {
+        self.transact_within(Reach::outside_sessions(), |doc, cols| {
             reconcile_prop(doc, &cols.training, id.as_str(), &record)?;
             Ok(())
         })?;
@@ -59,7 +60,7 @@ impl SpaceDoc {
         if self.doc.get(&training, record.as_str())?.is_none() {
             return Err(ModelError::UnknownRecord(record.to_string()));
         }
-        self.transact_outside_members(|doc, _| {
+        self.transact_within(Reach::outside_sessions(), |doc, _| {
             doc.delete(&training, record.as_str())?;
             Ok(())
         })
