@@ -216,7 +216,8 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for SafeSpacesError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use safespaces_core::app::InputSource;
+    use safespaces_core::app::{InputSource, InviteUseError};
+    use safespaces_core::protocol::error::InviteError;
     use safespaces_core::relay::ErrorCode;
 
     #[test]
@@ -234,8 +235,20 @@ mod tests {
             SafeSpacesError::InviteUnusable { .. }
         ));
         assert!(matches!(
-            SafeSpacesError::from(AppError::Invite("expired".into())),
+            SafeSpacesError::from(AppError::from(InviteUseError::Expired)),
             SafeSpacesError::InviteUnusable { .. }
+        ));
+        assert!(matches!(
+            SafeSpacesError::from(AppError::from(InviteUseError::NotAdmittedYet)),
+            SafeSpacesError::InviteUnusable { .. }
+        ));
+        // A join request that does not check out is refused input: the
+        // inviter is not told her invite is unusable.
+        assert!(matches!(
+            SafeSpacesError::from(AppError::from(InviteUseError::RequestUnproven(
+                InviteError::BadProof
+            ))),
+            SafeSpacesError::InvalidData { .. }
         ));
         assert!(matches!(
             SafeSpacesError::from(AppError::Attendance(AttendanceError::Model(
