@@ -73,14 +73,17 @@ pub enum SafeSpacesError {
         /// Which value and what would be accepted.
         reason: String,
     },
-    /// Something from outside this device (a bundle, a backup, another
-    /// device's envelope or request, the relay's answer) was refused: not
-    /// meant for this device, for another space, damaged on the way, or
-    /// from a newer version ("update the app"). Nothing on the device
-    /// changed and nothing there is damaged: say so, and ask for another.
-    #[error("invalid data: {reason}")]
-    InvalidData {
-        /// What was wrong.
+    /// Something from outside this device (a bundle, a backup, an invite
+    /// package, another device's envelope, request or welcome, the relay's
+    /// answer) was refused: not meant for this device, for another space,
+    /// damaged on the way, not what it claims, or from a newer version
+    /// ("update the app"). Nothing on the device changed and nothing there
+    /// is damaged: say so, and ask for another. (Core's
+    /// `ErrorClass::RefusedInput`; this device's own damaged data is
+    /// [`SafeSpacesError::DamagedData`].)
+    #[error("input refused: {reason}")]
+    RefusedInput {
+        /// What was refused and why.
         reason: String,
     },
     /// This device's own stored data is damaged (a registry field, a key
@@ -157,7 +160,7 @@ fn from_class(class: ErrorClass, reason: String, relay: Option<&RelayError>) -> 
         ErrorClass::InvalidInput | ErrorClass::ProfileExists => {
             SafeSpacesError::InvalidInput { reason }
         }
-        ErrorClass::RefusedInput => SafeSpacesError::InvalidData { reason },
+        ErrorClass::RefusedInput => SafeSpacesError::RefusedInput { reason },
         ErrorClass::DamagedData => SafeSpacesError::DamagedData { reason },
         ErrorClass::Storage => SafeSpacesError::Storage { reason },
         ErrorClass::Offline => SafeSpacesError::Offline { reason },
@@ -216,7 +219,8 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for SafeSpacesError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use safespaces_core::app::InputSource;
+    use safespaces_core::app::{InputSource, InviteUseError};
+    use safespaces_core::protocol::error::InviteError;
     use safespaces_core::relay::ErrorCode;
 
     #[test]
@@ -234,8 +238,20 @@ mod tests {
             SafeSpacesError::InviteUnusable { .. }
         ));
         assert!(matches!(
-            SafeSpacesError::from(AppError::Invite("expired".into())),
+            SafeSpacesError::from(AppError::from(InviteUseError::Expired)),
             SafeSpacesError::InviteUnusable { .. }
+        ));
+        assert!(matches!(
+            SafeSpacesError::from(AppError::from(InviteUseError::NotAdmittedYet)),
+            SafeSpacesError::InviteUnusable { .. }
+        ));
+        // A join request that does not check out is refused input: the
+        // inviter is not told her invite is unusable.
+        assert!(matches!(
+            SafeSpacesError::from(AppError::from(InviteUseError::RequestUnproven(
+                InviteError::BadProof
+            ))),
+            SafeSpacesError::RefusedInput { .. }
         ));
         assert!(matches!(
             SafeSpacesError::from(AppError::Attendance(AttendanceError::Model(
@@ -260,7 +276,7 @@ mod tests {
                 cursor: 9,
                 last_seq: 2
             })),
-            SafeSpacesError::InvalidData { .. }
+            SafeSpacesError::RefusedInput { .. }
         ));
         assert!(matches!(
             SafeSpacesError::from(AppError::Relay(RelayError::NotAdmin)),
@@ -286,7 +302,7 @@ mod tests {
         }
         assert!(matches!(
             SafeSpacesError::from(AppError::Link(LinkError::UnsupportedVersion(1))),
-            SafeSpacesError::InvalidData { .. }
+            SafeSpacesError::RefusedInput { .. }
         ));
         // A bundle that is not hers is refused input, never damaged data;
         // her own damaged store is.
@@ -296,7 +312,7 @@ mod tests {
                 why: "it is for no space on this device",
                 source: None,
             }),
-            SafeSpacesError::InvalidData { .. }
+            SafeSpacesError::RefusedInput { .. }
         ));
         assert!(matches!(
             SafeSpacesError::from(ProfileError::Corrupt("keyring".into())),
@@ -338,7 +354,7 @@ mod tests {
                 ErrorClass::InvalidInput | ErrorClass::ProfileExists => {
                     matches!(variant, SafeSpacesError::InvalidInput { .. })
                 }
-                ErrorClass::RefusedInput => matches!(variant, SafeSpacesError::InvalidData { .. }),
+                ErrorClass::RefusedInput => matches!(variant, SafeSpacesError::RefusedInput { .. }),
                 ErrorClass::DamagedData => matches!(variant, SafeSpacesError::DamagedData { .. }),
                 ErrorClass::Storage => matches!(variant, SafeSpacesError::Storage { .. }),
                 ErrorClass::Offline => matches!(variant, SafeSpacesError::Offline { .. }),

@@ -8,8 +8,8 @@
 
 use std::time::Duration;
 
-use safespaces_core::app::SafeSpaces;
-use safespaces_core::model::{InviteState, Role, Timestamp};
+use safespaces_core::app::{AppError, SafeSpaces};
+use safespaces_core::model::{InviteState, ModelError, Role, Timestamp};
 use safespaces_core::protocol::invite::{InvitePackage, InviteSecret};
 use safespaces_core::relay::{DropboxId, ErrorCode};
 use safespaces_e2e::{RelayProcess, join_through_relay, test_client, test_device, test_session};
@@ -103,10 +103,19 @@ async fn an_intercepted_code_reads_nothing_and_the_inviter_can_withdraw_it() {
     // it does not use up the invite.
     let spare = space.invite(Role::Member, now, None).unwrap();
     space.publish_invite(&net, &spare, now).await.unwrap();
+    let typo = ivy
+        .join_via_relay(&net, &spare.code, "  ", now)
+        .await
+        .unwrap_err();
     assert!(
-        ivy.join_via_relay(&net, &spare.code, "  ", now)
-            .await
-            .is_err()
+        matches!(
+            typo,
+            AppError::Model(ModelError::InvalidInput {
+                field: "pseudonym",
+                ..
+            })
+        ),
+        "{typo:?}"
     );
     let waiting = net
         .dropbox_waiting(&DropboxId::from_hex(&spare.dropbox_id).unwrap())

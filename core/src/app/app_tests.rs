@@ -257,7 +257,14 @@ fn two_devices_join_and_converge_through_offline_bundles_alone() {
     assert!(blake.import_bundle(&early, Timestamp(4)).is_err());
     let welcome = space.admit(&asked.request, Timestamp(5)).unwrap();
     // A bundle from before the admission does not show it: refused.
-    assert!(blake.join(&welcome, &early, Timestamp(5)).is_err());
+    let refused = blake.join(&welcome, &early, Timestamp(5)).err();
+    assert!(
+        matches!(
+            refused,
+            Some(AppError::Invite(InviteUseError::NotAdmittedYet))
+        ),
+        "{refused:?}"
+    );
     let bundle = space.export_bundle().unwrap();
     let joined = blake.join(&welcome, &bundle, Timestamp(5)).unwrap();
     assert_eq!(joined.name().unwrap(), "Tuesday group");

@@ -7,6 +7,7 @@
 //! bundle that is not hers must hear the second, never the first. How each
 //! error is classified for apps and scripts is in `error_class.rs`.
 
+use super::invite_use_error::InviteUseError;
 use crate::model::ModelError;
 use crate::profile::ProfileError;
 use crate::protocol::attendance::AttendanceError;
@@ -38,10 +39,11 @@ pub enum AppError {
     /// The relay could not be reached, or refused (with its stable code).
     #[error(transparent)]
     Relay(crate::relay::RelayError),
-    /// An invite code or package could not be used (bad code, expired,
-    /// already claimed).
-    #[error("invite: {0}")]
-    Invite(String),
+    /// An invite could not be used at one step of a join: a bad code, an
+    /// expired invite, a request, welcome or bundle that does not fit it or
+    /// does not check out ([`InviteUseError`] says which).
+    #[error(transparent)]
+    Invite(#[from] InviteUseError),
     /// This device is already a member of that space: an invite to it
     /// cannot be used from here (only a person who left comes back).
     #[error("this device is already a member of that space")]

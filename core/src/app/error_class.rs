@@ -15,6 +15,7 @@ use crate::relay::RelayError;
 use crate::store::StoreError;
 
 use super::error::AppError;
+use super::invite_use_error::InviteUseError;
 
 /// What kind of failure an [`AppError`] is: the distinctions an app's
 /// screen or a script's exit code must make, and no finer.
@@ -98,7 +99,8 @@ impl AppError {
             AppError::Attendance(e) => attendance(e),
             AppError::Profile(e) => profile(e),
             AppError::Relay(e) => relay(e),
-            AppError::Invite(_) | AppError::AlreadyMember => ErrorClass::InviteUnusable,
+            AppError::Invite(e) => invite(e),
+            AppError::AlreadyMember => ErrorClass::InviteUnusable,
             AppError::Link(e) => link(e),
             AppError::Rotation(e) => rotation(e),
             AppError::DamagedLocalData { .. } | AppError::OtherVersion { .. } => {
@@ -134,6 +136,33 @@ fn model(err: &ModelError) -> ErrorClass {
         ModelError::InvalidDocument { .. }
         | ModelError::UnsupportedSchema { .. }
         | ModelError::Changes(_) => ErrorClass::RefusedInput,
+    }
+}
+
+fn invite(err: &InviteUseError) -> ErrorClass {
+    match err {
+        // The code, the invite or this device does not fit: check the
+        // code, ask for a new invite, or (not admitted yet) for a bundle
+        // made after the admission.
+        InviteUseError::BadCode(_)
+        | InviteUseError::Expired
+        | InviteUseError::PackageUnreadable(_)
+        | InviteUseError::DeviceRemoved
+        | InviteUseError::RequestForAnotherSpace
+        | InviteUseError::NotIssuedHere
+        | InviteUseError::NotAsked
+        | InviteUseError::WelcomeForAnotherInvite
+        | InviteUseError::BundleForAnotherSpace
+        | InviteUseError::NotAdmittedYet => ErrorClass::InviteUnusable,
+        // A message another device made (the inviter's package, the
+        // joiner's request, the inviter's welcome) that does not open or
+        // does not check out: refused, and another one asked for. The
+        // inviter must not be told to ask for a new invite.
+        InviteUseError::InviterUnreachable(_)
+        | InviteUseError::RequestUnreadable(_)
+        | InviteUseError::RequestUnproven(_)
+        | InviteUseError::JoinerUnreachable(_)
+        | InviteUseError::WelcomeUnreadable(_) => ErrorClass::RefusedInput,
     }
 }
 
@@ -222,6 +251,7 @@ fn rotation(err: &RotationError) -> ErrorClass {
 mod tests {
     use super::*;
     use crate::app::error::InputSource;
+    use crate::protocol::error::InviteError;
 
     #[test]
     fn all_lists_every_class_once() {
@@ -260,8 +290,32 @@ mod tests {
                 ErrorClass::InviteUnusable,
             ),
             (
-                AppError::Invite("expired".into()),
+                AppError::from(InviteUseError::Expired),
                 ErrorClass::InviteUnusable,
+            ),
+            (
+                AppError::from(InviteUseError::BadCode(InviteError::BadCode)),
+                ErrorClass::InviteUnusable,
+            ),
+            (
+                AppError::from(InviteUseError::NotAdmittedYet),
+                ErrorClass::InviteUnusable,
+            ),
+            (
+                AppError::from(InviteUseError::DeviceRemoved),
+                ErrorClass::InviteUnusable,
+            ),
+            // A request or welcome that does not check out is refused
+            // input: the inviter is not told her invite is unusable.
+            (
+                AppError::from(InviteUseError::RequestUnproven(InviteError::BadProof)),
+                ErrorClass::RefusedInput,
+            ),
+            (
+                AppError::from(InviteUseError::WelcomeUnreadable(
+                    InviteError::Undecryptable,
+                )),
+                ErrorClass::RefusedInput,
             ),
             (AppError::AlreadyMember, ErrorClass::InviteUnusable),
             (

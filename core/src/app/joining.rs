@@ -19,13 +19,14 @@ use std::sync::Arc;
 use super::adopting::Adoption;
 use super::bundle::open_bundle;
 use super::error::{AppError, AppResult, InputSource};
+use super::invite_use_error::InviteUseError;
 use super::registry::{IssuedInvite, PendingJoin, Sealed};
 use super::safe_spaces::SafeSpaces;
 use super::shared::{Loaded, Shared};
 use super::space_handle::Space;
 use super::space_handle::entry;
 use super::space_sync::SyncReport;
-use crate::model::{InviteState, MemberId, Role, Timestamp};
+use crate::model::{InviteState, MemberId, ModelError, Role, Timestamp};
 use crate::protocol::SpaceId;
 use crate::protocol::invite::{
     DEFAULT_INVITE_SECS, InvitePackage, InviteSecret, JoinRequest, Welcome, verify_join,
@@ -246,69 +247,63 @@ impl Shared {
         now: Timestamp,
     ) -> AppResult<Vec<u8>> {
         let identity = self.keys().identity()?;
-        let request = JoinRequest::open(&identity, sealed)
-            .map_err(|e| AppError::Invite(format!("the join request: {e}")))?;
+        let request = JoinRequest::open(&identity, sealed).map_err(InviteUseError::request)?;
         if request.space != space.to_hex() {
-            return Err(AppError::Invite(
-                "this join request is for another space".into(),
-            ));
+            return Err(InviteUseError::RequestForAnotherSpace.into());
         }
         // Everything this device wrote before goes out first, so the
         // admission's batch starts after the invite it uses.
         self.seal_outbox(space, now)?;
         self.with_loaded(|loaded| {
             self.update_space(loaded, space, |e, loaded| {
-            let Some(pos) = e.issued.iter().position(|i| i.invite == request.invite) else {
-                return Err(AppError::Invite(
-                    "this join request is not for an invite this device issued (or it was withdrawn)"
-                        .into(),
-                ));
-            };
-            let doc = loaded
-                .spaces
-                .get_mut(&space)
-                .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
-            let invite = doc
-                .invite(&request.invite)?
-                .ok_or_else(|| AppError::Invite("no such invite in this space".into()))?;
-            verify_join(
-                &invite.verifying_key,
-                &request.invite,
-                &request.member,
-                &request.device,
-                &request.keys,
-                &request.proof,
-            )
-            .map_err(|e| AppError::Invite(format!("the join request: {e}")))?;
-            if invite.used_by.as_ref() != Some(&request.member) {
-                doc.admit(
-                    &e.member,
+                let Some(pos) = e.issued.iter().position(|i| i.invite == request.invite) else {
+                    return Err(InviteUseError::NotIssuedHere.into());
+                };
+                let doc = loaded
+                    .spaces
+                    .get_mut(&space)
+                    .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?;
+                let invite = doc
+                    .invite(&request.invite)?
+                    .ok_or(InviteUseError::NotIssuedHere)?;
+                verify_join(
+                    &invite.verifying_key,
                     &request.invite,
                     &request.member,
-                    &request.proof,
-                    &request.pseudonym,
                     &request.device,
-                    request.keys.clone(),
-                    now,
-                )?;
-            }
-            let welcome = Welcome {
-                space,
-                invite: request.invite.clone(),
-                epoch: e.epoch,
-                epoch_key: self.keys().epoch(space, e.epoch)?,
-                admin_key: e.admin_key(e.epoch).ok_or_else(|| {
-                    AppError::damaged("the registry's mailbox admin key")
-                })?,
-            }
-            .seal(&request.keys.age_recipient)
-            .map_err(|e| AppError::Invite(e.to_string()))?;
-            let issued = &mut e.issued[pos];
-            issued.request = None;
-            issued.welcome = Some(welcome.clone().into());
-            self.persist_space(loaded, space)?;
-            tracing::info!(epoch = e.epoch, "admitted a joiner");
-            Ok(welcome)
+                    &request.keys,
+                    &request.proof,
+                )
+                .map_err(InviteUseError::RequestUnproven)?;
+                if invite.used_by.as_ref() != Some(&request.member) {
+                    doc.admit(
+                        &e.member,
+                        &request.invite,
+                        &request.member,
+                        &request.proof,
+                        &request.pseudonym,
+                        &request.device,
+                        request.keys.clone(),
+                        now,
+                    )?;
+                }
+                let welcome = Welcome {
+                    space,
+                    invite: request.invite.clone(),
+                    epoch: e.epoch,
+                    epoch_key: self.keys().epoch(space, e.epoch)?,
+                    admin_key: e
+                        .admin_key(e.epoch)
+                        .ok_or_else(|| AppError::damaged("the registry's mailbox admin key"))?,
+                }
+                .seal(&request.keys.age_recipient)
+                .map_err(InviteUseError::JoinerUnreachable)?;
+                let issued = &mut e.issued[pos];
+                issued.request = None;
+                issued.welcome = Some(welcome.clone().into());
+                self.persist_space(loaded, space)?;
+                tracing::info!(epoch = e.epoch, "admitted a joiner");
+                Ok(welcome)
             })
         })
     }
@@ -523,7 +518,7 @@ impl Shared {
     /// Opens a welcome sealed to this device.
     fn open_welcome(&self, sealed: &[u8]) -> AppResult<Welcome> {
         let identity = self.keys().identity()?;
-        Welcome::open(&identity, sealed).map_err(|e| AppError::Invite(format!("the welcome: {e}")))
+        Ok(Welcome::open(&identity, sealed).map_err(InviteUseError::WelcomeUnreadable)?)
     }
 
     /// Keeps a space this device was welcomed into, starting from `first`
@@ -570,9 +565,9 @@ impl Shared {
         pseudonym: &str,
         now: Timestamp,
     ) -> AppResult<(PendingJoin, InviteSecret, Vec<u8>)> {
-        let secret = InviteSecret::parse(code).map_err(|e| AppError::Invite(e.to_string()))?;
-        let package = InvitePackage::open(package, &secret, now)
-            .map_err(|e| AppError::Invite(e.to_string()))?;
+        let secret = InviteSecret::parse(code).map_err(InviteUseError::BadCode)?;
+        let package =
+            InvitePackage::open(package, &secret, now).map_err(InviteUseError::package)?;
         check_pseudonym(pseudonym)?;
         let signing = self.keys().signing()?;
         self.with_loaded(|loaded| {
@@ -590,7 +585,7 @@ impl Shared {
             );
             let sealed = request
                 .seal(&package)
-                .map_err(|e| AppError::Invite(e.to_string()))?;
+                .map_err(InviteUseError::InviterUnreachable)?;
             let pending = PendingJoin {
                 code: secret.code(),
                 space,
@@ -644,17 +639,14 @@ impl SafeSpaces {
         let pending = joins
             .iter()
             .find(|j| j.space == welcome.space)
-            .ok_or_else(|| {
-                AppError::Invite("this device has not asked to join that space".into())
-            })?;
+            .ok_or(InviteUseError::NotAsked)?;
         answers(pending, &welcome)?;
         let space = welcome.space;
         let content_key = welcome.epoch_key.content_key();
-        let contents = open_bundle(&content_key, bundle).ok_or_else(|| {
-            AppError::Invite("the bundle is not for the space of this welcome".into())
-        })??;
+        let contents =
+            open_bundle(&content_key, bundle).ok_or(InviteUseError::BundleForAnotherSpace)??;
         if contents.space != space {
-            return Err(AppError::Invite("the bundle is for another space".into()));
+            return Err(InviteUseError::BundleForAnotherSpace.into());
         }
         let first = contents
             .envelopes
@@ -673,9 +665,7 @@ impl SafeSpaces {
             .member(&pending.member)
             .is_ok_and(|m| m.is_active());
         if !admitted {
-            return Err(AppError::Invite(
-                "the bundle does not show your admission yet; ask for one made after it".into(),
-            ));
+            return Err(InviteUseError::NotAdmittedYet.into());
         }
         self.shared
             .with_loaded(|loaded| self.shared.adopt_joined(loaded, pending, &welcome, first))?;
@@ -708,7 +698,7 @@ impl SafeSpaces {
         pseudonym: &str,
         now: Timestamp,
     ) -> AppResult<PendingJoinStatus> {
-        let secret = InviteSecret::parse(code).map_err(|e| AppError::Invite(e.to_string()))?;
+        let secret = InviteSecret::parse(code).map_err(InviteUseError::BadCode)?;
         // Checked before the claim: a typo must not use up the package.
         check_pseudonym(pseudonym)?;
         let package = client
@@ -829,9 +819,11 @@ async fn take(client: &RelayTransport, hex_id: &str) -> AppResult<Option<Vec<u8>
 
 fn check_pseudonym(pseudonym: &str) -> AppResult<()> {
     if pseudonym.trim().is_empty() || pseudonym.chars().count() > 64 {
-        return Err(AppError::Invite(
-            "choose a name to be known by in this space (up to 64 characters)".into(),
-        ));
+        return Err(ModelError::InvalidInput {
+            field: "pseudonym",
+            reason: "choose a name to be known by in this space (up to 64 characters)".into(),
+        }
+        .into());
     }
     Ok(())
 }
@@ -850,9 +842,7 @@ fn ttl(expires_at: Timestamp, now: Timestamp) -> std::time::Duration {
 fn answers(pending: &PendingJoin, welcome: &Welcome) -> AppResult<()> {
     let secret = stored_code(&pending.code)?;
     if welcome.space != pending.space || welcome.invite != secret.invite_id() {
-        return Err(AppError::Invite(
-            "this welcome is for another invite".into(),
-        ));
+        return Err(InviteUseError::WelcomeForAnotherInvite.into());
     }
     Ok(())
 }

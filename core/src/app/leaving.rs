@@ -11,6 +11,7 @@
 //! it.
 
 use super::error::{AppError, AppResult};
+use super::invite_use_error::InviteUseError;
 use super::safe_spaces::SafeSpaces;
 use super::shared::{Loaded, Shared};
 use super::standing::{Standing, standing};
@@ -23,9 +24,7 @@ pub(crate) fn may_join(loaded: &Loaded, space: SpaceId) -> AppResult<()> {
     match standing(loaded, space) {
         None | Some(Standing::Left) => Ok(()),
         Some(Standing::Member) => Err(AppError::AlreadyMember),
-        Some(Standing::DeviceRemoved) => Err(AppError::Invite(
-            "this device was removed from that space and cannot join it again; join from another device".into(),
-        )),
+        Some(Standing::DeviceRemoved) => Err(InviteUseError::DeviceRemoved.into()),
     }
 }
 

@@ -51,8 +51,10 @@
 //! - [`ProgressWatch`] (`progress.rs`): installing the sync progress
 //!   callback and the guard that removes it; [`Progress`] and the slot that
 //!   holds the callback in `progress_slot.rs`.
-//! - [`AppError`] (`error.rs`): what went wrong; [`ErrorClass`]
-//!   (`error_class.rs`): the one classification apps and the CLI act on.
+//! - [`AppError`] (`error.rs`): what went wrong, with
+//!   [`InviteUseError`] (`invite_use_error.rs`): which join step an invite
+//!   failed at; [`ErrorClass`] (`error_class.rs`): the one classification
+//!   apps and the CLI act on.
 //!
 //! Decrypted documents live only inside [`SafeSpaces`] while unlocked.
 //! Handles hold no document of their own, so [`SafeSpaces::lock`] really
@@ -71,6 +73,7 @@ mod device_state;
 mod drive;
 mod error;
 mod error_class;
+mod invite_use_error;
 mod joining;
 mod journal_handle;
 mod journal_sync;
@@ -99,6 +102,7 @@ pub use bundle_report::BundleReport;
 pub use drive::live::{LIVE_PUSH_DEBOUNCE, LIVE_PUSH_INTERVAL, LiveSync, SpaceListener};
 pub use error::{AppError, AppResult, BoxError, InputSource};
 pub use error_class::ErrorClass;
+pub use invite_use_error::InviteUseError;
 pub use joining::{Invitation, InviteStatus, JoinRequestFile, PendingJoinStatus};
 pub use journal_handle::Journal;
 pub use linking::{LINK_TTL, LinkOffer, PendingLink};

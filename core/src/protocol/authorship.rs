@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use automerge::{ActorId, AutoCommit, Change, ChangeHash, ObjType, ReadDoc, ScalarValue};
 
 pub use super::devices::member_of_device;
-use super::devices::{listed_again, listings_at, member_of_device_at};
+use super::devices::{device_field_parses, listed_again, listings_at, member_of_device_at};
 pub use super::error::AuthorshipError;
 use super::session_rules::BatchSessions;
 use super::staging::{CheckedBatch, Staged};
@@ -317,25 +317,14 @@ fn check_member_structure(
     }
 }
 
-/// Whether a device entry's field holds what every device needs of it: an
-/// age X25519 recipient that parses, an Ed25519 key that is a valid point.
-/// One bad entry would otherwise be handed keys it cannot open, or sign
-/// nothing that verifies.
+/// Whether a device entry's field is a text that parses as what the field
+/// holds ([`device_field_parses`]). One bad entry would otherwise be handed
+/// keys it cannot open, or sign nothing that verifies.
 fn valid_device_field(field: &str, action: &automerge::legacy::OpType) -> bool {
-    use std::str::FromStr;
     let automerge::legacy::OpType::Put(ScalarValue::Str(value)) = action else {
         return false;
     };
-    match field {
-        "age_recipient" => age::x25519::Recipient::from_str(value.as_str()).is_ok(),
-        "binding" => value.len() == 128 && hex::decode(value.as_str()).is_ok(),
-        "signing_key" => {
-            let mut key = [0u8; 32];
-            hex::decode_to_slice(value.as_str(), &mut key).is_ok()
-                && ed25519_dalek::VerifyingKey::from_bytes(&key).is_ok()
-        }
-        _ => false,
-    }
+    device_field_parses(field, value.as_str())
 }
 
 /// Whether a new entry may list `device` at `heads`: no active member

@@ -2,7 +2,9 @@
 //! an age X25519 recipient, an Ed25519 signing key, and a binding), and
 //! what the protocol does with them in one place:
 //!
-//! - parsing them: [`verifying_key`], [`age_recipient`];
+//! - parsing them: [`verifying_key`], [`age_recipient`], and whether a
+//!   field of an entry parses at all (`device_field_parses`, for the
+//!   authorship rules);
 //! - binding them to the device: [`bind_device`], [`verify_binding`], the
 //!   proof of possession every listing carries;
 //! - which member a device writes as, now or at a causal point
@@ -42,6 +44,21 @@ pub(crate) fn decode_signature(hex_text: &str) -> Option<Signature> {
     let mut bytes = [0u8; 64];
     hex::decode_to_slice(hex_text, &mut bytes).ok()?;
     Some(Signature::from_bytes(&bytes))
+}
+
+/// Whether `value` parses as what the device entry's `field` holds, with
+/// the parsers every reader uses: an age X25519 recipient
+/// ([`age_recipient`]), an Ed25519 key that is a valid point
+/// ([`verifying_key`]), a 64-byte signature ([`decode_signature`], checked
+/// against the keys only where the binding is verified). Any other field
+/// is not part of a device entry.
+pub(crate) fn device_field_parses(field: &str, value: &str) -> bool {
+    match field {
+        "age_recipient" => age_recipient(value).is_some(),
+        "signing_key" => verifying_key(value).is_some(),
+        "binding" => decode_signature(value).is_some(),
+        _ => false,
+    }
 }
 
 /// The bytes a protocol signature covers: a context string, then each
@@ -245,4 +262,77 @@ pub(crate) fn listings_at(
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The check the authorship rules made by hand before they used the
+    /// parsers above: what a replica accepts must not move.
+    fn by_hand(field: &str, value: &str) -> bool {
+        match field {
+            "age_recipient" => age::x25519::Recipient::from_str(value).is_ok(),
+            "binding" => value.len() == 128 && hex::decode(value).is_ok(),
+            "signing_key" => {
+                let mut key = [0u8; 32];
+                hex::decode_to_slice(value, &mut key).is_ok()
+                    && VerifyingKey::from_bytes(&key).is_ok()
+            }
+            _ => false,
+        }
+    }
+
+    const FIELDS: [&str; 4] = ["age_recipient", "binding", "signing_key", "name"];
+
+    #[test]
+    fn device_fields_parse_as_the_authorship_rules_accepted_them() {
+        let signer = SigningKey::from_bytes(&[7; 32]);
+        let recipient = age::x25519::Identity::generate().to_public().to_string();
+        let key = hex::encode(signer.verifying_key().to_bytes());
+        let signature = hex::encode(signer.sign(b"m").to_bytes());
+        // A y coordinate that is no point on the curve.
+        let off_curve = format!("02{}", "00".repeat(31));
+        let values = [
+            String::new(),
+            recipient.clone(),
+            recipient.to_uppercase(),
+            format!("{recipient} "),
+            key.clone(),
+            key.to_uppercase(),
+            key[..62].to_string(),
+            format!("{key}00"),
+            off_curve,
+            signature.clone(),
+            signature.to_uppercase(),
+            signature[..127].to_string(),
+            format!("{signature}0"),
+            format!("{}zz", &signature[..126]),
+            format!("{}é", &signature[..126]),
+            "00".repeat(64),
+        ];
+        for field in FIELDS {
+            for value in &values {
+                assert_eq!(
+                    device_field_parses(field, value),
+                    by_hand(field, value),
+                    "{field} = {value:?}"
+                );
+            }
+        }
+        assert!(device_field_parses("age_recipient", &recipient));
+        assert!(device_field_parses("signing_key", &key));
+        assert!(device_field_parses("binding", &signature));
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_parses_as_the_authorship_rules_accepted_it(
+            field in prop::sample::select(FIELDS.to_vec()),
+            value in "[0-9a-fA-Fg-z1 é]{0,130}",
+        ) {
+            prop_assert_eq!(device_field_parses(field, &value), by_hand(field, &value));
+        }
+    }
 }

@@ -140,7 +140,7 @@ class BindingsTest(unittest.TestCase):
         # The package holds no key: a bundle of the space opens for nobody
         # who holds only the package.
         early = ash_space.export_bundle()
-        with self.assertRaises(SafeSpacesError.InvalidData):
+        with self.assertRaises(SafeSpacesError.RefusedInput):
             birch.import_bundle(early, at(NOW))
 
         # Ash admits the request; the welcome goes back with a bundle made

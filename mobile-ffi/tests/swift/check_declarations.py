@@ -155,7 +155,7 @@ EXPECTED = [
     rf"case {variant}\b"
     for variant in (
         "Locked", "WrongSecret", "NoProfile", "NotAMember", "NotAllowed", "NotFound",
-        "InviteUnusable", "InvalidInput", "InvalidData", "DamagedData", "Storage", "Internal",
+        "InviteUnusable", "InvalidInput", "RefusedInput", "DamagedData", "Storage", "Internal",
         "Offline", "PinMismatch", "RelayRefused",
     )
 ]
@@ -171,6 +171,9 @@ ABSENT = [
     # Linking in one step, before the person confirmed the fingerprint
     # (issue 15): beginLink, then confirmLink or declineLink.
     r"func approveLink\(",
+    # Refused input was called InvalidData, which did not say that nothing
+    # here is damaged: RefusedInput (core's ErrorClass::RefusedInput).
+    r"case InvalidData\b",
 ]
 
 HEADER_EXPECTED = [

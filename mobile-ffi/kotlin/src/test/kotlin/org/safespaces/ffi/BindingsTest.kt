@@ -138,7 +138,7 @@ class BindingsTest {
         assertEquals(emptyList<SpaceSummary>(), birch.spaces())
         val early = ashSpace.exportBundle()
         // The package holds no key: the space's bundle opens for nobody yet.
-        assertThrows<SafeSpacesException.InvalidData> { birch.importBundle(early, at(NOW)) }
+        assertThrows<SafeSpacesException.RefusedInput> { birch.importBundle(early, at(NOW)) }
 
         val welcome = ashSpace.admit(asked.request, at(NOW))
         // A bundle from before the admission does not show it.
