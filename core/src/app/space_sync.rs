@@ -113,12 +113,7 @@ impl Shared {
                 // Only what is new since the last seal: the heads then are kept,
                 // so a sync costs the size of what changed, not of the history.
                 let since = entry.sealed_heads.clone();
-                let own: Vec<automerge::Change> = doc
-                    .changes_since(&since)
-                    .into_iter()
-                    .filter_map(|bytes| automerge::Change::from_bytes(bytes).ok())
-                    .filter(|c| c.actor_id() == &actor && c.seq() > entry.sealed_own_seq)
-                    .collect();
+                let own = doc.own_changes_since(&since, &actor, entry.sealed_own_seq);
                 entry.sealed_heads = doc.heads();
                 if let Some(last) = own.last() {
                     let top = last.seq();

@@ -552,6 +552,23 @@ impl SpaceDoc {
         Ok(self.doc.fork_at(heads)?.save())
     }
 
+    /// The changes `actor` made after its change number `after_seq` that a
+    /// replica at `heads` lacks, in causal order, as automerge holds them:
+    /// what a device seals of its own. Others' changes since `heads` (in a
+    /// live group, most of them) are neither encoded nor copied.
+    pub fn own_changes_since(
+        &mut self,
+        heads: &[ChangeHash],
+        actor: &automerge::ActorId,
+        after_seq: u64,
+    ) -> Vec<automerge::Change> {
+        self.doc
+            .get_changes(heads)
+            .into_iter()
+            .filter(|c| c.actor_id() == actor && c.seq() > after_seq)
+            .collect()
+    }
+
     /// Encoded changes this replica has that a replica at `heads` lacks.
     pub fn changes_since(&mut self, heads: &[ChangeHash]) -> Vec<Vec<u8>> {
         history::changes_since(&mut self.doc, heads)
