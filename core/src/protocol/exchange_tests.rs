@@ -625,6 +625,29 @@ fn a_device_listed_after_the_receiver_looked_it_up_is_known_from_then_on() {
     ));
 }
 
+/// What `device` seals of `replica`'s changes since `since`, as envelope
+/// number `sequence` of the space's first epoch.
+fn sealed_by(
+    w: &World,
+    replica: &mut SpaceDoc,
+    since: &[ChangeHash],
+    device: &Device,
+    sequence: u64,
+) -> Vec<u8> {
+    seal_changes(
+        replica,
+        since,
+        w.space,
+        0,
+        &w.key,
+        &device.id,
+        &device.signing,
+        sequence,
+    )
+    .unwrap()
+    .unwrap()
+}
+
 #[test]
 fn who_leads_what_is_read_again_where_a_received_batch_wrote() {
     // A receiver remembers which sessions each member leads between
@@ -655,35 +678,13 @@ fn who_leads_what_is_read_again_where_a_received_batch_wrote() {
     on_member
         .volunteer_to_lead(&w.member.0, &session, Timestamp(2))
         .unwrap();
-    let offer = seal_changes(
-        &mut on_member,
-        &since,
-        w.space,
-        0,
-        &w.key,
-        &w.member.1.id,
-        &w.member.1.signing,
-        1,
-    )
-    .unwrap()
-    .unwrap();
+    let offer = sealed_by(&w, &mut on_member, &since, &w.member.1, 1);
     let mut on_coordinator = replica(&mut on_member, &w.coordinator.1.id);
     let since = on_coordinator.heads();
     on_coordinator
         .decide_lead(&w.coordinator.0, &session, &w.member.0, true, Timestamp(3))
         .unwrap();
-    let accepted = seal_changes(
-        &mut on_coordinator,
-        &since,
-        w.space,
-        0,
-        &w.key,
-        &w.coordinator.1.id,
-        &w.coordinator.1.signing,
-        1,
-    )
-    .unwrap()
-    .unwrap();
+    let accepted = sealed_by(&w, &mut on_coordinator, &since, &w.coordinator.1, 1);
     let open = |sealed: &[u8]| {
         Envelope::open_unverified(sealed, &w.key.content_key(), w.space, 0).unwrap()
     };
@@ -718,18 +719,7 @@ fn a_received_removal_is_judged_at_each_later_changes_causal_point() {
     let mut on_member = replica(&mut w.origin, &w.member.1.id);
     let since = on_member.heads();
     on_member.set_pseudonym(&w.member.0, "Sam again").unwrap();
-    let settled = seal_changes(
-        &mut on_member,
-        &since,
-        w.space,
-        0,
-        &w.key,
-        &w.member.1.id,
-        &w.member.1.signing,
-        1,
-    )
-    .unwrap()
-    .unwrap();
+    let settled = sealed_by(&w, &mut on_member, &since, &w.member.1, 1);
     assert!(matches!(
         receive(&mut receiver, w.space, 0, &w.key, &settled),
         Ok(Received::Applied { new: 1, .. })
@@ -740,35 +730,13 @@ fn a_received_removal_is_judged_at_each_later_changes_causal_point() {
     on_member
         .volunteer_to_lead(&w.member.0, &session, Timestamp(2))
         .unwrap();
-    let concurrent = seal_changes(
-        &mut on_member,
-        &since,
-        w.space,
-        0,
-        &w.key,
-        &w.member.1.id,
-        &w.member.1.signing,
-        2,
-    )
-    .unwrap()
-    .unwrap();
+    let concurrent = sealed_by(&w, &mut on_member, &since, &w.member.1, 2);
     let mut on_coordinator = replica(&mut receiver, &w.coordinator.1.id);
     let since = on_coordinator.heads();
     on_coordinator
         .remove_member(&w.coordinator.0, &w.member.0, Timestamp(3))
         .unwrap();
-    let removal = seal_changes(
-        &mut on_coordinator,
-        &since,
-        w.space,
-        0,
-        &w.key,
-        &w.coordinator.1.id,
-        &w.coordinator.1.signing,
-        1,
-    )
-    .unwrap()
-    .unwrap();
+    let removal = sealed_by(&w, &mut on_coordinator, &since, &w.coordinator.1, 1);
     assert!(matches!(
         receive(&mut receiver, w.space, 0, &w.key, &removal),
         Ok(Received::Applied { new: 1, .. })
@@ -796,18 +764,7 @@ fn a_received_removal_is_judged_at_each_later_changes_causal_point() {
     automerge::transaction::Transactable::put(&mut raw, &me, "pseudonym", "still here").unwrap();
     raw.commit();
     after = SpaceDoc::from_automerge(raw).unwrap();
-    let late = seal_changes(
-        &mut after,
-        &since,
-        w.space,
-        0,
-        &w.key,
-        &w.member.1.id,
-        &w.member.1.signing,
-        3,
-    )
-    .unwrap()
-    .unwrap();
+    let late = sealed_by(&w, &mut after, &since, &w.member.1, 3);
     assert!(matches!(
         receive(&mut receiver, w.space, 0, &w.key, &late),
         Err(ReceiveError::Authorship(AuthorshipError::NotAMember))
