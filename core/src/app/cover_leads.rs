@@ -29,7 +29,22 @@ impl Shared {
         let identity = self.keys().identity()?;
         self.with_loaded(|loaded| {
             let heads = doc_heads(loaded, space)?;
-            if entry(loaded, space)?.led_heads == heads {
+            let current = entry(loaded, space)?;
+            if current.led_heads == heads {
+                return Ok(());
+            }
+            // Leading nothing, with nothing sealed to leads before: nothing
+            // to seal again or free, and no registry write for a seal by
+            // one of the many members who lead nothing.
+            let member = current.member.clone();
+            let sealed_before = !current.sealed_leads.is_empty();
+            let leads_nothing = loaded
+                .spaces
+                .get(&space)
+                .ok_or_else(|| AppError::UnknownSpace(space.to_hex()))?
+                .sessions_led_by(&member)?
+                .is_empty();
+            if leads_nothing && !sealed_before {
                 return Ok(());
             }
             self.update_space(loaded, space, |e, loaded| {
