@@ -9,7 +9,9 @@
 //! the value `openssl x509 -pubkey -noout | openssl pkey -pubin -outform der
 //! | sha256sum` gives. A renewal on the same key keeps it, so phones that
 //! pin the relay keep working across Let's Encrypt renewals
-//! (`docs/relay.md`, "TLS").
+//! (`docs/relay.md`, "TLS"). It is computed by [`SpkiPin`] from the wire
+//! crate, the type clients compare against, so what the relay prints and
+//! what a client checks cannot drift apart.
 //!
 //! # Reloading
 //!
@@ -30,9 +32,8 @@ use rustls::ServerConfig;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::ParsedCertificate;
 use rustls::sign::CertifiedKey;
-use sha2::{Digest, Sha256};
+use safespaces_wire::SpkiPin;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
@@ -96,12 +97,7 @@ pub struct TlsMaterial {
 /// The pin clients compare against: SHA-256 of the certificate's
 /// SubjectPublicKeyInfo, hex. Fails only if the certificate does not parse.
 pub fn pin_of(cert: &CertificateDer<'_>) -> Result<String, TlsError> {
-    let parsed = ParsedCertificate::try_from(cert)?;
-    Ok(pin_of_spki(parsed.subject_public_key_info().as_ref()))
-}
-
-fn pin_of_spki(spki_der: &[u8]) -> String {
-    hex::encode(Sha256::digest(spki_der))
+    Ok(SpkiPin::of_certificate(cert.as_ref())?.to_hex())
 }
 
 /// The pin of the first (leaf) certificate in a PEM file, for
@@ -128,7 +124,7 @@ pub fn pin_of_key_file(path: &Path) -> Result<String, TlsError> {
             "cannot derive the public key of this key type",
         )
     })?;
-    Ok(pin_of_spki(spki.as_ref()))
+    Ok(SpkiPin::of_spki(spki.as_ref()).to_hex())
 }
 
 fn provider() -> Arc<CryptoProvider> {

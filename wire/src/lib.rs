@@ -16,6 +16,14 @@
 //! | [`subscription`] | the JSON frames of the WebSocket subscription protocol |
 //! | [`dropbox`] | request and response bodies of the one-time drop-box endpoints |
 //! | [`base64_field`] | serde adapter that carries opaque bytes as base64 inside JSON |
+//! | [`pin`] | [`SpkiPin`]: a relay's public-key pin, the one both the relay prints and clients compare |
+//! | `pin_verifier` | `PinVerifier` (feature `tls`): the rustls check that accepts only a pinned key, for core's client and the relay's test client |
+//!
+//! # Features
+//! - `tls`: the rustls pieces (`PinVerifier`, `SpkiPin::of_certificate`).
+//!   Off by default, so a crate that needs only the wire types builds
+//!   without rustls; core and the relay turn it on, and both already link
+//!   the same rustls.
 //!
 //! # Signing a request, as a client does
 //! ```
@@ -41,8 +49,14 @@ pub mod dropbox;
 pub mod error;
 pub mod id;
 pub mod mailbox;
+pub mod pin;
+#[cfg(feature = "tls")]
+pub mod pin_verifier;
 pub mod subscription;
 
 pub use auth::{Operation, RequestProof, sign, verify};
 pub use error::{ErrorBody, ErrorCode};
 pub use id::{DropboxId, IdParseError, MailboxId};
+pub use pin::{PinMismatch, PinParseError, SpkiPin};
+#[cfg(feature = "tls")]
+pub use pin_verifier::PinVerifier;

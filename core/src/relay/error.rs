@@ -2,8 +2,7 @@
 //! retry logic must tell cases apart.
 
 use safespaces_wire::ErrorCode;
-
-use super::pin::{SpkiPin, describe_pins};
+use safespaces_wire::pin::{PinMismatch, SpkiPin, describe_pins};
 
 /// A failed relay operation.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -149,7 +148,7 @@ impl RelayError {
             .and_then(|inner| inner.downcast_ref::<rustls::Error>())
         {
             if let rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other)) = tls {
-                if let Some(m) = other.0.downcast_ref::<super::pin::PinMismatch>() {
+                if let Some(m) = other.0.downcast_ref::<PinMismatch>() {
                     return RelayError::PinMismatch {
                         expected: m.expected.clone(),
                         presented: m.presented,

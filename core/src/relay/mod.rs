@@ -13,8 +13,10 @@
 //! - [`subscription`] — [`Subscription`], the live WebSocket that resumes from
 //!   per-mailbox cursors after a disconnect.
 //! - [`config`] — [`RelayConfig`], URL, trust, token, timeouts.
-//! - [`trust`] — [`Trust`]: public-key pins, CA roots or the web PKI;
-//!   `pin.rs` — [`SpkiPin`], a public-key pin.
+//! - [`trust`] — [`Trust`]: public-key pins, CA roots or the web PKI. The
+//!   pin itself, [`SpkiPin`], and the rustls verifier that checks it are
+//!   `safespaces_wire::pin` and `safespaces_wire::PinVerifier`, shared
+//!   with the relay, which prints the pin.
 //! - [`credential`] — [`MailboxCredential`], a mailbox id and its signing key.
 //! - [`retry`] — [`RetryPolicy`], exponential backoff with full jitter.
 //! - [`status`] — [`SyncStatus`] and [`StatusWatch`].
@@ -49,7 +51,6 @@ pub mod config;
 mod connection;
 pub mod credential;
 pub mod error;
-mod pin;
 pub mod retry;
 pub mod status;
 pub mod subscription;
@@ -59,10 +60,9 @@ pub use client::RelayTransport;
 pub use config::RelayConfig;
 pub use credential::MailboxCredential;
 pub use error::RelayError;
-pub use pin::SpkiPin;
 pub use retry::RetryPolicy;
 pub use safespaces_wire::mailbox::{Blob, Compacted, ReadPage};
-pub use safespaces_wire::{DropboxId, ErrorCode, MailboxId};
+pub use safespaces_wire::{DropboxId, ErrorCode, MailboxId, SpkiPin};
 pub use status::{StatusWatch, SyncStatus};
 pub use subscription::{Subscription, SubscriptionEvent};
 pub use trust::Trust;

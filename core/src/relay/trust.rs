@@ -33,41 +33,18 @@
 use std::sync::Arc;
 
 use rustls::client::WebPkiServerVerifier;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
+use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject as _;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::server::ParsedCertificate;
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{ClientConfig, RootCertStore};
+use safespaces_wire::PinVerifier;
+pub use safespaces_wire::SpkiPin;
 
 use super::error::RelayError;
-use super::pin::PinMismatch;
-pub use super::pin::SpkiPin;
 
-// The fallible constructors live here, with the certificate parsing, so
-// that `pin.rs` (which `error.rs` needs) needs no `RelayError` itself.
-impl SpkiPin {
-    /// Parses 64 hex digits (either case).
-    pub fn from_hex(s: &str) -> Result<Self, RelayError> {
-        let s = s.trim();
-        let mut raw = [0u8; 32];
-        if s.len() != 64 || hex::decode_to_slice(s, &mut raw).is_err() {
-            return Err(RelayError::Config(format!(
-                "a pin is 64 hex digits (the SHA-256 of the certificate's public key, as \
-                 `safespaces-relay pin --cert FILE` prints it), got {} characters",
-                s.len()
-            )));
-        }
-        Ok(Self(raw))
-    }
-
-    /// The pin of a DER-encoded certificate's public key.
-    pub fn of_certificate(cert_der: &[u8]) -> Result<Self, RelayError> {
-        let cert = CertificateDer::from(cert_der);
-        let parsed = ParsedCertificate::try_from(&cert)
-            .map_err(|e| RelayError::Config(format!("not a usable X.509 certificate: {e}")))?;
-        Ok(Self::of_spki(parsed.subject_public_key_info().as_ref()))
-    }
+/// Parses 64 hex digits (either case) into a pin, with the message a person
+/// who pasted the wrong thing needs.
+fn pin_from_hex(s: &str) -> Result<SpkiPin, RelayError> {
+    SpkiPin::from_hex(s).map_err(|e| RelayError::Config(e.to_string()))
 }
 
 /// How the client decides that it is talking to the right relay.
@@ -98,7 +75,7 @@ impl Trust {
     {
         let pins = pins
             .into_iter()
-            .map(|p| SpkiPin::from_hex(p.as_ref()))
+            .map(|p| pin_from_hex(p.as_ref()))
             .collect::<Result<Vec<_>, _>>()?;
         if pins.is_empty() {
             return Err(RelayError::Config(
@@ -147,10 +124,10 @@ impl Trust {
                 }
                 builder
                     .dangerous()
-                    .with_custom_certificate_verifier(Arc::new(PinVerifier {
-                        pins: pins.clone(),
-                        provider: provider.clone(),
-                    }))
+                    .with_custom_certificate_verifier(Arc::new(PinVerifier::new(
+                        pins.clone(),
+                        provider.clone(),
+                    )))
                     .with_no_client_auth()
             }
             Trust::Roots(certs) => {
@@ -178,107 +155,23 @@ impl Trust {
     }
 }
 
-/// Accepts a certificate whose public key is pinned. Handshake signatures
-/// are still checked against that certificate's key (the pinned key), so
-/// the server must hold the private key.
-#[derive(Debug)]
-struct PinVerifier {
-    pins: Vec<SpkiPin>,
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for PinVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        // A certificate that does not parse has no key to compare.
-        let parsed = ParsedCertificate::try_from(end_entity)?;
-        let presented = SpkiPin::of_spki(parsed.subject_public_key_info().as_ref());
-        // Not secret, so no constant-time comparison is needed.
-        if self.pins.contains(&presented) {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::Other(rustls::OtherError(Arc::new(PinMismatch {
-                    expected: self.pins.clone(),
-                    presented,
-                }))),
-            ))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        _message: &[u8],
-        _cert: &CertificateDer<'_>,
-        _dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        // Unreachable while the config allows TLS 1.3 only; refusing here
-        // keeps it so if someone widens the versions by mistake.
-        Err(rustls::Error::General(
-            "TLS 1.2 is not accepted from the relay".into(),
-        ))
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        // `cert` is the end-entity certificate whose key was just found in
-        // the pin set: the signature is checked against the pinned key.
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use sha2::{Digest, Sha256};
-
     use super::*;
 
-    /// A certificate and its pin computed by OpenSSL:
-    /// `openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | sha256sum`.
+    /// A certificate (its pin is checked against OpenSSL's with the pin
+    /// type, in `safespaces_wire::pin_verifier`).
     const VECTOR_CERT: &str = include_str!("../../tests/vectors/spki-pin-cert.pem");
-    const VECTOR_PIN: &str = include_str!("../../tests/vectors/spki-pin-cert.sha256");
 
     #[test]
-    fn pin_parses_64_hex_digits_only() {
-        let pin = SpkiPin::from_hex(&"AB".repeat(32)).expect("valid");
-        assert_eq!(pin.to_hex(), "ab".repeat(32));
-        assert!(SpkiPin::from_hex("abcd").is_err());
-        assert!(SpkiPin::from_hex(&"zz".repeat(32)).is_err());
-    }
-
-    #[test]
-    fn the_pin_is_the_sha256_of_the_public_key_as_openssl_computes_it() {
-        let der = CertificateDer::from_pem_slice(VECTOR_CERT.as_bytes()).expect("PEM");
-        let pin = SpkiPin::of_certificate(der.as_ref()).expect("a certificate");
-        assert_eq!(pin.to_hex(), VECTOR_PIN.trim());
-        // Not the hash of the whole certificate, which every renewal changes.
-        assert_ne!(pin.to_hex(), hex::encode(Sha256::digest(der.as_ref())));
-    }
-
-    #[test]
-    fn garbage_is_not_a_certificate() {
-        assert!(SpkiPin::of_certificate(b"not DER").is_err());
+    fn a_pin_that_is_not_64_hex_digits_is_a_config_error_saying_what_a_pin_is() {
+        let err = Trust::pins_from_hex(["abcd"]).expect_err("too short");
+        assert!(
+            matches!(&err, RelayError::Config(why) if why.contains("64 hex digits") && why.contains("got 4 characters")),
+            "{err:?}"
+        );
+        assert!(Trust::pins_from_hex([&"zz".repeat(32)]).is_err());
+        assert!(Trust::pins_from_hex([&"AB".repeat(32)]).is_ok());
     }
 
     #[test]

@@ -4,9 +4,10 @@
 //! Core has its own relay client built on [`safespaces_wire`]; this one
 //! exists so the relay can be exercised over the real wire from its own
 //! crate, and so attack tests can sign whatever they like. It checks a
-//! server's certificate with the pin the relay itself announces
-//! ([`crate::tls::pin_of`]): one definition of the pin in this crate, and
-//! core keeps its own (the relay shares only wire types with core).
+//! server's certificate with the same [`PinVerifier`] core uses, against
+//! the pin the relay announces ([`crate::tls::pin_of`]): both are the wire
+//! crate's [`SpkiPin`], so there is one definition of the pin and of its
+//! check.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,15 +18,13 @@ use http_body_util::{BodyExt as _, Full};
 use hyper::Method;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme, SupportedProtocolVersion};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, SupportedProtocolVersion};
 use safespaces_wire::auth::{
     HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, sign_now, subscribe_body,
 };
 use safespaces_wire::subscription::ClientFrame;
-use safespaces_wire::{MailboxId, Operation, RequestProof};
+use safespaces_wire::{MailboxId, Operation, PinVerifier, RequestProof, SpkiPin};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
@@ -54,70 +53,6 @@ pub enum ClientError {
     BadPin,
 }
 
-/// Accepts a certificate whose public key (SPKI) has the pinned SHA-256.
-#[derive(Debug)]
-struct PinVerifier {
-    /// 64 lowercase hex digits, as [`crate::tls::pin_of`] writes them.
-    pin: String,
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for PinVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let presented = crate::tls::pin_of(end_entity).map_err(|_| {
-            rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding)
-        })?;
-        if presented == self.pin {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::ApplicationVerificationFailure,
-            ))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
 /// A rustls client configuration (TLS 1.3) that trusts only certificates
 /// with the pinned public key.
 pub fn pinned_config(pin: &str) -> Result<Arc<ClientConfig>, ClientError> {
@@ -125,19 +60,19 @@ pub fn pinned_config(pin: &str) -> Result<Arc<ClientConfig>, ClientError> {
 }
 
 /// Like [`pinned_config`], offering only the given TLS versions: tests use
-/// it to play a client the relay must refuse (TLS 1.2 only).
+/// it to play a client the relay must refuse (TLS 1.2 only; the relay ends
+/// that handshake at version negotiation, before any certificate, and the
+/// verifier would refuse TLS 1.2 signatures anyway).
 pub fn pinned_config_for(
     pin: &str,
     versions: &[&'static SupportedProtocolVersion],
 ) -> Result<Arc<ClientConfig>, ClientError> {
-    let mut raw = [0u8; 32];
-    hex::decode_to_slice(pin, &mut raw).map_err(|_| ClientError::BadPin)?;
-    let pin = hex::encode(raw);
+    let pin = SpkiPin::from_hex(pin).map_err(|_| ClientError::BadPin)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(versions)?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(PinVerifier { pin, provider }))
+        .with_custom_certificate_verifier(Arc::new(PinVerifier::new(vec![pin], provider)))
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))

@@ -5,7 +5,7 @@
 //!
 //! | module | role |
 //! | --- | --- |
-//! | [`client`] | [`client::TestRelayClient`]: raw signed requests over pinned TLS (pins checked by the relay's own [`crate::tls::pin_of`]), WebSocket subscriptions, plain HTTP for the operator listener |
+//! | [`client`] | [`client::TestRelayClient`]: raw signed requests over pinned TLS (checked by the wire crate's `PinVerifier`, core's too, against the pin [`crate::tls::pin_of`] prints), WebSocket subscriptions, plain HTTP for the operator listener |
 //! | [`relay_process`] | [`relay_process::RelayProcess`]: the real relay binary as a child process on loopback (announcement lines read, SIGHUP reload, SIGKILL and restart on the same address and data) |
 //!
 //! A test that only needs a relay, not a process, starts one in its own
