@@ -31,7 +31,7 @@ use super::staging::{CheckedBatch, Staged};
 use super::state_at::{
     any_set, child_at, device_removed_at, get_in, made_in_batch, member_map_at, role_at,
 };
-use crate::model::{DeviceId, MemberId, Role, SpaceDoc};
+use crate::model::{DeviceId, MemberId, Role, SessionId, SpaceDoc};
 
 /// The automerge actor id a device writes with: its 8 device-id bytes.
 pub fn actor_for_device(device: &DeviceId) -> Option<ActorId> {
@@ -166,7 +166,9 @@ pub fn check_staged(
         for ((op, path), in_batch) in expanded.operations.iter().zip(&paths).zip(in_batch) {
             checked.touches_authority |= is_authority(path);
             if let Some(session) = session_authority(path) {
-                checked.session_authority.insert(session.to_string());
+                checked
+                    .session_authority
+                    .insert(SessionId::from(session.to_string()));
             }
             let members = path.first().is_none_or(|key| key == "members");
             checked.touches_members |= members;

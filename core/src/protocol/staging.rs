@@ -45,7 +45,7 @@ use ed25519_dalek::VerifyingKey;
 
 use super::devices::{device_key, member_of_device};
 use super::error::AuthorshipError;
-use crate::model::{DeviceId, MemberId, ModelResult, Reach, Role, SpaceDoc};
+use crate::model::{DeviceId, MemberId, ModelResult, Reach, Role, SessionId, SpaceDoc};
 
 /// Changes checked against a document and waiting to be applied to it in
 /// one call, with what later checks need to know about them.
@@ -75,7 +75,7 @@ pub struct Staged {
     reach: Reach,
     /// Sessions whose authority state (existence, start, leads) a staged
     /// batch writes.
-    pending_sessions: std::collections::HashSet<String>,
+    pending_sessions: std::collections::BTreeSet<SessionId>,
     /// Encoded size of `changes`.
     bytes: usize,
 }
@@ -99,7 +99,7 @@ pub struct CheckedBatch {
     /// document remembers across the apply.
     pub(crate) reach: Reach,
     /// Sessions whose existence, start or leads it writes.
-    pub(crate) session_authority: std::collections::BTreeSet<String>,
+    pub(crate) session_authority: std::collections::BTreeSet<SessionId>,
 }
 
 impl CheckedBatch {

@@ -99,8 +99,8 @@ impl Reach {
     }
 
     /// Whether a write under the session `id` may be among these.
-    pub fn may_reach(&self, id: &str) -> bool {
-        self.every_session || self.sessions.contains(&SessionId::from(id.to_string()))
+    pub fn may_reach(&self, id: &SessionId) -> bool {
+        self.every_session || self.sessions.contains(id)
     }
 
     /// The sessions written under, unless any session may have changed.

@@ -166,17 +166,26 @@ impl SpaceDoc {
     ) -> ModelResult<Vec<(SessionId, SignUp)>> {
         let mut out = Vec::new();
         for (id, session) in self.session_objs()? {
-            let Some(signups) = child_map(&self.doc, &session, "signups") else {
-                continue;
-            };
-            if self.doc.length(&signups) == 0 {
-                continue;
-            }
-            if let Some(signup) = self.stored_signup(&signups, &ticket_of(&id))? {
+            if let Some(signup) = self.signup_in(&session, || ticket_of(&id))? {
                 out.push((id, signup));
             }
         }
         Ok(out)
+    }
+
+    /// The sign-up in the session whose map is `session` under the ticket
+    /// `ticket` names, asked for only when the session holds any.
+    fn signup_in(
+        &self,
+        session: &ObjId,
+        ticket: impl FnOnce() -> TicketId,
+    ) -> ModelResult<Option<SignUp>> {
+        match child_map(&self.doc, session, "signups") {
+            Some(signups) if self.doc.length(&signups) > 0 => {
+                self.stored_signup(&signups, &ticket())
+            }
+            _ => Ok(None),
+        }
     }
 
     /// [`SpaceDoc::signups_under`] for only the sessions changed since the
@@ -189,31 +198,23 @@ impl SpaceDoc {
         &mut self,
         mut ticket_of: impl FnMut(&SessionId) -> TicketId,
     ) -> ModelResult<Vec<(SessionId, SignUp)>> {
-        let Some(changed) = self.take_changed_sessions() else {
-            let all = self.signups_under(ticket_of);
-            if all.is_err() {
-                self.forget_changed_sessions();
-            }
-            return all;
+        let found = match self.take_changed_sessions() {
+            None => self.signups_under(ticket_of),
+            Some(changed) => changed
+                .into_iter()
+                .filter_map(|id| {
+                    let session = self.item_obj(SESSIONS, id.as_str())?;
+                    self.signup_in(&session, || ticket_of(&id))
+                        .transpose()
+                        .map(|signup| signup.map(|s| (id, s)))
+                })
+                .collect(),
         };
-        let mut out = Vec::new();
-        for id in changed {
-            let Some(signups) = self
-                .item_obj(SESSIONS, id.as_str())
-                .and_then(|session| child_map(&self.doc, &session, "signups"))
-            else {
-                continue;
-            };
-            match self.stored_signup(&signups, &ticket_of(&id)) {
-                Ok(Some(signup)) => out.push((id, signup)),
-                Ok(None) => {}
-                Err(e) => {
-                    self.forget_changed_sessions();
-                    return Err(e);
-                }
-            }
+        // Not read through: the next look reads every session.
+        if found.is_err() {
+            self.forget_changed_sessions();
         }
-        Ok(out)
+        found
     }
 
     /// Whether `session` holds any sign-up, read without hydrating it.
