@@ -61,6 +61,29 @@ fn replica(origin: &mut SpaceDoc, device: &DeviceId) -> SpaceDoc {
     r
 }
 
+/// What `device` seals of `replica`'s changes since `since`, as envelope
+/// number `sequence` of the space's first epoch.
+fn sealed_by(
+    w: &World,
+    replica: &mut SpaceDoc,
+    since: &[ChangeHash],
+    device: &Device,
+    sequence: u64,
+) -> Vec<u8> {
+    seal_changes(
+        replica,
+        since,
+        w.space,
+        0,
+        &w.key,
+        &device.id,
+        &device.signing,
+        sequence,
+    )
+    .unwrap()
+    .unwrap()
+}
+
 fn draft() -> SessionDraft {
     SessionDraft {
         kind: SessionKind::SocialActivity,
@@ -83,18 +106,7 @@ fn a_signed_batch_from_a_member_is_applied_once_and_replays_change_nothing() {
     let since = lead.heads();
     lead.create_session(&w.coordinator.0, draft(), Timestamp(0))
         .unwrap();
-    let sealed = seal_changes(
-        &mut lead,
-        &since,
-        w.space,
-        0,
-        &w.key,
-        &w.coordinator.1.id,
-        &w.coordinator.1.signing,
-        1,
-    )
-    .unwrap()
-    .unwrap();
+    let sealed = sealed_by(&w, &mut lead, &since, &w.coordinator.1, 1);
     let mut receiver = w.origin.fork();
     let got = receive(&mut receiver, w.space, 0, &w.key, &sealed).unwrap();
     assert!(matches!(got, Received::Applied { new: 1, .. }));
@@ -146,18 +158,7 @@ fn a_member_signing_a_lead_only_change_is_rejected() {
     rogue
         .create_session(&w.coordinator.0, draft(), Timestamp(0))
         .unwrap();
-    let sealed = seal_changes(
-        &mut rogue,
-        &since,
-        w.space,
-        0,
-        &w.key,
-        &w.member.1.id,
-        &w.member.1.signing,
-        1,
-    )
-    .unwrap()
-    .unwrap();
+    let sealed = sealed_by(&w, &mut rogue, &since, &w.member.1, 1);
     let mut receiver = w.origin.fork();
     let before = receiver.heads();
     assert!(matches!(
@@ -176,18 +177,7 @@ fn tampered_truncated_and_foreign_envelopes_are_rejected() {
     let since = lead.heads();
     lead.create_session(&w.coordinator.0, draft(), Timestamp(0))
         .unwrap();
-    let sealed = seal_changes(
-        &mut lead,
-        &since,
-        w.space,
-        0,
-        &w.key,
-        &w.coordinator.1.id,
-        &w.coordinator.1.signing,
-        1,
-    )
-    .unwrap()
-    .unwrap();
+    let sealed = sealed_by(&w, &mut lead, &since, &w.coordinator.1, 1);
     let mut receiver = w.origin.fork();
     let mut tampered = sealed.clone();
     let mid = tampered.len() / 2;
@@ -306,18 +296,7 @@ fn a_joiner_enters_through_the_inviters_admission() {
             Timestamp(10),
         )
         .unwrap();
-    let sealed = seal_changes(
-        &mut inviter,
-        &since,
-        w.space,
-        0,
-        &w.key,
-        &w.coordinator.1.id,
-        &w.coordinator.1.signing,
-        1,
-    )
-    .unwrap()
-    .unwrap();
+    let sealed = sealed_by(&w, &mut inviter, &since, &w.coordinator.1, 1);
     let mut receiver = w.origin.fork();
     assert!(matches!(
         receive(&mut receiver, w.space, 0, &w.key, &sealed).unwrap(),
@@ -570,18 +549,7 @@ fn a_device_listed_after_the_receiver_looked_it_up_is_known_from_then_on() {
     on_new
         .volunteer_to_lead(&w.member.0, &session, Timestamp(2))
         .unwrap();
-    let from_new = seal_changes(
-        &mut on_new,
-        &since,
-        w.space,
-        0,
-        &w.key,
-        &new.id,
-        &new.signing,
-        1,
-    )
-    .unwrap()
-    .unwrap();
+    let from_new = sealed_by(&w, &mut on_new, &since, &new, 1);
     assert!(matches!(
         receive(&mut receiver, w.space, 0, &w.key, &from_new),
         Err(ReceiveError::Envelope(EnvelopeError::UnknownAuthor(_)))
@@ -601,18 +569,7 @@ fn a_device_listed_after_the_receiver_looked_it_up_is_known_from_then_on() {
         &new.signing,
     ));
     on_first.add_device(&w.member.0, &new.id, keys).unwrap();
-    let listing = seal_changes(
-        &mut on_first,
-        &since,
-        w.space,
-        0,
-        &w.key,
-        &w.member.1.id,
-        &w.member.1.signing,
-        1,
-    )
-    .unwrap()
-    .unwrap();
+    let listing = sealed_by(&w, &mut on_first, &since, &w.member.1, 1);
     assert!(matches!(
         receive(&mut receiver, w.space, 0, &w.key, &listing),
         Ok(Received::Applied { new: 1, .. })
@@ -623,29 +580,6 @@ fn a_device_listed_after_the_receiver_looked_it_up_is_known_from_then_on() {
         receive(&mut receiver, w.space, 0, &w.key, &from_new),
         Ok(Received::Applied { new: 1, .. })
     ));
-}
-
-/// What `device` seals of `replica`'s changes since `since`, as envelope
-/// number `sequence` of the space's first epoch.
-fn sealed_by(
-    w: &World,
-    replica: &mut SpaceDoc,
-    since: &[ChangeHash],
-    device: &Device,
-    sequence: u64,
-) -> Vec<u8> {
-    seal_changes(
-        replica,
-        since,
-        w.space,
-        0,
-        &w.key,
-        &device.id,
-        &device.signing,
-        sequence,
-    )
-    .unwrap()
-    .unwrap()
 }
 
 #[test]
