@@ -58,11 +58,34 @@ impl Drop for LiveSync {
 pub const LIVE_PUSH_INTERVAL: Duration = Duration::from_secs(2);
 
 /// How long after a local edit live updates push it: edits made together
-/// (a series, a form's fields) go out in one envelope.
-pub const LIVE_PUSH_DEBOUNCE: Duration = Duration::from_millis(20);
+/// (a series, a form's fields, a lead's burst of changes) go out in one
+/// envelope. The same 100 ms automerge-repo waits before syncing a changed
+/// document with its peers (`DocSynchronizer`'s `syncDebounceRate`).
+pub const LIVE_PUSH_DEBOUNCE: Duration = Duration::from_millis(100);
 
 /// At most this many queued blobs are received together.
 const LIVE_RECEIVE_BATCH: usize = 256;
+
+/// Turns to receive, shared by every live subscription in this process:
+/// one per core.
+///
+/// Receiving is CPU work (opening, verifying, checking and applying
+/// envelopes, then one durable write) that holds the device's lock. With
+/// several profiles live in one process (the test suites, the convergence
+/// bench, an app holding two profiles), one receive per profile at once
+/// would only share the cores among them: each receive, and the lock it
+/// holds, lasts as many times longer as there are others running, and the
+/// app's own edits wait behind that lock and compete for the same cores.
+/// With a turn per core, a receive runs at full speed and a device that
+/// waits for its turn receives everything that arrived meanwhile in one
+/// batch. A phone with one profile receives one batch at a time anyway.
+fn receive_turns() -> &'static tokio::sync::Semaphore {
+    static TURNS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    TURNS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        tokio::sync::Semaphore::new(cores)
+    })
+}
 
 impl SafeSpaces {
     /// Starts live updates. Must be called inside a tokio runtime.
@@ -195,6 +218,10 @@ async fn run(shared: Arc<Shared>, client: RelayTransport, listener: Arc<dyn Spac
                     tracing::info!("live updates ended: the subscription stopped");
                     return;
                 };
+                // A turn to receive first (see `receive_turns`): what
+                // arrives while this device waits for one joins this batch.
+                // Held until every run of the batch is received.
+                let _turn = receive_turns().acquire().await;
                 // Everything already queued is received together: one
                 // receive, one write and one look at the sessions for a
                 // burst, instead of one per blob.
