@@ -38,6 +38,12 @@ pub struct SpaceDoc {
     /// Lookups of the member list in the current state, kept until the
     /// document next changes in a way that may touch it.
     lookups: Mutex<DeviceLookups>,
+    /// Members as [`SpaceDoc::member`] reads them (removal included), in
+    /// the current state: every local write checks its writer's role, and
+    /// hydrating the member (devices and keys) and their invite was a
+    /// sixth of an edit. Kept across changes that write neither `members`
+    /// nor `invites` (what a member's standing is read from).
+    pub(super) member_records: Mutex<HashMap<MemberId, Member>>,
     /// The sessions each member leads ([`SpaceDoc::sessions_led_by`]) in
     /// the current state, kept across changes that reach only named
     /// sessions (updated for those), forgotten by any other.
@@ -295,6 +301,7 @@ impl SpaceDoc {
             #[cfg(test)]
             read_every_causal_point: false,
             lookups: Mutex::new(DeviceLookups::default()),
+            member_records: Mutex::new(HashMap::new()),
             led: Mutex::new(HashMap::new()),
             changed: ChangedSessions::Any,
         }
@@ -353,6 +360,10 @@ impl SpaceDoc {
     /// anything, the member list among it.
     fn forget_lookups(&mut self) {
         *self.lookups.get_mut().unwrap_or_else(|p| p.into_inner()) = DeviceLookups::default();
+        self.member_records
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         self.led
             .get_mut()
             .unwrap_or_else(|p| p.into_inner())
@@ -366,6 +377,13 @@ impl SpaceDoc {
     /// forgets who leads what.
     fn reached(&mut self, reach: &Reach) {
         self.changed.note(reach);
+        if reach.writes_invites() {
+            // A lost join is read from the invite that admitted someone.
+            self.member_records
+                .get_mut()
+                .unwrap_or_else(|p| p.into_inner())
+                .clear();
+        }
         let mut led = std::mem::take(self.led.get_mut().unwrap_or_else(|p| p.into_inner()));
         if reach.beyond_named_sessions() {
             led.clear();

@@ -29,6 +29,14 @@ impl SpaceDoc {
 
     /// One member.
     pub fn member(&self, id: &MemberId) -> ModelResult<Member> {
+        let records = || {
+            self.member_records
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+        };
+        if let Some(member) = records().get(id) {
+            return Ok(member.clone());
+        }
         let mut member: Member = self
             .hydrate_item(MEMBERS, id.as_str())?
             .ok_or_else(|| ModelError::UnknownMember(id.to_string()))?;
@@ -36,6 +44,7 @@ impl SpaceDoc {
             let lost = self.lost_join(id, &member);
             member.removed_at = self.removal_written_over(id).or(lost);
         }
+        records().insert(id.clone(), member.clone());
         Ok(member)
     }
 

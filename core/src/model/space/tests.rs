@@ -1266,3 +1266,37 @@ fn signups_under_changed_reads_only_sessions_changed_since_the_last_look() {
         all
     );
 }
+
+#[test]
+fn a_members_standing_is_read_again_after_a_write_or_a_receive_that_changes_it() {
+    let mut f = fixture(1);
+    let (lead, coordinator) = (f.lead.clone(), f.coordinator.clone());
+    // Remembered by the role check of the lead's own write.
+    f.doc.create_session(&lead, draft(4), Timestamp(5)).unwrap();
+    assert_eq!(f.doc.member(&lead).unwrap().role, Role::Lead);
+    // A local write to the member list: the next check reads it again.
+    f.doc.set_role(&coordinator, &lead, Role::Member).unwrap();
+    assert_eq!(f.doc.member(&lead).unwrap().role, Role::Member);
+    assert!(matches!(
+        f.doc.create_session(&lead, draft(4), Timestamp(6)),
+        Err(ModelError::NotPermitted { .. })
+    ));
+    f.doc.set_role(&coordinator, &lead, Role::Lead).unwrap();
+    f.doc.create_session(&lead, draft(4), Timestamp(7)).unwrap();
+    // A removal made on another replica and received: read again too.
+    let mut other = f.doc.fork();
+    let before = other.heads();
+    other
+        .remove_member(&coordinator, &lead, Timestamp(8))
+        .unwrap();
+    let removal = other.changes_since(&before);
+    f.doc.apply_changes(&removal).unwrap();
+    assert!(f.doc.member(&lead).unwrap().removed_at.is_some());
+    assert!(f.doc.create_session(&lead, draft(4), Timestamp(9)).is_err());
+    // And writes that reach only sessions keep the answer, unchanged.
+    let after = f.doc.member(&coordinator).unwrap();
+    f.doc
+        .create_session(&coordinator, draft(4), Timestamp(10))
+        .unwrap();
+    assert_eq!(f.doc.member(&coordinator).unwrap(), after);
+}
