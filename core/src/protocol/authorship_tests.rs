@@ -878,6 +878,44 @@ mod admitting {
     }
 
     #[test]
+    fn a_withdrawal_received_after_her_admission_ends_what_the_receiver_remembers_of_her() {
+        // The receiver looks up the joiner's role for a write of hers and
+        // remembers it; the withdrawal that wins over her admission then
+        // arrives through the receive's stage (a write under `invites`
+        // only). Her modified app writes on regardless, knowing of it.
+        let mut w = world();
+        let j = invite(&mut w, Role::Member, 100);
+        let request = j.request(&j.secret);
+        let lead = w.member.clone();
+        let admission = admit(&mut w, &lead, &request, 50);
+        let (mut r, since) = replica(&mut w.doc, &w.coordinator.1);
+        r.revoke_invite(&w.coordinator.0, &request.invite, Timestamp(60))
+            .unwrap();
+        let revocation = new_changes(&mut r, &since);
+        apply(&mut w, &admission);
+        let (mut joiner, since) = replica(&mut w.doc, &j.device);
+        joiner
+            .volunteer_to_lead(&request.member, &w.session, Timestamp(61))
+            .unwrap();
+        let first = new_changes(&mut joiner, &since);
+        assert_eq!(check_batch(&w.doc, &j.device, &first), Ok(()));
+
+        let mut staged = Staged::new(&mut w.doc);
+        let checked = check_staged(&w.doc, &mut staged, &w.coordinator.1, &revocation).unwrap();
+        staged.stage(&w.doc, revocation, checked);
+        staged.flush(&mut w.doc).unwrap();
+        assert!(!w.doc.member(&request.member).unwrap().is_active());
+
+        let (mut am, since) = raw(&mut w.doc, &j.device);
+        let me = obj(&am, &["members", request.member.as_str()]);
+        am.put(&me, "pseudonym", "Still here").unwrap();
+        assert_eq!(
+            check_batch(&w.doc, &j.device, &raw_changes(&mut am, &since)),
+            Err(AuthorshipError::NotAMember)
+        );
+    }
+
+    #[test]
     fn a_used_invite_cannot_be_withdrawn_nor_another_leads_invite_rewritten() {
         let mut w = world();
         let j = invite(&mut w, Role::Member, 100);

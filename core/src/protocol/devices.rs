@@ -19,10 +19,10 @@ use std::str::FromStr;
 use automerge::{AutoCommit, ChangeHash, ROOT, ReadDoc, ScalarValue, Value};
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 
-use super::error::InviteError;
-use super::state_at::{child_at, get_in, role_at};
-use crate::model::space::{DeviceLookup, LookupAnswer};
-use crate::model::{DeviceId, DeviceKeys, MemberId, SpaceDoc};
+use super::error::{AuthorshipError, InviteError};
+use super::state_at::{child_at, device_removed_at, get_in, role_at};
+use crate::model::space::{DeviceListing, DeviceListings, DeviceLookup, LookupAnswer};
+use crate::model::{DeviceId, DeviceKeys, MemberId, Role, SpaceDoc};
 
 const BINDING_CONTEXT: &[u8] = b"safespaces/v2/device-binding";
 
@@ -149,11 +149,44 @@ pub fn device_key(doc: &SpaceDoc, device: &DeviceId) -> Option<VerifyingKey> {
 /// list may have changed.
 pub fn member_of_device(doc: &SpaceDoc, device: &DeviceId) -> Option<MemberId> {
     let answer = doc.remembered(DeviceLookup::Member, device, || {
-        LookupAnswer::Member(member_of_device_at(doc.automerge(), device, None))
+        let listings = current_listings(doc);
+        let listed = listings.get(device).map_or(&[][..], Vec::as_slice);
+        LookupAnswer::Member(member_of_listings(doc.automerge(), listed, None))
     });
     match answer {
         LookupAnswer::Member(member) => member,
         _ => None,
+    }
+}
+
+/// Whether the entry of the member `device` writes as now marks it
+/// removed ([`device_removed_at`] in the current state), remembered by the
+/// document like [`member_of_device`].
+pub(crate) fn device_removed_now(doc: &SpaceDoc, device: &DeviceId) -> bool {
+    let answer = doc.remembered(DeviceLookup::Removed, device, || {
+        LookupAnswer::Removed(
+            member_of_device(doc, device)
+                .is_some_and(|member| device_removed_at(doc.automerge(), &member, device, None)),
+        )
+    });
+    matches!(answer, LookupAnswer::Removed(true))
+}
+
+/// The role, in the current state, of the member `device` writes as now
+/// ([`role_at`]), remembered by the document like [`member_of_device`].
+pub(crate) fn role_of_device_now(
+    doc: &SpaceDoc,
+    device: &DeviceId,
+) -> Result<Role, AuthorshipError> {
+    let answer = doc.remembered(DeviceLookup::Role, device, || {
+        LookupAnswer::Role(
+            member_of_device(doc, device)
+                .and_then(|member| role_at(doc.automerge(), &member, None).ok()),
+        )
+    });
+    match answer {
+        LookupAnswer::Role(Some(role)) => Ok(role),
+        _ => Err(AuthorshipError::NotAMember),
     }
 }
 
@@ -173,7 +206,15 @@ pub(crate) fn member_of_device_at(
     device: &DeviceId,
     heads: Option<&[ChangeHash]>,
 ) -> Option<MemberId> {
-    let listings = listings_at(am, device.as_str(), heads);
+    member_of_listings(am, &listings_at(am, device.as_str(), heads), heads)
+}
+
+/// [`member_of_device_at`] over the device's listings at `heads`.
+fn member_of_listings(
+    am: &AutoCommit,
+    listings: &[Listing],
+    heads: Option<&[ChangeHash]>,
+) -> Option<MemberId> {
     let first = listings.first()?;
     if listings.iter().any(|l| l.keys != first.keys) {
         return None;
@@ -193,10 +234,9 @@ pub(crate) fn member_of_device_at(
 /// points (entries are never deleted, so a single listing now is the only
 /// one there ever was).
 pub(crate) fn listed_again(doc: &SpaceDoc, device: &DeviceId) -> bool {
-    let answer = doc.remembered(DeviceLookup::Relisted, device, || {
-        LookupAnswer::Relisted(listings_at(doc.automerge(), device.as_str(), None).len() > 1)
-    });
-    matches!(answer, LookupAnswer::Relisted(true))
+    current_listings(doc)
+        .get(device)
+        .is_some_and(|listed| listed.len() > 1)
 }
 
 /// Whether `change` (in `doc`) was written as `member`: its actor's device
@@ -210,7 +250,7 @@ pub(crate) fn written_as(doc: &SpaceDoc, change: &ChangeHash, member: &MemberId)
     };
     let device = DeviceId::from(hex::encode(c.actor_id().to_bytes()));
     if !listed_again(doc, &device) {
-        return member_of_device_at(am, &device, None).as_ref() == Some(member);
+        return member_of_device(doc, &device).as_ref() == Some(member);
     }
     member_of_device_at(am, &device, Some(c.deps())).as_ref() == Some(member)
 }
@@ -221,15 +261,14 @@ pub(crate) fn author_of(doc: &SpaceDoc, change: &ChangeHash) -> Option<MemberId>
     let am = doc.automerge();
     let c = am.get_change_by_hash(change)?;
     let device = DeviceId::from(hex::encode(c.actor_id().to_bytes()));
-    let heads = listed_again(doc, &device).then(|| c.deps().to_vec());
-    member_of_device_at(am, &device, heads.as_deref())
+    if !listed_again(doc, &device) {
+        return member_of_device(doc, &device);
+    }
+    member_of_device_at(am, &device, Some(c.deps()))
 }
 
 /// One member entry that lists a device, with the keys it lists.
-pub(crate) struct Listing {
-    pub(crate) member: MemberId,
-    pub(crate) keys: (Option<String>, Option<String>),
-}
+pub(crate) type Listing = DeviceListing;
 
 /// Every member entry that lists `device` at `heads`, by member id.
 pub(crate) fn listings_at(
@@ -237,12 +276,34 @@ pub(crate) fn listings_at(
     device: &str,
     heads: Option<&[ChangeHash]>,
 ) -> Vec<Listing> {
+    collect_listings(am, Some(device), heads)
+        .into_values()
+        .next()
+        .unwrap_or_default()
+}
+
+/// Every device's listings in the current state, remembered by the
+/// document: one walk over the member list serves every author of a burst
+/// (each walked it alone before, for every author a device heard from).
+fn current_listings(doc: &SpaceDoc) -> std::sync::Arc<DeviceListings> {
+    doc.remembered_listings(|| collect_listings(doc.automerge(), None, None))
+}
+
+/// The listings at `heads` of `device`, or of every device for `None`.
+fn collect_listings(
+    am: &AutoCommit,
+    device: Option<&str>,
+    heads: Option<&[ChangeHash]>,
+) -> DeviceListings {
+    let mut out = DeviceListings::new();
     let Some(members) = child_at(am, &ROOT, "members", heads) else {
-        return Vec::new();
+        return out;
     };
-    let ids: Vec<String> = match heads {
-        Some(h) => am.keys_at(&members, h).collect(),
-        None => am.keys(&members).collect(),
+    let keys = |obj: &automerge::ObjId| -> Vec<String> {
+        match heads {
+            Some(h) => am.keys_at(obj, h).collect(),
+            None => am.keys(obj).collect(),
+        }
     };
     let text = |obj: &automerge::ObjId, key: &str| match get_in(am, obj, key, heads) {
         Ok(Some((Value::Scalar(v), _))) => match v.as_ref() {
@@ -251,17 +312,28 @@ pub(crate) fn listings_at(
         },
         _ => None,
     };
-    ids.into_iter()
-        .filter_map(|id| {
-            let entry = child_at(am, &members, &id, heads)
-                .and_then(|m| child_at(am, &m, "devices", heads))
-                .and_then(|d| child_at(am, &d, device, heads))?;
-            Some(Listing {
-                member: MemberId::from(id),
+    // Member ids in key order, so each device's listings are too.
+    for id in keys(&members) {
+        let Some(devices) =
+            child_at(am, &members, &id, heads).and_then(|m| child_at(am, &m, "devices", heads))
+        else {
+            continue;
+        };
+        let listed = match device {
+            Some(device) => vec![device.to_string()],
+            None => keys(&devices),
+        };
+        for name in listed {
+            let Some(entry) = child_at(am, &devices, &name, heads) else {
+                continue;
+            };
+            out.entry(DeviceId::from(name)).or_default().push(Listing {
+                member: MemberId::from(id.clone()),
                 keys: (text(&entry, "signing_key"), text(&entry, "age_recipient")),
-            })
-        })
-        .collect()
+            });
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -269,6 +269,7 @@ pub(crate) fn check_session_structure(
     am: &AutoCommit,
     op: &Op,
     path: &[String],
+    with_session: bool,
     created: &HashMap<String, Vec<String>>,
     view: Option<&[ChangeHash]>,
 ) -> Result<(), AuthorshipError> {
@@ -278,7 +279,6 @@ pub(crate) fn check_session_structure(
         path: path.join("/"),
     };
     let makes_map = matches!(op.action, OpType::Make(ObjType::Map));
-    let with_session = made_in_batch(created, &op.obj);
     let ok = match p.as_slice() {
         ["sessions"] => false,
         ["sessions", session] => {

@@ -150,10 +150,15 @@ pub(crate) fn made_in_batch(
     created: &HashMap<String, Vec<String>>,
     obj: &automerge::legacy::ObjectId,
 ) -> bool {
+    object_key(obj).is_some_and(|key| created.contains_key(&key))
+}
+
+/// An object's id in automerge's text form (`<counter>@<actor hex>`), the
+/// key of the checks' maps of objects made and paths resolved; `None` for
+/// the root.
+pub(crate) fn object_key(obj: &automerge::legacy::ObjectId) -> Option<String> {
     match obj {
-        automerge::legacy::ObjectId::Root => false,
-        automerge::legacy::ObjectId::Id(id) => {
-            created.contains_key(&format!("{}@{}", id.0, id.1.to_hex_string()))
-        }
+        automerge::legacy::ObjectId::Root => None,
+        automerge::legacy::ObjectId::Id(id) => Some(format!("{}@{}", id.0, id.1.to_hex_string())),
     }
 }

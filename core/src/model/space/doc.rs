@@ -61,17 +61,38 @@ pub struct SpaceDoc {
 }
 
 /// What the receive checks look up about a device in the member list as
-/// it stands now: who it writes as, its signing key (hex) and whether it
-/// is listed under more than one member. Each is a walk over every
-/// member's device map, read for every envelope; remembered here, a burst
-/// of envelopes pays it once. Forgotten by every write, load and merge,
-/// and by every apply except [`SpaceDoc::apply_decoded_within`].
+/// it stands now: every device's listings (one walk over every member's
+/// device map, shared by all devices), and per device who it writes as,
+/// its signing key (hex), whether that member's entry marks it removed,
+/// and that member's role. Read for every envelope (the last two for
+/// every change); remembered here, a burst of envelopes pays each once.
+/// Forgotten by every write, load and merge, by every apply except
+/// [`SpaceDoc::apply_decoded_within`], and by one of those that writes
+/// invites (a member's role rests on the invite that admitted her).
 #[derive(Debug, Default)]
 struct DeviceLookups {
+    listings: Option<std::sync::Arc<DeviceListings>>,
     member: HashMap<DeviceId, Option<MemberId>>,
     signing_key: HashMap<DeviceId, Option<String>>,
-    relisted: HashMap<DeviceId, bool>,
+    removed: HashMap<DeviceId, bool>,
+    role: HashMap<DeviceId, Option<Role>>,
 }
+
+/// One member entry that lists a device (`members/<member>/devices/<device>`),
+/// with the keys it lists as stored: the entry is read as the receive
+/// checks read it, without parsing (a listing whose keys differ from
+/// another's belongs to nobody).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceListing {
+    /// The member whose entry lists the device.
+    pub member: MemberId,
+    /// The entry's `signing_key` and `age_recipient`, as text if they are.
+    pub keys: (Option<String>, Option<String>),
+}
+
+/// Every device a member list names, with the entries that list it in
+/// member-id order ([`SpaceDoc::remembered_listings`]).
+pub type DeviceListings = HashMap<DeviceId, Vec<DeviceListing>>;
 
 /// Which remembered lookup of a device ([`SpaceDoc::remembered`]).
 #[derive(Clone, Copy, Debug)]
@@ -80,8 +101,10 @@ pub enum DeviceLookup {
     Member,
     /// Its signing key as the member list records it (hex).
     SigningKey,
-    /// Whether it is listed under more than one member.
-    Relisted,
+    /// Whether the entry of the member it writes as marks it removed.
+    Removed,
+    /// The role of the member it writes as.
+    Role,
 }
 
 /// A remembered lookup's answer ([`SpaceDoc::remembered`]).
@@ -91,8 +114,11 @@ pub enum LookupAnswer {
     Member(Option<MemberId>),
     /// For [`DeviceLookup::SigningKey`].
     SigningKey(Option<String>),
-    /// For [`DeviceLookup::Relisted`].
-    Relisted(bool),
+    /// For [`DeviceLookup::Removed`].
+    Removed(bool),
+    /// For [`DeviceLookup::Role`]: `None` when that member is not one
+    /// (removed, or admitted by an invite that does not show her).
+    Role(Option<Role>),
 }
 
 impl std::fmt::Debug for SpaceDoc {
@@ -329,11 +355,12 @@ impl SpaceDoc {
                     .get(device)
                     .cloned()
                     .map(LookupAnswer::SigningKey),
-                DeviceLookup::Relisted => lookups
-                    .relisted
+                DeviceLookup::Removed => lookups
+                    .removed
                     .get(device)
                     .copied()
-                    .map(LookupAnswer::Relisted),
+                    .map(LookupAnswer::Removed),
+                DeviceLookup::Role => lookups.role.get(device).copied().map(LookupAnswer::Role),
             }
         };
         if let Some(answer) = known {
@@ -342,18 +369,45 @@ impl SpaceDoc {
         // Computed without the lock: `compute` may ask for another lookup.
         let answer = compute();
         let mut lookups = self.lookups.lock().unwrap_or_else(|p| p.into_inner());
+        let device = device.clone();
         match &answer {
             LookupAnswer::Member(m) => {
-                lookups.member.insert(device.clone(), m.clone());
+                lookups.member.insert(device, m.clone());
             }
             LookupAnswer::SigningKey(k) => {
-                lookups.signing_key.insert(device.clone(), k.clone());
+                lookups.signing_key.insert(device, k.clone());
             }
-            LookupAnswer::Relisted(r) => {
-                lookups.relisted.insert(device.clone(), *r);
+            LookupAnswer::Removed(r) => {
+                lookups.removed.insert(device, *r);
+            }
+            LookupAnswer::Role(r) => {
+                lookups.role.insert(device, *r);
             }
         }
         answer
+    }
+
+    /// Every device's listings in the current state: the remembered ones,
+    /// or `compute`'s (which must read the current state only), kept as
+    /// long as the per-device lookups are.
+    pub fn remembered_listings(
+        &self,
+        compute: impl FnOnce() -> DeviceListings,
+    ) -> std::sync::Arc<DeviceListings> {
+        if let Some(known) = &self
+            .lookups
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .listings
+        {
+            return std::sync::Arc::clone(known);
+        }
+        let listings = std::sync::Arc::new(compute());
+        self.lookups
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .listings = Some(std::sync::Arc::clone(&listings));
+        listings
     }
 
     /// Forgets everything remembered: the change may have reached
@@ -378,11 +432,13 @@ impl SpaceDoc {
     fn reached(&mut self, reach: &Reach) {
         self.changed.note(reach);
         if reach.writes_invites() {
-            // A lost join is read from the invite that admitted someone.
+            // A lost join is read from the invite that admitted someone,
+            // and a member's role (so who a device writes as) from it too.
             self.member_records
                 .get_mut()
                 .unwrap_or_else(|p| p.into_inner())
                 .clear();
+            *self.lookups.get_mut().unwrap_or_else(|p| p.into_inner()) = DeviceLookups::default();
         }
         let mut led = std::mem::take(self.led.get_mut().unwrap_or_else(|p| p.into_inner()));
         if reach.beyond_named_sessions() {

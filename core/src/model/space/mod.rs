@@ -127,7 +127,7 @@ mod sessions;
 mod signups;
 mod training;
 
-pub use doc::{DeviceLookup, LookupAnswer, SPACE_SCHEMA, SpaceDoc};
+pub use doc::{DeviceListing, DeviceListings, DeviceLookup, LookupAnswer, SPACE_SCHEMA, SpaceDoc};
 pub use leads::LeadStatus;
 pub use reach::Reach;
 pub use restore::{Restore, Restored};
