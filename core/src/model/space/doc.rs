@@ -54,6 +54,10 @@ pub struct SpaceDoc {
     /// Which changes have every member-list write in their past, so the
     /// receive checks can read the member list's current state for them.
     member_list_past: MemberListPast,
+    /// What the next [`SpaceDoc::save_incremental`] writes, when the
+    /// changes taken since the last save are known without asking
+    /// automerge to rebuild them from its op set.
+    unsaved: Unsaved,
     /// Tests only: never take the shortcut, to compare decisions with it
     /// and without it.
     #[cfg(test)]
@@ -281,12 +285,31 @@ impl SpaceDoc {
 
     /// The whole document, compacted.
     pub fn save(&mut self) -> Vec<u8> {
-        self.doc.save()
+        let bytes = self.doc.save();
+        self.unsaved.saved(&mut self.doc);
+        bytes
     }
 
     /// The changes made since the last `save` or `save_incremental`.
+    ///
+    /// automerge (0.12) rebuilds the changes after a cursor from its whole
+    /// op set, a walk that grows with the document; a live device receives
+    /// a batch at a time and saves after each, and that walk was a sixteenth
+    /// of its CPU. The received changes' own bytes are kept instead
+    /// ([`Unsaved`]), and used only when the document holds exactly the
+    /// changes it held at the last save plus those: anything else (a local
+    /// write, a load, a merge) makes automerge rebuild them, as before.
     pub fn save_incremental(&mut self) -> Vec<u8> {
-        self.doc.save_incremental()
+        // Closes a write still open, as automerge's own save would.
+        self.doc.get_heads();
+        #[cfg(test)]
+        self.unsaved.check_against_automerge(&mut self.doc);
+        let bytes = match self.unsaved.take_known(&self.doc) {
+            Some(bytes) => bytes,
+            None => self.doc.save_after(&self.unsaved.saved_heads),
+        };
+        self.unsaved.saved(&mut self.doc);
+        bytes
     }
 
     /// Applies the output of another replica's `save` or `save_incremental`.
@@ -327,6 +350,7 @@ impl SpaceDoc {
             #[cfg(test)]
             read_every_causal_point: false,
             lookups: Mutex::new(DeviceLookups::default()),
+            unsaved: Unsaved::default(),
             member_records: Mutex::new(HashMap::new()),
             led: Mutex::new(HashMap::new()),
             changed: ChangedSessions::Any,
@@ -563,9 +587,7 @@ impl SpaceDoc {
 
     /// Whether this replica already holds the change with `hash`.
     pub fn has_change(&self, hash: &ChangeHash) -> bool {
-        // A lookup in the change graph; `get_change_by_hash` would rebuild
-        // the change from the whole document.
-        ReadDoc::get_missing_deps(&self.doc, std::slice::from_ref(hash)).is_empty()
+        holds(&self.doc, hash)
     }
 
     /// Hashes of the changes this replica holds that are neither among
@@ -663,7 +685,7 @@ impl SpaceDoc {
     pub fn apply_decoded(&mut self, changes: Vec<automerge::Change>) -> ModelResult<()> {
         self.forget_lookups();
         let noted = graph_of(&changes);
-        let applied = self.doc.apply_changes(changes);
+        let applied = self.unsaved.apply_recorded(&mut self.doc, changes);
         self.note_member_list_past(&noted, applied.is_ok(), true);
         applied?;
         Ok(())
@@ -679,7 +701,7 @@ impl SpaceDoc {
         reach: &Reach,
     ) -> ModelResult<()> {
         let noted = graph_of(&changes);
-        let applied = self.doc.apply_changes(changes);
+        let applied = self.unsaved.apply_recorded(&mut self.doc, changes);
         self.note_member_list_past(&noted, applied.is_ok(), reach.writes_invites());
         // Some changes may have gone in before an error.
         match applied {
@@ -805,4 +827,112 @@ fn graph_of(changes: &[automerge::Change]) -> Vec<(ChangeHash, Vec<ChangeHash>)>
         .iter()
         .map(|c| (c.hash(), c.deps().to_vec()))
         .collect()
+}
+
+/// The changes a space document took since its last save, as their own
+/// encoded bytes, for [`SpaceDoc::save_incremental`].
+///
+/// Only applies of decoded changes record (the receive's path); every
+/// other way a change gets in (a local write, a load, a merge, encoded
+/// changes that may wait inside automerge) is caught by the count: the
+/// bytes are used only when the document's number of changes is the one at
+/// the last save plus the number recorded, each recorded change new when
+/// applied and present after. A save that takes them persists exactly
+/// what automerge's rebuild would have (in another order, which
+/// `load_incremental` accepts).
+#[derive(Debug, Default)]
+struct Unsaved {
+    /// The heads at the last save (nothing before the first: its save
+    /// writes the whole history, as automerge's own cursor does).
+    saved_heads: Vec<ChangeHash>,
+    /// How many changes the document held then; `None` before the first.
+    saved_count: Option<u64>,
+    /// The recorded changes' bytes, concatenated, and how many.
+    bytes: Vec<u8>,
+    count: u64,
+    /// Tests only: their hashes.
+    #[cfg(test)]
+    hashes: Vec<ChangeHash>,
+    /// Whether every recorded apply went in whole.
+    intact: bool,
+}
+
+impl Unsaved {
+    /// Applies `changes`, recording the bytes of those that are new.
+    fn apply_recorded(
+        &mut self,
+        doc: &mut AutoCommit,
+        changes: Vec<automerge::Change>,
+    ) -> Result<(), automerge::AutomergeError> {
+        let mut seen = std::collections::HashSet::new();
+        let fresh: Vec<(ChangeHash, Vec<u8>)> = changes
+            .iter()
+            .filter(|c| seen.insert(c.hash()) && !holds(doc, &c.hash()))
+            .map(|c| (c.hash(), c.raw_bytes().to_vec()))
+            .collect();
+        let applied = doc.apply_changes(changes);
+        // A change that waits for a dependency inside automerge is not in
+        // the document yet: counting it would let the save miss one.
+        if applied.is_ok() && fresh.iter().all(|(hash, _)| holds(doc, hash)) {
+            for (_hash, bytes) in fresh {
+                self.bytes.extend_from_slice(&bytes);
+                self.count += 1;
+                #[cfg(test)]
+                self.hashes.push(_hash);
+            }
+        } else {
+            self.intact = false;
+        }
+        applied
+    }
+
+    /// The recorded bytes, if they are every change taken since the last
+    /// save and nothing else.
+    fn take_known(&mut self, doc: &AutoCommit) -> Option<Vec<u8>> {
+        let saved = self.saved_count?;
+        let now = doc.stats().num_changes;
+        (self.intact && now == saved + self.count).then(|| std::mem::take(&mut self.bytes))
+    }
+
+    /// A save (whole or incremental) has taken everything up to now.
+    fn saved(&mut self, doc: &mut AutoCommit) {
+        self.saved_heads = doc.get_heads();
+        self.saved_count = Some(doc.stats().num_changes);
+        self.bytes.clear();
+        self.count = 0;
+        self.intact = true;
+        #[cfg(test)]
+        self.hashes.clear();
+    }
+
+    /// Tests only: every increment holds exactly the changes automerge's
+    /// own rebuild since the previous save would, so the whole suite checks
+    /// the shortcut.
+    #[cfg(test)]
+    fn check_against_automerge(&self, doc: &mut AutoCommit) {
+        let Some(saved) = self.saved_count else {
+            return;
+        };
+        if !(self.intact && doc.stats().num_changes == saved + self.count) {
+            return;
+        }
+        let mut rebuilt: Vec<ChangeHash> = doc
+            .get_changes(&self.saved_heads)
+            .iter()
+            .map(automerge::Change::hash)
+            .collect();
+        let mut recorded = self.hashes.clone();
+        rebuilt.sort();
+        recorded.sort();
+        assert_eq!(
+            recorded, rebuilt,
+            "the recorded increment is what automerge rebuilds"
+        );
+    }
+}
+
+/// Whether `doc` holds the change `hash`: a lookup in the change graph
+/// (`get_change_by_hash` would rebuild the change from the whole document).
+fn holds(doc: &AutoCommit, hash: &ChangeHash) -> bool {
+    ReadDoc::get_missing_deps(doc, std::slice::from_ref(hash)).is_empty()
 }

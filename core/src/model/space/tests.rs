@@ -1300,3 +1300,52 @@ fn a_members_standing_is_read_again_after_a_write_or_a_receive_that_changes_it()
         .unwrap();
     assert_eq!(f.doc.member(&coordinator).unwrap(), after);
 }
+
+#[test]
+fn an_increment_after_received_changes_holds_them_and_loses_nothing_written_between() {
+    let decoded = |doc: &mut SpaceDoc, since: &[automerge::ChangeHash]| {
+        doc.changes_since(since)
+            .into_iter()
+            .map(|c| automerge::Change::from_bytes(c).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let (mut a, coordinator) = SpaceDoc::create("Group", "Robin", Timestamp(0)).unwrap();
+    let snapshot = a.save();
+    let mut b = a.fork();
+    let at_fork = a.heads();
+    b.create_session(&coordinator, draft(3), Timestamp(1))
+        .unwrap();
+    b.create_session(&coordinator, draft(3), Timestamp(2))
+        .unwrap();
+    let received = decoded(&mut b, &at_fork);
+    let own_bytes: Vec<u8> = received
+        .iter()
+        .flat_map(|c| c.raw_bytes().to_vec())
+        .collect();
+    a.apply_decoded(received).unwrap();
+    // Only received changes since the save: their own bytes, not rebuilt.
+    let first = a.save_incremental();
+    assert_eq!(first, own_bytes);
+
+    // A local write, then a received change: neither may be left out.
+    a.create_session(&coordinator, draft(3), Timestamp(3))
+        .unwrap();
+    let before = b.heads();
+    b.create_session(&coordinator, draft(3), Timestamp(4))
+        .unwrap();
+    a.apply_decoded(decoded(&mut b, &before)).unwrap();
+    let second = a.save_incremental();
+    // Changes already held record nothing.
+    a.apply_decoded(decoded(&mut b, &at_fork)).unwrap();
+    assert!(a.save_incremental().is_empty());
+
+    let mut reloaded = SpaceDoc::load(&snapshot).unwrap();
+    reloaded.load_incremental(&first).unwrap();
+    reloaded.load_incremental(&second).unwrap();
+    let mut want = a.heads();
+    let mut got = reloaded.heads();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
+    assert_eq!(reloaded.sessions().unwrap().len(), 4);
+}
