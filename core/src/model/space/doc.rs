@@ -650,14 +650,40 @@ impl SpaceDoc {
 
     /// The changes `actor` made after its change number `after_seq` that a
     /// replica at `heads` lacks, in causal order, as automerge holds them:
-    /// what a device seals of its own. Others' changes since `heads` (in a
-    /// live group, most of them) are neither encoded nor copied.
+    /// what a device seals of its own.
+    ///
+    /// automerge (0.12) rebuilds every change it returns from its op set.
+    /// In a live group most changes since `heads` are others' (received
+    /// since the last seal), so which are this actor's is read from the
+    /// change graph alone, and only those are rebuilt, one at a time, while
+    /// they are under a third of all: one change alone took 33 µs, and
+    /// all 330 since a seal 3.9 ms in one walk, in a 1,800-session space
+    /// (release build). A run mostly of its own (an offline week) is
+    /// rebuilt in one walk.
     pub fn own_changes_since(
         &mut self,
         heads: &[ChangeHash],
         actor: &automerge::ActorId,
         after_seq: u64,
     ) -> Vec<automerge::Change> {
+        let metas = self.doc.get_changes_meta(heads);
+        let total = metas.len();
+        let mut own: Vec<(u64, ChangeHash)> = metas
+            .into_iter()
+            .filter(|m| m.actor.as_ref() == actor && m.seq > after_seq)
+            .map(|m| (m.seq, m.hash))
+            .collect();
+        // One actor's changes: each depends on the one before it.
+        own.sort_unstable();
+        if own.len().saturating_mul(3) <= total {
+            let rebuilt: Option<Vec<automerge::Change>> = own
+                .iter()
+                .map(|(_, hash)| self.doc.get_change_by_hash(hash))
+                .collect();
+            if let Some(rebuilt) = rebuilt {
+                return rebuilt;
+            }
+        }
         self.doc
             .get_changes(heads)
             .into_iter()

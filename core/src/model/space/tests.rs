@@ -1349,3 +1349,45 @@ fn an_increment_after_received_changes_holds_them_and_loses_nothing_written_betw
     assert_eq!(got, want);
     assert_eq!(reloaded.sessions().unwrap().len(), 4);
 }
+
+#[test]
+fn own_changes_since_are_this_actors_in_order_whether_few_or_many_and_nobody_elses() {
+    let (mut a, coordinator) = SpaceDoc::create("Group", "Robin", Timestamp(0)).unwrap();
+    let mut b = a.fork();
+    let actor = a.automerge().get_actor().clone();
+    let from = a.heads();
+    // Few among many others' (rebuilt one by one), then a run of its own
+    // (rebuilt in one walk).
+    for (few, theirs_each) in [(3_usize, 3), (12, 0)] {
+        let since = a.heads();
+        // This actor's last change number so far (genesis made some).
+        let sealed_seq = a
+            .own_changes_since(&[], &actor, 0)
+            .last()
+            .map_or(0, automerge::Change::seq);
+        for i in 0..few {
+            a.create_session(&coordinator, draft(3), Timestamp(i as i64))
+                .unwrap();
+            // Others' changes in between, received.
+            let theirs_from = b.heads();
+            for _ in 0..theirs_each {
+                b.create_session(&coordinator, draft(3), Timestamp(i as i64))
+                    .unwrap();
+            }
+            let theirs: Vec<automerge::Change> = b
+                .changes_since(&theirs_from)
+                .into_iter()
+                .map(|c| automerge::Change::from_bytes(c).unwrap())
+                .collect();
+            a.apply_decoded(theirs).unwrap();
+        }
+        let own = a.own_changes_since(&since, &actor, sealed_seq);
+        assert_eq!(own.len(), few);
+        assert!(own.iter().all(|c| c.actor_id() == &actor));
+        let seqs: Vec<u64> = own.iter().map(automerge::Change::seq).collect();
+        let want: Vec<u64> = (sealed_seq + 1..=sealed_seq + few as u64).collect();
+        assert_eq!(seqs, want);
+    }
+    // From the start: every change of this actor since the fork, none of b's.
+    assert_eq!(a.own_changes_since(&from, &actor, 0).len(), 15);
+}
