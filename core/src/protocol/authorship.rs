@@ -141,7 +141,7 @@ pub fn check_staged(
             return Err(AuthorshipError::RemovedDevice(device.to_string()));
         }
         let role = match member_view {
-            None => staged.current_role(&member, || role_of_device_now(doc, device))?,
+            None => role_of_device_now(doc, device)?,
             Some(_) => role_at(am, &member, member_view)?,
         };
         let expanded = change.decode();

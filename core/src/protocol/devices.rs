@@ -212,7 +212,7 @@ pub(crate) fn member_of_device_at(
 /// [`member_of_device_at`] over the device's listings at `heads`.
 fn member_of_listings(
     am: &AutoCommit,
-    listings: &[Listing],
+    listings: &[DeviceListing],
     heads: Option<&[ChangeHash]>,
 ) -> Option<MemberId> {
     let first = listings.first()?;
@@ -267,15 +267,12 @@ pub(crate) fn author_of(doc: &SpaceDoc, change: &ChangeHash) -> Option<MemberId>
     member_of_device_at(am, &device, Some(c.deps()))
 }
 
-/// One member entry that lists a device, with the keys it lists.
-pub(crate) type Listing = DeviceListing;
-
 /// Every member entry that lists `device` at `heads`, by member id.
 pub(crate) fn listings_at(
     am: &AutoCommit,
     device: &str,
     heads: Option<&[ChangeHash]>,
-) -> Vec<Listing> {
+) -> Vec<DeviceListing> {
     collect_listings(am, Some(device), heads)
         .into_values()
         .next()
@@ -327,10 +324,12 @@ fn collect_listings(
             let Some(entry) = child_at(am, &devices, &name, heads) else {
                 continue;
             };
-            out.entry(DeviceId::from(name)).or_default().push(Listing {
-                member: MemberId::from(id.clone()),
-                keys: (text(&entry, "signing_key"), text(&entry, "age_recipient")),
-            });
+            out.entry(DeviceId::from(name))
+                .or_default()
+                .push(DeviceListing {
+                    member: MemberId::from(id.clone()),
+                    keys: (text(&entry, "signing_key"), text(&entry, "age_recipient")),
+                });
         }
     }
     out

@@ -45,7 +45,7 @@ use ed25519_dalek::VerifyingKey;
 
 use super::devices::{device_key, member_of_device};
 use super::error::AuthorshipError;
-use crate::model::{DeviceId, MemberId, ModelResult, Reach, Role, SessionId, SpaceDoc};
+use crate::model::{DeviceId, MemberId, ModelResult, Reach, SessionId, SpaceDoc};
 
 /// Changes checked against a document and waiting to be applied to it in
 /// one call, with what later checks need to know about them.
@@ -66,8 +66,6 @@ pub struct Staged {
     members: HashMap<DeviceId, Option<MemberId>>,
     /// Device keys looked up the same way.
     keys: HashMap<DeviceId, Option<VerifyingKey>>,
-    /// Members' roles in the document's current state, the same way.
-    roles: HashMap<MemberId, Role>,
     /// Whether a staged batch may write under `members` (it touches
     /// authority, so it is the last one staged before the flush).
     members_touched: bool,
@@ -162,21 +160,6 @@ impl Staged {
             .keys
             .entry(device.clone())
             .or_insert_with(|| device_key(doc, device))
-    }
-
-    /// The member's role in the document's current state, read once per
-    /// stage through `read`.
-    pub(crate) fn current_role(
-        &mut self,
-        member: &MemberId,
-        read: impl FnOnce() -> Result<Role, AuthorshipError>,
-    ) -> Result<Role, AuthorshipError> {
-        if let Some(role) = self.roles.get(member) {
-            return Ok(*role);
-        }
-        let role = read()?;
-        self.roles.insert(member.clone(), role);
-        Ok(role)
     }
 
     /// The base frontier of a staged change, if it is staged.
