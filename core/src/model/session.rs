@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use automerge::ScalarValue;
+use automerge::hydrate::{self, Value as NewValue};
 use autosurgeon::{Hydrate, Reconcile};
 use serde::{Deserialize, Serialize};
 
@@ -129,6 +131,40 @@ pub struct LeadOffer {
 }
 
 impl LeadOffer {
+    /// The offer as one value, in the shape its `Reconcile` writes (see
+    /// [`Session::as_new_value`]).
+    fn as_new_value(&self) -> NewValue {
+        let scalar = NewValue::Scalar;
+        let fields: std::collections::HashMap<&str, NewValue> = [
+            (
+                "volunteered_at",
+                scalar(ScalarValue::Int(self.volunteered_at.0)),
+            ),
+            (
+                "state",
+                scalar(ScalarValue::Str(self.state.as_str().into())),
+            ),
+            (
+                "decided_by",
+                scalar(
+                    self.decided_by
+                        .as_ref()
+                        .map_or(ScalarValue::Null, |m| ScalarValue::Str(m.as_str().into())),
+                ),
+            ),
+            (
+                "decided_at",
+                scalar(
+                    self.decided_at
+                        .map_or(ScalarValue::Null, |t| ScalarValue::Int(t.0)),
+                ),
+            ),
+        ]
+        .into_iter()
+        .collect();
+        NewValue::Map(hydrate::Map::from(fields))
+    }
+
     /// Whether this lead leads the session (before any clearance check).
     pub fn is_accepted(&self) -> bool {
         self.state == LeadState::Accepted
@@ -184,6 +220,53 @@ pub struct Session {
 }
 
 impl Session {
+    /// The session as one value for automerge to write whole
+    /// (`batch_create_object`), in exactly the shape its `Reconcile`
+    /// writes (`a_new_session_is_written_in_the_shape_reconcile_writes`).
+    /// A reconcile reads every key back before writing it, which for a
+    /// new session in a space of hundreds costs several times the write
+    /// itself, on the path of every session a lead plans.
+    pub(crate) fn as_new_value(&self) -> NewValue {
+        let text = |s: &str| NewValue::Scalar(ScalarValue::Str(s.into()));
+        let uint = |n: u32| NewValue::Scalar(ScalarValue::Uint(u64::from(n)));
+        let time = |t: Timestamp| NewValue::Scalar(ScalarValue::Int(t.0));
+        let or_null = |v: Option<NewValue>| v.unwrap_or(NewValue::Scalar(ScalarValue::Null));
+        let leads: std::collections::HashMap<&str, NewValue> = self
+            .leads
+            .iter()
+            .map(|(member, offer)| (member.as_str(), offer.as_new_value()))
+            .collect();
+        let notes: Vec<NewValue> = self.content_notes.iter().map(|n| text(n)).collect();
+        let fields: std::collections::HashMap<&str, NewValue> = [
+            ("kind", text(self.kind.as_str())),
+            ("title", text(&self.title)),
+            ("description", text(&self.description)),
+            ("starts_at", time(self.starts_at)),
+            ("duration_minutes", uint(self.duration_minutes)),
+            ("location", text(&self.location)),
+            ("capacity", uint(self.capacity)),
+            ("content_notes", NewValue::List(hydrate::List::from(notes))),
+            ("accessibility", text(&self.accessibility)),
+            ("status", text(self.status.as_str())),
+            ("created_by", text(self.created_by.as_str())),
+            ("created_at", time(self.created_at)),
+            (
+                "series",
+                or_null(self.series.as_ref().map(|s| text(s.as_str()))),
+            ),
+            ("occurrence", or_null(self.occurrence.map(uint))),
+            (
+                "signups_close_before_minutes",
+                or_null(self.signups_close_before_minutes.map(uint)),
+            ),
+            ("leads", NewValue::Map(hydrate::Map::from(leads))),
+            ("signups", self.signups.as_new_value()),
+        ]
+        .into_iter()
+        .collect();
+        NewValue::Map(hydrate::Map::from(fields))
+    }
+
     /// When it ends: its start plus its duration.
     pub fn ends_at(&self) -> Timestamp {
         self.starts_at
@@ -370,5 +453,106 @@ impl SessionEdit {
         }
         check_close_before(self.signups_close_before_minutes)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod new_value_tests {
+    use automerge::{AutoCommit, ObjType, ROOT, ReadDoc, transaction::Transactable};
+    use autosurgeon::reconcile_prop;
+
+    use super::*;
+    use crate::model::ids::TicketId;
+    use crate::model::waitlist::{SignUp, SignUpState};
+
+    fn member(n: u8) -> MemberId {
+        MemberId::from(format!("{n:016x}"))
+    }
+
+    /// Sessions of every shape a write can hold: bare, and with every
+    /// optional field set, notes, offers in each state and sign-ups (one
+    /// freed).
+    fn shapes() -> Vec<Session> {
+        let bare = Session {
+            kind: SessionKind::WellbeingEvent,
+            title: "Walk".into(),
+            description: String::new(),
+            starts_at: Timestamp(1_900_000_000),
+            duration_minutes: 60,
+            location: "Park gate".into(),
+            capacity: 10,
+            content_notes: vec![],
+            accessibility: String::new(),
+            status: SessionStatus::Planned,
+            created_by: member(1),
+            created_at: Timestamp(5),
+            series: None,
+            occurrence: None,
+            signups_close_before_minutes: None,
+            leads: BTreeMap::new(),
+            signups: SignUps::default(),
+        };
+        let signup = |counter: u64, freed: bool| SignUp {
+            state: SignUpState::Attending,
+            at: Timestamp(7),
+            recorded_at: Timestamp(8),
+            counter,
+            key: "ab".repeat(32),
+            signature: "cd".repeat(64),
+            sealed: "c2VhbGVk".into(),
+            freed,
+        };
+        let mut full = bare.clone();
+        full.kind = SessionKind::SurvivorDiscussionGroup;
+        full.description = "A circle".into();
+        full.content_notes = vec!["assault".into(), "grief".into()];
+        full.accessibility = "Step-free".into();
+        full.status = SessionStatus::Cancelled;
+        full.series = Some(SeriesId::random());
+        full.occurrence = Some(3);
+        full.signups_close_before_minutes = Some(1440);
+        full.leads.insert(
+            member(2),
+            LeadOffer {
+                volunteered_at: Timestamp(6),
+                state: LeadState::Accepted,
+                decided_by: Some(member(1)),
+                decided_at: Some(Timestamp(9)),
+            },
+        );
+        full.leads.insert(
+            member(3),
+            LeadOffer {
+                volunteered_at: Timestamp(6),
+                state: LeadState::Offered,
+                decided_by: None,
+                decided_at: None,
+            },
+        );
+        full.signups.0.insert(TicketId::random(), signup(1, false));
+        full.signups.0.insert(TicketId::random(), signup(4, true));
+        vec![bare, full]
+    }
+
+    #[test]
+    fn a_new_session_is_written_in_the_shape_reconcile_writes() {
+        for session in shapes() {
+            let mut reconciled = AutoCommit::new();
+            reconcile_prop(&mut reconciled, ROOT, "s", &session).unwrap();
+            let mut batched = AutoCommit::new();
+            let sessions = batched.put_object(ROOT, "sessions", ObjType::Map).unwrap();
+            let obj = batched
+                .batch_create_object(&sessions, "s", &session.as_new_value(), false)
+                .unwrap();
+            let (_, expected) = reconciled.get(ROOT, "s").unwrap().unwrap();
+            // Every key, value and scalar type (an unsigned int is not an
+            // int to automerge), and what reads it back.
+            assert_eq!(
+                batched.hydrate(&obj, None).unwrap(),
+                reconciled.hydrate(&expected, None).unwrap()
+            );
+            let read: Session = autosurgeon::hydrate_prop(&batched, &sessions, "s").unwrap();
+            assert_eq!(read, session);
+        }
     }
 }

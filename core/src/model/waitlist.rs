@@ -288,6 +288,25 @@ impl Reconcile for SignUps {
     }
 }
 
+impl SignUps {
+    /// The sign-ups as one value, in the keys their `Reconcile` writes
+    /// (for a session written whole, `Session::as_new_value`).
+    pub(crate) fn as_new_value(&self) -> automerge::hydrate::Value {
+        use automerge::ScalarValue;
+        use automerge::hydrate::Value;
+        let text = |s: &str| Value::Scalar(ScalarValue::Str(s.into()));
+        let mut keys = std::collections::HashMap::new();
+        for (ticket, signup) in &self.0 {
+            keys.insert(statement_key(ticket, signup.counter), text(&signup.entry()));
+            keys.insert(ticket.as_str().to_string(), text(&signup.sealed));
+            if signup.freed {
+                keys.insert(freed_key(ticket, signup.counter), text(&signup.signature));
+            }
+        }
+        Value::Map(automerge::hydrate::Map::from(keys))
+    }
+}
+
 /// Who attends and who waits, in order, by ticket.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Roster {

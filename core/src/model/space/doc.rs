@@ -473,18 +473,7 @@ impl SpaceDoc {
             led.clear();
         }
         if let Some(sessions) = reach.only_sessions() {
-            for (member, ids) in &mut led {
-                for id in sessions {
-                    let leads = self.leads_now(id, member);
-                    match (ids.binary_search(id), leads) {
-                        (Err(at), true) => ids.insert(at, id.clone()),
-                        (Ok(at), false) => {
-                            ids.remove(at);
-                        }
-                        _ => {}
-                    }
-                }
-            }
+            self.keep_led_across(sessions, &mut led);
         }
         *self.led.get_mut().unwrap_or_else(|p| p.into_inner()) = led;
     }

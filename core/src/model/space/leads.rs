@@ -1,9 +1,9 @@
 //! Leads: offering to lead a session, accepting, declining or naming
 //! leads, withdrawing, and who is cleared to lead.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use automerge::{ReadDoc, transaction::Transactable};
+use automerge::{ROOT, ReadDoc, transaction::Transactable};
 use autosurgeon::{hydrate_prop, reconcile_prop};
 
 use super::doc::{SESSIONS, SpaceDoc, invalid};
@@ -66,19 +66,57 @@ impl SpaceDoc {
         Ok(out)
     }
 
-    /// Whether `member` leads `id` now (see [`SpaceDoc::is_session_lead`]),
-    /// for keeping [`SpaceDoc::sessions_led_by`]'s answers true across a
-    /// change to that session: `false` once it is gone.
-    pub(super) fn leads_now(&self, id: &SessionId, member: &MemberId) -> bool {
-        self.item_obj(SESSIONS, id.as_str())
-            .is_some_and(|session| self.leads_session(id, &session, member))
+    /// Keeps `led` (each member's led sessions, in id order, as
+    /// [`SpaceDoc::sessions_led_by`] answers) true across a change that
+    /// wrote under `sessions` only. Each session is read once for every
+    /// member asked about: its offers map, and only a session where a
+    /// member made an offer is read in full for them. A session that is
+    /// gone, or has no offers (as every new one), is led by nobody.
+    pub(super) fn keep_led_across(
+        &self,
+        sessions: &BTreeSet<SessionId>,
+        led: &mut HashMap<MemberId, Vec<SessionId>>,
+    ) {
+        if led.is_empty() || sessions.is_empty() {
+            return;
+        }
+        let all = child_map(&self.doc, &ROOT, SESSIONS);
+        for id in sessions {
+            let offers = all
+                .as_ref()
+                .and_then(|all| child_map(&self.doc, all, id.as_str()))
+                .and_then(|session| child_map(&self.doc, &session, "leads"))
+                .filter(|offers| self.doc.length(offers) > 0);
+            for (member, ids) in led.iter_mut() {
+                let leads = offers
+                    .as_ref()
+                    .is_some_and(|offers| self.leads_with_offers(id, offers, member));
+                match (ids.binary_search(id), leads) {
+                    (Err(at), true) => ids.insert(at, id.clone()),
+                    (Ok(at), false) => {
+                        ids.remove(at);
+                    }
+                    _ => {}
+                }
+            }
+        }
     }
 
     /// Whether `member` leads the session `id` whose map is `session`:
     /// only a session where they made an offer at all is read in full.
     fn leads_session(&self, id: &SessionId, session: &automerge::ObjId, member: &MemberId) -> bool {
-        let offered = child_map(&self.doc, session, "leads")
-            .is_some_and(|leads| matches!(self.doc.get(&leads, member.as_str()), Ok(Some(_))));
+        child_map(&self.doc, session, "leads")
+            .is_some_and(|offers| self.leads_with_offers(id, &offers, member))
+    }
+
+    /// [`SpaceDoc::leads_session`] given the session's offers map.
+    fn leads_with_offers(
+        &self,
+        id: &SessionId,
+        offers: &automerge::ObjId,
+        member: &MemberId,
+    ) -> bool {
+        let offered = matches!(self.doc.get(offers, member.as_str()), Ok(Some(_)));
         // A session another device wrote in a shape this build cannot
         // read leads nobody, as it is skipped everywhere else.
         offered && self.is_session_lead(id, member).unwrap_or(false)

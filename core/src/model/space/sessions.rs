@@ -19,6 +19,19 @@ use crate::model::time::Timestamp;
 use crate::model::waitlist::SignUps;
 use crate::model::zone::SpaceZone;
 
+/// Writes a new session under `sessions` in one batch of operations
+/// (see `Session::as_new_value`); its id is fresh, so nothing is there to
+/// merge with.
+fn put_new_session(
+    doc: &mut AutoCommit,
+    sessions: &ObjId,
+    id: &SessionId,
+    session: &Session,
+) -> ModelResult<()> {
+    doc.batch_create_object(sessions, id.as_str(), &session.as_new_value(), false)?;
+    Ok(())
+}
+
 impl SpaceDoc {
     /// Every session, soonest first.
     pub fn sessions(&self) -> ModelResult<Vec<(SessionId, Session)>> {
@@ -81,8 +94,7 @@ impl SpaceDoc {
             signups: SignUps::default(),
         };
         self.transact_within(Reach::session(&id), |doc, cols| {
-            reconcile_prop(doc, &cols.sessions, id.as_str(), &session)?;
-            Ok(())
+            put_new_session(doc, &cols.sessions, &id, &session)
         })?;
         Ok(id)
     }
@@ -218,7 +230,7 @@ impl SpaceDoc {
             Reach::sessions(sessions.iter().map(|(id, _)| id)),
             |doc, cols| {
                 for (id, session) in &sessions {
-                    reconcile_prop(doc, &cols.sessions, id.as_str(), session)?;
+                    put_new_session(doc, &cols.sessions, id, session)?;
                 }
                 Ok(())
             },

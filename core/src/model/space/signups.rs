@@ -1,7 +1,7 @@
 //! Sign-ups: recording an attendee's signed statement, re-sealing and
 //! freeing a place, and the roster derived from them.
 
-use automerge::{ObjId, ReadDoc, transaction::Transactable};
+use automerge::{ObjId, ROOT, ReadDoc, transaction::Transactable};
 
 use super::doc::{SESSIONS, SpaceDoc};
 use super::reach::Reach;
@@ -200,15 +200,20 @@ impl SpaceDoc {
     ) -> ModelResult<Vec<(SessionId, SignUp)>> {
         let found = match self.take_changed_sessions() {
             None => self.signups_under(ticket_of),
-            Some(changed) => changed
-                .into_iter()
-                .filter_map(|id| {
-                    let session = self.item_obj(SESSIONS, id.as_str())?;
-                    self.signup_in(&session, || ticket_of(&id))
-                        .transpose()
-                        .map(|signup| signup.map(|s| (id, s)))
-                })
-                .collect(),
+            Some(changed) => {
+                // The sessions map once, not once per session: a burst
+                // changes tens of sessions of a map of thousands.
+                let all = child_map(&self.doc, &ROOT, SESSIONS);
+                changed
+                    .into_iter()
+                    .filter_map(|id| {
+                        let session = child_map(&self.doc, all.as_ref()?, id.as_str())?;
+                        self.signup_in(&session, || ticket_of(&id))
+                            .transpose()
+                            .map(|signup| signup.map(|s| (id, s)))
+                    })
+                    .collect()
+            }
         };
         // Not read through: the next look reads every session.
         if found.is_err() {
