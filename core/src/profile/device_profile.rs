@@ -312,10 +312,13 @@ impl Profile {
     pub fn wipe(&self) -> Result<KeystoreAction, ProfileError> {
         let mut state = self.state();
         let known = match &*state {
-            State::Unlocked(session) => vec![
-                keyring_file_name(&session.master),
-                DocumentStore::manifest_file_name(session.keyring.storage_key()),
-            ],
+            State::Unlocked(session) => {
+                let mut known = vec![keyring_file_name(&session.master)];
+                known.extend(DocumentStore::manifest_file_names(
+                    session.keyring.storage_key(),
+                ));
+                known
+            }
             _ => Vec::new(),
         };
         // Drop keys from memory before touching the disk.

@@ -7,17 +7,23 @@
 //! (see `manifest`) maps document ids to chunk names and is the commit point.
 //!
 //! A write is: seal the chunk, create it durably under a fresh name, then
-//! atomically replace the manifest with one that references it. Only then does
-//! the call return `Ok`, so an acknowledged write survives `kill -9` (and
-//! power loss), and a kill at any earlier instant leaves the previous manifest
-//! in place with at most an unreferenced chunk, swept on the next open.
+//! commit a manifest that references it. The manifest lives in two slot
+//! files; a commit overwrites, in place, the slot that does not hold the
+//! current manifest and syncs it, and the newest slot that opens is the
+//! manifest. Only then does the call return `Ok`, so an acknowledged write
+//! survives `kill -9` (and power loss), and a kill at any earlier instant
+//! leaves the previous manifest in the other slot (a torn slot does not
+//! open) with at most an unreferenced chunk, swept on the next open. No
+//! temporary file, rename or directory sync per commit: on the write path
+//! of every edit and every receive, those were most of the commit's cost.
 //!
 //! Each chunk's plaintext starts with its kind, its document id and its own
 //! name, checked on read, so a chunk file swapped for another (by someone
 //! with write access to the disk) fails instead of being served as the wrong
 //! document or the wrong position in the history.
 
-use std::fs;
+use std::fs::{self, File, OpenOptions};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use automerge::AutoCommit;
@@ -57,7 +63,12 @@ pub(crate) struct DocumentStore {
     dir: PathBuf,
     key: SymmetricKey,
     manifest_key: SymmetricKey,
-    manifest_name: String,
+    /// The two manifest slots' file names.
+    slot_names: [String; 2],
+    /// The slots' files, opened on first use and kept open.
+    slot_files: [Option<File>; 2],
+    /// Which slot holds `manifest`: the next commit writes the other.
+    current: usize,
     manifest: Manifest,
 }
 
@@ -71,35 +82,80 @@ impl std::fmt::Debug for DocumentStore {
 }
 
 impl DocumentStore {
-    /// The manifest's file name for a storage key: a keyed hash, so it looks
-    /// like any chunk name yet is found again without a directory listing.
-    pub(crate) fn manifest_file_name(key: &SymmetricKey) -> String {
-        hex::encode(&key.keyed_name(b"store/manifest")[..16])
+    /// The manifest slots' file names for a storage key: keyed hashes, so
+    /// they look like any chunk name yet are found again without a
+    /// directory listing.
+    pub(crate) fn manifest_file_names(key: &SymmetricKey) -> [String; 2] {
+        [b"store/manifest/0".as_slice(), b"store/manifest/1"]
+            .map(|label| hex::encode(&key.keyed_name(label)[..16]))
     }
 
     /// Creates an empty store in `dir` (which must exist) under `key`.
     pub(crate) fn create(dir: &Path, key: SymmetricKey) -> Result<Self, StoreError> {
-        let mut store = Self::with_manifest(dir, key, Manifest::default());
+        // The first commit writes slot 0.
+        let mut store = Self::with_manifest(dir, key, Manifest::default(), 1);
         store.commit(Manifest::default())?;
         Ok(store)
     }
 
-    /// Opens the store in `dir` under `key`.
+    /// Opens the store in `dir` under `key`: the manifest is the slot with
+    /// the highest generation that opens. A slot that does not open is a
+    /// commit torn by a crash (it was never acknowledged) or damage; only
+    /// when neither opens is the store refused.
     pub(crate) fn open(dir: &Path, key: SymmetricKey) -> Result<Self, StoreError> {
-        let mut store = Self::with_manifest(dir, key, Manifest::default());
-        let path = dir.join(&store.manifest_name);
-        let sealed = fs::read(&path).map_err(StoreError::io("read manifest", &path))?;
-        let plain = open_padded(&store.manifest_key, &sealed)
-            .map_err(|e| StoreError::Corrupt(format!("manifest does not open: {e}")))?;
-        store.manifest = Manifest::decode(&plain)?;
-        Ok(store)
+        let mut store = Self::with_manifest(dir, key, Manifest::default(), 0);
+        let mut found: Option<(usize, Manifest)> = None;
+        let mut damage = None;
+        let mut missing = 0;
+        for slot in 0..2 {
+            let path = dir.join(&store.slot_names[slot]);
+            let sealed = match fs::read(&path) {
+                Ok(sealed) => sealed,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    missing += 1;
+                    continue;
+                }
+                Err(e) => return Err(StoreError::io("read manifest", &path)(e)),
+            };
+            let opened = open_padded(&store.manifest_key, &sealed)
+                .map_err(|e| StoreError::Corrupt(format!("manifest does not open: {e}")))
+                .and_then(|plain| Manifest::decode(&plain));
+            match opened {
+                Ok(manifest)
+                    if found
+                        .as_ref()
+                        .is_none_or(|(_, best)| manifest.generation > best.generation) =>
+                {
+                    found = Some((slot, manifest));
+                }
+                Ok(_) => {}
+                Err(e) => damage = Some(e),
+            }
+        }
+        match (found, damage) {
+            (Some((slot, manifest)), _) => {
+                store.current = slot;
+                store.manifest = manifest;
+                Ok(store)
+            }
+            (None, Some(damage)) => Err(damage),
+            (None, None) => {
+                debug_assert_eq!(missing, 2);
+                let path = dir.join(&store.slot_names[0]);
+                Err(StoreError::io("read manifest", &path)(io::Error::from(
+                    io::ErrorKind::NotFound,
+                )))
+            }
+        }
     }
 
-    fn with_manifest(dir: &Path, key: SymmetricKey, manifest: Manifest) -> Self {
+    fn with_manifest(dir: &Path, key: SymmetricKey, manifest: Manifest, current: usize) -> Self {
         Self {
             dir: dir.to_owned(),
             manifest_key: key.derive(b"store/manifest"),
-            manifest_name: Self::manifest_file_name(&key),
+            slot_names: Self::manifest_file_names(&key),
+            slot_files: [None, None],
+            current,
             key,
             manifest,
         }
@@ -108,7 +164,7 @@ impl DocumentStore {
     /// Every file name this store references (the manifest and all chunks).
     pub(crate) fn referenced_files(&self) -> Vec<String> {
         let mut names: Vec<String> = self.manifest.chunks().map(hex::encode).collect();
-        names.push(self.manifest_name.clone());
+        names.extend(self.slot_names.iter().cloned());
         names
     }
 
@@ -280,10 +336,13 @@ impl DocumentStore {
     fn commit(&mut self, mut next: Manifest) -> Result<(), StoreError> {
         next.generation = self.manifest.generation + 1;
         let sealed = seal_padded(&self.manifest_key, &next.encode())?;
-        atomic_file::replace(&self.dir, &self.manifest_name, &sealed).map_err(StoreError::io(
-            "write manifest",
-            self.dir.join(&self.manifest_name),
-        ))?;
+        let slot = 1 - self.current;
+        self.write_slot(slot, &sealed).map_err(|e| {
+            // The file may be torn or its handle unusable: reopened next time.
+            self.slot_files[slot] = None;
+            StoreError::io("write manifest", self.dir.join(&self.slot_names[slot]))(e)
+        })?;
+        self.current = slot;
         let previous = std::mem::replace(&mut self.manifest, next);
         let live: std::collections::HashSet<&ChunkName> = self.manifest.chunks().collect();
         for name in previous.chunks().filter(|n| !live.contains(n)) {
@@ -296,6 +355,45 @@ impl DocumentStore {
             let _ = atomic_file::scrub_path(&path);
             let _ = atomic_file::remove_if_present(&path);
         }
+        Ok(())
+    }
+}
+
+impl DocumentStore {
+    /// Overwrites manifest slot `slot` in place with `sealed` and makes it
+    /// durable. The other slot, holding the current manifest, is not
+    /// touched, so a crash at any instant here leaves it to be read.
+    fn write_slot(&mut self, slot: usize, sealed: &[u8]) -> io::Result<()> {
+        use std::io::{Seek, Write};
+        let mut file = match self.slot_files[slot].take() {
+            Some(file) => file,
+            None => {
+                let path = self.dir.join(&self.slot_names[slot]);
+                match OpenOptions::new().write(true).open(&path) {
+                    Ok(file) => file,
+                    // Its first commit: the new name must be durable too.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        let file = OpenOptions::new()
+                            .write(true)
+                            .create_new(true)
+                            .open(&path)?;
+                        atomic_file::sync_dir(&self.dir)?;
+                        file
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        file.seek(io::SeekFrom::Start(0))?;
+        file.write_all(sealed)?;
+        atomic_file::crash_point("manifest slot written")?;
+        // Shorter than before (sizes are padded buckets, so rarely): the
+        // old tail goes, or the slot would not open.
+        if file.metadata()?.len() != sealed.len() as u64 {
+            file.set_len(sealed.len() as u64)?;
+        }
+        file.sync_data()?;
+        self.slot_files[slot] = Some(file);
         Ok(())
     }
 }
@@ -344,8 +442,90 @@ mod tests {
         store.put_snapshot(id, b"one").expect("put");
         store.append_increment(id, b"two").expect("append");
         store.put_snapshot(id, b"three").expect("put");
-        // manifest + one snapshot chunk
-        assert_eq!(fs::read_dir(dir.path()).expect("ls").count(), 2);
+        // the two manifest slots + one snapshot chunk
+        assert_eq!(fs::read_dir(dir.path()).expect("ls").count(), 3);
+    }
+
+    /// The slot that holds the current manifest, by name.
+    fn current_slot(store: &DocumentStore) -> String {
+        store.slot_names[store.current].clone()
+    }
+
+    #[test]
+    fn commits_overwrite_the_older_manifest_slot_in_place() {
+        use std::os::unix::fs::MetadataExt;
+        let (dir, mut store, key) = store();
+        let id = DocumentId::random();
+        let inode = |name: &str| fs::metadata(dir.path().join(name)).expect("stat").ino();
+        store.put_snapshot(id, b"one").expect("put");
+        let first = current_slot(&store);
+        store.append_increment(id, b"two").expect("append");
+        let second = current_slot(&store);
+        assert_ne!(first, second, "each commit writes the other slot");
+        let inodes = (inode(&first), inode(&second));
+        for n in 0..5u8 {
+            store.append_increment(id, &[n; 40]).expect("append");
+        }
+        // Still the same two files, written in place: no rename left the
+        // old bytes in freed blocks, and no temporary file is left.
+        assert_eq!((inode(&first), inode(&second)), inodes);
+        let names: Vec<String> = fs::read_dir(dir.path())
+            .expect("ls")
+            .map(|e| e.expect("entry").file_name().into_string().expect("utf-8"))
+            .collect();
+        assert!(names.iter().all(|n| !n.ends_with(atomic_file::TEMP_SUFFIX)));
+        let reopened = DocumentStore::open(dir.path(), key).expect("reopen");
+        assert_eq!(reopened.manifest, store.manifest);
+        assert_eq!(
+            reopened
+                .get(id)
+                .expect("get")
+                .expect("doc")
+                .increments
+                .len(),
+            6
+        );
+    }
+
+    #[test]
+    fn a_torn_manifest_commit_leaves_the_last_acknowledged_one() {
+        use crate::store::atomic_file::fault::FAIL_AT;
+        let (dir, mut store, key) = store();
+        let id = DocumentId::random();
+        store.put_snapshot(id, b"kept").expect("put");
+        store.append_increment(id, b"acknowledged").expect("append");
+        // A crash in the middle of the next commit's slot write: the slot
+        // holds a manifest cut short (as a kill mid-write leaves it).
+        let torn = store.slot_names[1 - store.current].clone();
+        FAIL_AT.with(|f| f.set(Some("manifest slot written")));
+        let crashed = store.append_increment(id, b"never acknowledged");
+        FAIL_AT.with(|f| f.set(None));
+        assert!(crashed.is_err());
+        let path = dir.path().join(&torn);
+        let len = fs::metadata(&path).expect("stat").len();
+        let file = OpenOptions::new().write(true).open(&path).expect("open");
+        file.set_len(len / 2).expect("tear");
+        drop(file);
+        let reopened = DocumentStore::open(dir.path(), key.clone()).expect("reopen");
+        let doc = reopened.get(id).expect("get").expect("doc");
+        assert_eq!(doc.snapshot.as_deref(), Some(&b"kept"[..]));
+        assert_eq!(doc.increments, vec![b"acknowledged".to_vec()]);
+        // The store goes on from there, over the torn slot.
+        let mut reopened = reopened;
+        reopened.append_increment(id, b"after").expect("append");
+        let again = DocumentStore::open(dir.path(), key.clone()).expect("reopen");
+        assert_eq!(
+            again.get(id).expect("get").expect("doc").increments.len(),
+            2
+        );
+        // Both slots damaged: refused, not read as an empty store.
+        for name in &again.slot_names {
+            fs::write(dir.path().join(name), b"damaged").expect("damage");
+        }
+        assert!(matches!(
+            DocumentStore::open(dir.path(), key),
+            Err(StoreError::Corrupt(_))
+        ));
     }
 
     #[test]

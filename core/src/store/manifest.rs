@@ -1,14 +1,17 @@
 //! The manifest: the one file that says which chunks make up each document.
 //!
 //! A write is durable exactly when the manifest that references it is. The
-//! manifest is replaced atomically (see `atomic_file`), so after a crash the
-//! store is either before or after a write, never in between; chunks that
-//! no manifest references are garbage and are swept on the next open.
+//! manifest lives in two slot files, each commit overwriting the older one
+//! (`DocumentStore::commit`); the newest slot that opens is the manifest,
+//! so after a crash the store is either before or after a write, never in
+//! between; chunks that no manifest references are garbage and are swept
+//! on the next open. The generation says which slot is newer (`"SSM2"`:
+//! since the two slots; `"SSM1"` was one file replaced by a rename).
 //!
 //! Plaintext layout (all integers little-endian), sealed and padded:
 //!
 //! ```text
-//! "SSM1" | u64 generation | u32 document count |
+//! "SSM2" | u64 generation | u32 document count |
 //!   per document: 16-byte id | u8 has snapshot | [16-byte snapshot chunk |
 //!   u64 snapshot length] | u32 increment count | u64 total increment length |
 //!   16-byte increment chunk names...
@@ -19,7 +22,7 @@ use std::collections::BTreeMap;
 use super::document_id::DocumentId;
 use super::error::StoreError;
 
-const MAGIC: &[u8; 4] = b"SSM1";
+const MAGIC: &[u8; 4] = b"SSM2";
 
 /// A chunk's random 16-byte name; on disk it is the file name in hex.
 pub(crate) type ChunkName = [u8; 16];
