@@ -157,6 +157,7 @@ impl Space {
                     claimed: false,
                     request: None,
                     welcome: None,
+                    welcome_left: false,
                 });
                 shared.persist_space(loaded, space)?;
                 Ok(Invitation {
@@ -325,6 +326,16 @@ impl Shared {
             if now >= invite.expires_at {
                 continue;
             }
+            if invite.welcome_left && invite.request.is_none() {
+                // Answered: only whether the joiner took her welcome is
+                // left to learn (one request a pass until she has, none
+                // after: the code is forgotten).
+                let welcome = dropbox(&secret.welcome_dropbox_id())?;
+                if client.dropbox_waiting(&welcome).await?.is_none() {
+                    self.forget_answered_invite(space, &invite.invite)?;
+                }
+                continue;
+            }
             let mut request = invite.request.clone();
             if request.is_none() {
                 if let Some(bytes) = take(client, &secret.request_dropbox_id()).await? {
@@ -391,9 +402,23 @@ impl Shared {
                 &vouch,
             )
             .await?;
-            self.update_issued(space, &invite.invite, |i| i.welcome = None)?;
+            self.update_issued(space, &invite.invite, |i| {
+                i.welcome = None;
+                i.welcome_left = true;
+            })?;
         }
         Ok(())
+    }
+
+    /// Forgets the code of an invite whose joiner took her welcome.
+    fn forget_answered_invite(&self, space: SpaceId, invite: &str) -> AppResult<()> {
+        self.with_loaded(|loaded| {
+            self.update_space(loaded, space, |e, _| {
+                e.issued
+                    .retain(|i| i.invite != invite || !i.welcome_left || i.request.is_some());
+                Ok(())
+            })
+        })
     }
 
     /// Drops the codes of invites that can no longer admit anyone:

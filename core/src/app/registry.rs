@@ -223,6 +223,12 @@ pub(crate) struct IssuedInvite {
     /// drop-box once the admission is pushed.
     #[serde(default)]
     pub welcome: Option<Sealed>,
+    /// Whether its welcome was put in the welcome drop-box. Once the relay
+    /// no longer holds it, the joiner has it (she keeps it before she
+    /// joins, and asks nothing more), so the code is forgotten and its
+    /// drop-boxes are not asked about again.
+    #[serde(default)]
+    pub welcome_left: bool,
 }
 
 /// A join this device asked for and is waiting to be welcomed into.
