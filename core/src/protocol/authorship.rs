@@ -185,7 +185,10 @@ pub fn check_staged(
             let members = path.first().is_none_or(|key| key == "members");
             checked.touches_members |= members;
             if !members {
-                checked.reach.add_path(path);
+                checked.reach.add_path(
+                    path,
+                    matches!(op.action, automerge::legacy::OpType::Make(ObjType::Map)),
+                );
             }
             check_member_structure(am, op, path, &checked.created, view)?;
             super::session_rules::check_session_structure(

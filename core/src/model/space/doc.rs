@@ -473,7 +473,7 @@ impl SpaceDoc {
             led.clear();
         }
         if let Some(sessions) = reach.only_sessions() {
-            self.keep_led_across(sessions, &mut led);
+            self.keep_led_across(sessions, reach, &mut led);
         }
         *self.led.get_mut().unwrap_or_else(|p| p.into_inner()) = led;
     }

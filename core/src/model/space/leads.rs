@@ -71,10 +71,11 @@ impl SpaceDoc {
     /// wrote under `sessions` only. Each session is read once for every
     /// member asked about: its offers map, and only a session where a
     /// member made an offer is read in full for them. A session that is
-    /// gone, or has no offers (as every new one), is led by nobody.
+    /// gone, or has no offers, is led by nobody.
     pub(super) fn keep_led_across(
         &self,
         sessions: &BTreeSet<SessionId>,
+        reach: &Reach,
         led: &mut HashMap<MemberId, Vec<SessionId>>,
     ) {
         if led.is_empty() || sessions.is_empty() {
@@ -82,6 +83,12 @@ impl SpaceDoc {
         }
         let all = child_map(&self.doc, &ROOT, SESSIONS);
         for id in sessions {
+            // A fresh session is led by nobody, or is one made before
+            // under its id, unchanged: read only for a member remembered
+            // to lead it (see `Reach::fresh`).
+            if reach.is_fresh(id) && led.values().all(|ids| ids.binary_search(id).is_err()) {
+                continue;
+            }
             let offers = all
                 .as_ref()
                 .and_then(|all| child_map(&self.doc, all, id.as_str()))

@@ -23,6 +23,19 @@ use crate::model::ids::SessionId;
 pub struct Reach {
     /// Sessions written under (`sessions/<id>`, `sessions/<id>/…`).
     sessions: BTreeSet<SessionId>,
+    /// Of those, sessions made here (a map put at `sessions/<id>`) and
+    /// written only at their own fields and empty child maps: nothing
+    /// under `leads/…` or `signups/…`, nothing else at `sessions/<id>`.
+    /// What a session made this way shows is a new session nobody leads
+    /// and nobody signed up for, or, if it lost to one made concurrently
+    /// under the same id, that one unchanged: the freed-place scan skips
+    /// it, and who leads it is read again only for a member remembered to
+    /// lead it.
+    fresh: BTreeSet<SessionId>,
+    /// Sessions written other than as a fresh one (at `sessions/<id>`
+    /// other than by making a map, under `leads/…`, `signups/…` or a list,
+    /// or at a field before being made here): never fresh.
+    deep: BTreeSet<SessionId>,
     /// Whether the sessions map itself, or a path not known as map keys
     /// under it, was written: any session may have changed.
     every_session: bool,
@@ -49,6 +62,17 @@ impl Reach {
         }
     }
 
+    /// The making of these new sessions, whole, with empty `leads` and
+    /// `signups` (see `Reach::fresh`).
+    pub fn new_sessions<'a>(ids: impl IntoIterator<Item = &'a SessionId>) -> Self {
+        let sessions: BTreeSet<SessionId> = ids.into_iter().cloned().collect();
+        Reach {
+            fresh: sessions.clone(),
+            sessions,
+            ..Reach::default()
+        }
+    }
+
     /// A write outside the sessions (training, resources, invites).
     pub fn outside_sessions() -> Self {
         Reach {
@@ -61,20 +85,36 @@ impl Reach {
     /// `members`).
     pub fn anything_but_members() -> Self {
         Reach {
-            sessions: BTreeSet::new(),
             every_session: true,
             invites: true,
             elsewhere: true,
+            ..Reach::default()
         }
     }
 
     /// Adds an operation's path, as the receive's checks resolve it (map
     /// keys from the root; `[]` for a position in a list or text, which
     /// the caller counts as possibly under `members`).
-    pub fn add_path(&mut self, path: &[String]) {
+    /// `makes_map`: whether the operation makes a map (a new session at
+    /// `sessions/<id>`, or one of its child maps).
+    pub fn add_path(&mut self, path: &[String], makes_map: bool) {
         match path {
-            [top, id, ..] if top == "sessions" => {
-                self.sessions.insert(SessionId::from(id.clone()));
+            [top, id, rest @ ..] if top == "sessions" => {
+                let id = SessionId::from(id.clone());
+                // A field or child map of a session made earlier here
+                // keeps it fresh; of any other session, it is an edit.
+                let fresh_so_far = match rest {
+                    [] => makes_map,
+                    [_] => self.fresh.contains(&id),
+                    [_, ..] => false,
+                };
+                if rest.is_empty() && makes_map && !self.deep.contains(&id) {
+                    self.fresh.insert(id.clone());
+                } else if !fresh_so_far {
+                    self.fresh.remove(&id);
+                    self.deep.insert(id.clone());
+                }
+                self.sessions.insert(id);
             }
             [top] if top == "sessions" => self.every_session = true,
             [] => {
@@ -92,6 +132,17 @@ impl Reach {
 
     /// Adds what another change reached.
     pub fn extend(&mut self, other: Reach) {
+        // Fresh in both, or in one and not written by the other.
+        let fresh: BTreeSet<SessionId> = self
+            .fresh
+            .iter()
+            .filter(|id| other.fresh.contains(*id) || !other.sessions.contains(*id))
+            .chain(other.fresh.iter().filter(|id| !self.sessions.contains(*id)))
+            .cloned()
+            .collect();
+        self.fresh = fresh;
+        self.deep.extend(other.deep);
+        self.fresh.retain(|id| !self.deep.contains(id));
         self.sessions.extend(other.sessions);
         self.every_session |= other.every_session;
         self.invites |= other.invites;
@@ -106,6 +157,11 @@ impl Reach {
     /// The sessions written under, unless any session may have changed.
     pub(super) fn only_sessions(&self) -> Option<&BTreeSet<SessionId>> {
         (!self.every_session).then_some(&self.sessions)
+    }
+
+    /// Whether `id` is among the fresh sessions (see `Reach::fresh`).
+    pub(super) fn is_fresh(&self, id: &SessionId) -> bool {
+        self.fresh.contains(id)
     }
 
     /// Whether the invites may have been written.
@@ -137,7 +193,10 @@ impl ChangedSessions {
     /// Adds what a change reached.
     pub(super) fn note(&mut self, reach: &Reach) {
         match (&mut *self, reach.only_sessions()) {
-            (ChangedSessions::Only(known), Some(ids)) => known.extend(ids.iter().cloned()),
+            // A fresh session holds no sign-up to look at.
+            (ChangedSessions::Only(known), Some(ids)) => {
+                known.extend(ids.iter().filter(|id| !reach.is_fresh(id)).cloned());
+            }
             (ChangedSessions::Only(_), None) => *self = ChangedSessions::Any,
             (ChangedSessions::Any, _) => {}
         }
@@ -155,24 +214,24 @@ mod tests {
     #[test]
     fn paths_under_a_session_name_it_and_others_widen_the_reach() {
         let mut reach = Reach::default();
-        reach.add_path(&path(&["sessions", "s1", "signups", "t"]));
-        reach.add_path(&path(&["sessions", "s2"]));
+        reach.add_path(&path(&["sessions", "s1", "signups", "t"]), false);
+        reach.add_path(&path(&["sessions", "s2"]), false);
         assert_eq!(
             reach.only_sessions().map(|s| s.len()),
             Some(2),
             "two sessions named"
         );
         assert!(!reach.beyond_named_sessions());
-        reach.add_path(&path(&["training", "r1", "module"]));
+        reach.add_path(&path(&["training", "r1", "module"]), false);
         assert!(reach.beyond_named_sessions());
         assert!(reach.only_sessions().is_some(), "training is not a session");
-        reach.add_path(&path(&["sessions"]));
+        reach.add_path(&path(&["sessions"]), false);
         assert!(
             reach.only_sessions().is_none(),
             "the map itself: any session"
         );
         let mut unknown = Reach::default();
-        unknown.add_path(&[]);
+        unknown.add_path(&[], false);
         assert!(unknown.only_sessions().is_none() && unknown.beyond_named_sessions());
     }
 
@@ -187,5 +246,67 @@ mod tests {
         assert!(matches!(&changed, ChangedSessions::Only(s) if s.len() == 1));
         changed.note(&Reach::anything_but_members());
         assert!(matches!(changed, ChangedSessions::Any));
+    }
+
+    #[test]
+    fn a_session_made_whole_is_fresh_until_written_under_or_edited() {
+        let s1 = SessionId::from("s1".to_string());
+        let made = |extra: &[(&[&str], bool)]| {
+            let mut reach = Reach::default();
+            reach.add_path(&path(&["sessions", "s1"]), true);
+            reach.add_path(&path(&["sessions", "s1", "title"]), false);
+            reach.add_path(&path(&["sessions", "s1", "signups"]), true);
+            reach.add_path(&path(&["sessions", "s1", "leads"]), true);
+            for (p, makes) in extra {
+                reach.add_path(&path(p), *makes);
+            }
+            reach
+        };
+        assert!(made(&[]).is_fresh(&s1), "made whole, with empty maps");
+        assert!(made(&[]).may_reach(&s1), "still a write under it");
+        for (what, extra) in [
+            (
+                "a sign-up written",
+                &[(&["sessions", "s1", "signups", "t"][..], false)][..],
+            ),
+            (
+                "an offer written",
+                &[(&["sessions", "s1", "leads", "m", "state"][..], false)],
+            ),
+            (
+                "a note inserted",
+                &[(&["sessions", "s1", "content_notes", "[]"][..], false)],
+            ),
+            ("a put over it", &[(&["sessions", "s1"][..], false)]),
+        ] {
+            assert!(!made(extra).is_fresh(&s1), "{what}");
+        }
+        // A field edited before a make in the same reach: the earlier
+        // session under that id changed.
+        let mut edited = Reach::default();
+        edited.add_path(&path(&["sessions", "s1", "starts_at"]), false);
+        edited.add_path(&path(&["sessions", "s1"]), true);
+        assert!(!edited.is_fresh(&s1));
+        // Across changes: fresh in one, written under in the other.
+        let mut both = made(&[]);
+        let mut signed = Reach::default();
+        signed.add_path(&path(&["sessions", "s1", "signups", "t"]), false);
+        both.extend(signed);
+        assert!(!both.is_fresh(&s1));
+        let mut both = made(&[]);
+        both.extend(Reach::session(&SessionId::from("s2".to_string())));
+        assert!(
+            both.is_fresh(&s1),
+            "another session's write leaves it fresh"
+        );
+        let mut both = made(&[]);
+        both.extend(Reach::session(&s1));
+        assert!(!both.is_fresh(&s1), "a local write to it is not fresh");
+        // The freed-place scan skips it; an edit brings it back.
+        let mut changed = ChangedSessions::Only(BTreeSet::new());
+        changed.note(&Reach::new_sessions([&s1]));
+        assert!(matches!(&changed, ChangedSessions::Only(s) if s.is_empty()));
+        changed.note(&Reach::session(&s1));
+        assert!(matches!(&changed, ChangedSessions::Only(s) if s.contains(&s1)));
     }
 }

@@ -93,7 +93,7 @@ impl SpaceDoc {
             leads: BTreeMap::new(),
             signups: SignUps::default(),
         };
-        self.transact_within(Reach::session(&id), |doc, cols| {
+        self.transact_within(Reach::new_sessions([&id]), |doc, cols| {
             put_new_session(doc, &cols.sessions, &id, &session)
         })?;
         Ok(id)
@@ -227,7 +227,7 @@ impl SpaceDoc {
             })
             .collect();
         self.transact_within(
-            Reach::sessions(sessions.iter().map(|(id, _)| id)),
+            Reach::new_sessions(sessions.iter().map(|(id, _)| id)),
             |doc, cols| {
                 for (id, session) in &sessions {
                     put_new_session(doc, &cols.sessions, id, session)?;
