@@ -106,15 +106,11 @@ impl DocumentStore {
         let mut store = Self::with_manifest(dir, key, Manifest::default(), 0);
         let mut found: Option<(usize, Manifest)> = None;
         let mut damage = None;
-        let mut missing = 0;
         for slot in 0..2 {
             let path = dir.join(&store.slot_names[slot]);
             let sealed = match fs::read(&path) {
                 Ok(sealed) => sealed,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    missing += 1;
-                    continue;
-                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(StoreError::io("read manifest", &path)(e)),
             };
             let opened = open_padded(&store.manifest_key, &sealed)
@@ -139,8 +135,8 @@ impl DocumentStore {
                 Ok(store)
             }
             (None, Some(damage)) => Err(damage),
+            // Neither slot exists.
             (None, None) => {
-                debug_assert_eq!(missing, 2);
                 let path = dir.join(&store.slot_names[0]);
                 Err(StoreError::io("read manifest", &path)(io::Error::from(
                     io::ErrorKind::NotFound,

@@ -472,9 +472,7 @@ impl SpaceDoc {
         if reach.beyond_named_sessions() {
             led.clear();
         }
-        if let Some(sessions) = reach.only_sessions() {
-            self.keep_led_across(sessions, reach, &mut led);
-        }
+        self.keep_led_across(reach, &mut led);
         *self.led.get_mut().unwrap_or_else(|p| p.into_inner()) = led;
     }
 

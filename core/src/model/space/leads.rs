@@ -1,7 +1,7 @@
 //! Leads: offering to lead a session, accepting, declining or naming
 //! leads, withdrawing, and who is cleared to lead.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use automerge::{ROOT, ReadDoc, transaction::Transactable};
 use autosurgeon::{hydrate_prop, reconcile_prop};
@@ -74,10 +74,12 @@ impl SpaceDoc {
     /// gone, or has no offers, is led by nobody.
     pub(super) fn keep_led_across(
         &self,
-        sessions: &BTreeSet<SessionId>,
         reach: &Reach,
         led: &mut HashMap<MemberId, Vec<SessionId>>,
     ) {
+        let Some(sessions) = reach.only_sessions() else {
+            return;
+        };
         if led.is_empty() || sessions.is_empty() {
             return;
         }

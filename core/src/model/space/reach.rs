@@ -31,11 +31,10 @@ pub struct Reach {
     /// under the same id, that one unchanged: the freed-place scan skips
     /// it, and who leads it is read again only for a member remembered to
     /// lead it.
+    /// Any other session written (at `sessions/<id>` other than by making
+    /// a map, under `leads/…`, `signups/…` or a list, or at a field before
+    /// being made here) is in `sessions` alone.
     fresh: BTreeSet<SessionId>,
-    /// Sessions written other than as a fresh one (at `sessions/<id>`
-    /// other than by making a map, under `leads/…`, `signups/…` or a list,
-    /// or at a field before being made here): never fresh.
-    deep: BTreeSet<SessionId>,
     /// Whether the sessions map itself, or a path not known as map keys
     /// under it, was written: any session may have changed.
     every_session: bool,
@@ -103,16 +102,15 @@ impl Reach {
                 let id = SessionId::from(id.clone());
                 // A field or child map of a session made earlier here
                 // keeps it fresh; of any other session, it is an edit.
-                let fresh_so_far = match rest {
-                    [] => makes_map,
+                let fresh = match rest {
+                    [] => makes_map && (self.fresh.contains(&id) || !self.sessions.contains(&id)),
                     [_] => self.fresh.contains(&id),
                     [_, ..] => false,
                 };
-                if rest.is_empty() && makes_map && !self.deep.contains(&id) {
+                if fresh {
                     self.fresh.insert(id.clone());
-                } else if !fresh_so_far {
+                } else {
                     self.fresh.remove(&id);
-                    self.deep.insert(id.clone());
                 }
                 self.sessions.insert(id);
             }
@@ -141,8 +139,6 @@ impl Reach {
             .cloned()
             .collect();
         self.fresh = fresh;
-        self.deep.extend(other.deep);
-        self.fresh.retain(|id| !self.deep.contains(id));
         self.sessions.extend(other.sessions);
         self.every_session |= other.every_session;
         self.invites |= other.invites;
