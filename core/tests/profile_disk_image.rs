@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use safespaces_core::profile::{KeystoreAction, Profile, UnlockSecret};
-use safespaces_core::store::DocumentId;
+use safespaces_core::store::{DocumentId, INLINE_CHUNK_MAX};
 use secrecy::SecretString;
 
 use profile_support::{FAST, snapshot_dir};
@@ -142,9 +142,11 @@ fn no_earlier_unlock_slot_or_keyring_survives_on_an_ext4_image() {
     {
         let profile = Profile::create_with_options(&dir, UnlockSecret::passphrase("first"), FAST)
             .expect("create");
+        // Too large to be kept inside the manifest: chunk files, each
+        // checked below.
         for i in 0..20u8 {
             profile
-                .put_snapshot(DocumentId::random(), &[i; 3000])
+                .put_snapshot(DocumentId::random(), &vec![i; INLINE_CHUNK_MAX + 1])
                 .expect("put");
         }
         earlier.push(capture(&dir));

@@ -1,13 +1,14 @@
 //! The encrypted, crash-safe document store.
 //!
 //! Each document is a snapshot chunk plus incremental chunks, exactly the
-//! bytes automerge's `save()` and `save_incremental()` produce. Every chunk is
-//! its own file, sealed with a per-document subkey of the storage key and
-//! padded to a size bucket; its name is 16 random bytes in hex. The manifest
-//! (see `manifest`) maps document ids to chunk names and is the commit point.
+//! bytes automerge's `save()` and `save_incremental()` produce. A large
+//! chunk is its own file, sealed with a per-document subkey of the storage
+//! key and padded to a size bucket; its name is 16 random bytes in hex. A
+//! small one is kept inside the manifest (see `manifest`), which maps
+//! document ids to their chunks and is the commit point.
 //!
-//! A write is: seal the chunk, create it durably under a fresh name, then
-//! commit a manifest that references it. The manifest lives in two slot
+//! A write is: seal a large chunk and create it durably under a fresh name,
+//! then commit a manifest that references it (or holds it, when small). The manifest lives in two slot
 //! files; a commit overwrites, in place, the slot that does not hold the
 //! current manifest and syncs it, and the newest slot that opens is the
 //! manifest. Only then does the call return `Ok`, so an acknowledged write
@@ -15,7 +16,12 @@
 //! leaves the previous manifest in the other slot (a torn slot does not
 //! open) with at most an unreferenced chunk, swept on the next open. No
 //! temporary file, rename or directory sync per commit: on the write path
-//! of every edit and every receive, those were most of the commit's cost.
+//! of every edit and every receive, those were most of the commit's cost;
+//! and an edit's small increment needs no file of its own, so it is one
+//! slot write and one `fdatasync`. A commit that drops inline chunks (a
+//! snapshot replacing a history, a deletion) also overwrites the older
+//! slot, which held them, with the new manifest: dropped bytes go as soon
+//! as a dropped chunk file's do.
 //!
 //! Each chunk's plaintext starts with its kind, its document id and its own
 //! name, checked on read, so a chunk file swapped for another (by someone
@@ -33,7 +39,7 @@ use rand::rngs::OsRng;
 use super::atomic_file;
 use super::document_id::DocumentId;
 use super::error::StoreError;
-use super::manifest::{ChunkName, DocumentEntry, Manifest};
+use super::manifest::{Chunk, ChunkName, DocumentEntry, Manifest};
 use crate::crypto::SymmetricKey;
 use crate::crypto::padding::{open_padded, seal_padded};
 
@@ -42,6 +48,12 @@ pub const COMPACT_AFTER_INCREMENTS: usize = 64;
 /// …or once its increments hold more bytes than its snapshot (and at least
 /// this many), whichever comes first.
 pub const COMPACT_AFTER_INCREMENT_BYTES: u64 = 64 * 1024;
+
+/// A chunk of at most this many bytes is kept inside the manifest…
+pub const INLINE_CHUNK_MAX: usize = 24 * 1024;
+/// …while the manifest's inline chunks stay within this many bytes in all:
+/// the most every commit rewrites besides chunk names.
+pub const INLINE_BUDGET: usize = 64 * 1024;
 
 const KIND_SNAPSHOT: u8 = 1;
 const KIND_INCREMENT: u8 = 2;
@@ -159,7 +171,7 @@ impl DocumentStore {
 
     /// Every file name this store references (the manifest and all chunks).
     pub(crate) fn referenced_files(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.manifest.chunks().map(hex::encode).collect();
+        let mut names: Vec<String> = self.manifest.files().map(hex::encode).collect();
         names.extend(self.slot_names.iter().cloned());
         names
     }
@@ -175,13 +187,13 @@ impl DocumentStore {
             return Ok(None);
         };
         let snapshot = match &entry.snapshot {
-            Some((name, _)) => Some(self.read_chunk(id, KIND_SNAPSHOT, name)?),
+            Some((chunk, _)) => Some(self.read_chunk(id, KIND_SNAPSHOT, chunk)?),
             None => None,
         };
         let increments = entry
             .increments
             .iter()
-            .map(|name| self.read_chunk(id, KIND_INCREMENT, name))
+            .map(|chunk| self.read_chunk(id, KIND_INCREMENT, chunk))
             .collect::<Result<_, _>>()?;
         Ok(Some(StoredDocument {
             snapshot,
@@ -192,12 +204,19 @@ impl DocumentStore {
     /// Replaces a document's whole history with a full snapshot
     /// (`AutoCommit::save()`); its increments are dropped.
     pub fn put_snapshot(&mut self, id: DocumentId, snapshot: &[u8]) -> Result<(), StoreError> {
-        let name = self.write_chunk(id, KIND_SNAPSHOT, snapshot)?;
+        // The document's own inline chunks go with this commit.
+        let freed = self
+            .manifest
+            .documents
+            .get(&id)
+            .map_or(0, DocumentEntry::inline_bytes);
+        let before = self.manifest.inline_bytes() - freed;
+        let chunk = self.store_chunk(id, KIND_SNAPSHOT, snapshot, before)?;
         let mut next = self.manifest.clone();
         next.documents.insert(
             id,
             DocumentEntry {
-                snapshot: Some((name, snapshot.len() as u64)),
+                snapshot: Some((chunk, snapshot.len() as u64)),
                 increments: Vec::new(),
                 increment_bytes: 0,
             },
@@ -209,7 +228,7 @@ impl DocumentStore {
     /// compacts the document when its increments have grown past the
     /// thresholds.
     pub fn append_increment(&mut self, id: DocumentId, increment: &[u8]) -> Result<(), StoreError> {
-        self.append(id, increment, None::<fn() -> Vec<u8>>)
+        self.append(id, increment, None::<fn() -> Vec<u8>>, None)
     }
 
     /// [`DocumentStore::append_increment`] for a caller holding the whole
@@ -224,7 +243,28 @@ impl DocumentStore {
         increment: &[u8],
         whole: impl FnOnce() -> Vec<u8>,
     ) -> Result<(), StoreError> {
-        self.append(id, increment, Some(whole))
+        self.append(id, increment, Some(whole), None)
+    }
+
+    /// [`DocumentStore::append_increment_of`] and [`DocumentStore::put_snapshot`]
+    /// of another document in one commit: both are durable, or neither. A
+    /// receive writes the space's increment and the registry that points
+    /// past it (its cursor) this way, one commit instead of two.
+    pub fn append_increment_with_snapshot(
+        &mut self,
+        id: DocumentId,
+        increment: &[u8],
+        whole: impl FnOnce() -> Vec<u8>,
+        other: DocumentId,
+        snapshot: &[u8],
+    ) -> Result<(), StoreError> {
+        if other == id {
+            // Not one commit's worth: the snapshot would replace the
+            // increment it comes with.
+            self.append(id, increment, Some(whole), None)?;
+            return self.put_snapshot(other, snapshot);
+        }
+        self.append(id, increment, Some(whole), Some((other, snapshot)))
     }
 
     fn append(
@@ -232,13 +272,64 @@ impl DocumentStore {
         id: DocumentId,
         increment: &[u8],
         whole: Option<impl FnOnce() -> Vec<u8>>,
+        with_snapshot: Option<(DocumentId, &[u8])>,
     ) -> Result<(), StoreError> {
-        let name = self.write_chunk(id, KIND_INCREMENT, increment)?;
+        let mut before = self.manifest.inline_bytes();
+        let snapshot = match with_snapshot {
+            Some((other, bytes)) => {
+                // The other document's inline chunks go with this commit.
+                before -= self
+                    .manifest
+                    .documents
+                    .get(&other)
+                    .map_or(0, DocumentEntry::inline_bytes);
+                let chunk = self.store_chunk(other, KIND_SNAPSHOT, bytes, before)?;
+                before += match &chunk {
+                    Chunk::Inline(b) => b.len(),
+                    Chunk::File(_) => 0,
+                };
+                Some((other, chunk, bytes.len() as u64))
+            }
+            None => None,
+        };
         let mut next = self.manifest.clone();
+        if let Some((other, chunk, len)) = snapshot {
+            next.documents.insert(
+                other,
+                DocumentEntry {
+                    snapshot: Some((chunk, len)),
+                    increments: Vec::new(),
+                    increment_bytes: 0,
+                },
+            );
+        }
         let entry = next.documents.entry(id).or_default();
-        entry.increments.push(name);
+        if fits_inline(increment.len(), before) {
+            let bytes = zeroize::Zeroizing::new(increment.to_vec());
+            entry.increments.push(Chunk::Inline(bytes));
+        } else {
+            // The document's latest inline increments go into one chunk
+            // file with this one (automerge loads concatenated increments
+            // as it loads them one by one), so the manifest sheds them
+            // instead of filling up with a document that keeps writing.
+            let run = entry
+                .increments
+                .iter()
+                .rposition(|c| matches!(c, Chunk::File(_)))
+                .map_or(0, |i| i + 1);
+            let mut joined = zeroize::Zeroizing::new(Vec::new());
+            for chunk in &entry.increments[run..] {
+                if let Chunk::Inline(bytes) = chunk {
+                    joined.extend_from_slice(bytes);
+                }
+            }
+            joined.extend_from_slice(increment);
+            let name = self.write_chunk(id, KIND_INCREMENT, &joined)?;
+            entry.increments.truncate(run);
+            entry.increments.push(Chunk::File(name));
+        }
         entry.increment_bytes += increment.len() as u64;
-        let snapshot_len = entry.snapshot.map(|(_, len)| len).unwrap_or(0);
+        let snapshot_len = entry.snapshot.as_ref().map_or(0, |(_, len)| *len);
         let compact = entry.increments.len() >= COMPACT_AFTER_INCREMENTS
             || entry.increment_bytes > snapshot_len.max(COMPACT_AFTER_INCREMENT_BYTES);
         self.commit(next)?;
@@ -290,6 +381,23 @@ impl DocumentStore {
         self.key.derive(&label)
     }
 
+    /// Where `data` goes: inside the manifest when it is small and the
+    /// manifest's inline chunks (`before` bytes of them in the manifest
+    /// this commit makes, without `data`) stay within budget, else a chunk
+    /// file of its own.
+    fn store_chunk(
+        &self,
+        id: DocumentId,
+        kind: u8,
+        data: &[u8],
+        before: usize,
+    ) -> Result<Chunk, StoreError> {
+        if fits_inline(data.len(), before) {
+            return Ok(Chunk::Inline(zeroize::Zeroizing::new(data.to_vec())));
+        }
+        Ok(Chunk::File(self.write_chunk(id, kind, data)?))
+    }
+
     fn write_chunk(&self, id: DocumentId, kind: u8, data: &[u8]) -> Result<ChunkName, StoreError> {
         let mut name = [0u8; 16];
         OsRng.fill_bytes(&mut name);
@@ -306,12 +414,12 @@ impl DocumentStore {
         Ok(name)
     }
 
-    fn read_chunk(
-        &self,
-        id: DocumentId,
-        kind: u8,
-        name: &ChunkName,
-    ) -> Result<Vec<u8>, StoreError> {
+    fn read_chunk(&self, id: DocumentId, kind: u8, chunk: &Chunk) -> Result<Vec<u8>, StoreError> {
+        let name = match chunk {
+            // Authenticated with the manifest: nothing to check.
+            Chunk::Inline(bytes) => return Ok(bytes.to_vec()),
+            Chunk::File(name) => name,
+        };
         let path = self.dir.join(hex::encode(name));
         let sealed = fs::read(&path).map_err(StoreError::io("read chunk", &path))?;
         let plain = open_padded(&self.chunk_key(id), &sealed).map_err(|e| {
@@ -340,8 +448,18 @@ impl DocumentStore {
         })?;
         self.current = slot;
         let previous = std::mem::replace(&mut self.manifest, next);
-        let live: std::collections::HashSet<&ChunkName> = self.manifest.chunks().collect();
-        for name in previous.chunks().filter(|n| !live.contains(n)) {
+        if previous.drops_inline_in(&self.manifest) {
+            // The older slot holds the previous manifest, and with it
+            // inline chunks this commit dropped (a deleted journal entry
+            // before its history purge, say): it gets the new manifest too.
+            // Best effort, like the file scrub below: the commit is made.
+            let older = 1 - slot;
+            if self.write_slot(older, &sealed).is_err() {
+                self.slot_files[older] = None;
+            }
+        }
+        let live: std::collections::HashSet<&ChunkName> = self.manifest.files().collect();
+        for name in previous.files().filter(|n| !live.contains(n)) {
             // Overwritten before unlinking: a dropped chunk may hold text the
             // person deleted (a journal entry, before its history purge), and
             // it stays decryptable with the storage key for as long as its
@@ -384,14 +502,27 @@ impl DocumentStore {
         file.write_all(sealed)?;
         atomic_file::crash_point("manifest slot written")?;
         // Shorter than before (sizes are padded buckets, so rarely): the
-        // old tail goes, or the slot would not open.
-        if file.metadata()?.len() != sealed.len() as u64 {
+        // old tail goes, or the slot would not open. It is overwritten
+        // first: it may hold inline chunks a commit dropped.
+        let len = file.metadata()?.len();
+        if len != sealed.len() as u64 {
+            if len > sealed.len() as u64 {
+                let mut noise = vec![0u8; (len - sealed.len() as u64) as usize];
+                OsRng.fill_bytes(&mut noise);
+                file.write_all(&noise)?;
+            }
             file.set_len(sealed.len() as u64)?;
         }
         file.sync_data()?;
         self.slot_files[slot] = Some(file);
         Ok(())
     }
+}
+
+/// Whether a chunk of `len` bytes is kept inside a manifest whose other
+/// inline chunks hold `before` bytes.
+fn fits_inline(len: usize, before: usize) -> bool {
+    len <= INLINE_CHUNK_MAX && before + len <= INLINE_BUDGET
 }
 
 /// Whether `name` looks like a file the store or profile may have written and
@@ -431,15 +562,152 @@ mod tests {
         assert_eq!(store.document_ids(), vec![id]);
     }
 
+    /// Bytes too large to be kept inline.
+    fn large(fill: u8) -> Vec<u8> {
+        vec![fill; INLINE_CHUNK_MAX + 1]
+    }
+
     #[test]
     fn put_snapshot_drops_old_chunk_files() {
         let (dir, mut store, _) = store();
         let id = DocumentId::random();
-        store.put_snapshot(id, b"one").expect("put");
-        store.append_increment(id, b"two").expect("append");
-        store.put_snapshot(id, b"three").expect("put");
+        store.put_snapshot(id, &large(1)).expect("put");
+        store.append_increment(id, &large(2)).expect("append");
+        store.put_snapshot(id, &large(3)).expect("put");
         // the two manifest slots + one snapshot chunk
         assert_eq!(fs::read_dir(dir.path()).expect("ls").count(), 3);
+    }
+
+    #[test]
+    fn small_chunks_live_in_the_manifest_within_its_budget() {
+        let (dir, mut store, key) = store();
+        let id = DocumentId::random();
+        let files = || fs::read_dir(dir.path()).expect("ls").count();
+        store.put_snapshot(id, b"snap").expect("put");
+        store.append_increment(id, b"inc1").expect("append");
+        // Only the two slots: the small chunks are inside the manifest.
+        assert_eq!(files(), 2);
+        // A large increment is a chunk file, and takes the document's
+        // inline increments before it along.
+        store.append_increment(id, &large(9)).expect("append");
+        assert_eq!(files(), 3);
+        assert_eq!(store.manifest.inline_bytes(), 4, "only the snapshot");
+        // Small ones fill the budget; the one past it joins them in one
+        // chunk file.
+        let small = vec![5u8; INLINE_CHUNK_MAX / 2];
+        let fit = (INLINE_BUDGET - store.manifest.inline_bytes()) / small.len();
+        for _ in 0..fit {
+            store.append_increment(id, &small).expect("append");
+        }
+        assert_eq!(files(), 3);
+        store.append_increment(id, &small).expect("append");
+        assert_eq!(files(), 4);
+        assert_eq!(store.manifest.inline_bytes(), 4);
+        // A large snapshot is a file too.
+        let other = DocumentId::random();
+        store.put_snapshot(other, &large(3)).expect("put");
+        assert_eq!(files(), 5);
+        // Everything reads back, in order, after a reopen.
+        let reopened = DocumentStore::open(dir.path(), key).expect("open");
+        let doc = reopened.get(id).expect("get").expect("present");
+        assert_eq!(doc.snapshot.as_deref(), Some(&b"snap"[..]));
+        let mut first = b"inc1".to_vec();
+        first.extend_from_slice(&large(9));
+        assert_eq!(doc.increments, vec![first, small.repeat(fit + 1)]);
+        let other = reopened.get(other).expect("get").expect("present");
+        assert_eq!(other.snapshot, Some(large(3)));
+    }
+
+    #[test]
+    fn joined_increments_load_as_the_increments_they_join() {
+        let (dir, mut store, key) = store();
+        let id = DocumentId::random();
+        let mut doc = AutoCommit::new();
+        doc.put(automerge::ROOT, "k", 0i64).expect("put");
+        store.put_snapshot(id, &doc.save()).expect("snapshot");
+        for i in 1..=5i64 {
+            doc.put(automerge::ROOT, "k", i).expect("put");
+            store
+                .append_increment(id, &doc.save_incremental())
+                .expect("append");
+        }
+        // Too large to stay inline: the five before it join it.
+        let text = "x".repeat(INLINE_CHUNK_MAX + 1);
+        doc.put(automerge::ROOT, "long", text.as_str())
+            .expect("put");
+        store
+            .append_increment(id, &doc.save_incremental())
+            .expect("append");
+        let stored = DocumentStore::open(dir.path(), key)
+            .expect("open")
+            .get(id)
+            .expect("get")
+            .expect("present");
+        assert_eq!(stored.increments.len(), 1);
+        let mut loaded =
+            AutoCommit::load(stored.snapshot.as_deref().expect("snapshot")).expect("load");
+        loaded
+            .load_incremental(&stored.increments[0])
+            .expect("joined increments load");
+        assert_eq!(loaded.save(), doc.save());
+    }
+
+    /// Both slots' manifests, decrypted (a slot that does not open: `None`).
+    fn slot_manifests(dir: &Path, store: &DocumentStore) -> Vec<Option<Manifest>> {
+        store
+            .slot_names
+            .iter()
+            .map(|name| {
+                let sealed = fs::read(dir.join(name)).ok()?;
+                let plain = open_padded(&store.manifest_key, &sealed).ok()?;
+                Manifest::decode(&plain).ok()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_commit_that_drops_inline_chunks_leaves_them_in_neither_slot() {
+        let (dir, mut store, _) = store();
+        let id = DocumentId::random();
+        let other = DocumentId::random();
+        let secret = b"what she wrote and then deleted".to_vec();
+        let held_by = |m: &Manifest, bytes: &[u8]| {
+            m.documents.values().any(|e| {
+                e.snapshot
+                    .iter()
+                    .map(|(c, _)| c)
+                    .chain(&e.increments)
+                    .any(|c| matches!(c, Chunk::Inline(b) if b.as_slice() == bytes))
+            })
+        };
+        store.put_snapshot(id, b"history").expect("put");
+        store.append_increment(id, &secret).expect("append");
+        // An append writes one slot: the older still holds the manifest
+        // before it.
+        let generations: Vec<u64> = slot_manifests(dir.path(), &store)
+            .into_iter()
+            .map(|m| m.expect("opens").generation)
+            .collect();
+        assert_eq!(
+            generations.iter().max().expect("two") - generations.iter().min().expect("two"),
+            1
+        );
+        // The history is replaced (a purge): the secret goes from both.
+        store.put_snapshot(id, b"purged").expect("put");
+        for manifest in slot_manifests(dir.path(), &store) {
+            assert!(!held_by(&manifest.expect("opens"), &secret));
+        }
+        // The same for a deleted document, also one written before another
+        // document's later appends.
+        store.put_snapshot(other, &secret).expect("put");
+        store.append_increment(id, b"later").expect("append");
+        store.delete(other).expect("delete");
+        for manifest in slot_manifests(dir.path(), &store) {
+            assert!(!held_by(&manifest.expect("opens"), &secret));
+        }
+        let doc = store.get(id).expect("get").expect("present");
+        assert_eq!(doc.snapshot.as_deref(), Some(&b"purged"[..]));
+        assert_eq!(doc.increments, vec![b"later".to_vec()]);
     }
 
     /// The slot that holds the current manifest, by name.
@@ -525,6 +793,52 @@ mod tests {
     }
 
     #[test]
+    fn an_increment_and_another_documents_snapshot_are_one_commit() {
+        use crate::store::atomic_file::fault::FAIL_AT;
+        let (dir, mut store, key) = store();
+        let (space, registry) = (DocumentId::random(), DocumentId::random());
+        store.put_snapshot(registry, b"cursor 1").expect("put");
+        store.append_increment(space, b"first").expect("append");
+        // Torn mid-commit: neither the increment nor the snapshot.
+        let torn = store.slot_names[1 - store.current].clone();
+        FAIL_AT.with(|f| f.set(Some("manifest slot written")));
+        let crashed =
+            store.append_increment_with_snapshot(space, b"second", Vec::new, registry, b"cursor 2");
+        FAIL_AT.with(|f| f.set(None));
+        assert!(crashed.is_err());
+        let path = dir.path().join(&torn);
+        let len = fs::metadata(&path).expect("stat").len();
+        OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .expect("open")
+            .set_len(len / 2)
+            .expect("tear");
+        let mut store = DocumentStore::open(dir.path(), key.clone()).expect("reopen");
+        let read = |store: &DocumentStore, id| store.get(id).expect("get").expect("present");
+        assert_eq!(read(&store, space).increments, vec![b"first".to_vec()]);
+        assert_eq!(
+            read(&store, registry).snapshot.as_deref(),
+            Some(&b"cursor 1"[..])
+        );
+        // Made: both, in one commit (one generation further).
+        let generation = store.manifest.generation;
+        store
+            .append_increment_with_snapshot(space, b"second", Vec::new, registry, b"cursor 2")
+            .expect("commit");
+        assert_eq!(store.manifest.generation, generation + 1);
+        let store = DocumentStore::open(dir.path(), key).expect("reopen");
+        assert_eq!(
+            read(&store, space).increments,
+            vec![b"first".to_vec(), b"second".to_vec()]
+        );
+        assert_eq!(
+            read(&store, registry).snapshot.as_deref(),
+            Some(&b"cursor 2"[..])
+        );
+    }
+
+    #[test]
     fn compaction_folds_increments_into_one_loadable_snapshot() {
         let (_dir, mut store, _) = store();
         let id = DocumentId::random();
@@ -581,10 +895,14 @@ mod tests {
     fn swapped_chunk_is_detected() {
         let (dir, mut store, _) = store();
         let a = DocumentId::random();
-        store.put_snapshot(a, b"first").expect("put");
-        let first = store.manifest.documents[&a].snapshot.expect("snap").0;
-        store.append_increment(a, b"second").expect("put");
-        let second = store.manifest.documents[&a].increments[0];
+        store.put_snapshot(a, &large(1)).expect("put");
+        let Some((Chunk::File(first), _)) = store.manifest.documents[&a].snapshot else {
+            panic!("a file chunk")
+        };
+        store.append_increment(a, &large(2)).expect("put");
+        let Chunk::File(second) = store.manifest.documents[&a].increments[0] else {
+            panic!("a file chunk")
+        };
         let bytes = fs::read(dir.path().join(hex::encode(first))).expect("read");
         fs::write(dir.path().join(hex::encode(second)), bytes).expect("swap");
         assert!(matches!(store.get(a), Err(StoreError::Corrupt(_))));

@@ -1,38 +1,103 @@
-//! The manifest: the one file that says which chunks make up each document.
+//! The manifest: the one file that says which chunks make up each document,
+//! and holds the small ones itself.
 //!
 //! A write is durable exactly when the manifest that references it is. The
 //! manifest lives in two slot files, each commit overwriting the older one
 //! (`DocumentStore::commit`); the newest slot that opens is the manifest,
 //! so after a crash the store is either before or after a write, never in
-//! between; chunks that no manifest references are garbage and are swept
-//! on the next open. The generation says which slot is newer (`"SSM2"`:
-//! since the two slots; `"SSM1"` was one file replaced by a rename).
+//! between; chunk files that no manifest references are garbage and are
+//! swept on the next open. The generation says which slot is newer.
+//!
+//! A chunk is a file of its own or, when small, inline: its bytes inside
+//! the manifest, sealed and authenticated with it (`"SSM3"`; `"SSM2"` named
+//! a file for every chunk). Each slot holds a whole manifest with its
+//! inline chunks, so the two-slot commit covers them as it covers names.
 //!
 //! Plaintext layout (all integers little-endian), sealed and padded:
 //!
 //! ```text
-//! "SSM2" | u64 generation | u32 document count |
-//!   per document: 16-byte id | u8 has snapshot | [16-byte snapshot chunk |
-//!   u64 snapshot length] | u32 increment count | u64 total increment length |
-//!   16-byte increment chunk names...
+//! "SSM3" | u64 generation | u32 document count |
+//!   per document: 16-byte id | u8 has snapshot | [chunk | u64 snapshot
+//!   length] | u32 increment count | u64 total increment length | chunk...
+//! chunk: u8 0 | 16-byte chunk file name
+//!      | u8 1 | u32 length | bytes
 //! ```
 
 use std::collections::BTreeMap;
 
+use zeroize::Zeroizing;
+
 use super::document_id::DocumentId;
 use super::error::StoreError;
 
-const MAGIC: &[u8; 4] = b"SSM2";
+const MAGIC: &[u8; 4] = b"SSM3";
 
-/// A chunk's random 16-byte name; on disk it is the file name in hex.
+/// A chunk file's random 16-byte name; on disk it is the file name in hex.
 pub(crate) type ChunkName = [u8; 16];
+
+/// Where one chunk's bytes are.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum Chunk {
+    /// In a file of its own, by name.
+    File(ChunkName),
+    /// Inside the manifest: the bytes themselves (a document's plaintext,
+    /// wiped from memory when dropped).
+    Inline(Zeroizing<Vec<u8>>),
+}
+
+impl std::fmt::Debug for Chunk {
+    // Never the bytes: they are a document's plaintext.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::File(name) => write!(f, "File({})", hex::encode(name)),
+            Self::Inline(bytes) => write!(f, "Inline({} bytes)", bytes.len()),
+        }
+    }
+}
+
+impl Chunk {
+    /// How many bytes it keeps inside the manifest.
+    fn inline_len(&self) -> usize {
+        match self {
+            Self::File(_) => 0,
+            Self::Inline(bytes) => bytes.len(),
+        }
+    }
+}
 
 /// Where one document's bytes live.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct DocumentEntry {
-    pub snapshot: Option<(ChunkName, u64)>,
-    pub increments: Vec<ChunkName>,
+    pub snapshot: Option<(Chunk, u64)>,
+    pub increments: Vec<Chunk>,
     pub increment_bytes: u64,
+}
+
+impl DocumentEntry {
+    fn chunks(&self) -> impl Iterator<Item = &Chunk> {
+        self.snapshot
+            .iter()
+            .map(|(chunk, _)| chunk)
+            .chain(self.increments.iter())
+    }
+
+    /// How many bytes of its chunks are inline.
+    pub(crate) fn inline_bytes(&self) -> usize {
+        self.chunks().map(Chunk::inline_len).sum()
+    }
+
+    /// Whether `next` (this document's entry after a commit, `None` if it
+    /// was deleted) no longer holds some inline chunk this one holds. An
+    /// append keeps the snapshot and every earlier increment; anything else
+    /// replaced the history.
+    pub(crate) fn drops_inline_in(&self, next: Option<&DocumentEntry>) -> bool {
+        if self.inline_bytes() == 0 {
+            return false;
+        }
+        next.is_none_or(|next| {
+            next.snapshot != self.snapshot || !next.increments.starts_with(&self.increments)
+        })
+    }
 }
 
 /// The decoded manifest.
@@ -43,28 +108,31 @@ pub(crate) struct Manifest {
 }
 
 impl Manifest {
-    pub(crate) fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(16 + self.documents.len() * 64);
+    /// The plaintext, wiped from memory once sealed (it holds the inline
+    /// chunks).
+    pub(crate) fn encode(&self) -> Zeroizing<Vec<u8>> {
+        let inline: usize = self.inline_bytes();
+        let mut out = Vec::with_capacity(16 + self.documents.len() * 64 + inline);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&self.generation.to_le_bytes());
         out.extend_from_slice(&(self.documents.len() as u32).to_le_bytes());
         for (id, entry) in &self.documents {
             out.extend_from_slice(id.as_bytes());
             match &entry.snapshot {
-                Some((name, len)) => {
+                Some((chunk, len)) => {
                     out.push(1);
-                    out.extend_from_slice(name);
+                    encode_chunk(&mut out, chunk);
                     out.extend_from_slice(&len.to_le_bytes());
                 }
                 None => out.push(0),
             }
             out.extend_from_slice(&(entry.increments.len() as u32).to_le_bytes());
             out.extend_from_slice(&entry.increment_bytes.to_le_bytes());
-            for name in &entry.increments {
-                out.extend_from_slice(name);
+            for chunk in &entry.increments {
+                encode_chunk(&mut out, chunk);
             }
         }
-        out
+        Zeroizing::new(out)
     }
 
     pub(crate) fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
@@ -79,14 +147,16 @@ impl Manifest {
             let id = DocumentId(r.array()?);
             let snapshot = match r.take(1)?[0] {
                 0 => None,
-                1 => Some((r.array()?, r.u64()?)),
+                1 => Some((r.chunk()?, r.u64()?)),
                 _ => return Err(StoreError::Corrupt("manifest entry flag is invalid".into())),
             };
             let n = r.u32()?;
             let increment_bytes = r.u64()?;
-            let mut increments = Vec::with_capacity((n as usize).min(bytes.len() / 16));
+            // Every chunk takes at least 17 bytes: a damaged count cannot
+            // reserve more than the manifest could hold.
+            let mut increments = Vec::with_capacity((n as usize).min(bytes.len() / 17));
             for _ in 0..n {
-                increments.push(r.array()?);
+                increments.push(r.chunk()?);
             }
             documents.insert(
                 id,
@@ -106,14 +176,45 @@ impl Manifest {
         })
     }
 
-    /// Every chunk the manifest references.
-    pub(crate) fn chunks(&self) -> impl Iterator<Item = &ChunkName> {
-        self.documents.values().flat_map(|e| {
-            e.snapshot
-                .iter()
-                .map(|(name, _)| name)
-                .chain(e.increments.iter())
-        })
+    /// Every chunk file the manifest references.
+    pub(crate) fn files(&self) -> impl Iterator<Item = &ChunkName> {
+        self.documents
+            .values()
+            .flat_map(DocumentEntry::chunks)
+            .filter_map(|chunk| match chunk {
+                Chunk::File(name) => Some(name),
+                Chunk::Inline(_) => None,
+            })
+    }
+
+    /// How many bytes of chunks the manifest holds inline.
+    pub(crate) fn inline_bytes(&self) -> usize {
+        self.documents
+            .values()
+            .map(DocumentEntry::inline_bytes)
+            .sum()
+    }
+
+    /// Whether `next` no longer holds some inline chunk this manifest
+    /// holds: then this manifest's slot holds bytes that were dropped.
+    pub(crate) fn drops_inline_in(&self, next: &Manifest) -> bool {
+        self.documents
+            .iter()
+            .any(|(id, entry)| entry.drops_inline_in(next.documents.get(id)))
+    }
+}
+
+fn encode_chunk(out: &mut Vec<u8>, chunk: &Chunk) {
+    match chunk {
+        Chunk::File(name) => {
+            out.push(0);
+            out.extend_from_slice(name);
+        }
+        Chunk::Inline(bytes) => {
+            out.push(1);
+            out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+            out.extend_from_slice(bytes);
+        }
     }
 }
 
@@ -144,6 +245,17 @@ impl<'a> Reader<'a> {
     fn u64(&mut self) -> Result<u64, StoreError> {
         Ok(u64::from_le_bytes(self.array()?))
     }
+
+    fn chunk(&mut self) -> Result<Chunk, StoreError> {
+        match self.take(1)?[0] {
+            0 => Ok(Chunk::File(self.array()?)),
+            1 => {
+                let len = self.u32()? as usize;
+                Ok(Chunk::Inline(Zeroizing::new(self.take(len)?.to_vec())))
+            }
+            _ => Err(StoreError::Corrupt("manifest chunk flag is invalid".into())),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -159,22 +271,33 @@ mod tests {
         m.documents.insert(
             DocumentId([1; 16]),
             DocumentEntry {
-                snapshot: Some(([2; 16], 300)),
-                increments: vec![[3; 16], [4; 16]],
+                snapshot: Some((Chunk::File([2; 16]), 300)),
+                increments: vec![
+                    Chunk::File([3; 16]),
+                    Chunk::Inline(Zeroizing::new(b"inline".to_vec())),
+                    Chunk::File([4; 16]),
+                ],
                 increment_bytes: 99,
             },
         );
         m.documents
             .insert(DocumentId([5; 16]), DocumentEntry::default());
         assert_eq!(Manifest::decode(&m.encode()).expect("decode"), m);
-        assert_eq!(m.chunks().count(), 3);
+        assert_eq!(m.files().count(), 3);
+        assert_eq!(m.inline_bytes(), 6);
     }
 
     #[test]
     fn truncated_manifest_is_corrupt_not_a_panic() {
         let mut m = Manifest::default();
-        m.documents
-            .insert(DocumentId([1; 16]), DocumentEntry::default());
+        m.documents.insert(
+            DocumentId([1; 16]),
+            DocumentEntry {
+                snapshot: Some((Chunk::Inline(Zeroizing::new(vec![7; 40])), 40)),
+                increments: vec![Chunk::File([3; 16])],
+                increment_bytes: 0,
+            },
+        );
         let bytes = m.encode();
         for cut in 0..bytes.len() {
             assert!(Manifest::decode(&bytes[..cut]).is_err());

@@ -24,7 +24,10 @@ mod error;
 mod manifest;
 
 pub use document_id::DocumentId;
-pub use document_store::{COMPACT_AFTER_INCREMENT_BYTES, COMPACT_AFTER_INCREMENTS, StoredDocument};
+pub use document_store::{
+    COMPACT_AFTER_INCREMENT_BYTES, COMPACT_AFTER_INCREMENTS, INLINE_BUDGET, INLINE_CHUNK_MAX,
+    StoredDocument,
+};
 pub(crate) use document_store::{DocumentStore, is_sweepable_name};
 pub use error::StoreError;
 
