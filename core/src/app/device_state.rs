@@ -20,7 +20,10 @@
 //! Documents persist on their own (an automerge increment appended as they
 //! change, [`Shared::persist_space`]); a change that also writes a document
 //! persists it inside the closure, so the document is on disk before the
-//! registry entry that points past it (a cursor, sealed heads).
+//! registry entry that points past it (a cursor, sealed heads). A receive,
+//! the one such change on every live update, uses
+//! [`Shared::update_space_with_document`] instead: the space's increment
+//! and the registry in one store commit, both or neither.
 
 use super::error::{AppError, AppResult};
 use super::registry::{REGISTRY_DOCUMENT, REGISTRY_VERSION, Registry, SpaceEntry};
@@ -70,6 +73,55 @@ impl Shared {
         Ok(out)
     }
 
+    /// [`Shared::update_space`] for a change that also changes the space's
+    /// document (a receive): the document's unsaved changes and the
+    /// registry that points past them (the cursor, the envelopes still
+    /// waiting) are written in one commit, both or neither, and only then
+    /// is the registry swapped in. `change` leaves the document's changes
+    /// unsaved; they are saved here.
+    pub(crate) fn update_space_with_document<T>(
+        &self,
+        loaded: &mut Loaded,
+        space: SpaceId,
+        change: impl FnOnce(&mut SpaceEntry, &mut Loaded) -> AppResult<T>,
+    ) -> AppResult<T> {
+        let document = super::space_handle::entry(loaded, space)?.document;
+        let mut entry = super::space_handle::entry(loaded, space)?.clone();
+        let out = change(&mut entry, loaded)?;
+        let mut next = loaded.registry.clone();
+        next.spaces.insert(space, entry);
+        let registry = if next == loaded.registry {
+            None
+        } else {
+            Some(encode_registry(&next)?)
+        };
+        let profile = &self.profile;
+        let written = match (loaded.spaces.get_mut(&space), registry) {
+            (Some(doc), registry) => {
+                let increment = doc.save_incremental();
+                match (increment.is_empty(), registry) {
+                    (true, None) => Ok(()),
+                    (true, Some(json)) => profile.put_snapshot(REGISTRY_DOCUMENT, &json),
+                    (false, None) => {
+                        profile.append_increment_of(document, &increment, || doc.save())
+                    }
+                    (false, Some(json)) => profile.append_increment_with_snapshot(
+                        document,
+                        &increment,
+                        || doc.save(),
+                        REGISTRY_DOCUMENT,
+                        &json,
+                    ),
+                }
+            }
+            (None, Some(json)) => profile.put_snapshot(REGISTRY_DOCUMENT, &json),
+            (None, None) => Ok(()),
+        };
+        written?;
+        loaded.registry = next;
+        Ok(out)
+    }
+
     /// Saves `next` and only then makes it the registry in memory. A change
     /// that changes nothing writes nothing.
     fn swap_in(&self, loaded: &mut Loaded, next: Registry) -> AppResult<()> {
@@ -100,11 +152,16 @@ impl Shared {
 
 /// The one write of the registry (see the module docs for who calls it).
 fn save_registry(shared: &Shared, registry: &Registry) -> AppResult<()> {
-    let json = zeroize::Zeroizing::new(
-        serde_json::to_vec(registry).map_err(|e| AppError::internal("encoding the registry", e))?,
-    );
+    let json = encode_registry(registry)?;
     shared.profile.put_snapshot(REGISTRY_DOCUMENT, &json)?;
     Ok(())
+}
+
+/// The registry as saved (JSON), wiped from memory once written.
+fn encode_registry(registry: &Registry) -> AppResult<zeroize::Zeroizing<Vec<u8>>> {
+    Ok(zeroize::Zeroizing::new(
+        serde_json::to_vec(registry).map_err(|e| AppError::internal("encoding the registry", e))?,
+    ))
 }
 
 /// Parses a saved registry, refusing another format version before

@@ -217,7 +217,8 @@ impl Shared {
             .ok()
             .map(|k| k.content_key());
         self.with_loaded(|loaded| {
-            let moved = self.update_space(loaded, space, |entry, loaded| {
+            // The received changes and the cursor past them: one commit.
+            let moved = self.update_space_with_document(loaded, space, |entry, loaded| {
                 let mut tally = BundleReport::default();
                 let mut queue: Vec<Vec<u8>> = entry.waiting.iter().map(|b| b.0.clone()).collect();
                 let mut last = entry.cursor;
@@ -265,7 +266,6 @@ impl Shared {
                 }
                 entry.waiting = waiting.into_iter().map(Into::into).collect();
                 report.add_received(space, &tally);
-                self.persist_space(loaded, space)?;
                 Ok(moved)
             })?;
             self.settle_pending(loaded, space)?;

@@ -545,6 +545,23 @@ impl Profile {
         self.with_session(|_, _, s| Ok(s.store.append_increment_of(id, increment, whole)?))
     }
 
+    /// [`Profile::append_increment_of`] and [`Profile::put_snapshot`] of
+    /// another document in one commit: both durable when this returns, or
+    /// neither ([`crate::store::DocumentStore::append_increment_with_snapshot`]).
+    pub fn append_increment_with_snapshot(
+        &self,
+        id: DocumentId,
+        increment: &[u8],
+        whole: impl FnOnce() -> Vec<u8>,
+        other: DocumentId,
+        snapshot: &[u8],
+    ) -> Result<(), ProfileError> {
+        self.with_session(|_, _, s| {
+            Ok(s.store
+                .append_increment_with_snapshot(id, increment, whole, other, snapshot)?)
+        })
+    }
+
     /// Folds a document's increments into one snapshot now.
     pub fn compact_document(&self, id: DocumentId) -> Result<(), ProfileError> {
         self.with_session(|_, _, s| Ok(s.store.compact(id)?))
