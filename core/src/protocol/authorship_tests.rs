@@ -1334,3 +1334,46 @@ fn a_removed_device_writes_nothing_that_counts_after_its_removal() {
         "the thief's concurrent change would count"
     );
 }
+
+#[test]
+fn a_session_made_again_over_one_that_stands_is_refused_from_behind_the_heads_too() {
+    let mut w = world();
+    // The coordinator's device writes a fresh map over the existing
+    // session, from a point the document has since moved past (so the
+    // check reads the session map at that point, not now).
+    let (mut am, since) = raw(&mut w.doc, &w.coordinator.1);
+    let sessions = obj(&am, &["sessions"]);
+    am.put_object(&sessions, w.session.as_str(), automerge::ObjType::Map)
+        .unwrap();
+    am.commit();
+    let over = raw_changes(&mut am, &since);
+    // And, from the same point, a session of its own.
+    let (mut r, behind) = replica(&mut w.doc, &w.coordinator.1);
+    r.create_session(
+        &w.coordinator.0,
+        SessionDraft {
+            kind: SessionKind::Other,
+            title: "mine".into(),
+            description: String::new(),
+            starts_at: Timestamp(5),
+            duration_minutes: 10,
+            location: String::new(),
+            capacity: 3,
+            content_notes: vec![],
+            accessibility: String::new(),
+            signups_close_before_minutes: None,
+        },
+        Timestamp(2),
+    )
+    .unwrap();
+    let own = new_changes(&mut r, &behind);
+    w.doc
+        .add_member(&w.coordinator.0, "Ash", Role::Member, Timestamp(3))
+        .unwrap();
+    assert!(!over.iter().all(|c| c.deps() == w.doc.heads().as_slice()));
+    assert!(matches!(
+        check_batch(&w.doc, &w.coordinator.1, &over),
+        Err(AuthorshipError::NotPermitted { .. })
+    ));
+    assert!(check_batch(&w.doc, &w.coordinator.1, &own).is_ok());
+}

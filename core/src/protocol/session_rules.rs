@@ -282,8 +282,13 @@ pub(crate) fn check_session_structure(
     let ok = match p.as_slice() {
         ["sessions"] => false,
         ["sessions", session] => {
+            // The sessions map is made once, by the genesis, and no change
+            // may write the root's `sessions` key (above): the map at the
+            // causal point is the one there now, found without rebuilding
+            // the past (half of this check's cost). Only what it held at
+            // that point needs the point.
             makes_map
-                && child_at(am, &ROOT, "sessions", view)
+                && child_at(am, &ROOT, "sessions", None)
                     .and_then(|s| child_at(am, &s, session, view))
                     .is_none()
                 // Made once in the batch too (this op is among `created`).
