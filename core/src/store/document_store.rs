@@ -8,13 +8,14 @@
 //! document ids to their chunks and is the commit point.
 //!
 //! A write is: seal a large chunk and create it durably under a fresh name,
-//! then commit a manifest that references it (or holds it, when small). The manifest lives in two slot
-//! files; a commit overwrites, in place, the slot that does not hold the
-//! current manifest and syncs it, and the newest slot that opens is the
-//! manifest. Only then does the call return `Ok`, so an acknowledged write
-//! survives `kill -9` (and power loss), and a kill at any earlier instant
-//! leaves the previous manifest in the other slot (a torn slot does not
-//! open) with at most an unreferenced chunk, swept on the next open. No
+//! then commit a manifest that references it (or holds it, when small).
+//! The manifest lives in two slot files; a commit overwrites, in place, the
+//! slot that does not hold the current manifest and syncs it, and the
+//! newest slot that opens is the manifest. Only then does the call return
+//! `Ok`, so an acknowledged write survives `kill -9` (and power loss), and
+//! a kill at any earlier instant leaves the previous manifest in the other
+//! slot (a torn slot does not open) with at most an unreferenced chunk,
+//! swept on the next open. No
 //! temporary file, rename or directory sync per commit: on the write path
 //! of every edit and every receive, those were most of the commit's cost;
 //! and an edit's small increment needs no file of its own, so it is one
