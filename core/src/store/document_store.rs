@@ -118,6 +118,8 @@ impl DocumentStore {
     pub(crate) fn open(dir: &Path, key: SymmetricKey) -> Result<Self, StoreError> {
         let mut store = Self::with_manifest(dir, key, Manifest::default(), 0);
         let mut found: Option<(usize, Manifest)> = None;
+        // The older slot's manifest, when it opens.
+        let mut older: Option<Manifest> = None;
         let mut damage = None;
         for slot in 0..2 {
             let path = dir.join(&store.slot_names[slot]);
@@ -135,9 +137,10 @@ impl DocumentStore {
                         .as_ref()
                         .is_none_or(|(_, best)| manifest.generation > best.generation) =>
                 {
+                    older = found.take().map(|(_, m)| m);
                     found = Some((slot, manifest));
                 }
-                Ok(_) => {}
+                Ok(manifest) => older = Some(manifest),
                 Err(e) => damage = Some(e),
             }
         }
@@ -145,6 +148,13 @@ impl DocumentStore {
             (Some((slot, manifest)), _) => {
                 store.current = slot;
                 store.manifest = manifest;
+                // A crash between a commit that dropped inline chunks and
+                // its overwrite of the older slot left them there: that
+                // overwrite is finished now, before anything else runs.
+                // Best effort, as there: the store opens either way.
+                if older.is_some_and(|older| older.drops_inline_in(&store.manifest)) {
+                    let _ = store.overwrite_older_slot();
+                }
                 Ok(store)
             }
             (None, Some(damage)) => Err(damage),
@@ -449,11 +459,15 @@ impl DocumentStore {
         })?;
         self.current = slot;
         let previous = std::mem::replace(&mut self.manifest, next);
-        if previous.drops_inline_in(&self.manifest) {
+        if previous.drops_inline_in(&self.manifest)
+            && atomic_file::crash_point("older slot overwritten").is_ok()
+        {
             // The older slot holds the previous manifest, and with it
             // inline chunks this commit dropped (a deleted journal entry
             // before its history purge, say): it gets the new manifest too.
             // Best effort, like the file scrub below: the commit is made.
+            // Should it fail, the next commit writes that slot anyway, and
+            // after a crash the next open finishes it.
             let older = 1 - slot;
             if self.write_slot(older, &sealed).is_err() {
                 self.slot_files[older] = None;
@@ -475,6 +489,16 @@ impl DocumentStore {
 }
 
 impl DocumentStore {
+    /// Overwrites the older slot with the current manifest (sealed again).
+    fn overwrite_older_slot(&mut self) -> Result<(), StoreError> {
+        let sealed = seal_padded(&self.manifest_key, &self.manifest.encode())?;
+        let older = 1 - self.current;
+        self.write_slot(older, &sealed).map_err(|e| {
+            self.slot_files[older] = None;
+            StoreError::io("write manifest", self.dir.join(&self.slot_names[older]))(e)
+        })
+    }
+
     /// Overwrites manifest slot `slot` in place with `sealed` and makes it
     /// durable. The other slot, holding the current manifest, is not
     /// touched, so a crash at any instant here leaves it to be read.
@@ -791,6 +815,34 @@ mod tests {
             DocumentStore::open(dir.path(), key),
             Err(StoreError::Corrupt(_))
         ));
+    }
+
+    #[test]
+    fn a_crash_before_the_older_slot_is_overwritten_is_finished_by_the_next_open() {
+        use crate::store::atomic_file::fault::FAIL_AT;
+        let (dir, mut store, key) = store();
+        let id = DocumentId::random();
+        let secret = b"an entry she deleted".to_vec();
+        store.put_snapshot(id, &secret).expect("put");
+        // Killed right after the purge's commit point, before the older
+        // slot got the new manifest: that slot still holds the entry.
+        FAIL_AT.with(|f| f.set(Some("older slot overwritten")));
+        store.put_snapshot(id, b"purged").expect("committed");
+        FAIL_AT.with(|f| f.set(None));
+        let holds = |m: &Manifest| {
+            m.documents.values().any(|e| {
+                matches!(&e.snapshot, Some((Chunk::Inline(b), _)) if b.as_slice() == secret.as_slice())
+            })
+        };
+        let slots = slot_manifests(dir.path(), &store);
+        assert!(slots.iter().flatten().any(holds), "the crash left it");
+        drop(store);
+        let store = DocumentStore::open(dir.path(), key).expect("open");
+        for manifest in slot_manifests(dir.path(), &store) {
+            assert!(!holds(&manifest.expect("opens")));
+        }
+        let doc = store.get(id).expect("get").expect("present");
+        assert_eq!(doc.snapshot.as_deref(), Some(&b"purged"[..]));
     }
 
     #[test]
