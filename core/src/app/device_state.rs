@@ -98,21 +98,20 @@ impl Shared {
         let profile = &self.profile;
         let written = match (loaded.spaces.get_mut(&space), registry) {
             (Some(doc), registry) => {
-                let increment = doc.save_incremental();
-                match (increment.is_empty(), registry) {
+                doc.save_incremental_then(|increment, doc| match (increment.is_empty(), registry) {
                     (true, None) => Ok(()),
                     (true, Some(json)) => profile.put_snapshot(REGISTRY_DOCUMENT, &json),
                     (false, None) => {
-                        profile.append_increment_of(document, &increment, || doc.save())
+                        profile.append_increment_of(document, increment, || doc.save())
                     }
                     (false, Some(json)) => profile.append_increment_with_snapshot(
                         document,
-                        &increment,
+                        increment,
                         || doc.save(),
                         REGISTRY_DOCUMENT,
                         &json,
                     ),
-                }
+                })
             }
             (None, Some(json)) => profile.put_snapshot(REGISTRY_DOCUMENT, &json),
             (None, None) => Ok(()),

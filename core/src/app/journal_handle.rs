@@ -40,8 +40,9 @@ impl Journal {
         self.shared.with_loaded(|loaded| {
             let document = self.document(loaded)?;
             let id = loaded.journal.add(text, mood, tags, now)?;
-            let increment = loaded.journal.save_incremental();
-            self.shared.profile.append_increment(document, &increment)?;
+            loaded.journal.save_incremental_then(|increment| {
+                self.shared.profile.append_increment(document, increment)
+            })?;
             Ok(id)
         })
     }
@@ -51,8 +52,9 @@ impl Journal {
         self.shared.with_loaded(|loaded| {
             let document = self.document(loaded)?;
             loaded.journal.edit(id, edit, now)?;
-            let increment = loaded.journal.save_incremental();
-            self.shared.profile.append_increment(document, &increment)?;
+            loaded.journal.save_incremental_then(|increment| {
+                self.shared.profile.append_increment(document, increment)
+            })?;
             Ok(())
         })
     }

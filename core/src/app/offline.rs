@@ -35,11 +35,13 @@ impl Shared {
     pub(crate) fn persist_space(&self, loaded: &mut Loaded, space: SpaceId) -> AppResult<()> {
         let document = entry(loaded, space)?.document;
         if let Some(doc) = loaded.spaces.get_mut(&space) {
-            let increment = doc.save_incremental();
-            if !increment.is_empty() {
+            doc.save_incremental_then(|increment, doc| {
+                if increment.is_empty() {
+                    return Ok(());
+                }
                 self.profile
-                    .append_increment_of(document, &increment, || doc.save())?;
-            }
+                    .append_increment_of(document, increment, || doc.save())
+            })?;
         }
         Ok(())
     }

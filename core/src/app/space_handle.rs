@@ -100,11 +100,17 @@ impl Space {
                 .get_mut(&self.id)
                 .ok_or_else(|| AppError::UnknownSpace(self.id.to_hex()))?;
             let out = f(doc, &entry.member)?;
-            let increment = doc.save_incremental();
-            if !increment.is_empty() {
+            let mut wrote = false;
+            doc.save_incremental_then(|increment, doc| {
+                if increment.is_empty() {
+                    return Ok(());
+                }
+                wrote = true;
                 self.shared
                     .profile
-                    .append_increment_of(document, &increment, || doc.save())?;
+                    .append_increment_of(document, increment, || doc.save())
+            })?;
+            if wrote {
                 self.shared.edited.notify_one();
             }
             Ok(out)
@@ -421,10 +427,9 @@ impl Space {
             );
             if doc.is_session_lead(id, &entry.member)? {
                 attendance::apply_request(doc, &entry.member, &identity, &request, now)?;
-                let increment = doc.save_incremental();
-                shared
-                    .profile
-                    .append_increment(entry.document, &increment)?;
+                doc.save_incremental_then(|increment, _| {
+                    shared.profile.append_increment(entry.document, increment)
+                })?;
                 return Ok(MyPlace::Recorded(doc.place(id, &ticket)?));
             }
             shared.update_space(loaded, space, |e, _| {

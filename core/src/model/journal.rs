@@ -109,6 +109,9 @@ pub struct JournalEdit {
 /// A person's journal document.
 pub struct JournalDoc {
     doc: AutoCommit,
+    /// An increment whose write failed: the next one carries it too
+    /// ([`JournalDoc::save_incremental_then`]). Entry text, so wiped.
+    unwritten: zeroize::Zeroizing<Vec<u8>>,
 }
 
 impl std::fmt::Debug for JournalDoc {
@@ -171,7 +174,14 @@ impl JournalDoc {
         let _ = doc.put_object(ROOT, ENTRIES, ObjType::Map);
         let _ = doc.put_object(ROOT, DELETED, ObjType::Map);
         doc.commit();
-        JournalDoc { doc }
+        JournalDoc::wrap(doc)
+    }
+
+    fn wrap(doc: AutoCommit) -> Self {
+        JournalDoc {
+            doc,
+            unwritten: zeroize::Zeroizing::new(Vec::new()),
+        }
     }
 
     /// Loads a saved journal, refusing anything that is not one.
@@ -181,17 +191,38 @@ impl JournalDoc {
         if child_map(&doc, &ROOT, ENTRIES).is_none() {
             return Err(invalid("missing entries"));
         }
-        Ok(JournalDoc { doc })
+        Ok(JournalDoc::wrap(doc))
     }
 
     /// The whole document, compacted.
     pub fn save(&mut self) -> Vec<u8> {
+        // Everything an unwritten increment held is in it (or purged).
+        self.unwritten.clear();
         self.doc.save()
     }
 
     /// Changes since the last save.
     pub fn save_incremental(&mut self) -> Vec<u8> {
-        self.doc.save_incremental()
+        let mut bytes = std::mem::take(&mut *self.unwritten);
+        bytes.extend_from_slice(&self.doc.save_incremental());
+        bytes
+    }
+
+    /// [`JournalDoc::save_incremental`], handing the bytes to `write`; if
+    /// it fails, the next save carries them again (automerge loads
+    /// concatenated increments as it loads them one by one), so an entry
+    /// whose write was refused (a full disk) is not left out of every
+    /// later write and lost at the next unlock.
+    pub fn save_incremental_then<E>(
+        &mut self,
+        write: impl FnOnce(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let bytes = zeroize::Zeroizing::new(self.save_incremental());
+        let written = write(&bytes);
+        if written.is_err() {
+            self.unwritten = bytes;
+        }
+        written
     }
 
     /// Applies another replica's `save`/`save_incremental` output. Both must
@@ -217,9 +248,7 @@ impl JournalDoc {
 
     /// A copy with a fresh actor, as the person's second device would hold it.
     pub fn fork(&mut self) -> JournalDoc {
-        JournalDoc {
-            doc: self.doc.fork().with_actor(ActorId::random()),
-        }
+        JournalDoc::wrap(self.doc.fork().with_actor(ActorId::random()))
     }
 
     /// The current heads.
@@ -400,6 +429,8 @@ impl JournalDoc {
         self.doc = Self::rebuilt(generation, &current, &deleted)?
             .doc
             .with_actor(actor);
+        // An unwritten increment of the old history may hold the text.
+        self.unwritten.clear();
         Ok(())
     }
 

@@ -257,3 +257,45 @@ impl JournalDoc {
         self.doc.clone().save()
     }
 }
+
+#[test]
+fn an_entry_whose_write_was_refused_is_carried_by_the_next_write() {
+    let mut journal = JournalDoc::new();
+    let base = journal.save();
+    journal.add("first", None, &[], Timestamp(1)).unwrap();
+    let refused: Result<(), &str> = journal.save_incremental_then(|bytes| {
+        assert!(!bytes.is_empty());
+        Err("disk full")
+    });
+    assert!(refused.is_err());
+    journal.add("second", None, &[], Timestamp(2)).unwrap();
+    let mut written = Vec::new();
+    journal
+        .save_incremental_then(|bytes| {
+            written = bytes.to_vec();
+            Ok::<(), &str>(())
+        })
+        .unwrap();
+    let mut reloaded = JournalDoc::load(&base).unwrap();
+    reloaded.load_incremental(&written).unwrap();
+    let mut texts: Vec<String> = reloaded
+        .entries()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.text)
+        .collect();
+    texts.sort();
+    assert_eq!(texts, ["first", "second"]);
+    // A purge drops what was never written with the text it held.
+    journal.add("doomed", None, &[], Timestamp(3)).unwrap();
+    let _ = journal.save_incremental_then(|_| Err::<(), &str>("disk full"));
+    let doomed = journal
+        .entries()
+        .unwrap()
+        .into_iter()
+        .find(|e| e.text == "doomed")
+        .unwrap()
+        .id;
+    journal.delete(&doomed).unwrap();
+    assert!(!contains(&journal.save_incremental(), "doomed"));
+}

@@ -314,6 +314,26 @@ impl SpaceDoc {
         bytes
     }
 
+    /// [`SpaceDoc::save_incremental`], handing the bytes to `write`; if it
+    /// fails, the save is undone, so the next one holds those changes
+    /// again: a write refused (a full disk) loses nothing, and memory
+    /// never counts as saved what the disk does not hold. `write` gets the
+    /// document back, for a whole save when compaction is due.
+    pub fn save_incremental_then<E>(
+        &mut self,
+        write: impl FnOnce(&[u8], &mut SpaceDoc) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let point = (self.unsaved.saved_heads.clone(), self.unsaved.saved_count);
+        let bytes = self.save_incremental();
+        let written = write(&bytes, self);
+        if written.is_err() {
+            // Going back further than needed is harmless: a change saved
+            // twice loads once.
+            self.unsaved.undo_to(point.0, point.1);
+        }
+        written
+    }
+
     /// Applies the output of another replica's `save` or `save_incremental`.
     pub fn load_incremental(&mut self, bytes: &[u8]) -> ModelResult<()> {
         self.forget_lookups();
@@ -917,6 +937,18 @@ impl Unsaved {
     }
 
     /// A save (whole or incremental) has taken everything up to now.
+    /// Back to an earlier save's point: the next save rebuilds every
+    /// change since it (nothing recorded since counts as saved).
+    fn undo_to(&mut self, heads: Vec<ChangeHash>, count: Option<u64>) {
+        self.saved_heads = heads;
+        self.saved_count = count;
+        self.bytes.clear();
+        self.count = 0;
+        self.intact = false;
+        #[cfg(test)]
+        self.hashes.clear();
+    }
+
     fn saved(&mut self, doc: &mut AutoCommit) {
         self.saved_heads = doc.get_heads();
         self.saved_count = Some(doc.stats().num_changes);

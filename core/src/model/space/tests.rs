@@ -1301,14 +1301,16 @@ fn a_members_standing_is_read_again_after_a_write_or_a_receive_that_changes_it()
     assert_eq!(f.doc.member(&coordinator).unwrap(), after);
 }
 
+/// The changes `doc` made since `since`, decoded as a receive gets them.
+fn decoded(doc: &mut SpaceDoc, since: &[automerge::ChangeHash]) -> Vec<automerge::Change> {
+    doc.changes_since(since)
+        .into_iter()
+        .map(|c| automerge::Change::from_bytes(c).unwrap())
+        .collect()
+}
+
 #[test]
 fn an_increment_after_received_changes_holds_them_and_loses_nothing_written_between() {
-    let decoded = |doc: &mut SpaceDoc, since: &[automerge::ChangeHash]| {
-        doc.changes_since(since)
-            .into_iter()
-            .map(|c| automerge::Change::from_bytes(c).unwrap())
-            .collect::<Vec<_>>()
-    };
     let (mut a, coordinator) = SpaceDoc::create("Group", "Robin", Timestamp(0)).unwrap();
     let snapshot = a.save();
     let mut b = a.fork();
@@ -1390,4 +1392,37 @@ fn own_changes_since_are_this_actors_in_order_whether_few_or_many_and_nobody_els
     }
     // From the start: every change of this actor since the fork, none of b's.
     assert_eq!(a.own_changes_since(&from, &actor, 0).len(), 15);
+}
+
+#[test]
+fn a_save_whose_write_failed_is_held_by_the_next_save() {
+    let (mut a, coordinator) = SpaceDoc::create("Group", "Robin", Timestamp(0)).unwrap();
+    let snapshot = a.save();
+    let mut b = a.fork();
+    let at_fork = a.heads();
+    b.create_session(&coordinator, draft(3), Timestamp(1))
+        .unwrap();
+    // Received changes (their bytes recorded) and a local write: the disk
+    // refuses the save.
+    a.apply_decoded(decoded(&mut b, &at_fork)).unwrap();
+    a.create_session(&coordinator, draft(3), Timestamp(2))
+        .unwrap();
+    let refused: Result<(), &str> = a.save_incremental_then(|bytes, _| {
+        assert!(!bytes.is_empty());
+        Err("disk full")
+    });
+    assert!(refused.is_err());
+    // One more change, then a save that is written: it holds all three.
+    a.create_session(&coordinator, draft(3), Timestamp(3))
+        .unwrap();
+    let mut written = Vec::new();
+    a.save_incremental_then(|bytes, _| {
+        written = bytes.to_vec();
+        Ok::<(), &str>(())
+    })
+    .unwrap();
+    let mut reloaded = SpaceDoc::load(&snapshot).unwrap();
+    reloaded.load_incremental(&written).unwrap();
+    assert_eq!(reloaded.heads(), a.heads());
+    assert_eq!(reloaded.sessions().unwrap().len(), 3);
 }
