@@ -85,8 +85,8 @@ impl Shared {
         space: SpaceId,
         change: impl FnOnce(&mut SpaceEntry, &mut Loaded) -> AppResult<T>,
     ) -> AppResult<T> {
-        let document = super::space_handle::entry(loaded, space)?.document;
         let mut entry = super::space_handle::entry(loaded, space)?.clone();
+        let document = entry.document;
         let out = change(&mut entry, loaded)?;
         let mut next = loaded.registry.clone();
         next.spaces.insert(space, entry);

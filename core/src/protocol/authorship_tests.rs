@@ -1349,23 +1349,8 @@ fn a_session_made_again_over_one_that_stands_is_refused_from_behind_the_heads_to
     let over = raw_changes(&mut am, &since);
     // And, from the same point, a session of its own.
     let (mut r, behind) = replica(&mut w.doc, &w.coordinator.1);
-    r.create_session(
-        &w.coordinator.0,
-        SessionDraft {
-            kind: SessionKind::Other,
-            title: "mine".into(),
-            description: String::new(),
-            starts_at: Timestamp(5),
-            duration_minutes: 10,
-            location: String::new(),
-            capacity: 3,
-            content_notes: vec![],
-            accessibility: String::new(),
-            signups_close_before_minutes: None,
-        },
-        Timestamp(2),
-    )
-    .unwrap();
+    r.create_session(&w.coordinator.0, w_draft(), Timestamp(2))
+        .unwrap();
     let own = new_changes(&mut r, &behind);
     w.doc
         .add_member(&w.coordinator.0, "Ash", Role::Member, Timestamp(3))

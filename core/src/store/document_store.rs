@@ -216,12 +216,7 @@ impl DocumentStore {
     /// (`AutoCommit::save()`); its increments are dropped.
     pub fn put_snapshot(&mut self, id: DocumentId, snapshot: &[u8]) -> Result<(), StoreError> {
         // The document's own inline chunks go with this commit.
-        let freed = self
-            .manifest
-            .documents
-            .get(&id)
-            .map_or(0, DocumentEntry::inline_bytes);
-        let before = self.manifest.inline_bytes() - freed;
+        let before = self.manifest.inline_bytes_besides(&id);
         let chunk = self.store_chunk(id, KIND_SNAPSHOT, snapshot, before)?;
         let mut next = self.manifest.clone();
         next.documents.insert(
@@ -289,16 +284,9 @@ impl DocumentStore {
         let snapshot = match with_snapshot {
             Some((other, bytes)) => {
                 // The other document's inline chunks go with this commit.
-                before -= self
-                    .manifest
-                    .documents
-                    .get(&other)
-                    .map_or(0, DocumentEntry::inline_bytes);
+                before = self.manifest.inline_bytes_besides(&other);
                 let chunk = self.store_chunk(other, KIND_SNAPSHOT, bytes, before)?;
-                before += match &chunk {
-                    Chunk::Inline(b) => b.len(),
-                    Chunk::File(_) => 0,
-                };
+                before += chunk.inline_len();
                 Some((other, chunk, bytes.len() as u64))
             }
             None => None,

@@ -57,7 +57,7 @@ impl std::fmt::Debug for Chunk {
 
 impl Chunk {
     /// How many bytes it keeps inside the manifest.
-    fn inline_len(&self) -> usize {
+    pub(crate) fn inline_len(&self) -> usize {
         match self {
             Self::File(_) => 0,
             Self::Inline(bytes) => bytes.len(),
@@ -193,6 +193,16 @@ impl Manifest {
             .values()
             .map(DocumentEntry::inline_bytes)
             .sum()
+    }
+
+    /// How many it holds inline besides document `id`'s (whose history a
+    /// snapshot is about to replace).
+    pub(crate) fn inline_bytes_besides(&self, id: &DocumentId) -> usize {
+        let own = self
+            .documents
+            .get(id)
+            .map_or(0, DocumentEntry::inline_bytes);
+        self.inline_bytes() - own
     }
 
     /// Whether `next` no longer holds some inline chunk this manifest
