@@ -12,10 +12,11 @@
 //! "Crash safety"). A poisoned state lock is recovered for the same reason
 //! ([`Shared::lock_state`]).
 //!
-//! [`Shared::update_registry`] and [`Shared::update_space`] are the only
-//! ways to change the saved registry; the write itself
-//! ([`save_registry`]) is private to this file. A change that changes
-//! nothing writes nothing.
+//! [`Shared::update_registry`], [`Shared::update_space`] and
+//! [`Shared::update_space_with_document`] are the only ways to change the
+//! saved registry; each ends in `swap_in_writing`, the one place memory
+//! takes a new registry, and only after its write, private to this file.
+//! A change that changes nothing writes nothing.
 //!
 //! Documents persist on their own (an automerge increment appended as they
 //! change, [`Shared::persist_space`]); a change that also writes a document
@@ -90,44 +91,58 @@ impl Shared {
         let out = change(&mut entry, loaded)?;
         let mut next = loaded.registry.clone();
         next.spaces.insert(space, entry);
-        let registry = if next == loaded.registry {
-            None
-        } else {
-            Some(encode_registry(&next)?)
-        };
-        let profile = &self.profile;
-        let written = match (loaded.spaces.get_mut(&space), registry) {
-            (Some(doc), registry) => {
-                doc.save_incremental_then(|increment, doc| match (increment.is_empty(), registry) {
-                    (true, None) => Ok(()),
-                    (true, Some(json)) => profile.put_snapshot(REGISTRY_DOCUMENT, &json),
-                    (false, None) => {
-                        profile.append_increment_of(document, increment, || doc.save())
+        self.swap_in_writing(loaded, next, |loaded, registry| {
+            let profile = &self.profile;
+            let written = match (loaded.spaces.get_mut(&space), registry) {
+                (Some(doc), registry) => doc.save_incremental_then(|increment, doc| {
+                    match (increment.is_empty(), registry) {
+                        (true, None) => Ok(()),
+                        (true, Some(json)) => profile.put_snapshot(REGISTRY_DOCUMENT, json),
+                        (false, None) => {
+                            profile.append_increment_of(document, increment, || doc.save())
+                        }
+                        (false, Some(json)) => profile.append_increment_with_snapshot(
+                            document,
+                            increment,
+                            || doc.save(),
+                            REGISTRY_DOCUMENT,
+                            json,
+                        ),
                     }
-                    (false, Some(json)) => profile.append_increment_with_snapshot(
-                        document,
-                        increment,
-                        || doc.save(),
-                        REGISTRY_DOCUMENT,
-                        &json,
-                    ),
-                })
-            }
-            (None, Some(json)) => profile.put_snapshot(REGISTRY_DOCUMENT, &json),
-            (None, None) => Ok(()),
-        };
-        written?;
-        loaded.registry = next;
+                }),
+                (None, Some(json)) => profile.put_snapshot(REGISTRY_DOCUMENT, json),
+                (None, None) => Ok(()),
+            };
+            Ok(written?)
+        })?;
         Ok(out)
     }
 
     /// Saves `next` and only then makes it the registry in memory. A change
     /// that changes nothing writes nothing.
     fn swap_in(&self, loaded: &mut Loaded, next: Registry) -> AppResult<()> {
-        if next != loaded.registry {
-            save_registry(self, &next)?;
-            loaded.registry = next;
-        }
+        self.swap_in_writing(loaded, next, |_, registry| match registry {
+            Some(json) => Ok(self.profile.put_snapshot(REGISTRY_DOCUMENT, json)?),
+            None => Ok(()),
+        })
+    }
+
+    /// The rule itself: `write` is given the registry's bytes when `next`
+    /// changed it (and writes them, with whatever must go in the same
+    /// commit); only once it succeeds is `next` the registry in memory.
+    fn swap_in_writing(
+        &self,
+        loaded: &mut Loaded,
+        next: Registry,
+        write: impl FnOnce(&mut Loaded, Option<&[u8]>) -> AppResult<()>,
+    ) -> AppResult<()> {
+        let json = if next == loaded.registry {
+            None
+        } else {
+            Some(encode_registry(&next)?)
+        };
+        write(loaded, json.as_deref().map(Vec::as_slice))?;
+        loaded.registry = next;
         Ok(())
     }
 
@@ -149,7 +164,7 @@ impl Shared {
     }
 }
 
-/// The one write of the registry (see the module docs for who calls it).
+/// A first registry's write, with nothing in memory to swap.
 fn save_registry(shared: &Shared, registry: &Registry) -> AppResult<()> {
     let json = encode_registry(registry)?;
     shared.profile.put_snapshot(REGISTRY_DOCUMENT, &json)?;
