@@ -163,6 +163,12 @@ pub fn check_staged(
             }
             paths.push(path);
         }
+        super::session_rules::check_lead_entries_whole(
+            &expanded.operations,
+            &paths,
+            start,
+            &actor,
+        )?;
         super::admission::check_device_bindings(&expanded.operations, &paths)?;
         let admission = super::admission::is_admission(&expanded.operations, &paths);
         if admission {

@@ -1362,3 +1362,57 @@ fn a_session_made_again_over_one_that_stands_is_refused_from_behind_the_heads_to
     ));
     assert!(check_batch(&w.doc, &w.coordinator.1, &own).is_ok());
 }
+
+#[test]
+fn an_offer_to_lead_without_its_time_or_state_is_refused() {
+    // A member (any member may offer to lead) writes her offer as a map
+    // holding only its state: readers need its time too, so the session
+    // would be unreadable on every device, hidden from the group.
+    let mut w = world();
+    let (mut am, since) = raw(&mut w.doc, &w.member.1);
+    let leads = obj(&am, &["sessions", w.session.as_str(), "leads"]);
+    let entry = am
+        .put_object(&leads, w.member.0.as_str(), automerge::ObjType::Map)
+        .unwrap();
+    am.put(&entry, "state", "offered").unwrap();
+    am.commit();
+    let partial = raw_changes(&mut am, &since);
+    assert!(matches!(
+        check_batch(&w.doc, &w.member.1, &partial),
+        Err(AuthorshipError::NotPermitted { .. })
+    ));
+
+    // Nor may the fields go into her standing entry while a new, empty one
+    // takes its place.
+    let (mut r, behind) = replica(&mut w.doc, &w.member.1);
+    r.volunteer_to_lead(&w.member.0, &w.session, Timestamp(1))
+        .unwrap();
+    let offer = new_changes(&mut r, &behind);
+    assert_eq!(check_batch(&w.doc, &w.member.1, &offer), Ok(()));
+    let bytes: Vec<Vec<u8>> = offer.iter().map(|c| c.raw_bytes().to_vec()).collect();
+    w.doc.apply_changes(&bytes).unwrap();
+    let (mut am, since) = raw(&mut w.doc, &w.member.1);
+    let leads = obj(&am, &["sessions", w.session.as_str(), "leads"]);
+    let standing = obj(
+        &am,
+        &["sessions", w.session.as_str(), "leads", w.member.0.as_str()],
+    );
+    am.put_object(&leads, w.member.0.as_str(), automerge::ObjType::Map)
+        .unwrap();
+    for (field, value) in [
+        ("volunteered_at", ScalarValue::Int(2)),
+        ("state", ScalarValue::Str("offered".into())),
+        ("decided_by", ScalarValue::Null),
+        ("decided_at", ScalarValue::Null),
+    ] {
+        am.put(&standing, field, value).unwrap();
+    }
+    am.commit();
+    let beside = raw_changes(&mut am, &since);
+    assert!(matches!(
+        check_batch(&w.doc, &w.member.1, &beside),
+        Err(AuthorshipError::NotPermitted { .. })
+    ));
+    // The session still reads, with her one whole offer.
+    assert_eq!(w.doc.session(&w.session).unwrap().leads.len(), 1);
+}

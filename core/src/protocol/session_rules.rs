@@ -43,6 +43,9 @@ use crate::model::{
 /// The fields of a lead entry.
 const LEAD_FIELDS: [&str; 4] = ["volunteered_at", "state", "decided_by", "decided_at"];
 
+/// The fields a lead entry cannot be read without.
+const LEAD_REQUIRED: [&str; 2] = ["volunteered_at", "state"];
+
 /// A causal point (`None`: the current state) and a session id.
 type RecordsKey = (Option<Vec<ChangeHash>>, String);
 
@@ -237,15 +240,18 @@ impl SessionAuthority<'_> {
         let OpType::Put(value) = &op.action else {
             return Ok(());
         };
-        let decides = self.decides(session);
+        // Asked only for a write that needs it: reading the author's lead
+        // state at the causal point is most of the check's cost, and an
+        // offer (the common write) needs none.
+        let decides = || self.decides(session);
         let allowed = match (*field, value) {
             ("state", ScalarValue::Str(s)) => match s.as_str() {
                 "offered" => true,
-                "accepted" | "declined" => decides,
+                "accepted" | "declined" => decides(),
                 _ => false,
             },
             ("decided_by" | "decided_at", ScalarValue::Null) => true,
-            ("decided_by", ScalarValue::Str(_)) | ("decided_at", ScalarValue::Int(_)) => decides,
+            ("decided_by", ScalarValue::Str(_)) | ("decided_at", ScalarValue::Int(_)) => decides(),
             ("volunteered_at", ScalarValue::Int(_)) => true,
             _ => false,
         };
@@ -316,6 +322,51 @@ pub(crate) fn check_session_structure(
         _ => true,
     };
     if ok { Ok(()) } else { Err(refuse()) }
+}
+
+/// A lead entry is made whole: every change that makes one writes its
+/// `volunteered_at` and `state` into it (`decided_by` and `decided_at` may
+/// be absent, read as none). An entry missing either would make its
+/// session unreadable on every device, so a member offering to lead could
+/// otherwise hide any session from everyone. Fields are checked by the object they are written into,
+/// not by path, so a write into another entry at the same path does not
+/// count for the new one.
+pub(crate) fn check_lead_entries_whole(
+    ops: &[Op],
+    paths: &[Vec<String>],
+    start: u64,
+    actor: &automerge::ActorId,
+) -> Result<(), AuthorshipError> {
+    // Made in this change: the entry's object id, its path, the fields seen.
+    let mut made: Vec<(String, &[String], Vec<&str>)> = Vec::new();
+    for (index, (op, path)) in ops.iter().zip(paths).enumerate() {
+        let p: Vec<&str> = path.iter().map(String::as_str).collect();
+        match (p.as_slice(), &op.action) {
+            (["sessions", _, "leads", _], OpType::Make(ObjType::Map)) => {
+                let id = format!("{}@{}", start + index as u64, actor.to_hex_string());
+                made.push((id, path, Vec::new()));
+            }
+            (["sessions", _, "leads", _, field], OpType::Put(_)) => {
+                let Some(obj) = super::state_at::object_key(&op.obj) else {
+                    continue;
+                };
+                if let Some((_, _, fields)) = made.iter_mut().find(|(id, _, _)| *id == obj) {
+                    fields.push(*field);
+                }
+            }
+            _ => {}
+        }
+    }
+    match made
+        .iter()
+        .find(|(_, _, fields)| LEAD_REQUIRED.iter().any(|f| !fields.contains(f)))
+    {
+        Some((_, path, _)) => Err(AuthorshipError::NotPermitted {
+            role: "anyone",
+            path: format!("{} (an offer without its time or state)", path.join("/")),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Whether a write to a session's own field has the field's type (and, for
