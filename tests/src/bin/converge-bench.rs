@@ -63,7 +63,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use safespaces_core::app::{LIVE_PUSH_INTERVAL, SafeSpaces, Space, SpaceListener};
-use safespaces_core::model::{Role, SessionDraft, SessionId, SessionKind, Timestamp};
+use safespaces_core::model::{MemberId, Role, SessionDraft, SessionId, SessionKind, Timestamp};
 use safespaces_core::profile::{PassphraseWork, ProfileOptions, UnlockSecret};
 use safespaces_core::relay::{RelayConfig, RelayTransport};
 use safespaces_relay::test_support::relay_process::{RelayOptions, RelayProcess, relay_binary};
@@ -85,6 +85,19 @@ struct Args {
     journal: bool,
     limit: Duration,
     edits_only: bool,
+    edit: Edit,
+}
+
+/// What one edit is (`--edit`).
+#[derive(Clone, Copy, PartialEq)]
+enum Edit {
+    /// A new session (`create_session`): about twenty automerge operations
+    /// (its fields and its empty `leads`, `signups` and `content_notes`).
+    Session,
+    /// An offer to lead one of M sessions planned before the clock starts
+    /// (`volunteer_to_lead`): one small entry in a shared map, the shape of
+    /// the anchor's edit (`signups[key] = {status, at}`).
+    Offer,
 }
 
 fn parse_args() -> Args {
@@ -98,6 +111,7 @@ fn parse_args() -> Args {
         journal: true,
         limit: GIVE_UP_AFTER,
         edits_only: false,
+        edit: Edit::Session,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -112,6 +126,13 @@ fn parse_args() -> Args {
             "--secs" => args.secs = number(&value("--secs")) as u64,
             "--no-journal" => args.journal = false,
             "--edits-only" => args.edits_only = true,
+            "--edit" => {
+                args.edit = match value("--edit").as_str() {
+                    "session" => Edit::Session,
+                    "offer" => Edit::Offer,
+                    other => usage(&format!("--edit is session or offer, not {other}")),
+                }
+            }
             "--limit" => args.limit = Duration::from_secs(number(&value("--limit")) as u64),
             "-h" | "--help" => usage(""),
             _ if args.mode.is_empty() => args.mode = arg,
@@ -131,7 +152,7 @@ fn usage(why: &str) -> ! {
         eprintln!("converge-bench: {why}");
     }
     eprintln!(
-        "usage: converge-bench converge N M [--runs R] [--profiles DIR] [--limit SECS] [--edits-only]\n       converge-bench idle [--spaces S] [--secs T] [--no-journal] [--profiles DIR]"
+        "usage: converge-bench converge N M [--runs R] [--profiles DIR] [--limit SECS] [--edits-only] [--edit session|offer]\n       converge-bench idle [--spaces S] [--secs T] [--no-journal] [--profiles DIR]"
     );
     std::process::exit(2)
 }
@@ -349,6 +370,31 @@ async fn converge(n: usize, m: usize, args: &Args) -> serde_json::Value {
         }
         assert!(round < 4, "every device knows every member");
     }
+    // With `--edit offer`, the M sessions the offers are for, planned by
+    // the first device and held by every device before the clock starts.
+    let planned: Arc<Vec<SessionId>> = Arc::new(if args.edit == Edit::Offer {
+        let planned: Vec<SessionId> = (0..m)
+            .map(|round| {
+                spaces[0]
+                    .create_session(draft(format!("s{round}")), now)
+                    .unwrap()
+            })
+            .collect();
+        for round in 0.. {
+            for (app, net) in apps.iter().zip(&nets) {
+                app.sync(net, now).await.unwrap();
+            }
+            if spaces.iter().all(|s| s.sessions().unwrap().len() == m) {
+                break;
+            }
+            assert!(round < 4, "every device holds the planned sessions");
+        }
+        planned
+    } else {
+        Vec::new()
+    });
+    let me: Arc<Vec<MemberId>> =
+        Arc::new(spaces.iter().map(|s| s.my_member_id().unwrap()).collect());
     let setup = setup.elapsed();
 
     // Live, as apps that are open: each its own WebSocket. (Not with
@@ -379,15 +425,21 @@ async fn converge(n: usize, m: usize, args: &Args) -> serde_json::Value {
     let started = Instant::now();
     let editing = {
         let spaces = spaces.clone();
+        let planned = Arc::clone(&planned);
+        let edit = args.edit;
         tokio::task::spawn_blocking(move || {
             let mut last = vec![None; spaces.len()];
             for round in 0..m {
                 for (i, space) in spaces.iter().enumerate() {
-                    last[i] = Some(
-                        space
+                    last[i] = Some(match edit {
+                        Edit::Session => space
                             .create_session(draft(format!("c{i}-{round}")), now)
                             .unwrap(),
-                    );
+                        Edit::Offer => {
+                            space.volunteer_to_lead(&planned[round], now).unwrap();
+                            planned[round].clone()
+                        }
+                    });
                 }
             }
             let elapsed = started.elapsed();
@@ -418,6 +470,7 @@ async fn converge(n: usize, m: usize, args: &Args) -> serde_json::Value {
     {
         let mut made = made.clone();
         let held = Arc::clone(&held);
+        let (me, edit) = (Arc::clone(&me), args.edit);
         readers.spawn(async move {
             let last = made
                 .wait_for(Option::is_some)
@@ -425,12 +478,19 @@ async fn converge(n: usize, m: usize, args: &Args) -> serde_json::Value {
                 .unwrap()
                 .clone()
                 .unwrap();
-            let mut missing: Vec<&SessionId> = last.iter().collect();
+            let mut missing: Vec<usize> = (0..n).collect();
             loop {
-                // A point read per device not yet seen: what an app
-                // re-reads on `space_changed` is its business, and reading
-                // the whole list here would measure hydration, not sync.
-                missing.retain(|id| space.session(id).is_err());
+                // A point read per device not yet seen (or, for offers,
+                // of the last session's leads): what an app re-reads on
+                // `space_changed` is its business, and reading the whole
+                // list here would measure hydration, not sync.
+                match edit {
+                    Edit::Session => missing.retain(|&d| space.session(&last[d]).is_err()),
+                    Edit::Offer => {
+                        let leads = space.session(&last[0]).unwrap().leads;
+                        missing.retain(|&d| !leads.contains_key(&me[d]));
+                    }
+                }
                 held[i].store(n - missing.len(), Ordering::Relaxed);
                 if missing.is_empty() {
                     return started.elapsed();
@@ -488,13 +548,26 @@ async fn converge(n: usize, m: usize, args: &Args) -> serde_json::Value {
         (sessions, members)
     };
     let reference = listed(&spaces[0]);
-    assert_eq!(reference.0.len(), total);
+    match args.edit {
+        Edit::Session => assert_eq!(reference.0.len(), total),
+        Edit::Offer => {
+            assert_eq!(reference.0.len(), m);
+            for (_, session) in &reference.0 {
+                assert_eq!(
+                    session.leads.len(),
+                    n,
+                    "every device's offer, on every session"
+                );
+            }
+        }
+    }
     for (i, space) in spaces.iter().enumerate().skip(1) {
         assert!(listed(space) == reference, "device {i} differs");
     }
     per_device.sort();
     json!({
         "mode": "converge",
+        "edit": if args.edit == Edit::Offer { "offer" } else { "session" },
         "devices": n,
         "edits_each": m,
         "total": total,

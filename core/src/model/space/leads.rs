@@ -36,8 +36,40 @@ impl SpaceDoc {
     /// active member whose offer to lead it was accepted, cleared at its
     /// start. The same rule every device applies to incoming sign-up writes
     /// (protocol/authorship.rs), read here on the current state.
+    ///
+    /// Only what the rule reads is read: the member's own offer and the
+    /// session's start, as the protocol's check reads them, not the whole
+    /// session with every other offer and sign-up. This is asked for
+    /// every received change that touches a session this device offered
+    /// to lead, so hydrating the session each time made a group of leads
+    /// offering on the same sessions quadratic.
     pub fn is_session_lead(&self, session: &SessionId, member: &MemberId) -> ModelResult<bool> {
-        Ok(self.recording_leads(session)?.contains(member))
+        let obj = self
+            .item_obj(SESSIONS, session.as_str())
+            .ok_or_else(|| ModelError::UnknownSession(session.to_string()))?;
+        let leads = self.session_child(&obj, "leads")?;
+        self.leads_with(&obj, &leads, member)
+    }
+
+    /// [`SpaceDoc::is_session_lead`] given the session's map and its
+    /// offers map: the offer's `state` (the only field the rule reads), the
+    /// member's standing, and their clearance at the session's start.
+    fn leads_with(
+        &self,
+        session: &automerge::ObjId,
+        offers: &automerge::ObjId,
+        member: &MemberId,
+    ) -> ModelResult<bool> {
+        let Some(offer) = child_map(&self.doc, offers, member.as_str()) else {
+            return Ok(false);
+        };
+        let state: LeadState = hydrate_prop(&self.doc, &offer, "state")?;
+        if state != LeadState::Accepted || self.require_active(member).is_err() {
+            return Ok(false);
+        }
+        let starts_at: Timestamp = hydrate_prop(&self.doc, session, "starts_at")?;
+        let records = self.training_records()?;
+        Ok(clearance(member, records.iter().map(|(_, r)| r), starts_at).cleared)
     }
 
     /// The sessions `member` may see and record the sign-ups of (see
@@ -55,7 +87,7 @@ impl SpaceDoc {
         }
         let mut out = Vec::new();
         for (id, session) in self.session_objs()? {
-            if self.leads_session(&id, &session, member) {
+            if self.leads_session(&session, member) {
                 out.push(id);
             }
         }
@@ -91,15 +123,15 @@ impl SpaceDoc {
             if reach.is_fresh(id) && led.values().all(|ids| ids.binary_search(id).is_err()) {
                 continue;
             }
-            let offers = all
+            let objs = all
                 .as_ref()
                 .and_then(|all| child_map(&self.doc, all, id.as_str()))
-                .and_then(|session| child_map(&self.doc, &session, "leads"))
-                .filter(|offers| self.doc.length(offers) > 0);
+                .and_then(|session| Some((child_map(&self.doc, &session, "leads")?, session)))
+                .filter(|(offers, _)| self.doc.length(offers) > 0);
             for (member, ids) in led.iter_mut() {
-                let leads = offers
+                let leads = objs
                     .as_ref()
-                    .is_some_and(|offers| self.leads_with_offers(id, offers, member));
+                    .is_some_and(|(offers, session)| self.leads_or_not(session, offers, member));
                 match (ids.binary_search(id), leads) {
                     (Err(at), true) => ids.insert(at, id.clone()),
                     (Ok(at), false) => {
@@ -111,24 +143,22 @@ impl SpaceDoc {
         }
     }
 
-    /// Whether `member` leads the session `id` whose map is `session`:
-    /// only a session where they made an offer at all is read in full.
-    fn leads_session(&self, id: &SessionId, session: &automerge::ObjId, member: &MemberId) -> bool {
+    /// Whether `member` leads the session whose map is `session`.
+    fn leads_session(&self, session: &automerge::ObjId, member: &MemberId) -> bool {
         child_map(&self.doc, session, "leads")
-            .is_some_and(|offers| self.leads_with_offers(id, &offers, member))
+            .is_some_and(|offers| self.leads_or_not(session, &offers, member))
     }
 
-    /// [`SpaceDoc::leads_session`] given the session's offers map.
-    fn leads_with_offers(
+    /// [`SpaceDoc::leads_with`], where a session another device wrote in a
+    /// shape this build cannot read leads nobody, as it is skipped
+    /// everywhere else.
+    fn leads_or_not(
         &self,
-        id: &SessionId,
+        session: &automerge::ObjId,
         offers: &automerge::ObjId,
         member: &MemberId,
     ) -> bool {
-        let offered = matches!(self.doc.get(offers, member.as_str()), Ok(Some(_)));
-        // A session another device wrote in a shape this build cannot
-        // read leads nobody, as it is skipped everywhere else.
-        offered && self.is_session_lead(id, member).unwrap_or(false)
+        self.leads_with(session, offers, member).unwrap_or(false)
     }
 
     /// The members who may record `session`'s sign-ups (see
