@@ -129,6 +129,9 @@ impl SpaceDoc {
                 .and_then(|session| Some((child_map(&self.doc, &session, "leads")?, session)))
                 .filter(|(offers, _)| self.doc.length(offers) > 0);
             for (member, ids) in led.iter_mut() {
+                if !reach.may_change_lead(id, member.as_str()) {
+                    continue;
+                }
                 let leads = objs
                     .as_ref()
                     .is_some_and(|(offers, session)| self.leads_or_not(session, offers, member));

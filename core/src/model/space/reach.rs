@@ -12,7 +12,7 @@
 //! local write knows what it writes. A change of unknown reach (a load, a
 //! merge, an apply the checks did not see) forgets everything.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::ids::SessionId;
 
@@ -35,6 +35,13 @@ pub struct Reach {
     /// a map, under `leads/…`, `signups/…` or a list, or at a field before
     /// being made here) is in `sessions` alone.
     fresh: BTreeSet<SessionId>,
+    /// Of `sessions`, those written only inside lead entries
+    /// (`sessions/<id>/leads/<member>`, `…/leads/<member>/<field>`), with
+    /// the members whose entries were written. Whether someone leads such
+    /// a session changes only for those members: in a group whose leads
+    /// offer on the same sessions, each device would otherwise read its
+    /// own standing again for every offer another lead sends.
+    offers_only: BTreeMap<SessionId, BTreeSet<String>>,
     /// Whether the sessions map itself, or a path not known as map keys
     /// under it, was written: any session may have changed.
     every_session: bool,
@@ -112,6 +119,21 @@ impl Reach {
                 } else {
                     self.fresh.remove(&id);
                 }
+                match rest {
+                    [leads, member, ..]
+                        if leads == "leads"
+                            && (self.offers_only.contains_key(&id)
+                                || !self.sessions.contains(&id)) =>
+                    {
+                        self.offers_only
+                            .entry(id.clone())
+                            .or_default()
+                            .insert(member.clone());
+                    }
+                    _ => {
+                        self.offers_only.remove(&id);
+                    }
+                }
                 self.sessions.insert(id);
             }
             [top] if top == "sessions" => self.every_session = true,
@@ -139,6 +161,26 @@ impl Reach {
             .cloned()
             .collect();
         self.fresh = fresh;
+        // Offers only in both (their members together), or in one and not
+        // written by the other.
+        let mut offers_only = BTreeMap::new();
+        for (id, members) in &self.offers_only {
+            match other.offers_only.get(id) {
+                Some(more) => {
+                    offers_only.insert(id.clone(), members.union(more).cloned().collect());
+                }
+                None if !other.sessions.contains(id) => {
+                    offers_only.insert(id.clone(), members.clone());
+                }
+                None => {}
+            }
+        }
+        for (id, members) in other.offers_only {
+            if !self.sessions.contains(&id) {
+                offers_only.insert(id, members);
+            }
+        }
+        self.offers_only = offers_only;
         self.sessions.extend(other.sessions);
         self.every_session |= other.every_session;
         self.invites |= other.invites;
@@ -158,6 +200,15 @@ impl Reach {
     /// Whether `id` is among the fresh sessions (see `Reach::fresh`).
     pub(super) fn is_fresh(&self, id: &SessionId) -> bool {
         self.fresh.contains(id)
+    }
+
+    /// Whether who leads the session `id` may have changed for `member`:
+    /// not when everything written under it is other members' lead
+    /// entries (see `Reach::offers_only`).
+    pub(super) fn may_change_lead(&self, id: &SessionId, member: &str) -> bool {
+        self.offers_only
+            .get(id)
+            .is_none_or(|members| members.contains(member))
     }
 
     /// Whether the invites may have been written.
@@ -229,6 +280,54 @@ mod tests {
         let mut unknown = Reach::default();
         unknown.add_path(&[], false);
         assert!(unknown.only_sessions().is_none() && unknown.beyond_named_sessions());
+    }
+
+    #[test]
+    fn other_members_offers_change_who_leads_for_them_alone() {
+        let s1 = SessionId::from("s1".to_string());
+        let offers = |paths: &[&[&str]]| {
+            let mut reach = Reach::default();
+            for p in paths {
+                reach.add_path(&path(p), false);
+            }
+            reach
+        };
+        let others = offers(&[
+            &["sessions", "s1", "leads", "a"],
+            &["sessions", "s1", "leads", "a", "state"],
+            &["sessions", "s1", "leads", "b", "volunteered_at"],
+        ]);
+        assert!(!others.may_change_lead(&s1, "me"));
+        assert!(others.may_change_lead(&s1, "a") && others.may_change_lead(&s1, "b"));
+        assert!(others.may_reach(&s1), "still a write under it");
+        // Any other write under the session, before or after, may change
+        // it for everyone: its start, the leads map itself.
+        for other in [
+            &["sessions", "s1", "starts_at"][..],
+            &["sessions", "s1", "leads"][..],
+            &["sessions", "s1"][..],
+        ] {
+            assert!(
+                offers(&[other, &["sessions", "s1", "leads", "a", "state"]])
+                    .may_change_lead(&s1, "me")
+            );
+            assert!(
+                offers(&[&["sessions", "s1", "leads", "a", "state"], other])
+                    .may_change_lead(&s1, "me")
+            );
+        }
+        // Together with another change's reach.
+        let mut both = others.clone();
+        both.extend(offers(&[&["sessions", "s1", "leads", "c", "state"]]));
+        assert!(!both.may_change_lead(&s1, "me") && both.may_change_lead(&s1, "c"));
+        let mut widened = others.clone();
+        widened.extend(offers(&[&["sessions", "s1", "starts_at"]]));
+        assert!(widened.may_change_lead(&s1, "me"));
+        let mut elsewhere = offers(&[&["sessions", "s2", "title"]]);
+        elsewhere.extend(others);
+        assert!(!elsewhere.may_change_lead(&s1, "me"));
+        // A local write names its sessions without paths: anyone may lead.
+        assert!(Reach::session(&s1).may_change_lead(&s1, "me"));
     }
 
     #[test]
