@@ -123,6 +123,13 @@ impl SpaceDoc {
             if reach.is_fresh(id) && led.values().all(|ids| ids.binary_search(id).is_err()) {
                 continue;
             }
+            // Only other members' offers were written here: nothing to read.
+            if led
+                .keys()
+                .all(|member| !reach.may_change_lead(id, member.as_str()))
+            {
+                continue;
+            }
             let objs = all
                 .as_ref()
                 .and_then(|all| child_map(&self.doc, all, id.as_str()))
