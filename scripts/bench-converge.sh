@@ -8,13 +8,16 @@
 #   write durable) and the anchor (the automerge-repo sync server and its
 #   load script from /work/shared/anchors, plaintext), alternating run by
 #   run, for 2x1000, 8x250 and 32x50; prints every run, the medians and
-#   ours/anchor.
+#   ours/anchor. Ours runs once per edit kind in EDITS each round (a new
+#   session, or an offer to lead a planned session: the anchor's shape of
+#   edit, one small entry in a shared map), beside the same anchor run.
 # idle: requests and WebSocket frames per idle device-hour in live mode
 #   (3 spaces, journal sync on, 60 s window).
 #
 # Environment:
 #   RUNS=3                  runs of each side per workload
 #   WORKLOADS="2x1000 8x250 32x50"
+#   EDITS="session offer"   converge-bench --edit kinds, each its own row
 #   AMREPO_DIR=DIR          an installed anchor (DIR/node_modules and the two
 #                           .mjs files); installed into a temporary directory
 #                           with npm when unset
@@ -30,6 +33,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
 WORKLOADS=${WORKLOADS:-"2x1000 8x250 32x50"}
+EDITS=${EDITS:-"session offer"}
 ANCHORS=${ANCHORS:-/work/shared/anchors}
 IDLE_SECS=${IDLE_SECS:-60}
 OUT=${OUT:-$(mktemp -t bench-converge.XXXXXX.jsonl)}
@@ -83,26 +87,32 @@ median() { jq -s 'sort | .[length/2|floor]'; }
 
 if wants converge; then
     [ -n "${AMREPO_DIR:-}" ] || install_anchor
-    printf '| workload | ours, runs (ms) | ours, median | anchor, runs (ms) | anchor, median | ours / anchor |\n'
-    printf '| --- | --- | --- | --- | --- | --- |\n'
+    printf '| workload | edit | ours, runs (ms) | ours, median | anchor, runs (ms) | anchor, median | ours / anchor |\n'
+    printf '| --- | --- | --- | --- | --- | --- | --- |\n'
     for w in $WORKLOADS; do
         n=${w%x*} m=${w#*x}
-        ours=() theirs=()
+        declare -A ours=()
+        theirs=()
         for _ in $(seq "$RUNS"); do
-            # A run that does not converge within either side's limit
-            # (120 s) counts as 120000 ms, marked DNF in the table.
-            line=$("$BENCH" converge "$n" "$m" --limit "${LIMIT:-120}" "${PROFILE_ARGS[@]}" 2>>"$OUT.err") ||
-                line='{"converged":false,"converged_ms":120000}'
-            echo "$line" >>"$OUT"
-            ours+=("$(jq -r 'if .converged == false then "DNF" else .converged_ms end' <<<"$line")")
+            for e in $EDITS; do
+                # A run that does not converge within either side's limit
+                # (120 s) counts as 120000 ms, marked DNF in the table.
+                line=$("$BENCH" converge "$n" "$m" --edit "$e" --limit "${LIMIT:-120}" "${PROFILE_ARGS[@]}" 2>>"$OUT.err") ||
+                    line='{"converged":false,"converged_ms":120000}'
+                echo "$line" >>"$OUT"
+                ours[$e]+="$(jq -r 'if .converged == false then "DNF" else .converged_ms end' <<<"$line") "
+            done
             line=$(anchor_run "$n" "$m") || true
             echo "{\"anchor\":$line}" >>"$OUT"
             theirs+=("$(jq -r 'if .converged == false then "DNF" else .converged_ms end' <<<"$line")")
         done
-        mo=$(printf '%s\n' "${ours[@]}" | sed 's/DNF/120000/' | median)
         mt=$(printf '%s\n' "${theirs[@]}" | sed 's/DNF/120000/' | median)
-        printf '| %sx%s | %s | %s | %s | %s | %s |\n' "$n" "$m" "${ours[*]}" "$mo" "${theirs[*]}" "$mt" \
-            "$(jq -n "$mo / $mt * 100 | round / 100")"
+        for e in $EDITS; do
+            mo=$(printf '%s\n' ${ours[$e]} | sed 's/DNF/120000/' | median)
+            printf '| %sx%s | %s | %s | %s | %s | %s | %s |\n' "$n" "$m" "$e" "${ours[$e]% }" "$mo" "${theirs[*]}" "$mt" \
+                "$(jq -n "$mo / $mt * 100 | round / 100")"
+        done
+        unset ours
     done
 fi
 

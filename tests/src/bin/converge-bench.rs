@@ -24,7 +24,14 @@
 //!   changed (and after a second without news, as a backstop); holding a
 //!   device's last change means holding all its earlier ones. Afterwards
 //!   every device's full session list and members are compared with the
-//!   first device's: they must be identical. With `--edits-only` no device
+//!   first device's: they must be identical. With `--edit offer` the edit
+//!   is the anchor's shape instead (one small entry in a shared map, as
+//!   its `signups[key] = {status, at}`): before the clock, the first device
+//!   plans M sessions and every device holds them; edit `m` of a device is
+//!   its offer to lead session `m` (`volunteer_to_lead`), and a device has
+//!   converged when the last session lists every device's member among
+//!   its leads (each device's offers in order, as above); every session
+//!   must end with N offers. With `--edits-only` no device
 //!   goes live and the figure is the edits alone. The JSON line also gives the
 //!   CPU time the devices' process and the relay used in the window, which
 //!   on a shared machine says more than the wall time.
@@ -45,7 +52,7 @@
 //! ```sh
 //! cargo build --release -p safespaces-relay --bins -p safespaces-e2e
 //! export SAFESPACES_RELAY_BIN=$PWD/target/release/safespaces-relay
-//! target/release/converge-bench converge 32 50 [--runs 3] [--profiles DIR] [--limit 120]
+//! target/release/converge-bench converge 32 50 [--runs 3] [--profiles DIR] [--limit 120] [--edit session|offer]
 //! target/release/converge-bench idle [--spaces 3] [--secs 60] [--no-journal]
 //! ```
 //!
