@@ -93,13 +93,16 @@ impl Space {
         f: impl FnOnce(&mut SpaceDoc, &MemberId) -> AppResult<R>,
     ) -> AppResult<R> {
         self.shared.with_loaded(|loaded| {
-            let entry = entry(loaded, self.id)?.clone();
-            let document = entry.document;
+            // Only what the write needs: the entry holds the outbox too.
+            let (document, member) = {
+                let e = entry(loaded, self.id)?;
+                (e.document, e.member.clone())
+            };
             let doc = loaded
                 .spaces
                 .get_mut(&self.id)
                 .ok_or_else(|| AppError::UnknownSpace(self.id.to_hex()))?;
-            let out = f(doc, &entry.member)?;
+            let out = f(doc, &member)?;
             let mut wrote = false;
             doc.save_incremental_then(|increment, doc| {
                 if increment.is_empty() {
