@@ -61,7 +61,17 @@ impl Shared {
                     }
                     // Places of people who left or were removed go to the
                     // people waiting, while the session is still to come.
-                    if doc.session(&id)?.is_upcoming(now) {
+                    // A session this build cannot read (written in a shape
+                    // the checks did not know) is skipped: it must not stop
+                    // everything else this device sends.
+                    let upcoming = match doc.session(&id) {
+                        Ok(session) => session.is_upcoming(now),
+                        Err(err) => {
+                            tracing::warn!(%err, "skipped a led session that does not read");
+                            continue;
+                        }
+                    };
+                    if upcoming {
                         match free_departed(doc, &e.member, &identity, &id) {
                             Ok(n) if n > 0 => {
                                 wrote += n;

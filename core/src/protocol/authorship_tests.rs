@@ -334,6 +334,9 @@ fn a_lead_role_cannot_make_herself_an_accepted_lead_of_any_session() {
         .unwrap();
     am.put(&mine, "volunteered_at", 1).unwrap();
     am.put(&mine, "state", "accepted").unwrap();
+    // Whole, so only the state is what is refused.
+    am.put(&mine, "decided_by", ()).unwrap();
+    am.put(&mine, "decided_at", ()).unwrap();
     am.commit();
     assert!(matches!(
         check_batch(&w.doc, &w.member.1, &raw_changes(&mut am, &since)),
@@ -1364,7 +1367,7 @@ fn a_session_made_again_over_one_that_stands_is_refused_from_behind_the_heads_to
 }
 
 #[test]
-fn an_offer_to_lead_without_its_time_or_state_is_refused() {
+fn an_offer_to_lead_without_all_its_fields_is_refused() {
     // A member (any member may offer to lead) writes her offer as a map
     // holding only its state: readers need its time too, so the session
     // would be unreadable on every device, hidden from the group.
@@ -1379,6 +1382,28 @@ fn an_offer_to_lead_without_its_time_or_state_is_refused() {
     let partial = raw_changes(&mut am, &since);
     assert!(matches!(
         check_batch(&w.doc, &w.member.1, &partial),
+        Err(AuthorshipError::NotPermitted { .. })
+    ));
+    // With its time too but no decision fields: still unreadable (the
+    // model reads none as a null, not as nothing).
+    let (mut am, since) = raw(&mut w.doc, &w.member.1);
+    let leads = obj(&am, &["sessions", w.session.as_str(), "leads"]);
+    let entry = am
+        .put_object(&leads, w.member.0.as_str(), automerge::ObjType::Map)
+        .unwrap();
+    am.put(&entry, "volunteered_at", 1).unwrap();
+    am.put(&entry, "state", "offered").unwrap();
+    am.commit();
+    let undecided = raw_changes(&mut am, &since);
+    let mut probe = w.doc.fork();
+    let bytes: Vec<Vec<u8>> = undecided.iter().map(|c| c.raw_bytes().to_vec()).collect();
+    probe.apply_changes(&bytes).unwrap();
+    assert!(
+        probe.session(&w.session).is_err(),
+        "the shape the check must refuse"
+    );
+    assert!(matches!(
+        check_batch(&w.doc, &w.member.1, &undecided),
         Err(AuthorshipError::NotPermitted { .. })
     ));
 

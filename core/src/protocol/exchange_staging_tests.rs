@@ -288,6 +288,8 @@ fn write(w: &mut World, am: &mut AutoCommit, dev: usize, op: &Op) {
                 let offer = am.put_object(&leads, &me, ObjType::Map).unwrap();
                 am.put(&offer, "volunteered_at", n as i64).unwrap();
                 am.put(&offer, "state", "offered").unwrap();
+                am.put(&offer, "decided_by", ()).unwrap();
+                am.put(&offer, "decided_at", ()).unwrap();
             }
         }
         Op::Volunteer { .. } => {
@@ -295,6 +297,8 @@ fn write(w: &mut World, am: &mut AutoCommit, dev: usize, op: &Op) {
                 let offer = am.put_object(&leads, &me, ObjType::Map).unwrap();
                 am.put(&offer, "volunteered_at", n as i64).unwrap();
                 am.put(&offer, "state", "offered").unwrap();
+                am.put(&offer, "decided_by", ()).unwrap();
+                am.put(&offer, "decided_at", ()).unwrap();
             }
         }
         Op::Accept { target, .. } => {

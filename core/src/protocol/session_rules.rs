@@ -43,9 +43,6 @@ use crate::model::{
 /// The fields of a lead entry.
 const LEAD_FIELDS: [&str; 4] = ["volunteered_at", "state", "decided_by", "decided_at"];
 
-/// The fields a lead entry cannot be read without.
-const LEAD_REQUIRED: [&str; 2] = ["volunteered_at", "state"];
-
 /// A causal point (`None`: the current state) and a session id.
 type RecordsKey = (Option<Vec<ChangeHash>>, String);
 
@@ -324,11 +321,12 @@ pub(crate) fn check_session_structure(
     if ok { Ok(()) } else { Err(refuse()) }
 }
 
-/// A lead entry is made whole: every change that makes one writes its
-/// `volunteered_at` and `state` into it (`decided_by` and `decided_at` may
-/// be absent, read as none). An entry missing either would make its
-/// session unreadable on every device, so a member offering to lead could
-/// otherwise hide any session from everyone. Fields are checked by the object they are written into,
+/// A lead entry is made whole: every change that makes one writes all
+/// four of its fields into it (an undecided offer's `decided_by` and
+/// `decided_at` as null). The model reads an offer only with every field
+/// present, so an entry missing one would make its session unreadable on
+/// every device, and a member offering to lead could otherwise hide any
+/// session from everyone. Fields are checked by the object they are written into,
 /// not by path, so a write into another entry at the same path does not
 /// count for the new one.
 pub(crate) fn check_lead_entries_whole(
@@ -359,11 +357,11 @@ pub(crate) fn check_lead_entries_whole(
     }
     match made
         .iter()
-        .find(|(_, _, fields)| LEAD_REQUIRED.iter().any(|f| !fields.contains(f)))
+        .find(|(_, _, fields)| LEAD_FIELDS.iter().any(|f| !fields.contains(f)))
     {
         Some((_, path, _)) => Err(AuthorshipError::NotPermitted {
             role: "anyone",
-            path: format!("{} (an offer without its time or state)", path.join("/")),
+            path: format!("{} (an offer without all its fields)", path.join("/")),
         }),
         None => Ok(()),
     }

@@ -73,9 +73,10 @@ impl SpaceDoc {
     }
 
     /// The sessions `member` may see and record the sign-ups of (see
-    /// [`SpaceDoc::is_session_lead`]), in id order. Only sessions where
-    /// `member` made an offer at all are read in full, so the cost is a
-    /// point read per session, not a hydration of every session.
+    /// [`SpaceDoc::is_session_lead`]), in id order. Each session costs a
+    /// few point reads (her offer, its start), not a hydration, so a
+    /// session listed here may still fail to read as a whole: callers that
+    /// read one in full skip it then.
     pub fn sessions_led_by(&self, member: &MemberId) -> ModelResult<Vec<SessionId>> {
         if let Some(led) = self
             .led
