@@ -487,10 +487,10 @@ async fn converge(n: usize, m: usize, args: &Args) -> serde_json::Value {
                 .unwrap();
             let mut missing: Vec<usize> = (0..n).collect();
             loop {
-                // A point read per device not yet seen (or, for offers,
-                // of the last session's leads): what an app re-reads on
-                // `space_changed` is its business, and reading the whole
-                // list here would measure hydration, not sync.
+                // A point read per device not yet seen (for offers, one
+                // read of the last session, with its leads): what an app
+                // re-reads on `space_changed` is its business, and reading
+                // the whole list here would measure hydration, not sync.
                 match edit {
                     Edit::Session => missing.retain(|&d| space.session(&last[d]).is_err()),
                     Edit::Offer => {
