@@ -149,26 +149,33 @@ pub fn check_staged(
         // Paths first (objects made earlier in the change resolve through
         // `created`), so an admission is recognised before any op of it is
         // judged by the permission table.
-        let mut paths = Vec::with_capacity(expanded.operations.len());
-        let mut in_batch = Vec::with_capacity(expanded.operations.len());
+        let ops = expanded.operations.len();
+        let mut paths = Vec::with_capacity(ops);
+        let mut in_batch = Vec::with_capacity(ops);
+        // Per op, the object it writes into and the object it makes.
+        let mut objs = Vec::with_capacity(ops);
+        let mut made = Vec::with_capacity(ops);
         for (index, op) in expanded.operations.iter().enumerate() {
             // The object's id in automerge's text form, made once per op
             // (it was three times, a sixth of the checks' own time).
             let obj = object_key(&op.obj);
             let path = op_path(am, &checked.created, staged, obj.as_deref(), op)?;
-            in_batch.push(obj.is_some_and(|key| checked.created.contains_key(&key)));
-            if let automerge::legacy::OpType::Make(_) = op.action {
-                let id = format!("{}@{}", start + index as u64, actor.to_hex_string());
-                checked.created.insert(id, path.clone());
-            }
+            in_batch.push(
+                obj.as_ref()
+                    .is_some_and(|key| checked.created.contains_key(key)),
+            );
+            made.push(match op.action {
+                automerge::legacy::OpType::Make(_) => {
+                    let id = format!("{}@{}", start + index as u64, actor.to_hex_string());
+                    checked.created.insert(id.clone(), path.clone());
+                    Some(id)
+                }
+                _ => None,
+            });
+            objs.push(obj);
             paths.push(path);
         }
-        super::session_rules::check_lead_entries_whole(
-            &expanded.operations,
-            &paths,
-            start,
-            &actor,
-        )?;
+        super::session_rules::check_lead_entries_whole(&expanded.operations, &paths, &objs, &made)?;
         super::admission::check_device_bindings(&expanded.operations, &paths)?;
         let admission = super::admission::is_admission(&expanded.operations, &paths);
         if admission {

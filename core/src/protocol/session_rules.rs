@@ -326,36 +326,34 @@ pub(crate) fn check_session_structure(
 /// `decided_at` as null). The model reads an offer only with every field
 /// present, so an entry missing one would make its session unreadable on
 /// every device, and a member offering to lead could otherwise hide any
-/// session from everyone. Fields are checked by the object they are written into,
-/// not by path, so a write into another entry at the same path does not
-/// count for the new one.
+/// session from everyone. Fields are matched by the object they are
+/// written into (`objs`, and `made` for what each op makes, as the checks
+/// name them), not by path, so a write into another entry at the same path
+/// does not count for the new one.
 pub(crate) fn check_lead_entries_whole(
     ops: &[Op],
     paths: &[Vec<String>],
-    start: u64,
-    actor: &automerge::ActorId,
+    objs: &[Option<String>],
+    made: &[Option<String>],
 ) -> Result<(), AuthorshipError> {
-    // Made in this change: the entry's object id, its path, the fields seen.
-    let mut made: Vec<(String, &[String], Vec<&str>)> = Vec::new();
-    for (index, (op, path)) in ops.iter().zip(paths).enumerate() {
-        let p: Vec<&str> = path.iter().map(String::as_str).collect();
-        match (p.as_slice(), &op.action) {
-            (["sessions", _, "leads", _], OpType::Make(ObjType::Map)) => {
-                let id = format!("{}@{}", start + index as u64, actor.to_hex_string());
-                made.push((id, path, Vec::new()));
-            }
-            (["sessions", _, "leads", _, field], OpType::Put(_)) => {
-                let Some(obj) = super::state_at::object_key(&op.obj) else {
-                    continue;
-                };
-                if let Some((_, _, fields)) = made.iter_mut().find(|(id, _, _)| *id == obj) {
-                    fields.push(*field);
+    // Entries made in this change: the object's id, its path, the fields
+    // written into it.
+    let mut entries: Vec<(&str, &[String], Vec<&str>)> = Vec::new();
+    for (((op, path), obj), made) in ops.iter().zip(paths).zip(objs).zip(made) {
+        if path.len() < 4 || path[0] != "sessions" || path[2] != "leads" {
+            continue;
+        }
+        match (path.len(), &op.action, made, obj) {
+            (4, OpType::Make(ObjType::Map), Some(id), _) => entries.push((id, path, Vec::new())),
+            (5, OpType::Put(_), _, Some(obj)) => {
+                if let Some((_, _, fields)) = entries.iter_mut().find(|(id, _, _)| id == obj) {
+                    fields.push(&path[4]);
                 }
             }
             _ => {}
         }
     }
-    match made
+    match entries
         .iter()
         .find(|(_, _, fields)| LEAD_FIELDS.iter().any(|f| !fields.contains(f)))
     {
