@@ -10,11 +10,11 @@ use super::doc::{SESSIONS, SpaceDoc, invalid};
 use super::reach::Reach;
 use crate::model::document::child_map;
 use crate::model::error::{ModelError, ModelResult};
-use crate::model::ids::{MemberId, SessionId};
+use crate::model::ids::{MemberId, RecordId, SessionId};
 use crate::model::member::{Member, Role};
 use crate::model::session::{LeadOffer, LeadState};
 use crate::model::time::Timestamp;
-use crate::model::training::{Clearance, clearance};
+use crate::model::training::{Clearance, TrainingRecord, clearance};
 
 /// A session's lead volunteer with their clearance at the time asked.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,12 +64,26 @@ impl SpaceDoc {
             return Ok(false);
         };
         let state: LeadState = hydrate_prop(&self.doc, &offer, "state")?;
-        if state != LeadState::Accepted || self.require_active(member).is_err() {
+        // Most offers are not accepted: no start or records to read then.
+        if state != LeadState::Accepted {
             return Ok(false);
         }
         let starts_at: Timestamp = hydrate_prop(&self.doc, session, "starts_at")?;
-        let records = self.training_records()?;
-        Ok(clearance(member, records.iter().map(|(_, r)| r), starts_at).cleared)
+        Ok(self.records_signups(member, state, starts_at, &self.training_records()?))
+    }
+
+    /// The rule of [`SpaceDoc::is_session_lead`] on what it reads: an
+    /// accepted offer, an active member, cleared at the session's start.
+    fn records_signups(
+        &self,
+        member: &MemberId,
+        state: LeadState,
+        starts_at: Timestamp,
+        records: &[(RecordId, TrainingRecord)],
+    ) -> bool {
+        state == LeadState::Accepted
+            && self.require_active(member).is_ok()
+            && clearance(member, records.iter().map(|(_, r)| r), starts_at).cleared
     }
 
     /// The sessions `member` may see and record the sign-ups of (see
@@ -177,16 +191,12 @@ impl SpaceDoc {
     pub fn recording_leads(&self, session: &SessionId) -> ModelResult<Vec<MemberId>> {
         let stored = self.session(session)?;
         let records = self.training_records()?;
-        let mut out = Vec::new();
-        for (id, offer) in &stored.leads {
-            if !offer.is_accepted() || self.require_active(id).is_err() {
-                continue;
-            }
-            if clearance(id, records.iter().map(|(_, r)| r), stored.starts_at).cleared {
-                out.push(id.clone());
-            }
-        }
-        Ok(out)
+        Ok(stored
+            .leads
+            .iter()
+            .filter(|(id, offer)| self.records_signups(id, offer.state, stored.starts_at, &records))
+            .map(|(id, _)| id.clone())
+            .collect())
     }
 
     /// Whether `member` is cleared to lead at `at`, derived from the records.
