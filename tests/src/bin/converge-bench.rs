@@ -321,6 +321,26 @@ impl Counters {
     }
 }
 
+/// Setup, outside the clock: every device syncs, round after round, until
+/// `done` (at most five rounds, or the run fails saying `what`).
+async fn sync_until(
+    apps: &[SafeSpaces],
+    nets: &[RelayTransport],
+    now: Timestamp,
+    what: &str,
+    done: impl Fn() -> bool,
+) {
+    for round in 0.. {
+        for (app, net) in apps.iter().zip(nets) {
+            app.sync(net, now).await.unwrap();
+        }
+        if done() {
+            break;
+        }
+        assert!(round < 4, "{what}");
+    }
+}
+
 /// One convergence run of `n` devices × `m` edits; see the module docs.
 async fn converge(n: usize, m: usize, args: &Args) -> serde_json::Value {
     let (base, limit) = (args.profiles.as_ref(), args.limit);
@@ -368,15 +388,10 @@ async fn converge(n: usize, m: usize, args: &Args) -> serde_json::Value {
     let id = first.id();
     let spaces: Vec<Space> = apps.iter().map(|a| a.space(&id).unwrap()).collect();
     // Earlier joiners learn of later ones (and their devices' keys) here.
-    for round in 0.. {
-        for (app, net) in apps.iter().zip(&nets) {
-            app.sync(net, now).await.unwrap();
-        }
-        if spaces.iter().all(|s| s.members().unwrap().len() == n) {
-            break;
-        }
-        assert!(round < 4, "every device knows every member");
-    }
+    sync_until(&apps, &nets, now, "every device knows every member", || {
+        spaces.iter().all(|s| s.members().unwrap().len() == n)
+    })
+    .await;
     // With `--edit offer`, the M sessions the offers are for, planned by
     // the first device and held by every device before the clock starts.
     let planned: Arc<Vec<SessionId>> = Arc::new(if args.edit == Edit::Offer {
@@ -387,15 +402,14 @@ async fn converge(n: usize, m: usize, args: &Args) -> serde_json::Value {
                     .unwrap()
             })
             .collect();
-        for round in 0.. {
-            for (app, net) in apps.iter().zip(&nets) {
-                app.sync(net, now).await.unwrap();
-            }
-            if spaces.iter().all(|s| s.sessions().unwrap().len() == m) {
-                break;
-            }
-            assert!(round < 4, "every device holds the planned sessions");
-        }
+        sync_until(
+            &apps,
+            &nets,
+            now,
+            "every device holds the planned sessions",
+            || spaces.iter().all(|s| s.sessions().unwrap().len() == m),
+        )
+        .await;
         planned
     } else {
         Vec::new()
